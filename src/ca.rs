@@ -1,0 +1,408 @@
+//! Certificate authorities: making a root or an intermediate, and loading a
+//! CA's key to sign with.
+
+use rcgen::{
+    BasicConstraints, CertificateParams, IsCa, Issuer, KeyIdMethod, KeyPair, PublicKeyData,
+    SerialNumber,
+};
+use time::OffsetDateTime;
+
+use crate::certinfo::{CertInfo, fingerprint};
+use crate::error::{Error, Result};
+use crate::keys::{self, KeyType};
+use crate::ledger::{CaRecord, Ledger};
+use crate::names::{NameConstraintSet, Subject};
+use crate::passphrase::{self, PassOptions};
+use crate::pki::Pki;
+use crate::profile::Profile;
+use crate::serial;
+use crate::validity::{self, Validity, Window};
+
+/// A certificate just signed, with the facts the ledger and output need.
+#[derive(Clone, Debug)]
+pub struct Signed {
+    pub der: Vec<u8>,
+    pub serial: Vec<u8>,
+    pub window: Window,
+    pub fingerprint: String,
+}
+
+impl Signed {
+    pub fn pem(&self) -> String {
+        keys::pem_encode("CERTIFICATE", &self.der)
+    }
+    pub fn serial_hex(&self) -> String {
+        serial::to_hex(serial::normalize(&self.serial))
+    }
+}
+
+/// What a new CA should be.
+#[derive(Clone, Debug)]
+pub struct CaRequest {
+    pub subject: Subject,
+    pub validity: Option<Validity>,
+    pub pathlen: Option<u8>,
+    pub constraints: NameConstraintSet,
+    pub clamp: bool,
+}
+
+/// A CA loaded with its private key, ready to sign.
+pub struct Signer {
+    pub name: String,
+    pub record: CaRecord,
+    /// This CA first, then its issuers up to the top CA of the PKI.
+    pub chain: Vec<CertInfo>,
+    pub key_type: KeyType,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl std::fmt::Debug for Signer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Signer")
+            .field("name", &self.name)
+            .field("key", &"[secret key elided]")
+            .finish()
+    }
+}
+
+impl Signer {
+    /// Loads CA `name` and its key, asking for the passphrase only if the
+    /// key is encrypted. Checks that the key matches the certificate, that
+    /// the certificate may sign, and that certsmith reproduces its subject
+    /// byte for byte as the issuer name of what it signs.
+    pub fn load(pki: &Pki, ledger: &Ledger, name: &str, pass: &PassOptions) -> Result<Signer> {
+        let chain = pki.ca_chain(ledger, name)?;
+        let (record, info) = chain[0].clone();
+        if !info.can_sign_certs() {
+            return Err(Error::input(format!(
+                "issuer '{name}' is not a CA (basicConstraints CA:FALSE or no keyCertSign)"
+            )));
+        }
+        let key_path = pki.ca_key_path(name);
+        let text = zeroize::Zeroizing::new(crate::store::read_to_string(&key_path)?);
+        let what = key_path.display().to_string();
+        let key = keys::load_private_key(&text, &what, &mut || {
+            passphrase::for_existing_key(pass, &format!("CA '{name}'"))
+        })?;
+        if !keys::key_matches_spki(&key, &info.spki_der) {
+            return Err(Error::failed(format!(
+                "the key in '{what}' does not belong to the certificate of CA '{name}'"
+            ))
+            .hint("run `certsmith doctor`"));
+        }
+        let key_type = keys::key_type_of(&key)?;
+        let issuer = Issuer::from_ca_cert_der(&info.der.clone().into(), key).map_err(|_| {
+            Error::input(format!(
+                "the subject of CA '{name}' uses multi-valued or unsupported name attributes that certsmith cannot reproduce as an issuer name"
+            ))
+        })?;
+        let signer = Signer {
+            name: name.to_string(),
+            record,
+            chain: chain.into_iter().map(|(_, i)| i).collect(),
+            key_type,
+            issuer,
+        };
+        signer.check_issuer_name_round_trips()?;
+        Ok(signer)
+    }
+
+    /// The parsed certificate of this CA.
+    pub fn info(&self) -> &CertInfo {
+        &self.chain[0]
+    }
+
+    /// The rcgen issuer (for CRLs).
+    pub fn issuer(&self) -> &Issuer<'static, KeyPair> {
+        &self.issuer
+    }
+
+    fn check_issuer_name_round_trips(&self) -> Result<()> {
+        let mut p = CertificateParams::default();
+        p.serial_number = Some(SerialNumber::from_slice(&[1]));
+        let probe = p
+            .signed_by(self.issuer.key(), &self.issuer)
+            .map_err(|e| Error::failed(format!("cannot sign with CA '{}': {e}", self.name)))?;
+        let info = CertInfo::from_der(probe.der(), "probe")?;
+        if info.issuer_raw != self.info().subject_raw {
+            return Err(Error::input(format!(
+                "certsmith cannot reproduce the subject of CA '{}' ({}) byte for byte, so certificates it signed would not chain",
+                self.name,
+                self.info().subject
+            ))
+            .hint("repeated or multi-valued name attributes are not supported"));
+        }
+        Ok(())
+    }
+
+    /// The window of a certificate this CA signs.
+    pub fn window(
+        &self,
+        v: Validity,
+        now: OffsetDateTime,
+        max: Option<(time::Duration, &str)>,
+        clamp: bool,
+    ) -> Result<Window> {
+        let i = self.info();
+        validity::window(
+            v,
+            now,
+            Some((&self.name, i.not_before, i.not_after)),
+            max,
+            clamp,
+        )
+    }
+
+    /// Name constraints of this CA and all its issuers.
+    pub fn constraints(&self) -> impl Iterator<Item = (&str, &NameConstraintSet)> {
+        self.chain
+            .iter()
+            .map(|c| (c.subject.as_str(), &c.name_constraints))
+    }
+
+    /// Signs `params` (serial, window and AKI are set here) for `public_key`.
+    pub fn sign(
+        &self,
+        mut params: CertificateParams,
+        public_key: &impl PublicKeyData,
+        window: Window,
+    ) -> Result<Signed> {
+        let serial = serial::random()?;
+        params.serial_number = Some(SerialNumber::from_slice(&serial));
+        params.not_before = window.not_before;
+        params.not_after = window.not_after;
+        params.use_authority_key_identifier_extension = true;
+        params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id_of(public_key));
+        let cert = params
+            .signed_by(public_key, &self.issuer)
+            .map_err(|e| Error::failed(format!("cannot sign with CA '{}': {e}", self.name)))?;
+        let der = cert.der().to_vec();
+        Ok(Signed {
+            fingerprint: fingerprint(&der),
+            der,
+            serial: serial.to_vec(),
+            window,
+        })
+    }
+}
+
+fn ca_params(
+    req: &CaRequest,
+    key: &KeyPair,
+    profile: &Profile,
+    pathlen: Option<u8>,
+) -> Result<CertificateParams> {
+    let mut p = CertificateParams::default();
+    p.distinguished_name = req.subject.to_dn()?;
+    p.is_ca = match pathlen {
+        Some(n) => IsCa::Ca(BasicConstraints::Constrained(n)),
+        None => IsCa::Ca(BasicConstraints::Unconstrained),
+    };
+    p.key_usages = profile.key_usage_for(keys::key_type_of(key)?);
+    p.name_constraints = req.constraints.to_rcgen();
+    p.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id_of(key));
+    Ok(p)
+}
+
+/// Makes a self-signed root certificate for `key`.
+pub fn make_root(
+    req: &CaRequest,
+    key: &KeyPair,
+    profile: &Profile,
+    now: OffsetDateTime,
+) -> Result<Signed> {
+    let v = req.validity.unwrap_or(profile.default_validity);
+    let window = validity::window(
+        v,
+        now,
+        None,
+        Some((profile.max_validity, &profile.name)),
+        req.clamp,
+    )?;
+    let pathlen = req.pathlen.or(profile.default_pathlen);
+    let mut p = ca_params(req, key, profile, pathlen)?;
+    let serial = serial::random()?;
+    p.serial_number = Some(SerialNumber::from_slice(&serial));
+    p.not_before = window.not_before;
+    p.not_after = window.not_after;
+    let cert = p
+        .self_signed(key)
+        .map_err(|e| Error::failed(format!("cannot self-sign the root: {e}")))?;
+    let der = cert.der().to_vec();
+    Ok(Signed {
+        fingerprint: fingerprint(&der),
+        der,
+        serial: serial.to_vec(),
+        window,
+    })
+}
+
+/// Makes an intermediate CA certificate for `key`, signed by `signer`,
+/// after checking pathlen and name constraints of every CA above it.
+pub fn make_intermediate(
+    req: &CaRequest,
+    key: &KeyPair,
+    profile: &Profile,
+    signer: &Signer,
+    now: OffsetDateTime,
+) -> Result<Signed> {
+    // The CA at depth d above the new one must allow d further CAs below it.
+    for (depth, ca) in signer.chain.iter().enumerate() {
+        if let Some(limit) = ca.pathlen
+            && (limit as usize) < depth + 1
+        {
+            let who = if depth == 0 {
+                format!("issuer '{}'", signer.name)
+            } else {
+                format!("CA '{}' above the issuer", ca.subject)
+            };
+            return Err(Error::input(format!(
+                "{who} has pathlen {limit} and cannot have another CA {} below it",
+                if depth == 0 { "directly".to_string() } else { format!("{} levels", depth + 1) }
+            ))
+            .hint("issue leaf certificates from it instead, or create the intermediate under a CA with a larger --pathlen"));
+        }
+    }
+    let max_child = signer.info().pathlen.map(|l| l.saturating_sub(1));
+    let pathlen = req.pathlen.or(profile.default_pathlen);
+    if let (Some(max), Some(want)) = (max_child, pathlen)
+        && u32::from(want) > max
+    {
+        return Err(Error::input(format!(
+            "--pathlen {want} is more than issuer '{}' allows below it ({max})",
+            signer.name
+        )));
+    }
+    let pathlen = match (pathlen, max_child) {
+        (None, Some(m)) => Some(m.min(255) as u8),
+        (p, _) => p,
+    };
+    for (subject, nc) in signer.constraints() {
+        if let Some(why) = nc.check_subordinate(&req.constraints) {
+            return Err(Error::input(format!(
+                "the new CA is outside the name constraints of '{subject}': {why}"
+            )));
+        }
+    }
+    let v = req.validity.unwrap_or(profile.default_validity);
+    let window = signer.window(
+        v,
+        now,
+        Some((profile.max_validity, &profile.name)),
+        req.clamp,
+    )?;
+    let p = ca_params(req, key, profile, pathlen)?;
+    signer.sign(p, key, window)
+}
+
+/// Writes nothing; checks whether a name is free for a new CA.
+pub fn ensure_name_free(ledger: &Ledger, name: &str) -> Result<()> {
+    if ledger.ca(name)?.is_some() || ledger.cert_by_name(name)?.is_some() {
+        return Err(
+            Error::input(format!("name '{name}' is already taken in the ledger"))
+                .hint("choose another --name"),
+        );
+    }
+    Ok(())
+}
+
+/// A CA certificate and key ready to be written.
+pub struct NewCa {
+    pub name: String,
+    pub kind: crate::ledger::Kind,
+    pub issuer: Option<String>,
+    pub profile: String,
+    pub signed: Signed,
+    pub subject: String,
+    pub key: KeyPair,
+    pub pathlen: Option<u32>,
+}
+
+/// What `write_ca` wrote.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct CreatedCa {
+    pub name: String,
+    pub kind: &'static str,
+    pub subject: String,
+    pub serial: String,
+    pub key_type: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub fingerprint: String,
+    pub encrypted: bool,
+    pub clamped: bool,
+    pub files: Vec<std::path::PathBuf>,
+}
+
+/// Writes `cas/<name>/ca.pem` and `ca.key.pem` (encrypted unless `pass` is
+/// `None`) and records the CA in the ledger, all or nothing.
+pub fn write_ca(
+    pki: &Pki,
+    ledger: &mut Ledger,
+    new: &NewCa,
+    pass: Option<&passphrase::Passphrase>,
+    kdf: keys::Kdf,
+    now: OffsetDateTime,
+) -> Result<CreatedCa> {
+    let key_type = keys::key_type_of(&new.key)?;
+    let key_pem = match pass {
+        Some(p) => keys::to_encrypted_pem(&new.key, p, kdf)?,
+        None => keys::to_pem(&new.key)?,
+    };
+    let dir = pki.ca_dir(&new.name);
+    let mut staged = crate::store::Staged::new(&pki.root);
+    staged.add(
+        &pki.ca_key_path(&new.name),
+        key_pem.as_bytes(),
+        crate::store::KEY_MODE,
+        crate::store::Existing::Refuse,
+    )?;
+    staged.add(
+        &pki.ca_cert_path(&new.name),
+        new.signed.pem().as_bytes(),
+        crate::store::PUBLIC_MODE,
+        crate::store::Existing::Refuse,
+    )?;
+    let rec = crate::ledger::CertRecord {
+        id: 0,
+        name: new.name.clone(),
+        kind: new.kind,
+        issuer: new.issuer.clone(),
+        serial: new.signed.serial_hex(),
+        subject: new.subject.clone(),
+        sans: Vec::new(),
+        profile: new.profile.clone(),
+        key_type: key_type.to_string(),
+        not_before: new.signed.window.not_before.unix_timestamp(),
+        not_after: new.signed.window.not_after.unix_timestamp(),
+        fingerprint: new.signed.fingerprint.clone(),
+        state: "active".into(),
+        revoked_at: None,
+        revocation_reason: None,
+        dir: pki.ledger_dir(&dir),
+        has_key: true,
+        created_at: now.unix_timestamp(),
+    };
+    let reservation = ledger.reserve_ca(&rec, pass.is_some(), new.pathlen)?;
+    let files = match staged.commit() {
+        Ok(f) => f,
+        Err(e) => {
+            ledger.abandon(reservation);
+            return Err(e);
+        }
+    };
+    ledger.confirm(reservation)?;
+    Ok(CreatedCa {
+        name: new.name.clone(),
+        kind: new.kind.as_str(),
+        subject: new.subject.clone(),
+        serial: rec.serial,
+        key_type: rec.key_type,
+        not_before: crate::clock::rfc3339(new.signed.window.not_before),
+        not_after: crate::clock::rfc3339(new.signed.window.not_after),
+        fingerprint: rec.fingerprint,
+        encrypted: pass.is_some(),
+        clamped: new.signed.window.clamped,
+        files,
+    })
+}

@@ -1,0 +1,14 @@
+//! `certsmith inspect <file>`: a readable or `--json` view of a PKI file.
+
+use certsmith::error::Result;
+use certsmith::{inspect, store};
+
+use super::Ctx;
+use crate::cli::InspectArgs;
+
+pub fn run(ctx: &Ctx, a: InspectArgs) -> Result<()> {
+    let bytes = store::read(&a.file)?;
+    let d = inspect::describe(&bytes, &a.file.display().to_string())?;
+    ctx.report(|| d.text.clone(), &d.json);
+    Ok(())
+}

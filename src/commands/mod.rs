@@ -1,0 +1,253 @@
+//! One file per subcommand: each checks its arguments, calls the library,
+//! and reports what it wrote. This module holds what they share.
+
+use std::path::PathBuf;
+
+use certsmith::error::{Error, Result};
+use certsmith::keys::{Kdf, KeyType};
+use certsmith::ledger::Ledger;
+use certsmith::names::{San, Subject};
+use certsmith::passphrase::PassOptions;
+use certsmith::pki::Pki;
+use certsmith::validity::Validity;
+
+use crate::cli::{Cli, Command, NewKeyProtection, PassArgs};
+
+mod batch;
+mod bootstrap;
+mod bundle;
+mod completions;
+mod crl;
+mod doctor;
+mod export;
+mod init;
+mod inspect;
+mod intermediate;
+mod issue;
+mod key;
+mod list;
+mod renew;
+mod revoke;
+mod sign;
+mod status;
+mod verify;
+
+/// What every command gets: the PKI directory and output settings.
+pub struct Ctx {
+    pub pki: Pki,
+    pub json: bool,
+    pub quiet: bool,
+    /// `--yes`: assume yes, never prompt (read by the bootstrap wizard).
+    #[allow(dead_code)]
+    pub yes: bool,
+}
+
+impl Ctx {
+    /// Prints the human text, or the JSON document with `--json`.
+    pub fn report(&self, human: impl FnOnce() -> String, json: &serde_json::Value) {
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(json).unwrap_or_default());
+        } else if !self.quiet {
+            print!("{}", human());
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let ctx = Ctx {
+        pki: Pki::at(cli.global.pki.clone()),
+        json: cli.global.json,
+        quiet: cli.global.quiet,
+        yes: cli.global.yes,
+    };
+    match cli.command {
+        Command::Init(a) => init::run(&ctx, a),
+        Command::Intermediate(a) => intermediate::run(&ctx, a),
+        Command::Issue(a) => issue::run(&ctx, a),
+        Command::Sign(a) => sign::run(&ctx, a),
+        Command::Inspect(a) => inspect::run(&ctx, a),
+        Command::List(a) => list::run(&ctx, a),
+        Command::Status => status::run(&ctx),
+        Command::Bootstrap(a) => bootstrap::run(&ctx, a),
+        Command::Completions(a) => completions::run(a),
+        Command::Batch(a) => batch::run(&ctx, a),
+        Command::Revoke(a) => revoke::run(&ctx, a),
+        Command::Crl(a) => crl::run(&ctx, a),
+        Command::Bundle(a) => bundle::run(&ctx, a),
+        Command::Verify(a) => verify::run(&ctx, a),
+        Command::Doctor(a) => doctor::run(&ctx, a),
+        Command::Renew(a) => renew::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
+        Command::Key(a) => key::run(&ctx, a),
+    }
+}
+
+pub fn not_built(cmd: &str) -> Result<()> {
+    Err(Error::input(format!(
+        "`certsmith {cmd}` is not available in this build"
+    )))
+}
+
+/// Passphrase sources for loading a CA key.
+pub fn pass_options(pass: &PassArgs) -> PassOptions {
+    PassOptions {
+        file: pass.passphrase_file.clone(),
+        ..Default::default()
+    }
+}
+
+/// Passphrase sources and KDF for a new CA key.
+pub fn new_key_options(pass: &PassArgs, protect: &NewKeyProtection) -> Result<(PassOptions, Kdf)> {
+    Ok((
+        PassOptions {
+            file: pass.passphrase_file.clone(),
+            no_passphrase: protect.no_passphrase,
+            given: None,
+        },
+        protect.kdf.parse()?,
+    ))
+}
+
+/// `--key`, or the default.
+pub fn key_type(arg: Option<&str>, default: KeyType) -> Result<KeyType> {
+    arg.map(str::parse)
+        .transpose()
+        .map(|k| k.unwrap_or(default))
+}
+
+/// `--validity`, if given.
+pub fn validity(arg: Option<&str>) -> Result<Option<Validity>> {
+    arg.map(Validity::parse).transpose()
+}
+
+/// The subject from `--subject` or `--cn`, if either was given.
+pub fn subject(subject: Option<&str>, cn: Option<&str>) -> Result<Option<Subject>> {
+    match (subject, cn) {
+        (Some(s), _) => Subject::parse(s).map(Some),
+        (None, Some(cn)) => {
+            if cn.trim().is_empty() {
+                return Err(Error::input("--cn is empty"));
+            }
+            Ok(Some(Subject::cn(cn)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// Parses every `--san`.
+pub fn sans(args: &[String]) -> Result<Vec<San>> {
+    let mut out: Vec<San> = Vec::new();
+    for a in args {
+        let s = San::parse(a)?;
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    Ok(out)
+}
+
+/// `--ca`, or the default issuing CA: the only intermediate, else the only root.
+pub fn issuing_ca(ledger: &Ledger, arg: Option<&str>) -> Result<String> {
+    if let Some(a) = arg {
+        return Ok(a.to_string());
+    }
+    let cas = ledger.cas()?;
+    let inter: Vec<_> = cas
+        .iter()
+        .filter(|c| c.cert.kind == certsmith::ledger::Kind::Intermediate)
+        .collect();
+    let pick = match (inter.len(), cas.len()) {
+        (1, _) => Some(inter[0].cert.name.clone()),
+        (0, 1) => Some(cas[0].cert.name.clone()),
+        _ => None,
+    };
+    pick.ok_or_else(|| {
+        let names: Vec<String> = cas.iter().map(|c| c.cert.name.clone()).collect();
+        if names.is_empty() {
+            Error::input("this PKI has no CA yet").hint("run `certsmith init` first")
+        } else {
+            Error::input("more than one CA could sign this; say which")
+                .hint(format!("pass --ca NAME, one of: {}", names.join(", ")))
+        }
+    })
+}
+
+/// Lines listing written files, for human output.
+pub fn file_lines(files: &[PathBuf]) -> String {
+    files
+        .iter()
+        .map(|f| format!("  {}\n", f.display()))
+        .collect()
+}
+
+/// `--pki` as the user should type it again in a next command.
+pub fn pki_flag(ctx: &Ctx) -> String {
+    let p = ctx.pki.root.display().to_string();
+    if p == "pki" {
+        String::new()
+    } else {
+        format!(" --pki {p}")
+    }
+}
+
+/// The CA request from `init` / `intermediate` flags.
+pub fn ca_request(a: &crate::cli::CaArgs) -> Result<certsmith::ca::CaRequest> {
+    use certsmith::names::{IpNet, NameConstraintSet};
+    let subject = subject(a.subject.as_deref(), a.cn.as_deref())?.ok_or_else(|| {
+        Error::input("the new CA needs a subject")
+            .hint("pass --cn NAME or --subject \"CN=…,O=…,C=…\"")
+    })?;
+    let dns = |v: &[String]| -> Result<Vec<String>> {
+        v.iter()
+            .map(|d| {
+                San::parse(&format!("dns:{}", d.trim_start_matches('.')))
+                    .map(|_| d.to_ascii_lowercase())
+                    .map_err(|_| Error::input(format!("name constraint '{d}' is not a DNS domain")))
+            })
+            .collect()
+    };
+    let ip = |v: &[String]| -> Result<Vec<IpNet>> { v.iter().map(|s| IpNet::parse(s)).collect() };
+    Ok(certsmith::ca::CaRequest {
+        subject,
+        validity: validity(a.validity.as_deref())?,
+        pathlen: a.pathlen,
+        constraints: NameConstraintSet {
+            permit_dns: dns(&a.permit_dns)?,
+            exclude_dns: dns(&a.exclude_dns)?,
+            permit_ip: ip(&a.permit_ip)?,
+            exclude_ip: ip(&a.exclude_ip)?,
+            other: false,
+        },
+        clamp: a.clamp,
+    })
+}
+
+/// Human report of a new CA.
+pub fn ca_report(ctx: &Ctx, ca: &certsmith::ca::CreatedCa, next: &str) {
+    let json = serde_json::to_value(ca).unwrap_or_default();
+    ctx.report(
+        || {
+            let mut s = format!(
+                "Created {} CA '{}' ({}, {}, valid until {}{}).\n",
+                ca.kind,
+                ca.name,
+                ca.subject,
+                ca.key_type,
+                ca.not_after,
+                if ca.clamped {
+                    ", shortened to the issuer's notAfter by --clamp"
+                } else {
+                    ""
+                }
+            );
+            s.push_str(&file_lines(&ca.files));
+            if !ca.encrypted {
+                s.push_str("warning: the CA key is stored unencrypted (--no-passphrase)\n");
+            }
+            s.push_str(&format!("Next: {next}\n"));
+            s
+        },
+        &json,
+    );
+}

@@ -1,0 +1,138 @@
+//! Certificate signing requests: parsed and signature-checked with
+//! x509-parser, never through rcgen's CSR path (it takes the key's curve
+//! from the CSR's signature algorithm, rcgen#448, and refuses unknown extensions).
+
+use x509_parser::certification_request::X509CertificationRequest;
+use x509_parser::extensions::ParsedExtension;
+use x509_parser::prelude::FromDer;
+
+use crate::certinfo::general_name_text;
+use crate::error::{Error, Result};
+use crate::keys::{KeyType, PublicKeyKind, public_key_kind};
+use crate::names::{San, Subject};
+
+/// The parts of a CSR certsmith may use.
+#[derive(Clone, Debug)]
+pub struct Csr {
+    pub subject: Option<Subject>,
+    pub subject_text: String,
+    pub sans: Vec<San>,
+    pub key_type: KeyType,
+    pub public_key: rcgen::SubjectPublicKeyInfo,
+    pub spki_der: Vec<u8>,
+    /// Extensions the CSR asked for that the profile decides instead.
+    pub ignored: Vec<String>,
+}
+
+/// Largest CSR accepted (a real one is a few KB).
+const MAX_CSR: usize = 64 * 1024;
+
+/// Reads a CSR in PEM or DER, verifies its self-signature and extracts
+/// subject, SANs and public key. `what` names the file in errors.
+pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
+    if bytes.len() > MAX_CSR {
+        return Err(Error::input(format!(
+            "'{what}' is larger than {} KB; not a CSR",
+            MAX_CSR / 1024
+        )));
+    }
+    let der = match std::str::from_utf8(bytes) {
+        Ok(t) if t.contains("-----BEGIN") => {
+            let p = ::pem::parse(t)
+                .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?;
+            if p.tag() != "CERTIFICATE REQUEST" && p.tag() != "NEW CERTIFICATE REQUEST" {
+                return Err(Error::input(format!(
+                    "'{what}' holds a '{}' PEM block, not a CERTIFICATE REQUEST",
+                    p.tag()
+                )));
+            }
+            p.into_contents()
+        }
+        _ => bytes.to_vec(),
+    };
+    let (rest, req) = X509CertificationRequest::from_der(&der).map_err(|_| {
+        Error::input(format!(
+            "'{what}' is not a valid certificate signing request"
+        ))
+    })?;
+    if !rest.is_empty() {
+        return Err(Error::input(format!(
+            "'{what}' has trailing bytes after the CSR"
+        )));
+    }
+    let info = &req.certification_request_info;
+    let kind = public_key_kind(&info.subject_pki);
+    let key_type = KeyType::of_public_key(&kind).ok_or_else(|| {
+        let why = match kind {
+            PublicKeyKind::Rsa(bits) if bits < 2048 => {
+                format!("an RSA-{bits} key, which is too weak")
+            }
+            ref k => format!("a {k} key, which certsmith does not sign"),
+        };
+        Error::input(format!("CSR '{what}' holds {why}"))
+            .hint("make the CSR with an ecdsa-p256, ecdsa-p384, ed25519 or RSA 2048/3072/4096 key")
+    })?;
+    req.verify_signature().map_err(|_| {
+        Error::input(format!(
+            "CSR '{what}' has a bad signature: it was altered or not signed by its key"
+        ))
+    })?;
+    let spki_der = info.subject_pki.raw.to_vec();
+    let public_key = rcgen::SubjectPublicKeyInfo::from_der(&spki_der)
+        .map_err(|e| Error::input(format!("CSR '{what}' has an unusable public key: {e}")))?;
+    let mut sans = Vec::new();
+    let mut ignored = Vec::new();
+    if let Some(exts) = req.requested_extensions() {
+        for ext in exts {
+            match ext {
+                ParsedExtension::SubjectAlternativeName(san) => {
+                    for g in &san.general_names {
+                        match general_name_text(g).map(|t| San::parse(&t)) {
+                            Some(Ok(s)) => sans.push(s),
+                            _ => ignored.push(format!("subjectAltName entry {g}")),
+                        }
+                    }
+                }
+                ParsedExtension::BasicConstraints(bc) => ignored.push(format!(
+                    "basicConstraints CA:{}",
+                    if bc.ca { "TRUE" } else { "FALSE" }
+                )),
+                ParsedExtension::KeyUsage(_) => ignored.push("keyUsage".into()),
+                ParsedExtension::ExtendedKeyUsage(_) => ignored.push("extendedKeyUsage".into()),
+                _ => ignored.push("an extension the profile does not take".into()),
+            }
+        }
+    }
+    let subject_text = info.subject.to_string();
+    let mut attrs = Vec::new();
+    for rdn in info.subject.iter() {
+        for a in rdn.iter() {
+            let key = match a.attr_type().to_id_string().as_str() {
+                "2.5.4.3" => "CN",
+                "2.5.4.10" => "O",
+                "2.5.4.11" => "OU",
+                "2.5.4.6" => "C",
+                "2.5.4.8" => "ST",
+                "2.5.4.7" => "L",
+                _ => continue,
+            };
+            if let Ok(v) = a.as_str() {
+                attrs.push(format!("{key}={}", v.replace(',', "\\,")));
+            }
+        }
+    }
+    let subject = if attrs.is_empty() {
+        None
+    } else {
+        Some(Subject::parse(&attrs.join(","))?)
+    };
+    Ok(Csr {
+        subject,
+        subject_text,
+        sans,
+        key_type,
+        public_key,
+        spki_der,
+        ignored,
+    })
+}

@@ -1,0 +1,366 @@
+//! A readable view of a certificate, chain, CSR, CRL or key file, as text
+//! or JSON. Only public facts are ever shown; private key bytes never are.
+
+use serde_json::{Value, json};
+use x509_parser::prelude::FromDer;
+
+use crate::certinfo::{CertInfo, fingerprint};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::serial;
+
+/// What a file turned out to be, and its description.
+pub struct Described {
+    pub kind: &'static str,
+    pub json: Value,
+    pub text: String,
+}
+
+/// Describes `bytes` (PEM or DER). `what` names the file in errors.
+pub fn describe(bytes: &[u8], what: &str) -> Result<Described> {
+    let text = std::str::from_utf8(bytes)
+        .ok()
+        .filter(|t| t.contains("-----BEGIN"));
+    let Some(text) = text else {
+        return describe_der(bytes, what);
+    };
+    let blocks = ::pem::parse_many(text)
+        .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?;
+    if blocks.is_empty() {
+        return Err(Error::input(format!("'{what}' contains no PEM block")));
+    }
+    let first = blocks[0].tag().to_string();
+    if blocks.iter().all(|b| b.tag() == "CERTIFICATE") {
+        let certs = blocks
+            .iter()
+            .map(|b| CertInfo::from_der(b.contents(), what))
+            .collect::<Result<Vec<_>>>()?;
+        return Ok(certs_described(&certs));
+    }
+    if blocks.len() > 1 {
+        let tags: Vec<&str> = blocks.iter().map(|b| b.tag()).collect();
+        return Err(Error::input(format!(
+            "'{what}' mixes PEM blocks ({}); inspect them one at a time",
+            tags.join(", ")
+        )));
+    }
+    let der = blocks[0].contents();
+    match first.as_str() {
+        "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => csr_described(der, what),
+        "X509 CRL" => crl_described(der, what),
+        "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "EC PRIVATE KEY" | "RSA PRIVATE KEY" => {
+            Ok(key_described(&first, der, text))
+        }
+        "PUBLIC KEY" => public_key_described(der, what),
+        other => Err(Error::input(format!(
+            "'{what}' holds a '{other}' PEM block, which certsmith does not inspect"
+        ))),
+    }
+}
+
+fn describe_der(der: &[u8], what: &str) -> Result<Described> {
+    if let Ok(c) = CertInfo::from_der(der, what) {
+        return Ok(certs_described(&[c]));
+    }
+    if x509_parser::certification_request::X509CertificationRequest::from_der(der).is_ok() {
+        return csr_described(der, what);
+    }
+    if x509_parser::revocation_list::CertificateRevocationList::from_der(der).is_ok() {
+        return crl_described(der, what);
+    }
+    Err(Error::input(format!(
+        "'{what}' is not a certificate, CSR, CRL or key in PEM or DER"
+    )))
+}
+
+/// JSON of one certificate.
+pub fn cert_json(c: &CertInfo) -> Value {
+    json!({
+        "subject": c.subject,
+        "issuer": c.issuer,
+        "serial": serial::to_hex(&c.serial),
+        "version": c.version,
+        "not_before": clock::rfc3339(c.not_before),
+        "not_after": clock::rfc3339(c.not_after),
+        "key": c.key.to_string(),
+        "signature_algorithm": c.signature_algorithm,
+        "is_ca": c.is_ca,
+        "pathlen": c.pathlen,
+        "key_usage": c.key_usage,
+        "extended_key_usage": c.ext_key_usage,
+        "sans": c.sans,
+        "name_constraints": {
+            "permit_dns": c.name_constraints.permit_dns,
+            "exclude_dns": c.name_constraints.exclude_dns,
+            "permit_ip": c.name_constraints.permit_ip.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            "exclude_ip": c.name_constraints.exclude_ip.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+        },
+        "subject_key_id": c.ski.as_ref().map(|k| serial::to_hex(k)),
+        "authority_key_id": c.aki.as_ref().map(|k| serial::to_hex(k)),
+        "self_signed": c.self_signed,
+        "sha256_fingerprint": c.fingerprint,
+    })
+}
+
+fn cert_text(c: &CertInfo, out: &mut String) {
+    let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<22}{v}\n"));
+    line("Subject:", c.subject.clone());
+    line(
+        "Issuer:",
+        if c.self_signed {
+            format!("{} (self-signed)", c.issuer)
+        } else {
+            c.issuer.clone()
+        },
+    );
+    line("Serial:", serial::to_colon_hex(&c.serial));
+    line("Not before:", clock::rfc3339(c.not_before));
+    line("Not after:", clock::rfc3339(c.not_after));
+    line("Key:", c.key.to_string());
+    line("Signature:", c.signature_algorithm.clone());
+    line(
+        "CA:",
+        if c.is_ca {
+            format!(
+                "yes{}",
+                c.pathlen
+                    .map(|p| format!(", pathlen {p}"))
+                    .unwrap_or_default()
+            )
+        } else {
+            "no".into()
+        },
+    );
+    if !c.key_usage.is_empty() {
+        line("Key usage:", c.key_usage.join(", "));
+    }
+    if !c.ext_key_usage.is_empty() {
+        line("Extended key usage:", c.ext_key_usage.join(", "));
+    }
+    if !c.sans.is_empty() {
+        line("SANs:", c.sans.join(", "));
+    }
+    let nc = &c.name_constraints;
+    if !nc.is_empty() {
+        let mut parts = Vec::new();
+        parts.extend(nc.permit_dns.iter().map(|d| format!("permit dns:{d}")));
+        parts.extend(nc.permit_ip.iter().map(|d| format!("permit ip:{d}")));
+        parts.extend(nc.exclude_dns.iter().map(|d| format!("exclude dns:{d}")));
+        parts.extend(nc.exclude_ip.iter().map(|d| format!("exclude ip:{d}")));
+        line("Name constraints:", parts.join(", "));
+    }
+    if let Some(k) = &c.ski {
+        line("Subject key id:", serial::to_colon_hex(k));
+    }
+    if let Some(k) = &c.aki {
+        line("Authority key id:", serial::to_colon_hex(k));
+    }
+    line("SHA-256 fingerprint:", c.fingerprint.clone());
+}
+
+fn certs_described(certs: &[CertInfo]) -> Described {
+    let mut text = String::new();
+    for (i, c) in certs.iter().enumerate() {
+        if certs.len() > 1 {
+            text.push_str(&format!("Certificate {} of {}\n", i + 1, certs.len()));
+        } else {
+            text.push_str("Certificate\n");
+        }
+        cert_text(c, &mut text);
+    }
+    if certs.len() == 1 {
+        Described {
+            kind: "certificate",
+            json: json!({"type": "certificate", "certificate": cert_json(&certs[0])}),
+            text,
+        }
+    } else {
+        Described {
+            kind: "bundle",
+            json: json!({"type": "bundle", "certificates": certs.iter().map(cert_json).collect::<Vec<_>>()}),
+            text,
+        }
+    }
+}
+
+fn csr_described(der: &[u8], what: &str) -> Result<Described> {
+    let (_, req) = x509_parser::certification_request::X509CertificationRequest::from_der(der)
+        .map_err(|_| Error::input(format!("'{what}' is not a valid CSR")))?;
+    let info = &req.certification_request_info;
+    let key = crate::keys::public_key_kind(&info.subject_pki);
+    let sig_ok = req.verify_signature().is_ok();
+    let mut sans = Vec::new();
+    let mut requested = Vec::new();
+    if let Some(exts) = req.requested_extensions() {
+        for e in exts {
+            use x509_parser::extensions::ParsedExtension as P;
+            match e {
+                P::SubjectAlternativeName(s) => sans.extend(
+                    s.general_names
+                        .iter()
+                        .filter_map(crate::certinfo::general_name_text),
+                ),
+                P::BasicConstraints(b) => requested.push(format!(
+                    "basicConstraints CA:{}",
+                    if b.ca { "TRUE" } else { "FALSE" }
+                )),
+                P::KeyUsage(_) => requested.push("keyUsage".to_string()),
+                P::ExtendedKeyUsage(_) => requested.push("extendedKeyUsage".to_string()),
+                _ => requested.push("other".to_string()),
+            }
+        }
+    }
+    let subject = info.subject.to_string();
+    let sig = crate::certinfo::signature_name(&req.signature_algorithm.algorithm.to_id_string());
+    let text = format!(
+        "Certificate signing request\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n{}",
+        "Subject:",
+        subject,
+        "Key:",
+        key,
+        "Signature:",
+        sig,
+        "Signature valid:",
+        if sig_ok {
+            "yes"
+        } else {
+            "NO (altered or not signed by its key)"
+        },
+        "SANs:",
+        if sans.is_empty() {
+            "none".to_string()
+        } else {
+            sans.join(", ")
+        },
+        if requested.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "  {:<22}{} (certsmith's profile decides these)\n",
+                "Also requests:",
+                requested.join(", ")
+            )
+        }
+    );
+    Ok(Described {
+        kind: "csr",
+        json: json!({"type": "csr", "subject": subject, "key": key.to_string(), "signature_algorithm": sig, "signature_valid": sig_ok, "sans": sans, "requested_extensions": requested}),
+        text,
+    })
+}
+
+fn crl_described(der: &[u8], what: &str) -> Result<Described> {
+    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(der)
+        .map_err(|_| Error::input(format!("'{what}' is not a valid CRL")))?;
+    let issuer = crl.issuer().to_string();
+    let this_update = clock::rfc3339(crl.last_update().to_datetime());
+    let next_update = crl.next_update().map(|t| clock::rfc3339(t.to_datetime()));
+    let number = crl.crl_number().map(|n| n.to_string());
+    let revoked: Vec<Value> = crl
+        .iter_revoked_certificates()
+        .map(|r| {
+            json!({
+                "serial": serial::to_hex(serial::normalize(r.raw_serial())),
+                "revoked_at": clock::rfc3339(r.revocation_date.to_datetime()),
+                "reason": r.reason_code().map(|(_, c)| format!("{c}")),
+            })
+        })
+        .collect();
+    let mut text = format!(
+        "Certificate revocation list\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n",
+        "Issuer:",
+        issuer,
+        "CRL number:",
+        number.clone().unwrap_or_else(|| "none".into()),
+        "This update:",
+        this_update,
+        "Next update:",
+        next_update.clone().unwrap_or_else(|| "none".into()),
+        "Revoked:",
+        revoked.len()
+    );
+    for r in revoked.iter().take(50) {
+        text.push_str(&format!(
+            "    {}  {}  {}\n",
+            r["serial"].as_str().unwrap_or(""),
+            r["revoked_at"].as_str().unwrap_or(""),
+            r["reason"].as_str().unwrap_or("")
+        ));
+    }
+    if revoked.len() > 50 {
+        text.push_str(&format!(
+            "    … and {} more (use --json)\n",
+            revoked.len() - 50
+        ));
+    }
+    Ok(Described {
+        kind: "crl",
+        json: json!({"type": "crl", "issuer": issuer, "crl_number": number, "this_update": this_update, "next_update": next_update, "revoked": revoked, "sha256_fingerprint": fingerprint(der)}),
+        text,
+    })
+}
+
+fn key_described(tag: &str, der: &[u8], pem_text: &str) -> Described {
+    let (format, encrypted) = match tag {
+        "ENCRYPTED PRIVATE KEY" => ("PKCS#8", true),
+        "EC PRIVATE KEY" => ("SEC1", pem_text.contains("Proc-Type: 4,ENCRYPTED")),
+        "RSA PRIVATE KEY" => ("PKCS#1", pem_text.contains("Proc-Type: 4,ENCRYPTED")),
+        _ => ("PKCS#8", false),
+    };
+    let mut facts = json!({"type": "private_key", "format": format, "encrypted": encrypted});
+    let mut text = format!(
+        "Private key (contents not shown)\n  {:<22}{}\n  {:<22}{}\n",
+        "Format:",
+        format,
+        "Encrypted:",
+        if encrypted { "yes" } else { "NO" }
+    );
+    if encrypted && tag == "ENCRYPTED PRIVATE KEY" {
+        if let Ok(enc) = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der) {
+            let scheme = match enc.encryption_algorithm.pbes2() {
+                Some(p) if p.kdf.is_scrypt() => "PBES2 scrypt".to_string(),
+                Some(p) if p.kdf.is_pbkdf2() => "PBES2 PBKDF2".to_string(),
+                Some(_) => "PBES2".to_string(),
+                None => "PBES1 (legacy)".to_string(),
+            };
+            text.push_str(&format!("  {:<22}{}\n", "Scheme:", scheme));
+            facts["scheme"] = json!(scheme);
+        }
+    } else if !encrypted
+        && let Ok(k) =
+            crate::keys::load_private_key(pem_text, "key", &mut || Err(Error::input("encrypted")))
+    {
+        use rcgen::PublicKeyData;
+        let spki = k.subject_public_key_info();
+        let kind = crate::keys::key_type_of(&k)
+            .map(|t| t.to_string())
+            .unwrap_or_else(|_| "unknown".into());
+        let fp = fingerprint(&spki);
+        text.push_str(&format!(
+            "  {:<22}{}\n  {:<22}{}\n",
+            "Key:", kind, "Public key SHA-256:", fp
+        ));
+        facts["key"] = json!(kind);
+        facts["public_key_sha256"] = json!(fp);
+    }
+    Described {
+        kind: "private_key",
+        json: facts,
+        text,
+    }
+}
+
+fn public_key_described(der: &[u8], what: &str) -> Result<Described> {
+    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(der)
+        .map_err(|_| Error::input(format!("'{what}' is not a valid public key")))?;
+    let kind = crate::keys::public_key_kind(&spki);
+    let fp = fingerprint(der);
+    Ok(Described {
+        kind: "public_key",
+        json: json!({"type": "public_key", "key": kind.to_string(), "sha256": fp}),
+        text: format!(
+            "Public key\n  {:<22}{}\n  {:<22}{}\n",
+            "Key:", kind, "SHA-256:", fp
+        ),
+    })
+}

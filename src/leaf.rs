@@ -1,0 +1,298 @@
+//! Leaf certificates (device, client, server, peer): building them from a
+//! profile, and writing their files and ledger record together.
+
+use std::path::{Path, PathBuf};
+
+use rcgen::{CertificateParams, IsCa, KeyPair, PublicKeyData};
+use serde::Serialize;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+use crate::ca::{Signed, Signer};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::keys::{self, KeyType};
+use crate::ledger::{CertRecord, Kind, Ledger};
+use crate::names::{San, Subject};
+use crate::pki::Pki;
+use crate::profile::{Profile, ProfileKind};
+use crate::store::{self, Existing, Staged};
+use crate::validity::Validity;
+
+/// What a new leaf certificate should be.
+#[derive(Clone, Debug)]
+pub struct LeafRequest {
+    pub name: String,
+    pub profile: Profile,
+    pub subject: Subject,
+    pub sans: Vec<San>,
+    pub validity: Option<Validity>,
+    pub clamp: bool,
+}
+
+impl LeafRequest {
+    /// Checks the request against its profile and the issuer's name
+    /// constraints, before any key is made or anything is signed.
+    pub fn check(&self, signer: &Signer) -> Result<()> {
+        if self.profile.kind != ProfileKind::Leaf {
+            return Err(Error::input(format!(
+                "profile '{}' makes CA certificates; use `certsmith intermediate` for a CA",
+                self.profile.name
+            )));
+        }
+        self.profile.check_sans(&self.sans)?;
+        let dns_cn = self
+            .subject
+            .common_name()
+            .filter(|cn| cn.contains('.') && San::parse(&format!("dns:{cn}")).is_ok());
+        let has_dns_san = self.sans.iter().any(|s| matches!(s, San::Dns(_)));
+        for (ca, nc) in signer.constraints() {
+            for san in &self.sans {
+                let why = match san {
+                    San::Dns(d) => nc.check_dns(d),
+                    San::Ip(ip) => nc.check_ip(*ip),
+                    _ => None,
+                };
+                if let Some(why) = why {
+                    return Err(Error::input(format!(
+                        "SAN '{san}' is outside the name constraints of CA '{ca}': {why}"
+                    ))
+                    .hint("issue it from a CA whose constraints permit it, or change --san"));
+                }
+            }
+            // Verifiers check a host-like CN against DNS constraints when there is no DNS SAN.
+            if let (Some(cn), false) = (dns_cn, has_dns_san)
+                && let Some(why) = nc.check_dns(cn)
+            {
+                return Err(Error::input(format!(
+                    "common name '{cn}' is outside the name constraints of CA '{ca}': {why}"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn params(&self, key_type: KeyType) -> Result<CertificateParams> {
+        let mut p = CertificateParams::default();
+        p.distinguished_name = self.subject.to_dn()?;
+        p.subject_alt_names = self.sans.iter().map(San::to_rcgen).collect::<Result<_>>()?;
+        p.is_ca = IsCa::ExplicitNoCa;
+        p.key_usages = self.profile.key_usage_for(key_type);
+        p.extended_key_usages = self.profile.ext_key_usage.clone();
+        Ok(p)
+    }
+
+    /// Signs a certificate for `public_key` with `signer`.
+    pub fn sign(
+        &self,
+        signer: &Signer,
+        public_key: &impl PublicKeyData,
+        key_type: KeyType,
+        now: OffsetDateTime,
+    ) -> Result<Signed> {
+        let v = self.validity.unwrap_or(self.profile.default_validity);
+        let window = signer.window(
+            v,
+            now,
+            Some((self.profile.max_validity, &self.profile.name)),
+            self.clamp,
+        )?;
+        signer.sign(self.params(key_type)?, public_key, window)
+    }
+}
+
+/// What was written for a leaf, for the report and `--json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct IssuedLeaf {
+    pub name: String,
+    pub serial: String,
+    pub subject: String,
+    pub sans: Vec<String>,
+    pub profile: String,
+    pub key_type: String,
+    pub issuer: String,
+    pub not_before: String,
+    pub not_after: String,
+    pub fingerprint: String,
+    pub clamped: bool,
+    pub files: Vec<PathBuf>,
+}
+
+/// The PEM texts of a leaf's files.
+pub struct LeafFiles {
+    pub cert: String,
+    pub chain: String,
+    pub fullchain: String,
+    pub key: Option<Zeroizing<String>>,
+}
+
+impl LeafFiles {
+    /// Builds the file contents: chain.pem holds the issuing CAs, leaf and root excluded.
+    pub fn new(signer: &Signer, signed: &Signed, key: Option<&KeyPair>) -> Result<LeafFiles> {
+        let cert = signed.pem();
+        let chain: String = signer
+            .chain
+            .iter()
+            .filter(|c| !c.self_signed)
+            .map(|c| c.pem())
+            .collect();
+        let fullchain = format!("{cert}{chain}");
+        let key = key.map(keys::to_pem).transpose()?;
+        Ok(LeafFiles {
+            cert,
+            chain,
+            fullchain,
+            key,
+        })
+    }
+
+    /// Stages the files into `dir`, backing up what is there with `backup` (an old serial).
+    pub fn stage(&self, staged: &mut Staged, dir: &Path, backup: Option<&str>) -> Result<()> {
+        let existing = match backup {
+            Some(s) => Existing::Backup(s.to_string()),
+            None => Existing::Refuse,
+        };
+        if let Some(k) = &self.key {
+            staged.add(
+                &dir.join("key.pem"),
+                k.as_bytes(),
+                store::KEY_MODE,
+                existing.clone(),
+            )?;
+        }
+        staged.add(
+            &dir.join("cert.pem"),
+            self.cert.as_bytes(),
+            store::PUBLIC_MODE,
+            existing.clone(),
+        )?;
+        staged.add(
+            &dir.join("chain.pem"),
+            self.chain.as_bytes(),
+            store::PUBLIC_MODE,
+            existing.clone(),
+        )?;
+        staged.add(
+            &dir.join("fullchain.pem"),
+            self.fullchain.as_bytes(),
+            store::PUBLIC_MODE,
+            existing,
+        )?;
+        Ok(())
+    }
+}
+
+/// The ledger record of a leaf.
+#[allow(clippy::too_many_arguments)]
+pub fn record(
+    pki: &Pki,
+    req: &LeafRequest,
+    signer: &Signer,
+    signed: &Signed,
+    key_type: KeyType,
+    dir: &Path,
+    has_key: bool,
+    now: OffsetDateTime,
+) -> CertRecord {
+    CertRecord {
+        id: 0,
+        name: req.name.clone(),
+        kind: Kind::Leaf,
+        issuer: Some(signer.name.clone()),
+        serial: signed.serial_hex(),
+        subject: req.subject.to_string(),
+        sans: req.sans.iter().map(|s| s.to_string()).collect(),
+        profile: req.profile.name.clone(),
+        key_type: key_type.to_string(),
+        not_before: signed.window.not_before.unix_timestamp(),
+        not_after: signed.window.not_after.unix_timestamp(),
+        fingerprint: signed.fingerprint.clone(),
+        state: "active".into(),
+        revoked_at: None,
+        revocation_reason: None,
+        dir: pki.ledger_dir(dir),
+        has_key,
+        created_at: now.unix_timestamp(),
+    }
+}
+
+/// Options for writing a leaf.
+#[derive(Clone, Debug, Default)]
+pub struct WriteOptions {
+    /// Directory for the files; default `certs/<name>/`.
+    pub out: Option<PathBuf>,
+    /// Replace an existing name, keeping the old files as `*.old-<serial>`.
+    pub force: bool,
+}
+
+/// Reserves the name in the ledger, writes the files atomically, then
+/// marks the record active. On any failure the ledger and directory are
+/// left as they were.
+#[allow(clippy::too_many_arguments)]
+pub fn write(
+    pki: &Pki,
+    ledger: &mut Ledger,
+    signer: &Signer,
+    req: &LeafRequest,
+    signed: &Signed,
+    key: Option<&KeyPair>,
+    key_type: KeyType,
+    opts: &WriteOptions,
+    now: OffsetDateTime,
+) -> Result<IssuedLeaf> {
+    let dir = opts.out.clone().unwrap_or_else(|| pki.cert_dir(&req.name));
+    let old = if opts.force {
+        ledger.cert_by_name(&req.name)?
+    } else {
+        None
+    };
+    let backup = if opts.force {
+        Some(
+            old.as_ref()
+                .map(|o| o.serial.clone())
+                .unwrap_or_else(|| "unrecorded".into()),
+        )
+    } else {
+        None
+    };
+    let files = LeafFiles::new(signer, signed, key)?;
+    let root = if dir.starts_with(&pki.root) {
+        pki.root.clone()
+    } else {
+        dir.clone()
+    };
+    let mut staged = Staged::new(&root);
+    files.stage(&mut staged, &dir, backup.as_deref())?;
+    // A CSR-signed cert has no key; a key left from an earlier cert of this name must not sit beside it.
+    if key.is_none() && opts.force && dir.join("key.pem").exists() {
+        let suffix = backup.clone().unwrap_or_default();
+        let mut moved = dir.join("key.pem").into_os_string();
+        moved.push(format!(".old-{suffix}"));
+        std::fs::rename(dir.join("key.pem"), &moved)
+            .map_err(|e| store::io_err("cannot back up", &dir.join("key.pem"), &e))?;
+    }
+    let rec = record(pki, req, signer, signed, key_type, &dir, key.is_some(), now);
+    let reservation = ledger.reserve(&rec, opts.force)?;
+    let written = match staged.commit() {
+        Ok(w) => w,
+        Err(e) => {
+            ledger.abandon(reservation);
+            return Err(e);
+        }
+    };
+    ledger.confirm(reservation)?;
+    Ok(IssuedLeaf {
+        name: req.name.clone(),
+        serial: rec.serial,
+        subject: rec.subject,
+        sans: rec.sans,
+        profile: rec.profile,
+        key_type: rec.key_type,
+        issuer: signer.name.clone(),
+        not_before: clock::rfc3339(signed.window.not_before),
+        not_after: clock::rfc3339(signed.window.not_after),
+        fingerprint: signed.fingerprint.clone(),
+        clamped: signed.window.clamped,
+        files: written,
+    })
+}

@@ -1,0 +1,535 @@
+//! The ledger (`pki/ledger.db`, SQLite): every CA and certificate ever
+//! issued, its status and revocation, and each CA's CRL number. It is the
+//! source of truth for serials and names; SQLite's locking (WAL, busy
+//! timeout, `BEGIN IMMEDIATE`) keeps concurrent certsmith processes from
+//! losing or duplicating a record.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+
+use crate::error::{Error, Result};
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS certificates (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('root', 'intermediate', 'leaf')),
+    issuer TEXT,
+    serial TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    sans TEXT NOT NULL DEFAULT '[]',
+    profile TEXT NOT NULL,
+    key_type TEXT NOT NULL,
+    not_before INTEGER NOT NULL,
+    not_after INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'superseded')),
+    revoked_at INTEGER,
+    revocation_reason TEXT,
+    dir TEXT NOT NULL,
+    has_key INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS certificates_current_name ON certificates(name) WHERE state != 'superseded';
+CREATE UNIQUE INDEX IF NOT EXISTS certificates_issuer_serial ON certificates(issuer, serial);
+CREATE INDEX IF NOT EXISTS certificates_serial ON certificates(serial);
+CREATE INDEX IF NOT EXISTS certificates_not_after ON certificates(not_after);
+CREATE INDEX IF NOT EXISTS certificates_revoked ON certificates(issuer, revoked_at) WHERE revoked_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS cas (
+    name TEXT PRIMARY KEY,
+    cert_id INTEGER NOT NULL REFERENCES certificates(id),
+    encrypted INTEGER NOT NULL,
+    pathlen INTEGER,
+    crl_number INTEGER NOT NULL DEFAULT 0
+);
+";
+
+/// Whether a record is a root CA, an intermediate CA or a leaf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Root,
+    Intermediate,
+    Leaf,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Root => "root",
+            Kind::Intermediate => "intermediate",
+            Kind::Leaf => "leaf",
+        }
+    }
+    fn parse(s: &str) -> Kind {
+        match s {
+            "root" => Kind::Root,
+            "intermediate" => Kind::Intermediate,
+            _ => Kind::Leaf,
+        }
+    }
+}
+
+/// One certificate (CA or leaf) in the ledger.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CertRecord {
+    pub id: i64,
+    pub name: String,
+    pub kind: Kind,
+    /// Name of the issuing CA; `None` for a self-signed root or an
+    /// imported CA whose issuer is outside this PKI.
+    pub issuer: Option<String>,
+    /// Serial, lowercase hex without leading zero octets.
+    pub serial: String,
+    pub subject: String,
+    pub sans: Vec<String>,
+    pub profile: String,
+    pub key_type: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub fingerprint: String,
+    /// `pending` (files not yet durable), `active`, or `superseded`.
+    pub state: String,
+    pub revoked_at: Option<i64>,
+    pub revocation_reason: Option<String>,
+    /// Directory of its files, relative to the PKI directory when inside it.
+    pub dir: String,
+    pub has_key: bool,
+    pub created_at: i64,
+}
+
+impl CertRecord {
+    /// `valid`, `revoked`, `expired`, `superseded` or `pending` at unix time `now`.
+    pub fn status(&self, now: i64) -> &'static str {
+        if self.revoked_at.is_some() {
+            "revoked"
+        } else if self.state == "superseded" {
+            "superseded"
+        } else if self.state == "pending" {
+            "pending"
+        } else if self.not_after < now {
+            "expired"
+        } else {
+            "valid"
+        }
+    }
+}
+
+/// A CA: its certificate record plus CA-only facts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaRecord {
+    pub cert: CertRecord,
+    pub encrypted: bool,
+    pub pathlen: Option<i64>,
+    pub crl_number: i64,
+}
+
+/// Filters for [`Ledger::list`].
+#[derive(Clone, Debug, Default)]
+pub struct ListFilter {
+    pub issuer: Option<String>,
+    /// Only certificates (not revoked) whose notAfter is before this unix time.
+    pub expiring_before: Option<i64>,
+    pub revoked_only: bool,
+    pub include_superseded: bool,
+    pub include_cas: bool,
+}
+
+/// Per-CA counts for `status`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaCounts {
+    pub issued: i64,
+    pub revoked: i64,
+    pub expiring: i64,
+}
+
+/// A name held while a certificate's files are written.
+#[derive(Debug)]
+pub struct Reservation {
+    pub id: i64,
+    replaced: Option<i64>,
+}
+
+/// An open ledger.
+pub struct Ledger {
+    conn: Connection,
+}
+
+const CERT_COLS: &str = "id, name, kind, issuer, serial, subject, sans, profile, key_type, not_before, not_after, fingerprint, state, revoked_at, revocation_reason, dir, has_key, created_at";
+
+fn cert_from_row(r: &Row<'_>) -> rusqlite::Result<CertRecord> {
+    let sans: String = r.get(6)?;
+    Ok(CertRecord {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: Kind::parse(&r.get::<_, String>(2)?),
+        issuer: r.get(3)?,
+        serial: r.get(4)?,
+        subject: r.get(5)?,
+        sans: serde_json::from_str(&sans).unwrap_or_default(),
+        profile: r.get(7)?,
+        key_type: r.get(8)?,
+        not_before: r.get(9)?,
+        not_after: r.get(10)?,
+        fingerprint: r.get(11)?,
+        state: r.get(12)?,
+        revoked_at: r.get(13)?,
+        revocation_reason: r.get(14)?,
+        dir: r.get(15)?,
+        has_key: r.get::<_, i64>(16)? != 0,
+        created_at: r.get(17)?,
+    })
+}
+
+/// Turns a SQLite failure into a one-line error.
+pub fn db_err(e: rusqlite::Error) -> Error {
+    Error::failed(format!("ledger error: {e}"))
+}
+
+impl Ledger {
+    /// Opens an existing ledger.
+    pub fn open(path: &Path) -> Result<Ledger> {
+        if !path.exists() {
+            return Err(Error::input(format!("no ledger at '{}'", path.display()))
+                .hint("run `certsmith init` first, or point --pki / $CERTSMITH_PKI at your PKI directory"));
+        }
+        let l = Self::connect(path)?;
+        let v: Option<i64> = l
+            .conn
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .optional()
+            .map_err(|_| Error::input(format!("'{}' is not a certsmith ledger", path.display())))?;
+        match v {
+            Some(SCHEMA_VERSION) => Ok(l),
+            Some(v) if v > SCHEMA_VERSION => Err(Error::input(format!(
+                "ledger '{}' has schema version {v}, newer than this certsmith understands ({SCHEMA_VERSION})",
+                path.display()
+            ))
+            .hint("upgrade certsmith")),
+            _ => Err(Error::input(format!("'{}' is not a certsmith ledger", path.display()))),
+        }
+    }
+
+    /// Creates a new ledger (the file must not exist).
+    pub fn create(path: &Path) -> Result<Ledger> {
+        let l = Self::connect(path)?;
+        // SQLite creates the file with the process umask; the ledger is private.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| crate::store::io_err("cannot set permissions on", path, &e))?;
+        l.conn.execute_batch(SCHEMA).map_err(db_err)?;
+        l.conn
+            .execute("INSERT INTO schema_version (version) SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM schema_version)", [SCHEMA_VERSION])
+            .map_err(db_err)?;
+        Ok(l)
+    }
+
+    fn connect(path: &Path) -> Result<Ledger> {
+        let conn = Connection::open(path)
+            .map_err(|e| Error::input(format!("cannot open ledger '{}': {e}", path.display())))?;
+        conn.busy_timeout(Duration::from_secs(60)).map_err(db_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
+        )
+        .map_err(db_err)?;
+        Ok(Ledger { conn })
+    }
+
+    /// The underlying connection, for modules that add their own queries.
+    pub fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    /// The current (not superseded) certificate called `name`.
+    pub fn cert_by_name(&self, name: &str) -> Result<Option<CertRecord>> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {CERT_COLS} FROM certificates WHERE name = ?1 AND state != 'superseded'"
+                ),
+                [name],
+                cert_from_row,
+            )
+            .optional()
+            .map_err(db_err)
+    }
+
+    /// Certificates with serial `serial` (normalized hex), from any issuer.
+    pub fn certs_by_serial(&self, serial: &str) -> Result<Vec<CertRecord>> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {CERT_COLS} FROM certificates WHERE serial = ?1"
+            ))
+            .map_err(db_err)?;
+        st.query_map([serial], cert_from_row)
+            .map_err(db_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db_err)
+    }
+
+    /// The CA called `name`.
+    pub fn ca(&self, name: &str) -> Result<Option<CaRecord>> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {}, cas.encrypted, cas.pathlen, cas.crl_number FROM cas JOIN certificates c ON c.id = cas.cert_id WHERE cas.name = ?1",
+                    CERT_COLS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
+                ),
+                [name],
+                |r| {
+                    Ok(CaRecord {
+                        cert: cert_from_row(r)?,
+                        encrypted: r.get::<_, i64>(18)? != 0,
+                        pathlen: r.get(19)?,
+                        crl_number: r.get(20)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db_err)
+    }
+
+    /// Every CA, roots first, then in creation order.
+    pub fn cas(&self) -> Result<Vec<CaRecord>> {
+        let mut st = self
+            .conn
+            .prepare("SELECT cas.name FROM cas JOIN certificates c ON c.id = cas.cert_id ORDER BY c.kind = 'root' DESC, c.id")
+            .map_err(db_err)?;
+        let names: Vec<String> = st
+            .query_map([], |r| r.get(0))
+            .map_err(db_err)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db_err)?;
+        names
+            .iter()
+            .filter_map(|n| self.ca(n).transpose())
+            .collect()
+    }
+
+    /// Holds `rec.name` with a `pending` record. With `replace`, a current
+    /// record of that name is marked superseded in the same transaction.
+    pub fn reserve(&mut self, rec: &CertRecord, replace: bool) -> Result<Reservation> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let existing: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, state FROM certificates WHERE name = ?1 AND state != 'superseded'",
+                [&rec.name],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(db_err)?;
+        let mut replaced = None;
+        if let Some((id, state)) = existing {
+            if !replace || state == "pending" {
+                return Err(name_taken(&rec.name, state == "pending"));
+            }
+            tx.execute(
+                "UPDATE certificates SET state = 'superseded' WHERE id = ?1",
+                [id],
+            )
+            .map_err(db_err)?;
+            replaced = Some(id);
+        }
+        let id = insert(&tx, rec, "pending")?;
+        tx.commit().map_err(db_err)?;
+        Ok(Reservation { id, replaced })
+    }
+
+    /// Marks a reserved certificate active once its files are durable.
+    pub fn confirm(&mut self, r: Reservation) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE certificates SET state = 'active' WHERE id = ?1",
+                [r.id],
+            )
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// Drops a reservation whose files could not be written, restoring what it replaced.
+    pub fn abandon(&mut self, r: Reservation) {
+        if let Ok(tx) = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+        {
+            let _ = tx.execute("DELETE FROM cas WHERE cert_id = ?1", [r.id]);
+            let _ = tx.execute("DELETE FROM certificates WHERE id = ?1", [r.id]);
+            if let Some(old) = r.replaced {
+                let _ = tx.execute(
+                    "UPDATE certificates SET state = 'active' WHERE id = ?1",
+                    [old],
+                );
+            }
+            let _ = tx.commit();
+        }
+    }
+
+    /// Reserves a CA: its certificate record plus its `cas` row.
+    pub fn reserve_ca(
+        &mut self,
+        rec: &CertRecord,
+        encrypted: bool,
+        pathlen: Option<u32>,
+    ) -> Result<Reservation> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let taken: bool = tx
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM certificates WHERE name = ?1 AND state != 'superseded') OR EXISTS(SELECT 1 FROM cas WHERE name = ?1)",
+                [&rec.name],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        if taken {
+            return Err(name_taken(&rec.name, false));
+        }
+        let id = insert(&tx, rec, "pending")?;
+        tx.execute(
+            "INSERT INTO cas (name, cert_id, encrypted, pathlen) VALUES (?1, ?2, ?3, ?4)",
+            params![rec.name, id, encrypted as i64, pathlen.map(i64::from)],
+        )
+        .map_err(db_err)?;
+        tx.commit().map_err(db_err)?;
+        Ok(Reservation { id, replaced: None })
+    }
+
+    /// Records many certificates at once (for batch), each already written.
+    pub fn insert_active(&mut self, recs: &[CertRecord]) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        for r in recs {
+            insert(&tx, r, "active")?;
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    /// Certificates matching `f`, newest first.
+    pub fn list(&self, f: &ListFilter) -> Result<Vec<CertRecord>> {
+        let mut sql = format!("SELECT {CERT_COLS} FROM certificates WHERE 1=1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if !f.include_cas {
+            sql.push_str(" AND kind = 'leaf'");
+        }
+        if !f.include_superseded {
+            sql.push_str(" AND state != 'superseded'");
+        }
+        if let Some(i) = &f.issuer {
+            sql.push_str(" AND issuer = ?");
+            args.push(i.clone().into());
+        }
+        if let Some(t) = f.expiring_before {
+            sql.push_str(" AND not_after < ? AND revoked_at IS NULL");
+            args.push(t.into());
+        }
+        if f.revoked_only {
+            sql.push_str(" AND revoked_at IS NOT NULL");
+        }
+        sql.push_str(if f.expiring_before.is_some() {
+            " ORDER BY not_after"
+        } else {
+            " ORDER BY id DESC"
+        });
+        let mut st = self.conn.prepare(&sql).map_err(db_err)?;
+        st.query_map(rusqlite::params_from_iter(args), cert_from_row)
+            .map_err(db_err)?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(db_err)
+    }
+
+    /// Issued / revoked / expiring-before-`soon` counts of the current
+    /// certificates each CA issued (CAs included), keyed by CA name.
+    pub fn counts(
+        &self,
+        now: i64,
+        soon: i64,
+    ) -> Result<std::collections::HashMap<String, CaCounts>> {
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT issuer, COUNT(*),
+                        SUM(revoked_at IS NOT NULL),
+                        SUM(revoked_at IS NULL AND not_after >= ?1 AND not_after < ?2)
+                 FROM certificates WHERE state != 'superseded' AND issuer IS NOT NULL AND issuer != name
+                 GROUP BY issuer",
+            )
+            .map_err(db_err)?;
+        let rows = st
+            .query_map(params![now, soon], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    CaCounts {
+                        issued: r.get(1)?,
+                        revoked: r.get(2)?,
+                        expiring: r.get(3)?,
+                    },
+                ))
+            })
+            .map_err(db_err)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+    }
+}
+
+fn name_taken(name: &str, pending: bool) -> Error {
+    if pending {
+        Error::input(format!(
+            "name '{name}' is being issued by another certsmith process"
+        ))
+        .hint("wait for it to finish, or run `certsmith doctor --repair` if it was interrupted")
+    } else {
+        Error::input(format!("name '{name}' is already taken in the ledger"))
+            .hint("choose another name, or pass --force to re-issue it (the old files are kept as *.old-<serial>)")
+    }
+}
+
+fn insert(tx: &rusqlite::Transaction<'_>, r: &CertRecord, state: &str) -> Result<i64> {
+    tx.prepare_cached(
+        "INSERT INTO certificates (name, kind, issuer, serial, subject, sans, profile, key_type, not_before, not_after, fingerprint, state, revoked_at, revocation_reason, dir, has_key, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            r.name,
+            r.kind.as_str(),
+            r.issuer,
+            r.serial,
+            r.subject,
+            serde_json::to_string(&r.sans).unwrap_or_else(|_| "[]".into()),
+            r.profile,
+            r.key_type,
+            r.not_before,
+            r.not_after,
+            r.fingerprint,
+            state,
+            r.revoked_at,
+            r.revocation_reason,
+            r.dir,
+            r.has_key as i64,
+            r.created_at,
+        ])
+    })
+    .map_err(|e| match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Error::input(format!(
+                "the ledger already holds a certificate named '{}' or serial {} from issuer '{}'",
+                r.name,
+                r.serial,
+                r.issuer.as_deref().unwrap_or("-")
+            ))
+        }
+        other => db_err(other),
+    })?;
+    Ok(tx.last_insert_rowid())
+}

@@ -1,0 +1,145 @@
+//! Passphrases for CA keys: from a file, the environment, or a terminal
+//! prompt, never from argv; zeroized on drop and never printed.
+
+use std::fmt;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result};
+
+/// Environment variable read for the CA passphrase.
+pub const PASSPHRASE_ENV: &str = "CERTSMITH_PASSPHRASE";
+
+/// A secret passphrase. `Debug` never shows it.
+#[derive(Clone)]
+pub struct Passphrase(Zeroizing<String>);
+
+impl Passphrase {
+    /// Wraps a passphrase, refusing an empty one.
+    pub fn new(s: String) -> Result<Self> {
+        let s = Zeroizing::new(s);
+        if s.is_empty() {
+            return Err(Error::input("the passphrase is empty"));
+        }
+        Ok(Passphrase(s))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Passphrase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[passphrase elided]")
+    }
+}
+
+/// Where a command may take a passphrase from, in order.
+#[derive(Clone, Debug, Default)]
+pub struct PassOptions {
+    /// `--passphrase-file FILE`: the first line of the file (one trailing
+    /// newline, LF or CRLF, is stripped).
+    pub file: Option<PathBuf>,
+    /// `--no-passphrase`: store a new CA key unencrypted.
+    pub no_passphrase: bool,
+    /// A passphrase already obtained (e.g. asked once by `bootstrap`).
+    pub given: Option<Passphrase>,
+}
+
+/// Whether certsmith may prompt: only with a terminal on stdin.
+pub fn can_prompt() -> bool {
+    std::io::stdin().is_terminal()
+}
+
+fn from_file(path: &std::path::Path) -> Result<Passphrase> {
+    let bytes = Zeroizing::new(crate::store::read(path)?);
+    let text = std::str::from_utf8(&bytes).map_err(|_| {
+        Error::input(format!(
+            "passphrase file '{}' is not UTF-8 text",
+            path.display()
+        ))
+    })?;
+    let text = text
+        .strip_suffix("\r\n")
+        .or_else(|| text.strip_suffix('\n'))
+        .unwrap_or(text);
+    Passphrase::new(text.to_string())
+        .map_err(|_| Error::input(format!("passphrase file '{}' is empty", path.display())))
+}
+
+fn from_env() -> Option<Result<Passphrase>> {
+    let v = Zeroizing::new(std::env::var(PASSPHRASE_ENV).ok()?);
+    Some(
+        Passphrase::new(v.to_string())
+            .map_err(|_| Error::input(format!("${PASSPHRASE_ENV} is empty"))),
+    )
+}
+
+/// The passphrase for a new key, or `None` with `--no-passphrase`.
+/// `what` names the key in the prompt and errors (e.g. "CA 'root'").
+pub fn for_new_key(opts: &PassOptions, what: &str) -> Result<Option<Passphrase>> {
+    if opts.no_passphrase {
+        if opts.file.is_some() {
+            return Err(Error::input(
+                "--no-passphrase and --passphrase-file contradict each other",
+            ));
+        }
+        return Ok(None);
+    }
+    if let Some(p) = &opts.given {
+        return Ok(Some(p.clone()));
+    }
+    if let Some(f) = &opts.file {
+        return from_file(f).map(Some);
+    }
+    if let Some(p) = from_env() {
+        return p.map(Some);
+    }
+    if !can_prompt() {
+        return Err(Error::input(format!(
+            "the key of {what} needs a passphrase and there is no terminal to ask for one"
+        ))
+        .hint(format!(
+            "pass --passphrase-file FILE, set ${PASSPHRASE_ENV}, or pass --no-passphrase to store the key unencrypted"
+        )));
+    }
+    let p = dialoguer::Password::new()
+        .with_prompt(format!("Passphrase for the key of {what}"))
+        .with_confirmation("Repeat the passphrase", "the passphrases do not match")
+        .interact()
+        .map_err(|e| Error::input(format!("cannot read the passphrase: {e}")))?;
+    Passphrase::new(p).map(Some)
+}
+
+/// The passphrase of an existing encrypted key.
+pub fn for_existing_key(opts: &PassOptions, what: &str) -> Result<Passphrase> {
+    if let Some(p) = &opts.given {
+        return Ok(p.clone());
+    }
+    if let Some(f) = &opts.file {
+        return from_file(f);
+    }
+    if let Some(p) = from_env() {
+        return p;
+    }
+    if !can_prompt() {
+        return Err(Error::input(format!(
+            "the key of {what} is encrypted and there is no terminal to ask for its passphrase"
+        ))
+        .hint(format!(
+            "pass --passphrase-file FILE or set ${PASSPHRASE_ENV}"
+        )));
+    }
+    let p = dialoguer::Password::new()
+        .with_prompt(format!("Passphrase for the key of {what}"))
+        .interact()
+        .map_err(|e| Error::input(format!("cannot read the passphrase: {e}")))?;
+    Passphrase::new(p)
+}

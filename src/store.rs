@@ -1,0 +1,271 @@
+//! The filesystem side of a PKI directory: private directories, atomic
+//! writes that never follow symlinks and never silently overwrite.
+//!
+//! Every file certsmith writes goes through [`Staged`]: each file is first
+//! written and fsynced as a temporary file beside its destination, then all
+//! are renamed into place and the directories fsynced. A failure before the
+//! commit leaves nothing behind.
+
+use std::fs::{self, DirBuilder, File, Permissions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Mode of private keys and of the temporary files everything starts as.
+pub const KEY_MODE: u32 = 0o600;
+/// Mode of certificates, chains, CRLs and bundles.
+pub const PUBLIC_MODE: u32 = 0o644;
+/// Mode of every directory certsmith creates.
+pub const DIR_MODE: u32 = 0o700;
+
+/// Creates `dir` and any missing parents with mode 0700, refusing to pass
+/// through a symlink below `root`.
+pub fn create_private_dir(root: &Path, dir: &Path) -> Result<()> {
+    refuse_symlinks(root, dir)?;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .map_err(|e| io_err("cannot create directory", dir, &e))?;
+    // The umask can only narrow the mode; set it anyway so 0700 is exact.
+    fs::set_permissions(dir, Permissions::from_mode(DIR_MODE))
+        .map_err(|e| io_err("cannot set permissions on", dir, &e))?;
+    Ok(())
+}
+
+/// Fails if any existing component of `path` at or below `root` is a symlink,
+/// so a planted link cannot redirect a key write outside the PKI directory.
+pub fn refuse_symlinks(root: &Path, path: &Path) -> Result<()> {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let mut cur = root.to_path_buf();
+    for comp in rel.components() {
+        cur.push(comp);
+        match fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::input(format!(
+                    "'{}' is a symlink; certsmith does not write through symlinks inside the PKI directory",
+                    cur.display()
+                ))
+                .hint("replace the link with a real directory or file"));
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    Ok(())
+}
+
+/// Formats an I/O failure as a one-line message naming the path.
+pub fn io_err(what: &str, path: &Path, e: &std::io::Error) -> Error {
+    let reason = match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        std::io::ErrorKind::AlreadyExists => "it already exists".to_string(),
+        _ => e.to_string().to_lowercase(),
+    };
+    Error::input(format!("{what} '{}': {reason}", path.display()))
+}
+
+/// Reads a whole file, with a one-line error naming it.
+pub fn read(path: &Path) -> Result<Vec<u8>> {
+    fs::read(path).map_err(|e| io_err("cannot read", path, &e))
+}
+
+/// Reads a whole text file.
+pub fn read_to_string(path: &Path) -> Result<String> {
+    let bytes = read(path)?;
+    String::from_utf8(bytes)
+        .map_err(|_| Error::input(format!("'{}' is not UTF-8 text", path.display())))
+}
+
+/// How a staged file may meet an existing file of the same name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// An existing file is an error.
+    Refuse,
+    /// An existing file is renamed to `<file>.old-<suffix>` first.
+    Backup(String),
+    /// An existing file is replaced (for files certsmith owns and regenerates, e.g. a CRL).
+    Replace,
+}
+
+struct StagedFile {
+    tmp: tempfile::NamedTempFile,
+    dest: PathBuf,
+    existing: Existing,
+}
+
+/// A set of files written together: all land, or none does.
+pub struct Staged {
+    root: PathBuf,
+    files: Vec<StagedFile>,
+}
+
+impl Staged {
+    /// Starts a set of writes below the PKI (or output) root `root`.
+    pub fn new(root: &Path) -> Self {
+        Staged {
+            root: root.to_path_buf(),
+            files: Vec::new(),
+        }
+    }
+
+    /// Writes `bytes` to a temporary file beside `dest` with `mode`, fsynced.
+    pub fn add(&mut self, dest: &Path, bytes: &[u8], mode: u32, existing: Existing) -> Result<()> {
+        let dir = dest
+            .parent()
+            .ok_or_else(|| Error::input(format!("'{}' has no parent directory", dest.display())))?;
+        create_private_dir(&self.root, dir)?;
+        refuse_symlinks(&self.root, dest)?;
+        if existing == Existing::Refuse && fs::symlink_metadata(dest).is_ok() {
+            return Err(Error::input(format!("'{}' already exists", dest.display()))
+                .hint("pass --force to replace it (the old file is kept as *.old-<serial>)"));
+        }
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".certsmith-")
+            .permissions(Permissions::from_mode(KEY_MODE))
+            .tempfile_in(dir)
+            .map_err(|e| io_err("cannot create a temporary file in", dir, &e))?;
+        tmp.write_all(bytes)
+            .and_then(|_| tmp.as_file().sync_all())
+            .map_err(|e| io_err("cannot write", tmp.path(), &e))?;
+        if mode != KEY_MODE {
+            fs::set_permissions(tmp.path(), Permissions::from_mode(mode))
+                .map_err(|e| io_err("cannot set permissions on", tmp.path(), &e))?;
+        }
+        self.files.push(StagedFile {
+            tmp,
+            dest: dest.to_path_buf(),
+            existing,
+        });
+        Ok(())
+    }
+
+    /// Renames every staged file into place and fsyncs the directories.
+    /// On a failure part-way, files already renamed are removed again.
+    pub fn commit(self) -> Result<Vec<PathBuf>> {
+        let mut done: Vec<PathBuf> = Vec::new();
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for f in self.files {
+            let result = place(f.tmp, &f.dest, &f.existing);
+            if let Err(e) = result {
+                for p in &done {
+                    let _ = fs::remove_file(p);
+                }
+                return Err(e);
+            }
+            if let Some(d) = f.dest.parent()
+                && !dirs.iter().any(|x| x == d)
+            {
+                dirs.push(d.to_path_buf());
+            }
+            done.push(f.dest);
+        }
+        for d in &dirs {
+            sync_dir(d);
+        }
+        Ok(done)
+    }
+}
+
+fn place(tmp: tempfile::NamedTempFile, dest: &Path, existing: &Existing) -> Result<()> {
+    match existing {
+        Existing::Refuse => {
+            tmp.persist_noclobber(dest)
+                .map_err(|e| io_err("cannot write", dest, &e.error))?;
+        }
+        Existing::Backup(suffix) => {
+            if fs::symlink_metadata(dest).is_ok() {
+                let mut old = dest.as_os_str().to_owned();
+                old.push(format!(".old-{suffix}"));
+                fs::rename(dest, &old).map_err(|e| io_err("cannot back up", dest, &e))?;
+            }
+            tmp.persist(dest)
+                .map_err(|e| io_err("cannot write", dest, &e.error))?;
+        }
+        Existing::Replace => {
+            tmp.persist(dest)
+                .map_err(|e| io_err("cannot write", dest, &e.error))?;
+        }
+    }
+    Ok(())
+}
+
+/// fsyncs a directory so a rename in it survives a crash.
+pub fn sync_dir(dir: &Path) {
+    if let Ok(f) = File::open(dir) {
+        let _ = f.sync_all();
+    }
+}
+
+/// Writes one file atomically (temp + fsync + rename + fsync dir).
+pub fn write_file(
+    root: &Path,
+    dest: &Path,
+    bytes: &[u8],
+    mode: u32,
+    existing: Existing,
+) -> Result<PathBuf> {
+    let mut s = Staged::new(root);
+    s.add(dest, bytes, mode, existing)?;
+    Ok(s.commit()?.remove(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_files_are_refused_over_existing_and_leave_no_temp() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("a/b.pem");
+        write_file(d.path(), &p, b"one", PUBLIC_MODE, Existing::Refuse).unwrap();
+        let err = write_file(d.path(), &p, b"two", PUBLIC_MODE, Existing::Refuse).unwrap_err();
+        assert!(err.message.contains("already exists"), "{err}");
+        assert_eq!(fs::read(&p).unwrap(), b"one");
+        let names: Vec<_> = fs::read_dir(d.path().join("a"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn backup_keeps_the_old_file_with_its_serial() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("cert.pem");
+        write_file(d.path(), &p, b"one", PUBLIC_MODE, Existing::Refuse).unwrap();
+        write_file(
+            d.path(),
+            &p,
+            b"two",
+            PUBLIC_MODE,
+            Existing::Backup("ab".into()),
+        )
+        .unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"two");
+        assert_eq!(fs::read(d.path().join("cert.pem.old-ab")).unwrap(), b"one");
+    }
+
+    #[test]
+    fn symlinked_directory_is_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.path().join("certs")).unwrap();
+        let err = write_file(
+            d.path(),
+            &d.path().join("certs/key.pem"),
+            b"k",
+            KEY_MODE,
+            Existing::Refuse,
+        )
+        .unwrap_err();
+        assert!(err.message.contains("symlink"), "{err}");
+        assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+}

@@ -1,0 +1,185 @@
+//! Validity periods: `90d`, `12h`, `5y`, or an RFC 3339 end date, and the
+//! rule that a certificate never outlives its issuer.
+
+use time::{Duration, OffsetDateTime};
+
+use crate::clock;
+use crate::error::{Error, Result};
+
+/// How long before "now" notBefore is set, to absorb clock skew between
+/// the CA and the peers that check the certificate.
+pub const BACKDATE: Duration = Duration::minutes(1);
+
+/// A requested validity: a length, or a fixed end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Validity {
+    For(Duration),
+    Until(OffsetDateTime),
+}
+
+impl Validity {
+    /// Parses `90d`, `12h`, `30m`, `2w`, `5y` (365 days a year) or an RFC 3339 time.
+    pub fn parse(s: &str) -> Result<Validity> {
+        let bad = || {
+            Error::input(format!("validity '{s}' is not understood")).hint(
+                "write a length like 90d, 12h or 5y, or an end time like 2027-01-31T00:00:00Z",
+            )
+        };
+        let s = s.trim();
+        if s.contains('T') || s.contains(':') {
+            return Ok(Validity::Until(clock::parse_rfc3339("--validity", s)?));
+        }
+        if s.len() < 2 {
+            return Err(bad());
+        }
+        let (num, unit) = s.split_at(s.len() - 1);
+        let n: i64 = num.parse().map_err(|_| bad())?;
+        if n <= 0 {
+            return Err(Error::input(format!("validity '{s}' must be positive")));
+        }
+        let d = match unit {
+            "m" => Duration::minutes(n),
+            "h" => Duration::hours(n),
+            "d" => Duration::days(n),
+            "w" => Duration::weeks(n),
+            "y" => Duration::days(n.checked_mul(365).ok_or_else(bad)?),
+            _ => return Err(bad()),
+        };
+        if d > Duration::days(365 * 100) {
+            return Err(Error::input(format!(
+                "validity '{s}' is longer than 100 years"
+            )));
+        }
+        Ok(Validity::For(d))
+    }
+
+    /// The notAfter this validity gives when issued at `now`.
+    pub fn not_after(&self, now: OffsetDateTime) -> OffsetDateTime {
+        match self {
+            Validity::For(d) => now + *d,
+            Validity::Until(t) => clock::truncate(*t),
+        }
+    }
+}
+
+/// The validity window of a new certificate, checked against its issuer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+    /// Set when `--clamp` shortened the request to the issuer's notAfter.
+    pub clamped: bool,
+}
+
+/// Computes notBefore/notAfter for a request at `now`. With an issuer
+/// window, a notAfter past the issuer's is an error, or with `clamp` is
+/// shortened to it. `max` is the profile's longest allowed validity.
+pub fn window(
+    requested: Validity,
+    now: OffsetDateTime,
+    issuer: Option<(&str, OffsetDateTime, OffsetDateTime)>,
+    max: Option<(Duration, &str)>,
+    clamp: bool,
+) -> Result<Window> {
+    let mut not_before = now - BACKDATE;
+    let mut not_after = requested.not_after(now);
+    if not_after <= now {
+        return Err(Error::input(format!(
+            "validity ends at {}, which is not in the future",
+            clock::rfc3339(not_after)
+        )));
+    }
+    if let Some((max, profile)) = max
+        && not_after - now > max + Duration::minutes(1)
+    {
+        if clamp {
+            not_after = now + max;
+        } else {
+            return Err(Error::input(format!(
+                "validity of {} days is longer than profile '{profile}' allows ({} days)",
+                (not_after - now).whole_days(),
+                max.whole_days()
+            ))
+            .hint(
+                "ask for less with --validity, pass --clamp, or raise max_validity in the profile",
+            ));
+        }
+    }
+    let mut clamped = false;
+    if let Some((name, issuer_nb, issuer_na)) = issuer {
+        if now > issuer_na {
+            return Err(Error::input(format!(
+                "issuer '{name}' expired at {}",
+                clock::rfc3339(issuer_na)
+            ))
+            .hint("renew or replace the issuing CA first"));
+        }
+        if now < issuer_nb {
+            return Err(Error::input(format!(
+                "issuer '{name}' is not valid until {}",
+                clock::rfc3339(issuer_nb)
+            )));
+        }
+        if not_before < issuer_nb {
+            not_before = issuer_nb;
+        }
+        if not_after > issuer_na {
+            if clamp {
+                not_after = issuer_na;
+                clamped = true;
+            } else {
+                return Err(Error::input(format!(
+                    "requested notAfter {} is past the notAfter of issuer '{name}' ({})",
+                    clock::rfc3339(not_after),
+                    clock::rfc3339(issuer_na)
+                ))
+                .hint(
+                    "ask for a shorter --validity, or pass --clamp to end at the issuer's notAfter",
+                ));
+            }
+        }
+    }
+    Ok(Window {
+        not_before,
+        not_after,
+        clamped,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn lengths_and_dates_parse() {
+        assert_eq!(
+            Validity::parse("90d").unwrap(),
+            Validity::For(Duration::days(90))
+        );
+        assert_eq!(
+            Validity::parse("5y").unwrap(),
+            Validity::For(Duration::days(5 * 365))
+        );
+        assert_eq!(
+            Validity::parse("2027-01-31T00:00:00Z").unwrap(),
+            Validity::Until(datetime!(2027-01-31 0:00 UTC))
+        );
+        assert!(Validity::parse("0d").is_err());
+        assert!(Validity::parse("ten days").is_err());
+    }
+
+    #[test]
+    fn certificate_never_outlives_issuer_unless_clamped() {
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let issuer = Some(("root", now - Duration::days(1), now + Duration::days(10)));
+        let err = window(Validity::For(Duration::days(30)), now, issuer, None, false).unwrap_err();
+        assert!(
+            err.message.contains("past the notAfter of issuer 'root'"),
+            "{err}"
+        );
+        let w = window(Validity::For(Duration::days(30)), now, issuer, None, true).unwrap();
+        assert!(w.clamped);
+        assert_eq!(w.not_after, now + Duration::days(10));
+    }
+}

@@ -1,0 +1,5 @@
+//! All integration tests, compiled into one binary.
+
+mod common;
+
+mod core;
