@@ -35,6 +35,9 @@ pub struct GlobalArgs {
     /// Assume yes; never prompt
     #[arg(long, global = true)]
     pub yes: bool,
+    /// Accept a PKI directory or CA key readable by group or others
+    #[arg(long, global = true)]
+    pub allow_insecure_perms: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -371,12 +374,9 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
-    /// Fix what can be fixed safely
+    /// Fix what can be fixed safely (permissions, interrupted writes, temporary files)
     #[arg(long)]
     pub repair: bool,
-    /// Accept keys and directories readable by group or others
-    #[arg(long)]
-    pub allow_insecure_perms: bool,
 }
 
 #[derive(Debug, Args)]

@@ -158,6 +158,11 @@ pub struct Reservation {
 /// An open ledger.
 pub struct Ledger {
     conn: Connection,
+    /// A shared `flock` on the PKI directory, held while this ledger is
+    /// open: `doctor --repair` takes it exclusively to know that no other
+    /// certsmith process is between `reserve` and `confirm` (see
+    /// docs/internals.md). The kernel drops it when the process dies.
+    dir_lock: Option<std::fs::File>,
 }
 
 const CERT_COLS: &str = "id, name, kind, issuer, serial, subject, sans, profile, key_type, not_before, not_after, fingerprint, state, revoked_at, revocation_reason, dir, has_key, created_at";
@@ -215,13 +220,22 @@ impl Ledger {
         }
     }
 
-    /// Creates a new ledger (the file must not exist).
+    /// Creates a new ledger, or opens one a concurrent `init` just created.
     pub fn create(path: &Path) -> Result<Ledger> {
+        // Create the file 0600 before SQLite opens it: SQLite would create it
+        // with the umask (and its -wal / -shm files copy the database's mode).
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| crate::store::io_err("cannot create", path, &e))?;
+        }
         let l = Self::connect(path)?;
-        // SQLite creates the file with the process umask; the ledger is private.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| crate::store::io_err("cannot set permissions on", path, &e))?;
+        // IF NOT EXISTS + a guarded insert: two `init`s racing on one new
+        // directory both end with one schema and one version row.
         l.conn.execute_batch(SCHEMA).map_err(db_err)?;
         l.conn
             .execute("INSERT INTO schema_version (version) SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM schema_version)", [SCHEMA_VERSION])
@@ -230,14 +244,31 @@ impl Ledger {
     }
 
     fn connect(path: &Path) -> Result<Ledger> {
+        let dir_lock = lock_dir_shared(path);
         let conn = Connection::open(path)
             .map_err(|e| Error::input(format!("cannot open ledger '{}': {e}", path.display())))?;
         conn.busy_timeout(Duration::from_secs(60)).map_err(db_err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;",
-        )
+        // `PRAGMA journal_mode=WAL` needs an exclusive lock when it changes
+        // the mode, and SQLite answers SQLITE_BUSY to it (and to WAL
+        // recovery on first open) without calling the busy handler. The
+        // mode is persistent, so read it first and only switch when needed,
+        // retrying on BUSY within the same 60 s budget.
+        retry_busy(|| {
+            let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?;
+            }
+            conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        })
         .map_err(db_err)?;
-        Ok(Ledger { conn })
+        Ok(Ledger { conn, dir_lock })
+    }
+
+    /// Tries to turn this process's shared lock on the PKI directory into
+    /// an exclusive one: true means no other certsmith process has this
+    /// PKI open, so `pending` rows are leftovers of a process that died.
+    pub fn try_lock_exclusive(&self) -> bool {
+        self.dir_lock.as_ref().is_some_and(|f| f.try_lock().is_ok())
     }
 
     /// The underlying connection, for modules that add their own queries.
@@ -479,6 +510,45 @@ impl Ledger {
             })
             .map_err(db_err)?;
         rows.collect::<rusqlite::Result<_>>().map_err(db_err)
+    }
+}
+
+/// Opens the directory holding the ledger and takes a shared `flock` on it
+/// (blocking while `doctor --repair` holds it exclusively). `None` when the
+/// directory cannot be opened or locked (e.g. a filesystem without flock):
+/// certsmith still works, only `doctor` cannot tell live `pending` rows
+/// from dead ones and leaves them alone.
+fn lock_dir_shared(ledger: &Path) -> Option<std::fs::File> {
+    let dir = ledger
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let f = std::fs::File::open(dir).ok()?;
+    f.lock_shared().ok()?;
+    Some(f)
+}
+
+/// Runs `f` again while SQLite reports BUSY / LOCKED for a statement that
+/// does not go through the busy handler, for up to 60 s.
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut wait = Duration::from_millis(1);
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, m))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                if std::time::Instant::now() >= deadline {
+                    return Err(rusqlite::Error::SqliteFailure(e, m));
+                }
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
     }
 }
 

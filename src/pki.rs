@@ -10,6 +10,8 @@ use crate::ledger::{CaRecord, Ledger};
 #[derive(Clone, Debug)]
 pub struct Pki {
     pub root: PathBuf,
+    /// `--allow-insecure-perms`: accept a PKI directory or CA key open to group or others.
+    pub allow_insecure_perms: bool,
 }
 
 /// Checks a CA or certificate name: it becomes a directory name.
@@ -31,7 +33,16 @@ pub fn validate_name(what: &str, name: &str) -> Result<()> {
 
 impl Pki {
     pub fn at(root: impl Into<PathBuf>) -> Pki {
-        Pki { root: root.into() }
+        Pki {
+            root: root.into(),
+            allow_insecure_perms: false,
+        }
+    }
+
+    /// The same PKI, accepting (or not) loose permissions.
+    pub fn allowing_insecure_perms(mut self, allow: bool) -> Pki {
+        self.allow_insecure_perms = allow;
+        self
     }
 
     pub fn ledger_path(&self) -> PathBuf {
@@ -44,6 +55,7 @@ impl Pki {
             return Err(Error::input(format!("no PKI directory at '{}'", self.root.display()))
                 .hint("run `certsmith init` first, or point --pki / $CERTSMITH_PKI at your PKI directory"));
         }
+        crate::perms::check_pki_dir(&self.root, self.allow_insecure_perms)?;
         Ledger::open(&self.ledger_path())
     }
 

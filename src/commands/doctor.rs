@@ -1,10 +1,79 @@
-//! `certsmith doctor`.
+//! `certsmith doctor [--repair]`: check the PKI directory and fix what is safe.
 
-use certsmith::error::Result;
+use certsmith::clock;
+use certsmith::doctor::{self, Options, Report, Severity};
+use certsmith::error::{Error, Result};
+use certsmith::passphrase::{PASSPHRASE_ENV, Passphrase};
 
 use super::Ctx;
 use crate::cli::DoctorArgs;
 
-pub fn run(_ctx: &Ctx, _a: DoctorArgs) -> Result<()> {
-    super::not_built("doctor")
+pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<()> {
+    // Encrypted CA keys are matched to their certificates only when the
+    // passphrase is in the environment; doctor never prompts.
+    let passphrase = std::env::var(PASSPHRASE_ENV)
+        .ok()
+        .and_then(|p| Passphrase::new(p).ok());
+    let opts = Options {
+        repair: a.repair,
+        now: clock::now()?,
+        expiry_window: time::Duration::days(30),
+        passphrase,
+        allow_insecure_perms: ctx.allow_insecure_perms,
+    };
+    let report = doctor::run(&ctx.pki, &opts)?;
+    let open = report.open_problems();
+    let mut json = serde_json::to_value(&report).unwrap_or_default();
+    json["clean"] = serde_json::json!(open == 0);
+    json["problems"] = serde_json::json!(report.count(Severity::Problem));
+    json["repaired"] = serde_json::json!(report.repaired_count());
+    json["warnings"] = serde_json::json!(report.count(Severity::Warning));
+    ctx.report(|| human(&report, a.repair), &json);
+    if open > 0 {
+        return Err(Error::failed(format!(
+            "doctor found {open} problem{} in '{}'",
+            if open == 1 { "" } else { "s" },
+            ctx.pki.root.display()
+        ))
+        .hint(if a.repair {
+            "the problems left need a person: see the lines above"
+        } else {
+            "run `certsmith doctor --repair` to fix what is safe to fix"
+        }));
+    }
+    Ok(())
+}
+
+fn human(r: &Report, repair: bool) -> String {
+    let mut s = format!(
+        "Checked '{}': {} CA{}, {} certificate{}.\n",
+        r.pki,
+        r.cas,
+        if r.cas == 1 { "" } else { "s" },
+        r.certificates,
+        if r.certificates == 1 { "" } else { "s" }
+    );
+    for f in &r.findings {
+        let label = match f.severity {
+            Severity::Problem => "problem",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
+        };
+        s.push_str(&format!("{label}: {}\n", f.message));
+        if let Some(done) = &f.repaired {
+            s.push_str(&format!("  repaired: {done}\n"));
+        }
+    }
+    let problems = r.count(Severity::Problem);
+    let repaired = r.repaired_count();
+    if problems == 0 {
+        s.push_str("No problems found.\n");
+    } else if repair {
+        s.push_str(&format!("{problems} problem(s), {repaired} repaired.\n"));
+    } else {
+        s.push_str(&format!(
+            "{problems} problem(s). Next: certsmith doctor --repair\n"
+        ));
+    }
+    s
 }

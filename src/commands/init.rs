@@ -43,6 +43,9 @@ pub fn create(
     validate_name("CA", name)?;
     let pki = &ctx.pki;
     let existed = pki.root.exists();
+    if existed {
+        certsmith::perms::check_pki_dir(&pki.root, pki.allow_insecure_perms)?;
+    }
     if existed && pki.ledger_path().exists() {
         ca::ensure_name_free(&pki.open_ledger()?, name)?;
     }
@@ -71,8 +74,39 @@ pub fn create(
         };
         ca::write_ca(pki, &mut ledger, &new, pass.as_ref(), kdf, now)
     })();
-    if created.is_err() && !existed {
+    // Another `init` may have put its root into the directory meanwhile:
+    // remove the directory only while its ledger holds no record at all.
+    if created.is_err() && !existed && ledger_is_empty(pki) {
         let _ = std::fs::remove_dir_all(&pki.root);
     }
     created
+}
+
+/// Whether the PKI's ledger is missing or holds no certificate (not even a
+/// `pending` reservation of a concurrent process).
+fn ledger_is_empty(pki: &certsmith::pki::Pki) -> bool {
+    if !pki.ledger_path().exists() {
+        return true;
+    }
+    // A ledger without the table (this process failed while creating it) is empty too.
+    rusqlite::Connection::open(pki.ledger_path())
+        .and_then(|c| {
+            c.busy_timeout(std::time::Duration::from_secs(60))?;
+            c.query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'certificates'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .and_then(|t| {
+                if t == 0 {
+                    Ok(0)
+                } else {
+                    c.query_row("SELECT COUNT(*) FROM certificates", [], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                }
+            })
+        })
+        .map(|n| n == 0)
+        .unwrap_or(false)
 }

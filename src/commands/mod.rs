@@ -40,6 +40,8 @@ pub struct Ctx {
     /// `--yes`: assume yes, never prompt (read by the bootstrap wizard).
     #[allow(dead_code)]
     pub yes: bool,
+    /// `--allow-insecure-perms` (also set on `pki`, where the checks read it).
+    pub allow_insecure_perms: bool,
 }
 
 impl Ctx {
@@ -56,10 +58,12 @@ impl Ctx {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx {
-        pki: Pki::at(cli.global.pki.clone()),
+        pki: Pki::at(cli.global.pki.clone())
+            .allowing_insecure_perms(cli.global.allow_insecure_perms),
         json: cli.global.json,
         quiet: cli.global.quiet,
         yes: cli.global.yes,
+        allow_insecure_perms: cli.global.allow_insecure_perms,
     };
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),

@@ -1,0 +1,244 @@
+//! The filesystem checks of `doctor`: permissions, symlinks, temporary
+//! files left by an interrupted write, orphans, and CRL freshness.
+
+use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use x509_parser::prelude::FromDer;
+
+use super::{Options, Report, Severity, rel};
+use crate::certinfo::CertInfo;
+use crate::ledger::{CertRecord, Kind};
+use crate::perms::{mode_of, open_to_others};
+use crate::pki::Pki;
+use crate::store::{DIR_MODE, KEY_MODE};
+
+/// Every entry below `root`, symlinks not followed.
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(p.clone());
+            }
+            out.push(p);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether a file holds a secret: private keys (and their backups) and the ledger.
+fn is_private(name: &str) -> bool {
+    name.ends_with("key.pem") || name.contains("key.pem.old-") || name.starts_with("ledger.db")
+}
+
+/// Directories must be 0700 and private files 0600; symlinks are reported.
+pub fn permissions(pki: &Pki, opts: &Options, report: &mut Report) {
+    let mut entries = vec![pki.root.clone()];
+    entries.extend(walk(&pki.root));
+    for p in entries {
+        let Ok(meta) = std::fs::symlink_metadata(&p) else {
+            continue;
+        };
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let shown = if p == pki.root {
+            p.display().to_string()
+        } else {
+            rel(pki, &p)
+        };
+        let want = if meta.file_type().is_symlink() {
+            report.problem(
+                "permissions",
+                shown.clone(),
+                format!("'{shown}' is a symlink; certsmith does not write through symlinks in the PKI directory"),
+            );
+            continue;
+        } else if meta.is_dir() {
+            DIR_MODE
+        } else if is_private(&name) {
+            KEY_MODE
+        } else {
+            continue;
+        };
+        let Some(mode) = mode_of(&p) else { continue };
+        if open_to_others(mode) {
+            let severity = if opts.allow_insecure_perms {
+                Severity::Warning
+            } else {
+                Severity::Problem
+            };
+            report.add(
+                severity,
+                "permissions",
+                Some(shown.clone()),
+                format!(
+                    "'{shown}' is open to group or others (mode {mode:04o}, expected {want:04o})"
+                ),
+            );
+            if opts.repair
+                && std::fs::set_permissions(&p, std::fs::Permissions::from_mode(want)).is_ok()
+            {
+                report.repaired(format!("set mode {want:04o}"));
+            }
+        }
+    }
+}
+
+/// `.certsmith-*` files are staged writes that never got renamed into place.
+pub fn temp_files(pki: &Pki, opts: &Options, alone: bool, report: &mut Report) {
+    for p in walk(&pki.root) {
+        let is_temp = p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".certsmith-"));
+        if !is_temp {
+            continue;
+        }
+        if !alone {
+            report.add(
+                Severity::Note,
+                "temp-files",
+                Some(rel(pki, &p)),
+                format!(
+                    "'{}' may be a write in progress by another certsmith process; not checked",
+                    rel(pki, &p)
+                ),
+            );
+            continue;
+        }
+        report.problem(
+            "temp-files",
+            rel(pki, &p),
+            format!(
+                "'{}' is a temporary file left by an interrupted command",
+                rel(pki, &p)
+            ),
+        );
+        if opts.repair && std::fs::remove_file(&p).is_ok() {
+            report.repaired("removed it");
+        }
+    }
+}
+
+/// Files a certificate or CA directory may hold besides backups (`*.old-*`).
+const LEAF_FILES: &[&str] = &["cert.pem", "key.pem", "chain.pem", "fullchain.pem"];
+const CA_FILES: &[&str] = &["ca.pem", "ca.key.pem", "crl.pem", "crl.der"];
+
+/// Directories under `certs/` and `cas/` that no ledger record owns, and
+/// unknown files inside the ones it does. Never repaired: they may be data
+/// someone put there.
+pub fn orphans(pki: &Pki, records: &[CertRecord], report: &mut Report) {
+    let leaf_dirs: HashSet<PathBuf> = records
+        .iter()
+        .filter(|r| r.kind == Kind::Leaf)
+        .map(|r| pki.resolve_dir(&r.dir))
+        .collect();
+    let ca_dirs: HashSet<PathBuf> = records
+        .iter()
+        .filter(|r| r.kind != Kind::Leaf)
+        .map(|r| pki.resolve_dir(&r.dir))
+        .collect();
+    for (top, known, allowed) in [
+        ("certs", &leaf_dirs, LEAF_FILES),
+        ("cas", &ca_dirs, CA_FILES),
+    ] {
+        let Ok(rd) = std::fs::read_dir(pki.root.join(top)) else {
+            continue;
+        };
+        let mut dirs: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+        dirs.sort();
+        for d in dirs {
+            if !known.contains(&d) {
+                if d.is_dir() {
+                    report.problem(
+                        "orphans",
+                        rel(pki, &d),
+                        format!("'{}' belongs to no certificate in the ledger", rel(pki, &d)),
+                    );
+                }
+                continue;
+            }
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            let mut names: Vec<String> = rd
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            for n in names {
+                if allowed.contains(&n.as_str())
+                    || n.contains(".old-")
+                    || n.starts_with(".certsmith-")
+                {
+                    continue;
+                }
+                let p = d.join(&n);
+                report.problem(
+                    "orphans",
+                    rel(pki, &p),
+                    format!("'{}' is not a file certsmith wrote", rel(pki, &p)),
+                );
+            }
+        }
+    }
+}
+
+/// A CA's CRL, when it has one: signed by the CA and not past nextUpdate.
+pub fn crl(pki: &Pki, ca: &str, cert: &CertInfo, opts: &Options, report: &mut Report) {
+    let path = pki.crl_path(ca);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return;
+    };
+    let shown = rel(pki, &path);
+    let der = match ::pem::parse(&text) {
+        Ok(p) if p.tag() == "X509 CRL" => p.into_contents(),
+        _ => {
+            report.problem(
+                "crl",
+                shown.clone(),
+                format!("CRL of CA '{ca}': '{shown}' is not a PEM CRL"),
+            );
+            return;
+        }
+    };
+    let Ok((_, crl)) = x509_parser::revocation_list::CertificateRevocationList::from_der(&der)
+    else {
+        report.problem(
+            "crl",
+            shown.clone(),
+            format!("CRL of CA '{ca}': '{shown}' is not a valid CRL"),
+        );
+        return;
+    };
+    let signed_by_ca = x509_parser::x509::SubjectPublicKeyInfo::from_der(&cert.spki_der)
+        .ok()
+        .is_some_and(|(_, spki)| crl.verify_signature(&spki).is_ok());
+    if !signed_by_ca {
+        report.problem(
+            "crl",
+            shown.clone(),
+            format!("CRL of CA '{ca}': '{shown}' is not signed by the CA's key"),
+        );
+    }
+    match crl.next_update() {
+        Some(t) if t.to_datetime() < opts.now => report.problem(
+            "crl",
+            shown.clone(),
+            format!(
+                "CRL of CA '{ca}' is past its nextUpdate ({}); verifiers will reject it",
+                crate::clock::rfc3339(t.to_datetime())
+            ),
+        ),
+        _ => {}
+    }
+}

@@ -1,0 +1,339 @@
+//! `doctor`: checks a PKI directory against its ledger (integrity, files,
+//! fingerprints, keys, permissions, CRL freshness, expiry, orphans and the
+//! leftovers of an interrupted command) and, with `repair`, fixes what is
+//! safe to fix without losing an issued certificate.
+
+mod files;
+mod pending;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::certinfo::CertInfo;
+use crate::error::{Error, Result};
+use crate::ledger::{CertRecord, Kind, Ledger, ListFilter};
+use crate::pki::Pki;
+
+/// How bad a finding is: problems make `doctor` exit 1, warnings do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Problem,
+    Warning,
+    Note,
+}
+
+/// One thing `doctor` found.
+#[derive(Clone, Debug, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    /// Which check: ledger, files, keys, permissions, crl, expiry, orphans, pending, temp-files.
+    pub check: &'static str,
+    /// The file or directory concerned, when there is one.
+    pub path: Option<String>,
+    pub message: String,
+    /// What `--repair` did about it.
+    pub repaired: Option<String>,
+}
+
+/// Everything `doctor` found, with counts.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Report {
+    pub pki: String,
+    pub cas: usize,
+    pub certificates: usize,
+    pub findings: Vec<Finding>,
+}
+
+impl Report {
+    fn add(
+        &mut self,
+        severity: Severity,
+        check: &'static str,
+        path: Option<String>,
+        message: String,
+    ) {
+        self.findings.push(Finding {
+            severity,
+            check,
+            path,
+            message,
+            repaired: None,
+        });
+    }
+    fn problem(&mut self, check: &'static str, path: impl Into<Option<String>>, message: String) {
+        self.add(Severity::Problem, check, path.into(), message);
+    }
+    /// Marks the last finding repaired.
+    fn repaired(&mut self, what: impl Into<String>) {
+        if let Some(f) = self.findings.last_mut() {
+            f.repaired = Some(what.into());
+        }
+    }
+    /// Problems that `--repair` did not fix.
+    pub fn open_problems(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Problem && f.repaired.is_none())
+            .count()
+    }
+    pub fn count(&self, s: Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity == s).count()
+    }
+    pub fn repaired_count(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| f.repaired.is_some())
+            .count()
+    }
+}
+
+/// What to check and whether to repair.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub repair: bool,
+    pub now: OffsetDateTime,
+    /// Warn about CAs and certificates expiring within this window.
+    pub expiry_window: time::Duration,
+    /// Passphrase for checking encrypted CA keys; without it they are only
+    /// checked to be well-formed encrypted PKCS#8, not matched to their certificate.
+    pub passphrase: Option<crate::passphrase::Passphrase>,
+    /// `--allow-insecure-perms`: loose permissions are warnings, not problems.
+    pub allow_insecure_perms: bool,
+}
+
+/// Checks (and with `opts.repair` repairs) the PKI directory.
+pub fn run(pki: &Pki, opts: &Options) -> Result<Report> {
+    if !pki.root.is_dir() {
+        return Err(
+            Error::input(format!("no PKI directory at '{}'", pki.root.display()))
+                .hint("point --pki / $CERTSMITH_PKI at your PKI directory"),
+        );
+    }
+    let mut report = Report {
+        pki: pki.root.display().to_string(),
+        ..Default::default()
+    };
+    // Permissions first: the ledger may be one of the files to fix.
+    files::permissions(pki, opts, &mut report);
+    let mut ledger = Ledger::open(&pki.ledger_path())?;
+    integrity(&mut ledger, &mut report)?;
+    // Alone on the PKI, pending rows and temp files are leftovers of a
+    // process that died; with another certsmith running they may be its work.
+    let alone = ledger.try_lock_exclusive();
+    pending::reconcile(pki, &mut ledger, opts, alone, &mut report)?;
+    files::temp_files(pki, opts, alone, &mut report);
+
+    let all = ledger.list(&ListFilter {
+        include_cas: true,
+        ..Default::default()
+    })?;
+    report.cas = all.iter().filter(|r| r.kind != Kind::Leaf).count();
+    report.certificates = all.len() - report.cas;
+    for rec in all.iter().filter(|r| r.state == "active") {
+        check_record(pki, &ledger, rec, opts, &mut report);
+    }
+    files::orphans(pki, &all, &mut report);
+    Ok(report)
+}
+
+fn integrity(ledger: &mut Ledger, report: &mut Report) -> Result<()> {
+    let mut st = ledger
+        .conn()
+        .prepare("PRAGMA integrity_check")
+        .map_err(crate::ledger::db_err)?;
+    let lines: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .map_err(crate::ledger::db_err)?
+        .collect::<rusqlite::Result<_>>()
+        .map_err(crate::ledger::db_err)?;
+    if lines != ["ok"] {
+        report.problem(
+            "ledger",
+            Some("ledger.db".to_string()),
+            format!("ledger integrity check failed: {}", lines.join("; ")),
+        );
+    }
+    Ok(())
+}
+
+/// The files a record must have, and the certificate file among them.
+fn expected_files(pki: &Pki, rec: &CertRecord) -> (std::path::PathBuf, Vec<std::path::PathBuf>) {
+    let dir = pki.resolve_dir(&rec.dir);
+    if rec.kind == Kind::Leaf {
+        let mut v = vec![
+            dir.join("cert.pem"),
+            dir.join("chain.pem"),
+            dir.join("fullchain.pem"),
+        ];
+        if rec.has_key {
+            v.push(dir.join("key.pem"));
+        }
+        (dir.join("cert.pem"), v)
+    } else {
+        (
+            dir.join("ca.pem"),
+            vec![dir.join("ca.pem"), dir.join("ca.key.pem")],
+        )
+    }
+}
+
+/// The first certificate of a PEM file, if it parses.
+fn first_cert(path: &std::path::Path) -> Option<CertInfo> {
+    crate::certinfo::read_certs(path).ok()?.into_iter().next()
+}
+
+fn rel(pki: &Pki, p: &std::path::Path) -> String {
+    p.strip_prefix(&pki.root).unwrap_or(p).display().to_string()
+}
+
+fn check_record(pki: &Pki, ledger: &Ledger, rec: &CertRecord, opts: &Options, report: &mut Report) {
+    let what = if rec.kind == Kind::Leaf {
+        format!("certificate '{}'", rec.name)
+    } else {
+        format!("CA '{}'", rec.name)
+    };
+    let (cert_path, wanted) = expected_files(pki, rec);
+    let mut missing = false;
+    for f in &wanted {
+        if std::fs::symlink_metadata(f).is_err() {
+            missing = true;
+            report.problem(
+                "files",
+                rel(pki, f),
+                format!("{what}: '{}' is missing", rel(pki, f)),
+            );
+        }
+    }
+    if missing && !cert_path.exists() {
+        return;
+    }
+    let Some(cert) = first_cert(&cert_path) else {
+        report.problem(
+            "files",
+            rel(pki, &cert_path),
+            format!(
+                "{what}: '{}' is not a readable certificate",
+                rel(pki, &cert_path)
+            ),
+        );
+        return;
+    };
+    if cert.fingerprint != rec.fingerprint {
+        report.problem(
+            "files",
+            rel(pki, &cert_path),
+            format!(
+                "{what}: '{}' has fingerprint {} but the ledger records {}",
+                rel(pki, &cert_path),
+                cert.fingerprint,
+                rec.fingerprint
+            ),
+        );
+    }
+    if rec.kind == Kind::Leaf {
+        let dir = pki.resolve_dir(&rec.dir);
+        let full = dir.join("fullchain.pem");
+        if full.exists()
+            && first_cert(&full).map(|c| c.fingerprint) != Some(rec.fingerprint.clone())
+        {
+            report.problem(
+                "files",
+                rel(pki, &full),
+                format!(
+                    "{what}: '{}' does not start with its certificate",
+                    rel(pki, &full)
+                ),
+            );
+        }
+        if rec.has_key {
+            check_key(pki, &dir.join("key.pem"), &cert, &what, None, report);
+        }
+    } else {
+        let encrypted = ledger
+            .ca(&rec.name)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.encrypted);
+        let pass = if encrypted {
+            opts.passphrase.as_ref()
+        } else {
+            None
+        };
+        check_key(pki, &pki.ca_key_path(&rec.name), &cert, &what, pass, report);
+        files::crl(pki, &rec.name, &cert, opts, report);
+    }
+    if rec.revoked_at.is_none() {
+        expiry(rec, &what, opts, report);
+    }
+}
+
+/// Whether the key file belongs to `cert`. An encrypted key without a
+/// passphrase can only be checked to be a well-formed encrypted key.
+fn check_key(
+    pki: &Pki,
+    path: &std::path::Path,
+    cert: &CertInfo,
+    what: &str,
+    pass: Option<&crate::passphrase::Passphrase>,
+    report: &mut Report,
+) {
+    let Ok(text) = crate::store::read_to_string(path).map(zeroize::Zeroizing::new) else {
+        return; // reported as missing, or unreadable: permissions finding
+    };
+    if crate::keys::is_encrypted_pem(&text) && pass.is_none() {
+        let der = ::pem::parse(text.as_str()).ok();
+        let well_formed = der.is_some_and(|p| {
+            p.tag() == "ENCRYPTED PRIVATE KEY"
+                && pkcs8::EncryptedPrivateKeyInfoRef::try_from(p.contents()).is_ok()
+        });
+        if !well_formed {
+            report.problem(
+                "keys",
+                rel(pki, path),
+                format!("{what}: '{}' is not a valid encrypted key", rel(pki, path)),
+            );
+        }
+        return;
+    }
+    let mut ask = || pass.cloned().ok_or_else(|| Error::input("no passphrase"));
+    match crate::keys::load_private_key(&text, &rel(pki, path), &mut ask) {
+        Ok(k) if crate::keys::key_matches_spki(&k, &cert.spki_der) => {}
+        Ok(_) => report.problem(
+            "keys",
+            rel(pki, path),
+            format!(
+                "{what}: the key in '{}' does not belong to its certificate",
+                rel(pki, path)
+            ),
+        ),
+        Err(e) => report.problem("keys", rel(pki, path), format!("{what}: {}", e.message)),
+    }
+}
+
+fn expiry(rec: &CertRecord, what: &str, opts: &Options, report: &mut Report) {
+    let now = opts.now.unix_timestamp();
+    let soon = (opts.now + opts.expiry_window).unix_timestamp();
+    let when = OffsetDateTime::from_unix_timestamp(rec.not_after)
+        .map(crate::clock::rfc3339)
+        .unwrap_or_default();
+    if rec.not_after < now {
+        // An expired leaf is history; an expired CA can no longer issue.
+        if rec.kind != Kind::Leaf {
+            report.add(
+                Severity::Warning,
+                "expiry",
+                None,
+                format!("{what} expired on {when}"),
+            );
+        }
+    } else if rec.not_after < soon {
+        let days = (rec.not_after - now) / 86_400;
+        report.add(
+            Severity::Warning,
+            "expiry",
+            None,
+            format!("{what} expires in {days} days ({when})"),
+        );
+    }
+}

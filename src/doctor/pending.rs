@@ -1,0 +1,120 @@
+//! Reconciling `pending` ledger rows: a certsmith process reserves a name
+//! (a `pending` row) before it renames its files into place and marks the
+//! row `active` after. A process killed in between leaves a `pending` row;
+//! once no certsmith process holds the PKI open, `doctor --repair` makes
+//! the row `active` when all its files are in place and match it, and
+//! otherwise removes the row and the partial files it had written.
+
+use super::{Options, Report, Severity, expected_files, first_cert, rel};
+use crate::error::Result;
+use crate::ledger::{CertRecord, Ledger, db_err};
+use crate::pki::Pki;
+
+/// Finds `pending` rows and, when `alone` and repairing, settles each.
+pub fn reconcile(
+    pki: &Pki,
+    ledger: &mut Ledger,
+    opts: &Options,
+    alone: bool,
+    report: &mut Report,
+) -> Result<()> {
+    let pending: Vec<CertRecord> = ledger
+        .list(&crate::ledger::ListFilter {
+            include_cas: true,
+            ..Default::default()
+        })?
+        .into_iter()
+        .filter(|r| r.state == "pending")
+        .collect();
+    for rec in pending {
+        let what = format!("'{}' (serial {})", rec.name, rec.serial);
+        if !alone {
+            report.add(
+                Severity::Note,
+                "pending",
+                None,
+                format!("{what} is being written by another certsmith process; not checked"),
+            );
+            continue;
+        }
+        let (cert_path, wanted) = expected_files(pki, &rec);
+        let cert_matches = first_cert(&cert_path).is_some_and(|c| c.fingerprint == rec.fingerprint);
+        let complete = cert_matches && wanted.iter().all(|f| f.exists());
+        if complete {
+            report.problem(
+                "pending",
+                rel(pki, &cert_path),
+                format!(
+                    "{what} was written completely but never marked active (interrupted command)"
+                ),
+            );
+            if opts.repair {
+                ledger
+                    .conn()
+                    .execute("UPDATE certificates SET state = 'active' WHERE id = ?1 AND state = 'pending'", [rec.id])
+                    .map_err(db_err)?;
+                report.repaired("marked it active");
+            }
+            continue;
+        }
+        report.problem(
+            "pending",
+            None,
+            format!("{what} was reserved but its files were never completely written (interrupted command)"),
+        );
+        if opts.repair {
+            let removed = remove_partial(&wanted, &cert_path, cert_matches);
+            drop_row(ledger, &rec)?;
+            let mut msg = "removed the reservation".to_string();
+            if !removed.is_empty() {
+                let list: Vec<String> = removed.iter().map(|p| rel(pki, p)).collect();
+                msg.push_str(&format!(" and its partial files {}", list.join(", ")));
+            }
+            report.repaired(msg);
+        }
+    }
+    Ok(())
+}
+
+/// Removes the files an interrupted write had already renamed into place:
+/// only when its certificate file is its own or was never written (a
+/// different certificate there means the files are someone else's).
+fn remove_partial(
+    wanted: &[std::path::PathBuf],
+    cert_path: &std::path::Path,
+    cert_matches: bool,
+) -> Vec<std::path::PathBuf> {
+    if cert_path.exists() && !cert_matches {
+        return Vec::new();
+    }
+    wanted
+        .iter()
+        .filter(|f| f.exists() && std::fs::remove_file(f).is_ok())
+        .cloned()
+        .collect()
+}
+
+/// Deletes a dead reservation and brings back the record it superseded
+/// (an interrupted `--force` re-issue); the file checks that follow tell
+/// whether that record's files are still in place.
+fn drop_row(ledger: &mut Ledger, rec: &CertRecord) -> Result<()> {
+    let tx = ledger
+        .conn()
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db_err)?;
+    tx.execute("DELETE FROM cas WHERE cert_id = ?1", [rec.id])
+        .map_err(db_err)?;
+    tx.execute(
+        "DELETE FROM certificates WHERE id = ?1 AND state = 'pending'",
+        [rec.id],
+    )
+    .map_err(db_err)?;
+    tx.execute(
+        "UPDATE certificates SET state = 'active' WHERE id = (
+             SELECT id FROM certificates WHERE name = ?1 AND state = 'superseded' ORDER BY id DESC LIMIT 1)
+         AND NOT EXISTS (SELECT 1 FROM certificates WHERE name = ?1 AND state != 'superseded')",
+        [&rec.name],
+    )
+    .map_err(db_err)?;
+    tx.commit().map_err(db_err)
+}
