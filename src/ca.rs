@@ -370,6 +370,9 @@ pub fn write_ca(
         has_key: true,
         created_at: now.unix_timestamp(),
     };
+    for f in [pki.ca_key_path(&new.name), pki.ca_cert_path(&new.name)] {
+        crate::store::refuse_existing(&f)?;
+    }
     let dir_existed = dir.exists();
     let reservation = ledger.reserve_ca(&rec, pass.is_some(), new.pathlen)?;
     let result = (|| {

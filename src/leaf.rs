@@ -146,6 +146,15 @@ impl LeafFiles {
         })
     }
 
+    /// The file names this leaf writes.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v = vec!["cert.pem", "chain.pem", "fullchain.pem"];
+        if self.key.is_some() {
+            v.insert(0, "key.pem");
+        }
+        v
+    }
+
     /// Stages the files into `dir`, backing up what is there with `backup` (an old serial).
     pub fn stage(&self, staged: &mut Staged, dir: &Path, backup: Option<&str>) -> Result<()> {
         let existing = match backup {
@@ -262,6 +271,12 @@ pub fn write(
         dir.clone()
     };
     let rec = record(pki, req, signer, signed, key_type, &dir, key.is_some(), now);
+    if !opts.force {
+        // Refuse before touching the ledger, so a refusal changes no byte of the PKI directory.
+        for f in files.names() {
+            store::refuse_existing(&dir.join(f))?;
+        }
+    }
     let dir_existed = dir.exists();
     let reservation = ledger.reserve(&rec, opts.force)?;
     let result = (|| {

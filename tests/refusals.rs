@@ -349,7 +349,13 @@ fn failed_file_write_rolls_back_the_ledger_reservation() {
     std::fs::write(env.cert_dir("dev").join("cert.pem"), "orphan").unwrap();
     let err = refused(&env, &["issue", "dev"]);
     assert!(err.contains("cert.pem' already exists"), "{err}");
-    assert_eq!(env.json(&["list", "--all"])["certificates"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        env.json(&["list", "--all"])["certificates"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     // The name is free again once the obstacle is gone.
     std::fs::remove_file(env.cert_dir("dev").join("cert.pem")).unwrap();
     env.ok(&["issue", "dev", "-q"]);
