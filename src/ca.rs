@@ -351,19 +351,6 @@ pub fn write_ca(
         None => keys::to_pem(&new.key)?,
     };
     let dir = pki.ca_dir(&new.name);
-    let mut staged = crate::store::Staged::new(&pki.root);
-    staged.add(
-        &pki.ca_key_path(&new.name),
-        key_pem.as_bytes(),
-        crate::store::KEY_MODE,
-        crate::store::Existing::Refuse,
-    )?;
-    staged.add(
-        &pki.ca_cert_path(&new.name),
-        new.signed.pem().as_bytes(),
-        crate::store::PUBLIC_MODE,
-        crate::store::Existing::Refuse,
-    )?;
     let rec = crate::ledger::CertRecord {
         id: 0,
         name: new.name.clone(),
@@ -384,11 +371,34 @@ pub fn write_ca(
         has_key: true,
         created_at: now.unix_timestamp(),
     };
+    for f in [pki.ca_key_path(&new.name), pki.ca_cert_path(&new.name)] {
+        crate::store::refuse_existing(&f)?;
+    }
+    let dir_existed = dir.exists();
     let reservation = ledger.reserve_ca(&rec, pass.is_some(), new.pathlen)?;
-    let files = match staged.commit() {
+    let result = (|| {
+        let mut staged = crate::store::Staged::new(&pki.root);
+        staged.add(
+            &pki.ca_key_path(&new.name),
+            key_pem.as_bytes(),
+            crate::store::KEY_MODE,
+            crate::store::Existing::Refuse,
+        )?;
+        staged.add(
+            &pki.ca_cert_path(&new.name),
+            new.signed.pem().as_bytes(),
+            crate::store::PUBLIC_MODE,
+            crate::store::Existing::Refuse,
+        )?;
+        staged.commit()
+    })();
+    let files = match result {
         Ok(f) => f,
         Err(e) => {
             ledger.abandon(reservation);
+            if !dir_existed {
+                let _ = std::fs::remove_dir(&dir);
+            }
             return Err(e);
         }
     };

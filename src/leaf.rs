@@ -146,6 +146,15 @@ impl LeafFiles {
         })
     }
 
+    /// The file names this leaf writes.
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut v = vec!["cert.pem", "chain.pem", "fullchain.pem"];
+        if self.key.is_some() {
+            v.insert(0, "key.pem");
+        }
+        v
+    }
+
     /// Stages the files into `dir`, backing up what is there with `backup` (an old serial).
     pub fn stage(&self, staged: &mut Staged, dir: &Path, backup: Option<&str>) -> Result<()> {
         let existing = match backup {
@@ -261,22 +270,35 @@ pub fn write(
     } else {
         dir.clone()
     };
-    let mut staged = Staged::new(&root);
-    files.stage(&mut staged, &dir, backup.as_deref())?;
-    // A CSR-signed cert has no key; a key left from an earlier cert of this name must not sit beside it.
-    if key.is_none() && opts.force && dir.join("key.pem").exists() {
-        let suffix = backup.clone().unwrap_or_default();
-        let mut moved = dir.join("key.pem").into_os_string();
-        moved.push(format!(".old-{suffix}"));
-        std::fs::rename(dir.join("key.pem"), &moved)
-            .map_err(|e| store::io_err("cannot back up", &dir.join("key.pem"), &e))?;
-    }
     let rec = record(pki, req, signer, signed, key_type, &dir, key.is_some(), now);
+    if !opts.force {
+        // Refuse before touching the ledger, so a refusal changes no byte of the PKI directory.
+        for f in files.names() {
+            store::refuse_existing(&dir.join(f))?;
+        }
+    }
+    let dir_existed = dir.exists();
     let reservation = ledger.reserve(&rec, opts.force)?;
-    let written = match staged.commit() {
+    let result = (|| {
+        let mut staged = Staged::new(&root);
+        files.stage(&mut staged, &dir, backup.as_deref())?;
+        // A CSR-signed cert has no key; a key left from an earlier cert of this name must not sit beside it.
+        let old_key = dir.join("key.pem");
+        if key.is_none() && opts.force && old_key.exists() {
+            let mut moved = old_key.clone().into_os_string();
+            moved.push(format!(".old-{}", backup.as_deref().unwrap_or_default()));
+            std::fs::rename(&old_key, &moved)
+                .map_err(|e| store::io_err("cannot back up", &old_key, &e))?;
+        }
+        staged.commit()
+    })();
+    let written = match result {
         Ok(w) => w,
         Err(e) => {
             ledger.abandon(reservation);
+            if !dir_existed {
+                let _ = std::fs::remove_dir(&dir);
+            }
             return Err(e);
         }
     };

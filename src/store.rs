@@ -83,6 +83,15 @@ pub fn read_to_string(path: &Path) -> Result<String> {
         .map_err(|_| Error::input(format!("'{}' is not UTF-8 text", path.display())))
 }
 
+/// Fails if `path` exists (as anything, a dangling symlink included).
+pub fn refuse_existing(path: &Path) -> Result<()> {
+    if fs::symlink_metadata(path).is_ok() {
+        return Err(Error::input(format!("'{}' already exists", path.display()))
+            .hint("pass --force to replace it (the old file is kept as *.old-<serial>)"));
+    }
+    Ok(())
+}
+
 /// How a staged file may meet an existing file of the same name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Existing {
@@ -122,9 +131,8 @@ impl Staged {
             .ok_or_else(|| Error::input(format!("'{}' has no parent directory", dest.display())))?;
         create_private_dir(&self.root, dir)?;
         refuse_symlinks(&self.root, dest)?;
-        if existing == Existing::Refuse && fs::symlink_metadata(dest).is_ok() {
-            return Err(Error::input(format!("'{}' already exists", dest.display()))
-                .hint("pass --force to replace it (the old file is kept as *.old-<serial>)"));
+        if existing == Existing::Refuse {
+            refuse_existing(dest)?;
         }
         let mut tmp = tempfile::Builder::new()
             .prefix(".certsmith-")

@@ -3,3 +3,7 @@
 mod common;
 
 mod core;
+mod csr;
+mod handshake;
+mod inspect;
+mod refusals;

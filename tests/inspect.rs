@@ -1,0 +1,151 @@
+//! `inspect`, `list` and `status`: readable and JSON views, never secrets.
+
+use crate::common::*;
+
+#[test]
+fn inspect_certificate_shows_public_facts_as_text_and_json() {
+    let env = Env::new();
+    env.hierarchy();
+    let issued = env.json(&[
+        "issue",
+        "api",
+        "--profile",
+        "server",
+        "--san",
+        "dns:api.test.internal",
+    ]);
+    let cert = env.cert_dir("api").join("cert.pem");
+    let text = env.ok(&["inspect", cert.to_str().unwrap()]);
+    assert!(text.contains("Subject:              CN=api"), "{text}");
+    assert!(text.contains("Extended key usage:   serverAuth"), "{text}");
+    assert!(
+        text.contains("SANs:                 dns:api.test.internal"),
+        "{text}"
+    );
+    let j = env.json(&["inspect", cert.to_str().unwrap()]);
+    assert_eq!(j["type"], "certificate");
+    assert_eq!(j["certificate"]["serial"], issued["serial"]);
+    assert_eq!(
+        j["certificate"]["sha256_fingerprint"],
+        issued["fingerprint"]
+    );
+    assert_eq!(j["certificate"]["is_ca"], false);
+}
+
+#[test]
+fn inspect_fullchain_lists_each_certificate() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev", "-q"]);
+    let j = env.json(&[
+        "inspect",
+        env.cert_dir("dev").join("fullchain.pem").to_str().unwrap(),
+    ]);
+    assert_eq!(j["type"], "bundle");
+    assert_eq!(j["certificates"].as_array().unwrap().len(), 2);
+    assert_eq!(j["certificates"][1]["subject"], "CN=Test Issuing CA");
+}
+
+#[test]
+fn inspect_private_key_never_prints_key_material() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev", "-q"]);
+    let key_path = env.cert_dir("dev").join("key.pem");
+    let key_pem = std::fs::read_to_string(&key_path).unwrap();
+    let body: String = key_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    for args in [
+        vec!["inspect", key_path.to_str().unwrap()],
+        vec!["--json", "inspect", key_path.to_str().unwrap()],
+    ] {
+        let out = env.ok(&args);
+        assert!(out.contains("ecdsa-p256"), "{out}");
+        for chunk in body.as_bytes().chunks(16) {
+            assert!(
+                !out.contains(std::str::from_utf8(chunk).unwrap()),
+                "key material leaked: {out}"
+            );
+        }
+    }
+}
+
+#[test]
+fn inspect_csr_reports_a_bad_signature() {
+    let env = Env::new();
+    let key = env.path("k.pem");
+    let csr = env.path("r.csr");
+    let (ok, out) = openssl(&[
+        "req",
+        "-new",
+        "-nodes",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-subj",
+        "/CN=probe",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        csr.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    let j = env.json(&["inspect", csr.to_str().unwrap()]);
+    assert_eq!(j["type"], "csr");
+    assert_eq!(j["signature_valid"], true);
+    assert_eq!(j["subject"], "CN=probe");
+}
+
+#[test]
+fn inspect_refuses_a_file_that_is_not_pki_material() {
+    let env = Env::new();
+    std::fs::write(env.path("notes.txt"), "hello\n").unwrap();
+    let err = env.fails(2, &["inspect", env.path("notes.txt").to_str().unwrap()]);
+    assert_eq!(
+        err.lines().next().unwrap(),
+        format!(
+            "certsmith: '{}' is not a certificate, CSR, CRL or key in PEM or DER",
+            env.path("notes.txt").display()
+        )
+    );
+}
+
+#[test]
+fn list_filters_by_ca_and_expiry_and_status_counts_them() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "short", "--validity", "10d", "-q"]);
+    env.ok(&["issue", "long", "-q"]);
+    env.ok(&["issue", "from-root", "--ca", "root", "-q"]);
+    let all = env.json(&["list"]);
+    assert_eq!(all["certificates"].as_array().unwrap().len(), 3);
+    let soon = env.json(&["list", "--expiring-within", "30d"]);
+    let names: Vec<&str> = soon["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["short"]);
+    let by_ca = env.json(&["list", "--ca", "root"]);
+    let names: Vec<&str> = by_ca["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["from-root"]);
+    let st = env.json(&["status"]);
+    let root = &st["cas"][0];
+    assert_eq!(root["issued"], 2, "issuing CA + from-root");
+    assert_eq!(root["children"][0]["issued"], 2);
+    assert_eq!(root["children"][0]["expiring_30d"], 1);
+    let text = env.ok(&["status"]);
+    assert!(
+        text.contains("└── issuing [intermediate] CN=Test Issuing CA"),
+        "{text}"
+    );
+}
