@@ -372,6 +372,7 @@ pub fn write_ca(
         created_at: now.unix_timestamp(),
     };
     for f in [pki.ca_key_path(&new.name), pki.ca_cert_path(&new.name)] {
+        crate::store::refuse_symlinks(&pki.root, &f)?;
         crate::store::refuse_existing(&f)?;
     }
     let dir_existed = dir.exists();

@@ -277,11 +277,17 @@ pub fn write(
             store::refuse_existing(&dir.join(f))?;
         }
     }
+    // A symlink on the way is refused before the ledger is touched, so the refusal changes nothing.
+    for f in files.names() {
+        store::refuse_symlinks(&root, &dir.join(f))?;
+    }
     let dir_existed = dir.exists();
     let reservation = ledger.reserve(&rec, opts.force)?;
+    store::crash_point("reserved");
     let result = (|| {
         let mut staged = Staged::new(&root);
         files.stage(&mut staged, &dir, backup.as_deref())?;
+        store::crash_point("staged");
         // A CSR-signed cert has no key; a key left from an earlier cert of this name must not sit beside it.
         let old_key = dir.join("key.pem");
         if key.is_none() && opts.force && old_key.exists() {
@@ -302,6 +308,7 @@ pub fn write(
             return Err(e);
         }
     };
+    store::crash_point("committed");
     ledger.confirm(reservation)?;
     Ok(IssuedLeaf {
         name: req.name.clone(),

@@ -220,27 +220,48 @@ impl Ledger {
         }
     }
 
-    /// Creates a new ledger, or opens one a concurrent `init` just created.
+    /// Creates a new ledger, or opens the one a concurrent `init` created.
+    ///
+    /// The ledger is built complete (0600, WAL mode, schema, version) in a
+    /// temporary file beside `path` and linked into place without
+    /// clobbering, so no process ever opens a half-created ledger: racing
+    /// `init`s each build one, one wins, the others open the winner's.
     pub fn create(path: &Path) -> Result<Ledger> {
-        // Create the file 0600 before SQLite opens it: SQLite would create it
-        // with the umask (and its -wal / -shm files copy the database's mode).
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| crate::store::io_err("cannot create", path, &e))?;
+        if !path.exists() {
+            let dir = path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            use std::os::unix::fs::PermissionsExt;
+            let tmp = tempfile::Builder::new()
+                .prefix(".certsmith-ledger-")
+                .permissions(std::fs::Permissions::from_mode(0o600))
+                .tempfile_in(dir)
+                .map_err(|e| crate::store::io_err("cannot create a temporary file in", dir, &e))?;
+            {
+                let conn = Connection::open(tmp.path()).map_err(db_err)?;
+                conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
+                    .map_err(db_err)?;
+                conn.execute_batch(SCHEMA).map_err(db_err)?;
+                conn.execute(
+                    "INSERT INTO schema_version (version) VALUES (?1)",
+                    [SCHEMA_VERSION],
+                )
+                .map_err(db_err)?;
+                // Closing checkpoints the WAL into the file and removes -wal / -shm.
+                conn.close().map_err(|(_, e)| db_err(e))?;
+            }
+            tmp.as_file()
+                .sync_all()
+                .map_err(|e| crate::store::io_err("cannot write", tmp.path(), &e))?;
+            match tmp.persist_noclobber(path) {
+                Ok(_) => crate::store::sync_dir(dir),
+                // Another `init` linked its complete ledger first: use that one.
+                Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(crate::store::io_err("cannot create", path, &e.error)),
+            }
         }
-        let l = Self::connect(path)?;
-        // IF NOT EXISTS + a guarded insert: two `init`s racing on one new
-        // directory both end with one schema and one version row.
-        l.conn.execute_batch(SCHEMA).map_err(db_err)?;
-        l.conn
-            .execute("INSERT INTO schema_version (version) SELECT ?1 WHERE NOT EXISTS (SELECT 1 FROM schema_version)", [SCHEMA_VERSION])
-            .map_err(db_err)?;
-        Ok(l)
+        Self::open(path)
     }
 
     fn connect(path: &Path) -> Result<Ledger> {
@@ -552,7 +573,9 @@ fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result
     }
 }
 
-fn name_taken(name: &str, pending: bool) -> Error {
+/// The refusal for a name already in the ledger; a `pending` one names
+/// `doctor --repair`, which settles reservations of interrupted commands.
+pub fn name_taken(name: &str, pending: bool) -> Error {
     if pending {
         Error::input(format!(
             "name '{name}' is being issued by another certsmith process"

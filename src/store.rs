@@ -173,6 +173,7 @@ impl Staged {
                 dirs.push(d.to_path_buf());
             }
             done.push(f.dest);
+            crash_point("partial");
         }
         for d in &dirs {
             sync_dir(d);
@@ -202,6 +203,19 @@ fn place(tmp: tempfile::NamedTempFile, dest: &Path, existing: &Existing) -> Resu
         }
     }
     Ok(())
+}
+
+/// Environment variable naming a crash point, for crash-safety tests.
+pub const CRASH_ENV: &str = "CERTSMITH_TEST_CRASH_AT";
+
+/// Test hook: when `$CERTSMITH_TEST_CRASH_AT` names `point`, the process
+/// aborts right here, running no destructor, as a `kill -9` would. The
+/// crash tests use it to stop a write at each step (`reserved`, `staged`,
+/// `partial`, `committed`) and prove `doctor --repair` settles every one.
+pub fn crash_point(point: &str) {
+    if std::env::var_os(CRASH_ENV).is_some_and(|v| v == point) {
+        std::process::abort();
+    }
 }
 
 /// fsyncs a directory so a rename in it survives a crash.

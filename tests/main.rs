@@ -5,5 +5,6 @@ mod common;
 mod core;
 mod csr;
 mod handshake;
+mod hardening;
 mod inspect;
 mod refusals;

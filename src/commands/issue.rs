@@ -68,6 +68,13 @@ pub fn issue(
     let mut ledger = pki.open_ledger()?;
     let (req, opts) = leaf_request(ctx, name, a, None)?;
     let key_type = super::key_type(key, req.profile.default_key)?;
+    // A `pending` name belongs to a running or interrupted command: never re-issue over it.
+    if ledger
+        .cert_by_name(name)?
+        .is_some_and(|c| c.state == "pending")
+    {
+        return Err(certsmith::ledger::name_taken(name, true));
+    }
     if !opts.force && ledger.cert_by_name(name)?.is_some() {
         return Err(certsmith::Error::input(format!("name '{name}' is already taken in the ledger"))
             .hint("choose another name, or pass --force to re-issue it (the old files are kept as *.old-<serial>)"));

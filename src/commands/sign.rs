@@ -48,6 +48,13 @@ pub fn run(ctx: &Ctx, a: SignArgs) -> Result<()> {
             }
         }
     }
+    // A `pending` name belongs to a running or interrupted command: never re-issue over it.
+    if ledger
+        .cert_by_name(&name)?
+        .is_some_and(|c| c.state == "pending")
+    {
+        return Err(certsmith::ledger::name_taken(&name, true));
+    }
     if !opts.force && ledger.cert_by_name(&name)?.is_some() {
         return Err(
             Error::input(format!("name '{name}' is already taken in the ledger"))

@@ -136,7 +136,13 @@ const CA_FILES: &[&str] = &["ca.pem", "ca.key.pem", "crl.pem", "crl.der"];
 /// Directories under `certs/` and `cas/` that no ledger record owns, and
 /// unknown files inside the ones it does. Never repaired: they may be data
 /// someone put there.
-pub fn orphans(pki: &Pki, records: &[CertRecord], report: &mut Report) {
+pub fn orphans(
+    pki: &Pki,
+    records: &[CertRecord],
+    opts: &Options,
+    alone: bool,
+    report: &mut Report,
+) {
     let leaf_dirs: HashSet<PathBuf> = records
         .iter()
         .filter(|r| r.kind == Kind::Leaf)
@@ -158,7 +164,22 @@ pub fn orphans(pki: &Pki, records: &[CertRecord], report: &mut Report) {
         dirs.sort();
         for d in dirs {
             if !known.contains(&d) {
-                if d.is_dir() {
+                let empty = std::fs::read_dir(&d).is_ok_and(|mut r| r.next().is_none());
+                if empty && alone {
+                    // What an interrupted write leaves once its files are settled; a running
+                    // process may be about to write into it, hence `alone`.
+                    report.problem(
+                        "orphans",
+                        rel(pki, &d),
+                        format!(
+                            "'{}' is an empty directory no certificate owns",
+                            rel(pki, &d)
+                        ),
+                    );
+                    if opts.repair && std::fs::remove_dir(&d).is_ok() {
+                        report.repaired("removed it");
+                    }
+                } else if d.is_dir() && !empty {
                     report.problem(
                         "orphans",
                         rel(pki, &d),

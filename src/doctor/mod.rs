@@ -133,7 +133,7 @@ pub fn run(pki: &Pki, opts: &Options) -> Result<Report> {
     for rec in all.iter().filter(|r| r.state == "active") {
         check_record(pki, &ledger, rec, opts, &mut report);
     }
-    files::orphans(pki, &all, &mut report);
+    files::orphans(pki, &all, opts, alone, &mut report);
     Ok(report)
 }
 
