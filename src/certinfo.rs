@@ -52,6 +52,15 @@ impl CertInfo {
                 "'{what}' has trailing bytes after the certificate"
             )));
         }
+        let mut seen = std::collections::HashSet::new();
+        for ext in c.extensions() {
+            if !seen.insert(ext.oid.to_id_string()) {
+                return Err(Error::input(format!(
+                    "'{what}' has extension {} more than once, which RFC 5280 forbids",
+                    ext.oid.to_id_string()
+                )));
+            }
+        }
         Self::from_parsed(&c, &der[..der.len() - rest.len()])
     }
 

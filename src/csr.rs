@@ -87,7 +87,15 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
             match ext {
                 ParsedExtension::SubjectAlternativeName(san) => {
                     for g in &san.general_names {
-                        match general_name_text(g).map(|t| San::parse(&t)) {
+                        let text = general_name_text(g);
+                        if let Some(t) = text.as_deref().filter(|t| t.chars().any(char::is_control))
+                        {
+                            return Err(Error::input(format!(
+                                "CSR '{what}' has a SAN with a control character: '{}'",
+                                crate::error::shown(t)
+                            )));
+                        }
+                        match text.map(|t| San::parse(&t)) {
                             Some(Ok(s)) => sans.push(s),
                             _ => ignored.push(format!("subjectAltName entry {g}")),
                         }
@@ -124,7 +132,10 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
     let subject = if attrs.is_empty() {
         None
     } else {
-        Some(Subject::parse(&attrs.join(","))?)
+        Some(
+            Subject::parse(&attrs.join(","))
+                .map_err(|e| Error::input(format!("CSR '{what}': {}", e.message)))?,
+        )
     };
     Ok(Csr {
         subject,

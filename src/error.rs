@@ -65,6 +65,28 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
+/// A value from the user or an input file as it may appear quoted in a
+/// message: control characters (NUL, terminal escapes, newlines) escaped so
+/// the error stays one harmless line, and cut after 80 characters.
+pub fn shown(s: &str) -> String {
+    const MAX: usize = 80;
+    let mut out: String = s
+        .chars()
+        .take(MAX)
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect();
+    if s.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
 /// Builds an input error from a formatted message: `bail!("bad {x}")`.
 #[macro_export]
 macro_rules! input_err {

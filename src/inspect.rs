@@ -49,7 +49,7 @@ pub fn describe(bytes: &[u8], what: &str) -> Result<Described> {
         "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => csr_described(der, what),
         "X509 CRL" => crl_described(der, what),
         "PRIVATE KEY" | "ENCRYPTED PRIVATE KEY" | "EC PRIVATE KEY" | "RSA PRIVATE KEY" => {
-            Ok(key_described(&first, der, text))
+            key_described(&first, der, text, what)
         }
         "PUBLIC KEY" => public_key_described(der, what),
         other => Err(Error::input(format!(
@@ -59,8 +59,9 @@ pub fn describe(bytes: &[u8], what: &str) -> Result<Described> {
 }
 
 fn describe_der(der: &[u8], what: &str) -> Result<Described> {
-    if let Ok(c) = CertInfo::from_der(der, what) {
-        return Ok(certs_described(&[c]));
+    // Something shaped like a certificate gets the certificate's own, specific error.
+    if x509_parser::certificate::X509Certificate::from_der(der).is_ok() {
+        return CertInfo::from_der(der, what).map(|c| certs_described(&[c]));
     }
     if x509_parser::certification_request::X509CertificationRequest::from_der(der).is_ok() {
         return csr_described(der, what);
@@ -250,8 +251,13 @@ fn csr_described(der: &[u8], what: &str) -> Result<Described> {
 }
 
 fn crl_described(der: &[u8], what: &str) -> Result<Described> {
-    let (_, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(der)
+    let (rest, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(der)
         .map_err(|_| Error::input(format!("'{what}' is not a valid CRL")))?;
+    if !rest.is_empty() {
+        return Err(Error::input(format!(
+            "'{what}' has trailing bytes after the CRL"
+        )));
+    }
     let issuer = crl.issuer().to_string();
     let this_update = clock::rfc3339(crl.last_update().to_datetime());
     let next_update = crl.next_update().map(|t| clock::rfc3339(t.to_datetime()));
@@ -300,7 +306,23 @@ fn crl_described(der: &[u8], what: &str) -> Result<Described> {
     })
 }
 
-fn key_described(tag: &str, der: &[u8], pem_text: &str) -> Described {
+fn key_described(tag: &str, der: &[u8], pem_text: &str, what: &str) -> Result<Described> {
+    // The structure must parse even where the contents are not shown.
+    let well_formed = match tag {
+        "ENCRYPTED PRIVATE KEY" => pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).is_ok(),
+        "PRIVATE KEY" => pkcs8::PrivateKeyInfoRef::try_from(der).is_ok(),
+        _ => true,
+    };
+    if !well_formed {
+        return Err(Error::input(format!(
+            "'{what}' is not a valid {} private key",
+            if tag == "PRIVATE KEY" {
+                "PKCS#8"
+            } else {
+                "encrypted PKCS#8"
+            }
+        )));
+    }
     let (format, encrypted) = match tag {
         "ENCRYPTED PRIVATE KEY" => ("PKCS#8", true),
         "EC PRIVATE KEY" => ("SEC1", pem_text.contains("Proc-Type: 4,ENCRYPTED")),
@@ -343,11 +365,11 @@ fn key_described(tag: &str, der: &[u8], pem_text: &str) -> Described {
         facts["key"] = json!(kind);
         facts["public_key_sha256"] = json!(fp);
     }
-    Described {
+    Ok(Described {
         kind: "private_key",
         json: facts,
         text,
-    }
+    })
 }
 
 fn public_key_described(der: &[u8], what: &str) -> Result<Described> {

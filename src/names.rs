@@ -95,6 +95,25 @@ impl Subject {
                 ))
                 .hint("give each attribute once; repeated attributes are not supported"));
             }
+            if val.chars().any(char::is_control) {
+                return Err(Error::input(format!(
+                    "subject attribute '{key}={}' holds a control character",
+                    crate::error::shown(&val)
+                )));
+            }
+            // RFC 5280 upper bounds: 64 for CN, O, OU and serialNumber, 128 for the rest.
+            let limit = if ["CN", "O", "OU", "SERIALNUMBER"].contains(&key.as_str()) {
+                64
+            } else {
+                128
+            };
+            if val.chars().count() > limit {
+                return Err(Error::input(format!(
+                    "subject attribute '{key}={}' is {} characters long; the limit is {limit} (RFC 5280)",
+                    crate::error::shown(&val),
+                    val.chars().count()
+                )));
+            }
             if key == "C" && (val.len() != 2 || !val.chars().all(|c| c.is_ascii_alphabetic())) {
                 return Err(Error::input(format!(
                     "country 'C={val}' must be a two-letter ISO 3166 code"
@@ -182,10 +201,12 @@ impl San {
         let san = if let Some(v) = lower.strip_prefix("dns:").map(|_| &s[4..]) {
             San::Dns(v.to_string())
         } else if let Some(v) = lower.strip_prefix("ip:").map(|_| &s[3..]) {
-            San::Ip(
-                v.parse()
-                    .map_err(|_| Error::input(format!("SAN '{s}' is not a valid IP address")))?,
-            )
+            San::Ip(v.parse().map_err(|_| {
+                Error::input(format!(
+                    "SAN '{}' is not a valid IP address",
+                    crate::error::shown(s)
+                ))
+            })?)
         } else if let Some(v) = lower.strip_prefix("uri:").map(|_| &s[4..]) {
             San::Uri(v.to_string())
         } else if let Some(v) = lower.strip_prefix("email:").map(|_| &s[6..]) {
@@ -219,7 +240,8 @@ impl San {
                     });
                 if !ok {
                     return Err(Error::input(format!(
-                        "SAN 'dns:{d}' is not a valid DNS name"
+                        "SAN 'dns:{}' is not a valid DNS name",
+                        crate::error::shown(d)
                     )));
                 }
             }
@@ -233,7 +255,10 @@ impl San {
                 }) && u.is_ascii()
                     && !u.chars().any(|c| c.is_whitespace() || c.is_control());
                 if !ok {
-                    return Err(Error::input(format!("SAN 'uri:{u}' is not a valid URI")));
+                    return Err(Error::input(format!(
+                        "SAN 'uri:{}' is not a valid URI",
+                        crate::error::shown(u)
+                    )));
                 }
             }
             San::Email(e) => {
@@ -243,7 +268,8 @@ impl San {
                     && !e.chars().any(|c| c.is_whitespace() || c.is_control());
                 if !ok {
                     return Err(Error::input(format!(
-                        "SAN 'email:{e}' is not a valid email address"
+                        "SAN 'email:{}' is not a valid email address",
+                        crate::error::shown(e)
                     )));
                 }
             }

@@ -26,7 +26,7 @@ pub fn validate_name(what: &str, name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::input(format!("{what} name '{name}' is not valid"))
+        Err(Error::input(format!("{what} name '{}' is not valid", crate::error::shown(name)))
             .hint("names use letters, digits and . _ - @ +, up to 128 characters, and do not start with '.' or '-'"))
     }
 }

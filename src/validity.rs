@@ -21,9 +21,11 @@ impl Validity {
     /// Parses `90d`, `12h`, `30m`, `2w`, `5y` (365 days a year) or an RFC 3339 time.
     pub fn parse(s: &str) -> Result<Validity> {
         let bad = || {
-            Error::input(format!("validity '{s}' is not understood")).hint(
-                "write a length like 90d, 12h or 5y, or an end time like 2027-01-31T00:00:00Z",
-            )
+            Error::input(format!(
+                "validity '{}' is not understood",
+                crate::error::shown(s)
+            ))
+            .hint("write a length like 90d, 12h or 5y, or an end time like 2027-01-31T00:00:00Z")
         };
         let s = s.trim();
         if s.contains('T') || s.contains(':') {
@@ -37,19 +39,25 @@ impl Validity {
         if n <= 0 {
             return Err(Error::input(format!("validity '{s}' must be positive")));
         }
-        let d = match unit {
-            "m" => Duration::minutes(n),
-            "h" => Duration::hours(n),
-            "d" => Duration::days(n),
-            "w" => Duration::weeks(n),
-            "y" => Duration::days(n.checked_mul(365).ok_or_else(bad)?),
+        // Count in minutes with checked arithmetic: `Duration::days(n)` panics
+        // on overflow for a huge n (e.g. 99999999999999y).
+        let per_unit: i64 = match unit {
+            "m" => 1,
+            "h" => 60,
+            "d" => 24 * 60,
+            "w" => 7 * 24 * 60,
+            "y" => 365 * 24 * 60,
             _ => return Err(bad()),
         };
-        if d > Duration::days(365 * 100) {
+        let Some(minutes) = n
+            .checked_mul(per_unit)
+            .filter(|m| *m <= 100 * 365 * 24 * 60)
+        else {
             return Err(Error::input(format!(
                 "validity '{s}' is longer than 100 years"
             )));
-        }
+        };
+        let d = Duration::minutes(minutes);
         Ok(Validity::For(d))
     }
 

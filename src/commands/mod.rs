@@ -133,7 +133,13 @@ pub fn subject(subject: Option<&str>, cn: Option<&str>) -> Result<Option<Subject
             if cn.trim().is_empty() {
                 return Err(Error::input("--cn is empty"));
             }
-            Ok(Some(Subject::cn(cn)))
+            // Through the parser, so --cn gets the same checks as --subject (control
+            // characters, RFC 5280 length limits).
+            Subject::parse(&format!(
+                "CN={}",
+                cn.replace('\\', "\\\\").replace(',', "\\,")
+            ))
+            .map(Some)
         }
         (None, None) => Ok(None),
     }
