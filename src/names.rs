@@ -52,27 +52,27 @@ impl Subject {
     /// library would silently keep only one of them.
     pub fn parse(s: &str) -> Result<Subject> {
         let mut attrs: Vec<(String, String)> = Vec::new();
+        // OpenSSL's "/CN=x/O=y" form is accepted too; otherwise commas separate.
+        let (body, sep) = match s.trim_start().strip_prefix('/') {
+            Some(rest) => (rest, '/'),
+            None => (s, ','),
+        };
         let mut parts = Vec::new();
         let mut cur = String::new();
-        let mut chars = s.chars().peekable();
+        let mut chars = body.chars();
         while let Some(c) = chars.next() {
-            match c {
-                '\\' => {
-                    if let Some(n) = chars.next() {
-                        cur.push(n);
-                    }
+            if c == '\\' {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
                 }
-                ',' | '/' if c == ',' || cur.trim().is_empty() => {
-                    if !cur.trim().is_empty() {
-                        parts.push(std::mem::take(&mut cur));
-                    }
-                }
-                _ => cur.push(c),
+            } else if c == sep {
+                parts.push(std::mem::take(&mut cur));
+            } else {
+                cur.push(c);
             }
         }
-        if !cur.trim().is_empty() {
-            parts.push(cur);
-        }
+        parts.push(cur);
+        let parts: Vec<String> = parts.into_iter().filter(|p| !p.trim().is_empty()).collect();
         for p in parts {
             let (k, v) = p.split_once('=').ok_or_else(|| {
                 Error::input(format!("subject part '{}' has no '='", p.trim()))
