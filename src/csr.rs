@@ -125,7 +125,11 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
                 _ => continue,
             };
             if let Ok(v) = a.as_str() {
-                attrs.push(format!("{key}={}", v.replace(',', "\\,")));
+                // Escape the escape character first: a CN "a\\b" must stay "a\\b".
+                attrs.push(format!(
+                    "{key}={}",
+                    v.replace('\\', "\\\\").replace(',', "\\,")
+                ));
             }
         }
     }

@@ -177,7 +177,7 @@ impl fmt::Display for Subject {
         let s: Vec<String> = self
             .attrs
             .iter()
-            .map(|(k, v)| format!("{k}={}", v.replace(',', "\\,")))
+            .map(|(k, v)| format!("{k}={}", v.replace('\\', "\\\\").replace(',', "\\,")))
             .collect();
         f.write_str(&s.join(","))
     }

@@ -34,7 +34,9 @@ impl Validity {
         if s.len() < 2 {
             return Err(bad());
         }
-        let (num, unit) = s.split_at(s.len() - 1);
+        // Split off the last character, not byte: a multi-byte unit ("5Σ") must not panic.
+        let unit_at = s.char_indices().last().map_or(0, |(i, _)| i);
+        let (num, unit) = s.split_at(unit_at);
         let n: i64 = num.parse().map_err(|_| bad())?;
         if n <= 0 {
             return Err(Error::input(format!("validity '{s}' must be positive")));
