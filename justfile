@@ -1,9 +1,26 @@
-# Recipes for certsmith developers (https://github.com/casey/just).
+# certsmith tasks. `just --list` shows them.
+
+# Build the release binary
+build:
+    cargo build --release
+
+# Run every test (the README's test command)
+test:
+    cargo test
+
+# fmt --check and clippy with warnings as errors
+lint:
+    cargo fmt --check
+    cargo clippy --all-targets -- -D warnings
+
+# End-to-end tests with real peers (OpenSSL, rustls, nginx + curl)
+e2e:
+    cargo test --test integration -- handshake:: csr:: core::
 
 # Run every cargo-fuzz target for SECONDS each (needs nightly + cargo-fuzz; skips loudly otherwise)
 fuzz seconds="60":
     fuzz/run.sh {{seconds}}
 
-# Regenerate the hostile-input corpus (needs openssl and python3-cryptography)
+# Regenerate the hostile-input corpus in tests/data/hostile (needs openssl and python3-cryptography)
 hostile-corpus:
     cd tests/data/hostile && python3 make.py
