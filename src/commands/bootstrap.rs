@@ -56,7 +56,17 @@ pub fn run(ctx: &Ctx, a: BootstrapArgs) -> Result<()> {
         pass: Default::default(),
     };
     let device = super::issue::issue(ctx, &a.device, a.key.as_deref(), &leaf_args, &opts)?;
-    let json = serde_json::json!({ "root": root, "intermediate": inter, "device": device });
+    // The trust-store bundle for --target, with its rules checked.
+    let bundle = certsmith::bundle::build(
+        &ctx.pki,
+        &ctx.pki.open_ledger()?,
+        &a.target,
+        &certsmith::bundle::Options {
+            pass: opts.clone(),
+            ..Default::default()
+        },
+    )?;
+    let json = serde_json::json!({ "root": root, "intermediate": inter, "device": device, "bundle": bundle });
     let p = super::pki_flag(ctx);
     ctx.report(
         || {
@@ -73,8 +83,9 @@ pub fn run(ctx: &Ctx, a: BootstrapArgs) -> Result<()> {
             if !root.encrypted {
                 s.push_str("warning: the CA keys are stored unencrypted (--no-passphrase)\n");
             }
+            s.push_str(&super::bundle::human(&bundle));
             s.push_str(&format!(
-                "Next:\n  certsmith{p} issue device-002\n  certsmith{p} issue api --profile server --san dns:api.example.internal\n  certsmith{p} status\n"
+                "Then:\n  certsmith{p} issue device-002\n  certsmith{p} issue api --profile server --san dns:api.example.internal\n  certsmith{p} status\n"
             ));
             s
         },
