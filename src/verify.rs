@@ -176,7 +176,11 @@ pub fn verify(req: &Request) -> Result<Verified> {
     let anchor_subject = path.anchor().subject.as_ref().to_vec();
     // webpki does not look at a trust anchor's validity or pathlen; OpenSSL
     // does, and so must we to agree with it.
-    if let Some(a) = req.anchors.iter().find(|a| a.subject_raw == anchor_subject) {
+    if let Some(a) = req
+        .anchors
+        .iter()
+        .find(|a| der_contents(&a.subject_raw) == anchor_subject.as_slice())
+    {
         if !a.valid_at(req.at) {
             return Err(Error::failed(window_message(a, req.at)));
         }
@@ -206,6 +210,19 @@ pub fn verify(req: &Request) -> Result<Verified> {
         chain,
         revocation_checked: !req.crls.is_empty(),
     })
+}
+
+/// The contents of a DER TLV (webpki keeps a trust anchor's subject without its tag).
+fn der_contents(tlv: &[u8]) -> &[u8] {
+    let Some(&len0) = tlv.get(1) else {
+        return tlv;
+    };
+    let header = if len0 & 0x80 == 0 {
+        2
+    } else {
+        2 + usize::from(len0 & 0x7f)
+    };
+    tlv.get(header..).unwrap_or(tlv)
 }
 
 fn window_message(c: &CertInfo, at: OffsetDateTime) -> String {

@@ -10,6 +10,7 @@ use super::Ctx;
 use crate::cli::{BootstrapArgs, LeafArgs};
 
 pub fn run(ctx: &Ctx, a: BootstrapArgs) -> Result<()> {
+    certsmith::bundle::target(&a.target)?;
     let org = a.org.clone().unwrap_or_else(|| "certsmith".to_string());
     let (pass_opts, kdf) = super::new_key_options(&a.pass, &a.protect)?;
     // Ask once; the same passphrase protects root and intermediate.
@@ -56,10 +57,16 @@ pub fn run(ctx: &Ctx, a: BootstrapArgs) -> Result<()> {
         pass: Default::default(),
     };
     let device = super::issue::issue(ctx, &a.device, a.key.as_deref(), &leaf_args, &opts)?;
-    // The trust-store bundle for --target, with its rules checked.
+    // First (empty) CRLs, which servers like nginx need, then the
+    // trust-store bundle for --target, with its rules checked.
+    let mut ledger = ctx.pki.open_ledger()?;
+    for ca in ["root", a.intermediate_name.as_str()] {
+        let signer = certsmith::ca::Signer::load(&ctx.pki, &ledger, ca, &opts)?;
+        certsmith::crl::write(&ctx.pki, &mut ledger, &signer, time::Duration::days(7), false)?;
+    }
     let bundle = certsmith::bundle::build(
         &ctx.pki,
-        &ctx.pki.open_ledger()?,
+        &ledger,
         &a.target,
         &certsmith::bundle::Options {
             pass: opts.clone(),
