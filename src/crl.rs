@@ -82,8 +82,9 @@ fn next_number_and_entries(ledger: &mut Ledger, ca: &str) -> Result<(i64, Vec<Re
             })?;
             entries.push(RevokedCertParams {
                 serial_number: SerialNumber::from_slice(&bytes),
-                revocation_time: OffsetDateTime::from_unix_timestamp(at)
-                    .map_err(|_| Error::failed(format!("bad revocation time {at} in the ledger")))?,
+                revocation_time: OffsetDateTime::from_unix_timestamp(at).map_err(|_| {
+                    Error::failed(format!("bad revocation time {at} in the ledger"))
+                })?,
                 reason_code: Some(revoke::reason_code(why.as_deref())),
                 invalidity_date: None,
             });
@@ -117,9 +118,9 @@ pub fn build(
         revoked_certs,
         key_identifier_method: KeyIdMethod::PreSpecified(ski),
     };
-    let crl = params.signed_by(signer.issuer()).map_err(|e| {
-        Error::failed(format!("cannot sign the CRL of CA '{}': {e}", signer.name))
-    })?;
+    let crl = params
+        .signed_by(signer.issuer())
+        .map_err(|e| Error::failed(format!("cannot sign the CRL of CA '{}': {e}", signer.name)))?;
     Ok(BuiltCrl {
         der: crl.der().to_vec(),
         crl_number: number,
@@ -253,7 +254,9 @@ pub fn read_file(path: &std::path::Path) -> Result<Vec<CrlInfo>> {
                 .map(|b| CrlInfo::from_der(b.contents(), &what))
                 .collect::<Result<_>>()?;
             if crls.is_empty() {
-                return Err(Error::input(format!("'{what}' contains no PEM CRL (X509 CRL block)")));
+                return Err(Error::input(format!(
+                    "'{what}' contains no PEM CRL (X509 CRL block)"
+                )));
             }
             Ok(crls)
         }

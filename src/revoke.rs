@@ -16,7 +16,10 @@ pub const REASONS: [(&str, RevocationReason); 7] = [
     ("ca-compromise", RevocationReason::CaCompromise),
     ("affiliation-changed", RevocationReason::AffiliationChanged),
     ("superseded", RevocationReason::Superseded),
-    ("cessation-of-operation", RevocationReason::CessationOfOperation),
+    (
+        "cessation-of-operation",
+        RevocationReason::CessationOfOperation,
+    ),
     ("certificate-hold", RevocationReason::CertificateHold),
 ];
 
@@ -131,7 +134,12 @@ pub fn revoke(
         .optional()
         .map_err(db_err)?;
     match current {
-        None => return Err(Error::failed(format!("'{}' vanished from the ledger", rec.name))),
+        None => {
+            return Err(Error::failed(format!(
+                "'{}' vanished from the ledger",
+                rec.name
+            )));
+        }
         Some((Some(at), why)) => {
             return Err(Error::input(format!(
                 "'{}' (serial {}) was already revoked on {} ({})",

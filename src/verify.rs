@@ -99,13 +99,18 @@ pub fn verify(req: &Request) -> Result<Verified> {
         .iter()
         .map(|d| {
             webpki::anchor_from_trusted_cert(d).map_err(|e| {
-                Error::input(format!("a trust anchor cannot be used: {}", describe_plain(&e)))
+                Error::input(format!(
+                    "a trust anchor cannot be used: {}",
+                    describe_plain(&e)
+                ))
             })
         })
         .collect::<Result<Vec<_>>>()?;
     if anchors.is_empty() {
-        return Err(Error::input("no trust anchor (self-signed CA certificate) was given")
-            .hint("pass --bundle FILE with the root CA, or --ca NAME of this PKI"));
+        return Err(
+            Error::input("no trust anchor (self-signed CA certificate) was given")
+                .hint("pass --bundle FILE with the root CA, or --ca NAME of this PKI"),
+        );
     }
     let inter: Vec<CertificateDer<'_>> = req
         .intermediates
@@ -202,7 +207,11 @@ pub fn verify(req: &Request) -> Result<Verified> {
             Error::failed(format!(
                 "'{}' is not valid for the name '{dns}' (its DNS names: {})",
                 req.cert.subject,
-                if names.is_empty() { "none".to_string() } else { names.join(", ") }
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
             ))
         })?;
     }
@@ -297,7 +306,8 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
         E::UnknownIssuer => format!(
             "no trusted issuer found for '{}': its issuer '{}' is neither a trust anchor nor a given intermediate",
             // The leaf is the usual culprit; name the highest certificate we could not place.
-            leaf, unplaced_issuer(req)
+            leaf,
+            unplaced_issuer(req)
         ),
         E::RequiredEkuNotFoundContext(_) => format!(
             "'{leaf}' is not valid for {} authentication (extended key usage: {})",
@@ -319,7 +329,9 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
             "bad signature: a certificate in the chain of '{leaf}' was not signed by the key of its issuer (tampered or mismatched)"
         ),
         E::CaUsedAsEndEntity => {
-            format!("'{leaf}' is a CA certificate, not an end-entity (device, client or server) certificate")
+            format!(
+                "'{leaf}' is a CA certificate, not an end-entity (device, client or server) certificate"
+            )
         }
         E::EndEntityUsedAsCa => format!(
             "a certificate with basicConstraints CA:FALSE appears as an issuer in the chain of '{leaf}'"
@@ -359,7 +371,10 @@ fn revoked_message(req: &Request) -> String {
             }
         }
     }
-    format!("a certificate in the chain of '{}' is revoked", req.cert.subject)
+    format!(
+        "a certificate in the chain of '{}' is revoked",
+        req.cert.subject
+    )
 }
 
 /// webpki's own wording for errors we do not map, lowercased.

@@ -3,3 +3,5 @@
 mod common;
 
 mod core;
+mod trust;
+mod trust_verify;

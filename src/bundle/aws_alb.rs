@@ -27,7 +27,12 @@ impl Target for AwsAlb {
             )
             .signatures(c, SHA2_SIGNATURES)
             .cert_size(c, 16 * 1024)
-            .count(c, CA_QUOTA, Level::Warning, "the default quota of CA certificates per trust store")
+            .count(
+                c,
+                CA_QUOTA,
+                Level::Warning,
+                "the default quota of CA certificates per trust store",
+            )
             .depth(c, 4)
             .positive_serials(c)
             .crl_issuers_in_bundle(c)

@@ -34,7 +34,9 @@ fn check_code(code: &str) -> Result<()> {
         Err(Error::input(format!(
             "registration code '{code}' is not 64 hexadecimal digits"
         ))
-        .hint("copy it from `aws iot get-registration-code --query registrationCode --output text`"))
+        .hint(
+            "copy it from `aws iot get-registration-code --query registrationCode --output text`",
+        ))
     }
 }
 
@@ -89,7 +91,11 @@ impl Target for AwsIot {
                 "aws iot get-registration-code --query registrationCode --output text".into(),
                 format!(
                     "certsmith bundle --target aws-iot --registration-code CODE{}",
-                    n.opts.cas.iter().map(|c| format!(" --ca {c}")).collect::<String>()
+                    n.opts
+                        .cas
+                        .iter()
+                        .map(|c| format!(" --ca {c}"))
+                        .collect::<String>()
                 ),
             ];
         }

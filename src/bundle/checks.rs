@@ -39,12 +39,20 @@ impl Rules {
     /// Only PEM blocks of certificates (and CRLs), nothing else: no text
     /// dumps, no private keys. `comments`: `#` lines allowed, and whether a
     /// `-` is forbidden in them. `blank_lines`: whether empty lines are allowed.
-    pub fn pem_only(&mut self, c: &Contents, comments: Option<bool>, blank_lines: bool) -> &mut Self {
+    pub fn pem_only(
+        &mut self,
+        c: &Contents,
+        comments: Option<bool>,
+        blank_lines: bool,
+    ) -> &mut Self {
         let mut in_block: Option<String> = None;
         for (i, line) in c.text.lines().enumerate() {
             let n = i + 1;
             let t = line.trim_end_matches('\r');
-            if let Some(label) = t.strip_prefix("-----BEGIN ").and_then(|r| r.strip_suffix("-----")) {
+            if let Some(label) = t
+                .strip_prefix("-----BEGIN ")
+                .and_then(|r| r.strip_suffix("-----"))
+            {
                 if label.contains("PRIVATE KEY") {
                     self.push(
                         Level::Error,
@@ -104,7 +112,12 @@ impl Rules {
             }
         }
         if c.certs.is_empty() {
-            self.push(Level::Error, "pem-only", None, "the bundle holds no certificate".into());
+            self.push(
+                Level::Error,
+                "pem-only",
+                None,
+                "the bundle holds no certificate".into(),
+            );
         }
         self
     }
@@ -117,7 +130,10 @@ impl Rules {
                     Level::Error,
                     "x509-v3",
                     Some(cert),
-                    format!("is an X.509 v{} certificate; only v3 is accepted", cert.version),
+                    format!(
+                        "is an X.509 v{} certificate; only v3 is accepted",
+                        cert.version
+                    ),
                 );
             }
         }
@@ -153,7 +169,10 @@ impl Rules {
                     Level::Error,
                     "key-algorithm",
                     Some(cert),
-                    format!("has a {} key; the trust store accepts only {what}. {fix}", cert.key),
+                    format!(
+                        "has a {} key; the trust store accepts only {what}. {fix}",
+                        cert.key
+                    ),
                 );
             }
         }
@@ -202,7 +221,10 @@ impl Rules {
                 Level::Error,
                 "bundle-size",
                 None,
-                format!("the bundle is {} bytes; the limit is {max} bytes", c.text.len()),
+                format!(
+                    "the bundle is {} bytes; the limit is {max} bytes",
+                    c.text.len()
+                ),
             );
         }
         self
@@ -215,7 +237,10 @@ impl Rules {
                 level,
                 "certificate-count",
                 None,
-                format!("the bundle holds {} certificates; {why} is {max}", c.certs.len()),
+                format!(
+                    "the bundle holds {} certificates; {why} is {max}",
+                    c.certs.len()
+                ),
             );
         }
         self
@@ -272,7 +297,10 @@ impl Rules {
                             Level::Error,
                             "complete-chain",
                             Some(cert),
-                            format!("its chain stops at '{}': the issuer '{}' is not in the bundle", cur.subject, cur.issuer),
+                            format!(
+                                "its chain stops at '{}': the issuer '{}' is not in the bundle",
+                                cur.subject, cur.issuer
+                            ),
                         );
                         break;
                     }
@@ -305,7 +333,10 @@ impl Rules {
                     Level::Error,
                     "crl-issuer-in-bundle",
                     None,
-                    format!("the CRL of '{}' was issued by a CA that is not in the bundle", l.issuer),
+                    format!(
+                        "the CRL of '{}' was issued by a CA that is not in the bundle",
+                        l.issuer
+                    ),
                 );
             }
         }

@@ -21,7 +21,10 @@ impl Target for Istio {
 
     fn check(&self, c: &Contents) -> Vec<Finding> {
         let mut r = Rules::new(self.name());
-        r.pem_only(c, None, false).ca_only(c).crls_fresh(c).not_expired(c, Level::Error);
+        r.pem_only(c, None, false)
+            .ca_only(c)
+            .crls_fresh(c)
+            .not_expired(c, Level::Error);
         if c.certs.iter().all(|x| x.self_signed) {
             r.push(
                 Level::Warning,
@@ -83,7 +86,8 @@ impl Target for Istio {
     fn next_steps(&self, n: &NextInput<'_>) -> Vec<String> {
         let d = n.dir.display();
         vec![
-            "kubectl create namespace istio-system --dry-run=client -o yaml | kubectl apply -f -".into(),
+            "kubectl create namespace istio-system --dry-run=client -o yaml | kubectl apply -f -"
+                .into(),
             format!(
                 "kubectl create secret generic cacerts -n istio-system --from-file={d}/ca-cert.pem --from-file={d}/ca-key.pem --from-file={d}/root-cert.pem --from-file={d}/cert-chain.pem"
             ),

@@ -51,7 +51,11 @@ pub fn target(name: &str) -> Result<&'static dyn Target> {
         .ok_or_else(|| {
             Error::input(format!("unknown trust-store target '{name}'")).hint(format!(
                 "use one of: {}",
-                TARGETS.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+                TARGETS
+                    .iter()
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })
 }
@@ -243,7 +247,10 @@ pub fn check_pem(target: &dyn Target, text: &str, what: &str) -> Result<Vec<Find
 
 /// Turns the errors among `findings` into one failure naming each.
 pub fn fail_on_errors(target: &dyn Target, findings: &[Finding]) -> Result<()> {
-    let errors: Vec<&Finding> = findings.iter().filter(|f| f.level == Level::Error).collect();
+    let errors: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.level == Level::Error)
+        .collect();
     if errors.is_empty() {
         return Ok(());
     }
@@ -278,8 +285,10 @@ fn select_cas(pki: &Pki, ledger: &Ledger, opts: &Options) -> Result<Vec<(String,
         opts.cas.clone()
     };
     if names.is_empty() {
-        return Err(Error::input("this PKI has no CA that is neither revoked nor expired")
-            .hint("run `certsmith init` first, or name CAs with --ca"));
+        return Err(
+            Error::input("this PKI has no CA that is neither revoked nor expired")
+                .hint("run `certsmith init` first, or name CAs with --ca"),
+        );
     }
     for n in &names {
         let chain = pki.ca_chain(ledger, n)?;
@@ -343,7 +352,9 @@ pub fn build(
                     "CA '{n}' has no CRL yet, and target '{}' needs one for every CA in the bundle",
                     target.name()
                 ))
-                .hint(format!("run `certsmith crl --ca {n}` (or `certsmith crl` for every CA) first")));
+                .hint(format!(
+                    "run `certsmith crl --ca {n}` (or `certsmith crl` for every CA) first"
+                )));
             }
             let pem_text = crate::store::read_to_string(&p)?;
             for c in crl::read_file(&p)? {
@@ -429,7 +440,11 @@ pub fn build(
     add(
         &mut staged,
         "manifest.json",
-        format!("{}\n", serde_json::to_string_pretty(&manifest_json).unwrap_or_default()).as_bytes(),
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&manifest_json).unwrap_or_default()
+        )
+        .as_bytes(),
         false,
     )?;
     let extra = target.extra_files(&ExtraInput {

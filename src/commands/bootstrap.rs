@@ -62,7 +62,13 @@ pub fn run(ctx: &Ctx, a: BootstrapArgs) -> Result<()> {
     let mut ledger = ctx.pki.open_ledger()?;
     for ca in ["root", a.intermediate_name.as_str()] {
         let signer = certsmith::ca::Signer::load(&ctx.pki, &ledger, ca, &opts)?;
-        certsmith::crl::write(&ctx.pki, &mut ledger, &signer, time::Duration::days(7), false)?;
+        certsmith::crl::write(
+            &ctx.pki,
+            &mut ledger,
+            &signer,
+            time::Duration::days(7),
+            false,
+        )?;
     }
     let bundle = certsmith::bundle::build(
         &ctx.pki,

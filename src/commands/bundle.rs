@@ -48,8 +48,5 @@ fn report(ctx: &Ctx, r: &BundleResult) {
             eprintln!("warning: {w}");
         }
     }
-    ctx.report(
-        || human(r),
-        &serde_json::to_value(r).unwrap_or_default(),
-    );
+    ctx.report(|| human(r), &serde_json::to_value(r).unwrap_or_default());
 }

@@ -37,7 +37,10 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
             }
             s.push_str(&format!(
                 "Publish it before {}: certsmith{p} bundle --target nginx --with-crl\n",
-                written.first().map(|w| w.next_update.as_str()).unwrap_or("")
+                written
+                    .first()
+                    .map(|w| w.next_update.as_str())
+                    .unwrap_or("")
             ));
             s
         },

@@ -36,7 +36,9 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
     } else {
         // Trust comes from this PKI: the root above --ca, or every CA.
         let ledger = ctx.pki.open_ledger().map_err(|e| {
-            e.hint("pass --bundle FILE with the trusted root, or --pki DIR of the PKI that issued it")
+            e.hint(
+                "pass --bundle FILE with the trusted root, or --pki DIR of the PKI that issued it",
+            )
         })?;
         let names: Vec<String> = match &a.ca {
             Some(ca) => ctx
@@ -115,7 +117,11 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
                         req.cert.subject,
                         purpose.as_str(),
                         clock::rfc3339(at),
-                        if v.revocation_checked { ", not revoked" } else { " (no CRL checked)" }
+                        if v.revocation_checked {
+                            ", not revoked"
+                        } else {
+                            " (no CRL checked)"
+                        }
                     );
                     s.push_str(&format!("  chain: {}\n", v.chain.join(" <- ")));
                     for w in &warnings {
@@ -136,7 +142,10 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
                     "at": clock::rfc3339(at),
                     "reason": e.message,
                 });
-                println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json).unwrap_or_default()
+                );
             }
             Err(e)
         }
