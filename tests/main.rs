@@ -4,4 +4,5 @@ mod common;
 
 mod core;
 mod trust;
+mod trust_nginx;
 mod trust_verify;
