@@ -4,5 +4,6 @@ mod common;
 
 mod core;
 mod trust;
+mod trust_bundle;
 mod trust_nginx;
 mod trust_verify;

@@ -273,9 +273,7 @@ fn handshake(
         }
         if !buf.is_empty() {
             client.read_tls(&mut buf.as_slice()).unwrap();
-            if let Err(e) = client.process_new_packets() {
-                return Err(e);
-            }
+            client.process_new_packets()?;
         }
         if !client.is_handshaking() && !server.is_handshaking() && !client.wants_write() {
             return Ok(());

@@ -299,7 +299,7 @@ fn select_cas(pki: &Pki, ledger: &Ledger, opts: &Options) -> Result<Vec<(String,
             }
         }
     }
-    picked.sort_by(|a, b| b.2.cmp(&a.2));
+    picked.sort_by_key(|p| std::cmp::Reverse(p.2));
     Ok(picked.into_iter().map(|(n, i, _)| (n, i)).collect())
 }
 
@@ -484,7 +484,15 @@ pub fn crl_pem(crls: &[CrlInfo]) -> String {
         .collect()
 }
 
-/// `--ca` certificates of a PEM text, for targets that re-read the bundle.
+/// The certificates of a PEM text, skipping CRLs and comments (the rules
+/// have judged the rest already).
 pub fn certs_of(text: &str, what: &str) -> Result<Vec<CertInfo>> {
-    parse_pem_certs(text, what)
+    let blocks = ::pem::parse_many(text)
+        .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?;
+    let certs: Vec<String> = blocks
+        .iter()
+        .filter(|b| b.tag() == "CERTIFICATE")
+        .map(|b| crate::keys::pem_encode("CERTIFICATE", b.contents()))
+        .collect();
+    parse_pem_certs(&certs.concat(), what)
 }

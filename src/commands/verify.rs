@@ -25,14 +25,21 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
         crls.extend(crl::read_file(f)?);
     }
     let allow_unknown_status;
-    let mut bundle_text: Option<(String, String)> = None;
+    let mut warnings = Vec::new();
     if let Some(b) = &a.bundle {
         let text = certsmith::store::read_to_string(b)?;
-        let (anc, rest) = verify::split_anchors(read_certs(b)?);
+        let what = b.display().to_string();
+        // The target's rules judge the file as it is, before anything else reads it.
+        if let Some(t) = &a.target {
+            let target = bundle::target(t)?;
+            let findings = bundle::check_pem(target, &text, &what)?;
+            bundle::fail_on_errors(target, &findings)?;
+            warnings = findings.iter().map(|f| f.to_string()).collect();
+        }
+        let (anc, rest) = verify::split_anchors(bundle::certs_of(&text, &what)?);
         anchors = anc;
         intermediates.extend(rest);
         allow_unknown_status = false;
-        bundle_text = Some((text, b.display().to_string()));
     } else {
         // Trust comes from this PKI: the root above --ca, or every CA.
         let ledger = ctx.pki.open_ledger().map_err(|e| {
@@ -74,18 +81,15 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
     if let Some(ch) = &a.chain {
         intermediates.extend(read_certs(ch)?);
     }
-    let mut warnings = Vec::new();
-    if let Some(t) = &a.target {
+    if let (Some(t), None) = (&a.target, &a.bundle) {
+        // Without --bundle, judge the CAs the chain was built from.
         let target = bundle::target(t)?;
-        let (text, what) = bundle_text.unwrap_or_else(|| {
-            let text: String = intermediates
-                .iter()
-                .chain(anchors.iter())
-                .map(|c| c.pem())
-                .collect();
-            (text, "the chain".to_string())
-        });
-        let findings = bundle::check_pem(target, &text, &what)?;
+        let text: String = intermediates
+            .iter()
+            .chain(anchors.iter())
+            .map(|c| c.pem())
+            .collect();
+        let findings = bundle::check_pem(target, &text, "the chain")?;
         bundle::fail_on_errors(target, &findings)?;
         warnings = findings.iter().map(|f| f.to_string()).collect();
     }
