@@ -6,4 +6,5 @@ mod core;
 mod trust;
 mod trust_bundle;
 mod trust_nginx;
+mod trust_targets;
 mod trust_verify;
