@@ -266,3 +266,21 @@ fn bootstrap_ends_with_the_target_bundle_and_its_next_commands() {
     assert!(err.contains("unknown trust-store target 'azure'"), "{err}");
     assert!(!env.pki.exists(), "a bad --target creates nothing");
 }
+
+#[test]
+fn target_specific_flags_are_refused_for_other_targets() {
+    let env = ready();
+    let err = env.fails(2, &["bundle", "--target", "nginx", "--cert", "dev1"]);
+    assert!(
+        err.contains("--cert is only used by --target k8s, not 'nginx'"),
+        "{err}"
+    );
+    let err = env.fails(
+        2,
+        &["bundle", "--target", "generic", "--registration-code", "ab"],
+    );
+    assert!(
+        err.contains("--registration-code is only used by --target aws-iot"),
+        "{err}"
+    );
+}

@@ -208,6 +208,13 @@ fn verify_agrees_with_openssl_on_the_matrix() {
     let alien = foreign.cert_dir("alien").join("cert.pem");
     let alien_chain = foreign.pki.join("cas/issuing/ca.pem");
 
+    // An impostor: another PKI whose CAs carry the very same names.
+    let impostor = Env::new();
+    hierarchy_at(&impostor, "Matrix");
+    ok_at(&impostor, ISSUED, &["issue", "twin", "-q"]);
+    let twin = impostor.cert_dir("twin").join("cert.pem");
+    let twin_chain = impostor.pki.join("cas/issuing/ca.pem");
+
     // pathlen: 'issuing' has pathlen 0, yet a sub-CA below it signs a device.
     let sub_key = KeyPair::generate().unwrap();
     let mut sub = params("Rogue Sub CA");
@@ -319,6 +326,13 @@ fn verify_agrees_with_openssl_on_the_matrix() {
             &alien_chain,
             "client",
             Some("no trusted issuer found"),
+        ),
+        case(
+            "same-name impostor CA",
+            &twin,
+            &twin_chain,
+            "client",
+            Some("bad signature"),
         ),
         case(
             "pathlen violated",

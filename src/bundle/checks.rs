@@ -248,7 +248,7 @@ impl Rules {
 
     /// A client chain (device certificate plus the bundle's CAs) is at most `max` long.
     pub fn depth(&mut self, c: &Contents, max: usize) -> &mut Self {
-        let depth = super::ca_depth(&c.certs) + 1;
+        let depth = ca_depth(&c.certs) + 1;
         if depth > max {
             self.push(
                 Level::Error,
@@ -382,6 +382,28 @@ impl Rules {
     pub fn done(&mut self) -> Vec<Finding> {
         std::mem::take(&mut self.found)
     }
+}
+
+/// Longest chain of CA certificates in `certs` (1 for a lone root).
+pub fn ca_depth(certs: &[CertInfo]) -> usize {
+    certs
+        .iter()
+        .map(|c| {
+            let mut depth = 1;
+            let mut cur = c;
+            while !cur.self_signed && depth <= certs.len() {
+                match certs.iter().find(|p| p.subject_raw == cur.issuer_raw) {
+                    Some(p) => {
+                        depth += 1;
+                        cur = p;
+                    }
+                    None => break,
+                }
+            }
+            depth
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// RSA 2048–8192 or ECDSA P-256/P-384/P-521.

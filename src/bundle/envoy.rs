@@ -30,7 +30,7 @@ impl Target for Envoy {
 
     fn extra_files(&self, x: &ExtraInput<'_>) -> Result<Vec<OutFile>> {
         let d = abs(x.dir);
-        let depth = super::ca_depth(&x.contents.certs);
+        let depth = super::checks::ca_depth(&x.contents.certs);
         let text = format!(
             "# certsmith: transport_socket for a listener filter chain that requires client certificates\n\
              transport_socket:\n\

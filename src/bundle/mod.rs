@@ -303,28 +303,6 @@ fn select_cas(pki: &Pki, ledger: &Ledger, opts: &Options) -> Result<Vec<(String,
     Ok(picked.into_iter().map(|(n, i, _)| (n, i)).collect())
 }
 
-/// Longest chain of CA certificates in `certs` (1 for a lone root).
-pub fn ca_depth(certs: &[CertInfo]) -> usize {
-    certs
-        .iter()
-        .map(|c| {
-            let mut depth = 1;
-            let mut cur = c;
-            while !cur.self_signed && depth <= certs.len() {
-                match certs.iter().find(|p| p.subject_raw == cur.issuer_raw) {
-                    Some(p) => {
-                        depth += 1;
-                        cur = p;
-                    }
-                    None => break,
-                }
-            }
-            depth
-        })
-        .max()
-        .unwrap_or(0)
-}
-
 /// Builds the bundle of `target_name` from this PKI, checks its rules and
 /// writes it (nothing is written when a rule at error level is broken).
 pub fn build(
@@ -334,6 +312,21 @@ pub fn build(
     opts: &Options,
 ) -> Result<BundleResult> {
     let target = target(target_name)?;
+    for (given, flag, only) in [
+        (opts.cert.is_some(), "--cert", "k8s"),
+        (
+            opts.registration_code.is_some(),
+            "--registration-code",
+            "aws-iot",
+        ),
+    ] {
+        if given && target.name() != only {
+            return Err(Error::input(format!(
+                "{flag} is only used by --target {only}, not '{}'",
+                target.name()
+            )));
+        }
+    }
     let selected = select_cas(pki, ledger, opts)?;
     let ca_names: Vec<String> = selected.iter().map(|s| s.0.clone()).collect();
     let text: String = selected.iter().map(|s| s.1.pem()).collect();
@@ -464,7 +457,7 @@ pub fn build(
         dir: &dir,
         files: &names,
         crl_files: &crl_files,
-        depth: ca_depth(&contents.certs),
+        depth: checks::ca_depth(&contents.certs),
         opts,
     });
     Ok(BundleResult {

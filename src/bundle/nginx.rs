@@ -37,7 +37,7 @@ impl Target for Nginx {
 
     fn extra_files(&self, x: &ExtraInput<'_>) -> Result<Vec<OutFile>> {
         let d = abs(x.dir);
-        let depth = super::ca_depth(&x.contents.certs);
+        let depth = super::checks::ca_depth(&x.contents.certs);
         let text = format!(
             "# certsmith: client certificate checks for nginx; include this inside a\n\
              # server block that has `listen 443 ssl;`, ssl_certificate and ssl_certificate_key.\n\
