@@ -2,9 +2,11 @@
 //! holds all the work; the binary (`main.rs`, `cli.rs`, `commands/`) only
 //! turns flags into calls and results into output.
 
+pub mod bundle;
 pub mod ca;
 pub mod certinfo;
 pub mod clock;
+pub mod crl;
 pub mod csr;
 pub mod error;
 pub mod inspect;
@@ -15,8 +17,10 @@ pub mod names;
 pub mod passphrase;
 pub mod pki;
 pub mod profile;
+pub mod revoke;
 pub mod serial;
 pub mod store;
 pub mod validity;
+pub mod verify;
 
 pub use error::{Error, Result};

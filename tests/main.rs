@@ -7,3 +7,8 @@ mod csr;
 mod handshake;
 mod inspect;
 mod refusals;
+mod trust;
+mod trust_bundle;
+mod trust_nginx;
+mod trust_targets;
+mod trust_verify;

@@ -10,6 +10,7 @@ use super::Ctx;
 use crate::cli::{BootstrapArgs, LeafArgs};
 
 pub fn run(ctx: &Ctx, a: BootstrapArgs) -> Result<()> {
+    certsmith::bundle::target(&a.target)?;
     let org = a.org.clone().unwrap_or_else(|| "certsmith".to_string());
     let (pass_opts, kdf) = super::new_key_options(&a.pass, &a.protect)?;
     // Ask once; the same passphrase protects root and intermediate.
@@ -56,7 +57,29 @@ pub fn run(ctx: &Ctx, a: BootstrapArgs) -> Result<()> {
         pass: Default::default(),
     };
     let device = super::issue::issue(ctx, &a.device, a.key.as_deref(), &leaf_args, &opts)?;
-    let json = serde_json::json!({ "root": root, "intermediate": inter, "device": device });
+    // First (empty) CRLs, which servers like nginx need, then the
+    // trust-store bundle for --target, with its rules checked.
+    let mut ledger = ctx.pki.open_ledger()?;
+    for ca in ["root", a.intermediate_name.as_str()] {
+        let signer = certsmith::ca::Signer::load(&ctx.pki, &ledger, ca, &opts)?;
+        certsmith::crl::write(
+            &ctx.pki,
+            &mut ledger,
+            &signer,
+            time::Duration::days(7),
+            false,
+        )?;
+    }
+    let bundle = certsmith::bundle::build(
+        &ctx.pki,
+        &ledger,
+        &a.target,
+        &certsmith::bundle::Options {
+            pass: opts.clone(),
+            ..Default::default()
+        },
+    )?;
+    let json = serde_json::json!({ "root": root, "intermediate": inter, "device": device, "bundle": bundle });
     let p = super::pki_flag(ctx);
     ctx.report(
         || {
@@ -73,8 +96,9 @@ pub fn run(ctx: &Ctx, a: BootstrapArgs) -> Result<()> {
             if !root.encrypted {
                 s.push_str("warning: the CA keys are stored unencrypted (--no-passphrase)\n");
             }
+            s.push_str(&super::bundle::human(&bundle));
             s.push_str(&format!(
-                "Next:\n  certsmith{p} issue device-002\n  certsmith{p} issue api --profile server --san dns:api.example.internal\n  certsmith{p} status\n"
+                "Then:\n  certsmith{p} issue device-002\n  certsmith{p} issue api --profile server --san dns:api.example.internal\n  certsmith{p} status\n"
             ));
             s
         },
