@@ -149,3 +149,27 @@ fn list_filters_by_ca_and_expiry_and_status_counts_them() {
         "{text}"
     );
 }
+
+#[test]
+fn inspect_crl_lists_the_revoked_serial_and_reason() {
+    let env = Env::new();
+    env.hierarchy();
+    let issued = env.json(&["issue", "lost", "-q"]);
+    env.ok(&["revoke", "lost", "--reason", "key-compromise", "-q"]);
+    env.ok(&["crl", "--ca", "issuing", "-q"]);
+    let j = env.json(&[
+        "inspect",
+        env.pki.join("cas/issuing/crl.pem").to_str().unwrap(),
+    ]);
+    assert_eq!(j["type"], "crl");
+    assert_eq!(j["issuer"], "CN=Test Issuing CA");
+    assert_eq!(j["revoked"][0]["serial"], issued["serial"]);
+    assert!(
+        j["revoked"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("keycompromise"),
+        "{j}"
+    );
+}
