@@ -469,6 +469,15 @@ pub struct BootstrapArgs {
     /// Name of the first device certificate
     #[arg(long, default_value = "device-001")]
     pub device: String,
+    /// Validity of the first certificate (default: the profile's, 1y)
+    #[arg(long)]
+    pub device_validity: Option<String>,
+    /// Name servers in DOMAIN instead of devices: the intermediate is constrained to it and the first certificate is a server certificate api.DOMAIN
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// Also export the first certificate as PKCS#12, with the password read from FILE
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub p12_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     pub pass: PassArgs,
     #[command(flatten)]

@@ -19,7 +19,7 @@ pub fn run(ctx: &Ctx, a: ExportArgs) -> Result<()> {
         format,
         a.out.as_deref(),
         a.legacy,
-        a.p12_passphrase_file.as_deref(),
+        &mut || p12_password(a.p12_passphrase_file.as_deref(), &a.name),
         a.force,
     )?;
     report(ctx, &a.name, format, a.legacy, &out);
@@ -41,14 +41,15 @@ pub fn p12_password(file: Option<&Path>, name: &str) -> Result<Passphrase> {
     passphrase::prompt_new(&format!("Password for the PKCS#12 file of '{name}'"))
 }
 
-/// Writes the export of `name` and returns its path.
+/// Writes the export of `name` and returns its path. `p12_pass` is asked
+/// only for `--format p12`, after everything else was checked.
 pub fn write(
     ctx: &Ctx,
     name: &str,
     format: Format,
     out: Option<&Path>,
     legacy: bool,
-    p12_pass_file: Option<&Path>,
+    p12_pass: &mut dyn FnMut() -> Result<Passphrase>,
     force: bool,
 ) -> Result<PathBuf> {
     if legacy && format != Format::P12 {
@@ -77,7 +78,7 @@ pub fn write(
     let bytes = match format {
         Format::P12 => {
             src.require_key(format)?;
-            let pass = p12_password(p12_pass_file, name)?;
+            let pass = p12_pass()?;
             export::p12(&src, &pass, legacy)?
         }
         Format::K8sSecret => zeroize::Zeroizing::new(export::k8s_secret(&src)?.as_bytes().to_vec()),
@@ -92,7 +93,7 @@ pub fn write(
     store::write_file(&root, &dest, &bytes, store::KEY_MODE, existing)
 }
 
-fn report(ctx: &Ctx, name: &str, format: Format, legacy: bool, out: &Path) {
+pub fn report(ctx: &Ctx, name: &str, format: Format, legacy: bool, out: &Path) {
     let json = serde_json::json!({
         "name": name,
         "format": format.to_string(),
