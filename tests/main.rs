@@ -3,3 +3,8 @@
 mod common;
 
 mod core;
+mod export;
+mod keys;
+mod keys_import;
+mod keys_renew;
+mod wizard;
