@@ -53,9 +53,16 @@ pub struct PassOptions {
     pub given: Option<Passphrase>,
 }
 
-/// Whether certsmith may prompt: only with a terminal on stdin.
+static NO_PROMPTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--yes`: never prompt in this process, even on a terminal.
+pub fn forbid_prompts() {
+    NO_PROMPTS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether certsmith may prompt: only with a terminal on stdin, and not with `--yes`.
 pub fn can_prompt() -> bool {
-    std::io::stdin().is_terminal()
+    !NO_PROMPTS.load(std::sync::atomic::Ordering::Relaxed) && std::io::stdin().is_terminal()
 }
 
 fn from_file(path: &std::path::Path) -> Result<Passphrase> {

@@ -14,14 +14,35 @@ fn pubkey(cert: &Path) -> String {
 }
 
 fn field(cert: &Path, what: &str) -> String {
-    openssl(&["x509", "-in", s(cert), "-noout", what, "-nameopt", "RFC2253"]).1
+    openssl(&[
+        "x509",
+        "-in",
+        s(cert),
+        "-noout",
+        what,
+        "-nameopt",
+        "RFC2253",
+    ])
+    .1
 }
 
 #[test]
 fn renewed_server_cert_keeps_subject_sans_profile_issuer_with_new_serial_and_key() {
     let env = Env::new();
     env.hierarchy();
-    env.ok(&["issue", "api", "--profile", "server", "--subject", "CN=api,O=Acme,C=CH", "--san", "dns:api.acme.internal", "--san", "ip:10.0.0.7", "-q"]);
+    env.ok(&[
+        "issue",
+        "api",
+        "--profile",
+        "server",
+        "--subject",
+        "CN=api,O=Acme,C=CH",
+        "--san",
+        "dns:api.acme.internal",
+        "--san",
+        "ip:10.0.0.7",
+        "-q",
+    ]);
     let cert = env.cert_dir("api").join("cert.pem");
     let old_pub = pubkey(&cert);
     let old_serial = field(&cert, "-serial");
@@ -34,9 +55,17 @@ fn renewed_server_cert_keeps_subject_sans_profile_issuer_with_new_serial_and_key
     assert_ne!(old_pub, pubkey(&cert), "a new key by default");
     assert_eq!(old_subject, field(&cert, "-subject"));
     let (_, text) = openssl(&["x509", "-in", s(&cert), "-noout", "-ext", "subjectAltName"]);
-    assert!(text.contains("DNS:api.acme.internal") && text.contains("IP Address:10.0.0.7"), "{text}");
+    assert!(
+        text.contains("DNS:api.acme.internal") && text.contains("IP Address:10.0.0.7"),
+        "{text}"
+    );
     let d = env.cert_dir("api");
-    let (ok, out) = openssl_verify(&env.root_pem(), Some(&d.join("chain.pem")), &cert, "sslserver");
+    let (ok, out) = openssl_verify(
+        &env.root_pem(),
+        Some(&d.join("chain.pem")),
+        &cert,
+        "sslserver",
+    );
     assert!(ok, "{out}");
     // The old files are kept and the old record is superseded, not revoked.
     let old_hex = j["old_serial"].as_str().unwrap();
@@ -46,7 +75,11 @@ fn renewed_server_cert_keeps_subject_sans_profile_issuer_with_new_serial_and_key
     let text = all.to_string();
     assert!(text.contains("superseded"), "{text}");
     let revoked = env.json(&["list", "--revoked"]);
-    assert_eq!(revoked.as_array().map(Vec::len).unwrap_or(0), 0, "{revoked}");
+    assert_eq!(
+        revoked.as_array().map(Vec::len).unwrap_or(0),
+        0,
+        "{revoked}"
+    );
 }
 
 #[test]
@@ -75,7 +108,10 @@ fn revoke_old_marks_the_old_certificate_revoked_as_superseded() {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!((reason.as_str(), state.as_str()), ("superseded", "superseded"));
+    assert_eq!(
+        (reason.as_str(), state.as_str()),
+        ("superseded", "superseded")
+    );
 }
 
 #[test]
@@ -84,12 +120,29 @@ fn csr_signed_certificate_renews_only_with_reuse_key() {
     env.hierarchy();
     let key = env.path("dev.key");
     let csr = env.path("dev.csr");
-    let (ok, t) = openssl(&["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384", "-nodes", "-keyout", s(&key), "-out", s(&csr), "-subj", "/CN=onboard"]);
+    let (ok, t) = openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-384",
+        "-nodes",
+        "-keyout",
+        s(&key),
+        "-out",
+        s(&csr),
+        "-subj",
+        "/CN=onboard",
+    ]);
     assert!(ok, "{t}");
     env.ok(&["sign", s(&csr), "-q"]);
     let before = env.tree_hash();
     let err = env.fails(2, &["renew", "onboard"]);
-    assert!(err.contains("was signed from a CSR") && err.contains("--reuse-key"), "{err}");
+    assert!(
+        err.contains("was signed from a CSR") && err.contains("--reuse-key"),
+        "{err}"
+    );
     assert_eq!(before, env.tree_hash());
     env.ok(&["renew", "onboard", "--reuse-key", "-q"]);
     let cert = env.cert_dir("onboard").join("cert.pem");

@@ -118,9 +118,13 @@ fn check_common(a: &BootstrapArgs) -> Result<()> {
     for k in [&a.root_key, &a.key].into_iter().flatten() {
         k.parse::<certsmith::keys::KeyType>()?;
     }
-    for v in [&a.root_validity, &a.intermediate_validity, &a.device_validity]
-        .into_iter()
-        .flatten()
+    for v in [
+        &a.root_validity,
+        &a.intermediate_validity,
+        &a.device_validity,
+    ]
+    .into_iter()
+    .flatten()
     {
         super::validity(Some(v))?;
     }
@@ -253,10 +257,7 @@ fn next_commands(ctx: &Ctx, plan: &Plan, o: &Outcome) -> Vec<String> {
         )),
     }
     if o.p12.is_none() {
-        v.push(format!(
-            "certsmith{p} export {} --format p12",
-            o.first.name
-        ));
+        v.push(format!("certsmith{p} export {} --format p12", o.first.name));
     }
     v.push(format!("certsmith{p} status"));
     v

@@ -61,6 +61,9 @@ pub fn run(cli: Cli) -> Result<()> {
         quiet: cli.global.quiet,
         yes: cli.global.yes,
     };
+    if ctx.yes {
+        certsmith::passphrase::forbid_prompts();
+    }
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Intermediate(a) => intermediate::run(&ctx, a),

@@ -104,7 +104,9 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
     } else {
         let d = text(
             "DNS domain of the servers",
-            a.domain.clone().unwrap_or_else(|| "example.internal".into()),
+            a.domain
+                .clone()
+                .unwrap_or_else(|| "example.internal".into()),
             |s| check_domain(s).map(|_| ()),
         )?;
         Naming::Domain(check_domain(&d)?)
@@ -126,8 +128,8 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
         a.device_validity.as_ref(),
         "1y",
     )?;
-    let from_flags = a.pass.passphrase_file.is_some()
-        || std::env::var_os(passphrase::PASSPHRASE_ENV).is_some();
+    let from_flags =
+        a.pass.passphrase_file.is_some() || std::env::var_os(passphrase::PASSPHRASE_ENV).is_some();
     let pass = if a.protect.no_passphrase {
         None
     } else if from_flags {
