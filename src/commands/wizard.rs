@@ -196,32 +196,32 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
 
 fn summary(ctx: &Ctx, p: &Plan, first: &str, profile: &str) -> String {
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    let limit = match &p.naming {
+        Naming::Domain(d) => format!(", names limited to {d}"),
+        Naming::Device(_) => String::new(),
+    };
+    let rows = [
+        (
+            "root CA 'root'".to_string(),
+            format!("CN={} Root CA,O={}", p.org, p.org),
+            format!("{}, {}", opt(&p.root_key), opt(&p.root_validity)),
+        ),
+        (
+            format!("issuing CA '{}'", p.intermediate_name),
+            format!("CN={} Issuing CA,O={}", p.org, p.org),
+            format!("{}, {}{limit}", opt(&p.key), opt(&p.intermediate_validity)),
+        ),
+        (
+            format!("certificate '{first}'"),
+            format!("profile {profile}"),
+            format!("{}, {}", opt(&p.key), opt(&p.device_validity)),
+        ),
+    ];
+    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     let mut s = format!("Summary ({})\n", ctx.pki.root.display());
-    s.push_str(&format!(
-        "  root CA 'root'          CN={} Root CA,O={}  {}  {}\n",
-        p.org,
-        p.org,
-        opt(&p.root_key),
-        opt(&p.root_validity)
-    ));
-    s.push_str(&format!(
-        "  issuing CA '{}'{}CN={} Issuing CA,O={}  {}  {}{}\n",
-        p.intermediate_name,
-        " ".repeat(12usize.saturating_sub(p.intermediate_name.len())),
-        p.org,
-        p.org,
-        opt(&p.key),
-        opt(&p.intermediate_validity),
-        match &p.naming {
-            Naming::Domain(d) => format!("  (names limited to {d})"),
-            Naming::Device(_) => String::new(),
-        }
-    ));
-    s.push_str(&format!(
-        "  certificate '{first}'  profile {profile}  {}  {}\n",
-        opt(&p.key),
-        opt(&p.device_validity)
-    ));
+    for (what, subject, how) in rows {
+        s.push_str(&format!("  {what:<w$}  {subject}  ({how})\n"));
+    }
     s.push_str(&format!(
         "  CA keys: {}\n",
         if p.passphrase.is_some() {
