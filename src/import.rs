@@ -180,3 +180,20 @@ pub fn find_issuer(pki: &Pki, ledger: &Ledger, child: &CertInfo) -> Result<Optio
     }
     Ok(None)
 }
+
+/// Refuses a CA under `issuer` when a pathlen above forbids another CA level:
+/// verifiers would reject everything it signs.
+pub fn check_pathlen(pki: &Pki, ledger: &Ledger, issuer: &str) -> Result<()> {
+    for (depth, (rec, info)) in pki.ca_chain(ledger, issuer)?.iter().enumerate() {
+        if let Some(limit) = info.pathlen
+            && (limit as usize) < depth + 1
+        {
+            return Err(Error::input(format!(
+                "CA '{}' has pathlen {limit}, so verifiers reject a CA {} levels below it; this import would not chain",
+                rec.cert.name,
+                depth + 1
+            )));
+        }
+    }
+    Ok(())
+}

@@ -369,6 +369,62 @@ fn imports_that_cannot_work_are_refused_and_leave_no_pki() {
 }
 
 #[test]
+fn intermediate_under_a_pathlen_0_ca_of_this_pki_is_refused() {
+    let env = Env::new();
+    env.hierarchy();
+    // An openssl CA signed by certsmith's "issuing" (pathlen 0) cannot chain.
+    let (_, _, _, ik) = openssl_pki(&env, "/CN=Elsewhere");
+    let csr = env.path("sub.csr");
+    let (ok, out) = openssl(&[
+        "req",
+        "-new",
+        "-key",
+        s(&ik),
+        "-out",
+        s(&csr),
+        "-subj",
+        "/CN=Sub CA",
+    ]);
+    assert!(ok, "{out}");
+    let sub = env.path("sub.crt");
+    let (ok, out) = openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&csr),
+        "-CA",
+        s(&env.pki.join("cas/issuing/ca.pem")),
+        "-CAkey",
+        s(&env.pki.join("cas/issuing/ca.key.pem")),
+        "-CAcreateserial",
+        "-out",
+        s(&sub),
+        "-days",
+        "30",
+        "-extfile",
+        s(&env.path("ext.cnf")),
+        "-extensions",
+        "v3_ca",
+    ]);
+    assert!(ok, "{out}");
+    let before = env.tree_hash();
+    let err = env.fails(
+        2,
+        &[
+            "intermediate",
+            "sub",
+            "--import-cert",
+            s(&sub),
+            "--import-key",
+            s(&ik),
+            "--no-passphrase",
+        ],
+    );
+    assert!(err.contains("CA 'issuing' has pathlen 0"), "{err}");
+    assert_eq!(before, env.tree_hash());
+}
+
+#[test]
 fn expired_ca_is_refused_at_import() {
     let env = Env::new();
     let (rc, rk, _, _) = openssl_pki(&env, "/CN=Old Root");

@@ -379,3 +379,53 @@ fn every_command_without_a_terminal_finishes_and_names_the_missing_flag() {
         }
     }
 }
+
+#[test]
+fn on_a_terminal_the_p12_password_and_a_new_ca_passphrase_are_asked_twice() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev1", "-q"]);
+    let spawn = |args: &[&str]| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_certsmith"));
+        c.arg("--pki").arg(&env.pki).args(args);
+        c.current_dir(env.dir.path())
+            .env_remove("CERTSMITH_PASSPHRASE");
+        rexpect::session::spawn_command(c, Some(30_000)).unwrap()
+    };
+    let mut p = spawn(&["export", "dev1"]);
+    answer(
+        &mut p,
+        "Password for the PKCS#12 file of 'dev1'",
+        "typed pw\r",
+    );
+    answer(&mut p, "Repeat it", "typed pw\r");
+    p.exp_string("Exported 'dev1'").unwrap();
+    p.exp_eof().unwrap();
+    let file = env.cert_dir("dev1").join("dev1.p12");
+    let (ok, out) = openssl(&[
+        "pkcs12",
+        "-info",
+        "-noout",
+        "-in",
+        s(&file),
+        "-passin",
+        "pass:typed pw",
+    ]);
+    assert!(ok, "{out}");
+
+    let mut p = spawn(&["key", "change-passphrase", "issuing"]);
+    answer(
+        &mut p,
+        "New passphrase for the key of CA 'issuing'",
+        "one\r",
+    );
+    answer(&mut p, "Repeat it", "two\r");
+    p.exp_string("the two entries do not match").unwrap();
+    answer(&mut p, "New passphrase", "fresh\r");
+    answer(&mut p, "Repeat it", "fresh\r");
+    p.exp_string("is now encrypted").unwrap();
+    p.exp_eof().unwrap();
+    let key = env.pki.join("cas/issuing/ca.key.pem");
+    let (ok, out) = openssl(&["pkey", "-in", s(&key), "-passin", "pass:fresh", "-noout"]);
+    assert!(ok, "{out}");
+}

@@ -246,10 +246,13 @@ fn steps(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
 fn next_commands(ctx: &Ctx, plan: &Plan, o: &Outcome) -> Vec<String> {
     let p = super::pki_flag(ctx);
     let mut v = Vec::new();
-    v.push(format!(
-        "certsmith{p} bundle --target {} --with-crl",
-        plan.target
-    ));
+    // API Gateway and IoT trust stores take no CRL.
+    let crl = if matches!(plan.target.as_str(), "aws-apigw" | "aws-iot") {
+        ""
+    } else {
+        " --with-crl"
+    };
+    v.push(format!("certsmith{p} bundle --target {}{crl}", plan.target));
     match &plan.naming {
         Naming::Device(_) => v.push(format!("certsmith{p} issue device-002")),
         Naming::Domain(d) => v.push(format!(

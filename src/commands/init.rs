@@ -132,6 +132,9 @@ pub fn import_ca(ctx: &Ctx, name: &str, kind: Kind, a: &CaArgs) -> Result<Option
             None => None,
         },
     };
+    if let (Some(i), Some(l)) = (&issuer, &ledger) {
+        import::check_pathlen(pki, l, i)?;
+    }
     let pass = passphrase::for_new_key(&new_pass, &format!("CA '{name}'"))?;
     let written = (|| {
         store::create_private_dir(&pki.root, &pki.root)?;
