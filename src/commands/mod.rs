@@ -31,6 +31,7 @@ mod revoke;
 mod sign;
 mod status;
 mod verify;
+mod wizard;
 
 /// What every command gets: the PKI directory and output settings.
 pub struct Ctx {
@@ -38,7 +39,6 @@ pub struct Ctx {
     pub json: bool,
     pub quiet: bool,
     /// `--yes`: assume yes, never prompt (read by the bootstrap wizard).
-    #[allow(dead_code)]
     pub yes: bool,
 }
 
@@ -61,6 +61,9 @@ pub fn run(cli: Cli) -> Result<()> {
         quiet: cli.global.quiet,
         yes: cli.global.yes,
     };
+    if ctx.yes {
+        certsmith::passphrase::forbid_prompts();
+    }
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Intermediate(a) => intermediate::run(&ctx, a),
