@@ -62,9 +62,13 @@ fn wizard_typed_answers_make_encrypted_cas_a_device_and_its_p12() {
     answer(&mut p, "Create all of this now?", "y");
     p.exp_string("Created root CA 'root', intermediate CA 'issuing' and certificate 'sensor-7'")
         .unwrap();
-    p.exp_string("bundle --target aws-alb").unwrap();
+    p.exp_string("Wrote the aws-alb bundle (2 CA certificate(s))")
+        .unwrap();
+    p.exp_string("aws elbv2 create-trust-store").unwrap();
     p.exp_eof().unwrap();
 
+    let bundle = std::fs::read_to_string(env.pki.join("bundles/aws-alb/ca-bundle.pem")).unwrap();
+    assert_eq!(bundle.matches("BEGIN CERTIFICATE").count(), 2);
     for ca in ["root", "issuing"] {
         let key = env.pki.join(format!("cas/{ca}/ca.key.pem"));
         let (ok, out) = openssl(&[

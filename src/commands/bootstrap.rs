@@ -322,11 +322,11 @@ fn report(ctx: &Ctx, plan: &Plan, o: &Outcome) {
                     ctx.pki.ca_key_path(&o.root.name).display()
                 ));
             }
-            s.push_str("Next:\n");
+            s.push_str(&super::bundle::human(&o.bundle));
+            s.push_str("Then:\n");
             for n in &next {
                 s.push_str(&format!("  {n}\n"));
             }
-            s.push_str(&super::bundle::human(&o.bundle));
             s
         },
         &json,

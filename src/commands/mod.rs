@@ -45,11 +45,29 @@ pub struct Ctx {
 impl Ctx {
     /// Prints the human text, or the JSON document with `--json`.
     pub fn report(&self, human: impl FnOnce() -> String, json: &serde_json::Value) {
-        if self.json {
-            println!("{}", serde_json::to_string_pretty(json).unwrap_or_default());
+        let text = if self.json {
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(json).unwrap_or_default()
+            )
         } else if !self.quiet {
-            print!("{}", human());
-        }
+            human()
+        } else {
+            return;
+        };
+        write_stdout(&text);
+    }
+}
+
+/// Writes to stdout. A reader that closed the pipe early (`| head`) is not
+/// an error; any other failure is said on stderr.
+pub fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("certsmith: cannot write to stdout: {e}");
     }
 }
 

@@ -146,10 +146,10 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
                     "at": clock::rfc3339(at),
                     "reason": e.message,
                 });
-                println!(
-                    "{}",
+                super::write_stdout(&format!(
+                    "{}\n",
                     serde_json::to_string_pretty(&json).unwrap_or_default()
-                );
+                ));
             }
             Err(e)
         }
