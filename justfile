@@ -24,3 +24,12 @@ fuzz seconds="60":
 # Regenerate the hostile-input corpus in tests/data/hostile (needs openssl and python3-cryptography)
 hostile-corpus:
     cd tests/data/hostile && python3 make.py
+
+# Man pages from the clap definitions into target/man/ (view: man -l target/man/certsmith.1)
+man dir="target/man":
+    cargo run --quiet --example man -- {{dir}}
+
+# Shell completions into target/completions/
+completions dir="target/completions":
+    mkdir -p {{dir}}
+    for sh in bash zsh fish; do cargo run --quiet -- completions $sh > {{dir}}/certsmith.$sh; done

@@ -137,12 +137,16 @@ pub struct CaArgs {
     pub pass: PassArgs,
     #[command(flatten)]
     pub protect: NewKeyProtection,
-    /// Adopt an existing CA certificate (PEM) instead of making one
-    #[arg(long, value_name = "FILE", requires = "import_key", value_hint = clap::ValueHint::FilePath)]
+    /// Adopt an existing CA certificate (PEM or DER) instead of making one
+    #[arg(long, value_name = "FILE", requires = "import_key", value_hint = clap::ValueHint::FilePath,
+          conflicts_with_all = ["subject", "cn", "key", "validity", "clamp", "pathlen", "permit_dns", "exclude_dns", "permit_ip", "exclude_ip"])]
     pub import_cert: Option<PathBuf>,
-    /// The private key of --import-cert (PKCS#8, SEC1 or PKCS#1 PEM)
+    /// The private key of --import-cert (PKCS#8 plain or encrypted, SEC1 or PKCS#1 PEM)
     #[arg(long, value_name = "FILE", requires = "import_cert", value_hint = clap::ValueHint::FilePath)]
     pub import_key: Option<PathBuf>,
+    /// Read the passphrase of an encrypted --import-key from FILE (default: as for the new key)
+    #[arg(long, value_name = "FILE", requires = "import_key", value_hint = clap::ValueHint::FilePath)]
+    pub import_passphrase_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -412,9 +416,12 @@ pub struct ExportArgs {
     /// PKCS#12 with 3DES / SHA-1 for old devices and Java
     #[arg(long)]
     pub legacy: bool,
-    /// Read the PKCS#12 password from FILE
+    /// Read the PKCS#12 password from FILE (else a prompt; there is no default password)
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub p12_passphrase_file: Option<PathBuf>,
+    /// Replace an existing export file
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -462,6 +469,15 @@ pub struct BootstrapArgs {
     /// Name of the first device certificate
     #[arg(long, default_value = "device-001")]
     pub device: String,
+    /// Validity of the first certificate (default: the profile's, 1y)
+    #[arg(long)]
+    pub device_validity: Option<String>,
+    /// Name servers in DOMAIN instead of devices: the intermediate is constrained to it and the first certificate is a server certificate api.DOMAIN
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// Also export the first certificate as PKCS#12, with the password read from FILE
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub p12_passphrase_file: Option<PathBuf>,
     #[command(flatten)]
     pub pass: PassArgs,
     #[command(flatten)]

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use pkcs8::der::{Decode, Encode};
 use rcgen::{KeyPair, PublicKeyData, SignatureAlgorithm};
-use rustls_pki_types::{PrivateKeyDer, PrivatePkcs1KeyDer, PrivatePkcs8KeyDer, PrivateSec1KeyDer};
+use rustls_pki_types::PrivatePkcs8KeyDer;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -309,7 +309,12 @@ pub fn load_private_key(
         "ENCRYPTED PRIVATE KEY" => {
             let enc =
                 pkcs8::EncryptedPrivateKeyInfoRef::try_from(der.as_slice()).map_err(|_| {
-                    Error::input(format!("'{what}' is not a valid encrypted PKCS#8 key"))
+                    // The pkcs8 crate cannot even parse PKCS#12-style schemes
+                    // (pbeWithSHAAnd3-KeyTripleDES-CBC, RC2): the usual cause.
+                    Error::input(format!(
+                        "'{what}' is encrypted with a scheme certsmith does not read (PBES1, 3DES or RC2)"
+                    ))
+                    .hint(CONVERT_HINT)
                 })?;
             let scheme = &enc.encryption_algorithm;
             let supported = scheme.pbes2().is_some_and(|p| {
@@ -335,19 +340,29 @@ pub fn load_private_key(
             })?;
             key_from_pkcs8(plain.as_bytes(), what)
         }
+        // SEC1 and PKCS#1 are re-wrapped as PKCS#8 first: rcgen keeps a key's
+        // input encoding, and everything downstream (re-encryption, .p12)
+        // expects PKCS#8.
         "EC PRIVATE KEY" => {
-            let alg = sec1_alg(&der, what)?;
-            KeyPair::from_der_and_sign_algo(
-                &PrivateKeyDer::Sec1(PrivateSec1KeyDer::from(der.as_slice())),
-                alg,
-            )
-            .map_err(|_| Error::input(format!("'{what}' is not a usable EC private key")))
+            let alg = if std::ptr::eq(sec1_alg(&der, what)?, &rcgen::PKCS_ECDSA_P256_SHA256) {
+                &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING
+            } else {
+                &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1_SIGNING
+            };
+            let pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::from_private_key_der(alg, &der)
+                .ok()
+                .and_then(|k| k.to_pkcs8v1().ok())
+                .ok_or_else(|| Error::input(format!("'{what}' is not a usable EC private key")))?;
+            key_from_pkcs8(&Zeroizing::new(pkcs8.as_ref().to_vec()), what)
         }
-        "RSA PRIVATE KEY" => KeyPair::from_der_and_sign_algo(
-            &PrivateKeyDer::Pkcs1(PrivatePkcs1KeyDer::from(der.as_slice())),
-            &rcgen::PKCS_RSA_SHA256,
-        )
-        .map_err(|_| Error::input(format!("'{what}' is not a usable RSA private key"))),
+        "RSA PRIVATE KEY" => {
+            use aws_lc_rs::encoding::AsDer;
+            let pkcs8 = aws_lc_rs::rsa::KeyPair::from_der(&der)
+                .ok()
+                .and_then(|k| k.as_der().ok())
+                .ok_or_else(|| Error::input(format!("'{what}' is not a usable RSA private key")))?;
+            key_from_pkcs8(&Zeroizing::new(pkcs8.as_ref().to_vec()), what)
+        }
         other => Err(Error::input(format!(
             "'{what}' holds a '{other}' PEM block, not a private key"
         ))),

@@ -2,12 +2,16 @@
 //! holds all the work; the binary (`main.rs`, `cli.rs`, `commands/`) only
 //! turns flags into calls and results into output.
 
+pub mod bundle;
 pub mod ca;
 pub mod certinfo;
 pub mod clock;
+pub mod crl;
 pub mod csr;
 pub mod doctor;
 pub mod error;
+pub mod export;
+pub mod import;
 pub mod inspect;
 pub mod keys;
 pub mod leaf;
@@ -17,8 +21,11 @@ pub mod passphrase;
 pub mod perms;
 pub mod pki;
 pub mod profile;
+pub mod renew;
+pub mod revoke;
 pub mod serial;
 pub mod store;
 pub mod validity;
+pub mod verify;
 
 pub use error::{Error, Result};

@@ -53,9 +53,16 @@ pub struct PassOptions {
     pub given: Option<Passphrase>,
 }
 
-/// Whether certsmith may prompt: only with a terminal on stdin.
+static NO_PROMPTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--yes`: never prompt in this process, even on a terminal.
+pub fn forbid_prompts() {
+    NO_PROMPTS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether certsmith may prompt: only with a terminal on stdin, and not with `--yes`.
 pub fn can_prompt() -> bool {
-    std::io::stdin().is_terminal()
+    !NO_PROMPTS.load(std::sync::atomic::Ordering::Relaxed) && std::io::stdin().is_terminal()
 }
 
 fn from_file(path: &std::path::Path) -> Result<Passphrase> {
@@ -110,12 +117,23 @@ pub fn for_new_key(opts: &PassOptions, what: &str) -> Result<Option<Passphrase>>
             "pass --passphrase-file FILE, set ${PASSPHRASE_ENV}, or pass --no-passphrase to store the key unencrypted"
         )));
     }
+    prompt_new(&format!("Passphrase for the key of {what}")).map(Some)
+}
+
+/// Reads a passphrase from a file (first line; one trailing newline stripped).
+pub fn read_file(path: &std::path::Path) -> Result<Passphrase> {
+    from_file(path)
+}
+
+/// Asks on the terminal for a new secret, twice. The caller checks
+/// [`can_prompt`] first and names its flag when there is no terminal.
+pub fn prompt_new(prompt: &str) -> Result<Passphrase> {
     let p = dialoguer::Password::new()
-        .with_prompt(format!("Passphrase for the key of {what}"))
-        .with_confirmation("Repeat the passphrase", "the passphrases do not match")
+        .with_prompt(prompt)
+        .with_confirmation("Repeat it", "the two entries do not match")
         .interact()
         .map_err(|e| Error::input(format!("cannot read the passphrase: {e}")))?;
-    Passphrase::new(p).map(Some)
+    Passphrase::new(p)
 }
 
 /// The passphrase of an existing encrypted key.

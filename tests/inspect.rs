@@ -149,3 +149,49 @@ fn list_filters_by_ca_and_expiry_and_status_counts_them() {
         "{text}"
     );
 }
+
+#[test]
+fn inspect_crl_lists_the_revoked_serial_and_reason() {
+    let env = Env::new();
+    env.hierarchy();
+    let issued = env.json(&["issue", "lost", "-q"]);
+    env.ok(&["revoke", "lost", "--reason", "key-compromise", "-q"]);
+    env.ok(&["crl", "--ca", "issuing", "-q"]);
+    let j = env.json(&[
+        "inspect",
+        env.pki.join("cas/issuing/crl.pem").to_str().unwrap(),
+    ]);
+    assert_eq!(j["type"], "crl");
+    assert_eq!(j["issuer"], "CN=Test Issuing CA");
+    assert_eq!(j["revoked"][0]["serial"], issued["serial"]);
+    assert!(
+        j["revoked"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("keycompromise"),
+        "{j}"
+    );
+}
+
+#[test]
+fn output_into_a_closed_pipe_does_not_panic() {
+    let env = Env::new();
+    env.hierarchy();
+    // ~200 KB of output: far more than a pipe buffer, so the writer meets a closed pipe.
+    let one = std::fs::read_to_string(env.root_pem()).unwrap();
+    std::fs::write(env.path("big.pem"), one.repeat(300)).unwrap();
+    let bin = env!("CARGO_BIN_EXE_certsmith");
+    let script = format!(
+        "{bin} inspect {} | head -c 10 >/dev/null; exit ${{PIPESTATUS[0]}}",
+        env.path("big.pem").display()
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

@@ -4,7 +4,17 @@ mod common;
 
 mod core;
 mod csr;
+mod export;
 mod handshake;
 mod hardening;
 mod inspect;
+mod keys;
+mod keys_import;
+mod keys_renew;
 mod refusals;
+mod trust;
+mod trust_bundle;
+mod trust_nginx;
+mod trust_targets;
+mod trust_verify;
+mod wizard;

@@ -1,84 +1,334 @@
-//! `certsmith bootstrap`: root + intermediate + first device certificate in
-//! one non-interactive command (flags and defaults).
+//! `certsmith bootstrap`: root + intermediate + first certificate (+ .p12)
+//! for a new PKI. On a terminal without `--yes` the wizard (`wizard.rs`)
+//! fills in a [`Plan`]; otherwise flags and defaults do. Nothing is written
+//! until the plan is complete.
 
-use certsmith::ca::CaRequest;
-use certsmith::error::Result;
-use certsmith::names::{NameConstraintSet, Subject};
-use certsmith::passphrase::{self, PassOptions};
+use std::path::PathBuf;
+
+use certsmith::ca::{CaRequest, CreatedCa};
+use certsmith::error::{Error, Result};
+use certsmith::export::Format;
+use certsmith::keys::Kdf;
+use certsmith::leaf::IssuedLeaf;
+use certsmith::names::{NameConstraintSet, San, Subject};
+use certsmith::passphrase::{self, PassOptions, Passphrase};
 
 use super::Ctx;
 use crate::cli::{BootstrapArgs, LeafArgs};
 
+/// How the first certificate is named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Naming {
+    /// A device (client) certificate whose CN is its name.
+    Device(String),
+    /// Servers under a domain: the intermediate is constrained to it and the
+    /// first certificate is the server certificate `api.<domain>`.
+    Domain(String),
+}
+
+/// Everything bootstrap will create, decided before anything is written.
+#[derive(Debug)]
+pub struct Plan {
+    pub org: String,
+    pub naming: Naming,
+    pub root_key: Option<String>,
+    pub key: Option<String>,
+    pub root_validity: Option<String>,
+    pub intermediate_validity: Option<String>,
+    pub device_validity: Option<String>,
+    pub intermediate_name: String,
+    /// The CA key passphrase; `None` stores the keys unencrypted.
+    pub passphrase: Option<Passphrase>,
+    pub kdf: Kdf,
+    pub target: String,
+    /// Export the first certificate as .p12 with this password.
+    pub p12: Option<Passphrase>,
+}
+
+impl Plan {
+    /// Name, profile and SANs of the first certificate.
+    pub fn first_cert(&self) -> (String, &'static str, Vec<String>) {
+        match &self.naming {
+            Naming::Device(n) => (n.clone(), "device", Vec::new()),
+            Naming::Domain(d) => {
+                let host = format!("api.{d}");
+                (host.clone(), "server", vec![format!("dns:{host}")])
+            }
+        }
+    }
+}
+
+/// What bootstrap wrote.
+pub struct Outcome {
+    pub root: CreatedCa,
+    pub intermediate: CreatedCa,
+    pub first: IssuedLeaf,
+    pub p12: Option<PathBuf>,
+    pub bundle: certsmith::bundle::BundleResult,
+}
+
 pub fn run(ctx: &Ctx, a: BootstrapArgs) -> Result<()> {
-    let org = a.org.clone().unwrap_or_else(|| "certsmith".to_string());
+    certsmith::bundle::target(&a.target)?;
+    let plan = if !ctx.yes && passphrase::can_prompt() {
+        match super::wizard::ask(ctx, &a)? {
+            Some(p) => p,
+            None => {
+                return Err(Error::failed("bootstrap cancelled; nothing was written"));
+            }
+        }
+    } else {
+        plan_from_flags(&a)?
+    };
+    let outcome = execute(ctx, &plan)?;
+    report(ctx, &plan, &outcome);
+    Ok(())
+}
+
+/// The plan from flags and defaults (CI, `--yes`, no terminal).
+pub fn plan_from_flags(a: &BootstrapArgs) -> Result<Plan> {
     let (pass_opts, kdf) = super::new_key_options(&a.pass, &a.protect)?;
-    // Ask once; the same passphrase protects root and intermediate.
-    let pass = passphrase::for_new_key(&pass_opts, "the new CAs")?;
+    let naming = match &a.domain {
+        Some(d) => Naming::Domain(check_domain(d)?),
+        None => Naming::Device(a.device.clone()),
+    };
+    // Checked before the passphrase is read, so a typo fails fast.
+    check_common(a)?;
+    let passphrase = passphrase::for_new_key(&pass_opts, "the new CAs")?;
+    let p12 = a
+        .p12_passphrase_file
+        .as_deref()
+        .map(passphrase::read_file)
+        .transpose()?;
+    Ok(Plan {
+        org: a.org.clone().unwrap_or_else(|| "certsmith".to_string()),
+        naming,
+        root_key: a.root_key.clone(),
+        key: a.key.clone(),
+        root_validity: a.root_validity.clone(),
+        intermediate_validity: a.intermediate_validity.clone(),
+        device_validity: a.device_validity.clone(),
+        intermediate_name: a.intermediate_name.clone(),
+        passphrase,
+        kdf,
+        target: a.target.clone(),
+        p12,
+    })
+}
+
+/// Flag values checked up front (the wizard checks its answers as typed).
+fn check_common(a: &BootstrapArgs) -> Result<()> {
+    for k in [&a.root_key, &a.key].into_iter().flatten() {
+        k.parse::<certsmith::keys::KeyType>()?;
+    }
+    for v in [
+        &a.root_validity,
+        &a.intermediate_validity,
+        &a.device_validity,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        super::validity(Some(v))?;
+    }
+    certsmith::pki::validate_name("CA", &a.intermediate_name)?;
+    certsmith::pki::validate_name("certificate", &a.device)?;
+    Ok(())
+}
+
+/// A domain for `--domain` / the wizard, lowercased.
+pub fn check_domain(d: &str) -> Result<String> {
+    let d = d.trim().trim_start_matches('.').to_ascii_lowercase();
+    San::parse(&format!("dns:{d}"))
+        .ok()
+        .filter(|_| d.contains('.') && !d.contains('*'))
+        .map(|_| d.clone())
+        .ok_or_else(|| {
+            Error::input(format!("'{d}' is not a DNS domain")).hint("e.g. --domain acme.internal")
+        })
+}
+
+/// Creates everything in `plan`. A PKI directory this call created is
+/// removed again if any step fails, so a failed bootstrap leaves nothing.
+pub fn execute(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
+    let pki = &ctx.pki;
+    if pki.ledger_path().exists() {
+        return Err(Error::input(format!(
+            "'{}' already holds a PKI; bootstrap makes a new one",
+            pki.root.display()
+        ))
+        .hint("pass --pki DIR with a new directory, or add CAs with `certsmith intermediate`"));
+    }
+    let existed = pki.root.exists();
+    let result = steps(ctx, plan);
+    if result.is_err() && !existed {
+        let _ = std::fs::remove_dir_all(&pki.root);
+    }
+    result
+}
+
+fn steps(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
     let opts = PassOptions {
-        given: pass.clone(),
-        no_passphrase: pass.is_none(),
+        given: plan.passphrase.clone(),
+        no_passphrase: plan.passphrase.is_none(),
         file: None,
     };
-    let org_attr = org.replace(',', "\\,");
+    let org_attr = plan.org.replace(',', "\\,");
     let root_req = CaRequest {
         subject: Subject::parse(&format!("CN={org_attr} Root CA,O={org_attr}"))?,
-        validity: super::validity(a.root_validity.as_deref())?,
+        validity: super::validity(plan.root_validity.as_deref())?,
         pathlen: None,
         constraints: NameConstraintSet::default(),
         clamp: false,
     };
-    let root = super::init::create(ctx, "root", &root_req, a.root_key.as_deref(), &opts, kdf)?;
+    let root = super::init::create(
+        ctx,
+        "root",
+        &root_req,
+        plan.root_key.as_deref(),
+        &opts,
+        plan.kdf,
+    )?;
+    let mut constraints = NameConstraintSet::default();
+    if let Naming::Domain(d) = &plan.naming {
+        constraints.permit_dns.push(d.clone());
+    }
     let inter_req = CaRequest {
         subject: Subject::parse(&format!("CN={org_attr} Issuing CA,O={org_attr}"))?,
-        validity: super::validity(a.intermediate_validity.as_deref())?,
+        validity: super::validity(plan.intermediate_validity.as_deref())?,
+        constraints,
         ..root_req.clone()
     };
-    let inter = super::intermediate::create(
+    let intermediate = super::intermediate::create(
         ctx,
-        &a.intermediate_name,
+        &plan.intermediate_name,
         "root",
         &inter_req,
-        a.key.as_deref(),
+        plan.key.as_deref(),
         &opts,
         &opts,
-        kdf,
+        plan.kdf,
     )?;
+    let (name, profile, san) = plan.first_cert();
     let leaf_args = LeafArgs {
-        ca: Some(a.intermediate_name.clone()),
-        profile: "device".into(),
-        validity: None,
+        ca: Some(plan.intermediate_name.clone()),
+        profile: profile.into(),
+        validity: plan.device_validity.clone(),
         clamp: false,
         subject: None,
         cn: None,
-        san: Vec::new(),
+        san,
         force: false,
         out: None,
         pass: Default::default(),
     };
-    let device = super::issue::issue(ctx, &a.device, a.key.as_deref(), &leaf_args, &opts)?;
-    let json = serde_json::json!({ "root": root, "intermediate": inter, "device": device });
+    let first = super::issue::issue(ctx, &name, plan.key.as_deref(), &leaf_args, &opts)?;
+    let p12 = match &plan.p12 {
+        Some(pw) => Some(super::export::write(
+            ctx,
+            &name,
+            Format::P12,
+            None,
+            false,
+            &mut || Ok(pw.clone()),
+            false,
+        )?),
+        None => None,
+    };
+    // First (empty) CRLs, which servers like nginx need, then the
+    // trust-store bundle for the target, with its rules checked.
+    let mut ledger = ctx.pki.open_ledger()?;
+    for ca in ["root", plan.intermediate_name.as_str()] {
+        let signer = certsmith::ca::Signer::load(&ctx.pki, &ledger, ca, &opts)?;
+        certsmith::crl::write(
+            &ctx.pki,
+            &mut ledger,
+            &signer,
+            time::Duration::days(7),
+            false,
+        )?;
+    }
+    let bundle = certsmith::bundle::build(
+        &ctx.pki,
+        &ledger,
+        &plan.target,
+        &certsmith::bundle::Options {
+            pass: opts.clone(),
+            ..Default::default()
+        },
+    )?;
+    Ok(Outcome {
+        root,
+        intermediate,
+        first,
+        p12,
+        bundle,
+    })
+}
+
+/// The commands a user runs next for `target`.
+fn next_commands(ctx: &Ctx, plan: &Plan, o: &Outcome) -> Vec<String> {
     let p = super::pki_flag(ctx);
+    let mut v = Vec::new();
+    // The bundle exists; CRLs must be re-published before their nextUpdate.
+    if !matches!(plan.target.as_str(), "aws-apigw" | "aws-iot") {
+        v.push(format!(
+            "certsmith{p} crl   # at least weekly: the first CRLs expire in 7 days"
+        ));
+    }
+    match &plan.naming {
+        Naming::Device(_) => v.push(format!("certsmith{p} issue device-002")),
+        Naming::Domain(d) => v.push(format!(
+            "certsmith{p} issue web.{d} --profile server --san dns:web.{d}"
+        )),
+    }
+    if o.p12.is_none() {
+        v.push(format!("certsmith{p} export {} --format p12", o.first.name));
+    }
+    v.push(format!("certsmith{p} status"));
+    v
+}
+
+fn report(ctx: &Ctx, plan: &Plan, o: &Outcome) {
+    let next = next_commands(ctx, plan, o);
+    let json = serde_json::json!({
+        "root": o.root,
+        "intermediate": o.intermediate,
+        "device": o.first,
+        "p12": o.p12,
+        "bundle": o.bundle,
+        "target": plan.target,
+        "next": next,
+    });
     ctx.report(
         || {
             let mut s = format!(
-                "Created root CA '{}', intermediate CA '{}' and device certificate '{}' in {}.\n",
-                root.name,
-                inter.name,
-                device.name,
+                "Created root CA '{}', intermediate CA '{}' and certificate '{}' in {}.\n",
+                o.root.name,
+                o.intermediate.name,
+                o.first.name,
                 ctx.pki.root.display()
             );
-            s.push_str(&super::file_lines(&root.files));
-            s.push_str(&super::file_lines(&inter.files));
-            s.push_str(&super::file_lines(&device.files));
-            if !root.encrypted {
-                s.push_str("warning: the CA keys are stored unencrypted (--no-passphrase)\n");
+            s.push_str(&super::file_lines(&o.root.files));
+            s.push_str(&super::file_lines(&o.intermediate.files));
+            s.push_str(&super::file_lines(&o.first.files));
+            if let Some(p) = &o.p12 {
+                s.push_str(&super::file_lines(std::slice::from_ref(p)));
             }
-            s.push_str(&format!(
-                "Next:\n  certsmith{p} issue device-002\n  certsmith{p} issue api --profile server --san dns:api.example.internal\n  certsmith{p} status\n"
-            ));
+            if !o.root.encrypted {
+                s.push_str("warning: the CA keys are stored unencrypted (--no-passphrase)\n");
+            } else {
+                s.push_str(&format!(
+                    "The CA keys are encrypted; keep the root key offline once the intermediate exists:\n  {}\n",
+                    ctx.pki.ca_key_path(&o.root.name).display()
+                ));
+            }
+            s.push_str(&super::bundle::human(&o.bundle));
+            s.push_str("Then:\n");
+            for n in &next {
+                s.push_str(&format!("  {n}\n"));
+            }
             s
         },
         &json,
     );
-    Ok(())
 }

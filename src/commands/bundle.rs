@@ -1,10 +1,52 @@
-//! `certsmith bundle`.
+//! `certsmith bundle --target T`: package the CA bundle (and CRLs) for a
+//! trust store, check its rules, and print the next commands.
 
+use certsmith::bundle::{self, BundleResult, Options};
 use certsmith::error::Result;
 
 use super::Ctx;
 use crate::cli::BundleArgs;
 
-pub fn run(_ctx: &Ctx, _a: BundleArgs) -> Result<()> {
-    super::not_built("bundle")
+pub fn run(ctx: &Ctx, a: BundleArgs) -> Result<()> {
+    let ledger = ctx.pki.open_ledger()?;
+    let opts = Options {
+        cas: a.ca.clone(),
+        with_crl: a.with_crl,
+        out: a.out.clone(),
+        registration_code: a.registration_code.clone(),
+        cert: a.cert.clone(),
+        pass: super::pass_options(&a.pass),
+    };
+    let result = bundle::build(&ctx.pki, &ledger, &a.target, &opts)?;
+    report(ctx, &result);
+    Ok(())
+}
+
+/// The human lines of a written bundle (shared with `bootstrap`).
+pub fn human(r: &BundleResult) -> String {
+    let mut s = format!(
+        "Wrote the {} bundle ({} CA certificate(s)) to {}:\n",
+        r.target,
+        r.certs.len(),
+        r.dir.display()
+    );
+    s.push_str(&super::file_lines(&r.files));
+    for w in &r.warnings {
+        s.push_str(&format!("warning: {w}\n"));
+    }
+    s.push_str("Next:\n");
+    for n in &r.next {
+        s.push_str(&format!("  {n}\n"));
+    }
+    s
+}
+
+fn report(ctx: &Ctx, r: &BundleResult) {
+    // Warnings also go to stderr, so scripts that read --json still see them.
+    if ctx.json || ctx.quiet {
+        for w in &r.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
+    ctx.report(|| human(r), &serde_json::to_value(r).unwrap_or_default());
 }

@@ -8,6 +8,9 @@ use crate::cli::{Cli, CompletionsArgs};
 
 pub fn run(a: CompletionsArgs) -> Result<()> {
     let mut cmd = Cli::command();
-    clap_complete::generate(a.shell, &mut cmd, "certsmith", &mut std::io::stdout());
+    // Rendered in memory first: clap_complete panics on a closed pipe.
+    let mut buf = Vec::new();
+    clap_complete::generate(a.shell, &mut cmd, "certsmith", &mut buf);
+    super::write_stdout(&String::from_utf8_lossy(&buf));
     Ok(())
 }

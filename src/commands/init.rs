@@ -2,6 +2,7 @@
 
 use certsmith::ca::{self, CaRequest, CreatedCa, NewCa};
 use certsmith::error::{Error, Result};
+use certsmith::import;
 use certsmith::keys::Kdf;
 use certsmith::ledger::{Kind, Ledger};
 use certsmith::passphrase::{self, PassOptions};
@@ -10,11 +11,12 @@ use certsmith::profile::Profile;
 use certsmith::{clock, store};
 
 use super::Ctx;
-use crate::cli::InitArgs;
+use crate::cli::{CaArgs, InitArgs};
 
 pub fn run(ctx: &Ctx, a: InitArgs) -> Result<()> {
-    if a.ca.import_cert.is_some() {
-        return Err(Error::input("--import-cert is not available in this build"));
+    if let Some(imported) = import_ca(ctx, &a.name, Kind::Root, &a.ca)? {
+        import_report(ctx, &imported, None);
+        return Ok(());
     }
     let req = super::ca_request(&a.ca)?;
     let (pass, kdf) = super::new_key_options(&a.ca.pass, &a.ca.protect)?;
@@ -109,4 +111,127 @@ fn ledger_is_empty(pki: &certsmith::pki::Pki) -> bool {
         })
         .map(|n| n == 0)
         .unwrap_or(false)
+}
+
+/// `--import-cert` / `--import-key` of `init` and `intermediate`: adopts an
+/// existing CA as `name`. `None` when no import was asked for. Creates the
+/// PKI directory if needed (an intermediate whose root stays elsewhere may
+/// be the first CA of a PKI); on failure a directory this call created is
+/// removed again.
+pub fn import_ca(ctx: &Ctx, name: &str, kind: Kind, a: &CaArgs) -> Result<Option<ImportedCa>> {
+    let (Some(cert), Some(key)) = (&a.import_cert, &a.import_key) else {
+        return Ok(None);
+    };
+    validate_name("CA", name)?;
+    let pki = &ctx.pki;
+    let (new_pass, kdf) = super::new_key_options(&a.pass, &a.protect)?;
+    let key_pass = PassOptions {
+        file: a
+            .import_passphrase_file
+            .clone()
+            .or(a.pass.passphrase_file.clone()),
+        ..Default::default()
+    };
+    let existed = pki.root.exists();
+    let has_ledger = existed && pki.ledger_path().exists();
+    let ledger = has_ledger.then(|| pki.open_ledger()).transpose()?;
+    if let Some(l) = &ledger {
+        ca::ensure_name_free(l, name)?;
+    }
+    let now = clock::now()?;
+    let imported = import::load(cert, key, &key_pass, now)?;
+    let what = cert.display();
+    let issuer = match kind {
+        Kind::Root if !imported.info.self_signed || !import::signed_by(&imported.info, None) => {
+            return Err(Error::input(format!(
+                "'{what}' is not a self-signed root certificate"
+            ))
+            .hint(format!(
+                "adopt it as an intermediate: certsmith intermediate {name} --import-cert {what} --import-key {}",
+                key.display()
+            )));
+        }
+        Kind::Root => None,
+        _ if imported.info.self_signed => {
+            return Err(Error::input(format!(
+                "'{what}' is a self-signed root, not an intermediate"
+            ))
+            .hint(format!(
+                "adopt it with: certsmith init --name {name} --import-cert {what} --import-key {}",
+                key.display()
+            )));
+        }
+        _ => match &ledger {
+            Some(l) => import::find_issuer(pki, l, &imported.info)?,
+            None => None,
+        },
+    };
+    if let (Some(i), Some(l)) = (&issuer, &ledger) {
+        import::check_pathlen(pki, l, i)?;
+    }
+    let pass = passphrase::for_new_key(&new_pass, &format!("CA '{name}'"))?;
+    let written = (|| {
+        store::create_private_dir(&pki.root, &pki.root)?;
+        let mut ledger = match ledger {
+            Some(l) => l,
+            None => Ledger::create(&pki.ledger_path())?,
+        };
+        let new = NewCa {
+            name: name.to_string(),
+            kind,
+            issuer: issuer.clone(),
+            profile: "imported".into(),
+            signed: imported.signed(),
+            subject: imported.info.subject.clone(),
+            pathlen: imported.info.pathlen,
+            key: imported.key,
+        };
+        ca::write_ca(pki, &mut ledger, &new, pass.as_ref(), kdf, now)
+    })();
+    if written.is_err() && !existed && ledger_is_empty(pki) {
+        let _ = std::fs::remove_dir_all(&pki.root);
+    }
+    Ok(Some(ImportedCa {
+        created: written?,
+        issuer,
+    }))
+}
+
+/// What an import wrote, and which CA of this PKI signed it (if any).
+pub struct ImportedCa {
+    pub created: CreatedCa,
+    pub issuer: Option<String>,
+}
+
+/// Human / JSON report of an imported CA.
+pub fn import_report(ctx: &Ctx, i: &ImportedCa, next: Option<String>) {
+    let ca = &i.created;
+    let mut json = serde_json::to_value(ca).unwrap_or_default();
+    json["imported"] = serde_json::json!(true);
+    json["issuer"] = serde_json::json!(i.issuer);
+    let p = super::pki_flag(ctx);
+    let next = next.unwrap_or_else(|| format!("certsmith{p} issue device-001 --ca {}", ca.name));
+    ctx.report(
+        || {
+            let mut s = format!(
+                "Imported {} CA '{}' ({}, {}, valid until {}); the certificate is kept byte for byte.\n",
+                ca.kind, ca.name, ca.subject, ca.key_type, ca.not_after
+            );
+            if ca.kind != "root" {
+                match &i.issuer {
+                    Some(x) => s.push_str(&format!("Its issuer is CA '{x}' of this PKI (signature checked).\n")),
+                    None => s.push_str("Its issuer is outside this PKI; keep that root's certificate at hand for trust stores.\n"),
+                }
+            }
+            s.push_str(&super::file_lines(&ca.files));
+            if ca.encrypted {
+                s.push_str("The key is stored re-encrypted as PKCS#8 (PBES2, AES-256-CBC).\n");
+            } else {
+                s.push_str("warning: the CA key is stored unencrypted (--no-passphrase)\n");
+            }
+            s.push_str(&format!("Next: {next}\n"));
+            s
+        },
+        &json,
+    );
 }

@@ -14,8 +14,9 @@ use super::Ctx;
 use crate::cli::IntermediateArgs;
 
 pub fn run(ctx: &Ctx, a: IntermediateArgs) -> Result<()> {
-    if a.ca.import_cert.is_some() {
-        return Err(Error::input("--import-cert is not available in this build"));
+    if let Some(imported) = super::init::import_ca(ctx, &a.name, Kind::Intermediate, &a.ca)? {
+        super::init::import_report(ctx, &imported, None);
+        return Ok(());
     }
     let req = super::ca_request(&a.ca)?;
     let (pass, kdf) = super::new_key_options(&a.ca.pass, &a.ca.protect)?;

@@ -31,6 +31,7 @@ mod revoke;
 mod sign;
 mod status;
 mod verify;
+mod wizard;
 
 /// What every command gets: the PKI directory and output settings.
 pub struct Ctx {
@@ -38,7 +39,6 @@ pub struct Ctx {
     pub json: bool,
     pub quiet: bool,
     /// `--yes`: assume yes, never prompt (read by the bootstrap wizard).
-    #[allow(dead_code)]
     pub yes: bool,
     /// `--allow-insecure-perms` (also set on `pki`, where the checks read it).
     pub allow_insecure_perms: bool,
@@ -47,11 +47,29 @@ pub struct Ctx {
 impl Ctx {
     /// Prints the human text, or the JSON document with `--json`.
     pub fn report(&self, human: impl FnOnce() -> String, json: &serde_json::Value) {
-        if self.json {
-            println!("{}", serde_json::to_string_pretty(json).unwrap_or_default());
+        let text = if self.json {
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(json).unwrap_or_default()
+            )
         } else if !self.quiet {
-            print!("{}", human());
-        }
+            human()
+        } else {
+            return;
+        };
+        write_stdout(&text);
+    }
+}
+
+/// Writes to stdout. A reader that closed the pipe early (`| head`) is not
+/// an error; any other failure is said on stderr.
+pub fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        eprintln!("certsmith: cannot write to stdout: {e}");
     }
 }
 
@@ -65,6 +83,9 @@ pub fn run(cli: Cli) -> Result<()> {
         yes: cli.global.yes,
         allow_insecure_perms: cli.global.allow_insecure_perms,
     };
+    if ctx.yes {
+        certsmith::passphrase::forbid_prompts();
+    }
     match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Intermediate(a) => intermediate::run(&ctx, a),

@@ -1,0 +1,429 @@
+//! The rules trust stores share, as small functions that targets compose:
+//! text layout, certificate kind, key and signature algorithms, sizes,
+//! counts, chain depth and completeness, CRL coverage and freshness.
+
+use crate::certinfo::CertInfo;
+use crate::keys::{Curve, PublicKeyKind};
+
+use super::{Contents, Finding, Level};
+
+/// Collects findings for one target.
+pub struct Rules {
+    pub target: &'static str,
+    pub found: Vec<Finding>,
+}
+
+/// `subject (sha256 ab12…)`: how a finding names a certificate.
+pub fn who(c: &CertInfo) -> String {
+    format!("'{}' (sha256 {})", c.subject, c.fingerprint)
+}
+
+impl Rules {
+    pub fn new(target: &'static str) -> Rules {
+        Rules {
+            target,
+            found: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, level: Level, rule: &'static str, cert: Option<&CertInfo>, msg: String) {
+        self.found.push(Finding {
+            level,
+            target: self.target,
+            rule,
+            cert: cert.map(who),
+            message: msg,
+        });
+    }
+
+    /// Only PEM blocks of certificates (and CRLs), nothing else: no text
+    /// dumps, no private keys. `comments`: `#` lines allowed, and whether a
+    /// `-` is forbidden in them. `blank_lines`: whether empty lines are allowed.
+    pub fn pem_only(
+        &mut self,
+        c: &Contents,
+        comments: Option<bool>,
+        blank_lines: bool,
+    ) -> &mut Self {
+        let mut in_block: Option<String> = None;
+        for (i, line) in c.text.lines().enumerate() {
+            let n = i + 1;
+            let t = line.trim_end_matches('\r');
+            if let Some(label) = t
+                .strip_prefix("-----BEGIN ")
+                .and_then(|r| r.strip_suffix("-----"))
+            {
+                if label.contains("PRIVATE KEY") {
+                    self.push(
+                        Level::Error,
+                        "no-private-keys",
+                        None,
+                        format!("line {n} starts a private key ('{label}'); a trust store holds certificates only, and the key is now exposed"),
+                    );
+                } else if label != "CERTIFICATE" && label != "X509 CRL" {
+                    self.push(
+                        Level::Error,
+                        "pem-only",
+                        None,
+                        format!("line {n} starts a '{label}' block; only CERTIFICATE blocks belong in a CA bundle"),
+                    );
+                }
+                in_block = Some(label.to_string());
+                continue;
+            }
+            if t.starts_with("-----END ") {
+                in_block = None;
+                continue;
+            }
+            if t.trim().is_empty() {
+                if !blank_lines {
+                    self.push(
+                        Level::Error,
+                        "no-blank-lines",
+                        None,
+                        format!("line {n} is blank; blank lines are not allowed"),
+                    );
+                }
+                continue;
+            }
+            if in_block.is_some() {
+                continue;
+            }
+            match (t.starts_with('#'), comments) {
+                (true, Some(no_dash)) => {
+                    if no_dash && t.contains('-') {
+                        self.push(
+                            Level::Error,
+                            "comment-without-dash",
+                            None,
+                            format!("line {n} is a comment containing '-', which is not allowed"),
+                        );
+                    }
+                }
+                _ => self.push(
+                    Level::Error,
+                    "pem-only",
+                    None,
+                    format!(
+                        "line {n} is text outside a PEM block ('{}'): remove text dumps such as `openssl x509 -text` output",
+                        t.chars().take(40).collect::<String>()
+                    ),
+                ),
+            }
+        }
+        if c.certs.is_empty() {
+            self.push(
+                Level::Error,
+                "pem-only",
+                None,
+                "the bundle holds no certificate".into(),
+            );
+        }
+        self
+    }
+
+    /// Every certificate is X.509 v3.
+    pub fn v3(&mut self, c: &Contents) -> &mut Self {
+        for cert in &c.certs {
+            if cert.version != 3 {
+                self.push(
+                    Level::Error,
+                    "x509-v3",
+                    Some(cert),
+                    format!(
+                        "is an X.509 v{} certificate; only v3 is accepted",
+                        cert.version
+                    ),
+                );
+            }
+        }
+        self
+    }
+
+    /// Only CA certificates: a leaf in a trust store trusts nothing and hides a mistake.
+    pub fn ca_only(&mut self, c: &Contents) -> &mut Self {
+        for cert in &c.certs {
+            if !cert.is_ca {
+                self.push(
+                    Level::Error,
+                    "ca-only",
+                    Some(cert),
+                    "is not a CA certificate (basicConstraints CA:FALSE); put only CA certificates in the bundle".into(),
+                );
+            }
+        }
+        self
+    }
+
+    /// Key types accepted. `what` lists them in the message; `fix` names the way out.
+    pub fn keys(
+        &mut self,
+        c: &Contents,
+        ok: impl Fn(&PublicKeyKind) -> bool,
+        what: &str,
+        fix: &str,
+    ) -> &mut Self {
+        for cert in &c.certs {
+            if !ok(&cert.key) {
+                self.push(
+                    Level::Error,
+                    "key-algorithm",
+                    Some(cert),
+                    format!(
+                        "has a {} key; the trust store accepts only {what}. {fix}",
+                        cert.key
+                    ),
+                );
+            }
+        }
+        self
+    }
+
+    /// Signature algorithms accepted (names as `certinfo::signature_name` gives them).
+    pub fn signatures(&mut self, c: &Contents, allowed: &[&str]) -> &mut Self {
+        for cert in &c.certs {
+            if !allowed.contains(&cert.signature_algorithm.as_str()) {
+                self.push(
+                    Level::Error,
+                    "signature-algorithm",
+                    Some(cert),
+                    format!(
+                        "is signed with {}; accepted: {}",
+                        cert.signature_algorithm,
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+        self
+    }
+
+    /// Each certificate's PEM is at most `max` bytes.
+    pub fn cert_size(&mut self, c: &Contents, max: usize) -> &mut Self {
+        for cert in &c.certs {
+            let len = cert.pem().len();
+            if len > max {
+                self.push(
+                    Level::Error,
+                    "certificate-size",
+                    Some(cert),
+                    format!("is {len} bytes as PEM; the limit is {max} bytes per certificate"),
+                );
+            }
+        }
+        self
+    }
+
+    /// The whole text is at most `max` bytes.
+    pub fn total_size(&mut self, c: &Contents, max: usize) -> &mut Self {
+        if c.text.len() > max {
+            self.push(
+                Level::Error,
+                "bundle-size",
+                None,
+                format!(
+                    "the bundle is {} bytes; the limit is {max} bytes",
+                    c.text.len()
+                ),
+            );
+        }
+        self
+    }
+
+    /// At most `max` certificates.
+    pub fn count(&mut self, c: &Contents, max: usize, level: Level, why: &str) -> &mut Self {
+        if c.certs.len() > max {
+            self.push(
+                level,
+                "certificate-count",
+                None,
+                format!(
+                    "the bundle holds {} certificates; {why} is {max}",
+                    c.certs.len()
+                ),
+            );
+        }
+        self
+    }
+
+    /// A client chain (device certificate plus the bundle's CAs) is at most `max` long.
+    pub fn depth(&mut self, c: &Contents, max: usize) -> &mut Self {
+        let depth = ca_depth(&c.certs) + 1;
+        if depth > max {
+            self.push(
+                Level::Error,
+                "chain-depth",
+                None,
+                format!("a client chain would be {depth} certificates long (device + {} CAs); the limit is {max}", depth - 1),
+            );
+        }
+        self
+    }
+
+    /// Serial numbers are positive (and not zero).
+    pub fn positive_serials(&mut self, c: &Contents) -> &mut Self {
+        use x509_parser::prelude::FromDer;
+        for cert in &c.certs {
+            let raw = x509_parser::certificate::X509Certificate::from_der(&cert.der)
+                .map(|(_, x)| x.raw_serial().to_vec())
+                .unwrap_or_default();
+            let negative = raw.first().is_some_and(|b| b & 0x80 != 0);
+            let zero = raw.iter().all(|b| *b == 0);
+            if negative || zero {
+                self.push(
+                    Level::Error,
+                    "positive-serial",
+                    Some(cert),
+                    "has a negative or zero serial number".into(),
+                );
+            }
+        }
+        self
+    }
+
+    /// Every certificate chains, within the bundle, to a self-signed root.
+    pub fn complete_chains(&mut self, c: &Contents) -> &mut Self {
+        for cert in &c.certs {
+            let mut cur = cert;
+            let mut hops = 0;
+            while !cur.self_signed && hops <= c.certs.len() {
+                match c.certs.iter().find(|p| p.subject_raw == cur.issuer_raw) {
+                    Some(p) => {
+                        cur = p;
+                        hops += 1;
+                    }
+                    None => {
+                        self.push(
+                            Level::Error,
+                            "complete-chain",
+                            Some(cert),
+                            format!(
+                                "its chain stops at '{}': the issuer '{}' is not in the bundle",
+                                cur.subject, cur.issuer
+                            ),
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    /// CA certificates valid now (an expired CA trusts nobody).
+    pub fn not_expired(&mut self, c: &Contents, level: Level) -> &mut Self {
+        for cert in &c.certs {
+            if cert.not_after < c.now {
+                self.push(
+                    level,
+                    "not-expired",
+                    Some(cert),
+                    format!("expired on {}", crate::clock::rfc3339(cert.not_after)),
+                );
+            }
+        }
+        self
+    }
+
+    /// Each CRL was issued by a CA in the bundle.
+    pub fn crl_issuers_in_bundle(&mut self, c: &Contents) -> &mut Self {
+        for l in &c.crls {
+            if !c.certs.iter().any(|ca| ca.subject_raw == l.issuer_raw) {
+                self.push(
+                    Level::Error,
+                    "crl-issuer-in-bundle",
+                    None,
+                    format!(
+                        "the CRL of '{}' was issued by a CA that is not in the bundle",
+                        l.issuer
+                    ),
+                );
+            }
+        }
+        self
+    }
+
+    /// Every CA of the bundle has a CRL (servers that check CRLs refuse a chain without one).
+    pub fn crl_for_every_ca(&mut self, c: &Contents) -> &mut Self {
+        for ca in &c.certs {
+            if ca.is_ca && !c.crls.iter().any(|l| l.issuer_raw == ca.subject_raw) {
+                self.push(
+                    Level::Error,
+                    "crl-for-every-ca",
+                    Some(ca),
+                    "has no CRL; the server rejects every client whose chain includes a CA without a CRL. Run `certsmith crl`".into(),
+                );
+            }
+        }
+        self
+    }
+
+    /// CRLs are not past their nextUpdate (OpenSSL-based servers then reject every client).
+    pub fn crls_fresh(&mut self, c: &Contents) -> &mut Self {
+        for l in &c.crls {
+            if let Some(next) = l.next_update
+                && next < c.now
+            {
+                self.push(
+                    Level::Error,
+                    "crl-fresh",
+                    None,
+                    format!(
+                        "the CRL of '{}' expired on {}; run `certsmith crl` and bundle again",
+                        l.issuer,
+                        crate::clock::rfc3339(next)
+                    ),
+                );
+            }
+        }
+        self
+    }
+
+    pub fn done(&mut self) -> Vec<Finding> {
+        std::mem::take(&mut self.found)
+    }
+}
+
+/// Longest chain of CA certificates in `certs` (1 for a lone root).
+pub fn ca_depth(certs: &[CertInfo]) -> usize {
+    certs
+        .iter()
+        .map(|c| {
+            let mut depth = 1;
+            let mut cur = c;
+            while !cur.self_signed && depth <= certs.len() {
+                match certs.iter().find(|p| p.subject_raw == cur.issuer_raw) {
+                    Some(p) => {
+                        depth += 1;
+                        cur = p;
+                    }
+                    None => break,
+                }
+            }
+            depth
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// RSA 2048–8192 or ECDSA P-256/P-384/P-521.
+pub fn rsa_or_nist_ec(k: &PublicKeyKind) -> bool {
+    match k {
+        PublicKeyKind::Rsa(bits) => (2048..=8192).contains(bits),
+        PublicKeyKind::Ec(Curve::P256 | Curve::P384 | Curve::P521) => true,
+        _ => false,
+    }
+}
+
+/// SHA-256/384/512 with RSA PKCS#1 v1.5 or ECDSA.
+pub const SHA2_SIGNATURES: &[&str] = &[
+    "sha256WithRSAEncryption",
+    "sha384WithRSAEncryption",
+    "sha512WithRSAEncryption",
+    "ecdsa-with-SHA256",
+    "ecdsa-with-SHA384",
+    "ecdsa-with-SHA512",
+];
+
+/// What to do about an Ed25519 (or other unaccepted) CA key.
+pub const KEY_FIX: &str = "Re-create the CA with --key ecdsa-p256, ecdsa-p384 or rsa-3072 (certsmith intermediate NAME --key ecdsa-p256), issue devices from it, and bundle again";

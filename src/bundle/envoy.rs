@@ -1,0 +1,64 @@
+//! `envoy`: a DownstreamTlsContext that requires client certificates,
+//! trusts the bundle and checks the CRL of every CA (Envoy rejects a chain
+//! with a CA that has no CRL once any CRL is configured).
+
+use super::checks::Rules;
+use super::nginx::abs;
+use super::{Contents, CrlSupport, ExtraInput, Finding, Level, NextInput, OutFile, Target};
+use crate::error::Result;
+
+pub struct Envoy;
+
+impl Target for Envoy {
+    fn name(&self) -> &'static str {
+        "envoy"
+    }
+
+    fn crls(&self) -> CrlSupport {
+        CrlSupport::Combined
+    }
+
+    fn check(&self, c: &Contents) -> Vec<Finding> {
+        Rules::new(self.name())
+            .pem_only(c, Some(false), true)
+            .ca_only(c)
+            .crl_for_every_ca(c)
+            .crls_fresh(c)
+            .not_expired(c, Level::Warning)
+            .done()
+    }
+
+    fn extra_files(&self, x: &ExtraInput<'_>) -> Result<Vec<OutFile>> {
+        let d = abs(x.dir);
+        let depth = super::checks::ca_depth(&x.contents.certs);
+        let text = format!(
+            "# certsmith: transport_socket for a listener filter chain that requires client certificates\n\
+             transport_socket:\n\
+             \x20 name: envoy.transport_sockets.tls\n\
+             \x20 typed_config:\n\
+             \x20   \"@type\": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext\n\
+             \x20   require_client_certificate: true\n\
+             \x20   common_tls_context:\n\
+             \x20     tls_certificates:\n\
+             \x20     - certificate_chain: {{ filename: /etc/envoy/server-fullchain.pem }}\n\
+             \x20       private_key: {{ filename: /etc/envoy/server-key.pem }}\n\
+             \x20     validation_context:\n\
+             \x20       trusted_ca: {{ filename: {d}/ca-bundle.pem }}\n\
+             \x20       crl: {{ filename: {d}/crl.pem }}\n\
+             \x20       max_verify_depth: {depth}\n"
+        );
+        Ok(vec![OutFile {
+            name: "envoy-mtls.yaml".into(),
+            bytes: text.into_bytes(),
+            secret: false,
+        }])
+    }
+
+    fn next_steps(&self, n: &NextInput<'_>) -> Vec<String> {
+        let d = abs(n.dir);
+        vec![
+            format!("# merge {d}/envoy-mtls.yaml into your listener's filter chain, then:"),
+            "envoy --mode validate -c /etc/envoy/envoy.yaml".into(),
+        ]
+    }
+}

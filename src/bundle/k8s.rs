@@ -1,0 +1,86 @@
+//! `k8s`: a Secret with `ca.crt` (and `ca.crl` with `--with-crl`), plus
+//! `tls.crt` / `tls.key` of a leaf named with `--cert`, as ingress-nginx's
+//! `auth-tls-secret` and most mTLS-aware controllers read it.
+
+use super::checks::Rules;
+use super::{Contents, CrlSupport, ExtraInput, Finding, Level, NextInput, OutFile, Target};
+use crate::error::{Error, Result};
+
+pub struct K8s;
+
+/// `key: |` followed by `text` indented as a YAML literal block.
+pub fn yaml_block(key: &str, text: &str) -> String {
+    let mut s = format!("  {key}: |\n");
+    for line in text.lines() {
+        s.push_str("    ");
+        s.push_str(line);
+        s.push('\n');
+    }
+    s
+}
+
+impl Target for K8s {
+    fn name(&self) -> &'static str {
+        "k8s"
+    }
+
+    fn crls(&self) -> CrlSupport {
+        CrlSupport::CombinedOptional
+    }
+
+    fn check(&self, c: &Contents) -> Vec<Finding> {
+        Rules::new(self.name())
+            .pem_only(c, None, false)
+            .ca_only(c)
+            .crls_fresh(c)
+            .not_expired(c, Level::Warning)
+            .done()
+    }
+
+    fn extra_files(&self, x: &ExtraInput<'_>) -> Result<Vec<OutFile>> {
+        let mut data = yaml_block("ca.crt", &x.contents.text);
+        if !x.contents.crls.is_empty() {
+            data.push_str(&yaml_block("ca.crl", &super::crl_pem(&x.contents.crls)));
+        }
+        let mut secret = false;
+        let mut kind = "Opaque";
+        let mut name = "certsmith-ca".to_string();
+        if let Some(leaf) = &x.opts.cert {
+            let rec = x.ledger.cert_by_name(leaf)?.ok_or_else(|| {
+                Error::input(format!("no certificate named '{leaf}' in the ledger"))
+                    .hint("pass --cert with a name from `certsmith list`")
+            })?;
+            let dir = x.pki.resolve_dir(&rec.dir);
+            let key_path = dir.join("key.pem");
+            if !key_path.exists() {
+                return Err(Error::input(format!(
+                    "certificate '{leaf}' has no key file in '{}' (it was signed from a CSR)",
+                    dir.display()
+                )));
+            }
+            let chain = crate::store::read_to_string(&dir.join("fullchain.pem"))?;
+            let key = zeroize::Zeroizing::new(crate::store::read_to_string(&key_path)?);
+            data.push_str(&yaml_block("tls.crt", &chain));
+            data.push_str(&yaml_block("tls.key", &key));
+            secret = true;
+            kind = "kubernetes.io/tls";
+            name = leaf.clone();
+        }
+        let yaml = format!(
+            "# certsmith: Secret for target k8s\napiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\ntype: {kind}\nstringData:\n{data}"
+        );
+        Ok(vec![OutFile {
+            name: "secret.yaml".into(),
+            bytes: yaml.into_bytes(),
+            secret,
+        }])
+    }
+
+    fn next_steps(&self, n: &NextInput<'_>) -> Vec<String> {
+        let d = n.dir.display();
+        vec![
+            format!("kubectl apply -n NAMESPACE -f {d}/secret.yaml"),
+            "# ingress-nginx: annotate the Ingress with nginx.ingress.kubernetes.io/auth-tls-secret: NAMESPACE/certsmith-ca and auth-tls-verify-client: \"on\"".into(),
+        ]
+    }
+}

@@ -1,0 +1,491 @@
+//! Trust-store bundles: the CA certificates (and CRLs) a trust store wants,
+//! checked against that store's documented rules before anyone uploads
+//! them. A target is data plus checks, one file each; `checks.rs` holds the
+//! rules they share.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::certinfo::{CertInfo, parse_pem_certs};
+use crate::crl::CrlInfo;
+use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+use crate::passphrase::PassOptions;
+use crate::pki::Pki;
+use crate::store::{Existing, KEY_MODE, PUBLIC_MODE, Staged};
+use crate::{clock, crl};
+
+pub mod checks;
+
+mod aws_alb;
+mod aws_apigw;
+mod aws_iot;
+mod envoy;
+mod generic;
+mod haproxy;
+mod istio;
+mod k8s;
+mod nginx;
+
+/// Every target, in the order `--help` lists them.
+pub const TARGETS: &[&dyn Target] = &[
+    &generic::Generic,
+    &aws_alb::AwsAlb,
+    &aws_apigw::AwsApigw,
+    &aws_iot::AwsIot,
+    &nginx::Nginx,
+    &envoy::Envoy,
+    &haproxy::Haproxy,
+    &k8s::K8s,
+    &istio::Istio,
+];
+
+/// The target called `name`.
+pub fn target(name: &str) -> Result<&'static dyn Target> {
+    TARGETS
+        .iter()
+        .copied()
+        .find(|t| t.name() == name)
+        .ok_or_else(|| {
+            Error::input(format!("unknown trust-store target '{name}'")).hint(format!(
+                "use one of: {}",
+                TARGETS
+                    .iter()
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })
+}
+
+/// How serious a broken rule is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// The trust store would reject the bundle: nothing is written.
+    Error,
+    /// The trust store accepts it with a caveat: printed, and the bundle is written.
+    Warning,
+}
+
+/// One broken rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub level: Level,
+    pub target: &'static str,
+    pub rule: &'static str,
+    /// `subject (sha256 fingerprint)` of the certificate at fault, if one is.
+    pub cert: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} rule '{}'", self.target, self.rule)?;
+        if let Some(c) = &self.cert {
+            write!(f, " broken by {c}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// The part a certificate plays in the bundle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Root,
+    Intermediate,
+    Leaf,
+}
+
+impl Role {
+    pub fn of(c: &CertInfo) -> Role {
+        if !c.is_ca {
+            Role::Leaf
+        } else if c.self_signed {
+            Role::Root
+        } else {
+            Role::Intermediate
+        }
+    }
+}
+
+/// What a target's rules look at.
+#[derive(Clone, Debug)]
+pub struct Contents {
+    /// The bundle text exactly as written or read.
+    pub text: String,
+    pub certs: Vec<CertInfo>,
+    pub crls: Vec<CrlInfo>,
+    pub now: time::OffsetDateTime,
+}
+
+/// Whether and how a target takes CRLs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrlSupport {
+    /// The trust store cannot use CRLs (say so, write none).
+    Unsupported,
+    /// Written with `--with-crl`, one file per CA.
+    PerCa,
+    /// Always written, every CA's CRL in one file (the server refuses
+    /// clients whose chain lacks a CRL).
+    Combined,
+    /// Written with `--with-crl`, every CA's CRL in one file.
+    CombinedOptional,
+}
+
+/// What a target may add beyond `ca-bundle.pem`, CRLs and `manifest.json`.
+pub struct ExtraInput<'a> {
+    pub pki: &'a Pki,
+    pub ledger: &'a Ledger,
+    pub contents: &'a Contents,
+    /// PKI names of the CAs in the bundle, in bundle order.
+    pub ca_names: &'a [String],
+    pub opts: &'a Options,
+    pub dir: &'a Path,
+    /// File name of the CRL file(s) written, if any.
+    pub crl_files: &'a [String],
+}
+
+/// A file a target adds.
+pub struct OutFile {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    /// 0600 for anything holding a private key.
+    pub secret: bool,
+}
+
+/// Facts for a target's next commands.
+pub struct NextInput<'a> {
+    pub dir: &'a Path,
+    pub files: &'a [String],
+    pub crl_files: &'a [String],
+    pub depth: usize,
+    pub opts: &'a Options,
+}
+
+/// A trust-store target: its name, CRL handling, rules, extra files and next commands.
+pub trait Target: Sync {
+    fn name(&self) -> &'static str;
+    fn crls(&self) -> CrlSupport {
+        CrlSupport::PerCa
+    }
+    /// The rules, applied to a bundle certsmith builds or to any PEM file (`verify --target`).
+    fn check(&self, c: &Contents) -> Vec<Finding>;
+    /// Files beyond the bundle, CRLs and manifest.
+    fn extra_files(&self, _x: &ExtraInput<'_>) -> Result<Vec<OutFile>> {
+        Ok(Vec::new())
+    }
+    /// The exact commands to run next.
+    fn next_steps(&self, n: &NextInput<'_>) -> Vec<String>;
+}
+
+/// Options of `bundle` (and of `bootstrap`'s final bundle).
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// CAs to include (each with every CA above it); empty means every CA
+    /// of the ledger that is neither revoked nor expired.
+    pub cas: Vec<String>,
+    pub with_crl: bool,
+    pub out: Option<PathBuf>,
+    pub registration_code: Option<String>,
+    /// A leaf whose cert and key go into the k8s Secret.
+    pub cert: Option<String>,
+    pub pass: PassOptions,
+}
+
+/// One line of `manifest.json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct ManifestEntry {
+    pub name: Option<String>,
+    pub subject: String,
+    pub role: Role,
+    pub sha256_fingerprint: String,
+    pub not_after: String,
+}
+
+/// What `build` wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct BundleResult {
+    pub target: &'static str,
+    pub dir: PathBuf,
+    pub files: Vec<PathBuf>,
+    pub certs: Vec<ManifestEntry>,
+    pub warnings: Vec<Finding>,
+    pub next: Vec<String>,
+}
+
+/// Checks any PEM text against `target`'s rules (`verify --target`).
+pub fn check_pem(target: &dyn Target, text: &str, what: &str) -> Result<Vec<Finding>> {
+    let mut certs = Vec::new();
+    let mut crls = Vec::new();
+    // Parse leniently here: the rules report what is wrong with the text.
+    let cleaned: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for block in ::pem::parse_many(&cleaned)
+        .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?
+    {
+        match block.tag() {
+            "CERTIFICATE" => certs.push(CertInfo::from_der(block.contents(), what)?),
+            "X509 CRL" => crls.push(CrlInfo::from_der(block.contents(), what)?),
+            _ => {}
+        }
+    }
+    let contents = Contents {
+        text: text.to_string(),
+        certs,
+        crls,
+        now: clock::now()?,
+    };
+    Ok(target.check(&contents))
+}
+
+/// Turns the errors among `findings` into one failure naming each.
+pub fn fail_on_errors(target: &dyn Target, findings: &[Finding]) -> Result<()> {
+    let errors: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.level == Level::Error)
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let mut msg = format!(
+        "the bundle breaks {} rule(s) of target '{}': {}",
+        errors.len(),
+        target.name(),
+        errors[0]
+    );
+    for e in &errors[1..] {
+        msg.push_str(&format!("; {e}"));
+    }
+    Err(Error::failed(msg).hint(format!(
+        "each rule and its source are listed in docs/trust-stores.md#{}",
+        target.name()
+    )))
+}
+
+/// The CAs to bundle: those asked for with every CA above them, or every
+/// current CA; deepest first, roots last.
+fn select_cas(pki: &Pki, ledger: &Ledger, opts: &Options) -> Result<Vec<(String, CertInfo)>> {
+    let now = clock::now()?.unix_timestamp();
+    let mut picked: Vec<(String, CertInfo, usize)> = Vec::new();
+    let names: Vec<String> = if opts.cas.is_empty() {
+        ledger
+            .cas()?
+            .into_iter()
+            .filter(|c| c.cert.status(now) == "valid")
+            .map(|c| c.cert.name)
+            .collect()
+    } else {
+        opts.cas.clone()
+    };
+    if names.is_empty() {
+        return Err(
+            Error::input("this PKI has no CA that is neither revoked nor expired")
+                .hint("run `certsmith init` first, or name CAs with --ca"),
+        );
+    }
+    for n in &names {
+        let chain = pki.ca_chain(ledger, n)?;
+        let len = chain.len();
+        for (i, (rec, info)) in chain.into_iter().enumerate() {
+            if !picked.iter().any(|p| p.0 == rec.cert.name) {
+                picked.push((rec.cert.name, info, len - i));
+            }
+        }
+    }
+    picked.sort_by_key(|p| std::cmp::Reverse(p.2));
+    Ok(picked.into_iter().map(|(n, i, _)| (n, i)).collect())
+}
+
+/// Builds the bundle of `target_name` from this PKI, checks its rules and
+/// writes it (nothing is written when a rule at error level is broken).
+pub fn build(
+    pki: &Pki,
+    ledger: &Ledger,
+    target_name: &str,
+    opts: &Options,
+) -> Result<BundleResult> {
+    let target = target(target_name)?;
+    for (given, flag, only) in [
+        (opts.cert.is_some(), "--cert", "k8s"),
+        (
+            opts.registration_code.is_some(),
+            "--registration-code",
+            "aws-iot",
+        ),
+    ] {
+        if given && target.name() != only {
+            return Err(Error::input(format!(
+                "{flag} is only used by --target {only}, not '{}'",
+                target.name()
+            )));
+        }
+    }
+    let selected = select_cas(pki, ledger, opts)?;
+    let ca_names: Vec<String> = selected.iter().map(|s| s.0.clone()).collect();
+    let text: String = selected.iter().map(|s| s.1.pem()).collect();
+    let support = target.crls();
+    let want_crls = match support {
+        CrlSupport::Combined => true,
+        CrlSupport::Unsupported => false,
+        CrlSupport::PerCa | CrlSupport::CombinedOptional => opts.with_crl,
+    };
+    let mut crls: Vec<(String, CrlInfo, String)> = Vec::new();
+    if want_crls {
+        for n in &ca_names {
+            let p = pki.crl_path(n);
+            if !p.exists() {
+                return Err(Error::input(format!(
+                    "CA '{n}' has no CRL yet, and target '{}' needs one for every CA in the bundle",
+                    target.name()
+                ))
+                .hint(format!(
+                    "run `certsmith crl --ca {n}` (or `certsmith crl` for every CA) first"
+                )));
+            }
+            let pem_text = crate::store::read_to_string(&p)?;
+            for c in crl::read_file(&p)? {
+                crls.push((n.clone(), c, pem_text.clone()));
+            }
+        }
+    }
+    let contents = Contents {
+        text: text.clone(),
+        certs: selected.iter().map(|s| s.1.clone()).collect(),
+        crls: crls.iter().map(|c| c.1.clone()).collect(),
+        now: clock::now()?,
+    };
+    let mut findings = target.check(&contents);
+    if opts.with_crl && support == CrlSupport::Unsupported {
+        findings.push(Finding {
+            level: Level::Warning,
+            target: target.name(),
+            rule: "no-crl-support",
+            cert: None,
+            message: "this trust store cannot use CRLs, so none were written; check revocation in a Lambda authorizer (docs/aws-api-gateway.md)".into(),
+        });
+    }
+    fail_on_errors(target, &findings)?;
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| pki.root.join("bundles").join(target.name()));
+    let stage_root = if dir.starts_with(&pki.root) {
+        pki.root.clone()
+    } else {
+        dir.clone()
+    };
+    let mut staged = Staged::new(&stage_root);
+    let mut names: Vec<String> = Vec::new();
+    let mut add = |staged: &mut Staged, name: &str, bytes: &[u8], secret: bool| -> Result<()> {
+        let mode = if secret { KEY_MODE } else { PUBLIC_MODE };
+        staged.add(&dir.join(name), bytes, mode, Existing::Replace)?;
+        names.push(name.to_string());
+        Ok(())
+    };
+    add(&mut staged, "ca-bundle.pem", text.as_bytes(), false)?;
+    let mut crl_files = Vec::new();
+    if want_crls {
+        match support {
+            CrlSupport::PerCa => {
+                for n in &ca_names {
+                    if let Some((_, _, pem)) = crls.iter().find(|c| &c.0 == n) {
+                        let f = format!("crl-{n}.pem");
+                        add(&mut staged, &f, pem.as_bytes(), false)?;
+                        crl_files.push(f);
+                    }
+                }
+            }
+            _ => {
+                let mut all = String::new();
+                for n in &ca_names {
+                    if let Some((_, _, pem)) = crls.iter().find(|c| &c.0 == n) {
+                        all.push_str(pem);
+                    }
+                }
+                add(&mut staged, "crl.pem", all.as_bytes(), false)?;
+                crl_files.push("crl.pem".to_string());
+            }
+        }
+    }
+    let manifest: Vec<ManifestEntry> = selected
+        .iter()
+        .map(|(n, c)| ManifestEntry {
+            name: Some(n.clone()),
+            subject: c.subject.clone(),
+            role: Role::of(c),
+            sha256_fingerprint: c.fingerprint.clone(),
+            not_after: clock::rfc3339(c.not_after),
+        })
+        .collect();
+    let manifest_json = serde_json::json!({
+        "target": target.name(),
+        "created_at": clock::rfc3339(contents.now),
+        "certificates": manifest,
+        "crls": crl_files,
+    });
+    add(
+        &mut staged,
+        "manifest.json",
+        format!(
+            "{}\n",
+            serde_json::to_string_pretty(&manifest_json).unwrap_or_default()
+        )
+        .as_bytes(),
+        false,
+    )?;
+    let extra = target.extra_files(&ExtraInput {
+        pki,
+        ledger,
+        contents: &contents,
+        ca_names: &ca_names,
+        opts,
+        dir: &dir,
+        crl_files: &crl_files,
+    })?;
+    for f in &extra {
+        add(&mut staged, &f.name, &f.bytes, f.secret)?;
+    }
+    let files = staged.commit()?;
+    let next = target.next_steps(&NextInput {
+        dir: &dir,
+        files: &names,
+        crl_files: &crl_files,
+        depth: checks::ca_depth(&contents.certs),
+        opts,
+    });
+    Ok(BundleResult {
+        target: target.name(),
+        dir,
+        files,
+        certs: manifest,
+        warnings: findings,
+        next,
+    })
+}
+
+/// The PEM text of every CRL in `crls`, concatenated.
+pub fn crl_pem(crls: &[CrlInfo]) -> String {
+    crls.iter()
+        .map(|c| crate::keys::pem_encode("X509 CRL", &c.der))
+        .collect()
+}
+
+/// The certificates of a PEM text, skipping CRLs and comments (the rules
+/// have judged the rest already).
+pub fn certs_of(text: &str, what: &str) -> Result<Vec<CertInfo>> {
+    let blocks = ::pem::parse_many(text)
+        .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?;
+    let certs: Vec<String> = blocks
+        .iter()
+        .filter(|b| b.tag() == "CERTIFICATE")
+        .map(|b| crate::keys::pem_encode("CERTIFICATE", b.contents()))
+        .collect();
+    parse_pem_certs(&certs.concat(), what)
+}

@@ -1,0 +1,238 @@
+//! The `bootstrap` wizard: asks on the terminal for what the flags would
+//! say, with the flags' values as defaults, shows a summary and writes
+//! nothing until the user confirms.
+
+use dialoguer::{Confirm, Input, Select};
+
+use certsmith::error::{Error, Result};
+use certsmith::keys::KeyType;
+use certsmith::passphrase::{self, PassOptions};
+use certsmith::validity::Validity;
+
+use super::Ctx;
+use super::bootstrap::{Naming, Plan, check_domain};
+use crate::cli::BootstrapArgs;
+
+/// Trust stores `bundle --target` knows, offered as the wizard's choices.
+const TARGETS: [&str; 9] = [
+    "generic",
+    "aws-alb",
+    "aws-apigw",
+    "aws-iot",
+    "nginx",
+    "envoy",
+    "haproxy",
+    "k8s",
+    "istio",
+];
+
+fn io(e: dialoguer::Error) -> Error {
+    Error::input(format!("cannot read the answer: {e}"))
+}
+
+fn text(prompt: &str, default: String, check: fn(&str) -> Result<()>) -> Result<String> {
+    Input::<String>::new()
+        .with_prompt(prompt)
+        .default(default)
+        .validate_with(move |s: &String| check(s.trim()).map_err(|e| e.message))
+        .interact_text()
+        .map(|s| s.trim().to_string())
+        .map_err(io)
+}
+
+fn key(prompt: &str, flag: Option<&str>, default: KeyType) -> Result<String> {
+    let start = flag
+        .and_then(|f| f.parse::<KeyType>().ok())
+        .unwrap_or(default);
+    let items: Vec<&str> = KeyType::ALL.iter().map(|k| k.as_str()).collect();
+    let pos = KeyType::ALL.iter().position(|k| *k == start).unwrap_or(0);
+    let i = Select::new()
+        .with_prompt(prompt)
+        .items(&items)
+        .default(pos)
+        .interact()
+        .map_err(io)?;
+    Ok(items[i].to_string())
+}
+
+fn validity(prompt: &str, flag: Option<&String>, default: &str) -> Result<String> {
+    text(
+        prompt,
+        flag.cloned().unwrap_or_else(|| default.to_string()),
+        |s| Validity::parse(s).map(|_| ()),
+    )
+}
+
+/// Runs the wizard. `None` when the user declines at the summary.
+pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
+    if ctx.pki.ledger_path().exists() {
+        return Err(Error::input(format!(
+            "'{}' already holds a PKI; bootstrap makes a new one",
+            ctx.pki.root.display()
+        ))
+        .hint("pass --pki DIR with a new directory"));
+    }
+    let (_, kdf) = super::new_key_options(&a.pass, &a.protect)?;
+    eprintln!(
+        "certsmith bootstrap: a root CA, an issuing CA and a first certificate in '{}'.\nPress Enter to accept the [default]. Nothing is written before the summary.\n",
+        ctx.pki.root.display()
+    );
+    let org = text(
+        "Organisation (O= of the CAs)",
+        a.org.clone().unwrap_or_else(|| "Acme".into()),
+        |s| {
+            if s.is_empty() || s.chars().any(char::is_control) {
+                Err(Error::input("the organisation needs a name"))
+            } else {
+                Ok(())
+            }
+        },
+    )?;
+    let kind = Select::new()
+        .with_prompt("What will the certificates identify?")
+        .items([
+            "devices or clients (mTLS client certificates)",
+            "servers in a DNS domain",
+        ])
+        .default(usize::from(a.domain.is_some()))
+        .interact()
+        .map_err(io)?;
+    let naming = if kind == 0 {
+        Naming::Device(text("Name of the first device", a.device.clone(), |s| {
+            certsmith::pki::validate_name("certificate", s)
+        })?)
+    } else {
+        let d = text(
+            "DNS domain of the servers",
+            a.domain
+                .clone()
+                .unwrap_or_else(|| "example.internal".into()),
+            |s| check_domain(s).map(|_| ()),
+        )?;
+        Naming::Domain(check_domain(&d)?)
+    };
+    let root_key = key("Root key type", a.root_key.as_deref(), KeyType::EcdsaP384)?;
+    let leaf_key = key(
+        "Key type of the issuing CA and certificates",
+        a.key.as_deref(),
+        KeyType::EcdsaP256,
+    )?;
+    let root_validity = validity("Root validity", a.root_validity.as_ref(), "10y")?;
+    let inter_validity = validity(
+        "Issuing CA validity",
+        a.intermediate_validity.as_ref(),
+        "5y",
+    )?;
+    let device_validity = validity(
+        "First certificate validity",
+        a.device_validity.as_ref(),
+        "1y",
+    )?;
+    let from_flags =
+        a.pass.passphrase_file.is_some() || std::env::var_os(passphrase::PASSPHRASE_ENV).is_some();
+    let pass = if a.protect.no_passphrase {
+        None
+    } else if from_flags {
+        let opts = PassOptions {
+            file: a.pass.passphrase_file.clone(),
+            ..Default::default()
+        };
+        passphrase::for_new_key(&opts, "the new CAs")?
+    } else if Confirm::new()
+        .with_prompt("Protect the CA keys with a passphrase? (recommended)")
+        .default(true)
+        .interact()
+        .map_err(io)?
+    {
+        Some(passphrase::prompt_new("Passphrase for the CA keys")?)
+    } else {
+        None
+    };
+    let target_pos = TARGETS.iter().position(|t| *t == a.target).unwrap_or(0);
+    let target = TARGETS[Select::new()
+        .with_prompt("Trust store that will check the certificates")
+        .items(TARGETS)
+        .default(target_pos)
+        .interact()
+        .map_err(io)?]
+    .to_string();
+    let mut plan = Plan {
+        org,
+        naming,
+        root_key: Some(root_key),
+        key: Some(leaf_key),
+        root_validity: Some(root_validity),
+        intermediate_validity: Some(inter_validity),
+        device_validity: Some(device_validity),
+        intermediate_name: a.intermediate_name.clone(),
+        passphrase: pass,
+        kdf,
+        target,
+        p12: None,
+    };
+    let (first, profile, _) = plan.first_cert();
+    plan.p12 = match &a.p12_passphrase_file {
+        Some(f) => Some(passphrase::read_file(f)?),
+        None if Confirm::new()
+            .with_prompt(format!("Export '{first}' as a PKCS#12 (.p12) file?"))
+            .default(true)
+            .interact()
+            .map_err(io)? =>
+        {
+            Some(passphrase::prompt_new(&format!(
+                "Password for the .p12 file of '{first}'"
+            ))?)
+        }
+        None => None,
+    };
+    eprintln!("\n{}", summary(ctx, &plan, &first, profile));
+    let go = Confirm::new()
+        .with_prompt("Create all of this now?")
+        .default(true)
+        .interact()
+        .map_err(io)?;
+    Ok(go.then_some(plan))
+}
+
+fn summary(ctx: &Ctx, p: &Plan, first: &str, profile: &str) -> String {
+    let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+    let limit = match &p.naming {
+        Naming::Domain(d) => format!(", names limited to {d}"),
+        Naming::Device(_) => String::new(),
+    };
+    let rows = [
+        (
+            "root CA 'root'".to_string(),
+            format!("CN={} Root CA,O={}", p.org, p.org),
+            format!("{}, {}", opt(&p.root_key), opt(&p.root_validity)),
+        ),
+        (
+            format!("issuing CA '{}'", p.intermediate_name),
+            format!("CN={} Issuing CA,O={}", p.org, p.org),
+            format!("{}, {}{limit}", opt(&p.key), opt(&p.intermediate_validity)),
+        ),
+        (
+            format!("certificate '{first}'"),
+            format!("profile {profile}"),
+            format!("{}, {}", opt(&p.key), opt(&p.device_validity)),
+        ),
+    ];
+    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let mut s = format!("Summary ({})\n", ctx.pki.root.display());
+    for (what, subject, how) in rows {
+        s.push_str(&format!("  {what:<w$}  {subject}  ({how})\n"));
+    }
+    s.push_str(&format!(
+        "  CA keys: {}\n",
+        if p.passphrase.is_some() {
+            "encrypted with your passphrase"
+        } else {
+            "UNENCRYPTED"
+        }
+    ));
+    if p.p12.is_some() {
+        s.push_str(&format!("  export: {first}.p12 (AES-256)\n"));
+    }
+    s.push_str(&format!("  trust store: {}\n", p.target));
+    s
+}

@@ -1,0 +1,184 @@
+//! Revocation in the ledger: finding a certificate by name or serial and
+//! marking it revoked with a reason, once. The CRL (`crl.rs`) publishes it.
+
+use rcgen::RevocationReason;
+use rusqlite::{OptionalExtension, TransactionBehavior};
+use time::OffsetDateTime;
+
+use crate::error::{Error, Result};
+use crate::ledger::{CertRecord, Kind, Ledger, db_err};
+use crate::serial;
+
+/// The `--reason` values, in RFC 5280 order, with the CRL reason code each becomes.
+pub const REASONS: [(&str, RevocationReason); 7] = [
+    ("unspecified", RevocationReason::Unspecified),
+    ("key-compromise", RevocationReason::KeyCompromise),
+    ("ca-compromise", RevocationReason::CaCompromise),
+    ("affiliation-changed", RevocationReason::AffiliationChanged),
+    ("superseded", RevocationReason::Superseded),
+    (
+        "cessation-of-operation",
+        RevocationReason::CessationOfOperation,
+    ),
+    ("certificate-hold", RevocationReason::CertificateHold),
+];
+
+/// Parses a `--reason` value.
+pub fn parse_reason(s: &str) -> Result<&'static str> {
+    let lower = s.to_ascii_lowercase().replace('_', "-");
+    REASONS
+        .iter()
+        .find(|(n, _)| *n == lower)
+        .map(|(n, _)| *n)
+        .ok_or_else(|| {
+            Error::input(format!("unknown revocation reason '{s}'")).hint(format!(
+                "use one of: {}",
+                REASONS.map(|(n, _)| n).join(", ")
+            ))
+        })
+}
+
+/// The CRL reason code of a stored reason (unknown text counts as unspecified).
+pub fn reason_code(stored: Option<&str>) -> RevocationReason {
+    REASONS
+        .iter()
+        .find(|(n, _)| Some(*n) == stored)
+        .map(|(_, r)| *r)
+        .unwrap_or(RevocationReason::Unspecified)
+}
+
+/// Finds the certificate `target` names: a current certificate or CA name
+/// first, else a serial in hex (colons and `0x` allowed). `ca` narrows to
+/// one issuer when the serial is ambiguous.
+pub fn find(ledger: &Ledger, target: &str, ca: Option<&str>) -> Result<CertRecord> {
+    if let Some(ca) = ca
+        && ledger.ca(ca)?.is_none()
+    {
+        return Err(Error::input(format!("no CA named '{ca}' in this PKI")));
+    }
+    if let Some(rec) = ledger.cert_by_name(target)?
+        && ca.is_none_or(|c| rec.issuer.as_deref() == Some(c))
+    {
+        return Ok(rec);
+    }
+    let not_found = || {
+        Error::input(format!(
+            "no certificate named '{target}'{} in the ledger",
+            ca.map(|c| format!(" issued by '{c}'")).unwrap_or_default()
+        ))
+        .hint("give a certificate name or its serial in hex, as `certsmith list` shows them")
+    };
+    let Some(bytes) = serial::from_hex(target) else {
+        return Err(not_found());
+    };
+    let hex = serial::to_hex(serial::normalize(&bytes));
+    let mut found: Vec<CertRecord> = ledger
+        .certs_by_serial(&hex)?
+        .into_iter()
+        .filter(|r| ca.is_none_or(|c| r.issuer.as_deref() == Some(c)))
+        .collect();
+    match found.len() {
+        0 => Err(Error::input(format!(
+            "no certificate named '{target}' or with serial {hex}{} in the ledger",
+            ca.map(|c| format!(" issued by '{c}'")).unwrap_or_default()
+        ))
+        .hint("run `certsmith list --all` to see names and serials")),
+        1 => Ok(found.remove(0)),
+        _ => {
+            let issuers: Vec<String> = found
+                .iter()
+                .map(|r| r.issuer.clone().unwrap_or_else(|| "-".into()))
+                .collect();
+            Err(Error::input(format!(
+                "serial {hex} was issued by more than one CA ({})",
+                issuers.join(", ")
+            ))
+            .hint("pass --ca NAME to say which"))
+        }
+    }
+}
+
+/// Marks `rec` revoked at `now` with `reason` (a [`REASONS`] name). Fails
+/// when it is already revoked (naming the date), still pending, or a root,
+/// which no CRL can revoke.
+pub fn revoke(
+    ledger: &mut Ledger,
+    rec: &CertRecord,
+    reason: &str,
+    now: OffsetDateTime,
+) -> Result<CertRecord> {
+    if rec.issuer.is_none() || rec.kind == Kind::Root {
+        return Err(Error::input(format!(
+            "'{}' is a root CA: no CRL can revoke it because nothing above it signs one",
+            rec.name
+        ))
+        .hint("remove its certificate from every trust store (re-run `certsmith bundle` without it) instead"));
+    }
+    if rec.state == "pending" {
+        return Err(Error::input(format!(
+            "'{}' is still being issued by another certsmith process",
+            rec.name
+        ))
+        .hint("wait for it to finish, or run `certsmith doctor --repair` if it was interrupted"));
+    }
+    let tx = ledger
+        .conn()
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err)?;
+    let current: Option<(Option<i64>, Option<String>)> = tx
+        .query_row(
+            "SELECT revoked_at, revocation_reason FROM certificates WHERE id = ?1",
+            [rec.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(db_err)?;
+    match current {
+        None => {
+            return Err(Error::failed(format!(
+                "'{}' vanished from the ledger",
+                rec.name
+            )));
+        }
+        Some((Some(at), why)) => {
+            return Err(Error::input(format!(
+                "'{}' (serial {}) was already revoked on {} ({})",
+                rec.name,
+                rec.serial,
+                crate::clock::rfc3339(
+                    OffsetDateTime::from_unix_timestamp(at).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+                ),
+                why.as_deref().unwrap_or("unspecified")
+            ))
+            .hint("a revocation cannot be changed; run `certsmith crl` to publish it"));
+        }
+        Some((None, _)) => {}
+    }
+    let at = now.unix_timestamp();
+    tx.execute(
+        "UPDATE certificates SET revoked_at = ?1, revocation_reason = ?2 WHERE id = ?3",
+        rusqlite::params![at, reason, rec.id],
+    )
+    .map_err(db_err)?;
+    tx.commit().map_err(db_err)?;
+    let mut out = rec.clone();
+    out.revoked_at = Some(at);
+    out.revocation_reason = Some(reason.to_string());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_reason_round_trips_to_its_crl_code() {
+        for (name, code) in REASONS {
+            assert_eq!(parse_reason(name).unwrap(), name);
+            assert_eq!(reason_code(Some(name)), code);
+        }
+        assert_eq!(parse_reason("Key_Compromise").unwrap(), "key-compromise");
+        let e = parse_reason("stolen").unwrap_err();
+        assert!(e.message.contains("'stolen'"), "{e}");
+    }
+}

@@ -1,0 +1,395 @@
+//! Chain validation the way a trust store does it: rustls-webpki builds and
+//! checks the path (signatures, validity, basicConstraints, pathlen, name
+//! constraints, EKU, CRLs), and this module turns its verdict into the most
+//! specific message it can, naming the certificate and the dates.
+
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use time::OffsetDateTime;
+use webpki::{
+    CertRevocationList, EndEntityCert, ExpirationPolicy, KeyPurposeIdIter, KeyUsage,
+    OwnedCertRevocationList, RevocationCheckDepth, RevocationOptionsBuilder, UnknownStatusPolicy,
+};
+
+use crate::certinfo::CertInfo;
+use crate::clock;
+use crate::crl::CrlInfo;
+use crate::error::{Error, Result};
+
+/// What the certificate must be good for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Purpose {
+    Client,
+    Server,
+    Any,
+}
+
+impl Purpose {
+    pub fn parse(s: &str) -> Result<Purpose> {
+        match s {
+            "client" => Ok(Purpose::Client),
+            "server" => Ok(Purpose::Server),
+            "any" => Ok(Purpose::Any),
+            _ => Err(Error::input(format!("unknown purpose '{s}'"))
+                .hint("use --purpose client, server or any")),
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Client => "client",
+            Purpose::Server => "server",
+            Purpose::Any => "any",
+        }
+    }
+}
+
+/// Everything a verification needs.
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub cert: CertInfo,
+    pub intermediates: Vec<CertInfo>,
+    pub anchors: Vec<CertInfo>,
+    pub crls: Vec<CrlInfo>,
+    /// Treat a certificate whose CA has no CRL here as not revoked (CRLs
+    /// collected from the PKI directory) instead of failing (CRLs given with `--crl`).
+    pub allow_unknown_status: bool,
+    pub purpose: Purpose,
+    pub at: OffsetDateTime,
+    pub dns: Option<String>,
+}
+
+/// A valid chain: subjects from the certificate up to its trust anchor.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Verified {
+    pub chain: Vec<String>,
+    pub revocation_checked: bool,
+}
+
+/// Splits certificates into trust anchors (self-signed CAs) and the rest,
+/// as `openssl verify -CAfile` does without `-partial_chain`.
+pub fn split_anchors(certs: Vec<CertInfo>) -> (Vec<CertInfo>, Vec<CertInfo>) {
+    certs.into_iter().partition(|c| c.self_signed && c.is_ca)
+}
+
+/// Accepts any extended key usage (`--purpose any`).
+struct AnyUsage;
+
+impl webpki::ExtendedKeyUsageValidator for AnyUsage {
+    fn validate(&self, _iter: KeyPurposeIdIter<'_, '_>) -> std::result::Result<(), webpki::Error> {
+        Ok(())
+    }
+}
+
+/// Verifies `req`. An invalid chain is an `Error::failed` whose message is
+/// the most specific reason; unusable input is an `Error::input`.
+pub fn verify(req: &Request) -> Result<Verified> {
+    let leaf_der = CertificateDer::from(req.cert.der.as_slice());
+    let ee = EndEntityCert::try_from(&leaf_der).map_err(|e| {
+        Error::failed(format!(
+            "'{}' cannot be used as an end-entity certificate: {}",
+            req.cert.subject,
+            describe_plain(&e)
+        ))
+    })?;
+    let anchor_ders: Vec<CertificateDer<'_>> = req
+        .anchors
+        .iter()
+        .map(|c| CertificateDer::from(c.der.as_slice()))
+        .collect();
+    let anchors = anchor_ders
+        .iter()
+        .map(|d| {
+            webpki::anchor_from_trusted_cert(d).map_err(|e| {
+                Error::input(format!(
+                    "a trust anchor cannot be used: {}",
+                    describe_plain(&e)
+                ))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if anchors.is_empty() {
+        return Err(
+            Error::input("no trust anchor (self-signed CA certificate) was given")
+                .hint("pass --bundle FILE with the root CA, or --ca NAME of this PKI"),
+        );
+    }
+    let inter: Vec<CertificateDer<'_>> = req
+        .intermediates
+        .iter()
+        .map(|c| CertificateDer::from(c.der.as_slice()))
+        .collect();
+    let owned_crls = req
+        .crls
+        .iter()
+        .map(|c| {
+            OwnedCertRevocationList::from_der(&c.der)
+                .map(CertRevocationList::from)
+                .map_err(|e| {
+                    Error::input(format!(
+                        "the CRL of '{}' cannot be used: {}",
+                        c.issuer,
+                        describe_plain(&e)
+                    ))
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let crl_refs: Vec<&CertRevocationList<'_>> = owned_crls.iter().collect();
+    let revocation = RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
+        b.with_depth(RevocationCheckDepth::Chain)
+            .with_status_policy(if req.allow_unknown_status {
+                UnknownStatusPolicy::Allow
+            } else {
+                UnknownStatusPolicy::Deny
+            })
+            .with_expiration_policy(ExpirationPolicy::Enforce)
+            .build()
+    });
+    let at = req.at.unix_timestamp().max(0) as u64;
+    let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(at));
+    let algs = webpki::ALL_VERIFICATION_ALGS;
+    let result = match req.purpose {
+        Purpose::Client => ee.verify_for_usage(
+            algs,
+            &anchors,
+            &inter,
+            time,
+            KeyUsage::client_auth(),
+            revocation,
+            None,
+        ),
+        Purpose::Server => ee.verify_for_usage(
+            algs,
+            &anchors,
+            &inter,
+            time,
+            KeyUsage::server_auth(),
+            revocation,
+            None,
+        ),
+        Purpose::Any => {
+            ee.verify_for_usage(algs, &anchors, &inter, time, AnyUsage, revocation, None)
+        }
+    };
+    let path = result.map_err(|e| Error::failed(explain(req, &e)))?;
+    let mut chain = vec![req.cert.subject.clone()];
+    let mut below_anchor = 0usize;
+    for c in path.intermediate_certificates() {
+        below_anchor += 1;
+        if let Some(i) = req.intermediates.iter().find(|i| i.der == c.der().as_ref()) {
+            chain.push(i.subject.clone());
+        }
+    }
+    let anchor_subject = path.anchor().subject.as_ref().to_vec();
+    // webpki does not look at a trust anchor's validity or pathlen; OpenSSL
+    // does, and so must we to agree with it.
+    if let Some(a) = req
+        .anchors
+        .iter()
+        .find(|a| der_contents(&a.subject_raw) == anchor_subject.as_slice())
+    {
+        if !a.valid_at(req.at) {
+            return Err(Error::failed(window_message(a, req.at)));
+        }
+        if let Some(limit) = a.pathlen
+            && (limit as usize) < below_anchor
+        {
+            return Err(Error::failed(format!(
+                "path length constraint violated: trust anchor '{}' allows {limit} intermediate CA(s) below it, the chain has {below_anchor}",
+                a.subject
+            )));
+        }
+        chain.push(a.subject.clone());
+    }
+    if let Some(dns) = &req.dns {
+        let name = ServerName::try_from(dns.as_str())
+            .map_err(|_| Error::input(format!("--dns '{dns}' is not a valid DNS name")))?;
+        ee.verify_is_valid_for_subject_name(&name).map_err(|_| {
+            let names: Vec<&str> = req.cert.dns_names().collect();
+            Error::failed(format!(
+                "'{}' is not valid for the name '{dns}' (its DNS names: {})",
+                req.cert.subject,
+                if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ))
+        })?;
+    }
+    Ok(Verified {
+        chain,
+        revocation_checked: !req.crls.is_empty(),
+    })
+}
+
+/// The contents of a DER TLV (webpki keeps a trust anchor's subject without its tag).
+fn der_contents(tlv: &[u8]) -> &[u8] {
+    let Some(&len0) = tlv.get(1) else {
+        return tlv;
+    };
+    let header = if len0 & 0x80 == 0 {
+        2
+    } else {
+        2 + usize::from(len0 & 0x7f)
+    };
+    tlv.get(header..).unwrap_or(tlv)
+}
+
+fn window_message(c: &CertInfo, at: OffsetDateTime) -> String {
+    if at > c.not_after {
+        format!(
+            "certificate '{}' expired on {} (checked at {})",
+            c.subject,
+            clock::rfc3339(c.not_after),
+            clock::rfc3339(at)
+        )
+    } else {
+        format!(
+            "certificate '{}' is not valid before {} (checked at {})",
+            c.subject,
+            clock::rfc3339(c.not_before),
+            clock::rfc3339(at)
+        )
+    }
+}
+
+/// Every certificate the request names, the end entity first.
+fn all_certs(req: &Request) -> impl Iterator<Item = &CertInfo> {
+    std::iter::once(&req.cert)
+        .chain(req.intermediates.iter())
+        .chain(req.anchors.iter())
+}
+
+/// The most specific message for a webpki error.
+fn explain(req: &Request, e: &webpki::Error) -> String {
+    use webpki::Error as E;
+    let leaf = &req.cert.subject;
+    match e {
+        E::CertExpired { not_after, .. } => all_certs(req)
+            .find(|c| c.not_after.unix_timestamp() as u64 == not_after.as_secs())
+            .map(|c| window_message(c, req.at))
+            .unwrap_or_else(|| format!("a certificate of the chain of '{leaf}' has expired")),
+        E::CertNotValidYet { not_before, .. } => all_certs(req)
+            .find(|c| c.not_before.unix_timestamp() as u64 == not_before.as_secs())
+            .map(|c| window_message(c, req.at))
+            .unwrap_or_else(|| format!("a certificate of the chain of '{leaf}' is not valid yet")),
+        E::CertRevoked => revoked_message(req),
+        E::UnknownRevocationStatus => {
+            let missing = std::iter::once(&req.cert)
+                .chain(req.intermediates.iter())
+                .find(|c| !req.crls.iter().any(|l| l.issuer_raw == c.issuer_raw));
+            match missing {
+                Some(c) => format!(
+                    "revocation status of '{}' is unknown: no CRL from its issuer '{}' was given",
+                    c.subject, c.issuer
+                ),
+                None => format!("revocation status of the chain of '{leaf}' is unknown"),
+            }
+        }
+        E::CrlExpired { next_update, .. } => {
+            let who = req
+                .crls
+                .iter()
+                .find(|l| {
+                    l.next_update
+                        .is_some_and(|n| n.unix_timestamp() as u64 == next_update.as_secs())
+                })
+                .map(|l| l.issuer.clone())
+                .unwrap_or_default();
+            let when = OffsetDateTime::from_unix_timestamp(next_update.as_secs() as i64)
+                .map(clock::rfc3339)
+                .unwrap_or_default();
+            format!(
+                "the CRL of '{who}' is out of date: its nextUpdate was {when} (checked at {})",
+                clock::rfc3339(req.at)
+            )
+        }
+        E::UnknownIssuer => format!(
+            "no trusted issuer found for '{}': its issuer '{}' is neither a trust anchor nor a given intermediate",
+            // The leaf is the usual culprit; name the highest certificate we could not place.
+            leaf,
+            unplaced_issuer(req)
+        ),
+        E::RequiredEkuNotFoundContext(_) => format!(
+            "'{leaf}' is not valid for {} authentication (extended key usage: {})",
+            req.purpose.as_str(),
+            if req.cert.ext_key_usage.is_empty() {
+                "none".to_string()
+            } else {
+                req.cert.ext_key_usage.join(", ")
+            }
+        ),
+        E::PathLenConstraintViolated => format!(
+            "path length constraint violated in the chain of '{leaf}': a CA has more CAs below it than its pathlen allows"
+        ),
+        E::NameConstraintViolation => format!(
+            "'{leaf}' violates the name constraints of a CA in its chain (names: {})",
+            req.cert.sans.join(", ")
+        ),
+        E::InvalidSignatureForPublicKey => format!(
+            "bad signature: a certificate in the chain of '{leaf}' was not signed by the key of its issuer (tampered or mismatched)"
+        ),
+        E::CaUsedAsEndEntity => {
+            format!(
+                "'{leaf}' is a CA certificate, not an end-entity (device, client or server) certificate"
+            )
+        }
+        E::EndEntityUsedAsCa => format!(
+            "a certificate with basicConstraints CA:FALSE appears as an issuer in the chain of '{leaf}'"
+        ),
+        other => format!("'{leaf}' is not valid: {}", describe_plain(other)),
+    }
+}
+
+/// The issuer name of the first certificate whose issuer is nowhere in the request.
+fn unplaced_issuer(req: &Request) -> String {
+    let known: Vec<&[u8]> = req
+        .intermediates
+        .iter()
+        .chain(req.anchors.iter())
+        .map(|c| c.subject_raw.as_slice())
+        .collect();
+    std::iter::once(&req.cert)
+        .chain(req.intermediates.iter())
+        .find(|c| !known.contains(&c.issuer_raw.as_slice()))
+        .map(|c| c.issuer.clone())
+        .unwrap_or_else(|| req.cert.issuer.clone())
+}
+
+fn revoked_message(req: &Request) -> String {
+    for c in std::iter::once(&req.cert).chain(req.intermediates.iter()) {
+        for l in &req.crls {
+            if l.issuer_raw == c.issuer_raw
+                && let Some((_, when, why)) = l.find(&c.serial)
+            {
+                return format!(
+                    "certificate '{}' (serial {}) was revoked on {} (reason {why}) by '{}'",
+                    c.subject,
+                    crate::serial::to_hex(&c.serial),
+                    clock::rfc3339(*when),
+                    c.issuer
+                );
+            }
+        }
+    }
+    format!(
+        "a certificate in the chain of '{}' is revoked",
+        req.cert.subject
+    )
+}
+
+/// webpki's own wording for errors we do not map, lowercased.
+fn describe_plain(e: &webpki::Error) -> String {
+    let s = format!("{e:?}");
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if ch.is_ascii_uppercase() {
+            if i > 0 {
+                out.push(' ');
+            }
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
