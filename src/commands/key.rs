@@ -48,6 +48,7 @@ fn change_passphrase(ctx: &Ctx, a: ChangePassphraseArgs) -> Result<()> {
     let (_, info) = pki.ca(&ledger, &a.ca)?;
     let kdf: keys::Kdf = a.protect.kdf.parse()?;
     let path = pki.ca_key_path(&a.ca);
+    certsmith::perms::check_key_file(&path, pki.allow_insecure_perms)?;
     let what = path.display().to_string();
     let text = zeroize::Zeroizing::new(store::read_to_string(&path)?);
     let was_encrypted = keys::is_encrypted_pem(&text);

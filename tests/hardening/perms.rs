@@ -122,3 +122,29 @@ fn symlinked_certs_directory_is_refused_for_sign_too() {
     assert!(err.contains("symlink"), "{err}");
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
 }
+
+#[test]
+fn change_passphrase_refuses_a_world_readable_ca_key() {
+    let env = Env::new();
+    env.hierarchy();
+    let key = env.pki.join("cas/root/ca.key.pem");
+    chmod(&key, 0o604);
+    let newpass = env.path("new.txt");
+    std::fs::write(&newpass, "New-Pass-123\n").unwrap();
+    let before = env.tree_hash();
+    let err = env.fails(
+        2,
+        &[
+            "key",
+            "change-passphrase",
+            "root",
+            "--new-passphrase-file",
+            newpass.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        err.contains("is open to group or others (mode 0604"),
+        "{err}"
+    );
+    assert_eq!(env.tree_hash(), before);
+}
