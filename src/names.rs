@@ -95,25 +95,7 @@ impl Subject {
                 ))
                 .hint("give each attribute once; repeated attributes are not supported"));
             }
-            if val.chars().any(char::is_control) {
-                return Err(Error::input(format!(
-                    "subject attribute '{key}={}' holds a control character",
-                    crate::error::shown(&val)
-                )));
-            }
-            // RFC 5280 upper bounds: 64 for CN, O, OU and serialNumber, 128 for the rest.
-            let limit = if ["CN", "O", "OU", "SERIALNUMBER"].contains(&key.as_str()) {
-                64
-            } else {
-                128
-            };
-            if val.chars().count() > limit {
-                return Err(Error::input(format!(
-                    "subject attribute '{key}={}' is {} characters long; the limit is {limit} (RFC 5280)",
-                    crate::error::shown(&val),
-                    val.chars().count()
-                )));
-            }
+            check_attr(&key, &val)?;
             if key == "C" && (val.len() != 2 || !val.chars().all(|c| c.is_ascii_alphabetic())) {
                 return Err(Error::input(format!(
                     "country 'C={val}' must be a two-letter ISO 3166 code"
@@ -148,6 +130,7 @@ impl Subject {
     pub fn to_dn(&self) -> Result<DistinguishedName> {
         let mut dn = DistinguishedName::new();
         for (k, v) in &self.attrs {
+            check_attr(k, v)?;
             let oid = ATTRS
                 .iter()
                 .find(|(n, _)| n == k)
@@ -170,6 +153,33 @@ impl Subject {
         }
         Ok(dn)
     }
+}
+
+/// Refuses an attribute value no certificate should carry: control
+/// characters (NUL, terminal escapes) and values beyond RFC 5280's upper
+/// bounds (64 characters for CN, O, OU and serialNumber, 128 for the rest).
+/// Checked when a subject is parsed and again when it becomes a DN, so
+/// subjects built without the parser (`Subject::cn`) get it too.
+fn check_attr(key: &str, val: &str) -> Result<()> {
+    if val.chars().any(char::is_control) {
+        return Err(Error::input(format!(
+            "subject attribute '{key}={}' holds a control character",
+            crate::error::shown(val)
+        )));
+    }
+    let limit = if ["CN", "O", "OU", "SERIALNUMBER"].contains(&key) {
+        64
+    } else {
+        128
+    };
+    if val.chars().count() > limit {
+        return Err(Error::input(format!(
+            "subject attribute '{key}={}' is {} characters long; the limit is {limit} (RFC 5280)",
+            crate::error::shown(val),
+            val.chars().count()
+        )));
+    }
+    Ok(())
 }
 
 impl fmt::Display for Subject {

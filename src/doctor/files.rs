@@ -94,15 +94,24 @@ pub fn permissions(pki: &Pki, opts: &Options, report: &mut Report) {
     }
 }
 
-/// `.certsmith-*` files are staged writes that never got renamed into place.
+/// Whether a path is a staged write: `.certsmith-*` (a file, or a whole
+/// certificate directory staged by `batch`).
+fn is_temp(p: &Path) -> bool {
+    p.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with(".certsmith-"))
+}
+
+/// `.certsmith-*` files and directories are staged writes that never got
+/// renamed into place.
 pub fn temp_files(pki: &Pki, opts: &Options, alone: bool, report: &mut Report) {
-    for p in walk(&pki.root) {
-        let is_temp = p
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with(".certsmith-"));
-        if !is_temp {
+    let all = walk(&pki.root);
+    for p in &all {
+        // Inside a staged directory, the directory itself is the finding.
+        let inside = p.strip_prefix(&pki.root).unwrap_or(p);
+        if !is_temp(p) || inside.ancestors().skip(1).any(is_temp) {
             continue;
         }
+        let p = p.clone();
         if !alone {
             report.add(
                 Severity::Note,
@@ -123,7 +132,15 @@ pub fn temp_files(pki: &Pki, opts: &Options, alone: bool, report: &mut Report) {
                 rel(pki, &p)
             ),
         );
-        if opts.repair && std::fs::remove_file(&p).is_ok() {
+        if !opts.repair {
+            continue;
+        }
+        let removed = if p.is_dir() {
+            std::fs::remove_dir_all(&p)
+        } else {
+            std::fs::remove_file(&p)
+        };
+        if removed.is_ok() {
             report.repaired("removed it");
         }
     }
@@ -163,6 +180,9 @@ pub fn orphans(
         let mut dirs: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
         dirs.sort();
         for d in dirs {
+            if is_temp(&d) {
+                continue; // reported by the temp-files check
+            }
             if !known.contains(&d) {
                 let empty = std::fs::read_dir(&d).is_ok_and(|mut r| r.next().is_none());
                 if empty && alone {

@@ -169,6 +169,16 @@ fn leftover_temp_file_and_loose_key_are_repaired() {
     env.ok(&["issue", "dev", "-q"]);
     let tmp = env.cert_dir("dev").join(".certsmith-AbC123");
     std::fs::write(&tmp, "half a key").unwrap();
+    // A whole certificate directory staged by an interrupted batch.
+    let staged = env.pki.join("certs/.certsmith-DirXyz");
+    std::fs::create_dir(&staged).unwrap();
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(staged.join("key.pem"), "k").unwrap();
+    std::fs::set_permissions(
+        staged.join("key.pem"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
     let key = env.cert_dir("dev").join("key.pem");
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
     assert_eq!(env.run(&["doctor"]).code, 1);
@@ -178,6 +188,9 @@ fn leftover_temp_file_and_loose_key_are_repaired() {
         "{out}"
     );
     assert!(!tmp.exists());
+    assert!(!staged.exists());
+    assert_eq!(out.matches("temporary file").count(), 2, "{out}");
+    assert!(!out.contains("belongs to no certificate"), "{out}");
     assert_eq!(
         std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
         0o600

@@ -213,6 +213,25 @@ fn passphrase_from_the_trailing_newline_file_is_the_line_without_it() {
 }
 
 #[test]
+fn subjects_built_without_the_parser_are_checked_before_signing() {
+    // Paths that build a subject directly (batch rows, profile templates) get the same limits.
+    assert!(
+        certsmith::names::Subject::cn(&"x".repeat(64))
+            .to_dn()
+            .is_ok()
+    );
+    let e = certsmith::names::Subject::cn(&"x".repeat(65))
+        .to_dn()
+        .unwrap_err();
+    assert!(e.message.contains("the limit is 64"), "{e}");
+    let e = certsmith::names::Subject::cn("a\0b").to_dn().unwrap_err();
+    assert!(
+        e.message.contains("control character") && !e.message.contains('\0'),
+        "{e}"
+    );
+}
+
+#[test]
 fn hostile_flag_values_are_refused_cleanly() {
     let env = Env::new();
     env.hierarchy();
