@@ -1,15 +1,9 @@
 //! `export`: PKCS#12 OpenSSL opens (modern and legacy), Kubernetes TLS
 //! Secrets and combined PEM whose contents verify, and clear refusals.
 
-use std::path::Path;
-
 use base64::Engine;
 
 use crate::common::*;
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn p12_env() -> (Env, std::path::PathBuf) {
     let env = Env::new();

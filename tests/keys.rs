@@ -11,10 +11,6 @@ fn write(env: &Env, rel: &str, text: &str) -> std::path::PathBuf {
     p
 }
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 #[test]
 fn openssl_pkey_opens_every_encrypted_key_type_with_scrypt_and_pbkdf2() {
     let env = Env::new();

@@ -5,10 +5,6 @@ use std::path::{Path, PathBuf};
 
 use crate::common::*;
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 /// An OpenSSL root (P-384) and an intermediate under it, like an
 /// organisation's hand-made CA. Returns (root cert, root key, inter cert, inter key).
 fn openssl_pki(env: &Env, root_subj: &str) -> (PathBuf, PathBuf, PathBuf, PathBuf) {

@@ -5,10 +5,6 @@ use std::path::Path;
 
 use crate::common::*;
 
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
 fn pubkey(cert: &Path) -> String {
     openssl(&["x509", "-in", s(cert), "-noout", "-pubkey"]).1
 }

@@ -3,24 +3,6 @@
 
 use crate::common::*;
 
-/// Runs a command that must be refused and returns its stderr, asserting the tree is unchanged.
-fn refused(env: &Env, args: &[&str]) -> String {
-    let before = env.tree_hash();
-    let err = env.fails(2, args);
-    assert_eq!(
-        env.tree_hash(),
-        before,
-        "certsmith {args:?} changed the PKI directory"
-    );
-    assert!(err.starts_with("certsmith: "), "{err}");
-    let lines: Vec<&str> = err.lines().collect();
-    assert!(lines.len() <= 2, "more than message + hint: {err}");
-    if lines.len() == 2 {
-        assert!(lines[1].starts_with("hint: "), "{err}");
-    }
-    err
-}
-
 #[test]
 fn intermediate_under_a_pathlen_zero_ca_is_refused() {
     let env = Env::new();

@@ -2,7 +2,6 @@
 //! CI uses, completions, and every command with no terminal: it finishes
 //! (never waits for input) with success or an error naming the flag.
 
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,10 +10,6 @@ use rexpect::session::PtySession;
 use crate::common::*;
 
 const DOWN: &str = "\x1b[B";
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
 
 fn wizard(env: &Env) -> PtySession {
     let mut c = Command::new(env!("CARGO_BIN_EXE_certsmith"));

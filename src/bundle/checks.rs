@@ -427,3 +427,16 @@ pub const SHA2_SIGNATURES: &[&str] = &[
 
 /// What to do about an Ed25519 (or other unaccepted) CA key.
 pub const KEY_FIX: &str = "Re-create the CA with --key ecdsa-p256, ecdsa-p384 or rsa-3072 (certsmith intermediate NAME --key ecdsa-p256), issue devices from it, and bundle again";
+
+/// The rules of a server that checks the CRL of every CA in the chain
+/// (nginx, HAProxy, Envoy): PEM only, CA certificates only, a fresh CRL for
+/// every CA, and a warning for an expired CA.
+pub fn crl_checking_server(target: &'static str, c: &Contents) -> Vec<Finding> {
+    Rules::new(target)
+        .pem_only(c, Some(false), true)
+        .ca_only(c)
+        .crl_for_every_ca(c)
+        .crls_fresh(c)
+        .not_expired(c, Level::Warning)
+        .done()
+}

@@ -2,9 +2,9 @@
 //! trusts the bundle and checks the CRL of every CA (Envoy rejects a chain
 //! with a CA that has no CRL once any CRL is configured).
 
-use super::checks::Rules;
-use super::nginx::abs;
-use super::{Contents, CrlSupport, ExtraInput, Finding, Level, NextInput, OutFile, Target};
+use super::abs;
+use super::checks::crl_checking_server;
+use super::{Contents, CrlSupport, ExtraInput, Finding, NextInput, OutFile, Target};
 use crate::error::Result;
 
 pub struct Envoy;
@@ -19,13 +19,7 @@ impl Target for Envoy {
     }
 
     fn check(&self, c: &Contents) -> Vec<Finding> {
-        Rules::new(self.name())
-            .pem_only(c, Some(false), true)
-            .ca_only(c)
-            .crl_for_every_ca(c)
-            .crls_fresh(c)
-            .not_expired(c, Level::Warning)
-            .done()
+        crl_checking_server(self.name(), c)
     }
 
     fn extra_files(&self, x: &ExtraInput<'_>) -> Result<Vec<OutFile>> {

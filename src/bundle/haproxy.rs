@@ -1,9 +1,9 @@
 //! `haproxy`: `ca-file` and `crl-file` for a `bind … ssl verify required`
 //! line; HAProxy checks the CRL of every CA in the chain.
 
-use super::checks::Rules;
-use super::nginx::abs;
-use super::{Contents, CrlSupport, ExtraInput, Finding, Level, NextInput, OutFile, Target};
+use super::abs;
+use super::checks::crl_checking_server;
+use super::{Contents, CrlSupport, ExtraInput, Finding, NextInput, OutFile, Target};
 use crate::error::Result;
 
 pub struct Haproxy;
@@ -18,13 +18,7 @@ impl Target for Haproxy {
     }
 
     fn check(&self, c: &Contents) -> Vec<Finding> {
-        Rules::new(self.name())
-            .pem_only(c, Some(false), true)
-            .ca_only(c)
-            .crl_for_every_ca(c)
-            .crls_fresh(c)
-            .not_expired(c, Level::Warning)
-            .done()
+        crl_checking_server(self.name(), c)
     }
 
     fn extra_files(&self, x: &ExtraInput<'_>) -> Result<Vec<OutFile>> {

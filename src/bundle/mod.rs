@@ -489,3 +489,11 @@ pub fn certs_of(text: &str, what: &str) -> Result<Vec<CertInfo>> {
         .collect();
     parse_pem_certs(&certs.concat(), what)
 }
+
+/// A path made absolute, as text, for paths written into server configs.
+pub fn abs(p: &std::path::Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}

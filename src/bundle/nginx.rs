@@ -2,19 +2,11 @@
 //! every CA (nginx refuses a chain with a CA that has none), and a config
 //! snippet with `ssl_verify_depth` from the real chain depth.
 
-use super::checks::Rules;
-use super::{Contents, CrlSupport, ExtraInput, Finding, Level, NextInput, OutFile, Target};
+use super::checks::crl_checking_server;
+use super::{Contents, CrlSupport, ExtraInput, Finding, NextInput, OutFile, Target, abs};
 use crate::error::Result;
 
 pub struct Nginx;
-
-/// `abs` as text, for paths written into server configs.
-pub fn abs(p: &std::path::Path) -> String {
-    std::path::absolute(p)
-        .unwrap_or_else(|_| p.to_path_buf())
-        .display()
-        .to_string()
-}
 
 impl Target for Nginx {
     fn name(&self) -> &'static str {
@@ -26,13 +18,7 @@ impl Target for Nginx {
     }
 
     fn check(&self, c: &Contents) -> Vec<Finding> {
-        Rules::new(self.name())
-            .pem_only(c, Some(false), true)
-            .ca_only(c)
-            .crl_for_every_ca(c)
-            .crls_fresh(c)
-            .not_expired(c, Level::Warning)
-            .done()
+        crl_checking_server(self.name(), c)
     }
 
     fn extra_files(&self, x: &ExtraInput<'_>) -> Result<Vec<OutFile>> {

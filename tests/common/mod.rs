@@ -194,3 +194,28 @@ pub fn openssl(args: &[&str]) -> (bool, String) {
         ),
     )
 }
+
+/// A path as &str, for argument lists.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 path")
+}
+
+/// Runs a command that must be refused: exit 2, a `certsmith: ` line plus
+/// at most a `hint: ` line, and the PKI directory byte-for-byte unchanged.
+/// Returns stderr.
+pub fn refused(env: &Env, args: &[&str]) -> String {
+    let before = env.tree_hash();
+    let err = env.fails(2, args);
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "certsmith {args:?} changed the PKI directory"
+    );
+    assert!(err.starts_with("certsmith: "), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.len() <= 2, "more than message + hint: {err}");
+    if lines.len() == 2 {
+        assert!(lines[1].starts_with("hint: "), "{err}");
+    }
+    err
+}
