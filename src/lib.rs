@@ -2,6 +2,7 @@
 //! holds all the work; the binary (`main.rs`, `cli.rs`, `commands/`) only
 //! turns flags into calls and results into output.
 
+pub mod batch;
 pub mod ca;
 pub mod certinfo;
 pub mod clock;
@@ -11,6 +12,7 @@ pub mod inspect;
 pub mod keys;
 pub mod leaf;
 pub mod ledger;
+pub mod manifest;
 pub mod names;
 pub mod passphrase;
 pub mod pki;
