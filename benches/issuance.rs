@@ -40,7 +40,13 @@ fn fixture() -> Fixture {
         assert!(st.success(), "certsmith {args:?}");
     };
     run(&["init", "--cn", "Bench Root", "--no-passphrase"]);
-    run(&["intermediate", "issuing", "--cn", "Bench Issuing", "--no-passphrase"]);
+    run(&[
+        "intermediate",
+        "issuing",
+        "--cn",
+        "Bench Issuing",
+        "--no-passphrase",
+    ]);
     Fixture {
         _dir: dir,
         pki: Pki::at(pki),
@@ -146,8 +152,7 @@ fn crl(c: &mut Criterion) {
                         .iter()
                         .map(|(s, t)| RevokedCertParams {
                             serial_number: SerialNumber::from_slice(s),
-                            revocation_time: OffsetDateTime::from_unix_timestamp(*t)
-                                .expect("time"),
+                            revocation_time: OffsetDateTime::from_unix_timestamp(*t).expect("time"),
                             reason_code: Some(RevocationReason::KeyCompromise),
                             invalidity_date: None,
                         })

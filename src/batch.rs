@@ -34,8 +34,13 @@ use crate::profile::Profile;
 use crate::store::{self, Existing, Staged};
 use crate::validity::Validity;
 
-/// Rows recorded per ledger transaction (and per filesystem flush).
-pub const CHUNK: usize = 2048;
+/// Most rows recorded per ledger transaction (and per filesystem flush).
+pub const CHUNK: usize = 16_384;
+/// A chunk is also recorded once this much time has passed since the last
+/// one: a filesystem flush costs ~0.1 s here, so a few per second at most.
+const FLUSH_EVERY: Duration = Duration::from_secs(2);
+/// Certificates written but not yet collected (bounds memory).
+const IN_FLIGHT: usize = 4096;
 /// Bad rows kept for the report; more are only counted.
 const MAX_REPORTED: usize = 1000;
 
@@ -245,7 +250,7 @@ impl Plan<'_> {
         let jobs = jobs.max(1);
         let (job_tx, job_rx) = sync_channel::<Box<LeafRequest>>(jobs * 64);
         let job_rx = Arc::new(Mutex::new(job_rx));
-        let (done_tx, done_rx) = sync_channel::<Result<CertRecord>>(CHUNK);
+        let (done_tx, done_rx) = sync_channel::<Result<CertRecord>>(IN_FLIGHT);
         let mut first_err: Option<Error> = None;
         let mut issued = 0u64;
         std::thread::scope(|s| {
@@ -263,7 +268,8 @@ impl Plan<'_> {
             }
             drop(done_tx);
             drop(job_rx);
-            let mut chunk: Vec<CertRecord> = Vec::with_capacity(CHUNK);
+            let mut chunk: Vec<CertRecord> = Vec::new();
+            let mut last_flush = Instant::now();
             let mut record = |chunk: &mut Vec<CertRecord>| -> Result<()> {
                 if chunk.is_empty() {
                     return Ok(());
@@ -281,9 +287,11 @@ impl Plan<'_> {
                         chunk.push(rec);
                         written += 1;
                         progress(written);
-                        if chunk.len() >= CHUNK
-                            && let Err(e) = record(&mut chunk)
-                        {
+                        let due = chunk.len() >= CHUNK || last_flush.elapsed() >= FLUSH_EVERY;
+                        if due {
+                            last_flush = Instant::now();
+                        }
+                        if due && let Err(e) = record(&mut chunk) {
                             stop.store(true, Ordering::Relaxed);
                             first_err.get_or_insert(e);
                             chunk.clear();
