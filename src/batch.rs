@@ -4,10 +4,10 @@
 //!
 //! Pipeline: one thread reads the manifest and sends requests through a
 //! bounded channel to `jobs` workers; each worker makes a key, signs, and
-//! writes the certificate's files atomically (temp file + rename, without
-//! fsync); the calling thread collects the ledger records and, per chunk,
-//! flushes the filesystem (syncfs) and then inserts the chunk's rows in one
-//! transaction. So the ledger records a certificate only once its files are
+//! writes the certificate's directory atomically (a temporary directory
+//! renamed into place, without fsync); the calling thread collects the
+//! ledger records and, per chunk, flushes the filesystem (syncfs) and then
+//! inserts the chunk's rows in one transaction. So the ledger records a certificate only once its files are
 //! durable. After a crash, the last chunk's files may exist without ledger
 //! rows; `--skip-existing` re-issues those names (the unrecorded files are
 //! kept as `*.old-unrecorded`).
@@ -31,7 +31,7 @@ use crate::manifest::{Manifest, Row};
 use crate::names::Subject;
 use crate::pki::Pki;
 use crate::profile::Profile;
-use crate::store::{self, Existing, Staged};
+use crate::store::{self, Existing, Staged, StagedDir};
 use crate::validity::Validity;
 
 /// Most rows recorded per ledger transaction (and per filesystem flush).
@@ -410,23 +410,32 @@ impl Plan<'_> {
         let key_pem = keys::to_pem(&key)?;
         let fullchain = format!("{cert}{chain}");
         let dir = self.dir(&req.name);
-        // Without --skip-existing, `check` made sure nothing is there; with
-        // it, what is there has no ledger row and is kept aside, not lost.
-        let existing = if self.skip_existing {
-            Existing::Backup("unrecorded".into())
-        } else {
-            Existing::Refuse
-        };
-        let mut staged = Staged::deferred_sync(root);
-        for (file, bytes, mode) in [
+        let files = [
             ("key.pem", key_pem.as_bytes(), store::KEY_MODE),
             ("cert.pem", cert.as_bytes(), store::PUBLIC_MODE),
             ("chain.pem", chain.as_bytes(), store::PUBLIC_MODE),
             ("fullchain.pem", fullchain.as_bytes(), store::PUBLIC_MODE),
-        ] {
-            staged.add(&dir.join(file), bytes, mode, existing.clone())?;
+        ];
+        // The usual case: a new directory, appearing whole with one rename.
+        let fresh = StagedDir::new(&dir)?;
+        for (file, bytes, mode) in files {
+            fresh.add(file, bytes, mode)?;
         }
-        staged.commit()?;
+        if !fresh.commit()? {
+            // The directory exists. Without --skip-existing, `check` made sure
+            // none of these files is there; with it, what is there has no
+            // ledger row and is kept aside as *.old-unrecorded, not lost.
+            let existing = if self.skip_existing {
+                Existing::Backup("unrecorded".into())
+            } else {
+                Existing::Refuse
+            };
+            let mut staged = Staged::deferred_sync(root);
+            for (file, bytes, mode) in files {
+                staged.add(&dir.join(file), bytes, mode, existing.clone())?;
+            }
+            staged.commit()?;
+        }
         Ok(leaf::record(
             self.pki,
             req,
