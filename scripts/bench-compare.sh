@@ -59,14 +59,23 @@ OSSL="openssl req -x509 -new -config $W/leaf.cnf -extensions leaf -newkey ec -pk
 mean() { sed -E 's/.*"mean": *([0-9.eE+-]+).*/\1/;t;d' "$1" | head -n1; }
 hf() { hyperfine --style none --shell=bash "$@" >/dev/null; }
 
-hf --runs "$RUNS" --prepare "rm -rf $W/p && cp -a $W/base $W/p" --export-json "$W/batch-certsmith.json" \
-    "$BIN --pki $W/p batch --count $N --jobs $JOBS -q"
-hf --runs "$OPENSSL_BATCH_RUNS" --prepare "rm -rf $W/o && mkdir $W/o" --export-json "$W/batch-openssl.json" \
-    "seq -f 'dev-%06g' 1 $N | xargs -P $JOBS -I@ $OSSL -subj /CN=@ -keyout $W/o/@.key -out $W/o/@.crt 2>/dev/null"
-hf --runs "$RUNS" --prepare "rm -rf $W/p && cp -a $W/base $W/p" --export-json "$W/single-certsmith.json" \
-    "for i in \$(seq $SINGLES); do $BIN --pki $W/p issue dev-\$i -q; done"
-hf --runs "$RUNS" --prepare "rm -rf $W/o && mkdir $W/o" --export-json "$W/single-openssl.json" \
-    "for i in \$(seq $SINGLES); do $OSSL -subj /CN=dev-\$i -keyout $W/o/dev-\$i.key -out $W/o/dev-\$i.crt 2>/dev/null; done"
+# Each timed run gets a fresh directory and nothing is deleted until the end:
+# ext4 allocates inodes slowly for a minute or more after mass deletion,
+# which would penalise whichever command ran right after a clean-up.
+echo 0 >"$W/ctr"
+NEXT="n=\$((\$(cat $W/ctr) + 1)); echo \$n >$W/ctr"
+CUR="$W/run-\$(cat $W/ctr)"
+fresh_pki="$NEXT; cp -a $W/base $W/run-\$n"
+fresh_dir="$NEXT; mkdir $W/run-\$n"
+
+hf --runs "$RUNS" --prepare "$fresh_pki" --export-json "$W/batch-certsmith.json" \
+    "$BIN --pki $CUR batch --count $N --jobs $JOBS -q"
+hf --runs "$OPENSSL_BATCH_RUNS" --prepare "$fresh_dir" --export-json "$W/batch-openssl.json" \
+    "d=$CUR; seq -f 'dev-%06g' 1 $N | xargs -P $JOBS -I@ $OSSL -subj /CN=@ -keyout \$d/@.key -out \$d/@.crt 2>/dev/null"
+hf --runs "$RUNS" --prepare "$fresh_pki" --export-json "$W/single-certsmith.json" \
+    "d=$CUR; for i in \$(seq $SINGLES); do $BIN --pki \$d issue dev-\$i -q; done"
+hf --runs "$RUNS" --prepare "$fresh_dir" --export-json "$W/single-openssl.json" \
+    "d=$CUR; for i in \$(seq $SINGLES); do $OSSL -subj /CN=dev-\$i -keyout \$d/dev-\$i.key -out \$d/dev-\$i.crt 2>/dev/null; done"
 
 bc_s=$(mean "$W/batch-certsmith.json")
 bo_s=$(mean "$W/batch-openssl.json")
