@@ -64,6 +64,10 @@ if "$BIN" --pki "$W/pki" crl --ca issuing -q >/dev/null 2>&1; then
     hf --warmup 1 --runs 5 --export-json "$W/crl.json" "$BIN --pki $W/pki crl --ca issuing -q"
     crl_s=$(mean "$W/crl.json")
 fi
+# The ledger side of a CRL on its own: the revoked entries of one CA, by index.
+hf --warmup 1 --runs 5 --export-json "$W/crl-query.json" \
+    "sqlite3 $W/pki/ledger.db \"SELECT serial, revoked_at, revocation_reason FROM certificates WHERE issuer = 'issuing' AND revoked_at IS NOT NULL\" >/dev/null"
+cq=$(mean "$W/crl-query.json")
 ie=$(mean "$W/issue-empty.json")
 if_=$(mean "$W/issue-full.json")
 ls_=$(mean "$W/list.json")
@@ -78,12 +82,13 @@ wall=$(sed -n 's/.*Elapsed (wall clock) time (h:mm:ss or m:ss): //p' "$W/time.tx
 echo "# certsmith bench-scale v1"
 echo "ledger          $total certificates ($revoked revoked), ${db_mb} MB"
 awk -v ie="$ie" -v if_="$if_" -v ls="$ls_" -v crl="$crl_s" -v listed="$listed" \
-    -v rss="$rss_kb" -v batch="$BATCH" -v wall="$wall" 'BEGIN {
+    -v cq="$cq" -v rss="$rss_kb" -v batch="$BATCH" -v wall="$wall" 'BEGIN {
     printf "issue_empty_ledger          %8.2f ms/process\n", ie / 20 * 1e3
     printf "issue_full_ledger           %8.2f ms/process\n", if_ / 20 * 1e3
     printf "ratio_issue_full_over_empty %8.2fx   (target <= 1.5x)\n", if_ / ie
     printf "list_expiring_within_30d    %8.3f s          (%d lines printed, target < 2 s)\n", ls, listed
     if (crl != "") printf "crl_100k_revoked            %8.3f s          (target < 2 s)\n", crl
     else printf "crl_100k_revoked                 n/a          (no crl command in this build)\n"
+    printf "crl_ledger_query_100k       %8.3f s          (sqlite3 CLI, revoked rows of one CA)\n", cq
     printf "batch_peak_rss              %8.1f MB         (batch --count %d in %s, target < 150 MB)\n", rss / 1024, batch, wall
 }'
