@@ -39,7 +39,7 @@ new_pki "$W/pki"
 issue20 "$W/pki" "$W/issue-empty.json"
 
 now=$(date +%s)
-sqlite3 "$W/pki/ledger.db" <<SQL
+sqlite3 "$W/pki/ledger.db" >/dev/null <<SQL
 PRAGMA busy_timeout = 60000;
 BEGIN;
 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < $ROWS)
