@@ -197,6 +197,16 @@ impl Staged {
     /// commits them together instead of once per file (a `certsmith issue`
     /// writes four files; each serial fsync costs one journal commit).
     fn sync_files(&self) -> Result<()> {
+        // One thread per file is worth it for a handful of files only.
+        if self.files.len() == 1 || self.files.len() > 16 {
+            for f in &self.files {
+                f.tmp
+                    .as_file()
+                    .sync_all()
+                    .map_err(|e| io_err("cannot write", f.tmp.path(), &e))?;
+            }
+            return Ok(());
+        }
         std::thread::scope(|s| {
             let handles: Vec<_> = self
                 .files

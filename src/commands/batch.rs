@@ -82,14 +82,19 @@ fn bad_rows(manifest: &Manifest, c: &Checked, skip_existing: bool) -> Error {
     if c.bad > 20 {
         lines.push("…".into());
     }
+    let one = c.bad == 1;
+    let (line, cert, rows, them) = if one {
+        ("line", "certificate", "row", "it")
+    } else {
+        ("lines", "certificates", "rows", "them")
+    };
     let what = match manifest {
         Manifest::File { path, .. } => {
-            format!("in '{}' (lines {})", path.display(), lines.join(", "))
+            format!("in '{}' ({line} {})", path.display(), lines.join(", "))
         }
-        Manifest::Count { .. } => format!("(certificates {})", lines.join(", ")),
+        Manifest::Count { .. } => format!("({cert} {})", lines.join(", ")),
     };
-    let rows = if c.bad == 1 { "row" } else { "rows" };
-    let mut hint = "fix them and run again; nothing was issued".to_string();
+    let mut hint = format!("fix {them} and run again; nothing was issued");
     if !skip_existing && c.errors.iter().any(|e| e.contains("already")) {
         hint.push_str("; pass --skip-existing to skip names already in the ledger");
     }
