@@ -1,5 +1,8 @@
 # certsmith tasks. `just --list` shows them.
 
+default:
+    @just --list
+
 # Build the release binary
 build:
     cargo build --release
@@ -33,3 +36,19 @@ man dir="target/man":
 completions dir="target/completions":
     mkdir -p {{dir}}
     for sh in bash zsh fish; do cargo run --quiet -- completions $sh > {{dir}}/certsmith.$sh; done
+
+# --- benchmarks (docs/performance.md) ---
+
+# Criterion benchmarks: issue one leaf per key type, sign a CSR, CRL with 10k/100k entries, verify a chain
+bench *ARGS:
+    nice cargo bench --bench issuance -- {{ARGS}}
+
+# certsmith vs openssl side by side (batch of 10,000 and 200 single processes); needs hyperfine
+bench-compare:
+    cargo build --release
+    nice scripts/bench-compare.sh
+
+# 1,000,000-certificate ledger: issue, list --expiring-within, crl; peak RSS of batch --count 100000
+bench-scale:
+    cargo build --release
+    nice scripts/bench-scale.sh

@@ -2,6 +2,7 @@
 //! holds all the work; the binary (`main.rs`, `cli.rs`, `commands/`) only
 //! turns flags into calls and results into output.
 
+pub mod batch;
 pub mod bundle;
 pub mod ca;
 pub mod certinfo;
@@ -16,6 +17,7 @@ pub mod inspect;
 pub mod keys;
 pub mod leaf;
 pub mod ledger;
+pub mod manifest;
 pub mod names;
 pub mod passphrase;
 pub mod perms;

@@ -2,6 +2,7 @@
 
 mod common;
 
+mod batch;
 mod core;
 mod csr;
 mod export;

@@ -1,10 +1,189 @@
-//! `certsmith batch`.
+//! `certsmith batch`: many certificates from a manifest or `--count`, all
+//! checked before the first key is made, then issued in parallel.
 
-use certsmith::error::Result;
+use std::io::IsTerminal;
+
+use certsmith::batch::{Checked, Plan, Summary};
+use certsmith::ca::Signer;
+use certsmith::clock;
+use certsmith::error::{Error, Result};
+use certsmith::manifest::Manifest;
+use certsmith::profile::Profile;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Ctx;
 use crate::cli::BatchArgs;
 
-pub fn run(_ctx: &Ctx, _a: BatchArgs) -> Result<()> {
-    super::not_built("batch")
+pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
+    let manifest = match (&a.manifest, a.count) {
+        (_, Some(n)) => Manifest::count(n, &a.name_pattern)?,
+        (Some(p), None) => Manifest::file(p)?,
+        (None, None) => {
+            return Err(Error::input("batch needs a manifest file or --count N")
+                .hint("certsmith batch devices.csv, or certsmith batch --count 100 --name-pattern 'device-{:06}'"));
+        }
+    };
+    let jobs = match a.jobs {
+        Some(0) => return Err(Error::input("--jobs must be at least 1")),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let pki = &ctx.pki;
+    let mut ledger = pki.open_ledger()?;
+    let profile = Profile::load(Some(&pki.root), &a.profile)?;
+    let key_type = super::key_type(a.key.as_deref(), profile.default_key)?;
+    let ca = super::issuing_ca(&ledger, a.ca.as_deref())?;
+    let signer = Signer::load(pki, &ledger, &ca, &super::pass_options(&a.pass))?;
+    let out = a
+        .out
+        .as_deref()
+        .map(std::path::absolute)
+        .transpose()
+        .map_err(|e| Error::input(format!("--out is not a usable path: {e}")))?;
+    let plan = Plan {
+        pki,
+        signer: &signer,
+        profile,
+        key_type,
+        validity: super::validity(a.validity.as_deref())?,
+        clamp: a.clamp,
+        out,
+        skip_existing: a.skip_existing,
+        now: clock::now()?,
+    };
+    let checked = plan.check(&mut ledger, &manifest)?;
+    if checked.bad > 0 {
+        return Err(bad_rows(&manifest, &checked, a.skip_existing));
+    }
+    if a.dry_run {
+        dry_run_report(ctx, &plan, &checked);
+        return Ok(());
+    }
+    let bar = progress_bar(ctx, checked.to_issue);
+    let mut summary = plan.issue(&mut ledger, &manifest, jobs, &|n| bar.set_position(n))?;
+    bar.finish_and_clear();
+    summary.clamped = checked.clamped;
+    report(ctx, &summary, checked.unrecorded);
+    Ok(())
+}
+
+/// Prints every bad row (up to a limit) and returns the error naming them.
+fn bad_rows(manifest: &Manifest, c: &Checked, skip_existing: bool) -> Error {
+    for e in &c.errors {
+        eprintln!("certsmith: {e}");
+    }
+    if c.bad > c.errors.len() as u64 {
+        eprintln!(
+            "certsmith: … and {} more bad rows",
+            c.bad - c.errors.len() as u64
+        );
+    }
+    let mut lines: Vec<String> = c.bad_lines.iter().take(20).map(u64::to_string).collect();
+    if c.bad > 20 {
+        lines.push("…".into());
+    }
+    let one = c.bad == 1;
+    let (line, cert, rows, them) = if one {
+        ("line", "certificate", "row", "it")
+    } else {
+        ("lines", "certificates", "rows", "them")
+    };
+    let what = match manifest {
+        Manifest::File { path, .. } => {
+            format!("in '{}' ({line} {})", path.display(), lines.join(", "))
+        }
+        Manifest::Count { .. } => format!("({cert} {})", lines.join(", ")),
+    };
+    let mut hint = format!("fix {them} and run again; nothing was issued");
+    if !skip_existing && c.errors.iter().any(|e| e.contains("already")) {
+        hint.push_str("; pass --skip-existing to skip names already in the ledger");
+    }
+    Error::input(format!("{} bad {rows} {what}", c.bad)).hint(hint)
+}
+
+/// A bar on stderr when it is a terminal; hidden otherwise.
+fn progress_bar(ctx: &Ctx, len: u64) -> ProgressBar {
+    if ctx.quiet || ctx.json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} certificates, {per_sec}, {eta} left")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn dry_run_report(ctx: &Ctx, plan: &Plan<'_>, c: &Checked) {
+    let json = serde_json::json!({
+        "dry_run": true,
+        "rows": c.rows,
+        "to_issue": c.to_issue,
+        "skipped": c.skipped,
+        "unrecorded": c.unrecorded,
+        "ca": plan.signer.name,
+        "profile": plan.profile.name,
+        "key_type": plan.key_type.to_string(),
+        "out": plan.out_dir(),
+        "clamped": c.clamped,
+    });
+    ctx.report(
+        || {
+            let mut s = format!(
+                "Manifest OK: {} rows, {} to issue from CA '{}' (profile {}, {}) into {}",
+                c.rows,
+                c.to_issue,
+                plan.signer.name,
+                plan.profile.name,
+                plan.key_type,
+                plan.out_dir().display()
+            );
+            if c.skipped > 0 {
+                s.push_str(&format!(", {} already in the ledger (skipped)", c.skipped));
+            }
+            s.push_str(".\n");
+            if c.unrecorded > 0 {
+                s.push_str(&format!(
+                    "note: {} names have files but no ledger row (an interrupted run); they will be re-issued and the old files kept as *.old-unrecorded\n",
+                    c.unrecorded
+                ));
+            }
+            s.push_str("Nothing was written (--dry-run).\n");
+            s
+        },
+        &json,
+    );
+}
+
+fn report(ctx: &Ctx, s: &Summary, unrecorded: u64) {
+    let mut json = serde_json::to_value(s).unwrap_or_default();
+    json["unrecorded_replaced"] = unrecorded.into();
+    ctx.report(
+        || {
+            let mut t = format!(
+                "Issued {} certificates from CA '{}' (profile {}, {}) in {:.2} s, {:.0} certificates/s.\n",
+                s.issued, s.ca, s.profile, s.key_type, s.elapsed_seconds, s.certs_per_second
+            );
+            if s.skipped > 0 {
+                t.push_str(&format!("Skipped {} names already in the ledger.\n", s.skipped));
+            }
+            if unrecorded > 0 {
+                t.push_str(&format!(
+                    "note: re-issued {unrecorded} names whose files had no ledger row; the old files are kept as *.old-unrecorded\n"
+                ));
+            }
+            if s.clamped {
+                t.push_str("note: the validity was shortened to the issuer's notAfter (--clamp)\n");
+            }
+            t.push_str(&format!("  {}/<name>/{{cert,key,chain,fullchain}}.pem\n", s.out.display()));
+            t.push_str(&format!(
+                "Next: certsmith{} list --ca {}\n",
+                super::pki_flag(ctx),
+                s.ca
+            ));
+            t
+        },
+        &json,
+    );
 }

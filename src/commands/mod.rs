@@ -108,12 +108,6 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-pub fn not_built(cmd: &str) -> Result<()> {
-    Err(Error::input(format!(
-        "`certsmith {cmd}` is not available in this build"
-    )))
-}
-
 /// Passphrase sources for loading a CA key.
 pub fn pass_options(pass: &PassArgs) -> PassOptions {
     PassOptions {
