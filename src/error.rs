@@ -70,9 +70,18 @@ impl std::error::Error for Error {}
 /// the error stays one harmless line, and cut after 80 characters.
 pub fn shown(s: &str) -> String {
     const MAX: usize = 80;
-    let mut out: String = s
-        .chars()
-        .take(MAX)
+    let cut: String = s.chars().take(MAX).collect();
+    let mut out = escape_controls(&cut);
+    if s.chars().count() > MAX {
+        out.push('…');
+    }
+    out
+}
+
+/// Escapes control characters (NUL, DEL, terminal escapes, newlines) so a
+/// message built from input stays one harmless line.
+pub fn escape_controls(s: &str) -> String {
+    s.chars()
         .flat_map(|c| {
             if c.is_control() {
                 c.escape_default().collect::<Vec<_>>()
@@ -80,11 +89,7 @@ pub fn shown(s: &str) -> String {
                 vec![c]
             }
         })
-        .collect();
-    if s.chars().count() > MAX {
-        out.push('…');
-    }
-    out
+        .collect()
 }
 
 /// Builds an input error from a formatted message: `bail!("bad {x}")`.

@@ -34,6 +34,16 @@ pub struct RowError {
     pub reason: String,
 }
 
+impl RowError {
+    /// A row error; input echoed in `reason` is made safe to print.
+    pub fn new(line: u64, reason: &str) -> RowError {
+        RowError {
+            line,
+            reason: crate::error::escape_controls(reason),
+        }
+    }
+}
+
 /// The file format of a manifest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -252,12 +262,7 @@ impl Iterator for Rows {
             } => loop {
                 buf.clear();
                 *line += 1;
-                let err = |reason: String| {
-                    Some(Err(RowError {
-                        line: *line,
-                        reason,
-                    }))
-                };
+                let err = |reason: String| Some(Err(RowError::new(*line, &reason)));
                 match reader.read_until(b'\n', buf) {
                     Ok(0) => {
                         if *format == Format::Csv && header.is_none() {
@@ -316,10 +321,7 @@ impl Iterator for Rows {
                         cn,
                         sans,
                     })
-                    .map_err(|reason| RowError {
-                        line: *line,
-                        reason,
-                    }),
+                    .map_err(|reason| RowError::new(*line, &reason)),
                 );
             },
         }

@@ -239,3 +239,81 @@ fn profile_json_parser_never_panics_and_accepts_only_sane_profiles() {
         })
         .unwrap();
 }
+
+/// Manifest text: CSV or JSON Lines shapes, with junk mixed in.
+fn manifest_text() -> impl Strategy<Value = String> {
+    let row = prop_oneof![
+        "[a-z0-9\\-]{0,12},[a-zA-Z0-9 ]{0,8},(dns:[a-z.]{1,10}|ip:10\\.0\\.0\\.[0-9]|uri:spiffe://a/[a-z]{1,5}|;|\"[^\"]{0,6}\"){0,3}",
+        "\\{\"name\": ?\"[a-z0-9\\-]{0,12}\"(, ?\"cn\": ?\"[a-z ]{0,8}\")?(, ?\"san\": ?\\[(\"dns:[a-z.]{1,8}\")?\\])?\\}",
+        "\\PC{0,30}",
+        "[\\x00-\\x7f]{0,20}",
+    ];
+    (
+        prop_oneof![
+            Just("name,cn,san"),
+            Just("name"),
+            Just(""),
+            Just("san,name")
+        ],
+        proptest::collection::vec(row, 0..12),
+        any::<bool>(),
+    )
+        .prop_map(|(header, rows, crlf)| {
+            let nl = if crlf { "\r\n" } else { "\n" };
+            let mut s = String::from(header);
+            for r in rows {
+                s.push_str(nl);
+                s.push_str(&r);
+            }
+            s
+        })
+}
+
+#[test]
+fn manifest_parser_never_panics_and_every_accepted_row_is_issuable() {
+    use certsmith::manifest::Manifest;
+    let dir = tempfile::tempdir().unwrap();
+    runner(400)
+        .run(
+            &(
+                manifest_text(),
+                prop_oneof![Just("m.csv"), Just("m.jsonl"), Just("m.txt")],
+            ),
+            |(text, file)| {
+                let path = dir.path().join(file);
+                std::fs::write(&path, &text).unwrap();
+                let Ok(m) = Manifest::file(&path) else {
+                    return Ok(());
+                };
+                let Ok(rows) = m.rows() else { return Ok(()) };
+                let mut last = 0;
+                for r in rows.take(100) {
+                    let line = match r {
+                        Ok(row) => {
+                            prop_assert!(
+                                certsmith::pki::validate_name("certificate", &row.name).is_ok(),
+                                "{row:?}"
+                            );
+                            row.line
+                        }
+                        Err(e) => {
+                            prop_assert!(!e.reason.is_empty());
+                            prop_assert!(
+                                !e.reason.chars().any(|c| c.is_control()),
+                                "{:?}",
+                                e.reason
+                            );
+                            e.line
+                        }
+                    };
+                    prop_assert!(
+                        line > last,
+                        "line numbers must increase: {line} after {last}"
+                    );
+                    last = line;
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+}
