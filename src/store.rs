@@ -27,14 +27,21 @@ pub fn create_private_dir(root: &Path, dir: &Path) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
+    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
     DirBuilder::new()
         .recursive(true)
         .mode(DIR_MODE)
         .create(dir)
         .map_err(|e| io_err("cannot create directory", dir, &e))?;
-    // The umask can only narrow the mode; set it anyway so 0700 is exact.
-    fs::set_permissions(dir, Permissions::from_mode(DIR_MODE))
-        .map_err(|e| io_err("cannot set permissions on", dir, &e))?;
+    for d in missing.iter().rev() {
+        // The umask can only narrow the mode; set it anyway so 0700 is exact.
+        fs::set_permissions(d, Permissions::from_mode(DIR_MODE))
+            .map_err(|e| io_err("cannot set permissions on", d, &e))?;
+        // The new entry must survive a crash like the files written into it.
+        if let Some(parent) = d.parent() {
+            sync_dir(parent);
+        }
+    }
     Ok(())
 }
 
