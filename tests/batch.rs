@@ -221,7 +221,6 @@ fn skip_existing_resumes_an_interrupted_batch_without_duplicates() {
 
 #[test]
 fn out_dir_receives_the_device_directories_with_private_keys() {
-    use std::os::unix::fs::PermissionsExt;
     let env = Env::new();
     env.hierarchy();
     let out = env.path("provisioning");
@@ -236,10 +235,7 @@ fn out_dir_receives_the_device_directories_with_private_keys() {
         "-q",
     ]);
     let key = out.join("cam-2/key.pem");
-    assert_eq!(
-        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(mode(&key), 0o600);
     assert!(!env.pki.join("certs/cam-2").exists());
     verifies_as_client(&env, &out.join("cam-3"));
     let (ok, out_text) = openssl(&["pkey", "-noout", "-in", key.to_str().unwrap()]);

@@ -20,11 +20,7 @@ fn default_p12_opens_in_openssl_without_legacy_and_holds_key_and_full_chain() {
     let j = env.json(&["export", "dev1", "--p12-passphrase-file", s(&pw)]);
     let file = env.cert_dir("dev1").join("dev1.p12");
     assert_eq!(j["file"], s(&file));
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(mode(&file), 0o600);
     let passin = format!("file:{}", s(&pw));
     let (ok, info) = openssl(&[
         "pkcs12",
@@ -146,22 +142,7 @@ fn csr_signed_certificate_has_no_key_to_export_and_says_so() {
     env.hierarchy();
     let key = env.path("dev.key");
     let csr = env.path("dev.csr");
-    let (ok, t) = openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        s(&key),
-        "-out",
-        s(&csr),
-        "-subj",
-        "/CN=onboard",
-    ]);
-    assert!(ok, "{t}");
+    openssl_p256_csr(&key, &csr, "/CN=onboard");
     env.ok(&["sign", s(&csr), "-q"]);
     let pw = env.path("pw");
     std::fs::write(&pw, "x").unwrap();

@@ -77,22 +77,7 @@ fn inspect_csr_reports_a_bad_signature() {
     let env = Env::new();
     let key = env.path("k.pem");
     let csr = env.path("r.csr");
-    let (ok, out) = openssl(&[
-        "req",
-        "-new",
-        "-nodes",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-subj",
-        "/CN=probe",
-        "-keyout",
-        key.to_str().unwrap(),
-        "-out",
-        csr.to_str().unwrap(),
-    ]);
-    assert!(ok, "{out}");
+    openssl_p256_csr(&key, &csr, "/CN=probe");
     let j = env.json(&["inspect", csr.to_str().unwrap()]);
     assert_eq!(j["type"], "csr");
     assert_eq!(j["signature_valid"], true);

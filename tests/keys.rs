@@ -373,11 +373,7 @@ fn change_passphrase_reencrypts_in_place_and_the_old_one_stops_working() {
         "-noout",
     ]);
     assert!(ok, "{out}");
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(mode(&key), 0o600);
     env.fails(
         2,
         &[

@@ -488,9 +488,5 @@ fn encrypted_import_key_is_reencrypted_with_the_new_passphrase() {
         "-noout",
     ]);
     assert!(ok, "{out}");
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(mode(&key), 0o600);
 }

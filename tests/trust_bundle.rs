@@ -3,7 +3,6 @@
 //! certificate and the rule. Rules are also reachable for any PEM file via
 //! `verify --target`, which is how the odd bundles here are checked.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -38,10 +37,6 @@ pub fn fingerprint(env: &Env, ca: &str) -> String {
         .find(|c| c["name"] == ca)
         .map(|c| c["fingerprint"].as_str().unwrap().to_string())
         .unwrap()
-}
-
-pub fn mode(p: &std::path::Path) -> u32 {
-    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
 }
 
 /// Runs `verify dev1 --bundle FILE --target T` on `text`; returns (exit code, stderr).
@@ -374,22 +369,7 @@ fn aws_alb_refuses_sha1_signatures_negative_serials_and_v1_certificates() {
     let key = env.path("v1.key");
     let csr = env.path("v1.csr");
     let v1 = env.path("v1.pem");
-    let (ok, out) = openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-subj",
-        "/CN=V1 CA",
-        "-keyout",
-        key.to_str().unwrap(),
-        "-out",
-        csr.to_str().unwrap(),
-    ]);
-    assert!(ok, "{out}");
+    openssl_p256_csr(&key, &csr, "/CN=V1 CA");
     let (ok, out) = openssl(&[
         "x509",
         "-req",

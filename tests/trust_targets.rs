@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use crate::trust::ok_at;
-use crate::trust_bundle::{check_text, mode, read, ready};
+use crate::trust_bundle::{check_text, read, ready};
 
 #[test]
 fn aws_apigw_needs_complete_chains_and_respects_its_limits() {

@@ -296,22 +296,7 @@ fn every_command_without_a_terminal_finishes_and_names_the_missing_flag() {
     env.ok(&["issue", "dev", "--passphrase-file", pf, "-q"]);
     let cert = env.cert_dir("dev").join("cert.pem");
     let csr = env.path("x.csr");
-    let (ok, t) = openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        s(&env.path("x.key")),
-        "-out",
-        s(&csr),
-        "-subj",
-        "/CN=x",
-    ]);
-    assert!(ok, "{t}");
+    openssl_p256_csr(&env.path("x.key"), &csr, "/CN=x");
     let dev_pem = env.path("dev.pem");
     // (arguments, the flag an error must name; None: any outcome but a hang)
     let cases: Vec<(Vec<&str>, Option<&str>)> = vec![

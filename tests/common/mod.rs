@@ -219,3 +219,30 @@ pub fn refused(env: &Env, args: &[&str]) -> String {
     }
     err
 }
+
+/// Makes a P-256 key at `key` and a CSR at `csr` for subject `subj`
+/// (OpenSSL form, e.g. `/CN=device`) with `openssl req`.
+pub fn openssl_p256_csr(key: &Path, csr: &Path, subj: &str) {
+    let (ok, out) = openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        subj,
+        "-keyout",
+        s(key),
+        "-out",
+        s(csr),
+    ]);
+    assert!(ok, "openssl req: {out}");
+}
+
+/// Permission bits of a file or directory.
+pub fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}

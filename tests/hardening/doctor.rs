@@ -191,10 +191,7 @@ fn leftover_temp_file_and_loose_key_are_repaired() {
     assert!(!staged.exists());
     assert_eq!(out.matches("temporary file").count(), 2, "{out}");
     assert!(!out.contains("belongs to no certificate"), "{out}");
-    assert_eq!(
-        std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(mode(&key), 0o600);
     env.ok(&["doctor"]);
 }
 

@@ -102,22 +102,7 @@ fn symlinked_certs_directory_is_refused_for_sign_too() {
     std::os::unix::fs::symlink(&outside, env.pki.join("certs")).unwrap();
     let key = env.path("d.key");
     let csr = env.path("d.csr");
-    let (ok, out) = openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        key.to_str().unwrap(),
-        "-out",
-        csr.to_str().unwrap(),
-        "-subj",
-        "/CN=d",
-    ]);
-    assert!(ok, "{out}");
+    openssl_p256_csr(&key, &csr, "/CN=d");
     let err = env.fails(2, &["sign", csr.to_str().unwrap()]);
     assert!(err.contains("symlink"), "{err}");
     assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);

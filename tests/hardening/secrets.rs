@@ -74,22 +74,7 @@ fn full_workflow_output_never_contains_passphrase_or_key_bytes() {
     let pf = pass.to_str().unwrap();
     let csr_key = env.path("dev.key");
     let csr = env.path("dev.csr");
-    let (ok, out) = openssl(&[
-        "req",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        csr_key.to_str().unwrap(),
-        "-out",
-        csr.to_str().unwrap(),
-        "-subj",
-        "/CN=csr-device",
-    ]);
-    assert!(ok, "{out}");
+    openssl_p256_csr(&csr_key, &csr, "/CN=csr-device");
 
     let mut output = String::new();
     let mut run = |args: &[&str]| {
