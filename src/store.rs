@@ -27,7 +27,11 @@ pub fn create_private_dir(root: &Path, dir: &Path) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
-    let missing: Vec<&Path> = dir.ancestors().take_while(|d| !d.exists()).collect();
+    // A relative path's last ancestor is "", which is the current directory, not a new one.
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .collect();
     DirBuilder::new()
         .recursive(true)
         .mode(DIR_MODE)
@@ -38,8 +42,9 @@ pub fn create_private_dir(root: &Path, dir: &Path) -> Result<()> {
         fs::set_permissions(d, Permissions::from_mode(DIR_MODE))
             .map_err(|e| io_err("cannot set permissions on", d, &e))?;
         // The new entry must survive a crash like the files written into it.
-        if let Some(parent) = d.parent() {
-            sync_dir(parent);
+        match d.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
+            _ => sync_dir(Path::new(".")),
         }
     }
     Ok(())

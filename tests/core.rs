@@ -383,3 +383,28 @@ fn completions_are_printed_for_bash_zsh_and_fish() {
         );
     }
 }
+
+#[test]
+fn default_pki_directory_is_pki_in_the_current_directory() {
+    let env = Env::new();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_certsmith"))
+            .args(args)
+            .current_dir(env.dir.path())
+            .env_remove("CERTSMITH_PKI")
+            .env_remove("CERTSMITH_PASSPHRASE")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    run(&["issue", "dev", "-q"]);
+    assert!(env.path("pki/certs/dev/cert.pem").exists());
+    assert_eq!(mode(&env.path("pki")), 0o700);
+    assert_eq!(mode(&env.path("pki/certs")), 0o700);
+}
