@@ -373,7 +373,10 @@ pub fn write_ca(
     };
     for f in [pki.ca_key_path(&new.name), pki.ca_cert_path(&new.name)] {
         crate::store::refuse_symlinks(&pki.root, &f)?;
-        crate::store::refuse_existing(&f)?;
+        // CAs are never re-issued over: point at another name or at doctor, not --force.
+        crate::store::refuse_existing(&f).map_err(|e| {
+            e.hint("choose another name, or run `certsmith doctor` to find where the leftover files came from")
+        })?;
     }
     let dir_existed = dir.exists();
     let reservation = ledger.reserve_ca(&rec, pass.is_some(), new.pathlen)?;

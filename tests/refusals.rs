@@ -344,3 +344,31 @@ fn failed_file_write_rolls_back_the_ledger_reservation() {
     std::fs::remove_file(env.cert_dir("dev").join("cert.pem")).unwrap();
     env.ok(&["issue", "dev", "-q"]);
 }
+
+#[test]
+fn leftover_ca_files_are_refused_without_suggesting_force() {
+    let env = Env::new();
+    env.hierarchy();
+    std::fs::create_dir_all(env.pki.join("cas/sub")).unwrap();
+    std::fs::write(env.pki.join("cas/sub/ca.key.pem"), "leftover").unwrap();
+    std::fs::set_permissions(
+        env.pki.join("cas/sub"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        env.pki.join("cas/sub/ca.key.pem"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let err = refused(
+        &env,
+        &["intermediate", "sub", "--cn", "Sub", "--no-passphrase"],
+    );
+    assert!(
+        err.contains(
+            "ca.key.pem' already exists\nhint: choose another name, or run `certsmith doctor`"
+        ),
+        "{err}"
+    );
+}
