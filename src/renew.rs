@@ -12,7 +12,7 @@ use crate::certinfo;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
 use crate::leaf::{self, IssuedLeaf, LeafRequest, WriteOptions};
-use crate::ledger::{Kind, Ledger, db_err};
+use crate::ledger::{Kind, Ledger};
 use crate::names::{San, Subject};
 use crate::passphrase::PassOptions;
 use crate::pki::Pki;
@@ -168,13 +168,7 @@ pub fn renew(
     };
     let mut old_revoked = false;
     if opts.revoke_old && old.revoked_at.is_none() {
-        ledger
-            .conn()
-            .execute(
-                "UPDATE certificates SET revoked_at = ?1, revocation_reason = 'superseded' WHERE id = ?2 AND revoked_at IS NULL",
-                rusqlite::params![now.unix_timestamp(), old.id],
-            )
-            .map_err(db_err)?;
+        crate::revoke::revoke(ledger, &old, "superseded", now)?;
         old_revoked = true;
     }
     Ok(Renewed {
