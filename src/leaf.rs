@@ -225,6 +225,16 @@ pub fn record(
     }
 }
 
+/// Refuses a name held by an issuance in progress, or already taken
+/// without `force` (one ledger query, before any key is made).
+pub fn check_name(ledger: &Ledger, name: &str, force: bool) -> Result<()> {
+    match ledger.cert_by_name(name)? {
+        Some(c) if c.state == "pending" => Err(crate::ledger::name_taken(name, true)),
+        Some(_) if !force => Err(crate::ledger::name_taken(name, false)),
+        _ => Ok(()),
+    }
+}
+
 /// Options for writing a leaf.
 #[derive(Clone, Debug, Default)]
 pub struct WriteOptions {

@@ -69,16 +69,7 @@ pub fn issue(
     let (req, opts) = leaf_request(ctx, name, a, None)?;
     let key_type = super::key_type(key, req.profile.default_key)?;
     // A `pending` name belongs to a running or interrupted command: never re-issue over it.
-    if ledger
-        .cert_by_name(name)?
-        .is_some_and(|c| c.state == "pending")
-    {
-        return Err(certsmith::ledger::name_taken(name, true));
-    }
-    if !opts.force && ledger.cert_by_name(name)?.is_some() {
-        return Err(certsmith::Error::input(format!("name '{name}' is already taken in the ledger"))
-            .hint("choose another name, or pass --force to re-issue it (the old files are kept as *.old-<serial>)"));
-    }
+    leaf::check_name(&ledger, name, opts.force)?;
     let ca = super::issuing_ca(&ledger, a.ca.as_deref())?;
     let signer = Signer::load(pki, &ledger, &ca, pass)?;
     req.check(&signer)?;

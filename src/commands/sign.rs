@@ -49,18 +49,7 @@ pub fn run(ctx: &Ctx, a: SignArgs) -> Result<()> {
         }
     }
     // A `pending` name belongs to a running or interrupted command: never re-issue over it.
-    if ledger
-        .cert_by_name(&name)?
-        .is_some_and(|c| c.state == "pending")
-    {
-        return Err(certsmith::ledger::name_taken(&name, true));
-    }
-    if !opts.force && ledger.cert_by_name(&name)?.is_some() {
-        return Err(
-            Error::input(format!("name '{name}' is already taken in the ledger"))
-                .hint("pass --name with another name, or --force to re-issue it"),
-        );
-    }
+    leaf::check_name(&ledger, &name, opts.force)?;
     let ca = super::issuing_ca(&ledger, a.leaf.ca.as_deref())?;
     let signer = Signer::load(pki, &ledger, &ca, &super::pass_options(&a.leaf.pass))?;
     req.check(&signer)?;
