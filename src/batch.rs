@@ -26,7 +26,7 @@ use crate::ca::Signer;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
 use crate::leaf::{self, LeafRequest};
-use crate::ledger::{CertRecord, Ledger, db_err};
+use crate::ledger::{CertRecord, Ledger, db_err, name_taken};
 use crate::manifest::{Manifest, Row};
 use crate::names::Subject;
 use crate::pki::Pki;
@@ -139,19 +139,9 @@ impl Plan<'_> {
     /// Decides what to do with one row, given the ledger.
     fn classify(&self, ledger: &mut Ledger, row: &Row) -> Result<Action> {
         match ledger_state(ledger, &row.name)? {
-            Some(state) if state == "pending" => {
-                return Err(Error::input(format!(
-                    "name '{}' is being issued by another certsmith process",
-                    row.name
-                )));
-            }
+            Some(state) if state == "pending" => return Err(name_taken(&row.name, true)),
             Some(_) if self.skip_existing => return Ok(Action::Skip),
-            Some(_) => {
-                return Err(Error::input(format!(
-                    "name '{}' is already taken in the ledger",
-                    row.name
-                )));
-            }
+            Some(_) => return Err(name_taken(&row.name, false)),
             None => {}
         }
         Ok(Action::Issue(Box::new(self.request(row)?)))
