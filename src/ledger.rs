@@ -195,7 +195,7 @@ fn cert_from_row(r: &Row<'_>) -> rusqlite::Result<CertRecord> {
 }
 
 /// The ledger this process opened, for errors that need its path.
-static ERROR_PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+static ERROR_PATH: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
 
 /// Turns a SQLite failure into a one-line error; a full disk (SQLite's
 /// FULL, or an I/O error on a filesystem with no free block) gets the
@@ -203,8 +203,9 @@ static ERROR_PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock
 pub fn db_err(e: rusqlite::Error) -> Error {
     if let rusqlite::Error::SqliteFailure(f, _) = &e {
         let path = ERROR_PATH
-            .get()
-            .cloned()
+            .lock()
+            .ok()
+            .and_then(|p| p.clone())
             .unwrap_or_else(|| "ledger.db".into());
         let full = match f.code {
             rusqlite::ErrorCode::DiskFull => true,
@@ -369,7 +370,9 @@ impl Ledger {
     /// ledger is created, not on every open).
     fn connect(path: &Path, dir_lock: Option<std::fs::File>) -> Result<Ledger> {
         use rusqlite::OpenFlags;
-        let _ = ERROR_PATH.set(path.to_path_buf());
+        if let Ok(mut p) = ERROR_PATH.lock() {
+            *p = Some(path.to_path_buf());
+        }
         let sidecars = [sidecar(path, "-wal"), sidecar(path, "-shm")];
         let created: Vec<bool> = sidecars
             .iter()

@@ -394,6 +394,9 @@ impl StagedDir {
 pub fn sync_filesystem(path: &Path) -> Result<()> {
     let f = File::open(path).map_err(|e| io_err("cannot open", path, &e))?;
     rustix::fs::syncfs(&f).map_err(|e| {
+        if e == rustix::io::Errno::NOSPC {
+            return no_space(path);
+        }
         Error::failed(format!(
             "cannot flush '{}' to disk: {}",
             path.display(),

@@ -254,8 +254,7 @@ fn move_entries(from: &Path, to: &Path) -> Result<()> {
         .collect();
     let mut done: Vec<&std::ffi::OsString> = Vec::new();
     for n in &names {
-        if let Err(e) = renameat_with(CWD, &from.join(n), CWD, &to.join(n), RenameFlags::NOREPLACE)
-        {
+        if let Err(e) = renameat_with(CWD, from.join(n), CWD, to.join(n), RenameFlags::NOREPLACE) {
             for d in done {
                 let _ = std::fs::rename(to.join(d), from.join(d));
             }

@@ -162,6 +162,31 @@ fn bootstrap_failing_half_way_into_an_empty_directory_leaves_it_empty() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(beside, vec![std::ffi::OsString::from("pki")], "{beside:?}");
+    // Into a directory that does not exist yet: nothing appears at all.
+    let fresh = env.path("new/pki");
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_certsmith"))
+        .arg("--pki")
+        .arg(&fresh)
+        .args([
+            "--yes",
+            "bootstrap",
+            "--no-passphrase",
+            "--root-key",
+            "ed25519",
+            "--key",
+            "ed25519",
+            "--target",
+            "aws-alb",
+        ])
+        .current_dir(env.dir.path())
+        .env_remove("CERTSMITH_PKI")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(err.contains("aws-alb"), "{err}");
+    assert!(!env.path("new").exists(), "bootstrap left its staging area");
     // The same directory then takes a complete bootstrap, output as before.
     let out = env.ok(&["--yes", "bootstrap", "--no-passphrase"]);
     assert!(out.contains(&format!("in {}.", env.pki.display())), "{out}");
