@@ -151,7 +151,14 @@ impl Pki {
             ..Default::default()
         };
         for rec in ledger.list(&all)? {
-            let dir = resolved(&self.resolve_dir(&rec.dir));
+            // Inside the PKI directory no symlink is followed (it is refused),
+            // so only directories elsewhere need resolving: cheap for a big ledger.
+            let stored = Path::new(&rec.dir);
+            let dir = if stored.is_absolute() {
+                resolved(stored)
+            } else {
+                root.join(stored)
+            };
             if !target.starts_with(&dir) {
                 continue;
             }
@@ -261,5 +268,26 @@ impl Pki {
             }
         }
         Ok(chain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolved_follows_symlinks_and_dot_dot_of_missing_tails() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().canonicalize().unwrap();
+        std::fs::create_dir(real.join("cas")).unwrap();
+        std::os::unix::fs::symlink(real.join("cas"), real.join("link")).unwrap();
+        assert_eq!(
+            resolved(&real.join("link/root/ca.key.pem")),
+            real.join("cas/root/ca.key.pem")
+        );
+        assert_eq!(
+            resolved(&real.join("elsewhere/../cas/x")),
+            real.join("cas/x")
+        );
     }
 }
