@@ -201,22 +201,34 @@ static ERROR_PATH: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mut
 /// FULL, or an I/O error on a filesystem with no free block) gets the
 /// one message [`crate::store::no_space`].
 pub fn db_err(e: rusqlite::Error) -> Error {
-    if let rusqlite::Error::SqliteFailure(f, _) = &e {
-        let path = ERROR_PATH
-            .lock()
-            .ok()
-            .and_then(|p| p.clone())
-            .unwrap_or_else(|| "ledger.db".into());
-        let full = match f.code {
-            rusqlite::ErrorCode::DiskFull => true,
-            rusqlite::ErrorCode::SystemIoFailure => crate::store::is_full(ledger_dir(&path)),
-            _ => false,
-        };
-        if full {
-            return crate::store::no_space(&path);
-        }
+    if disk_full(&e) {
+        return crate::store::no_space(&error_path());
     }
     Error::failed(format!("ledger error: {e}"))
+}
+
+/// The path of the ledger last opened, for messages.
+fn error_path() -> std::path::PathBuf {
+    ERROR_PATH
+        .lock()
+        .ok()
+        .and_then(|p| p.clone())
+        .unwrap_or_else(|| "ledger.db".into())
+}
+
+/// Whether SQLite failed for want of space: its FULL, or an I/O error on a
+/// filesystem with no free block left.
+fn disk_full(e: &rusqlite::Error) -> bool {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            rusqlite::ErrorCode::DiskFull => true,
+            rusqlite::ErrorCode::SystemIoFailure => {
+                crate::store::is_full(ledger_dir(&error_path()))
+            }
+            _ => false,
+        },
+        _ => false,
+    }
 }
 
 /// The directory holding the ledger file `path`.
@@ -287,28 +299,30 @@ impl Ledger {
             None
         };
         let l = Self::connect(path, dir_lock)?;
-        let v: Result<Option<i64>> = retry_busy(|| {
+        let v = retry_busy(|| {
             l.conn
                 .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
                 .optional()
-        })
-        .map_err(|e| match e {
-            rusqlite::Error::SqliteFailure(f, _)
-                if matches!(
-                    f.code,
-                    rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure
-                ) =>
-            {
-                db_err(e)
-            }
-            _ => not_ledger(),
         });
         let v = match v {
             Ok(v) => v,
-            Err(e) => {
+            Err(e) if disk_full(&e) => {
                 l.close_leaving_nothing();
-                return Err(e);
+                return Err(db_err(e));
             }
+            Err(
+                e @ rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error {
+                        code:
+                            rusqlite::ErrorCode::DatabaseBusy
+                            | rusqlite::ErrorCode::DatabaseLocked
+                            | rusqlite::ErrorCode::SystemIoFailure,
+                        ..
+                    },
+                    _,
+                ),
+            ) => return Err(db_err(e)),
+            Err(_) => return Err(not_ledger()),
         };
         match v {
             Some(SCHEMA_VERSION) => Ok(l),
@@ -401,16 +415,18 @@ impl Ledger {
         });
         match setup {
             Ok(()) => Ok(l),
-            Err(e) => {
+            Err(e) if disk_full(&e) => {
                 l.close_leaving_nothing();
                 Err(db_err(e))
             }
+            Err(e) => Err(db_err(e)),
         }
     }
 
-    /// Closes a ledger that failed to open (a full disk) and removes the
-    /// `-wal` / `-shm` files this process created, so the failure leaves
-    /// the PKI directory as it was.
+    /// Closes a ledger that failed to open for want of space and removes
+    /// the `-wal` / `-shm` files this process created, so the failure
+    /// leaves the PKI directory as it was. Only on a full disk: no other
+    /// process can have written anything into them there.
     fn close_leaving_nothing(self) {
         let Ledger { conn, sidecars, .. } = self;
         drop(conn);
