@@ -423,6 +423,17 @@ mod tests {
     use super::*;
 
     #[test]
+    fn enospc_is_said_as_no_space_left_with_the_path() {
+        let e = io_err(
+            "cannot write",
+            Path::new("pki/certs/a/key.pem"),
+            &std::io::Error::from_raw_os_error(28),
+        );
+        assert_eq!(e.message, "no space left on device (pki/certs/a/key.pem)");
+        assert_eq!(e.exit_code(), 1);
+    }
+
+    #[test]
     fn staged_files_are_refused_over_existing_and_leave_no_temp() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("a/b.pem");

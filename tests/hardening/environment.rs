@@ -544,3 +544,23 @@ fn writer_goes_on_once_the_lock_is_released() {
     assert_eq!(out.status.code(), Some(0));
     assert!(env.cert_dir("dev").join("cert.pem").exists());
 }
+
+#[test]
+fn lock_wait_that_is_not_a_number_is_refused() {
+    let env = Env::new();
+    env.hierarchy();
+    let before = env.tree_hash();
+    let out = env
+        .command(&["issue", "dev"])
+        .env("CERTSMITH_LOCK_WAIT", "soon")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("certsmith: $CERTSMITH_LOCK_WAIT 'soon' is not a number of seconds"),
+        "{err}"
+    );
+    one_error_line(&err);
+    assert_eq!(env.tree_hash(), before);
+}
