@@ -212,7 +212,21 @@ fn staged(ctx: &Ctx, plan: &Plan, parent: &Path, existed: bool) -> Result<Outcom
         yes: ctx.yes,
         allow_insecure_perms: ctx.allow_insecure_perms,
     };
+    // Profiles kept in an existing directory (templates/) stay in effect.
+    let templates = root.join("templates");
+    let linked = existed && templates.is_dir();
+    if linked {
+        let target = std::path::absolute(&templates)
+            .map_err(|e| certsmith::store::io_err("cannot read", &templates, &e))?;
+        std::os::unix::fs::symlink(&target, tmp.path().join("templates"))
+            .map_err(|e| certsmith::store::io_err("cannot create", tmp.path(), &e))?;
+    }
     let mut o = steps(&stage, plan)?;
+    if linked {
+        let link = tmp.path().join("templates");
+        std::fs::remove_file(&link)
+            .map_err(|e| certsmith::store::io_err("cannot remove", &link, &e))?;
+    }
     if existed {
         move_entries(tmp.path(), root)?;
     } else {
@@ -231,7 +245,7 @@ fn staged(ctx: &Ctx, plan: &Plan, parent: &Path, existed: bool) -> Result<Outcom
     o.intermediate.files.iter_mut().for_each(moved);
     o.first.files.iter_mut().for_each(moved);
     o.p12.iter_mut().for_each(moved);
-    let ledger = ctx.pki.open_ledger()?;
+    let ledger = ctx.pki.read_ledger()?;
     o.bundle = certsmith::bundle::build(
         &ctx.pki,
         &ledger,
