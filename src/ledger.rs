@@ -163,6 +163,9 @@ pub struct Ledger {
     /// certsmith process is between `reserve` and `confirm` (see
     /// docs/internals.md). The kernel drops it when the process dies.
     dir_lock: Option<std::fs::File>,
+    /// The ledger's `-wal` / `-shm` files that did not exist before this
+    /// connection opened it.
+    sidecars: Vec<std::path::PathBuf>,
 }
 
 const CERT_COLS: &str = "id, name, kind, issuer, serial, subject, sans, profile, key_type, not_before, not_after, fingerprint, state, revoked_at, revocation_reason, dir, has_key, created_at";
@@ -191,24 +194,136 @@ fn cert_from_row(r: &Row<'_>) -> rusqlite::Result<CertRecord> {
     })
 }
 
-/// Turns a SQLite failure into a one-line error.
+/// The ledger this process opened, for errors that need its path.
+static ERROR_PATH: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
+
+/// Turns a SQLite failure into a one-line error; a full disk (SQLite's
+/// FULL, or an I/O error on a filesystem with no free block) gets the
+/// one message [`crate::store::no_space`].
 pub fn db_err(e: rusqlite::Error) -> Error {
+    if disk_full(&e) {
+        return crate::store::no_space(&error_path());
+    }
     Error::failed(format!("ledger error: {e}"))
 }
 
+/// The path of the ledger last opened, for messages.
+fn error_path() -> std::path::PathBuf {
+    ERROR_PATH
+        .lock()
+        .ok()
+        .and_then(|p| p.clone())
+        .unwrap_or_else(|| "ledger.db".into())
+}
+
+/// Whether SQLite failed for want of space: its FULL, or an I/O error on a
+/// filesystem with no free block left.
+fn disk_full(e: &rusqlite::Error) -> bool {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            rusqlite::ErrorCode::DiskFull => true,
+            rusqlite::ErrorCode::SystemIoFailure => {
+                crate::store::is_full(ledger_dir(&error_path()))
+            }
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The directory holding the ledger file `path`.
+fn ledger_dir(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// `ledger.db-wal` and the like.
+fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    p.into()
+}
+
+/// Whether `path` starts like an SQLite database.
+fn has_sqlite_header(path: &Path) -> Result<bool> {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| crate::store::io_err("cannot read the ledger", path, &e))?;
+    let n = f
+        .read(&mut head)
+        .map_err(|e| crate::store::io_err("cannot read the ledger", path, &e))?;
+    Ok(n == head.len() && &head == b"SQLite format 3\0")
+}
+
 impl Ledger {
-    /// Opens an existing ledger.
+    /// Opens an existing ledger for a command that may write: takes the
+    /// shared PKI directory lock first (see [`crate::lock`]). Nothing is
+    /// written until the command writes a record.
     pub fn open(path: &Path) -> Result<Ledger> {
-        if !path.exists() {
-            return Err(Error::input(format!("no ledger at '{}'", path.display()))
-                .hint("run `certsmith init` first, or point --pki / $CERTSMITH_PKI at your PKI directory"));
+        Self::open_with(path, true)
+    }
+
+    /// Opens an existing ledger for a command that only reads: no lock is
+    /// taken, so it never waits for `doctor --repair`, and no byte changes.
+    pub fn open_read(path: &Path) -> Result<Ledger> {
+        Self::open_with(path, false)
+    }
+
+    fn open_with(path: &Path, lock: bool) -> Result<Ledger> {
+        let not_ledger = || Error::input(format!("'{}' is not a certsmith ledger", path.display()));
+        match std::fs::symlink_metadata(path) {
+            Err(_) => {
+                return Err(Error::input(format!("no ledger at '{}'", path.display()))
+                    .hint("run `certsmith init` first, or point --pki / $CERTSMITH_PKI at your PKI directory"));
+            }
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(Error::input(format!(
+                    "ledger '{}' is a symlink; certsmith does not write through symlinks",
+                    path.display()
+                ))
+                .hint("replace the link with the ledger file itself"));
+            }
+            Ok(m) if !m.is_file() => return Err(not_ledger()),
+            Ok(_) => {}
         }
-        let l = Self::connect(path)?;
-        let v: Option<i64> = l
-            .conn
-            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
-            .optional()
-            .map_err(|_| Error::input(format!("'{}' is not a certsmith ledger", path.display())))?;
+        // Checked before SQLite sees the file: SQLite would take an empty
+        // file for a new database and write one into it.
+        if !has_sqlite_header(path)? {
+            return Err(not_ledger());
+        }
+        let dir_lock = if lock {
+            crate::lock::shared(ledger_dir(path))?
+        } else {
+            None
+        };
+        let l = Self::connect(path, dir_lock)?;
+        let v = retry_busy(|| {
+            l.conn
+                .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+                .optional()
+        });
+        let v = match v {
+            Ok(v) => v,
+            Err(e) if disk_full(&e) => {
+                l.close_leaving_nothing();
+                return Err(db_err(e));
+            }
+            Err(
+                e @ rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error {
+                        code:
+                            rusqlite::ErrorCode::DatabaseBusy
+                            | rusqlite::ErrorCode::DatabaseLocked
+                            | rusqlite::ErrorCode::SystemIoFailure,
+                        ..
+                    },
+                    _,
+                ),
+            ) => return Err(db_err(e)),
+            Err(_) => return Err(not_ledger()),
+        };
         match v {
             Some(SCHEMA_VERSION) => Ok(l),
             Some(v) if v > SCHEMA_VERSION => Err(Error::input(format!(
@@ -216,7 +331,7 @@ impl Ledger {
                 path.display()
             ))
             .hint("upgrade certsmith")),
-            _ => Err(Error::input(format!("'{}' is not a certsmith ledger", path.display()))),
+            _ => Err(not_ledger()),
         }
     }
 
@@ -264,25 +379,60 @@ impl Ledger {
         Self::open(path)
     }
 
-    fn connect(path: &Path) -> Result<Ledger> {
-        let dir_lock = lock_dir_shared(path);
-        let conn = Connection::open(path)
-            .map_err(|e| Error::input(format!("cannot open ledger '{}': {e}", path.display())))?;
-        conn.busy_timeout(Duration::from_secs(60)).map_err(db_err)?;
-        // `PRAGMA journal_mode=WAL` needs an exclusive lock when it changes
-        // the mode, and SQLite answers SQLITE_BUSY to it (and to WAL
-        // recovery on first open) without calling the busy handler. The
-        // mode is persistent, so read it first and only switch when needed,
-        // retrying on BUSY within the same 60 s budget.
-        retry_busy(|| {
-            let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))?;
+    /// Opens the SQLite connection: never creates the file, never follows
+    /// a symlink, and changes nothing (the journal mode is set when the
+    /// ledger is created, not on every open).
+    fn connect(path: &Path, dir_lock: Option<std::fs::File>) -> Result<Ledger> {
+        use rusqlite::OpenFlags;
+        if let Ok(mut p) = ERROR_PATH.lock() {
+            *p = Some(path.to_path_buf());
+        }
+        let sidecars = [sidecar(path, "-wal"), sidecar(path, "-shm")];
+        let created: Vec<bool> = sidecars
+            .iter()
+            .map(|p| std::fs::symlink_metadata(p).is_err())
+            .collect();
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_NOFOLLOW,
+        )
+        .map_err(|e| Error::input(format!("cannot open ledger '{}': {e}", path.display())))?;
+        let sidecars = sidecars
+            .into_iter()
+            .zip(created)
+            .filter_map(|(p, c)| c.then_some(p))
+            .collect();
+        let l = Ledger {
+            conn,
+            dir_lock,
+            sidecars,
+        };
+        let setup = l.conn.busy_timeout(Duration::from_secs(60)).and_then(|_| {
+            l.conn
+                .execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
+        });
+        match setup {
+            Ok(()) => Ok(l),
+            Err(e) if disk_full(&e) => {
+                l.close_leaving_nothing();
+                Err(db_err(e))
             }
-            conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
-        })
-        .map_err(db_err)?;
-        Ok(Ledger { conn, dir_lock })
+            Err(e) => Err(db_err(e)),
+        }
+    }
+
+    /// Closes a ledger that failed to open for want of space and removes
+    /// the `-wal` / `-shm` files this process created, so the failure
+    /// leaves the PKI directory as it was. Only on a full disk: no other
+    /// process can have written anything into them there.
+    fn close_leaving_nothing(self) {
+        let Ledger { conn, sidecars, .. } = self;
+        drop(conn);
+        for p in sidecars {
+            let _ = std::fs::remove_file(p);
+        }
     }
 
     /// Tries to turn this process's shared lock on the PKI directory into
@@ -532,21 +682,6 @@ impl Ledger {
             .map_err(db_err)?;
         rows.collect::<rusqlite::Result<_>>().map_err(db_err)
     }
-}
-
-/// Opens the directory holding the ledger and takes a shared `flock` on it
-/// (blocking while `doctor --repair` holds it exclusively). `None` when the
-/// directory cannot be opened or locked (e.g. a filesystem without flock):
-/// certsmith still works, only `doctor` cannot tell live `pending` rows
-/// from dead ones and leaves them alone.
-fn lock_dir_shared(ledger: &Path) -> Option<std::fs::File> {
-    let dir = ledger
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let f = std::fs::File::open(dir).ok()?;
-    f.lock_shared().ok()?;
-    Some(f)
 }
 
 /// Runs `f` again while SQLite reports BUSY / LOCKED for a statement that

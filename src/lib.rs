@@ -17,6 +17,7 @@ pub mod inspect;
 pub mod keys;
 pub mod leaf;
 pub mod ledger;
+pub mod lock;
 pub mod manifest;
 pub mod names;
 pub mod passphrase;

@@ -14,6 +14,42 @@ pub struct Pki {
     pub allow_insecure_perms: bool,
 }
 
+/// What an `--out` names, for [`Pki::check_out`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Out<'a> {
+    /// The directory of certificate `name`'s files (`issue`, `sign`).
+    CertDir(&'a str),
+    /// A directory of several outputs (`batch`, `bundle`).
+    Dir,
+    /// One file written for certificate `name` (`export`).
+    File(&'a str),
+}
+
+/// `path` absolute, with its longest existing part resolved (symlinks,
+/// `..`) and the rest appended as written (`..` taken lexically).
+pub fn resolved(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let comps: Vec<Component<'_>> = abs.components().collect();
+    for i in (0..=comps.len()).rev() {
+        let head: PathBuf = comps[..i].iter().collect();
+        let Ok(mut out) = head.canonicalize() else {
+            continue;
+        };
+        for c in &comps[i..] {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::Normal(n) => out.push(n),
+                _ => {}
+            }
+        }
+        return out;
+    }
+    abs
+}
+
 /// Checks a CA or certificate name: it becomes a directory name.
 pub fn validate_name(what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
@@ -32,9 +68,16 @@ pub fn validate_name(what: &str, name: &str) -> Result<()> {
 }
 
 impl Pki {
+    /// The PKI directory `root`. A `root` that is itself a symlink is
+    /// resolved here, once: every check and write then sees its target.
     pub fn at(root: impl Into<PathBuf>) -> Pki {
+        let root: PathBuf = root.into();
+        let root = match std::fs::symlink_metadata(&root) {
+            Ok(m) if m.file_type().is_symlink() => root.canonicalize().unwrap_or(root),
+            _ => root,
+        };
         Pki {
-            root: root.into(),
+            root,
             allow_insecure_perms: false,
         }
     }
@@ -49,14 +92,96 @@ impl Pki {
         self.root.join("ledger.db")
     }
 
-    /// Opens the ledger of an existing PKI directory.
+    /// Opens the ledger of an existing PKI directory for a command that may
+    /// write (it waits, bounded, for the PKI directory lock).
     pub fn open_ledger(&self) -> Result<Ledger> {
+        self.check_dir()?;
+        Ledger::open(&self.ledger_path())
+    }
+
+    /// Opens the ledger for a command that only reads: it takes no lock
+    /// and changes no byte of the PKI directory.
+    pub fn read_ledger(&self) -> Result<Ledger> {
+        self.check_dir()?;
+        Ledger::open_read(&self.ledger_path())
+    }
+
+    fn check_dir(&self) -> Result<()> {
         if !self.root.is_dir() {
             return Err(Error::input(format!("no PKI directory at '{}'", self.root.display()))
                 .hint("run `certsmith init` first, or point --pki / $CERTSMITH_PKI at your PKI directory"));
         }
-        crate::perms::check_pki_dir(&self.root, self.allow_insecure_perms)?;
-        Ledger::open(&self.ledger_path())
+        crate::perms::check_pki_dir(&self.root, self.allow_insecure_perms)
+    }
+
+    /// Refuses an `--out` that points at certsmith's own files: anything
+    /// inside `cas/`, the ledger (and its `-wal` / `-shm` / `-journal`),
+    /// or another certificate's directory; for [`Out::File`], also the
+    /// files certsmith issued into the owner's own directory. Symlinks and
+    /// `..` are resolved first, so no spelling of the path gets through.
+    /// Every command's `--out` goes through here, with or without `--force`.
+    pub fn check_out(&self, ledger: &Ledger, out: &Path, kind: Out<'_>) -> Result<()> {
+        let target = resolved(out);
+        let root = resolved(&self.root);
+        let refuse = |why: String| {
+            Err(Error::input(format!(
+                "--out '{}' {why}; certsmith's own files are never a destination",
+                crate::error::shown(&out.display().to_string())
+            ))
+            .hint("choose a path outside cas/, the ledger and other certificates' directories"))
+        };
+        if let Ok(rel) = target.strip_prefix(&root) {
+            if rel.starts_with("cas") {
+                return refuse("is inside the CA directory cas/".into());
+            }
+            let mut parts = rel.components();
+            if let (Some(first), None) = (parts.next(), parts.next())
+                && first.as_os_str().to_string_lossy().starts_with("ledger.db")
+            {
+                return refuse("is the ledger".into());
+            }
+        }
+        let owner = match kind {
+            Out::CertDir(n) | Out::File(n) => Some(n),
+            Out::Dir => None,
+        };
+        let all = crate::ledger::ListFilter {
+            include_superseded: true,
+            include_cas: true,
+            ..Default::default()
+        };
+        for rec in ledger.list(&all)? {
+            // Inside the PKI directory no symlink is followed (it is refused),
+            // so only directories elsewhere need resolving: cheap for a big ledger.
+            let stored = Path::new(&rec.dir);
+            let dir = if stored.is_absolute() {
+                resolved(stored)
+            } else {
+                root.join(stored)
+            };
+            if !target.starts_with(&dir) {
+                continue;
+            }
+            if owner != Some(rec.name.as_str()) {
+                return refuse(format!(
+                    "is inside the directory of certificate '{}'",
+                    crate::error::shown(&rec.name)
+                ));
+            }
+            let issued = ["key.pem", "cert.pem", "chain.pem", "fullchain.pem"];
+            if matches!(kind, Out::File(_))
+                && target.parent() == Some(dir.as_path())
+                && target
+                    .file_name()
+                    .is_some_and(|f| issued.iter().any(|i| f.to_string_lossy().starts_with(i)))
+            {
+                return refuse(format!(
+                    "would replace a file of certificate '{}'",
+                    crate::error::shown(&rec.name)
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn ca_dir(&self, name: &str) -> PathBuf {
@@ -143,5 +268,26 @@ impl Pki {
             }
         }
         Ok(chain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolved_follows_symlinks_and_dot_dot_of_missing_tails() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().canonicalize().unwrap();
+        std::fs::create_dir(real.join("cas")).unwrap();
+        std::os::unix::fs::symlink(real.join("cas"), real.join("link")).unwrap();
+        assert_eq!(
+            resolved(&real.join("link/root/ca.key.pem")),
+            real.join("cas/root/ca.key.pem")
+        );
+        assert_eq!(
+            resolved(&real.join("elsewhere/../cas/x")),
+            real.join("cas/x")
+        );
     }
 }

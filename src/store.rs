@@ -74,6 +74,9 @@ pub fn refuse_symlinks(root: &Path, path: &Path) -> Result<()> {
 
 /// Formats an I/O failure as a one-line message naming the path.
 pub fn io_err(what: &str, path: &Path, e: &std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+        return no_space(path);
+    }
     let reason = match e.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
@@ -81,6 +84,24 @@ pub fn io_err(what: &str, path: &Path, e: &std::io::Error) -> Error {
         _ => e.to_string().to_lowercase(),
     };
     Error::input(format!("{what} '{}': {reason}", path.display()))
+}
+
+/// The one message for a full filesystem (ENOSPC from a write, SQLite's
+/// "database or disk is full", or its I/O error on a filesystem with no
+/// free block left), naming the path that could not grow.
+pub fn no_space(path: &Path) -> Error {
+    Error::failed(format!(
+        "no space left on device ({})",
+        crate::error::shown(&path.display().to_string())
+    ))
+    .hint("free some space on that filesystem and run the command again")
+}
+
+/// Whether the filesystem holding `path` has no block left for an
+/// unprivileged write (how an I/O error without an errno is told to be a
+/// full disk).
+pub fn is_full(path: &Path) -> bool {
+    rustix::fs::statvfs(path).is_ok_and(|s| s.f_bavail == 0)
 }
 
 /// Reads a whole file, with a one-line error naming it.
@@ -373,6 +394,9 @@ impl StagedDir {
 pub fn sync_filesystem(path: &Path) -> Result<()> {
     let f = File::open(path).map_err(|e| io_err("cannot open", path, &e))?;
     rustix::fs::syncfs(&f).map_err(|e| {
+        if e == rustix::io::Errno::NOSPC {
+            return no_space(path);
+        }
         Error::failed(format!(
             "cannot flush '{}' to disk: {}",
             path.display(),
@@ -397,6 +421,17 @@ pub fn write_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enospc_is_said_as_no_space_left_with_the_path() {
+        let e = io_err(
+            "cannot write",
+            Path::new("pki/certs/a/key.pem"),
+            &std::io::Error::from_raw_os_error(28),
+        );
+        assert_eq!(e.message, "no space left on device (pki/certs/a/key.pem)");
+        assert_eq!(e.exit_code(), 1);
+    }
 
     #[test]
     fn staged_files_are_refused_over_existing_and_leave_no_temp() {

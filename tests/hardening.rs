@@ -7,6 +7,8 @@ mod concurrency;
 mod crash;
 #[path = "hardening/doctor.rs"]
 mod doctor;
+#[path = "hardening/environment.rs"]
+mod environment;
 #[path = "hardening/hostile.rs"]
 mod hostile;
 #[path = "hardening/perms.rs"]

@@ -327,6 +327,9 @@ pub fn build(
             )));
         }
     }
+    if let Some(o) = &opts.out {
+        pki.check_out(ledger, o, crate::pki::Out::Dir)?;
+    }
     let selected = select_cas(pki, ledger, opts)?;
     let ca_names: Vec<String> = selected.iter().map(|s| s.0.clone()).collect();
     let text: String = selected.iter().map(|s| s.1.pem()).collect();
@@ -376,20 +379,10 @@ pub fn build(
         .out
         .clone()
         .unwrap_or_else(|| pki.root.join("bundles").join(target.name()));
-    let stage_root = if dir.starts_with(&pki.root) {
-        pki.root.clone()
-    } else {
-        dir.clone()
-    };
-    let mut staged = Staged::new(&stage_root);
-    let mut names: Vec<String> = Vec::new();
-    let mut add = |staged: &mut Staged, name: &str, bytes: &[u8], secret: bool| -> Result<()> {
-        let mode = if secret { KEY_MODE } else { PUBLIC_MODE };
-        staged.add(&dir.join(name), bytes, mode, Existing::Replace)?;
-        names.push(name.to_string());
-        Ok(())
-    };
-    add(&mut staged, "ca-bundle.pem", text.as_bytes(), false)?;
+    // Every file is made (and every input read) before anything is created,
+    // so a refusal leaves no directory behind.
+    let mut out: Vec<(String, Vec<u8>, bool)> = Vec::new();
+    out.push(("ca-bundle.pem".into(), text.as_bytes().to_vec(), false));
     let mut crl_files = Vec::new();
     if want_crls {
         match support {
@@ -397,7 +390,7 @@ pub fn build(
                 for n in &ca_names {
                     if let Some((_, _, pem)) = crls.iter().find(|c| &c.0 == n) {
                         let f = format!("crl-{n}.pem");
-                        add(&mut staged, &f, pem.as_bytes(), false)?;
+                        out.push((f.clone(), pem.as_bytes().to_vec(), false));
                         crl_files.push(f);
                     }
                 }
@@ -409,7 +402,7 @@ pub fn build(
                         all.push_str(pem);
                     }
                 }
-                add(&mut staged, "crl.pem", all.as_bytes(), false)?;
+                out.push(("crl.pem".into(), all.into_bytes(), false));
                 crl_files.push("crl.pem".to_string());
             }
         }
@@ -430,16 +423,15 @@ pub fn build(
         "certificates": manifest,
         "crls": crl_files,
     });
-    add(
-        &mut staged,
-        "manifest.json",
+    out.push((
+        "manifest.json".into(),
         format!(
             "{}\n",
             serde_json::to_string_pretty(&manifest_json).unwrap_or_default()
         )
-        .as_bytes(),
+        .into_bytes(),
         false,
-    )?;
+    ));
     let extra = target.extra_files(&ExtraInput {
         pki,
         ledger,
@@ -449,8 +441,20 @@ pub fn build(
         dir: &dir,
         crl_files: &crl_files,
     })?;
-    for f in &extra {
-        add(&mut staged, &f.name, &f.bytes, f.secret)?;
+    for f in extra {
+        out.push((f.name, f.bytes, f.secret));
+    }
+    let stage_root = if dir.starts_with(&pki.root) {
+        pki.root.clone()
+    } else {
+        dir.clone()
+    };
+    let mut staged = Staged::new(&stage_root);
+    let mut names: Vec<String> = Vec::new();
+    for (name, bytes, secret) in &out {
+        let mode = if *secret { KEY_MODE } else { PUBLIC_MODE };
+        staged.add(&dir.join(name), bytes, mode, Existing::Replace)?;
+        names.push(name.clone());
     }
     let files = staged.commit()?;
     let next = target.next_steps(&NextInput {

@@ -40,6 +40,9 @@ pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
         .map(std::path::absolute)
         .transpose()
         .map_err(|e| Error::input(format!("--out is not a usable path: {e}")))?;
+    if let Some(o) = &out {
+        pki.check_out(&ledger, o, certsmith::pki::Out::Dir)?;
+    }
     let plan = Plan {
         pki,
         signer: &signer,

@@ -3,7 +3,8 @@
 //! fills in a [`Plan`]; otherwise flags and defaults do. Nothing is written
 //! until the plan is complete.
 
-use std::path::PathBuf;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
 
 use certsmith::ca::{CaRequest, CreatedCa};
 use certsmith::error::{Error, Result};
@@ -12,6 +13,7 @@ use certsmith::keys::Kdf;
 use certsmith::leaf::IssuedLeaf;
 use certsmith::names::{NameConstraintSet, San, Subject};
 use certsmith::passphrase::{self, PassOptions, Passphrase};
+use certsmith::pki::Pki;
 
 use super::Ctx;
 use crate::cli::{BootstrapArgs, LeafArgs};
@@ -147,8 +149,10 @@ pub fn check_domain(d: &str) -> Result<String> {
         })
 }
 
-/// Creates everything in `plan`. A PKI directory this call created is
-/// removed again if any step fails, so a failed bootstrap leaves nothing.
+/// Creates everything in `plan`. The whole PKI is built in a private
+/// temporary directory (beside `--pki`, or inside it when it already
+/// exists) and moved into place only when complete, so a bootstrap that
+/// fails at any step leaves nothing behind.
 pub fn execute(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
     let pki = &ctx.pki;
     if pki.ledger_path().exists() {
@@ -159,19 +163,138 @@ pub fn execute(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
         .hint("pass --pki DIR with a new directory, or add CAs with `certsmith intermediate`"));
     }
     let existed = pki.root.exists();
-    let result = steps(ctx, plan);
-    if result.is_err() && !existed {
-        let _ = std::fs::remove_dir_all(&pki.root);
+    if existed {
+        certsmith::perms::check_pki_dir(&pki.root, pki.allow_insecure_perms)?;
+    }
+    let parent = if existed {
+        pki.root.clone()
+    } else {
+        pki.root
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf()
+    };
+    let made: Vec<PathBuf> = parent
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
+        .map(Path::to_path_buf)
+        .collect();
+    let result = staged(ctx, plan, &parent, existed);
+    if result.is_err() {
+        // Parent directories made for the staging area go again (only if empty).
+        for d in &made {
+            let _ = std::fs::remove_dir(d);
+        }
     }
     result
 }
 
-fn steps(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
-    let opts = PassOptions {
+/// Builds the PKI in a temporary directory in `parent`, then moves it to
+/// `--pki`; the bundle is made again in place, as it names its own paths.
+fn staged(ctx: &Ctx, plan: &Plan, parent: &Path, existed: bool) -> Result<Outcome> {
+    let root = &ctx.pki.root;
+    certsmith::store::create_private_dir(parent, parent)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".certsmith-bootstrap-")
+        .permissions(std::fs::Permissions::from_mode(certsmith::store::DIR_MODE))
+        .tempdir_in(parent)
+        .map_err(|e| {
+            certsmith::store::io_err("cannot create a temporary directory in", parent, &e)
+        })?;
+    let stage = Ctx {
+        pki: Pki {
+            root: tmp.path().to_path_buf(),
+            ..ctx.pki.clone()
+        },
+        json: ctx.json,
+        quiet: ctx.quiet,
+        yes: ctx.yes,
+        allow_insecure_perms: ctx.allow_insecure_perms,
+    };
+    // Profiles kept in an existing directory (templates/) stay in effect.
+    let templates = root.join("templates");
+    let linked = existed && templates.is_dir();
+    if linked {
+        let target = std::path::absolute(&templates)
+            .map_err(|e| certsmith::store::io_err("cannot read", &templates, &e))?;
+        std::os::unix::fs::symlink(&target, tmp.path().join("templates"))
+            .map_err(|e| certsmith::store::io_err("cannot create", tmp.path(), &e))?;
+    }
+    let mut o = steps(&stage, plan)?;
+    if linked {
+        let link = tmp.path().join("templates");
+        std::fs::remove_file(&link)
+            .map_err(|e| certsmith::store::io_err("cannot remove", &link, &e))?;
+    }
+    if existed {
+        move_entries(tmp.path(), root)?;
+    } else {
+        use rustix::fs::{CWD, RenameFlags, renameat_with};
+        renameat_with(CWD, tmp.path(), CWD, root, RenameFlags::NOREPLACE)
+            .map_err(|e| certsmith::store::io_err("cannot create", root, &e.into()))?;
+        let _ = tmp.keep();
+        certsmith::store::sync_dir(parent);
+    }
+    let moved = |p: &mut PathBuf| {
+        if let Ok(rel) = p.strip_prefix(stage.pki.root.as_path()) {
+            *p = root.join(rel);
+        }
+    };
+    o.root.files.iter_mut().for_each(moved);
+    o.intermediate.files.iter_mut().for_each(moved);
+    o.first.files.iter_mut().for_each(moved);
+    o.p12.iter_mut().for_each(moved);
+    let ledger = ctx.pki.read_ledger()?;
+    o.bundle = certsmith::bundle::build(
+        &ctx.pki,
+        &ledger,
+        &plan.target,
+        &certsmith::bundle::Options {
+            pass: key_options(plan),
+            ..Default::default()
+        },
+    )?;
+    Ok(o)
+}
+
+/// Moves every entry of the staging directory `from` up into `to` without
+/// replacing anything; on a failure the entries already moved go back.
+fn move_entries(from: &Path, to: &Path) -> Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    let names: Vec<std::ffi::OsString> = std::fs::read_dir(from)
+        .map_err(|e| certsmith::store::io_err("cannot read", from, &e))?
+        .filter_map(|e| e.ok().map(|e| e.file_name()))
+        .collect();
+    let mut done: Vec<&std::ffi::OsString> = Vec::new();
+    for n in &names {
+        if let Err(e) = renameat_with(CWD, from.join(n), CWD, to.join(n), RenameFlags::NOREPLACE) {
+            for d in done {
+                let _ = std::fs::rename(to.join(d), from.join(d));
+            }
+            return Err(certsmith::store::io_err(
+                "cannot create",
+                &to.join(n),
+                &e.into(),
+            ));
+        }
+        done.push(n);
+    }
+    certsmith::store::sync_dir(to);
+    Ok(())
+}
+
+/// The passphrase options of the new CA keys.
+fn key_options(plan: &Plan) -> PassOptions {
+    PassOptions {
         given: plan.passphrase.clone(),
         no_passphrase: plan.passphrase.is_none(),
         file: None,
-    };
+    }
+}
+
+fn steps(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
+    let opts = key_options(plan);
     let org_attr = plan.org.replace(',', "\\,");
     let root_req = CaRequest {
         subject: Subject::parse(&format!("CN={org_attr} Root CA,O={org_attr}"))?,

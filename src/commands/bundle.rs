@@ -8,7 +8,7 @@ use super::Ctx;
 use crate::cli::BundleArgs;
 
 pub fn run(ctx: &Ctx, a: BundleArgs) -> Result<()> {
-    let ledger = ctx.pki.open_ledger()?;
+    let ledger = ctx.pki.read_ledger()?;
     let opts = Options {
         cas: a.ca.clone(),
         with_crl: a.with_crl,

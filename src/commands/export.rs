@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use certsmith::error::{Error, Result};
 use certsmith::export::{self, Format};
 use certsmith::passphrase::{self, Passphrase};
+use certsmith::pki::Out;
 use certsmith::store::{self, Existing};
 
 use super::Ctx;
@@ -56,7 +57,7 @@ pub fn write(
         return Err(Error::input("--legacy applies to --format p12 only"));
     }
     let pki = &ctx.pki;
-    let ledger = pki.open_ledger()?;
+    let ledger = pki.read_ledger()?;
     let src = export::load(pki, &ledger, name)?;
     let dest = match out {
         // A bare file name means the current directory.
@@ -66,6 +67,7 @@ pub fn write(
             .resolve_dir(&src.record.dir)
             .join(format.default_file(name)),
     };
+    pki.check_out(&ledger, &dest, Out::File(name))?;
     let existing = if force {
         Existing::Replace
     } else {

@@ -4,9 +4,10 @@ use certsmith::ca::Signer;
 use certsmith::clock;
 use certsmith::error::Result;
 use certsmith::leaf::{self, IssuedLeaf, LeafRequest, WriteOptions};
+use certsmith::ledger::Ledger;
 use certsmith::names::Subject;
 use certsmith::passphrase::PassOptions;
-use certsmith::pki::validate_name;
+use certsmith::pki::{Out, validate_name};
 use certsmith::profile::Profile;
 
 use super::Ctx;
@@ -70,6 +71,7 @@ pub fn issue(
     let key_type = super::key_type(key, req.profile.default_key)?;
     // A `pending` name belongs to a running or interrupted command: never re-issue over it.
     leaf::check_name(&ledger, name, opts.force)?;
+    check_out(ctx, &ledger, name, &opts)?;
     let ca = super::issuing_ca(&ledger, a.ca.as_deref())?;
     let signer = Signer::load(pki, &ledger, &ca, pass)?;
     req.check(&signer)?;
@@ -87,6 +89,14 @@ pub fn issue(
         &opts,
         now,
     )
+}
+
+/// Refuses an `--out` at certsmith's own files (see `Pki::check_out`).
+pub fn check_out(ctx: &Ctx, ledger: &Ledger, name: &str, opts: &WriteOptions) -> Result<()> {
+    match &opts.out {
+        Some(o) => ctx.pki.check_out(ledger, o, Out::CertDir(name)),
+        None => Ok(()),
+    }
 }
 
 /// Human / JSON report of a new leaf.

@@ -50,6 +50,7 @@ pub fn run(ctx: &Ctx, a: SignArgs) -> Result<()> {
     }
     // A `pending` name belongs to a running or interrupted command: never re-issue over it.
     leaf::check_name(&ledger, &name, opts.force)?;
+    super::issue::check_out(ctx, &ledger, &name, &opts)?;
     let ca = super::issuing_ca(&ledger, a.leaf.ca.as_deref())?;
     let signer = Signer::load(pki, &ledger, &ca, &super::pass_options(&a.leaf.pass))?;
     req.check(&signer)?;

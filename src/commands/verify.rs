@@ -42,7 +42,7 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
         allow_unknown_status = false;
     } else {
         // Trust comes from this PKI: the root above --ca, or every CA.
-        let ledger = ctx.pki.open_ledger().map_err(|e| {
+        let ledger = ctx.pki.read_ledger().map_err(|e| {
             e.hint(
                 "pass --bundle FILE with the trusted root, or --pki DIR of the PKI that issued it",
             )

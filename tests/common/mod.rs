@@ -103,7 +103,8 @@ impl Env {
         self.pki.join("certs").join(name)
     }
 
-    /// A hash of every file below the PKI directory: path, mode and bytes.
+    /// A hash of every file below the PKI directory: path, mode and bytes
+    /// (the ledger's `-wal` / `-shm` files included).
     pub fn tree_hash(&self) -> String {
         tree_hash(&self.pki)
     }
@@ -130,10 +131,6 @@ pub fn tree_hash(root: &Path) -> String {
     let mut h = sha2::Sha256::new();
     for e in entries {
         let name = e.strip_prefix(root).unwrap().display().to_string();
-        // SQLite's shared-memory index may be rewritten by a read; the ledger itself is hashed.
-        if name.ends_with("-shm") {
-            continue;
-        }
         let meta = std::fs::symlink_metadata(&e).unwrap();
         h.update(name.as_bytes());
         h.update(meta.permissions().mode().to_le_bytes());

@@ -1,0 +1,117 @@
+//! The PKI directory lock: commands that write take a shared `flock` on the
+//! PKI directory, `doctor --repair` takes it exclusively. A writer never
+//! waits without saying so, nor forever: after a second it prints what it
+//! waits for, and after `$CERTSMITH_LOCK_WAIT` seconds (default 30) it
+//! fails naming the process that holds the lock. Read-only commands take
+//! no lock at all, so they never wait.
+
+use std::fs::{File, TryLockError};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+
+/// Environment variable: how long a writer waits for the lock, in seconds.
+pub const WAIT_ENV: &str = "CERTSMITH_LOCK_WAIT";
+/// The default of [`WAIT_ENV`].
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+/// How long a writer waits before it says that it waits.
+const QUIET_WAIT: Duration = Duration::from_secs(1);
+
+/// Takes a shared lock on directory `dir`, waiting a bounded time while
+/// another process holds it exclusively. `Ok(None)` when the directory
+/// cannot be opened or the filesystem has no `flock`: certsmith still
+/// works, only `doctor` cannot tell live `pending` rows from dead ones.
+pub fn shared(dir: &Path) -> Result<Option<File>> {
+    let Ok(f) = File::open(dir) else {
+        return Ok(None);
+    };
+    let limit = wait_limit()?;
+    let start = Instant::now();
+    let mut said = false;
+    loop {
+        match f.try_lock_shared() {
+            Ok(()) => return Ok(Some(f)),
+            Err(TryLockError::Error(_)) => return Ok(None),
+            Err(TryLockError::WouldBlock) => {}
+        }
+        let waited = start.elapsed();
+        if waited >= limit {
+            return Err(Error::failed(format!(
+                "the PKI directory '{}' is locked by {}; gave up after {} s",
+                dir.display(),
+                holder(&f),
+                limit.as_secs()
+            ))
+            .hint(format!(
+                "run the command again once it has finished (`certsmith doctor --repair` holds this lock while it repairs); ${WAIT_ENV} sets how many seconds to wait"
+            )));
+        }
+        if !said && waited >= QUIET_WAIT {
+            eprintln!(
+                "note: waiting up to {} s for {} to release the lock on the PKI directory '{}'",
+                limit.as_secs(),
+                holder(&f),
+                dir.display()
+            );
+            said = true;
+        }
+        std::thread::sleep(Duration::from_millis(25).min(limit.saturating_sub(waited)));
+    }
+}
+
+/// `$CERTSMITH_LOCK_WAIT`, or the default.
+fn wait_limit() -> Result<Duration> {
+    match std::env::var(WAIT_ENV) {
+        Err(_) => Ok(DEFAULT_WAIT),
+        Ok(v) => v
+            .trim()
+            .parse::<u32>()
+            .map(|s| Duration::from_secs(s.into()))
+            .map_err(|_| {
+                Error::input(format!(
+                    "${WAIT_ENV} '{}' is not a number of seconds",
+                    crate::error::shown(&v)
+                ))
+                .hint(format!("e.g. {WAIT_ENV}=30"))
+            }),
+    }
+}
+
+/// Who holds an exclusive `flock` on the open directory `f`, from
+/// `/proc/locks`: "pid N (command line)", else "another process".
+pub fn holder(f: &File) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = f.metadata() else {
+        return "another process".into();
+    };
+    let dev = meta.dev();
+    let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+    let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+    let id = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    let pid = locks.lines().find_map(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        // "1: FLOCK  ADVISORY  WRITE 1234 08:01:5678 0 EOF"; waiters have "->" second.
+        (w.len() >= 6 && w[1] == "FLOCK" && w[3] == "WRITE" && w[5] == id).then(|| w[4].to_string())
+    });
+    match pid {
+        Some(pid) => {
+            let cmd = std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|b| {
+                    b.split(|c| *c == 0)
+                        .filter(|a| !a.is_empty())
+                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_default();
+            if cmd.is_empty() {
+                format!("pid {pid}")
+            } else {
+                format!("pid {pid} ({})", crate::error::shown(&cmd))
+            }
+        }
+        None => "another process".into(),
+    }
+}

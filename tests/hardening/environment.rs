@@ -1,0 +1,566 @@
+//! A hostile environment: ledger files that are not ledgers or are
+//! symlinks, `--out` pointing at certsmith's own files, a full filesystem,
+//! and another process holding the PKI directory lock. Each must end in
+//! exit 1 or 2 with one `certsmith:` line and the PKI directory unchanged,
+//! the ledger's bytes and its `-wal` / `-shm` files included.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// Waits for `child` to exit, killing it and failing the test after `limit`.
+fn wait_bounded(mut child: Child, limit: Duration, what: &str) -> std::process::Output {
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("try_wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}: it hangs");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An exclusive `flock` on the PKI directory, as `doctor --repair` takes it.
+fn hold_dir_lock(env: &Env) -> std::fs::File {
+    let f = std::fs::File::open(&env.pki).unwrap();
+    f.lock().unwrap();
+    f
+}
+
+fn one_error_line(err: &str) {
+    let lines: Vec<&str> = err.lines().filter(|l| !l.starts_with("note: ")).collect();
+    assert!(
+        !lines.is_empty() && lines[0].starts_with("certsmith: "),
+        "{err}"
+    );
+    assert!(lines.len() <= 2, "more than message + hint: {err}");
+    if lines.len() == 2 {
+        assert!(lines[1].starts_with("hint: "), "{err}");
+    }
+}
+
+// ---- 1. refused commands that still changed the PKI ----
+
+#[test]
+fn empty_ledger_file_is_refused_and_stays_empty() {
+    let env = Env::new();
+    std::fs::create_dir(&env.pki).unwrap();
+    std::fs::set_permissions(
+        &env.pki,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    std::fs::write(env.pki.join("ledger.db"), b"").unwrap();
+    for args in [&["list"][..], &["status"], &["issue", "dev"], &["crl"]] {
+        let err = refused(&env, args);
+        assert!(err.contains("is not a certsmith ledger"), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read(env.pki.join("ledger.db")).unwrap().len(), 0);
+    assert_eq!(std::fs::read_dir(&env.pki).unwrap().count(), 1);
+}
+
+#[test]
+fn non_ledger_file_is_refused_without_being_modified() {
+    let env = Env::new();
+    env.hierarchy();
+    let junk: Vec<u8> = b"this is not a database\n".repeat(300);
+    std::fs::write(env.pki.join("ledger.db"), &junk).unwrap();
+    for args in [&["list"][..], &["issue", "dev"], &["revoke", "dev"]] {
+        refused(&env, args);
+    }
+    assert_eq!(std::fs::read(env.pki.join("ledger.db")).unwrap(), junk);
+}
+
+#[test]
+fn read_only_commands_leave_the_ledger_bytes_unchanged() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev", "-q"]);
+    // A ledger in rollback-journal mode (e.g. restored with the sqlite3
+    // shell): opening it must not switch it to WAL.
+    {
+        let c = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
+        let mode: String = c
+            .query_row("PRAGMA journal_mode=DELETE", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "delete");
+    }
+    let cert = env.cert_dir("dev").join("cert.pem");
+    let before = env.tree_hash();
+    env.ok(&["list"]);
+    env.ok(&["status"]);
+    env.ok(&["inspect", s(&cert)]);
+    env.ok(&["verify", s(&cert)]);
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "a read-only command changed the PKI"
+    );
+}
+
+// ---- 2. output directories created before validation ----
+
+#[test]
+fn bundle_refused_for_an_unknown_cert_creates_no_directory() {
+    let env = Env::new();
+    env.hierarchy();
+    let err = refused(&env, &["bundle", "--target", "k8s", "--cert", "nope"]);
+    assert!(err.contains("nope"), "{err}");
+    assert!(!env.pki.join("bundles").exists());
+    let out = env.path("k8s-out");
+    refused(
+        &env,
+        &[
+            "bundle",
+            "--target",
+            "k8s",
+            "--cert",
+            "nope",
+            "--out",
+            s(&out),
+        ],
+    );
+    assert!(!out.exists(), "--out directory created by a refused bundle");
+}
+
+#[test]
+fn bootstrap_failing_half_way_into_an_empty_directory_leaves_it_empty() {
+    let env = Env::new();
+    std::fs::create_dir(&env.pki).unwrap();
+    std::fs::set_permissions(
+        &env.pki,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    // ed25519 CAs break the aws-alb rules: the last step fails.
+    let err = env.fails(
+        1,
+        &[
+            "--yes",
+            "bootstrap",
+            "--no-passphrase",
+            "--root-key",
+            "ed25519",
+            "--key",
+            "ed25519",
+            "--target",
+            "aws-alb",
+        ],
+    );
+    assert!(err.contains("aws-alb"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&env.pki).unwrap().collect();
+    assert!(left.is_empty(), "bootstrap left {left:?}");
+    let beside: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(beside, vec![std::ffi::OsString::from("pki")], "{beside:?}");
+    // Into a directory that does not exist yet: nothing appears at all.
+    let fresh = env.path("new/pki");
+    let r = std::process::Command::new(env!("CARGO_BIN_EXE_certsmith"))
+        .arg("--pki")
+        .arg(&fresh)
+        .args([
+            "--yes",
+            "bootstrap",
+            "--no-passphrase",
+            "--root-key",
+            "ed25519",
+            "--key",
+            "ed25519",
+            "--target",
+            "aws-alb",
+        ])
+        .current_dir(env.dir.path())
+        .env_remove("CERTSMITH_PKI")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(err.contains("aws-alb"), "{err}");
+    assert!(!env.path("new").exists(), "bootstrap left its staging area");
+    // The same directory then takes a complete bootstrap, output as before.
+    let out = env.ok(&["--yes", "bootstrap", "--no-passphrase"]);
+    assert!(out.contains(&format!("in {}.", env.pki.display())), "{out}");
+    assert!(
+        out.contains(&format!("{}/cas/root/ca.pem", env.pki.display())),
+        "{out}"
+    );
+    env.ok(&["list"]);
+}
+
+// ---- 3. a full filesystem ----
+
+/// A small tmpfs mounted for one test, unmounted on drop.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    /// Mounts a tmpfs of `size` at `at`; `None` (said loudly) when this
+    /// process may not mount, which fails the test under `CI`.
+    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
+        std::fs::create_dir_all(at).unwrap();
+        let root =
+            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
+        let ok = root
+            && std::process::Command::new("mount")
+                .args([
+                    "-t",
+                    "tmpfs",
+                    "-o",
+                    &format!("size={size},mode=0700"),
+                    "tmpfs",
+                ])
+                .arg(at)
+                .status()
+                .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "full-disk test needs root to mount a tmpfs, and CI is set"
+            );
+            eprintln!(
+                "\n*** SKIPPED: full-disk test needs root to mount a tmpfs (not root, or mount failed) ***\n"
+            );
+            return None;
+        }
+        Some(Tmpfs(at.to_path_buf()))
+    }
+
+    /// Writes a file until the filesystem is full.
+    fn fill(&self) {
+        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+        let small = [0u8; 512];
+        while f.write_all(&small).is_ok() {}
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn full_filesystem_says_no_space_and_leaves_nothing() {
+    let mut env = Env::new();
+    let Some(fs) = Tmpfs::mount(&env.path("fs"), "4m") else {
+        return;
+    };
+    env.pki = env.path("fs/pki");
+    env.hierarchy();
+    env.ok(&["issue", "dev", "-q"]);
+    fs.fill();
+    for args in [&["list"][..], &["issue", "dev2"], &["revoke", "dev"]] {
+        let before = env.tree_hash();
+        let r = env.run(args);
+        assert_eq!(r.code, 1, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.starts_with("certsmith: no space left on device ("),
+            "{args:?}: {}",
+            r.stderr
+        );
+        one_error_line(&r.stderr);
+        assert_eq!(env.tree_hash(), before, "{args:?} changed the PKI");
+    }
+    drop(fs);
+}
+
+// ---- 4. certsmith's own files are never a destination ----
+
+#[test]
+fn out_pointing_at_certsmiths_own_files_is_refused_for_every_command() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "a", "-q"]);
+    env.ok(&["issue", "b", "-q"]);
+    let p = |rel: &str| env.pki.join(rel).display().to_string();
+    let key = env.path("c.key");
+    let csr = env.path("c.csr");
+    openssl_p256_csr(&key, &csr, "/CN=c");
+    std::os::unix::fs::symlink(env.pki.join("cas"), env.path("cas-link")).unwrap();
+    let link_key = env.path("cas-link/issuing/ca.key.pem");
+    let cases: Vec<Vec<String>> = vec![
+        vec![
+            "export".into(),
+            "a".into(),
+            "--format".into(),
+            "pem".into(),
+            "--force".into(),
+            "--out".into(),
+            p("cas/issuing/ca.key.pem"),
+        ],
+        vec![
+            "export".into(),
+            "a".into(),
+            "--format".into(),
+            "pem".into(),
+            "--force".into(),
+            "--out".into(),
+            p("ledger.db"),
+        ],
+        vec![
+            "export".into(),
+            "a".into(),
+            "--format".into(),
+            "pem".into(),
+            "--force".into(),
+            "--out".into(),
+            p("ledger.db-wal"),
+        ],
+        vec![
+            "export".into(),
+            "a".into(),
+            "--format".into(),
+            "pem".into(),
+            "--force".into(),
+            "--out".into(),
+            p("certs/b/cert.pem"),
+        ],
+        vec![
+            "export".into(),
+            "a".into(),
+            "--format".into(),
+            "pem".into(),
+            "--force".into(),
+            "--out".into(),
+            p("certs/a/key.pem"),
+        ],
+        vec![
+            "export".into(),
+            "a".into(),
+            "--format".into(),
+            "pem".into(),
+            "--force".into(),
+            "--out".into(),
+            s(&link_key).into(),
+        ],
+        vec![
+            "issue".into(),
+            "a".into(),
+            "--force".into(),
+            "--out".into(),
+            p("certs/b"),
+        ],
+        vec!["issue".into(), "c".into(), "--out".into(), p("cas/root")],
+        vec!["issue".into(), "c".into(), "--out".into(), p("certs/b/sub")],
+        vec!["sign".into(), s(&csr).into(), "--out".into(), p("certs/a")],
+        vec!["sign".into(), s(&csr).into(), "--out".into(), p("cas")],
+        vec![
+            "batch".into(),
+            "--count".into(),
+            "1".into(),
+            "--out".into(),
+            p("cas"),
+        ],
+        vec![
+            "batch".into(),
+            "--count".into(),
+            "1".into(),
+            "--out".into(),
+            p("certs/a"),
+        ],
+        vec![
+            "bundle".into(),
+            "--with-crl".into(),
+            "--out".into(),
+            p("cas/root"),
+        ],
+        vec!["bundle".into(), "--out".into(), p("certs/a")],
+    ];
+    env.ok(&["crl", "-q"]);
+    for args in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let err = refused(&env, &args);
+        assert!(
+            err.contains("certsmith's own files"),
+            "certsmith {args:?}: {err}"
+        );
+    }
+    // Its own directory stays a valid destination, and so does any other place.
+    env.ok(&[
+        "export",
+        "a",
+        "--format",
+        "pem",
+        "--out",
+        &p("certs/a/a-export.pem"),
+    ]);
+    env.ok(&[
+        "export",
+        "a",
+        "--format",
+        "pem",
+        "--out",
+        s(&env.path("a.pem")),
+    ]);
+    env.ok(&["issue", "a", "--force", "-q"]);
+    env.ok(&["bundle", "--out", s(&env.path("bundle")), "-q"]);
+}
+
+// ---- 5. symlinks ----
+
+#[test]
+fn ledger_symlink_is_refused_and_not_written_through() {
+    let env = Env::new();
+    env.hierarchy();
+    let real = env.path("real.db");
+    std::fs::rename(env.pki.join("ledger.db"), &real).unwrap();
+    std::os::unix::fs::symlink(&real, env.pki.join("ledger.db")).unwrap();
+    let bytes = std::fs::read(&real).unwrap();
+    for args in [&["issue", "dev"][..], &["list"], &["crl"]] {
+        let err = refused(&env, args);
+        assert!(err.contains("symlink"), "{args:?}: {err}");
+    }
+    assert_eq!(std::fs::read(&real).unwrap(), bytes);
+    assert!(!env.path("real.db-wal").exists());
+}
+
+#[test]
+fn pki_given_as_a_symlink_to_a_good_pki_is_used() {
+    let env = Env::new();
+    env.hierarchy();
+    let link = env.path("pki-link");
+    std::os::unix::fs::symlink(&env.pki, &link).unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_certsmith"))
+            .arg("--pki")
+            .arg(&link)
+            .args(args)
+            .current_dir(env.dir.path())
+            .env_remove("CERTSMITH_PKI")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["issue", "dev", "-q"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(env.cert_dir("dev").join("cert.pem").exists());
+    let (code, err) = run(&["list"]);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+// ---- 6. waiting and hanging ----
+
+#[test]
+fn list_does_not_wait_for_a_held_directory_lock() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev", "-q"]);
+    let _lock = hold_dir_lock(&env);
+    let child = env
+        .command(&["list"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_bounded(child, Duration::from_secs(30), "list");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("dev"));
+}
+
+#[test]
+fn writer_says_what_it_waits_for_then_fails_naming_the_holder() {
+    let env = Env::new();
+    env.hierarchy();
+    let lock = hold_dir_lock(&env);
+    let before = env.tree_hash();
+    let child = env
+        .command(&["issue", "dev"])
+        .env("CERTSMITH_LOCK_WAIT", "2")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = wait_bounded(child, Duration::from_secs(30), "issue");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines[0].starts_with("note: waiting"), "{err}");
+    let pid = format!("pid {}", std::process::id());
+    assert!(lines[0].contains(&pid), "{err}");
+    assert!(
+        lines[1].starts_with("certsmith: the PKI directory") && lines[1].contains(&pid),
+        "{err}"
+    );
+    assert!(lines.len() <= 3, "{err}");
+    assert_eq!(env.tree_hash(), before);
+    drop(lock);
+}
+
+#[test]
+fn writer_goes_on_once_the_lock_is_released() {
+    let env = Env::new();
+    env.hierarchy();
+    let lock = hold_dir_lock(&env);
+    let mut child = env
+        .command(&["issue", "dev", "-q"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(20));
+    drop(lock);
+    let line = match first {
+        Ok(l) => l,
+        Err(_) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("issue said nothing about the lock it waits for");
+        }
+    };
+    assert!(line.starts_with("note: waiting"), "{line}");
+    let out = wait_bounded(child, Duration::from_secs(30), "issue");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(env.cert_dir("dev").join("cert.pem").exists());
+}
+
+#[test]
+fn lock_wait_that_is_not_a_number_is_refused() {
+    let env = Env::new();
+    env.hierarchy();
+    let before = env.tree_hash();
+    let out = env
+        .command(&["issue", "dev"])
+        .env("CERTSMITH_LOCK_WAIT", "soon")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("certsmith: $CERTSMITH_LOCK_WAIT 'soon' is not a number of seconds"),
+        "{err}"
+    );
+    one_error_line(&err);
+    assert_eq!(env.tree_hash(), before);
+}
