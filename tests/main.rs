@@ -19,3 +19,4 @@ mod trust_nginx;
 mod trust_targets;
 mod trust_verify;
 mod wizard;
+mod bounds;
