@@ -25,7 +25,7 @@ fn asn1_times(pem: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-const START: &str = "2026-01-01T00:00:00Z";
+const START: &str = "2031-01-01T00:00:00Z";
 
 fn ok_at(env: &Env, now: &str, args: &[&str]) {
     let r = run_bounded(env, Some(now), args);
@@ -43,7 +43,7 @@ fn end_dates_with_an_offset_take_the_asn1_time_type_of_their_utc_year() {
     );
     let times = asn1_times(&env.root_pem());
     assert!(times.contains(&"GENERALIZEDTIME :20500101003000Z".to_string()), "{times:?}");
-    assert!(times.contains(&"UTCTIME :251231235900Z".to_string()), "{times:?}");
+    assert!(times.contains(&"UTCTIME :301231235900Z".to_string()), "{times:?}");
 
     // 00:30 at +01:00 is 23:30 UTC on 31 December 2049: UTCTime (was GeneralizedTime).
     let env = Env::new();
@@ -54,18 +54,18 @@ fn end_dates_with_an_offset_take_the_asn1_time_type_of_their_utc_year() {
     );
     ok_at(
         &env,
-        START,
+        "2045-01-01T00:00:00Z",
         &["issue", "dev", "--ca", "root", "-q", "--validity", "2050-01-01T00:30:00+01:00"],
     );
     let times = asn1_times(&env.cert_dir("dev").join("cert.pem"));
     assert_eq!(
         times,
-        vec!["UTCTIME :251231235900Z", "UTCTIME :491231233000Z"],
+        vec!["UTCTIME :441231235900Z", "UTCTIME :491231233000Z"],
         "notBefore, notAfter"
     );
     ok_at(
         &env,
-        START,
+        "2045-01-01T00:00:00Z",
         &["issue", "dev2", "--ca", "root", "-q", "--validity", "2049-12-31T23:30:00-01:00"],
     );
     let times = asn1_times(&env.cert_dir("dev2").join("cert.pem"));
@@ -111,7 +111,7 @@ fn lengths_that_carry_a_time_past_year_9999_are_refused_naming_the_length() {
     let env = Env::new();
     ok_at(
         &env,
-        START,
+        "9990-01-01T00:00:00Z",
         &["init", "--cn", "Root", "--no-passphrase", "-q", "--validity", "9999-12-31T23:00:00Z"],
     );
     let late = "9999-06-01T00:00:00Z";
