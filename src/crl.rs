@@ -254,7 +254,7 @@ pub fn reason_name(code: u8) -> &'static str {
 
 /// Reads the CRLs in a file: PEM (`X509 CRL` blocks, several allowed) or one DER CRL.
 pub fn read_file(path: &std::path::Path) -> Result<Vec<CrlInfo>> {
-    let bytes = crate::store::read(path)?;
+    let bytes = crate::input::read(path, crate::input::Kind::Crl)?;
     let what = path.display().to_string();
     match std::str::from_utf8(&bytes) {
         Ok(text) if text.contains("-----BEGIN") => {

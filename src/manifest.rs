@@ -10,10 +10,11 @@
 //! ends and a UTF-8 byte-order mark are accepted.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufReader, Take};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::input;
 use crate::names::San;
 use crate::pki::validate_name;
 
@@ -32,6 +33,9 @@ pub struct Row {
 pub struct RowError {
     pub line: u64,
     pub reason: String,
+    /// Set when the rest of the manifest cannot be read either (a line or
+    /// the file past its size cap): the run stops with this error alone.
+    pub fatal: Option<Error>,
 }
 
 impl RowError {
@@ -40,6 +44,15 @@ impl RowError {
         RowError {
             line,
             reason: crate::error::escape_controls(reason),
+            fatal: None,
+        }
+    }
+
+    /// An error that ends the manifest at `line`.
+    fn fatal(line: u64, e: Error) -> RowError {
+        RowError {
+            fatal: Some(e.clone()),
+            ..RowError::new(line, &e.message)
         }
     }
 }
@@ -121,11 +134,11 @@ impl Manifest {
             _ => {
                 let mut lines = open(path)?;
                 let mut first = Vec::new();
+                let (mut line, mut total) = (0, 0);
                 loop {
                     first.clear();
-                    let n = lines
-                        .read_until(b'\n', &mut first)
-                        .map_err(|e| crate::store::io_err("cannot read", path, &e))?;
+                    line += 1;
+                    let n = input::read_line(&mut lines, &mut first, path, line, &mut total)?;
                     let t = first.trim_ascii();
                     if n == 0 || !(t.is_empty() || t.starts_with(b"#")) {
                         break;
@@ -189,6 +202,8 @@ impl Manifest {
                 path: path.clone(),
                 format: *format,
                 line: 0,
+                total: 0,
+                done: false,
                 header: None,
                 buf: Vec::new(),
             },
@@ -196,10 +211,8 @@ impl Manifest {
     }
 }
 
-fn open(path: &Path) -> Result<BufReader<File>> {
-    File::open(path)
-        .map(|f| BufReader::with_capacity(64 * 1024, f))
-        .map_err(|e| crate::store::io_err("cannot read manifest", path, &e))
+fn open(path: &Path) -> Result<BufReader<Take<File>>> {
+    input::capped(path, input::Kind::Manifest).map(|f| BufReader::with_capacity(64 * 1024, f))
 }
 
 fn strip_bom(b: &[u8]) -> &[u8] {
@@ -225,10 +238,14 @@ enum RowSource {
         pattern: NamePattern,
     },
     File {
-        reader: BufReader<File>,
+        reader: BufReader<Take<File>>,
         path: PathBuf,
         format: Format,
         line: u64,
+        /// Bytes read so far, for the manifest's size cap.
+        total: u64,
+        /// Set after an error that ends the file (a size cap).
+        done: bool,
         header: Option<Header>,
         buf: Vec<u8>,
     },
@@ -257,13 +274,18 @@ impl Iterator for Rows {
                 path,
                 format,
                 line,
+                total,
+                done,
                 header,
                 buf,
             } => loop {
+                if *done {
+                    return None;
+                }
                 buf.clear();
                 *line += 1;
                 let err = |reason: String| Some(Err(RowError::new(*line, &reason)));
-                match reader.read_until(b'\n', buf) {
+                match input::read_line(reader, buf, path, *line, total) {
                     Ok(0) => {
                         if *format == Format::Csv && header.is_none() {
                             // Reported once, as the line after the (empty) file's end.
@@ -281,7 +303,11 @@ impl Iterator for Rows {
                         return None;
                     }
                     Ok(_) => {}
-                    Err(e) => return err(format!("cannot read: {}", e.to_string().to_lowercase())),
+                    Err(e) => {
+                        // Nothing after this point can be read: the rows end here.
+                        *done = true;
+                        return Some(Err(RowError::fatal(*line, e)));
+                    }
                 }
                 let bytes = if *line == 1 { strip_bom(buf) } else { &buf[..] };
                 let text = match std::str::from_utf8(bytes) {

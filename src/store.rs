@@ -83,9 +83,10 @@ pub fn io_err(what: &str, path: &Path, e: &std::io::Error) -> Error {
     Error::input(format!("{what} '{}': {reason}", path.display()))
 }
 
-/// Reads a whole file, with a one-line error naming it.
+/// Reads a whole file, with a one-line error naming it, capped as an
+/// input file of no particular kind (prefer `input::read` with its kind).
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| io_err("cannot read", path, &e))
+    crate::input::read(path, crate::input::Kind::Other)
 }
 
 /// Reads a whole text file.
