@@ -441,9 +441,16 @@ fn csv_row(h: &Header, text: &str) -> std::result::Result<Fields, String> {
 }
 
 fn json_row(text: &str) -> std::result::Result<Fields, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not a JSON object: {e}"))?;
-    let obj = v.as_object().ok_or("not a JSON object")?;
+    let Pairs(pairs) = serde_json::from_str(text).map_err(|e| format!("not a JSON object: {e}"))?;
+    let mut obj = serde_json::Map::new();
+    for (k, v) in pairs {
+        if obj.contains_key(&k) {
+            return Err(format!(
+                "the row gives \"{k}\" more than once; which one is meant is unclear"
+            ));
+        }
+        obj.insert(k, v);
+    }
     if let Some(k) = obj
         .keys()
         .find(|k| !["name", "cn", "san"].contains(&k.as_str()))
@@ -471,6 +478,33 @@ fn json_row(text: &str) -> std::result::Result<Fields, String> {
         Some(_) => return Err("\"san\" must be a list of strings".into()),
     };
     fields(name.trim(), cn, sans)
+}
+
+/// A JSON object's members in order, duplicates kept (`serde_json::Value`
+/// keeps only the last value of a key given twice).
+struct Pairs(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Pairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Pairs, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = Pairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Pairs, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Pairs(members))
+            }
+        }
+        d.deserialize_map(Members)
+    }
 }
 
 fn fields(name: &str, cn: Option<String>, sans: Vec<&str>) -> std::result::Result<Fields, String> {
