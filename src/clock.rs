@@ -63,12 +63,14 @@ fn parse(what: &str, v: &str) -> Result<OffsetDateTime> {
             .hint("write it like 2027-01-31T00:00:00Z")
     };
     let t = OffsetDateTime::parse(v, &Rfc3339).map_err(|_| bad())?;
-    t.checked_to_offset(UtcOffset::UTC).and_then(in_range).ok_or_else(|| {
-        Error::input(format!(
-            "{what} '{}' is outside the years 0000 to 9999 that a certificate can hold",
-            shown(v)
-        ))
-    })
+    t.checked_to_offset(UtcOffset::UTC)
+        .and_then(in_range)
+        .ok_or_else(|| {
+            Error::input(format!(
+                "{what} '{}' is outside the years 0000 to 9999 that a certificate can hold",
+                shown(v)
+            ))
+        })
 }
 
 fn in_range(t: OffsetDateTime) -> Option<OffsetDateTime> {

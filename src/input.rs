@@ -170,8 +170,9 @@ mod tests {
         assert!(e.message.contains("larger than 4 KiB"), "{e}");
         let e = read(Path::new("/dev/zero"), Kind::Key).unwrap_err();
         assert!(
-            e.message
-                .contains("'/dev/zero' is larger than 64 KiB, the most certsmith reads for a key file"),
+            e.message.contains(
+                "'/dev/zero' is larger than 64 KiB, the most certsmith reads for a key file"
+            ),
             "{e}"
         );
     }

@@ -376,7 +376,7 @@ fn key_described(tag: &str, der: &[u8], pem_text: &str, what: &str) -> Result<De
 /// The elements of a DER SEQUENCE filling all of `der`, if it is one.
 fn der_sequence(der: &[u8]) -> Option<Vec<x509_parser::der_parser::ber::BerObject<'_>>> {
     match x509_parser::der_parser::parse_der(der) {
-        Ok((rest, obj)) if rest.is_empty() => obj.as_sequence().ok().cloned(),
+        Ok(([], obj)) => obj.as_sequence().ok().cloned(),
         _ => None,
     }
 }

@@ -61,13 +61,23 @@ pub fn run_bounded(env: &Env, now: Option<&str>, args: &[&str]) -> Run {
 /// the clock warning (when `warning` is given), one `certsmith: ` line and at
 /// most a `hint: ` line, with the PKI unchanged since `before`. Returns the
 /// error line.
-pub fn assert_refused(env: &Env, before: &str, warning: Option<&str>, r: &Run, label: &str) -> String {
+pub fn assert_refused(
+    env: &Env,
+    before: &str,
+    warning: Option<&str>,
+    r: &Run,
+    label: &str,
+) -> String {
     assert_eq!(
         r.code, 2,
         "{label}: expected exit 2, got {}:\n{}{}",
         r.code, r.stdout, r.stderr
     );
-    assert_eq!(env.tree_hash(), before, "{label}: the PKI directory changed");
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "{label}: the PKI directory changed"
+    );
     assert!(r.stdout.is_empty(), "{label}: stdout: {}", r.stdout);
     let mut lines: Vec<&str> = r.stderr.lines().collect();
     if let Some(w) = warning {
@@ -79,7 +89,11 @@ pub fn assert_refused(env: &Env, before: &str, warning: Option<&str>, r: &Run, l
         "{label}: {}",
         r.stderr
     );
-    assert!(lines.len() <= 2, "{label}: more than message + hint: {}", r.stderr);
+    assert!(
+        lines.len() <= 2,
+        "{label}: more than message + hint: {}",
+        r.stderr
+    );
     if lines.len() == 2 {
         assert!(lines[1].starts_with("hint: "), "{label}: {}", r.stderr);
     }

@@ -3,6 +3,7 @@
 mod common;
 
 mod batch;
+mod bounds;
 mod core;
 mod csr;
 mod export;
@@ -19,4 +20,3 @@ mod trust_nginx;
 mod trust_targets;
 mod trust_verify;
 mod wizard;
-mod bounds;

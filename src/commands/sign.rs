@@ -2,9 +2,9 @@
 
 use certsmith::ca::Signer;
 use certsmith::error::{Error, Result};
+use certsmith::input::{self, Kind};
 use certsmith::leaf;
 use certsmith::pki::validate_name;
-use certsmith::input::{self, Kind};
 use certsmith::{clock, csr};
 
 use super::Ctx;

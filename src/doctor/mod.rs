@@ -278,7 +278,9 @@ fn check_key(
     pass: Option<&crate::passphrase::Passphrase>,
     report: &mut Report,
 ) {
-    let Ok(text) = crate::input::read_to_string(path, crate::input::Kind::Key).map(zeroize::Zeroizing::new) else {
+    let Ok(text) =
+        crate::input::read_to_string(path, crate::input::Kind::Key).map(zeroize::Zeroizing::new)
+    else {
         return; // reported as missing, or unreadable: permissions finding
     };
     if crate::keys::is_encrypted_pem(&text) && pass.is_none() {

@@ -23,7 +23,14 @@ fn ca_keys_with_absurd_kdf_parameters_are_refused_before_deriving() {
         let r = run_bounded(
             &env,
             None,
-            &["issue", "dev", "--ca", "root", "--passphrase-file", s(&pass)],
+            &[
+                "issue",
+                "dev",
+                "--ca",
+                "root",
+                "--passphrase-file",
+                s(&pass),
+            ],
         );
         let line = assert_refused(&env, &before, None, &r, file);
         for n in named {
@@ -38,28 +45,68 @@ fn keys_with_ordinary_kdf_parameters_still_load() {
     let env = Env::new();
     let pass = corpus("pass-trailing-newline.txt");
     let (ok, out) = openssl(&[
-        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-subj", "/CN=Imported Root", "-days", "365",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        "-keyout", s(&env.path("plain.pem")), "-out", s(&env.path("ca.pem")),
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=Imported Root",
+        "-days",
+        "365",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout",
+        s(&env.path("plain.pem")),
+        "-out",
+        s(&env.path("ca.pem")),
     ]);
     assert!(ok, "{out}");
-    for (name, extra) in [("pbkdf2", vec!["-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA256"]), ("scrypt", vec!["-scrypt"])] {
+    for (name, extra) in [
+        (
+            "pbkdf2",
+            vec!["-v2", "aes-256-cbc", "-v2prf", "hmacWithSHA256"],
+        ),
+        ("scrypt", vec!["-scrypt"]),
+    ] {
         let enc = env.path(&format!("{name}.pem"));
         let plain = env.path("plain.pem");
-        let mut args = vec!["pkcs8", "-topk8", "-in", s(&plain), "-out", s(&enc), "-passout", "pass:Hostile-Pass-1"];
+        let mut args = vec![
+            "pkcs8",
+            "-topk8",
+            "-in",
+            s(&plain),
+            "-out",
+            s(&enc),
+            "-passout",
+            "pass:Hostile-Pass-1",
+        ];
         args.extend(extra);
         let (ok, out) = openssl(&args);
         assert!(ok, "{out}");
         let fresh = Env::new();
         let r = fresh
             .command(&[
-                "init", "--import-cert", s(&env.path("ca.pem")), "--import-key", s(&enc),
-                "--import-passphrase-file", s(&pass), "--no-passphrase", "-q",
+                "init",
+                "--import-cert",
+                s(&env.path("ca.pem")),
+                "--import-key",
+                s(&enc),
+                "--import-passphrase-file",
+                s(&pass),
+                "--no-passphrase",
+                "-q",
             ])
             .output()
             .unwrap();
-        assert!(r.status.success(), "{name}: {}", String::from_utf8_lossy(&r.stderr));
+        assert!(
+            r.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
     }
 }

@@ -22,8 +22,11 @@ fn endless_and_huge_input_files_are_refused_at_the_cap_of_their_kind() {
     let huge = s(&huge);
     let templates = env.pki.join("templates");
     std::fs::create_dir_all(&templates).unwrap();
-    std::fs::set_permissions(&templates, std::os::unix::fs::PermissionsExt::from_mode(0o700))
-        .unwrap();
+    std::fs::set_permissions(
+        &templates,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
     // Small enough to hash quickly with the PKI tree, far above the cap.
     sparse(&templates.join("huge.json"), 8 << 20);
     let plain_key = corpus("key-garbage.pem");
@@ -34,18 +37,55 @@ fn endless_and_huge_input_files_are_refused_at_the_cap_of_their_kind() {
         (vec!["sign", zero, "--ca", "issuing"], zero, "CSR"),
         (vec!["sign", huge, "--ca", "issuing"], huge, "CSR"),
         (vec!["verify", zero, "--ca", "issuing"], zero, "certificate"),
-        (vec!["verify", victim, "--bundle", zero], zero, "certificate"),
-        (vec!["verify", victim, "--ca", "issuing", "--chain", huge], huge, "certificate"),
-        (vec!["verify", victim, "--ca", "issuing", "--crl", zero], zero, "CRL"),
-        (vec!["batch", zero], zero, "manifest line"),
-        (vec!["batch", "--dry-run", huge], huge, "manifest line"),
-        (vec!["init", "--name", "two", "--cn", "Two", "--passphrase-file", zero], zero, "passphrase"),
         (
-            vec!["init", "--name", "imp", "--import-cert", zero, "--import-key", s(&plain_key), "--no-passphrase"],
+            vec!["verify", victim, "--bundle", zero],
             zero,
             "certificate",
         ),
-        (vec!["issue", "p", "--profile", "huge"], "huge.json", "profile"),
+        (
+            vec!["verify", victim, "--ca", "issuing", "--chain", huge],
+            huge,
+            "certificate",
+        ),
+        (
+            vec!["verify", victim, "--ca", "issuing", "--crl", zero],
+            zero,
+            "CRL",
+        ),
+        (vec!["batch", zero], zero, "manifest line"),
+        (vec!["batch", "--dry-run", huge], huge, "manifest line"),
+        (
+            vec![
+                "init",
+                "--name",
+                "two",
+                "--cn",
+                "Two",
+                "--passphrase-file",
+                zero,
+            ],
+            zero,
+            "passphrase",
+        ),
+        (
+            vec![
+                "init",
+                "--name",
+                "imp",
+                "--import-cert",
+                zero,
+                "--import-key",
+                s(&plain_key),
+                "--no-passphrase",
+            ],
+            zero,
+            "certificate",
+        ),
+        (
+            vec!["issue", "p", "--profile", "huge"],
+            "huge.json",
+            "profile",
+        ),
     ];
     let mut failures = Vec::new();
     for (args, file, kind) in cases {
@@ -73,7 +113,23 @@ fn files_just_under_their_cap_are_still_read() {
     let pass = env.path("pass.txt");
     std::fs::write(&pass, format!("{}\n", "p".repeat(4095))).unwrap();
     env.ok(&["init", "--cn", "Root", "--passphrase-file", s(&pass), "-q"]);
-    let r = run_bounded(&env, None, &["init", "--name", "two", "--cn", "Two", "--passphrase-file", s(&corpus("pass-5kb.txt"))]);
+    let r = run_bounded(
+        &env,
+        None,
+        &[
+            "init",
+            "--name",
+            "two",
+            "--cn",
+            "Two",
+            "--passphrase-file",
+            s(&corpus("pass-5kb.txt")),
+        ],
+    );
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("passphrase") && r.stderr.contains("4 KiB"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("passphrase") && r.stderr.contains("4 KiB"),
+        "{}",
+        r.stderr
+    );
 }

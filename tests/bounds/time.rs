@@ -29,7 +29,11 @@ const START: &str = "2031-01-01T00:00:00Z";
 
 fn ok_at(env: &Env, now: &str, args: &[&str]) {
     let r = run_bounded(env, Some(now), args);
-    assert_eq!(r.code, 0, "certsmith {args:?} at {now}:\n{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "certsmith {args:?} at {now}:\n{}{}",
+        r.stdout, r.stderr
+    );
 }
 
 #[test]
@@ -39,23 +43,53 @@ fn end_dates_with_an_offset_take_the_asn1_time_type_of_their_utc_year() {
     ok_at(
         &env,
         START,
-        &["init", "--cn", "Root", "--no-passphrase", "-q", "--validity", "2049-12-31T23:30:00-01:00"],
+        &[
+            "init",
+            "--cn",
+            "Root",
+            "--no-passphrase",
+            "-q",
+            "--validity",
+            "2049-12-31T23:30:00-01:00",
+        ],
     );
     let times = asn1_times(&env.root_pem());
-    assert!(times.contains(&"GENERALIZEDTIME :20500101003000Z".to_string()), "{times:?}");
-    assert!(times.contains(&"UTCTIME :301231235900Z".to_string()), "{times:?}");
+    assert!(
+        times.contains(&"GENERALIZEDTIME :20500101003000Z".to_string()),
+        "{times:?}"
+    );
+    assert!(
+        times.contains(&"UTCTIME :301231235900Z".to_string()),
+        "{times:?}"
+    );
 
     // 00:30 at +01:00 is 23:30 UTC on 31 December 2049: UTCTime (was GeneralizedTime).
     let env = Env::new();
     ok_at(
         &env,
         START,
-        &["init", "--cn", "Root", "--no-passphrase", "-q", "--validity", "2060-01-01T00:00:00Z"],
+        &[
+            "init",
+            "--cn",
+            "Root",
+            "--no-passphrase",
+            "-q",
+            "--validity",
+            "2060-01-01T00:00:00Z",
+        ],
     );
     ok_at(
         &env,
         "2045-01-01T00:00:00Z",
-        &["issue", "dev", "--ca", "root", "-q", "--validity", "2050-01-01T00:30:00+01:00"],
+        &[
+            "issue",
+            "dev",
+            "--ca",
+            "root",
+            "-q",
+            "--validity",
+            "2050-01-01T00:30:00+01:00",
+        ],
     );
     let times = asn1_times(&env.cert_dir("dev").join("cert.pem"));
     assert_eq!(
@@ -66,7 +100,15 @@ fn end_dates_with_an_offset_take_the_asn1_time_type_of_their_utc_year() {
     ok_at(
         &env,
         "2045-01-01T00:00:00Z",
-        &["issue", "dev2", "--ca", "root", "-q", "--validity", "2049-12-31T23:30:00-01:00"],
+        &[
+            "issue",
+            "dev2",
+            "--ca",
+            "root",
+            "-q",
+            "--validity",
+            "2049-12-31T23:30:00-01:00",
+        ],
     );
     let times = asn1_times(&env.cert_dir("dev2").join("cert.pem"));
     assert_eq!(times[1], "GENERALIZEDTIME :20500101003000Z");
@@ -78,17 +120,36 @@ fn crl_times_on_both_sides_of_2050_take_the_asn1_time_type_of_their_utc_year() {
     ok_at(
         &env,
         START,
-        &["init", "--cn", "Root", "--no-passphrase", "-q", "--validity", "2060-01-01T00:00:00Z"],
+        &[
+            "init",
+            "--cn",
+            "Root",
+            "--no-passphrase",
+            "-q",
+            "--validity",
+            "2060-01-01T00:00:00Z",
+        ],
     );
     let crl = env.pki.join("cas/root/crl.pem");
     // A fixed clock with an offset: thisUpdate 2050-01-01T00:30:00Z.
-    ok_at(&env, "2049-12-31T23:30:00-01:00", &["crl", "--ca", "root", "--next-update", "1d", "-q"]);
+    ok_at(
+        &env,
+        "2049-12-31T23:30:00-01:00",
+        &["crl", "--ca", "root", "--next-update", "1d", "-q"],
+    );
     assert_eq!(
         asn1_times(&crl),
-        vec!["GENERALIZEDTIME :20500101003000Z", "GENERALIZEDTIME :20500102003000Z"]
+        vec![
+            "GENERALIZEDTIME :20500101003000Z",
+            "GENERALIZEDTIME :20500102003000Z"
+        ]
     );
     // thisUpdate 2049-12-31T23:30:00Z, nextUpdate one hour later in 2050.
-    ok_at(&env, "2050-01-01T00:30:00+01:00", &["crl", "--ca", "root", "--next-update", "1h", "-q"]);
+    ok_at(
+        &env,
+        "2050-01-01T00:30:00+01:00",
+        &["crl", "--ca", "root", "--next-update", "1h", "-q"],
+    );
     assert_eq!(
         asn1_times(&crl),
         vec!["UTCTIME :491231233000Z", "GENERALIZEDTIME :20500101003000Z"]
@@ -101,7 +162,10 @@ fn fixed_clock_is_announced_by_one_warning_line_and_nothing_else() {
     env.ok(&["init", "--cn", "Root", "--no-passphrase", "-q"]);
     let r = run_bounded(&env, Some("2030-01-01T01:00:00+01:00"), &["list"]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(r.stderr, format!("{}\n", clock_warning("2030-01-01T00:00:00Z")));
+    assert_eq!(
+        r.stderr,
+        format!("{}\n", clock_warning("2030-01-01T00:00:00Z"))
+    );
     let r = run_bounded(&env, None, &["list"]);
     assert_eq!((r.code, r.stderr.as_str()), (0, ""));
 }
@@ -112,21 +176,46 @@ fn lengths_that_carry_a_time_past_year_9999_are_refused_naming_the_length() {
     ok_at(
         &env,
         "9990-01-01T00:00:00Z",
-        &["init", "--cn", "Root", "--no-passphrase", "-q", "--validity", "9999-12-31T23:00:00Z"],
+        &[
+            "init",
+            "--cn",
+            "Root",
+            "--no-passphrase",
+            "-q",
+            "--validity",
+            "9999-12-31T23:00:00Z",
+        ],
     );
     let late = "9999-06-01T00:00:00Z";
     let warning = clock_warning(late);
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["issue", "late", "--ca", "root", "--validity", "1y"], "'1y'"),
+        (
+            vec!["issue", "late", "--ca", "root", "--validity", "1y"],
+            "'1y'",
+        ),
         (vec!["crl", "--ca", "root", "--next-update", "1y"], "'1y'"),
         (vec!["list", "--expiring-within", "1y"], "'1y'"),
-        (vec!["intermediate", "sub", "--cn", "Sub", "--no-passphrase", "--validity", "2y"], "'2y'"),
+        (
+            vec![
+                "intermediate",
+                "sub",
+                "--cn",
+                "Sub",
+                "--no-passphrase",
+                "--validity",
+                "2y",
+            ],
+            "'2y'",
+        ),
     ];
     for (args, named) in cases {
         let before = env.tree_hash();
         let r = run_bounded(&env, Some(late), &args);
         let line = assert_refused(&env, &before, Some(&warning), &r, &format!("{args:?}"));
-        assert!(line.contains(named) && line.contains("9999"), "{args:?}: {line}");
+        assert!(
+            line.contains(named) && line.contains("9999"),
+            "{args:?}: {line}"
+        );
     }
 }
 
@@ -136,7 +225,14 @@ fn a_clock_at_year_0_refuses_to_backdate_instead_of_panicking() {
     let r = run_bounded(
         &env,
         Some("0000-01-01T00:00:30Z"),
-        &["init", "--cn", "Root", "--no-passphrase", "--validity", "1d"],
+        &[
+            "init",
+            "--cn",
+            "Root",
+            "--no-passphrase",
+            "--validity",
+            "1d",
+        ],
     );
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(!r.stderr.contains("panicked"), "{}", r.stderr);
@@ -145,7 +241,11 @@ fn a_clock_at_year_0_refuses_to_backdate_instead_of_panicking() {
     let env = Env::new();
     env.ok(&["init", "--cn", "Root", "--no-passphrase", "-q"]);
     let before = env.tree_hash();
-    let r = run_bounded(&env, None, &["issue", "x", "--validity", "9999-12-31T23:30:00-01:00"]);
+    let r = run_bounded(
+        &env,
+        None,
+        &["issue", "x", "--validity", "9999-12-31T23:30:00-01:00"],
+    );
     let line = assert_refused(&env, &before, None, &r, "offset past 9999");
     assert!(line.contains("9999-12-31T23:30:00-01:00"), "{line}");
 }
