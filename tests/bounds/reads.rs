@@ -133,3 +133,29 @@ fn files_just_under_their_cap_are_still_read() {
         r.stderr
     );
 }
+
+#[test]
+fn an_endless_fifo_is_refused_at_the_cap() {
+    let env = Env::new();
+    let fifo = env.path("endless.pem");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    assert!(made.is_ok_and(|s| s.success()), "mkfifo failed");
+    // The writer feeds the FIFO until certsmith closes its end (EPIPE).
+    let writer_path = fifo.clone();
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let mut w = std::fs::OpenOptions::new()
+            .write(true)
+            .open(writer_path)
+            .unwrap();
+        let block = vec![b'A'; 64 * 1024];
+        while w.write_all(&block).is_ok() {}
+    });
+    let r = run_bounded(&env, None, &["inspect", s(&fifo)]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("endless.pem") && r.stderr.contains("larger than 64 MiB"),
+        "{}",
+        r.stderr
+    );
+}
