@@ -175,6 +175,9 @@ impl Plan<'_> {
             let row = match row {
                 Ok(r) => r,
                 Err(e) => {
+                    if let Some(fatal) = e.fatal {
+                        return Err(fatal);
+                    }
                     c.rows += 1;
                     bad(&mut c, e.line, e.reason);
                     continue;

@@ -80,7 +80,10 @@ impl Signer {
         }
         let key_path = pki.ca_key_path(name);
         crate::perms::check_key_file(&key_path, pki.allow_insecure_perms)?;
-        let text = zeroize::Zeroizing::new(crate::store::read_to_string(&key_path)?);
+        let text = zeroize::Zeroizing::new(crate::input::read_to_string(
+            &key_path,
+            crate::input::Kind::Key,
+        )?);
         let what = key_path.display().to_string();
         let key = keys::load_private_key(&text, &what, &mut || {
             passphrase::for_existing_key(pass, &format!("CA '{name}'"))

@@ -304,7 +304,7 @@ pub fn parse_pem_certs(text: &str, what: &str) -> Result<Vec<CertInfo>> {
 
 /// Reads one or more certificates from a file in PEM or DER.
 pub fn read_certs(path: &std::path::Path) -> Result<Vec<CertInfo>> {
-    let bytes = crate::store::read(path)?;
+    let bytes = crate::input::read(path, crate::input::Kind::Certificates)?;
     let what = path.display().to_string();
     match std::str::from_utf8(&bytes) {
         Ok(text) if text.contains("-----BEGIN") => parse_pem_certs(text, &what),

@@ -234,8 +234,8 @@ pub struct BatchArgs {
     /// Manifest: CSV (header name,cn,san) or JSON Lines
     #[arg(value_hint = clap::ValueHint::FilePath, required_unless_present = "count")]
     pub manifest: Option<PathBuf>,
-    /// Issue N certificates named by --name-pattern instead of a manifest
-    #[arg(long, conflicts_with = "manifest")]
+    /// Issue N certificates named by --name-pattern instead of a manifest (at most 1,000,000)
+    #[arg(long, conflicts_with = "manifest", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub count: Option<u64>,
     /// Name pattern for --count, e.g. 'device-{:06}'
     #[arg(long, default_value = "device-{:06}")]
@@ -258,8 +258,8 @@ pub struct BatchArgs {
     /// Write per-certificate directories under DIR instead of <pki>/certs/
     #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub out: Option<PathBuf>,
-    /// Worker threads (default: all cores)
-    #[arg(long)]
+    /// Worker threads, 1 to 256 (default: all cores)
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=256))]
     pub jobs: Option<usize>,
     /// Skip names already in the ledger (resume an interrupted run)
     #[arg(long)]

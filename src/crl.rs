@@ -101,9 +101,8 @@ pub fn build(
     now: OffsetDateTime,
     next_update: Duration,
 ) -> Result<BuiltCrl> {
-    if next_update <= Duration::ZERO {
-        return Err(Error::input("--next-update must be a positive length"));
-    }
+    // Checked before the CRL number is taken: a refused CRL must not use one up.
+    let next = next_update_at(now, next_update)?;
     let (number, revoked_certs) = next_number_and_entries(ledger, &signer.name)?;
     let ski = match &signer.info().ski {
         Some(s) => s.clone(),
@@ -112,7 +111,7 @@ pub fn build(
     let revoked = revoked_certs.len();
     let params = CertificateRevocationListParams {
         this_update: now,
-        next_update: now + next_update,
+        next_update: next,
         crl_number: SerialNumber::from_slice(serial::normalize(&number.to_be_bytes())),
         issuing_distribution_point: None,
         revoked_certs,
@@ -138,6 +137,7 @@ pub fn write(
     der: bool,
 ) -> Result<WrittenCrl> {
     let now = clock::now()?;
+    let next = next_update_at(now, next_update)?;
     let built = build(ledger, signer, now, next_update)?;
     let mut staged = Staged::new(&pki.root);
     staged.add(
@@ -160,9 +160,21 @@ pub fn write(
         crl_number: built.crl_number,
         revoked: built.revoked,
         this_update: clock::rfc3339(now),
-        next_update: clock::rfc3339(now + next_update),
+        next_update: clock::rfc3339(next),
         files,
     })
+}
+
+/// nextUpdate of a CRL signed at `now`: a positive length that keeps it within year 9999.
+pub fn next_update_at(now: OffsetDateTime, next_update: Duration) -> Result<OffsetDateTime> {
+    if next_update <= Duration::ZERO {
+        return Err(Error::input("--next-update must be a positive length"));
+    }
+    let what = format!(
+        "--next-update '{}'",
+        crate::validity::length_text(next_update)
+    );
+    clock::shift(now, next_update, &what)
 }
 
 /// Parses a `--next-update` length such as `7d` or `12h`.
@@ -242,7 +254,7 @@ pub fn reason_name(code: u8) -> &'static str {
 
 /// Reads the CRLs in a file: PEM (`X509 CRL` blocks, several allowed) or one DER CRL.
 pub fn read_file(path: &std::path::Path) -> Result<Vec<CrlInfo>> {
-    let bytes = crate::store::read(path)?;
+    let bytes = crate::input::read(path, crate::input::Kind::Crl)?;
     let what = path.display().to_string();
     match std::str::from_utf8(&bytes) {
         Ok(text) if text.contains("-----BEGIN") => {

@@ -38,8 +38,16 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
     }
     let der = match std::str::from_utf8(bytes) {
         Ok(t) if t.contains("-----BEGIN") => {
-            let p = ::pem::parse(t)
+            let mut blocks = ::pem::parse_many(t)
                 .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?;
+            if blocks.len() != 1 {
+                return Err(Error::input(format!(
+                    "'{what}' holds {} PEM blocks; sign takes one CSR a file",
+                    blocks.len()
+                ))
+                .hint("split the file and sign each CSR on its own"));
+            }
+            let p = blocks.remove(0);
             if p.tag() != "CERTIFICATE REQUEST" && p.tag() != "NEW CERTIFICATE REQUEST" {
                 return Err(Error::input(format!(
                     "'{what}' holds a '{}' PEM block, not a CERTIFICATE REQUEST",

@@ -124,7 +124,10 @@ pub fn load(pki: &Pki, ledger: &Ledger, name: &str) -> Result<Source> {
     let key = if record.has_key {
         let path = dir.join("key.pem");
         let what = path.display().to_string();
-        let text = Zeroizing::new(crate::store::read_to_string(&path)?);
+        let text = Zeroizing::new(crate::input::read_to_string(
+            &path,
+            crate::input::Kind::Key,
+        )?);
         let kp = keys::load_private_key(&text, &what, &mut || {
             Err(Error::input(format!(
                 "'{what}' is encrypted; certsmith writes leaf keys unencrypted and cannot export this one"

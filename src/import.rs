@@ -71,7 +71,10 @@ pub fn load(
     let info = certs.remove(0);
     check_ca(&info, &cert_what, now)?;
     let key_what = key_path.display().to_string();
-    let text = Zeroizing::new(crate::store::read_to_string(key_path)?);
+    let text = Zeroizing::new(crate::input::read_to_string(
+        key_path,
+        crate::input::Kind::Key,
+    )?);
     let key = keys::load_private_key(&text, &key_what, &mut || {
         passphrase::for_existing_key(key_pass, &format!("'{key_what}'"))
     })?;

@@ -308,19 +308,20 @@ fn crl_described(der: &[u8], what: &str) -> Result<Described> {
 
 fn key_described(tag: &str, der: &[u8], pem_text: &str, what: &str) -> Result<Described> {
     // The structure must parse even where the contents are not shown.
-    let well_formed = match tag {
-        "ENCRYPTED PRIVATE KEY" => pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).is_ok(),
-        "PRIVATE KEY" => pkcs8::PrivateKeyInfoRef::try_from(der).is_ok(),
-        _ => true,
+    let (well_formed, format_name) = match tag {
+        "ENCRYPTED PRIVATE KEY" => (
+            pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).is_ok(),
+            "encrypted PKCS#8",
+        ),
+        "PRIVATE KEY" => (pkcs8::PrivateKeyInfoRef::try_from(der).is_ok(), "PKCS#8"),
+        // Legacy-encrypted SEC1/PKCS#1 bodies are ciphertext: nothing to check.
+        _ if pem_text.contains("Proc-Type: 4,ENCRYPTED") => (true, ""),
+        "EC PRIVATE KEY" => (is_sec1(der), "SEC1 EC"),
+        _ => (is_pkcs1(der), "PKCS#1 RSA"),
     };
     if !well_formed {
         return Err(Error::input(format!(
-            "'{what}' is not a valid {} private key",
-            if tag == "PRIVATE KEY" {
-                "PKCS#8"
-            } else {
-                "encrypted PKCS#8"
-            }
+            "'{what}' is not a valid {format_name} private key"
         )));
     }
     let (format, encrypted) = match tag {
@@ -369,6 +370,36 @@ fn key_described(tag: &str, der: &[u8], pem_text: &str, what: &str) -> Result<De
         kind: "private_key",
         json: facts,
         text,
+    })
+}
+
+/// The elements of a DER SEQUENCE filling all of `der`, if it is one.
+fn der_sequence(der: &[u8]) -> Option<Vec<x509_parser::der_parser::ber::BerObject<'_>>> {
+    match x509_parser::der_parser::parse_der(der) {
+        Ok(([], obj)) => obj.as_sequence().ok().cloned(),
+        _ => None,
+    }
+}
+
+/// SEC1 ECPrivateKey: SEQUENCE { version 1, privateKey OCTET STRING, [0] [1] OPTIONAL }.
+fn is_sec1(der: &[u8]) -> bool {
+    use x509_parser::der_parser::ber::Tag;
+    der_sequence(der).is_some_and(|items| {
+        items.len() >= 2
+            && items[0].as_u32() == Ok(1)
+            && items[1].header.tag() == Tag::OctetString
+            && items[1].as_slice().is_ok_and(|k| !k.is_empty())
+            && items[2..].iter().all(|o| o.header.is_contextspecific())
+    })
+}
+
+/// PKCS#1 RSAPrivateKey: SEQUENCE { version, n, e, d, p, q, dP, dQ, qInv, … }, all INTEGERs.
+fn is_pkcs1(der: &[u8]) -> bool {
+    use x509_parser::der_parser::ber::Tag;
+    der_sequence(der).is_some_and(|items| {
+        items.len() >= 9
+            && matches!(items[0].as_u32(), Ok(0 | 1))
+            && items[..9].iter().all(|o| o.header.tag() == Tag::Integer)
     })
 }
 

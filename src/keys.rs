@@ -221,6 +221,48 @@ impl FromStr for Kdf {
 /// PBKDF2 iteration count (OWASP 2023 for PBKDF2-HMAC-SHA256).
 pub const PBKDF2_ITERATIONS: u32 = 600_000;
 
+/// Most PBKDF2 iterations certsmith runs to open a key (16 times its own 600,000).
+pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+/// Largest scrypt cost N certsmith runs (2^20; certsmith writes 2^14).
+pub const MAX_SCRYPT_N: u64 = 1 << 20;
+/// Largest scrypt r·p (certsmith writes r=8, p=1).
+pub const MAX_SCRYPT_RP: u64 = 32;
+/// Most memory scrypt may take (128·r·N bytes): 1 GiB.
+pub const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
+
+/// Refuses KDF parameters that would cost hours or many GiB before the
+/// passphrase could even be checked: a key file is untrusted input until
+/// it decrypts.
+fn check_kdf_cost(kdf: &pkcs8::pkcs5::pbes2::Kdf, what: &str) -> Result<()> {
+    let hint = "re-encrypt the key with ordinary parameters, e.g.: openssl pkcs8 -topk8 -scrypt -in OLD.pem -out NEW.pem";
+    if let Some(p) = kdf.pbkdf2()
+        && p.iteration_count > MAX_PBKDF2_ITERATIONS
+    {
+        return Err(Error::input(format!(
+            "'{what}' asks for {} PBKDF2 iterations; certsmith runs at most {MAX_PBKDF2_ITERATIONS}",
+            p.iteration_count
+        ))
+        .hint(hint));
+    }
+    if let Some(s) = kdf.scrypt() {
+        let (n, r, p) = (
+            s.cost_parameter,
+            u64::from(s.block_size),
+            u64::from(s.parallelization),
+        );
+        let memory = n.saturating_mul(128).saturating_mul(r);
+        if n > MAX_SCRYPT_N || r * p > MAX_SCRYPT_RP || memory > MAX_SCRYPT_MEMORY {
+            return Err(Error::input(format!(
+                "'{what}' asks for scrypt N={n}, r={r}, p={p} ({} MiB of memory); certsmith runs at most N={MAX_SCRYPT_N}, r·p={MAX_SCRYPT_RP} and {} MiB",
+                memory >> 20,
+                MAX_SCRYPT_MEMORY >> 20
+            ))
+            .hint(hint));
+        }
+    }
+    Ok(())
+}
+
 /// PKCS#8 v1 DER of a key pair. Ed25519 keys come out of aws-lc as v2 (with
 /// the public key inside), which OpenSSL 3.0 cannot read; v1 drops it.
 pub fn pkcs8_v1_der(key: &KeyPair) -> Result<Zeroizing<Vec<u8>>> {
@@ -332,6 +374,9 @@ pub fn load_private_key(
                     "'{what}' is encrypted with an old scheme (PBES1, 3DES or HMAC-SHA1) that certsmith does not read"
                 ))
                 .hint(CONVERT_HINT));
+            }
+            if let Some(p) = scheme.pbes2() {
+                check_kdf_cost(&p.kdf, what)?;
             }
             let p = pass()?;
             let plain = enc.decrypt(p.as_bytes()).map_err(|_| {

@@ -13,6 +13,7 @@ pub mod doctor;
 pub mod error;
 pub mod export;
 pub mod import;
+pub mod input;
 pub mod inspect;
 pub mod keys;
 pub mod leaf;

@@ -10,10 +10,11 @@
 //! ends and a UTF-8 byte-order mark are accepted.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufReader, Take};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::input;
 use crate::names::San;
 use crate::pki::validate_name;
 
@@ -32,6 +33,9 @@ pub struct Row {
 pub struct RowError {
     pub line: u64,
     pub reason: String,
+    /// Set when the rest of the manifest cannot be read either (a line or
+    /// the file past its size cap): the run stops with this error alone.
+    pub fatal: Option<Error>,
 }
 
 impl RowError {
@@ -40,6 +44,15 @@ impl RowError {
         RowError {
             line,
             reason: crate::error::escape_controls(reason),
+            fatal: None,
+        }
+    }
+
+    /// An error that ends the manifest at `line`.
+    fn fatal(line: u64, e: Error) -> RowError {
+        RowError {
+            fatal: Some(e.clone()),
+            ..RowError::new(line, &e.message)
         }
     }
 }
@@ -121,11 +134,11 @@ impl Manifest {
             _ => {
                 let mut lines = open(path)?;
                 let mut first = Vec::new();
+                let (mut line, mut total) = (0, 0);
                 loop {
                     first.clear();
-                    let n = lines
-                        .read_until(b'\n', &mut first)
-                        .map_err(|e| crate::store::io_err("cannot read", path, &e))?;
+                    line += 1;
+                    let n = input::read_line(&mut lines, &mut first, path, line, &mut total)?;
                     let t = first.trim_ascii();
                     if n == 0 || !(t.is_empty() || t.starts_with(b"#")) {
                         break;
@@ -189,6 +202,8 @@ impl Manifest {
                 path: path.clone(),
                 format: *format,
                 line: 0,
+                total: 0,
+                done: false,
                 header: None,
                 buf: Vec::new(),
             },
@@ -196,10 +211,8 @@ impl Manifest {
     }
 }
 
-fn open(path: &Path) -> Result<BufReader<File>> {
-    File::open(path)
-        .map(|f| BufReader::with_capacity(64 * 1024, f))
-        .map_err(|e| crate::store::io_err("cannot read manifest", path, &e))
+fn open(path: &Path) -> Result<BufReader<Take<File>>> {
+    input::capped(path, input::Kind::Manifest).map(|f| BufReader::with_capacity(64 * 1024, f))
 }
 
 fn strip_bom(b: &[u8]) -> &[u8] {
@@ -225,10 +238,14 @@ enum RowSource {
         pattern: NamePattern,
     },
     File {
-        reader: BufReader<File>,
+        reader: BufReader<Take<File>>,
         path: PathBuf,
         format: Format,
         line: u64,
+        /// Bytes read so far, for the manifest's size cap.
+        total: u64,
+        /// Set after an error that ends the file (a size cap).
+        done: bool,
         header: Option<Header>,
         buf: Vec<u8>,
     },
@@ -257,13 +274,18 @@ impl Iterator for Rows {
                 path,
                 format,
                 line,
+                total,
+                done,
                 header,
                 buf,
             } => loop {
+                if *done {
+                    return None;
+                }
                 buf.clear();
                 *line += 1;
                 let err = |reason: String| Some(Err(RowError::new(*line, &reason)));
-                match reader.read_until(b'\n', buf) {
+                match input::read_line(reader, buf, path, *line, total) {
                     Ok(0) => {
                         if *format == Format::Csv && header.is_none() {
                             // Reported once, as the line after the (empty) file's end.
@@ -281,7 +303,11 @@ impl Iterator for Rows {
                         return None;
                     }
                     Ok(_) => {}
-                    Err(e) => return err(format!("cannot read: {}", e.to_string().to_lowercase())),
+                    Err(e) => {
+                        // Nothing after this point can be read: the rows end here.
+                        *done = true;
+                        return Some(Err(RowError::fatal(*line, e)));
+                    }
                 }
                 let bytes = if *line == 1 { strip_bom(buf) } else { &buf[..] };
                 let text = match std::str::from_utf8(bytes) {
@@ -415,9 +441,16 @@ fn csv_row(h: &Header, text: &str) -> std::result::Result<Fields, String> {
 }
 
 fn json_row(text: &str) -> std::result::Result<Fields, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not a JSON object: {e}"))?;
-    let obj = v.as_object().ok_or("not a JSON object")?;
+    let Pairs(pairs) = serde_json::from_str(text).map_err(|e| format!("not a JSON object: {e}"))?;
+    let mut obj = serde_json::Map::new();
+    for (k, v) in pairs {
+        if obj.contains_key(&k) {
+            return Err(format!(
+                "the row gives \"{k}\" more than once; which one is meant is unclear"
+            ));
+        }
+        obj.insert(k, v);
+    }
     if let Some(k) = obj
         .keys()
         .find(|k| !["name", "cn", "san"].contains(&k.as_str()))
@@ -445,6 +478,33 @@ fn json_row(text: &str) -> std::result::Result<Fields, String> {
         Some(_) => return Err("\"san\" must be a list of strings".into()),
     };
     fields(name.trim(), cn, sans)
+}
+
+/// A JSON object's members in order, duplicates kept (`serde_json::Value`
+/// keeps only the last value of a key given twice).
+struct Pairs(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Pairs {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Pairs, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = Pairs;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Pairs, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Pairs(members))
+            }
+        }
+        d.deserialize_map(Members)
+    }
 }
 
 fn fields(name: &str, cn: Option<String>, sans: Vec<&str>) -> std::result::Result<Fields, String> {

@@ -66,7 +66,7 @@ pub fn can_prompt() -> bool {
 }
 
 fn from_file(path: &std::path::Path) -> Result<Passphrase> {
-    let bytes = Zeroizing::new(crate::store::read(path)?);
+    let bytes = Zeroizing::new(crate::input::read(path, crate::input::Kind::Passphrase)?);
     let text = std::str::from_utf8(&bytes).map_err(|_| {
         Error::input(format!(
             "passphrase file '{}' is not UTF-8 text",

@@ -239,7 +239,7 @@ impl Pki {
             }
         })?;
         let path = self.ca_cert_path(name);
-        let text = crate::store::read_to_string(&path)?;
+        let text = crate::input::read_to_string(&path, crate::input::Kind::Certificates)?;
         let mut certs = crate::certinfo::parse_pem_certs(&text, &path.display().to_string())?;
         let info = certs.remove(0);
         if info.fingerprint != rec.cert.fingerprint {

@@ -89,7 +89,7 @@ impl Profile {
         if let Some(dir) = pki {
             let path = dir.join("templates").join(format!("{name}.json"));
             if path.exists() {
-                let text = crate::store::read_to_string(&path)?;
+                let text = crate::input::read_to_string(&path, crate::input::Kind::Profile)?;
                 return Profile::parse(name, &text, &path.display().to_string());
             }
         }

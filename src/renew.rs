@@ -104,7 +104,10 @@ pub fn renew(
         if old.has_key {
             let path = dir.join("key.pem");
             let what = path.display().to_string();
-            let text = Zeroizing::new(crate::store::read_to_string(&path)?);
+            let text = Zeroizing::new(crate::input::read_to_string(
+                &path,
+                crate::input::Kind::Key,
+            )?);
             let key = keys::load_private_key(&text, &what, &mut || {
                 Err(Error::input(format!(
                     "'{what}' is encrypted; certsmith cannot reuse it"

@@ -104,9 +104,10 @@ pub fn is_full(path: &Path) -> bool {
     rustix::fs::statvfs(path).is_ok_and(|s| s.f_bavail == 0)
 }
 
-/// Reads a whole file, with a one-line error naming it.
+/// Reads a whole file, with a one-line error naming it, capped as an
+/// input file of no particular kind (prefer `input::read` with its kind).
 pub fn read(path: &Path) -> Result<Vec<u8>> {
-    fs::read(path).map_err(|e| io_err("cannot read", path, &e))
+    crate::input::read(path, crate::input::Kind::Other)
 }
 
 /// Reads a whole text file.

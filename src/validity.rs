@@ -63,13 +63,35 @@ impl Validity {
         Ok(Validity::For(d))
     }
 
-    /// The notAfter this validity gives when issued at `now`.
-    pub fn not_after(&self, now: OffsetDateTime) -> OffsetDateTime {
+    /// The notAfter this validity gives when issued at `now`; an error when
+    /// a length would carry it past year 9999.
+    pub fn not_after(&self, now: OffsetDateTime) -> Result<OffsetDateTime> {
         match self {
-            Validity::For(d) => now + *d,
-            Validity::Until(t) => clock::truncate(*t),
+            Validity::For(d) => clock::shift(now, *d, &format!("validity '{self}'")),
+            Validity::Until(t) => Ok(clock::truncate(*t)),
         }
     }
+}
+
+impl std::fmt::Display for Validity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Validity::For(d) => f.write_str(&length_text(*d)),
+            Validity::Until(t) => f.write_str(&clock::rfc3339(*t)),
+        }
+    }
+}
+
+/// A length as `--validity` takes it, in its largest exact unit: `1y`,
+/// `90d`, `12h`, `30m` (weeks are shown as days).
+pub fn length_text(d: Duration) -> String {
+    let minutes = d.whole_minutes();
+    for (unit, per) in [("y", 365 * 24 * 60), ("d", 24 * 60), ("h", 60)] {
+        if minutes != 0 && minutes % per == 0 {
+            return format!("{}{unit}", minutes / per);
+        }
+    }
+    format!("{minutes}m")
 }
 
 /// The validity window of a new certificate, checked against its issuer.
@@ -91,8 +113,8 @@ pub fn window(
     max: Option<(Duration, &str)>,
     clamp: bool,
 ) -> Result<Window> {
-    let mut not_before = now - BACKDATE;
-    let mut not_after = requested.not_after(now);
+    let mut not_before = clock::shift(now, -BACKDATE, "backdating notBefore by 1m")?;
+    let mut not_after = requested.not_after(now)?;
     if not_after <= now {
         return Err(Error::input(format!(
             "validity ends at {}, which is not in the future",
@@ -103,7 +125,7 @@ pub fn window(
         && not_after - now > max + Duration::minutes(1)
     {
         if clamp {
-            not_after = now + max;
+            not_after = clock::shift(now, max, &format!("max_validity '{}'", length_text(max)))?;
         } else {
             return Err(Error::input(format!(
                 "validity of {} days is longer than profile '{profile}' allows ({} days)",

@@ -3,6 +3,7 @@
 mod common;
 
 mod batch;
+mod bounds;
 mod core;
 mod csr;
 mod export;

@@ -58,8 +58,14 @@ impl Target for K8s {
                     dir.display()
                 )));
             }
-            let chain = crate::store::read_to_string(&dir.join("fullchain.pem"))?;
-            let key = zeroize::Zeroizing::new(crate::store::read_to_string(&key_path)?);
+            let chain = crate::input::read_to_string(
+                &dir.join("fullchain.pem"),
+                crate::input::Kind::Certificates,
+            )?;
+            let key = zeroize::Zeroizing::new(crate::input::read_to_string(
+                &key_path,
+                crate::input::Kind::Key,
+            )?);
             data.push_str(&yaml_block("tls.crt", &chain));
             data.push_str(&yaml_block("tls.key", &key));
             secret = true;

@@ -352,7 +352,7 @@ pub fn build(
                     "run `certsmith crl --ca {n}` (or `certsmith crl` for every CA) first"
                 )));
             }
-            let pem_text = crate::store::read_to_string(&p)?;
+            let pem_text = crate::input::read_to_string(&p, crate::input::Kind::Crl)?;
             for c in crl::read_file(&p)? {
                 crls.push((n.clone(), c, pem_text.clone()));
             }

@@ -1,13 +1,14 @@
 //! `certsmith inspect <file>`: a readable or `--json` view of a PKI file.
 
 use certsmith::error::Result;
-use certsmith::{inspect, store};
+use certsmith::input::{self, Kind};
+use certsmith::inspect;
 
 use super::Ctx;
 use crate::cli::InspectArgs;
 
 pub fn run(ctx: &Ctx, a: InspectArgs) -> Result<()> {
-    let bytes = store::read(&a.file)?;
+    let bytes = input::read(&a.file, Kind::Inspected)?;
     let d = inspect::describe(&bytes, &a.file.display().to_string())?;
     ctx.report(|| d.text.clone(), &d.json);
     Ok(())

@@ -50,7 +50,10 @@ fn change_passphrase(ctx: &Ctx, a: ChangePassphraseArgs) -> Result<()> {
     let path = pki.ca_key_path(&a.ca);
     certsmith::perms::check_key_file(&path, pki.allow_insecure_perms)?;
     let what = path.display().to_string();
-    let text = zeroize::Zeroizing::new(store::read_to_string(&path)?);
+    let text = zeroize::Zeroizing::new(certsmith::input::read_to_string(
+        &path,
+        certsmith::input::Kind::Key,
+    )?);
     let was_encrypted = keys::is_encrypted_pem(&text);
     let old = PassOptions {
         file: a.pass.passphrase_file.clone(),

@@ -17,7 +17,13 @@ pub fn run(ctx: &Ctx, a: ListArgs) -> Result<()> {
         .map(Validity::parse)
         .transpose()?
     {
-        Some(Validity::For(d)) => Some((now + d).unix_timestamp()),
+        Some(Validity::For(d)) => {
+            let what = format!(
+                "--expiring-within '{}'",
+                certsmith::error::shown(a.expiring_within.as_deref().unwrap_or_default())
+            );
+            Some(clock::shift(now, d, &what)?.unix_timestamp())
+        }
         Some(Validity::Until(_)) => {
             return Err(Error::input("--expiring-within takes a length such as 30d"));
         }

@@ -2,9 +2,10 @@
 
 use certsmith::ca::Signer;
 use certsmith::error::{Error, Result};
+use certsmith::input::{self, Kind};
 use certsmith::leaf;
 use certsmith::pki::validate_name;
-use certsmith::{clock, csr, store};
+use certsmith::{clock, csr};
 
 use super::Ctx;
 use crate::cli::SignArgs;
@@ -13,7 +14,7 @@ pub fn run(ctx: &Ctx, a: SignArgs) -> Result<()> {
     let pki = &ctx.pki;
     let mut ledger = pki.open_ledger()?;
     let what = a.csr.display().to_string();
-    let csr = csr::parse(&store::read(&a.csr)?, &what)?;
+    let csr = csr::parse(&input::read(&a.csr, Kind::Csr)?, &what)?;
     let name = match a.name.clone().or_else(|| {
         csr.subject
             .as_ref()

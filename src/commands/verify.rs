@@ -27,7 +27,7 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
     let allow_unknown_status;
     let mut warnings = Vec::new();
     if let Some(b) = &a.bundle {
-        let text = certsmith::store::read_to_string(b)?;
+        let text = certsmith::input::read_to_string(b, certsmith::input::Kind::Certificates)?;
         let what = b.display().to_string();
         // The target's rules judge the file as it is, before anything else reads it.
         if let Some(t) = &a.target {

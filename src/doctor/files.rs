@@ -237,7 +237,7 @@ pub fn orphans(
 /// A CA's CRL, when it has one: signed by the CA and not past nextUpdate.
 pub fn crl(pki: &Pki, ca: &str, cert: &CertInfo, opts: &Options, report: &mut Report) {
     let path = pki.crl_path(ca);
-    let Ok(text) = std::fs::read_to_string(&path) else {
+    let Ok(text) = crate::input::read_to_string(&path, crate::input::Kind::Crl) else {
         return;
     };
     let shown = rel(pki, &path);

@@ -278,7 +278,9 @@ fn check_key(
     pass: Option<&crate::passphrase::Passphrase>,
     report: &mut Report,
 ) {
-    let Ok(text) = crate::store::read_to_string(path).map(zeroize::Zeroizing::new) else {
+    let Ok(text) =
+        crate::input::read_to_string(path, crate::input::Kind::Key).map(zeroize::Zeroizing::new)
+    else {
         return; // reported as missing, or unreadable: permissions finding
     };
     if crate::keys::is_encrypted_pem(&text) && pass.is_none() {
@@ -313,7 +315,11 @@ fn check_key(
 
 fn expiry(rec: &CertRecord, what: &str, opts: &Options, report: &mut Report) {
     let now = opts.now.unix_timestamp();
-    let soon = (opts.now + opts.expiry_window).unix_timestamp();
+    // Near year 9999 the window runs past the calendar: everything is "soon".
+    let soon = opts
+        .now
+        .checked_add(opts.expiry_window)
+        .map_or(i64::MAX, |t| t.unix_timestamp());
     let when = OffsetDateTime::from_unix_timestamp(rec.not_after)
         .map(crate::clock::rfc3339)
         .unwrap_or_default();

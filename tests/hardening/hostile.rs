@@ -111,6 +111,10 @@ fn every_hostile_file_is_refused_cleanly_and_changes_nothing() {
     .unwrap();
     let have_batch = available(&env, &["batch", "--count", "1", "--dry-run"]);
     let have_verify = available(&env, &["verify", victim, "--ca", "issuing"]);
+    let root_cert = env.root_pem();
+    let root_cert = root_cert.to_str().unwrap();
+    let pass = corpus().join("pass-trailing-newline.txt");
+    let pass = pass.to_str().unwrap();
     let mut failures = Vec::new();
     let mut checked = 0;
     for (file, cmd, expect, what) in index() {
@@ -138,6 +142,22 @@ fn every_hostile_file_is_refused_cleanly_and_changes_nothing() {
                 2,
             ),
             "profile" => (vec!["issue", "hostile-profile", "--profile", "hostile"], 2),
+            "import-key" => (
+                vec![
+                    "init",
+                    "--name",
+                    "imported",
+                    "--import-cert",
+                    root_cert,
+                    "--import-key",
+                    p,
+                    "--import-passphrase-file",
+                    pass,
+                    "--passphrase-file",
+                    pass,
+                ],
+                2,
+            ),
             "verify-crl" if have_verify => {
                 (vec!["verify", victim, "--ca", "issuing", "--crl", p], 2)
             }

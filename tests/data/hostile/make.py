@@ -213,6 +213,48 @@ put("manifest-duplicate-names.jsonl", '{"name":"dev-1"}\n{"name":"dev-1"}\n', "b
 put("manifest-nul.csv", "name,cn,san\ndev\x00-1,A,\n", "batch", "error", "a CSV manifest with a NUL byte in a name")
 put("manifest-bad-json.jsonl", '{"name":"dev-1"}\n{"name": \n', "batch", "error", "a JSON Lines manifest whose second line is cut off")
 
+# --- Resource bombs and strict parsing ---------------------------------------
+# Encrypted keys whose KDF parameters would take hours or many GiB before the
+# passphrase could even be checked (fed to `init --import-key`; the ciphertext is
+# random: certsmith must refuse the parameters before deriving anything).
+def der_int(n):
+    return enc(0x02, n.to_bytes(n.bit_length() // 8 + 1, "big"))
+
+def oid(dotted):
+    parts = [int(p) for p in dotted.split(".")]
+    out = bytes([40 * parts[0] + parts[1]])
+    for p in parts[2:]:
+        b = [p & 0x7F]
+        p >>= 7
+        while p:
+            b.insert(0, 0x80 | (p & 0x7F))
+            p >>= 7
+        out += bytes(b)
+    return enc(0x06, out)
+
+def pbes2_key(kdf):
+    aes = enc(0x30, oid("2.16.840.1.101.3.4.1.42") + enc(0x04, bytes(rng.randrange(256) for _ in range(16))))
+    alg = enc(0x30, oid("1.2.840.113549.1.5.13") + enc(0x30, kdf + aes))
+    return pem("ENCRYPTED PRIVATE KEY", enc(0x30, alg + enc(0x04, bytes(rng.randrange(256) for _ in range(144)))))
+
+def pbkdf2(iterations):
+    salt = enc(0x04, bytes(rng.randrange(256) for _ in range(16)))
+    prf = enc(0x30, oid("1.2.840.113549.2.9") + b"\x05\x00")
+    return enc(0x30, oid("1.2.840.113549.1.5.12") + enc(0x30, salt + der_int(iterations) + prf))
+
+def scrypt(n, r, p):
+    salt = enc(0x04, bytes(rng.randrange(256) for _ in range(16)))
+    return enc(0x30, oid("1.3.6.1.4.1.11591.4.11") + enc(0x30, salt + der_int(n) + der_int(r) + der_int(p)))
+
+put("key-pbkdf2-2pow31.pem", pbes2_key(pbkdf2(2**31 - 1)), "import-key", "error", "an encrypted key asking for 2^31-1 PBKDF2 iterations (about an hour)")
+put("key-scrypt-n2pow24.pem", pbes2_key(scrypt(2**24, 8, 1)), "import-key", "error", "an encrypted key asking for scrypt N=2^24, r=8 (16 GiB of memory)")
+put("key-scrypt-p-huge.pem", pbes2_key(scrypt(2**14, 8, 65535)), "import-key", "error", "an encrypted key asking for scrypt p=65535 (hours of CPU)")
+put("key-garbage-ec.pem", pem("EC PRIVATE KEY", bytes(rng.randrange(256) for _ in range(121))), "inspect", "error", "random bytes inside EC PRIVATE KEY armour")
+put("key-garbage-rsa.pem", pem("RSA PRIVATE KEY", bytes(rng.randrange(256) for _ in range(600))), "inspect", "error", "random bytes inside RSA PRIVATE KEY armour")
+put("csr-two-concatenated.pem", pem("CERTIFICATE REQUEST", good_csr) + pem("CERTIFICATE REQUEST", csr(p256, cn="second-device")), "sign", "error", "two valid CSRs in one file (the second would be ignored)")
+put("manifest-duplicate-key.jsonl", '{"name":"dev-1","name":"dev-2"}\n', "batch", "error", "a JSON Lines row naming \"name\" twice (one value would be dropped)")
+put("pass-5kb.txt", "p" * 5000 + "\n", "passfile", "error", "a 5,000-byte passphrase file, above the 4 KiB cap")
+
 with open("README.md", "w") as f:
     f.write("# Hostile inputs\n\n")
     f.write("Files that certsmith must refuse cleanly: exit 2, a one-line `certsmith: …` error (plus an\n")
