@@ -19,6 +19,7 @@ pub mod leaf;
 pub mod ledger;
 pub mod manifest;
 pub mod names;
+pub mod ops;
 pub mod passphrase;
 pub mod perms;
 pub mod pki;
