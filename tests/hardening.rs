@@ -15,6 +15,8 @@ mod perms;
 mod props;
 #[path = "hardening/secrets.rs"]
 mod secrets;
+#[path = "hardening/terminal.rs"]
+mod terminal;
 
 use crate::common::Env;
 
