@@ -27,8 +27,8 @@ for target in $(cargo fuzz list); do
     inputs="$(echo "$last" | awk '{print $2}')"
     signed="$(echo "$last" | awk '{print $4}')"
     echo "fuzz: ${last:-csr_sign: no count printed}"
-    if [ -z "$last" ] || [ $((signed * 10)) -lt "$inputs" ]; then
-      echo "fuzz: csr_sign: fewer than one input in ten reached signing" >&2
+    if [ -z "$last" ] || [ $((signed * 20)) -lt "$inputs" ]; then
+      echo "fuzz: csr_sign: fewer than one input in twenty reached signing" >&2
       exit 1
     fi
   fi
