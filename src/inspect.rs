@@ -103,8 +103,17 @@ pub fn cert_json(c: &CertInfo) -> Value {
     })
 }
 
+/// A value read from the file, for the text view: every control character
+/// escaped, line feeds included, so a crafted subject or SAN cannot add a
+/// line of its own. (The binary escapes all other control characters in
+/// everything it prints; `--json` keeps the value, escaped by serde.)
+fn shown_value(v: &str) -> String {
+    crate::error::escape_controls(v)
+}
+
 fn cert_text(c: &CertInfo, out: &mut String) {
-    let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<22}{v}\n"));
+    // Values come from the file: a line feed in one must not start a line.
+    let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<22}{}\n", shown_value(&v)));
     line("Subject:", c.subject.clone());
     line(
         "Issuer:",
@@ -216,7 +225,7 @@ fn csr_described(der: &[u8], what: &str) -> Result<Described> {
     let text = format!(
         "Certificate signing request\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n{}",
         "Subject:",
-        subject,
+        shown_value(&subject),
         "Key:",
         key,
         "Signature:",
@@ -231,7 +240,7 @@ fn csr_described(der: &[u8], what: &str) -> Result<Described> {
         if sans.is_empty() {
             "none".to_string()
         } else {
-            sans.join(", ")
+            shown_value(&sans.join(", "))
         },
         if requested.is_empty() {
             String::new()
@@ -239,7 +248,7 @@ fn csr_described(der: &[u8], what: &str) -> Result<Described> {
             format!(
                 "  {:<22}{} (certsmith's profile decides these)\n",
                 "Also requests:",
-                requested.join(", ")
+                shown_value(&requested.join(", "))
             )
         }
     );
@@ -275,7 +284,7 @@ fn crl_described(der: &[u8], what: &str) -> Result<Described> {
     let mut text = format!(
         "Certificate revocation list\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n",
         "Issuer:",
-        issuer,
+        shown_value(&issuer),
         "CRL number:",
         number.clone().unwrap_or_else(|| "none".into()),
         "This update:",

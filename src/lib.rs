@@ -21,6 +21,7 @@ pub mod ledger;
 pub mod lock;
 pub mod manifest;
 pub mod names;
+pub mod ops;
 pub mod passphrase;
 pub mod perms;
 pub mod pki;

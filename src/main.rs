@@ -17,18 +17,27 @@ fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
+            // clap quotes the offending argument in its message: render the
+            // same error from the arguments with their control characters
+            // escaped, so a newline in a value cannot start a line of its own.
+            let shown = std::env::args_os()
+                .map(|a| certsmith::error::escape_controls(&a.to_string_lossy()));
+            let e = match cli::Cli::try_parse_from(shown) {
+                Err(again) if again.kind() == e.kind() => again,
+                _ => e,
+            };
             let text = e.render().to_string();
             let text = text.strip_prefix("error: ").unwrap_or(&text);
-            eprint!("certsmith: {text}");
+            eprint!("certsmith: {}", commands::terminal_text(text));
             return ExitCode::from(2);
         }
     };
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("certsmith: {}", e.message);
+            commands::diagnostic("certsmith: ", &e.message);
             if let Some(h) = &e.hint {
-                eprintln!("hint: {h}");
+                commands::diagnostic("hint: ", h);
             }
             ExitCode::from(e.exit_code())
         }

@@ -289,7 +289,7 @@ fn keys_are_0600_and_directories_0700_even_with_umask_000() {
     let script = format!(
         "umask 000 && {bin} --pki {pki} init --cn R --no-passphrase -q && {bin} --pki {pki} intermediate i --cn I --no-passphrase -q && {bin} --pki {pki} issue d -q"
     );
-    let st = std::process::Command::new("sh")
+    let st = clean_env(&mut std::process::Command::new("sh"))
         .arg("-c")
         .arg(&script)
         .status()
@@ -388,11 +388,9 @@ fn completions_are_printed_for_bash_zsh_and_fish() {
 fn default_pki_directory_is_pki_in_the_current_directory() {
     let env = Env::new();
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_certsmith"))
+        let out = certsmith()
             .args(args)
             .current_dir(env.dir.path())
-            .env_remove("CERTSMITH_PKI")
-            .env_remove("CERTSMITH_PASSPHRASE")
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();

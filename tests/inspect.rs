@@ -171,7 +171,7 @@ fn output_into_a_closed_pipe_does_not_panic() {
         "{bin} inspect {} | head -c 10 >/dev/null; exit ${{PIPESTATUS[0]}}",
         env.path("big.pem").display()
     );
-    let out = std::process::Command::new("bash")
+    let out = clean_env(&mut std::process::Command::new("bash"))
         .arg("-c")
         .arg(&script)
         .output()

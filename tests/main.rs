@@ -9,6 +9,7 @@ mod csr;
 mod export;
 mod handshake;
 mod hardening;
+mod harness;
 mod inspect;
 mod keys;
 mod keys_import;

@@ -5,6 +5,7 @@
 //! as a client do not.
 
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -72,8 +73,31 @@ struct Nginx {
 }
 
 impl Drop for Nginx {
+    /// A graceful stop (`nginx -s quit`): the master lets its workers finish
+    /// and reaps them before it exits, so no process outlives the test. A
+    /// SIGKILL to the master alone would orphan the workers. If nginx has not
+    /// exited within 10 s, its whole process group is killed.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let quit = Command::new(NGINX)
+            .arg("-p")
+            .arg(&self.dir)
+            .arg("-c")
+            .arg(self.dir.join("nginx.conf"))
+            .args(["-s", "quit"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while quit.as_ref().is_ok_and(|s| s.success()) && Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        eprintln!("nginx did not quit within 10 s: killing its process group");
+        let _ = Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -119,6 +143,9 @@ fn start_nginx(env: &Env, port: u16) -> Nginx {
         .arg("-c")
         .arg(dir.join("nginx.conf"))
         .args(["-g", "daemon off;"])
+        // Its own process group (id = the master's pid), so a test can see
+        // every process nginx started.
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -249,6 +276,52 @@ fn revoked_device_is_rejected_by_nginx_only_after_the_crl_is_published() {
     assert_eq!(
         curl(env, port, Some(identity(env, "device-late", false))),
         "400"
+    );
+}
+
+/// Processes still running (zombies aside) in process group `group`.
+fn group_members(group: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp …; comm may hold spaces, so split after ')'.
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        if fields.len() > 2 && fields[0] != "Z" && fields[2] == group.to_string() {
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            found.push(format!(
+                "{}: {}",
+                e.file_name().to_string_lossy(),
+                String::from_utf8_lossy(&cmdline).replace('\0', " ")
+            ));
+        }
+    }
+    found
+}
+
+#[test]
+fn nginx_started_by_a_test_leaves_no_process_behind() {
+    if !nginx_available() {
+        return;
+    }
+    let f = fixture();
+    let port = free_port();
+    let nginx = start_nginx(&f.env, port);
+    let group = nginx.child.id();
+    let running = group_members(group);
+    assert!(
+        running.len() >= 2,
+        "expected a master and a worker: {running:?}"
+    );
+    drop(nginx);
+    let left = group_members(group);
+    assert!(
+        left.is_empty(),
+        "nginx processes outlived the test: {left:?}"
     );
 }
 

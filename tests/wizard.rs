@@ -12,12 +12,9 @@ use crate::common::*;
 const DOWN: &str = "\x1b[B";
 
 fn wizard(env: &Env) -> PtySession {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_certsmith"));
+    let mut c = certsmith();
     c.arg("--pki").arg(&env.pki).arg("bootstrap");
-    c.current_dir(env.dir.path())
-        .env_remove("CERTSMITH_PASSPHRASE")
-        .env_remove("CERTSMITH_PKI")
-        .env("TERM", "xterm");
+    c.current_dir(env.dir.path()).env("TERM", "xterm");
     rexpect::session::spawn_command(c, Some(30_000)).expect("spawn in a pty")
 }
 
@@ -215,10 +212,9 @@ fn bootstrap_without_terminal_takes_flags_in_two_ci_commands() {
 #[test]
 fn bootstrap_with_yes_never_prompts_even_on_a_terminal() {
     let env = Env::new();
-    let mut c = Command::new(env!("CARGO_BIN_EXE_certsmith"));
+    let mut c = certsmith();
     c.arg("--pki").arg(&env.pki).args(["--yes", "bootstrap"]);
-    c.current_dir(env.dir.path())
-        .env_remove("CERTSMITH_PASSPHRASE");
+    c.current_dir(env.dir.path());
     let mut p = rexpect::session::spawn_command(c, Some(30_000)).unwrap();
     p.exp_string("hint: pass --passphrase-file FILE").unwrap();
     p.exp_eof().unwrap();
@@ -370,10 +366,9 @@ fn on_a_terminal_the_p12_password_and_a_new_ca_passphrase_are_asked_twice() {
     env.hierarchy();
     env.ok(&["issue", "dev1", "-q"]);
     let spawn = |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_certsmith"));
+        let mut c = certsmith();
         c.arg("--pki").arg(&env.pki).args(args);
-        c.current_dir(env.dir.path())
-            .env_remove("CERTSMITH_PASSPHRASE");
+        c.current_dir(env.dir.path());
         rexpect::session::spawn_command(c, Some(30_000)).unwrap()
     };
     let mut p = spawn(&["export", "dev1"]);

@@ -73,7 +73,7 @@ pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
 /// Prints every bad row (up to a limit) and returns the error naming them.
 fn bad_rows(manifest: &Manifest, c: &Checked, skip_existing: bool) -> Error {
     for e in &c.errors {
-        eprintln!("certsmith: {e}");
+        super::diagnostic("certsmith: ", e);
     }
     if c.bad > c.errors.len() as u64 {
         eprintln!(

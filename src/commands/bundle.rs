@@ -45,7 +45,7 @@ fn report(ctx: &Ctx, r: &BundleResult) {
     // Warnings also go to stderr, so scripts that read --json still see them.
     if ctx.json || ctx.quiet {
         for w in &r.warnings {
-            eprintln!("warning: {w}");
+            super::diagnostic("warning: ", &w.to_string());
         }
     }
     ctx.report(|| human(r), &serde_json::to_value(r).unwrap_or_default());

@@ -122,7 +122,7 @@ pub fn leaf_report(ctx: &Ctx, l: &IssuedLeaf, notes: &[String]) {
                 .files
                 .iter()
                 .find(|f| f.ends_with("cert.pem"))
-                .map(|f| f.display().to_string())
+                .map(|f| certsmith::error::escape_controls(&f.display().to_string()))
                 .unwrap_or_default();
             s.push_str(&format!(
                 "Next: certsmith{} inspect {cert}\n",

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use certsmith::error::{Error, Result};
+use certsmith::error::{Error, Result, escape_controls};
 use certsmith::keys::{Kdf, KeyType};
 use certsmith::ledger::Ledger;
 use certsmith::names::{San, Subject};
@@ -53,12 +53,31 @@ impl Ctx {
                 serde_json::to_string_pretty(json).unwrap_or_default()
             )
         } else if !self.quiet {
-            human()
+            terminal_text(&human())
         } else {
             return;
         };
         write_stdout(&text);
     }
+}
+
+/// Human text made safe for a terminal: every control character is escaped
+/// (`\u{1b}`, `\r`, …) except the line feeds between lines, so nothing
+/// certsmith prints can move the cursor, recolour, retitle or clear the
+/// operator's terminal. JSON needs none of this: serde escapes controls.
+pub fn terminal_text(text: &str) -> String {
+    text.split('\n')
+        .map(escape_controls)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Writes one diagnostic line to stderr: certsmith's own `prefix`
+/// (`certsmith: `, `hint: `, `warning: `), then `text` with every control
+/// character escaped, line feeds included, so a value inside it can neither
+/// reach the terminal raw nor start a forged line.
+pub fn diagnostic(prefix: &str, text: &str) {
+    eprintln!("{prefix}{}", escape_controls(text));
 }
 
 /// Writes to stdout. A reader that closed the pipe early (`| head`) is not
@@ -174,41 +193,20 @@ pub fn sans(args: &[String]) -> Result<Vec<San>> {
 
 /// `--ca`, or the default issuing CA: the only intermediate, else the only root.
 pub fn issuing_ca(ledger: &Ledger, arg: Option<&str>) -> Result<String> {
-    if let Some(a) = arg {
-        return Ok(a.to_string());
-    }
-    let cas = ledger.cas()?;
-    let inter: Vec<_> = cas
-        .iter()
-        .filter(|c| c.cert.kind == certsmith::ledger::Kind::Intermediate)
-        .collect();
-    let pick = match (inter.len(), cas.len()) {
-        (1, _) => Some(inter[0].cert.name.clone()),
-        (0, 1) => Some(cas[0].cert.name.clone()),
-        _ => None,
-    };
-    pick.ok_or_else(|| {
-        let names: Vec<String> = cas.iter().map(|c| c.cert.name.clone()).collect();
-        if names.is_empty() {
-            Error::input("this PKI has no CA yet").hint("run `certsmith init` first")
-        } else {
-            Error::input("more than one CA could sign this; say which")
-                .hint(format!("pass --ca NAME, one of: {}", names.join(", ")))
-        }
-    })
+    certsmith::ops::issuing_ca(ledger, arg)
 }
 
 /// Lines listing written files, for human output.
 pub fn file_lines(files: &[PathBuf]) -> String {
     files
         .iter()
-        .map(|f| format!("  {}\n", f.display()))
+        .map(|f| format!("  {}\n", escape_controls(&f.display().to_string())))
         .collect()
 }
 
 /// `--pki` as the user should type it again in a next command.
 pub fn pki_flag(ctx: &Ctx) -> String {
-    let p = ctx.pki.root.display().to_string();
+    let p = escape_controls(&ctx.pki.root.display().to_string());
     if p == "pki" {
         String::new()
     } else {

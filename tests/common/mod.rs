@@ -34,12 +34,9 @@ impl Env {
 
     /// The certsmith command with `--pki`, run in the temp dir with stdin closed.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_certsmith"));
+        let mut c = certsmith();
         c.arg("--pki").arg(&self.pki).args(args);
-        c.current_dir(self.dir.path())
-            .env_remove("CERTSMITH_PASSPHRASE")
-            .env_remove("CERTSMITH_PKI")
-            .stdin(Stdio::null());
+        c.current_dir(self.dir.path()).stdin(Stdio::null());
         c
     }
 
@@ -242,4 +239,24 @@ pub fn openssl_p256_csr(key: &Path, csr: &Path, subj: &str) {
 pub fn mode(p: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// The certsmith binary with no inherited `CERTSMITH_*` variable; every
+/// test spawns certsmith through this (or `clean_env` for a shell that does).
+pub fn certsmith() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_certsmith"));
+    clean_env(&mut c);
+    c
+}
+
+/// Removes every `CERTSMITH_*` variable the test process inherited, so a
+/// developer's `CERTSMITH_NOW`, `CERTSMITH_PKI` or a test hook cannot change
+/// what a test sees; a test sets what it wants afterwards with `.env()`.
+pub fn clean_env(c: &mut Command) -> &mut Command {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("CERTSMITH_") {
+            c.env_remove(key);
+        }
+    }
+    c
 }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::{available, listed};
+use super::listed;
 use crate::common::*;
 
 /// Runs `issue name` with the crash hook set; the process must die there.
@@ -164,19 +164,6 @@ fn issues_killed_at_random_moments_lose_nothing_that_was_reported() {
 fn batch_killed_at_random_points_resumes_to_exactly_the_requested_certificates() {
     let env = Env::new();
     env.hierarchy();
-    if !available(
-        &env,
-        &[
-            "batch",
-            "--count",
-            "1",
-            "--name-pattern",
-            "probe-{:03}",
-            "--dry-run",
-        ],
-    ) {
-        return;
-    }
     let count = 5000usize;
     let count_s = count.to_string();
     for delay_ms in [300u64, 900, 1700] {

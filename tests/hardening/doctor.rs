@@ -127,9 +127,7 @@ fn encrypted_ca_key_is_checked_only_with_its_passphrase() {
 fn crl_past_next_update_is_a_problem() {
     let env = Env::new();
     env.hierarchy();
-    if !super::available(&env, &["crl", "--ca", "issuing", "--next-update", "1d"]) {
-        return;
-    }
+    env.ok(&["crl", "--ca", "issuing", "--next-update", "1d"]);
     env.ok(&["doctor"]);
     let later = env
         .command(&["doctor"])

@@ -1,0 +1,35 @@
+//! Use cases: what one certsmith command does, as a library call that takes
+//! a request of plain values and returns a report. `commands/` only turns
+//! flags into requests and reports into text; tests and fuzz targets call
+//! these functions, so they exercise exactly what the binary runs.
+
+pub mod sign;
+
+use crate::error::{Error, Result};
+use crate::ledger::{Kind, Ledger};
+
+/// `--ca`, or the default issuing CA: the only intermediate, else the only root.
+pub fn issuing_ca(ledger: &Ledger, arg: Option<&str>) -> Result<String> {
+    if let Some(a) = arg {
+        return Ok(a.to_string());
+    }
+    let cas = ledger.cas()?;
+    let inter: Vec<_> = cas
+        .iter()
+        .filter(|c| c.cert.kind == Kind::Intermediate)
+        .collect();
+    let pick = match (inter.len(), cas.len()) {
+        (1, _) => Some(inter[0].cert.name.clone()),
+        (0, 1) => Some(cas[0].cert.name.clone()),
+        _ => None,
+    };
+    pick.ok_or_else(|| {
+        let names: Vec<String> = cas.iter().map(|c| c.cert.name.clone()).collect();
+        if names.is_empty() {
+            Error::input("this PKI has no CA yet").hint("run `certsmith init` first")
+        } else {
+            Error::input("more than one CA could sign this; say which")
+                .hint(format!("pass --ca NAME, one of: {}", names.join(", ")))
+        }
+    })
+}

@@ -1,0 +1,175 @@
+//! Signing a CSR (`certsmith sign`): the device keeps its key; the profile,
+//! not the CSR, decides what the certificate may say.
+//!
+//! Three steps, each a function the command, the property tests and the
+//! fuzz target share: [`plan`] turns the CSR and the operator's overrides
+//! into a [`LeafRequest`] (pure), [`SignPlan::sign`] checks it against the
+//! issuer and signs it (no I/O), and [`sign_csr`] runs both between the
+//! ledger checks and the atomic write.
+
+use time::OffsetDateTime;
+
+use crate::ca::{Signed, Signer};
+use crate::clock;
+use crate::csr::{self, Csr};
+use crate::error::{Error, Result, shown};
+use crate::leaf::{self, IssuedLeaf, LeafRequest, WriteOptions};
+use crate::names::{San, Subject};
+use crate::passphrase::PassOptions;
+use crate::pki::{Pki, validate_name};
+use crate::profile::Profile;
+use crate::validity::Validity;
+
+/// A CSR to sign and what the operator said about it.
+#[derive(Clone, Debug)]
+pub struct SignRequest {
+    /// The CSR file's bytes (PEM or DER).
+    pub csr: Vec<u8>,
+    /// How messages name the CSR (its path).
+    pub csr_label: String,
+    /// `--name`; default the CSR's CN.
+    pub name: Option<String>,
+    /// `--profile`.
+    pub profile: String,
+    /// `--subject` / `--cn`; default the CSR's subject, else the profile's.
+    pub subject: Option<Subject>,
+    /// `--san`; when none is given, the CSR's SANs the profile allows.
+    pub sans: Vec<San>,
+    pub validity: Option<Validity>,
+    pub clamp: bool,
+    /// `--ca`; default the only intermediate, else the only root.
+    pub ca: Option<String>,
+    pub pass: PassOptions,
+    pub write: WriteOptions,
+}
+
+impl SignRequest {
+    /// A request with `certsmith sign`'s defaults: profile `device`, no overrides.
+    pub fn new(csr: Vec<u8>, csr_label: impl Into<String>) -> SignRequest {
+        SignRequest {
+            csr,
+            csr_label: csr_label.into(),
+            name: None,
+            profile: "device".into(),
+            subject: None,
+            sans: Vec::new(),
+            validity: None,
+            clamp: false,
+            ca: None,
+            pass: PassOptions::default(),
+            write: WriteOptions::default(),
+        }
+    }
+}
+
+/// The CSR turned into the leaf to sign, with notes for the operator about
+/// what the CSR asked for and did not get.
+#[derive(Clone, Debug)]
+pub struct SignPlan {
+    pub csr: Csr,
+    pub leaf: LeafRequest,
+    pub notes: Vec<String>,
+}
+
+/// What `sign_csr` wrote, and the notes to show with it.
+#[derive(Clone, Debug)]
+pub struct SignReport {
+    pub issued: IssuedLeaf,
+    pub notes: Vec<String>,
+}
+
+/// Parses and checks the CSR and decides the leaf: its name, subject and
+/// SANs (the CSR's, only as far as `profile` allows). No I/O.
+pub fn plan(req: &SignRequest, profile: Profile) -> Result<SignPlan> {
+    let what = &req.csr_label;
+    let csr = csr::parse(&req.csr, what)?;
+    let csr_cn = csr
+        .subject
+        .as_ref()
+        .and_then(|s| s.common_name().map(str::to_string));
+    let name = match req.name.clone().or(csr_cn) {
+        Some(n) => n,
+        None => {
+            return Err(Error::input(format!(
+                "CSR '{}' has no CN to name the certificate after",
+                shown(what)
+            ))
+            .hint("pass --name NAME"));
+        }
+    };
+    validate_name("certificate", &name)
+        .map_err(|e| e.hint("pass --name NAME with letters, digits and . _ - @ +"))?;
+    let subject = match (&req.subject, &csr.subject) {
+        (Some(s), _) | (None, Some(s)) => s.clone(),
+        (None, None) => profile.subject_for(&name)?,
+    };
+    let mut notes: Vec<String> = csr
+        .ignored
+        .iter()
+        .map(|x| format!("ignored {x} from the CSR; the profile decides"))
+        .collect();
+    let mut sans = req.sans.clone();
+    if req.sans.is_empty() {
+        for s in &csr.sans {
+            if profile.san_allowed.iter().any(|k| k == s.kind()) {
+                sans.push(s.clone());
+            } else {
+                notes.push(format!(
+                    "dropped SAN '{s}' from the CSR: profile '{}' does not allow it",
+                    profile.name
+                ));
+            }
+        }
+    }
+    let leaf = LeafRequest {
+        name,
+        profile,
+        subject,
+        sans,
+        validity: req.validity,
+        clamp: req.clamp,
+    };
+    Ok(SignPlan { csr, leaf, notes })
+}
+
+impl SignPlan {
+    /// Checks the leaf against its profile and the issuer's name
+    /// constraints, then signs the CSR's key. No I/O.
+    pub fn sign(&self, signer: &Signer, now: OffsetDateTime) -> Result<Signed> {
+        self.leaf.check(signer)?;
+        self.leaf
+            .sign(signer, &self.csr.public_key, self.csr.key_type, now)
+    }
+}
+
+/// `certsmith sign`: plans the leaf, checks the name and the issuer, signs,
+/// and writes the files and ledger record together (nothing on failure).
+pub fn sign_csr(pki: &Pki, req: SignRequest) -> Result<SignReport> {
+    let mut ledger = pki.open_ledger()?;
+    let profile = Profile::load(Some(&pki.root), &req.profile)?;
+    let plan = plan(&req, profile)?;
+    // A `pending` name belongs to a running or interrupted command: never re-issue over it.
+    leaf::check_name(&ledger, &plan.leaf.name, req.write.force)?;
+    if let Some(out) = &req.write.out {
+        pki.check_out(&ledger, out, crate::pki::Out::CertDir(&plan.leaf.name))?;
+    }
+    let ca = super::issuing_ca(&ledger, req.ca.as_deref())?;
+    let signer = Signer::load(pki, &ledger, &ca, &req.pass)?;
+    let now = clock::now()?;
+    let signed = plan.sign(&signer, now)?;
+    let issued = leaf::write(
+        pki,
+        &mut ledger,
+        &signer,
+        &plan.leaf,
+        &signed,
+        None,
+        plan.csr.key_type,
+        &req.write,
+        now,
+    )?;
+    Ok(SignReport {
+        issued,
+        notes: plan.notes,
+    })
+}
