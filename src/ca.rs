@@ -70,8 +70,34 @@ impl Signer {
     /// key is encrypted. Checks that the key matches the certificate, that
     /// the certificate may sign, and that certsmith reproduces its subject
     /// byte for byte as the issuer name of what it signs.
+    ///
+    /// This is the issuance path: a CA that is revoked, superseded or
+    /// expired, or that sits below such a CA, is refused here, once, for
+    /// every command that signs a certificate.
     pub fn load(pki: &Pki, ledger: &Ledger, name: &str, pass: &PassOptions) -> Result<Signer> {
         let chain = pki.ca_chain(ledger, name)?;
+        check_alive(ledger, &chain, crate::clock::now()?)?;
+        Self::from_chain(pki, name, chain, pass)
+    }
+
+    /// Loads CA `name` to sign its CRL: a revoked or expired CA still
+    /// publishes the revocations it made.
+    pub fn load_for_crl(
+        pki: &Pki,
+        ledger: &Ledger,
+        name: &str,
+        pass: &PassOptions,
+    ) -> Result<Signer> {
+        let chain = pki.ca_chain(ledger, name)?;
+        Self::from_chain(pki, name, chain, pass)
+    }
+
+    fn from_chain(
+        pki: &Pki,
+        name: &str,
+        chain: Vec<(CaRecord, CertInfo)>,
+        pass: &PassOptions,
+    ) -> Result<Signer> {
         let (record, info) = chain[0].clone();
         if !info.can_sign_certs() {
             return Err(Error::input(format!(
@@ -185,6 +211,44 @@ impl Signer {
             window,
         })
     }
+}
+
+/// Refuses issuing from `chain[0]` when it, or a CA above it, is revoked,
+/// superseded or expired at `now`, naming the CA, its state and the date.
+pub fn check_alive(ledger: &Ledger, chain: &[(CaRecord, CertInfo)], now: OffsetDateTime) -> Result<()> {
+    let issuer = chain.first().map(|(r, _)| r.cert.name.as_str()).unwrap_or_default();
+    for (depth, (rec, _)) in chain.iter().enumerate() {
+        let c = &rec.cert;
+        let who = if depth == 0 {
+            format!("CA '{}'", c.name)
+        } else {
+            format!("CA '{}' above '{issuer}'", c.name)
+        };
+        let date = |t: i64| {
+            crate::clock::rfc3339(OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+        };
+        let why = match c.status(now.unix_timestamp()) {
+            "revoked" => format!(
+                "{who} was revoked on {} ({})",
+                date(c.revoked_at.unwrap_or_default()),
+                c.revocation_reason.as_deref().unwrap_or("unspecified")
+            ),
+            "superseded" => match ledger.cert_by_name(&c.name)? {
+                Some(new) => format!(
+                    "{who} is superseded: its name was taken by a {} certificate on {}",
+                    new.kind.as_str(),
+                    date(new.created_at)
+                ),
+                None => format!("{who} is superseded (serial {})", c.serial),
+            },
+            "expired" => format!("{who} expired on {}", date(c.not_after)),
+            _ => continue,
+        };
+        return Err(Error::input(format!("{why}; it issues nothing more")).hint(
+            "issue from another CA (--ca NAME), or make a new one with `certsmith intermediate`",
+        ));
+    }
+    Ok(())
 }
 
 fn ca_params(

@@ -58,6 +58,7 @@ pub fn renew(
     pass: &PassOptions,
     now: OffsetDateTime,
 ) -> Result<Renewed> {
+    crate::leaf::check_name(ledger, name, true)?;
     let old = ledger.cert_by_name(name)?.ok_or_else(|| {
         Error::input(format!("no certificate named '{name}' in the ledger"))
             .hint("run `certsmith list` to see the names")

@@ -16,6 +16,7 @@ mod refusals;
 mod trust;
 mod trust_bundle;
 mod trust_nginx;
+mod trust_policy;
 mod trust_targets;
 mod trust_verify;
 mod wizard;

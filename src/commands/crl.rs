@@ -18,7 +18,7 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
     // Load every key first so a wrong passphrase writes no CRL at all.
     let signers = names
         .iter()
-        .map(|n| Signer::load(&ctx.pki, &ledger, n, &pass))
+        .map(|n| Signer::load_for_crl(&ctx.pki, &ledger, n, &pass))
         .collect::<Result<Vec<_>>>()?;
     let mut written = Vec::new();
     for s in &signers {

@@ -1,0 +1,337 @@
+//! CA policy: a dead CA (revoked, superseded, expired) issues nothing, a
+//! leaf never takes a CA's name, every CA can publish a CRL or says it
+//! will not, and subjects from CSRs keep what certsmith knows.
+
+use std::path::PathBuf;
+
+use crate::common::*;
+
+const T0: &str = "2026-03-01T00:00:00Z";
+const T1: &str = "2026-04-01T00:00:00Z";
+
+/// Runs certsmith with a fixed clock.
+fn run_at(env: &Env, at: &str, args: &[&str]) -> Run {
+    let out = env
+        .command(args)
+        .env("CERTSMITH_NOW", at)
+        .output()
+        .expect("run certsmith");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn ok_at(env: &Env, at: &str, args: &[&str]) -> String {
+    let r = run_at(env, at, args);
+    assert_eq!(r.code, 0, "certsmith {args:?}:\n{}{}", r.stdout, r.stderr);
+    r.stdout
+}
+
+/// A refusal at a fixed clock: exit 2, one message (+ hint), PKI unchanged.
+fn refused_at(env: &Env, at: &str, args: &[&str]) -> String {
+    let before = env.tree_hash();
+    let r = run_at(env, at, args);
+    assert_eq!(r.code, 2, "certsmith {args:?}:\n{}{}", r.stdout, r.stderr);
+    assert_eq!(env.tree_hash(), before, "certsmith {args:?} changed the PKI");
+    assert!(r.stderr.starts_with("certsmith: "), "{}", r.stderr);
+    // batch lists each bad row before its summary line and hint.
+    if args[0] != "batch" {
+        assert!(r.stderr.lines().count() <= 2, "{}", r.stderr);
+    }
+    r.stderr
+}
+
+/// root → issuing at T0, with dev1 issued from issuing.
+fn hierarchy_at_t0(env: &Env) {
+    ok_at(env, T0, &["init", "--cn", "Test Root CA", "--no-passphrase", "-q"]);
+    ok_at(
+        env,
+        T0,
+        &["intermediate", "issuing", "--cn", "Test Issuing CA", "--no-passphrase", "-q"],
+    );
+    ok_at(env, T0, &["issue", "dev1", "-q"]);
+}
+
+fn csr(env: &Env, name: &str, subj: &str) -> PathBuf {
+    let csr = env.path(&format!("{name}.csr"));
+    openssl_p256_csr(&env.path(&format!("{name}.key")), &csr, subj);
+    csr
+}
+
+fn manifest(env: &Env, names: &[&str]) -> String {
+    let mut text = String::from("name\n");
+    for n in names {
+        text.push_str(n);
+        text.push('\n');
+    }
+    let p = env.path("manifest.csv");
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+/// Every way of issuing from `ca` is refused with `why` in the message.
+fn every_issuance_from_is_refused(env: &Env, at: &str, ca: &str, why: &str) {
+    let csr = csr(env, "new", "/CN=new-from-csr");
+    let m = manifest(env, &["batch-1", "batch-2"]);
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["issue", "new", "--ca", ca],
+        vec!["sign", s(&csr), "--ca", ca],
+        vec!["batch", &m, "--ca", ca],
+        vec!["intermediate", "sub", "--issuer", ca, "--cn", "Sub", "--no-passphrase"],
+    ];
+    for args in cases {
+        let err = refused_at(env, at, &args);
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn issuing_from_a_revoked_ca_is_refused_naming_the_revocation_date() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    ok_at(&env, T1, &["revoke", "issuing", "--reason", "ca-compromise", "--yes"]);
+    let why = "CA 'issuing' was revoked on 2026-04-01T00:00:00Z (ca-compromise)";
+    every_issuance_from_is_refused(&env, T1, "issuing", why);
+    let err = refused_at(&env, T1, &["renew", "dev1"]);
+    assert!(err.contains(why), "{err}");
+}
+
+#[test]
+fn issuing_below_a_revoked_ca_is_refused_naming_the_ca_above() {
+    let env = Env::new();
+    ok_at(
+        &env,
+        T0,
+        &["init", "--cn", "Root", "--pathlen", "2", "--no-passphrase", "-q"],
+    );
+    ok_at(
+        &env,
+        T0,
+        &["intermediate", "mid", "--cn", "Mid CA", "--pathlen", "1", "--no-passphrase", "-q"],
+    );
+    ok_at(
+        &env,
+        T0,
+        &["intermediate", "low", "--issuer", "mid", "--cn", "Low CA", "--no-passphrase", "-q"],
+    );
+    ok_at(&env, T1, &["revoke", "mid", "--yes", "-q"]);
+    let err = refused_at(&env, T1, &["issue", "x", "--ca", "low"]);
+    assert!(
+        err.contains("CA 'mid' above 'low' was revoked on 2026-04-01T00:00:00Z"),
+        "{err}"
+    );
+}
+
+#[test]
+fn issuing_from_an_expired_ca_is_refused_naming_its_not_after() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    ok_at(
+        &env,
+        T0,
+        &["intermediate", "short", "--cn", "Short CA", "--validity", "30d", "--no-passphrase", "-q"],
+    );
+    let why = "CA 'short' expired on 2026-03-31T00:00:00Z";
+    every_issuance_from_is_refused(&env, T1, "short", why);
+}
+
+#[test]
+fn issuing_from_a_superseded_ca_is_refused() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    // A ledger from before leaves were kept off CA names: a leaf took over 'issuing'.
+    let ledger = certsmith::ledger::Ledger::open(&env.pki.join("ledger.db")).unwrap();
+    drop(ledger);
+    let conn = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
+    conn.execute(
+        "UPDATE certificates SET state = 'superseded' WHERE name = 'issuing'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let err = refused_at(&env, T1, &["issue", "new", "--ca", "issuing"]);
+    assert!(err.contains("CA 'issuing' is superseded"), "{err}");
+}
+
+#[test]
+fn revoking_a_ca_without_a_terminal_needs_yes() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    let err = refused_at(&env, T1, &["revoke", "issuing"]);
+    assert!(err.contains("--yes"), "{err}");
+    assert!(err.contains("1 active certificate"), "{err}");
+    let out = ok_at(&env, T1, &["revoke", "issuing", "--yes"]);
+    assert!(out.contains("orphans 1 active certificate"), "{out}");
+    // Leaves are revoked without the question.
+    ok_at(&env, T0, &["intermediate", "other", "--cn", "Other", "--no-passphrase", "-q"]);
+    ok_at(&env, T0, &["issue", "dev2", "--ca", "other", "-q"]);
+    ok_at(&env, T1, &["revoke", "dev2"]);
+}
+
+#[test]
+fn revoking_a_ca_at_a_terminal_asks_and_no_keeps_it() {
+    if !have("script") {
+        panic!("`script` (util-linux) is needed to give certsmith a terminal");
+    }
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    let at_terminal = |answer: &str| {
+        let cmd = format!(
+            "CERTSMITH_NOW={T1} {} --pki {} revoke issuing",
+            env!("CARGO_BIN_EXE_certsmith"),
+            env.pki.display()
+        );
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let before = env.tree_hash();
+    let (code, out) = at_terminal("n\n");
+    assert!(out.contains("orphans 1 active certificate"), "{out}");
+    assert_eq!(code, 2, "{out}");
+    assert_eq!(env.tree_hash(), before);
+    let (code, out) = at_terminal("y\n");
+    assert_eq!(code, 0, "{out}");
+    let list = env.json(&["list", "--all", "--revoked"]);
+    assert!(list.to_string().contains("\"issuing\""), "{list}");
+}
+
+#[test]
+fn a_leaf_never_takes_the_name_of_a_ca() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    let csr = csr(&env, "c", "/CN=issuing");
+    let m = manifest(&env, &["ok-1", "issuing"]);
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["issue", "issuing"],
+        vec!["issue", "issuing", "--force"],
+        vec!["issue", "root", "--force"],
+        vec!["sign", s(&csr)],
+        vec!["sign", s(&csr), "--name", "root", "--force"],
+        vec!["batch", &m],
+        vec!["renew", "issuing"],
+    ];
+    for args in cases {
+        let err = refused_at(&env, T1, &args);
+        assert!(
+            err.contains("is the name of a CA") || err.contains("is a CA"),
+            "{args:?}: {err}"
+        );
+    }
+    // 'revoke issuing' still means the CA.
+    let v = env.json(&["revoke", "issuing", "--yes"]);
+    assert_eq!(v["kind"], "intermediate", "{v}");
+}
+
+#[test]
+fn a_ca_import_never_takes_the_name_of_a_leaf() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    let err = refused_at(
+        &env,
+        T1,
+        &[
+            "intermediate",
+            "dev1",
+            "--cn",
+            "Dev CA",
+            "--no-passphrase",
+        ],
+    );
+    assert!(err.contains("name 'dev1' is already taken"), "{err}");
+}
+
+#[test]
+fn email_san_with_two_at_signs_is_refused() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    let err = refused_at(
+        &env,
+        T1,
+        &["issue", "u1", "--profile", "client", "--san", "email:a@b@c.example"],
+    );
+    assert!(
+        err.contains("'email:a@b@c.example' is not a valid email address")
+            && err.contains("more than one '@'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn wildcard_dns_name_constraint_is_refused() {
+    let env = Env::new();
+    let before = tree_hash(&env.pki);
+    let r = run_at(
+        &env,
+        T0,
+        &["init", "--cn", "Root", "--no-passphrase", "--permit-dns", "*.example.com"],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(!env.pki.exists() || tree_hash(&env.pki) == before);
+    assert!(
+        r.stderr.contains("name constraint '*.example.com'")
+            && r.stderr.contains("wildcard"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint: write --permit-dns example.com"), "{}", r.stderr);
+}
+
+#[test]
+fn csr_subject_keeps_known_attributes_and_says_what_it_dropped() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    let csr = csr(
+        &env,
+        "d",
+        "/DC=example/CN=dev9/serialNumber=SN-42/title=Boss",
+    );
+    let out = ok_at(&env, T1, &["sign", s(&csr)]);
+    assert!(
+        out.contains("note: dropped subject attribute 'title=Boss' (2.5.4.12) from the CSR"),
+        "{out}"
+    );
+    let (ok, text) = openssl(&[
+        "x509",
+        "-noout",
+        "-subject",
+        "-nameopt",
+        "RFC2253",
+        "-in",
+        s(&env.cert_dir("dev9").join("cert.pem")),
+    ]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("serialNumber=SN-42") && text.contains("DC=example") && text.contains("CN=dev9"),
+        "{text}"
+    );
+    assert!(!text.contains("Boss"), "{text}");
+}
+
+#[test]
+fn csr_subject_with_a_repeated_attribute_is_refused() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    let csr = csr(&env, "e", "/DC=example/DC=com/CN=dev8");
+    let err = refused_at(&env, T1, &["sign", s(&csr)]);
+    assert!(err.contains("'DC' appears more than once"), "{err}");
+    assert!(err.contains("hint: pass --subject"), "{err}");
+}
