@@ -21,6 +21,15 @@ const ATTRS: &[(&str, &str)] = &[
     ("DC", "0.9.2342.19200300.100.1.25"),
 ];
 
+/// The attribute name certsmith uses for `oid` (e.g. `2.5.4.5` →
+/// `SERIALNUMBER`), if it is one certsmith keeps in subjects.
+pub fn attr_name(oid: &str) -> Option<&'static str> {
+    ATTRS.iter().find(|(_, o)| *o == oid).map(|(n, _)| *n)
+}
+
+/// The attribute names certsmith keeps, as users write them.
+pub const KNOWN_ATTRS: &str = "CN, O, OU, C, ST, L, serialNumber and DC";
+
 fn dn_type(oid: &str) -> DnType {
     match oid {
         "2.5.4.3" => DnType::CommonName,
@@ -51,7 +60,6 @@ impl Subject {
     /// written `\,`). Repeated attributes are refused: the certificate
     /// library would silently keep only one of them.
     pub fn parse(s: &str) -> Result<Subject> {
-        let mut attrs: Vec<(String, String)> = Vec::new();
         // OpenSSL's "/CN=x/O=y" form is accepted too; otherwise commas separate.
         let (body, sep) = match s.trim_start().strip_prefix('/') {
             Some(rest) => (rest, '/'),
@@ -73,17 +81,28 @@ impl Subject {
         }
         parts.push(cur);
         let parts: Vec<String> = parts.into_iter().filter(|p| !p.trim().is_empty()).collect();
+        let mut pairs = Vec::new();
         for p in parts {
             let (k, v) = p.split_once('=').ok_or_else(|| {
                 Error::input(format!("subject part '{}' has no '='", p.trim()))
                     .hint("write the subject like \"CN=Acme Device 42,O=Acme,C=CH\"")
             })?;
-            let key = k.trim().to_ascii_uppercase();
-            let val = v.trim().to_string();
+            pairs.push((k.trim().to_string(), v.trim().to_string()));
+        }
+        Self::from_pairs(pairs, s)
+    }
+
+    /// A subject from (attribute, value) pairs in order, with the checks of
+    /// [`Subject::parse`]; `whole` names the subject in messages.
+    pub fn from_pairs(pairs: Vec<(String, String)>, whole: &str) -> Result<Subject> {
+        let s = whole;
+        let mut attrs: Vec<(String, String)> = Vec::new();
+        for (k, val) in pairs {
+            let key = k.to_ascii_uppercase();
             if !ATTRS.iter().any(|(n, _)| *n == key) {
                 return Err(
-                    Error::input(format!("unknown subject attribute '{}'", k.trim()))
-                        .hint("use CN, O, OU, C, ST, L, serialNumber or DC"),
+                    Error::input(format!("unknown subject attribute '{}'", crate::error::shown(&k)))
+                        .hint(format!("use {}", KNOWN_ATTRS.replace(" and ", " or "))),
                 );
             }
             if val.is_empty() {
@@ -91,7 +110,8 @@ impl Subject {
             }
             if attrs.iter().any(|(a, _)| *a == key) {
                 return Err(Error::input(format!(
-                    "subject attribute '{key}' appears more than once in '{s}'"
+                    "subject attribute '{key}' appears more than once in '{}'",
+                    crate::error::shown(s)
                 ))
                 .hint("give each attribute once; repeated attributes are not supported"));
             }
@@ -272,13 +292,21 @@ impl San {
                 }
             }
             San::Email(e) => {
-                let ok = e.is_ascii()
-                    && e.split_once('@')
-                        .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
-                    && !e.chars().any(|c| c.is_whitespace() || c.is_control());
-                if !ok {
+                let why = if !e.is_ascii() || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                    Some("it holds spaces, control or non-ASCII characters")
+                } else if e.matches('@').count() > 1 {
+                    Some("it has more than one '@'")
+                } else {
+                    match e.split_once('@') {
+                        Some((l, d)) if !l.is_empty() => (d.contains('*')
+                            || San::Dns(d.to_string()).validate().is_err())
+                        .then_some("the part after '@' is not a DNS domain"),
+                        _ => Some("it needs a local part, '@' and a domain"),
+                    }
+                };
+                if let Some(why) = why {
                     return Err(Error::input(format!(
-                        "SAN 'email:{}' is not a valid email address",
+                        "SAN 'email:{}' is not a valid email address: {why}",
                         crate::error::shown(e)
                     )));
                 }
@@ -414,6 +442,31 @@ impl IpNet {
 impl fmt::Display for IpNet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+/// Parses a DNS name constraint given with `flag` (`--permit-dns`,
+/// `--exclude-dns`): a domain (itself and every name below it) or
+/// `.domain` (only names below it). A wildcard is refused: RFC 5280 has no
+/// wildcard constraints, and verifiers would match no real name against it.
+pub fn dns_constraint(flag: &str, d: &str) -> Result<String> {
+    let body = d.strip_prefix('.').unwrap_or(d);
+    if body.contains('*') {
+        let plain = body.trim_start_matches("*.").trim_start_matches('*');
+        return Err(Error::input(format!(
+            "name constraint '{}' is a wildcard; a constraint names a domain, and covers every name below it",
+            crate::error::shown(d)
+        ))
+        .hint(format!(
+            "write {flag} {plain} (the domain and its subdomains) or {flag} .{plain} (subdomains only)"
+        )));
+    }
+    match San::Dns(body.to_string()).validate() {
+        Ok(()) => Ok(d.to_ascii_lowercase()),
+        Err(_) => Err(Error::input(format!(
+            "name constraint '{}' is not a DNS domain",
+            crate::error::shown(d)
+        ))),
     }
 }
 

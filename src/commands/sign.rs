@@ -34,6 +34,7 @@ pub fn run(ctx: &Ctx, a: SignArgs) -> Result<()> {
         .ignored
         .iter()
         .map(|x| format!("ignored {x} from the CSR; the profile decides"))
+        .chain(csr.notes.iter().cloned())
         .collect();
     if a.leaf.san.is_empty() {
         // The CSR's SANs, only as far as the profile allows.
