@@ -335,3 +335,83 @@ fn csr_subject_with_a_repeated_attribute_is_refused() {
     assert!(err.contains("'DC' appears more than once"), "{err}");
     assert!(err.contains("hint: make the CSR again with each subject attribute once"), "{err}");
 }
+
+#[test]
+fn verify_names_a_revoked_issuer_instead_of_an_unknown_status() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    ok_at(&env, T1, &["revoke", "issuing", "--reason", "ca-compromise", "--yes", "-q"]);
+    ok_at(&env, T1, &["crl", "-q"]);
+    let cert = env.cert_dir("dev1").join("cert.pem");
+    let chain = env.cert_dir("dev1").join("chain.pem");
+    let root_crl = env.pki.join("cas/root/crl.pem");
+    let issuing_crl = env.pki.join("cas/issuing/crl.pem");
+    let root = env.root_pem();
+    let why = "issuer revoked: CA 'CN=Test Issuing CA' above 'CN=dev1' was revoked on 2026-04-01T00:00:00Z (reason ca-compromise) by 'CN=Test Root CA'";
+    let with = |crls: &[&std::path::Path]| {
+        let mut args = vec![
+            "verify",
+            s(&cert),
+            "--bundle",
+            s(&root),
+            "--chain",
+            s(&chain),
+            "--at",
+            T1,
+        ];
+        for c in crls {
+            args.push("--crl");
+            args.push(s(c));
+        }
+        let r = run_at(&env, T1, &args);
+        assert_eq!(r.code, 1, "{args:?}: {}{}", r.stdout, r.stderr);
+        r.stderr
+    };
+    // Only the root's CRL: the leaf's own status is unknown, but its issuer is listed.
+    let err = with(&[&root_crl]);
+    assert!(err.contains(why), "{err}");
+    let err = with(&[&root_crl, &issuing_crl]);
+    assert!(err.contains(why), "{err}");
+    let r = run_at(&env, T1, &["verify", s(&cert), "--ca", "issuing"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains(why), "{}", r.stderr);
+}
+
+#[test]
+fn verify_matches_a_trust_anchor_by_its_key_not_only_its_subject() {
+    // Two roots named alike (a re-keyed root): the old one expired.
+    let old = Env::new();
+    ok_at(&old, T0, &["init", "--cn", "Same Root", "--validity", "10d", "--no-passphrase", "-q"]);
+    let new = Env::new();
+    ok_at(&new, T0, &["init", "--cn", "Same Root", "--no-passphrase", "-q"]);
+    ok_at(&new, T1, &["issue", "dev", "--ca", "root", "-q"]);
+    let bundle = new.path("roots.pem");
+    let text = format!(
+        "{}{}",
+        std::fs::read_to_string(old.root_pem()).unwrap(),
+        std::fs::read_to_string(new.root_pem()).unwrap()
+    );
+    std::fs::write(&bundle, text).unwrap();
+    let cert = new.cert_dir("dev").join("cert.pem");
+    let out = ok_at(
+        &new,
+        T1,
+        &["verify", s(&cert), "--bundle", s(&bundle), "--at", T1],
+    );
+    assert!(out.contains("OK: 'CN=dev'"), "{out}");
+    // The old root still anchors its own leaf while it is valid.
+    ok_at(&old, T0, &["issue", "olddev", "--ca", "root", "--validity", "9d", "-q"]);
+    let r = run_at(
+        &old,
+        T0,
+        &[
+            "verify",
+            s(&old.cert_dir("olddev").join("cert.pem")),
+            "--bundle",
+            s(&bundle),
+            "--at",
+            "2026-03-05T00:00:00Z",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
