@@ -54,6 +54,9 @@ pub struct Signer {
     pub chain: Vec<CertInfo>,
     pub key_type: KeyType,
     issuer: Issuer<'static, KeyPair>,
+    /// The authority key identifier this CA puts in what it signs, read
+    /// from a probe certificate, so CRLs carry the very same one.
+    key_id: Vec<u8>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -123,14 +126,15 @@ impl Signer {
                 "the subject of CA '{name}' uses multi-valued or unsupported name attributes that certsmith cannot reproduce as an issuer name"
             ))
         })?;
-        let signer = Signer {
+        let mut signer = Signer {
             name: name.to_string(),
             record,
             chain: chain.into_iter().map(|(_, i)| i).collect(),
             key_type,
             issuer,
+            key_id: Vec::new(),
         };
-        signer.check_issuer_name_round_trips()?;
+        signer.key_id = signer.check_issuer_name_round_trips()?;
         Ok(signer)
     }
 
@@ -144,9 +148,19 @@ impl Signer {
         &self.issuer
     }
 
-    fn check_issuer_name_round_trips(&self) -> Result<()> {
+    /// The key identifier of this CA as an issuer: its SKI, or for a CA
+    /// without one whatever rcgen writes as AKI (one source for both
+    /// certificates and CRLs).
+    pub fn key_id(&self) -> &[u8] {
+        &self.key_id
+    }
+
+    /// Signs a probe certificate and checks its issuer name; returns the
+    /// AKI the probe got.
+    fn check_issuer_name_round_trips(&self) -> Result<Vec<u8>> {
         let mut p = CertificateParams::default();
         p.serial_number = Some(SerialNumber::from_slice(&[1]));
+        p.use_authority_key_identifier_extension = true;
         let probe = p
             .signed_by(self.issuer.key(), &self.issuer)
             .map_err(|e| Error::failed(format!("cannot sign with CA '{}': {e}", self.name)))?;
@@ -159,7 +173,12 @@ impl Signer {
             ))
             .hint("repeated or multi-valued name attributes are not supported"));
         }
-        Ok(())
+        info.aki.ok_or_else(|| {
+            Error::failed(format!(
+                "cannot sign with CA '{}': its certificates would carry no authority key identifier",
+                self.name
+            ))
+        })
     }
 
     /// The window of a certificate this CA signs.

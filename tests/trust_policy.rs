@@ -415,3 +415,59 @@ fn verify_matches_a_trust_anchor_by_its_key_not_only_its_subject() {
     );
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
 }
+
+/// An OpenSSL root made with exactly `exts` (no SKI unless asked). Returns (cert, key).
+fn openssl_root(env: &Env, name: &str, cn: &str, exts: &str) -> (PathBuf, PathBuf) {
+    let cnf = env.path(&format!("{name}.cnf"));
+    std::fs::write(
+        &cnf,
+        format!("[req]\ndistinguished_name=dn\nx509_extensions=v3\nprompt=no\n[dn]\nCN={cn}\n[v3]\n{exts}\n"),
+    )
+    .unwrap();
+    let (cert, key) = (env.path(&format!("{name}.crt")), env.path(&format!("{name}.key")));
+    let (ok, out) = openssl(&[
+        "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", s(&key), "-out", s(&cert), "-days", "3650", "-config", s(&cnf),
+    ]);
+    assert!(ok, "{out}");
+    (cert, key)
+}
+
+fn key_ids(args: &[&str]) -> Vec<String> {
+    let (ok, text) = openssl(args);
+    assert!(ok, "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    lines
+        .windows(2)
+        .filter(|w| w[0].contains("Authority Key Identifier"))
+        .map(|w| w[1].trim().trim_start_matches("keyid:").to_string())
+        .collect()
+}
+
+#[test]
+fn ski_less_imported_ca_gets_the_same_key_id_in_certificates_and_crls() {
+    let env = Env::new();
+    let (cert, key) = openssl_root(
+        &env,
+        "keyless",
+        "Keyless Root",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=none\nauthorityKeyIdentifier=none",
+    );
+    env.ok(
+        &["init", "--import-cert", s(&cert), "--import-key", s(&key), "--no-passphrase", "-q"],
+    );
+    env.ok(&["issue", "dev", "--ca", "root", "-q"]);
+    env.ok(&["revoke", "dev", "-q"]);
+    env.ok(&["crl", "-q"]);
+    let leaf = env.cert_dir("dev").join("cert.pem");
+    let crl = env.pki.join("cas/root/crl.pem");
+    let in_cert = key_ids(&["x509", "-noout", "-text", "-in", s(&leaf)]);
+    let in_crl = key_ids(&["crl", "-noout", "-text", "-in", s(&crl)]);
+    assert_eq!(in_cert.len(), 1, "{in_cert:?}");
+    assert_eq!(in_cert, in_crl, "certificate AKI differs from CRL AKI");
+    // OpenSSL matches the CRL to its issuer: the revoked leaf is reported as revoked.
+    let (ok, out) = openssl(&[
+        "verify", "-crl_check", "-CAfile", s(&cert), "-CRLfile", s(&crl), s(&leaf),
+    ]);
+    assert!(!ok && out.contains("certificate revoked"), "{out}");
+}
