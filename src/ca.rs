@@ -2,8 +2,8 @@
 //! CA's key to sign with.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, IsCa, Issuer, KeyIdMethod, KeyPair, PublicKeyData,
-    SerialNumber,
+    BasicConstraints, CertificateParams, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    PublicKeyData, SerialNumber,
 };
 use time::OffsetDateTime;
 
@@ -44,6 +44,8 @@ pub struct CaRequest {
     pub pathlen: Option<u8>,
     pub constraints: NameConstraintSet,
     pub clamp: bool,
+    /// `--no-crl`: the CA publishes no CRL, so its keyUsage gets no cRLSign.
+    pub no_crl: bool,
 }
 
 /// A CA loaded with its private key, ready to sign.
@@ -232,6 +234,12 @@ impl Signer {
     }
 }
 
+/// Whether a CA signs CRLs: a CA made or adopted with `--no-crl` has a
+/// keyUsage without cRLSign, and `crl` skips it.
+pub fn publishes_crl(info: &CertInfo) -> bool {
+    info.key_usage.is_empty() || info.key_usage.contains(&"cRLSign")
+}
+
 /// Refuses issuing from `chain[0]` when it, or a CA above it, is revoked,
 /// superseded or expired at `now`, naming the CA, its state and the date.
 pub fn check_alive(ledger: &Ledger, chain: &[(CaRecord, CertInfo)], now: OffsetDateTime) -> Result<()> {
@@ -283,6 +291,15 @@ fn ca_params(
         None => IsCa::Ca(BasicConstraints::Unconstrained),
     };
     p.key_usages = profile.key_usage_for(keys::key_type_of(key)?);
+    if req.no_crl {
+        p.key_usages.retain(|u| *u != KeyUsagePurpose::CrlSign);
+    } else if !p.key_usages.contains(&KeyUsagePurpose::CrlSign) {
+        return Err(Error::input(format!(
+            "profile '{}' gives the new CA no right to sign CRLs (keyUsage lacks cRLSign), so `certsmith crl` could not publish its revocations",
+            profile.name
+        ))
+        .hint("pass --no-crl to make a CA that publishes no CRL, or add \"cRLSign\" to the profile's key_usage"));
+    }
     p.name_constraints = req.constraints.to_rcgen();
     p.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id_of(key));
     Ok(p)

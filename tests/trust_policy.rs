@@ -471,3 +471,90 @@ fn ski_less_imported_ca_gets_the_same_key_id_in_certificates_and_crls() {
     ]);
     assert!(!ok && out.contains("certificate revoked"), "{out}");
 }
+
+fn crl_of(env: &Env, ca: &str) -> PathBuf {
+    env.pki.join("cas").join(ca).join("crl.pem")
+}
+
+#[test]
+fn ca_from_a_profile_without_crl_sign_needs_no_crl_and_crl_skips_it() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    let profile = include_str!("../templates/intermediate-ca.json")
+        .replace("\"keyCertSign\", \"cRLSign\",", "\"keyCertSign\",");
+    std::fs::create_dir_all(env.pki.join("templates")).unwrap();
+    std::fs::write(env.pki.join("templates/intermediate-ca.json"), profile).unwrap();
+    let args = ["intermediate", "nocrl", "--cn", "No CRL CA", "--no-passphrase"];
+    let err = refused_at(&env, T0, &args);
+    assert!(
+        err.contains("keyUsage lacks cRLSign") && err.contains("hint: pass --no-crl"),
+        "{err}"
+    );
+    let mut with = args.to_vec();
+    with.push("--no-crl");
+    ok_at(&env, T0, &with);
+    let out = ok_at(&env, T1, &["crl"]);
+    assert!(
+        out.contains("Skipped CA 'nocrl': it publishes no CRL (made with --no-crl; keyUsage lacks cRLSign)"),
+        "{out}"
+    );
+    assert!(crl_of(&env, "root").exists() && crl_of(&env, "issuing").exists());
+    assert!(!crl_of(&env, "nocrl").exists());
+    let err = refused_at(&env, T1, &["crl", "--ca", "nocrl"]);
+    assert!(err.contains("CA 'nocrl' publishes no CRL"), "{err}");
+}
+
+#[test]
+fn no_crl_drops_crl_sign_from_a_new_ca() {
+    let env = Env::new();
+    ok_at(&env, T0, &["init", "--cn", "Root", "--no-passphrase", "--no-crl", "-q"]);
+    let (ok, text) = openssl(&["x509", "-noout", "-ext", "keyUsage", "-in", s(&env.root_pem())]);
+    assert!(ok && text.contains("Certificate Sign") && !text.contains("CRL Sign"), "{text}");
+}
+
+#[test]
+fn imported_ca_without_crl_sign_is_refused_unless_no_crl() {
+    let env = Env::new();
+    let (cert, key) = openssl_root(
+        &env,
+        "signonly",
+        "Sign Only Root",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\nsubjectKeyIdentifier=hash",
+    );
+    let args = ["init", "--import-cert", s(&cert), "--import-key", s(&key), "--no-passphrase"];
+    let r = env.run(&args);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(!env.pki.exists(), "a refused import left a PKI directory");
+    assert!(
+        r.stderr.contains("may not sign CRLs (keyUsage lacks cRLSign)")
+            && r.stderr.contains("--no-crl"),
+        "{}",
+        r.stderr
+    );
+    let mut with = args.to_vec();
+    with.push("--no-crl");
+    env.ok(&with);
+    let out = env.ok(&["crl"]);
+    assert!(out.contains("Skipped CA 'root'"), "{out}");
+}
+
+#[test]
+fn crl_for_every_ca_goes_on_after_a_failure_and_exits_1() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    let pf = env.path("pass.txt");
+    std::fs::write(&pf, "correct horse battery staple\n").unwrap();
+    ok_at(
+        &env,
+        T0,
+        &["intermediate", "locked", "--cn", "Locked CA", "--passphrase-file", s(&pf), "-q"],
+    );
+    // No passphrase and no terminal: 'locked' cannot sign; the others still publish.
+    let r = run_at(&env, T1, &["crl"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("'locked'"), "{}", r.stderr);
+    assert!(r.stderr.contains("1 of 3 CRLs could not be written"), "{}", r.stderr);
+    assert!(crl_of(&env, "root").exists() && crl_of(&env, "issuing").exists());
+    assert!(!crl_of(&env, "locked").exists());
+    assert!(r.stdout.contains("Wrote CRL #1 of CA 'issuing'"), "{}", r.stdout);
+}

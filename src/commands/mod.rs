@@ -241,6 +241,7 @@ pub fn ca_request(a: &crate::cli::CaArgs) -> Result<certsmith::ca::CaRequest> {
             other: false,
         },
         clamp: a.clamp,
+        no_crl: a.no_crl,
     })
 }
 
