@@ -192,7 +192,11 @@ impl Plan<'_> {
                 seen.insert(row.name.clone(), row.line);
             }
             if ca_names.contains(&row.name) {
-                bad(&mut c, row.line, crate::leaf::ca_name_taken(&row.name).message);
+                bad(
+                    &mut c,
+                    row.line,
+                    crate::leaf::ca_name_taken(&row.name).message,
+                );
                 continue;
             }
             match self.classify(ledger, &row) {

@@ -242,8 +242,15 @@ pub fn publishes_crl(info: &CertInfo) -> bool {
 
 /// Refuses issuing from `chain[0]` when it, or a CA above it, is revoked,
 /// superseded or expired at `now`, naming the CA, its state and the date.
-pub fn check_alive(ledger: &Ledger, chain: &[(CaRecord, CertInfo)], now: OffsetDateTime) -> Result<()> {
-    let issuer = chain.first().map(|(r, _)| r.cert.name.as_str()).unwrap_or_default();
+pub fn check_alive(
+    ledger: &Ledger,
+    chain: &[(CaRecord, CertInfo)],
+    now: OffsetDateTime,
+) -> Result<()> {
+    let issuer = chain
+        .first()
+        .map(|(r, _)| r.cert.name.as_str())
+        .unwrap_or_default();
     for (depth, (rec, _)) in chain.iter().enumerate() {
         let c = &rec.cert;
         let who = if depth == 0 {
@@ -252,7 +259,9 @@ pub fn check_alive(ledger: &Ledger, chain: &[(CaRecord, CertInfo)], now: OffsetD
             format!("CA '{}' above '{issuer}'", c.name)
         };
         let date = |t: i64| {
-            crate::clock::rfc3339(OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+            crate::clock::rfc3339(
+                OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            )
         };
         let why = match c.status(now.unix_timestamp()) {
             "revoked" => format!(
@@ -379,7 +388,10 @@ pub fn make_intermediate(
         (p, _) => p,
     };
     for (subject, nc) in signer.constraints() {
-        if let Some(why) = nc.check_subordinate(&req.constraints) {
+        if let Some(why) = nc
+            .check_subject(&req.subject)
+            .or_else(|| nc.check_subordinate(&req.constraints))
+        {
             return Err(Error::input(format!(
                 "the new CA is outside the name constraints of '{subject}': {why}"
             )));

@@ -126,9 +126,12 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
                 (Some(key), Some(v)) => pairs.push((key.to_string(), v.to_string())),
                 (known, _) => {
                     let short = known.map(str::to_string).unwrap_or_else(|| {
-                        x509_parser::objects::oid2sn(a.attr_type(), x509_parser::objects::oid_registry())
-                            .map(str::to_string)
-                            .unwrap_or_else(|_| oid.clone())
+                        x509_parser::objects::oid2sn(
+                            a.attr_type(),
+                            x509_parser::objects::oid_registry(),
+                        )
+                        .map(str::to_string)
+                        .unwrap_or_else(|_| oid.clone())
                     });
                     let shown = value
                         .map(|v| format!("{short}={}", crate::error::shown(v)))

@@ -47,13 +47,15 @@ impl LeafRequest {
             .filter(|cn| cn.contains('.') && San::parse(&format!("dns:{cn}")).is_ok());
         let has_dns_san = self.sans.iter().any(|s| matches!(s, San::Dns(_)));
         for (ca, nc) in signer.constraints() {
+            if let Some(why) = nc.check_subject(&self.subject) {
+                return Err(Error::input(format!(
+                    "subject '{}' is outside the name constraints of CA '{ca}': {why}",
+                    crate::error::shown(&self.subject.to_string())
+                ))
+                .hint("issue it from a CA whose constraints permit it, or change --subject"));
+            }
             for san in &self.sans {
-                let why = match san {
-                    San::Dns(d) => nc.check_dns(d),
-                    San::Ip(ip) => nc.check_ip(*ip),
-                    _ => None,
-                };
-                if let Some(why) = why {
+                if let Some(why) = nc.check_san(san) {
                     return Err(Error::input(format!(
                         "SAN '{san}' is outside the name constraints of CA '{ca}': {why}"
                     ))

@@ -15,6 +15,7 @@ mod keys_renew;
 mod refusals;
 mod trust;
 mod trust_bundle;
+mod trust_constraints;
 mod trust_nginx;
 mod trust_policy;
 mod trust_targets;

@@ -34,7 +34,11 @@ fn refused_at(env: &Env, at: &str, args: &[&str]) -> String {
     let before = env.tree_hash();
     let r = run_at(env, at, args);
     assert_eq!(r.code, 2, "certsmith {args:?}:\n{}{}", r.stdout, r.stderr);
-    assert_eq!(env.tree_hash(), before, "certsmith {args:?} changed the PKI");
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "certsmith {args:?} changed the PKI"
+    );
     assert!(r.stderr.starts_with("certsmith: "), "{}", r.stderr);
     // batch lists each bad row before its summary line and hint.
     if args[0] != "batch" {
@@ -45,11 +49,22 @@ fn refused_at(env: &Env, at: &str, args: &[&str]) -> String {
 
 /// root → issuing at T0, with dev1 issued from issuing.
 fn hierarchy_at_t0(env: &Env) {
-    ok_at(env, T0, &["init", "--cn", "Test Root CA", "--no-passphrase", "-q"]);
     ok_at(
         env,
         T0,
-        &["intermediate", "issuing", "--cn", "Test Issuing CA", "--no-passphrase", "-q"],
+        &["init", "--cn", "Test Root CA", "--no-passphrase", "-q"],
+    );
+    ok_at(
+        env,
+        T0,
+        &[
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Test Issuing CA",
+            "--no-passphrase",
+            "-q",
+        ],
     );
     ok_at(env, T0, &["issue", "dev1", "-q"]);
 }
@@ -79,7 +94,15 @@ fn every_issuance_from_is_refused(env: &Env, at: &str, ca: &str, why: &str) {
         vec!["issue", "new", "--ca", ca],
         vec!["sign", s(&csr), "--ca", ca],
         vec!["batch", &m, "--ca", ca],
-        vec!["intermediate", "sub", "--issuer", ca, "--cn", "Sub", "--no-passphrase"],
+        vec![
+            "intermediate",
+            "sub",
+            "--issuer",
+            ca,
+            "--cn",
+            "Sub",
+            "--no-passphrase",
+        ],
     ];
     for args in cases {
         let err = refused_at(env, at, &args);
@@ -91,7 +114,11 @@ fn every_issuance_from_is_refused(env: &Env, at: &str, ca: &str, why: &str) {
 fn issuing_from_a_revoked_ca_is_refused_naming_the_revocation_date() {
     let env = Env::new();
     hierarchy_at_t0(&env);
-    ok_at(&env, T1, &["revoke", "issuing", "--reason", "ca-compromise", "--yes"]);
+    ok_at(
+        &env,
+        T1,
+        &["revoke", "issuing", "--reason", "ca-compromise", "--yes"],
+    );
     let why = "CA 'issuing' was revoked on 2026-04-01T00:00:00Z (ca-compromise)";
     every_issuance_from_is_refused(&env, T1, "issuing", why);
     let err = refused_at(&env, T1, &["renew", "dev1"]);
@@ -104,17 +131,43 @@ fn issuing_below_a_revoked_ca_is_refused_naming_the_ca_above() {
     ok_at(
         &env,
         T0,
-        &["init", "--cn", "Root", "--pathlen", "2", "--no-passphrase", "-q"],
+        &[
+            "init",
+            "--cn",
+            "Root",
+            "--pathlen",
+            "2",
+            "--no-passphrase",
+            "-q",
+        ],
     );
     ok_at(
         &env,
         T0,
-        &["intermediate", "mid", "--cn", "Mid CA", "--pathlen", "1", "--no-passphrase", "-q"],
+        &[
+            "intermediate",
+            "mid",
+            "--cn",
+            "Mid CA",
+            "--pathlen",
+            "1",
+            "--no-passphrase",
+            "-q",
+        ],
     );
     ok_at(
         &env,
         T0,
-        &["intermediate", "low", "--issuer", "mid", "--cn", "Low CA", "--no-passphrase", "-q"],
+        &[
+            "intermediate",
+            "low",
+            "--issuer",
+            "mid",
+            "--cn",
+            "Low CA",
+            "--no-passphrase",
+            "-q",
+        ],
     );
     ok_at(&env, T1, &["revoke", "mid", "--yes", "-q"]);
     let err = refused_at(&env, T1, &["issue", "x", "--ca", "low"]);
@@ -131,7 +184,16 @@ fn issuing_from_an_expired_ca_is_refused_naming_its_not_after() {
     ok_at(
         &env,
         T0,
-        &["intermediate", "short", "--cn", "Short CA", "--validity", "30d", "--no-passphrase", "-q"],
+        &[
+            "intermediate",
+            "short",
+            "--cn",
+            "Short CA",
+            "--validity",
+            "30d",
+            "--no-passphrase",
+            "-q",
+        ],
     );
     let why = "CA 'short' expired on 2026-03-31T00:00:00Z";
     every_issuance_from_is_refused(&env, T1, "short", why);
@@ -165,7 +227,18 @@ fn revoking_a_ca_without_a_terminal_needs_yes() {
     let out = ok_at(&env, T1, &["revoke", "issuing", "--yes"]);
     assert!(out.contains("orphans 1 active certificate"), "{out}");
     // Leaves are revoked without the question.
-    ok_at(&env, T0, &["intermediate", "other", "--cn", "Other", "--no-passphrase", "-q"]);
+    ok_at(
+        &env,
+        T0,
+        &[
+            "intermediate",
+            "other",
+            "--cn",
+            "Other",
+            "--no-passphrase",
+            "-q",
+        ],
+    );
     ok_at(&env, T0, &["issue", "dev2", "--ca", "other", "-q"]);
     ok_at(&env, T1, &["revoke", "dev2"]);
 }
@@ -248,13 +321,7 @@ fn a_ca_import_never_takes_the_name_of_a_leaf() {
     let err = refused_at(
         &env,
         T1,
-        &[
-            "intermediate",
-            "dev1",
-            "--cn",
-            "Dev CA",
-            "--no-passphrase",
-        ],
+        &["intermediate", "dev1", "--cn", "Dev CA", "--no-passphrase"],
     );
     assert!(err.contains("name 'dev1' is already taken"), "{err}");
 }
@@ -266,7 +333,14 @@ fn email_san_with_two_at_signs_is_refused() {
     let err = refused_at(
         &env,
         T1,
-        &["issue", "u1", "--profile", "client", "--san", "email:a@b@c.example"],
+        &[
+            "issue",
+            "u1",
+            "--profile",
+            "client",
+            "--san",
+            "email:a@b@c.example",
+        ],
     );
     assert!(
         err.contains("'email:a@b@c.example' is not a valid email address")
@@ -282,17 +356,27 @@ fn wildcard_dns_name_constraint_is_refused() {
     let r = run_at(
         &env,
         T0,
-        &["init", "--cn", "Root", "--no-passphrase", "--permit-dns", "*.example.com"],
+        &[
+            "init",
+            "--cn",
+            "Root",
+            "--no-passphrase",
+            "--permit-dns",
+            "*.example.com",
+        ],
     );
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(!env.pki.exists() || tree_hash(&env.pki) == before);
     assert!(
-        r.stderr.contains("name constraint '*.example.com'")
-            && r.stderr.contains("wildcard"),
+        r.stderr.contains("name constraint '*.example.com'") && r.stderr.contains("wildcard"),
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("hint: write --permit-dns example.com"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: write --permit-dns example.com"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -320,7 +404,9 @@ fn csr_subject_keeps_known_attributes_and_says_what_it_dropped() {
     ]);
     assert!(ok, "{text}");
     assert!(
-        text.contains("serialNumber=SN-42") && text.contains("DC=example") && text.contains("CN=dev9"),
+        text.contains("serialNumber=SN-42")
+            && text.contains("DC=example")
+            && text.contains("CN=dev9"),
         "{text}"
     );
     assert!(!text.contains("Boss"), "{text}");
@@ -333,14 +419,28 @@ fn csr_subject_with_a_repeated_attribute_is_refused() {
     let csr = csr(&env, "e", "/DC=example/DC=com/CN=dev8");
     let err = refused_at(&env, T1, &["sign", s(&csr)]);
     assert!(err.contains("'DC' appears more than once"), "{err}");
-    assert!(err.contains("hint: make the CSR again with each subject attribute once"), "{err}");
+    assert!(
+        err.contains("hint: make the CSR again with each subject attribute once"),
+        "{err}"
+    );
 }
 
 #[test]
 fn verify_names_a_revoked_issuer_instead_of_an_unknown_status() {
     let env = Env::new();
     hierarchy_at_t0(&env);
-    ok_at(&env, T1, &["revoke", "issuing", "--reason", "ca-compromise", "--yes", "-q"]);
+    ok_at(
+        &env,
+        T1,
+        &[
+            "revoke",
+            "issuing",
+            "--reason",
+            "ca-compromise",
+            "--yes",
+            "-q",
+        ],
+    );
     ok_at(&env, T1, &["crl", "-q"]);
     let cert = env.cert_dir("dev1").join("cert.pem");
     let chain = env.cert_dir("dev1").join("chain.pem");
@@ -381,9 +481,25 @@ fn verify_names_a_revoked_issuer_instead_of_an_unknown_status() {
 fn verify_matches_a_trust_anchor_by_its_key_not_only_its_subject() {
     // Two roots named alike (a re-keyed root): the old one expired.
     let old = Env::new();
-    ok_at(&old, T0, &["init", "--cn", "Same Root", "--validity", "10d", "--no-passphrase", "-q"]);
+    ok_at(
+        &old,
+        T0,
+        &[
+            "init",
+            "--cn",
+            "Same Root",
+            "--validity",
+            "10d",
+            "--no-passphrase",
+            "-q",
+        ],
+    );
     let new = Env::new();
-    ok_at(&new, T0, &["init", "--cn", "Same Root", "--no-passphrase", "-q"]);
+    ok_at(
+        &new,
+        T0,
+        &["init", "--cn", "Same Root", "--no-passphrase", "-q"],
+    );
     ok_at(&new, T1, &["issue", "dev", "--ca", "root", "-q"]);
     let bundle = new.path("roots.pem");
     let text = format!(
@@ -400,7 +516,11 @@ fn verify_matches_a_trust_anchor_by_its_key_not_only_its_subject() {
     );
     assert!(out.contains("OK: 'CN=dev'"), "{out}");
     // The old root still anchors its own leaf while it is valid.
-    ok_at(&old, T0, &["issue", "olddev", "--ca", "root", "--validity", "9d", "-q"]);
+    ok_at(
+        &old,
+        T0,
+        &["issue", "olddev", "--ca", "root", "--validity", "9d", "-q"],
+    );
     let r = run_at(
         &old,
         T0,
@@ -424,10 +544,27 @@ fn openssl_root(env: &Env, name: &str, cn: &str, exts: &str) -> (PathBuf, PathBu
         format!("[req]\ndistinguished_name=dn\nx509_extensions=v3\nprompt=no\n[dn]\nCN={cn}\n[v3]\n{exts}\n"),
     )
     .unwrap();
-    let (cert, key) = (env.path(&format!("{name}.crt")), env.path(&format!("{name}.key")));
+    let (cert, key) = (
+        env.path(&format!("{name}.crt")),
+        env.path(&format!("{name}.key")),
+    );
     let (ok, out) = openssl(&[
-        "req", "-x509", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", s(&key), "-out", s(&cert), "-days", "3650", "-config", s(&cnf),
+        "req",
+        "-x509",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(&key),
+        "-out",
+        s(&cert),
+        "-days",
+        "3650",
+        "-config",
+        s(&cnf),
     ]);
     assert!(ok, "{out}");
     (cert, key)
@@ -453,9 +590,15 @@ fn ski_less_imported_ca_gets_the_same_key_id_in_certificates_and_crls() {
         "Keyless Root",
         "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=none\nauthorityKeyIdentifier=none",
     );
-    env.ok(
-        &["init", "--import-cert", s(&cert), "--import-key", s(&key), "--no-passphrase", "-q"],
-    );
+    env.ok(&[
+        "init",
+        "--import-cert",
+        s(&cert),
+        "--import-key",
+        s(&key),
+        "--no-passphrase",
+        "-q",
+    ]);
     env.ok(&["issue", "dev", "--ca", "root", "-q"]);
     env.ok(&["revoke", "dev", "-q"]);
     env.ok(&["crl", "-q"]);
@@ -467,7 +610,13 @@ fn ski_less_imported_ca_gets_the_same_key_id_in_certificates_and_crls() {
     assert_eq!(in_cert, in_crl, "certificate AKI differs from CRL AKI");
     // OpenSSL matches the CRL to its issuer: the revoked leaf is reported as revoked.
     let (ok, out) = openssl(&[
-        "verify", "-crl_check", "-CAfile", s(&cert), "-CRLfile", s(&crl), s(&leaf),
+        "verify",
+        "-crl_check",
+        "-CAfile",
+        s(&cert),
+        "-CRLfile",
+        s(&crl),
+        s(&leaf),
     ]);
     assert!(!ok && out.contains("certificate revoked"), "{out}");
 }
@@ -484,7 +633,13 @@ fn ca_from_a_profile_without_crl_sign_needs_no_crl_and_crl_skips_it() {
         .replace("\"keyCertSign\", \"cRLSign\",", "\"keyCertSign\",");
     std::fs::create_dir_all(env.pki.join("templates")).unwrap();
     std::fs::write(env.pki.join("templates/intermediate-ca.json"), profile).unwrap();
-    let args = ["intermediate", "nocrl", "--cn", "No CRL CA", "--no-passphrase"];
+    let args = [
+        "intermediate",
+        "nocrl",
+        "--cn",
+        "No CRL CA",
+        "--no-passphrase",
+    ];
     let err = refused_at(&env, T0, &args);
     assert!(
         err.contains("keyUsage lacks cRLSign") && err.contains("hint: pass --no-crl"),
@@ -495,7 +650,9 @@ fn ca_from_a_profile_without_crl_sign_needs_no_crl_and_crl_skips_it() {
     ok_at(&env, T0, &with);
     let out = ok_at(&env, T1, &["crl"]);
     assert!(
-        out.contains("Skipped CA 'nocrl': it publishes no CRL (made with --no-crl; keyUsage lacks cRLSign)"),
+        out.contains(
+            "Skipped CA 'nocrl': it publishes no CRL (made with --no-crl; keyUsage lacks cRLSign)"
+        ),
         "{out}"
     );
     assert!(crl_of(&env, "root").exists() && crl_of(&env, "issuing").exists());
@@ -507,9 +664,23 @@ fn ca_from_a_profile_without_crl_sign_needs_no_crl_and_crl_skips_it() {
 #[test]
 fn no_crl_drops_crl_sign_from_a_new_ca() {
     let env = Env::new();
-    ok_at(&env, T0, &["init", "--cn", "Root", "--no-passphrase", "--no-crl", "-q"]);
-    let (ok, text) = openssl(&["x509", "-noout", "-ext", "keyUsage", "-in", s(&env.root_pem())]);
-    assert!(ok && text.contains("Certificate Sign") && !text.contains("CRL Sign"), "{text}");
+    ok_at(
+        &env,
+        T0,
+        &["init", "--cn", "Root", "--no-passphrase", "--no-crl", "-q"],
+    );
+    let (ok, text) = openssl(&[
+        "x509",
+        "-noout",
+        "-ext",
+        "keyUsage",
+        "-in",
+        s(&env.root_pem()),
+    ]);
+    assert!(
+        ok && text.contains("Certificate Sign") && !text.contains("CRL Sign"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -521,12 +692,20 @@ fn imported_ca_without_crl_sign_is_refused_unless_no_crl() {
         "Sign Only Root",
         "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\nsubjectKeyIdentifier=hash",
     );
-    let args = ["init", "--import-cert", s(&cert), "--import-key", s(&key), "--no-passphrase"];
+    let args = [
+        "init",
+        "--import-cert",
+        s(&cert),
+        "--import-key",
+        s(&key),
+        "--no-passphrase",
+    ];
     let r = env.run(&args);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(!env.pki.exists(), "a refused import left a PKI directory");
     assert!(
-        r.stderr.contains("may not sign CRLs (keyUsage lacks cRLSign)")
+        r.stderr
+            .contains("may not sign CRLs (keyUsage lacks cRLSign)")
             && r.stderr.contains("--no-crl"),
         "{}",
         r.stderr
@@ -547,14 +726,30 @@ fn crl_for_every_ca_goes_on_after_a_failure_and_exits_1() {
     ok_at(
         &env,
         T0,
-        &["intermediate", "locked", "--cn", "Locked CA", "--passphrase-file", s(&pf), "-q"],
+        &[
+            "intermediate",
+            "locked",
+            "--cn",
+            "Locked CA",
+            "--passphrase-file",
+            s(&pf),
+            "-q",
+        ],
     );
     // No passphrase and no terminal: 'locked' cannot sign; the others still publish.
     let r = run_at(&env, T1, &["crl"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(r.stderr.contains("'locked'"), "{}", r.stderr);
-    assert!(r.stderr.contains("1 of 3 CRLs could not be written"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("1 of 3 CRLs could not be written"),
+        "{}",
+        r.stderr
+    );
     assert!(crl_of(&env, "root").exists() && crl_of(&env, "issuing").exists());
     assert!(!crl_of(&env, "locked").exists());
-    assert!(r.stdout.contains("Wrote CRL #1 of CA 'issuing'"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("Wrote CRL #1 of CA 'issuing'"),
+        "{}",
+        r.stdout
+    );
 }

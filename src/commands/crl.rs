@@ -25,7 +25,9 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
                 return Err(Error::input(format!(
                     "CA '{n}' publishes no CRL (made with --no-crl; keyUsage lacks cRLSign)"
                 ))
-                .hint("revocations under it reach peers only by removing it from their trust stores"));
+                .hint(
+                    "revocations under it reach peers only by removing it from their trust stores",
+                ));
             }
             skipped.push(n.clone());
             continue;

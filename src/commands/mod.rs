@@ -238,7 +238,7 @@ pub fn ca_request(a: &crate::cli::CaArgs) -> Result<certsmith::ca::CaRequest> {
             exclude_dns: dns("--exclude-dns", &a.exclude_dns)?,
             permit_ip: ip(&a.permit_ip)?,
             exclude_ip: ip(&a.exclude_ip)?,
-            other: false,
+            ..NameConstraintSet::default()
         },
         clamp: a.clamp,
         no_crl: a.no_crl,

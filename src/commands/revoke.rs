@@ -69,8 +69,10 @@ fn confirm_ca(ctx: &Ctx, rec: &CertRecord, orphans: usize) -> Result<()> {
         revoke::active_certificates(orphans)
     );
     if !certsmith::passphrase::can_prompt() {
-        return Err(Error::input(format!("{what}; not revoked without confirmation"))
-            .hint("pass --yes to confirm without a terminal"));
+        return Err(
+            Error::input(format!("{what}; not revoked without confirmation"))
+                .hint("pass --yes to confirm without a terminal"),
+        );
     }
     let yes = dialoguer::Confirm::new()
         .with_prompt(format!("{what}. Revoke it?"))
