@@ -295,6 +295,9 @@ pub struct NameConstraintSet {
     pub permit_dir: Vec<DirName>,
     pub exclude_dir: Vec<DirName>,
     pub other: bool,
+    /// SAN kinds (`ip`, …) with a constraint certsmith could not read: no
+    /// name of that kind can be checked, so none is issued under this CA.
+    pub unreadable: Vec<&'static str>,
 }
 
 /// The verdict for one name against permitted and excluded subtrees of its type.
@@ -348,7 +351,7 @@ impl NameConstraintSet {
                     GeneralName::IPAddress(b) => match IpNet::from_constraint_bytes(b) {
                         Some(net) if permitted => set.permit_ip.push(net),
                         Some(net) => set.exclude_ip.push(net),
-                        None => set.other = true,
+                        None => set.unreadable.push("ip"),
                     },
                     _ => set.other = true,
                 }
@@ -368,6 +371,7 @@ impl NameConstraintSet {
             && self.exclude_uri.is_empty()
             && self.permit_dir.is_empty()
             && self.exclude_dir.is_empty()
+            && self.unreadable.is_empty()
     }
 
     /// Why `dns` is not allowed, if it is not.
@@ -434,6 +438,12 @@ impl NameConstraintSet {
 
     /// Why a SAN is not allowed, if it is not.
     pub fn check_san(&self, san: &San) -> Option<String> {
+        if self.unreadable.contains(&san.kind()) {
+            return Some(format!(
+                "the CA has a {} name constraint certsmith cannot read, so no such name can be checked",
+                san.kind()
+            ));
+        }
         match san {
             San::Dns(d) => self.check_dns(d),
             San::Ip(ip) => self.check_ip(*ip),
@@ -574,5 +584,15 @@ mod tests {
         assert_eq!(uri_host("file:///etc"), None);
         assert!(uri_host_within("api.acme.test", ".acme.test"));
         assert!(!uri_host_within("acme.test", ".acme.test"));
+    }
+
+    #[test]
+    fn a_san_kind_with_an_unreadable_constraint_is_refused() {
+        let nc = NameConstraintSet {
+            unreadable: vec!["ip"],
+            ..Default::default()
+        };
+        assert!(nc.check_san(&San::Ip("10.0.0.1".parse().unwrap())).is_some());
+        assert!(nc.check_san(&San::Dns("a.test".into())).is_none());
     }
 }
