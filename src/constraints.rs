@@ -592,7 +592,10 @@ mod tests {
             unreadable: vec!["ip"],
             ..Default::default()
         };
-        assert!(nc.check_san(&San::Ip("10.0.0.1".parse().unwrap())).is_some());
+        assert!(
+            nc.check_san(&San::Ip("10.0.0.1".parse().unwrap()))
+                .is_some()
+        );
         assert!(nc.check_san(&San::Dns("a.test".into())).is_none());
     }
 }
