@@ -315,15 +315,26 @@ fn a_leaf_never_takes_the_name_of_a_ca() {
 }
 
 #[test]
-fn a_ca_import_never_takes_the_name_of_a_leaf() {
+fn a_ca_never_takes_the_name_of_a_leaf_made_or_imported() {
     let env = Env::new();
-    hierarchy_at_t0(&env);
-    let err = refused_at(
+    env.ok(&["init", "--cn", "Test Root CA", "--no-passphrase", "-q"]);
+    env.ok(&["issue", "dev1", "--ca", "root", "-q"]);
+    let (cert, key) = openssl_root(
         &env,
-        T1,
-        &["intermediate", "dev1", "--cn", "Dev CA", "--no-passphrase"],
+        "other",
+        "Other Root",
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash",
     );
-    assert!(err.contains("name 'dev1' is already taken"), "{err}");
+    for args in [
+        vec!["intermediate", "dev1", "--cn", "Dev CA", "--no-passphrase"],
+        vec![
+            "init", "--name", "dev1", "--import-cert", s(&cert), "--import-key", s(&key),
+            "--no-passphrase",
+        ],
+    ] {
+        let err = refused(&env, &args);
+        assert!(err.contains("name 'dev1' is already taken"), "{args:?}: {err}");
+    }
 }
 
 #[test]
