@@ -204,17 +204,20 @@ fn issuing_from_a_superseded_ca_is_refused() {
     let env = Env::new();
     hierarchy_at_t0(&env);
     // A ledger from before leaves were kept off CA names: a leaf took over 'issuing'.
-    let ledger = certsmith::ledger::Ledger::open(&env.pki.join("ledger.db")).unwrap();
-    drop(ledger);
     let conn = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
-    conn.execute(
-        "UPDATE certificates SET state = 'superseded' WHERE name = 'issuing'",
-        [],
+    conn.execute_batch(
+        "UPDATE certificates SET state = 'superseded' WHERE name = 'issuing';
+         UPDATE certificates SET name = 'issuing' WHERE name = 'dev1';",
     )
     .unwrap();
     drop(conn);
     let err = refused_at(&env, T1, &["issue", "new", "--ca", "issuing"]);
-    assert!(err.contains("CA 'issuing' is superseded"), "{err}");
+    assert!(
+        err.contains(
+            "CA 'issuing' is superseded: its name was taken by a leaf certificate on 2026-03-01T00:00:00Z"
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -328,12 +331,21 @@ fn a_ca_never_takes_the_name_of_a_leaf_made_or_imported() {
     for args in [
         vec!["intermediate", "dev1", "--cn", "Dev CA", "--no-passphrase"],
         vec![
-            "init", "--name", "dev1", "--import-cert", s(&cert), "--import-key", s(&key),
+            "init",
+            "--name",
+            "dev1",
+            "--import-cert",
+            s(&cert),
+            "--import-key",
+            s(&key),
             "--no-passphrase",
         ],
     ] {
         let err = refused(&env, &args);
-        assert!(err.contains("name 'dev1' is already taken"), "{args:?}: {err}");
+        assert!(
+            err.contains("name 'dev1' is already taken"),
+            "{args:?}: {err}"
+        );
     }
 }
 
