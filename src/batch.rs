@@ -163,6 +163,8 @@ impl Plan<'_> {
             ..Checked::default()
         };
         let mut seen: HashMap<String, u64> = HashMap::new();
+        let ca_names: std::collections::HashSet<String> =
+            ledger.cas()?.into_iter().map(|ca| ca.cert.name).collect();
         let bad = |c: &mut Checked, line: u64, reason: String| {
             c.bad += 1;
             if c.errors.len() < MAX_REPORTED {
@@ -191,6 +193,14 @@ impl Plan<'_> {
                     continue;
                 }
                 seen.insert(row.name.clone(), row.line);
+            }
+            if ca_names.contains(&row.name) {
+                bad(
+                    &mut c,
+                    row.line,
+                    crate::leaf::ca_name_taken(&row.name).message,
+                );
+                continue;
             }
             match self.classify(ledger, &row) {
                 Ok(Action::Skip) => c.skipped += 1,

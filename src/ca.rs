@@ -2,8 +2,8 @@
 //! CA's key to sign with.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, IsCa, Issuer, KeyIdMethod, KeyPair, PublicKeyData,
-    SerialNumber,
+    BasicConstraints, CertificateParams, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    PublicKeyData, SerialNumber,
 };
 use time::OffsetDateTime;
 
@@ -44,6 +44,8 @@ pub struct CaRequest {
     pub pathlen: Option<u8>,
     pub constraints: NameConstraintSet,
     pub clamp: bool,
+    /// `--no-crl`: the CA publishes no CRL, so its keyUsage gets no cRLSign.
+    pub no_crl: bool,
 }
 
 /// A CA loaded with its private key, ready to sign.
@@ -54,6 +56,9 @@ pub struct Signer {
     pub chain: Vec<CertInfo>,
     pub key_type: KeyType,
     issuer: Issuer<'static, KeyPair>,
+    /// The authority key identifier this CA puts in what it signs, read
+    /// from a probe certificate, so CRLs carry the very same one.
+    key_id: Vec<u8>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -70,8 +75,34 @@ impl Signer {
     /// key is encrypted. Checks that the key matches the certificate, that
     /// the certificate may sign, and that certsmith reproduces its subject
     /// byte for byte as the issuer name of what it signs.
+    ///
+    /// This is the issuance path: a CA that is revoked, superseded or
+    /// expired, or that sits below such a CA, is refused here, once, for
+    /// every command that signs a certificate.
     pub fn load(pki: &Pki, ledger: &Ledger, name: &str, pass: &PassOptions) -> Result<Signer> {
         let chain = pki.ca_chain(ledger, name)?;
+        check_alive(ledger, &chain, crate::clock::now()?)?;
+        Self::from_chain(pki, name, chain, pass)
+    }
+
+    /// Loads CA `name` to sign its CRL: a revoked or expired CA still
+    /// publishes the revocations it made.
+    pub fn load_for_crl(
+        pki: &Pki,
+        ledger: &Ledger,
+        name: &str,
+        pass: &PassOptions,
+    ) -> Result<Signer> {
+        let chain = pki.ca_chain(ledger, name)?;
+        Self::from_chain(pki, name, chain, pass)
+    }
+
+    fn from_chain(
+        pki: &Pki,
+        name: &str,
+        chain: Vec<(CaRecord, CertInfo)>,
+        pass: &PassOptions,
+    ) -> Result<Signer> {
         let (record, info) = chain[0].clone();
         if !info.can_sign_certs() {
             return Err(Error::input(format!(
@@ -100,14 +131,15 @@ impl Signer {
                 "the subject of CA '{name}' uses multi-valued or unsupported name attributes that certsmith cannot reproduce as an issuer name"
             ))
         })?;
-        let signer = Signer {
+        let mut signer = Signer {
             name: name.to_string(),
             record,
             chain: chain.into_iter().map(|(_, i)| i).collect(),
             key_type,
             issuer,
+            key_id: Vec::new(),
         };
-        signer.check_issuer_name_round_trips()?;
+        signer.key_id = signer.check_issuer_name_round_trips()?;
         Ok(signer)
     }
 
@@ -121,9 +153,19 @@ impl Signer {
         &self.issuer
     }
 
-    fn check_issuer_name_round_trips(&self) -> Result<()> {
+    /// The key identifier of this CA as an issuer: its SKI, or for a CA
+    /// without one whatever rcgen writes as AKI (one source for both
+    /// certificates and CRLs).
+    pub fn key_id(&self) -> &[u8] {
+        &self.key_id
+    }
+
+    /// Signs a probe certificate and checks its issuer name; returns the
+    /// AKI the probe got.
+    fn check_issuer_name_round_trips(&self) -> Result<Vec<u8>> {
         let mut p = CertificateParams::default();
         p.serial_number = Some(SerialNumber::from_slice(&[1]));
+        p.use_authority_key_identifier_extension = true;
         let probe = p
             .signed_by(self.issuer.key(), &self.issuer)
             .map_err(|e| Error::failed(format!("cannot sign with CA '{}': {e}", self.name)))?;
@@ -136,7 +178,12 @@ impl Signer {
             ))
             .hint("repeated or multi-valued name attributes are not supported"));
         }
-        Ok(())
+        info.aki.ok_or_else(|| {
+            Error::failed(format!(
+                "cannot sign with CA '{}': its certificates would carry no authority key identifier",
+                self.name
+            ))
+        })
     }
 
     /// The window of a certificate this CA signs.
@@ -190,6 +237,59 @@ impl Signer {
     }
 }
 
+/// Whether a CA signs CRLs: a CA made or adopted with `--no-crl` has a
+/// keyUsage without cRLSign, and `crl` skips it.
+pub fn publishes_crl(info: &CertInfo) -> bool {
+    info.key_usage.is_empty() || info.key_usage.contains(&"cRLSign")
+}
+
+/// Refuses issuing from `chain[0]` when it, or a CA above it, is revoked,
+/// superseded or expired at `now`, naming the CA, its state and the date.
+pub fn check_alive(
+    ledger: &Ledger,
+    chain: &[(CaRecord, CertInfo)],
+    now: OffsetDateTime,
+) -> Result<()> {
+    let issuer = chain
+        .first()
+        .map(|(r, _)| r.cert.name.as_str())
+        .unwrap_or_default();
+    for (depth, (rec, _)) in chain.iter().enumerate() {
+        let c = &rec.cert;
+        let who = if depth == 0 {
+            format!("CA '{}'", c.name)
+        } else {
+            format!("CA '{}' above '{issuer}'", c.name)
+        };
+        let date = |t: i64| {
+            crate::clock::rfc3339(
+                OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH),
+            )
+        };
+        let why = match c.status(now.unix_timestamp()) {
+            "revoked" => format!(
+                "{who} was revoked on {} ({})",
+                date(c.revoked_at.unwrap_or_default()),
+                c.revocation_reason.as_deref().unwrap_or("unspecified")
+            ),
+            "superseded" => match ledger.cert_by_name(&c.name)? {
+                Some(new) => format!(
+                    "{who} is superseded: its name was taken by a {} certificate on {}",
+                    new.kind.as_str(),
+                    date(new.created_at)
+                ),
+                None => format!("{who} is superseded (serial {})", c.serial),
+            },
+            "expired" => format!("{who} expired on {}", date(c.not_after)),
+            _ => continue,
+        };
+        return Err(Error::input(format!("{why}; it issues nothing more")).hint(
+            "issue from another CA (--ca NAME), or make a new one with `certsmith intermediate`",
+        ));
+    }
+    Ok(())
+}
+
 fn ca_params(
     req: &CaRequest,
     key: &KeyPair,
@@ -203,6 +303,15 @@ fn ca_params(
         None => IsCa::Ca(BasicConstraints::Unconstrained),
     };
     p.key_usages = profile.key_usage_for(keys::key_type_of(key)?);
+    if req.no_crl {
+        p.key_usages.retain(|u| *u != KeyUsagePurpose::CrlSign);
+    } else if !p.key_usages.contains(&KeyUsagePurpose::CrlSign) {
+        return Err(Error::input(format!(
+            "profile '{}' gives the new CA no right to sign CRLs (keyUsage lacks cRLSign), so `certsmith crl` could not publish its revocations",
+            profile.name
+        ))
+        .hint("pass --no-crl to make a CA that publishes no CRL, or add \"cRLSign\" to the profile's key_usage"));
+    }
     p.name_constraints = req.constraints.to_rcgen();
     p.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id_of(key));
     Ok(p)
@@ -282,7 +391,10 @@ pub fn make_intermediate(
         (p, _) => p,
     };
     for (subject, nc) in signer.constraints() {
-        if let Some(why) = nc.check_subordinate(&req.constraints) {
+        if let Some(why) = nc
+            .check_subject(&req.subject)
+            .or_else(|| nc.check_subordinate(&req.constraints))
+        {
             return Err(Error::input(format!(
                 "the new CA is outside the name constraints of '{subject}': {why}"
             )));

@@ -10,7 +10,7 @@ use x509_parser::prelude::FromDer;
 
 use crate::error::{Error, Result};
 use crate::keys::{PublicKeyKind, public_key_kind};
-use crate::names::{IpNet, NameConstraintSet};
+use crate::names::NameConstraintSet;
 use crate::serial;
 
 /// Parsed facts of one certificate, owning its DER.
@@ -142,34 +142,7 @@ impl CertInfo {
                     info.aki = a.key_identifier.as_ref().map(|k| k.0.to_vec())
                 }
                 ParsedExtension::NameConstraints(nc) => {
-                    let mut set = NameConstraintSet::default();
-                    for (subtrees, permitted) in [
-                        (&nc.permitted_subtrees, true),
-                        (&nc.excluded_subtrees, false),
-                    ] {
-                        for st in subtrees.iter().flatten() {
-                            match &st.base {
-                                GeneralName::DNSName(d) => {
-                                    if permitted {
-                                        set.permit_dns.push(d.to_string())
-                                    } else {
-                                        set.exclude_dns.push(d.to_string())
-                                    }
-                                }
-                                GeneralName::IPAddress(b) => {
-                                    if let Some(net) = IpNet::from_constraint_bytes(b) {
-                                        if permitted {
-                                            set.permit_ip.push(net)
-                                        } else {
-                                            set.exclude_ip.push(net)
-                                        }
-                                    }
-                                }
-                                _ => set.other = true,
-                            }
-                        }
-                    }
-                    info.name_constraints = set;
+                    info.name_constraints = NameConstraintSet::from_x509(nc)
                 }
                 _ => {}
             }

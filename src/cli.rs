@@ -147,6 +147,9 @@ pub struct CaArgs {
     /// Read the passphrase of an encrypted --import-key from FILE (default: as for the new key)
     #[arg(long, value_name = "FILE", requires = "import_key", value_hint = clap::ValueHint::FilePath)]
     pub import_passphrase_file: Option<PathBuf>,
+    /// This CA publishes no CRL: no cRLSign in a new CA; accept an imported CA without it
+    #[arg(long)]
+    pub no_crl: bool,
 }
 
 #[derive(Debug, Args)]

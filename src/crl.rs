@@ -104,10 +104,6 @@ pub fn build(
     // Checked before the CRL number is taken: a refused CRL must not use one up.
     let next = next_update_at(now, next_update)?;
     let (number, revoked_certs) = next_number_and_entries(ledger, &signer.name)?;
-    let ski = match &signer.info().ski {
-        Some(s) => s.clone(),
-        None => keys::key_id_of(signer.issuer().key()),
-    };
     let revoked = revoked_certs.len();
     let params = CertificateRevocationListParams {
         this_update: now,
@@ -115,7 +111,8 @@ pub fn build(
         crl_number: SerialNumber::from_slice(serial::normalize(&number.to_be_bytes())),
         issuing_distribution_point: None,
         revoked_certs,
-        key_identifier_method: KeyIdMethod::PreSpecified(ski),
+        // The AKI the CA's certificates carry, or OpenSSL cannot match the CRL to them.
+        key_identifier_method: KeyIdMethod::PreSpecified(signer.key_id().to_vec()),
     };
     let crl = params
         .signed_by(signer.issuer())

@@ -22,6 +22,8 @@ pub struct Csr {
     pub spki_der: Vec<u8>,
     /// Extensions the CSR asked for that the profile decides instead.
     pub ignored: Vec<String>,
+    /// What certsmith left out of the CSR's subject, as notes for the report.
+    pub notes: Vec<String>,
 }
 
 /// Largest CSR accepted (a real one is a few KB).
@@ -120,37 +122,47 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
         }
     }
     let subject_text = info.subject.to_string();
-    let mut attrs = Vec::new();
+    // Attributes certsmith knows (names::attr_name, its one table) are kept;
+    // the rest are dropped and said in `notes`.
+    let mut pairs = Vec::new();
+    let mut notes = Vec::new();
     for rdn in info.subject.iter() {
         for a in rdn.iter() {
-            let key = match a.attr_type().to_id_string().as_str() {
-                "2.5.4.3" => "CN",
-                "2.5.4.10" => "O",
-                "2.5.4.11" => "OU",
-                "2.5.4.6" => "C",
-                "2.5.4.8" => "ST",
-                "2.5.4.7" => "L",
-                _ => continue,
-            };
-            if let Ok(v) = a.as_str() {
-                // Escape the escape character first: a CN "a\\b" must stay "a\\b".
-                attrs.push(format!(
-                    "{key}={}",
-                    v.replace('\\', "\\\\").replace(',', "\\,")
-                ));
+            let oid = a.attr_type().to_id_string();
+            let value = a.as_str().ok();
+            match (crate::names::attr_name(&oid), value) {
+                (Some(key), Some(v)) => pairs.push((key.to_string(), v.to_string())),
+                (known, _) => {
+                    let short = known.map(str::to_string).unwrap_or_else(|| {
+                        x509_parser::objects::oid2sn(
+                            a.attr_type(),
+                            x509_parser::objects::oid_registry(),
+                        )
+                        .map(str::to_string)
+                        .unwrap_or_else(|_| oid.clone())
+                    });
+                    let shown = value
+                        .map(|v| format!("{short}={}", crate::error::shown(v)))
+                        .unwrap_or_else(|| format!("{short} (not a string)"));
+                    notes.push(format!(
+                        "dropped subject attribute '{shown}' ({oid}) from the CSR: certsmith keeps {}",
+                        crate::names::KNOWN_ATTRS
+                    ));
+                }
             }
         }
     }
-    let subject = if attrs.is_empty() {
+    let subject = if pairs.is_empty() {
         None
     } else {
-        Some(
-            Subject::parse(&attrs.join(","))
-                .map_err(|e| Error::input(format!("CSR '{what}': {}", e.message)))?,
-        )
+        Some(Subject::from_pairs(pairs, &subject_text).map_err(|e| {
+            Error::input(format!("CSR '{what}': {}", e.message))
+                .hint("make the CSR again with each subject attribute once")
+        })?)
     };
     Ok(Csr {
         subject,
+        notes,
         subject_text,
         sans,
         key_type,

@@ -132,6 +132,26 @@ fn check_ca(info: &CertInfo, what: &str, now: OffsetDateTime) -> Result<()> {
     Ok(())
 }
 
+/// Refuses a CA that may not sign CRLs (keyUsage lacks cRLSign), unless
+/// `no_crl` says it is meant to publish none; with `no_crl`, refuses a CA
+/// that can sign them, so the certificate stays the record of the choice.
+pub fn check_crl_sign(info: &CertInfo, what: &str, no_crl: bool) -> Result<()> {
+    let can = info.key_usage.contains(&"cRLSign");
+    if !can && !no_crl {
+        return Err(Error::input(format!(
+            "CA certificate '{what}' may not sign CRLs (keyUsage lacks cRLSign), so `certsmith crl` could not publish its revocations"
+        ))
+        .hint("re-issue it with keyUsage = critical, keyCertSign, cRLSign, or pass --no-crl to adopt it as a CA that publishes no CRL"));
+    }
+    if can && no_crl {
+        return Err(Error::input(format!(
+            "--no-crl: CA certificate '{what}' may sign CRLs (cRLSign), and certsmith publishes them"
+        ))
+        .hint("leave out --no-crl"));
+    }
+    Ok(())
+}
+
 /// Certificates signed by this CA carry its subject as their issuer name;
 /// verifiers compare the two byte for byte, so refuse a subject certsmith
 /// would re-encode differently (repeated or multi-valued attributes).

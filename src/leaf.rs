@@ -47,13 +47,15 @@ impl LeafRequest {
             .filter(|cn| cn.contains('.') && San::parse(&format!("dns:{cn}")).is_ok());
         let has_dns_san = self.sans.iter().any(|s| matches!(s, San::Dns(_)));
         for (ca, nc) in signer.constraints() {
+            if let Some(why) = nc.check_subject(&self.subject) {
+                return Err(Error::input(format!(
+                    "subject '{}' is outside the name constraints of CA '{ca}': {why}",
+                    crate::error::shown(&self.subject.to_string())
+                ))
+                .hint("issue it from a CA whose constraints permit it, or change --subject"));
+            }
             for san in &self.sans {
-                let why = match san {
-                    San::Dns(d) => nc.check_dns(d),
-                    San::Ip(ip) => nc.check_ip(*ip),
-                    _ => None,
-                };
-                if let Some(why) = why {
+                if let Some(why) = nc.check_san(san) {
                     return Err(Error::input(format!(
                         "SAN '{san}' is outside the name constraints of CA '{ca}': {why}"
                     ))
@@ -226,13 +228,27 @@ pub fn record(
 }
 
 /// Refuses a name held by an issuance in progress, or already taken
-/// without `force` (one ledger query, before any key is made).
+/// without `force`, and the name of any CA (current or not) even with
+/// `force`: a leaf taking it would make `revoke NAME` hit the leaf.
+/// Checked before any key is made.
 pub fn check_name(ledger: &Ledger, name: &str, force: bool) -> Result<()> {
+    if ledger.ca(name)?.is_some() {
+        return Err(ca_name_taken(name));
+    }
     match ledger.cert_by_name(name)? {
         Some(c) if c.state == "pending" => Err(crate::ledger::name_taken(name, true)),
         Some(_) if !force => Err(crate::ledger::name_taken(name, false)),
         _ => Ok(()),
     }
+}
+
+/// The refusal for a leaf named like a CA of this PKI.
+pub fn ca_name_taken(name: &str) -> Error {
+    Error::input(format!(
+        "'{}' is the name of a CA; a certificate may not take it, not even with --force",
+        crate::error::shown(name)
+    ))
+    .hint("choose another name for the certificate")
 }
 
 /// Options for writing a leaf.

@@ -68,6 +68,8 @@ pub fn renew(
         ))
         .hint("make a new CA with `certsmith intermediate` and move issuance to it"));
     }
+    // A leaf that took a CA's name in an older ledger is not renewed over it.
+    crate::leaf::check_name(ledger, name, true)?;
     if old.revoked_at.is_some() && opts.reuse_key {
         return Err(Error::input(format!(
             "certificate '{name}' is revoked; its key must not be certified again"

@@ -98,6 +98,39 @@ pub fn find(ledger: &Ledger, target: &str, ca: Option<&str>) -> Result<CertRecor
     }
 }
 
+/// How many certificates still valid at `now` lose their chain when CA
+/// `ca` is revoked: those it issued, and everything below its sub-CAs.
+pub fn orphans(ledger: &Ledger, ca: &str, now: OffsetDateTime) -> Result<usize> {
+    let mut count = 0;
+    let mut below = vec![ca.to_string()];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(issuer) = below.pop() {
+        if !seen.insert(issuer.clone()) {
+            continue;
+        }
+        let filter = crate::ledger::ListFilter {
+            issuer: Some(issuer.clone()),
+            include_cas: true,
+            ..Default::default()
+        };
+        for c in ledger.list(&filter)? {
+            if c.name == issuer || c.status(now.unix_timestamp()) != "valid" {
+                continue;
+            }
+            count += 1;
+            if c.kind != Kind::Leaf {
+                below.push(c.name);
+            }
+        }
+    }
+    Ok(count)
+}
+
+/// "1 active certificate", "3 active certificates".
+pub fn active_certificates(n: usize) -> String {
+    format!("{n} active certificate{}", if n == 1 { "" } else { "s" })
+}
+
 /// Marks `rec` revoked at `now` with `reason` (a [`REASONS`] name). Fails
 /// when it is already revoked (naming the date), still pending, or a root,
 /// which no CRL can revoke.

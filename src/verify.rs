@@ -178,14 +178,15 @@ pub fn verify(req: &Request) -> Result<Verified> {
             chain.push(i.subject.clone());
         }
     }
-    let anchor_subject = path.anchor().subject.as_ref().to_vec();
+    let anchor = path.anchor();
     // webpki does not look at a trust anchor's validity or pathlen; OpenSSL
-    // does, and so must we to agree with it.
-    if let Some(a) = req
-        .anchors
-        .iter()
-        .find(|a| der_contents(&a.subject_raw) == anchor_subject.as_slice())
-    {
+    // does, and so must we to agree with it. The anchor is the one with this
+    // subject *and* this key: a re-keyed root shares its subject with the
+    // old one, and must not borrow the old one's dates or pathlen.
+    if let Some(a) = req.anchors.iter().find(|a| {
+        der_contents(&a.subject_raw) == anchor.subject.as_ref()
+            && der_contents(&a.spki_der) == anchor.subject_public_key_info.as_ref()
+    }) {
         if !a.valid_at(req.at) {
             return Err(Error::failed(window_message(a, req.at)));
         }
@@ -263,6 +264,15 @@ fn all_certs(req: &Request) -> impl Iterator<Item = &CertInfo> {
 fn explain(req: &Request, e: &webpki::Error) -> String {
     use webpki::Error as E;
     let leaf = &req.cert.subject;
+    // A CA of the chain listed in a given CRL is the reason, whatever
+    // webpki stumbled on first (the leaf's unknown status, say).
+    if matches!(
+        e,
+        E::CertRevoked | E::UnknownRevocationStatus | E::UnknownIssuer
+    ) && let Some(why) = revoked_issuer(req)
+    {
+        return why;
+    }
     match e {
         E::CertExpired { not_after, .. } => all_certs(req)
             .find(|c| c.not_after.unix_timestamp() as u64 == not_after.as_secs())
@@ -353,6 +363,24 @@ fn unplaced_issuer(req: &Request) -> String {
         .find(|c| !known.contains(&c.issuer_raw.as_slice()))
         .map(|c| c.issuer.clone())
         .unwrap_or_else(|| req.cert.issuer.clone())
+}
+
+/// "issuer revoked: …" when a CA above the leaf is listed in a given CRL.
+fn revoked_issuer(req: &Request) -> Option<String> {
+    req.intermediates.iter().find_map(|c| {
+        let (_, when, why) = req
+            .crls
+            .iter()
+            .filter(|l| l.issuer_raw == c.issuer_raw)
+            .find_map(|l| l.find(&c.serial))?;
+        Some(format!(
+            "issuer revoked: CA '{}' above '{}' was revoked on {} (reason {why}) by '{}'",
+            c.subject,
+            req.cert.subject,
+            clock::rfc3339(*when),
+            c.issuer
+        ))
+    })
 }
 
 fn revoked_message(req: &Request) -> String {

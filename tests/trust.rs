@@ -239,7 +239,7 @@ fn revoked_intermediate_lands_in_the_root_crl_and_fails_the_whole_chain() {
     let env = Env::new();
     env.hierarchy();
     env.ok(&["issue", "dev1"]);
-    env.ok(&["revoke", "issuing", "--reason", "ca-compromise"]);
+    env.ok(&["revoke", "issuing", "--reason", "ca-compromise", "--yes"]);
     env.ok(&["crl"]);
     let text = crl_text(&env.pki.join("cas/root/crl.pem"));
     assert!(text.contains("CA Compromise"), "{text}");

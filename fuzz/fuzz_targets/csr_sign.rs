@@ -47,6 +47,7 @@ fn fixture() -> Fixture {
         pathlen: None,
         constraints: Default::default(),
         clamp: false,
+        no_crl: false,
     };
     let signed = ca::make_root(&req, &key, &profile, now).unwrap();
     let new = NewCa {

@@ -302,6 +302,7 @@ fn steps(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
         pathlen: None,
         constraints: NameConstraintSet::default(),
         clamp: false,
+        no_crl: false,
     };
     let root = super::init::create(
         ctx,

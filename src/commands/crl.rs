@@ -1,8 +1,8 @@
 //! `certsmith crl`: write the CRL of one CA, or of every CA.
 
-use certsmith::ca::Signer;
-use certsmith::crl;
-use certsmith::error::Result;
+use certsmith::ca::{self, Signer};
+use certsmith::crl::{self, WrittenCrl};
+use certsmith::error::{Error, Result};
 
 use super::Ctx;
 use crate::cli::CrlArgs;
@@ -15,14 +15,32 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
         None => ledger.cas()?.into_iter().map(|c| c.cert.name).collect(),
     };
     let pass = super::pass_options(&a.pass);
-    // Load every key first so a wrong passphrase writes no CRL at all.
-    let signers = names
-        .iter()
-        .map(|n| Signer::load(&ctx.pki, &ledger, n, &pass))
-        .collect::<Result<Vec<_>>>()?;
-    let mut written = Vec::new();
-    for s in &signers {
-        written.push(crl::write(&ctx.pki, &mut ledger, s, next_update, a.der)?);
+    let mut written: Vec<WrittenCrl> = Vec::new();
+    let mut skipped: Vec<String> = Vec::new();
+    let mut failed: Vec<(String, Error)> = Vec::new();
+    for n in &names {
+        let (_, info) = ctx.pki.ca(&ledger, n)?;
+        if !ca::publishes_crl(&info) {
+            if a.ca.is_some() {
+                return Err(Error::input(format!(
+                    "CA '{n}' publishes no CRL (made with --no-crl; keyUsage lacks cRLSign)"
+                ))
+                .hint(
+                    "revocations under it reach peers only by removing it from their trust stores",
+                ));
+            }
+            skipped.push(n.clone());
+            continue;
+        }
+        // One CA at a time, so a CA that cannot sign does not keep the others' CRLs back.
+        let result = Signer::load_for_crl(&ctx.pki, &ledger, n, &pass)
+            .and_then(|s| crl::write(&ctx.pki, &mut ledger, &s, next_update, a.der));
+        match result {
+            Ok(w) => written.push(w),
+            // With --ca there is only this one: its own error is the answer.
+            Err(e) if a.ca.is_some() => return Err(e),
+            Err(e) => failed.push((n.clone(), e)),
+        }
     }
     let p = super::pki_flag(ctx);
     ctx.report(
@@ -35,16 +53,39 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
                 ));
                 s.push_str(&super::file_lines(&w.files));
             }
-            s.push_str(&format!(
-                "Publish it before {}: certsmith{p} bundle --target nginx --with-crl\n",
-                written
-                    .first()
-                    .map(|w| w.next_update.as_str())
-                    .unwrap_or("")
-            ));
+            for n in &skipped {
+                s.push_str(&format!(
+                    "Skipped CA '{n}': it publishes no CRL (made with --no-crl; keyUsage lacks cRLSign).\n"
+                ));
+            }
+            if let Some(w) = written.first() {
+                s.push_str(&format!(
+                    "Publish it before {}: certsmith{p} bundle --target nginx --with-crl\n",
+                    w.next_update
+                ));
+            }
             s
         },
-        &serde_json::json!({ "crls": written }),
+        &serde_json::json!({
+            "crls": written,
+            "skipped": skipped,
+            "failed": failed.iter().map(|(n, e)| serde_json::json!({"ca": n, "error": e.message})).collect::<Vec<_>>(),
+        }),
     );
-    Ok(())
+    if failed.is_empty() {
+        return Ok(());
+    }
+    for (n, e) in &failed {
+        eprintln!("certsmith: CA '{n}': {e}");
+        if let Some(h) = &e.hint {
+            eprintln!("hint: {h}");
+        }
+    }
+    let names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();
+    Err(Error::failed(format!(
+        "{} of {} CRLs could not be written ({})",
+        failed.len(),
+        written.len() + failed.len(),
+        names.join(", ")
+    )))
 }

@@ -141,6 +141,7 @@ pub fn import_ca(ctx: &Ctx, name: &str, kind: Kind, a: &CaArgs) -> Result<Option
     let now = clock::now()?;
     let imported = import::load(cert, key, &key_pass, now)?;
     let what = cert.display();
+    import::check_crl_sign(&imported.info, &what.to_string(), a.no_crl)?;
     let issuer = match kind {
         Kind::Root if !imported.info.self_signed || !import::signed_by(&imported.info, None) => {
             return Err(Error::input(format!(

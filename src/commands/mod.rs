@@ -221,13 +221,9 @@ pub fn ca_request(a: &crate::cli::CaArgs) -> Result<certsmith::ca::CaRequest> {
         Error::input("the new CA needs a subject")
             .hint("pass --cn NAME or --subject \"CN=…,O=…,C=…\"")
     })?;
-    let dns = |v: &[String]| -> Result<Vec<String>> {
+    let dns = |flag: &str, v: &[String]| -> Result<Vec<String>> {
         v.iter()
-            .map(|d| {
-                San::parse(&format!("dns:{}", d.trim_start_matches('.')))
-                    .map(|_| d.to_ascii_lowercase())
-                    .map_err(|_| Error::input(format!("name constraint '{d}' is not a DNS domain")))
-            })
+            .map(|d| certsmith::names::dns_constraint(flag, d))
             .collect()
     };
     let ip = |v: &[String]| -> Result<Vec<IpNet>> { v.iter().map(|s| IpNet::parse(s)).collect() };
@@ -236,13 +232,14 @@ pub fn ca_request(a: &crate::cli::CaArgs) -> Result<certsmith::ca::CaRequest> {
         validity: validity(a.validity.as_deref())?,
         pathlen: a.pathlen,
         constraints: NameConstraintSet {
-            permit_dns: dns(&a.permit_dns)?,
-            exclude_dns: dns(&a.exclude_dns)?,
+            permit_dns: dns("--permit-dns", &a.permit_dns)?,
+            exclude_dns: dns("--exclude-dns", &a.exclude_dns)?,
             permit_ip: ip(&a.permit_ip)?,
             exclude_ip: ip(&a.exclude_ip)?,
-            other: false,
+            ..NameConstraintSet::default()
         },
         clamp: a.clamp,
+        no_crl: a.no_crl,
     })
 }
 

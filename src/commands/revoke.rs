@@ -1,6 +1,7 @@
 //! `certsmith revoke <name|serial>`: mark a certificate revoked in the ledger.
 
-use certsmith::error::Result;
+use certsmith::error::{Error, Result};
+use certsmith::ledger::{CertRecord, Kind};
 use certsmith::{clock, revoke};
 
 use super::Ctx;
@@ -11,6 +12,14 @@ pub fn run(ctx: &Ctx, a: RevokeArgs) -> Result<()> {
     let mut ledger = ctx.pki.open_ledger()?;
     let rec = revoke::find(&ledger, &a.target, a.ca.as_deref())?;
     let now = clock::now()?;
+    // A root is refused by `revoke::revoke` itself; no question first.
+    let orphans = if rec.kind != Kind::Intermediate || rec.revoked_at.is_some() {
+        None
+    } else {
+        let n = revoke::orphans(&ledger, &rec.name, now)?;
+        confirm_ca(ctx, &rec, n)?;
+        Some(n)
+    };
     let done = revoke::revoke(&mut ledger, &rec, reason, now)?;
     let issuer = done.issuer.clone().unwrap_or_default();
     let json = serde_json::json!({
@@ -21,20 +30,61 @@ pub fn run(ctx: &Ctx, a: RevokeArgs) -> Result<()> {
         "subject": done.subject,
         "reason": reason,
         "revoked_at": clock::rfc3339(now),
+        "orphaned": orphans,
     });
     let p = super::pki_flag(ctx);
     ctx.report(
         || {
-            format!(
-                "Revoked '{}' (serial {}, issued by '{issuer}') on {}, reason {reason}.\n\
-                 It stays valid for peers until they load a new CRL.\n\
-                 Next: certsmith{p} crl --ca {issuer}\n",
+            let mut s = format!(
+                "Revoked '{}' (serial {}, issued by '{issuer}') on {}, reason {reason}.\n",
                 done.name,
                 done.serial,
                 clock::rfc3339(now)
-            )
+            );
+            if let Some(n) = orphans {
+                s.push_str(&format!(
+                    "This CA orphans {}: they fail verification wherever its issuer's CRL is loaded, and it issues nothing more.\n",
+                    revoke::active_certificates(n)
+                ));
+            }
+            s.push_str(&format!(
+                "It stays valid for peers until they load a new CRL.\nNext: certsmith{p} crl --ca {issuer}\n"
+            ));
+            s
         },
         &json,
     );
     Ok(())
+}
+
+/// Revoking a CA takes every certificate below it along: ask at a
+/// terminal, and without one insist on `--yes`.
+fn confirm_ca(ctx: &Ctx, rec: &CertRecord, orphans: usize) -> Result<()> {
+    if ctx.yes {
+        return Ok(());
+    }
+    let what = format!(
+        "revoking CA '{}' orphans {}",
+        rec.name,
+        revoke::active_certificates(orphans)
+    );
+    if !certsmith::passphrase::can_prompt() {
+        return Err(
+            Error::input(format!("{what}; not revoked without confirmation"))
+                .hint("pass --yes to confirm without a terminal"),
+        );
+    }
+    let yes = dialoguer::Confirm::new()
+        .with_prompt(format!("{what}. Revoke it?"))
+        .default(false)
+        .interact()
+        .map_err(|e| Error::input(format!("cannot ask for confirmation: {e}")))?;
+    if yes {
+        Ok(())
+    } else {
+        Err(Error::input(format!(
+            "CA '{}' was not revoked (not confirmed)",
+            rec.name
+        )))
+    }
 }

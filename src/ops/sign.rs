@@ -107,6 +107,7 @@ pub fn plan(req: &SignRequest, profile: Profile) -> Result<SignPlan> {
         .ignored
         .iter()
         .map(|x| format!("ignored {x} from the CSR; the profile decides"))
+        .chain(csr.notes.iter().cloned())
         .collect();
     let mut sans = req.sans.clone();
     if req.sans.is_empty() {

@@ -1,0 +1,286 @@
+//! Name constraints of every type certsmith issues names of (DNS, IP,
+//! email, URI, directory name), permitted and excluded: certsmith issues a
+//! name exactly when `openssl verify -x509_strict` accepts it. The
+//! constrained CAs are made with OpenSSL, which can write every type.
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+
+/// One constrained CA and the names tried under it: (SAN or "", subject).
+struct Row {
+    constraint: &'static str,
+    tries: &'static [(&'static str, &'static str)],
+}
+
+const DIR_SECTIONS: &str = "[acme]\nC=CH\nO=Acme\n[evil]\nC=CH\nO=Evil\n";
+
+const MATRIX: &[Row] = &[
+    Row {
+        constraint: "permitted;DNS:acme.test",
+        tries: &[("dns:a.acme.test", "CN=n"), ("dns:evil.test", "CN=n")],
+    },
+    Row {
+        constraint: "excluded;DNS:bad.acme.test",
+        tries: &[
+            ("dns:x.bad.acme.test", "CN=n"),
+            ("dns:ok.acme.test", "CN=n"),
+        ],
+    },
+    Row {
+        constraint: "permitted;IP:10.0.0.0/255.0.0.0",
+        tries: &[("ip:10.1.2.3", "CN=n"), ("ip:11.0.0.1", "CN=n")],
+    },
+    Row {
+        constraint: "excluded;IP:10.9.0.0/255.255.0.0",
+        tries: &[("ip:10.9.1.1", "CN=n"), ("ip:10.8.1.1", "CN=n")],
+    },
+    Row {
+        // A non-contiguous mask: applied bit by bit.
+        constraint: "permitted;IP:10.0.0.0/255.0.255.0",
+        tries: &[("ip:10.5.0.7", "CN=n"), ("ip:10.5.1.7", "CN=n")],
+    },
+    Row {
+        constraint: "permitted;email:acme.test",
+        tries: &[
+            ("email:ops@acme.test", "CN=n"),
+            ("email:ops@evil.test", "CN=n"),
+            ("email:ops@eu.acme.test", "CN=n"),
+        ],
+    },
+    Row {
+        constraint: "permitted;email:.acme.test",
+        tries: &[
+            ("email:ops@eu.acme.test", "CN=n"),
+            ("email:ops@acme.test", "CN=n"),
+        ],
+    },
+    Row {
+        constraint: "excluded;email:ceo@acme.test",
+        tries: &[
+            ("email:ceo@acme.test", "CN=n"),
+            ("email:ops@acme.test", "CN=n"),
+        ],
+    },
+    Row {
+        constraint: "permitted;URI:.acme.test",
+        tries: &[
+            ("uri:https://api.acme.test/x", "CN=n"),
+            ("uri:https://acme.test/", "CN=n"),
+            ("uri:https://evil.test/", "CN=n"),
+        ],
+    },
+    Row {
+        constraint: "excluded;URI:evil.test",
+        tries: &[
+            ("uri:https://evil.test/x", "CN=n"),
+            ("uri:https://ok.test/x", "CN=n"),
+        ],
+    },
+    Row {
+        constraint: "permitted;dirName:acme",
+        tries: &[("", "C=CH,O=Acme,CN=d1"), ("", "C=CH,O=Other,CN=d2")],
+    },
+    Row {
+        constraint: "excluded;dirName:evil",
+        tries: &[("", "C=CH,O=Evil,CN=e1"), ("", "C=CH,O=Acme,CN=e2")],
+    },
+];
+
+fn must(args: &[&str]) {
+    let (ok, out) = openssl(args);
+    assert!(ok, "openssl {args:?}: {out}");
+}
+
+/// An OpenSSL root CA carrying `constraint` (critical). Returns (cert, key).
+fn constrained_root(dir: &Path, constraint: &str) -> (PathBuf, PathBuf) {
+    let cnf = dir.join("root.cnf");
+    std::fs::write(
+        &cnf,
+        format!(
+            "[req]\ndistinguished_name=dn\nx509_extensions=v3\nprompt=no\n[dn]\nCN=Constrained Root\n[v3]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nnameConstraints=critical,{constraint}\n{DIR_SECTIONS}"
+        ),
+    )
+    .unwrap();
+    let (cert, key) = (dir.join("root.crt"), dir.join("root.key"));
+    must(&[
+        "req",
+        "-x509",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(&key),
+        "-out",
+        s(&cert),
+        "-days",
+        "365",
+        "-config",
+        s(&cnf),
+    ]);
+    (cert, key)
+}
+
+/// `CN=x,O=y` → `/CN=x/O=y`.
+fn openssl_subject(subject: &str) -> String {
+    subject.split(',').map(|p| format!("/{p}")).collect()
+}
+
+/// A client certificate OpenSSL signs under the root, with `san` (certsmith form).
+fn openssl_leaf(
+    dir: &Path,
+    root: &(PathBuf, PathBuf),
+    i: usize,
+    san: &str,
+    subject: &str,
+) -> PathBuf {
+    let (key, csr, cert, ext) = (
+        dir.join(format!("l{i}.key")),
+        dir.join(format!("l{i}.csr")),
+        dir.join(format!("l{i}.crt")),
+        dir.join(format!("l{i}.ext")),
+    );
+    openssl_p256_csr(&key, &csr, &openssl_subject(subject));
+    let mut exts = String::from(
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    );
+    if let Some((kind, value)) = san.split_once(':') {
+        let kind = match kind {
+            "dns" => "DNS",
+            "ip" => "IP",
+            "email" => "email",
+            _ => "URI",
+        };
+        exts.push_str(&format!("subjectAltName={kind}:{value}\n"));
+    }
+    std::fs::write(&ext, exts).unwrap();
+    must(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&csr),
+        "-CA",
+        s(&root.0),
+        "-CAkey",
+        s(&root.1),
+        "-set_serial",
+        &format!("{}", 1000 + i),
+        "-days",
+        "30",
+        "-extfile",
+        s(&ext),
+        "-out",
+        s(&cert),
+    ]);
+    cert
+}
+
+#[test]
+fn issuance_under_name_constraints_agrees_with_openssl_on_the_matrix() {
+    let mut disagreements = Vec::new();
+    for (r, row) in MATRIX.iter().enumerate() {
+        let env = Env::new();
+        let root = constrained_root(env.dir.path(), row.constraint);
+        env.ok(&[
+            "init",
+            "--import-cert",
+            s(&root.0),
+            "--import-key",
+            s(&root.1),
+            "--no-passphrase",
+            "-q",
+        ]);
+        for (i, (san, subject)) in row.tries.iter().enumerate() {
+            let leaf = openssl_leaf(env.dir.path(), &root, i, san, subject);
+            let (openssl_ok, why) = openssl_verify(&root.0, None, &leaf, "sslclient");
+            let name = format!("r{r}-{i}");
+            let mut args = vec![
+                "issue",
+                name.as_str(),
+                "--profile",
+                "client",
+                "--subject",
+                subject,
+                "--validity",
+                "30d",
+            ];
+            if !san.is_empty() {
+                args.extend(["--san", san]);
+            }
+            let before = env.tree_hash();
+            let run = env.run(&args);
+            let certsmith_ok = run.code == 0;
+            if certsmith_ok {
+                let dir = env.cert_dir(&name);
+                let (ok, out) = openssl_verify(&root.0, None, &dir.join("cert.pem"), "sslclient");
+                assert!(
+                    ok,
+                    "{}: certsmith issued {san} {subject}, openssl rejects it: {out}",
+                    row.constraint
+                );
+            } else {
+                assert_eq!(run.code, 2, "{}", run.stderr);
+                assert_eq!(env.tree_hash(), before, "a refused issue changed the PKI");
+                assert!(
+                    run.stderr.contains("outside the name constraints"),
+                    "{}",
+                    run.stderr
+                );
+            }
+            if certsmith_ok != openssl_ok {
+                disagreements.push(format!(
+                    "{} / {san} {subject}: openssl {} ({}), certsmith {} ({})",
+                    row.constraint,
+                    if openssl_ok { "accepts" } else { "rejects" },
+                    why.trim(),
+                    if certsmith_ok { "issues" } else { "refuses" },
+                    run.stderr.trim()
+                ));
+            }
+        }
+    }
+    assert!(disagreements.is_empty(), "{}", disagreements.join("\n"));
+}
+
+#[test]
+fn sub_ca_inside_an_excluded_ip_range_is_refused() {
+    let env = Env::new();
+    env.ok(&[
+        "init",
+        "--cn",
+        "Root",
+        "--no-passphrase",
+        "--exclude-ip",
+        "10.9.0.0/16",
+        "-q",
+    ]);
+    let err = refused(
+        &env,
+        &[
+            "intermediate",
+            "sub",
+            "--cn",
+            "Sub",
+            "--permit-ip",
+            "10.9.1.0/24",
+            "--no-passphrase",
+        ],
+    );
+    assert!(
+        err.contains("'10.9.1.0/24' is inside the excluded IP range '10.9.0.0/16'"),
+        "{err}"
+    );
+    env.ok(&[
+        "intermediate",
+        "sub",
+        "--cn",
+        "Sub",
+        "--permit-ip",
+        "10.8.0.0/16",
+        "--no-passphrase",
+        "-q",
+    ]);
+}
