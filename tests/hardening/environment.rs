@@ -564,3 +564,67 @@ fn lock_wait_that_is_not_a_number_is_refused() {
     one_error_line(&err);
     assert_eq!(env.tree_hash(), before);
 }
+
+// ---- 6. the --out rule, whatever the spelling (review of issue 9) ----
+
+/// A hash of the PKI directory and of the directory `rel` beside it.
+fn both_trees(env: &Env, rel: &str) -> (String, String) {
+    (env.tree_hash(), tree_hash(&env.path(rel)))
+}
+
+#[test]
+fn relative_out_of_another_certificate_is_refused_with_force() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "x", "--out", "o/y", "-q"]);
+    let before = both_trees(&env, "o");
+    let err = env.fails(2, &["issue", "z", "--out", "o/y", "--force"]);
+    assert!(err.contains("certsmith's own files"), "{err}");
+    let err = env.fails(2, &["issue", "z", "--out", "./o/../o/y/sub", "--force"]);
+    assert!(err.contains("certificate 'x'"), "{err}");
+    assert_eq!(both_trees(&env, "o"), before);
+    // x's record points at an absolute directory, wherever the next command runs.
+    let rec = &env.json(&["list"])["certificates"][0];
+    assert_eq!(rec["name"], "x", "{rec}");
+    let dir = rec["dir"].as_str().unwrap_or_default();
+    assert!(
+        Path::new(dir).is_absolute(),
+        "stored --out is relative: {rec}"
+    );
+}
+
+#[test]
+fn batch_row_directory_of_another_certificate_is_refused_before_anything_is_made() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "x", "--out", s(&env.path("o/y")), "-q"]);
+    std::fs::write(env.path("m.csv"), "name,cn,san\ny,y,\n").unwrap();
+    let before = both_trees(&env, "o");
+    let err = env.fails(2, &["batch", "m.csv", "--out", "o", "--skip-existing"]);
+    assert!(err.contains("certificate 'x'"), "{err}");
+    assert_eq!(both_trees(&env, "o"), before);
+}
+
+#[test]
+fn out_holding_other_certificate_directories_is_refused() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "a", "-q"]);
+    env.ok(&["issue", "x", "--out", s(&env.path("o/y")), "-q"]);
+    let before = both_trees(&env, "o");
+    for out in [
+        s(&env.pki).to_string(),
+        "pki".into(),
+        s(&env.pki.join("certs")).into(),
+        "o".into(),
+        s(&env.path("o")).into(),
+    ] {
+        let err = env.fails(2, &["issue", "d", "--out", &out]);
+        assert!(err.contains("certsmith's own files"), "{out}: {err}");
+        let err = env.fails(2, &["issue", "d", "--out", &out, "--force"]);
+        assert!(err.contains("certsmith's own files"), "{out}: {err}");
+    }
+    assert_eq!(both_trees(&env, "o"), before);
+    // A place of its own inside or beside them stays a valid destination.
+    env.ok(&["issue", "d", "--out", "o/d", "-q"]);
+}
