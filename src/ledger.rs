@@ -197,9 +197,9 @@ fn cert_from_row(r: &Row<'_>) -> rusqlite::Result<CertRecord> {
 /// The ledger this process opened, for errors that need its path.
 static ERROR_PATH: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
 
-/// Turns a SQLite failure into a one-line error; a full disk (SQLite's
-/// FULL, or an I/O error on a filesystem with no free block) gets the
-/// one message [`crate::store::no_space`].
+/// Turns a SQLite failure into a one-line error; a full disk or quota
+/// (SQLite's FULL, or an I/O error whose errno says so) gets the one
+/// message [`crate::store::no_space`].
 pub fn db_err(e: rusqlite::Error) -> Error {
     if disk_full(&e) {
         return crate::store::no_space(&error_path());
@@ -216,19 +216,32 @@ fn error_path() -> std::path::PathBuf {
         .unwrap_or_else(|| "ledger.db".into())
 }
 
-/// Whether SQLite failed for want of space: its FULL, or an I/O error on a
-/// filesystem with no free block left.
+/// Whether SQLite failed for want of space: its FULL, or an I/O error
+/// (growing the 32 KiB `-shm`, writing the `-wal`) whose system call
+/// failed with ENOSPC or EDQUOT. Called as soon as SQLite returns, on
+/// the thread that called it, so `errno` is still that of SQLite's
+/// failed call (the value `sqlite3_system_errno` reports, read without
+/// `unsafe`); free space is no test: a nearly full disk can have a few
+/// blocks left and still not fit the `-shm`.
 fn disk_full(e: &rusqlite::Error) -> bool {
     match e {
         rusqlite::Error::SqliteFailure(f, _) => match f.code {
             rusqlite::ErrorCode::DiskFull => true,
             rusqlite::ErrorCode::SystemIoFailure => {
-                crate::store::is_full(ledger_dir(&error_path()))
+                no_space_errno(&std::io::Error::last_os_error())
             }
             _ => false,
         },
         _ => false,
     }
+}
+
+/// ENOSPC or EDQUOT.
+fn no_space_errno(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// The directory holding the ledger file `path`.

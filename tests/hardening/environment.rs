@@ -244,6 +244,19 @@ impl Tmpfs {
     }
 }
 
+impl Tmpfs {
+    /// Fills the filesystem, then frees `free` bytes again: nearly full.
+    fn fill_leaving(&self, free: u64) {
+        self.fill();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.0.join("filler"))
+            .unwrap();
+        let len = f.metadata().unwrap().len();
+        f.set_len(len.saturating_sub(free)).unwrap();
+    }
+}
+
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount")
@@ -263,6 +276,32 @@ fn full_filesystem_says_no_space_and_leaves_nothing() {
     env.hierarchy();
     env.ok(&["issue", "dev", "-q"]);
     fs.fill();
+    for args in [&["list"][..], &["issue", "dev2"], &["revoke", "dev"]] {
+        let before = env.tree_hash();
+        let r = env.run(args);
+        assert_eq!(r.code, 1, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.starts_with("certsmith: no space left on device ("),
+            "{args:?}: {}",
+            r.stderr
+        );
+        one_error_line(&r.stderr);
+        assert_eq!(env.tree_hash(), before, "{args:?} changed the PKI");
+    }
+    drop(fs);
+}
+
+#[test]
+fn nearly_full_filesystem_says_no_space_and_leaves_nothing() {
+    let mut env = Env::new();
+    let Some(fs) = Tmpfs::mount(&env.path("fs"), "4m") else {
+        return;
+    };
+    env.pki = env.path("fs/pki");
+    env.hierarchy();
+    env.ok(&["issue", "dev", "-q"]);
+    // Room for a few pages, not for SQLite's 32 KiB `-shm`.
+    fs.fill_leaving(16 * 1024);
     for args in [&["list"][..], &["issue", "dev2"], &["revoke", "dev"]] {
         let before = env.tree_hash();
         let r = env.run(args);
