@@ -6,6 +6,7 @@
 //! no lock at all, so they never wait.
 
 use std::fs::{File, TryLockError};
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -48,7 +49,9 @@ pub fn shared(dir: &Path) -> Result<Option<File>> {
             )));
         }
         if !said && waited >= QUIET_WAIT {
-            eprintln!(
+            // Not `eprintln!`: it panics when stderr is a closed pipe.
+            let _ = writeln!(
+                std::io::stderr(),
                 "note: waiting up to {} s for {} to release the lock on the PKI directory '{}'",
                 limit.as_secs(),
                 holder(&f),

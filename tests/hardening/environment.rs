@@ -667,3 +667,31 @@ fn out_holding_other_certificate_directories_is_refused() {
     // A place of its own inside or beside them stays a valid destination.
     env.ok(&["issue", "d", "--out", "o/d", "-q"]);
 }
+
+#[test]
+fn refusal_with_stderr_a_closed_pipe_exits_2_not_a_panic() {
+    let env = Env::new();
+    env.hierarchy();
+    let before = env.tree_hash();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = env
+        .command(&["issue", "bad name"])
+        .stdout(Stdio::null())
+        .stderr(writer)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{status:?}");
+    // A fixed clock warns on stderr first: that write must not panic either.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let status = env
+        .command(&["revoke", "nope"])
+        .env("CERTSMITH_NOW", "2030-01-01T00:00:00Z")
+        .stdout(Stdio::null())
+        .stderr(writer)
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{status:?}");
+    assert_eq!(env.tree_hash(), before);
+}
