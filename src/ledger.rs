@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::error::{Error, Result};
@@ -311,7 +312,7 @@ impl Ledger {
         } else {
             None
         };
-        let l = Self::connect(path, dir_lock)?;
+        let l = Self::connect(path, dir_lock, !lock)?;
         let v = retry_busy(|| {
             l.conn
                 .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
@@ -394,8 +395,11 @@ impl Ledger {
 
     /// Opens the SQLite connection: never creates the file, never follows
     /// a symlink, and changes nothing (the journal mode is set when the
-    /// ledger is created, not on every open).
-    fn connect(path: &Path, dir_lock: Option<std::fs::File>) -> Result<Ledger> {
+    /// ledger is created, not on every open). For a `read_only` command,
+    /// a non-empty `-wal` found at open (a writer died before it was
+    /// checkpointed) is not checkpointed on close, so ledger.db, the
+    /// `-wal` and the `-shm` stay as they were.
+    fn connect(path: &Path, dir_lock: Option<std::fs::File>, read_only: bool) -> Result<Ledger> {
         use rusqlite::OpenFlags;
         if let Ok(mut p) = ERROR_PATH.lock() {
             *p = Some(path.to_path_buf());
@@ -405,6 +409,10 @@ impl Ledger {
             .iter()
             .map(|p| std::fs::symlink_metadata(p).is_err())
             .collect();
+        // A `-wal` holding frames (a writer that died before checkpointing)
+        // is not ours to fold into ledger.db: a read-only command closing
+        // the last connection would otherwise checkpoint it and delete it.
+        let foreign_wal = std::fs::metadata(&sidecars[0]).is_ok_and(|m| m.len() > 0);
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -423,6 +431,10 @@ impl Ledger {
             sidecars,
         };
         let setup = l.conn.busy_timeout(Duration::from_secs(60)).and_then(|_| {
+            if read_only && foreign_wal {
+                l.conn
+                    .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+            }
             l.conn
                 .execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
         });

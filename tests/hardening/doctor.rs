@@ -158,7 +158,9 @@ fn ca_expiring_within_30_days_is_a_warning_not_a_failure() {
         );
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stdout}{stderr}");
         assert!(
-            stderr.lines().all(|l| l.starts_with("certsmith: warning: the clock is fixed")),
+            stderr
+                .lines()
+                .all(|l| l.starts_with("certsmith: warning: the clock is fixed")),
             "{args:?}: {stderr}"
         );
         stdout
