@@ -450,13 +450,43 @@ impl Ledger {
 
     /// Closes a ledger that failed to open for want of space and removes
     /// the `-wal` / `-shm` files this process created, so the failure
-    /// leaves the PKI directory as it was. Only on a full disk: no other
-    /// process can have written anything into them there.
+    /// leaves the PKI directory as it was. Another process may have opened
+    /// the ledger between the check and the open, and written into them:
+    /// so both are removed only while no other process has the ledger
+    /// open (see [`crate::lock::shm_unused`]), and the `-wal` only when it
+    /// is empty (one holding frames holds committed rows).
     fn close_leaving_nothing(self) {
         let Ledger { conn, sidecars, .. } = self;
         drop(conn);
-        for p in sidecars {
-            let _ = std::fs::remove_file(p);
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
+        let ours = |suffix: &str| {
+            sidecars
+                .iter()
+                .find(|p| p.as_os_str().as_bytes().ends_with(suffix.as_bytes()))
+        };
+        let Some(any) = sidecars.first() else {
+            return;
+        };
+        // `ledger.db-wal` or `ledger.db-shm`: the same length of suffix.
+        let bytes = any.as_os_str().as_bytes();
+        let mut shm = bytes[..bytes.len().saturating_sub(4)].to_vec();
+        shm.extend_from_slice(b"-shm");
+        let shm = std::path::PathBuf::from(std::ffi::OsString::from_vec(shm));
+        // Held while removing: no connection opens the ledger meanwhile.
+        let _unused = if shm.exists() {
+            match crate::lock::shm_unused(&shm) {
+                Some(f) => Some(f),
+                None => return,
+            }
+        } else {
+            None
+        };
+        if let Some(wal) = ours("-wal").filter(|w| std::fs::metadata(w).is_ok_and(|m| m.len() == 0))
+        {
+            let _ = std::fs::remove_file(wal);
+        }
+        if ours("-shm").is_some() {
+            let _ = std::fs::remove_file(&shm);
         }
     }
 

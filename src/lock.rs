@@ -118,3 +118,20 @@ pub fn holder(f: &File) -> String {
         None => "another process".into(),
     }
 }
+
+/// The `-shm` file of an SQLite database in WAL mode, locked so that no
+/// SQLite connection can open the database while it is held: `Some` only
+/// when no other process has the database open. Every SQLite connection
+/// holds a read lock (`fcntl`) on its `-shm` for as long as it is open, so
+/// a non-blocking write lock over the whole file succeeds only when none
+/// does. Released when the returned file is dropped.
+pub fn shm_unused(shm: &Path) -> Option<File> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(shm)
+        .ok()?;
+    rustix::fs::fcntl_lock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        .ok()
+        .map(|()| f)
+}

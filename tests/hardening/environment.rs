@@ -752,3 +752,39 @@ fn read_only_commands_leave_a_crashed_writers_wal_alone() {
     env.ok(&["issue", "dev2", "-q"]);
     assert!(env.ok(&["list"]).contains("dev2"));
 }
+
+#[test]
+fn ledger_sidecars_count_as_in_use_while_another_process_has_the_ledger_open() {
+    let env = Env::new();
+    env.hierarchy();
+    let ledger = env.pki.join("ledger.db");
+    let shm = env.pki.join("ledger.db-shm");
+    let script = "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.execute('SELECT count(*) FROM certificates').fetchone()\nprint('open', flush=True)\nsys.stdin.read()\n";
+    let Ok(mut reader) = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&ledger)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "needs python3, and CI is set"
+        );
+        eprintln!("\n*** SKIPPED: open-ledger test needs python3 ***\n");
+        return;
+    };
+    let mut line = String::new();
+    std::io::BufReader::new(reader.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "open");
+    assert!(
+        certsmith::lock::shm_unused(&shm).is_none(),
+        "a ledger open in another process counts as unused: its -wal/-shm could be deleted"
+    );
+    drop(reader.stdin.take());
+    reader.wait().unwrap();
+    // Its last connection closed removed the -shm; one left behind is unused.
+    assert!(!shm.exists() || certsmith::lock::shm_unused(&shm).is_some());
+}
