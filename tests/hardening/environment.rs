@@ -788,3 +788,28 @@ fn ledger_sidecars_count_as_in_use_while_another_process_has_the_ledger_open() {
     // Its last connection closed removed the -shm; one left behind is unused.
     assert!(!shm.exists() || certsmith::lock::shm_unused(&shm).is_some());
 }
+
+#[test]
+fn export_and_bundle_wait_for_doctor_repair_before_writing() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev", "-q"]);
+    let _lock = hold_dir_lock(&env);
+    let before = env.tree_hash();
+    for args in [&["export", "dev", "--format", "pem"][..], &["bundle"]] {
+        let out = env
+            .command(args)
+            .env("CERTSMITH_LOCK_WAIT", "0")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("is locked by"), "{args:?}: {err}");
+        one_error_line(&err);
+        assert_eq!(
+            env.tree_hash(),
+            before,
+            "{args:?} wrote under doctor's lock"
+        );
+    }
+}
