@@ -813,3 +813,116 @@ fn export_and_bundle_wait_for_doctor_repair_before_writing() {
         );
     }
 }
+
+#[test]
+fn bootstrap_rerun_removes_the_staging_left_by_a_killed_bootstrap() {
+    let env = Env::new();
+    std::fs::create_dir(&env.pki).unwrap();
+    std::fs::set_permissions(
+        &env.pki,
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    // What `kill -9` half-way leaves: a staging area holding a plaintext CA key.
+    let left = env.pki.join(".certsmith-bootstrap-AbC123");
+    std::fs::create_dir_all(left.join("cas/root")).unwrap();
+    std::fs::write(left.join("cas/root/ca.key.pem"), "plaintext key").unwrap();
+    env.ok(&["--yes", "bootstrap", "--no-passphrase", "-q"]);
+    assert!(
+        !left.exists(),
+        "the killed bootstrap's CA key is still there"
+    );
+    let names: Vec<_> = std::fs::read_dir(&env.pki)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".certsmith-"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+    env.ok(&["doctor"]);
+    // One killed after an earlier bootstrap: doctor names it and --repair removes it.
+    let dead = env.pki.join(".certsmith-bootstrap-Dead12");
+    std::fs::create_dir_all(dead.join("cas/root")).unwrap();
+    std::fs::write(dead.join("cas/root/ca.key.pem"), "plaintext key").unwrap();
+    let r = env.run(&["doctor"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("staging area of an interrupted bootstrap"),
+        "{}",
+        r.stdout
+    );
+    env.ok(&["doctor", "--repair"]);
+    assert!(!dead.exists());
+}
+
+#[test]
+fn bootstrap_killed_half_way_leaves_its_staging_only_inside_the_new_pki_directory() {
+    let env = Env::new();
+    let fresh = env.path("fresh/pki");
+    // An RSA-4096 root takes long enough to be caught half-way.
+    let mut child = certsmith()
+        .arg("--pki")
+        .arg(&fresh)
+        .args([
+            "--yes",
+            "bootstrap",
+            "--no-passphrase",
+            "--root-key",
+            "rsa-4096",
+            "-q",
+        ])
+        .current_dir(env.dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let staging = |d: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(d)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name().is_some_and(|n| {
+                            n.to_string_lossy().starts_with(".certsmith-bootstrap-")
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let start = Instant::now();
+    let mut seen = false;
+    while start.elapsed() < Duration::from_secs(60) && child.try_wait().unwrap().is_none() {
+        if !staging(&fresh).is_empty() || !staging(&env.path("fresh")).is_empty() {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(seen, "bootstrap finished before its staging area was seen");
+    assert!(
+        staging(&env.path("fresh")).is_empty(),
+        "staging beside --pki: {:?}",
+        staging(&env.path("fresh"))
+    );
+    assert_eq!(mode(&fresh), 0o700);
+    // A rerun takes the directory, cleaning what the killed one left.
+    let r = certsmith()
+        .arg("--pki")
+        .arg(&fresh)
+        .args(["--yes", "bootstrap", "--no-passphrase", "-q"])
+        .current_dir(env.dir.path())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(staging(&fresh).is_empty(), "{:?}", staging(&fresh));
+}
