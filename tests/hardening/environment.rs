@@ -926,3 +926,25 @@ fn bootstrap_killed_half_way_leaves_its_staging_only_inside_the_new_pki_director
     );
     assert!(staging(&fresh).is_empty(), "{:?}", staging(&fresh));
 }
+
+#[test]
+fn directory_of_a_pending_certificate_is_refused_as_out() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "x", "--out", "o/y", "-q"]);
+    // x as a running (or killed) `issue` leaves it: reserved, not confirmed.
+    rusqlite::Connection::open(env.pki.join("ledger.db"))
+        .unwrap()
+        .execute(
+            "UPDATE certificates SET state = 'pending' WHERE name = 'x'",
+            [],
+        )
+        .unwrap();
+    let before = both_trees(&env, "o");
+    let err = env.fails(2, &["issue", "z", "--out", "o/y", "--force"]);
+    assert!(err.contains("certificate 'x'"), "{err}");
+    std::fs::write(env.path("m.csv"), "name,cn,san\ny,y,\n").unwrap();
+    let err = env.fails(2, &["batch", "m.csv", "--out", "o"]);
+    assert!(err.contains("certificate 'x'"), "{err}");
+    assert_eq!(both_trees(&env, "o"), before);
+}
