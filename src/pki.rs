@@ -224,29 +224,39 @@ impl Pki {
     /// The `--out` rule with the ledger's directories read once, for
     /// checking many paths (a batch's rows).
     pub fn out_rule(&self, ledger: &Ledger) -> Result<OutRule> {
-        let root = resolved(&self.root);
         let all = crate::ledger::ListFilter {
             include_superseded: true,
             include_cas: true,
             ..Default::default()
         };
         // `pending` rows are included: a running command's directory is taken too.
-        let dirs = ledger
+        let rows = ledger
             .list(&all)?
             .into_iter()
-            .map(|rec| {
+            .map(|rec| (rec.name, rec.dir));
+        Ok(self.out_rule_from(rows))
+    }
+
+    /// The `--out` rule over `(name, stored dir)` rows of the ledger, e.g.
+    /// read inside a reservation's transaction, so that the check and the
+    /// reservation are one step for concurrent commands.
+    pub fn out_rule_from(&self, rows: impl IntoIterator<Item = (String, String)>) -> OutRule {
+        let root = resolved(&self.root);
+        let dirs = rows
+            .into_iter()
+            .map(|(name, stored)| {
                 // Inside the PKI directory no symlink is followed (it is refused),
                 // so only directories elsewhere need resolving: cheap for a big ledger.
-                let stored = Path::new(&rec.dir);
+                let stored = Path::new(&stored);
                 let dir = if stored.is_absolute() {
                     resolved(stored)
                 } else {
                     root.join(stored)
                 };
-                (rec.name, dir)
+                (name, dir)
             })
             .collect();
-        Ok(OutRule { root, dirs })
+        OutRule { root, dirs }
     }
 
     pub fn ca_dir(&self, name: &str) -> PathBuf {
