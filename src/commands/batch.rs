@@ -76,7 +76,11 @@ fn check_out(
     let parent = out.clone().unwrap_or_else(|| pki.root.join("certs"));
     // Bad rows are reported by the plan's own check, with their line.
     for row in manifest.rows()?.flatten() {
-        rule.check(&parent.join(&row.name), Out::CertDir(&row.name))?;
+        rule.check(&parent.join(&row.name), Out::CertDir(&row.name))
+            .map_err(|mut e| {
+                e.message = format!("{}: {}", manifest.row_label(row.line), e.message);
+                e
+            })?;
     }
     Ok(out)
 }
