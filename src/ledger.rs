@@ -321,8 +321,10 @@ impl Ledger {
         let v = match v {
             Ok(v) => v,
             Err(e) if disk_full(&e) => {
+                // The message first: closing makes system calls that change errno.
+                let err = db_err(e);
                 l.close_leaving_nothing();
-                return Err(db_err(e));
+                return Err(err);
             }
             Err(
                 e @ rusqlite::Error::SqliteFailure(
@@ -441,8 +443,10 @@ impl Ledger {
         match setup {
             Ok(()) => Ok(l),
             Err(e) if disk_full(&e) => {
+                // The message first: closing makes system calls that change errno.
+                let err = db_err(e);
                 l.close_leaving_nothing();
-                Err(db_err(e))
+                Err(err)
             }
             Err(e) => Err(db_err(e)),
         }
