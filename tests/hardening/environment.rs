@@ -722,6 +722,10 @@ fn read_only_commands_leave_a_crashed_writers_wal_alone() {
     env.hierarchy();
     env.ok(&["issue", "dev", "-q"]);
     let ledger = env.pki.join("ledger.db");
+    // In WAL mode with no -wal / -shm yet, a reader leaves none behind.
+    let before = env.tree_hash();
+    env.ok(&["list"]);
+    assert_eq!(env.tree_hash(), before, "list changed a WAL-mode PKI");
     if !crash_after_wal_write(&ledger) {
         return;
     }
