@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::error::{Error, Result};
@@ -197,9 +198,9 @@ fn cert_from_row(r: &Row<'_>) -> rusqlite::Result<CertRecord> {
 /// The ledger this process opened, for errors that need its path.
 static ERROR_PATH: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mutex::new(None);
 
-/// Turns a SQLite failure into a one-line error; a full disk (SQLite's
-/// FULL, or an I/O error on a filesystem with no free block) gets the
-/// one message [`crate::store::no_space`].
+/// Turns a SQLite failure into a one-line error; a full disk or quota
+/// (SQLite's FULL, or an I/O error whose errno says so) gets the one
+/// message [`crate::store::no_space`].
 pub fn db_err(e: rusqlite::Error) -> Error {
     if disk_full(&e) {
         return crate::store::no_space(&error_path());
@@ -216,19 +217,32 @@ fn error_path() -> std::path::PathBuf {
         .unwrap_or_else(|| "ledger.db".into())
 }
 
-/// Whether SQLite failed for want of space: its FULL, or an I/O error on a
-/// filesystem with no free block left.
+/// Whether SQLite failed for want of space: its FULL, or an I/O error
+/// (growing the 32 KiB `-shm`, writing the `-wal`) whose system call
+/// failed with ENOSPC or EDQUOT. Called as soon as SQLite returns, on
+/// the thread that called it, so `errno` is still that of SQLite's
+/// failed call (the value `sqlite3_system_errno` reports, read without
+/// `unsafe`); free space is no test: a nearly full disk can have a few
+/// blocks left and still not fit the `-shm`.
 fn disk_full(e: &rusqlite::Error) -> bool {
     match e {
         rusqlite::Error::SqliteFailure(f, _) => match f.code {
             rusqlite::ErrorCode::DiskFull => true,
             rusqlite::ErrorCode::SystemIoFailure => {
-                crate::store::is_full(ledger_dir(&error_path()))
+                no_space_errno(&std::io::Error::last_os_error())
             }
             _ => false,
         },
         _ => false,
     }
+}
+
+/// ENOSPC or EDQUOT.
+fn no_space_errno(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// The directory holding the ledger file `path`.
@@ -298,7 +312,7 @@ impl Ledger {
         } else {
             None
         };
-        let l = Self::connect(path, dir_lock)?;
+        let l = Self::connect(path, dir_lock, !lock)?;
         let v = retry_busy(|| {
             l.conn
                 .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
@@ -307,8 +321,10 @@ impl Ledger {
         let v = match v {
             Ok(v) => v,
             Err(e) if disk_full(&e) => {
+                // The message first: closing makes system calls that change errno.
+                let err = db_err(e);
                 l.close_leaving_nothing();
-                return Err(db_err(e));
+                return Err(err);
             }
             Err(
                 e @ rusqlite::Error::SqliteFailure(
@@ -381,8 +397,11 @@ impl Ledger {
 
     /// Opens the SQLite connection: never creates the file, never follows
     /// a symlink, and changes nothing (the journal mode is set when the
-    /// ledger is created, not on every open).
-    fn connect(path: &Path, dir_lock: Option<std::fs::File>) -> Result<Ledger> {
+    /// ledger is created, not on every open). For a `read_only` command,
+    /// a non-empty `-wal` found at open (a writer died before it was
+    /// checkpointed) is not checkpointed on close, so ledger.db, the
+    /// `-wal` and the `-shm` stay as they were.
+    fn connect(path: &Path, dir_lock: Option<std::fs::File>, read_only: bool) -> Result<Ledger> {
         use rusqlite::OpenFlags;
         if let Ok(mut p) = ERROR_PATH.lock() {
             *p = Some(path.to_path_buf());
@@ -392,6 +411,10 @@ impl Ledger {
             .iter()
             .map(|p| std::fs::symlink_metadata(p).is_err())
             .collect();
+        // A `-wal` holding frames (a writer that died before checkpointing)
+        // is not ours to fold into ledger.db: a read-only command closing
+        // the last connection would otherwise checkpoint it and delete it.
+        let foreign_wal = std::fs::metadata(&sidecars[0]).is_ok_and(|m| m.len() > 0);
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -410,14 +433,20 @@ impl Ledger {
             sidecars,
         };
         let setup = l.conn.busy_timeout(Duration::from_secs(60)).and_then(|_| {
+            if read_only && foreign_wal {
+                l.conn
+                    .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)?;
+            }
             l.conn
                 .execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
         });
         match setup {
             Ok(()) => Ok(l),
             Err(e) if disk_full(&e) => {
+                // The message first: closing makes system calls that change errno.
+                let err = db_err(e);
                 l.close_leaving_nothing();
-                Err(db_err(e))
+                Err(err)
             }
             Err(e) => Err(db_err(e)),
         }
@@ -425,13 +454,43 @@ impl Ledger {
 
     /// Closes a ledger that failed to open for want of space and removes
     /// the `-wal` / `-shm` files this process created, so the failure
-    /// leaves the PKI directory as it was. Only on a full disk: no other
-    /// process can have written anything into them there.
+    /// leaves the PKI directory as it was. Another process may have opened
+    /// the ledger between the check and the open, and written into them:
+    /// so both are removed only while no other process has the ledger
+    /// open (see [`crate::lock::shm_unused`]), and the `-wal` only when it
+    /// is empty (one holding frames holds committed rows).
     fn close_leaving_nothing(self) {
         let Ledger { conn, sidecars, .. } = self;
         drop(conn);
-        for p in sidecars {
-            let _ = std::fs::remove_file(p);
+        use std::os::unix::ffi::{OsStrExt, OsStringExt};
+        let ours = |suffix: &str| {
+            sidecars
+                .iter()
+                .find(|p| p.as_os_str().as_bytes().ends_with(suffix.as_bytes()))
+        };
+        let Some(any) = sidecars.first() else {
+            return;
+        };
+        // `ledger.db-wal` or `ledger.db-shm`: the same length of suffix.
+        let bytes = any.as_os_str().as_bytes();
+        let mut shm = bytes[..bytes.len().saturating_sub(4)].to_vec();
+        shm.extend_from_slice(b"-shm");
+        let shm = std::path::PathBuf::from(std::ffi::OsString::from_vec(shm));
+        // Held while removing: no connection opens the ledger meanwhile.
+        let _unused = if shm.exists() {
+            match crate::lock::shm_unused(&shm) {
+                Some(f) => Some(f),
+                None => return,
+            }
+        } else {
+            None
+        };
+        if let Some(wal) = ours("-wal").filter(|w| std::fs::metadata(w).is_ok_and(|m| m.len() == 0))
+        {
+            let _ = std::fs::remove_file(wal);
+        }
+        if ours("-shm").is_some() {
+            let _ = std::fs::remove_file(&shm);
         }
     }
 

@@ -6,6 +6,7 @@
 //! no lock at all, so they never wait.
 
 use std::fs::{File, TryLockError};
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -48,7 +49,9 @@ pub fn shared(dir: &Path) -> Result<Option<File>> {
             )));
         }
         if !said && waited >= QUIET_WAIT {
-            eprintln!(
+            // Not `eprintln!`: it panics when stderr is a closed pipe.
+            let _ = writeln!(
+                std::io::stderr(),
                 "note: waiting up to {} s for {} to release the lock on the PKI directory '{}'",
                 limit.as_secs(),
                 holder(&f),
@@ -114,4 +117,21 @@ pub fn holder(f: &File) -> String {
         }
         None => "another process".into(),
     }
+}
+
+/// The `-shm` file of an SQLite database in WAL mode, locked so that no
+/// SQLite connection can open the database while it is held: `Some` only
+/// when no other process has the database open. Every SQLite connection
+/// holds a read lock (`fcntl`) on its `-shm` for as long as it is open, so
+/// a non-blocking write lock over the whole file succeeds only when none
+/// does. Released when the returned file is dropped.
+pub fn shm_unused(shm: &Path) -> Option<File> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(shm)
+        .ok()?;
+    rustix::fs::fcntl_lock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
+        .ok()
+        .map(|()| f)
 }

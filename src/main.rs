@@ -28,7 +28,7 @@ fn main() -> ExitCode {
             };
             let text = e.render().to_string();
             let text = text.strip_prefix("error: ").unwrap_or(&text);
-            eprint!("certsmith: {}", commands::terminal_text(text));
+            commands::write_stderr(&format!("certsmith: {}", commands::terminal_text(text)));
             return ExitCode::from(2);
         }
     };

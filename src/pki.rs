@@ -25,6 +25,106 @@ pub enum Out<'a> {
     File(&'a str),
 }
 
+/// `--out` as given, made absolute against the working directory: the one
+/// spelling of it that is checked, written to and stored in the ledger (a
+/// relative path stored would later be read relative to the PKI directory).
+pub fn absolute_out(out: &Path) -> Result<PathBuf> {
+    std::path::absolute(out).map_err(|e| {
+        Error::input(format!(
+            "--out '{}' is not a usable path: {e}",
+            crate::error::shown(&out.display().to_string())
+        ))
+    })
+}
+
+/// The rule for `--out`, with every recorded certificate directory (CAs,
+/// superseded and `pending` ones included) resolved once.
+#[derive(Debug)]
+pub struct OutRule {
+    root: PathBuf,
+    dirs: Vec<(String, PathBuf)>,
+}
+
+impl OutRule {
+    /// Refuses an `--out` that points at certsmith's own files: anything
+    /// inside `cas/`, the ledger (and its `-wal` / `-shm` / `-journal`),
+    /// or another certificate's directory; for [`Out::CertDir`] and
+    /// [`Out::File`] also the PKI directory itself, its `certs/`, or a
+    /// directory holding another certificate's directory; for
+    /// [`Out::File`], also the files certsmith issued into the owner's own
+    /// directory. Symlinks and `..` are resolved first, so no spelling of
+    /// the path gets through. Every command's `--out` goes through here,
+    /// with or without `--force`. Returns `out` made absolute.
+    pub fn check(&self, out: &Path, kind: Out<'_>) -> Result<PathBuf> {
+        let abs = absolute_out(out)?;
+        let target = resolved(&abs);
+        let root = &self.root;
+        let refuse = |why: String| {
+            Err(Error::input(format!(
+                "--out '{}' {why}; certsmith's own files are never a destination",
+                crate::error::shown(&out.display().to_string())
+            ))
+            .hint("choose a path outside cas/, the ledger and other certificates' directories"))
+        };
+        let owner = match kind {
+            Out::CertDir(n) | Out::File(n) => Some(n),
+            Out::Dir => None,
+        };
+        if let Ok(rel) = target.strip_prefix(root) {
+            if rel.starts_with("cas") {
+                return refuse("is inside the CA directory cas/".into());
+            }
+            let mut parts = rel.components();
+            match (parts.next(), parts.next()) {
+                (Some(first), None)
+                    if first.as_os_str().to_string_lossy().starts_with("ledger.db") =>
+                {
+                    return refuse("is the ledger".into());
+                }
+                (None, _) if owner.is_some() => return refuse("is the PKI directory".into()),
+                (Some(first), None) if owner.is_some() && first.as_os_str() == "certs" => {
+                    return refuse("is the certificates directory certs/".into());
+                }
+                _ => {}
+            }
+        }
+        for (name, dir) in &self.dirs {
+            if owner.is_some()
+                && owner != Some(name.as_str())
+                && dir.starts_with(&target)
+                && *dir != target
+            {
+                return refuse(format!(
+                    "holds the directory of certificate '{}'",
+                    crate::error::shown(name)
+                ));
+            }
+            if !target.starts_with(dir) {
+                continue;
+            }
+            if owner != Some(name.as_str()) {
+                return refuse(format!(
+                    "is inside the directory of certificate '{}'",
+                    crate::error::shown(name)
+                ));
+            }
+            let issued = ["key.pem", "cert.pem", "chain.pem", "fullchain.pem"];
+            if matches!(kind, Out::File(_))
+                && target.parent() == Some(dir.as_path())
+                && target
+                    .file_name()
+                    .is_some_and(|f| issued.iter().any(|i| f.to_string_lossy().starts_with(i)))
+            {
+                return refuse(format!(
+                    "would replace a file of certificate '{}'",
+                    crate::error::shown(name)
+                ));
+            }
+        }
+        Ok(abs)
+    }
+}
+
 /// `path` absolute, with its longest existing part resolved (symlinks,
 /// `..`) and the rest appended as written (`..` taken lexically).
 pub fn resolved(path: &Path) -> PathBuf {
@@ -114,74 +214,49 @@ impl Pki {
         crate::perms::check_pki_dir(&self.root, self.allow_insecure_perms)
     }
 
-    /// Refuses an `--out` that points at certsmith's own files: anything
-    /// inside `cas/`, the ledger (and its `-wal` / `-shm` / `-journal`),
-    /// or another certificate's directory; for [`Out::File`], also the
-    /// files certsmith issued into the owner's own directory. Symlinks and
-    /// `..` are resolved first, so no spelling of the path gets through.
-    /// Every command's `--out` goes through here, with or without `--force`.
-    pub fn check_out(&self, ledger: &Ledger, out: &Path, kind: Out<'_>) -> Result<()> {
-        let target = resolved(out);
-        let root = resolved(&self.root);
-        let refuse = |why: String| {
-            Err(Error::input(format!(
-                "--out '{}' {why}; certsmith's own files are never a destination",
-                crate::error::shown(&out.display().to_string())
-            ))
-            .hint("choose a path outside cas/, the ledger and other certificates' directories"))
-        };
-        if let Ok(rel) = target.strip_prefix(&root) {
-            if rel.starts_with("cas") {
-                return refuse("is inside the CA directory cas/".into());
-            }
-            let mut parts = rel.components();
-            if let (Some(first), None) = (parts.next(), parts.next())
-                && first.as_os_str().to_string_lossy().starts_with("ledger.db")
-            {
-                return refuse("is the ledger".into());
-            }
-        }
-        let owner = match kind {
-            Out::CertDir(n) | Out::File(n) => Some(n),
-            Out::Dir => None,
-        };
+    /// Refuses an `--out` that points at certsmith's own files (see
+    /// [`OutRule::check`]) and returns it absolute: the caller uses that
+    /// path from then on, to write and to store in the ledger.
+    pub fn check_out(&self, ledger: &Ledger, out: &Path, kind: Out<'_>) -> Result<PathBuf> {
+        self.out_rule(ledger)?.check(out, kind)
+    }
+
+    /// The `--out` rule with the ledger's directories read once, for
+    /// checking many paths (a batch's rows).
+    pub fn out_rule(&self, ledger: &Ledger) -> Result<OutRule> {
         let all = crate::ledger::ListFilter {
             include_superseded: true,
             include_cas: true,
             ..Default::default()
         };
-        for rec in ledger.list(&all)? {
-            // Inside the PKI directory no symlink is followed (it is refused),
-            // so only directories elsewhere need resolving: cheap for a big ledger.
-            let stored = Path::new(&rec.dir);
-            let dir = if stored.is_absolute() {
-                resolved(stored)
-            } else {
-                root.join(stored)
-            };
-            if !target.starts_with(&dir) {
-                continue;
-            }
-            if owner != Some(rec.name.as_str()) {
-                return refuse(format!(
-                    "is inside the directory of certificate '{}'",
-                    crate::error::shown(&rec.name)
-                ));
-            }
-            let issued = ["key.pem", "cert.pem", "chain.pem", "fullchain.pem"];
-            if matches!(kind, Out::File(_))
-                && target.parent() == Some(dir.as_path())
-                && target
-                    .file_name()
-                    .is_some_and(|f| issued.iter().any(|i| f.to_string_lossy().starts_with(i)))
-            {
-                return refuse(format!(
-                    "would replace a file of certificate '{}'",
-                    crate::error::shown(&rec.name)
-                ));
-            }
-        }
-        Ok(())
+        // `pending` rows are included: a running command's directory is taken too.
+        let rows = ledger
+            .list(&all)?
+            .into_iter()
+            .map(|rec| (rec.name, rec.dir));
+        Ok(self.out_rule_from(rows))
+    }
+
+    /// The `--out` rule over `(name, stored dir)` rows of the ledger, e.g.
+    /// read inside a reservation's transaction, so that the check and the
+    /// reservation are one step for concurrent commands.
+    pub fn out_rule_from(&self, rows: impl IntoIterator<Item = (String, String)>) -> OutRule {
+        let root = resolved(&self.root);
+        let dirs = rows
+            .into_iter()
+            .map(|(name, stored)| {
+                // Inside the PKI directory no symlink is followed (it is refused),
+                // so only directories elsewhere need resolving: cheap for a big ledger.
+                let stored = Path::new(&stored);
+                let dir = if stored.is_absolute() {
+                    resolved(stored)
+                } else {
+                    root.join(stored)
+                };
+                (name, dir)
+            })
+            .collect();
+        OutRule { root, dirs }
     }
 
     pub fn ca_dir(&self, name: &str) -> PathBuf {

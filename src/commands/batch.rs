@@ -34,15 +34,7 @@ pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
     let key_type = super::key_type(a.key.as_deref(), profile.default_key)?;
     let ca = super::issuing_ca(&ledger, a.ca.as_deref())?;
     let signer = Signer::load(pki, &ledger, &ca, &super::pass_options(&a.pass))?;
-    let out = a
-        .out
-        .as_deref()
-        .map(std::path::absolute)
-        .transpose()
-        .map_err(|e| Error::input(format!("--out is not a usable path: {e}")))?;
-    if let Some(o) = &out {
-        pki.check_out(&ledger, o, certsmith::pki::Out::Dir)?;
-    }
+    let out = check_out(pki, &ledger, a.out.as_deref(), &manifest)?;
     let plan = Plan {
         pki,
         signer: &signer,
@@ -68,6 +60,29 @@ pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
     summary.clamped = checked.clamped;
     report(ctx, &summary, checked.unrecorded);
     Ok(())
+}
+
+/// Applies the `--out` rule to `--out` and to every row's directory
+/// before anything is made; returns `--out` made absolute.
+fn check_out(
+    pki: &certsmith::pki::Pki,
+    ledger: &certsmith::ledger::Ledger,
+    out: Option<&std::path::Path>,
+    manifest: &Manifest,
+) -> Result<Option<std::path::PathBuf>> {
+    use certsmith::pki::Out;
+    let rule = pki.out_rule(ledger)?;
+    let out = out.map(|o| rule.check(o, Out::Dir)).transpose()?;
+    let parent = out.clone().unwrap_or_else(|| pki.root.join("certs"));
+    // Bad rows are reported by the plan's own check, with their line.
+    for row in manifest.rows()?.flatten() {
+        rule.check(&parent.join(&row.name), Out::CertDir(&row.name))
+            .map_err(|mut e| {
+                e.message = format!("{}: {}", manifest.row_label(row.line), e.message);
+                e
+            })?;
+    }
+    Ok(out)
 }
 
 /// Prints every bad row (up to a limit) and returns the error naming them.

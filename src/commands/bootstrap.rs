@@ -149,10 +149,12 @@ pub fn check_domain(d: &str) -> Result<String> {
         })
 }
 
-/// Creates everything in `plan`. The whole PKI is built in a private
-/// temporary directory (beside `--pki`, or inside it when it already
-/// exists) and moved into place only when complete, so a bootstrap that
-/// fails at any step leaves nothing behind.
+/// Creates everything in `plan`. `--pki` is made first (0700) and the
+/// whole PKI is built in a private temporary directory inside it, then
+/// moved into place only when complete, so a bootstrap that fails at any
+/// step leaves nothing behind, and one that is killed leaves its staging
+/// area (plaintext CA keys) only inside the PKI directory, where the next
+/// bootstrap and `doctor --repair` remove it.
 pub fn execute(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
     let pki = &ctx.pki;
     if pki.ledger_path().exists() {
@@ -166,23 +168,18 @@ pub fn execute(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
     if existed {
         certsmith::perms::check_pki_dir(&pki.root, pki.allow_insecure_perms)?;
     }
-    let parent = if existed {
-        pki.root.clone()
-    } else {
-        pki.root
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf()
-    };
-    let made: Vec<PathBuf> = parent
+    // Directories this bootstrap makes (--pki and its missing parents).
+    let made: Vec<PathBuf> = pki
+        .root
         .ancestors()
         .take_while(|d| !d.as_os_str().is_empty() && !d.exists())
         .map(Path::to_path_buf)
         .collect();
-    let result = staged(ctx, plan, &parent, existed);
+    let result = certsmith::store::create_private_dir(&pki.root, &pki.root)
+        .and_then(|()| claim(&pki.root))
+        .and_then(|_lock| staged(ctx, plan, existed));
     if result.is_err() {
-        // Parent directories made for the staging area go again (only if empty).
+        // Directories made for it go again (only if empty).
         for d in &made {
             let _ = std::fs::remove_dir(d);
         }
@@ -190,17 +187,46 @@ pub fn execute(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
     result
 }
 
-/// Builds the PKI in a temporary directory in `parent`, then moves it to
-/// `--pki`; the bundle is made again in place, as it names its own paths.
-fn staged(ctx: &Ctx, plan: &Plan, parent: &Path, existed: bool) -> Result<Outcome> {
+/// The prefix of a bootstrap's staging directory inside `--pki`.
+const STAGING_PREFIX: &str = ".certsmith-bootstrap-";
+
+/// Takes the shared lock on the PKI directory `root` for the whole
+/// bootstrap. When no other certsmith process holds it, staging areas
+/// left by a bootstrap that was killed are removed first: they hold
+/// plaintext CA keys.
+fn claim(root: &Path) -> Result<Option<std::fs::File>> {
+    if let Ok(f) = std::fs::File::open(root)
+        && f.try_lock().is_ok()
+    {
+        let dead: Vec<PathBuf> = std::fs::read_dir(root)
+            .map_err(|e| certsmith::store::io_err("cannot read", root, &e))?
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(STAGING_PREFIX))
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.path())
+            .collect();
+        for d in dead {
+            std::fs::remove_dir_all(&d)
+                .map_err(|e| certsmith::store::io_err("cannot remove", &d, &e))?;
+        }
+        // Turned shared: `doctor --repair` now sees a live command.
+        f.lock_shared()
+            .map_err(|e| certsmith::store::io_err("cannot lock", root, &e))?;
+        return Ok(Some(f));
+    }
+    certsmith::lock::shared(root)
+}
+
+/// Builds the PKI in a temporary directory inside `--pki`, then moves its
+/// entries up; the bundle is made again in place, as it names its own paths.
+fn staged(ctx: &Ctx, plan: &Plan, existed: bool) -> Result<Outcome> {
     let root = &ctx.pki.root;
-    certsmith::store::create_private_dir(parent, parent)?;
     let tmp = tempfile::Builder::new()
-        .prefix(".certsmith-bootstrap-")
+        .prefix(STAGING_PREFIX)
         .permissions(std::fs::Permissions::from_mode(certsmith::store::DIR_MODE))
-        .tempdir_in(parent)
+        .tempdir_in(root)
         .map_err(|e| {
-            certsmith::store::io_err("cannot create a temporary directory in", parent, &e)
+            certsmith::store::io_err("cannot create a temporary directory in", root, &e)
         })?;
     let stage = Ctx {
         pki: Pki {
@@ -227,15 +253,7 @@ fn staged(ctx: &Ctx, plan: &Plan, parent: &Path, existed: bool) -> Result<Outcom
         std::fs::remove_file(&link)
             .map_err(|e| certsmith::store::io_err("cannot remove", &link, &e))?;
     }
-    if existed {
-        move_entries(tmp.path(), root)?;
-    } else {
-        use rustix::fs::{CWD, RenameFlags, renameat_with};
-        renameat_with(CWD, tmp.path(), CWD, root, RenameFlags::NOREPLACE)
-            .map_err(|e| certsmith::store::io_err("cannot create", root, &e.into()))?;
-        let _ = tmp.keep();
-        certsmith::store::sync_dir(parent);
-    }
+    move_entries(tmp.path(), root)?;
     let moved = |p: &mut PathBuf| {
         if let Ok(rel) = p.strip_prefix(stage.pki.root.as_path()) {
             *p = root.join(rel);
@@ -260,12 +278,15 @@ fn staged(ctx: &Ctx, plan: &Plan, parent: &Path, existed: bool) -> Result<Outcom
 
 /// Moves every entry of the staging directory `from` up into `to` without
 /// replacing anything; on a failure the entries already moved go back.
+/// The ledger goes last: until it is there, `to` is not yet a PKI, so a
+/// bootstrap killed while moving can be run again.
 fn move_entries(from: &Path, to: &Path) -> Result<()> {
     use rustix::fs::{CWD, RenameFlags, renameat_with};
-    let names: Vec<std::ffi::OsString> = std::fs::read_dir(from)
+    let mut names: Vec<std::ffi::OsString> = std::fs::read_dir(from)
         .map_err(|e| certsmith::store::io_err("cannot read", from, &e))?
         .filter_map(|e| e.ok().map(|e| e.file_name()))
         .collect();
+    names.sort_by_key(|n| n.as_os_str() == "ledger.db");
     let mut done: Vec<&std::ffi::OsString> = Vec::new();
     for n in &names {
         if let Err(e) = renameat_with(CWD, from.join(n), CWD, to.join(n), RenameFlags::NOREPLACE) {

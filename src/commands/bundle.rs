@@ -17,6 +17,9 @@ pub fn run(ctx: &Ctx, a: BundleArgs) -> Result<()> {
         cert: a.cert.clone(),
         pass: super::pass_options(&a.pass),
     };
+    // It writes temporary files, perhaps inside the PKI directory: held
+    // against `doctor --repair`, which deletes the temporary files of dead commands.
+    let _lock = certsmith::lock::shared(&ctx.pki.root)?;
     let result = bundle::build(&ctx.pki, &ledger, &a.target, &opts)?;
     report(ctx, &result);
     Ok(())

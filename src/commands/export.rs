@@ -91,6 +91,9 @@ pub fn write(
     } else {
         dest.parent().map(Path::to_path_buf).unwrap_or_default()
     };
+    // Its temporary file may be inside the PKI directory: held against
+    // `doctor --repair`, which deletes the temporary files of dead commands.
+    let _lock = certsmith::lock::shared(&pki.root)?;
     // Every export but a key-less PEM holds a private key: 0600 for all, to keep one rule.
     store::write_file(&root, &dest, &bytes, store::KEY_MODE, existing)
 }

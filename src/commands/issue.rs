@@ -67,11 +67,11 @@ pub fn issue(
     validate_name("certificate", name)?;
     let pki = &ctx.pki;
     let mut ledger = pki.open_ledger()?;
-    let (req, opts) = leaf_request(ctx, name, a, None)?;
+    let (req, mut opts) = leaf_request(ctx, name, a, None)?;
     let key_type = super::key_type(key, req.profile.default_key)?;
     // A `pending` name belongs to a running or interrupted command: never re-issue over it.
     leaf::check_name(&ledger, name, opts.force)?;
-    check_out(ctx, &ledger, name, &opts)?;
+    check_out(ctx, &ledger, name, &mut opts)?;
     let ca = super::issuing_ca(&ledger, a.ca.as_deref())?;
     let signer = Signer::load(pki, &ledger, &ca, pass)?;
     req.check(&signer)?;
@@ -91,12 +91,13 @@ pub fn issue(
     )
 }
 
-/// Refuses an `--out` at certsmith's own files (see `Pki::check_out`).
-pub fn check_out(ctx: &Ctx, ledger: &Ledger, name: &str, opts: &WriteOptions) -> Result<()> {
-    match &opts.out {
-        Some(o) => ctx.pki.check_out(ledger, o, Out::CertDir(name)),
-        None => Ok(()),
+/// Refuses an `--out` at certsmith's own files (see `Pki::check_out`)
+/// and makes it absolute, as it is then written to and stored.
+pub fn check_out(ctx: &Ctx, ledger: &Ledger, name: &str, opts: &mut WriteOptions) -> Result<()> {
+    if let Some(o) = &opts.out {
+        opts.out = Some(ctx.pki.check_out(ledger, o, Out::CertDir(name))?);
     }
+    Ok(())
 }
 
 /// Human / JSON report of a new leaf.

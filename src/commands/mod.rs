@@ -77,7 +77,7 @@ pub fn terminal_text(text: &str) -> String {
 /// character escaped, line feeds included, so a value inside it can neither
 /// reach the terminal raw nor start a forged line.
 pub fn diagnostic(prefix: &str, text: &str) {
-    eprintln!("{prefix}{}", escape_controls(text));
+    write_stderr(&format!("{prefix}{}\n", escape_controls(text)));
 }
 
 /// Writes to stdout. A reader that closed the pipe early (`| head`) is not
@@ -88,8 +88,15 @@ pub fn write_stdout(text: &str) {
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        eprintln!("certsmith: cannot write to stdout: {e}");
+        write_stderr(&format!("certsmith: cannot write to stdout: {e}\n"));
     }
+}
+
+/// Writes to stderr. Unlike `eprintln!`, it does not panic when stderr is
+/// a closed pipe: the exit code still tells what happened.
+pub fn write_stderr(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Runs the parsed command line.

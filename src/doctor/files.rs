@@ -124,13 +124,18 @@ pub fn temp_files(pki: &Pki, opts: &Options, alone: bool, report: &mut Report) {
             );
             continue;
         }
+        let bootstrap = p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".certsmith-bootstrap-"));
+        let what = if bootstrap {
+            "the staging area of an interrupted bootstrap (it may hold unencrypted CA keys)"
+        } else {
+            "a temporary file left by an interrupted command"
+        };
         report.problem(
             "temp-files",
             rel(pki, &p),
-            format!(
-                "'{}' is a temporary file left by an interrupted command",
-                rel(pki, &p)
-            ),
+            format!("'{}' is {what}", rel(pki, &p)),
         );
         if !opts.repair {
             continue;

@@ -145,14 +145,16 @@ impl SignPlan {
 
 /// `certsmith sign`: plans the leaf, checks the name and the issuer, signs,
 /// and writes the files and ledger record together (nothing on failure).
-pub fn sign_csr(pki: &Pki, req: SignRequest) -> Result<SignReport> {
+pub fn sign_csr(pki: &Pki, mut req: SignRequest) -> Result<SignReport> {
     let mut ledger = pki.open_ledger()?;
     let profile = Profile::load(Some(&pki.root), &req.profile)?;
     let plan = plan(&req, profile)?;
     // A `pending` name belongs to a running or interrupted command: never re-issue over it.
     leaf::check_name(&ledger, &plan.leaf.name, req.write.force)?;
     if let Some(out) = &req.write.out {
-        pki.check_out(&ledger, out, crate::pki::Out::CertDir(&plan.leaf.name))?;
+        // Absolute from here on: as it is written to and stored in the ledger.
+        req.write.out =
+            Some(pki.check_out(&ledger, out, crate::pki::Out::CertDir(&plan.leaf.name))?);
     }
     let ca = super::issuing_ca(&ledger, req.ca.as_deref())?;
     let signer = Signer::load(pki, &ledger, &ca, &req.pass)?;

@@ -144,7 +144,28 @@ fn crl_past_next_update_is_a_problem() {
 #[test]
 fn ca_expiring_within_30_days_is_a_warning_not_a_failure() {
     let env = Env::new();
-    env.ok(&[
+    // One fixed clock for both commands: with the real one, `init` and
+    // `doctor` straddling a second read 19 days instead of 20.
+    let at = |args: &[&str]| {
+        let out = env
+            .command(args)
+            .env("CERTSMITH_NOW", "2030-06-01T12:00:00Z")
+            .output()
+            .unwrap();
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr
+                .lines()
+                .all(|l| l.starts_with("certsmith: warning: the clock is fixed")),
+            "{args:?}: {stderr}"
+        );
+        stdout
+    };
+    at(&[
         "init",
         "--cn",
         "Root",
@@ -153,7 +174,7 @@ fn ca_expiring_within_30_days_is_a_warning_not_a_failure() {
         "20d",
         "-q",
     ]);
-    let out = env.ok(&["doctor"]);
+    let out = at(&["doctor"]);
     assert!(
         out.contains("warning: CA 'root' expires in 20 days"),
         "{out}"
