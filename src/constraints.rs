@@ -5,7 +5,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use x509_parser::der_parser::asn1_rs::{Any, Tag};
+use x509_parser::der_parser::asn1_rs::Any;
 use x509_parser::extensions::{GeneralName, NameConstraints};
 use x509_parser::x509::X509Name;
 
@@ -279,37 +279,14 @@ fn normalize(v: &str) -> String {
 /// Latin-1) and normalized; a value of another type is kept as its tag and
 /// bytes. `None` when a string cannot be decoded.
 fn dir_value(v: &Any<'_>) -> Option<String> {
-    let data = v.data;
-    let text = match v.header.tag() {
-        Tag::Utf8String
-        | Tag::PrintableString
-        | Tag::Ia5String
-        | Tag::VisibleString
-        | Tag::NumericString => String::from_utf8(data.to_vec()).ok()?,
-        Tag::T61String => data.iter().map(|b| char::from(*b)).collect(),
-        Tag::BmpString => {
-            if data.len() % 2 != 0 {
-                return None;
-            }
-            let units: Vec<u16> = data
-                .chunks(2)
-                .map(|c| u16::from_be_bytes([c[0], c[1]]))
-                .collect();
-            String::from_utf16(&units).ok()?
-        }
-        Tag::UniversalString => {
-            if data.len() % 4 != 0 {
-                return None;
-            }
-            data.chunks(4)
-                .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
-                .collect::<Option<String>>()?
-        }
-        other => {
-            return Some(format!("#{}:{}", other.0, crate::serial::to_hex(data)));
-        }
-    };
-    Some(normalize(&text))
+    if crate::names::is_string_tag(v.header.tag()) {
+        return crate::names::attr_text(v).map(|s| normalize(&s));
+    }
+    Some(format!(
+        "#{}:{}",
+        v.header.tag().0,
+        crate::serial::to_hex(v.data)
+    ))
 }
 
 /// The RDNs of a name, each sorted; `None` when a value cannot be decoded.

@@ -146,35 +146,32 @@ pub fn verify(req: &Request) -> Result<Verified> {
     let at = req.at.unix_timestamp().max(0) as u64;
     let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(at));
     let algs = webpki::ALL_VERIFICATION_ALGS;
-    let run = |anchors: &[TrustAnchor<'_>]| {
-        let revocation = revocation.clone();
-        match req.purpose {
-            Purpose::Client => ee
-                .verify_for_usage(
-                    algs,
-                    anchors,
-                    &inter,
-                    time,
-                    KeyUsage::client_auth(),
-                    revocation,
-                    None,
-                )
-                .map(|p| path_ders(&p)),
-            Purpose::Server => ee
-                .verify_for_usage(
-                    algs,
-                    anchors,
-                    &inter,
-                    time,
-                    KeyUsage::server_auth(),
-                    revocation,
-                    None,
-                )
-                .map(|p| path_ders(&p)),
-            Purpose::Any => ee
-                .verify_for_usage(algs, anchors, &inter, time, AnyUsage, revocation, None)
-                .map(|p| path_ders(&p)),
-        }
+    let run = |anchors: &[TrustAnchor<'_>]| match req.purpose {
+        Purpose::Client => ee
+            .verify_for_usage(
+                algs,
+                anchors,
+                &inter,
+                time,
+                KeyUsage::client_auth(),
+                revocation,
+                None,
+            )
+            .map(|p| path_ders(&p)),
+        Purpose::Server => ee
+            .verify_for_usage(
+                algs,
+                anchors,
+                &inter,
+                time,
+                KeyUsage::server_auth(),
+                revocation,
+                None,
+            )
+            .map(|p| path_ders(&p)),
+        Purpose::Any => ee
+            .verify_for_usage(algs, anchors, &inter, time, AnyUsage, revocation, None)
+            .map(|p| path_ders(&p)),
     };
     // webpki rejects every email, URI and directory-name constraint and
     // every non-CIDR IP mask. When it stops on one, the name constraints are
