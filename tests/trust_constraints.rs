@@ -419,3 +419,44 @@ fn sub_ca_inside_an_excluded_ip_range_is_refused() {
         "-q",
     ]);
 }
+
+#[test]
+fn sub_ca_with_the_issuers_own_leading_dot_constraint_is_made() {
+    let env = Env::new();
+    env.ok(&[
+        "init",
+        "--cn",
+        "Root",
+        "--no-passphrase",
+        "--permit-dns",
+        ".acme.test",
+        "-q",
+    ]);
+    env.ok(&[
+        "intermediate",
+        "a",
+        "--cn",
+        "A",
+        "--permit-dns",
+        ".acme.test",
+        "--no-passphrase",
+        "-q",
+    ]);
+    // acme.test itself is outside .acme.test.
+    let err = refused(
+        &env,
+        &[
+            "intermediate",
+            "b",
+            "--cn",
+            "B",
+            "--permit-dns",
+            "acme.test",
+            "--no-passphrase",
+        ],
+    );
+    assert!(
+        err.contains("'acme.test' is outside the permitted DNS subtrees"),
+        "{err}"
+    );
+}
