@@ -292,6 +292,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
 }
 
 /// The certificates of a path webpki built, owned.
+#[derive(PartialEq, Eq)]
 struct PathDers {
     /// From the issuer of the end entity up to the one below the anchor.
     intermediates: Vec<Vec<u8>>,
@@ -329,11 +330,15 @@ fn only_path(req: &Request) -> Option<PathDers> {
             return None;
         }
         for a in req.anchors.iter().filter(|a| signed_by(head, a)) {
-            paths.push(PathDers {
+            // Anchors with one subject and key (a renewed root) are one path.
+            let p = PathDers {
                 intermediates: above.iter().map(|c| c.der.clone()).collect(),
                 anchor_subject: der_contents(&a.subject_raw).to_vec(),
                 anchor_spki: der_contents(&a.spki_der).to_vec(),
-            });
+            };
+            if !paths.contains(&p) {
+                paths.push(p);
+            }
         }
         for i in req.intermediates.iter().filter(|i| signed_by(head, i)) {
             if !above.iter().any(|c| c.der == i.der) && i.der != req.cert.der {

@@ -460,3 +460,89 @@ fn sub_ca_with_the_issuers_own_leading_dot_constraint_is_made() {
         "{err}"
     );
 }
+
+/// An OpenSSL CA signed by `issuer`, carrying `constraint`. Returns (cert, key).
+fn openssl_intermediate(
+    dir: &Path,
+    issuer: &(PathBuf, PathBuf),
+    constraint: &str,
+) -> (PathBuf, PathBuf) {
+    let (key, csr, cert, ext) = (
+        dir.join("inter.key"),
+        dir.join("inter.csr"),
+        dir.join("inter.crt"),
+        dir.join("inter.ext"),
+    );
+    openssl_p256_csr(&key, &csr, "/CN=Constrained Intermediate");
+    std::fs::write(
+        &ext,
+        format!("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\nnameConstraints=critical,{constraint}\n"),
+    )
+    .unwrap();
+    must(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&csr),
+        "-CA",
+        s(&issuer.0),
+        "-CAkey",
+        s(&issuer.1),
+        "-set_serial",
+        "77",
+        "-days",
+        "60",
+        "-extfile",
+        s(&ext),
+        "-out",
+        s(&cert),
+    ]);
+    (cert, key)
+}
+
+#[test]
+fn verify_judges_an_intermediates_email_and_uri_constraints_as_openssl_does() {
+    for (constraint, tries) in [
+        (
+            "permitted;email:acme.test",
+            ["email:ops@acme.test", "email:ops@evil.test"],
+        ),
+        (
+            "excluded;URI:evil.test",
+            ["uri:https://ok.test/x", "uri:https://evil.test/x"],
+        ),
+    ] {
+        let env = Env::new();
+        let dir = env.dir.path();
+        // The root has a DNS constraint webpki judges itself.
+        let root = constrained_root(dir, "excluded;DNS:never.invalid");
+        let inter = openssl_intermediate(dir, &root, constraint);
+        for (i, san) in tries.iter().enumerate() {
+            let leaf = openssl_leaf(dir, &inter, i, san, "CN=n");
+            let (openssl_ok, why) = openssl_verify(&root.0, Some(&inter.0), &leaf, "sslclient");
+            assert_eq!(openssl_ok, i == 0, "{constraint} {san}: {why}");
+            let r = env.run(&[
+                "verify",
+                s(&leaf),
+                "--bundle",
+                s(&root.0),
+                "--chain",
+                s(&inter.0),
+                "--purpose",
+                "client",
+            ]);
+            if openssl_ok {
+                assert_eq!(r.code, 0, "{constraint} {san}: {}", r.stderr);
+            } else {
+                assert_eq!(r.code, 1, "{constraint} {san}: {}", r.stderr);
+                assert!(
+                    r.stderr.contains(
+                        "violates the name constraints of CA 'CN=Constrained Intermediate'"
+                    ),
+                    "{}",
+                    r.stderr
+                );
+            }
+        }
+    }
+}
