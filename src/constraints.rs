@@ -356,14 +356,18 @@ fn verdict<'a, T: 'a>(
     within: impl Fn(&T) -> bool,
     show: impl Fn(&T) -> String,
 ) -> Option<String> {
+    let name = crate::error::shown(name);
     if let Some(c) = exclude.iter().find(|c| within(c)) {
         return Some(format!(
             "'{name}' is inside the excluded {kind} subtree '{}'",
-            show(c)
+            crate::error::shown(&show(c))
         ));
     }
     if !permit.is_empty() && !permit.iter().any(&within) {
-        let list: Vec<String> = permit.iter().map(show).collect();
+        let list: Vec<String> = permit
+            .iter()
+            .map(|c| crate::error::shown(&show(c)))
+            .collect();
         return Some(format!(
             "'{name}' is outside the permitted {kind} subtrees ({})",
             list.join(", ")
@@ -471,14 +475,17 @@ impl NameConstraintSet {
         }
         let Some(host) = uri_host(uri) else {
             return Some(format!(
-                "'{uri}' has no host, so the URI constraints cannot be checked"
+                "'{}' has no host, so the URI constraints cannot be checked",
+                crate::error::shown(uri)
             ));
         };
         // OpenSSL and RFC 3986 read different hosts out of `u@host`,
         // `host?q`, `a:b@host`: verifiers would disagree on which subtree it is in.
         if uri_host_rfc3986(uri).as_deref() != Some(host.as_str()) {
             return Some(format!(
-                "the host of '{uri}' is ambiguous (OpenSSL reads '{host}'), so the URI constraints cannot be checked"
+                "the host of '{}' is ambiguous (OpenSSL reads '{}'), so the URI constraints cannot be checked",
+                crate::error::shown(uri),
+                crate::error::shown(&host)
             ));
         }
         verdict(
@@ -743,6 +750,42 @@ mod tests {
         assert_eq!(normalize("  Acme   CORP "), "acme corp");
         assert_eq!(normalize("Äcme Corp"), "Äcme corp");
         assert_ne!(normalize("Äcme Corp"), normalize("äcme corp"));
+    }
+
+    /// A Name of one RDN `O=<value>` with the value's tag and bytes.
+    fn name_der(tag: u8, value: &[u8]) -> Vec<u8> {
+        let tlv = |t: u8, b: &[u8]| [vec![t, b.len() as u8], b.to_vec()].concat();
+        let atv = tlv(
+            0x30,
+            &[tlv(0x06, &[0x55, 0x04, 0x0a]), tlv(tag, value)].concat(),
+        );
+        tlv(0x30, &tlv(0x31, &atv))
+    }
+
+    fn dir(der: &[u8]) -> Option<DirName> {
+        use x509_parser::prelude::FromDer;
+        let (_, n) = X509Name::from_der(der).unwrap();
+        DirName::from_x509(&n)
+    }
+
+    #[test]
+    fn directory_values_of_every_string_type_compare_as_text() {
+        let bmp: Vec<u8> = "Evil".encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let utf32: Vec<u8> = "EVIL"
+            .chars()
+            .flat_map(|c| (c as u32).to_be_bytes())
+            .collect();
+        let printable = dir(&name_der(0x13, b"evil")).unwrap();
+        assert_eq!(dir(&name_der(0x1e, &bmp)).unwrap().rdns, printable.rdns);
+        assert_eq!(dir(&name_der(0x1c, &utf32)).unwrap().rdns, printable.rdns);
+        // An odd-length BMPString cannot be decoded: the constraint is unreadable.
+        assert!(dir(&name_der(0x1e, b"Evi")).is_none());
+        let subject = Subject::parse("O=Evil,CN=x").unwrap();
+        let nc = NameConstraintSet {
+            unreadable: vec![DIR],
+            ..Default::default()
+        };
+        assert!(nc.check_subject(&subject).is_some());
     }
 
     #[test]

@@ -367,8 +367,8 @@ fn constraints_verdict(ca: &CertInfo, below: &[&[u8]]) -> Option<String> {
         nc.check_cert(&c).map(|why| {
             format!(
                 "'{}' violates the name constraints of CA '{}': {why}",
-                c.subject(),
-                ca.subject
+                crate::error::shown(&c.subject().to_string()),
+                crate::error::shown(&ca.subject)
             )
         })
     })
