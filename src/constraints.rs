@@ -5,6 +5,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use x509_parser::der_parser::asn1_rs::Any;
 use x509_parser::extensions::{GeneralName, NameConstraints};
 use x509_parser::x509::X509Name;
 
@@ -191,15 +192,30 @@ pub fn dns_within(name: &str, constraint: &str) -> bool {
     name == c || name.ends_with(&format!(".{c}"))
 }
 
+/// Whether the DNS subtree `child` (a constraint of a subordinate CA) lies
+/// entirely inside the DNS subtree `parent`: subtree compared to subtree,
+/// so `.acme.test` is inside `.acme.test` and inside `acme.test`.
+pub fn dns_subtree_within(child: &str, parent: &str) -> bool {
+    let c = child.trim_end_matches('.').to_ascii_lowercase();
+    let p = parent.trim_end_matches('.').to_ascii_lowercase();
+    let (c_body, c_dot) = c
+        .strip_prefix('.')
+        .map_or((c.as_str(), false), |b| (b, true));
+    match p.strip_prefix('.') {
+        Some(p_body) => c_body.ends_with(&p) || (c_dot && c_body == p_body),
+        None => p.is_empty() || c_body == p || c_body.ends_with(&format!(".{p}")),
+    }
+}
+
 /// Email constraint matching (RFC 5280 4.2.1.10, as OpenSSL does it):
-/// `ops@acme.test` is that mailbox, `acme.test` every mailbox at that host,
-/// `.acme.test` every mailbox at a host below it.
+/// `ops@acme.test` is that mailbox, `acme.test` and `@acme.test` every
+/// mailbox at that host, `.acme.test` every mailbox at a host below it.
 pub fn email_within(email: &str, constraint: &str) -> bool {
     let Some((local, host)) = email.rsplit_once('@') else {
         return false;
     };
     match constraint.rsplit_once('@') {
-        Some((cl, ch)) => local == cl && host.eq_ignore_ascii_case(ch),
+        Some((cl, ch)) => (cl.is_empty() || local == cl) && host.eq_ignore_ascii_case(ch),
         None if constraint.starts_with('.') => host
             .to_ascii_lowercase()
             .ends_with(&constraint.to_ascii_lowercase()),
@@ -207,18 +223,30 @@ pub fn email_within(email: &str, constraint: &str) -> bool {
     }
 }
 
-/// The host of a URI (`scheme://[user@]host[:port]/…`), lowercased; `None`
-/// when it has none.
+/// The host of a URI as OpenSSL reads it for URI constraints, lowercased:
+/// the scheme must be followed by `://`, and the host is everything after it
+/// up to the first `:`, or else the first `/`. `None` when it has none.
 pub fn uri_host(uri: &str) -> Option<String> {
+    let (scheme, rest) = uri.split_once(':')?;
+    let rest = rest.strip_prefix("//").filter(|_| !scheme.is_empty())?;
+    let host = match rest.split_once(':') {
+        Some((h, _)) => h,
+        None => rest.split('/').next().unwrap_or_default(),
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// The host of a URI as RFC 3986 reads it (userinfo, port, path, query and
+/// fragment removed), lowercased.
+fn uri_host_rfc3986(uri: &str) -> Option<String> {
     let (_, rest) = uri.split_once("://")?;
     let auth = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host = auth.rsplit_once('@').map_or(auth, |(_, h)| h);
-    let host = if let Some(v6) = host.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        host.split(':').next().unwrap_or_default()
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
     };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+    Some(host.to_ascii_lowercase())
 }
 
 /// URI constraint matching: `acme.test` is that host exactly, `.acme.test`
@@ -235,12 +263,44 @@ pub fn uri_host_within(host: &str, constraint: &str) -> bool {
 /// One relative distinguished name: (attribute OID, normalized value) pairs.
 type Rdn = Vec<(String, String)>;
 
-/// Values compare as OpenSSL's canonical form does: case and runs of spaces folded.
+/// Values compare as OpenSSL's canonical form does: leading and trailing
+/// ASCII whitespace removed, inner runs of it made one space, ASCII letters
+/// lowercased. Nothing outside ASCII is folded (OpenSSL does not).
 fn normalize(v: &str) -> String {
-    v.split_whitespace()
+    v.split(|c: char| c.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ")
-        .to_lowercase()
+        .to_ascii_lowercase()
+}
+
+/// The text of a directory-name attribute value, decoded from any ASN.1
+/// string type (BMPString as UTF-16BE, UniversalString as UTF-32BE, T61 as
+/// Latin-1) and normalized; a value of another type is kept as its tag and
+/// bytes. `None` when a string cannot be decoded.
+fn dir_value(v: &Any<'_>) -> Option<String> {
+    if crate::names::is_string_tag(v.header.tag()) {
+        return crate::names::attr_text(v).map(|s| normalize(&s));
+    }
+    Some(format!(
+        "#{}:{}",
+        v.header.tag().0,
+        crate::serial::to_hex(v.data)
+    ))
+}
+
+/// The RDNs of a name, each sorted; `None` when a value cannot be decoded.
+fn rdns_of(n: &X509Name<'_>) -> Option<Vec<Rdn>> {
+    n.iter()
+        .map(|rdn| {
+            let mut v = rdn
+                .iter()
+                .map(|a| Some((a.attr_type().to_id_string(), dir_value(a.attr_value())?)))
+                .collect::<Option<Rdn>>()?;
+            v.sort();
+            Some(v)
+        })
+        .collect()
 }
 
 /// A directory name of a constraint: the subtree of names that start with its RDNs.
@@ -251,28 +311,12 @@ pub struct DirName {
 }
 
 impl DirName {
-    fn from_x509(n: &X509Name<'_>) -> DirName {
-        let rdns = n
-            .iter()
-            .map(|rdn| {
-                let mut v: Rdn = rdn
-                    .iter()
-                    .map(|a| {
-                        let value = a
-                            .as_str()
-                            .map(normalize)
-                            .unwrap_or_else(|_| crate::serial::to_hex(a.attr_value().data));
-                        (a.attr_type().to_id_string(), value)
-                    })
-                    .collect();
-                v.sort();
-                v
-            })
-            .collect();
-        DirName {
+    /// `None` when a value of the name cannot be decoded.
+    fn from_x509(n: &X509Name<'_>) -> Option<DirName> {
+        Some(DirName {
             text: n.to_string(),
-            rdns,
-        }
+            rdns: rdns_of(n)?,
+        })
     }
 
     fn covers(&self, name: &[Rdn]) -> bool {
@@ -300,6 +344,9 @@ pub struct NameConstraintSet {
     pub unreadable: Vec<&'static str>,
 }
 
+/// The kind name of a directory-name constraint that cannot be read.
+const DIR: &str = "directory name";
+
 /// The verdict for one name against permitted and excluded subtrees of its type.
 fn verdict<'a, T: 'a>(
     kind: &str,
@@ -309,14 +356,18 @@ fn verdict<'a, T: 'a>(
     within: impl Fn(&T) -> bool,
     show: impl Fn(&T) -> String,
 ) -> Option<String> {
+    let name = crate::error::shown(name);
     if let Some(c) = exclude.iter().find(|c| within(c)) {
         return Some(format!(
             "'{name}' is inside the excluded {kind} subtree '{}'",
-            show(c)
+            crate::error::shown(&show(c))
         ));
     }
     if !permit.is_empty() && !permit.iter().any(&within) {
-        let list: Vec<String> = permit.iter().map(show).collect();
+        let list: Vec<String> = permit
+            .iter()
+            .map(|c| crate::error::shown(&show(c)))
+            .collect();
         return Some(format!(
             "'{name}' is outside the permitted {kind} subtrees ({})",
             list.join(", ")
@@ -344,10 +395,11 @@ impl NameConstraintSet {
                     GeneralName::RFC822Name(e) => set.exclude_email.push(e.to_string()),
                     GeneralName::URI(u) if pick(true) => set.permit_uri.push(u.to_string()),
                     GeneralName::URI(u) => set.exclude_uri.push(u.to_string()),
-                    GeneralName::DirectoryName(n) if pick(true) => {
-                        set.permit_dir.push(DirName::from_x509(n))
-                    }
-                    GeneralName::DirectoryName(n) => set.exclude_dir.push(DirName::from_x509(n)),
+                    GeneralName::DirectoryName(n) => match DirName::from_x509(n) {
+                        Some(d) if permitted => set.permit_dir.push(d),
+                        Some(d) => set.exclude_dir.push(d),
+                        None => set.unreadable.push(DIR),
+                    },
                     GeneralName::IPAddress(b) => match IpNet::from_constraint_bytes(b) {
                         Some(net) if permitted => set.permit_ip.push(net),
                         Some(net) => set.exclude_ip.push(net),
@@ -423,9 +475,19 @@ impl NameConstraintSet {
         }
         let Some(host) = uri_host(uri) else {
             return Some(format!(
-                "'{uri}' has no host, so the URI constraints cannot be checked"
+                "'{}' has no host, so the URI constraints cannot be checked",
+                crate::error::shown(uri)
             ));
         };
+        // OpenSSL and RFC 3986 read different hosts out of `u@host`,
+        // `host?q`, `a:b@host`: verifiers would disagree on which subtree it is in.
+        if uri_host_rfc3986(uri).as_deref() != Some(host.as_str()) {
+            return Some(format!(
+                "the host of '{}' is ambiguous (OpenSSL reads '{}'), so the URI constraints cannot be checked",
+                crate::error::shown(uri),
+                crate::error::shown(&host)
+            ));
+        }
         verdict(
             "URI",
             uri,
@@ -454,9 +516,6 @@ impl NameConstraintSet {
 
     /// Why a subject is outside the directory-name constraints, if it is.
     pub fn check_subject(&self, subject: &Subject) -> Option<String> {
-        if self.permit_dir.is_empty() && self.exclude_dir.is_empty() {
-            return None;
-        }
         let rdns: Vec<Rdn> = subject
             .attrs
             .iter()
@@ -465,14 +524,82 @@ impl NameConstraintSet {
                 vec![(oid, normalize(v))]
             })
             .collect();
+        self.check_rdns(&subject.to_string(), &rdns)
+    }
+
+    /// Why a subject given as RDNs is outside the directory-name constraints, if it is.
+    fn check_rdns(&self, shown: &str, rdns: &[Rdn]) -> Option<String> {
+        if self.unreadable.contains(&DIR) {
+            return Some(
+                "the CA has a directory name constraint certsmith cannot read, so no subject can be checked"
+                    .into(),
+            );
+        }
+        if (self.permit_dir.is_empty() && self.exclude_dir.is_empty()) || rdns.is_empty() {
+            return None;
+        }
         verdict(
-            "directory name",
-            &subject.to_string(),
+            DIR,
+            shown,
             &self.permit_dir,
             &self.exclude_dir,
-            |c| c.covers(&rdns),
+            |c| c.covers(rdns),
             |c| c.text.clone(),
         )
+    }
+
+    /// Why a certificate's names (its subject, the email addresses in it
+    /// and its SANs) are outside these constraints, if they are: the check
+    /// OpenSSL makes for each certificate below a constrained CA.
+    pub fn check_cert(
+        &self,
+        cert: &x509_parser::certificate::X509Certificate<'_>,
+    ) -> Option<String> {
+        let subject = cert.subject();
+        let rdns = rdns_of(subject).unwrap_or_else(|| {
+            // An undecodable value never matches a permitted subtree.
+            vec![vec![(String::new(), "#undecodable".into())]]
+        });
+        if let Some(why) = self.check_rdns(&subject.to_string(), &rdns) {
+            return Some(why);
+        }
+        for e in subject.iter_email() {
+            if let Ok(mail) = e.as_str()
+                && let Some(why) = self.check_email(mail)
+            {
+                return Some(why);
+            }
+        }
+        let Ok(Some(san)) = cert.subject_alternative_name() else {
+            return None;
+        };
+        for g in &san.value.general_names {
+            let why = match g {
+                GeneralName::DNSName(d) => self.check_san(&San::Dns(d.to_string())),
+                GeneralName::RFC822Name(e) => self.check_san(&San::Email(e.to_string())),
+                GeneralName::URI(u) => self.check_san(&San::Uri(u.to_string())),
+                GeneralName::IPAddress(b) => match <[u8; 4]>::try_from(*b) {
+                    Ok(v4) => self.check_san(&San::Ip(IpAddr::from(v4))),
+                    Err(_) => match <[u8; 16]>::try_from(*b) {
+                        Ok(v6) => self.check_san(&San::Ip(IpAddr::from(v6))),
+                        Err(_) => Some("an IP address SAN is malformed".into()),
+                    },
+                },
+                GeneralName::DirectoryName(n) => rdns_of(n).map_or_else(
+                    || Some("a directory name SAN cannot be read".into()),
+                    |r| self.check_rdns(&n.to_string(), &r),
+                ),
+                _ if self.other => Some(
+                    "a SAN of a type certsmith cannot check is under a constraint of such a type"
+                        .into(),
+                ),
+                _ => None,
+            };
+            if why.is_some() {
+                return why;
+            }
+        }
+        None
     }
 
     /// Why a subordinate CA's constraints are not within these, if they are not.
@@ -485,17 +612,16 @@ impl NameConstraintSet {
                 ));
             }
             for d in &child.permit_dns {
-                if let Some(why) = self.check_dns(d.trim_start_matches('.')) {
-                    return Some(why);
+                if !self.permit_dns.iter().any(|p| dns_subtree_within(d, p)) {
+                    return Some(format!(
+                        "'{d}' is outside the permitted DNS subtrees ({})",
+                        self.permit_dns.join(", ")
+                    ));
                 }
             }
         }
         for d in &child.permit_dns {
-            if let Some(c) = self
-                .exclude_dns
-                .iter()
-                .find(|c| dns_within(d.trim_start_matches('.'), c))
-            {
+            if let Some(c) = self.exclude_dns.iter().find(|c| dns_subtree_within(d, c)) {
                 return Some(format!("'{d}' is inside the excluded DNS subtree '{c}'"));
             }
         }
@@ -577,13 +703,89 @@ mod tests {
         assert!(email_within("ops@eu.acme.test", ".acme.test"));
         assert!(email_within("ceo@ACME.test", "ceo@acme.test"));
         assert!(!email_within("Ceo@acme.test", "ceo@acme.test"));
+        assert!(email_within("ops@mail.test", "@mail.test"));
+        assert!(!email_within("ops@eu.mail.test", "@mail.test"));
         assert_eq!(
-            uri_host("https://u@Api.Acme.test:8443/x").as_deref(),
+            uri_host("https://Api.Acme.test:8443/x").as_deref(),
             Some("api.acme.test")
+        );
+        // OpenSSL's host: up to the first ':' after '://', else the first '/'.
+        assert_eq!(
+            uri_host("spiffe://u@acme.test/x").as_deref(),
+            Some("u@acme.test")
+        );
+        assert_eq!(
+            uri_host("https://evil.test:x@acme.test/").as_deref(),
+            Some("evil.test")
         );
         assert_eq!(uri_host("file:///etc"), None);
         assert!(uri_host_within("api.acme.test", ".acme.test"));
         assert!(!uri_host_within("acme.test", ".acme.test"));
+    }
+
+    #[test]
+    fn a_uri_whose_host_verifiers_read_differently_is_refused_under_uri_constraints() {
+        let nc = NameConstraintSet {
+            exclude_uri: vec!["evil.test".into()],
+            ..Default::default()
+        };
+        // OpenSSL reads the host 'u@evil.test' and would let it through.
+        assert!(nc.check_uri("https://u@evil.test/").is_some());
+        assert!(nc.check_uri("https://evil.test:x@ok.test/").is_some());
+        assert!(nc.check_uri("https://ok.test:8443/x").is_none());
+    }
+
+    #[test]
+    fn dns_subtrees_compare_as_subtrees() {
+        assert!(dns_subtree_within(".acme.test", ".acme.test"));
+        assert!(dns_subtree_within(".acme.test", "acme.test"));
+        assert!(dns_subtree_within("a.acme.test", ".acme.test"));
+        assert!(dns_subtree_within(".a.acme.test", ".acme.test"));
+        assert!(!dns_subtree_within("acme.test", ".acme.test"));
+        assert!(!dns_subtree_within(".evilacme.test", "acme.test"));
+    }
+
+    #[test]
+    fn directory_values_fold_ascii_only() {
+        assert_eq!(normalize("  Acme   CORP "), "acme corp");
+        assert_eq!(normalize("Äcme Corp"), "Äcme corp");
+        assert_ne!(normalize("Äcme Corp"), normalize("äcme corp"));
+    }
+
+    /// A Name of one RDN `O=<value>` with the value's tag and bytes.
+    fn name_der(tag: u8, value: &[u8]) -> Vec<u8> {
+        let tlv = |t: u8, b: &[u8]| [vec![t, b.len() as u8], b.to_vec()].concat();
+        let atv = tlv(
+            0x30,
+            &[tlv(0x06, &[0x55, 0x04, 0x0a]), tlv(tag, value)].concat(),
+        );
+        tlv(0x30, &tlv(0x31, &atv))
+    }
+
+    fn dir(der: &[u8]) -> Option<DirName> {
+        use x509_parser::prelude::FromDer;
+        let (_, n) = X509Name::from_der(der).unwrap();
+        DirName::from_x509(&n)
+    }
+
+    #[test]
+    fn directory_values_of_every_string_type_compare_as_text() {
+        let bmp: Vec<u8> = "Evil".encode_utf16().flat_map(u16::to_be_bytes).collect();
+        let utf32: Vec<u8> = "EVIL"
+            .chars()
+            .flat_map(|c| (c as u32).to_be_bytes())
+            .collect();
+        let printable = dir(&name_der(0x13, b"evil")).unwrap();
+        assert_eq!(dir(&name_der(0x1e, &bmp)).unwrap().rdns, printable.rdns);
+        assert_eq!(dir(&name_der(0x1c, &utf32)).unwrap().rdns, printable.rdns);
+        // An odd-length BMPString cannot be decoded: the constraint is unreadable.
+        assert!(dir(&name_der(0x1e, b"Evi")).is_none());
+        let subject = Subject::parse("O=Evil,CN=x").unwrap();
+        let nc = NameConstraintSet {
+            unreadable: vec![DIR],
+            ..Default::default()
+        };
+        assert!(nc.check_subject(&subject).is_some());
     }
 
     #[test]

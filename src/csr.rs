@@ -15,6 +15,9 @@ use crate::names::{San, Subject};
 #[derive(Clone, Debug)]
 pub struct Csr {
     pub subject: Option<Subject>,
+    /// Why the CSR's subject cannot be used as it is, if it cannot; only an
+    /// error when no subject is given instead.
+    pub subject_error: Option<Error>,
     pub subject_text: String,
     pub sans: Vec<San>,
     pub key_type: KeyType,
@@ -127,9 +130,25 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
     let mut pairs = Vec::new();
     let mut notes = Vec::new();
     for rdn in info.subject.iter() {
+        if rdn.iter().count() > 1 {
+            let parts: Vec<String> = rdn
+                .iter()
+                .map(|a| {
+                    let oid = a.attr_type().to_id_string();
+                    let key = crate::names::attr_name(&oid).map_or(oid, str::to_string);
+                    let v = crate::names::attr_text(a.attr_value()).unwrap_or_default();
+                    format!("{key}={}", crate::error::shown(&v))
+                })
+                .collect();
+            notes.push(format!(
+                "the CSR's multi-valued RDN '{}' becomes one RDN per attribute",
+                parts.join("+")
+            ));
+        }
         for a in rdn.iter() {
             let oid = a.attr_type().to_id_string();
-            let value = a.as_str().ok();
+            let value = crate::names::attr_text(a.attr_value());
+            let value = value.as_deref();
             match (crate::names::attr_name(&oid), value) {
                 (Some(key), Some(v)) => pairs.push((key.to_string(), v.to_string())),
                 (known, _) => {
@@ -152,16 +171,24 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
             }
         }
     }
-    let subject = if pairs.is_empty() {
-        None
+    // A subject certsmith cannot take as it is (a repeated attribute) is an
+    // error only when no subject is given instead: kept for the caller.
+    let (subject, subject_error) = if pairs.is_empty() {
+        (None, None)
     } else {
-        Some(Subject::from_pairs(pairs, &subject_text).map_err(|e| {
-            Error::input(format!("CSR '{what}': {}", e.message))
-                .hint("make the CSR again with each subject attribute once")
-        })?)
+        match Subject::from_pairs(pairs, &subject_text) {
+            Ok(s) => (Some(s), None),
+            Err(e) => (
+                None,
+                Some(Error::input(format!("CSR '{what}': {}", e.message)).hint(
+                    "make the CSR again with each subject attribute once, or give --subject",
+                )),
+            ),
+        }
     };
     Ok(Csr {
         subject,
+        subject_error,
         notes,
         subject_text,
         sans,

@@ -33,6 +33,47 @@ pub fn attr_oid(name: &str) -> Option<&'static str> {
     ATTRS.iter().find(|(n, _)| *n == name).map(|(_, o)| *o)
 }
 
+/// Whether an attribute value's ASN.1 type is a character string.
+pub fn is_string_tag(tag: x509_parser::der_parser::asn1_rs::Tag) -> bool {
+    use x509_parser::der_parser::asn1_rs::Tag;
+    matches!(
+        tag,
+        Tag::Utf8String
+            | Tag::PrintableString
+            | Tag::Ia5String
+            | Tag::VisibleString
+            | Tag::NumericString
+            | Tag::T61String
+            | Tag::BmpString
+            | Tag::UniversalString
+    )
+}
+
+/// The text of a subject attribute value of any ASN.1 string type:
+/// BMPString is UTF-16BE, UniversalString UTF-32BE, T61String read as
+/// Latin-1 (as OpenSSL does). `None` when it is not a string or cannot be decoded.
+pub fn attr_text(v: &x509_parser::der_parser::asn1_rs::Any<'_>) -> Option<String> {
+    use x509_parser::der_parser::asn1_rs::Tag;
+    let data = v.data;
+    match v.header.tag() {
+        Tag::T61String => Some(data.iter().map(|b| char::from(*b)).collect()),
+        Tag::BmpString if data.len().is_multiple_of(2) => {
+            let units: Vec<u16> = data
+                .chunks(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16(&units).ok()
+        }
+        Tag::UniversalString if data.len().is_multiple_of(4) => data
+            .chunks(4)
+            .map(|c| char::from_u32(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+            .collect(),
+        Tag::BmpString | Tag::UniversalString => None,
+        t if is_string_tag(t) => String::from_utf8(data.to_vec()).ok(),
+        _ => None,
+    }
+}
+
 /// The attribute names certsmith keeps, as users write them.
 pub const KNOWN_ATTRS: &str = "CN, O, OU, C, ST, L, serialNumber and DC";
 

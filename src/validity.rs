@@ -159,6 +159,15 @@ pub fn window(
             if clamp {
                 not_after = issuer_na;
                 clamped = true;
+                // Clamped to an issuer that ends now: refused as --validity
+                // set to that instant would be.
+                if not_after <= now {
+                    return Err(Error::input(format!(
+                        "validity ends at {}, which is not in the future (issuer '{name}' ends then)",
+                        clock::rfc3339(not_after)
+                    ))
+                    .hint("renew or replace the issuing CA first"));
+                }
             } else {
                 return Err(Error::input(format!(
                     "requested notAfter {} is past the notAfter of issuer '{name}' ({})",
@@ -213,5 +222,13 @@ mod tests {
         let w = window(Validity::For(Duration::days(30)), now, issuer, None, true).unwrap();
         assert!(w.clamped);
         assert_eq!(w.not_after, now + Duration::days(10));
+    }
+
+    #[test]
+    fn clamping_to_an_issuer_that_ends_now_is_refused() {
+        let now = datetime!(2026-01-01 0:00 UTC);
+        let issuer = Some(("root", now - Duration::days(10), now));
+        let err = window(Validity::For(Duration::days(30)), now, issuer, None, true).unwrap_err();
+        assert!(err.message.contains("not in the future"), "{err}");
     }
 }

@@ -3,7 +3,7 @@
 //! constraints, EKU, CRLs), and this module turns its verdict into the most
 //! specific message it can, naming the certificate and the dates.
 
-use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls_pki_types::{CertificateDer, ServerName, TrustAnchor, UnixTime};
 use time::OffsetDateTime;
 use webpki::{
     CertRevocationList, EndEntityCert, ExpirationPolicy, KeyPurposeIdIter, KeyUsage,
@@ -146,59 +146,128 @@ pub fn verify(req: &Request) -> Result<Verified> {
     let at = req.at.unix_timestamp().max(0) as u64;
     let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(at));
     let algs = webpki::ALL_VERIFICATION_ALGS;
-    let result = match req.purpose {
-        Purpose::Client => ee.verify_for_usage(
-            algs,
-            &anchors,
-            &inter,
-            time,
-            KeyUsage::client_auth(),
-            revocation,
-            None,
-        ),
-        Purpose::Server => ee.verify_for_usage(
-            algs,
-            &anchors,
-            &inter,
-            time,
-            KeyUsage::server_auth(),
-            revocation,
-            None,
-        ),
-        Purpose::Any => {
-            ee.verify_for_usage(algs, &anchors, &inter, time, AnyUsage, revocation, None)
-        }
+    let run = |anchors: &[TrustAnchor<'_>]| match req.purpose {
+        Purpose::Client => ee
+            .verify_for_usage(
+                algs,
+                anchors,
+                &inter,
+                time,
+                KeyUsage::client_auth(),
+                revocation,
+                None,
+            )
+            .map(|p| path_ders(&p)),
+        Purpose::Server => ee
+            .verify_for_usage(
+                algs,
+                anchors,
+                &inter,
+                time,
+                KeyUsage::server_auth(),
+                revocation,
+                None,
+            )
+            .map(|p| path_ders(&p)),
+        Purpose::Any => ee
+            .verify_for_usage(algs, anchors, &inter, time, AnyUsage, revocation, None)
+            .map(|p| path_ders(&p)),
     };
-    let path = result.map_err(|e| Error::failed(explain(req, &e)))?;
+    // webpki rejects every email, URI and directory-name constraint and
+    // every non-CIDR IP mask. When it stops on one, the name constraints are
+    // decided with OpenSSL's rules (`constraints`) for the whole path, and
+    // everything else stays webpki's verdict: the path is built again with
+    // the anchors' constraints left to certsmith.
+    let (path, own_constraints) = match run(&anchors) {
+        Ok(p) => (p, false),
+        Err(e) if webpki_cannot_judge_constraints(&e) => {
+            let bare: Vec<TrustAnchor<'_>> = anchors
+                .iter()
+                .map(|a| TrustAnchor {
+                    name_constraints: None,
+                    ..a.clone()
+                })
+                .collect();
+            match run(&bare) {
+                Ok(p) => (p, true),
+                // A constraint of an intermediate webpki cannot judge: a
+                // path passed every other check, judge the only one there is.
+                Err(e2) if webpki_cannot_judge_constraints(&e2) => {
+                    let p = only_path(req).ok_or_else(|| Error::failed(explain(req, &e2)))?;
+                    (p, true)
+                }
+                Err(e2) => return Err(Error::failed(explain(req, &e2))),
+            }
+        }
+        Err(e) => return Err(Error::failed(explain(req, &e))),
+    };
     let mut chain = vec![req.cert.subject.clone()];
-    let mut below_anchor = 0usize;
-    for c in path.intermediate_certificates() {
-        below_anchor += 1;
-        if let Some(i) = req.intermediates.iter().find(|i| i.der == c.der().as_ref()) {
+    let below_anchor = path.intermediates.len();
+    for c in &path.intermediates {
+        if let Some(i) = req.intermediates.iter().find(|i| i.der == *c) {
             chain.push(i.subject.clone());
         }
     }
-    let anchor = path.anchor();
-    // webpki does not look at a trust anchor's validity or pathlen; OpenSSL
-    // does, and so must we to agree with it. The anchor is the one with this
-    // subject *and* this key: a re-keyed root shares its subject with the
-    // old one, and must not borrow the old one's dates or pathlen.
-    if let Some(a) = req.anchors.iter().find(|a| {
-        der_contents(&a.subject_raw) == anchor.subject.as_ref()
-            && der_contents(&a.spki_der) == anchor.subject_public_key_info.as_ref()
-    }) {
-        if !a.valid_at(req.at) {
-            return Err(Error::failed(window_message(a, req.at)));
+    if own_constraints {
+        let below: Vec<&[u8]> = std::iter::once(req.cert.der.as_slice())
+            .chain(path.intermediates.iter().map(Vec::as_slice))
+            .collect();
+        if let Some(why) = constraints_of_intermediates(req, &below) {
+            return Err(Error::failed(why));
         }
-        if let Some(limit) = a.pathlen
+    }
+    // webpki does not look at a trust anchor's validity or pathlen; OpenSSL
+    // does, and so must we to agree with it. The anchor is one with this
+    // subject *and* this key: a re-keyed root shares its subject with the
+    // old one, and must not borrow the old one's dates or pathlen. A root
+    // renewed with the same key is listed more than once: the chain is
+    // valid when it is valid under any of them.
+    let candidates: Vec<&CertInfo> = req
+        .anchors
+        .iter()
+        .filter(|a| {
+            der_contents(&a.subject_raw) == path.anchor_subject.as_slice()
+                && der_contents(&a.spki_der) == path.anchor_spki.as_slice()
+        })
+        .collect();
+    let mut best: Option<(u8, String)> = None;
+    let mut accepted = None;
+    for a in &candidates {
+        let why = if !a.valid_at(req.at) {
+            Some((0, window_message(a, req.at)))
+        } else if let Some(limit) = a.pathlen
             && (limit as usize) < below_anchor
         {
-            return Err(Error::failed(format!(
-                "path length constraint violated: trust anchor '{}' allows {limit} intermediate CA(s) below it, the chain has {below_anchor}",
-                a.subject
-            )));
+            Some((
+                1,
+                format!(
+                    "path length constraint violated: trust anchor '{}' allows {limit} intermediate CA(s) below it, the chain has {below_anchor}",
+                    a.subject
+                ),
+            ))
+        } else if own_constraints {
+            let below: Vec<&[u8]> = std::iter::once(req.cert.der.as_slice())
+                .chain(path.intermediates.iter().map(Vec::as_slice))
+                .collect();
+            constraints_verdict(a, &below).map(|w| (2, w))
+        } else {
+            None
+        };
+        match why {
+            None => {
+                accepted = Some(*a);
+                break;
+            }
+            Some((rank, w)) if best.as_ref().is_none_or(|(r, _)| rank > *r) => {
+                best = Some((rank, w));
+            }
+            Some(_) => {}
         }
-        chain.push(a.subject.clone());
+    }
+    match (accepted, best) {
+        (Some(a), _) => chain.push(a.subject.clone()),
+        (None, Some((_, why))) => return Err(Error::failed(why)),
+        (None, None) => {}
     }
     if let Some(dns) = &req.dns {
         let name = ServerName::try_from(dns.as_str())
@@ -219,6 +288,97 @@ pub fn verify(req: &Request) -> Result<Verified> {
     Ok(Verified {
         chain,
         revocation_checked: !req.crls.is_empty(),
+    })
+}
+
+/// The certificates of a path webpki built, owned.
+#[derive(PartialEq, Eq)]
+struct PathDers {
+    /// From the issuer of the end entity up to the one below the anchor.
+    intermediates: Vec<Vec<u8>>,
+    anchor_subject: Vec<u8>,
+    anchor_spki: Vec<u8>,
+}
+
+fn path_ders(p: &webpki::VerifiedPath<'_>) -> PathDers {
+    PathDers {
+        intermediates: p
+            .intermediate_certificates()
+            .map(|c| c.der().as_ref().to_vec())
+            .collect(),
+        anchor_subject: p.anchor().subject.as_ref().to_vec(),
+        anchor_spki: p.anchor().subject_public_key_info.as_ref().to_vec(),
+    }
+}
+
+/// Errors webpki gives for name constraints it does not implement.
+fn webpki_cannot_judge_constraints(e: &webpki::Error) -> bool {
+    matches!(
+        e,
+        webpki::Error::NameConstraintViolation | webpki::Error::InvalidNetworkMaskConstraint
+    )
+}
+
+/// The one chain from the end entity to an anchor by names and signatures,
+/// when there is exactly one.
+fn only_path(req: &Request) -> Option<PathDers> {
+    let signed_by = |c: &CertInfo, issuer: &CertInfo| crate::import::signed_by(c, Some(issuer));
+    let mut paths = Vec::new();
+    let mut stack: Vec<(Vec<&CertInfo>, &CertInfo)> = vec![(Vec::new(), &req.cert)];
+    while let Some((above, head)) = stack.pop() {
+        if paths.len() > 1 || above.len() > 8 {
+            return None;
+        }
+        for a in req.anchors.iter().filter(|a| signed_by(head, a)) {
+            // Anchors with one subject and key (a renewed root) are one path.
+            let p = PathDers {
+                intermediates: above.iter().map(|c| c.der.clone()).collect(),
+                anchor_subject: der_contents(&a.subject_raw).to_vec(),
+                anchor_spki: der_contents(&a.spki_der).to_vec(),
+            };
+            if !paths.contains(&p) {
+                paths.push(p);
+            }
+        }
+        for i in req.intermediates.iter().filter(|i| signed_by(head, i)) {
+            if !above.iter().any(|c| c.der == i.der) && i.der != req.cert.der {
+                let mut next = above.clone();
+                next.push(i);
+                stack.push((next, i));
+            }
+        }
+    }
+    (paths.len() == 1).then(|| paths.remove(0))
+}
+
+/// Why a certificate of `below` (the end entity first) violates the name
+/// constraints of the CA `ca` above them all, by OpenSSL's rules: every
+/// certificate is checked except self-issued CAs other than the end entity.
+fn constraints_verdict(ca: &CertInfo, below: &[&[u8]]) -> Option<String> {
+    let nc = &ca.name_constraints;
+    if nc.is_empty() && !nc.other {
+        return None;
+    }
+    below.iter().enumerate().find_map(|(k, der)| {
+        let (_, c) = x509_parser::parse_x509_certificate(der).ok()?;
+        if k > 0 && c.subject().as_raw() == c.issuer().as_raw() {
+            return None;
+        }
+        nc.check_cert(&c).map(|why| {
+            format!(
+                "'{}' violates the name constraints of CA '{}': {why}",
+                crate::error::shown(&c.subject().to_string()),
+                crate::error::shown(&ca.subject)
+            )
+        })
+    })
+}
+
+/// Name constraints of the intermediates of a path over the certificates below each.
+fn constraints_of_intermediates(req: &Request, below: &[&[u8]]) -> Option<String> {
+    (1..below.len()).find_map(|j| {
+        let ca = req.intermediates.iter().find(|i| i.der == below[j])?;
+        constraints_verdict(ca, &below[..j])
     })
 }
 

@@ -310,18 +310,26 @@ fn a_leaf_never_takes_the_name_of_a_ca() {
         vec!["sign", s(&csr)],
         vec!["sign", s(&csr), "--name", "root", "--force"],
         vec!["batch", &m],
-        vec!["renew", "issuing"],
     ];
     for args in cases {
         let err = refused_at(&env, T1, &args);
-        assert!(
-            err.contains("is the name of a CA") || err.contains("is a CA"),
-            "{args:?}: {err}"
-        );
+        assert!(err.contains("is the name of a CA"), "{args:?}: {err}");
     }
+    let err = refused_at(&env, T1, &["renew", "issuing"]);
+    assert!(err.contains("'issuing' is a CA; renew re-issues"), "{err}");
     // 'revoke issuing' still means the CA.
     let v = env.json(&["revoke", "issuing", "--yes"]);
     assert_eq!(v["kind"], "intermediate", "{v}");
+    // A ledger from before the rule: a leaf took the CA's name with --force.
+    let db = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
+    db.execute_batch(
+        "UPDATE certificates SET state = 'superseded' WHERE name = 'issuing';
+         UPDATE certificates SET name = 'issuing' WHERE name = 'dev1';",
+    )
+    .unwrap();
+    drop(db);
+    let err = refused_at(&env, T1, &["renew", "issuing"]);
+    assert!(err.contains("'issuing' is the name of a CA"), "{err}");
 }
 
 #[test]
@@ -782,4 +790,313 @@ fn crl_for_every_ca_goes_on_after_a_failure_and_exits_1() {
         "{}",
         r.stdout
     );
+}
+
+#[test]
+fn crl_for_every_ca_goes_on_after_a_ca_it_cannot_load() {
+    let env = Env::new();
+    ok_at(
+        &env,
+        T0,
+        &["init", "--cn", "Test Root CA", "--no-passphrase", "-q"],
+    );
+    let pf = env.path("pass.txt");
+    std::fs::write(&pf, "secret\n").unwrap();
+    let mut args: Vec<Vec<&str>> = vec![vec![
+        "intermediate",
+        "enc",
+        "--cn",
+        "Enc CA",
+        "--passphrase-file",
+        s(&pf),
+        "-q",
+    ]];
+    for n in ["iss2", "iss3"] {
+        args.push(vec!["intermediate", n, "--cn", n, "--no-passphrase", "-q"]);
+    }
+    for a in &args {
+        ok_at(&env, T0, a);
+    }
+    std::fs::write(env.pki.join("cas/iss2/ca.pem"), "junk\n").unwrap();
+    let out = env
+        .command(&["crl"])
+        .env("CERTSMITH_NOW", T1)
+        .env("CERTSMITH_PASSPHRASE", "secret")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stderr.contains("CA 'iss2'"), "{stderr}");
+    assert!(
+        stderr.contains("1 of 4 CRLs could not be written (iss2)"),
+        "{stderr}"
+    );
+    for ok in ["root", "enc", "iss3"] {
+        assert!(
+            crl_of(&env, ok).exists(),
+            "no CRL for {ok}: {stdout}{stderr}"
+        );
+    }
+    assert!(!crl_of(&env, "iss2").exists());
+    assert!(stdout.contains("Wrote CRL #1 of CA 'iss3'"), "{stdout}");
+}
+
+#[test]
+fn verify_accepts_a_chain_under_any_of_two_roots_with_one_key() {
+    // A root renewed with the same key: the expired one listed first.
+    let env = Env::new();
+    let (key, short, long) = (
+        env.path("root.key"),
+        env.path("short.crt"),
+        env.path("long.crt"),
+    );
+    let cnf = env.path("root.cnf");
+    std::fs::write(
+        &cnf,
+        "[req]\ndistinguished_name=dn\nx509_extensions=v3\nprompt=no\n[dn]\nCN=Same Key Root\n[v3]\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
+    )
+    .unwrap();
+    let (ok, out) = openssl(&[
+        "genpkey",
+        "-algorithm",
+        "EC",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-out",
+        s(&key),
+    ]);
+    assert!(ok, "{out}");
+    for (cert, days) in [(&short, "10"), (&long, "3650")] {
+        let (ok, out) = openssl(&[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            s(&key),
+            "-days",
+            days,
+            "-config",
+            s(&cnf),
+            "-out",
+            s(cert),
+        ]);
+        assert!(ok, "{out}");
+    }
+    env.ok(&[
+        "init",
+        "--import-cert",
+        s(&long),
+        "--import-key",
+        s(&key),
+        "--no-passphrase",
+        "-q",
+    ]);
+    env.ok(&["issue", "dev", "--ca", "root", "--validity", "60d", "-q"]);
+    let bundle = env.path("roots.pem");
+    let text = format!(
+        "{}{}",
+        std::fs::read_to_string(&short).unwrap(),
+        std::fs::read_to_string(&long).unwrap()
+    );
+    std::fs::write(&bundle, text).unwrap();
+    let later = time::OffsetDateTime::now_utc() + time::Duration::days(20);
+    let at = later
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let cert = env.cert_dir("dev").join("cert.pem");
+    let (ok, why) = openssl(&[
+        "verify",
+        "-x509_strict",
+        "-attime",
+        &later.unix_timestamp().to_string(),
+        "-CAfile",
+        s(&bundle),
+        s(&cert),
+    ]);
+    assert!(ok, "openssl: {why}");
+    let out = env.ok(&["verify", s(&cert), "--bundle", s(&bundle), "--at", &at]);
+    assert!(out.contains("OK: 'CN=dev'"), "{out}");
+    // Past both roots' notAfter dates, the error still names the root's expiry.
+    let r = env.run(&["verify", s(&cert), "--bundle", s(&short), "--at", &at]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("certificate 'CN=Same Key Root' expired on"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn bundle_refuses_a_revoked_ca_named_with_ca() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    ok_at(
+        &env,
+        T1,
+        &[
+            "revoke",
+            "issuing",
+            "--reason",
+            "key-compromise",
+            "--yes",
+            "-q",
+        ],
+    );
+    let code = "a1b2".repeat(16);
+    for args in [
+        vec!["bundle", "--target", "generic", "--ca", "issuing"],
+        vec![
+            "bundle",
+            "--target",
+            "aws-iot",
+            "--ca",
+            "issuing",
+            "--registration-code",
+            &code,
+        ],
+    ] {
+        let err = refused_at(&env, T1, &args);
+        assert!(
+            err.contains("CA 'issuing' was revoked on 2026-04-01T00:00:00Z (key-compromise)"),
+            "{args:?}: {err}"
+        );
+    }
+    // The root alone is still bundled.
+    ok_at(
+        &env,
+        T1,
+        &["bundle", "--target", "generic", "--ca", "root", "-q"],
+    );
+}
+
+#[test]
+fn clamp_to_a_ca_that_ends_now_is_refused_like_a_validity_that_ends_now() {
+    let env = Env::new();
+    ok_at(
+        &env,
+        T0,
+        &[
+            "init",
+            "--cn",
+            "Short Root",
+            "--validity",
+            "10d",
+            "--no-passphrase",
+            "-q",
+        ],
+    );
+    let end = "2026-03-11T00:00:00Z";
+    let err = refused_at(
+        &env,
+        end,
+        &["issue", "dev", "--ca", "root", "--validity", end],
+    );
+    assert!(err.contains("is not in the future"), "{err}");
+    let err = refused_at(
+        &env,
+        end,
+        &[
+            "issue",
+            "dev",
+            "--ca",
+            "root",
+            "--validity",
+            "30d",
+            "--clamp",
+        ],
+    );
+    assert!(err.contains("is not in the future"), "{err}");
+}
+
+#[test]
+fn csr_subject_with_a_repeated_attribute_is_signed_when_the_subject_is_given() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    let csr = csr(&env, "dc", "/DC=com/DC=example/CN=x");
+    ok_at(&env, T1, &["sign", s(&csr), "--subject", "CN=x", "-q"]);
+    ok_at(
+        &env,
+        T1,
+        &["sign", s(&csr), "--cn", "y", "--name", "y", "-q"],
+    );
+    // Without an override the CSR's own subject is still refused.
+    let err = refused_at(&env, T1, &["sign", s(&csr), "--name", "z"]);
+    assert!(err.contains("'DC' appears more than once"), "{err}");
+}
+
+#[test]
+fn csr_subject_with_a_multi_valued_rdn_says_it_is_split() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    let csr = env.path("mv.csr");
+    let (ok, out) = openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-multivalue-rdn",
+        "-subj",
+        "/CN=dev+OU=ops/O=Acme",
+        "-keyout",
+        s(&env.path("mv.key")),
+        "-out",
+        s(&csr),
+    ]);
+    assert!(ok, "{out}");
+    let out = ok_at(&env, T1, &["sign", s(&csr)]);
+    assert!(
+        out.contains(
+            "note: the CSR's multi-valued RDN 'CN=dev+OU=ops' becomes one RDN per attribute"
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn csr_subject_in_bmpstrings_keeps_its_values() {
+    let env = Env::new();
+    hierarchy_at_t0(&env);
+    let (cnf, csr) = (env.path("bmp.cnf"), env.path("bmp.csr"));
+    std::fs::write(
+        &cnf,
+        "[req]\ndistinguished_name=dn\nstring_mask=MASK:0x800\nprompt=no\n[dn]\nO=Acme\nCN=bmp1\n",
+    )
+    .unwrap();
+    let (ok, out) = openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-config",
+        s(&cnf),
+        "-keyout",
+        s(&env.path("bmp.key")),
+        "-out",
+        s(&csr),
+    ]);
+    assert!(ok, "{out}");
+    let (_, parsed) = openssl(&["asn1parse", "-in", s(&csr)]);
+    assert!(parsed.contains("BMPSTRING"), "{parsed}");
+    let out = ok_at(&env, T1, &["sign", s(&csr)]);
+    assert!(!out.contains("dropped"), "{out}");
+    let (ok, text) = openssl(&[
+        "x509",
+        "-noout",
+        "-subject",
+        "-nameopt",
+        "RFC2253",
+        "-in",
+        s(&env.cert_dir("bmp1").join("cert.pem")),
+    ]);
+    assert!(ok && text.contains("CN=bmp1,O=Acme"), "{text}");
 }

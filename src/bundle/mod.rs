@@ -292,6 +292,26 @@ fn select_cas(pki: &Pki, ledger: &Ledger, opts: &Options) -> Result<Vec<(String,
     }
     for n in &names {
         let chain = pki.ca_chain(ledger, n)?;
+        // A revoked CA (or one below a revoked CA) named with --ca is refused:
+        // peers would trust what its issuer withdrew.
+        if let Some((rec, _)) = chain.iter().find(|(r, _)| r.cert.revoked_at.is_some()) {
+            let c = &rec.cert;
+            let when = c
+                .revoked_at
+                .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                .map(clock::rfc3339)
+                .unwrap_or_default();
+            let who = if c.name == *n {
+                format!("CA '{}'", c.name)
+            } else {
+                format!("CA '{}' above '{n}'", c.name)
+            };
+            return Err(Error::input(format!(
+                "{who} was revoked on {when} ({}); a bundle does not carry a revoked CA",
+                c.revocation_reason.as_deref().unwrap_or("unspecified")
+            ))
+            .hint("bundle the CAs still in use with --ca NAME, or leave --ca out for every current CA"));
+        }
         let len = chain.len();
         for (i, (rec, info)) in chain.into_iter().enumerate() {
             if !picked.iter().any(|p| p.0 == rec.cert.name) {

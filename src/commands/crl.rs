@@ -19,22 +19,31 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
     let mut skipped: Vec<String> = Vec::new();
     let mut failed: Vec<(String, Error)> = Vec::new();
     for n in &names {
-        let (_, info) = ctx.pki.ca(&ledger, n)?;
-        if !ca::publishes_crl(&info) {
-            if a.ca.is_some() {
-                return Err(Error::input(format!(
+        // One CA at a time, so a CA that cannot be read or cannot sign does
+        // not keep the others' CRLs back.
+        let publishes = ctx.pki.ca(&ledger, n).and_then(|(_, info)| {
+            if ca::publishes_crl(&info) {
+                Ok(true)
+            } else if a.ca.is_some() {
+                Err(Error::input(format!(
                     "CA '{n}' publishes no CRL (made with --no-crl; keyUsage lacks cRLSign)"
                 ))
                 .hint(
                     "revocations under it reach peers only by removing it from their trust stores",
-                ));
+                ))
+            } else {
+                Ok(false)
             }
-            skipped.push(n.clone());
-            continue;
-        }
-        // One CA at a time, so a CA that cannot sign does not keep the others' CRLs back.
-        let result = Signer::load_for_crl(&ctx.pki, &ledger, n, &pass)
-            .and_then(|s| crl::write(&ctx.pki, &mut ledger, &s, next_update, a.der));
+        });
+        let result = match publishes {
+            Ok(false) => {
+                skipped.push(n.clone());
+                continue;
+            }
+            Ok(true) => Signer::load_for_crl(&ctx.pki, &ledger, n, &pass)
+                .and_then(|s| crl::write(&ctx.pki, &mut ledger, &s, next_update, a.der)),
+            Err(e) => Err(e),
+        };
         match result {
             Ok(w) => written.push(w),
             // With --ca there is only this one: its own error is the answer.

@@ -83,9 +83,13 @@ pub struct SignReport {
 pub fn plan(req: &SignRequest, profile: Profile) -> Result<SignPlan> {
     let what = &req.csr_label;
     let csr = csr::parse(&req.csr, what)?;
+    if let (None, Some(e)) = (&req.subject, &csr.subject_error) {
+        return Err(e.clone());
+    }
     let csr_cn = csr
         .subject
         .as_ref()
+        .or(req.subject.as_ref())
         .and_then(|s| s.common_name().map(str::to_string));
     let name = match req.name.clone().or(csr_cn) {
         Some(n) => n,
