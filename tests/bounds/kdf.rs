@@ -32,7 +32,10 @@ fn keys_with_malformed_or_costly_kdf_parameters_are_refused_naming_them() {
         ("key-scrypt-r0.pem", ["r=0", "at least 1"]),
         ("key-scrypt-p0.pem", ["p=0", "at least 1"]),
         ("key-pbkdf2-0.pem", ["0 PBKDF2 iterations", "at least 1"]),
-        ("key-scrypt-work-2pow25.pem", ["N=1048576, r=1, p=32", "N·r·p"]),
+        (
+            "key-scrypt-work-2pow25.pem",
+            ["N=1048576, r=1, p=32", "N·r·p"],
+        ),
         ("key-scrypt-1gib.pem", ["N=1048576, r=8, p=4", "1024 MiB"]),
     ];
     refused_before_deriving(&env, &key, &pass, &cases);
@@ -46,20 +49,12 @@ fn refused_before_deriving(
 ) {
     for &(file, named) in cases {
         std::fs::copy(corpus(file), key).unwrap();
-        std::fs::set_permissions(key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .unwrap();
+        std::fs::set_permissions(key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         let before = env.tree_hash();
         let r = run_bounded(
             env,
             None,
-            &[
-                "issue",
-                "dev",
-                "--ca",
-                "root",
-                "--passphrase-file",
-                s(pass),
-            ],
+            &["issue", "dev", "--ca", "root", "--passphrase-file", s(pass)],
         );
         let line = assert_refused(env, &before, None, &r, file);
         assert!(!line.contains("wrong passphrase"), "{file}: {line}");
