@@ -29,9 +29,9 @@ pub fn now() -> Result<OffsetDateTime> {
 fn warn_fixed(t: OffsetDateTime) {
     static WARNED: std::sync::Once = std::sync::Once::new();
     WARNED.call_once(|| {
-        eprintln!(
-            "certsmith: warning: the clock is fixed at {} by ${NOW_ENV}",
-            rfc3339(t)
+        crate::error::diagnostic(
+            "certsmith: warning: ",
+            &format!("the clock is fixed at {} by ${NOW_ENV}", rfc3339(t)),
         );
     });
 }

@@ -240,9 +240,7 @@ fn check_kdf_cost(kdf: &pkcs8::pkcs5::pbes2::Kdf, what: &str) -> Result<()> {
     if let Some(p) = kdf.pbkdf2() {
         let i = p.iteration_count;
         if i == 0 {
-            return refuse(format!(
-                "asks for 0 PBKDF2 iterations; there must be at least 1"
-            ));
+            return refuse("asks for 0 PBKDF2 iterations; there must be at least 1".to_string());
         }
         if i > MAX_PBKDF2_ITERATIONS {
             return refuse(format!(

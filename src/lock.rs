@@ -48,11 +48,14 @@ pub fn shared(dir: &Path) -> Result<Option<File>> {
             )));
         }
         if !said && waited >= QUIET_WAIT {
-            eprintln!(
-                "note: waiting up to {} s for {} to release the lock on the PKI directory '{}'",
-                limit.as_secs(),
-                holder(&f),
-                dir.display()
+            crate::error::diagnostic(
+                "note: ",
+                &format!(
+                    "waiting up to {} s for {} to release the lock on the PKI directory '{}'",
+                    limit.as_secs(),
+                    holder(&f),
+                    dir.display()
+                ),
             );
             said = true;
         }
