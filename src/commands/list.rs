@@ -14,7 +14,7 @@ pub fn run(ctx: &Ctx, a: ListArgs) -> Result<()> {
     let expiring_before = match a
         .expiring_within
         .as_deref()
-        .map(Validity::parse)
+        .map(|v| Validity::parse_flag("--expiring-within", v))
         .transpose()?
     {
         Some(Validity::For(d)) => {
