@@ -360,3 +360,28 @@ fn json_escapes_del_c1_and_bidi_characters_and_keeps_the_value() {
     let text = env.ok(&["inspect", s(&env.path("evil.pem"))]);
     assert_terminal_safe("inspect", &text);
 }
+
+/// `certsmith --pki <pki> bootstrap <args>` in a pseudo-terminal.
+fn wizard_at(pki: &std::path::Path, args: &[&str]) -> rexpect::session::PtySession {
+    let mut c = certsmith();
+    c.arg("--pki").arg(pki).arg("bootstrap").args(args);
+    c.env("TERM", "xterm");
+    rexpect::session::spawn_command(c, Some(30_000)).expect("spawn in a pty")
+}
+
+#[test]
+fn the_wizard_shows_a_hostile_pki_path_escaped() {
+    // The intro printed the PKI path raw.
+    let env = Env::new();
+    let pki = env.path(HOSTILE);
+    let mut p = wizard_at(&pki, &[]);
+    let before = p.exp_string("Organisation").unwrap();
+    p.send_control('c').unwrap();
+    assert!(
+        !before.contains("\x1b[2J")
+            && !before.contains("\x1b]0;owned")
+            && !before.contains('\u{9b}'),
+        "raw escapes on the terminal: {before:?}"
+    );
+    assert!(before.contains(r"evil\u{1b}[2J"), "{before:?}");
+}
