@@ -27,14 +27,11 @@ pub fn now() -> Result<OffsetDateTime> {
 }
 
 fn warn_fixed(t: OffsetDateTime) {
-    use std::io::Write;
     static WARNED: std::sync::Once = std::sync::Once::new();
     WARNED.call_once(|| {
-        // Not `eprintln!`: it panics when stderr is a closed pipe.
-        let _ = writeln!(
-            std::io::stderr(),
-            "certsmith: warning: the clock is fixed at {} by ${NOW_ENV}",
-            rfc3339(t)
+        crate::error::diagnostic(
+            "certsmith: warning: ",
+            &format!("the clock is fixed at {} by ${NOW_ENV}", rfc3339(t)),
         );
     });
 }

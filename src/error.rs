@@ -78,18 +78,51 @@ pub fn shown(s: &str) -> String {
     out
 }
 
-/// Escapes control characters (NUL, DEL, terminal escapes, newlines) so a
-/// message built from input stays one harmless line.
+/// Escapes what a terminal would act on, so a message or a line built from
+/// input stays one harmless line shown as it is stored: control characters
+/// (C0 with newlines, DEL, C1 such as the 8-bit CSI U+009B) as `\u{1b}`,
+/// `\n`, …, and the invisible characters that reorder or break the text
+/// shown (bidi marks, embeddings, overrides and isolates, line and
+/// paragraph separators) as `\u{202e}`.
 pub fn escape_controls(s: &str) -> String {
     s.chars()
         .flat_map(|c| {
             if c.is_control() {
                 c.escape_default().collect::<Vec<_>>()
+            } else if reorders_text(c) {
+                c.escape_unicode().collect::<Vec<_>>()
             } else {
                 vec![c]
             }
         })
         .collect()
+}
+
+/// Writes one diagnostic line to stderr: certsmith's own `prefix`
+/// (`certsmith: `, `hint: `, `note: `, or none), then `text` with
+/// everything [`escape_controls`] escapes escaped, line feeds included, so
+/// a value inside it can neither reach the terminal raw nor start a forged
+/// line. Every line certsmith writes to stderr goes through here.
+pub fn diagnostic(prefix: &str, text: &str) {
+    use std::io::Write;
+    // Not `eprintln!`: it panics when stderr is a closed pipe.
+    let _ = writeln!(std::io::stderr(), "{prefix}{}", escape_controls(text));
+}
+
+/// Bidi marks, embeddings, overrides and isolates, and the line and
+/// paragraph separators: not control characters, yet they change how a
+/// terminal lays out the rest of the line (Trojan Source, CVE-2021-42574).
+pub fn reorders_text(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{2028}'
+            | '\u{2029}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
+    )
 }
 
 /// Builds an input error from a formatted message: `bail!("bad {x}")`.

@@ -94,6 +94,19 @@ pub fn load(
 }
 
 fn check_ca(info: &CertInfo, what: &str, now: OffsetDateTime) -> Result<()> {
+    // The subject is shown by every command that names this CA, and no
+    // subject certsmith makes carries one (`names::check_attr`).
+    if info
+        .subject
+        .chars()
+        .any(|c| c.is_control() || crate::error::reorders_text(c))
+    {
+        return Err(Error::input(format!(
+            "the subject of '{what}' holds a control or bidi character: '{}'",
+            crate::error::shown(&info.subject)
+        ))
+        .hint("certsmith imports only CAs whose subject shows as plain text"));
+    }
     if !info.is_ca {
         return Err(Error::input(format!(
             "'{what}' is not a CA certificate (basicConstraints CA:TRUE is missing)"

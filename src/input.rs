@@ -1,8 +1,12 @@
 //! Reading input files, each with a size cap fitting its kind, checked while
-//! reading (`Read::take`), so an endless file (`/dev/zero`, a FIFO) or a huge
-//! sparse one is refused at the cap instead of filling memory. Every file
-//! certsmith reads whole goes through [`read`]; manifests, read a line at a
-//! time, through [`capped`] and [`read_line`].
+//! reading (`Read::take`), so an endless file (`/dev/zero`) or a huge sparse
+//! one is refused at the cap instead of filling memory. Every file certsmith
+//! reads goes through [`open`]: it opens without blocking (a FIFO with no
+//! writer would otherwise hang `open` forever) and refuses anything but a
+//! regular file, except for kinds the user names on the command line and
+//! that are read once ([`Kind::accepts_streams`]). Files read whole go
+//! through [`read`]; manifests, read a line at a time, through [`capped`]
+//! and [`read_line`].
 
 use std::fs::File;
 use std::io::{BufRead, Read};
@@ -54,6 +58,15 @@ impl Kind {
         }
     }
 
+    /// Whether a pipe, FIFO or character device (`/dev/stdin`, `<(…)`) is
+    /// read for this kind: only for passphrase files, CSRs and files for
+    /// `inspect`, which the user names and certsmith reads once. A file in
+    /// the PKI directory, a key, a certificate, a CRL and a manifest (read
+    /// twice: format, then rows) must be a regular file.
+    pub fn accepts_streams(self) -> bool {
+        matches!(self, Kind::Passphrase | Kind::Csr | Kind::Inspected)
+    }
+
     /// How the kind is named in errors.
     pub fn name(self) -> &'static str {
         match self {
@@ -92,11 +105,44 @@ pub fn too_large(what: &str, kind: Kind) -> Error {
     ))
 }
 
+/// Opens a file of `kind` for reading, without blocking on a FIFO, and
+/// refuses it unless it is a regular file or the kind accepts streams.
+pub fn open(path: &Path, kind: Kind) -> Result<File> {
+    use rustix::fs::{FileType, OFlags, fcntl_getfl, fcntl_setfl, fstat};
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(OFlags::NONBLOCK.bits() as i32)
+        .open(path)
+        .map_err(|e| io_err("cannot read", path, &e))?;
+    let cannot = |e: rustix::io::Errno| io_err("cannot read", path, &e.into());
+    let file_type = FileType::from_raw_mode(fstat(&f).map_err(cannot)?.st_mode);
+    let stream = matches!(file_type, FileType::Fifo | FileType::CharacterDevice);
+    if file_type != FileType::RegularFile && !(stream && kind.accepts_streams()) {
+        return Err(Error::input(format!(
+            "'{}' is not a regular file; certsmith reads {} only from a regular file",
+            crate::error::shown(&path.display().to_string()),
+            kind.name()
+        )));
+    }
+    fcntl_setfl(&f, fcntl_getfl(&f).map_err(cannot)? - OFlags::NONBLOCK).map_err(cannot)?;
+    Ok(f)
+}
+
 /// Reads a whole file of `kind`, refusing it once it passes the kind's cap.
-/// The buffer is zeroized when it is dropped on the way (keys, passphrases).
+/// The buffer is sized from the file's length up front (so it never regrows,
+/// leaving unzeroed copies) and zeroized when dropped on the way (keys,
+/// passphrases).
 pub fn read(path: &Path, kind: Kind) -> Result<Vec<u8>> {
-    let f = File::open(path).map_err(|e| io_err("cannot read", path, &e))?;
-    let mut buf = Zeroizing::new(Vec::new());
+    let f = open(path, kind)?;
+    // A stream has no length: room for a key or passphrase, at most 64 KiB.
+    let len = match f.metadata() {
+        Ok(m) if m.is_file() => m.len(),
+        _ => 64 * KIB,
+    };
+    let mut buf = Zeroizing::new(Vec::with_capacity(
+        usize::try_from(len.min(kind.cap()) + 1).unwrap_or(0),
+    ));
     f.take(kind.cap() + 1)
         .read_to_end(&mut buf)
         .map_err(|e| io_err("cannot read", path, &e))?;
@@ -119,7 +165,7 @@ pub fn read_to_string(path: &Path, kind: Kind) -> Result<String> {
 /// Opens a file read a line at a time, ending it (as if at end of file)
 /// after the cap of `kind` plus one byte; [`read_line`] then reports it.
 pub fn capped(path: &Path, kind: Kind) -> Result<std::io::Take<File>> {
-    let f = File::open(path).map_err(|e| io_err("cannot read", path, &e))?;
+    let f = open(path, kind)?;
     Ok(f.take(kind.cap() + 1))
 }
 
@@ -168,12 +214,35 @@ mod tests {
         std::fs::write(&p, vec![b'p'; 4097]).unwrap();
         let e = read(&p, Kind::Passphrase).unwrap_err();
         assert!(e.message.contains("larger than 4 KiB"), "{e}");
+        let e = read(Path::new("/dev/zero"), Kind::Csr).unwrap_err();
+        assert!(
+            e.message
+                .contains("'/dev/zero' is larger than 64 KiB, the most certsmith reads for a CSR"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn only_kinds_named_by_the_user_are_read_from_a_stream() {
         let e = read(Path::new("/dev/zero"), Kind::Key).unwrap_err();
         assert!(
             e.message.contains(
-                "'/dev/zero' is larger than 64 KiB, the most certsmith reads for a key file"
+                "'/dev/zero' is not a regular file; certsmith reads a key file only from a regular file"
             ),
             "{e}"
         );
+        let d = tempfile::tempdir().unwrap();
+        let e = read(d.path(), Kind::Certificates).unwrap_err();
+        assert!(e.message.contains("is not a regular file"), "{e}");
+    }
+
+    #[test]
+    fn a_regular_file_is_read_into_a_buffer_that_never_regrows() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("key");
+        std::fs::write(&p, vec![b'k'; 3000]).unwrap();
+        let v = read(&p, Kind::Key).unwrap();
+        assert_eq!(v.len(), 3000);
+        assert_eq!(v.capacity(), 3001);
     }
 }

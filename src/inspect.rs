@@ -13,7 +13,9 @@ use crate::serial;
 pub struct Described {
     pub kind: &'static str,
     pub json: Value,
-    pub text: String,
+    /// The text view, a line at a time (no line feeds): the binary escapes
+    /// each line whole, so a value from the file can never start a line.
+    pub lines: Vec<String>,
 }
 
 /// Describes `bytes` (PEM or DER). `what` names the file in errors.
@@ -103,17 +105,13 @@ pub fn cert_json(c: &CertInfo) -> Value {
     })
 }
 
-/// A value read from the file, for the text view: every control character
-/// escaped, line feeds included, so a crafted subject or SAN cannot add a
-/// line of its own. (The binary escapes all other control characters in
-/// everything it prints; `--json` keeps the value, escaped by serde.)
-fn shown_value(v: &str) -> String {
-    crate::error::escape_controls(v)
+/// One `  Key:  value` line of the text view.
+fn field(k: &str, v: impl std::fmt::Display) -> String {
+    format!("  {k:<22}{v}")
 }
 
-fn cert_text(c: &CertInfo, out: &mut String) {
-    // Values come from the file: a line feed in one must not start a line.
-    let mut line = |k: &str, v: String| out.push_str(&format!("  {k:<22}{}\n", shown_value(&v)));
+fn cert_text(c: &CertInfo, out: &mut Vec<String>) {
+    let mut line = |k: &str, v: String| out.push(field(k, v));
     line("Subject:", c.subject.clone());
     line(
         "Issuer:",
@@ -169,26 +167,26 @@ fn cert_text(c: &CertInfo, out: &mut String) {
 }
 
 fn certs_described(certs: &[CertInfo]) -> Described {
-    let mut text = String::new();
+    let mut lines = Vec::new();
     for (i, c) in certs.iter().enumerate() {
         if certs.len() > 1 {
-            text.push_str(&format!("Certificate {} of {}\n", i + 1, certs.len()));
+            lines.push(format!("Certificate {} of {}", i + 1, certs.len()));
         } else {
-            text.push_str("Certificate\n");
+            lines.push("Certificate".to_string());
         }
-        cert_text(c, &mut text);
+        cert_text(c, &mut lines);
     }
     if certs.len() == 1 {
         Described {
             kind: "certificate",
             json: json!({"type": "certificate", "certificate": cert_json(&certs[0])}),
-            text,
+            lines,
         }
     } else {
         Described {
             kind: "bundle",
             json: json!({"type": "bundle", "certificates": certs.iter().map(cert_json).collect::<Vec<_>>()}),
-            text,
+            lines,
         }
     }
 }
@@ -222,40 +220,41 @@ fn csr_described(der: &[u8], what: &str) -> Result<Described> {
     }
     let subject = info.subject.to_string();
     let sig = crate::certinfo::signature_name(&req.signature_algorithm.algorithm.to_id_string());
-    let text = format!(
-        "Certificate signing request\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n{}",
-        "Subject:",
-        shown_value(&subject),
-        "Key:",
-        key,
-        "Signature:",
-        sig,
-        "Signature valid:",
-        if sig_ok {
-            "yes"
-        } else {
-            "NO (altered or not signed by its key)"
-        },
-        "SANs:",
-        if sans.is_empty() {
-            "none".to_string()
-        } else {
-            shown_value(&sans.join(", "))
-        },
-        if requested.is_empty() {
-            String::new()
-        } else {
+    let mut lines = vec![
+        "Certificate signing request".to_string(),
+        field("Subject:", &subject),
+        field("Key:", &key),
+        field("Signature:", &sig),
+        field(
+            "Signature valid:",
+            if sig_ok {
+                "yes"
+            } else {
+                "NO (altered or not signed by its key)"
+            },
+        ),
+        field(
+            "SANs:",
+            if sans.is_empty() {
+                "none".to_string()
+            } else {
+                sans.join(", ")
+            },
+        ),
+    ];
+    if !requested.is_empty() {
+        lines.push(field(
+            "Also requests:",
             format!(
-                "  {:<22}{} (certsmith's profile decides these)\n",
-                "Also requests:",
-                shown_value(&requested.join(", "))
-            )
-        }
-    );
+                "{} (certsmith's profile decides these)",
+                requested.join(", ")
+            ),
+        ));
+    }
     Ok(Described {
         kind: "csr",
         json: json!({"type": "csr", "subject": subject, "key": key.to_string(), "signature_algorithm": sig, "signature_valid": sig_ok, "sans": sans, "requested_extensions": requested}),
-        text,
+        lines,
     })
 }
 
@@ -281,104 +280,111 @@ fn crl_described(der: &[u8], what: &str) -> Result<Described> {
             })
         })
         .collect();
-    let mut text = format!(
-        "Certificate revocation list\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n  {:<22}{}\n",
-        "Issuer:",
-        shown_value(&issuer),
-        "CRL number:",
-        number.clone().unwrap_or_else(|| "none".into()),
-        "This update:",
-        this_update,
-        "Next update:",
-        next_update.clone().unwrap_or_else(|| "none".into()),
-        "Revoked:",
-        revoked.len()
-    );
+    let mut lines = vec![
+        "Certificate revocation list".to_string(),
+        field("Issuer:", &issuer),
+        field(
+            "CRL number:",
+            number.clone().unwrap_or_else(|| "none".into()),
+        ),
+        field("This update:", &this_update),
+        field(
+            "Next update:",
+            next_update.clone().unwrap_or_else(|| "none".into()),
+        ),
+        field("Revoked:", revoked.len()),
+    ];
     for r in revoked.iter().take(50) {
-        text.push_str(&format!(
-            "    {}  {}  {}\n",
+        lines.push(format!(
+            "    {}  {}  {}",
             r["serial"].as_str().unwrap_or(""),
             r["revoked_at"].as_str().unwrap_or(""),
             r["reason"].as_str().unwrap_or("")
         ));
     }
     if revoked.len() > 50 {
-        text.push_str(&format!(
-            "    … and {} more (use --json)\n",
+        lines.push(format!(
+            "    … and {} more (use --json)",
             revoked.len() - 50
         ));
     }
     Ok(Described {
         kind: "crl",
         json: json!({"type": "crl", "issuer": issuer, "crl_number": number, "this_update": this_update, "next_update": next_update, "revoked": revoked, "sha256_fingerprint": fingerprint(der)}),
-        text,
+        lines,
     })
 }
 
 fn key_described(tag: &str, der: &[u8], pem_text: &str, what: &str) -> Result<Described> {
-    // The structure must parse even where the contents are not shown.
-    let (well_formed, format_name) = match tag {
-        "ENCRYPTED PRIVATE KEY" => (
-            pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).is_ok(),
-            "encrypted PKCS#8",
-        ),
-        "PRIVATE KEY" => (pkcs8::PrivateKeyInfoRef::try_from(der).is_ok(), "PKCS#8"),
-        // Legacy-encrypted SEC1/PKCS#1 bodies are ciphertext: nothing to check.
-        _ if pem_text.contains("Proc-Type: 4,ENCRYPTED") => (true, ""),
-        "EC PRIVATE KEY" => (is_sec1(der), "SEC1 EC"),
-        _ => (is_pkcs1(der), "PKCS#1 RSA"),
+    // Legacy-encrypted SEC1/PKCS#1 bodies are ciphertext: nothing to check.
+    let legacy = pem_text.contains("Proc-Type: 4,ENCRYPTED");
+    let encrypted = tag == "ENCRYPTED PRIVATE KEY" || legacy;
+    if tag == "ENCRYPTED PRIVATE KEY" && pkcs8::EncryptedPrivateKeyInfoRef::try_from(der).is_err() {
+        return Err(Error::input(format!(
+            "'{what}' is not a valid encrypted PKCS#8 private key"
+        )));
+    }
+    // The structure first, for a specific error; then an unencrypted key is
+    // loaded as every command loads one (aws-lc checks
+    // the key itself, not only its structure): a key that only looks right
+    // is refused here too.
+    let structure = match tag {
+        "EC PRIVATE KEY" if !legacy => Some((is_sec1(der), "SEC1 EC")),
+        "RSA PRIVATE KEY" if !legacy => Some((is_pkcs1(der), "PKCS#1 RSA")),
+        "PRIVATE KEY" => Some((pkcs8::PrivateKeyInfoRef::try_from(der).is_ok(), "PKCS#8")),
+        _ => None,
     };
-    if !well_formed {
+    if let Some((false, format_name)) = structure {
         return Err(Error::input(format!(
             "'{what}' is not a valid {format_name} private key"
         )));
     }
-    let (format, encrypted) = match tag {
-        "ENCRYPTED PRIVATE KEY" => ("PKCS#8", true),
-        "EC PRIVATE KEY" => ("SEC1", pem_text.contains("Proc-Type: 4,ENCRYPTED")),
-        "RSA PRIVATE KEY" => ("PKCS#1", pem_text.contains("Proc-Type: 4,ENCRYPTED")),
-        _ => ("PKCS#8", false),
+    let key = if encrypted {
+        None
+    } else {
+        Some(crate::keys::load_private_key(pem_text, what, &mut || {
+            Err(Error::input("encrypted"))
+        })?)
+    };
+    let format = match tag {
+        "EC PRIVATE KEY" => "SEC1",
+        "RSA PRIVATE KEY" => "PKCS#1",
+        _ => "PKCS#8",
     };
     let mut facts = json!({"type": "private_key", "format": format, "encrypted": encrypted});
-    let mut text = format!(
-        "Private key (contents not shown)\n  {:<22}{}\n  {:<22}{}\n",
-        "Format:",
-        format,
-        "Encrypted:",
-        if encrypted { "yes" } else { "NO" }
-    );
-    if encrypted && tag == "ENCRYPTED PRIVATE KEY" {
-        if let Ok(enc) = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der) {
-            let scheme = match enc.encryption_algorithm.pbes2() {
-                Some(p) if p.kdf.is_scrypt() => "PBES2 scrypt".to_string(),
-                Some(p) if p.kdf.is_pbkdf2() => "PBES2 PBKDF2".to_string(),
-                Some(_) => "PBES2".to_string(),
-                None => "PBES1 (legacy)".to_string(),
-            };
-            text.push_str(&format!("  {:<22}{}\n", "Scheme:", scheme));
-            facts["scheme"] = json!(scheme);
-        }
-    } else if !encrypted
-        && let Ok(k) =
-            crate::keys::load_private_key(pem_text, "key", &mut || Err(Error::input("encrypted")))
+    let mut lines = vec![
+        "Private key (contents not shown)".to_string(),
+        field("Format:", format),
+        field("Encrypted:", if encrypted { "yes" } else { "NO" }),
+    ];
+    if tag == "ENCRYPTED PRIVATE KEY"
+        && let Ok(enc) = pkcs8::EncryptedPrivateKeyInfoRef::try_from(der)
     {
+        let scheme = match enc.encryption_algorithm.pbes2() {
+            Some(p) if p.kdf.is_scrypt() => "PBES2 scrypt".to_string(),
+            Some(p) if p.kdf.is_pbkdf2() => "PBES2 PBKDF2".to_string(),
+            Some(_) => "PBES2".to_string(),
+            None => "PBES1 (legacy)".to_string(),
+        };
+        lines.push(field("Scheme:", &scheme));
+        facts["scheme"] = json!(scheme);
+    }
+    if let Some(k) = key {
         use rcgen::PublicKeyData;
         let spki = k.subject_public_key_info();
         let kind = crate::keys::key_type_of(&k)
             .map(|t| t.to_string())
             .unwrap_or_else(|_| "unknown".into());
         let fp = fingerprint(&spki);
-        text.push_str(&format!(
-            "  {:<22}{}\n  {:<22}{}\n",
-            "Key:", kind, "Public key SHA-256:", fp
-        ));
+        lines.push(field("Key:", &kind));
+        lines.push(field("Public key SHA-256:", &fp));
         facts["key"] = json!(kind);
         facts["public_key_sha256"] = json!(fp);
     }
     Ok(Described {
         kind: "private_key",
         json: facts,
-        text,
+        lines,
     })
 }
 
@@ -420,9 +426,10 @@ fn public_key_described(der: &[u8], what: &str) -> Result<Described> {
     Ok(Described {
         kind: "public_key",
         json: json!({"type": "public_key", "key": kind.to_string(), "sha256": fp}),
-        text: format!(
-            "Public key\n  {:<22}{}\n  {:<22}{}\n",
-            "Key:", kind, "SHA-256:", fp
-        ),
+        lines: vec![
+            "Public key".to_string(),
+            field("Key:", kind),
+            field("SHA-256:", &fp),
+        ],
     })
 }

@@ -223,26 +223,30 @@ pub const PBKDF2_ITERATIONS: u32 = 600_000;
 
 /// Most PBKDF2 iterations certsmith runs to open a key (16 times its own 600,000).
 pub const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
-/// Largest scrypt cost N certsmith runs (2^20; certsmith writes 2^14).
-pub const MAX_SCRYPT_N: u64 = 1 << 20;
-/// Largest scrypt r·p (certsmith writes r=8, p=1).
-pub const MAX_SCRYPT_RP: u64 = 32;
-/// Most memory scrypt may take (128·r·N bytes): 1 GiB.
-pub const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
+/// Most scrypt work N·r·p certsmith runs to open a key: 2^23, about as much
+/// as OpenSSL allows (certsmith and OpenSSL write N=2^14, r=8, p=1: 2^17).
+pub const MAX_SCRYPT_WORK: u64 = 1 << 23;
+/// Most memory scrypt may take (128·r·N bytes): 256 MiB.
+pub const MAX_SCRYPT_MEMORY: u64 = 256 << 20;
 
-/// Refuses KDF parameters that would cost hours or many GiB before the
-/// passphrase could even be checked: a key file is untrusted input until
-/// it decrypts.
+/// Refuses KDF parameters that are malformed (the KDF would panic, or fail
+/// in a way reported as a wrong passphrase) or would cost seconds to hours,
+/// or hundreds of MiB, on every command that loads the key: a key file is
+/// untrusted input until it decrypts. Every value is named.
 fn check_kdf_cost(kdf: &pkcs8::pkcs5::pbes2::Kdf, what: &str) -> Result<()> {
     let hint = "re-encrypt the key with ordinary parameters, e.g.: openssl pkcs8 -topk8 -scrypt -in OLD.pem -out NEW.pem";
-    if let Some(p) = kdf.pbkdf2()
-        && p.iteration_count > MAX_PBKDF2_ITERATIONS
-    {
-        return Err(Error::input(format!(
-            "'{what}' asks for {} PBKDF2 iterations; certsmith runs at most {MAX_PBKDF2_ITERATIONS}",
-            p.iteration_count
-        ))
-        .hint(hint));
+    let what = crate::error::shown(what);
+    let refuse = |why: String| Err(Error::input(format!("'{what}' {why}")).hint(hint));
+    if let Some(p) = kdf.pbkdf2() {
+        let i = p.iteration_count;
+        if i == 0 {
+            return refuse("asks for 0 PBKDF2 iterations; there must be at least 1".to_string());
+        }
+        if i > MAX_PBKDF2_ITERATIONS {
+            return refuse(format!(
+                "asks for {i} PBKDF2 iterations; certsmith runs at most {MAX_PBKDF2_ITERATIONS}"
+            ));
+        }
     }
     if let Some(s) = kdf.scrypt() {
         let (n, r, p) = (
@@ -250,14 +254,25 @@ fn check_kdf_cost(kdf: &pkcs8::pkcs5::pbes2::Kdf, what: &str) -> Result<()> {
             u64::from(s.block_size),
             u64::from(s.parallelization),
         );
+        let params = format!("scrypt N={n}, r={r}, p={p}");
+        if n < 2 || !n.is_power_of_two() {
+            return refuse(format!(
+                "asks for {params}; N must be a power of two of at least 2"
+            ));
+        }
+        if r == 0 || p == 0 {
+            return refuse(format!(
+                "asks for {params}; r and p must each be at least 1"
+            ));
+        }
+        let work = n.saturating_mul(r).saturating_mul(p);
         let memory = n.saturating_mul(128).saturating_mul(r);
-        if n > MAX_SCRYPT_N || r * p > MAX_SCRYPT_RP || memory > MAX_SCRYPT_MEMORY {
-            return Err(Error::input(format!(
-                "'{what}' asks for scrypt N={n}, r={r}, p={p} ({} MiB of memory); certsmith runs at most N={MAX_SCRYPT_N}, r·p={MAX_SCRYPT_RP} and {} MiB",
+        if work > MAX_SCRYPT_WORK || memory > MAX_SCRYPT_MEMORY {
+            return refuse(format!(
+                "asks for {params} (N·r·p = {work}, {} MiB of memory); certsmith runs at most N·r·p = {MAX_SCRYPT_WORK} and {} MiB",
                 memory >> 20,
                 MAX_SCRYPT_MEMORY >> 20
-            ))
-            .hint(hint));
+            ));
         }
     }
     Ok(())

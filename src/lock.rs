@@ -6,7 +6,6 @@
 //! no lock at all, so they never wait.
 
 use std::fs::{File, TryLockError};
-use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -49,13 +48,14 @@ pub fn shared(dir: &Path) -> Result<Option<File>> {
             )));
         }
         if !said && waited >= QUIET_WAIT {
-            // Not `eprintln!`: it panics when stderr is a closed pipe.
-            let _ = writeln!(
-                std::io::stderr(),
-                "note: waiting up to {} s for {} to release the lock on the PKI directory '{}'",
-                limit.as_secs(),
-                holder(&f),
-                dir.display()
+            crate::error::diagnostic(
+                "note: ",
+                &format!(
+                    "waiting up to {} s for {} to release the lock on the PKI directory '{}'",
+                    limit.as_secs(),
+                    holder(&f),
+                    dir.display()
+                ),
             );
             said = true;
         }

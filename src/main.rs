@@ -26,9 +26,13 @@ fn main() -> ExitCode {
                 Err(again) if again.kind() == e.kind() => again,
                 _ => e,
             };
+            // clap's own line feeds separate its lines; each goes out whole
+            // through the one diagnostic writer.
             let text = e.render().to_string();
             let text = text.strip_prefix("error: ").unwrap_or(&text);
-            commands::write_stderr(&format!("certsmith: {}", commands::terminal_text(text)));
+            for (i, line) in text.lines().enumerate() {
+                commands::diagnostic(if i == 0 { "certsmith: " } else { "" }, line);
+            }
             return ExitCode::from(2);
         }
     };

@@ -137,9 +137,9 @@ impl Profile {
         };
         let key_usage = parse_ku("key_usage", &f.key_usage)?;
         let rsa_key_usage = parse_ku("rsa_key_usage", &f.rsa_key_usage)?;
-        let default_validity = Validity::parse(&f.default_validity)
+        let default_validity = Validity::parse_flag("validity", &f.default_validity)
             .map_err(|e| field_err("default_validity", e.message))?;
-        let max_validity = match Validity::parse(&f.max_validity)
+        let max_validity = match Validity::parse_flag("validity", &f.max_validity)
             .map_err(|e| field_err("max_validity", e.message))?
         {
             Validity::For(d) => d,

@@ -18,18 +18,25 @@ pub enum Validity {
 }
 
 impl Validity {
-    /// Parses `90d`, `12h`, `30m`, `2w`, `5y` (365 days a year) or an RFC 3339 time.
+    /// Parses `90d`, `12h`, `30m`, `2w`, `5y` (365 days a year) or an RFC 3339 time
+    /// given to `--validity`.
     pub fn parse(s: &str) -> Result<Validity> {
+        Validity::parse_flag("--validity", s)
+    }
+
+    /// [`Validity::parse`] for a value of `flag` (`--expiring-within`,
+    /// `--next-update`), which every error names.
+    pub fn parse_flag(flag: &str, s: &str) -> Result<Validity> {
         let bad = || {
             Error::input(format!(
-                "validity '{}' is not understood",
+                "{flag} '{}' is not understood",
                 crate::error::shown(s)
             ))
             .hint("write a length like 90d, 12h or 5y, or an end time like 2027-01-31T00:00:00Z")
         };
         let s = s.trim();
         if s.contains('T') || s.contains(':') {
-            return Ok(Validity::Until(clock::parse_rfc3339("--validity", s)?));
+            return Ok(Validity::Until(clock::parse_rfc3339(flag, s)?));
         }
         if s.len() < 2 {
             return Err(bad());
@@ -39,7 +46,10 @@ impl Validity {
         let (num, unit) = s.split_at(unit_at);
         let n: i64 = num.parse().map_err(|_| bad())?;
         if n <= 0 {
-            return Err(Error::input(format!("validity '{s}' must be positive")));
+            return Err(Error::input(format!(
+                "{flag} '{}' must be positive",
+                crate::error::shown(s)
+            )));
         }
         // Count in minutes with checked arithmetic: `Duration::days(n)` panics
         // on overflow for a huge n (e.g. 99999999999999y).
@@ -56,7 +66,8 @@ impl Validity {
             .filter(|m| *m <= 100 * 365 * 24 * 60)
         else {
             return Err(Error::input(format!(
-                "validity '{s}' is longer than 100 years"
+                "{flag} '{}' is longer than 100 years",
+                crate::error::shown(s)
             )));
         };
         let d = Duration::minutes(minutes);

@@ -34,10 +34,19 @@ pub fn corpus(file: &str) -> PathBuf {
 /// timeout and a 2 GiB address-space limit, so a hang or a runaway
 /// allocation fails the test instead of stalling or starving the machine.
 pub fn run_bounded(env: &Env, now: Option<&str>, args: &[&str]) -> Run {
+    run_within(env, now, 20, args)
+}
+
+/// [`run_bounded`] with a timeout of `secs` seconds; a run killed at the
+/// timeout has code -1.
+pub fn run_within(env: &Env, now: Option<&str>, secs: u32, args: &[&str]) -> Run {
     let c = env.command(args);
     let mut sh = Command::new("sh");
+    crate::common::clean_env(&mut sh);
     sh.arg("-c")
-        .arg(r#"ulimit -v 2097152; exec timeout -s KILL 20 "$@""#)
+        .arg(format!(
+            r#"ulimit -v 2097152; exec timeout -s KILL {secs} "$@""#
+        ))
         .arg("sh")
         .arg(c.get_program())
         .args(c.get_args())

@@ -5,7 +5,6 @@
 //! as a client do not.
 
 use std::net::{TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -72,12 +71,13 @@ struct Nginx {
     dir: PathBuf,
 }
 
-impl Drop for Nginx {
-    /// A graceful stop (`nginx -s quit`): the master lets its workers finish
-    /// and reaps them before it exits, so no process outlives the test. A
-    /// SIGKILL to the master alone would orphan the workers. If nginx has not
-    /// exited within 10 s, its whole process group is killed.
-    fn drop(&mut self) {
+impl Nginx {
+    /// A graceful stop (`nginx -s quit`); whether nginx exited (and was
+    /// reaped) within 10 s.
+    fn stop(&mut self) -> bool {
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return true;
+        }
         let quit = Command::new(NGINX)
             .arg("-p")
             .arg(&self.dir)
@@ -90,15 +90,24 @@ impl Drop for Nginx {
         let deadline = Instant::now() + Duration::from_secs(10);
         while quit.as_ref().is_ok_and(|s| s.success()) && Instant::now() < deadline {
             if !matches!(self.child.try_wait(), Ok(None)) {
-                return;
+                return true;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        eprintln!("nginx did not quit within 10 s: killing its process group");
-        let _ = Command::new("kill")
-            .args(["-s", "KILL", "--", &format!("-{}", self.child.id())])
-            .status();
-        let _ = self.child.wait();
+        false
+    }
+}
+
+impl Drop for Nginx {
+    /// nginx runs as one process (`master_process off`) in the test's own
+    /// process group: a graceful stop ends it, and so does Ctrl-C at the
+    /// terminal, which signals the whole foreground group. Should the stop
+    /// fail, the one process is killed.
+    fn drop(&mut self) {
+        if !self.stop() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
@@ -116,7 +125,8 @@ fn start_nginx(env: &Env, port: u16) -> Nginx {
     let server = env.cert_dir("localhost");
     let bundle = env.pki.join("bundles/nginx");
     let conf = format!(
-        "worker_processes 1;\n\
+        "master_process off;\n\
+         worker_processes 1;\n\
          error_log {d}/error.log info;\n\
          pid {d}/nginx.pid;\n\
          events {{ worker_connections 64; }}\n\
@@ -143,9 +153,6 @@ fn start_nginx(env: &Env, port: u16) -> Nginx {
         .arg("-c")
         .arg(dir.join("nginx.conf"))
         .args(["-g", "daemon off;"])
-        // Its own process group (id = the master's pid), so a test can see
-        // every process nginx started.
-        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -279,49 +286,50 @@ fn revoked_device_is_rejected_by_nginx_only_after_the_crl_is_published() {
     );
 }
 
-/// Processes still running (zombies aside) in process group `group`.
-fn group_members(group: u32) -> Vec<String> {
-    let mut found = Vec::new();
+/// Live processes whose parent is `pid`, and `pid`'s process group.
+fn children_and_group(pid: u32) -> (Vec<String>, Option<String>) {
+    let fields = |stat: &str| -> Vec<String> {
+        // pid (comm) state ppid pgrp …; comm may hold spaces, so split after ')'.
+        stat.rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().map(String::from).collect())
+            .unwrap_or_default()
+    };
+    let mut kids = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
             continue;
         };
-        // pid (comm) state ppid pgrp …; comm may hold spaces, so split after ')'.
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        if fields.len() > 2 && fields[0] != "Z" && fields[2] == group.to_string() {
-            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            found.push(format!(
-                "{}: {}",
-                e.file_name().to_string_lossy(),
-                String::from_utf8_lossy(&cmdline).replace('\0', " ")
-            ));
+        let f = fields(&stat);
+        if f.len() > 2 && f[0] != "Z" && f[1] == pid.to_string() {
+            kids.push(e.file_name().to_string_lossy().into_owned());
         }
     }
-    found
+    let group = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| fields(&s).get(2).cloned());
+    (kids, group)
 }
 
 #[test]
-fn nginx_started_by_a_test_leaves_no_process_behind() {
+fn nginx_started_by_a_test_ends_on_a_graceful_stop_and_shares_the_terminals_group() {
     if !nginx_available() {
         return;
     }
     let f = fixture();
     let port = free_port();
-    let nginx = start_nginx(&f.env, port);
-    let group = nginx.child.id();
-    let running = group_members(group);
+    let mut nginx = start_nginx(&f.env, port);
+    let pid = nginx.child.id();
+    let (kids, group) = children_and_group(pid);
+    // One process: nothing a stop could leave behind.
+    assert!(kids.is_empty(), "nginx started other processes: {kids:?}");
+    // In the test's own process group, so Ctrl-C at the terminal reaches it.
+    let (_, ours) = children_and_group(std::process::id());
+    assert_eq!(group, ours, "nginx left the terminal's process group");
+    // The graceful stop alone ends it (no kill fallback).
+    assert!(nginx.stop(), "nginx did not end on `nginx -s quit`");
     assert!(
-        running.len() >= 2,
-        "expected a master and a worker: {running:?}"
-    );
-    drop(nginx);
-    let left = group_members(group);
-    assert!(
-        left.is_empty(),
-        "nginx processes outlived the test: {left:?}"
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "nginx {pid} is still there"
     );
 }
 

@@ -266,7 +266,7 @@ fn revoking_a_ca_at_a_terminal_asks_and_no_keeps_it() {
             env!("CARGO_BIN_EXE_certsmith"),
             env.pki.display()
         );
-        let mut child = std::process::Command::new("script")
+        let mut child = clean_env(&mut std::process::Command::new("script"))
             .args(["-qec", &cmd, "/dev/null"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())

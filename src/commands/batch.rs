@@ -91,9 +91,9 @@ fn bad_rows(manifest: &Manifest, c: &Checked, skip_existing: bool) -> Error {
         super::diagnostic("certsmith: ", e);
     }
     if c.bad > c.errors.len() as u64 {
-        eprintln!(
-            "certsmith: … and {} more bad rows",
-            c.bad - c.errors.len() as u64
+        super::diagnostic(
+            "certsmith: ",
+            &format!("… and {} more bad rows", c.bad - c.errors.len() as u64),
         );
     }
     let mut lines: Vec<String> = c.bad_lines.iter().take(20).map(u64::to_string).collect();
@@ -148,7 +148,8 @@ fn dry_run_report(ctx: &Ctx, plan: &Plan<'_>, c: &Checked) {
     });
     ctx.report(
         || {
-            let mut s = format!(
+            let mut s = super::Lines::new();
+            let mut head = format!(
                 "Manifest OK: {} rows, {} to issue from CA '{}' (profile {}, {}) into {}",
                 c.rows,
                 c.to_issue,
@@ -158,16 +159,16 @@ fn dry_run_report(ctx: &Ctx, plan: &Plan<'_>, c: &Checked) {
                 plan.out_dir().display()
             );
             if c.skipped > 0 {
-                s.push_str(&format!(", {} already in the ledger (skipped)", c.skipped));
+                head.push_str(&format!(", {} already in the ledger (skipped)", c.skipped));
             }
-            s.push_str(".\n");
+            s.line(format!("{head}."));
             if c.unrecorded > 0 {
-                s.push_str(&format!(
-                    "note: {} names have files but no ledger row (an interrupted run); they will be re-issued and the old files kept as *.old-unrecorded\n",
+                s.line(format!(
+                    "note: {} names have files but no ledger row (an interrupted run); they will be re-issued and the old files kept as *.old-unrecorded",
                     c.unrecorded
                 ));
             }
-            s.push_str("Nothing was written (--dry-run).\n");
+            s.line("Nothing was written (--dry-run).");
             s
         },
         &json,
@@ -179,24 +180,25 @@ fn report(ctx: &Ctx, s: &Summary, unrecorded: u64) {
     json["unrecorded_replaced"] = unrecorded.into();
     ctx.report(
         || {
-            let mut t = format!(
-                "Issued {} certificates from CA '{}' (profile {}, {}) in {:.2} s, {:.0} certificates/s.\n",
+            let mut t = super::Lines::new();
+            t.line(format!(
+                "Issued {} certificates from CA '{}' (profile {}, {}) in {:.2} s, {:.0} certificates/s.",
                 s.issued, s.ca, s.profile, s.key_type, s.elapsed_seconds, s.certs_per_second
-            );
+            ));
             if s.skipped > 0 {
-                t.push_str(&format!("Skipped {} names already in the ledger.\n", s.skipped));
+                t.line(format!("Skipped {} names already in the ledger.", s.skipped));
             }
             if unrecorded > 0 {
-                t.push_str(&format!(
-                    "note: re-issued {unrecorded} names whose files had no ledger row; the old files are kept as *.old-unrecorded\n"
+                t.line(format!(
+                    "note: re-issued {unrecorded} names whose files had no ledger row; the old files are kept as *.old-unrecorded"
                 ));
             }
             if s.clamped {
-                t.push_str("note: the validity was shortened to the issuer's notAfter (--clamp)\n");
+                t.line("note: the validity was shortened to the issuer's notAfter (--clamp)");
             }
-            t.push_str(&format!("  {}/<name>/{{cert,key,chain,fullchain}}.pem\n", s.out.display()));
-            t.push_str(&format!(
-                "Next: certsmith{} list --ca {}\n",
+            t.line(format!("  {}/<name>/{{cert,key,chain,fullchain}}.pem", s.out.display()));
+            t.line(format!(
+                "Next: certsmith{} list --ca {}",
                 super::pki_flag(ctx),
                 s.ca
             ));

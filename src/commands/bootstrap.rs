@@ -446,31 +446,30 @@ fn report(ctx: &Ctx, plan: &Plan, o: &Outcome) {
     });
     ctx.report(
         || {
-            let mut s = format!(
-                "Created root CA '{}', intermediate CA '{}' and certificate '{}' in {}.\n",
+            let mut s = super::Lines::new();
+            s.line(format!(
+                "Created root CA '{}', intermediate CA '{}' and certificate '{}' in {}.",
                 o.root.name,
                 o.intermediate.name,
                 o.first.name,
                 ctx.pki.root.display()
-            );
-            s.push_str(&super::file_lines(&o.root.files));
-            s.push_str(&super::file_lines(&o.intermediate.files));
-            s.push_str(&super::file_lines(&o.first.files));
+            ));
+            s.append(super::file_lines(&o.root.files));
+            s.append(super::file_lines(&o.intermediate.files));
+            s.append(super::file_lines(&o.first.files));
             if let Some(p) = &o.p12 {
-                s.push_str(&super::file_lines(std::slice::from_ref(p)));
+                s.append(super::file_lines(std::slice::from_ref(p)));
             }
             if !o.root.encrypted {
-                s.push_str("warning: the CA keys are stored unencrypted (--no-passphrase)\n");
+                s.line("warning: the CA keys are stored unencrypted (--no-passphrase)");
             } else {
-                s.push_str(&format!(
-                    "The CA keys are encrypted; keep the root key offline once the intermediate exists:\n  {}\n",
-                    ctx.pki.ca_key_path(&o.root.name).display()
-                ));
+                s.line("The CA keys are encrypted; keep the root key offline once the intermediate exists:")
+                    .line(format!("  {}", ctx.pki.ca_key_path(&o.root.name).display()));
             }
-            s.push_str(&super::bundle::human(&o.bundle));
-            s.push_str("Then:\n");
+            s.append(super::bundle::human(&o.bundle));
+            s.line("Then:");
             for n in &next {
-                s.push_str(&format!("  {n}\n"));
+                s.line(format!("  {n}"));
             }
             s
         },

@@ -26,20 +26,21 @@ pub fn run(ctx: &Ctx, a: BundleArgs) -> Result<()> {
 }
 
 /// The human lines of a written bundle (shared with `bootstrap`).
-pub fn human(r: &BundleResult) -> String {
-    let mut s = format!(
-        "Wrote the {} bundle ({} CA certificate(s)) to {}:\n",
+pub fn human(r: &BundleResult) -> super::Lines {
+    let mut s = super::Lines::new();
+    s.line(format!(
+        "Wrote the {} bundle ({} CA certificate(s)) to {}:",
         r.target,
         r.certs.len(),
         r.dir.display()
-    );
-    s.push_str(&super::file_lines(&r.files));
+    ));
+    s.append(super::file_lines(&r.files));
     for w in &r.warnings {
-        s.push_str(&format!("warning: {w}\n"));
+        s.line(format!("warning: {w}"));
     }
-    s.push_str("Next:\n");
+    s.line("Next:");
     for n in &r.next {
-        s.push_str(&format!("  {n}\n"));
+        s.line(format!("  {n}"));
     }
     s
 }

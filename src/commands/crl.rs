@@ -54,22 +54,22 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
     let p = super::pki_flag(ctx);
     ctx.report(
         || {
-            let mut s = String::new();
+            let mut s = super::Lines::new();
             for w in &written {
-                s.push_str(&format!(
-                    "Wrote CRL #{} of CA '{}' ({} revoked, next update {}).\n",
+                s.line(format!(
+                    "Wrote CRL #{} of CA '{}' ({} revoked, next update {}).",
                     w.crl_number, w.ca, w.revoked, w.next_update
                 ));
-                s.push_str(&super::file_lines(&w.files));
+                s.append(super::file_lines(&w.files));
             }
             for n in &skipped {
-                s.push_str(&format!(
-                    "Skipped CA '{n}': it publishes no CRL (made with --no-crl; keyUsage lacks cRLSign).\n"
+                s.line(format!(
+                    "Skipped CA '{n}': it publishes no CRL (made with --no-crl; keyUsage lacks cRLSign)."
                 ));
             }
             if let Some(w) = written.first() {
-                s.push_str(&format!(
-                    "Publish it before {}: certsmith{p} bundle --target nginx --with-crl\n",
+                s.line(format!(
+                    "Publish it before {}: certsmith{p} bundle --target nginx --with-crl",
                     w.next_update
                 ));
             }
@@ -85,9 +85,9 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
         return Ok(());
     }
     for (n, e) in &failed {
-        eprintln!("certsmith: CA '{n}': {e}");
+        super::diagnostic("certsmith: ", &format!("CA '{n}': {e}"));
         if let Some(h) = &e.hint {
-            eprintln!("hint: {h}");
+            super::diagnostic("hint: ", h);
         }
     }
     let names: Vec<&str> = failed.iter().map(|(n, _)| n.as_str()).collect();

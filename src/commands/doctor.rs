@@ -44,35 +44,36 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<()> {
     Ok(())
 }
 
-fn human(r: &Report, repair: bool) -> String {
-    let mut s = format!(
-        "Checked '{}': {} CA{}, {} certificate{}.\n",
+fn human(r: &Report, repair: bool) -> super::Lines {
+    let mut s = super::Lines::new();
+    s.line(format!(
+        "Checked '{}': {} CA{}, {} certificate{}.",
         r.pki,
         r.cas,
         if r.cas == 1 { "" } else { "s" },
         r.certificates,
         if r.certificates == 1 { "" } else { "s" }
-    );
+    ));
     for f in &r.findings {
         let label = match f.severity {
             Severity::Problem => "problem",
             Severity::Warning => "warning",
             Severity::Note => "note",
         };
-        s.push_str(&format!("{label}: {}\n", f.message));
+        s.line(format!("{label}: {}", f.message));
         if let Some(done) = &f.repaired {
-            s.push_str(&format!("  repaired: {done}\n"));
+            s.line(format!("  repaired: {done}"));
         }
     }
     let problems = r.count(Severity::Problem);
     let repaired = r.repaired_count();
     if problems == 0 {
-        s.push_str("No problems found.\n");
+        s.line("No problems found.");
     } else if repair {
-        s.push_str(&format!("{problems} problem(s), {repaired} repaired.\n"));
+        s.line(format!("{problems} problem(s), {repaired} repaired."));
     } else {
-        s.push_str(&format!(
-            "{problems} problem(s). Next: certsmith doctor --repair\n"
+        s.line(format!(
+            "{problems} problem(s). Next: certsmith doctor --repair"
         ));
     }
     s

@@ -121,10 +121,11 @@ pub fn report(ctx: &Ctx, name: &str, format: Format, legacy: bool, out: &Path) {
                 Format::K8sSecret => format!("kubectl apply -n NAMESPACE -f {}", out.display()),
                 Format::Pem => format!("certsmith inspect {}", out.display()),
             };
-            format!(
-                "Exported '{name}' as {what}.\n  {}\nNext: {next}\n",
-                out.display()
-            )
+            let mut s = super::Lines::new();
+            s.line(format!("Exported '{name}' as {what}."))
+                .line(format!("  {}", out.display()))
+                .line(format!("Next: {next}"));
+            s
         },
         &json,
     );

@@ -214,23 +214,24 @@ pub fn import_report(ctx: &Ctx, i: &ImportedCa, next: Option<String>) {
     let next = next.unwrap_or_else(|| format!("certsmith{p} issue device-001 --ca {}", ca.name));
     ctx.report(
         || {
-            let mut s = format!(
-                "Imported {} CA '{}' ({}, {}, valid until {}); the certificate is kept byte for byte.\n",
+            let mut s = super::Lines::new();
+            s.line(format!(
+                "Imported {} CA '{}' ({}, {}, valid until {}); the certificate is kept byte for byte.",
                 ca.kind, ca.name, ca.subject, ca.key_type, ca.not_after
-            );
+            ));
             if ca.kind != "root" {
                 match &i.issuer {
-                    Some(x) => s.push_str(&format!("Its issuer is CA '{x}' of this PKI (signature checked).\n")),
-                    None => s.push_str("Its issuer is outside this PKI; keep that root's certificate at hand for trust stores.\n"),
-                }
+                    Some(x) => s.line(format!("Its issuer is CA '{x}' of this PKI (signature checked).")),
+                    None => s.line("Its issuer is outside this PKI; keep that root's certificate at hand for trust stores."),
+                };
             }
-            s.push_str(&super::file_lines(&ca.files));
+            s.append(super::file_lines(&ca.files));
             if ca.encrypted {
-                s.push_str("The key is stored re-encrypted as PKCS#8 (PBES2, AES-256-CBC).\n");
+                s.line("The key is stored re-encrypted as PKCS#8 (PBES2, AES-256-CBC).");
             } else {
-                s.push_str("warning: the CA key is stored unencrypted (--no-passphrase)\n");
+                s.line("warning: the CA key is stored unencrypted (--no-passphrase)");
             }
-            s.push_str(&format!("Next: {next}\n"));
+            s.line(format!("Next: {next}"));
             s
         },
         &json,

@@ -10,6 +10,6 @@ use crate::cli::InspectArgs;
 pub fn run(ctx: &Ctx, a: InspectArgs) -> Result<()> {
     let bytes = input::read(&a.file, Kind::Inspected)?;
     let d = inspect::describe(&bytes, &a.file.display().to_string())?;
-    ctx.report(|| d.text.clone(), &d.json);
+    ctx.report(|| d.lines.clone().into(), &d.json);
     Ok(())
 }

@@ -108,25 +108,26 @@ pub fn leaf_report(ctx: &Ctx, l: &IssuedLeaf, notes: &[String]) {
     }
     ctx.report(
         || {
-            let mut s = format!(
-                "Issued '{}' ({}, profile {}, {}) from CA '{}', serial {}, valid until {}.\n",
+            let mut s = super::Lines::new();
+            s.line(format!(
+                "Issued '{}' ({}, profile {}, {}) from CA '{}', serial {}, valid until {}.",
                 l.name, l.subject, l.profile, l.key_type, l.issuer, l.serial, l.not_after
-            );
+            ));
             if l.clamped {
-                s.push_str("note: the validity was shortened to the issuer's notAfter (--clamp)\n");
+                s.line("note: the validity was shortened to the issuer's notAfter (--clamp)");
             }
             for n in notes {
-                s.push_str(&format!("note: {n}\n"));
+                s.line(format!("note: {n}"));
             }
-            s.push_str(&super::file_lines(&l.files));
+            s.append(super::file_lines(&l.files));
             let cert = l
                 .files
                 .iter()
                 .find(|f| f.ends_with("cert.pem"))
-                .map(|f| certsmith::error::escape_controls(&f.display().to_string()))
+                .map(|f| f.display().to_string())
                 .unwrap_or_default();
-            s.push_str(&format!(
-                "Next: certsmith{} inspect {cert}\n",
+            s.line(format!(
+                "Next: certsmith{} inspect {cert}",
                 super::pki_flag(ctx)
             ));
             s

@@ -106,13 +106,11 @@ fn change_passphrase(ctx: &Ctx, a: ChangePassphraseArgs) -> Result<()> {
     });
     ctx.report(
         || {
-            let mut s = format!(
-                "The key of CA '{}' is now {state}.\n  {}\n",
-                a.ca,
-                path.display()
-            );
+            let mut s = super::Lines::new();
+            s.line(format!("The key of CA '{}' is now {state}.", a.ca))
+                .line(format!("  {}", path.display()));
             if new.is_none() {
-                s.push_str("warning: the CA key is stored unencrypted (--no-passphrase)\n");
+                s.line("warning: the CA key is stored unencrypted (--no-passphrase)");
             }
             s
         },

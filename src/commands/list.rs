@@ -14,7 +14,7 @@ pub fn run(ctx: &Ctx, a: ListArgs) -> Result<()> {
     let expiring_before = match a
         .expiring_within
         .as_deref()
-        .map(Validity::parse)
+        .map(|v| Validity::parse_flag("--expiring-within", v))
         .transpose()?
     {
         Some(Validity::For(d)) => {
@@ -49,15 +49,16 @@ pub fn run(ctx: &Ctx, a: ListArgs) -> Result<()> {
     ctx.report(
         || {
             if rows.is_empty() {
-                return "No certificates match.\n".to_string();
+                return vec!["No certificates match.".to_string()].into();
             }
-            let mut s = format!(
-                "{:<24} {:<10} {:<12} {:<20} {:<10} {}\n",
+            let mut s = super::Lines::new();
+            s.line(format!(
+                "{:<24} {:<10} {:<12} {:<20} {:<10} {}",
                 "NAME", "STATUS", "ISSUER", "NOT AFTER", "PROFILE", "SERIAL"
-            );
+            ));
             for r in &rows {
-                s.push_str(&format!(
-                    "{:<24} {:<10} {:<12} {:<20} {:<10} {}\n",
+                s.line(format!(
+                    "{:<24} {:<10} {:<12} {:<20} {:<10} {}",
                     r.name,
                     r.status(now_ts),
                     r.issuer.as_deref().unwrap_or("-"),

@@ -45,15 +45,12 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Prints the human text, or the JSON document with `--json`.
-    pub fn report(&self, human: impl FnOnce() -> String, json: &serde_json::Value) {
+    /// Prints the human report, or the JSON document with `--json`.
+    pub fn report(&self, human: impl FnOnce() -> Lines, json: &serde_json::Value) {
         let text = if self.json {
-            format!(
-                "{}\n",
-                serde_json::to_string_pretty(json).unwrap_or_default()
-            )
+            json_text(json)
         } else if !self.quiet {
-            terminal_text(&human())
+            human().text()
         } else {
             return;
         };
@@ -61,24 +58,75 @@ impl Ctx {
     }
 }
 
-/// Human text made safe for a terminal: every control character is escaped
-/// (`\u{1b}`, `\r`, …) except the line feeds between lines, so nothing
-/// certsmith prints can move the cursor, recolour, retitle or clear the
-/// operator's terminal. JSON needs none of this: serde escapes controls.
-pub fn terminal_text(text: &str) -> String {
-    text.split('\n')
-        .map(escape_controls)
-        .collect::<Vec<_>>()
-        .join("\n")
+/// A human report, built a line at a time. Each line is escaped whole when
+/// printed ([`escape_controls`]: control characters, line feeds included,
+/// and bidi / separator characters), so a value inside a line — a subject,
+/// a SAN, a path — can never end it early or start a forged line of its
+/// own, whichever command prints it. There is no way to add text that is
+/// split on line feeds: every report goes through [`Lines::line`].
+#[derive(Default)]
+pub struct Lines(Vec<String>);
+
+impl Lines {
+    pub fn new() -> Lines {
+        Lines::default()
+    }
+
+    /// Adds one line (without its line feed).
+    pub fn line(&mut self, line: impl Into<String>) -> &mut Lines {
+        self.0.push(line.into());
+        self
+    }
+
+    /// Adds the lines of another report.
+    pub fn append(&mut self, other: Lines) -> &mut Lines {
+        self.0.extend(other.0);
+        self
+    }
+
+    /// Writes the lines to stderr, each through [`diagnostic`] (prompts).
+    pub fn to_stderr(&self) {
+        for l in &self.0 {
+            diagnostic("", l);
+        }
+    }
+
+    /// The lines as terminal-safe text, each ended by a line feed.
+    pub fn text(&self) -> String {
+        self.0
+            .iter()
+            .map(|l| format!("{}\n", escape_controls(l)))
+            .collect()
+    }
 }
 
-/// Writes one diagnostic line to stderr: certsmith's own `prefix`
-/// (`certsmith: `, `hint: `, `warning: `), then `text` with every control
-/// character escaped, line feeds included, so a value inside it can neither
-/// reach the terminal raw nor start a forged line.
-pub fn diagnostic(prefix: &str, text: &str) {
-    write_stderr(&format!("{prefix}{}\n", escape_controls(text)));
+impl From<Vec<String>> for Lines {
+    fn from(lines: Vec<String>) -> Lines {
+        Lines(lines)
+    }
 }
+
+/// The one JSON writer for stdout: pretty JSON with, beyond what serde
+/// escapes (U+0000–U+001F), DEL and the C1 controls (U+007F–U+009F, e.g.
+/// the 8-bit CSI U+009B) and the bidi / separator characters written as
+/// `\u00XX` escapes. Those can only occur inside strings, so the document
+/// still parses to the same values.
+pub fn json_text(json: &serde_json::Value) -> String {
+    let raw = serde_json::to_string_pretty(json).unwrap_or_default();
+    let mut out = String::with_capacity(raw.len() + 1);
+    for c in raw.chars() {
+        if ('\u{7f}'..='\u{9f}').contains(&c) || certsmith::error::reorders_text(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
+    out
+}
+
+/// Writes one diagnostic line to stderr (the library's one writer).
+pub use certsmith::error::diagnostic;
 
 /// Writes to stdout. A reader that closed the pipe early (`| head`) is not
 /// an error; any other failure is said on stderr.
@@ -88,15 +136,8 @@ pub fn write_stdout(text: &str) {
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|_| out.flush())
         && e.kind() != std::io::ErrorKind::BrokenPipe
     {
-        write_stderr(&format!("certsmith: cannot write to stdout: {e}\n"));
+        diagnostic("certsmith: ", &format!("cannot write to stdout: {e}"));
     }
-}
-
-/// Writes to stderr. Unlike `eprintln!`, it does not panic when stderr is
-/// a closed pipe: the exit code still tells what happened.
-pub fn write_stderr(text: &str) {
-    use std::io::Write;
-    let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
 /// Runs the parsed command line.
@@ -204,16 +245,17 @@ pub fn issuing_ca(ledger: &Ledger, arg: Option<&str>) -> Result<String> {
 }
 
 /// Lines listing written files, for human output.
-pub fn file_lines(files: &[PathBuf]) -> String {
+pub fn file_lines(files: &[PathBuf]) -> Lines {
     files
         .iter()
-        .map(|f| format!("  {}\n", escape_controls(&f.display().to_string())))
-        .collect()
+        .map(|f| format!("  {}", f.display()))
+        .collect::<Vec<_>>()
+        .into()
 }
 
 /// `--pki` as the user should type it again in a next command.
 pub fn pki_flag(ctx: &Ctx) -> String {
-    let p = escape_controls(&ctx.pki.root.display().to_string());
+    let p = ctx.pki.root.display().to_string();
     if p == "pki" {
         String::new()
     } else {
@@ -255,8 +297,9 @@ pub fn ca_report(ctx: &Ctx, ca: &certsmith::ca::CreatedCa, next: &str) {
     let json = serde_json::to_value(ca).unwrap_or_default();
     ctx.report(
         || {
-            let mut s = format!(
-                "Created {} CA '{}' ({}, {}, valid until {}{}).\n",
+            let mut s = Lines::new();
+            s.line(format!(
+                "Created {} CA '{}' ({}, {}, valid until {}{}).",
                 ca.kind,
                 ca.name,
                 ca.subject,
@@ -267,12 +310,12 @@ pub fn ca_report(ctx: &Ctx, ca: &certsmith::ca::CreatedCa, next: &str) {
                 } else {
                     ""
                 }
-            );
-            s.push_str(&file_lines(&ca.files));
+            ));
+            s.append(file_lines(&ca.files));
             if !ca.encrypted {
-                s.push_str("warning: the CA key is stored unencrypted (--no-passphrase)\n");
+                s.line("warning: the CA key is stored unencrypted (--no-passphrase)");
             }
-            s.push_str(&format!("Next: {next}\n"));
+            s.line(format!("Next: {next}"));
             s
         },
         &json,

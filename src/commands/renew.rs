@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx, a: RenewArgs) -> Result<()> {
     }
     if ctx.json {
         let json = serde_json::to_value(&r).unwrap_or_default();
-        ctx.report(String::new, &json);
+        ctx.report(super::Lines::new, &json);
     } else {
         super::issue::leaf_report(ctx, &r.leaf, &notes);
     }

@@ -35,21 +35,21 @@ pub fn run(ctx: &Ctx, a: RevokeArgs) -> Result<()> {
     let p = super::pki_flag(ctx);
     ctx.report(
         || {
-            let mut s = format!(
-                "Revoked '{}' (serial {}, issued by '{issuer}') on {}, reason {reason}.\n",
+            let mut s = super::Lines::new();
+            s.line(format!(
+                "Revoked '{}' (serial {}, issued by '{issuer}') on {}, reason {reason}.",
                 done.name,
                 done.serial,
                 clock::rfc3339(now)
-            );
+            ));
             if let Some(n) = orphans {
-                s.push_str(&format!(
-                    "This CA orphans {}: they fail verification wherever its issuer's CRL is loaded, and it issues nothing more.\n",
+                s.line(format!(
+                    "This CA orphans {}: they fail verification wherever its issuer's CRL is loaded, and it issues nothing more.",
                     revoke::active_certificates(n)
                 ));
             }
-            s.push_str(&format!(
-                "It stays valid for peers until they load a new CRL.\nNext: certsmith{p} crl --ca {issuer}\n"
-            ));
+            s.line("It stays valid for peers until they load a new CRL.")
+                .line(format!("Next: certsmith{p} crl --ca {issuer}"));
             s
         },
         &json,

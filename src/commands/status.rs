@@ -33,9 +33,10 @@ pub fn run(ctx: &Ctx) -> Result<()> {
     ctx.report(
         || {
             if cas.is_empty() {
-                return "No CAs yet. Next: certsmith init --cn \"Acme Root CA\"\n".to_string();
+                return vec!["No CAs yet. Next: certsmith init --cn \"Acme Root CA\"".to_string()]
+                    .into();
             }
-            let mut s = String::new();
+            let mut s = super::Lines::new();
             for t in &tops {
                 tree_text(t, &cas, &counts, now, "", true, true, &mut s);
             }
@@ -86,7 +87,7 @@ fn tree_text(
     prefix: &str,
     last: bool,
     top: bool,
-    out: &mut String,
+    out: &mut super::Lines,
 ) {
     let c = counts.get(&ca.cert.name).cloned().unwrap_or_default();
     let branch = if top {
@@ -96,14 +97,18 @@ fn tree_text(
     } else {
         "├── "
     };
-    out.push_str(&format!(
-        "{prefix}{branch}{} [{}] {}  {}  until {}  {}{}  issued {}, revoked {}, expiring in 30d {}\n",
+    out.line(format!(
+        "{prefix}{branch}{} [{}] {}  {}  until {}  {}{}  issued {}, revoked {}, expiring in 30d {}",
         ca.cert.name,
         ca.cert.kind.as_str(),
         ca.cert.subject,
         ca.cert.key_type,
         time_text(ca.cert.not_after),
-        if ca.encrypted { "key encrypted" } else { "key NOT encrypted" },
+        if ca.encrypted {
+            "key encrypted"
+        } else {
+            "key NOT encrypted"
+        },
         match ca.cert.status(now) {
             "valid" => String::new(),
             s => format!("  {}", s.to_uppercase()),

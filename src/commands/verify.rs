@@ -116,8 +116,9 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
             });
             ctx.report(
                 || {
-                    let mut s = format!(
-                        "OK: '{}' is valid for {} use at {}{}.\n",
+                    let mut s = super::Lines::new();
+                    s.line(format!(
+                        "OK: '{}' is valid for {} use at {}{}.",
                         req.cert.subject,
                         purpose.as_str(),
                         clock::rfc3339(at),
@@ -126,10 +127,10 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
                         } else {
                             " (no CRL checked)"
                         }
-                    );
-                    s.push_str(&format!("  chain: {}\n", v.chain.join(" <- ")));
+                    ));
+                    s.line(format!("  chain: {}", v.chain.join(" <- ")));
                     for w in &warnings {
-                        s.push_str(&format!("warning: {w}\n"));
+                        s.line(format!("warning: {w}"));
                     }
                     s
                 },
@@ -146,10 +147,7 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
                     "at": clock::rfc3339(at),
                     "reason": e.message,
                 });
-                super::write_stdout(&format!(
-                    "{}\n",
-                    serde_json::to_string_pretty(&json).unwrap_or_default()
-                ));
+                super::write_stdout(&super::json_text(&json));
             }
             Err(e)
         }

@@ -31,6 +31,18 @@ fn io(e: dialoguer::Error) -> Error {
 }
 
 fn text(prompt: &str, default: String, check: fn(&str) -> Result<()>) -> Result<String> {
+    // dialoguer prints the default as it is: a flag value (--org, --device,
+    // --domain, …) must be checked before it is shown.
+    if default
+        .chars()
+        .any(|c| c.is_control() || certsmith::error::reorders_text(c))
+    {
+        return Err(Error::input(format!(
+            "'{}' holds a control or bidi character",
+            certsmith::error::shown(&default)
+        ))
+        .hint(format!("answer \"{prompt}\" without it")));
+    }
     Input::<String>::new()
         .with_prompt(prompt)
         .default(default)
@@ -73,10 +85,15 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
         .hint("pass --pki DIR with a new directory"));
     }
     let (_, kdf) = super::new_key_options(&a.pass, &a.protect)?;
-    eprintln!(
-        "certsmith bootstrap: a root CA, an issuing CA and a first certificate in '{}'.\nPress Enter to accept the [default]. Nothing is written before the summary.\n",
-        ctx.pki.root.display()
-    );
+    let mut intro = super::Lines::new();
+    intro
+        .line(format!(
+            "certsmith bootstrap: a root CA, an issuing CA and a first certificate in '{}'.",
+            ctx.pki.root.display()
+        ))
+        .line("Press Enter to accept the [default]. Nothing is written before the summary.")
+        .line("");
+    intro.to_stderr();
     let org = text(
         "Organisation (O= of the CAs)",
         a.org.clone().unwrap_or_else(|| "Acme".into()),
@@ -185,7 +202,7 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
         }
         None => None,
     };
-    eprintln!("\n{}", summary(ctx, &plan, &first, profile));
+    summary(ctx, &plan, &first, profile).to_stderr();
     let go = Confirm::new()
         .with_prompt("Create all of this now?")
         .default(true)
@@ -194,7 +211,7 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
     Ok(go.then_some(plan))
 }
 
-fn summary(ctx: &Ctx, p: &Plan, first: &str, profile: &str) -> String {
+fn summary(ctx: &Ctx, p: &Plan, first: &str, profile: &str) -> super::Lines {
     let opt = |o: &Option<String>| o.clone().unwrap_or_default();
     let limit = match &p.naming {
         Naming::Domain(d) => format!(", names limited to {d}"),
@@ -218,12 +235,14 @@ fn summary(ctx: &Ctx, p: &Plan, first: &str, profile: &str) -> String {
         ),
     ];
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
-    let mut s = format!("Summary ({})\n", ctx.pki.root.display());
+    let mut s = super::Lines::new();
+    s.line("");
+    s.line(format!("Summary ({})", ctx.pki.root.display()));
     for (what, subject, how) in rows {
-        s.push_str(&format!("  {what:<w$}  {subject}  ({how})\n"));
+        s.line(format!("  {what:<w$}  {subject}  ({how})"));
     }
-    s.push_str(&format!(
-        "  CA keys: {}\n",
+    s.line(format!(
+        "  CA keys: {}",
         if p.passphrase.is_some() {
             "encrypted with your passphrase"
         } else {
@@ -231,8 +250,8 @@ fn summary(ctx: &Ctx, p: &Plan, first: &str, profile: &str) -> String {
         }
     ));
     if p.p12.is_some() {
-        s.push_str(&format!("  export: {first}.p12 (AES-256)\n"));
+        s.line(format!("  export: {first}.p12 (AES-256)"));
     }
-    s.push_str(&format!("  trust store: {}\n", p.target));
+    s.line(format!("  trust store: {}", p.target));
     s
 }

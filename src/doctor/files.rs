@@ -242,10 +242,16 @@ pub fn orphans(
 /// A CA's CRL, when it has one: signed by the CA and not past nextUpdate.
 pub fn crl(pki: &Pki, ca: &str, cert: &CertInfo, opts: &Options, report: &mut Report) {
     let path = pki.crl_path(ca);
-    let Ok(text) = crate::input::read_to_string(&path, crate::input::Kind::Crl) else {
-        return;
-    };
     let shown = rel(pki, &path);
+    let text = match crate::input::read_to_string(&path, crate::input::Kind::Crl) {
+        Ok(text) => text,
+        // No CRL yet is not a problem; one that cannot be read is.
+        Err(_) if std::fs::symlink_metadata(&path).is_err() => return,
+        Err(e) => {
+            report.problem("crl", shown, format!("CRL of CA '{ca}': {}", e.message));
+            return;
+        }
+    };
     let der = match ::pem::parse(&text) {
         Ok(p) if p.tag() == "X509 CRL" => p.into_contents(),
         _ => {

@@ -278,10 +278,14 @@ fn check_key(
     pass: Option<&crate::passphrase::Passphrase>,
     report: &mut Report,
 ) {
-    let Ok(text) =
-        crate::input::read_to_string(path, crate::input::Kind::Key).map(zeroize::Zeroizing::new)
-    else {
-        return; // reported as missing, or unreadable: permissions finding
+    let text = match crate::input::read_to_string(path, crate::input::Kind::Key) {
+        Ok(text) => zeroize::Zeroizing::new(text),
+        // A FIFO, device or directory in place of the key.
+        Err(e) if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) => {
+            report.problem("keys", rel(pki, path), format!("{what}: {}", e.message));
+            return;
+        }
+        Err(_) => return, // reported as missing, or unreadable: permissions finding
     };
     if crate::keys::is_encrypted_pem(&text) && pass.is_none() {
         let der = ::pem::parse(text.as_str()).ok();

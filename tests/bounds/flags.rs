@@ -67,3 +67,33 @@ fn numeric_flags_out_of_range_are_refused_with_the_allowed_range() {
     env.ok(&["batch", "--count", "1", "--dry-run", "--jobs", "256"]);
     env.ok(&["batch", "--count", "3", "--dry-run", "--jobs", "1"]);
 }
+
+#[test]
+fn a_bad_length_is_refused_naming_the_flag_it_came_from() {
+    // `list --expiring-within x` used to say "--validity 'x' is not an RFC 3339 time".
+    let env = Env::new();
+    env.ok(&["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    for (args, flag) in [
+        (
+            vec!["list", "--expiring-within", "2027-x:"],
+            "--expiring-within",
+        ),
+        (
+            vec!["list", "--expiring-within", "100000000y"],
+            "--expiring-within",
+        ),
+        (vec!["list", "--expiring-within", "5q"], "--expiring-within"),
+        (vec!["issue", "d", "--validity", "2027-x:"], "--validity"),
+        (vec!["issue", "d", "--validity", "100000000y"], "--validity"),
+    ] {
+        let err = refused(&env, &args);
+        let first = err.lines().next().unwrap_or_default();
+        assert!(
+            first.starts_with(&format!("certsmith: {flag} '")),
+            "{args:?}: {err}"
+        );
+        if flag != "--validity" {
+            assert!(!err.contains("validity"), "{args:?}: {err}");
+        }
+    }
+}

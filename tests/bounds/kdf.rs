@@ -12,27 +12,52 @@ fn ca_keys_with_absurd_kdf_parameters_are_refused_before_deriving() {
     let key = env.pki.join("cas/root/ca.key.pem");
     let cases = [
         ("key-pbkdf2-2pow31.pem", ["2147483647", "10000000"]),
-        ("key-scrypt-n2pow24.pem", ["16777216", "1048576"]),
+        ("key-scrypt-n2pow24.pem", ["16777216", "8388608"]),
         ("key-scrypt-p-huge.pem", ["65535", "p="]),
     ];
-    for (file, named) in cases {
-        std::fs::copy(corpus(file), &key).unwrap();
-        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .unwrap();
+    refused_before_deriving(&env, &key, &pass, &cases);
+}
+
+#[test]
+fn keys_with_malformed_or_costly_kdf_parameters_are_refused_naming_them() {
+    // N=0 panicked the KDF; r=0, p=0, N=3 and 0 iterations were called a
+    // wrong passphrase; 2^25 work (~20 s) and 1 GiB per load were accepted.
+    let env = Env::new();
+    let pass = corpus("pass-trailing-newline.txt");
+    env.ok(&["init", "--cn", "Root", "--passphrase-file", s(&pass), "-q"]);
+    let key = env.pki.join("cas/root/ca.key.pem");
+    let cases = [
+        ("key-scrypt-n0.pem", ["N=0", "power of two"]),
+        ("key-scrypt-n3.pem", ["N=3", "power of two"]),
+        ("key-scrypt-r0.pem", ["r=0", "at least 1"]),
+        ("key-scrypt-p0.pem", ["p=0", "at least 1"]),
+        ("key-pbkdf2-0.pem", ["0 PBKDF2 iterations", "at least 1"]),
+        (
+            "key-scrypt-work-2pow25.pem",
+            ["N=1048576, r=1, p=32", "N·r·p"],
+        ),
+        ("key-scrypt-1gib.pem", ["N=1048576, r=8, p=4", "1024 MiB"]),
+    ];
+    refused_before_deriving(&env, &key, &pass, &cases);
+}
+
+fn refused_before_deriving(
+    env: &Env,
+    key: &std::path::Path,
+    pass: &std::path::Path,
+    cases: &[(&str, [&str; 2])],
+) {
+    for &(file, named) in cases {
+        std::fs::copy(corpus(file), key).unwrap();
+        std::fs::set_permissions(key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         let before = env.tree_hash();
         let r = run_bounded(
-            &env,
+            env,
             None,
-            &[
-                "issue",
-                "dev",
-                "--ca",
-                "root",
-                "--passphrase-file",
-                s(&pass),
-            ],
+            &["issue", "dev", "--ca", "root", "--passphrase-file", s(pass)],
         );
-        let line = assert_refused(&env, &before, None, &r, file);
+        let line = assert_refused(env, &before, None, &r, file);
+        assert!(!line.contains("wrong passphrase"), "{file}: {line}");
         for n in named {
             assert!(line.contains(n), "{file}: {line}");
         }

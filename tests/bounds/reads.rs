@@ -2,7 +2,7 @@
 //! reading: an endless file (`/dev/zero`) or a huge sparse one is refused at
 //! the cap, naming the file, its kind and the cap, instead of filling memory.
 
-use super::{assert_refused, corpus, run_bounded};
+use super::{assert_refused, corpus, run_bounded, run_within};
 use crate::common::*;
 
 /// A sparse file of `len` bytes (zeros), which costs no disk space.
@@ -52,7 +52,7 @@ fn endless_and_huge_input_files_are_refused_at_the_cap_of_their_kind() {
             zero,
             "CRL",
         ),
-        (vec!["batch", zero], zero, "manifest line"),
+        (vec!["batch", zero], zero, "manifest"),
         (vec!["batch", "--dry-run", huge], huge, "manifest line"),
         (
             vec![
@@ -96,7 +96,11 @@ fn endless_and_huge_input_files_are_refused_at_the_cap_of_their_kind() {
             assert_refused(&env, &before, None, &r, &label)
         })) {
             Ok(line) => {
-                if !(line.contains(file) && line.contains(kind) && line.contains("larger than")) {
+                // `/dev/zero` is a stream: refused outright where only a
+                // regular file is read, at the cap where a stream is.
+                let why = line.contains("larger than")
+                    || (file == zero && line.contains("is not a regular file"));
+                if !(line.contains(file) && line.contains(kind) && why) {
                     failures.push(format!("{label}: {line}"));
                 }
             }
@@ -158,4 +162,105 @@ fn an_endless_fifo_is_refused_at_the_cap() {
         "{}",
         r.stderr
     );
+}
+
+/// Replaces `path` with a FIFO that nobody writes to.
+fn fifo_in_place_of(path: &std::path::Path) {
+    std::fs::remove_file(path).unwrap();
+    let (ok, out) = (
+        std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap()
+            .success(),
+        s(path).to_string(),
+    );
+    assert!(ok, "mkfifo {out}");
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn a_fifo_in_the_pki_directory_is_refused_instead_of_hanging_every_command() {
+    // Each file in turn: a FIFO with no writer used to block `open` forever.
+    for file in [
+        "cas/root/crl.pem",
+        "cas/root/ca.key.pem",
+        "certs/d1/cert.pem",
+    ] {
+        let env = Env::new();
+        env.ok(&["init", "--cn", "Root", "--no-passphrase", "-q"]);
+        env.ok(&["issue", "d1", "-q"]);
+        env.ok(&["crl", "-q"]);
+        let target = env.pki.join(file);
+        fifo_in_place_of(&target);
+        let d1 = env.cert_dir("d1").join("cert.pem");
+        let out = env.path("bundle");
+        let exported = env.path("d1-export.pem");
+        let commands: Vec<Vec<&str>> = vec![
+            vec!["doctor"],
+            vec!["issue", "d2"],
+            vec!["crl"],
+            vec!["verify", s(&d1), "--ca", "root"],
+            vec!["bundle", "--with-crl", "--out", s(&out)],
+            vec!["export", "d1", "--format", "pem", "--out", s(&exported)],
+            vec!["renew", "d1"],
+        ];
+        for args in commands {
+            let label = format!("{file} as a FIFO, certsmith {args:?}");
+            let before = env.tree_hash();
+            let r = run_within(&env, None, 5, &args);
+            assert_ne!(r.code, -1, "{label}: hung until killed");
+            assert_ne!(r.code, 101, "{label}: panicked: {}", r.stderr);
+            let all = format!("{}{}", r.stdout, r.stderr);
+            // A command that does not need the FIFO may succeed; one that
+            // reads it says why it cannot.
+            if r.code != 0 && args[0] != "doctor" {
+                assert!(
+                    all.contains("not a regular file"),
+                    "{label}: exit {}: {all}",
+                    r.code
+                );
+            }
+            if r.code == 2 {
+                assert_eq!(
+                    env.tree_hash(),
+                    before,
+                    "{label}: the PKI directory changed"
+                );
+            }
+            if args[0] == "doctor" {
+                assert_eq!(r.code, 1, "{label}: doctor must report it: {all}");
+                assert!(
+                    all.contains("problem: ") && all.contains(file),
+                    "{label}: {all}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_manifest_from_a_pipe_is_refused_rather_than_silently_dropping_rows() {
+    // The manifest used to be opened twice (format, then rows): from a pipe
+    // the first open ate the rows and batch exited 0 having issued nothing.
+    let env = Env::new();
+    env.ok(&["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    let before = env.tree_hash();
+    let mut c = env.command(&["batch", "/dev/stdin"]);
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        // The reader may refuse before reading: a broken pipe is fine.
+        let _ = stdin.write_all(b"name\ndev-1\ndev-2\ndev-3\n");
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+    assert!(stderr.starts_with("certsmith: '/dev/stdin'"), "{stderr}");
+    assert_eq!(env.tree_hash(), before);
 }

@@ -78,3 +78,26 @@ fn random_bytes_in_sec1_or_pkcs1_armour_are_not_a_private_key() {
     let out = env.ok(&["inspect", s(&key)]);
     assert!(out.contains("SEC1") && out.contains("ecdsa-p256"), "{out}");
 }
+
+#[test]
+fn keys_that_only_look_right_are_not_a_private_key() {
+    // A PKCS#8 with the EC OID and random key bytes, a PKCS#1 of nine tiny
+    // integers: the structure parses, the key does not (inspect said exit 0).
+    let env = Env::new();
+    for (file, says) in [
+        ("key-pkcs8-ec-random.pem", "is not a usable private key"),
+        ("key-rsa-tiny-ints.pem", "is not a usable RSA private key"),
+    ] {
+        let before = env.tree_hash();
+        for json in [false, true] {
+            let path = corpus(file);
+            let mut args = vec!["inspect", s(&path)];
+            if json {
+                args.insert(0, "--json");
+            }
+            let r = run_bounded(&env, None, &args);
+            let line = assert_refused(&env, &before, None, &r, file);
+            assert!(line.contains(says), "{file}: {line}");
+        }
+    }
+}

@@ -164,7 +164,7 @@ fn bootstrap_failing_half_way_into_an_empty_directory_leaves_it_empty() {
     assert_eq!(beside, vec![std::ffi::OsString::from("pki")], "{beside:?}");
     // Into a directory that does not exist yet: nothing appears at all.
     let fresh = env.path("new/pki");
-    let r = std::process::Command::new(env!("CARGO_BIN_EXE_certsmith"))
+    let r = certsmith()
         .arg("--pki")
         .arg(&fresh)
         .args([
@@ -474,7 +474,7 @@ fn pki_given_as_a_symlink_to_a_good_pki_is_used() {
     let link = env.path("pki-link");
     std::os::unix::fs::symlink(&env.pki, &link).unwrap();
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_certsmith"))
+        let out = certsmith()
             .arg("--pki")
             .arg(&link)
             .args(args)

@@ -11,11 +11,22 @@ use crate::common::*;
 const HOSTILE: &str =
     "evil\x1b[2J\x1b]0;owned\x07\u{9b}31m\r\ncertsmith: forged-line\nhint: forged-line";
 
-/// No control character but the line feeds between lines.
+/// Reorders the text a terminal shows (RLO, isolates) and breaks lines
+/// without a control character (LINE and PARAGRAPH SEPARATOR).
+const BIDI: &str = "ok\u{202e}evil\u{2066}x\u{2069}\u{2028}y\u{2029}\u{7f}\u{85}";
+
+/// What a terminal would act on: control characters (C0, DEL, C1), bidi
+/// overrides and isolates, line and paragraph separators.
+fn unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{061c}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}')
+}
+
+/// Nothing a terminal would act on but the line feeds between lines.
 fn assert_terminal_safe(what: &str, text: &str) {
     let bad: Vec<char> = text
         .chars()
-        .filter(|c| c.is_control() && *c != '\n')
+        .filter(|c| unsafe_char(*c) && *c != '\n')
         .collect();
     assert!(
         bad.is_empty(),
@@ -205,4 +216,172 @@ fn hostile_manifest_rows_are_reported_in_safe_lines() {
         r.stderr
     );
     assert_eq!(env.tree_hash(), before);
+}
+
+/// A CA certificate (CN `ca_cn`) and a client/server leaf under it (CN
+/// `leaf_cn`), both PEM, valid 2026–2027.
+fn ca_and_leaf(ca_cn: &str, leaf_cn: &str) -> (String, String) {
+    let dn = |cn: &str| {
+        let mut d = rcgen::DistinguishedName::new();
+        d.push(
+            rcgen::DnType::CommonName,
+            rcgen::DnValue::Utf8String(cn.to_string()),
+        );
+        d
+    };
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.distinguished_name = dn(ca_cn);
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    ca.not_before = rcgen::date_time_ymd(2026, 1, 1);
+    ca.not_after = rcgen::date_time_ymd(2027, 12, 31);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut leaf = rcgen::CertificateParams::new(vec!["dev.example".to_string()]).unwrap();
+    leaf.distinguished_name = dn(leaf_cn);
+    leaf.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    leaf.extended_key_usages = vec![
+        rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+        rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+    ];
+    leaf.not_before = rcgen::date_time_ymd(2026, 1, 1);
+    leaf.not_after = rcgen::date_time_ymd(2027, 6, 30);
+    (ca_cert.pem(), leaf.signed_by(&key, &issuer).unwrap().pem())
+}
+
+#[test]
+fn verify_success_prints_hostile_subjects_escaped_without_forged_lines() {
+    // "OK: 'evil…" used to be followed by a raw "hint: forged-line" line.
+    let env = Env::new();
+    for cn in [HOSTILE, BIDI] {
+        let (ca, leaf) = ca_and_leaf(cn, cn);
+        std::fs::write(env.path("eca.pem"), ca).unwrap();
+        std::fs::write(env.path("eleaf.pem"), leaf).unwrap();
+        let (eleaf, eca) = (env.path("eleaf.pem"), env.path("eca.pem"));
+        let args = [
+            "verify",
+            s(&eleaf),
+            "--bundle",
+            s(&eca),
+            "--at",
+            "2026-06-01T00:00:00Z",
+        ];
+        let out = env.ok(&args);
+        assert_terminal_safe("verify (success)", &out);
+        assert!(out.starts_with("OK: "), "{out}");
+        let (plain_ca, plain_leaf) = ca_and_leaf("plain", "plain");
+        std::fs::write(env.path("pca.pem"), plain_ca).unwrap();
+        std::fs::write(env.path("pleaf.pem"), plain_leaf).unwrap();
+        let plain = env.ok(&[
+            "verify",
+            s(&env.path("pleaf.pem")),
+            "--bundle",
+            s(&env.path("pca.pem")),
+            "--at",
+            "2026-06-01T00:00:00Z",
+        ]);
+        assert_eq!(out.lines().count(), plain.lines().count(), "{out}");
+    }
+}
+
+#[test]
+fn a_ca_certificate_with_control_characters_in_its_subject_is_not_imported() {
+    for cn in [HOSTILE, BIDI] {
+        let env = Env::new();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.distinguished_name = rcgen::DistinguishedName::new();
+        ca.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            rcgen::DnValue::Utf8String(cn.to_string()),
+        );
+        ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::CrlSign,
+        ];
+        let cert = ca.self_signed(&key).unwrap();
+        std::fs::write(env.path("ca.pem"), cert.pem()).unwrap();
+        std::fs::write(env.path("ca.key"), key.serialize_pem()).unwrap();
+        let before = env.tree_hash();
+        let r = env.run(&[
+            "init",
+            "--import-cert",
+            s(&env.path("ca.pem")),
+            "--import-key",
+            s(&env.path("ca.key")),
+            "--no-passphrase",
+        ]);
+        assert_safe_error("init --import-cert", &r, 2);
+        assert!(
+            r.stderr.contains("control or bidi character"),
+            "{}",
+            r.stderr
+        );
+        assert_eq!(env.tree_hash(), before);
+    }
+}
+
+#[test]
+fn doctor_names_a_hostile_file_under_certs_on_one_safe_line() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev", "-q"]);
+    std::fs::write(env.cert_dir("dev").join(HOSTILE), "junk").unwrap();
+    std::fs::write(env.cert_dir("dev").join(BIDI), "junk").unwrap();
+    let r = env.run(&["doctor"]);
+    assert_terminal_safe("doctor (stdout)", &r.stdout);
+    assert_terminal_safe("doctor (stderr)", &r.stderr);
+    assert!(
+        r.stdout
+            .lines()
+            .all(|l| !l.starts_with("hint: ") && !l.starts_with("certsmith: ")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn json_escapes_del_c1_and_bidi_characters_and_keeps_the_value() {
+    let env = Env::new();
+    let cn = "a\u{7f}b\u{9b}31m\u{85}c\u{202e}d\u{2028}e";
+    std::fs::write(env.path("evil.pem"), cert_with_cn(cn)).unwrap();
+    let r = env.run(&["--json", "inspect", s(&env.path("evil.pem"))]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_terminal_safe("inspect --json", &r.stdout);
+    assert!(r.stdout.contains("\\u009b"), "{}", r.stdout);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(j.to_string().contains(cn), "the value changed: {j}");
+    let text = env.ok(&["inspect", s(&env.path("evil.pem"))]);
+    assert_terminal_safe("inspect", &text);
+}
+
+/// `certsmith --pki <pki> bootstrap <args>` in a pseudo-terminal.
+fn wizard_at(pki: &std::path::Path, args: &[&str]) -> rexpect::session::PtySession {
+    let mut c = certsmith();
+    c.arg("--pki").arg(pki).arg("bootstrap").args(args);
+    c.env("TERM", "xterm");
+    rexpect::session::spawn_command(c, Some(30_000)).expect("spawn in a pty")
+}
+
+#[test]
+fn the_wizard_shows_a_hostile_pki_path_escaped() {
+    // The intro printed the PKI path raw.
+    let env = Env::new();
+    let pki = env.path(HOSTILE);
+    let mut p = wizard_at(&pki, &[]);
+    let before = p.exp_string("Organisation").unwrap();
+    p.send_control('c').unwrap();
+    assert!(
+        !before.contains("\x1b[2J")
+            && !before.contains("\x1b]0;owned")
+            && !before.contains('\u{9b}'),
+        "raw escapes on the terminal: {before:?}"
+    );
+    assert!(before.contains(r"evil\u{1b}[2J"), "{before:?}");
 }

@@ -255,6 +255,20 @@ put("csr-two-concatenated.pem", pem("CERTIFICATE REQUEST", good_csr) + pem("CERT
 put("manifest-duplicate-key.jsonl", '{"name":"dev-1","name":"dev-2"}\n', "batch", "error", "a JSON Lines row naming \"name\" twice (one value would be dropped)")
 put("pass-5kb.txt", "p" * 5000 + "\n", "passfile", "error", "a 5,000-byte passphrase file, above the 4 KiB cap")
 
+# KDF parameters that are malformed (scrypt needs N a power of two >= 2,
+# r >= 1, p >= 1; PBKDF2 at least one iteration) or cost more than OpenSSL
+# itself runs (N*r*p above 2^23 or 128*r*N above 256 MiB).
+put("key-scrypt-n0.pem", pbes2_key(scrypt(0, 8, 1)), "import-key", "error", "an encrypted key asking for scrypt N=0 (panicked the KDF)")
+put("key-scrypt-n3.pem", pbes2_key(scrypt(3, 8, 1)), "import-key", "error", "an encrypted key asking for scrypt N=3, not a power of two")
+put("key-scrypt-r0.pem", pbes2_key(scrypt(2**14, 0, 1)), "import-key", "error", "an encrypted key asking for scrypt r=0")
+put("key-scrypt-p0.pem", pbes2_key(scrypt(2**14, 8, 0)), "import-key", "error", "an encrypted key asking for scrypt p=0")
+put("key-pbkdf2-0.pem", pbes2_key(pbkdf2(0)), "import-key", "error", "an encrypted key asking for 0 PBKDF2 iterations")
+put("key-scrypt-work-2pow25.pem", pbes2_key(scrypt(2**20, 1, 32)), "import-key", "error", "an encrypted key asking for scrypt N=2^20, r=1, p=32 (N*r*p = 2^25, ~20 s per load)")
+put("key-scrypt-1gib.pem", pbes2_key(scrypt(2**20, 8, 4)), "import-key", "error", "an encrypted key asking for scrypt N=2^20, r=8, p=4 (1 GiB of memory per load)")
+# Keys that only look right: the structure parses, the key does not.
+put("key-pkcs8-ec-random.pem", pem("PRIVATE KEY", enc(0x30, der_int(0) + enc(0x30, oid("1.2.840.10045.2.1") + oid("1.2.840.10045.3.1.7")) + enc(0x04, bytes(rng.randrange(256) for _ in range(60))))), "inspect", "error", "a PKCS#8 key with the EC P-256 OID and 60 random bytes as the key")
+put("key-rsa-tiny-ints.pem", pem("RSA PRIVATE KEY", enc(0x30, b"".join(der_int(i) for i in range(9)))), "inspect", "error", "an RSA PRIVATE KEY of nine tiny integers")
+
 with open("README.md", "w") as f:
     f.write("# Hostile inputs\n\n")
     f.write("Files that certsmith must refuse cleanly: exit 2, a one-line `certsmith: …` error (plus an\n")
