@@ -399,14 +399,17 @@ pub fn write_ca(
     let files = match result {
         Ok(f) => f,
         Err(e) => {
-            ledger.abandon(reservation);
+            let e = match ledger.abandon(reservation) {
+                Ok(()) => e,
+                Err(a) => crate::store::also(e, &a),
+            };
             if !dir_existed {
                 let _ = std::fs::remove_dir(&dir);
             }
             return Err(e);
         }
     };
-    ledger.confirm(reservation)?;
+    ledger.confirm(&reservation)?;
     Ok(CreatedCa {
         name: new.name.clone(),
         kind: new.kind.as_str(),
