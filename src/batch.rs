@@ -401,6 +401,7 @@ impl Plan<'_> {
                 .iter()
                 .map(|r| self.make(r, chain))
                 .collect::<Result<Vec<_>>>()?;
+            store::pause_point("batch-signed");
             let recs: Vec<CertRecord> = made.iter().map(|m| m.record.clone()).collect();
             let ids = ledger.reserve_many(&recs, self.skip_existing)?;
             let mut todo: Vec<(Made, i64)> = Vec::with_capacity(made.len());

@@ -394,7 +394,8 @@ pub fn write_ca(
             crate::store::PUBLIC_MODE,
             crate::store::Existing::Refuse,
         )?;
-        staged.commit()
+        let placed = staged.place()?;
+        placed.settle(ledger.confirm(&reservation))
     })();
     let files = match result {
         Ok(f) => f,
@@ -409,7 +410,6 @@ pub fn write_ca(
             return Err(e);
         }
     };
-    ledger.confirm(&reservation)?;
     Ok(CreatedCa {
         name: new.name.clone(),
         kind: new.kind.as_str(),

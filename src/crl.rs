@@ -214,14 +214,7 @@ pub fn write(
     let placed = staged.place()?;
     let recorded = store::fail_point("crl-written")
         .and_then(|()| record_number(ledger, &signer.name, built.crl_number));
-    if let Err(e) = recorded {
-        return Err(match placed.undo() {
-            Ok(()) => e,
-            Err(u) => store::also(e, &u),
-        });
-    }
-    let files = placed.paths();
-    placed.keep()?;
+    let files = placed.settle(recorded)?;
     Ok(WrittenCrl {
         ca: signer.name.clone(),
         crl_number: built.crl_number,

@@ -305,22 +305,13 @@ pub fn write(
         }
         staged.place()
     })();
-    let confirmed = placed.and_then(|placed| {
+    let written = placed.and_then(|placed| {
         store::crash_point("committed");
-        match store::fail_point("committed").and_then(|()| ledger.confirm(&reservation)) {
-            Ok(()) => Ok(placed),
-            Err(e) => Err(match placed.undo() {
-                Ok(()) => e,
-                Err(u) => store::also(e, &u),
-            }),
-        }
+        let confirmed = store::fail_point("committed").and_then(|()| ledger.confirm(&reservation));
+        placed.settle(confirmed)
     });
-    let written = match confirmed {
-        Ok(placed) => {
-            let paths = placed.paths();
-            placed.keep()?;
-            paths
-        }
+    let written = match written {
+        Ok(paths) => paths,
         Err(e) => {
             let e = match ledger.abandon(reservation) {
                 Ok(()) => e,

@@ -232,10 +232,7 @@ impl Staged {
     /// Renames every staged file into place and fsyncs the directories.
     /// On a failure part-way, everything already moved is put back.
     pub fn commit(self) -> Result<Vec<PathBuf>> {
-        let placed = self.place()?;
-        let paths = placed.paths();
-        placed.keep()?;
-        Ok(paths)
+        self.place()?.settle(Ok(()))
     }
 
     /// Like [`Staged::commit`], but the caller decides afterwards whether
@@ -349,6 +346,21 @@ impl Placed {
         match first {
             None => Ok(()),
             Some(e) => Err(e.hint("run `certsmith doctor --repair`")),
+        }
+    }
+
+    /// Settles the placed files by the outcome of the step that depends on
+    /// them (a ledger update): kept when it succeeded, put back when it
+    /// failed. Returns the destinations, or the step's error (with an undo
+    /// failure added to it).
+    pub fn settle(self, outcome: Result<()>) -> Result<Vec<PathBuf>> {
+        match outcome {
+            Ok(()) => {
+                let paths = self.paths();
+                self.keep()?;
+                Ok(paths)
+            }
+            Err(e) => Err(self.undo_after(e)),
         }
     }
 

@@ -71,27 +71,23 @@ fn change_passphrase(ctx: &Ctx, a: ChangePassphraseArgs) -> Result<()> {
         Some(p) => keys::to_encrypted_pem(&key, p, kdf)?,
         None => keys::to_pem(&key)?,
     };
-    // The ledger row changes in the same transaction that the file lands in:
-    // if the new file cannot be read back, the transaction is rolled back and
-    // the previous file (kept beside it until then) is put back.
-    let tx = ledger.conn().transaction().map_err(db_err)?;
-    tx.execute(
-        "UPDATE cas SET encrypted = ?1 WHERE name = ?2",
-        rusqlite::params![new.is_some() as i64, a.ca],
-    )
-    .map_err(db_err)?;
+    // The previous file stays beside the new one (a hidden hard link) until
+    // the new one reads back as the same key and the ledger row is updated;
+    // if either fails, the previous file is put back.
     let mut staged = store::Staged::new(&pki.root);
     staged.add(&path, pem.as_bytes(), store::KEY_MODE, Existing::Replace)?;
     let placed = staged.place()?;
-    let kept = read_back(&path, new.as_ref(), &info.spki_der, &a.ca)
-        .and_then(|()| tx.commit().map_err(db_err));
-    if let Err(e) = kept {
-        return Err(match placed.undo() {
-            Ok(()) => e,
-            Err(u) => store::also(e, &u),
-        });
-    }
-    placed.keep()?;
+    let outcome = read_back(&path, new.as_ref(), &info.spki_der, &a.ca).and_then(|()| {
+        ledger
+            .conn()
+            .execute(
+                "UPDATE cas SET encrypted = ?1 WHERE name = ?2",
+                rusqlite::params![new.is_some() as i64, a.ca],
+            )
+            .map_err(db_err)
+            .map(drop)
+    });
+    placed.settle(outcome)?;
     let state = match (&new, kdf) {
         (None, _) => "unencrypted".to_string(),
         (Some(_), keys::Kdf::Scrypt) => "encrypted (PKCS#8 PBES2, scrypt, AES-256-CBC)".into(),

@@ -418,3 +418,65 @@ fn a_crl_signed_before_another_is_never_written_over_the_newer_one() {
         "an older CRL was written over a newer one"
     );
 }
+
+#[test]
+fn batch_with_skip_existing_never_takes_the_files_of_a_concurrent_issue() {
+    use std::io::{BufRead, BufReader};
+    let env = Env::new();
+    env.hierarchy();
+    let fifo = env.path("release");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // The batch has checked its names and signed; it stops before it records or writes them.
+    let mut batch = env
+        .command(&[
+            "batch",
+            "--count",
+            "3",
+            "--jobs",
+            "1",
+            "--skip-existing",
+            "-q",
+        ])
+        .env(
+            "CERTSMITH_TEST_PAUSE_AT",
+            format!("batch-signed:{}", fifo.display()),
+        )
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(batch.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "test hook: paused at batch-signed");
+    // Meanwhile an operator issues one of the batch's names.
+    let issued = env.json(&["issue", "device-000001"]);
+    drop(std::fs::OpenOptions::new().write(true).open(&fifo).unwrap());
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    let status = batch.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    let cert = env.cert_dir("device-000001").join("cert.pem");
+    let on_disk = certsmith::certinfo::read_certs(&cert).unwrap().remove(0);
+    assert_eq!(
+        on_disk.fingerprint, issued["fingerprint"],
+        "the concurrent issue lost its certificate file"
+    );
+    let rows = listed(&env);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let row = rows.iter().find(|r| r["name"] == "device-000001").unwrap();
+    assert_eq!(row["fingerprint"], issued["fingerprint"]);
+    let leftovers: Vec<_> = std::fs::read_dir(env.cert_dir("device-000001"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n.to_string_lossy().contains(".old-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_eq!(env.run(&["doctor"]).code, 0);
+}
