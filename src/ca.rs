@@ -400,10 +400,7 @@ pub fn write_ca(
     let files = match result {
         Ok(f) => f,
         Err(e) => {
-            let e = match ledger.abandon(reservation) {
-                Ok(()) => e,
-                Err(a) => crate::store::also(e, &a),
-            };
+            let e = ledger.abandon_after(reservation, e);
             if !dir_existed {
                 let _ = std::fs::remove_dir(&dir);
             }

@@ -313,10 +313,7 @@ pub fn write(
     let written = match written {
         Ok(paths) => paths,
         Err(e) => {
-            let e = match ledger.abandon(reservation) {
-                Ok(()) => e,
-                Err(a) => store::also(e, &a),
-            };
+            let e = ledger.abandon_after(reservation, e);
             if !dir_existed {
                 let _ = std::fs::remove_dir(&dir);
             }

@@ -467,6 +467,15 @@ impl Ledger {
         self.drop_pending(&[r.id], r.replaced)
     }
 
+    /// [`Ledger::abandon`] after `cause` made the reservation useless:
+    /// returns `cause`, with the abandon's own failure added if it failed.
+    pub fn abandon_after(&mut self, r: Reservation, cause: Error) -> Error {
+        match self.abandon(r) {
+            Ok(()) => cause,
+            Err(a) => crate::store::also(cause, &a),
+        }
+    }
+
     /// Deletes the `pending` rows `ids` (and, when given, makes the record
     /// they superseded current again) in one transaction.
     fn drop_pending(&mut self, ids: &[i64], replaced: Option<i64>) -> Result<()> {
