@@ -3,14 +3,17 @@
 //! memory that does not grow with the number of certificates.
 //!
 //! Pipeline: one thread reads the manifest and sends requests through a
-//! bounded channel to `jobs` workers; each worker makes a key, signs, and
-//! writes the certificate's directory atomically (a temporary directory
-//! renamed into place, without fsync); the calling thread collects the
-//! ledger records and, per chunk, flushes the filesystem (syncfs) and then
-//! inserts the chunk's rows in one transaction. So the ledger records a certificate only once its files are
-//! durable. After a crash, the last chunk's files may exist without ledger
-//! rows; `--skip-existing` re-issues those names (the unrecorded files are
-//! kept as `*.old-unrecorded`).
+//! bounded channel to `jobs` workers; each worker makes keys and signs a
+//! handful of requests, reserves their names in the ledger as `pending`
+//! rows (one transaction), and only then writes each certificate's
+//! directory (a temporary directory renamed into place, without fsync).
+//! The calling thread collects the reserved rows and, per chunk, flushes
+//! the filesystem (syncfs) and then marks the chunk `active` in one
+//! transaction. So no file is ever written for a name the ledger does not
+//! hold, a name another process took meanwhile is skipped (with
+//! `--skip-existing`) instead of overwritten, and after a crash the last
+//! chunk is `pending` rows that `doctor --repair` settles (complete files →
+//! `active`, partial ones removed).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -41,6 +44,8 @@ pub const CHUNK: usize = 16_384;
 const FLUSH_EVERY: Duration = Duration::from_secs(2);
 /// Certificates written but not yet collected (bounds memory).
 const IN_FLIGHT: usize = 4096;
+/// Most certificates a worker signs and reserves in one ledger transaction.
+const RESERVE_AT_ONCE: usize = 256;
 /// Bad rows kept for the report; more are only counted.
 const MAX_REPORTED: usize = 1000;
 
@@ -253,7 +258,7 @@ impl Plan<'_> {
         let jobs = jobs.max(1);
         let (job_tx, job_rx) = sync_channel::<Box<LeafRequest>>(jobs * 64);
         let job_rx = Arc::new(Mutex::new(job_rx));
-        let (done_tx, done_rx) = sync_channel::<Result<CertRecord>>(IN_FLIGHT);
+        let (done_tx, done_rx) = sync_channel::<Result<i64>>(IN_FLIGHT);
         let mut first_err: Option<Error> = None;
         let mut issued = 0u64;
         std::thread::scope(|s| {
@@ -267,18 +272,24 @@ impl Plan<'_> {
             });
             for _ in 0..jobs {
                 let (rx, tx, chain, root) = (Arc::clone(&job_rx), done_tx.clone(), &chain, &root);
-                s.spawn(move || self.work(&rx, &tx, stop, chain, root));
+                s.spawn(move || {
+                    if let Err(e) = self.work(&rx, &tx, stop, skipped, chain, root) {
+                        stop.store(true, Ordering::Relaxed);
+                        let _ = tx.send(Err(e));
+                    }
+                });
             }
             drop(done_tx);
             drop(job_rx);
-            let mut chunk: Vec<CertRecord> = Vec::new();
+            let mut chunk: Vec<i64> = Vec::new();
             let mut last_flush = Instant::now();
-            let mut record = |chunk: &mut Vec<CertRecord>| -> Result<()> {
+            let mut record = |chunk: &mut Vec<i64>| -> Result<()> {
                 if chunk.is_empty() {
                     return Ok(());
                 }
                 store::sync_filesystem(&out)?;
-                ledger.insert_active(chunk)?;
+                store::crash_point("batch-written");
+                ledger.activate(chunk)?;
                 issued += chunk.len() as u64;
                 chunk.clear();
                 Ok(())
@@ -286,8 +297,8 @@ impl Plan<'_> {
             let mut written = 0u64;
             for r in done_rx.iter() {
                 match r {
-                    Ok(rec) => {
-                        chunk.push(rec);
+                    Ok(id) => {
+                        chunk.push(id);
                         written += 1;
                         progress(written);
                         let due = chunk.len() >= CHUNK || last_flush.elapsed() >= FLUSH_EVERY;
@@ -306,27 +317,13 @@ impl Plan<'_> {
                     }
                 }
             }
-            // Files written before a failure still get their ledger rows.
+            // Files written before a failure are still recorded.
             if let Err(e) = record(&mut chunk) {
                 first_err.get_or_insert(e);
             }
         });
         if let Some(e) = first_err {
-            let e = if issued > 0 {
-                let hint = match &e.hint {
-                    Some(h) => {
-                        format!("{h}; then run the same batch again with --skip-existing to finish")
-                    }
-                    None => "run the same batch again with --skip-existing to finish".into(),
-                };
-                Error {
-                    hint: Some(hint),
-                    ..e
-                }
-            } else {
-                e
-            };
-            return Err(e);
+            return Err(resumable(e, issued));
         }
         let elapsed = start.elapsed().max(Duration::from_micros(1)).as_secs_f64();
         Ok(Summary {
@@ -380,47 +377,108 @@ impl Plan<'_> {
         Ok(())
     }
 
-    /// One worker: key, signature, files; sends the ledger record.
+    /// One worker: takes up to [`RESERVE_AT_ONCE`] requests, makes and
+    /// signs them, reserves their names (`pending`), writes their files and
+    /// sends each written row's id. A name taken meanwhile is skipped with
+    /// `--skip-existing`; rows whose files could not be written are released.
     fn work(
         &self,
         rx: &Mutex<Receiver<Box<LeafRequest>>>,
-        tx: &SyncSender<Result<CertRecord>>,
+        tx: &SyncSender<Result<i64>>,
         stop: &AtomicBool,
+        skipped: &AtomicU64,
         chain: &str,
         root: &Path,
-    ) {
+    ) -> Result<()> {
+        // A connection of its own: rusqlite connections stay on one thread.
+        let mut ledger = Ledger::open(&self.pki.ledger_path())?;
         loop {
             if stop.load(Ordering::Relaxed) {
-                return;
+                return Ok(());
             }
-            let next = match rx.lock() {
-                Ok(rx) => rx.recv(),
-                Err(_) => return,
+            let reqs = match rx.lock() {
+                Ok(rx) => {
+                    let Ok(first) = rx.recv() else { return Ok(()) };
+                    let mut reqs = vec![first];
+                    while reqs.len() < RESERVE_AT_ONCE {
+                        match rx.try_recv() {
+                            Ok(r) => reqs.push(r),
+                            Err(_) => break,
+                        }
+                    }
+                    reqs
+                }
+                Err(_) => return Ok(()),
             };
-            let Ok(req) = next else { return };
-            let result = self.make(&req, chain, root);
-            let failed = result.is_err();
-            if tx.send(result).is_err() || failed {
-                return;
+            let made = reqs
+                .iter()
+                .map(|r| self.make(r, chain))
+                .collect::<Result<Vec<_>>>()?;
+            store::pause_point("batch-signed");
+            let recs: Vec<CertRecord> = made.iter().map(|m| m.record.clone()).collect();
+            let ids = ledger.reserve_many(&recs, self.skip_existing)?;
+            let mut todo: Vec<(Made, i64)> = Vec::with_capacity(made.len());
+            for (m, id) in made.into_iter().zip(ids) {
+                match id {
+                    Some(id) => todo.push((m, id)),
+                    None => {
+                        skipped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            for (i, (m, id)) in todo.iter().enumerate() {
+                let written = store::fail_point("batch-write")
+                    .and_then(|()| self.write(m, chain, &self.dir(&m.record.name), root));
+                if let Err(e) = written {
+                    let unwritten: Vec<i64> = todo[i..].iter().map(|(_, id)| *id).collect();
+                    return Err(match ledger.release(&unwritten) {
+                        Ok(()) => e,
+                        Err(r) => store::also(e, &r),
+                    });
+                }
+                if tx.send(Ok(*id)).is_err() {
+                    // The collector is gone; the rows stay pending for doctor.
+                    return Ok(());
+                }
             }
         }
     }
 
-    fn make(&self, req: &LeafRequest, chain: &str, root: &Path) -> Result<CertRecord> {
+    /// Makes a key and signs one certificate, in memory.
+    fn make(&self, req: &LeafRequest, chain: &str) -> Result<Made> {
         let key = self.key_type.generate()?;
         let signed = req.sign(self.signer, &key, self.key_type, self.now)?;
         let cert = signed.pem();
         let key_pem = keys::to_pem(&key)?;
         let fullchain = format!("{cert}{chain}");
-        let dir = self.dir(&req.name);
+        let record = leaf::record(
+            self.pki,
+            req,
+            self.signer,
+            &signed,
+            self.key_type,
+            &self.dir(&req.name),
+            true,
+            self.now,
+        );
+        Ok(Made {
+            record,
+            key_pem,
+            cert,
+            fullchain,
+        })
+    }
+
+    /// Writes one certificate's directory.
+    fn write(&self, m: &Made, chain: &str, dir: &Path, root: &Path) -> Result<()> {
         let files = [
-            ("key.pem", key_pem.as_bytes(), store::KEY_MODE),
-            ("cert.pem", cert.as_bytes(), store::PUBLIC_MODE),
+            ("key.pem", m.key_pem.as_bytes(), store::KEY_MODE),
+            ("cert.pem", m.cert.as_bytes(), store::PUBLIC_MODE),
             ("chain.pem", chain.as_bytes(), store::PUBLIC_MODE),
-            ("fullchain.pem", fullchain.as_bytes(), store::PUBLIC_MODE),
+            ("fullchain.pem", m.fullchain.as_bytes(), store::PUBLIC_MODE),
         ];
         // The usual case: a new directory, appearing whole with one rename.
-        let fresh = StagedDir::new(&dir)?;
+        let fresh = StagedDir::new(dir)?;
         for (file, bytes, mode) in files {
             fresh.add(file, bytes, mode)?;
         }
@@ -439,16 +497,27 @@ impl Plan<'_> {
             }
             staged.commit()?;
         }
-        Ok(leaf::record(
-            self.pki,
-            req,
-            self.signer,
-            &signed,
-            self.key_type,
-            &dir,
-            true,
-            self.now,
-        ))
+        Ok(())
+    }
+}
+
+/// One signed certificate waiting for its name to be reserved.
+struct Made {
+    record: CertRecord,
+    key_pem: zeroize::Zeroizing<String>,
+    cert: String,
+    fullchain: String,
+}
+
+/// A batch failure with the way to finish it: certificates already written
+/// are recorded, so the same batch with `--skip-existing` issues the rest.
+fn resumable(e: Error, issued: u64) -> Error {
+    let hint = format!(
+        "{issued} certificates were issued and recorded; once the cause is fixed, run `certsmith doctor --repair` (it settles certificates this run left pending), then the same batch again with --skip-existing to issue the rest"
+    );
+    Error {
+        hint: Some(hint),
+        ..e
     }
 }
 

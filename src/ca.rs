@@ -509,19 +509,19 @@ pub fn write_ca(
             crate::store::PUBLIC_MODE,
             crate::store::Existing::Refuse,
         )?;
-        staged.commit()
+        let placed = staged.place()?;
+        placed.settle(ledger.confirm(&reservation))
     })();
     let files = match result {
         Ok(f) => f,
         Err(e) => {
-            ledger.abandon(reservation);
+            let e = ledger.abandon_after(reservation, e);
             if !dir_existed {
                 let _ = std::fs::remove_dir(&dir);
             }
             return Err(e);
         }
     };
-    ledger.confirm(reservation)?;
     Ok(CreatedCa {
         name: new.name.clone(),
         kind: new.kind.as_str(),

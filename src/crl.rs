@@ -1,11 +1,17 @@
 //! Certificate revocation lists: one per CA, signed with the CA's key, with
 //! an increasing CRL number and an AKI equal to the CA's own SKI (or
 //! OpenSSL cannot match the CRL to its issuer), written to `cas/<ca>/crl.pem`.
+//!
+//! CRL numbers never go backwards: one `crl` of a CA at a time holds the
+//! CA's CRL lock (an `flock` on `cas/<ca>/`) from reading the number through
+//! signing and writing to recording the number in the ledger, and a new
+//! CRL is always numbered past both the ledger's number and the number of
+//! the `crl.pem` it replaces. A `crl` that fails writes nothing and uses up
+//! no number.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams, SerialNumber};
-use rusqlite::TransactionBehavior;
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
@@ -14,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::keys;
 use crate::ledger::{Ledger, db_err};
 use crate::pki::Pki;
-use crate::store::{Existing, PUBLIC_MODE, Staged};
+use crate::store::{self, Existing, PUBLIC_MODE, Staged};
 use crate::{clock, revoke, serial};
 
 /// What `write` produced for one CA.
@@ -41,19 +47,14 @@ impl BuiltCrl {
     }
 }
 
-/// Takes the next CRL number of `ca` and the revoked entries it covers in
-/// one transaction, so two concurrent `crl` runs never share a number.
-fn next_number_and_entries(ledger: &mut Ledger, ca: &str) -> Result<(i64, Vec<RevokedCertParams>)> {
-    let tx = ledger
-        .conn()
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(db_err)?;
+/// The last CRL number the ledger recorded for `ca` and the revoked
+/// entries a new CRL covers, read in one transaction.
+fn number_and_entries(ledger: &mut Ledger, ca: &str) -> Result<(i64, Vec<RevokedCertParams>)> {
+    let tx = ledger.conn().transaction().map_err(db_err)?;
     let number: i64 = tx
-        .query_row(
-            "UPDATE cas SET crl_number = crl_number + 1 WHERE name = ?1 RETURNING crl_number",
-            [ca],
-            |r| r.get(0),
-        )
+        .query_row("SELECT crl_number FROM cas WHERE name = ?1", [ca], |r| {
+            r.get(0)
+        })
         .map_err(db_err)?;
     // One query over the partial index on revoked certificates keeps a CRL
     // of 100k entries fast.
@@ -94,16 +95,68 @@ fn next_number_and_entries(ledger: &mut Ledger, ca: &str) -> Result<(i64, Vec<Re
     Ok((number, entries))
 }
 
-/// Signs the next CRL of `signer`'s CA: thisUpdate `now`, nextUpdate `now + next_update`.
+/// Records `number` as the last CRL number of `ca`; an error unless it is
+/// higher than the one recorded (it then changes nothing).
+fn record_number(ledger: &mut Ledger, ca: &str, number: i64) -> Result<()> {
+    let changed = ledger
+        .conn()
+        .execute(
+            "UPDATE cas SET crl_number = ?2 WHERE name = ?1 AND crl_number < ?2",
+            rusqlite::params![ca, number],
+        )
+        .map_err(db_err)?;
+    if changed != 1 {
+        return Err(
+            Error::failed(format!("CRL number {number} of CA '{ca}' was already used"))
+                .hint("run `certsmith crl` again"),
+        );
+    }
+    Ok(())
+}
+
+/// The CRL number of the CRL in `path`, 0 when there is none that
+/// certsmith can read (it is then replaced like any other).
+fn number_on_disk(path: &Path) -> i64 {
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+        return 0;
+    }
+    let Ok(crls) = read_file(path) else { return 0 };
+    crls.iter()
+        .filter_map(|c| {
+            use x509_parser::prelude::FromDer;
+            let (_, crl) =
+                x509_parser::revocation_list::CertificateRevocationList::from_der(&c.der).ok()?;
+            let bytes = crl.crl_number()?.to_bytes_be();
+            (bytes.len() <= 8).then(|| {
+                let mut b = [0u8; 8];
+                b[8 - bytes.len()..].copy_from_slice(&bytes);
+                i64::try_from(u64::from_be_bytes(b)).unwrap_or(i64::MAX)
+            })
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// Signs the next CRL of `signer`'s CA: thisUpdate `now`, nextUpdate
+/// `now + next_update`, numbered past the ledger's last number and past
+/// `at_least` (the number of the CRL it will replace). Records nothing:
+/// [`write`] records the number once the file is written.
 pub fn build(
     ledger: &mut Ledger,
     signer: &Signer,
     now: OffsetDateTime,
     next_update: Duration,
+    at_least: i64,
 ) -> Result<BuiltCrl> {
-    // Checked before the CRL number is taken: a refused CRL must not use one up.
+    // Checked before the CRL number is read: a refused CRL must not use one up.
     let next = next_update_at(now, next_update)?;
-    let (number, revoked_certs) = next_number_and_entries(ledger, &signer.name)?;
+    let (last, revoked_certs) = number_and_entries(ledger, &signer.name)?;
+    let number = last.max(at_least).checked_add(1).ok_or_else(|| {
+        Error::failed(format!(
+            "the CRL number of CA '{}' is exhausted",
+            signer.name
+        ))
+    })?;
     let revoked = revoked_certs.len();
     let params = CertificateRevocationListParams {
         this_update: now,
@@ -125,7 +178,8 @@ pub fn build(
 }
 
 /// Builds and writes `cas/<ca>/crl.pem` (and `crl.der` with `der`),
-/// replacing the previous CRL atomically.
+/// replacing the previous CRL atomically, then records its number. On any
+/// failure the previous files are back and no number is used up.
 pub fn write(
     pki: &Pki,
     ledger: &mut Ledger,
@@ -135,10 +189,13 @@ pub fn write(
 ) -> Result<WrittenCrl> {
     let now = clock::now()?;
     let next = next_update_at(now, next_update)?;
-    let built = build(ledger, signer, now, next_update)?;
+    let _lock = CrlLock::take(&pki.ca_dir(&signer.name), &signer.name)?;
+    let pem_path = pki.crl_path(&signer.name);
+    let built = build(ledger, signer, now, next_update, number_on_disk(&pem_path))?;
+    store::pause_point("crl-signed");
     let mut staged = Staged::new(&pki.root);
     staged.add(
-        &pki.crl_path(&signer.name),
+        &pem_path,
         built.pem().as_bytes(),
         PUBLIC_MODE,
         Existing::Replace,
@@ -151,7 +208,10 @@ pub fn write(
             Existing::Replace,
         )?;
     }
-    let files = staged.commit()?;
+    let placed = staged.place()?;
+    let recorded = store::fail_point("crl-written")
+        .and_then(|()| record_number(ledger, &signer.name, built.crl_number));
+    let files = placed.settle(recorded)?;
     Ok(WrittenCrl {
         ca: signer.name.clone(),
         crl_number: built.crl_number,
@@ -172,6 +232,49 @@ pub fn next_update_at(now: OffsetDateTime, next_update: Duration) -> Result<Offs
         crate::validity::length_text(next_update)
     );
     clock::shift(now, next_update, &what)
+}
+
+/// A CA's CRL lock: an exclusive `flock` on its directory `cas/<ca>/`
+/// (no extra file), held from reading the CRL number to recording it.
+/// The kernel releases it when the process ends, however it ends.
+struct CrlLock {
+    _dir: std::fs::File,
+}
+
+impl CrlLock {
+    /// How long a `crl` waits for another one of the same CA.
+    const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+    fn take(dir: &Path, ca: &str) -> Result<CrlLock> {
+        let f = std::fs::File::open(dir).map_err(|e| store::io_err("cannot open", dir, &e))?;
+        let start = std::time::Instant::now();
+        let mut said = false;
+        loop {
+            match f.try_lock() {
+                Ok(()) => return Ok(CrlLock { _dir: f }),
+                Err(std::fs::TryLockError::WouldBlock) => {}
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(store::io_err("cannot lock", dir, &e));
+                }
+            }
+            let waited = start.elapsed();
+            if waited >= Self::WAIT {
+                return Err(Error::failed(format!(
+                    "another certsmith process has been writing the CRL of CA '{ca}' for {} s",
+                    waited.as_secs()
+                ))
+                .hint("wait for it to finish, then run `certsmith crl` again"));
+            }
+            if !said && waited >= std::time::Duration::from_secs(1) {
+                crate::error::diagnostic(
+                    "certsmith: ",
+                    &format!("waiting for another certsmith process writing the CRL of CA '{ca}'"),
+                );
+                said = true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
 }
 
 /// Parses a `--next-update` length such as `7d` or `12h`.

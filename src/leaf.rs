@@ -310,32 +310,32 @@ pub fn write(
     let dir_existed = dir.exists();
     let reservation = ledger.reserve(&rec, opts.force)?;
     store::crash_point("reserved");
-    let result = (|| {
+    let placed = (|| {
         let mut staged = Staged::new(&root);
         files.stage(&mut staged, &dir, backup.as_deref())?;
         store::crash_point("staged");
+        store::fail_point("staged")?;
         // A CSR-signed cert has no key; a key left from an earlier cert of this name must not sit beside it.
-        let old_key = dir.join("key.pem");
-        if key.is_none() && opts.force && old_key.exists() {
-            let mut moved = old_key.clone().into_os_string();
-            moved.push(format!(".old-{}", backup.as_deref().unwrap_or_default()));
-            std::fs::rename(&old_key, &moved)
-                .map_err(|e| store::io_err("cannot back up", &old_key, &e))?;
+        if key.is_none() && opts.force {
+            staged.retire(&dir.join("key.pem"), backup.as_deref().unwrap_or_default())?;
         }
-        staged.commit()
+        staged.place()
     })();
-    let written = match result {
-        Ok(w) => w,
+    let written = placed.and_then(|placed| {
+        store::crash_point("committed");
+        let confirmed = store::fail_point("committed").and_then(|()| ledger.confirm(&reservation));
+        placed.settle(confirmed)
+    });
+    let written = match written {
+        Ok(paths) => paths,
         Err(e) => {
-            ledger.abandon(reservation);
+            let e = ledger.abandon_after(reservation, e);
             if !dir_existed {
                 let _ = std::fs::remove_dir(&dir);
             }
             return Err(e);
         }
     };
-    store::crash_point("committed");
-    ledger.confirm(reservation)?;
     Ok(IssuedLeaf {
         name: req.name.clone(),
         serial: rec.serial,

@@ -171,6 +171,23 @@ pub struct Ledger {
 
 const CERT_COLS: &str = "id, name, kind, issuer, serial, subject, sans, profile, key_type, not_before, not_after, fingerprint, state, revoked_at, revocation_reason, dir, has_key, created_at";
 
+/// The SANs column (a JSON array of strings). Anything else is an error
+/// naming the record: reading it as "no SANs" would let `renew` drop them.
+fn parse_sans(json: &str, r: &Row<'_>) -> rusqlite::Result<Vec<String>> {
+    serde_json::from_str(json).map_err(|e| {
+        let name: String = r.get(1).unwrap_or_default();
+        let id: i64 = r.get(0).unwrap_or_default();
+        rusqlite::Error::FromSqlConversionFailure(
+            6,
+            rusqlite::types::Type::Text,
+            Box::new(Error::failed(format!(
+                "the ledger record of '{}' (row {id}) has unreadable SANs: {e}",
+                crate::error::shown(&name)
+            ))),
+        )
+    })
+}
+
 fn cert_from_row(r: &Row<'_>) -> rusqlite::Result<CertRecord> {
     let sans: String = r.get(6)?;
     Ok(CertRecord {
@@ -180,7 +197,7 @@ fn cert_from_row(r: &Row<'_>) -> rusqlite::Result<CertRecord> {
         issuer: r.get(3)?,
         serial: r.get(4)?,
         subject: r.get(5)?,
-        sans: serde_json::from_str(&sans).unwrap_or_default(),
+        sans: parse_sans(&sans, r)?,
         profile: r.get(7)?,
         key_type: r.get(8)?,
         not_before: r.get(9)?,
@@ -202,6 +219,12 @@ static ERROR_PATH: std::sync::Mutex<Option<std::path::PathBuf>> = std::sync::Mut
 /// (SQLite's FULL, or an I/O error whose errno says so) gets the one
 /// message [`crate::store::no_space`].
 pub fn db_err(e: rusqlite::Error) -> Error {
+    // A row certsmith could not read carries its own message (see `parse_sans`).
+    if let rusqlite::Error::FromSqlConversionFailure(_, _, inner) = &e
+        && let Some(mine) = inner.downcast_ref::<Error>()
+    {
+        return mine.clone();
+    }
     if disk_full(&e) {
         return crate::store::no_space(&error_path());
     }
@@ -386,7 +409,7 @@ impl Ledger {
                 .sync_all()
                 .map_err(|e| crate::store::io_err("cannot write", tmp.path(), &e))?;
             match tmp.persist_noclobber(path) {
-                Ok(_) => crate::store::sync_dir(dir),
+                Ok(_) => crate::store::sync_dir(dir)?,
                 // Another `init` linked its complete ledger first: use that one.
                 Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(crate::store::io_err("cannot create", path, &e.error)),
@@ -605,33 +628,89 @@ impl Ledger {
         Ok(Reservation { id, replaced })
     }
 
-    /// Marks a reserved certificate active once its files are durable.
-    pub fn confirm(&mut self, r: Reservation) -> Result<()> {
-        self.conn
-            .execute(
-                "UPDATE certificates SET state = 'active' WHERE id = ?1",
-                [r.id],
-            )
-            .map_err(db_err)?;
-        Ok(())
+    /// Marks a reserved certificate active once its files are durable. An
+    /// error unless exactly that `pending` row changed (a row that vanished
+    /// or was settled by someone else must not pass silently).
+    pub fn confirm(&mut self, r: &Reservation) -> Result<()> {
+        self.activate(&[r.id])
     }
 
-    /// Drops a reservation whose files could not be written, restoring what it replaced.
-    pub fn abandon(&mut self, r: Reservation) {
-        if let Ok(tx) = self
+    /// Marks the `pending` rows `ids` active in one transaction; an error,
+    /// changing nothing, unless every one of them changed.
+    pub fn activate(&mut self, ids: &[i64]) -> Result<()> {
+        let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let mut changed = 0;
         {
-            let _ = tx.execute("DELETE FROM cas WHERE cert_id = ?1", [r.id]);
-            let _ = tx.execute("DELETE FROM certificates WHERE id = ?1", [r.id]);
-            if let Some(old) = r.replaced {
-                let _ = tx.execute(
-                    "UPDATE certificates SET state = 'active' WHERE id = ?1",
-                    [old],
-                );
+            let mut st = tx
+                .prepare_cached(
+                    "UPDATE certificates SET state = 'active' WHERE id = ?1 AND state = 'pending'",
+                )
+                .map_err(db_err)?;
+            for id in ids {
+                changed += st.execute([id]).map_err(db_err)?;
             }
-            let _ = tx.commit();
         }
+        if changed != ids.len() {
+            return Err(Error::failed(format!(
+                "the ledger changed under this command: {} of {} reserved record(s) were no longer pending",
+                ids.len() - changed,
+                ids.len()
+            ))
+            .hint("run `certsmith doctor`"));
+        }
+        tx.commit().map_err(db_err)
+    }
+
+    /// Drops a reservation whose files could not be written, restoring what
+    /// it replaced. A failure here is reported: the row then stays `pending`
+    /// for `doctor --repair` to settle.
+    pub fn abandon(&mut self, r: Reservation) -> Result<()> {
+        self.drop_pending(&[r.id], r.replaced)
+    }
+
+    /// [`Ledger::abandon`] after `cause` made the reservation useless:
+    /// returns `cause`, with the abandon's own failure added if it failed.
+    pub fn abandon_after(&mut self, r: Reservation, cause: Error) -> Error {
+        match self.abandon(r) {
+            Ok(()) => cause,
+            Err(a) => crate::store::also(cause, &a),
+        }
+    }
+
+    /// Deletes the `pending` rows `ids` (and, when given, makes the record
+    /// they superseded current again) in one transaction.
+    fn drop_pending(&mut self, ids: &[i64], replaced: Option<i64>) -> Result<()> {
+        let failed = |e: rusqlite::Error| {
+            Error::failed(format!(
+                "cannot release the ledger reservation of this command: {}",
+                e.to_string().to_lowercase()
+            ))
+            .hint("run `certsmith doctor --repair` to settle it")
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(failed)?;
+        for id in ids {
+            tx.execute("DELETE FROM cas WHERE cert_id = ?1", [id])
+                .map_err(failed)?;
+            tx.execute(
+                "DELETE FROM certificates WHERE id = ?1 AND state = 'pending'",
+                [id],
+            )
+            .map_err(failed)?;
+        }
+        if let Some(old) = replaced {
+            tx.execute(
+                "UPDATE certificates SET state = 'active' WHERE id = ?1",
+                [old],
+            )
+            .map_err(failed)?;
+        }
+        tx.commit().map_err(failed)
     }
 
     /// Reserves a CA: its certificate record plus its `cas` row.
@@ -665,16 +744,41 @@ impl Ledger {
         Ok(Reservation { id, replaced: None })
     }
 
-    /// Records many certificates at once (for batch), each already written.
-    pub fn insert_active(&mut self, recs: &[CertRecord]) -> Result<()> {
+    /// Reserves many names at once (for batch), as `pending` rows, in one
+    /// transaction. A name that is already current (another process took
+    /// it since the batch checked) is left out when `skip_taken`, else the
+    /// whole call fails and reserves nothing. Returns each record's row id,
+    /// `None` for a name left out.
+    pub fn reserve_many(
+        &mut self,
+        recs: &[CertRecord],
+        skip_taken: bool,
+    ) -> Result<Vec<Option<i64>>> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_err)?;
+        let mut ids = Vec::with_capacity(recs.len());
         for r in recs {
-            insert(&tx, r, "active")?;
+            let taken: Option<String> = tx
+                .prepare_cached(
+                    "SELECT state FROM certificates WHERE name = ?1 AND state != 'superseded'",
+                )
+                .and_then(|mut st| st.query_row([&r.name], |row| row.get(0)).optional())
+                .map_err(db_err)?;
+            match taken {
+                Some(_) if skip_taken => ids.push(None),
+                Some(state) => return Err(name_taken(&r.name, state == "pending")),
+                None => ids.push(Some(insert(&tx, r, "pending")?)),
+            }
         }
-        tx.commit().map_err(db_err)
+        tx.commit().map_err(db_err)?;
+        Ok(ids)
+    }
+
+    /// Drops `pending` rows (for batch) whose files were never written.
+    pub fn release(&mut self, ids: &[i64]) -> Result<()> {
+        self.drop_pending(ids, None)
     }
 
     /// Certificates matching `f`, newest first.
@@ -819,4 +923,104 @@ fn insert(tx: &rusqlite::Transaction<'_>, r: &CertRecord, state: &str) -> Result
         other => db_err(other),
     })?;
     Ok(tx.last_insert_rowid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(name: &str, serial: &str) -> CertRecord {
+        CertRecord {
+            id: 0,
+            name: name.into(),
+            kind: Kind::Leaf,
+            issuer: Some("issuing".into()),
+            serial: serial.into(),
+            subject: "CN=x".into(),
+            sans: vec!["dns:x.example".into()],
+            profile: "device".into(),
+            key_type: "ecdsa-p256".into(),
+            not_before: 0,
+            not_after: 1,
+            fingerprint: "f".into(),
+            state: "pending".into(),
+            revoked_at: None,
+            revocation_reason: None,
+            dir: format!("certs/{name}"),
+            has_key: true,
+            created_at: 0,
+        }
+    }
+
+    fn ledger() -> (tempfile::TempDir, Ledger) {
+        let d = tempfile::tempdir().unwrap();
+        let l = Ledger::create(&d.path().join("ledger.db")).unwrap();
+        (d, l)
+    }
+
+    #[test]
+    fn confirm_of_a_reservation_that_vanished_is_an_error() {
+        let (_d, mut l) = ledger();
+        let r = l.reserve(&record("dev", "01"), false).unwrap();
+        l.conn().execute_batch("DELETE FROM certificates").unwrap();
+        let err = l.confirm(&r).unwrap_err();
+        assert!(err.message.contains("no longer pending"), "{err}");
+    }
+
+    #[test]
+    fn confirm_marks_exactly_the_reserved_row_active() {
+        let (_d, mut l) = ledger();
+        let r = l.reserve(&record("dev", "01"), false).unwrap();
+        l.confirm(&r).unwrap();
+        assert_eq!(l.cert_by_name("dev").unwrap().unwrap().state, "active");
+        assert!(l.confirm(&r).is_err(), "a second confirm changes no row");
+    }
+
+    #[test]
+    fn abandon_that_cannot_write_the_ledger_is_reported() {
+        let (_d, mut l) = ledger();
+        let r = l.reserve(&record("dev", "01"), false).unwrap();
+        l.conn().execute_batch("PRAGMA query_only = ON").unwrap();
+        let err = l.abandon(r).unwrap_err();
+        assert!(
+            err.message
+                .starts_with("cannot release the ledger reservation"),
+            "{err}"
+        );
+        assert_eq!(
+            err.hint.as_deref(),
+            Some("run `certsmith doctor --repair` to settle it")
+        );
+    }
+
+    #[test]
+    fn unreadable_sans_are_an_error_naming_the_record() {
+        let (_d, mut l) = ledger();
+        let r = l.reserve(&record("dev", "01"), false).unwrap();
+        l.confirm(&r).unwrap();
+        l.conn()
+            .execute_batch("UPDATE certificates SET sans = 'not json'")
+            .unwrap();
+        let err = l.cert_by_name("dev").unwrap_err();
+        assert!(
+            err.message
+                .starts_with("the ledger record of 'dev' (row 1) has unreadable SANs"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reserve_many_skips_taken_names_or_reserves_nothing() {
+        let (_d, mut l) = ledger();
+        let r = l.reserve(&record("b", "0b"), false).unwrap();
+        l.confirm(&r).unwrap();
+        let recs = [record("a", "0a"), record("b", "1b"), record("c", "0c")];
+        assert!(l.reserve_many(&recs, false).is_err());
+        assert!(l.cert_by_name("a").unwrap().is_none(), "nothing reserved");
+        let ids = l.reserve_many(&recs, true).unwrap();
+        assert!(ids[0].is_some() && ids[1].is_none() && ids[2].is_some());
+        l.release(&[ids[0].unwrap()]).unwrap();
+        assert!(l.cert_by_name("a").unwrap().is_none());
+        assert_eq!(l.cert_by_name("c").unwrap().unwrap().state, "pending");
+    }
 }

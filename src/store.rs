@@ -43,8 +43,8 @@ pub fn create_private_dir(root: &Path, dir: &Path) -> Result<()> {
             .map_err(|e| io_err("cannot set permissions on", d, &e))?;
         // The new entry must survive a crash like the files written into it.
         match d.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
-            _ => sync_dir(Path::new(".")),
+            Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent)?,
+            _ => sync_dir(Path::new("."))?,
         }
     }
     Ok(())
@@ -72,18 +72,26 @@ pub fn refuse_symlinks(root: &Path, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Formats an I/O failure as a one-line message naming the path.
+/// Formats an I/O failure as a one-line message naming the path. A full
+/// disk or an I/O error is a failed outcome (exit 1), not bad input.
 pub fn io_err(what: &str, path: &Path, e: &std::io::Error) -> Error {
-    if e.kind() == std::io::ErrorKind::StorageFull || e.raw_os_error() == Some(28) {
+    use std::io::ErrorKind as K;
+    if matches!(e.kind(), K::StorageFull | K::QuotaExceeded) || e.raw_os_error() == Some(28) {
         return no_space(path);
     }
     let reason = match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        std::io::ErrorKind::AlreadyExists => "it already exists".to_string(),
+        K::NotFound => "no such file or directory".to_string(),
+        K::PermissionDenied => "permission denied".to_string(),
+        K::AlreadyExists => "it already exists".to_string(),
         _ => e.to_string().to_lowercase(),
     };
-    Error::input(format!("{what} '{}': {reason}", path.display()))
+    let message = format!("{what} '{}': {reason}", path.display());
+    match e.kind() {
+        _ if e.raw_os_error() == Some(rustix::io::Errno::IO.raw_os_error()) => {
+            Error::failed(message)
+        }
+        _ => Error::input(message),
+    }
 }
 
 /// The one message for a full filesystem (ENOSPC from a write, SQLite's
@@ -147,7 +155,38 @@ struct StagedFile {
 pub struct Staged {
     root: PathBuf,
     files: Vec<StagedFile>,
+    /// Existing files moved aside to `<file>.old-<suffix>` with no
+    /// replacement (e.g. a key that a CSR-signed re-issue no longer has).
+    retired: Vec<(PathBuf, String)>,
     sync: bool,
+}
+
+/// One step [`Staged::place`] took, and how to take it back.
+#[derive(Debug)]
+enum Move {
+    /// `dest` is new; `backup` holds what was there before, if anything.
+    Wrote { dest: PathBuf, backup: Backup },
+    /// `from` was renamed to `to` and nothing took its place.
+    Retired { from: PathBuf, to: PathBuf },
+}
+
+#[derive(Debug)]
+enum Backup {
+    None,
+    /// `<file>.old-<suffix>`: stays once the write is kept.
+    Kept(PathBuf),
+    /// A hidden hard link to the replaced file: removed once the write is kept.
+    Transient(PathBuf),
+}
+
+/// Files renamed into place, with every (destination, backup) pair, until
+/// the caller keeps them ([`Placed::keep`]) or takes them back
+/// ([`Placed::undo`]) because a later step (the ledger) failed. Dropped
+/// without either, it keeps them, as a crash would.
+#[derive(Debug)]
+#[must_use = "keep() or undo() the placed files"]
+pub struct Placed {
+    moves: Vec<Move>,
 }
 
 impl Staged {
@@ -156,6 +195,7 @@ impl Staged {
         Staged {
             root: root.to_path_buf(),
             files: Vec::new(),
+            retired: Vec::new(),
             sync: true,
         }
     }
@@ -201,38 +241,174 @@ impl Staged {
         Ok(())
     }
 
+    /// Moves `path`, if it exists, to `<path>.old-<suffix>` when the set is
+    /// placed (undone with the rest).
+    pub fn retire(&mut self, path: &Path, suffix: &str) -> Result<()> {
+        refuse_symlinks(&self.root, path)?;
+        self.retired.push((path.to_path_buf(), suffix.to_string()));
+        Ok(())
+    }
+
     /// Renames every staged file into place and fsyncs the directories.
-    /// On a failure part-way, files already renamed are removed again.
+    /// On a failure part-way, everything already moved is put back.
     pub fn commit(self) -> Result<Vec<PathBuf>> {
+        self.place()?.settle(Ok(()))
+    }
+
+    /// Like [`Staged::commit`], but the caller decides afterwards whether
+    /// the files stay ([`Placed::keep`]) or go back ([`Placed::undo`]).
+    pub fn place(self) -> Result<Placed> {
         let sync = self.sync;
         if sync {
             self.sync_files()?;
         }
-        let mut done: Vec<PathBuf> = Vec::new();
+        let mut placed = Placed { moves: Vec::new() };
         let mut dirs: Vec<PathBuf> = Vec::new();
-        for f in self.files {
-            let result = place(f.tmp, &f.dest, &f.existing);
-            if let Err(e) = result {
-                for p in &done {
-                    let _ = fs::remove_file(p);
-                }
-                return Err(e);
-            }
-            if let Some(d) = f.dest.parent()
+        let mut note_dir = |p: &Path| {
+            if let Some(d) = p.parent()
                 && !dirs.iter().any(|x| x == d)
             {
                 dirs.push(d.to_path_buf());
             }
-            done.push(f.dest);
+        };
+        for (path, suffix) in self.retired {
+            if fs::symlink_metadata(&path).is_err() {
+                continue;
+            }
+            let to = old_name(&path, &suffix);
+            if let Err(e) = fs::rename(&path, &to) {
+                let err = io_err("cannot back up", &path, &e);
+                return Err(placed.undo_after(err));
+            }
+            note_dir(&path);
+            placed.moves.push(Move::Retired { from: path, to });
+        }
+        for f in self.files {
+            note_dir(&f.dest);
+            match place(f.tmp, &f.dest, &f.existing) {
+                Ok(m) => placed.moves.push(m),
+                Err(e) => return Err(placed.undo_after(e)),
+            }
             crash_point("partial");
         }
         if sync {
             for d in &dirs {
-                sync_dir(d);
+                if let Err(e) = sync_dir(d) {
+                    return Err(placed.undo_after(e));
+                }
             }
         }
-        Ok(done)
+        Ok(placed)
     }
+}
+
+impl Placed {
+    /// The destinations written, in the order they were staged.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.moves
+            .iter()
+            .filter_map(|m| match m {
+                Move::Wrote { dest, .. } => Some(dest.clone()),
+                Move::Retired { .. } => None,
+            })
+            .collect()
+    }
+
+    /// Keeps the new files: drops the transient copies of replaced files
+    /// (the `*.old-*` backups stay).
+    pub fn keep(self) -> Result<()> {
+        for m in &self.moves {
+            if let Move::Wrote {
+                backup: Backup::Transient(b),
+                ..
+            } = m
+            {
+                fs::remove_file(b).map_err(|e| io_err("cannot remove", b, &e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes every move back, last first: new files are removed and each
+    /// backup is renamed to where it came from. Reports the first step that
+    /// could not be undone (with a hint to `doctor --repair`).
+    pub fn undo(self) -> Result<()> {
+        let mut first: Option<Error> = None;
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for m in self.moves.into_iter().rev() {
+            let (dest, step) = match m {
+                Move::Wrote { dest, backup } => {
+                    let step = match backup {
+                        Backup::None => fs::remove_file(&dest),
+                        Backup::Kept(b) | Backup::Transient(b) => fs::rename(&b, &dest),
+                    };
+                    (dest, step)
+                }
+                Move::Retired { from, to } => {
+                    let step = fs::rename(&to, &from);
+                    (from, step)
+                }
+            };
+            if let Err(e) = step {
+                first.get_or_insert_with(|| io_err("cannot restore", &dest, &e));
+            }
+            if let Some(d) = dest.parent()
+                && !dirs.iter().any(|x| x == d)
+            {
+                dirs.push(d.to_path_buf());
+            }
+        }
+        for d in &dirs {
+            if let Err(e) = sync_dir(d) {
+                first.get_or_insert(e);
+            }
+        }
+        match first {
+            None => Ok(()),
+            Some(e) => Err(e.hint("run `certsmith doctor --repair`")),
+        }
+    }
+
+    /// Settles the placed files by the outcome of the step that depends on
+    /// them (a ledger update): kept when it succeeded, put back when it
+    /// failed. Returns the destinations, or the step's error (with an undo
+    /// failure added to it).
+    pub fn settle(self, outcome: Result<()>) -> Result<Vec<PathBuf>> {
+        match outcome {
+            Ok(()) => {
+                let paths = self.paths();
+                self.keep()?;
+                Ok(paths)
+            }
+            Err(e) => Err(self.undo_after(e)),
+        }
+    }
+
+    /// Undoes after `cause`, returning `cause` (with the undo's failure
+    /// added to it if the undo failed too).
+    fn undo_after(self, cause: Error) -> Error {
+        match self.undo() {
+            Ok(()) => cause,
+            Err(u) => also(cause, &u),
+        }
+    }
+}
+
+/// `cause`, with a second failure that happened while cleaning up after it
+/// appended to its message (one line) and that failure's hint.
+pub fn also(cause: Error, cleanup: &Error) -> Error {
+    Error {
+        message: format!("{}; then {}", cause.message, cleanup.message),
+        hint: cleanup.hint.clone().or(cause.hint),
+        kind: cause.kind,
+    }
+}
+
+/// `<path>.old-<suffix>`.
+fn old_name(path: &Path, suffix: &str) -> PathBuf {
+    let mut old = path.as_os_str().to_owned();
+    old.push(format!(".old-{suffix}"));
+    PathBuf::from(old)
 }
 
 impl Staged {
@@ -268,47 +444,154 @@ impl Staged {
     }
 }
 
-fn place(tmp: tempfile::NamedTempFile, dest: &Path, existing: &Existing) -> Result<()> {
-    match existing {
+/// Renames one temporary file to `dest`, keeping what was there as the
+/// `existing` rule says, and returns the move for [`Placed`].
+fn place(tmp: tempfile::NamedTempFile, dest: &Path, existing: &Existing) -> Result<Move> {
+    let backup = match existing {
         Existing::Refuse => {
             tmp.persist_noclobber(dest)
                 .map_err(|e| io_err("cannot write", dest, &e.error))?;
+            Backup::None
         }
         Existing::Backup(suffix) => {
+            let mut backup = Backup::None;
             if fs::symlink_metadata(dest).is_ok() {
-                let mut old = dest.as_os_str().to_owned();
-                old.push(format!(".old-{suffix}"));
+                let old = old_name(dest, suffix);
                 fs::rename(dest, &old).map_err(|e| io_err("cannot back up", dest, &e))?;
+                backup = Backup::Kept(old);
+                crash_point("backed-up");
             }
-            tmp.persist(dest)
-                .map_err(|e| io_err("cannot write", dest, &e.error))?;
+            if let Err(e) = tmp.persist(dest) {
+                if let Backup::Kept(old) = &backup {
+                    let _ = fs::rename(old, dest);
+                }
+                return Err(io_err("cannot write", dest, &e.error));
+            }
+            backup
         }
         Existing::Replace => {
-            tmp.persist(dest)
-                .map_err(|e| io_err("cannot write", dest, &e.error))?;
+            // A hard link keeps the old file reachable for `undo` while the
+            // rename below still replaces it atomically (no moment without it).
+            let mut backup = Backup::None;
+            if fs::symlink_metadata(dest).is_ok_and(|m| m.is_file()) {
+                let dir = dest.parent().unwrap_or(Path::new("."));
+                let link = tempfile::Builder::new()
+                    .prefix(".certsmith-")
+                    .make_in(dir, |p| fs::hard_link(dest, p))
+                    .map_err(|e| io_err("cannot back up", dest, &e))?;
+                let (_, link) = link
+                    .keep()
+                    .map_err(|e| io_err("cannot back up", dest, &e.error))?;
+                backup = Backup::Transient(link);
+            }
+            if let Err(e) = tmp.persist(dest) {
+                if let Backup::Transient(link) = &backup {
+                    let _ = fs::remove_file(link);
+                }
+                return Err(io_err("cannot write", dest, &e.error));
+            }
+            backup
         }
-    }
-    Ok(())
+    };
+    Ok(Move::Wrote {
+        dest: dest.to_path_buf(),
+        backup,
+    })
 }
 
-/// Environment variable naming a crash point, for crash-safety tests.
+/// Environment variable naming a crash point, for crash-safety tests
+/// (test builds only: the `test-hooks` feature).
+#[cfg(feature = "test-hooks")]
 pub const CRASH_ENV: &str = "CERTSMITH_TEST_CRASH_AT";
+
+/// Environment variable naming a failure point (`point` or `point@N` for
+/// the Nth time the point is reached), for rollback tests (test builds only).
+#[cfg(feature = "test-hooks")]
+pub const FAIL_ENV: &str = "CERTSMITH_TEST_FAIL_AT";
 
 /// Test hook: when `$CERTSMITH_TEST_CRASH_AT` names `point`, the process
 /// aborts right here, running no destructor, as a `kill -9` would. The
 /// crash tests use it to stop a write at each step (`reserved`, `staged`,
-/// `partial`, `committed`) and prove `doctor --repair` settles every one.
+/// `backed-up`, `partial`, `committed`, `batch-written`) and prove
+/// `doctor --repair` settles every one. Compiled out of ordinary builds.
 pub fn crash_point(point: &str) {
+    #[cfg(feature = "test-hooks")]
     if std::env::var_os(CRASH_ENV).is_some_and(|v| v == point) {
         std::process::abort();
     }
+    #[cfg(not(feature = "test-hooks"))]
+    let _ = point;
 }
 
-/// fsyncs a directory so a rename in it survives a crash.
-pub fn sync_dir(dir: &Path) {
-    if let Ok(f) = File::open(dir) {
-        let _ = f.sync_all();
+/// Test hook: when `$CERTSMITH_TEST_FAIL_AT` names `point` (or `point@N`
+/// and this is the Nth time it is reached in this process), returns the
+/// error a full disk would give, so tests exercise the rollback that follows
+/// a failure at that step. Compiled out of ordinary builds (always `Ok`).
+pub fn fail_point(point: &str) -> Result<()> {
+    #[cfg(feature = "test-hooks")]
+    {
+        use std::sync::Mutex;
+        static HITS: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
+        let Some(want) = std::env::var_os(FAIL_ENV) else {
+            return Ok(());
+        };
+        let want = want.to_string_lossy().into_owned();
+        let (name, nth) = match want.split_once('@') {
+            Some((n, k)) => (n.to_string(), k.parse::<u64>().unwrap_or(1)),
+            None => (want.clone(), 1),
+        };
+        if name != point {
+            return Ok(());
+        }
+        let mut hits = HITS.lock().unwrap_or_else(|e| e.into_inner());
+        let count = match hits.iter_mut().find(|(p, _)| p == point) {
+            Some((_, c)) => {
+                *c += 1;
+                *c
+            }
+            None => {
+                hits.push((point.to_string(), 1));
+                1
+            }
+        };
+        if count == nth {
+            return Err(Error::failed(format!(
+                "no space left on device (test failure point '{point}')"
+            )));
+        }
     }
+    #[cfg(not(feature = "test-hooks"))]
+    let _ = point;
+    Ok(())
+}
+
+/// Environment variable naming a pause point as `point:FIFO` (test builds only).
+#[cfg(feature = "test-hooks")]
+pub const PAUSE_ENV: &str = "CERTSMITH_TEST_PAUSE_AT";
+
+/// Test hook: when `$CERTSMITH_TEST_PAUSE_AT` is `point:FIFO`, says
+/// `test hook: paused at <point>` on stderr and waits until a test opens
+/// and closes FIFO for writing, so a test can run another process exactly
+/// while this one is at `point`. Compiled out of ordinary builds.
+pub fn pause_point(point: &str) {
+    #[cfg(feature = "test-hooks")]
+    if let Some(v) = std::env::var_os(PAUSE_ENV)
+        && let Some((p, fifo)) = v.to_string_lossy().split_once(':')
+        && p == point
+    {
+        eprintln!("test hook: paused at {point}");
+        let _ = fs::read(fifo);
+    }
+    #[cfg(not(feature = "test-hooks"))]
+    let _ = point;
+}
+
+/// fsyncs a directory so a rename in it survives a crash; a failure is an
+/// error (the rename may not be durable).
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| io_err("cannot flush directory", dir, &e))
 }
 
 /// A new directory written as a whole: its files go into a private
@@ -507,5 +790,89 @@ mod tests {
         .unwrap_err();
         assert!(err.message.contains("symlink"), "{err}");
         assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn sync_dir_reports_a_directory_it_cannot_flush() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(sync_dir(d.path()).is_ok());
+        let err = sync_dir(&d.path().join("gone")).unwrap_err();
+        assert!(err.message.starts_with("cannot flush directory"), "{err}");
+    }
+
+    #[test]
+    fn undo_puts_back_every_replaced_backed_up_and_retired_file() {
+        let d = tempfile::tempdir().unwrap();
+        let p = |n: &str| d.path().join(n);
+        for (n, b) in [
+            ("crl.pem", "old crl"),
+            ("cert.pem", "old cert"),
+            ("key.pem", "old key"),
+        ] {
+            fs::write(p(n), b).unwrap();
+        }
+        let mut s = Staged::new(d.path());
+        s.add(&p("crl.pem"), b"new crl", PUBLIC_MODE, Existing::Replace)
+            .unwrap();
+        s.add(
+            &p("cert.pem"),
+            b"new cert",
+            PUBLIC_MODE,
+            Existing::Backup("ab".into()),
+        )
+        .unwrap();
+        s.add(&p("new.pem"), b"new", PUBLIC_MODE, Existing::Refuse)
+            .unwrap();
+        s.retire(&p("key.pem"), "ab").unwrap();
+        let placed = s.place().unwrap();
+        assert_eq!(fs::read(p("crl.pem")).unwrap(), b"new crl");
+        assert!(!p("key.pem").exists());
+        placed.undo().unwrap();
+        let mut names: Vec<_> = fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["cert.pem", "crl.pem", "key.pem"]);
+        assert_eq!(fs::read(p("crl.pem")).unwrap(), b"old crl");
+        assert_eq!(fs::read(p("cert.pem")).unwrap(), b"old cert");
+        assert_eq!(fs::read(p("key.pem")).unwrap(), b"old key");
+    }
+
+    #[test]
+    fn a_failure_part_way_puts_back_the_files_already_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        let p = |n: &str| d.path().join(n);
+        fs::write(p("crl.pem"), "old").unwrap();
+        fs::create_dir(p("crl.der")).unwrap();
+        let mut s = Staged::new(d.path());
+        s.add(&p("crl.pem"), b"new", PUBLIC_MODE, Existing::Replace)
+            .unwrap();
+        s.add(&p("crl.der"), b"new", PUBLIC_MODE, Existing::Replace)
+            .unwrap();
+        assert!(s.commit().is_err());
+        assert_eq!(fs::read(p("crl.pem")).unwrap(), b"old");
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            2,
+            "no temp or backup left"
+        );
+    }
+
+    #[test]
+    fn commit_keeps_backups_but_no_transient_copy() {
+        let d = tempfile::tempdir().unwrap();
+        let p = |n: &str| d.path().join(n);
+        fs::write(p("crl.pem"), "old").unwrap();
+        write_file(
+            d.path(),
+            &p("crl.pem"),
+            b"new",
+            PUBLIC_MODE,
+            Existing::Replace,
+        )
+        .unwrap();
+        assert_eq!(fs::read(p("crl.pem")).unwrap(), b"new");
+        assert_eq!(fs::read_dir(d.path()).unwrap().count(), 1);
     }
 }

@@ -326,11 +326,23 @@ fn missing_pki_directory_says_to_run_init() {
 fn failed_file_write_rolls_back_the_ledger_reservation() {
     let env = Env::new();
     env.hierarchy();
-    // An orphan file (no ledger record) where the certificate would go.
-    std::fs::create_dir_all(env.cert_dir("dev")).unwrap();
-    std::fs::write(env.cert_dir("dev").join("cert.pem"), "orphan").unwrap();
-    let err = refused(&env, &["issue", "dev"]);
-    assert!(err.contains("cert.pem' already exists"), "{err}");
+    // A write that fails after the name is reserved and the files are in
+    // place (the test hook fails the step that would mark the row active).
+    let out = env
+        .command(&["issue", "dev"])
+        .env("CERTSMITH_TEST_FAIL_AT", "committed")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("certsmith: no space left on device"),
+        "{err}"
+    );
+    assert!(
+        !env.cert_dir("dev").exists(),
+        "files of a failed issue were left behind"
+    );
     let all = env.json(&["list", "--all"]);
     assert!(
         !all["certificates"]
@@ -340,8 +352,7 @@ fn failed_file_write_rolls_back_the_ledger_reservation() {
             .any(|c| c["name"] == "dev"),
         "{all}"
     );
-    // The name is free again once the obstacle is gone.
-    std::fs::remove_file(env.cert_dir("dev").join("cert.pem")).unwrap();
+    // The name is free again.
     env.ok(&["issue", "dev", "-q"]);
 }
 

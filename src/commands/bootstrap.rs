@@ -301,7 +301,7 @@ fn move_entries(from: &Path, to: &Path) -> Result<()> {
         }
         done.push(n);
     }
-    certsmith::store::sync_dir(to);
+    certsmith::store::sync_dir(to)?;
     Ok(())
 }
 

@@ -74,22 +74,23 @@ fn change_passphrase(ctx: &Ctx, a: ChangePassphraseArgs) -> Result<()> {
         Some(p) => keys::to_encrypted_pem(&key, p, kdf)?,
         None => keys::to_pem(&key)?,
     };
-    // The ledger row changes in the same transaction that the file lands in:
-    // if the rename fails, the transaction is rolled back.
-    let tx = ledger.conn().transaction().map_err(db_err)?;
-    tx.execute(
-        "UPDATE cas SET encrypted = ?1 WHERE name = ?2",
-        rusqlite::params![new.is_some() as i64, a.ca],
-    )
-    .map_err(db_err)?;
-    store::write_file(
-        &pki.root,
-        &path,
-        pem.as_bytes(),
-        store::KEY_MODE,
-        Existing::Replace,
-    )?;
-    tx.commit().map_err(db_err)?;
+    // The previous file stays beside the new one (a hidden hard link) until
+    // the new one reads back as the same key and the ledger row is updated;
+    // if either fails, the previous file is put back.
+    let mut staged = store::Staged::new(&pki.root);
+    staged.add(&path, pem.as_bytes(), store::KEY_MODE, Existing::Replace)?;
+    let placed = staged.place()?;
+    let outcome = read_back(&path, new.as_ref(), &info.spki_der, &a.ca).and_then(|()| {
+        ledger
+            .conn()
+            .execute(
+                "UPDATE cas SET encrypted = ?1 WHERE name = ?2",
+                rusqlite::params![new.is_some() as i64, a.ca],
+            )
+            .map_err(db_err)
+            .map(drop)
+    });
+    placed.settle(outcome)?;
     let state = match (&new, kdf) {
         (None, _) => "unencrypted".to_string(),
         (Some(_), keys::Kdf::Scrypt) => "encrypted (PKCS#8 PBES2, scrypt, AES-256-CBC)".into(),
@@ -116,5 +117,32 @@ fn change_passphrase(ctx: &Ctx, a: ChangePassphraseArgs) -> Result<()> {
         },
         &json,
     );
+    Ok(())
+}
+
+/// Reads the newly written key file back, opens it with the new passphrase
+/// and checks it is still the key of CA `ca` (public key `spki`).
+fn read_back(
+    path: &std::path::Path,
+    new: Option<&Passphrase>,
+    spki: &[u8],
+    ca: &str,
+) -> Result<()> {
+    store::fail_point("key-verify")?;
+    let what = path.display().to_string();
+    let text = zeroize::Zeroizing::new(store::read_to_string(path)?);
+    let unreadable = |why: String| {
+        Error::failed(format!(
+            "the re-encrypted key of CA '{ca}' does not read back ({why}); the previous key file was kept"
+        ))
+    };
+    let key = keys::load_private_key(&text, &what, &mut || {
+        new.cloned()
+            .ok_or_else(|| Error::failed("the new key file is encrypted but no passphrase was set"))
+    })
+    .map_err(|e| unreadable(e.message))?;
+    if !keys::key_matches_spki(&key, spki) {
+        return Err(unreadable("it holds another public key".into()));
+    }
     Ok(())
 }

@@ -9,6 +9,7 @@ use super::{Options, Report, Severity, expected_files, first_cert, rel};
 use crate::error::Result;
 use crate::ledger::{CertRecord, Ledger, db_err};
 use crate::pki::Pki;
+use rusqlite::OptionalExtension;
 
 /// Finds `pending` rows and, when `alone` and repairing, settles each.
 pub fn reconcile(
@@ -63,17 +64,67 @@ pub fn reconcile(
             format!("{what} was reserved but its files were never completely written (interrupted command)"),
         );
         if opts.repair {
-            let removed = remove_partial(&wanted, &cert_path, cert_matches);
+            let restored = put_back(ledger, pki, &rec)?;
+            let rest: Vec<_> = wanted
+                .iter()
+                .filter(|f| !restored.contains(f))
+                .cloned()
+                .collect();
+            let removed = remove_partial(&rest, &cert_path, cert_matches);
             drop_row(ledger, &rec)?;
             let mut msg = "removed the reservation".to_string();
             if !removed.is_empty() {
                 let list: Vec<String> = removed.iter().map(|p| rel(pki, p)).collect();
                 msg.push_str(&format!(" and its partial files {}", list.join(", ")));
             }
+            if !restored.is_empty() {
+                let list: Vec<String> = restored.iter().map(|p| rel(pki, p)).collect();
+                msg.push_str(&format!(
+                    ", and put back the previous files {}",
+                    list.join(", ")
+                ));
+            }
             report.repaired(msg);
         }
     }
     Ok(())
+}
+
+/// Puts back the files an interrupted `--force` re-issue had moved aside
+/// (`<file>.old-<serial of the record it replaced>`): such a backup can only
+/// come from that write, so it replaces whatever the write left in its
+/// place. Backups named `.old-unrecorded` (no record was replaced) are put
+/// back only where the original is missing. Returns the restored paths.
+fn put_back(ledger: &mut Ledger, pki: &Pki, rec: &CertRecord) -> Result<Vec<std::path::PathBuf>> {
+    if rec.kind != crate::ledger::Kind::Leaf {
+        return Ok(Vec::new());
+    }
+    let replaced: Option<String> = ledger
+        .conn()
+        .query_row(
+            "SELECT serial FROM certificates WHERE name = ?1 AND state = 'superseded' ORDER BY id DESC LIMIT 1",
+            [&rec.name],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err)?;
+    let only_if_missing = replaced.is_none();
+    let suffix = replaced.unwrap_or_else(|| "unrecorded".into());
+    let dir = pki.resolve_dir(&rec.dir);
+    let mut restored = Vec::new();
+    for name in ["key.pem", "cert.pem", "chain.pem", "fullchain.pem"] {
+        let f = dir.join(name);
+        let old = dir.join(format!("{name}.old-{suffix}"));
+        if !old.is_file() || (only_if_missing && std::fs::symlink_metadata(&f).is_ok()) {
+            continue;
+        }
+        std::fs::rename(&old, &f).map_err(|e| crate::store::io_err("cannot put back", &old, &e))?;
+        restored.push(f);
+    }
+    if !restored.is_empty() {
+        crate::store::sync_dir(&dir)?;
+    }
+    Ok(restored)
 }
 
 /// Removes the files an interrupted write had already renamed into place:

@@ -127,7 +127,7 @@ fn encrypted_ca_key_is_checked_only_with_its_passphrase() {
 fn crl_past_next_update_is_a_problem() {
     let env = Env::new();
     env.hierarchy();
-    env.ok(&["crl", "--ca", "issuing", "--next-update", "1d"]);
+    env.ok(&["crl", "--ca", "issuing", "--next-update", "1d", "-q"]);
     env.ok(&["doctor"]);
     let later = env
         .command(&["doctor"])
@@ -242,4 +242,33 @@ fn corrupt_ledger_fails_the_integrity_check() {
         "{}",
         r.stderr
     );
+}
+
+#[test]
+fn renew_refuses_a_record_whose_sans_are_unreadable() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&[
+        "issue",
+        "api",
+        "--profile",
+        "server",
+        "--san",
+        "dns:api.test.internal",
+        "-q",
+    ]);
+    let mut ledger = certsmith::ledger::Ledger::open(&env.pki.join("ledger.db")).unwrap();
+    ledger
+        .conn()
+        .execute_batch("UPDATE certificates SET sans = '[\"dns:api.test' WHERE name = 'api'")
+        .unwrap();
+    drop(ledger);
+    let before = env.tree_hash();
+    let err = env.fails(1, &["renew", "api"]);
+    assert!(
+        err.starts_with("certsmith: the ledger record of 'api' (row ")
+            && err.contains("has unreadable SANs"),
+        "{err}"
+    );
+    assert_eq!(env.tree_hash(), before, "renew changed the PKI");
 }
