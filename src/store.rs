@@ -579,7 +579,7 @@ pub fn pause_point(point: &str) {
         && let Some((p, fifo)) = v.to_string_lossy().split_once(':')
         && p == point
     {
-        eprintln!("test hook: paused at {point}");
+        crate::error::diagnostic("test hook: ", &format!("paused at {point}"));
         let _ = fs::read(fifo);
     }
     #[cfg(not(feature = "test-hooks"))]
