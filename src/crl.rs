@@ -189,7 +189,11 @@ pub fn write(
 ) -> Result<WrittenCrl> {
     let now = clock::now()?;
     let next = next_update_at(now, next_update)?;
-    let _lock = CrlLock::take(&pki.ca_dir(&signer.name), &signer.name)?;
+    // Held from reading the CRL number to recording it: one `crl` per CA at a time.
+    let _lock = crate::lock::exclusive(
+        &pki.ca_dir(&signer.name),
+        &format!("the CRL lock of CA '{}'", signer.name),
+    )?;
     let pem_path = pki.crl_path(&signer.name);
     let built = build(ledger, signer, now, next_update, number_on_disk(&pem_path))?;
     store::pause_point("crl-signed");
@@ -232,49 +236,6 @@ pub fn next_update_at(now: OffsetDateTime, next_update: Duration) -> Result<Offs
         crate::validity::length_text(next_update)
     );
     clock::shift(now, next_update, &what)
-}
-
-/// A CA's CRL lock: an exclusive `flock` on its directory `cas/<ca>/`
-/// (no extra file), held from reading the CRL number to recording it.
-/// The kernel releases it when the process ends, however it ends.
-struct CrlLock {
-    _dir: std::fs::File,
-}
-
-impl CrlLock {
-    /// How long a `crl` waits for another one of the same CA.
-    const WAIT: std::time::Duration = std::time::Duration::from_secs(60);
-
-    fn take(dir: &Path, ca: &str) -> Result<CrlLock> {
-        let f = std::fs::File::open(dir).map_err(|e| store::io_err("cannot open", dir, &e))?;
-        let start = std::time::Instant::now();
-        let mut said = false;
-        loop {
-            match f.try_lock() {
-                Ok(()) => return Ok(CrlLock { _dir: f }),
-                Err(std::fs::TryLockError::WouldBlock) => {}
-                Err(std::fs::TryLockError::Error(e)) => {
-                    return Err(store::io_err("cannot lock", dir, &e));
-                }
-            }
-            let waited = start.elapsed();
-            if waited >= Self::WAIT {
-                return Err(Error::failed(format!(
-                    "another certsmith process has been writing the CRL of CA '{ca}' for {} s",
-                    waited.as_secs()
-                ))
-                .hint("wait for it to finish, then run `certsmith crl` again"));
-            }
-            if !said && waited >= std::time::Duration::from_secs(1) {
-                crate::error::diagnostic(
-                    "certsmith: ",
-                    &format!("waiting for another certsmith process writing the CRL of CA '{ca}'"),
-                );
-                said = true;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-    }
 }
 
 /// Parses a `--next-update` length such as `7d` or `12h`.

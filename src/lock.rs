@@ -26,35 +26,76 @@ pub fn shared(dir: &Path) -> Result<Option<File>> {
     let Ok(f) = File::open(dir) else {
         return Ok(None);
     };
+    let what = format!("the lock on the PKI directory '{}'", dir.display());
+    let taken = wait(&f, Want::Shared, &what, || {
+        Error::failed(format!(
+            "the PKI directory '{}' is locked by {}",
+            dir.display(),
+            holder(&f)
+        ))
+        .hint(format!(
+            "run the command again once it has finished (`certsmith doctor --repair` holds this lock while it repairs); ${WAIT_ENV} sets how many seconds to wait"
+        ))
+    })?;
+    Ok(taken.then_some(f))
+}
+
+/// Takes an exclusive lock on directory `dir` (e.g. a CA's directory while
+/// its CRL is signed and written), waiting as [`shared`] does; `what` names
+/// the lock in the messages, e.g. "the CRL lock of CA 'issuing'".
+pub fn exclusive(dir: &Path, what: &str) -> Result<File> {
+    let f = File::open(dir).map_err(|e| crate::store::io_err("cannot open", dir, &e))?;
+    let taken = wait(&f, Want::Exclusive, what, || {
+        Error::failed(format!("{what} is held by {}", holder(&f))).hint(format!(
+            "run the command again once the other one has finished; ${WAIT_ENV} sets how many seconds to wait"
+        ))
+    })?;
+    if !taken {
+        return Err(Error::failed(format!(
+            "cannot take {what}: the filesystem of '{}' has no flock",
+            dir.display()
+        )));
+    }
+    Ok(f)
+}
+
+#[derive(Clone, Copy)]
+enum Want {
+    Shared,
+    Exclusive,
+}
+
+/// Waits for `want` on the open directory `f`: after a second it says on
+/// stderr what it waits for, after `$CERTSMITH_LOCK_WAIT` seconds it fails
+/// with `gave_up` (plus how long it waited). `Ok(false)` when the filesystem
+/// has no `flock`.
+fn wait(f: &File, want: Want, what: &str, gave_up: impl Fn() -> Error) -> Result<bool> {
     let limit = wait_limit()?;
     let start = Instant::now();
     let mut said = false;
     loop {
-        match f.try_lock_shared() {
-            Ok(()) => return Ok(Some(f)),
-            Err(TryLockError::Error(_)) => return Ok(None),
+        let tried = match want {
+            Want::Shared => f.try_lock_shared(),
+            Want::Exclusive => f.try_lock(),
+        };
+        match tried {
+            Ok(()) => return Ok(true),
+            Err(TryLockError::Error(_)) => return Ok(false),
             Err(TryLockError::WouldBlock) => {}
         }
         let waited = start.elapsed();
         if waited >= limit {
-            return Err(Error::failed(format!(
-                "the PKI directory '{}' is locked by {}; gave up after {} s",
-                dir.display(),
-                holder(&f),
-                limit.as_secs()
-            ))
-            .hint(format!(
-                "run the command again once it has finished (`certsmith doctor --repair` holds this lock while it repairs); ${WAIT_ENV} sets how many seconds to wait"
-            )));
+            let e = gave_up();
+            let message = format!("{}; gave up after {} s", e.message, limit.as_secs());
+            return Err(Error { message, ..e });
         }
         if !said && waited >= QUIET_WAIT {
             crate::error::diagnostic(
                 "note: ",
                 &format!(
-                    "waiting up to {} s for {} to release the lock on the PKI directory '{}'",
+                    "waiting up to {} s for {} to release {what}",
                     limit.as_secs(),
-                    holder(&f),
-                    dir.display()
+                    holder(f)
                 ),
             );
             said = true;

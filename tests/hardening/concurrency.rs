@@ -41,9 +41,8 @@ fn eight_parallel_issuers_lose_no_record_and_duplicate_no_serial() {
                     let r = env.run(&["--json", "crl", "--ca", "issuing"]);
                     // On a loaded machine one `crl` may wait for the other and say so.
                     let quiet = r.stderr.lines().all(|l| {
-                        l.starts_with(
-                            "certsmith: waiting for another certsmith process writing the CRL",
-                        )
+                        l.starts_with("note: waiting")
+                            && l.ends_with("to release the CRL lock of CA 'issuing'")
                     });
                     match serde_json::from_str::<serde_json::Value>(&r.stdout) {
                         Ok(j) if r.code == 0 && quiet => {
