@@ -240,10 +240,11 @@ pub fn next_update_at(now: OffsetDateTime, next_update: Duration) -> Result<Offs
 
 /// Parses a `--next-update` length such as `7d` or `12h`.
 pub fn parse_next_update(s: &str) -> Result<Duration> {
-    match crate::validity::Validity::parse(s)? {
+    match crate::validity::Validity::parse_flag("--next-update", s)? {
         crate::validity::Validity::For(d) => Ok(d),
         crate::validity::Validity::Until(_) => Err(Error::input(format!(
-            "--next-update '{s}' must be a length such as 7d or 12h"
+            "--next-update '{}' must be a length such as 7d or 12h",
+            crate::error::shown(s)
         ))),
     }
 }

@@ -83,6 +83,8 @@ fn a_bad_length_is_refused_naming_the_flag_it_came_from() {
             "--expiring-within",
         ),
         (vec!["list", "--expiring-within", "5q"], "--expiring-within"),
+        (vec!["crl", "--next-update", "2027-x:"], "--next-update"),
+        (vec!["crl", "--next-update", "5q"], "--next-update"),
         (vec!["issue", "d", "--validity", "2027-x:"], "--validity"),
         (vec!["issue", "d", "--validity", "100000000y"], "--validity"),
     ] {
