@@ -105,13 +105,6 @@ pub fn no_space(path: &Path) -> Error {
     .hint("free some space on that filesystem and run the command again")
 }
 
-/// Whether the filesystem holding `path` has no block left for an
-/// unprivileged write (how an I/O error without an errno is told to be a
-/// full disk).
-pub fn is_full(path: &Path) -> bool {
-    rustix::fs::statvfs(path).is_ok_and(|s| s.f_bavail == 0)
-}
-
 /// Reads a whole file, with a one-line error naming it, capped as an
 /// input file of no particular kind (prefer `input::read` with its kind).
 pub fn read(path: &Path) -> Result<Vec<u8>> {

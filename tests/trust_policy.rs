@@ -697,6 +697,16 @@ fn ca_from_a_profile_without_crl_sign_needs_no_crl_and_crl_skips_it() {
     assert!(!crl_of(&env, "nocrl").exists());
     let err = refused_at(&env, T1, &["crl", "--ca", "nocrl"]);
     assert!(err.contains("CA 'nocrl' publishes no CRL"), "{err}");
+    // A bundle with CRLs cannot hold it; the hint must not send the operator to that refused `crl`.
+    let err = refused_at(
+        &env,
+        T1,
+        &["bundle", "--target", "nginx", "--with-crl", "--out", "b"],
+    );
+    assert!(
+        err.contains("CA 'nocrl' signs no CRLs") && !err.contains("certsmith crl --ca nocrl"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -361,7 +361,14 @@ pub fn build(
     };
     let mut crls: Vec<(String, CrlInfo, String)> = Vec::new();
     if want_crls {
-        for n in &ca_names {
+        for (n, info) in &selected {
+            if !crate::ca::publishes_crl(info) {
+                return Err(Error::input(format!(
+                    "CA '{n}' signs no CRLs (made with --no-crl), and target '{}' needs a CRL for every CA in the bundle",
+                    target.name()
+                ))
+                .hint("name the CAs to bundle with --ca, leaving it out, or bundle without --with-crl"));
+            }
             let p = pki.crl_path(n);
             if !p.exists() {
                 return Err(Error::input(format!(
