@@ -235,6 +235,14 @@ fn check_attr(key: &str, val: &str) -> Result<()> {
             crate::error::shown(val)
         )));
     }
+    // A bidi override or isolate makes a name read differently from what it is.
+    if val.chars().any(crate::error::reorders_text) {
+        return Err(Error::input(format!(
+            "subject attribute '{key}={}' holds a bidi control or line separator character",
+            crate::error::shown(val)
+        ))
+        .hint("write the name without directional formatting characters (U+202A–U+202E, U+2066–U+2069, U+200E/U+200F, U+061C, U+2028/U+2029)"));
+    }
     let limit = if ["CN", "O", "OU", "SERIALNUMBER"].contains(&key) {
         64
     } else {

@@ -141,6 +141,17 @@ fn a_hostile_revoke_reason_subject_or_name_flag_is_refused_in_one_safe_line() {
         vec!["revoke", HOSTILE],
         vec!["issue", HOSTILE],
         vec!["issue", "dev", "--cn", HOSTILE],
+        // A bidi override would make `status` and `list` show a name that reads differently.
+        vec!["issue", "dev", "--cn", BIDI],
+        vec!["issue", "dev", "--cn", "R\u{202e}oot"],
+        vec![
+            "init",
+            "--name",
+            "r2",
+            "--cn",
+            "R\u{2066}oot",
+            "--no-passphrase",
+        ],
         vec!["issue", "dev", "--san", HOSTILE],
         vec!["issue", "dev", "--validity", HOSTILE],
         vec!["issue", "dev", "--profile", HOSTILE],
