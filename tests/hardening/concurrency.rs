@@ -485,3 +485,35 @@ fn batch_with_skip_existing_never_takes_the_files_of_a_concurrent_issue() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert_eq!(env.run(&["doctor"]).code, 0);
 }
+
+#[test]
+fn crl_numbers_past_a_newer_crl_der_when_the_ledger_is_older() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["crl", "--ca", "issuing", "--der", "-q"]);
+    env.ok(&["crl", "--ca", "issuing", "--der", "-q"]);
+    let ledger = env.pki.join("ledger.db");
+    let saved = env.path("ledger.saved");
+    std::fs::copy(&ledger, &saved).unwrap();
+    env.ok(&["crl", "--ca", "issuing", "--der", "-q"]);
+    env.ok(&["crl", "--ca", "issuing", "--der", "-q"]);
+    let der = env.pki.join("cas/issuing/crl.der");
+    let (ok, out) = openssl(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-noout",
+        "-crlnumber",
+        "-in",
+        s(&der),
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("crlNumber=0x04"), "{out}");
+    std::fs::copy(&saved, &ledger).unwrap();
+    std::fs::remove_file(env.pki.join("cas/issuing/crl.pem")).unwrap();
+    let j = env.json(&["crl", "--ca", "issuing", "--der"]);
+    assert_eq!(
+        j["crls"][0]["crl_number"], 5,
+        "a CRL numbered below the published crl.der"
+    );
+}
