@@ -9,7 +9,7 @@
 //! the `crl.pem` it replaces. A `crl` that fails writes nothing and uses up
 //! no number.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams, SerialNumber};
 use serde::Serialize;

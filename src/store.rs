@@ -249,6 +249,17 @@ impl Staged {
         Ok(())
     }
 
+    /// fsyncs the staged files and runs `check` on each (its destination and
+    /// the temporary file holding the new bytes) before anything is placed,
+    /// so a file that does not read back never replaces a good one.
+    pub fn verify(&mut self, check: impl Fn(&Path, &Path) -> Result<()>) -> Result<()> {
+        self.sync_files()?;
+        for f in &self.files {
+            check(&f.dest, f.tmp.path())?;
+        }
+        Ok(())
+    }
+
     /// Renames every staged file into place and fsyncs the directories.
     /// On a failure part-way, everything already moved is put back.
     pub fn commit(self) -> Result<Vec<PathBuf>> {
@@ -404,6 +415,30 @@ pub fn also(cause: Error, cleanup: &Error) -> Error {
     }
 }
 
+/// Names of the hidden hard links that keep a replaced file until its
+/// replacement is kept: `.certsmith-prev-<file>.<random>`. `doctor` puts such
+/// a copy back when its file is missing and never deletes a key's copy.
+pub const PREVIOUS_PREFIX: &str = ".certsmith-prev-";
+
+fn previous_prefix(dest: &Path) -> String {
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    format!("{PREVIOUS_PREFIX}{name}.")
+}
+
+/// The file a `.certsmith-prev-<file>.<random>` copy was taken from.
+pub fn previous_of(copy: &Path) -> Option<PathBuf> {
+    let name = copy.file_name()?.to_str()?;
+    let (file, _) = name.strip_prefix(PREVIOUS_PREFIX)?.rsplit_once('.')?;
+    (!file.is_empty()).then(|| copy.with_file_name(file))
+}
+
+/// Renames `from` to `to` unless `to` exists (renameat2 `RENAME_NOREPLACE`):
+/// a backup or a restored file never silently replaces another.
+pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE).map_err(std::io::Error::from)
+}
+
 /// `<path>.old-<suffix>`.
 fn old_name(path: &Path, suffix: &str) -> PathBuf {
     let mut old = path.as_os_str().to_owned();
@@ -475,8 +510,9 @@ fn place(tmp: tempfile::NamedTempFile, dest: &Path, existing: &Existing) -> Resu
             let mut backup = Backup::None;
             if fs::symlink_metadata(dest).is_ok_and(|m| m.is_file()) {
                 let dir = dest.parent().unwrap_or(Path::new("."));
+                let prefix = previous_prefix(dest);
                 let link = tempfile::Builder::new()
-                    .prefix(".certsmith-")
+                    .prefix(&prefix)
                     .make_in(dir, |p| fs::hard_link(dest, p))
                     .map_err(|e| io_err("cannot back up", dest, &e))?;
                 let (_, link) = link

@@ -492,3 +492,59 @@ fn change_passphrase_failing_after_the_new_file_lands_keeps_the_old_key() {
     ]);
     assert!(ok, "the old passphrase no longer opens the key: {out}");
 }
+
+#[test]
+fn change_passphrase_killed_after_the_new_file_lands_never_lets_doctor_delete_the_old_key() {
+    let env = Env::new();
+    let pass = env.path("pass");
+    std::fs::write(&pass, "right").unwrap();
+    env.ok(&["init", "--cn", "Root", "--passphrase-file", s(&pass), "-q"]);
+    let key = env.pki.join("cas/root/ca.key.pem");
+    let old = std::fs::read(&key).unwrap();
+    let new = env.path("new");
+    std::fs::write(&new, "brand new").unwrap();
+    let out = env
+        .command(&[
+            "key",
+            "change-passphrase",
+            "root",
+            "--passphrase-file",
+            s(&pass),
+            "--new-passphrase-file",
+            s(&new),
+        ])
+        .env("CERTSMITH_TEST_CRASH_AT", "partial")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_none(),
+        "the process should have been killed"
+    );
+    assert_ne!(
+        std::fs::read(&key).unwrap(),
+        old,
+        "the new key did not land"
+    );
+    let r = env.run(&["doctor", "--repair"]);
+    assert!(r.code == 0 || r.code == 1, "{}{}", r.stdout, r.stderr);
+    let kept = std::fs::read_dir(env.pki.join("cas/root"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p != &key)
+        .any(|p| std::fs::read(&p).is_ok_and(|b| b == old));
+    assert!(
+        kept,
+        "doctor --repair deleted the previous CA key:\n{}",
+        r.stdout
+    );
+    // The new key was verified before it was placed: it opens with the new passphrase.
+    let (ok, o) = openssl(&[
+        "pkey",
+        "-in",
+        s(&key),
+        "-passin",
+        &format!("file:{}", s(&new)),
+        "-noout",
+    ]);
+    assert!(ok, "{o}");
+}
