@@ -545,14 +545,16 @@ pub const CRASH_ENV: &str = "CERTSMITH_TEST_CRASH_AT";
 #[cfg(feature = "test-hooks")]
 pub const FAIL_ENV: &str = "CERTSMITH_TEST_FAIL_AT";
 
-/// Test hook: when `$CERTSMITH_TEST_CRASH_AT` names `point`, the process
+/// Test hook: when `$CERTSMITH_TEST_CRASH_AT` names `point` (or `point@N`
+/// and this is the Nth time it is reached in this process), the process
 /// aborts right here, running no destructor, as a `kill -9` would. The
 /// crash tests use it to stop a write at each step (`reserved`, `staged`,
-/// `backed-up`, `partial`, `committed`, `batch-written`) and prove
-/// `doctor --repair` settles every one. Compiled out of ordinary builds.
+/// `backed-up`, `partial` after each file placed, `committed`,
+/// `batch-written`) and prove `doctor --repair` settles every one. Compiled
+/// out of ordinary builds.
 pub fn crash_point(point: &str) {
     #[cfg(feature = "test-hooks")]
-    if std::env::var_os(CRASH_ENV).is_some_and(|v| v == point) {
+    if hook_hit(CRASH_ENV, point) {
         std::process::abort();
     }
     #[cfg(not(feature = "test-hooks"))]
@@ -565,40 +567,45 @@ pub fn crash_point(point: &str) {
 /// a failure at that step. Compiled out of ordinary builds (always `Ok`).
 pub fn fail_point(point: &str) -> Result<()> {
     #[cfg(feature = "test-hooks")]
-    {
-        use std::sync::Mutex;
-        static HITS: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
-        let Some(want) = std::env::var_os(FAIL_ENV) else {
-            return Ok(());
-        };
-        let want = want.to_string_lossy().into_owned();
-        let (name, nth) = match want.split_once('@') {
-            Some((n, k)) => (n.to_string(), k.parse::<u64>().unwrap_or(1)),
-            None => (want.clone(), 1),
-        };
-        if name != point {
-            return Ok(());
-        }
-        let mut hits = HITS.lock().unwrap_or_else(|e| e.into_inner());
-        let count = match hits.iter_mut().find(|(p, _)| p == point) {
-            Some((_, c)) => {
-                *c += 1;
-                *c
-            }
-            None => {
-                hits.push((point.to_string(), 1));
-                1
-            }
-        };
-        if count == nth {
-            return Err(Error::failed(format!(
-                "no space left on device (test failure point '{point}')"
-            )));
-        }
+    if hook_hit(FAIL_ENV, point) {
+        return Err(Error::failed(format!(
+            "no space left on device (test failure point '{point}')"
+        )));
     }
     #[cfg(not(feature = "test-hooks"))]
     let _ = point;
     Ok(())
+}
+
+/// Whether the hook variable `var` (`point` or `point@N`) fires at this
+/// pass through `point`: counts the passes per variable and point.
+#[cfg(feature = "test-hooks")]
+fn hook_hit(var: &str, point: &str) -> bool {
+    use std::sync::Mutex;
+    static HITS: Mutex<Vec<(String, String, u64)>> = Mutex::new(Vec::new());
+    let Some(want) = std::env::var_os(var) else {
+        return false;
+    };
+    let want = want.to_string_lossy().into_owned();
+    let (name, nth) = match want.split_once('@') {
+        Some((n, k)) => (n.to_string(), k.parse::<u64>().unwrap_or(1)),
+        None => (want.clone(), 1),
+    };
+    if name != point {
+        return false;
+    }
+    let mut hits = HITS.lock().unwrap_or_else(|e| e.into_inner());
+    let count = match hits.iter_mut().find(|(v, p, _)| v == var && p == point) {
+        Some((_, _, c)) => {
+            *c += 1;
+            *c
+        }
+        None => {
+            hits.push((var.to_string(), point.to_string(), 1));
+            1
+        }
+    };
+    count == nth
 }
 
 /// Environment variable naming a pause point as `point:FIFO` (test builds only).

@@ -548,3 +548,29 @@ fn change_passphrase_killed_after_the_new_file_lands_never_lets_doctor_delete_th
     ]);
     assert!(ok, "{o}");
 }
+
+#[test]
+fn force_reissue_killed_after_its_new_cert_lands_is_put_back_whole_by_doctor() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev", "-q"]);
+    let files = files_hash(&env);
+    let ledger = env.json(&["list"]);
+    // Files land key, cert, chain, fullchain: killed with the new key and cert
+    // beside the old chain and fullchain.
+    let out = env
+        .command(&["issue", "dev", "--force", "-q"])
+        .env("CERTSMITH_TEST_CRASH_AT", "partial@2")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_none(),
+        "the process should have been killed"
+    );
+    let r = env.run(&["doctor", "--repair"]);
+    assert!(r.stdout.contains("put back"), "{}{}", r.stdout, r.stderr);
+    doctor_clean(&env);
+    assert_eq!(files_hash(&env), files, "the old files are not all back");
+    assert_eq!(env.json(&["list"]), ledger);
+    assert_verifies(&env, "dev");
+}
