@@ -134,6 +134,21 @@ pub fn refuse_existing(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Fails if the backup `<path>.old-<suffix>` of `path` exists: a backup
+/// never replaces another (checked before anything changes; the rename that
+/// makes the backup refuses too).
+pub fn refuse_existing_backup(path: &Path, suffix: &str) -> Result<()> {
+    let old = old_name(path, suffix);
+    if fs::symlink_metadata(&old).is_ok() {
+        return Err(Error::input(format!(
+            "the backup '{}' already exists",
+            crate::error::shown(&old.display().to_string())
+        ))
+        .hint("move it aside, then run the command again"));
+    }
+    Ok(())
+}
+
 /// How a staged file may meet an existing file of the same name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Existing {
@@ -287,8 +302,8 @@ impl Staged {
                 continue;
             }
             let to = old_name(&path, &suffix);
-            if let Err(e) = fs::rename(&path, &to) {
-                let err = io_err("cannot back up", &path, &e);
+            if let Err(e) = rename_noreplace(&path, &to) {
+                let err = io_err("cannot back up to", &to, &e);
                 return Err(placed.undo_after(err));
             }
             note_dir(&path);
@@ -492,7 +507,7 @@ fn place(tmp: tempfile::NamedTempFile, dest: &Path, existing: &Existing) -> Resu
             let mut backup = Backup::None;
             if fs::symlink_metadata(dest).is_ok() {
                 let old = old_name(dest, suffix);
-                fs::rename(dest, &old).map_err(|e| io_err("cannot back up", dest, &e))?;
+                rename_noreplace(dest, &old).map_err(|e| io_err("cannot back up to", &old, &e))?;
                 backup = Backup::Kept(old);
                 crash_point("backed-up");
             }

@@ -574,3 +574,29 @@ fn force_reissue_killed_after_its_new_cert_lands_is_put_back_whole_by_doctor() {
     assert_eq!(env.json(&["list"]), ledger);
     assert_verifies(&env, "dev");
 }
+
+#[test]
+fn force_reissue_never_replaces_an_existing_backup() {
+    let env = Env::new();
+    env.hierarchy();
+    let j = env.json(&["issue", "dev"]);
+    let serial = j["serial"]
+        .as_str()
+        .or(j["certificates"][0]["serial"].as_str())
+        .unwrap()
+        .to_string();
+    let backup = env.cert_dir("dev").join(format!("cert.pem.old-{serial}"));
+    std::fs::write(&backup, "kept by the operator\n").unwrap();
+    let before = env.tree_hash();
+    let err = env.fails(2, &["issue", "dev", "--force"]);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "a refused re-issue changed the PKI"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&backup).unwrap(),
+        "kept by the operator\n"
+    );
+}
