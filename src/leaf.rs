@@ -313,7 +313,7 @@ pub fn write(
         },
         false => None,
     };
-    let placed = (|| {
+    let placed = (|| -> std::result::Result<_, store::Unsettled> {
         let mut staged = Staged::new(&root);
         files.stage(&mut staged, &dir, backup.as_deref())?;
         store::crash_point("staged");
@@ -322,16 +322,18 @@ pub fn write(
         if key.is_none() && opts.force {
             staged.retire(&dir.join("key.pem"), backup.as_deref().unwrap_or_default())?;
         }
-        staged.place()
+        staged.try_place()
     })();
     let written = placed.and_then(|placed| {
         store::crash_point("committed");
         let confirmed = store::fail_point("committed").and_then(|()| ledger.confirm(&reservation));
-        placed.settle(confirmed)
+        placed.try_settle(confirmed)
     });
     let written = match written {
         Ok(paths) => paths,
-        Err(e) => {
+        // Files not put back: the reservation stays pending for `doctor --repair`.
+        Err(u) if !u.undone => return Err(u.error),
+        Err(store::Unsettled { error: e, .. }) => {
             let e = ledger.abandon_after(reservation, e);
             if !dir_existed {
                 let _ = std::fs::remove_dir(&dir);

@@ -284,6 +284,11 @@ impl Staged {
     /// Like [`Staged::commit`], but the caller decides afterwards whether
     /// the files stay ([`Placed::keep`]) or go back ([`Placed::undo`]).
     pub fn place(self) -> Result<Placed> {
+        self.try_place().map_err(|u| u.error)
+    }
+
+    /// Like [`Staged::place`], but says whether a failure was fully undone.
+    pub fn try_place(self) -> std::result::Result<Placed, Unsettled> {
         let sync = self.sync;
         if sync {
             self.sync_files()?;
@@ -328,6 +333,26 @@ impl Staged {
     }
 }
 
+/// A failed [`Staged::try_place`] or [`Placed::try_settle`]: the error, and
+/// whether every file went back to where it was (`undone`). When not, the
+/// caller must leave its ledger reservation pending so `doctor --repair`
+/// has it to go on.
+#[derive(Debug)]
+pub struct Unsettled {
+    pub error: Error,
+    pub undone: bool,
+}
+
+impl From<Error> for Unsettled {
+    /// A failure before anything was placed: nothing to put back.
+    fn from(error: Error) -> Self {
+        Unsettled {
+            error,
+            undone: true,
+        }
+    }
+}
+
 impl Placed {
     /// The destinations written, in the order they were staged.
     pub fn paths(&self) -> Vec<PathBuf> {
@@ -362,6 +387,10 @@ impl Placed {
         let mut first: Option<Error> = None;
         let mut dirs: Vec<PathBuf> = Vec::new();
         for m in self.moves.into_iter().rev() {
+            if let Err(e) = fail_point("undo") {
+                first.get_or_insert(e);
+                continue;
+            }
             let (dest, step) = match m {
                 Move::Wrote { dest, backup } => {
                     let step = match backup {
@@ -400,6 +429,11 @@ impl Placed {
     /// failed. Returns the destinations, or the step's error (with an undo
     /// failure added to it).
     pub fn settle(self, outcome: Result<()>) -> Result<Vec<PathBuf>> {
+        self.try_settle(outcome).map_err(|u| u.error)
+    }
+
+    /// Like [`Placed::settle`], but says whether a failure was fully undone.
+    pub fn try_settle(self, outcome: Result<()>) -> std::result::Result<Vec<PathBuf>, Unsettled> {
         match outcome {
             Ok(()) => {
                 let paths = self.paths();
@@ -412,10 +446,16 @@ impl Placed {
 
     /// Undoes after `cause`, returning `cause` (with the undo's failure
     /// added to it if the undo failed too).
-    fn undo_after(self, cause: Error) -> Error {
+    fn undo_after(self, cause: Error) -> Unsettled {
         match self.undo() {
-            Ok(()) => cause,
-            Err(u) => also(cause, &u),
+            Ok(()) => Unsettled {
+                error: cause,
+                undone: true,
+            },
+            Err(u) => Unsettled {
+                error: also(cause, &u),
+                undone: false,
+            },
         }
     }
 }
@@ -601,14 +641,19 @@ fn hook_hit(var: &str, point: &str) -> bool {
     let Some(want) = std::env::var_os(var) else {
         return false;
     };
-    let want = want.to_string_lossy().into_owned();
-    let (name, nth) = match want.split_once('@') {
-        Some((n, k)) => (n.to_string(), k.parse::<u64>().unwrap_or(1)),
-        None => (want.clone(), 1),
-    };
-    if name != point {
+    // One or more `point[@N]`, comma-separated.
+    let wants: Vec<(String, u64)> = want
+        .to_string_lossy()
+        .split(',')
+        .map(|w| match w.split_once('@') {
+            Some((n, k)) => (n.to_string(), k.parse::<u64>().unwrap_or(1)),
+            None => (w.to_string(), 1),
+        })
+        .filter(|(n, _)| n == point)
+        .collect();
+    let Some(&(_, nth)) = wants.first() else {
         return false;
-    }
+    };
     let mut hits = HITS.lock().unwrap_or_else(|e| e.into_inner());
     let count = match hits.iter_mut().find(|(v, p, _)| v == var && p == point) {
         Some((_, _, c)) => {

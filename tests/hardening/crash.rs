@@ -600,3 +600,30 @@ fn force_reissue_never_replaces_an_existing_backup() {
         "kept by the operator\n"
     );
 }
+
+#[test]
+fn force_reissue_whose_undo_fails_stays_pending_for_doctor_to_put_back() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev", "-q"]);
+    let files = files_hash(&env);
+    let ledger = env.json(&["list"]);
+    // The ledger update fails, then putting back the first file fails too.
+    let r = env
+        .command(&["issue", "dev", "--force", "-q"])
+        .env("CERTSMITH_TEST_FAIL_AT", "committed,undo")
+        .output()
+        .unwrap();
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let r = env.run(&["doctor", "--repair"]);
+    assert!(r.stdout.contains("put back"), "{}{}", r.stdout, r.stderr);
+    doctor_clean(&env);
+    assert_eq!(files_hash(&env), files, "the old files are not all back");
+    assert_eq!(env.json(&["list"]), ledger);
+    assert_verifies(&env, "dev");
+}
