@@ -318,7 +318,11 @@ impl Staged {
             note_dir(&f.dest);
             match place(f.tmp, &f.dest, &f.existing) {
                 Ok(m) => placed.moves.push(m),
-                Err(e) => return Err(placed.undo_after(e)),
+                Err(u) => {
+                    let mut after = placed.undo_after(u.error);
+                    after.undone &= u.undone;
+                    return Err(after);
+                }
             }
             crash_point("partial");
         }
@@ -536,7 +540,11 @@ impl Staged {
 
 /// Renames one temporary file to `dest`, keeping what was there as the
 /// `existing` rule says, and returns the move for [`Placed`].
-fn place(tmp: tempfile::NamedTempFile, dest: &Path, existing: &Existing) -> Result<Move> {
+fn place(
+    tmp: tempfile::NamedTempFile,
+    dest: &Path,
+    existing: &Existing,
+) -> std::result::Result<Move, Unsettled> {
     let backup = match existing {
         Existing::Refuse => {
             tmp.persist_noclobber(dest)
@@ -551,13 +559,7 @@ fn place(tmp: tempfile::NamedTempFile, dest: &Path, existing: &Existing) -> Resu
                 backup = Backup::Kept(old);
                 crash_point("backed-up");
             }
-            if let Err(e) = tmp.persist(dest) {
-                if let Backup::Kept(old) = &backup {
-                    let _ = fs::rename(old, dest);
-                }
-                return Err(io_err("cannot write", dest, &e.error));
-            }
-            backup
+            persist(tmp, dest, backup)?
         }
         Existing::Replace => {
             // A hard link keeps the old file reachable for `undo` while the
@@ -575,18 +577,60 @@ fn place(tmp: tempfile::NamedTempFile, dest: &Path, existing: &Existing) -> Resu
                     .map_err(|e| io_err("cannot back up", dest, &e.error))?;
                 backup = Backup::Transient(link);
             }
-            if let Err(e) = tmp.persist(dest) {
-                if let Backup::Transient(link) = &backup {
-                    let _ = fs::remove_file(link);
-                }
-                return Err(io_err("cannot write", dest, &e.error));
-            }
-            backup
+            persist(tmp, dest, backup)?
         }
     };
     Ok(Move::Wrote {
         dest: dest.to_path_buf(),
         backup,
+    })
+}
+
+/// Renames `tmp` to `dest`. On failure the backup goes back: a kept one to
+/// `dest` (if that fails too, both are said and the write is not undone), a
+/// transient link is removed (a link left over is said too).
+fn persist(
+    tmp: tempfile::NamedTempFile,
+    dest: &Path,
+    backup: Backup,
+) -> std::result::Result<Backup, Unsettled> {
+    let err = match fail_point("persist") {
+        Ok(()) => match tmp.persist(dest) {
+            Ok(_) => return Ok(backup),
+            Err(e) => io_err("cannot write", dest, &e.error),
+        },
+        Err(e) => Error::failed(format!("cannot write '{}': {}", dest.display(), e.message)),
+    };
+    let (cleanup, undone) = match &backup {
+        Backup::None => (Ok(()), true),
+        Backup::Kept(old) => (
+            fail_point("restore-backup")
+                .map_err(|e| {
+                    Error::failed(format!(
+                        "cannot restore '{}': {}",
+                        dest.display(),
+                        e.message
+                    ))
+                })
+                .and_then(|()| {
+                    fs::rename(old, dest).map_err(|e| io_err("cannot restore", dest, &e))
+                }),
+            false,
+        ),
+        Backup::Transient(link) => (
+            fs::remove_file(link).map_err(|e| io_err("cannot remove", link, &e)),
+            true,
+        ),
+    };
+    Err(match cleanup {
+        Ok(()) => Unsettled {
+            error: err,
+            undone: true,
+        },
+        Err(c) => Unsettled {
+            error: also(err, &c.hint("run `certsmith doctor --repair`")),
+            undone,
+        },
     })
 }
 

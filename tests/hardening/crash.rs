@@ -627,3 +627,29 @@ fn force_reissue_whose_undo_fails_stays_pending_for_doctor_to_put_back() {
     assert_eq!(env.json(&["list"]), ledger);
     assert_verifies(&env, "dev");
 }
+
+#[test]
+fn force_reissue_that_cannot_restore_a_backup_says_so_and_doctor_puts_it_back() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev", "-q"]);
+    let files = files_hash(&env);
+    let ledger = env.json(&["list"]);
+    let r = env
+        .command(&["issue", "dev", "--force", "-q"])
+        .env("CERTSMITH_TEST_FAIL_AT", "persist,restore-backup")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot restore"),
+        "the failed restore was not said: {err}"
+    );
+    assert!(err.contains("doctor --repair"), "{err}");
+    let r = env.run(&["doctor", "--repair"]);
+    assert!(r.stdout.contains("put back"), "{}{}", r.stdout, r.stderr);
+    doctor_clean(&env);
+    assert_eq!(files_hash(&env), files, "the old files are not all back");
+    assert_eq!(env.json(&["list"]), ledger);
+}
