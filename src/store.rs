@@ -370,18 +370,24 @@ impl Placed {
     }
 
     /// Keeps the new files: drops the transient copies of replaced files
-    /// (the `*.old-*` backups stay).
-    pub fn keep(self) -> Result<()> {
+    /// (the `*.old-*` backups stay). The write has taken effect by now, so a
+    /// copy that cannot be removed is a warning, not a failure (`doctor`
+    /// finds it later).
+    pub fn keep(self) {
         for m in &self.moves {
             if let Move::Wrote {
                 backup: Backup::Transient(b),
                 ..
             } = m
+                && let Err(e) = fail_point("keep")
+                    .and_then(|()| fs::remove_file(b).map_err(|e| io_err("cannot remove", b, &e)))
             {
-                fs::remove_file(b).map_err(|e| io_err("cannot remove", b, &e))?;
+                crate::error::diagnostic(
+                    "warning: ",
+                    &format!("{}; run `certsmith doctor --repair` to tidy up", e.message),
+                );
             }
         }
-        Ok(())
     }
 
     /// Takes every move back, last first: new files are removed and each
@@ -441,7 +447,7 @@ impl Placed {
         match outcome {
             Ok(()) => {
                 let paths = self.paths();
-                self.keep()?;
+                self.keep();
                 Ok(paths)
             }
             Err(e) => Err(self.undo_after(e)),

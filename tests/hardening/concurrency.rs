@@ -517,3 +517,19 @@ fn crl_numbers_past_a_newer_crl_der_when_the_ledger_is_older() {
         "a CRL numbered below the published crl.der"
     );
 }
+
+#[test]
+fn crl_that_cannot_remove_the_previous_copy_succeeds_with_a_warning() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["crl", "--ca", "issuing", "-q"]);
+    let r = env
+        .command(&["--json", "crl", "--ca", "issuing"])
+        .env("CERTSMITH_TEST_FAIL_AT", "keep")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(0), "{err}");
+    assert!(err.contains("warning"), "{err}");
+    assert_eq!(crl_number(&env.pki.join("cas/issuing/crl.pem")), 2);
+}
