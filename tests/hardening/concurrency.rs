@@ -533,3 +533,42 @@ fn crl_that_cannot_remove_the_previous_copy_succeeds_with_a_warning() {
     assert!(err.contains("warning"), "{err}");
     assert_eq!(crl_number(&env.pki.join("cas/issuing/crl.pem")), 2);
 }
+
+#[test]
+fn crl_over_a_crl_number_longer_than_8_bytes_is_refused_and_changes_nothing() {
+    let env = Env::new();
+    env.hierarchy();
+    let ca = env.pki.join("cas/issuing");
+    let cfg = env.path("ca.cnf");
+    std::fs::write(env.path("index.txt"), "").unwrap();
+    // 9 bytes: past what a CRL number can count to here.
+    std::fs::write(env.path("crlnumber"), "010000000000000000\n").unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[ca]\ndefault_ca = c\n[c]\ndatabase = {}\ncrlnumber = {}\ndefault_md = sha256\ndefault_crl_days = 30\n",
+            s(&env.path("index.txt")),
+            s(&env.path("crlnumber"))
+        ),
+    )
+    .unwrap();
+    let big = env.path("big.pem");
+    let (ok, out) = openssl(&[
+        "ca",
+        "-config",
+        s(&cfg),
+        "-gencrl",
+        "-keyfile",
+        s(&ca.join("ca.key.pem")),
+        "-cert",
+        s(&ca.join("ca.pem")),
+        "-out",
+        s(&big),
+    ]);
+    assert!(ok, "{out}");
+    std::fs::copy(&big, ca.join("crl.pem")).unwrap();
+    let before = env.tree_hash();
+    let err = env.fails(2, &["crl", "--ca", "issuing"]);
+    assert!(err.contains("too large"), "{err}");
+    assert_eq!(env.tree_hash(), before, "a refused crl changed the PKI");
+}
