@@ -495,7 +495,7 @@ pub fn write_ca(
     }
     let dir_existed = dir.exists();
     let reservation = ledger.reserve_ca(&rec, pass.is_some(), new.pathlen)?;
-    let result = (|| {
+    let result = (|| -> std::result::Result<_, crate::store::Unsettled> {
         let mut staged = crate::store::Staged::new(&pki.root);
         staged.add(
             &pki.ca_key_path(&new.name),
@@ -509,12 +509,14 @@ pub fn write_ca(
             crate::store::PUBLIC_MODE,
             crate::store::Existing::Refuse,
         )?;
-        let placed = staged.place()?;
-        placed.settle(ledger.confirm(&reservation))
+        let placed = staged.try_place()?;
+        placed.try_settle(ledger.confirm(&reservation))
     })();
     let files = match result {
         Ok(f) => f,
-        Err(e) => {
+        // Files not put back: the reservation stays pending for `doctor --repair`.
+        Err(u) if !u.undone => return Err(u.error),
+        Err(crate::store::Unsettled { error: e, .. }) => {
             let e = ledger.abandon_after(reservation, e);
             if !dir_existed {
                 let _ = std::fs::remove_dir(&dir);

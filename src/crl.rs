@@ -9,7 +9,7 @@
 //! the `crl.pem` it replaces. A `crl` that fails writes nothing and uses up
 //! no number.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams, SerialNumber};
 use serde::Serialize;
@@ -114,27 +114,43 @@ fn record_number(ledger: &mut Ledger, ca: &str, number: i64) -> Result<()> {
     Ok(())
 }
 
-/// The CRL number of the CRL in `path`, 0 when there is none that
-/// certsmith can read (it is then replaced like any other).
-fn number_on_disk(path: &Path) -> i64 {
-    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
-        return 0;
-    }
-    let Ok(crls) = read_file(path) else { return 0 };
-    crls.iter()
-        .filter_map(|c| {
+/// The highest CRL number of the CRLs in `paths` (crl.pem and crl.der), 0
+/// when there is none that certsmith can read (it is then replaced like any
+/// other); an error for a CRL number too long to count past.
+fn number_on_disk(paths: &[PathBuf]) -> Result<i64> {
+    let mut highest = 0;
+    for path in paths {
+        if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
+        let Ok(crls) = read_file(path) else { continue };
+        for c in &crls {
             use x509_parser::prelude::FromDer;
-            let (_, crl) =
-                x509_parser::revocation_list::CertificateRevocationList::from_der(&c.der).ok()?;
-            let bytes = crl.crl_number()?.to_bytes_be();
-            (bytes.len() <= 8).then(|| {
-                let mut b = [0u8; 8];
-                b[8 - bytes.len()..].copy_from_slice(&bytes);
-                i64::try_from(u64::from_be_bytes(b)).unwrap_or(i64::MAX)
-            })
-        })
-        .max()
-        .unwrap_or(0)
+            let Ok((_, crl)) =
+                x509_parser::revocation_list::CertificateRevocationList::from_der(&c.der)
+            else {
+                continue;
+            };
+            let Some(n) = crl.crl_number() else { continue };
+            let bytes = n.to_bytes_be();
+            let number = (bytes.len() <= 8)
+                .then(|| {
+                    let mut b = [0u8; 8];
+                    b[8 - bytes.len()..].copy_from_slice(&bytes);
+                    i64::try_from(u64::from_be_bytes(b)).ok()
+                })
+                .flatten()
+                .ok_or_else(|| {
+                    Error::input(format!(
+                        "the CRL number of '{}' is too large to follow",
+                        crate::error::shown(&path.display().to_string())
+                    ))
+                    .hint("move the CRL files aside if they were not published by certsmith")
+                })?;
+            highest = highest.max(number);
+        }
+    }
+    Ok(highest)
 }
 
 /// Signs the next CRL of `signer`'s CA: thisUpdate `now`, nextUpdate
@@ -187,15 +203,18 @@ pub fn write(
     next_update: Duration,
     der: bool,
 ) -> Result<WrittenCrl> {
-    let now = clock::now()?;
-    let next = next_update_at(now, next_update)?;
     // Held from reading the CRL number to recording it: one `crl` per CA at a time.
     let _lock = crate::lock::exclusive(
         &pki.ca_dir(&signer.name),
         &format!("the CRL lock of CA '{}'", signer.name),
     )?;
+    // Read under the lock: a later-numbered CRL never carries an earlier thisUpdate.
+    let now = clock::now()?;
+    let next = next_update_at(now, next_update)?;
     let pem_path = pki.crl_path(&signer.name);
-    let built = build(ledger, signer, now, next_update, number_on_disk(&pem_path))?;
+    let der_path = pki.ca_dir(&signer.name).join("crl.der");
+    let on_disk = number_on_disk(&[pem_path.clone(), der_path.clone()])?;
+    let built = build(ledger, signer, now, next_update, on_disk)?;
     store::pause_point("crl-signed");
     let mut staged = Staged::new(&pki.root);
     staged.add(
@@ -205,12 +224,7 @@ pub fn write(
         Existing::Replace,
     )?;
     if der {
-        staged.add(
-            &pki.ca_dir(&signer.name).join("crl.der"),
-            &built.der,
-            PUBLIC_MODE,
-            Existing::Replace,
-        )?;
+        staged.add(&der_path, &built.der, PUBLIC_MODE, Existing::Replace)?;
     }
     let placed = staged.place()?;
     let recorded = store::fail_point("crl-written")

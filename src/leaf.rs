@@ -276,20 +276,6 @@ pub fn write(
     now: OffsetDateTime,
 ) -> Result<IssuedLeaf> {
     let dir = opts.out.clone().unwrap_or_else(|| pki.cert_dir(&req.name));
-    let old = if opts.force {
-        ledger.cert_by_name(&req.name)?
-    } else {
-        None
-    };
-    let backup = if opts.force {
-        Some(
-            old.as_ref()
-                .map(|o| o.serial.clone())
-                .unwrap_or_else(|| "unrecorded".into()),
-        )
-    } else {
-        None
-    };
     let files = LeafFiles::new(signer, signed, key)?;
     let root = if dir.starts_with(&pki.root) {
         pki.root.clone()
@@ -307,10 +293,27 @@ pub fn write(
     for f in files.names() {
         store::refuse_symlinks(&root, &dir.join(f))?;
     }
+    if opts.force {
+        // Refused before the ledger is touched; the backup renames refuse too, for a re-issue racing this one.
+        let current = ledger.cert_by_name(&req.name)?.map(|o| o.serial);
+        let suffix = current.as_deref().unwrap_or("unrecorded");
+        for f in files.names().into_iter().chain(["key.pem"]) {
+            store::refuse_existing_backup(&dir.join(f), suffix)?;
+        }
+    }
     let dir_existed = dir.exists();
     let reservation = ledger.reserve(&rec, opts.force)?;
     store::crash_point("reserved");
-    let placed = (|| {
+    // Named after the record this reservation replaced, read with it: two
+    // re-issues of one name never share a backup name.
+    let backup = match opts.force {
+        true => match ledger.replaced_serial(&reservation) {
+            Ok(serial) => Some(serial.unwrap_or_else(|| "unrecorded".into())),
+            Err(e) => return Err(ledger.abandon_after(reservation, e)),
+        },
+        false => None,
+    };
+    let placed = (|| -> std::result::Result<_, store::Unsettled> {
         let mut staged = Staged::new(&root);
         files.stage(&mut staged, &dir, backup.as_deref())?;
         store::crash_point("staged");
@@ -319,16 +322,18 @@ pub fn write(
         if key.is_none() && opts.force {
             staged.retire(&dir.join("key.pem"), backup.as_deref().unwrap_or_default())?;
         }
-        staged.place()
+        staged.try_place()
     })();
     let written = placed.and_then(|placed| {
         store::crash_point("committed");
         let confirmed = store::fail_point("committed").and_then(|()| ledger.confirm(&reservation));
-        placed.settle(confirmed)
+        placed.try_settle(confirmed)
     });
     let written = match written {
         Ok(paths) => paths,
-        Err(e) => {
+        // Files not put back: the reservation stays pending for `doctor --repair`.
+        Err(u) if !u.undone => return Err(u.error),
+        Err(store::Unsettled { error: e, .. }) => {
             let e = ledger.abandon_after(reservation, e);
             if !dir_existed {
                 let _ = std::fs::remove_dir(&dir);

@@ -156,6 +156,24 @@ pub struct Reservation {
     replaced: Option<i64>,
 }
 
+impl Ledger {
+    /// The serial of the record `r` superseded (a `--force` re-issue), read
+    /// in the ledger: the name its write backs up the previous files under.
+    pub fn replaced_serial(&self, r: &Reservation) -> Result<Option<String>> {
+        let Some(id) = r.replaced else {
+            return Ok(None);
+        };
+        self.conn
+            .query_row(
+                "SELECT serial FROM certificates WHERE id = ?1",
+                [id],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db_err)
+    }
+}
+
 /// An open ledger.
 pub struct Ledger {
     conn: Connection,

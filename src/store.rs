@@ -127,6 +127,21 @@ pub fn refuse_existing(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Fails if the backup `<path>.old-<suffix>` of `path` exists: a backup
+/// never replaces another (checked before anything changes; the rename that
+/// makes the backup refuses too).
+pub fn refuse_existing_backup(path: &Path, suffix: &str) -> Result<()> {
+    let old = old_name(path, suffix);
+    if fs::symlink_metadata(&old).is_ok() {
+        return Err(Error::input(format!(
+            "the backup '{}' already exists",
+            crate::error::shown(&old.display().to_string())
+        ))
+        .hint("move it aside, then run the command again"));
+    }
+    Ok(())
+}
+
 /// How a staged file may meet an existing file of the same name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Existing {
@@ -242,6 +257,17 @@ impl Staged {
         Ok(())
     }
 
+    /// fsyncs the staged files and runs `check` on each (its destination and
+    /// the temporary file holding the new bytes) before anything is placed,
+    /// so a file that does not read back never replaces a good one.
+    pub fn verify(&mut self, check: impl Fn(&Path, &Path) -> Result<()>) -> Result<()> {
+        self.sync_files()?;
+        for f in &self.files {
+            check(&f.dest, f.tmp.path())?;
+        }
+        Ok(())
+    }
+
     /// Renames every staged file into place and fsyncs the directories.
     /// On a failure part-way, everything already moved is put back.
     pub fn commit(self) -> Result<Vec<PathBuf>> {
@@ -251,6 +277,11 @@ impl Staged {
     /// Like [`Staged::commit`], but the caller decides afterwards whether
     /// the files stay ([`Placed::keep`]) or go back ([`Placed::undo`]).
     pub fn place(self) -> Result<Placed> {
+        self.try_place().map_err(|u| u.error)
+    }
+
+    /// Like [`Staged::place`], but says whether a failure was fully undone.
+    pub fn try_place(self) -> std::result::Result<Placed, Unsettled> {
         let sync = self.sync;
         if sync {
             self.sync_files()?;
@@ -269,8 +300,8 @@ impl Staged {
                 continue;
             }
             let to = old_name(&path, &suffix);
-            if let Err(e) = fs::rename(&path, &to) {
-                let err = io_err("cannot back up", &path, &e);
+            if let Err(e) = rename_noreplace(&path, &to) {
+                let err = io_err("cannot back up to", &to, &e);
                 return Err(placed.undo_after(err));
             }
             note_dir(&path);
@@ -280,7 +311,11 @@ impl Staged {
             note_dir(&f.dest);
             match place(f.tmp, &f.dest, &f.existing) {
                 Ok(m) => placed.moves.push(m),
-                Err(e) => return Err(placed.undo_after(e)),
+                Err(u) => {
+                    let mut after = placed.undo_after(u.error);
+                    after.undone &= u.undone;
+                    return Err(after);
+                }
             }
             crash_point("partial");
         }
@@ -292,6 +327,26 @@ impl Staged {
             }
         }
         Ok(placed)
+    }
+}
+
+/// A failed [`Staged::try_place`] or [`Placed::try_settle`]: the error, and
+/// whether every file went back to where it was (`undone`). When not, the
+/// caller must leave its ledger reservation pending so `doctor --repair`
+/// has it to go on.
+#[derive(Debug)]
+pub struct Unsettled {
+    pub error: Error,
+    pub undone: bool,
+}
+
+impl From<Error> for Unsettled {
+    /// A failure before anything was placed: nothing to put back.
+    fn from(error: Error) -> Self {
+        Unsettled {
+            error,
+            undone: true,
+        }
     }
 }
 
@@ -308,18 +363,24 @@ impl Placed {
     }
 
     /// Keeps the new files: drops the transient copies of replaced files
-    /// (the `*.old-*` backups stay).
-    pub fn keep(self) -> Result<()> {
+    /// (the `*.old-*` backups stay). The write has taken effect by now, so a
+    /// copy that cannot be removed is a warning, not a failure (`doctor`
+    /// finds it later).
+    pub fn keep(self) {
         for m in &self.moves {
             if let Move::Wrote {
                 backup: Backup::Transient(b),
                 ..
             } = m
+                && let Err(e) = fail_point("keep")
+                    .and_then(|()| fs::remove_file(b).map_err(|e| io_err("cannot remove", b, &e)))
             {
-                fs::remove_file(b).map_err(|e| io_err("cannot remove", b, &e))?;
+                crate::error::diagnostic(
+                    "warning: ",
+                    &format!("{}; run `certsmith doctor --repair` to tidy up", e.message),
+                );
             }
         }
-        Ok(())
     }
 
     /// Takes every move back, last first: new files are removed and each
@@ -329,6 +390,10 @@ impl Placed {
         let mut first: Option<Error> = None;
         let mut dirs: Vec<PathBuf> = Vec::new();
         for m in self.moves.into_iter().rev() {
+            if let Err(e) = fail_point("undo") {
+                first.get_or_insert(e);
+                continue;
+            }
             let (dest, step) = match m {
                 Move::Wrote { dest, backup } => {
                     let step = match backup {
@@ -367,10 +432,15 @@ impl Placed {
     /// failed. Returns the destinations, or the step's error (with an undo
     /// failure added to it).
     pub fn settle(self, outcome: Result<()>) -> Result<Vec<PathBuf>> {
+        self.try_settle(outcome).map_err(|u| u.error)
+    }
+
+    /// Like [`Placed::settle`], but says whether a failure was fully undone.
+    pub fn try_settle(self, outcome: Result<()>) -> std::result::Result<Vec<PathBuf>, Unsettled> {
         match outcome {
             Ok(()) => {
                 let paths = self.paths();
-                self.keep()?;
+                self.keep();
                 Ok(paths)
             }
             Err(e) => Err(self.undo_after(e)),
@@ -379,10 +449,16 @@ impl Placed {
 
     /// Undoes after `cause`, returning `cause` (with the undo's failure
     /// added to it if the undo failed too).
-    fn undo_after(self, cause: Error) -> Error {
+    fn undo_after(self, cause: Error) -> Unsettled {
         match self.undo() {
-            Ok(()) => cause,
-            Err(u) => also(cause, &u),
+            Ok(()) => Unsettled {
+                error: cause,
+                undone: true,
+            },
+            Err(u) => Unsettled {
+                error: also(cause, &u),
+                undone: false,
+            },
         }
     }
 }
@@ -395,6 +471,30 @@ pub fn also(cause: Error, cleanup: &Error) -> Error {
         hint: cleanup.hint.clone().or(cause.hint),
         kind: cause.kind,
     }
+}
+
+/// Names of the hidden hard links that keep a replaced file until its
+/// replacement is kept: `.certsmith-prev-<file>.<random>`. `doctor` puts such
+/// a copy back when its file is missing and never deletes a key's copy.
+pub const PREVIOUS_PREFIX: &str = ".certsmith-prev-";
+
+fn previous_prefix(dest: &Path) -> String {
+    let name = dest.file_name().unwrap_or_default().to_string_lossy();
+    format!("{PREVIOUS_PREFIX}{name}.")
+}
+
+/// The file a `.certsmith-prev-<file>.<random>` copy was taken from.
+pub fn previous_of(copy: &Path) -> Option<PathBuf> {
+    let name = copy.file_name()?.to_str()?;
+    let (file, _) = name.strip_prefix(PREVIOUS_PREFIX)?.rsplit_once('.')?;
+    (!file.is_empty()).then(|| copy.with_file_name(file))
+}
+
+/// Renames `from` to `to` unless `to` exists (renameat2 `RENAME_NOREPLACE`):
+/// a backup or a restored file never silently replaces another.
+pub fn rename_noreplace(from: &Path, to: &Path) -> std::io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE).map_err(std::io::Error::from)
 }
 
 /// `<path>.old-<suffix>`.
@@ -439,7 +539,11 @@ impl Staged {
 
 /// Renames one temporary file to `dest`, keeping what was there as the
 /// `existing` rule says, and returns the move for [`Placed`].
-fn place(tmp: tempfile::NamedTempFile, dest: &Path, existing: &Existing) -> Result<Move> {
+fn place(
+    tmp: tempfile::NamedTempFile,
+    dest: &Path,
+    existing: &Existing,
+) -> std::result::Result<Move, Unsettled> {
     let backup = match existing {
         Existing::Refuse => {
             tmp.persist_noclobber(dest)
@@ -450,17 +554,11 @@ fn place(tmp: tempfile::NamedTempFile, dest: &Path, existing: &Existing) -> Resu
             let mut backup = Backup::None;
             if fs::symlink_metadata(dest).is_ok() {
                 let old = old_name(dest, suffix);
-                fs::rename(dest, &old).map_err(|e| io_err("cannot back up", dest, &e))?;
+                rename_noreplace(dest, &old).map_err(|e| io_err("cannot back up to", &old, &e))?;
                 backup = Backup::Kept(old);
                 crash_point("backed-up");
             }
-            if let Err(e) = tmp.persist(dest) {
-                if let Backup::Kept(old) = &backup {
-                    let _ = fs::rename(old, dest);
-                }
-                return Err(io_err("cannot write", dest, &e.error));
-            }
-            backup
+            persist(tmp, dest, backup)?
         }
         Existing::Replace => {
             // A hard link keeps the old file reachable for `undo` while the
@@ -468,8 +566,9 @@ fn place(tmp: tempfile::NamedTempFile, dest: &Path, existing: &Existing) -> Resu
             let mut backup = Backup::None;
             if fs::symlink_metadata(dest).is_ok_and(|m| m.is_file()) {
                 let dir = dest.parent().unwrap_or(Path::new("."));
+                let prefix = previous_prefix(dest);
                 let link = tempfile::Builder::new()
-                    .prefix(".certsmith-")
+                    .prefix(&prefix)
                     .make_in(dir, |p| fs::hard_link(dest, p))
                     .map_err(|e| io_err("cannot back up", dest, &e))?;
                 let (_, link) = link
@@ -477,18 +576,60 @@ fn place(tmp: tempfile::NamedTempFile, dest: &Path, existing: &Existing) -> Resu
                     .map_err(|e| io_err("cannot back up", dest, &e.error))?;
                 backup = Backup::Transient(link);
             }
-            if let Err(e) = tmp.persist(dest) {
-                if let Backup::Transient(link) = &backup {
-                    let _ = fs::remove_file(link);
-                }
-                return Err(io_err("cannot write", dest, &e.error));
-            }
-            backup
+            persist(tmp, dest, backup)?
         }
     };
     Ok(Move::Wrote {
         dest: dest.to_path_buf(),
         backup,
+    })
+}
+
+/// Renames `tmp` to `dest`. On failure the backup goes back: a kept one to
+/// `dest` (if that fails too, both are said and the write is not undone), a
+/// transient link is removed (a link left over is said too).
+fn persist(
+    tmp: tempfile::NamedTempFile,
+    dest: &Path,
+    backup: Backup,
+) -> std::result::Result<Backup, Unsettled> {
+    let err = match fail_point("persist") {
+        Ok(()) => match tmp.persist(dest) {
+            Ok(_) => return Ok(backup),
+            Err(e) => io_err("cannot write", dest, &e.error),
+        },
+        Err(e) => Error::failed(format!("cannot write '{}': {}", dest.display(), e.message)),
+    };
+    let (cleanup, undone) = match &backup {
+        Backup::None => (Ok(()), true),
+        Backup::Kept(old) => (
+            fail_point("restore-backup")
+                .map_err(|e| {
+                    Error::failed(format!(
+                        "cannot restore '{}': {}",
+                        dest.display(),
+                        e.message
+                    ))
+                })
+                .and_then(|()| {
+                    fs::rename(old, dest).map_err(|e| io_err("cannot restore", dest, &e))
+                }),
+            false,
+        ),
+        Backup::Transient(link) => (
+            fs::remove_file(link).map_err(|e| io_err("cannot remove", link, &e)),
+            true,
+        ),
+    };
+    Err(match cleanup {
+        Ok(()) => Unsettled {
+            error: err,
+            undone: true,
+        },
+        Err(c) => Unsettled {
+            error: also(err, &c.hint("run `certsmith doctor --repair`")),
+            undone,
+        },
     })
 }
 
@@ -502,14 +643,16 @@ pub const CRASH_ENV: &str = "CERTSMITH_TEST_CRASH_AT";
 #[cfg(feature = "test-hooks")]
 pub const FAIL_ENV: &str = "CERTSMITH_TEST_FAIL_AT";
 
-/// Test hook: when `$CERTSMITH_TEST_CRASH_AT` names `point`, the process
+/// Test hook: when `$CERTSMITH_TEST_CRASH_AT` names `point` (or `point@N`
+/// and this is the Nth time it is reached in this process), the process
 /// aborts right here, running no destructor, as a `kill -9` would. The
 /// crash tests use it to stop a write at each step (`reserved`, `staged`,
-/// `backed-up`, `partial`, `committed`, `batch-written`) and prove
-/// `doctor --repair` settles every one. Compiled out of ordinary builds.
+/// `backed-up`, `partial` after each file placed, `committed`,
+/// `batch-written`) and prove `doctor --repair` settles every one. Compiled
+/// out of ordinary builds.
 pub fn crash_point(point: &str) {
     #[cfg(feature = "test-hooks")]
-    if std::env::var_os(CRASH_ENV).is_some_and(|v| v == point) {
+    if hook_hit(CRASH_ENV, point) {
         std::process::abort();
     }
     #[cfg(not(feature = "test-hooks"))]
@@ -522,40 +665,50 @@ pub fn crash_point(point: &str) {
 /// a failure at that step. Compiled out of ordinary builds (always `Ok`).
 pub fn fail_point(point: &str) -> Result<()> {
     #[cfg(feature = "test-hooks")]
-    {
-        use std::sync::Mutex;
-        static HITS: Mutex<Vec<(String, u64)>> = Mutex::new(Vec::new());
-        let Some(want) = std::env::var_os(FAIL_ENV) else {
-            return Ok(());
-        };
-        let want = want.to_string_lossy().into_owned();
-        let (name, nth) = match want.split_once('@') {
-            Some((n, k)) => (n.to_string(), k.parse::<u64>().unwrap_or(1)),
-            None => (want.clone(), 1),
-        };
-        if name != point {
-            return Ok(());
-        }
-        let mut hits = HITS.lock().unwrap_or_else(|e| e.into_inner());
-        let count = match hits.iter_mut().find(|(p, _)| p == point) {
-            Some((_, c)) => {
-                *c += 1;
-                *c
-            }
-            None => {
-                hits.push((point.to_string(), 1));
-                1
-            }
-        };
-        if count == nth {
-            return Err(Error::failed(format!(
-                "no space left on device (test failure point '{point}')"
-            )));
-        }
+    if hook_hit(FAIL_ENV, point) {
+        return Err(Error::failed(format!(
+            "no space left on device (test failure point '{point}')"
+        )));
     }
     #[cfg(not(feature = "test-hooks"))]
     let _ = point;
     Ok(())
+}
+
+/// Whether the hook variable `var` (`point` or `point@N`) fires at this
+/// pass through `point`: counts the passes per variable and point.
+#[cfg(feature = "test-hooks")]
+fn hook_hit(var: &str, point: &str) -> bool {
+    use std::sync::Mutex;
+    static HITS: Mutex<Vec<(String, String, u64)>> = Mutex::new(Vec::new());
+    let Some(want) = std::env::var_os(var) else {
+        return false;
+    };
+    // One or more `point[@N]`, comma-separated.
+    let wants: Vec<(String, u64)> = want
+        .to_string_lossy()
+        .split(',')
+        .map(|w| match w.split_once('@') {
+            Some((n, k)) => (n.to_string(), k.parse::<u64>().unwrap_or(1)),
+            None => (w.to_string(), 1),
+        })
+        .filter(|(n, _)| n == point)
+        .collect();
+    let Some(&(_, nth)) = wants.first() else {
+        return false;
+    };
+    let mut hits = HITS.lock().unwrap_or_else(|e| e.into_inner());
+    let count = match hits.iter_mut().find(|(v, p, _)| v == var && p == point) {
+        Some((_, _, c)) => {
+            *c += 1;
+            *c
+        }
+        None => {
+            hits.push((var.to_string(), point.to_string(), 1));
+            1
+        }
+    };
+    count == nth
 }
 
 /// Environment variable naming a pause point as `point:FIFO` (test builds only).

@@ -74,22 +74,22 @@ fn change_passphrase(ctx: &Ctx, a: ChangePassphraseArgs) -> Result<()> {
         Some(p) => keys::to_encrypted_pem(&key, p, kdf)?,
         None => keys::to_pem(&key)?,
     };
-    // The previous file stays beside the new one (a hidden hard link) until
-    // the new one reads back as the same key and the ledger row is updated;
-    // if either fails, the previous file is put back.
+    // The new file, fsynced, must read back as the same key before it is
+    // placed; the previous one stays beside it (a hidden hard link that
+    // doctor never deletes) until the ledger row is updated, and is put back
+    // if that fails.
     let mut staged = store::Staged::new(&pki.root);
     staged.add(&path, pem.as_bytes(), store::KEY_MODE, Existing::Replace)?;
+    staged.verify(|_, tmp| read_back(tmp, new.as_ref(), &info.spki_der, &a.ca))?;
     let placed = staged.place()?;
-    let outcome = read_back(&path, new.as_ref(), &info.spki_der, &a.ca).and_then(|()| {
-        ledger
-            .conn()
-            .execute(
-                "UPDATE cas SET encrypted = ?1 WHERE name = ?2",
-                rusqlite::params![new.is_some() as i64, a.ca],
-            )
-            .map_err(db_err)
-            .map(drop)
-    });
+    let outcome = ledger
+        .conn()
+        .execute(
+            "UPDATE cas SET encrypted = ?1 WHERE name = ?2",
+            rusqlite::params![new.is_some() as i64, a.ca],
+        )
+        .map_err(db_err)
+        .map(drop);
     placed.settle(outcome)?;
     let state = match (&new, kdf) {
         (None, _) => "unencrypted".to_string(),

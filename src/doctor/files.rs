@@ -124,6 +124,10 @@ pub fn temp_files(pki: &Pki, opts: &Options, alone: bool, report: &mut Report) {
             );
             continue;
         }
+        if let Some(dest) = crate::store::previous_of(&p).filter(|_| p.is_file()) {
+            previous_copy(pki, &p, &dest, opts, report);
+            continue;
+        }
         let bootstrap = p
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with(".certsmith-bootstrap-"));
@@ -146,6 +150,44 @@ pub fn temp_files(pki: &Pki, opts: &Options, alone: bool, report: &mut Report) {
             std::fs::remove_file(&p)
         };
         if removed.is_ok() {
+            report.repaired("removed it");
+        }
+    }
+}
+
+/// A copy of a replaced file kept by a write that was interrupted before it
+/// settled (`.certsmith-prev-<file>.*`): put back when `<file>` is missing;
+/// a key's copy is never deleted (it may be the only key that still opens),
+/// any other is removed.
+fn previous_copy(pki: &Pki, copy: &Path, dest: &Path, opts: &Options, report: &mut Report) {
+    let (copy_rel, dest_rel) = (rel(pki, copy), rel(pki, dest));
+    let is_key = dest
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with("key.pem"));
+    if std::fs::symlink_metadata(dest).is_err() {
+        report.problem(
+            "temp-files",
+            copy_rel.clone(),
+            format!("'{copy_rel}' is the previous '{dest_rel}', which is missing"),
+        );
+        if opts.repair && crate::store::rename_noreplace(copy, dest).is_ok() {
+            report.repaired("put it back");
+        }
+    } else if is_key {
+        report.problem(
+            "temp-files",
+            copy_rel.clone(),
+            format!(
+                "'{copy_rel}' is the previous '{dest_rel}', kept by an interrupted command (it opens with the previous passphrase); remove it once '{dest_rel}' is known to open"
+            ),
+        );
+    } else {
+        report.problem(
+            "temp-files",
+            copy_rel.clone(),
+            format!("'{copy_rel}' is the previous '{dest_rel}', left by an interrupted command"),
+        );
+        if opts.repair && std::fs::remove_file(copy).is_ok() {
             report.repaired("removed it");
         }
     }

@@ -6,10 +6,12 @@
 //! otherwise removes the row and the partial files it had written.
 
 use super::{Options, Report, Severity, expected_files, first_cert, rel};
+use crate::certinfo::CertInfo;
 use crate::error::Result;
-use crate::ledger::{CertRecord, Ledger, db_err};
+use crate::ledger::{CertRecord, Kind, Ledger, db_err};
 use crate::pki::Pki;
 use rusqlite::OptionalExtension;
+use std::path::{Path, PathBuf};
 
 /// Finds `pending` rows and, when `alone` and repairing, settles each.
 pub fn reconcile(
@@ -39,8 +41,12 @@ pub fn reconcile(
             continue;
         }
         let (cert_path, wanted) = expected_files(pki, &rec);
-        let cert_matches = first_cert(&cert_path).is_some_and(|c| c.fingerprint == rec.fingerprint);
-        let complete = cert_matches && wanted.iter().all(|f| f.exists());
+        let cert = first_cert(&cert_path).filter(|c| c.fingerprint == rec.fingerprint);
+        let cert_matches = cert.is_some();
+        let complete = cert.as_ref().is_some_and(|c| {
+            wanted.iter().all(|f| f.exists())
+                && (rec.kind != Kind::Leaf || leaf_is_new(pki, &rec, c))
+        });
         if complete {
             report.problem(
                 "pending",
@@ -50,6 +56,15 @@ pub fn reconcile(
                 ),
             );
             if opts.repair {
+                // The files must be durable before the ledger relies on them.
+                for d in dirs_of(&wanted) {
+                    crate::store::sync_dir(&d)?;
+                }
+                for f in &wanted {
+                    std::fs::File::open(f)
+                        .and_then(|f| f.sync_all())
+                        .map_err(|e| crate::store::io_err("cannot flush", f, &e))?;
+                }
                 ledger
                     .conn()
                     .execute("UPDATE certificates SET state = 'active' WHERE id = ?1 AND state = 'pending'", [rec.id])
@@ -70,6 +85,12 @@ pub fn reconcile(
                 .filter(|f| !restored.contains(f))
                 .cloned()
                 .collect();
+            // In a re-issue, a file with no backup may still be the previous
+            // one (the write stopped before it): only a provably new one goes.
+            let rest: Vec<_> = match (&cert, replaces(ledger, &rec.name)?) {
+                (Some(c), true) => rest.into_iter().filter(|f| file_is_new(f, c)).collect(),
+                (_, _) => rest,
+            };
             let removed = remove_partial(&rest, &cert_path, cert_matches);
             drop_row(ledger, &rec)?;
             let mut msg = "removed the reservation".to_string();
@@ -168,4 +189,63 @@ fn drop_row(ledger: &mut Ledger, rec: &CertRecord) -> Result<()> {
     )
     .map_err(db_err)?;
     tx.commit().map_err(db_err)
+}
+
+/// Whether every file of leaf `rec` is the one its write placed: the key
+/// belongs to the certificate `cert`, fullchain.pem is `cert` followed by
+/// chain.pem. A write killed part-way leaves earlier files beside the
+/// previous ones.
+fn leaf_is_new(pki: &Pki, rec: &CertRecord, cert: &CertInfo) -> bool {
+    let dir = pki.resolve_dir(&rec.dir);
+    let key_ok = !rec.has_key || file_is_new(&dir.join("key.pem"), cert);
+    let chain = crate::certinfo::read_certs(&dir.join("chain.pem"));
+    let full = crate::certinfo::read_certs(&dir.join("fullchain.pem"));
+    let chain_ok = match (chain, full) {
+        (Ok(chain), Ok(full)) => {
+            full.len() == chain.len() + 1
+                && full[0].der == cert.der
+                && full[1..].iter().zip(&chain).all(|(a, b)| a.der == b.der)
+        }
+        _ => false,
+    };
+    key_ok && chain_ok
+}
+
+/// Whether `path` (key.pem, cert.pem or fullchain.pem of a leaf) was
+/// written for `cert`: the key opens without a passphrase and belongs to it,
+/// or the file starts with it. chain.pem cannot tell and counts as not new.
+fn file_is_new(path: &Path, cert: &CertInfo) -> bool {
+    match path.file_name().and_then(|n| n.to_str()) {
+        Some("key.pem") => crate::store::read_to_string(path).is_ok_and(|text| {
+            let text = zeroize::Zeroizing::new(text);
+            let mut no_pass = || Err(crate::error::Error::input("a leaf key has no passphrase"));
+            crate::keys::load_private_key(&text, "key.pem", &mut no_pass)
+                .is_ok_and(|k| crate::keys::key_matches_spki(&k, &cert.spki_der))
+        }),
+        Some("cert.pem" | "fullchain.pem") => first_cert(path).is_some_and(|c| c.der == cert.der),
+        _ => false,
+    }
+}
+
+/// Whether a superseded record of `name` exists (the pending row re-issues it).
+fn replaces(ledger: &mut Ledger, name: &str) -> Result<bool> {
+    ledger
+        .conn()
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM certificates WHERE name = ?1 AND state = 'superseded')",
+            [name],
+            |r| r.get(0),
+        )
+        .map_err(db_err)
+}
+
+/// The directories holding `files`, once each.
+fn dirs_of(files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for d in files.iter().filter_map(|f| f.parent()) {
+        if !dirs.iter().any(|x| x == d) {
+            dirs.push(d.to_path_buf());
+        }
+    }
+    dirs
 }

@@ -485,3 +485,90 @@ fn batch_with_skip_existing_never_takes_the_files_of_a_concurrent_issue() {
     assert!(leftovers.is_empty(), "{leftovers:?}");
     assert_eq!(env.run(&["doctor"]).code, 0);
 }
+
+#[test]
+fn crl_numbers_past_a_newer_crl_der_when_the_ledger_is_older() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["crl", "--ca", "issuing", "--der", "-q"]);
+    env.ok(&["crl", "--ca", "issuing", "--der", "-q"]);
+    let ledger = env.pki.join("ledger.db");
+    let saved = env.path("ledger.saved");
+    std::fs::copy(&ledger, &saved).unwrap();
+    env.ok(&["crl", "--ca", "issuing", "--der", "-q"]);
+    env.ok(&["crl", "--ca", "issuing", "--der", "-q"]);
+    let der = env.pki.join("cas/issuing/crl.der");
+    let (ok, out) = openssl(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-noout",
+        "-crlnumber",
+        "-in",
+        s(&der),
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("crlNumber=0x04"), "{out}");
+    std::fs::copy(&saved, &ledger).unwrap();
+    std::fs::remove_file(env.pki.join("cas/issuing/crl.pem")).unwrap();
+    let j = env.json(&["crl", "--ca", "issuing", "--der"]);
+    assert_eq!(
+        j["crls"][0]["crl_number"], 5,
+        "a CRL numbered below the published crl.der"
+    );
+}
+
+#[test]
+fn crl_that_cannot_remove_the_previous_copy_succeeds_with_a_warning() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["crl", "--ca", "issuing", "-q"]);
+    let r = env
+        .command(&["--json", "crl", "--ca", "issuing"])
+        .env("CERTSMITH_TEST_FAIL_AT", "keep")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(0), "{err}");
+    assert!(err.contains("warning"), "{err}");
+    assert_eq!(crl_number(&env.pki.join("cas/issuing/crl.pem")), 2);
+}
+
+#[test]
+fn crl_over_a_crl_number_longer_than_8_bytes_is_refused_and_changes_nothing() {
+    let env = Env::new();
+    env.hierarchy();
+    let ca = env.pki.join("cas/issuing");
+    let cfg = env.path("ca.cnf");
+    std::fs::write(env.path("index.txt"), "").unwrap();
+    // 9 bytes: past what a CRL number can count to here.
+    std::fs::write(env.path("crlnumber"), "010000000000000000\n").unwrap();
+    std::fs::write(
+        &cfg,
+        format!(
+            "[ca]\ndefault_ca = c\n[c]\ndatabase = {}\ncrlnumber = {}\ndefault_md = sha256\ndefault_crl_days = 30\n",
+            s(&env.path("index.txt")),
+            s(&env.path("crlnumber"))
+        ),
+    )
+    .unwrap();
+    let big = env.path("big.pem");
+    let (ok, out) = openssl(&[
+        "ca",
+        "-config",
+        s(&cfg),
+        "-gencrl",
+        "-keyfile",
+        s(&ca.join("ca.key.pem")),
+        "-cert",
+        s(&ca.join("ca.pem")),
+        "-out",
+        s(&big),
+    ]);
+    assert!(ok, "{out}");
+    std::fs::copy(&big, ca.join("crl.pem")).unwrap();
+    let before = env.tree_hash();
+    let err = env.fails(2, &["crl", "--ca", "issuing"]);
+    assert!(err.contains("too large"), "{err}");
+    assert_eq!(env.tree_hash(), before, "a refused crl changed the PKI");
+}

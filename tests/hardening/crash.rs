@@ -127,6 +127,12 @@ fn issues_killed_at_random_moments_lose_nothing_that_was_reported() {
     // Names whose run printed its JSON report (exit 0) before the kill: those were
     // promised to the operator and must survive whatever the kill interrupted later.
     let mut reported: Vec<String> = Vec::new();
+    let mut killed = 0;
+    // One timed run sets the kill window: 0 to three times its length, so
+    // kills land before, during and after the write on a fast or a loaded machine.
+    let started = std::time::Instant::now();
+    env.ok(&["--json", "issue", "probe"]);
+    let window = (started.elapsed().as_micros() as u64 * 3).max(1);
     for i in 0..n {
         let name = format!("k{i:02}");
         let mut child = env
@@ -134,14 +140,17 @@ fn issues_killed_at_random_moments_lose_nothing_that_was_reported() {
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
-        // A pseudo-random kill moment between 0 and ~40 ms: spread over process start, key
+        // A pseudo-random kill moment in the window: spread over process start, key
         // generation, ledger reservation, file writes and confirmation.
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        std::thread::sleep(Duration::from_micros(seed % 40_000));
+        std::thread::sleep(Duration::from_micros(seed % window));
         let _ = child.kill();
         let out = child.wait_with_output().unwrap();
+        if out.status.code().is_none() {
+            killed += 1;
+        }
         if out.status.success() {
             let j: serde_json::Value = serde_json::from_slice(&out.stdout)
                 .unwrap_or_else(|e| panic!("{name}: exit 0 without a JSON report ({e})"));
@@ -149,6 +158,11 @@ fn issues_killed_at_random_moments_lose_nothing_that_was_reported() {
             reported.push(name);
         }
     }
+    assert!(killed > 0, "no run was killed: the test proves nothing");
+    assert!(
+        !reported.is_empty(),
+        "no run finished: the test proves nothing"
+    );
     let r = env.run(&["doctor", "--repair"]);
     assert!(r.code == 0 || r.code == 1, "{}{}", r.stdout, r.stderr);
     doctor_clean(&env);
@@ -491,4 +505,165 @@ fn change_passphrase_failing_after_the_new_file_lands_keeps_the_old_key() {
         "-noout",
     ]);
     assert!(ok, "the old passphrase no longer opens the key: {out}");
+}
+
+#[test]
+fn change_passphrase_killed_after_the_new_file_lands_never_lets_doctor_delete_the_old_key() {
+    let env = Env::new();
+    let pass = env.path("pass");
+    std::fs::write(&pass, "right").unwrap();
+    env.ok(&["init", "--cn", "Root", "--passphrase-file", s(&pass), "-q"]);
+    let key = env.pki.join("cas/root/ca.key.pem");
+    let old = std::fs::read(&key).unwrap();
+    let new = env.path("new");
+    std::fs::write(&new, "brand new").unwrap();
+    let out = env
+        .command(&[
+            "key",
+            "change-passphrase",
+            "root",
+            "--passphrase-file",
+            s(&pass),
+            "--new-passphrase-file",
+            s(&new),
+        ])
+        .env("CERTSMITH_TEST_CRASH_AT", "partial")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_none(),
+        "the process should have been killed"
+    );
+    assert_ne!(
+        std::fs::read(&key).unwrap(),
+        old,
+        "the new key did not land"
+    );
+    let r = env.run(&["doctor", "--repair"]);
+    assert!(r.code == 0 || r.code == 1, "{}{}", r.stdout, r.stderr);
+    let kept = std::fs::read_dir(env.pki.join("cas/root"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p != &key)
+        .any(|p| std::fs::read(&p).is_ok_and(|b| b == old));
+    assert!(
+        kept,
+        "doctor --repair deleted the previous CA key:\n{}",
+        r.stdout
+    );
+    // The new key was verified before it was placed: it opens with the new passphrase.
+    let (ok, o) = openssl(&[
+        "pkey",
+        "-in",
+        s(&key),
+        "-passin",
+        &format!("file:{}", s(&new)),
+        "-noout",
+    ]);
+    assert!(ok, "{o}");
+}
+
+#[test]
+fn force_reissue_killed_after_its_new_cert_lands_is_put_back_whole_by_doctor() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev", "-q"]);
+    let files = files_hash(&env);
+    let ledger = env.json(&["list"]);
+    // Files land key, cert, chain, fullchain: killed with the new key and cert
+    // beside the old chain and fullchain.
+    let out = env
+        .command(&["issue", "dev", "--force", "-q"])
+        .env("CERTSMITH_TEST_CRASH_AT", "partial@2")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_none(),
+        "the process should have been killed"
+    );
+    let r = env.run(&["doctor", "--repair"]);
+    assert!(r.stdout.contains("put back"), "{}{}", r.stdout, r.stderr);
+    doctor_clean(&env);
+    assert_eq!(files_hash(&env), files, "the old files are not all back");
+    assert_eq!(env.json(&["list"]), ledger);
+    assert_verifies(&env, "dev");
+}
+
+#[test]
+fn force_reissue_never_replaces_an_existing_backup() {
+    let env = Env::new();
+    env.hierarchy();
+    let j = env.json(&["issue", "dev"]);
+    let serial = j["serial"]
+        .as_str()
+        .or(j["certificates"][0]["serial"].as_str())
+        .unwrap()
+        .to_string();
+    let backup = env.cert_dir("dev").join(format!("cert.pem.old-{serial}"));
+    std::fs::write(&backup, "kept by the operator\n").unwrap();
+    let before = env.tree_hash();
+    let err = env.fails(2, &["issue", "dev", "--force"]);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "a refused re-issue changed the PKI"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&backup).unwrap(),
+        "kept by the operator\n"
+    );
+}
+
+#[test]
+fn force_reissue_whose_undo_fails_stays_pending_for_doctor_to_put_back() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev", "-q"]);
+    let files = files_hash(&env);
+    let ledger = env.json(&["list"]);
+    // The ledger update fails, then putting back the first file fails too.
+    let r = env
+        .command(&["issue", "dev", "--force", "-q"])
+        .env("CERTSMITH_TEST_FAIL_AT", "committed,undo")
+        .output()
+        .unwrap();
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let r = env.run(&["doctor", "--repair"]);
+    assert!(r.stdout.contains("put back"), "{}{}", r.stdout, r.stderr);
+    doctor_clean(&env);
+    assert_eq!(files_hash(&env), files, "the old files are not all back");
+    assert_eq!(env.json(&["list"]), ledger);
+    assert_verifies(&env, "dev");
+}
+
+#[test]
+fn force_reissue_that_cannot_restore_a_backup_says_so_and_doctor_puts_it_back() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev", "-q"]);
+    let files = files_hash(&env);
+    let ledger = env.json(&["list"]);
+    let r = env
+        .command(&["issue", "dev", "--force", "-q"])
+        .env("CERTSMITH_TEST_FAIL_AT", "persist,restore-backup")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(r.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot restore"),
+        "the failed restore was not said: {err}"
+    );
+    assert!(err.contains("doctor --repair"), "{err}");
+    let r = env.run(&["doctor", "--repair"]);
+    assert!(r.stdout.contains("put back"), "{}{}", r.stdout, r.stderr);
+    doctor_clean(&env);
+    assert_eq!(files_hash(&env), files, "the old files are not all back");
+    assert_eq!(env.json(&["list"]), ledger);
 }
