@@ -308,7 +308,9 @@ pub fn write(
         store::refuse_symlinks(&root, &dir.join(f))?;
     }
     let dir_existed = dir.exists();
-    let reservation = ledger.reserve(&rec, opts.force)?;
+    store::pause_point("leaf-signed");
+    let alive = |c: &rusqlite::Connection| signer.check_alive_on(c, now);
+    let reservation = ledger.reserve(&rec, opts.force, &alive)?;
     store::crash_point("reserved");
     let placed = (|| {
         let mut staged = Staged::new(&root);
