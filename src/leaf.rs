@@ -309,8 +309,17 @@ pub fn write(
     }
     let dir_existed = dir.exists();
     store::pause_point("leaf-signed");
-    let alive = |c: &rusqlite::Connection| signer.check_alive_on(c, now);
-    let reservation = ledger.reserve(&rec, opts.force, &alive)?;
+    // Checked again where the name is reserved: another process may have
+    // revoked the CA, or taken the --out directory, since.
+    let check = |c: &rusqlite::Connection| {
+        signer.check_alive_on(c, now)?;
+        if opts.out.is_some() {
+            pki.out_rule_on(c)?
+                .check(&dir, crate::pki::Out::CertDir(&req.name))?;
+        }
+        Ok(())
+    };
+    let reservation = ledger.reserve(&rec, opts.force, &check)?;
     store::crash_point("reserved");
     let placed = (|| {
         let mut staged = Staged::new(&root);

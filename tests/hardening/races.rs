@@ -268,3 +268,50 @@ fn batch_stops_at_the_revocation_of_its_ca_and_records_nothing_signed_after_it()
     assert!(rows.iter().all(|r| r["state"] != "pending"), "{rows:?}");
     assert_eq!(env.run(&["doctor"]).code, 0);
 }
+
+#[test]
+fn two_issues_racing_for_one_out_directory_keep_the_files_of_the_first_recorded() {
+    let env = Env::new();
+    env.hierarchy();
+    let out = env.path("shared-out");
+    let out_s = out.display().to_string();
+    // `a` has checked its --out and signed; it stops before it reserves its name.
+    let paused = Paused::start(
+        &env,
+        "leaf-signed",
+        &["issue", "a", "--out", &out_s, "--force", "-q"],
+    );
+    let b = env.json(&["issue", "b", "--out", &out_s, "--force"]);
+    let files = |dir: &std::path::Path| {
+        let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| {
+                (
+                    e.file_name().to_string_lossy().into_owned(),
+                    std::fs::read(e.path()).unwrap(),
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let out_before = files(&out);
+    let before = pki_state(&env);
+    let (code, err) = paused.finish();
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(&format!(
+            "certsmith: --out '{out_s}' is inside the directory of certificate 'b'"
+        )),
+        "{err}"
+    );
+    assert!(files(&out) == out_before, "the files of 'b' were replaced");
+    assert!(
+        pki_state(&env) == before,
+        "the refused issue changed the PKI"
+    );
+    let rows = listed(&env);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["fingerprint"], b["fingerprint"]);
+}
