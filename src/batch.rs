@@ -416,7 +416,9 @@ impl Plan<'_> {
                 .collect::<Result<Vec<_>>>()?;
             store::pause_point("batch-signed");
             let recs: Vec<CertRecord> = made.iter().map(|m| m.record.clone()).collect();
-            let ids = ledger.reserve_many(&recs, self.skip_existing)?;
+            let alive = |c: &rusqlite::Connection| self.signer.check_alive_on(c, self.now);
+            // A refusal reserves nothing of this chunk; its signed certificates are dropped.
+            let ids = ledger.reserve_many(&recs, self.skip_existing, &alive)?;
             let mut todo: Vec<(Made, i64)> = Vec::with_capacity(made.len());
             for (m, id) in made.into_iter().zip(ids) {
                 match id {

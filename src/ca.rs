@@ -17,6 +17,7 @@ use crate::pki::Pki;
 use crate::profile::Profile;
 use crate::serial;
 use crate::validity::{self, Validity, Window};
+use rusqlite::Connection;
 
 /// A certificate just signed, with the facts the ledger and output need.
 #[derive(Clone, Debug)]
@@ -54,6 +55,8 @@ pub struct Signer {
     pub record: CaRecord,
     /// This CA first, then its issuers up to the top CA of the PKI.
     pub chain: Vec<CertInfo>,
+    /// The ledger names of `chain`, for [`Signer::check_alive_on`].
+    chain_names: Vec<String>,
     pub key_type: KeyType,
     issuer: Issuer<'static, KeyPair>,
     /// The authority key identifier this CA puts in what it signs, read
@@ -81,8 +84,29 @@ impl Signer {
     /// every command that signs a certificate.
     pub fn load(pki: &Pki, ledger: &Ledger, name: &str, pass: &PassOptions) -> Result<Signer> {
         let chain = pki.ca_chain(ledger, name)?;
-        check_alive(ledger, &chain, crate::clock::now()?)?;
+        let records: Vec<CaRecord> = chain.iter().map(|(r, _)| r.clone()).collect();
+        check_alive(ledger.connection(), &records, crate::clock::now()?)?;
         Self::from_chain(pki, name, chain, pass)
+    }
+
+    /// [`check_alive`] again on `conn`, the transaction that reserves what
+    /// this CA signed (at `now`, the signing time): a `revoke` of this CA or
+    /// of one above it that committed since [`Signer::load`] is refused
+    /// there, so nothing is recorded or written after it. Use as the
+    /// [`crate::ledger::Check`] of every reservation of a signed certificate.
+    pub fn check_alive_on(&self, conn: &Connection, now: OffsetDateTime) -> Result<()> {
+        let mut records = Vec::with_capacity(self.chain_names.len());
+        for name in &self.chain_names {
+            let rec = crate::ledger::ca_on(conn, name)?.ok_or_else(|| {
+                Error::failed(format!(
+                    "CA {} is no longer in the ledger",
+                    crate::error::shown(name)
+                ))
+                .hint("run `certsmith doctor`")
+            })?;
+            records.push(rec);
+        }
+        check_alive(conn, &records, now)
     }
 
     /// Loads CA `name` to sign its CRL: a revoked or expired CA still
@@ -134,6 +158,7 @@ impl Signer {
         let mut signer = Signer {
             name: name.to_string(),
             record,
+            chain_names: chain.iter().map(|(r, _)| r.cert.name.clone()).collect(),
             chain: chain.into_iter().map(|(_, i)| i).collect(),
             key_type,
             issuer,
@@ -245,16 +270,12 @@ pub fn publishes_crl(info: &CertInfo) -> bool {
 
 /// Refuses issuing from `chain[0]` when it, or a CA above it, is revoked,
 /// superseded or expired at `now`, naming the CA, its state and the date.
-pub fn check_alive(
-    ledger: &Ledger,
-    chain: &[(CaRecord, CertInfo)],
-    now: OffsetDateTime,
-) -> Result<()> {
+pub fn check_alive(conn: &Connection, chain: &[CaRecord], now: OffsetDateTime) -> Result<()> {
     let issuer = chain
         .first()
-        .map(|(r, _)| r.cert.name.as_str())
+        .map(|r| r.cert.name.as_str())
         .unwrap_or_default();
-    for (depth, (rec, _)) in chain.iter().enumerate() {
+    for (depth, rec) in chain.iter().enumerate() {
         let c = &rec.cert;
         let who = if depth == 0 {
             format!("CA '{}'", c.name)
@@ -272,7 +293,7 @@ pub fn check_alive(
                 date(c.revoked_at.unwrap_or_default()),
                 c.revocation_reason.as_deref().unwrap_or("unspecified")
             ),
-            "superseded" => match ledger.cert_by_name(&c.name)? {
+            "superseded" => match crate::ledger::cert_by_name_on(conn, &c.name)? {
                 Some(new) => format!(
                     "{who} is superseded: its name was taken by a {} certificate on {}",
                     new.kind.as_str(),
@@ -459,6 +480,7 @@ pub fn write_ca(
     pass: Option<&passphrase::Passphrase>,
     kdf: keys::Kdf,
     now: OffsetDateTime,
+    check: crate::ledger::Check<'_>,
 ) -> Result<CreatedCa> {
     let key_type = keys::key_type_of(&new.key)?;
     let key_pem = match pass {
@@ -494,7 +516,8 @@ pub fn write_ca(
         })?;
     }
     let dir_existed = dir.exists();
-    let reservation = ledger.reserve_ca(&rec, pass.is_some(), new.pathlen)?;
+    crate::store::pause_point("ca-signed");
+    let reservation = ledger.reserve_ca(&rec, pass.is_some(), new.pathlen, check)?;
     let result = (|| -> std::result::Result<_, crate::store::Unsettled> {
         let mut staged = crate::store::Staged::new(&pki.root);
         staged.add(

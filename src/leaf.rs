@@ -302,7 +302,18 @@ pub fn write(
         }
     }
     let dir_existed = dir.exists();
-    let reservation = ledger.reserve(&rec, opts.force)?;
+    store::pause_point("leaf-signed");
+    // Checked again where the name is reserved: another process may have
+    // revoked the CA, or taken the --out directory, since.
+    let check = |c: &rusqlite::Connection| {
+        signer.check_alive_on(c, now)?;
+        if opts.out.is_some() {
+            pki.out_rule_on(c)?
+                .check(&dir, crate::pki::Out::CertDir(&req.name))?;
+        }
+        Ok(())
+    };
+    let reservation = ledger.reserve(&rec, opts.force, &check)?;
     store::crash_point("reserved");
     // Named after the record this reservation replaced, read with it: two
     // re-issues of one name never share a backup name.

@@ -549,16 +549,7 @@ impl Ledger {
 
     /// The current (not superseded) certificate called `name`.
     pub fn cert_by_name(&self, name: &str) -> Result<Option<CertRecord>> {
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT {CERT_COLS} FROM certificates WHERE name = ?1 AND state != 'superseded'"
-                ),
-                [name],
-                cert_from_row,
-            )
-            .optional()
-            .map_err(db_err)
+        cert_by_name_on(&self.conn, name)
     }
 
     /// Certificates with serial `serial` (normalized hex), from any issuer.
@@ -577,24 +568,13 @@ impl Ledger {
 
     /// The CA called `name`.
     pub fn ca(&self, name: &str) -> Result<Option<CaRecord>> {
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT {}, cas.encrypted, cas.pathlen, cas.crl_number FROM cas JOIN certificates c ON c.id = cas.cert_id WHERE cas.name = ?1",
-                    CERT_COLS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
-                ),
-                [name],
-                |r| {
-                    Ok(CaRecord {
-                        cert: cert_from_row(r)?,
-                        encrypted: r.get::<_, i64>(18)? != 0,
-                        pathlen: r.get(19)?,
-                        crl_number: r.get(20)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(db_err)
+        ca_on(&self.conn, name)
+    }
+
+    /// The connection, for checks that read the ledger the way a
+    /// reservation transaction does (see [`Check`]).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     /// Every CA, roots first, then in creation order.
@@ -616,11 +596,17 @@ impl Ledger {
 
     /// Holds `rec.name` with a `pending` record. With `replace`, a current
     /// record of that name is marked superseded in the same transaction.
-    pub fn reserve(&mut self, rec: &CertRecord, replace: bool) -> Result<Reservation> {
+    pub fn reserve(
+        &mut self,
+        rec: &CertRecord,
+        replace: bool,
+        check: Check<'_>,
+    ) -> Result<Reservation> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_err)?;
+        check(&tx)?;
         let existing: Option<(i64, String)> = tx
             .query_row(
                 "SELECT id, state FROM certificates WHERE name = ?1 AND state != 'superseded'",
@@ -737,11 +723,13 @@ impl Ledger {
         rec: &CertRecord,
         encrypted: bool,
         pathlen: Option<u32>,
+        check: Check<'_>,
     ) -> Result<Reservation> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_err)?;
+        check(&tx)?;
         let taken: bool = tx
             .query_row(
                 "SELECT EXISTS(SELECT 1 FROM certificates WHERE name = ?1 AND state != 'superseded') OR EXISTS(SELECT 1 FROM cas WHERE name = ?1)",
@@ -771,11 +759,13 @@ impl Ledger {
         &mut self,
         recs: &[CertRecord],
         skip_taken: bool,
+        check: Check<'_>,
     ) -> Result<Vec<Option<i64>>> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_err)?;
+        check(&tx)?;
         let mut ids = Vec::with_capacity(recs.len());
         for r in recs {
             let taken: Option<String> = tx
@@ -903,6 +893,49 @@ pub fn name_taken(name: &str, pending: bool) -> Error {
     }
 }
 
+/// A check run inside a reservation transaction, on what that transaction
+/// reads: what it refuses cannot have changed between the check and the
+/// reservation (another process's `revoke` commits either before or after).
+pub type Check<'a> = &'a dyn Fn(&Connection) -> Result<()>;
+
+/// The [`Check`] of a reservation that depends on nothing else (a root CA).
+pub fn no_check(_: &Connection) -> Result<()> {
+    Ok(())
+}
+
+/// The CA called `name`, read on `conn` (a connection or a transaction).
+pub fn ca_on(conn: &Connection, name: &str) -> Result<Option<CaRecord>> {
+    conn
+        .query_row(
+            &format!(
+                "SELECT {}, cas.encrypted, cas.pathlen, cas.crl_number FROM cas JOIN certificates c ON c.id = cas.cert_id WHERE cas.name = ?1",
+                CERT_COLS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
+            ),
+            [name],
+            |r| {
+                Ok(CaRecord {
+                    cert: cert_from_row(r)?,
+                    encrypted: r.get::<_, i64>(18)? != 0,
+                    pathlen: r.get(19)?,
+                    crl_number: r.get(20)?,
+                })
+            },
+        )
+        .optional()
+        .map_err(db_err)
+}
+
+/// The current (not superseded) certificate called `name`, read on `conn`.
+pub fn cert_by_name_on(conn: &Connection, name: &str) -> Result<Option<CertRecord>> {
+    conn.query_row(
+        &format!("SELECT {CERT_COLS} FROM certificates WHERE name = ?1 AND state != 'superseded'"),
+        [name],
+        cert_from_row,
+    )
+    .optional()
+    .map_err(db_err)
+}
+
 fn insert(tx: &rusqlite::Transaction<'_>, r: &CertRecord, state: &str) -> Result<i64> {
     tx.prepare_cached(
         "INSERT INTO certificates (name, kind, issuer, serial, subject, sans, profile, key_type, not_before, not_after, fingerprint, state, revoked_at, revocation_reason, dir, has_key, created_at)
@@ -979,7 +1012,7 @@ mod tests {
     #[test]
     fn confirm_of_a_reservation_that_vanished_is_an_error() {
         let (_d, mut l) = ledger();
-        let r = l.reserve(&record("dev", "01"), false).unwrap();
+        let r = l.reserve(&record("dev", "01"), false, &no_check).unwrap();
         l.conn().execute_batch("DELETE FROM certificates").unwrap();
         let err = l.confirm(&r).unwrap_err();
         assert!(err.message.contains("no longer pending"), "{err}");
@@ -988,7 +1021,7 @@ mod tests {
     #[test]
     fn confirm_marks_exactly_the_reserved_row_active() {
         let (_d, mut l) = ledger();
-        let r = l.reserve(&record("dev", "01"), false).unwrap();
+        let r = l.reserve(&record("dev", "01"), false, &no_check).unwrap();
         l.confirm(&r).unwrap();
         assert_eq!(l.cert_by_name("dev").unwrap().unwrap().state, "active");
         assert!(l.confirm(&r).is_err(), "a second confirm changes no row");
@@ -997,7 +1030,7 @@ mod tests {
     #[test]
     fn abandon_that_cannot_write_the_ledger_is_reported() {
         let (_d, mut l) = ledger();
-        let r = l.reserve(&record("dev", "01"), false).unwrap();
+        let r = l.reserve(&record("dev", "01"), false, &no_check).unwrap();
         l.conn().execute_batch("PRAGMA query_only = ON").unwrap();
         let err = l.abandon(r).unwrap_err();
         assert!(
@@ -1014,7 +1047,7 @@ mod tests {
     #[test]
     fn unreadable_sans_are_an_error_naming_the_record() {
         let (_d, mut l) = ledger();
-        let r = l.reserve(&record("dev", "01"), false).unwrap();
+        let r = l.reserve(&record("dev", "01"), false, &no_check).unwrap();
         l.confirm(&r).unwrap();
         l.conn()
             .execute_batch("UPDATE certificates SET sans = 'not json'")
@@ -1030,12 +1063,12 @@ mod tests {
     #[test]
     fn reserve_many_skips_taken_names_or_reserves_nothing() {
         let (_d, mut l) = ledger();
-        let r = l.reserve(&record("b", "0b"), false).unwrap();
+        let r = l.reserve(&record("b", "0b"), false, &no_check).unwrap();
         l.confirm(&r).unwrap();
         let recs = [record("a", "0a"), record("b", "1b"), record("c", "0c")];
-        assert!(l.reserve_many(&recs, false).is_err());
+        assert!(l.reserve_many(&recs, false, &no_check).is_err());
         assert!(l.cert_by_name("a").unwrap().is_none(), "nothing reserved");
-        let ids = l.reserve_many(&recs, true).unwrap();
+        let ids = l.reserve_many(&recs, true, &no_check).unwrap();
         assert!(ids[0].is_some() && ids[1].is_none() && ids[2].is_some());
         l.release(&[ids[0].unwrap()]).unwrap();
         assert!(l.cert_by_name("a").unwrap().is_none());

@@ -224,16 +224,21 @@ impl Pki {
     /// The `--out` rule with the ledger's directories read once, for
     /// checking many paths (a batch's rows).
     pub fn out_rule(&self, ledger: &Ledger) -> Result<OutRule> {
-        let all = crate::ledger::ListFilter {
-            include_superseded: true,
-            include_cas: true,
-            ..Default::default()
-        };
-        // `pending` rows are included: a running command's directory is taken too.
-        let rows = ledger
-            .list(&all)?
-            .into_iter()
-            .map(|rec| (rec.name, rec.dir));
+        self.out_rule_on(ledger.connection())
+    }
+
+    /// The `--out` rule over every row of the ledger read on `conn`: a
+    /// connection, or the transaction that reserves a name, so that the
+    /// check and the reservation are one step for concurrent commands.
+    /// `pending` rows are included: a running command's directory is taken too.
+    pub fn out_rule_on(&self, conn: &rusqlite::Connection) -> Result<OutRule> {
+        let rows = conn
+            .prepare("SELECT name, dir FROM certificates")
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<(String, String)>>>()
+            })
+            .map_err(crate::ledger::db_err)?;
         Ok(self.out_rule_from(rows))
     }
 

@@ -15,6 +15,8 @@ mod hostile;
 mod perms;
 #[path = "hardening/props.rs"]
 mod props;
+#[path = "hardening/races.rs"]
+mod races;
 #[path = "hardening/secrets.rs"]
 mod secrets;
 #[path = "hardening/terminal.rs"]

@@ -74,7 +74,15 @@ pub fn create(
             key,
             pathlen: req.pathlen.or(profile.default_pathlen).map(u32::from),
         };
-        ca::write_ca(pki, &mut ledger, &new, pass.as_ref(), kdf, now)
+        ca::write_ca(
+            pki,
+            &mut ledger,
+            &new,
+            pass.as_ref(),
+            kdf,
+            now,
+            &certsmith::ledger::no_check,
+        )
     })();
     // Another `init` may have put its root into the directory meanwhile:
     // remove the directory only while its ledger holds no record at all.
@@ -187,7 +195,15 @@ pub fn import_ca(ctx: &Ctx, name: &str, kind: Kind, a: &CaArgs) -> Result<Option
             pathlen: imported.info.pathlen,
             key: imported.key,
         };
-        ca::write_ca(pki, &mut ledger, &new, pass.as_ref(), kdf, now)
+        ca::write_ca(
+            pki,
+            &mut ledger,
+            &new,
+            pass.as_ref(),
+            kdf,
+            now,
+            &certsmith::ledger::no_check,
+        )
     })();
     if written.is_err() && !existed && ledger_is_empty(pki) {
         let _ = std::fs::remove_dir_all(&pki.root);

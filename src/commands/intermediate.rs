@@ -85,5 +85,6 @@ pub fn create(
         key,
         pathlen,
     };
-    ca::write_ca(pki, &mut ledger, &new, pass.as_ref(), kdf, now)
+    let alive = |c: &rusqlite::Connection| signer.check_alive_on(c, now);
+    ca::write_ca(pki, &mut ledger, &new, pass.as_ref(), kdf, now, &alive)
 }
