@@ -60,7 +60,17 @@ fn fixture() -> Fixture {
         key,
         pathlen: Some(1),
     };
-    ca::write_ca(&pki, &mut ledger, &new, None, Kdf::Scrypt, now).unwrap();
+    // A new root has no issuer whose state could change while it is written.
+    ca::write_ca(
+        &pki,
+        &mut ledger,
+        &new,
+        None,
+        Kdf::Scrypt,
+        now,
+        &certsmith::ledger::no_check,
+    )
+    .unwrap();
     let signer = Signer::load(&pki, &ledger, "root", &PassOptions::default()).unwrap();
     Fixture {
         _dir: dir,
