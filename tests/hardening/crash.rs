@@ -407,49 +407,10 @@ fn assert_no_certificate_unrecorded(env: &Env) {
     }
 }
 
-/// A small tmpfs mounted for one test, unmounted when dropped.
-struct SmallDisk(std::path::PathBuf);
-
-impl SmallDisk {
-    /// `None` (said loudly) when this machine cannot mount one; under `CI=true` that is a failure.
-    fn mount(at: &std::path::Path, size: &str) -> Option<SmallDisk> {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = std::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                &format!("size={size},mode=0700"),
-                "tmpfs",
-            ])
-            .arg(at)
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return Some(SmallDisk(at.to_path_buf()));
-        }
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI must be able to mount a tmpfs (run as root)"
-        );
-        eprintln!(
-            "\n*** SKIPPED: cannot mount a tmpfs here (needs root); the disk-full batch test did not run ***\n"
-        );
-        None
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg(&self.0).status();
-    }
-}
-
 #[test]
 fn batch_running_out_of_disk_space_leaves_no_certificate_unrecorded() {
     let mut env = Env::new();
-    let Some(_disk) = SmallDisk::mount(&env.path("small"), "4m") else {
+    let Some(_disk) = Tmpfs::mount(&env.path("small"), "4m") else {
         return;
     };
     env.pki = env.path("small/pki");

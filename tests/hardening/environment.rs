@@ -4,7 +4,7 @@
 //! exit 1 or 2 with one `certsmith:` line and the PKI directory unchanged,
 //! the ledger's bytes and its `-wal` / `-shm` files included.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -199,100 +199,20 @@ fn bootstrap_failing_half_way_into_an_empty_directory_leaves_it_empty() {
 
 // ---- 3. a full filesystem ----
 
-/// A small tmpfs mounted for one test, unmounted on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    /// Mounts a tmpfs of `size` at `at`; `None` (said loudly) when this
-    /// process may not mount, which fails the test under `CI`.
-    fn mount(at: &Path, size: &str) -> Option<Tmpfs> {
-        std::fs::create_dir_all(at).unwrap();
-        let root =
-            std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap()) == 0;
-        let ok = root
-            && std::process::Command::new("mount")
-                .args([
-                    "-t",
-                    "tmpfs",
-                    "-o",
-                    &format!("size={size},mode=0700"),
-                    "tmpfs",
-                ])
-                .arg(at)
-                .status()
-                .is_ok_and(|s| s.success());
-        if !ok {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "full-disk test needs root to mount a tmpfs, and CI is set"
-            );
-            eprintln!(
-                "\n*** SKIPPED: full-disk test needs root to mount a tmpfs (not root, or mount failed) ***\n"
-            );
-            return None;
-        }
-        Some(Tmpfs(at.to_path_buf()))
-    }
-
-    /// Writes a file until the filesystem is full.
-    fn fill(&self) {
-        let mut f = std::fs::File::create(self.0.join("filler")).unwrap();
-        let chunk = vec![0u8; 64 * 1024];
-        while f.write_all(&chunk).is_ok() {}
-        let small = [0u8; 512];
-        while f.write_all(&small).is_ok() {}
-    }
-}
-
-impl Tmpfs {
-    /// Fills the filesystem, then frees `free` bytes again: nearly full.
-    fn fill_leaving(&self, free: u64) {
-        self.fill();
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(self.0.join("filler"))
-            .unwrap();
-        let len = f.metadata().unwrap().len();
-        f.set_len(len.saturating_sub(free)).unwrap();
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.0)
-            .status();
-    }
-}
-
 #[test]
 fn full_filesystem_says_no_space_and_leaves_nothing() {
-    let mut env = Env::new();
-    let Some(fs) = Tmpfs::mount(&env.path("fs"), "4m") else {
-        return;
-    };
-    env.pki = env.path("fs/pki");
-    env.hierarchy();
-    env.ok(&["issue", "dev", "-q"]);
-    fs.fill();
-    for args in [&["list"][..], &["issue", "dev2"], &["revoke", "dev"]] {
-        let before = env.tree_hash();
-        let r = env.run(args);
-        assert_eq!(r.code, 1, "{args:?}: {}{}", r.stdout, r.stderr);
-        assert!(
-            r.stderr.starts_with("certsmith: no space left on device ("),
-            "{args:?}: {}",
-            r.stderr
-        );
-        one_error_line(&r.stderr);
-        assert_eq!(env.tree_hash(), before, "{args:?} changed the PKI");
-    }
-    drop(fs);
+    full_disk_refusals_change_nothing(Tmpfs::fill);
 }
 
 #[test]
 fn nearly_full_filesystem_says_no_space_and_leaves_nothing() {
+    // Room for a few pages, not for SQLite's 32 KiB `-shm`.
+    full_disk_refusals_change_nothing(|fs| fs.fill_leaving(16 * 1024));
+}
+
+/// On a small tmpfs holding a PKI, filled by `fill`: `list`, `issue` and
+/// `revoke` each fail with the one no-space message and change nothing.
+fn full_disk_refusals_change_nothing(fill: impl Fn(&Tmpfs)) {
     let mut env = Env::new();
     let Some(fs) = Tmpfs::mount(&env.path("fs"), "4m") else {
         return;
@@ -300,8 +220,7 @@ fn nearly_full_filesystem_says_no_space_and_leaves_nothing() {
     env.pki = env.path("fs/pki");
     env.hierarchy();
     env.ok(&["issue", "dev", "-q"]);
-    // Room for a few pages, not for SQLite's 32 KiB `-shm`.
-    fs.fill_leaving(16 * 1024);
+    fill(&fs);
     for args in [&["list"][..], &["issue", "dev2"], &["revoke", "dev"]] {
         let before = env.tree_hash();
         let r = env.run(args);
