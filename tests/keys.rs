@@ -45,14 +45,7 @@ fn openssl_pkey_opens_every_encrypted_key_type_with_scrypt_and_pbkdf2() {
                 text.starts_with("-----BEGIN ENCRYPTED PRIVATE KEY-----"),
                 "{name}"
             );
-            let (ok, out) = openssl(&[
-                "pkey",
-                "-in",
-                s(&file),
-                "-passin",
-                &format!("file:{}", s(&pass)),
-                "-noout",
-            ]);
+            let (ok, out) = openssl_opens_key(&file, &pass);
             assert!(ok, "{name}: {out}");
             let (ok, _) = openssl(&["pkey", "-in", s(&file), "-passin", "pass:wrong", "-noout"]);
             assert!(!ok, "{name} opened with a wrong passphrase");
@@ -364,14 +357,7 @@ fn change_passphrase_reencrypts_in_place_and_the_old_one_stops_working() {
         "pbkdf2",
     ]);
     assert_eq!(j["encrypted"], true);
-    let (ok, out) = openssl(&[
-        "pkey",
-        "-in",
-        s(&key),
-        "-passin",
-        &format!("file:{}", s(&new)),
-        "-noout",
-    ]);
+    let (ok, out) = openssl_opens_key(&key, &new);
     assert!(ok, "{out}");
     assert_eq!(mode(&key), 0o600);
     env.fails(

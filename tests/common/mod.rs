@@ -215,6 +215,19 @@ pub fn refused(env: &Env, args: &[&str]) -> String {
 }
 
 /// Makes a P-256 key at `key` and a CSR at `csr` for subject `subj`
+/// Whether `openssl pkey` opens the encrypted key `key` with the
+/// passphrase in `pass_file` (and OpenSSL's output, for messages).
+pub fn openssl_opens_key(key: &Path, pass_file: &Path) -> (bool, String) {
+    openssl(&[
+        "pkey",
+        "-in",
+        key.to_str().unwrap(),
+        "-passin",
+        &format!("file:{}", pass_file.to_str().unwrap()),
+        "-noout",
+    ])
+}
+
 /// (OpenSSL form, e.g. `/CN=device`) with `openssl req`.
 pub fn openssl_p256_csr(key: &Path, csr: &Path, subj: &str) {
     let (ok, out) = openssl(&[

@@ -457,14 +457,7 @@ fn change_passphrase_failing_after_the_new_file_lands_keeps_the_old_key() {
         ],
     );
     assert_eq!(files_hash(&env), files, "the key file changed");
-    let (ok, out) = openssl(&[
-        "pkey",
-        "-in",
-        s(&env.pki.join("cas/root/ca.key.pem")),
-        "-passin",
-        &format!("file:{}", s(&pass)),
-        "-noout",
-    ]);
+    let (ok, out) = openssl_opens_key(&env.pki.join("cas/root/ca.key.pem"), &pass);
     assert!(ok, "the old passphrase no longer opens the key: {out}");
 }
 
@@ -513,14 +506,7 @@ fn change_passphrase_killed_after_the_new_file_lands_never_lets_doctor_delete_th
         r.stdout
     );
     // The new key was verified before it was placed: it opens with the new passphrase.
-    let (ok, o) = openssl(&[
-        "pkey",
-        "-in",
-        s(&key),
-        "-passin",
-        &format!("file:{}", s(&new)),
-        "-noout",
-    ]);
+    let (ok, o) = openssl_opens_key(&key, &new);
     assert!(ok, "{o}");
 }
 
