@@ -199,24 +199,7 @@ fn constrained_root(dir: &Path, constraint: &str) -> (PathBuf, PathBuf) {
     )
     .unwrap();
     let (cert, key) = (dir.join("root.crt"), dir.join("root.key"));
-    must(&[
-        "req",
-        "-x509",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        s(&key),
-        "-out",
-        s(&cert),
-        "-days",
-        "365",
-        "-config",
-        s(&cnf),
-    ]);
+    openssl_self_signed(&cnf, &key, &cert, 365);
     (cert, key)
 }
 

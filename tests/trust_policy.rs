@@ -586,25 +586,7 @@ fn openssl_root(env: &Env, name: &str, cn: &str, exts: &str) -> (PathBuf, PathBu
         env.path(&format!("{name}.crt")),
         env.path(&format!("{name}.key")),
     );
-    let (ok, out) = openssl(&[
-        "req",
-        "-x509",
-        "-new",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        s(&key),
-        "-out",
-        s(&cert),
-        "-days",
-        "3650",
-        "-config",
-        s(&cnf),
-    ]);
-    assert!(ok, "{out}");
+    openssl_self_signed(&cnf, &key, &cert, 3650);
     (cert, key)
 }
 

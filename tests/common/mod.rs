@@ -215,6 +215,31 @@ pub fn refused(env: &Env, args: &[&str]) -> String {
 }
 
 /// Makes a P-256 key at `key` and a CSR at `csr` for subject `subj`
+/// A self-signed P-256 certificate made by OpenSSL from the config `cnf`
+/// (its `[req]` section names the subject and extensions), valid `days`;
+/// writes `key` and `cert`.
+pub fn openssl_self_signed(cnf: &Path, key: &Path, cert: &Path, days: u32) {
+    let (ok, out) = openssl(&[
+        "req",
+        "-x509",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        cert.to_str().unwrap(),
+        "-days",
+        &days.to_string(),
+        "-config",
+        cnf.to_str().unwrap(),
+    ]);
+    assert!(ok, "openssl req -x509 failed: {out}");
+}
+
 /// Whether `openssl pkey` opens the encrypted key `key` with the
 /// passphrase in `pass_file` (and OpenSSL's output, for messages).
 pub fn openssl_opens_key(key: &Path, pass_file: &Path) -> (bool, String) {
