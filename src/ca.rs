@@ -3,13 +3,14 @@
 
 use rcgen::{
     BasicConstraints, CertificateParams, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
-    PublicKeyData, SerialNumber,
+    PublicKeyData, SerialNumber, SigningKey,
 };
 use time::OffsetDateTime;
 
 use crate::certinfo::{CertInfo, fingerprint};
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
+use crate::keystore::{CaKey, PublicOnly, StoredKey};
 use crate::ledger::{CaRecord, Ledger};
 use crate::names::{NameConstraintSet, Subject};
 use crate::passphrase::{self, PassOptions};
@@ -49,7 +50,7 @@ pub struct CaRequest {
     pub no_crl: bool,
 }
 
-/// A CA loaded with its private key, ready to sign.
+/// A CA loaded with its key (a file key or a token key), ready to sign.
 pub struct Signer {
     pub name: String,
     pub record: CaRecord,
@@ -58,9 +59,10 @@ pub struct Signer {
     /// The ledger names of `chain`, for [`Signer::check_alive_on`].
     chain_names: Vec<String>,
     pub key_type: KeyType,
-    issuer: Issuer<'static, KeyPair>,
+    issuer: Issuer<'static, CaKey>,
     /// The authority key identifier this CA puts in what it signs, read
-    /// from a probe certificate, so CRLs carry the very same one.
+    /// from a probe certificate (built without the private key), so CRLs
+    /// carry the very same one.
     key_id: Vec<u8>,
 }
 
@@ -133,23 +135,8 @@ impl Signer {
                 "issuer '{name}' is not a CA (basicConstraints CA:FALSE or no keyCertSign)"
             )));
         }
-        let key_path = pki.ca_key_path(name);
-        crate::perms::check_key_file(&key_path, pki.allow_insecure_perms)?;
-        let text = zeroize::Zeroizing::new(crate::input::read_to_string(
-            &key_path,
-            crate::input::Kind::Key,
-        )?);
-        let what = key_path.display().to_string();
-        let key = keys::load_private_key(&text, &what, &mut || {
-            passphrase::for_existing_key(pass, &format!("CA '{name}'"))
-        })?;
-        if !keys::key_matches_spki(&key, &info.spki_der) {
-            return Err(Error::failed(format!(
-                "the key in '{what}' does not belong to the certificate of CA '{name}'"
-            ))
-            .hint("run `certsmith doctor`"));
-        }
-        let key_type = keys::key_type_of(&key)?;
+        let key = load_key(pki, name, &record, &info, pass)?;
+        let key_type = key.key_type()?;
         let issuer = Issuer::from_ca_cert_der(&info.der.clone().into(), key).map_err(|_| {
             Error::input(format!(
                 "the subject of CA '{name}' uses multi-valued or unsupported name attributes that certsmith cannot reproduce as an issuer name"
@@ -174,7 +161,7 @@ impl Signer {
     }
 
     /// The rcgen issuer (for CRLs).
-    pub fn issuer(&self) -> &Issuer<'static, KeyPair> {
+    pub fn issuer(&self) -> &Issuer<'static, CaKey> {
         &self.issuer
     }
 
@@ -185,23 +172,24 @@ impl Signer {
         &self.key_id
     }
 
-    /// Signs a probe certificate and checks its issuer name; returns the
-    /// AKI the probe got.
+    /// Builds a probe certificate as this CA would issue it and checks its
+    /// issuer name; returns the AKI the probe got. The probe is "signed" by
+    /// a stand-in holding only the CA's public key (a dummy signature):
+    /// only the issuer name and the AKI are read back, so loading a CA
+    /// never uses its private key (a token key signs nothing here).
     fn check_issuer_name_round_trips(&self) -> Result<Vec<u8>> {
+        let stand_in = PublicOnly::from_spki(&self.info().spki_der)?;
+        let issuer = Issuer::from_ca_cert_der(&self.info().der.clone().into(), stand_in)
+            .map_err(|_| self.unreproducible_subject())?;
         let mut p = CertificateParams::default();
         p.serial_number = Some(SerialNumber::from_slice(&[1]));
         p.use_authority_key_identifier_extension = true;
         let probe = p
-            .signed_by(self.issuer.key(), &self.issuer)
+            .signed_by(issuer.key(), &issuer)
             .map_err(|e| Error::failed(format!("cannot sign with CA '{}': {e}", self.name)))?;
         let info = CertInfo::from_der(probe.der(), "probe")?;
         if info.issuer_raw != self.info().subject_raw {
-            return Err(Error::input(format!(
-                "certsmith cannot reproduce the subject of CA '{}' ({}) byte for byte, so certificates it signed would not chain",
-                self.name,
-                self.info().subject
-            ))
-            .hint("repeated or multi-valued name attributes are not supported"));
+            return Err(self.unreproducible_subject());
         }
         info.aki.ok_or_else(|| {
             Error::failed(format!(
@@ -209,6 +197,30 @@ impl Signer {
                 self.name
             ))
         })
+    }
+
+    fn unreproducible_subject(&self) -> Error {
+        Error::input(format!(
+            "certsmith cannot reproduce the subject of CA '{}' ({}) byte for byte, so certificates it signed would not chain",
+            self.name,
+            self.info().subject
+        ))
+        .hint("repeated or multi-valued name attributes are not supported")
+    }
+
+    /// The CA's key: a file key or a token key.
+    pub fn key(&self) -> &CaKey {
+        self.issuer.key()
+    }
+
+    /// The error of a failed signature by this CA.
+    fn sign_error(&self, e: rcgen::Error) -> Error {
+        if let CaKey::Token(t) = self.key()
+            && let Some(err) = t.take_error()
+        {
+            return err;
+        }
+        Error::failed(format!("cannot sign with CA '{}': {e}", self.name))
     }
 
     /// The window of a certificate this CA signs.
@@ -251,7 +263,7 @@ impl Signer {
         params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id_of(public_key));
         let cert = params
             .signed_by(public_key, &self.issuer)
-            .map_err(|e| Error::failed(format!("cannot sign with CA '{}': {e}", self.name)))?;
+            .map_err(|e| self.sign_error(e))?;
         let der = cert.der().to_vec();
         Ok(Signed {
             fingerprint: fingerprint(&der),
@@ -260,6 +272,57 @@ impl Signer {
             window,
         })
     }
+}
+
+/// The private key of CA `name`, from where the ledger says it lives: its
+/// key file (asking for the passphrase only if it is encrypted) or its
+/// PKCS#11 token (logging in with the PIN). Checks the key belongs to the
+/// CA's certificate; refuses a CA marked offline.
+fn load_key(
+    pki: &Pki,
+    name: &str,
+    record: &CaRecord,
+    info: &CertInfo,
+    pass: &PassOptions,
+) -> Result<CaKey> {
+    if record.offline {
+        return Err(offline(name));
+    }
+    let (key, what) = match &record.key_ref {
+        crate::keystore::KeyRef::File => {
+            let key_path = pki.ca_key_path(name);
+            crate::perms::check_key_file(&key_path, pki.allow_insecure_perms)?;
+            let text = zeroize::Zeroizing::new(crate::input::read_to_string(
+                &key_path,
+                crate::input::Kind::Key,
+            )?);
+            let what = key_path.display().to_string();
+            let key = keys::load_private_key(&text, &what, &mut || {
+                passphrase::for_existing_key(pass, &format!("CA '{name}'"))
+            })?;
+            (CaKey::File(key), format!("the key in '{what}'"))
+        }
+        crate::keystore::KeyRef::Pkcs11(uri) => {
+            let token = crate::keystore::pkcs11::Token::open(uri, &pass.pin_options())?;
+            let key = crate::keystore::TokenKey::find(token)?;
+            (CaKey::Token(key), format!("the token key '{uri}'"))
+        }
+    };
+    if !keys::key_matches_spki(&key, &info.spki_der) {
+        return Err(Error::failed(format!(
+            "{what} does not belong to the certificate of CA '{name}'"
+        ))
+        .hint("run `certsmith doctor`"));
+    }
+    Ok(key)
+}
+
+/// The refusal for a CA whose key was marked away with `key offline`.
+pub fn offline(name: &str) -> Error {
+    Error::input(format!("CA '{}' is offline", crate::error::shown(name))).hint(format!(
+        "bring its key back and run `certsmith key online {}`",
+        crate::error::shown(name)
+    ))
 }
 
 /// Whether a CA signs CRLs: a CA made or adopted with `--no-crl` has a
@@ -313,7 +376,7 @@ pub fn check_alive(conn: &Connection, chain: &[CaRecord], now: OffsetDateTime) -
 
 fn ca_params(
     req: &CaRequest,
-    key: &KeyPair,
+    key: &impl PublicKeyData,
     profile: &Profile,
     pathlen: Option<u8>,
 ) -> Result<CertificateParams> {
@@ -341,7 +404,7 @@ fn ca_params(
 /// Makes a self-signed root certificate for `key`.
 pub fn make_root(
     req: &CaRequest,
-    key: &KeyPair,
+    key: &impl SigningKey,
     profile: &Profile,
     now: OffsetDateTime,
 ) -> Result<Signed> {
@@ -375,7 +438,7 @@ pub fn make_root(
 /// after checking pathlen and name constraints of every CA above it.
 pub fn make_intermediate(
     req: &CaRequest,
-    key: &KeyPair,
+    key: &impl PublicKeyData,
     profile: &Profile,
     signer: &Signer,
     now: OffsetDateTime,
@@ -443,15 +506,16 @@ pub fn ensure_name_free(ledger: &Ledger, name: &str) -> Result<()> {
     Ok(())
 }
 
-/// A CA certificate and key ready to be written.
-pub struct NewCa {
+/// A CA certificate and key ready to be written: a key file to write
+/// (`KeyPair`, or [`CaKey::File`]) or a key already in its token.
+pub struct NewCa<K: StoredKey = KeyPair> {
     pub name: String,
     pub kind: crate::ledger::Kind,
     pub issuer: Option<String>,
     pub profile: String,
     pub signed: Signed,
     pub subject: String,
-    pub key: KeyPair,
+    pub key: K,
     pub pathlen: Option<u32>,
 }
 
@@ -473,19 +537,22 @@ pub struct CreatedCa {
 
 /// Writes `cas/<name>/ca.pem` and `ca.key.pem` (encrypted unless `pass` is
 /// `None`) and records the CA in the ledger, all or nothing.
-pub fn write_ca(
+pub fn write_ca<K: StoredKey>(
     pki: &Pki,
     ledger: &mut Ledger,
-    new: &NewCa,
+    new: &NewCa<K>,
     pass: Option<&passphrase::Passphrase>,
     kdf: keys::Kdf,
     now: OffsetDateTime,
     check: crate::ledger::Check<'_>,
 ) -> Result<CreatedCa> {
     let key_type = keys::key_type_of(&new.key)?;
-    let key_pem = match pass {
-        Some(p) => keys::to_encrypted_pem(&new.key, p, kdf)?,
-        None => keys::to_pem(&new.key)?,
+    // A token key stays in its token: no key file, nothing to encrypt.
+    let pass = new.key.file_key().and(pass);
+    let key_pem = match (new.key.file_key(), pass) {
+        (Some(k), Some(p)) => Some(keys::to_encrypted_pem(k, p, kdf)?),
+        (Some(k), None) => Some(keys::to_pem(k)?),
+        (None, _) => None,
     };
     let dir = pki.ca_dir(&new.name);
     let rec = crate::ledger::CertRecord {
@@ -508,24 +575,28 @@ pub fn write_ca(
         has_key: true,
         created_at: now.unix_timestamp(),
     };
-    for f in [pki.ca_key_path(&new.name), pki.ca_cert_path(&new.name)] {
-        crate::store::refuse_symlinks(&pki.root, &f)?;
+    let key_path = key_pem.as_ref().map(|_| pki.ca_key_path(&new.name));
+    for f in key_path.iter().chain([&pki.ca_cert_path(&new.name)]) {
+        crate::store::refuse_symlinks(&pki.root, f)?;
         // CAs are never re-issued over: point at another name or at doctor, not --force.
-        crate::store::refuse_existing(&f).map_err(|e| {
+        crate::store::refuse_existing(f).map_err(|e| {
             e.hint("choose another name, or run `certsmith doctor` to find where the leftover files came from")
         })?;
     }
     let dir_existed = dir.exists();
     crate::store::pause_point("ca-signed");
-    let reservation = ledger.reserve_ca(&rec, pass.is_some(), new.pathlen, check)?;
+    let reservation =
+        ledger.reserve_ca(&rec, pass.is_some(), new.pathlen, &new.key.key_ref(), check)?;
     let result = (|| -> std::result::Result<_, crate::store::Unsettled> {
         let mut staged = crate::store::Staged::new(&pki.root);
-        staged.add(
-            &pki.ca_key_path(&new.name),
-            key_pem.as_bytes(),
-            crate::store::KEY_MODE,
-            crate::store::Existing::Refuse,
-        )?;
+        if let (Some(path), Some(pem)) = (&key_path, &key_pem) {
+            staged.add(
+                path,
+                pem.as_bytes(),
+                crate::store::KEY_MODE,
+                crate::store::Existing::Refuse,
+            )?;
+        }
         staged.add(
             &pki.ca_cert_path(&new.name),
             new.signed.pem().as_bytes(),

@@ -174,7 +174,7 @@ pub fn public_key_kind(spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>) -> Pu
 }
 
 /// The key type of a key pair certsmith loaded or made.
-pub fn key_type_of(key: &KeyPair) -> Result<KeyType> {
+pub fn key_type_of(key: &impl PublicKeyData) -> Result<KeyType> {
     let spki = key.subject_public_key_info();
     let (_, parsed) = <x509_parser::x509::SubjectPublicKeyInfo as x509_parser::prelude::FromDer<
         x509_parser::error::X509Error,
@@ -491,6 +491,6 @@ fn sec1_alg(der: &[u8], what: &str) -> Result<&'static SignatureAlgorithm> {
 }
 
 /// Whether a private key and a certificate's SubjectPublicKeyInfo belong together.
-pub fn key_matches_spki(key: &KeyPair, spki_der: &[u8]) -> bool {
+pub fn key_matches_spki(key: &impl PublicKeyData, spki_der: &[u8]) -> bool {
     key.subject_public_key_info() == spki_der
 }

@@ -12,8 +12,27 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 
 use crate::error::{Error, Result};
 
-/// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+/// The schema version this build writes and reads. Version 1 (certsmith
+/// 0.1) had no key store columns on `cas`; see [`MIGRATE_V1_TO_V2`].
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// Version 1 → 2: where each CA key lives. `key_store` NULL means a key
+/// file (every v1 CA), `key_ref` is the PKCS#11 URI with the module path
+/// (never a PIN), `offline` is set by `certsmith key offline`. A writer
+/// applies it once, in one transaction, when it opens a v1 ledger.
+const MIGRATE_V1_TO_V2: &str = "
+ALTER TABLE cas ADD COLUMN key_store TEXT;
+ALTER TABLE cas ADD COLUMN key_ref TEXT;
+ALTER TABLE cas ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;
+UPDATE schema_version SET version = 2;
+";
+
+/// What a reader that must not write sees of a v1 ledger: `cas` with the
+/// v2 columns at their defaults, as a view in the connection's own temp
+/// schema (which shadows `main.cas`); the ledger file is not touched.
+const READ_V1_AS_V2: &str = "
+CREATE TEMP VIEW cas AS SELECT *, NULL AS key_store, NULL AS key_ref, 0 AS offline FROM main.cas;
+";
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);
@@ -47,7 +66,10 @@ CREATE TABLE IF NOT EXISTS cas (
     cert_id INTEGER NOT NULL REFERENCES certificates(id),
     encrypted INTEGER NOT NULL,
     pathlen INTEGER,
-    crl_number INTEGER NOT NULL DEFAULT 0
+    crl_number INTEGER NOT NULL DEFAULT 0,
+    key_store TEXT,
+    key_ref TEXT,
+    offline INTEGER NOT NULL DEFAULT 0
 );
 ";
 
@@ -128,6 +150,10 @@ pub struct CaRecord {
     pub encrypted: bool,
     pub pathlen: Option<i64>,
     pub crl_number: i64,
+    /// Where its private key lives (a file, or a token key).
+    pub key_ref: crate::keystore::KeyRef,
+    /// `certsmith key offline`: its key is away (a root in a safe).
+    pub offline: bool,
 }
 
 /// Filters for [`Ledger::list`].
@@ -383,6 +409,14 @@ impl Ledger {
         };
         match v {
             Some(SCHEMA_VERSION) => Ok(l),
+            Some(1) if lock => {
+                l.migrate_from_v1()?;
+                Ok(l)
+            }
+            Some(1) => {
+                l.conn.execute_batch(READ_V1_AS_V2).map_err(db_err)?;
+                Ok(l)
+            }
             Some(v) if v > SCHEMA_VERSION => Err(Error::input(format!(
                 "ledger '{}' has schema version {v}, newer than this certsmith understands ({SCHEMA_VERSION})",
                 path.display()
@@ -390,6 +424,33 @@ impl Ledger {
             .hint("upgrade certsmith")),
             _ => Err(not_ledger()),
         }
+    }
+
+    /// Upgrades a v1 ledger to v2 in one transaction; a concurrent writer
+    /// that upgraded it first leaves nothing to do.
+    fn migrate_from_v1(&self) -> Result<()> {
+        retry_busy(|| -> rusqlite::Result<()> {
+            let tx =
+                rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
+            let v: i64 = tx.query_row("SELECT version FROM schema_version", [], |r| r.get(0))?;
+            if v == 1 {
+                tx.execute_batch(MIGRATE_V1_TO_V2)?;
+            }
+            tx.commit()
+        })
+        .map_err(db_err)
+    }
+
+    /// Records where CA `name`'s key is: online, or away (`key offline`).
+    pub fn set_offline(&mut self, name: &str, offline: bool) -> Result<bool> {
+        let n = retry_busy(|| {
+            self.conn.execute(
+                "UPDATE cas SET offline = ?2 WHERE name = ?1",
+                params![name, offline as i64],
+            )
+        })
+        .map_err(db_err)?;
+        Ok(n == 1)
     }
 
     /// Creates a new ledger, or opens the one a concurrent `init` created.
@@ -723,6 +784,7 @@ impl Ledger {
         rec: &CertRecord,
         encrypted: bool,
         pathlen: Option<u32>,
+        key_ref: &crate::keystore::KeyRef,
         check: Check<'_>,
     ) -> Result<Reservation> {
         let tx = self
@@ -742,8 +804,15 @@ impl Ledger {
         }
         let id = insert(&tx, rec, "pending")?;
         tx.execute(
-            "INSERT INTO cas (name, cert_id, encrypted, pathlen) VALUES (?1, ?2, ?3, ?4)",
-            params![rec.name, id, encrypted as i64, pathlen.map(i64::from)],
+            "INSERT INTO cas (name, cert_id, encrypted, pathlen, key_store, key_ref) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                rec.name,
+                id,
+                encrypted as i64,
+                pathlen.map(i64::from),
+                key_ref.to_ledger().map(|_| key_ref.store().as_str()),
+                key_ref.to_ledger()
+            ],
         )
         .map_err(db_err)?;
         tx.commit().map_err(db_err)?;
@@ -908,7 +977,7 @@ pub fn ca_on(conn: &Connection, name: &str) -> Result<Option<CaRecord>> {
     conn
         .query_row(
             &format!(
-                "SELECT {}, cas.encrypted, cas.pathlen, cas.crl_number FROM cas JOIN certificates c ON c.id = cas.cert_id WHERE cas.name = ?1",
+                "SELECT {}, cas.encrypted, cas.pathlen, cas.crl_number, cas.key_store, cas.key_ref, cas.offline FROM cas JOIN certificates c ON c.id = cas.cert_id WHERE cas.name = ?1",
                 CERT_COLS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", ")
             ),
             [name],
@@ -918,6 +987,18 @@ pub fn ca_on(conn: &Connection, name: &str) -> Result<Option<CaRecord>> {
                     encrypted: r.get::<_, i64>(18)? != 0,
                     pathlen: r.get(19)?,
                     crl_number: r.get(20)?,
+                    key_ref: crate::keystore::KeyRef::from_ledger(
+                        r.get::<_, Option<String>>(21)?.as_deref(),
+                        r.get::<_, Option<String>>(22)?.as_deref(),
+                    )
+                    .map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            22,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })?,
+                    offline: r.get::<_, i64>(23)? != 0,
                 })
             },
         )

@@ -53,6 +53,13 @@ pub struct PassOptions {
     pub given: Option<Passphrase>,
 }
 
+impl PassOptions {
+    /// Where the PIN of a PKCS#11 token comes from.
+    pub fn pin_options(&self) -> crate::keystore::PinOptions {
+        crate::keystore::PinOptions::default()
+    }
+}
+
 static NO_PROMPTS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// `--yes`: never prompt in this process, even on a terminal.

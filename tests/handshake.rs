@@ -41,7 +41,7 @@ fn roots(root: &Path) -> Arc<rustls::RootCertStore> {
 /// Runs one mTLS exchange: the server trusts `server_root` for clients and
 /// presents `server_dir`; the client trusts `client_root` and presents `client_dir`.
 /// Returns the server's outcome.
-fn handshake(
+pub(crate) fn handshake(
     server_root: &Path,
     server_dir: &Path,
     client_root: &Path,

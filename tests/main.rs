@@ -10,6 +10,7 @@ mod export;
 mod handshake;
 mod hardening;
 mod harness;
+mod hsm;
 mod inspect;
 mod keys;
 mod keys_import;

@@ -51,9 +51,10 @@ impl Target for Istio {
             .map(|(_, i)| i.pem())
             .unwrap_or_else(|| ca_cert.clone());
         let cert_chain: String = chain.iter().map(|(_, i)| i.pem()).collect();
+        chain[0].0.key_ref.refuse_export(&name)?;
         let signer = Signer::load(x.pki, x.ledger, &name, &x.opts.pass)?;
         // istiod reads the key unencrypted: it lands 0600, and only here.
-        let key = crate::keys::to_pem(signer.issuer().key())?;
+        let key = crate::keys::to_pem(signer.key().exportable(&name)?)?;
         let mut yaml = String::from(
             "# certsmith: Istio plug-in CA (holds a CA private key: keep it secret)\napiVersion: v1\nkind: Secret\nmetadata:\n  name: cacerts\n  namespace: istio-system\ntype: Opaque\nstringData:\n",
         );

@@ -1,0 +1,274 @@
+//! Where a CA key lives and the one thing certsmith asks of it: to sign.
+//!
+//! A CA key is either a key file (`cas/<name>/ca.key.pem`, loaded into
+//! memory) or a key pair inside a PKCS#11 token that never leaves it.
+//! [`CaKey`] implements rcgen's [`SigningKey`], so an
+//! `rcgen::Issuer<'static, CaKey>` signs certificates and CRLs either way.
+
+pub mod pkcs11;
+pub mod uri;
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rcgen::{KeyPair, PublicKeyData, SignatureAlgorithm, SigningKey};
+
+use crate::error::{Error, Result};
+use crate::keys::KeyType;
+
+pub use pkcs11::{PinOptions, TokenKey};
+pub use uri::Pkcs11Uri;
+
+/// Where a CA's private key is kept (`--key-store`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyStore {
+    /// `cas/<name>/ca.key.pem` in the PKI directory.
+    #[default]
+    File,
+    /// A PKCS#11 token (an HSM, a smart card, SoftHSM).
+    Pkcs11,
+}
+
+impl KeyStore {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyStore::File => "file",
+            KeyStore::Pkcs11 => "pkcs11",
+        }
+    }
+}
+
+impl fmt::Display for KeyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KeyStore {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "file" => Ok(KeyStore::File),
+            "pkcs11" => Ok(KeyStore::Pkcs11),
+            _ => Err(
+                Error::input(format!("unknown key store '{}'", crate::error::shown(s)))
+                    .hint("use --key-store file or --key-store pkcs11"),
+            ),
+        }
+    }
+}
+
+/// Where one CA's key lives, as the ledger records it: a file, or a token
+/// key named by an RFC 7512 URI that carries the module path (never a PIN).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyRef {
+    File,
+    Pkcs11(Pkcs11Uri),
+}
+
+impl KeyRef {
+    pub fn store(&self) -> KeyStore {
+        match self {
+            KeyRef::File => KeyStore::File,
+            KeyRef::Pkcs11(_) => KeyStore::Pkcs11,
+        }
+    }
+
+    /// The ledger's `key_ref` column: `None` for a file.
+    pub fn to_ledger(&self) -> Option<String> {
+        match self {
+            KeyRef::File => None,
+            KeyRef::Pkcs11(u) => Some(u.to_string()),
+        }
+    }
+
+    /// Reads the ledger's `key_store` and `key_ref` columns.
+    pub fn from_ledger(store: Option<&str>, key_ref: Option<&str>) -> Result<KeyRef> {
+        match (store, key_ref) {
+            (None | Some("file"), _) => Ok(KeyRef::File),
+            (Some("pkcs11"), Some(r)) => Ok(KeyRef::Pkcs11(r.parse()?)),
+            (Some(s), _) => Err(Error::failed(format!(
+                "the ledger names key store '{}' without a usable key reference",
+                crate::error::shown(s)
+            ))
+            .hint("run `certsmith doctor`")),
+        }
+    }
+}
+
+impl KeyRef {
+    /// Refuses, before anything is loaded or asked, to write out the key
+    /// of CA `ca` when it lives in a token: a token key never leaves it.
+    pub fn refuse_export(&self, ca: &str) -> Result<()> {
+        match self {
+            KeyRef::File => Ok(()),
+            KeyRef::Pkcs11(u) => Err(Error::input(format!(
+                "the key of CA '{}' is held in PKCS#11 token '{}' and cannot be exported",
+                crate::error::shown(ca),
+                crate::error::shown(&u.token)
+            ))
+            .hint("a token key never leaves its token; use a CA with a file key where its key must be handed over")),
+        }
+    }
+}
+
+impl fmt::Display for KeyRef {
+    /// What `status`, `inspect` and `doctor` show as where a key lives.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyRef::File => f.write_str("file"),
+            KeyRef::Pkcs11(u) => write!(f, "pkcs11 {u}"),
+        }
+    }
+}
+
+/// A CA's private key, wherever it lives: what an issuer signs with.
+pub enum CaKey {
+    File(KeyPair),
+    Token(TokenKey),
+}
+
+impl fmt::Debug for CaKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CaKey::File(_) => f.write_str("CaKey::File([secret key elided])"),
+            CaKey::Token(t) => write!(f, "CaKey::Token({})", t.uri()),
+        }
+    }
+}
+
+impl CaKey {
+    /// The type of this key.
+    pub fn key_type(&self) -> Result<KeyType> {
+        crate::keys::key_type_of(self)
+    }
+
+    /// Where this key lives.
+    pub fn key_ref(&self) -> KeyRef {
+        match self {
+            CaKey::File(_) => KeyRef::File,
+            CaKey::Token(t) => KeyRef::Pkcs11(t.uri().clone()),
+        }
+    }
+
+    /// The key itself, for what writes a key out (a trust-store bundle
+    /// that carries the CA key): refused for a token key, which never
+    /// leaves its token.
+    pub fn exportable(&self, ca: &str) -> Result<&KeyPair> {
+        match self {
+            CaKey::File(k) => Ok(k),
+            CaKey::Token(_) => Err(self.key_ref().refuse_export(ca).unwrap_err()),
+        }
+    }
+
+    /// How many signatures this key has made in this process.
+    pub fn signatures(&self) -> u64 {
+        match self {
+            CaKey::File(_) => 0,
+            CaKey::Token(t) => t.signatures(),
+        }
+    }
+}
+
+impl PublicKeyData for CaKey {
+    fn der_bytes(&self) -> &[u8] {
+        match self {
+            CaKey::File(k) => k.der_bytes(),
+            CaKey::Token(t) => t.der_bytes(),
+        }
+    }
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        match self {
+            CaKey::File(k) => k.algorithm(),
+            CaKey::Token(t) => t.algorithm(),
+        }
+    }
+}
+
+impl SigningKey for CaKey {
+    fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
+        match self {
+            CaKey::File(k) => k.sign(msg),
+            CaKey::Token(t) => t.sign(msg),
+        }
+    }
+}
+
+/// A new CA's key as `write_ca` stores it: a key pair to write to a key
+/// file, or a key already kept in its token.
+pub trait StoredKey: SigningKey {
+    /// The key pair to write as `ca.key.pem`; `None` for a token key.
+    fn file_key(&self) -> Option<&KeyPair>;
+    /// Where the ledger records the key.
+    fn key_ref(&self) -> KeyRef;
+}
+
+impl StoredKey for KeyPair {
+    fn file_key(&self) -> Option<&KeyPair> {
+        Some(self)
+    }
+    fn key_ref(&self) -> KeyRef {
+        KeyRef::File
+    }
+}
+
+impl StoredKey for CaKey {
+    fn file_key(&self) -> Option<&KeyPair> {
+        match self {
+            CaKey::File(k) => Some(k),
+            CaKey::Token(_) => None,
+        }
+    }
+    fn key_ref(&self) -> KeyRef {
+        CaKey::key_ref(self)
+    }
+}
+
+/// A public key that "signs" with a fixed dummy signature: stands in for
+/// a CA key where only what rcgen writes around a signature is read back
+/// (the issuer name, the AKI), so checking a CA never uses its real key.
+pub struct PublicOnly {
+    der: Vec<u8>,
+    alg: &'static SignatureAlgorithm,
+    signatures: AtomicU64,
+}
+
+impl PublicOnly {
+    /// The public key of a certificate's SubjectPublicKeyInfo.
+    pub fn from_spki(spki_der: &[u8]) -> Result<PublicOnly> {
+        use x509_parser::prelude::FromDer;
+        let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der)
+            .map_err(|_| Error::input("cannot read the certificate's public key"))?;
+        let kind = crate::keys::public_key_kind(&spki);
+        let key_type = KeyType::of_public_key(&kind).ok_or_else(|| {
+            Error::input(format!("key type {kind} is not supported by certsmith"))
+        })?;
+        Ok(PublicOnly {
+            der: spki.subject_public_key.data.to_vec(),
+            alg: key_type.signature_algorithm(),
+            signatures: AtomicU64::new(0),
+        })
+    }
+
+    /// How many dummy signatures were asked of it.
+    pub fn signatures(&self) -> u64 {
+        self.signatures.load(Ordering::Relaxed)
+    }
+}
+
+impl PublicKeyData for PublicOnly {
+    fn der_bytes(&self) -> &[u8] {
+        &self.der
+    }
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        self.alg
+    }
+}
+
+impl SigningKey for PublicOnly {
+    fn sign(&self, _msg: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
+        self.signatures.fetch_add(1, Ordering::Relaxed);
+        Ok(vec![0])
+    }
+}

@@ -1,0 +1,647 @@
+//! CA keys in a PKCS#11 token: open the module, find the token named by an
+//! RFC 7512 URI, log in, generate or find the key pair, and sign with it.
+//! The private key is made sensitive and never extractable; the PIN comes
+//! from a file, the environment or a terminal prompt and is never stored,
+//! shown or put in an error.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as P11Error, RvError};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{
+    Attribute, AttributeType, KeyType as P11KeyType, ObjectClass, ObjectHandle,
+};
+use cryptoki::session::{Session, UserType};
+use cryptoki::types::AuthPin;
+use rcgen::{PublicKeyData, SignatureAlgorithm, SigningKey};
+use zeroize::Zeroizing;
+
+use crate::error::{Error, Result, shown};
+use crate::keys::KeyType;
+use crate::keystore::Pkcs11Uri;
+
+/// Environment variable naming the PKCS#11 module (`--pkcs11-module`).
+pub const MODULE_ENV: &str = "CERTSMITH_PKCS11_MODULE";
+/// Environment variable holding the token's user PIN.
+pub const PIN_ENV: &str = "CERTSMITH_PKCS11_PIN";
+
+/// DER of the named-curve OIDs (CKA_EC_PARAMS).
+const P256_PARAMS: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+const P384_PARAMS: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
+
+/// Where the token's user PIN may come from, in order: `--pin-file`,
+/// `$CERTSMITH_PKCS11_PIN`, a terminal prompt.
+#[derive(Clone, Debug, Default)]
+pub struct PinOptions {
+    /// `--pin-file FILE`: the first line of the file.
+    pub file: Option<PathBuf>,
+}
+
+/// The token's user PIN, from where `opts` allows. Never shown.
+fn pin(opts: &PinOptions, token: &str) -> Result<AuthPin> {
+    let text = if let Some(f) = &opts.file {
+        let bytes = Zeroizing::new(crate::input::read(f, crate::input::Kind::Passphrase)?);
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| Error::input(format!("PIN file '{}' is not UTF-8 text", f.display())))?;
+        let line = text
+            .strip_suffix("\r\n")
+            .or_else(|| text.strip_suffix('\n'))
+            .unwrap_or(text);
+        if line.is_empty() {
+            return Err(Error::input(format!("PIN file '{}' is empty", f.display())));
+        }
+        Zeroizing::new(line.to_string())
+    } else if let Ok(v) = std::env::var(PIN_ENV) {
+        if v.is_empty() {
+            return Err(Error::input(format!("${PIN_ENV} is empty")));
+        }
+        Zeroizing::new(v)
+    } else if crate::passphrase::can_prompt() {
+        Zeroizing::new(
+            dialoguer::Password::new()
+                .with_prompt(format!("User PIN of PKCS#11 token '{}'", shown(token)))
+                .interact()
+                .map_err(|e| Error::input(format!("cannot read the PIN: {e}")))?,
+        )
+    } else {
+        return Err(Error::input(format!(
+            "PKCS#11 token '{}' needs its user PIN and there is no terminal to ask for it",
+            shown(token)
+        ))
+        .hint(format!("pass --pin-file FILE or set ${PIN_ENV}")));
+    };
+    Ok(AuthPin::from(text.as_str()))
+}
+
+/// The module a new token CA uses: `--pkcs11-module`, else the URI's
+/// `module-path`, else `$CERTSMITH_PKCS11_MODULE`.
+pub fn resolve_module(flag: Option<&Path>, uri: &Pkcs11Uri) -> Result<PathBuf> {
+    flag.map(Path::to_path_buf)
+        .or_else(|| uri.module_path.clone())
+        .or_else(|| std::env::var_os(MODULE_ENV).map(PathBuf::from))
+        .ok_or_else(|| {
+            Error::input("a PKCS#11 key store needs the path of the token's PKCS#11 module")
+                .hint(format!("pass --pkcs11-module PATH (e.g. /usr/lib/softhsm/libsofthsm2.so) or set ${MODULE_ENV}"))
+        })
+}
+
+/// A logged-in session with one token. Signing is serial: one operation
+/// at a time goes through the session.
+pub struct Token {
+    session: Mutex<Session>,
+    slot: cryptoki::slot::Slot,
+    ctx: Pkcs11,
+    uri: Pkcs11Uri,
+}
+
+/// A one-line error for a failed PKCS#11 call on `uri`'s token.
+fn p11_err(uri: &Pkcs11Uri, doing: &str, e: P11Error) -> Error {
+    let token = shown(&uri.token);
+    match e {
+        P11Error::Pkcs11(RvError::PinIncorrect, _) => {
+            Error::input(format!("wrong user PIN for PKCS#11 token '{token}'"))
+                .hint(format!("check --pin-file or ${PIN_ENV}; the token locks its PIN after a few wrong tries"))
+        }
+        P11Error::Pkcs11(RvError::PinLocked, _) => Error::input(format!(
+            "the user PIN of PKCS#11 token '{token}' is locked"
+        ))
+        .hint("unlock it with the token's security officer PIN (e.g. `pkcs11-tool --init-pin --login --login-type so`)"),
+        P11Error::Pkcs11(RvError::PinLenRange | RvError::PinInvalid, _) => Error::input(format!(
+            "the user PIN given for PKCS#11 token '{token}' has a length or characters the token refuses"
+        ))
+        .hint(format!("check --pin-file or ${PIN_ENV}")),
+        P11Error::Pkcs11(
+            RvError::TokenNotPresent | RvError::DeviceRemoved | RvError::SessionHandleInvalid,
+            _,
+        ) => Error::input(format!("PKCS#11 token '{token}' is not present (while {doing})"))
+            .hint("plug the token in, or mark its CA offline with `certsmith key offline NAME`"),
+        P11Error::Pkcs11(rv, f) => Error::input(format!(
+            "PKCS#11 token '{token}' refused {doing}: {f:?} returned {rv:?}"
+        ))
+        .hint("run `certsmith doctor`; `pkcs11-tool --module MODULE --list-token-slots` shows what the module sees"),
+        other => Error::input(format!(
+            "PKCS#11 token '{token}' failed while {doing}: {}",
+            shown(&other.to_string())
+        )),
+    }
+}
+
+/// The module at `module`, loaded and initialised once per process (a
+/// second `C_Initialize` of the same module is refused by PKCS#11).
+fn context(module: &Path, uri: &Pkcs11Uri) -> Result<Pkcs11> {
+    static LOADED: Mutex<Vec<(PathBuf, Pkcs11)>> = Mutex::new(Vec::new());
+    let mut loaded = LOADED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, ctx)) = loaded.iter().find(|(p, _)| p == module) {
+        return Ok(ctx.clone());
+    }
+    let ctx = Pkcs11::new(module).map_err(|e| {
+        Error::input(format!(
+            "cannot load PKCS#11 module '{}': {}",
+            shown(&module.display().to_string()),
+            shown(&e.to_string())
+        ))
+        .hint("pass the path of the token's PKCS#11 shared library with --pkcs11-module PATH")
+    })?;
+    match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+        Ok(()) | Err(P11Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+        Err(e) => return Err(p11_err(uri, "initialising the module", e)),
+    }
+    loaded.push((module.to_path_buf(), ctx.clone()));
+    Ok(ctx)
+}
+
+impl Token {
+    /// Loads the module `uri` names, finds its token and logs in with the PIN.
+    pub fn open(uri: &Pkcs11Uri, pins: &PinOptions) -> Result<Arc<Token>> {
+        let module = uri.module_path.clone().ok_or_else(|| {
+            Error::input(format!(
+                "PKCS#11 URI '{}' names no module-path",
+                shown(&uri.to_string())
+            ))
+        })?;
+        let shown_module = shown(&module.display().to_string());
+        if !module.is_file() {
+            return Err(Error::input(format!(
+                "PKCS#11 module '{shown_module}' does not exist"
+            ))
+            .hint(format!("install the module (e.g. `apt-get install softhsm2`) or pass --pkcs11-module PATH / set ${MODULE_ENV}; a CA whose token is away can be marked with `certsmith key offline NAME`")));
+        }
+        let ctx = context(&module, uri)?;
+        let slots = ctx
+            .get_slots_with_token()
+            .map_err(|e| p11_err(uri, "listing slots", e))?;
+        let mut labels = Vec::new();
+        let mut found = None;
+        for slot in slots {
+            let info = ctx
+                .get_token_info(slot)
+                .map_err(|e| p11_err(uri, "reading token information", e))?;
+            let label = info.label().trim_end().to_string();
+            if label == uri.token {
+                found = Some(slot);
+                break;
+            }
+            labels.push(format!("'{}'", shown(&label)));
+        }
+        let slot = found.ok_or_else(|| {
+            Error::input(format!(
+                "PKCS#11 module '{shown_module}' has no token labelled '{}'",
+                shown(&uri.token)
+            ))
+            .hint(if labels.is_empty() {
+                "the module sees no initialised token; create one (e.g. `softhsm2-util --init-token --free --label LABEL`)".to_string()
+            } else {
+                format!("tokens it has: {}", labels.join(", "))
+            })
+        })?;
+        let session = ctx
+            .open_rw_session(slot)
+            .map_err(|e| p11_err(uri, "opening a session", e))?;
+        let pin = pin(pins, &uri.token)?;
+        match session.login(UserType::User, Some(&pin)) {
+            Ok(()) | Err(P11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+            Err(e) => return Err(p11_err(uri, "logging in", e)),
+        }
+        Ok(Arc::new(Token {
+            session: Mutex::new(session),
+            slot,
+            ctx,
+            uri: uri.clone(),
+        }))
+    }
+
+    fn session(&self) -> std::sync::MutexGuard<'_, Session> {
+        // A panic while signing poisons nothing a later signature relies on.
+        self.session.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn require_mechanism(&self, m: MechanismType, name: &str, key_type: KeyType) -> Result<()> {
+        let list = self
+            .ctx
+            .get_mechanism_list(self.slot)
+            .map_err(|e| p11_err(&self.uri, "listing mechanisms", e))?;
+        if list.contains(&m) {
+            return Ok(());
+        }
+        Err(Error::input(format!(
+            "PKCS#11 token '{}' does not support {name}, which a {key_type} CA key needs",
+            shown(&self.uri.token)
+        ))
+        .hint("choose another --key-type (ecdsa-p256 works with every common token)"))
+    }
+
+    fn find(&self, template: &[Attribute]) -> Result<Vec<ObjectHandle>> {
+        self.session()
+            .find_objects(template)
+            .map_err(|e| p11_err(&self.uri, "searching objects", e))
+    }
+}
+
+/// A private key inside a token: signs there, never leaves it.
+pub struct TokenKey {
+    token: Arc<Token>,
+    private: ObjectHandle,
+    public: Vec<u8>,
+    key_type: KeyType,
+    uri: Pkcs11Uri,
+    signatures: AtomicU64,
+    last_error: Mutex<Option<Error>>,
+}
+
+impl TokenKey {
+    /// Generates a key pair of `key_type` in the token, labelled `label`
+    /// with CKA_ID the UTF-8 bytes of `label`: sensitive, never
+    /// extractable, a token object. Refuses a label or ID already used.
+    pub fn generate(token: Arc<Token>, key_type: KeyType, label: &str) -> Result<TokenKey> {
+        let id = label.as_bytes().to_vec();
+        for (attr, what) in [
+            (Attribute::Label(label.as_bytes().to_vec()), "labelled"),
+            (Attribute::Id(id.clone()), "with CKA_ID"),
+        ] {
+            if !token.find(&[attr])?.is_empty() {
+                return Err(Error::input(format!(
+                    "PKCS#11 token '{}' already holds an object {what} '{}'",
+                    shown(&token.uri.token),
+                    shown(label)
+                ))
+                .hint(format!(
+                    "to make the CA with that key, pass --pkcs11-uri 'pkcs11:token={};object={}'; else choose another CA name",
+                    token.uri.token, label
+                )));
+            }
+        }
+        let (mech, mut public_t) = match key_type {
+            KeyType::EcdsaP256 | KeyType::EcdsaP384 => {
+                token.require_mechanism(MechanismType::ECDSA, "CKM_ECDSA", key_type)?;
+                let params = if key_type == KeyType::EcdsaP256 {
+                    P256_PARAMS
+                } else {
+                    P384_PARAMS
+                };
+                (
+                    Mechanism::EccKeyPairGen,
+                    vec![Attribute::EcParams(params.to_vec())],
+                )
+            }
+            KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
+                token.require_mechanism(
+                    MechanismType::SHA256_RSA_PKCS,
+                    "CKM_SHA256_RSA_PKCS",
+                    key_type,
+                )?;
+                let bits: u64 = match key_type {
+                    KeyType::Rsa2048 => 2048,
+                    KeyType::Rsa3072 => 3072,
+                    _ => 4096,
+                };
+                (
+                    Mechanism::RsaPkcsKeyPairGen,
+                    vec![
+                        Attribute::ModulusBits(bits.into()),
+                        Attribute::PublicExponent(vec![0x01, 0x00, 0x01]),
+                    ],
+                )
+            }
+            KeyType::Ed25519 => {
+                return Err(Error::input(
+                    "certsmith makes ecdsa-p256, ecdsa-p384 and rsa-2048/3072/4096 keys in a PKCS#11 token, not ed25519",
+                )
+                .hint("pass --key-type ecdsa-p256"));
+            }
+        };
+        let label_v = label.as_bytes().to_vec();
+        public_t.extend([
+            Attribute::Token(true),
+            Attribute::Private(false),
+            Attribute::Verify(true),
+            Attribute::Label(label_v.clone()),
+            Attribute::Id(id.clone()),
+        ]);
+        let private_t = [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+            Attribute::Label(label_v),
+            Attribute::Id(id.clone()),
+        ];
+        let (_, private) = token
+            .session()
+            .generate_key_pair(&mech, &public_t, &private_t)
+            .map_err(|e| p11_err(&token.uri, "generating the key pair", e))?;
+        let mut uri = token.uri.clone();
+        uri.object = Some(label.to_string());
+        uri.id = Some(id);
+        Self::with_handle(token, private, uri)
+    }
+
+    /// The existing private key the token's URI names (`object=`, `id=`).
+    pub fn find(token: Arc<Token>) -> Result<TokenKey> {
+        let uri = token.uri.clone();
+        let mut template = vec![Attribute::Class(ObjectClass::PRIVATE_KEY)];
+        if let Some(o) = &uri.object {
+            template.push(Attribute::Label(o.as_bytes().to_vec()));
+        }
+        if let Some(id) = &uri.id {
+            template.push(Attribute::Id(id.clone()));
+        }
+        if uri.object.is_none() && uri.id.is_none() {
+            return Err(Error::input(format!(
+                "PKCS#11 URI '{}' names no key (object=LABEL or id=%..)",
+                shown(&uri.to_string())
+            )));
+        }
+        let found = token.find(&template)?;
+        let private = match found.as_slice() {
+            [one] => *one,
+            [] => {
+                return Err(Error::input(format!(
+                    "PKCS#11 token '{}' holds no private key matching '{}'",
+                    shown(&uri.token),
+                    shown(&uri.to_string())
+                ))
+                .hint(format!(
+                    "list its keys with `pkcs11-tool --module {} --list-objects --login`",
+                    uri.module_path
+                        .as_deref()
+                        .unwrap_or(Path::new("MODULE"))
+                        .display()
+                )));
+            }
+            many => {
+                return Err(Error::input(format!(
+                    "PKCS#11 URI '{}' matches {} private keys in token '{}'",
+                    shown(&uri.to_string()),
+                    many.len(),
+                    shown(&uri.token)
+                ))
+                .hint("name one key with both ;object=LABEL and ;id=%.."));
+            }
+        };
+        Self::with_handle(token, private, uri)
+    }
+
+    fn with_handle(
+        token: Arc<Token>,
+        private: ObjectHandle,
+        mut uri: Pkcs11Uri,
+    ) -> Result<TokenKey> {
+        let attrs = token
+            .session()
+            .get_attributes(
+                private,
+                &[
+                    AttributeType::KeyType,
+                    AttributeType::Id,
+                    AttributeType::Label,
+                ],
+            )
+            .map_err(|e| p11_err(&uri, "reading the key's attributes", e))?;
+        let mut kind = None;
+        for a in attrs {
+            match a {
+                Attribute::KeyType(k) => kind = Some(k),
+                Attribute::Id(id) if !id.is_empty() => uri.id = Some(id),
+                Attribute::Label(l) if !l.is_empty() => {
+                    uri.object = String::from_utf8(l).ok().or(uri.object)
+                }
+                _ => {}
+            }
+        }
+        // The public half: its own object (same CKA_ID, else same label).
+        let mut t = vec![Attribute::Class(ObjectClass::PUBLIC_KEY)];
+        match (&uri.id, &uri.object) {
+            (Some(id), _) => t.push(Attribute::Id(id.clone())),
+            (None, Some(o)) => t.push(Attribute::Label(o.as_bytes().to_vec())),
+            (None, None) => {}
+        }
+        let no_public = || {
+            Error::input(format!(
+                "PKCS#11 token '{}' holds no public key beside private key '{}'",
+                shown(&uri.token),
+                shown(&uri.to_string())
+            ))
+            .hint("certsmith reads the public key from its own object with the same CKA_ID")
+        };
+        let (public, key_type) = if kind == Some(P11KeyType::RSA) {
+            let a = token
+                .session()
+                .get_attributes(
+                    private,
+                    &[AttributeType::Modulus, AttributeType::PublicExponent],
+                )
+                .map_err(|e| p11_err(&uri, "reading the RSA public key", e))?;
+            let (mut n, mut e) = (Vec::new(), Vec::new());
+            for x in a {
+                match x {
+                    Attribute::Modulus(v) => n = v,
+                    Attribute::PublicExponent(v) => e = v,
+                    _ => {}
+                }
+            }
+            let bits = strip_zeros(&n).len() * 8;
+            let kt = match bits {
+                2048 => KeyType::Rsa2048,
+                3072 => KeyType::Rsa3072,
+                4096 => KeyType::Rsa4096,
+                _ => {
+                    return Err(Error::input(format!(
+                        "the RSA key '{}' has {bits} bits; certsmith signs with 2048, 3072 or 4096",
+                        shown(&uri.to_string())
+                    )));
+                }
+            };
+            token.require_mechanism(MechanismType::SHA256_RSA_PKCS, "CKM_SHA256_RSA_PKCS", kt)?;
+            let mut body = der_integer(&n);
+            body.extend(der_integer(&e));
+            (der_tlv(0x30, &body), kt)
+        } else if kind == Some(P11KeyType::EC) {
+            let pubs = token.find(&t)?;
+            let public = *pubs.first().ok_or_else(no_public)?;
+            let a = token
+                .session()
+                .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
+                .map_err(|e| p11_err(&uri, "reading the EC public key", e))?;
+            let (mut params, mut point) = (Vec::new(), Vec::new());
+            for x in a {
+                match x {
+                    Attribute::EcParams(v) => params = v,
+                    Attribute::EcPoint(v) => point = v,
+                    _ => {}
+                }
+            }
+            let (kt, coord) = match params.as_slice() {
+                P256_PARAMS => (KeyType::EcdsaP256, 32),
+                P384_PARAMS => (KeyType::EcdsaP384, 48),
+                _ => {
+                    return Err(Error::input(format!(
+                        "the EC key '{}' is on a curve certsmith does not sign with (P-256 and P-384 only)",
+                        shown(&uri.to_string())
+                    )));
+                }
+            };
+            token.require_mechanism(MechanismType::ECDSA, "CKM_ECDSA", kt)?;
+            (ec_point(&point, coord).ok_or_else(no_public)?, kt)
+        } else {
+            return Err(Error::input(format!(
+                "the key '{}' is neither an EC nor an RSA key",
+                shown(&uri.to_string())
+            )));
+        };
+        Ok(TokenKey {
+            token,
+            private,
+            public,
+            key_type,
+            uri,
+            signatures: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        })
+    }
+
+    /// The full URI of this key (token, object, id, module).
+    pub fn uri(&self) -> &Pkcs11Uri {
+        &self.uri
+    }
+
+    pub fn key_type(&self) -> KeyType {
+        self.key_type
+    }
+
+    /// How many signatures the token made with this key in this process.
+    pub fn signatures(&self) -> u64 {
+        self.signatures.load(Ordering::Relaxed)
+    }
+
+    /// The error behind the last failed signature, if any.
+    pub fn take_error(&self) -> Option<Error> {
+        self.last_error.lock().ok().and_then(|mut e| e.take())
+    }
+
+    /// Removes the key pair from the token (a CA that was never recorded).
+    pub fn destroy(self) -> Result<()> {
+        let session = self.token.session();
+        let mut t = vec![];
+        if let Some(id) = &self.uri.id {
+            t.push(Attribute::Id(id.clone()));
+        }
+        let objects = session
+            .find_objects(&t)
+            .map_err(|e| p11_err(&self.uri, "searching objects", e))?;
+        for o in objects {
+            session
+                .destroy_object(o)
+                .map_err(|e| p11_err(&self.uri, "removing the key", e))?;
+        }
+        Ok(())
+    }
+
+    fn sign_in_token(&self, msg: &[u8]) -> Result<Vec<u8>> {
+        use sha2::Digest;
+        // Lets tests count the signatures a command asks of the token.
+        crate::store::fail_point("token-sign")?;
+        let session = self.token.session();
+        let raw = |m: &Mechanism, data: &[u8]| {
+            session
+                .sign(m, self.private, data)
+                .map_err(|e| p11_err(&self.uri, "signing", e))
+        };
+        let sig = match self.key_type {
+            KeyType::EcdsaP256 => ecdsa_der(&raw(&Mechanism::Ecdsa, &sha2::Sha256::digest(msg))?),
+            KeyType::EcdsaP384 => ecdsa_der(&raw(&Mechanism::Ecdsa, &sha2::Sha384::digest(msg))?),
+            _ => Some(raw(&Mechanism::Sha256RsaPkcs, msg)?),
+        };
+        sig.ok_or_else(|| {
+            Error::input(format!(
+                "PKCS#11 token '{}' returned an ECDSA signature of odd length",
+                shown(&self.uri.token)
+            ))
+        })
+    }
+}
+
+impl PublicKeyData for TokenKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.public
+    }
+    fn algorithm(&self) -> &'static SignatureAlgorithm {
+        self.key_type.signature_algorithm()
+    }
+}
+
+impl SigningKey for TokenKey {
+    fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
+        self.signatures.fetch_add(1, Ordering::Relaxed);
+        self.sign_in_token(msg).map_err(|e| {
+            if let Ok(mut last) = self.last_error.lock() {
+                *last = Some(e);
+            }
+            rcgen::Error::RemoteKeyError
+        })
+    }
+}
+
+fn strip_zeros(b: &[u8]) -> &[u8] {
+    let i = b
+        .iter()
+        .position(|&x| x != 0)
+        .unwrap_or(b.len().saturating_sub(1));
+    &b[i..]
+}
+
+fn der_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = content.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let len = n.to_be_bytes();
+        let len = strip_zeros(&len);
+        out.push(0x80 | len.len() as u8);
+        out.extend_from_slice(len);
+    }
+    out.extend_from_slice(content);
+    out
+}
+
+/// A DER INTEGER holding the unsigned big-endian `b`.
+fn der_integer(b: &[u8]) -> Vec<u8> {
+    let b = strip_zeros(b);
+    let mut v = Vec::with_capacity(b.len() + 1);
+    if b.first().is_none_or(|&x| x & 0x80 != 0) {
+        v.push(0);
+    }
+    v.extend_from_slice(b);
+    der_tlv(0x02, &v)
+}
+
+/// PKCS#11's raw `r‖s` ECDSA signature as the DER `SEQUENCE { r, s }` that
+/// X.509 carries.
+pub fn ecdsa_der(raw: &[u8]) -> Option<Vec<u8>> {
+    if raw.is_empty() || !raw.len().is_multiple_of(2) {
+        return None;
+    }
+    let (r, s) = raw.split_at(raw.len() / 2);
+    let mut body = der_integer(r);
+    body.extend(der_integer(s));
+    Some(der_tlv(0x30, &body))
+}
+
+/// The uncompressed point of CKA_EC_POINT: DER OCTET STRING (as the
+/// standard says) or the raw point (as some tokens return it).
+fn ec_point(v: &[u8], coord: usize) -> Option<Vec<u8>> {
+    let raw_len = 1 + 2 * coord;
+    if v.len() == raw_len && v[0] == 0x04 {
+        return Some(v.to_vec());
+    }
+    let inner = match v {
+        [0x04, n, rest @ ..] if usize::from(*n) == rest.len() => rest,
+        [0x04, 0x81, n, rest @ ..] if usize::from(*n) == rest.len() => rest,
+        _ => return None,
+    };
+    (inner.len() == raw_len && inner[0] == 0x04).then(|| inner.to_vec())
+}

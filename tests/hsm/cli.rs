@@ -1,0 +1,411 @@
+//! The HSM flow end to end through the binary: CAs made in a SoftHSM2
+//! token, certificates and CRLs signed there, refusals, offline CAs.
+
+use super::{Hsm, PIN, key_files};
+use crate::common::{Env, openssl, openssl_verify, s};
+
+/// The four flags that put a new CA's key in `hsm`'s token.
+fn token_flags<'a>(hsm: &'a Hsm, uri: &'a str) -> Vec<&'a str> {
+    vec![
+        "--key-store",
+        "pkcs11",
+        "--pkcs11-module",
+        hsm.module(),
+        "--pkcs11-uri",
+        uri,
+        "--pin-file",
+        hsm.pin_file(),
+    ]
+}
+
+/// A PKI whose root and issuing CA (both `key`) live in token `acme-ca`.
+fn token_pki(key: &str) -> Option<(Env, Hsm)> {
+    let env = Env::new();
+    let hsm = Hsm::new(&env, "acme-ca")?;
+    let uri = hsm.uri("");
+    let mut init = vec!["init", "--cn", "Token Root CA", "--key", key, "-q"];
+    init.extend(token_flags(&hsm, &uri));
+    hsm.ok(&env, &init);
+    let mut inter = vec![
+        "intermediate",
+        "issuing",
+        "--cn",
+        "Token Issuing CA",
+        "--key",
+        key,
+        "-q",
+    ];
+    inter.extend(token_flags(&hsm, &uri));
+    hsm.ok(&env, &inter);
+    Some((env, hsm))
+}
+
+fn issue_server_and_device(env: &Env, hsm: &Hsm) {
+    let pin = hsm.pin_file();
+    hsm.ok(
+        env,
+        &[
+            "issue",
+            "api",
+            "--profile",
+            "server",
+            "--san",
+            "dns:api.test.internal",
+            "--pin-file",
+            pin,
+            "-q",
+        ],
+    );
+    hsm.ok(env, &["issue", "dev-1", "--pin-file", pin, "-q"]);
+}
+
+fn verify_leaves(env: &Env) {
+    let chain = env.pki.join("cas/issuing/ca.pem");
+    for (name, purpose) in [("api", "sslserver"), ("dev-1", "sslclient")] {
+        let (ok, out) = openssl_verify(
+            &env.root_pem(),
+            Some(&chain),
+            &env.cert_dir(name).join("cert.pem"),
+            purpose,
+        );
+        assert!(ok, "{name}: {out}");
+    }
+}
+
+#[test]
+fn token_root_and_intermediate_sign_leaves_that_openssl_and_rustls_accept_with_no_ca_key_file() {
+    let Some((env, hsm)) = token_pki("ecdsa-p256") else {
+        return;
+    };
+    issue_server_and_device(&env, &hsm);
+    verify_leaves(&env);
+    let r = crate::handshake::handshake(
+        &env.root_pem(),
+        &env.cert_dir("api"),
+        &env.root_pem(),
+        Some(&env.cert_dir("dev-1")),
+    );
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(
+        key_files(&env.pki.join("cas")),
+        Vec::<std::path::PathBuf>::new()
+    );
+}
+
+#[test]
+fn loading_a_token_ca_makes_no_signature_so_issuing_makes_exactly_one() {
+    let Some((env, hsm)) = token_pki("ecdsa-p256") else {
+        return;
+    };
+    // The second token signature of the process fails: issuing succeeds
+    // only if loading the CA signed nothing with the token key.
+    let r = hsm.run_with(
+        &env,
+        &["issue", "dev-1", "--pin-file", hsm.pin_file(), "-q"],
+        &[("CERTSMITH_TEST_FAIL_AT", "token-sign@2")],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let before = env.tree_hash();
+    let r = hsm.run_with(
+        &env,
+        &["issue", "dev-2", "--pin-file", hsm.pin_file(), "-q"],
+        &[("CERTSMITH_TEST_FAIL_AT", "token-sign@1")],
+    );
+    assert_ne!(r.code, 0, "the failing token signature went unnoticed");
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn token_private_key_is_sensitive_never_extractable_and_cannot_be_read() {
+    let Some((_env, hsm)) = token_pki("ecdsa-p256") else {
+        return;
+    };
+    let (ok, out) = hsm.pkcs11_tool(&["--list-objects", "--type", "privkey"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("label:      root") && out.contains("label:      issuing"),
+        "{out}"
+    );
+    let accesses: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Access:"))
+        .collect();
+    assert_eq!(accesses.len(), 2, "{out}");
+    for a in accesses {
+        assert!(
+            a.contains("sensitive") && a.contains("never extractable"),
+            "{a}"
+        );
+    }
+    let (ok, out) = hsm.pkcs11_tool(&["--read-object", "--type", "privkey", "--label", "root"]);
+    assert!(!ok, "the private key value was read: {out}");
+}
+
+#[test]
+fn crl_signed_through_the_token_verifies_with_openssl() {
+    let Some((env, hsm)) = token_pki("ecdsa-p256") else {
+        return;
+    };
+    issue_server_and_device(&env, &hsm);
+    hsm.ok(
+        &env,
+        &["revoke", "dev-1", "--reason", "key-compromise", "-q"],
+    );
+    hsm.ok(&env, &["crl", "--pin-file", hsm.pin_file(), "-q"]);
+    for (ca, issuer) in [
+        ("issuing", env.pki.join("cas/issuing/ca.pem")),
+        ("root", env.root_pem()),
+    ] {
+        let crl = env.pki.join(format!("cas/{ca}/crl.pem"));
+        let (ok, out) = openssl(&[
+            "crl",
+            "-noout",
+            "-verify",
+            "-in",
+            s(&crl),
+            "-CAfile",
+            s(&issuer),
+        ]);
+        assert!(ok && out.contains("verify OK"), "{ca}: {out}");
+    }
+}
+
+#[test]
+fn p384_and_rsa_token_cas_sign_certificates_openssl_verifies() {
+    for key in ["ecdsa-p384", "rsa-2048"] {
+        let Some((env, hsm)) = token_pki(key) else {
+            return;
+        };
+        issue_server_and_device(&env, &hsm);
+        verify_leaves(&env);
+        let (ok, out) = openssl(&["x509", "-noout", "-text", "-in", s(&env.root_pem())]);
+        let want = if key == "rsa-2048" {
+            "Public-Key: (2048 bit)"
+        } else {
+            "NIST CURVE: P-384"
+        };
+        assert!(ok && out.contains(want), "{key}: {out}");
+    }
+}
+
+#[test]
+fn existing_token_key_named_by_object_becomes_the_root_key() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    let (ok, out) = hsm.pkcs11_tool(&[
+        "--keypairgen",
+        "--key-type",
+        "EC:prime256v1",
+        "--label",
+        "root-2026",
+        "--id",
+        "2026",
+    ]);
+    assert!(ok, "{out}");
+    let uri = hsm.uri(";object=root-2026");
+    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
+    init.extend(token_flags(&hsm, &uri));
+    hsm.ok(&env, &init);
+    hsm.ok(
+        &env,
+        &[
+            "issue",
+            "dev-1",
+            "--ca",
+            "root",
+            "--pin-file",
+            hsm.pin_file(),
+            "-q",
+        ],
+    );
+    let (ok, out) = openssl_verify(
+        &env.root_pem(),
+        None,
+        &env.cert_dir("dev-1").join("cert.pem"),
+        "sslclient",
+    );
+    assert!(ok, "{out}");
+    let status = env.ok(&["status"]);
+    assert!(
+        status.contains("object=root-2026") && status.contains("id=%20%26"),
+        "{status}"
+    );
+}
+
+#[test]
+fn wrong_pin_missing_module_missing_object_and_removed_token_are_refused_in_one_line() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    // A copy of the module, so the test can take the "token" away.
+    let module = env.path("softhsm-copy.so");
+    std::fs::copy(&hsm.module, &module).unwrap();
+    let uri = hsm.uri("");
+    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
+    init.extend(token_flags(&hsm, &uri));
+    let i = init.len() - 5;
+    init[i] = s(&module);
+    hsm.ok(&env, &init);
+    let wrong = env.path("wrong.pin");
+    std::fs::write(&wrong, "000000\n").unwrap();
+    let err = hsm.refused(&env, &["issue", "dev-1", "--pin-file", s(&wrong)], &[]);
+    assert!(
+        err.contains("wrong user PIN for PKCS#11 token 'acme-ca'"),
+        "{err}"
+    );
+    let err = hsm.refused(
+        &env,
+        &["issue", "dev-1"],
+        &[("CERTSMITH_PKCS11_PIN", "999999")],
+    );
+    assert!(err.contains("wrong user PIN"), "{err}");
+    let err = hsm.refused(&env, &["issue", "dev-1"], &[]);
+    assert!(
+        err.contains("needs its user PIN") && err.contains("--pin-file"),
+        "{err}"
+    );
+    // A second root whose object is not in the token, and a missing module.
+    let env2 = Env::new();
+    let missing = hsm.uri(";object=nope");
+    let mut init = vec!["init", "--cn", "Other Root", "-q"];
+    init.extend(token_flags(&hsm, &missing));
+    let err = hsm.refused(&env2, &init, &[]);
+    assert!(
+        err.contains("holds no private key matching") && err.contains("object=nope"),
+        "{err}"
+    );
+    let mut init = vec!["init", "--cn", "Other Root", "-q"];
+    init.extend(token_flags(&hsm, &uri));
+    let i = init.len() - 5;
+    init[i] = "/nonexistent/libpkcs11.so";
+    let err = hsm.refused(&env2, &init, &[]);
+    assert!(
+        err.contains("PKCS#11 module '/nonexistent/libpkcs11.so' does not exist"),
+        "{err}"
+    );
+    // The token is taken away: its module path no longer exists.
+    std::fs::rename(&module, env.path("unplugged.so")).unwrap();
+    let err = hsm.refused(&env, &["issue", "dev-1", "--pin-file", hsm.pin_file()], &[]);
+    assert!(err.contains("softhsm-copy.so' does not exist"), "{err}");
+}
+
+#[test]
+fn batch_of_1000_from_a_token_intermediate_verifies() {
+    let Some((env, hsm)) = token_pki("ecdsa-p256") else {
+        return;
+    };
+    let r = hsm.run(
+        &env,
+        &[
+            "--json",
+            "batch",
+            "--count",
+            "1000",
+            "--pin-file",
+            hsm.pin_file(),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(summary["issued"], 1000, "{summary}");
+    let mut args = vec![
+        "verify".to_string(),
+        "-x509_strict".into(),
+        "-purpose".into(),
+        "sslclient".into(),
+        "-CAfile".into(),
+        s(&env.root_pem()).into(),
+        "-untrusted".into(),
+        s(&env.pki.join("cas/issuing/ca.pem")).into(),
+    ];
+    for i in 1..=1000 {
+        args.push(s(&env.cert_dir(&format!("device-{i:06}")).join("cert.pem")).into());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, out) = openssl(&args);
+    assert!(ok, "{}", &out[..out.len().min(2000)]);
+    assert_eq!(out.matches(": OK").count(), 1000);
+}
+
+#[test]
+fn offline_root_is_skipped_by_crl_reported_by_doctor_and_refused_by_what_needs_it() {
+    let Some((env, hsm)) = token_pki("ecdsa-p256") else {
+        return;
+    };
+    hsm.ok(&env, &["key", "offline", "root"]);
+    let r = hsm.run(&env, &["crl", "--pin-file", hsm.pin_file()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("note: ") && r.stderr.contains("'root' is offline"),
+        "{}",
+        r.stderr
+    );
+    assert!(env.pki.join("cas/issuing/crl.pem").exists());
+    assert!(!env.pki.join("cas/root/crl.pem").exists());
+    let r = hsm.run(&env, &["doctor", "--pin-file", hsm.pin_file()]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("offline"), "{}", r.stdout);
+    let mut inter = vec![
+        "intermediate",
+        "edge",
+        "--ca",
+        "root",
+        "--cn",
+        "Edge CA",
+        "-q",
+    ];
+    let uri = hsm.uri("");
+    inter.extend(token_flags(&hsm, &uri));
+    let err = hsm.refused(&env, &inter, &[]);
+    assert!(err.starts_with("certsmith: CA 'root' is offline"), "{err}");
+    hsm.ok(&env, &["key", "online", "root"]);
+    hsm.ok(
+        &env,
+        &["crl", "--ca", "root", "--pin-file", hsm.pin_file(), "-q"],
+    );
+}
+
+#[test]
+fn status_inspect_and_doctor_show_where_each_ca_key_lives_and_doctor_checks_the_token() {
+    let Some((env, hsm)) = token_pki("ecdsa-p256") else {
+        return;
+    };
+    let status = env.ok(&["status"]);
+    assert!(
+        status.contains("pkcs11:token=acme-ca;object=root"),
+        "{status}"
+    );
+    let j = env.json(&["status"]);
+    assert!(
+        j.to_string()
+            .contains("pkcs11:token=acme-ca;object=issuing"),
+        "{j}"
+    );
+    let inspect = env.ok(&["inspect", s(&env.root_pem())]);
+    assert!(
+        inspect.contains("pkcs11:token=acme-ca;object=root"),
+        "{inspect}"
+    );
+    let out = hsm.ok(&env, &["doctor", "--pin-file", hsm.pin_file()]);
+    assert!(out.contains("token key matches"), "{out}");
+    assert!(!out.contains(PIN));
+}
+
+#[test]
+fn istio_cacerts_of_a_token_ca_is_refused() {
+    let Some((env, hsm)) = token_pki("ecdsa-p256") else {
+        return;
+    };
+    let err = hsm.refused(
+        &env,
+        &["bundle", "--target", "istio", "--pin-file", hsm.pin_file()],
+        &[],
+    );
+    assert!(
+        err.contains("is held in PKCS#11 token 'acme-ca' and cannot be exported"),
+        "{err}"
+    );
+}

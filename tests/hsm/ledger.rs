@@ -1,0 +1,64 @@
+//! The ledger's schema version 2 (where each CA key lives) and version 1
+//! ledgers made by certsmith 0.1.
+
+use crate::common::Env;
+
+fn version(env: &Env) -> i64 {
+    let c = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
+    c.query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// Turns the ledger of `env` back into the v0.1 layout (schema version 1,
+/// `cas` without the key store columns).
+fn make_v1(env: &Env) {
+    let c = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
+    c.execute_batch(
+        "ALTER TABLE cas DROP COLUMN key_store; ALTER TABLE cas DROP COLUMN key_ref;
+         ALTER TABLE cas DROP COLUMN offline; UPDATE schema_version SET version = 1;",
+    )
+    .unwrap();
+    c.close().unwrap();
+}
+
+#[test]
+fn new_ledger_has_schema_version_2() {
+    let env = Env::new();
+    env.hierarchy();
+    assert_eq!(version(&env), 2);
+}
+
+#[test]
+fn v1_ledger_is_read_without_a_write_and_upgraded_once_by_a_writer() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev-1", "-q"]);
+    make_v1(&env);
+    let before = env.tree_hash();
+    let listed = env.ok(&["list"]);
+    assert!(listed.contains("dev-1"), "{listed}");
+    let status = env.ok(&["status"]);
+    assert!(status.contains("issuing"), "{status}");
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "a read-only command wrote to a v1 ledger"
+    );
+    assert_eq!(version(&env), 1);
+    env.ok(&["issue", "dev-2", "-q"]);
+    assert_eq!(version(&env), 2);
+    env.ok(&["issue", "dev-3", "-q"]);
+    assert_eq!(version(&env), 2);
+    let c = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
+    let rows: Vec<(String, Option<String>, i64)> = c
+        .prepare("SELECT name, key_store, offline FROM cas ORDER BY name")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![("issuing".into(), None, 0), ("root".into(), None, 0)]
+    );
+}
