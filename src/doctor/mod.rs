@@ -157,8 +157,13 @@ fn integrity(ledger: &mut Ledger, report: &mut Report) -> Result<()> {
     Ok(())
 }
 
-/// The files a record must have, and the certificate file among them.
-fn expected_files(pki: &Pki, rec: &CertRecord) -> (std::path::PathBuf, Vec<std::path::PathBuf>) {
+/// The files a record must have, and the certificate file among them. A
+/// CA whose key lives in a token has no key file.
+fn expected_files(
+    pki: &Pki,
+    ledger: &Ledger,
+    rec: &CertRecord,
+) -> (std::path::PathBuf, Vec<std::path::PathBuf>) {
     let dir = pki.resolve_dir(&rec.dir);
     if rec.kind == Kind::Leaf {
         let mut v = vec![
@@ -171,10 +176,16 @@ fn expected_files(pki: &Pki, rec: &CertRecord) -> (std::path::PathBuf, Vec<std::
         }
         (dir.join("cert.pem"), v)
     } else {
-        (
-            dir.join("ca.pem"),
-            vec![dir.join("ca.pem"), dir.join("ca.key.pem")],
-        )
+        let in_file = ledger
+            .ca(&rec.name)
+            .ok()
+            .flatten()
+            .is_none_or(|c| c.key_ref == crate::keystore::KeyRef::File);
+        let mut v = vec![dir.join("ca.pem")];
+        if in_file {
+            v.push(dir.join("ca.key.pem"));
+        }
+        (dir.join("ca.pem"), v)
     }
 }
 
@@ -193,7 +204,7 @@ fn check_record(pki: &Pki, ledger: &Ledger, rec: &CertRecord, opts: &Options, re
     } else {
         format!("CA '{}'", rec.name)
     };
-    let (cert_path, wanted) = expected_files(pki, rec);
+    let (cert_path, wanted) = expected_files(pki, ledger, rec);
     let mut missing = false;
     for f in &wanted {
         if std::fs::symlink_metadata(f).is_err() {
@@ -250,21 +261,72 @@ fn check_record(pki: &Pki, ledger: &Ledger, rec: &CertRecord, opts: &Options, re
             check_key(pki, &dir.join("key.pem"), &cert, &what, None, report);
         }
     } else {
-        let encrypted = ledger
-            .ca(&rec.name)
-            .ok()
-            .flatten()
-            .is_some_and(|c| c.encrypted);
+        let ca = ledger.ca(&rec.name).ok().flatten();
+        let encrypted = ca.as_ref().is_some_and(|c| c.encrypted);
         let pass = if encrypted {
             opts.passphrase.as_ref()
         } else {
             None
         };
-        check_key(pki, &pki.ca_key_path(&rec.name), &cert, &what, pass, report);
+        match ca {
+            Some(ca) if ca.offline => report.add(
+                Severity::Note,
+                "keys",
+                None,
+                format!(
+                    "{what} is offline (its key is away: {}); its key is not checked",
+                    ca.key_ref
+                ),
+            ),
+            Some(crate::ledger::CaRecord {
+                key_ref: crate::keystore::KeyRef::Pkcs11(uri),
+                ..
+            }) => check_token_key(&uri, &cert, &what, opts, report),
+            _ => check_key(pki, &pki.ca_key_path(&rec.name), &cert, &what, pass, report),
+        }
         files::crl(pki, &rec.name, &cert, opts, report);
     }
     if rec.revoked_at.is_none() {
         expiry(rec, &what, opts, report);
+    }
+}
+
+/// Whether the token holding a CA key is reachable and its key belongs to
+/// `cert`. Without a PIN source (and no terminal) the check is skipped
+/// with a warning rather than reported as a problem.
+fn check_token_key(
+    uri: &crate::keystore::Pkcs11Uri,
+    cert: &CertInfo,
+    what: &str,
+    opts: &Options,
+    report: &mut Report,
+) {
+    let pins = crate::keystore::PinOptions::default(); // WIRE: opts.pins
+    let _ = opts;
+    if !pins.available() {
+        report.add(
+            Severity::Warning,
+            "keys",
+            None,
+            format!("{what}: the token key {uri} was not checked: no PIN (pass --pin-file FILE or set ${})", crate::keystore::pkcs11::PIN_ENV),
+        );
+        return;
+    }
+    let found =
+        crate::keystore::pkcs11::Token::open(uri, &pins).and_then(crate::keystore::TokenKey::find);
+    match found {
+        Ok(k) if crate::keys::key_matches_spki(&k, &cert.spki_der) => report.add(
+            Severity::Note,
+            "keys",
+            None,
+            format!("{what}: token key matches its certificate ({uri})"),
+        ),
+        Ok(_) => report.problem(
+            "keys",
+            None,
+            format!("{what}: the token key {uri} does not belong to its certificate"),
+        ),
+        Err(e) => report.problem("keys", None, format!("{what}: {}", e.message)),
     }
 }
 

@@ -40,7 +40,7 @@ pub fn reconcile(
             );
             continue;
         }
-        let (cert_path, wanted) = expected_files(pki, &rec);
+        let (cert_path, wanted) = expected_files(pki, ledger, &rec);
         let cert = first_cert(&cert_path).filter(|c| c.fingerprint == rec.fingerprint);
         let cert_matches = cert.is_some();
         let complete = cert.as_ref().is_some_and(|c| {

@@ -123,6 +123,62 @@ impl fmt::Display for KeyRef {
     }
 }
 
+/// Where a new CA's key goes: `--key-store`, `--pkcs11-module`,
+/// `--pkcs11-uri` and where the token PIN comes from.
+#[derive(Clone, Debug, Default)]
+pub struct NewKeyStore {
+    pub store: KeyStore,
+    /// `--pkcs11-module PATH` (else the URI's module-path, else
+    /// `$CERTSMITH_PKCS11_MODULE`).
+    pub module: Option<std::path::PathBuf>,
+    /// `--pkcs11-uri URI`.
+    pub uri: Option<String>,
+    pub pins: PinOptions,
+}
+
+impl NewKeyStore {
+    /// Whether the new key goes into a token (then it has no passphrase).
+    pub fn in_token(&self) -> bool {
+        self.store == KeyStore::Pkcs11
+    }
+
+    /// Checks the flags agree, before anything is asked or made.
+    pub fn check(&self) -> Result<()> {
+        match (self.store, &self.uri, &self.module) {
+            (KeyStore::Pkcs11, None, _) => Err(Error::input(
+                "--key-store pkcs11 needs --pkcs11-uri naming the token",
+            )
+            .hint("e.g. --pkcs11-uri 'pkcs11:token=acme-ca'")),
+            (KeyStore::Pkcs11, Some(u), _) => u.parse::<Pkcs11Uri>().map(|_| ()),
+            (KeyStore::File, Some(_), _) => {
+                Err(Error::input("--pkcs11-uri needs --key-store pkcs11"))
+            }
+            (KeyStore::File, None, _) => Ok(()),
+        }
+    }
+
+    /// The key of new CA `ca`: generated in memory (to be written as a
+    /// key file) or in the token (labelled `ca`, CKA_ID the bytes of
+    /// `ca`), or the existing token key the URI names (its own type).
+    pub fn make_key(&self, key_type: KeyType, ca: &str) -> Result<CaKey> {
+        self.check()?;
+        let Some(text) = self.uri.as_deref().filter(|_| self.in_token()) else {
+            return key_type.generate().map(CaKey::File);
+        };
+        let mut uri: Pkcs11Uri = text.parse()?;
+        let module = pkcs11::resolve_module(self.module.as_deref(), &uri)?;
+        uri.module_path = Some(std::path::absolute(&module).unwrap_or(module));
+        let names_key = uri.object.is_some() || uri.id.is_some();
+        let token = pkcs11::Token::open(&uri, &self.pins)?;
+        let key = if names_key {
+            TokenKey::find(token)?
+        } else {
+            TokenKey::generate(token, key_type, ca)?
+        };
+        Ok(CaKey::Token(key))
+    }
+}
+
 /// A CA's private key, wherever it lives: what an issuer signs with.
 pub enum CaKey {
     File(KeyPair),
@@ -159,6 +215,16 @@ impl CaKey {
         match self {
             CaKey::File(k) => Ok(k),
             CaKey::Token(_) => Err(self.key_ref().refuse_export(ca).unwrap_err()),
+        }
+    }
+
+    /// Undoes [`NewKeyStore::make_key`] for a CA that was not created: a
+    /// key pair this process generated in a token is removed from it.
+    pub fn discard(self) {
+        if let CaKey::Token(t) = self
+            && t.generated()
+        {
+            let _ = t.destroy();
         }
     }
 

@@ -40,6 +40,16 @@ pub struct PinOptions {
     pub file: Option<PathBuf>,
 }
 
+impl PinOptions {
+    /// Whether a PIN can be had without failing: a file, the environment
+    /// or a terminal.
+    pub fn available(&self) -> bool {
+        self.file.is_some()
+            || std::env::var_os(PIN_ENV).is_some()
+            || crate::passphrase::can_prompt()
+    }
+}
+
 /// The token's user PIN, from where `opts` allows. Never shown.
 fn pin(opts: &PinOptions, token: &str) -> Result<AuthPin> {
     let text = if let Some(f) = &opts.file {
@@ -249,6 +259,8 @@ pub struct TokenKey {
     uri: Pkcs11Uri,
     signatures: AtomicU64,
     last_error: Mutex<Option<Error>>,
+    /// Made by [`TokenKey::generate`] in this process.
+    generated: bool,
 }
 
 impl TokenKey {
@@ -336,7 +348,9 @@ impl TokenKey {
         let mut uri = token.uri.clone();
         uri.object = Some(label.to_string());
         uri.id = Some(id);
-        Self::with_handle(token, private, uri)
+        let mut key = Self::with_handle(token, private, uri)?;
+        key.generated = true;
+        Ok(key)
     }
 
     /// The existing private key the token's URI names (`object=`, `id=`).
@@ -500,6 +514,7 @@ impl TokenKey {
             uri,
             signatures: AtomicU64::new(0),
             last_error: Mutex::new(None),
+            generated: false,
         })
     }
 
@@ -510,6 +525,11 @@ impl TokenKey {
 
     pub fn key_type(&self) -> KeyType {
         self.key_type
+    }
+
+    /// Whether this process generated the key pair.
+    pub fn generated(&self) -> bool {
+        self.generated
     }
 
     /// How many signatures the token made with this key in this process.
@@ -525,10 +545,10 @@ impl TokenKey {
     /// Removes the key pair from the token (a CA that was never recorded).
     pub fn destroy(self) -> Result<()> {
         let session = self.token.session();
-        let mut t = vec![];
-        if let Some(id) = &self.uri.id {
-            t.push(Attribute::Id(id.clone()));
-        }
+        let Some(id) = &self.uri.id else {
+            return Ok(());
+        };
+        let t = vec![Attribute::Id(id.clone())];
         let objects = session
             .find_objects(&t)
             .map_err(|e| p11_err(&self.uri, "searching objects", e))?;
