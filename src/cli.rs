@@ -87,6 +87,23 @@ pub struct PassArgs {
     /// Read the CA key passphrase from FILE (one trailing newline is stripped); also $CERTSMITH_PASSPHRASE
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub passphrase_file: Option<PathBuf>,
+    /// Read the user PIN of a PKCS#11 token holding a CA key from FILE; also $CERTSMITH_PKCS11_PIN
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub pin_file: Option<PathBuf>,
+}
+
+/// Where a new CA key lives: a key file, or a PKCS#11 token.
+#[derive(Debug, Args, Clone, Default)]
+pub struct KeyStoreArgs {
+    /// Where the new CA key lives: file (ca.key.pem) or pkcs11 (generated in a token, never leaves it)
+    #[arg(long, value_name = "STORE", default_value = "file", value_parser = ["file", "pkcs11"])]
+    pub key_store: String,
+    /// The token's PKCS#11 module (shared library); also $CERTSMITH_PKCS11_MODULE
+    #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
+    pub pkcs11_module: Option<PathBuf>,
+    /// The token (and optionally an existing key) as an RFC 7512 URI, e.g. 'pkcs11:token=acme-ca;object=root-2026'
+    #[arg(long, value_name = "URI")]
+    pub pkcs11_uri: Option<String>,
 }
 
 /// How a new CA key is protected.
@@ -150,6 +167,8 @@ pub struct CaArgs {
     /// This CA publishes no CRL: no cRLSign in a new CA; accept an imported CA without it
     #[arg(long)]
     pub no_crl: bool,
+    #[command(flatten)]
+    pub store: KeyStoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -384,6 +403,9 @@ pub struct DoctorArgs {
     /// Fix what can be fixed safely (permissions, interrupted writes, temporary files)
     #[arg(long)]
     pub repair: bool,
+    /// Read the user PIN of PKCS#11 tokens holding CA keys from FILE, to check their keys; also $CERTSMITH_PKCS11_PIN
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub pin_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -485,6 +507,8 @@ pub struct BootstrapArgs {
     pub pass: PassArgs,
     #[command(flatten)]
     pub protect: NewKeyProtection,
+    #[command(flatten)]
+    pub store: KeyStoreArgs,
 }
 
 #[derive(Debug, Args)]

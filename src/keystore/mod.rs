@@ -338,3 +338,47 @@ impl SigningKey for PublicOnly {
         Ok(vec![0])
     }
 }
+
+/// What `key offline` / `key online` did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OfflineReport {
+    pub ca: String,
+    pub offline: bool,
+    /// Where its key lives.
+    pub key: String,
+}
+
+/// Marks CA `ca`'s key away (`offline`: a root in a safe, a token
+/// unplugged) or back. An offline CA signs nothing: `crl` without `--ca`
+/// skips it with a note, `doctor` reports it as offline, and a command
+/// that needs its key says "CA '…' is offline".
+pub fn set_offline(
+    pki: &crate::pki::Pki,
+    ledger: &mut crate::ledger::Ledger,
+    ca: &str,
+    offline: bool,
+) -> Result<OfflineReport> {
+    let (rec, _) = pki.ca(ledger, ca)?;
+    ledger.set_offline(ca, offline)?;
+    Ok(OfflineReport {
+        ca: ca.to_string(),
+        offline,
+        key: rec.key_ref.to_string(),
+    })
+}
+
+/// Where the key of the CA whose certificate has `fingerprint` lives, if
+/// that CA is in the PKI at `pki` (for `inspect` of a CA certificate).
+/// Reads the ledger without writing; `None` when there is none.
+pub fn ca_key_location(pki: &crate::pki::Pki, fingerprint: &str) -> Option<(String, KeyRef, bool)> {
+    if !pki.ledger_path().is_file() {
+        return None;
+    }
+    let ledger = pki.read_ledger().ok()?;
+    ledger
+        .cas()
+        .ok()?
+        .into_iter()
+        .find(|c| c.cert.fingerprint == fingerprint)
+        .map(|c| (c.cert.name, c.key_ref, c.offline))
+}
