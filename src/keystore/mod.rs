@@ -382,3 +382,18 @@ pub fn ca_key_location(pki: &crate::pki::Pki, fingerprint: &str) -> Option<(Stri
         .find(|c| c.cert.fingerprint == fingerprint)
         .map(|c| (c.cert.name, c.key_ref, c.offline))
 }
+
+/// How `status` describes a CA's key: `key encrypted`, `key NOT
+/// encrypted`, or `key in pkcs11:token=…`, with `, OFFLINE` when it is away.
+pub fn key_summary(ca: &crate::ledger::CaRecord) -> String {
+    let text = match &ca.key_ref {
+        KeyRef::File if ca.encrypted => "key encrypted".to_string(),
+        KeyRef::File => "key NOT encrypted".to_string(),
+        KeyRef::Pkcs11(u) => format!("key in {u}"),
+    };
+    if ca.offline {
+        format!("{text}, OFFLINE")
+    } else {
+        text
+    }
+}

@@ -14,7 +14,7 @@ use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{
     Attribute, AttributeType, KeyType as P11KeyType, ObjectClass, ObjectHandle,
 };
-use cryptoki::session::{Session, UserType};
+use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::types::AuthPin;
 use rcgen::{PublicKeyData, SignatureAlgorithm, SigningKey};
 use zeroize::Zeroizing;
@@ -55,13 +55,13 @@ fn pin(opts: &PinOptions, token: &str) -> Result<AuthPin> {
     let text = if let Some(f) = &opts.file {
         let bytes = Zeroizing::new(crate::input::read(f, crate::input::Kind::Passphrase)?);
         let text = std::str::from_utf8(&bytes)
-            .map_err(|_| Error::input(format!("PIN file '{}' is not UTF-8 text", f.display())))?;
+            .map_err(|_| Error::input(format!("PIN file '{}' is not UTF-8 text", shown(&f.display().to_string()))))?;
         let line = text
             .strip_suffix("\r\n")
             .or_else(|| text.strip_suffix('\n'))
             .unwrap_or(text);
         if line.is_empty() {
-            return Err(Error::input(format!("PIN file '{}' is empty", f.display())));
+            return Err(Error::input(format!("PIN file '{}' is empty", shown(&f.display().to_string()))));
         }
         Zeroizing::new(line.to_string())
     } else if let Ok(v) = std::env::var(PIN_ENV) {
@@ -210,10 +210,17 @@ impl Token {
         let session = ctx
             .open_rw_session(slot)
             .map_err(|e| p11_err(uri, "opening a session", e))?;
-        let pin = pin(pins, &uri.token)?;
-        match session.login(UserType::User, Some(&pin)) {
-            Ok(()) | Err(P11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-            Err(e) => return Err(p11_err(uri, "logging in", e)),
+        // Another session of this process logged in already (bootstrap,
+        // intermediate): the login holds for the whole token, ask no PIN.
+        let logged_in = session.get_session_info().is_ok_and(|i| {
+            matches!(i.session_state(), SessionState::RwUser | SessionState::RoUser)
+        });
+        if !logged_in {
+            let pin = pin(pins, &uri.token)?;
+            match session.login(UserType::User, Some(&pin)) {
+                Ok(()) | Err(P11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+                Err(e) => return Err(p11_err(uri, "logging in", e)),
+            }
         }
         Ok(Arc::new(Token {
             session: Mutex::new(session),
