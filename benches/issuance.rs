@@ -223,37 +223,66 @@ fn issue_cli_file_vs_softhsm(c: &mut Criterion) {
     std::fs::create_dir_all(&tokens).expect("tokens dir");
     std::fs::write(
         &conf,
-        format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+            tokens.display()
+        ),
     )
     .expect("conf");
     std::fs::write(&pin, "246810\n").expect("pin");
     let token = std::path::Path::new(MODULE).is_file()
         && Command::new("softhsm2-util")
             .env("SOFTHSM2_CONF", &conf)
-            .args(["--init-token", "--free", "--label", "bench", "--pin", "246810", "--so-pin", "13579135"])
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                "bench",
+                "--pin",
+                "246810",
+                "--so-pin",
+                "13579135",
+            ])
             .output()
             .is_ok_and(|o| o.status.success());
     let mut g = c.benchmark_group("issue_cli");
     g.sample_size(10);
     for store in ["file", "softhsm"] {
         if store == "softhsm" && !token {
-            eprintln!("issue_cli/softhsm skipped: SoftHSM2 is not installed (apt-get install softhsm2)");
+            eprintln!(
+                "issue_cli/softhsm skipped: SoftHSM2 is not installed (apt-get install softhsm2)"
+            );
             continue;
         }
         let pki = dir.path().join(format!("pki-{store}"));
         let run = |args: &[&str]| {
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_certsmith"));
             cmd.arg("--pki").arg(&pki).args(args).arg("-q");
-            cmd.env("SOFTHSM2_CONF", &conf).env("CERTSMITH_PKCS11_PIN", "246810");
-            assert!(cmd.status().expect("certsmith").success(), "certsmith {args:?}");
+            cmd.env("SOFTHSM2_CONF", &conf)
+                .env("CERTSMITH_PKCS11_PIN", "246810");
+            assert!(
+                cmd.status().expect("certsmith").success(),
+                "certsmith {args:?}"
+            );
         };
         let token_flags: &[&str] = if store == "softhsm" {
-            &["--key-store", "pkcs11", "--pkcs11-module", MODULE, "--pkcs11-uri", "pkcs11:token=bench"]
+            &[
+                "--key-store",
+                "pkcs11",
+                "--pkcs11-module",
+                MODULE,
+                "--pkcs11-uri",
+                "pkcs11:token=bench",
+            ]
         } else {
             &["--no-passphrase"]
         };
         run(&[&["init", "--cn", "Bench Root"][..], token_flags].concat());
-        run(&[&["intermediate", "issuing", "--cn", "Bench Issuing"][..], token_flags].concat());
+        run(&[
+            &["intermediate", "issuing", "--cn", "Bench Issuing"][..],
+            token_flags,
+        ]
+        .concat());
         let mut n = 0u64;
         g.bench_function(BenchmarkId::from_parameter(store), |b| {
             b.iter(|| {

@@ -54,14 +54,21 @@ impl PinOptions {
 fn pin(opts: &PinOptions, token: &str) -> Result<AuthPin> {
     let text = if let Some(f) = &opts.file {
         let bytes = Zeroizing::new(crate::input::read(f, crate::input::Kind::Passphrase)?);
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|_| Error::input(format!("PIN file '{}' is not UTF-8 text", shown(&f.display().to_string()))))?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            Error::input(format!(
+                "PIN file '{}' is not UTF-8 text",
+                shown(&f.display().to_string())
+            ))
+        })?;
         let line = text
             .strip_suffix("\r\n")
             .or_else(|| text.strip_suffix('\n'))
             .unwrap_or(text);
         if line.is_empty() {
-            return Err(Error::input(format!("PIN file '{}' is empty", shown(&f.display().to_string()))));
+            return Err(Error::input(format!(
+                "PIN file '{}' is empty",
+                shown(&f.display().to_string())
+            )));
         }
         Zeroizing::new(line.to_string())
     } else if let Ok(v) = std::env::var(PIN_ENV) {
@@ -213,7 +220,10 @@ impl Token {
         // Another session of this process logged in already (bootstrap,
         // intermediate): the login holds for the whole token, ask no PIN.
         let logged_in = session.get_session_info().is_ok_and(|i| {
-            matches!(i.session_state(), SessionState::RwUser | SessionState::RoUser)
+            matches!(
+                i.session_state(),
+                SessionState::RwUser | SessionState::RoUser
+            )
         });
         if !logged_in {
             let pin = pin(pins, &uri.token)?;
@@ -336,6 +346,8 @@ impl TokenKey {
             Attribute::Token(true),
             Attribute::Private(false),
             Attribute::Verify(true),
+            Attribute::Encrypt(false),
+            Attribute::Wrap(false),
             Attribute::Label(label_v.clone()),
             Attribute::Id(id.clone()),
         ]);
@@ -345,6 +357,10 @@ impl TokenKey {
             Attribute::Sensitive(true),
             Attribute::Extractable(false),
             Attribute::Sign(true),
+            // A CA key signs and does nothing else.
+            Attribute::Decrypt(false),
+            Attribute::Unwrap(false),
+            Attribute::Derive(false),
             Attribute::Label(label_v),
             Attribute::Id(id.clone()),
         ];

@@ -117,7 +117,7 @@ fn loading_a_token_ca_makes_no_signature_so_issuing_makes_exactly_one() {
 
 #[test]
 fn token_private_key_is_sensitive_never_extractable_and_cannot_be_read() {
-    let Some((_env, hsm)) = token_pki("ecdsa-p256") else {
+    let Some((env, hsm)) = token_pki("ecdsa-p256") else {
         return;
     };
     let (ok, out) = hsm.pkcs11_tool(&["--list-objects", "--type", "privkey"]);
@@ -137,8 +137,93 @@ fn token_private_key_is_sensitive_never_extractable_and_cannot_be_read() {
             "{a}"
         );
     }
-    let (ok, out) = hsm.pkcs11_tool(&["--read-object", "--type", "privkey", "--label", "root"]);
-    assert!(!ok, "the private key value was read: {out}");
+    let usages: Vec<&str> = out
+        .lines()
+        .filter(|l| l.trim_start().starts_with("Usage:"))
+        .collect();
+    for u in usages {
+        assert_eq!(u.trim(), "Usage:      sign", "a CA key must only sign: {u}");
+    }
+    // Asking the token itself for CKA_VALUE (pkcs11-tool does not even try):
+    // a child process of this test binary, with the token's SOFTHSM2_CONF.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "hsm::cli::child_reads_the_private_key_value",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("SOFTHSM2_CONF", &hsm.conf)
+        .env("HSM_CHILD_MODULE", &hsm.module)
+        .current_dir(env.dir.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("private key value refused by the token"),
+        "{text}"
+    );
+}
+
+/// The child half of the test above: reads CKA_VALUE of the token's root
+/// key through PKCS#11 directly and expects the token to refuse it.
+#[test]
+#[ignore = "run by token_private_key_is_sensitive_never_extractable_and_cannot_be_read in a child process"]
+fn child_reads_the_private_key_value() {
+    use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+    let Some(module) = std::env::var_os("HSM_CHILD_MODULE") else {
+        return;
+    };
+    let ctx = cryptoki::context::Pkcs11::new(module).unwrap();
+    ctx.initialize(cryptoki::context::CInitializeArgs::new(
+        cryptoki::context::CInitializeFlags::OS_LOCKING_OK,
+    ))
+    .unwrap();
+    let slot = ctx
+        .get_slots_with_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| ctx.get_token_info(*s).unwrap().label().trim_end() == "acme-ca")
+        .unwrap();
+    let session = ctx.open_ro_session(slot).unwrap();
+    session
+        .login(cryptoki::session::UserType::User, Some(&PIN.into()))
+        .unwrap();
+    let keys = session
+        .find_objects(&[
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Label(b"root".to_vec()),
+        ])
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    let flags = session
+        .get_attributes(
+            keys[0],
+            &[
+                AttributeType::Sensitive,
+                AttributeType::Extractable,
+                AttributeType::NeverExtractable,
+            ],
+        )
+        .unwrap();
+    assert!(flags.contains(&Attribute::Sensitive(true)), "{flags:?}");
+    assert!(flags.contains(&Attribute::Extractable(false)), "{flags:?}");
+    assert!(
+        flags.contains(&Attribute::NeverExtractable(true)),
+        "{flags:?}"
+    );
+    match session.get_attributes(keys[0], &[AttributeType::Value]) {
+        Ok(v) if v.iter().any(|a| matches!(a, Attribute::Value(_))) => {
+            panic!("the token handed out the private key value")
+        }
+        Ok(_) => println!("private key value refused by the token (unavailable)"),
+        Err(e) => println!("private key value refused by the token ({e})"),
+    }
 }
 
 #[test]
