@@ -533,6 +533,8 @@ pub struct CreatedCa {
     pub encrypted: bool,
     pub clamped: bool,
     pub files: Vec<std::path::PathBuf>,
+    /// The token key's URI when the key lives in a PKCS#11 token (no key file).
+    pub key_ref: Option<String>,
 }
 
 /// Writes `cas/<name>/ca.pem` and `ca.key.pem` (encrypted unless `pass` is
@@ -630,5 +632,6 @@ pub fn write_ca<K: StoredKey>(
         encrypted: pass.is_some(),
         clamped: new.signed.window.clamped,
         files,
+        key_ref: new.key.key_ref().to_ledger(),
     })
 }

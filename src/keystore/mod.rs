@@ -114,11 +114,12 @@ impl KeyRef {
 }
 
 impl fmt::Display for KeyRef {
-    /// What `status`, `inspect` and `doctor` show as where a key lives.
+    /// What `status`, `inspect` and `doctor` show as where a key lives:
+    /// `file`, or the token key's URI.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             KeyRef::File => f.write_str("file"),
-            KeyRef::Pkcs11(u) => write!(f, "pkcs11 {u}"),
+            KeyRef::Pkcs11(u) => write!(f, "{u}"),
         }
     }
 }

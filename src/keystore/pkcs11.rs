@@ -188,7 +188,7 @@ impl Token {
         }
         let ctx = context(&module, uri)?;
         let slots = ctx
-            .get_slots_with_token()
+            .get_slots_with_initialized_token()
             .map_err(|e| p11_err(uri, "listing slots", e))?;
         let mut labels = Vec::new();
         let mut found = None;

@@ -433,15 +433,7 @@ fn offline_root_is_skipped_by_crl_reported_by_doctor_and_refused_by_what_needs_i
     let r = hsm.run(&env, &["doctor", "--pin-file", hsm.pin_file()]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("offline"), "{}", r.stdout);
-    let mut inter = vec![
-        "intermediate",
-        "edge",
-        "--ca",
-        "root",
-        "--cn",
-        "Edge CA",
-        "-q",
-    ];
+    let mut inter = vec!["intermediate", "edge", "--cn", "Edge CA", "-q"];
     let uri = hsm.uri("");
     inter.extend(token_flags(&hsm, &uri));
     let err = hsm.refused(&env, &inter, &[]);
