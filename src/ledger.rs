@@ -976,6 +976,51 @@ fn insert(tx: &rusqlite::Transaction<'_>, r: &CertRecord, state: &str) -> Result
     Ok(tx.last_insert_rowid())
 }
 
+/// What the use cases in `ops` ask of the ledger beyond issuing.
+impl Ledger {
+    /// Whether the ledger at `path` is missing or holds no certificate (not
+    /// even a `pending` reservation of a concurrent process): then a
+    /// directory an `init` made for it may be removed again. A ledger
+    /// without the table (its creation failed) is empty too; one that
+    /// cannot be read is not.
+    pub fn is_empty_at(path: &Path) -> bool {
+        if !path.exists() {
+            return true;
+        }
+        Connection::open(path)
+            .and_then(|c| {
+                c.busy_timeout(std::time::Duration::from_secs(60))?;
+                c.query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE name = 'certificates'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .and_then(|t| {
+                    if t == 0 {
+                        Ok(0)
+                    } else {
+                        c.query_row("SELECT COUNT(*) FROM certificates", [], |r| {
+                            r.get::<_, i64>(0)
+                        })
+                    }
+                })
+            })
+            .map(|n| n == 0)
+            .unwrap_or(false)
+    }
+
+    /// Records whether the key file of CA `name` is encrypted.
+    pub fn set_key_encrypted(&mut self, name: &str, encrypted: bool) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE cas SET encrypted = ?1 WHERE name = ?2",
+                params![encrypted as i64, name],
+            )
+            .map_err(db_err)
+            .map(drop)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

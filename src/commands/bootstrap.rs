@@ -12,6 +12,8 @@ use certsmith::export::Format;
 use certsmith::keys::Kdf;
 use certsmith::leaf::IssuedLeaf;
 use certsmith::names::{NameConstraintSet, San, Subject};
+use certsmith::ops::init::NewCaRequest;
+use certsmith::ops::intermediate::IntermediateRequest;
 use certsmith::passphrase::{self, PassOptions, Passphrase};
 use certsmith::pki::Pki;
 
@@ -325,13 +327,16 @@ fn steps(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
         clamp: false,
         no_crl: false,
     };
-    let root = super::init::create(
-        ctx,
-        "root",
-        &root_req,
-        plan.root_key.as_deref(),
-        &opts,
-        plan.kdf,
+    let key_type = |k: Option<&str>| k.map(str::parse).transpose();
+    let root = certsmith::ops::init::init(
+        &ctx.pki,
+        &NewCaRequest {
+            name: "root".into(),
+            ca: root_req.clone(),
+            key: key_type(plan.root_key.as_deref())?,
+            pass: opts.clone(),
+            kdf: plan.kdf,
+        },
     )?;
     let mut constraints = NameConstraintSet::default();
     if let Naming::Domain(d) = &plan.naming {
@@ -343,15 +348,19 @@ fn steps(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
         constraints,
         ..root_req.clone()
     };
-    let intermediate = super::intermediate::create(
-        ctx,
-        &plan.intermediate_name,
-        "root",
-        &inter_req,
-        plan.key.as_deref(),
-        &opts,
-        &opts,
-        plan.kdf,
+    let intermediate = certsmith::ops::intermediate::intermediate(
+        &ctx.pki,
+        &IntermediateRequest {
+            new: NewCaRequest {
+                name: plan.intermediate_name.clone(),
+                ca: inter_req,
+                key: key_type(plan.key.as_deref())?,
+                pass: opts.clone(),
+                kdf: plan.kdf,
+            },
+            issuer: "root".into(),
+            issuer_pass: opts.clone(),
+        },
     )?;
     let (name, profile, san) = plan.first_cert();
     let leaf_args = LeafArgs {

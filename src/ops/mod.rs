@@ -3,6 +3,9 @@
 //! flags into requests and reports into text; tests and fuzz targets call
 //! these functions, so they exercise exactly what the binary runs.
 
+pub mod adopt;
+pub mod init;
+pub mod intermediate;
 pub mod sign;
 
 use crate::error::{Error, Result};
