@@ -12,6 +12,7 @@ use certsmith::export::Format;
 use certsmith::keys::Kdf;
 use certsmith::leaf::IssuedLeaf;
 use certsmith::names::{NameConstraintSet, San, Subject};
+use certsmith::ops::export::ExportRequest;
 use certsmith::ops::init::NewCaRequest;
 use certsmith::ops::intermediate::IntermediateRequest;
 use certsmith::passphrase::{self, PassOptions, Passphrase};
@@ -377,15 +378,20 @@ fn steps(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
     };
     let first = super::issue::issue(ctx, &name, plan.key.as_deref(), &leaf_args, &opts)?;
     let p12 = match &plan.p12 {
-        Some(pw) => Some(super::export::write(
-            ctx,
-            &name,
-            Format::P12,
-            None,
-            false,
-            &mut || Ok(pw.clone()),
-            false,
-        )?),
+        Some(pw) => Some(
+            certsmith::ops::export::export(
+                &ctx.pki,
+                &ExportRequest {
+                    name: name.clone(),
+                    format: Format::P12,
+                    out: None,
+                    legacy: false,
+                    force: false,
+                },
+                &mut || Ok(pw.clone()),
+            )?
+            .file,
+        ),
         None => None,
     };
     // First (empty) CRLs, which servers like nginx need, then the

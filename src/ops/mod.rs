@@ -4,6 +4,8 @@
 //! these functions, so they exercise exactly what the binary runs.
 
 pub mod adopt;
+pub mod change_passphrase;
+pub mod export;
 pub mod init;
 pub mod intermediate;
 pub mod sign;
