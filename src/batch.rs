@@ -28,7 +28,7 @@ use time::OffsetDateTime;
 use crate::ca::Signer;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
-use crate::leaf::{self, LeafRequest};
+use crate::leaf::{LeafKey, LeafRequest};
 use crate::ledger::{CertRecord, Ledger, db_err, name_taken};
 use crate::manifest::{Manifest, Row};
 use crate::names::Subject;
@@ -411,8 +411,8 @@ impl Plan<'_> {
                 Err(_) => return Ok(()),
             };
             let made = reqs
-                .iter()
-                .map(|r| self.make(r, chain))
+                .into_iter()
+                .map(|r| self.make(*r, chain))
                 .collect::<Result<Vec<_>>>()?;
             store::pause_point("batch-signed");
             let recs: Vec<CertRecord> = made.iter().map(|m| m.record.clone()).collect();
@@ -447,22 +447,14 @@ impl Plan<'_> {
     }
 
     /// Makes a key and signs one certificate, in memory.
-    fn make(&self, req: &LeafRequest, chain: &str) -> Result<Made> {
+    fn make(&self, req: LeafRequest, chain: &str) -> Result<Made> {
         let key = self.key_type.generate()?;
-        let signed = req.sign(self.signer, &key, self.key_type, self.now)?;
-        let cert = signed.pem();
         let key_pem = keys::to_pem(&key)?;
+        let dir = self.dir(&req.name);
+        let leaf = req.sign_leaf(self.signer, LeafKey::Held(key), self.key_type, self.now)?;
+        let cert = leaf.signed.pem();
         let fullchain = format!("{cert}{chain}");
-        let record = leaf::record(
-            self.pki,
-            req,
-            self.signer,
-            &signed,
-            self.key_type,
-            &self.dir(&req.name),
-            true,
-            self.now,
-        );
+        let record = leaf.record(self.pki, self.signer, &dir);
         Ok(Made {
             record,
             key_pem,

@@ -101,6 +101,82 @@ impl LeafRequest {
         )?;
         signer.sign(self.params(key_type)?, public_key, window)
     }
+
+    /// Signs the leaf for `key` with `signer`: the value [`write`] takes.
+    pub fn sign_leaf(
+        self,
+        signer: &Signer,
+        key: LeafKey,
+        key_type: KeyType,
+        now: OffsetDateTime,
+    ) -> Result<SignedLeaf> {
+        let signed = match &key {
+            LeafKey::Held(k) => self.sign(signer, k, key_type, now)?,
+            LeafKey::Public(p) => self.sign(signer, p, key_type, now)?,
+        };
+        Ok(SignedLeaf {
+            request: self,
+            signed,
+            key,
+            key_type,
+            signed_at: now,
+        })
+    }
+}
+
+/// The key a leaf certifies.
+pub enum LeafKey {
+    /// A key certsmith made (or reuses): written beside the certificate.
+    Held(KeyPair),
+    /// Only the public key (a CSR's, or a CSR-signed leaf's): no key file.
+    Public(rcgen::SubjectPublicKeyInfo),
+}
+
+impl LeafKey {
+    fn held(&self) -> Option<&KeyPair> {
+        match self {
+            LeafKey::Held(k) => Some(k),
+            LeafKey::Public(_) => None,
+        }
+    }
+}
+
+/// A leaf just signed, with everything its files and ledger record are
+/// made of: the step between signing and [`write`].
+pub struct SignedLeaf {
+    pub request: LeafRequest,
+    pub signed: Signed,
+    pub key: LeafKey,
+    pub key_type: KeyType,
+    /// When it was signed (the ledger's `created_at`).
+    pub signed_at: OffsetDateTime,
+}
+
+impl SignedLeaf {
+    /// Its ledger record, as issued by `signer` into `dir`.
+    pub fn record(&self, pki: &Pki, signer: &Signer, dir: &Path) -> CertRecord {
+        let (req, signed) = (&self.request, &self.signed);
+        CertRecord {
+            id: 0,
+            name: req.name.clone(),
+            kind: Kind::Leaf,
+            issuer: Some(signer.name.clone()),
+            serial: signed.serial_hex(),
+            subject: req.subject.to_string(),
+            sans: req.sans.iter().map(|s| s.to_string()).collect(),
+            profile: req.profile.name.clone(),
+            key_type: self.key_type.to_string(),
+            not_before: signed.window.not_before.unix_timestamp(),
+            not_after: signed.window.not_after.unix_timestamp(),
+            fingerprint: signed.fingerprint.clone(),
+            state: "active".into(),
+            revoked_at: None,
+            revocation_reason: None,
+            dir: pki.ledger_dir(dir),
+            has_key: self.key.held().is_some(),
+            created_at: self.signed_at.unix_timestamp(),
+        }
+    }
 }
 
 /// What was written for a leaf, for the report and `--json`.
@@ -193,40 +269,6 @@ impl LeafFiles {
     }
 }
 
-/// The ledger record of a leaf.
-#[allow(clippy::too_many_arguments)]
-pub fn record(
-    pki: &Pki,
-    req: &LeafRequest,
-    signer: &Signer,
-    signed: &Signed,
-    key_type: KeyType,
-    dir: &Path,
-    has_key: bool,
-    now: OffsetDateTime,
-) -> CertRecord {
-    CertRecord {
-        id: 0,
-        name: req.name.clone(),
-        kind: Kind::Leaf,
-        issuer: Some(signer.name.clone()),
-        serial: signed.serial_hex(),
-        subject: req.subject.to_string(),
-        sans: req.sans.iter().map(|s| s.to_string()).collect(),
-        profile: req.profile.name.clone(),
-        key_type: key_type.to_string(),
-        not_before: signed.window.not_before.unix_timestamp(),
-        not_after: signed.window.not_after.unix_timestamp(),
-        fingerprint: signed.fingerprint.clone(),
-        state: "active".into(),
-        revoked_at: None,
-        revocation_reason: None,
-        dir: pki.ledger_dir(dir),
-        has_key,
-        created_at: now.unix_timestamp(),
-    }
-}
-
 /// Refuses a name held by an issuance in progress, or already taken
 /// without `force`, and the name of any CA (current or not) even with
 /// `force`: a leaf taking it would make `revoke NAME` hit the leaf.
@@ -263,18 +305,15 @@ pub struct WriteOptions {
 /// Reserves the name in the ledger, writes the files atomically, then
 /// marks the record active. On any failure the ledger and directory are
 /// left as they were.
-#[allow(clippy::too_many_arguments)]
 pub fn write(
     pki: &Pki,
     ledger: &mut Ledger,
     signer: &Signer,
-    req: &LeafRequest,
-    signed: &Signed,
-    key: Option<&KeyPair>,
-    key_type: KeyType,
+    leaf: &SignedLeaf,
     opts: &WriteOptions,
-    now: OffsetDateTime,
 ) -> Result<IssuedLeaf> {
+    let (req, signed, key) = (&leaf.request, &leaf.signed, leaf.key.held());
+    let now = leaf.signed_at;
     let dir = opts.out.clone().unwrap_or_else(|| pki.cert_dir(&req.name));
     let files = LeafFiles::new(signer, signed, key)?;
     let root = if dir.starts_with(&pki.root) {
@@ -282,7 +321,7 @@ pub fn write(
     } else {
         dir.clone()
     };
-    let rec = record(pki, req, signer, signed, key_type, &dir, key.is_some(), now);
+    let rec = leaf.record(pki, signer, &dir);
     if !opts.force {
         // Refuse before touching the ledger, so a refusal changes no byte of the PKI directory.
         for f in files.names() {

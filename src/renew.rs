@@ -2,7 +2,6 @@
 //! serial, with a new key unless the old one is reused. The old certificate
 //! stays in the ledger, superseded (and revoked if asked).
 
-use rcgen::KeyPair;
 use serde::Serialize;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
@@ -11,7 +10,7 @@ use crate::ca::Signer;
 use crate::certinfo;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
-use crate::leaf::{self, IssuedLeaf, LeafRequest, WriteOptions};
+use crate::leaf::{self, IssuedLeaf, LeafKey, LeafRequest, WriteOptions};
 use crate::ledger::{Kind, Ledger};
 use crate::names::{San, Subject};
 use crate::passphrase::PassOptions;
@@ -39,14 +38,6 @@ pub struct Renewed {
     pub old_serial: String,
     pub reused_key: bool,
     pub old_revoked: bool,
-}
-
-/// The key of the new certificate.
-enum NewKey {
-    /// A key certsmith holds (new, or reused from key.pem).
-    Held(KeyPair),
-    /// Only the public key, from a CSR-signed certificate.
-    Public(rcgen::SubjectPublicKeyInfo),
 }
 
 /// Renews leaf `name` at `now`.
@@ -121,9 +112,9 @@ pub fn renew(
                 ))
                 .hint("run `certsmith doctor`"));
             }
-            NewKey::Held(key)
+            LeafKey::Held(key)
         } else {
-            NewKey::Public(
+            LeafKey::Public(
                 rcgen::SubjectPublicKeyInfo::from_der(&old_cert.spki_der).map_err(|e| {
                     Error::failed(format!("cannot read the public key of '{name}': {e}"))
                 })?,
@@ -139,38 +130,18 @@ pub fn renew(
             )));
         }
         let kt: KeyType = old.key_type.parse()?;
-        NewKey::Held(kt.generate()?)
+        LeafKey::Held(kt.generate()?)
     };
     let key_type = match &new_key {
-        NewKey::Held(k) => keys::key_type_of(k)?,
-        NewKey::Public(_) => old.key_type.parse()?,
+        LeafKey::Held(k) => keys::key_type_of(k)?,
+        LeafKey::Public(_) => old.key_type.parse()?,
     };
     let wopts = WriteOptions {
         out: (dir != pki.cert_dir(name)).then(|| dir.clone()),
         force: true,
     };
-    let issued = match &new_key {
-        NewKey::Held(k) => {
-            let signed = req.sign(&signer, k, key_type, now)?;
-            leaf::write(
-                pki,
-                ledger,
-                &signer,
-                &req,
-                &signed,
-                Some(k),
-                key_type,
-                &wopts,
-                now,
-            )?
-        }
-        NewKey::Public(p) => {
-            let signed = req.sign(&signer, p, key_type, now)?;
-            leaf::write(
-                pki, ledger, &signer, &req, &signed, None, key_type, &wopts, now,
-            )?
-        }
-    };
+    let leaf = req.sign_leaf(&signer, new_key, key_type, now)?;
+    let issued = leaf::write(pki, ledger, &signer, &leaf, &wopts)?;
     let mut old_revoked = false;
     if opts.revoke_old && old.revoked_at.is_none() {
         crate::revoke::revoke(ledger, &old, "superseded", now)?;

@@ -15,11 +15,12 @@ use certsmith::names::{NameConstraintSet, San, Subject};
 use certsmith::ops::export::ExportRequest;
 use certsmith::ops::init::NewCaRequest;
 use certsmith::ops::intermediate::IntermediateRequest;
+use certsmith::ops::issue::IssueRequest;
 use certsmith::passphrase::{self, PassOptions, Passphrase};
 use certsmith::pki::Pki;
 
 use super::Ctx;
-use crate::cli::{BootstrapArgs, LeafArgs};
+use crate::cli::BootstrapArgs;
 
 /// How the first certificate is named.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -364,19 +365,18 @@ fn steps(ctx: &Ctx, plan: &Plan) -> Result<Outcome> {
         },
     )?;
     let (name, profile, san) = plan.first_cert();
-    let leaf_args = LeafArgs {
-        ca: Some(plan.intermediate_name.clone()),
-        profile: profile.into(),
-        validity: plan.device_validity.clone(),
-        clamp: false,
-        subject: None,
-        cn: None,
-        san,
-        force: false,
-        out: None,
-        pass: Default::default(),
-    };
-    let first = super::issue::issue(ctx, &name, plan.key.as_deref(), &leaf_args, &opts)?;
+    let first = certsmith::ops::issue::issue(
+        &ctx.pki,
+        IssueRequest {
+            ca: Some(plan.intermediate_name.clone()),
+            profile: profile.into(),
+            key: key_type(plan.key.as_deref())?,
+            validity: super::validity(plan.device_validity.as_deref())?,
+            sans: super::sans(&san)?,
+            pass: opts.clone(),
+            ..IssueRequest::new(name.clone())
+        },
+    )?;
     let p12 = match &plan.p12 {
         Some(pw) => Some(
             certsmith::ops::export::export(

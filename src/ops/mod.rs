@@ -8,10 +8,15 @@ pub mod change_passphrase;
 pub mod export;
 pub mod init;
 pub mod intermediate;
+pub mod issue;
 pub mod sign;
 
+use crate::ca::Signer;
 use crate::error::{Error, Result};
+use crate::leaf::{self, WriteOptions};
 use crate::ledger::{Kind, Ledger};
+use crate::passphrase::PassOptions;
+use crate::pki::{Out, Pki};
 
 /// `--ca`, or the default issuing CA: the only intermediate, else the only root.
 pub fn issuing_ca(ledger: &Ledger, arg: Option<&str>) -> Result<String> {
@@ -37,4 +42,25 @@ pub fn issuing_ca(ledger: &Ledger, arg: Option<&str>) -> Result<String> {
                 .hint(format!("pass --ca NAME, one of: {}", names.join(", ")))
         }
     })
+}
+
+/// What `issue` and `sign` check before they sign leaf `name`: the name is
+/// free (a `pending` one belongs to a running or interrupted command, never
+/// re-issued over), `--out` is not at certsmith's own files (and is made
+/// absolute, as it is then written to and stored), and the issuing CA
+/// (`ca`, else the default) loads.
+pub(crate) fn issuer_for(
+    pki: &Pki,
+    ledger: &Ledger,
+    name: &str,
+    ca: Option<&str>,
+    pass: &PassOptions,
+    write: &mut WriteOptions,
+) -> Result<Signer> {
+    leaf::check_name(ledger, name, write.force)?;
+    if let Some(out) = &write.out {
+        write.out = Some(pki.check_out(ledger, out, Out::CertDir(name))?);
+    }
+    let ca = issuing_ca(ledger, ca)?;
+    Signer::load(pki, ledger, &ca, pass)
 }

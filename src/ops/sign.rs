@@ -13,7 +13,7 @@ use crate::ca::{Signed, Signer};
 use crate::clock;
 use crate::csr::{self, Csr};
 use crate::error::{Error, Result, shown};
-use crate::leaf::{self, IssuedLeaf, LeafRequest, WriteOptions};
+use crate::leaf::{self, IssuedLeaf, LeafKey, LeafRequest, SignedLeaf, WriteOptions};
 use crate::names::{San, Subject};
 use crate::passphrase::PassOptions;
 use crate::pki::{Pki, validate_name};
@@ -153,28 +153,24 @@ pub fn sign_csr(pki: &Pki, mut req: SignRequest) -> Result<SignReport> {
     let mut ledger = pki.open_ledger()?;
     let profile = Profile::load(Some(&pki.root), &req.profile)?;
     let plan = plan(&req, profile)?;
-    // A `pending` name belongs to a running or interrupted command: never re-issue over it.
-    leaf::check_name(&ledger, &plan.leaf.name, req.write.force)?;
-    if let Some(out) = &req.write.out {
-        // Absolute from here on: as it is written to and stored in the ledger.
-        req.write.out =
-            Some(pki.check_out(&ledger, out, crate::pki::Out::CertDir(&plan.leaf.name))?);
-    }
-    let ca = super::issuing_ca(&ledger, req.ca.as_deref())?;
-    let signer = Signer::load(pki, &ledger, &ca, &req.pass)?;
+    let signer = super::issuer_for(
+        pki,
+        &ledger,
+        &plan.leaf.name,
+        req.ca.as_deref(),
+        &req.pass,
+        &mut req.write,
+    )?;
     let now = clock::now()?;
     let signed = plan.sign(&signer, now)?;
-    let issued = leaf::write(
-        pki,
-        &mut ledger,
-        &signer,
-        &plan.leaf,
-        &signed,
-        None,
-        plan.csr.key_type,
-        &req.write,
-        now,
-    )?;
+    let leaf = SignedLeaf {
+        request: plan.leaf,
+        signed,
+        key: LeafKey::Public(plan.csr.public_key),
+        key_type: plan.csr.key_type,
+        signed_at: now,
+    };
+    let issued = leaf::write(pki, &mut ledger, &signer, &leaf, &req.write)?;
     Ok(SignReport {
         issued,
         notes: plan.notes,
