@@ -10,8 +10,9 @@ use certsmith::passphrase::{self, PassOptions};
 use certsmith::validity::Validity;
 
 use super::Ctx;
-use super::bootstrap::{Naming, Plan, check_domain};
+use super::bootstrap::check_domain;
 use crate::cli::BootstrapArgs;
+use certsmith::ops::bootstrap::{Naming, Plan};
 
 /// Trust stores `bundle --target` knows, offered as the wizard's choices.
 const TARGETS: [&str; 9] = [

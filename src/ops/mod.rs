@@ -4,6 +4,7 @@
 //! these functions, so they exercise exactly what the binary runs.
 
 pub mod adopt;
+pub mod bootstrap;
 pub mod change_passphrase;
 pub mod export;
 pub mod init;
