@@ -3,7 +3,6 @@
 //! stays in the ledger, superseded (and revoked if asked).
 
 use serde::Serialize;
-use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::ca::Signer;
@@ -11,16 +10,20 @@ use crate::certinfo;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
 use crate::leaf::{self, IssuedLeaf, LeafKey, LeafRequest, WriteOptions};
-use crate::ledger::{Kind, Ledger};
+use crate::ledger::Kind;
 use crate::names::{San, Subject};
 use crate::passphrase::PassOptions;
 use crate::pki::Pki;
 use crate::profile::Profile;
 use crate::validity::Validity;
 
-/// How to renew.
+/// Which leaf to renew, and how.
 #[derive(Clone, Debug, Default)]
-pub struct RenewOptions {
+pub struct RenewRequest {
+    /// The certificate's name.
+    pub name: String,
+    /// How the issuing CA's key is opened.
+    pub pass: PassOptions,
     /// Validity of the new certificate (default: the profile's).
     pub validity: Option<Validity>,
     pub clamp: bool,
@@ -40,15 +43,11 @@ pub struct Renewed {
     pub old_revoked: bool,
 }
 
-/// Renews leaf `name` at `now`.
-pub fn renew(
-    pki: &Pki,
-    ledger: &mut Ledger,
-    name: &str,
-    opts: &RenewOptions,
-    pass: &PassOptions,
-    now: OffsetDateTime,
-) -> Result<Renewed> {
+/// `certsmith renew`: renews leaf `req.name` now.
+pub fn renew(pki: &Pki, opts: &RenewRequest) -> Result<Renewed> {
+    let (name, pass) = (opts.name.as_str(), &opts.pass);
+    let ledger = &mut pki.open_ledger()?;
+    let now = crate::clock::now()?;
     let old = ledger.cert_by_name(name)?.ok_or_else(|| {
         Error::input(format!("no certificate named '{name}' in the ledger"))
             .hint("run `certsmith list` to see the names")

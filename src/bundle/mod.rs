@@ -323,6 +323,16 @@ fn select_cas(pki: &Pki, ledger: &Ledger, opts: &Options) -> Result<Vec<(String,
     Ok(picked.into_iter().map(|(n, i, _)| (n, i)).collect())
 }
 
+/// `certsmith bundle`: reads the ledger and [`build`]s the bundle of
+/// `target_name`. It writes temporary files, perhaps inside the PKI
+/// directory: held against `doctor --repair`, which deletes the temporary
+/// files of dead commands.
+pub fn bundle(pki: &Pki, target_name: &str, opts: &Options) -> Result<BundleResult> {
+    let ledger = pki.read_ledger()?;
+    let _lock = crate::lock::shared(&pki.root)?;
+    build(pki, &ledger, target_name, opts)
+}
+
 /// Builds the bundle of `target_name` from this PKI, checks its rules and
 /// writes it (nothing is written when a rule at error level is broken).
 pub fn build(

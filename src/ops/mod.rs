@@ -6,10 +6,12 @@
 pub mod adopt;
 pub mod bootstrap;
 pub mod change_passphrase;
+pub mod crl;
 pub mod export;
 pub mod init;
 pub mod intermediate;
 pub mod issue;
+pub mod revoke;
 pub mod sign;
 
 use crate::ca::Signer;
