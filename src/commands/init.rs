@@ -34,7 +34,7 @@ pub fn new_ca_request(name: &str, a: &CaArgs) -> Result<NewCaRequest> {
     Ok(NewCaRequest {
         name: name.to_string(),
         ca,
-        key: a.key.as_deref().map(str::parse).transpose()?,
+        key: super::key_type(a.key.as_deref())?,
         pass,
         kdf,
     })

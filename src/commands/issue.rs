@@ -12,7 +12,7 @@ pub fn run(ctx: &Ctx, a: IssueArgs) -> Result<()> {
     let req = IssueRequest {
         name: a.name.clone(),
         profile: l.profile.clone(),
-        key: a.key.as_deref().map(str::parse).transpose()?,
+        key: super::key_type(a.key.as_deref())?,
         subject: super::subject(l.subject.as_deref(), l.cn.as_deref())?,
         sans: super::sans(&l.san)?,
         validity: super::validity(l.validity.as_deref())?,

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use certsmith::error::{Error, Result, escape_controls};
 use certsmith::keys::{Kdf, KeyType};
-use certsmith::ledger::Ledger;
 use certsmith::names::{San, Subject};
 use certsmith::passphrase::PassOptions;
 use certsmith::pki::Pki;
@@ -195,11 +194,9 @@ pub fn new_key_options(pass: &PassArgs, protect: &NewKeyProtection) -> Result<(P
     ))
 }
 
-/// `--key`, or the default.
-pub fn key_type(arg: Option<&str>, default: KeyType) -> Result<KeyType> {
-    arg.map(str::parse)
-        .transpose()
-        .map(|k| k.unwrap_or(default))
+/// `--key`, if given (the use case falls back to the profile's).
+pub fn key_type(arg: Option<&str>) -> Result<Option<KeyType>> {
+    arg.map(str::parse).transpose()
 }
 
 /// `--validity`, if given.
@@ -237,11 +234,6 @@ pub fn sans(args: &[String]) -> Result<Vec<San>> {
         }
     }
     Ok(out)
-}
-
-/// `--ca`, or the default issuing CA: the only intermediate, else the only root.
-pub fn issuing_ca(ledger: &Ledger, arg: Option<&str>) -> Result<String> {
-    certsmith::ops::issuing_ca(ledger, arg)
 }
 
 /// Lines listing written files, for human output.

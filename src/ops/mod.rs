@@ -4,6 +4,7 @@
 //! these functions, so they exercise exactly what the binary runs.
 
 pub mod adopt;
+pub mod batch;
 pub mod bootstrap;
 pub mod change_passphrase;
 pub mod crl;
