@@ -211,10 +211,8 @@ impl Plan<'_> {
                 Ok(Action::Skip) => c.skipped += 1,
                 Ok(Action::Issue(_)) => {
                     let dir = self.dir(&row.name);
-                    let unrecorded = dir.is_dir()
-                        && ["cert.pem", "key.pem", "chain.pem", "fullchain.pem"]
-                            .iter()
-                            .any(|f| dir.join(f).exists());
+                    let unrecorded =
+                        dir.is_dir() && crate::layout::FILES.iter().any(|f| dir.join(f).exists());
                     if unrecorded && !self.skip_existing {
                         let why = format!(
                             "files for '{}' already exist in '{}' but the ledger has no such certificate",
@@ -466,10 +464,14 @@ impl Plan<'_> {
     /// Writes one certificate's directory.
     fn write(&self, m: &Made, chain: &str, dir: &Path, root: &Path) -> Result<()> {
         let files = [
-            ("key.pem", m.key_pem.as_bytes(), store::KEY_MODE),
-            ("cert.pem", m.cert.as_bytes(), store::PUBLIC_MODE),
-            ("chain.pem", chain.as_bytes(), store::PUBLIC_MODE),
-            ("fullchain.pem", m.fullchain.as_bytes(), store::PUBLIC_MODE),
+            (crate::layout::KEY, m.key_pem.as_bytes(), store::KEY_MODE),
+            (crate::layout::CERT, m.cert.as_bytes(), store::PUBLIC_MODE),
+            (crate::layout::CHAIN, chain.as_bytes(), store::PUBLIC_MODE),
+            (
+                crate::layout::FULLCHAIN,
+                m.fullchain.as_bytes(),
+                store::PUBLIC_MODE,
+            ),
         ];
         // The usual case: a new directory, appearing whole with one rename.
         let fresh = StagedDir::new(dir)?;

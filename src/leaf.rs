@@ -12,6 +12,7 @@ use crate::ca::{Signed, Signer};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
+use crate::layout;
 use crate::ledger::{CertRecord, Kind, Ledger};
 use crate::names::{San, Subject};
 use crate::pki::Pki;
@@ -224,13 +225,25 @@ impl LeafFiles {
         })
     }
 
+    /// Each file this leaf writes: its name, contents and mode.
+    pub fn entries(&self) -> Vec<(&'static str, &[u8], u32)> {
+        let mut v = Vec::with_capacity(4);
+        if let Some(k) = &self.key {
+            v.push((layout::KEY, k.as_bytes(), store::KEY_MODE));
+        }
+        v.push((layout::CERT, self.cert.as_bytes(), store::PUBLIC_MODE));
+        v.push((layout::CHAIN, self.chain.as_bytes(), store::PUBLIC_MODE));
+        v.push((
+            layout::FULLCHAIN,
+            self.fullchain.as_bytes(),
+            store::PUBLIC_MODE,
+        ));
+        v
+    }
+
     /// The file names this leaf writes.
     pub fn names(&self) -> Vec<&'static str> {
-        let mut v = vec!["cert.pem", "chain.pem", "fullchain.pem"];
-        if self.key.is_some() {
-            v.insert(0, "key.pem");
-        }
-        v
+        self.entries().into_iter().map(|(n, _, _)| n).collect()
     }
 
     /// Stages the files into `dir`, backing up what is there with `backup` (an old serial).
@@ -239,32 +252,9 @@ impl LeafFiles {
             Some(s) => Existing::Backup(s.to_string()),
             None => Existing::Refuse,
         };
-        if let Some(k) = &self.key {
-            staged.add(
-                &dir.join("key.pem"),
-                k.as_bytes(),
-                store::KEY_MODE,
-                existing.clone(),
-            )?;
+        for (name, bytes, mode) in self.entries() {
+            staged.add(&dir.join(name), bytes, mode, existing.clone())?;
         }
-        staged.add(
-            &dir.join("cert.pem"),
-            self.cert.as_bytes(),
-            store::PUBLIC_MODE,
-            existing.clone(),
-        )?;
-        staged.add(
-            &dir.join("chain.pem"),
-            self.chain.as_bytes(),
-            store::PUBLIC_MODE,
-            existing.clone(),
-        )?;
-        staged.add(
-            &dir.join("fullchain.pem"),
-            self.fullchain.as_bytes(),
-            store::PUBLIC_MODE,
-            existing,
-        )?;
         Ok(())
     }
 }
@@ -336,7 +326,7 @@ pub fn write(
         // Refused before the ledger is touched; the backup renames refuse too, for a re-issue racing this one.
         let current = ledger.cert_by_name(&req.name)?.map(|o| o.serial);
         let suffix = current.as_deref().unwrap_or("unrecorded");
-        for f in files.names().into_iter().chain(["key.pem"]) {
+        for f in files.names().into_iter().chain([layout::KEY]) {
             store::refuse_existing_backup(&dir.join(f), suffix)?;
         }
     }
@@ -370,7 +360,10 @@ pub fn write(
         store::fail_point("staged")?;
         // A CSR-signed cert has no key; a key left from an earlier cert of this name must not sit beside it.
         if key.is_none() && opts.force {
-            staged.retire(&dir.join("key.pem"), backup.as_deref().unwrap_or_default())?;
+            staged.retire(
+                &dir.join(layout::KEY),
+                backup.as_deref().unwrap_or_default(),
+            )?;
         }
         staged.try_place()
     })();

@@ -17,6 +17,7 @@ pub mod import;
 pub mod input;
 pub mod inspect;
 pub mod keys;
+pub mod layout;
 pub mod leaf;
 pub mod ledger;
 pub mod lock;

@@ -108,7 +108,7 @@ impl OutRule {
                     crate::error::shown(name)
                 ));
             }
-            let issued = ["key.pem", "cert.pem", "chain.pem", "fullchain.pem"];
+            let issued = crate::layout::FILES;
             if matches!(kind, Out::File(_))
                 && target.parent() == Some(dir.as_path())
                 && target
@@ -321,15 +321,7 @@ impl Pki {
         let path = self.ca_cert_path(name);
         let text = crate::input::read_to_string(&path, crate::input::Kind::Certificates)?;
         let mut certs = crate::certinfo::parse_pem_certs(&text, &path.display().to_string())?;
-        let info = certs.remove(0);
-        if info.fingerprint != rec.cert.fingerprint {
-            return Err(Error::failed(format!(
-                "'{}' does not match the ledger (fingerprint {} expected)",
-                path.display(),
-                rec.cert.fingerprint
-            ))
-            .hint("run `certsmith doctor`"));
-        }
+        let info = crate::layout::recorded(certs.remove(0), &path, &rec.cert.fingerprint)?;
         Ok((rec, info))
     }
 

@@ -3,10 +3,8 @@
 //! stays in the ledger, superseded (and revoked if asked).
 
 use serde::Serialize;
-use zeroize::Zeroizing;
 
 use crate::ca::Signer;
-use crate::certinfo;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
 use crate::leaf::{self, IssuedLeaf, LeafKey, LeafRequest, WriteOptions};
@@ -66,17 +64,7 @@ pub fn renew(pki: &Pki, opts: &RenewRequest) -> Result<Renewed> {
         ))
         .hint("renew without --reuse-key to get a new key"));
     }
-    let dir = pki.resolve_dir(&old.dir);
-    let cert_path = dir.join("cert.pem");
-    let old_cert = certinfo::read_certs(&cert_path)?.remove(0);
-    if old_cert.fingerprint != old.fingerprint {
-        return Err(Error::failed(format!(
-            "'{}' does not match the ledger (fingerprint {} expected)",
-            cert_path.display(),
-            old.fingerprint
-        ))
-        .hint("run `certsmith doctor`"));
-    }
+    let (dir, old_cert) = crate::layout::read_cert(pki, &old)?;
     let req = LeafRequest {
         name: name.to_string(),
         profile: Profile::load(Some(&pki.root), &old.profile)?,
@@ -94,23 +82,7 @@ pub fn renew(pki: &Pki, opts: &RenewRequest) -> Result<Renewed> {
     req.check(&signer)?;
     let new_key = if opts.reuse_key {
         if old.has_key {
-            let path = dir.join("key.pem");
-            let what = path.display().to_string();
-            let text = Zeroizing::new(crate::input::read_to_string(
-                &path,
-                crate::input::Kind::Key,
-            )?);
-            let key = keys::load_private_key(&text, &what, &mut || {
-                Err(Error::input(format!(
-                    "'{what}' is encrypted; certsmith cannot reuse it"
-                )))
-            })?;
-            if !keys::key_matches_spki(&key, &old_cert.spki_der) {
-                return Err(Error::failed(format!(
-                    "the key in '{what}' does not belong to certificate '{name}'"
-                ))
-                .hint("run `certsmith doctor`"));
-            }
+            let key = crate::layout::read_key(&dir, name, &old_cert, "certsmith cannot reuse it")?;
             LeafKey::Held(key)
         } else {
             LeafKey::Public(

@@ -51,7 +51,7 @@ impl Target for K8s {
                     .hint("pass --cert with a name from `certsmith list`")
             })?;
             let dir = x.pki.resolve_dir(&rec.dir);
-            let key_path = dir.join("key.pem");
+            let key_path = dir.join(crate::layout::KEY);
             if !key_path.exists() {
                 return Err(Error::input(format!(
                     "certificate '{leaf}' has no key file in '{}' (it was signed from a CSR)",
@@ -59,7 +59,7 @@ impl Target for K8s {
                 )));
             }
             let chain = crate::input::read_to_string(
-                &dir.join("fullchain.pem"),
+                &dir.join(crate::layout::FULLCHAIN),
                 crate::input::Kind::Certificates,
             )?;
             let key = zeroize::Zeroizing::new(crate::input::read_to_string(

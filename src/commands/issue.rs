@@ -52,7 +52,7 @@ pub fn leaf_report(ctx: &Ctx, l: &IssuedLeaf, notes: &[String]) {
             let cert = l
                 .files
                 .iter()
-                .find(|f| f.ends_with("cert.pem"))
+                .find(|f| f.ends_with(certsmith::layout::CERT))
                 .map(|f| f.display().to_string())
                 .unwrap_or_default();
             s.line(format!(

@@ -194,7 +194,7 @@ fn previous_copy(pki: &Pki, copy: &Path, dest: &Path, opts: &Options, report: &m
 }
 
 /// Files a certificate or CA directory may hold besides backups (`*.old-*`).
-const LEAF_FILES: &[&str] = &["cert.pem", "key.pem", "chain.pem", "fullchain.pem"];
+const LEAF_FILES: &[&str] = &crate::layout::FILES;
 const CA_FILES: &[&str] = &["ca.pem", "ca.key.pem", "crl.pem", "crl.der"];
 
 /// Directories under `certs/` and `cas/` that no ledger record owns, and

@@ -162,14 +162,14 @@ fn expected_files(pki: &Pki, rec: &CertRecord) -> (std::path::PathBuf, Vec<std::
     let dir = pki.resolve_dir(&rec.dir);
     if rec.kind == Kind::Leaf {
         let mut v = vec![
-            dir.join("cert.pem"),
-            dir.join("chain.pem"),
-            dir.join("fullchain.pem"),
+            dir.join(crate::layout::CERT),
+            dir.join(crate::layout::CHAIN),
+            dir.join(crate::layout::FULLCHAIN),
         ];
         if rec.has_key {
-            v.push(dir.join("key.pem"));
+            v.push(dir.join(crate::layout::KEY));
         }
-        (dir.join("cert.pem"), v)
+        (dir.join(crate::layout::CERT), v)
     } else {
         (
             dir.join("ca.pem"),
@@ -233,7 +233,7 @@ fn check_record(pki: &Pki, ledger: &Ledger, rec: &CertRecord, opts: &Options, re
     }
     if rec.kind == Kind::Leaf {
         let dir = pki.resolve_dir(&rec.dir);
-        let full = dir.join("fullchain.pem");
+        let full = dir.join(crate::layout::FULLCHAIN);
         if full.exists()
             && first_cert(&full).map(|c| c.fingerprint) != Some(rec.fingerprint.clone())
         {
@@ -247,7 +247,14 @@ fn check_record(pki: &Pki, ledger: &Ledger, rec: &CertRecord, opts: &Options, re
             );
         }
         if rec.has_key {
-            check_key(pki, &dir.join("key.pem"), &cert, &what, None, report);
+            check_key(
+                pki,
+                &dir.join(crate::layout::KEY),
+                &cert,
+                &what,
+                None,
+                report,
+            );
         }
     } else {
         let encrypted = ledger
