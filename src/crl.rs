@@ -287,7 +287,7 @@ impl CrlInfo {
             .map(|r| {
                 let reason = r
                     .reason_code()
-                    .map(|(_, c)| reason_name(c.0))
+                    .map(|(_, c)| revoke::reason_name(c.0))
                     .unwrap_or("unspecified");
                 (
                     serial::normalize(r.raw_serial()).to_vec(),
@@ -309,22 +309,6 @@ impl CrlInfo {
     /// The entry for `serial` (normalized), if this CRL lists it.
     pub fn find(&self, serial: &[u8]) -> Option<&(Vec<u8>, OffsetDateTime, String)> {
         self.entries.iter().find(|e| e.0 == serial)
-    }
-}
-
-/// The certsmith name of a CRL reason code.
-pub fn reason_name(code: u8) -> &'static str {
-    match code {
-        1 => "key-compromise",
-        2 => "ca-compromise",
-        3 => "affiliation-changed",
-        4 => "superseded",
-        5 => "cessation-of-operation",
-        6 => "certificate-hold",
-        8 => "remove-from-crl",
-        9 => "privilege-withdrawn",
-        10 => "aa-compromise",
-        _ => "unspecified",
     }
 }
 

@@ -3,7 +3,7 @@
 //! from the CSR's signature algorithm, rcgen#448, and refuses unknown extensions).
 
 use x509_parser::certification_request::X509CertificationRequest;
-use x509_parser::extensions::ParsedExtension;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 
 use crate::certinfo::general_name_text;
@@ -63,16 +63,7 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
         }
         _ => bytes.to_vec(),
     };
-    let (rest, req) = X509CertificationRequest::from_der(&der).map_err(|_| {
-        Error::input(format!(
-            "'{what}' is not a valid certificate signing request"
-        ))
-    })?;
-    if !rest.is_empty() {
-        return Err(Error::input(format!(
-            "'{what}' has trailing bytes after the CSR"
-        )));
-    }
+    let req = decode(&der, what)?;
     let info = &req.certification_request_info;
     let kind = public_key_kind(&info.subject_pki);
     let key_type = KeyType::of_public_key(&kind).ok_or_else(|| {
@@ -95,33 +86,28 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
         .map_err(|e| Error::input(format!("CSR '{what}' has an unusable public key: {e}")))?;
     let mut sans = Vec::new();
     let mut ignored = Vec::new();
-    if let Some(exts) = req.requested_extensions() {
-        for ext in exts {
-            match ext {
-                ParsedExtension::SubjectAlternativeName(san) => {
-                    for g in &san.general_names {
-                        let text = general_name_text(g);
-                        if let Some(t) = text.as_deref().filter(|t| t.chars().any(char::is_control))
-                        {
-                            return Err(Error::input(format!(
-                                "CSR '{what}' has a SAN with a control character: '{}'",
-                                crate::error::shown(t)
-                            )));
-                        }
-                        match text.map(|t| San::parse(&t)) {
-                            Some(Ok(s)) => sans.push(s),
-                            _ => ignored.push(format!("subjectAltName entry {g}")),
-                        }
+    for asked in requested(&req) {
+        match asked {
+            Asked::Sans(names) => {
+                for g in names {
+                    let text = general_name_text(g);
+                    if let Some(t) = text.as_deref().filter(|t| t.chars().any(char::is_control)) {
+                        return Err(Error::input(format!(
+                            "CSR '{what}' has a SAN with a control character: '{}'",
+                            crate::error::shown(t)
+                        )));
+                    }
+                    match text.map(|t| San::parse(&t)) {
+                        Some(Ok(s)) => sans.push(s),
+                        _ => ignored.push(format!("subjectAltName entry {g}")),
                     }
                 }
-                ParsedExtension::BasicConstraints(bc) => ignored.push(format!(
-                    "basicConstraints CA:{}",
-                    if bc.ca { "TRUE" } else { "FALSE" }
-                )),
-                ParsedExtension::KeyUsage(_) => ignored.push("keyUsage".into()),
-                ParsedExtension::ExtendedKeyUsage(_) => ignored.push("extendedKeyUsage".into()),
-                _ => ignored.push("an extension the profile does not take".into()),
             }
+            other => ignored.push(
+                other
+                    .label()
+                    .unwrap_or_else(|| "an extension the profile does not take".into()),
+            ),
         }
     }
     let subject_text = info.subject.to_string();
@@ -197,4 +183,60 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
         spki_der,
         ignored,
     })
+}
+
+/// Decodes one DER CSR (nothing after it); the one CSR parser of `sign`
+/// and `inspect`. `what` names the file in errors.
+pub fn decode<'a>(der: &'a [u8], what: &str) -> Result<X509CertificationRequest<'a>> {
+    let (rest, req) = X509CertificationRequest::from_der(der).map_err(|_| {
+        Error::input(format!(
+            "'{what}' is not a valid certificate signing request"
+        ))
+    })?;
+    if !rest.is_empty() {
+        return Err(Error::input(format!(
+            "'{what}' has trailing bytes after the CSR"
+        )));
+    }
+    Ok(req)
+}
+
+/// An extension a CSR asks for.
+pub enum Asked<'a> {
+    Sans(&'a [GeneralName<'a>]),
+    BasicConstraints { ca: bool },
+    KeyUsage,
+    ExtendedKeyUsage,
+    Other,
+}
+
+impl Asked<'_> {
+    /// How reports name it; `None` for an extension certsmith does not know.
+    pub fn label(&self) -> Option<String> {
+        match self {
+            Asked::Sans(_) => Some("subjectAltName".into()),
+            Asked::BasicConstraints { ca } => Some(format!(
+                "basicConstraints CA:{}",
+                if *ca { "TRUE" } else { "FALSE" }
+            )),
+            Asked::KeyUsage => Some("keyUsage".into()),
+            Asked::ExtendedKeyUsage => Some("extendedKeyUsage".into()),
+            Asked::Other => None,
+        }
+    }
+}
+
+/// The extensions `req` asks for, in order.
+pub fn requested<'a>(req: &'a X509CertificationRequest<'_>) -> Vec<Asked<'a>> {
+    let Some(exts) = req.requested_extensions() else {
+        return Vec::new();
+    };
+    exts.map(|e| match e {
+        ParsedExtension::SubjectAlternativeName(san) => Asked::Sans(&san.general_names),
+        ParsedExtension::BasicConstraints(bc) => Asked::BasicConstraints { ca: bc.ca },
+        ParsedExtension::KeyUsage(_) => Asked::KeyUsage,
+        ParsedExtension::ExtendedKeyUsage(_) => Asked::ExtendedKeyUsage,
+        _ => Asked::Other,
+    })
+    .collect()
 }

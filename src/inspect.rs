@@ -192,30 +192,18 @@ fn certs_described(certs: &[CertInfo]) -> Described {
 }
 
 fn csr_described(der: &[u8], what: &str) -> Result<Described> {
-    let (_, req) = x509_parser::certification_request::X509CertificationRequest::from_der(der)
-        .map_err(|_| Error::input(format!("'{what}' is not a valid CSR")))?;
+    let req = crate::csr::decode(der, what)?;
     let info = &req.certification_request_info;
     let key = crate::keys::public_key_kind(&info.subject_pki);
     let sig_ok = req.verify_signature().is_ok();
     let mut sans = Vec::new();
     let mut requested = Vec::new();
-    if let Some(exts) = req.requested_extensions() {
-        for e in exts {
-            use x509_parser::extensions::ParsedExtension as P;
-            match e {
-                P::SubjectAlternativeName(s) => sans.extend(
-                    s.general_names
-                        .iter()
-                        .filter_map(crate::certinfo::general_name_text),
-                ),
-                P::BasicConstraints(b) => requested.push(format!(
-                    "basicConstraints CA:{}",
-                    if b.ca { "TRUE" } else { "FALSE" }
-                )),
-                P::KeyUsage(_) => requested.push("keyUsage".to_string()),
-                P::ExtendedKeyUsage(_) => requested.push("extendedKeyUsage".to_string()),
-                _ => requested.push("other".to_string()),
+    for asked in crate::csr::requested(&req) {
+        match asked {
+            crate::csr::Asked::Sans(names) => {
+                sans.extend(names.iter().filter_map(crate::certinfo::general_name_text))
             }
+            other => requested.push(other.label().unwrap_or_else(|| "other".into())),
         }
     }
     let subject = info.subject.to_string();
