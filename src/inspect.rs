@@ -247,24 +247,19 @@ fn csr_described(der: &[u8], what: &str) -> Result<Described> {
 }
 
 fn crl_described(der: &[u8], what: &str) -> Result<Described> {
-    let (rest, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(der)
-        .map_err(|_| Error::input(format!("'{what}' is not a valid CRL")))?;
-    if !rest.is_empty() {
-        return Err(Error::input(format!(
-            "'{what}' has trailing bytes after the CRL"
-        )));
-    }
-    let issuer = crl.issuer().to_string();
-    let this_update = clock::rfc3339(crl.last_update().to_datetime());
-    let next_update = crl.next_update().map(|t| clock::rfc3339(t.to_datetime()));
-    let number = crl.crl_number().map(|n| n.to_string());
+    let crl = crate::crl::CrlInfo::from_der(der, what)?;
+    let issuer = crl.issuer;
+    let this_update = clock::rfc3339(crl.this_update);
+    let next_update = crl.next_update.map(clock::rfc3339);
+    let number = crl.number;
     let revoked: Vec<Value> = crl
-        .iter_revoked_certificates()
+        .entries
+        .iter()
         .map(|r| {
             json!({
-                "serial": serial::to_hex(serial::normalize(r.raw_serial())),
-                "revoked_at": clock::rfc3339(r.revocation_date.to_datetime()),
-                "reason": r.reason_code().map(|(_, c)| format!("{c}")),
+                "serial": serial::to_hex(&r.serial),
+                "revoked_at": clock::rfc3339(r.revoked_at),
+                "reason": r.code.map(|c| x509_parser::x509::ReasonCode(c).to_string()),
             })
         })
         .collect();
