@@ -371,31 +371,38 @@ pub fn make_root(
     })
 }
 
+/// The pathlen rule for a new CA under a chain of CAs (`pathlens`: the
+/// issuer's first, then each CA above it): the CA at depth d above the new
+/// one must allow d further CAs below it. The first CA that does not, as
+/// its depth and pathlen.
+pub fn pathlen_exceeded(pathlens: impl IntoIterator<Item = Option<u32>>) -> Option<(usize, u32)> {
+    pathlens.into_iter().enumerate().find_map(|(depth, p)| {
+        p.filter(|&limit| (limit as usize) < depth + 1)
+            .map(|l| (depth, l))
+    })
+}
+
 /// Makes an intermediate CA certificate for `key`, signed by `signer`,
 /// after checking pathlen and name constraints of every CA above it.
+/// Returns it with the pathlen it carries (for the ledger).
 pub fn make_intermediate(
     req: &CaRequest,
     key: &KeyPair,
     profile: &Profile,
     signer: &Signer,
     now: OffsetDateTime,
-) -> Result<Signed> {
-    // The CA at depth d above the new one must allow d further CAs below it.
-    for (depth, ca) in signer.chain.iter().enumerate() {
-        if let Some(limit) = ca.pathlen
-            && (limit as usize) < depth + 1
-        {
-            let who = if depth == 0 {
-                format!("issuer '{}'", signer.name)
-            } else {
-                format!("CA '{}' above the issuer", ca.subject)
-            };
-            return Err(Error::input(format!(
-                "{who} has pathlen {limit} and cannot have another CA {} below it",
-                if depth == 0 { "directly".to_string() } else { format!("{} levels", depth + 1) }
-            ))
-            .hint("issue leaf certificates from it instead, or create the intermediate under a CA with a larger --pathlen"));
-        }
+) -> Result<(Signed, Option<u8>)> {
+    if let Some((depth, limit)) = pathlen_exceeded(signer.chain.iter().map(|c| c.pathlen)) {
+        let who = if depth == 0 {
+            format!("issuer '{}'", signer.name)
+        } else {
+            format!("CA '{}' above the issuer", signer.chain[depth].subject)
+        };
+        return Err(Error::input(format!(
+            "{who} has pathlen {limit} and cannot have another CA {} below it",
+            if depth == 0 { "directly".to_string() } else { format!("{} levels", depth + 1) }
+        ))
+        .hint("issue leaf certificates from it instead, or create the intermediate under a CA with a larger --pathlen"));
     }
     let max_child = signer.info().pathlen.map(|l| l.saturating_sub(1));
     let pathlen = req.pathlen.or(profile.default_pathlen);
@@ -429,7 +436,7 @@ pub fn make_intermediate(
         req.clamp,
     )?;
     let p = ca_params(req, key, profile, pathlen)?;
-    signer.sign(p, key, window)
+    Ok((signer.sign(p, key, window)?, pathlen))
 }
 
 /// Writes nothing; checks whether a name is free for a new CA.

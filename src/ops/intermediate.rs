@@ -2,9 +2,8 @@
 //! another CA of this PKI.
 
 use crate::ca::{self, CreatedCa, NewCa, Signer};
-use crate::certinfo::CertInfo;
 use crate::clock;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ledger::Kind;
 use crate::passphrase::{self, PassOptions};
 use crate::pki::{Pki, validate_name};
@@ -33,11 +32,8 @@ pub fn intermediate(pki: &Pki, req: &IntermediateRequest) -> Result<CreatedCa> {
     let signer = Signer::load(pki, &ledger, &req.issuer, &req.issuer_pass)?;
     let now = clock::now()?;
     let key = key_type.generate()?;
-    let signed = ca::make_intermediate(&req.new.ca, &key, &profile, &signer, now)?;
+    let (signed, pathlen) = ca::make_intermediate(&req.new.ca, &key, &profile, &signer, now)?;
     let pass = passphrase::for_new_key(&req.new.pass, &format!("CA '{name}'"))?;
-    let pathlen = CertInfo::from_der(&signed.der, "new CA")
-        .map_err(|e| Error::failed(e.message))?
-        .pathlen;
     let new = NewCa {
         name: name.to_string(),
         kind: Kind::Intermediate,
@@ -46,7 +42,7 @@ pub fn intermediate(pki: &Pki, req: &IntermediateRequest) -> Result<CreatedCa> {
         signed,
         subject: req.new.ca.subject.to_string(),
         key,
-        pathlen,
+        pathlen: pathlen.map(u32::from),
     };
     let alive = |c: &rusqlite::Connection| signer.check_alive_on(c, now);
     ca::write_ca(
