@@ -417,7 +417,7 @@ fn library_issue_writes_what_it_reports_and_refuses_a_taken_name_unchanged() {
     env.hierarchy();
     let pki = certsmith::pki::Pki::at(&env.pki);
     let mut req = IssueRequest::new("lib-dev");
-    req.sans = vec![certsmith::names::San::parse("dns:lib-dev.example").unwrap()];
+    req.leaf.sans = vec![certsmith::names::San::parse("dns:lib-dev.example").unwrap()];
     let issued = issue(&pki, req.clone()).unwrap();
     assert_eq!(
         issued.issuer, "issuing",

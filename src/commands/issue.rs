@@ -1,28 +1,17 @@
 //! `certsmith issue <name>`: new key + certificate from a profile.
 
 use certsmith::error::Result;
-use certsmith::leaf::{IssuedLeaf, WriteOptions};
+use certsmith::leaf::IssuedLeaf;
 use certsmith::ops::issue::IssueRequest;
 
 use super::Ctx;
 use crate::cli::IssueArgs;
 
 pub fn run(ctx: &Ctx, a: IssueArgs) -> Result<()> {
-    let l = &a.leaf;
     let req = IssueRequest {
         name: a.name.clone(),
-        profile: l.profile.clone(),
         key: super::key_type(a.key.as_deref())?,
-        subject: super::subject(l.subject.as_deref(), l.cn.as_deref())?,
-        sans: super::sans(&l.san)?,
-        validity: super::validity(l.validity.as_deref())?,
-        clamp: l.clamp,
-        ca: l.ca.clone(),
-        pass: super::pass_options(&l.pass),
-        write: WriteOptions {
-            out: l.out.clone(),
-            force: l.force,
-        },
+        leaf: super::leaf_options(&a.leaf)?,
     };
     let issued = certsmith::ops::issue::issue(&ctx.pki, req)?;
     leaf_report(ctx, &issued, &[]);

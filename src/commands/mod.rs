@@ -313,3 +313,20 @@ pub fn ca_report(ctx: &Ctx, ca: &certsmith::ca::CreatedCa, next: &str) {
         &json,
     );
 }
+
+/// The shared leaf flags of `issue` and `sign`.
+pub fn leaf_options(l: &crate::cli::LeafArgs) -> Result<certsmith::ops::LeafOptions> {
+    Ok(certsmith::ops::LeafOptions {
+        profile: l.profile.clone(),
+        subject: subject(l.subject.as_deref(), l.cn.as_deref())?,
+        sans: sans(&l.san)?,
+        validity: validity(l.validity.as_deref())?,
+        clamp: l.clamp,
+        ca: l.ca.clone(),
+        pass: pass_options(&l.pass),
+        write: certsmith::leaf::WriteOptions {
+            out: l.out.clone(),
+            force: l.force,
+        },
+    })
+}

@@ -16,6 +16,7 @@ use crate::passphrase::{PassOptions, Passphrase};
 use crate::pki::Pki;
 use crate::validity::Validity;
 
+use super::LeafOptions;
 use super::export::ExportRequest;
 use super::init::NewCaRequest;
 use super::intermediate::IntermediateRequest;
@@ -278,13 +279,16 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
     let first = crate::ops::issue::issue(
         pki,
         IssueRequest {
-            ca: Some(plan.intermediate_name.clone()),
-            profile: profile.into(),
+            name: name.clone(),
             key: key_type(plan.key.as_deref())?,
-            validity: validity(plan.device_validity.as_deref())?,
-            sans: san.iter().map(|s| San::parse(s)).collect::<Result<_>>()?,
-            pass: opts.clone(),
-            ..IssueRequest::new(name.clone())
+            leaf: LeafOptions {
+                ca: Some(plan.intermediate_name.clone()),
+                profile: profile.into(),
+                validity: validity(plan.device_validity.as_deref())?,
+                sans: san.iter().map(|s| San::parse(s)).collect::<Result<_>>()?,
+                pass: opts.clone(),
+                ..LeafOptions::default()
+            },
         },
     )?;
     let p12 = match &plan.p12 {

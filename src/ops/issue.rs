@@ -4,32 +4,22 @@
 
 use crate::error::Result;
 use crate::keys::KeyType;
-use crate::leaf::{self, IssuedLeaf, LeafKey, LeafRequest, WriteOptions};
-use crate::names::{San, Subject};
-use crate::passphrase::PassOptions;
+use crate::leaf::{self, IssuedLeaf, LeafKey, LeafRequest};
 use crate::pki::{Pki, validate_name};
 use crate::profile::Profile;
-use crate::validity::Validity;
+
+use super::LeafOptions;
 
 /// A leaf to issue and what the operator said about it.
 #[derive(Clone, Debug)]
 pub struct IssueRequest {
     /// The certificate's name (its directory, and its CN by default).
     pub name: String,
-    /// `--profile`.
-    pub profile: String,
     /// `--key`; default the profile's.
     pub key: Option<KeyType>,
-    /// `--subject` / `--cn`; default the profile's subject for `name`.
-    pub subject: Option<Subject>,
-    pub sans: Vec<San>,
-    pub validity: Option<Validity>,
-    pub clamp: bool,
-    /// `--ca`; default the only intermediate, else the only root.
-    pub ca: Option<String>,
-    /// How the issuing CA's key is opened.
-    pub pass: PassOptions,
-    pub write: WriteOptions,
+    /// Profile, subject (default the profile's subject for `name`), SANs,
+    /// validity, issuer and where the files go.
+    pub leaf: LeafOptions,
 }
 
 impl IssueRequest {
@@ -37,22 +27,16 @@ impl IssueRequest {
     pub fn new(name: impl Into<String>) -> IssueRequest {
         IssueRequest {
             name: name.into(),
-            profile: "device".into(),
             key: None,
-            subject: None,
-            sans: Vec::new(),
-            validity: None,
-            clamp: false,
-            ca: None,
-            pass: PassOptions::default(),
-            write: WriteOptions::default(),
+            leaf: LeafOptions::default(),
         }
     }
 
     /// The leaf its profile makes of it. No I/O beyond reading the profile.
     pub fn leaf(&self, pki: &Pki) -> Result<LeafRequest> {
-        let profile = Profile::load(Some(&pki.root), &self.profile)?;
-        let subject = match &self.subject {
+        let o = &self.leaf;
+        let profile = Profile::load(Some(&pki.root), &o.profile)?;
+        let subject = match &o.subject {
             Some(s) => s.clone(),
             None => profile.subject_for(&self.name)?,
         };
@@ -60,9 +44,9 @@ impl IssueRequest {
             name: self.name.clone(),
             profile,
             subject,
-            sans: self.sans.clone(),
-            validity: self.validity,
-            clamp: self.clamp,
+            sans: o.sans.clone(),
+            validity: o.validity,
+            clamp: o.clamp,
         })
     }
 }
@@ -74,17 +58,10 @@ pub fn issue(pki: &Pki, mut req: IssueRequest) -> Result<IssuedLeaf> {
     let mut ledger = pki.open_ledger()?;
     let leaf = req.leaf(pki)?;
     let key_type = req.key.unwrap_or(leaf.profile.default_key);
-    let signer = super::issuer_for(
-        pki,
-        &ledger,
-        &leaf.name,
-        req.ca.as_deref(),
-        &req.pass,
-        &mut req.write,
-    )?;
+    let signer = req.leaf.issuer_for(pki, &ledger, &leaf.name)?;
     leaf.check(&signer)?;
     let now = crate::clock::now()?;
     let key = LeafKey::Held(key_type.generate()?);
     let signed = leaf.sign_leaf(&signer, key, key_type, now)?;
-    leaf::write(pki, &mut ledger, &signer, &signed, &req.write)
+    leaf::write(pki, &mut ledger, &signer, &signed, &req.leaf.write)
 }
