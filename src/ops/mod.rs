@@ -14,6 +14,7 @@ pub mod intermediate;
 pub mod issue;
 pub mod revoke;
 pub mod sign;
+pub mod verify;
 
 use crate::ca::Signer;
 use crate::error::{Error, Result};
