@@ -198,3 +198,47 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
         ignored,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csr_der() -> Vec<u8> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        rcgen::CertificateParams::new(vec!["dev.acme.internal".to_string()])
+            .unwrap()
+            .serialize_request(&key)
+            .unwrap()
+            .der()
+            .to_vec()
+    }
+
+    #[test]
+    fn a_csr_altered_after_signing_is_csr_signature() {
+        let good = csr_der();
+        assert!(parse(&good, "dev.csr").is_ok());
+        let mut bad = good;
+        let last = bad.len() - 1;
+        bad[last] ^= 1; // the last byte of the Ed25519 signature
+        let err = parse(&bad, "dev.csr").unwrap_err();
+        assert_eq!(
+            err,
+            Error::CsrSignature {
+                what: "dev.csr".into()
+            }
+        );
+        assert_eq!((err.code(), err.exit_code()), ("csr-signature", 2));
+    }
+
+    #[test]
+    fn malformed_pem_is_bad_pem_naming_the_file() {
+        let text = "-----BEGIN CERTIFICATE REQUEST-----\n!!!\n-----END CERTIFICATE REQUEST-----\n";
+        let err = parse(text.as_bytes(), "dev.csr").unwrap_err();
+        assert!(
+            matches!(&err, Error::BadPem { what, .. } if what == "dev.csr"),
+            "{err:?}"
+        );
+        assert_eq!((err.code(), err.exit_code()), ("bad-pem", 2));
+        assert!(err.to_string().starts_with("'dev.csr' is not valid PEM: "), "{err}");
+    }
+}

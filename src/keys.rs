@@ -494,3 +494,43 @@ fn sec1_alg(der: &[u8], what: &str) -> Result<&'static SignatureAlgorithm> {
 pub fn key_matches_spki(key: &KeyPair, spki_der: &[u8]) -> bool {
     key.subject_public_key_info() == spki_der
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pass(s: &str) -> Result<Passphrase> {
+        Passphrase::new(s.to_string())
+    }
+
+    #[test]
+    fn a_wrong_passphrase_on_an_encrypted_key_is_wrong_passphrase_naming_the_file() {
+        let key = KeyType::EcdsaP256.generate().unwrap();
+        let pem = to_encrypted_pem(&key, &pass("correct horse").unwrap(), Kdf::Scrypt).unwrap();
+        let err = load_private_key(&pem, "cas/root/ca.key.pem", &mut || pass("wrong battery"))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::WrongPassphrase {
+                what: "cas/root/ca.key.pem".into()
+            }
+        );
+        assert_eq!((err.code(), err.exit_code()), ("wrong-passphrase", 2));
+        assert!(
+            !format!("{err:?}{err}").contains("battery"),
+            "an error shows no passphrase: {err:?}"
+        );
+        let back = load_private_key(&pem, "k", &mut || pass("correct horse")).unwrap();
+        assert_eq!(back.public_key_raw(), key.public_key_raw());
+    }
+
+    #[test]
+    fn a_key_file_that_is_not_pem_is_bad_pem_naming_the_file() {
+        let err = load_private_key("no key here", "k.pem", &mut || pass("x")).unwrap_err();
+        assert!(
+            matches!(&err, Error::BadPem { what, .. } if what == "k.pem"),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), 2);
+    }
+}

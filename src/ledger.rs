@@ -1015,7 +1015,7 @@ mod tests {
         let r = l.reserve(&record("dev", "01"), false, &no_check).unwrap();
         l.conn().execute_batch("DELETE FROM certificates").unwrap();
         let err = l.confirm(&r).unwrap_err();
-        assert!(err.message.contains("no longer pending"), "{err}");
+        assert!(err.to_string().contains("no longer pending"), "{err}");
     }
 
     #[test]
@@ -1034,12 +1034,12 @@ mod tests {
         l.conn().execute_batch("PRAGMA query_only = ON").unwrap();
         let err = l.abandon(r).unwrap_err();
         assert!(
-            err.message
+            err.to_string()
                 .starts_with("cannot release the ledger reservation"),
             "{err}"
         );
         assert_eq!(
-            err.hint.as_deref(),
+            err.hint_text().as_deref(),
             Some("run `certsmith doctor --repair` to settle it")
         );
     }
@@ -1054,7 +1054,7 @@ mod tests {
             .unwrap();
         let err = l.cert_by_name("dev").unwrap_err();
         assert!(
-            err.message
+            err.to_string()
                 .starts_with("the ledger record of 'dev' (row 1) has unreadable SANs"),
             "{err}"
         );
@@ -1073,5 +1073,19 @@ mod tests {
         l.release(&[ids[0].unwrap()]).unwrap();
         assert!(l.cert_by_name("a").unwrap().is_none());
         assert_eq!(l.cert_by_name("c").unwrap().unwrap().state, "pending");
+    }
+
+    #[test]
+    fn opening_a_missing_ledger_is_no_ledger_naming_its_path() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("ledger.db");
+        for opened in [Ledger::open(&path), Ledger::open_read(&path)] {
+            let Err(err) = opened else {
+                panic!("a missing ledger opened")
+            };
+            assert_eq!(err, Error::NoLedger { path: path.clone() });
+            assert_eq!((err.code(), err.exit_code()), ("no-ledger", 2));
+        }
+        assert!(!path.exists(), "looking for a ledger made none");
     }
 }

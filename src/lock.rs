@@ -176,3 +176,25 @@ pub fn shm_unused(shm: &Path) -> Option<File> {
         .ok()
         .map(|()| f)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_held_past_the_wait_is_locked_naming_the_lock_and_the_wait() {
+        let d = tempfile::tempdir().unwrap();
+        let other = File::open(d.path()).unwrap();
+        other.lock().unwrap();
+        let f = File::open(d.path()).unwrap();
+        let lock = Lock::PkiDir(d.path().to_path_buf());
+        let err = wait(&f, Want::Shared, &lock, Duration::ZERO).unwrap_err();
+        assert!(
+            matches!(&err, Error::Locked { lock: l, waited_secs: 0, .. } if *l == lock),
+            "{err:?}"
+        );
+        assert_eq!((err.code(), err.exit_code()), ("locked", 1));
+        drop(other);
+        assert!(wait(&f, Want::Shared, &lock, Duration::ZERO).unwrap());
+    }
+}

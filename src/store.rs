@@ -859,8 +859,14 @@ mod tests {
             Path::new("pki/certs/a/key.pem"),
             &std::io::Error::from_raw_os_error(28),
         );
-        assert_eq!(e.message, "no space left on device (pki/certs/a/key.pem)");
-        assert_eq!(e.exit_code(), 1);
+        assert_eq!(
+            e,
+            Error::NoSpace {
+                path: "pki/certs/a/key.pem".into()
+            }
+        );
+        assert_eq!(e.to_string(), "no space left on device (pki/certs/a/key.pem)");
+        assert_eq!((e.code(), e.exit_code()), ("no-space", 1));
     }
 
     #[test]

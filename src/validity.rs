@@ -226,10 +226,15 @@ mod tests {
         let now = datetime!(2026-01-01 0:00 UTC);
         let issuer = Some(("root", now - Duration::days(1), now + Duration::days(10)));
         let err = window(Validity::For(Duration::days(30)), now, issuer, None, false).unwrap_err();
-        assert!(
-            err.message.contains("past the notAfter of issuer 'root'"),
-            "{err}"
+        assert_eq!(
+            err,
+            Error::ValidityPastIssuer {
+                issuer: "root".into(),
+                requested: now + Duration::days(30),
+                issuer_not_after: now + Duration::days(10),
+            }
         );
+        assert_eq!((err.code(), err.exit_code()), ("validity-past-issuer", 2));
         let w = window(Validity::For(Duration::days(30)), now, issuer, None, true).unwrap();
         assert!(w.clamped);
         assert_eq!(w.not_after, now + Duration::days(10));
@@ -240,6 +245,6 @@ mod tests {
         let now = datetime!(2026-01-01 0:00 UTC);
         let issuer = Some(("root", now - Duration::days(10), now));
         let err = window(Validity::For(Duration::days(30)), now, issuer, None, true).unwrap_err();
-        assert!(err.message.contains("not in the future"), "{err}");
+        assert!(err.to_string().contains("not in the future"), "{err}");
     }
 }
