@@ -43,8 +43,7 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
     }
     let der = match std::str::from_utf8(bytes) {
         Ok(t) if t.contains("-----BEGIN") => {
-            let mut blocks = ::pem::parse_many(t)
-                .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?;
+            let mut blocks = ::pem::parse_many(t).map_err(|e| crate::error::bad_pem(what, &e))?;
             if blocks.len() != 1 {
                 return Err(Error::input(format!(
                     "'{what}' holds {} PEM blocks; sign takes one CSR a file",
@@ -85,10 +84,8 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
         Error::input(format!("CSR '{what}' holds {why}"))
             .hint("make the CSR with an ecdsa-p256, ecdsa-p384, ed25519 or RSA 2048/3072/4096 key")
     })?;
-    req.verify_signature().map_err(|_| {
-        Error::input(format!(
-            "CSR '{what}' has a bad signature: it was altered or not signed by its key"
-        ))
+    req.verify_signature().map_err(|_| Error::CsrSignature {
+        what: what.to_string(),
     })?;
     let spki_der = info.subject_pki.raw.to_vec();
     let public_key = rcgen::SubjectPublicKeyInfo::from_der(&spki_der)
@@ -180,7 +177,7 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
             Ok(s) => (Some(s), None),
             Err(e) => (
                 None,
-                Some(Error::input(format!("CSR '{what}': {}", e.message)).hint(
+                Some(Error::input(format!("CSR '{what}': {e}")).hint(
                     "make the CSR again with each subject attribute once, or give --subject",
                 )),
             ),
@@ -239,6 +236,9 @@ mod tests {
             "{err:?}"
         );
         assert_eq!((err.code(), err.exit_code()), ("bad-pem", 2));
-        assert!(err.to_string().starts_with("'dev.csr' is not valid PEM: "), "{err}");
+        assert!(
+            err.to_string().starts_with("'dev.csr' is not valid PEM: "),
+            "{err}"
+        );
     }
 }

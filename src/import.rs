@@ -224,11 +224,12 @@ pub fn check_pathlen(pki: &Pki, ledger: &Ledger, issuer: &str) -> Result<()> {
         if let Some(limit) = info.pathlen
             && (limit as usize) < depth + 1
         {
-            return Err(Error::input(format!(
-                "CA '{}' has pathlen {limit}, so verifiers reject a CA {} levels below it; this import would not chain",
-                rec.cert.name,
-                depth + 1
-            )));
+            return Err(Error::PathLen {
+                ca: rec.cert.name.clone(),
+                pathlen: limit,
+                levels: depth + 1,
+                case: crate::error::PathLenCase::Import,
+            });
         }
     }
     Ok(())

@@ -358,8 +358,10 @@ pub fn load_private_key(
         ))
         .hint(CONVERT_HINT));
     }
-    let block = ::pem::parse(text.trim_start_matches('\u{feff}'))
-        .map_err(|_| Error::input(format!("'{what}' is not a PEM private key")))?;
+    let block = ::pem::parse(text.trim_start_matches('\u{feff}')).map_err(|_| Error::BadPem {
+        what: what.to_string(),
+        problem: crate::error::PemProblem::NotA("private key"),
+    })?;
     let der = Zeroizing::new(block.contents().to_vec());
     match block.tag() {
         "PRIVATE KEY" => key_from_pkcs8(&der, what),
@@ -394,10 +396,11 @@ pub fn load_private_key(
                 check_kdf_cost(&p.kdf, what)?;
             }
             let p = pass()?;
-            let plain = enc.decrypt(p.as_bytes()).map_err(|_| {
-                Error::input(format!("wrong passphrase for '{what}'"))
-                    .hint("check --passphrase-file or $CERTSMITH_PASSPHRASE")
-            })?;
+            let plain = enc
+                .decrypt(p.as_bytes())
+                .map_err(|_| Error::WrongPassphrase {
+                    what: what.to_string(),
+                })?;
             key_from_pkcs8(plain.as_bytes(), what)
         }
         // SEC1 and PKCS#1 are re-wrapped as PKCS#8 first: rcgen keeps a key's

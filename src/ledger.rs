@@ -246,7 +246,9 @@ pub fn db_err(e: rusqlite::Error) -> Error {
     if disk_full(&e) {
         return crate::store::no_space(&error_path());
     }
-    Error::failed(format!("ledger error: {e}"))
+    Error::Ledger {
+        detail: e.to_string(),
+    }
 }
 
 /// The path of the ledger last opened, for messages.
@@ -330,8 +332,9 @@ impl Ledger {
         let not_ledger = || Error::input(format!("'{}' is not a certsmith ledger", path.display()));
         match std::fs::symlink_metadata(path) {
             Err(_) => {
-                return Err(Error::input(format!("no ledger at '{}'", path.display()))
-                    .hint("run `certsmith init` first, or point --pki / $CERTSMITH_PKI at your PKI directory"));
+                return Err(Error::NoLedger {
+                    path: path.to_path_buf(),
+                });
             }
             Ok(m) if m.file_type().is_symlink() => {
                 return Err(Error::input(format!(
@@ -882,14 +885,9 @@ fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result
 /// The refusal for a name already in the ledger; a `pending` one names
 /// `doctor --repair`, which settles reservations of interrupted commands.
 pub fn name_taken(name: &str, pending: bool) -> Error {
-    if pending {
-        Error::input(format!(
-            "name '{name}' is being issued by another certsmith process"
-        ))
-        .hint("wait for it to finish, or run `certsmith doctor --repair` if it was interrupted")
-    } else {
-        Error::input(format!("name '{name}' is already taken in the ledger"))
-            .hint("choose another name, or pass --force to re-issue it (the old files are kept as *.old-<serial>)")
+    Error::NameTaken {
+        name: name.to_string(),
+        pending,
     }
 }
 

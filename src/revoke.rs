@@ -212,6 +212,6 @@ mod tests {
         }
         assert_eq!(parse_reason("Key_Compromise").unwrap(), "key-compromise");
         let e = parse_reason("stolen").unwrap_err();
-        assert!(e.message.contains("'stolen'"), "{e}");
+        assert!(e.to_string().contains("'stolen'"), "{e}");
     }
 }

@@ -180,14 +180,11 @@ pub fn window(
                     .hint("renew or replace the issuing CA first"));
                 }
             } else {
-                return Err(Error::input(format!(
-                    "requested notAfter {} is past the notAfter of issuer '{name}' ({})",
-                    clock::rfc3339(not_after),
-                    clock::rfc3339(issuer_na)
-                ))
-                .hint(
-                    "ask for a shorter --validity, or pass --clamp to end at the issuer's notAfter",
-                ));
+                return Err(Error::ValidityPastIssuer {
+                    issuer: name.to_string(),
+                    requested: not_after,
+                    issuer_not_after: issuer_na,
+                });
             }
         }
     }

@@ -79,15 +79,22 @@ fn validity_past_the_issuer_is_refused_naming_its_not_after() {
         err.contains("hint: ask for a shorter --validity, or pass --clamp"),
         "{err}"
     );
-    let until = "2099-01-01T00:00:00Z";
+    // A day past the issuer's notAfter, well within the profile's maximum.
     let rfc3339 = &time::format_description::well_known::Rfc3339;
+    let issuer_not_after = time::OffsetDateTime::parse(&not_after, rfc3339).unwrap();
+    let requested = issuer_not_after + time::Duration::days(1);
     fails_as(
         &env,
-        &["issue", "dev", "--validity", until],
+        &[
+            "issue",
+            "dev",
+            "--validity",
+            &requested.format(rfc3339).unwrap(),
+        ],
         &Error::ValidityPastIssuer {
             issuer: "issuing".into(),
-            requested: time::OffsetDateTime::parse(until, rfc3339).unwrap(),
-            issuer_not_after: time::OffsetDateTime::parse(&not_after, rfc3339).unwrap(),
+            requested,
+            issuer_not_after,
         },
     );
 }

@@ -73,7 +73,7 @@ pub fn create(
     let signed = ca::make_intermediate(req, &key, &profile, &signer, now)?;
     let pass = passphrase::for_new_key(pass, &format!("CA '{name}'"))?;
     let pathlen = CertInfo::from_der(&signed.der, "new CA")
-        .map_err(|e| Error::failed(e.message))?
+        .map_err(|e| Error::failed(e.to_string()))?
         .pathlen;
     let new = NewCa {
         name: name.to_string(),

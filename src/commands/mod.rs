@@ -321,3 +321,13 @@ pub fn ca_report(ctx: &Ctx, ca: &certsmith::ca::CreatedCa, next: &str) {
         &json,
     );
 }
+
+/// Writes error `e` to stderr: its `certsmith: ` line and its `hint: `
+/// line. The one place an error reaches the user (the exit code is
+/// [`Error::exit_code`], returned by `main`).
+pub fn report_error(e: &Error) {
+    diagnostic("certsmith: ", &e.to_string());
+    if let Some(h) = e.hint_text() {
+        diagnostic("hint: ", &h);
+    }
+}
