@@ -557,3 +557,155 @@ pub fn reorders_text(c: char) -> bool {
 macro_rules! input_err {
     ($($arg:tt)*) => { $crate::error::Error::input(format!($($arg)*)) };
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    fn samples() -> Vec<Error> {
+        let on = datetime!(2026-04-01 0:00 UTC);
+        vec![
+            bad_pem("a.pem", &"bad base64"),
+            Error::CsrSignature {
+                what: "a.csr".into(),
+            },
+            Error::WrongPassphrase {
+                what: "ca.key.pem".into(),
+            },
+            Error::ValidityPastIssuer {
+                issuer: "issuing".into(),
+                requested: on,
+                issuer_not_after: on,
+            },
+            Error::PathLen {
+                ca: "issuing".into(),
+                pathlen: 0,
+                levels: 1,
+                case: PathLenCase::Intermediate,
+            },
+            Error::NotACa { name: "dev".into() },
+            Error::NoSuchCa {
+                name: "x".into(),
+                pki: "pki".into(),
+                known: vec![],
+            },
+            Error::CaNotAlive {
+                name: "issuing".into(),
+                above: None,
+                state: DeadCa::Expired { on },
+            },
+            Error::NameTaken {
+                name: "dev".into(),
+                pending: false,
+            },
+            Error::Locked {
+                lock: Lock::PkiDir("pki".into()),
+                holder: "pid 7 (certsmith)".into(),
+                waited_secs: 30,
+            },
+            Error::NoSpace { path: "pki".into() },
+            Error::NoLedger {
+                path: "pki/ledger.db".into(),
+            },
+            Error::NoPkiDir { path: "pki".into() },
+            Error::Io {
+                action: "cannot read".into(),
+                path: "a".into(),
+                kind: std::io::ErrorKind::PermissionDenied,
+                os_error: Some(13),
+                detail: "permission denied (os error 13)".into(),
+            },
+            Error::Ledger {
+                detail: "database is locked".into(),
+            },
+            Error::input("bad"),
+            Error::failed("no"),
+        ]
+    }
+
+    #[test]
+    fn every_variant_has_its_own_code_and_the_exit_code_of_its_class() {
+        let all = samples();
+        let mut codes: Vec<&str> = all.iter().map(Error::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), all.len(), "two variants share a code");
+        for e in &all {
+            let failed = matches!(
+                e,
+                Error::Locked { .. }
+                    | Error::NoSpace { .. }
+                    | Error::Ledger { .. }
+                    | Error::Failed { .. }
+            );
+            assert_eq!(e.exit_code(), if failed { 1 } else { 2 }, "{e:?}");
+            let line = e.to_string();
+            assert!(
+                !line.is_empty() && !line.contains('\n') && !line.ends_with('.'),
+                "not one line without a trailing period: {line}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_hint_on_a_typed_error_keeps_its_variant_message_and_exit_code() {
+        let e = Error::NoSpace { path: "pki".into() }.hint("run `certsmith doctor --repair`");
+        assert_eq!(e.cause(), &Error::NoSpace { path: "pki".into() });
+        assert_eq!((e.code(), e.exit_code()), ("no-space", 1));
+        assert_eq!(e.to_string(), "no space left on device (pki)");
+        assert_eq!(
+            e.hint_text().as_deref(),
+            Some("run `certsmith doctor --repair`")
+        );
+    }
+
+    #[test]
+    fn a_cleanup_failure_is_added_to_the_cause_which_keeps_its_code() {
+        let e = Error::WrongPassphrase { what: "k".into() }
+            .also(Error::failed("cannot remove 'x'").hint("run `certsmith doctor --repair`"));
+        assert_eq!((e.code(), e.exit_code()), ("wrong-passphrase", 2));
+        assert_eq!(
+            e.to_string(),
+            "wrong passphrase for 'k'; then cannot remove 'x'"
+        );
+        assert_eq!(
+            e.hint_text().as_deref(),
+            Some("run `certsmith doctor --repair`")
+        );
+        let e = Error::WrongPassphrase { what: "k".into() }.also(Error::failed("x"));
+        assert_eq!(
+            e.hint_text().as_deref(),
+            Some("check --passphrase-file or $CERTSMITH_PASSPHRASE"),
+            "without a hint of its own the cleanup keeps the cause's"
+        );
+    }
+
+    #[test]
+    fn context_prefixes_the_message_and_keeps_code_and_hint() {
+        let e = Error::NotACa { name: "dev".into() }.context("line 3");
+        assert_eq!(
+            e.to_string(),
+            "line 3: 'dev' is not a CA (basicConstraints CA:FALSE)"
+        );
+        assert_eq!((e.code(), e.exit_code()), ("not-a-ca", 2));
+        assert_eq!(
+            e.hint_text().as_deref(),
+            Some("name a CA of this PKI with --ca / --issuer")
+        );
+    }
+
+    #[test]
+    fn eio_is_a_failed_outcome_other_io_errors_are_input() {
+        let io = |os_error| Error::Io {
+            action: "cannot read".into(),
+            path: "a".into(),
+            kind: std::io::ErrorKind::Other,
+            os_error: Some(os_error),
+            detail: "x".into(),
+        };
+        assert_eq!(io(EIO).exit_code(), 1);
+        assert_eq!(io(13).exit_code(), 2);
+        assert_eq!(EIO, rustix::io::Errno::IO.raw_os_error());
+    }
+}
