@@ -60,6 +60,12 @@ pub enum Error {
         above: Option<String>,
         state: DeadCa,
     },
+    /// No current certificate of that name in the ledger (issued by
+    /// `issuer`, when the request named one).
+    NoSuchCert {
+        name: String,
+        issuer: Option<String>,
+    },
     /// A name already in the ledger (`pending`: being issued right now).
     NameTaken { name: String, pending: bool },
     /// A lock another process held for longer than the wait allowed.
@@ -266,6 +272,7 @@ impl Error {
             Error::NotACa { .. } => "not-a-ca",
             Error::NoSuchCa { .. } => "no-such-ca",
             Error::CaNotAlive { .. } => "ca-not-alive",
+            Error::NoSuchCert { .. } => "no-such-cert",
             Error::NameTaken { .. } => "name-taken",
             Error::Locked { .. } => "locked",
             Error::NoSpace { .. } => "no-space",
@@ -307,6 +314,7 @@ impl Error {
             Error::CaNotAlive { .. } => fixed(
                 "issue from another CA (--ca NAME), or make a new one with `certsmith intermediate`",
             ),
+            Error::NoSuchCert { .. } => fixed("run `certsmith list` to see the names"),
             Error::NameTaken { pending: true, .. } => fixed(
                 "wait for it to finish, or run `certsmith doctor --repair` if it was interrupted",
             ),
@@ -422,6 +430,13 @@ impl fmt::Display for Error {
                     DeadCa::Expired { on } => write!(f, " expired on {}", date(on))?,
                 }
                 f.write_str("; it issues nothing more")
+            }
+            Error::NoSuchCert { name, issuer } => {
+                write!(f, "no certificate named '{name}'")?;
+                if let Some(c) = issuer {
+                    write!(f, " issued by '{c}'")?;
+                }
+                f.write_str(" in the ledger")
             }
             Error::NameTaken {
                 name,
@@ -598,6 +613,10 @@ mod tests {
             Error::NameTaken {
                 name: "dev".into(),
                 pending: false,
+            },
+            Error::NoSuchCert {
+                name: "dev".into(),
+                issuer: Some("issuing".into()),
             },
             Error::Locked {
                 lock: Lock::PkiDir("pki".into()),

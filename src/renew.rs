@@ -58,10 +58,12 @@ pub fn renew(
     pass: &PassOptions,
     now: OffsetDateTime,
 ) -> Result<Renewed> {
-    let old = ledger.cert_by_name(name)?.ok_or_else(|| {
-        Error::input(format!("no certificate named '{name}' in the ledger"))
-            .hint("run `certsmith list` to see the names")
-    })?;
+    let old = ledger
+        .cert_by_name(name)?
+        .ok_or_else(|| Error::NoSuchCert {
+            name: name.to_string(),
+            issuer: None,
+        })?;
     if old.kind != Kind::Leaf {
         return Err(Error::input(format!(
             "'{name}' is a CA; renew re-issues device, client and server certificates"
