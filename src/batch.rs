@@ -203,7 +203,7 @@ impl Plan<'_> {
                 bad(
                     &mut c,
                     row.line,
-                    crate::leaf::ca_name_taken(&row.name).message,
+                    crate::leaf::ca_name_taken(&row.name).to_string(),
                 );
                 continue;
             }
@@ -225,7 +225,7 @@ impl Plan<'_> {
                     c.unrecorded += unrecorded as u64;
                     c.to_issue += 1;
                 }
-                Err(e) => bad(&mut c, row.line, e.message),
+                Err(e) => bad(&mut c, row.line, e.to_string()),
             }
         }
         Ok(c)
@@ -360,7 +360,7 @@ impl Plan<'_> {
             let row = row.map_err(|e| changed(e.line, e.reason))?;
             match self
                 .classify(&mut ledger, &row)
-                .map_err(|e| changed(row.line, e.message))?
+                .map_err(|e| changed(row.line, e.to_string()))?
             {
                 Action::Skip => {
                     skipped.fetch_add(1, Ordering::Relaxed);
@@ -511,10 +511,7 @@ fn resumable(e: Error, issued: u64) -> Error {
     let hint = format!(
         "{issued} certificates were issued and recorded; once the cause is fixed, run `certsmith doctor --repair` (it settles certificates this run left pending), then the same batch again with --skip-existing to issue the rest"
     );
-    Error {
-        hint: Some(hint),
-        ..e
-    }
+    e.hint(hint)
 }
 
 /// The state of the current certificate called `name`, if any (indexed lookup).

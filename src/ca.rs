@@ -8,7 +8,7 @@ use rcgen::{
 use time::OffsetDateTime;
 
 use crate::certinfo::{CertInfo, fingerprint};
-use crate::error::{Error, Result};
+use crate::error::{DeadCa, Error, Result};
 use crate::keys::{self, KeyType};
 use crate::ledger::{CaRecord, Ledger};
 use crate::names::{NameConstraintSet, Subject};
@@ -277,36 +277,31 @@ pub fn check_alive(conn: &Connection, chain: &[CaRecord], now: OffsetDateTime) -
         .unwrap_or_default();
     for (depth, rec) in chain.iter().enumerate() {
         let c = &rec.cert;
-        let who = if depth == 0 {
-            format!("CA '{}'", c.name)
-        } else {
-            format!("CA '{}' above '{issuer}'", c.name)
-        };
-        let date = |t: i64| {
-            crate::clock::rfc3339(
-                OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH),
-            )
-        };
-        let why = match c.status(now.unix_timestamp()) {
-            "revoked" => format!(
-                "{who} was revoked on {} ({})",
-                date(c.revoked_at.unwrap_or_default()),
-                c.revocation_reason.as_deref().unwrap_or("unspecified")
-            ),
-            "superseded" => match crate::ledger::cert_by_name_on(conn, &c.name)? {
-                Some(new) => format!(
-                    "{who} is superseded: its name was taken by a {} certificate on {}",
-                    new.kind.as_str(),
-                    date(new.created_at)
-                ),
-                None => format!("{who} is superseded (serial {})", c.serial),
+        let date =
+            |t: i64| OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let state = match c.status(now.unix_timestamp()) {
+            "revoked" => DeadCa::Revoked {
+                on: date(c.revoked_at.unwrap_or_default()),
+                reason: c
+                    .revocation_reason
+                    .clone()
+                    .unwrap_or_else(|| "unspecified".into()),
             },
-            "expired" => format!("{who} expired on {}", date(c.not_after)),
+            "superseded" => DeadCa::Superseded {
+                serial: c.serial.clone(),
+                taken: crate::ledger::cert_by_name_on(conn, &c.name)?
+                    .map(|new| (new.kind.as_str().to_string(), date(new.created_at))),
+            },
+            "expired" => DeadCa::Expired {
+                on: date(c.not_after),
+            },
             _ => continue,
         };
-        return Err(Error::input(format!("{why}; it issues nothing more")).hint(
-            "issue from another CA (--ca NAME), or make a new one with `certsmith intermediate`",
-        ));
+        return Err(Error::CaNotAlive {
+            name: c.name.clone(),
+            above: (depth > 0).then(|| issuer.to_string()),
+            state,
+        });
     }
     Ok(())
 }
@@ -393,16 +388,16 @@ pub fn make_intermediate(
     now: OffsetDateTime,
 ) -> Result<(Signed, Option<u8>)> {
     if let Some((depth, limit)) = pathlen_exceeded(signer.chain.iter().map(|c| c.pathlen)) {
-        let who = if depth == 0 {
-            format!("issuer '{}'", signer.name)
-        } else {
-            format!("CA '{}' above the issuer", signer.chain[depth].subject)
-        };
-        return Err(Error::input(format!(
-            "{who} has pathlen {limit} and cannot have another CA {} below it",
-            if depth == 0 { "directly".to_string() } else { format!("{} levels", depth + 1) }
-        ))
-        .hint("issue leaf certificates from it instead, or create the intermediate under a CA with a larger --pathlen"));
+        return Err(Error::PathLen {
+            ca: if depth == 0 {
+                signer.name.clone()
+            } else {
+                signer.chain[depth].subject.clone()
+            },
+            pathlen: limit,
+            levels: depth + 1,
+            case: crate::error::PathLenCase::Intermediate,
+        });
     }
     let max_child = signer.info().pathlen.map(|l| l.saturating_sub(1));
     let pathlen = req.pathlen.or(profile.default_pathlen);

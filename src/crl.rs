@@ -337,8 +337,7 @@ pub fn read_file(path: &std::path::Path) -> Result<Vec<CrlInfo>> {
     let what = path.display().to_string();
     match std::str::from_utf8(&bytes) {
         Ok(text) if text.contains("-----BEGIN") => {
-            let blocks = ::pem::parse_many(text)
-                .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?;
+            let blocks = ::pem::parse_many(text).map_err(|e| crate::error::bad_pem(&what, &e))?;
             let crls: Vec<CrlInfo> = blocks
                 .iter()
                 .filter(|b| b.tag() == "X509 CRL")

@@ -43,8 +43,7 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
     }
     let der = match std::str::from_utf8(bytes) {
         Ok(t) if t.contains("-----BEGIN") => {
-            let mut blocks = ::pem::parse_many(t)
-                .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?;
+            let mut blocks = ::pem::parse_many(t).map_err(|e| crate::error::bad_pem(what, &e))?;
             if blocks.len() != 1 {
                 return Err(Error::input(format!(
                     "'{what}' holds {} PEM blocks; sign takes one CSR a file",
@@ -76,10 +75,8 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
         Error::input(format!("CSR '{what}' holds {why}"))
             .hint("make the CSR with an ecdsa-p256, ecdsa-p384, ed25519 or RSA 2048/3072/4096 key")
     })?;
-    req.verify_signature().map_err(|_| {
-        Error::input(format!(
-            "CSR '{what}' has a bad signature: it was altered or not signed by its key"
-        ))
+    req.verify_signature().map_err(|_| Error::CsrSignature {
+        what: what.to_string(),
     })?;
     let spki_der = info.subject_pki.raw.to_vec();
     let public_key = rcgen::SubjectPublicKeyInfo::from_der(&spki_der)
@@ -166,7 +163,7 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
             Ok(s) => (Some(s), None),
             Err(e) => (
                 None,
-                Some(Error::input(format!("CSR '{what}': {}", e.message)).hint(
+                Some(Error::input(format!("CSR '{what}': {e}")).hint(
                     "make the CSR again with each subject attribute once, or give --subject",
                 )),
             ),
@@ -239,4 +236,51 @@ pub fn requested<'a>(req: &'a X509CertificationRequest<'_>) -> Vec<Asked<'a>> {
         _ => Asked::Other,
     })
     .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csr_der() -> Vec<u8> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        rcgen::CertificateParams::new(vec!["dev.acme.internal".to_string()])
+            .unwrap()
+            .serialize_request(&key)
+            .unwrap()
+            .der()
+            .to_vec()
+    }
+
+    #[test]
+    fn a_csr_altered_after_signing_is_csr_signature() {
+        let good = csr_der();
+        assert!(parse(&good, "dev.csr").is_ok());
+        let mut bad = good;
+        let last = bad.len() - 1;
+        bad[last] ^= 1; // the last byte of the Ed25519 signature
+        let err = parse(&bad, "dev.csr").unwrap_err();
+        assert_eq!(
+            err,
+            Error::CsrSignature {
+                what: "dev.csr".into()
+            }
+        );
+        assert_eq!((err.code(), err.exit_code()), ("csr-signature", 2));
+    }
+
+    #[test]
+    fn malformed_pem_is_bad_pem_naming_the_file() {
+        let text = "-----BEGIN CERTIFICATE REQUEST-----\n!!!\n-----END CERTIFICATE REQUEST-----\n";
+        let err = parse(text.as_bytes(), "dev.csr").unwrap_err();
+        assert!(
+            matches!(&err, Error::BadPem { what, .. } if what == "dev.csr"),
+            "{err:?}"
+        );
+        assert_eq!((err.code(), err.exit_code()), ("bad-pem", 2));
+        assert!(
+            err.to_string().starts_with("'dev.csr' is not valid PEM: "),
+            "{err}"
+        );
+    }
 }

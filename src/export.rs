@@ -81,10 +81,12 @@ impl fmt::Debug for Source {
 
 /// Loads leaf `name` for export. Its key must match its certificate.
 pub fn load(pki: &Pki, ledger: &Ledger, name: &str) -> Result<Source> {
-    let record = ledger.cert_by_name(name)?.ok_or_else(|| {
-        Error::input(format!("no certificate named '{name}' in the ledger"))
-            .hint("run `certsmith list` to see the names")
-    })?;
+    let record = ledger
+        .cert_by_name(name)?
+        .ok_or_else(|| Error::NoSuchCert {
+            name: name.to_string(),
+            issuer: None,
+        })?;
     if record.kind != Kind::Leaf {
         return Err(Error::input(format!(
             "'{name}' is a CA; export takes a device, client or server certificate"

@@ -223,11 +223,12 @@ pub fn check_pathlen(pki: &Pki, ledger: &Ledger, issuer: &str) -> Result<()> {
     let chain = pki.ca_chain(ledger, issuer)?;
     if let Some((depth, limit)) = crate::ca::pathlen_exceeded(chain.iter().map(|(_, i)| i.pathlen))
     {
-        return Err(Error::input(format!(
-            "CA '{}' has pathlen {limit}, so verifiers reject a CA {} levels below it; this import would not chain",
-            chain[depth].0.cert.name,
-            depth + 1
-        )));
+        return Err(Error::PathLen {
+            ca: chain[depth].0.cert.name.clone(),
+            pathlen: limit,
+            levels: depth + 1,
+            case: crate::error::PathLenCase::Import,
+        });
     }
     Ok(())
 }

@@ -26,10 +26,12 @@ pub fn describe(bytes: &[u8], what: &str) -> Result<Described> {
     let Some(text) = text else {
         return describe_der(bytes, what);
     };
-    let blocks = ::pem::parse_many(text)
-        .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?;
+    let blocks = ::pem::parse_many(text).map_err(|e| crate::error::bad_pem(what, &e))?;
     if blocks.is_empty() {
-        return Err(Error::input(format!("'{what}' contains no PEM block")));
+        return Err(Error::BadPem {
+            what: what.to_string(),
+            problem: crate::error::PemProblem::NoBlock,
+        });
     }
     let first = blocks[0].tag().to_string();
     if blocks.iter().all(|b| b.tag() == "CERTIFICATE") {

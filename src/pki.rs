@@ -208,8 +208,9 @@ impl Pki {
 
     fn check_dir(&self) -> Result<()> {
         if !self.root.is_dir() {
-            return Err(Error::input(format!("no PKI directory at '{}'", self.root.display()))
-                .hint("run `certsmith init` first, or point --pki / $CERTSMITH_PKI at your PKI directory"));
+            return Err(Error::NoPkiDir {
+                path: self.root.clone(),
+            });
         }
         crate::perms::check_pki_dir(&self.root, self.allow_insecure_perms)
     }
@@ -306,16 +307,14 @@ impl Pki {
                 .map(|v| v.into_iter().map(|c| c.cert.name).collect())
                 .unwrap_or_default();
             match ledger.cert_by_name(name) {
-                Ok(Some(_)) => {
-                    Error::input(format!("'{name}' is not a CA (basicConstraints CA:FALSE)"))
-                        .hint("name a CA of this PKI with --ca / --issuer")
-                }
-                _ => Error::input(format!("no CA named '{name}' in '{}'", self.root.display()))
-                    .hint(if known.is_empty() {
-                        "run `certsmith init` first".to_string()
-                    } else {
-                        format!("known CAs: {}", known.join(", "))
-                    }),
+                Ok(Some(_)) => Error::NotACa {
+                    name: name.to_string(),
+                },
+                _ => Error::NoSuchCa {
+                    name: name.to_string(),
+                    pki: self.root.clone(),
+                    known,
+                },
             }
         })?;
         let path = self.ca_cert_path(name);

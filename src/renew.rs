@@ -46,10 +46,12 @@ pub fn renew(pki: &Pki, opts: &RenewRequest) -> Result<Renewed> {
     let (name, pass) = (opts.name.as_str(), &opts.pass);
     let ledger = &mut pki.open_ledger()?;
     let now = crate::clock::now()?;
-    let old = ledger.cert_by_name(name)?.ok_or_else(|| {
-        Error::input(format!("no certificate named '{name}' in the ledger"))
-            .hint("run `certsmith list` to see the names")
-    })?;
+    let old = ledger
+        .cert_by_name(name)?
+        .ok_or_else(|| Error::NoSuchCert {
+            name: name.to_string(),
+            issuer: None,
+        })?;
     if old.kind != Kind::Leaf {
         return Err(Error::input(format!(
             "'{name}' is a CA; renew re-issues device, client and server certificates"

@@ -82,10 +82,10 @@ pub fn find(ledger: &Ledger, target: &str, ca: Option<&str>) -> Result<CertRecor
         return Ok(rec);
     }
     let not_found = || {
-        Error::input(format!(
-            "no certificate named '{target}'{} in the ledger",
-            ca.map(|c| format!(" issued by '{c}'")).unwrap_or_default()
-        ))
+        Error::NoSuchCert {
+            name: target.to_string(),
+            issuer: ca.map(str::to_string),
+        }
         .hint("give a certificate name or its serial in hex, as `certsmith list` shows them")
     };
     let Some(bytes) = serial::from_hex(target) else {
@@ -239,6 +239,6 @@ mod tests {
             "read from CRLs only"
         );
         let e = parse_reason("stolen").unwrap_err();
-        assert!(e.message.contains("'stolen'"), "{e}");
+        assert!(e.to_string().contains("'stolen'"), "{e}");
     }
 }

@@ -47,8 +47,11 @@ impl Target for K8s {
         let mut name = "certsmith-ca".to_string();
         if let Some(leaf) = &x.opts.cert {
             let rec = x.ledger.cert_by_name(leaf)?.ok_or_else(|| {
-                Error::input(format!("no certificate named '{leaf}' in the ledger"))
-                    .hint("pass --cert with a name from `certsmith list`")
+                Error::NoSuchCert {
+                    name: leaf.clone(),
+                    issuer: None,
+                }
+                .hint("pass --cert with a name from `certsmith list`")
             })?;
             let dir = x.pki.resolve_dir(&rec.dir);
             let key_path = dir.join(crate::layout::KEY);

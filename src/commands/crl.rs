@@ -44,17 +44,14 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
         &serde_json::json!({
             "crls": written,
             "skipped": skipped,
-            "failed": failed.iter().map(|(n, e)| serde_json::json!({"ca": n, "error": e.message})).collect::<Vec<_>>(),
+            "failed": failed.iter().map(|(n, e)| serde_json::json!({"ca": n, "error": e.to_string()})).collect::<Vec<_>>(),
         }),
     );
     let Some(err) = report.error() else {
         return Ok(());
     };
     for (n, e) in failed {
-        super::diagnostic("certsmith: ", &format!("CA '{n}': {e}"));
-        if let Some(h) = &e.hint {
-            super::diagnostic("hint: ", h);
-        }
+        super::report_error(&e.clone().context(format!("CA '{n}'")));
     }
     Err(err)
 }

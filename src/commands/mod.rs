@@ -330,3 +330,13 @@ pub fn leaf_options(l: &crate::cli::LeafArgs) -> Result<certsmith::ops::LeafOpti
         },
     })
 }
+
+/// Writes error `e` to stderr: its `certsmith: ` line and its `hint: `
+/// line. The one place an error reaches the user (the exit code is
+/// [`Error::exit_code`], returned by `main`).
+pub fn report_error(e: &Error) {
+    diagnostic("certsmith: ", &e.to_string());
+    if let Some(h) = e.hint_text() {
+        diagnostic("hint: ", &h);
+    }
+}

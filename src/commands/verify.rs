@@ -69,7 +69,7 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
                     "subject": r.subject,
                     "purpose": purpose.as_str(),
                     "at": clock::rfc3339(at),
-                    "reason": e.message,
+                    "reason": e.to_string(),
                 });
                 super::write_stdout(&super::json_text(&json));
             }

@@ -47,7 +47,7 @@ fn text(prompt: &str, default: String, check: fn(&str) -> Result<()>) -> Result<
     Input::<String>::new()
         .with_prompt(prompt)
         .default(default)
-        .validate_with(move |s: &String| check(s.trim()).map_err(|e| e.message))
+        .validate_with(move |s: &String| check(s.trim()).map_err(|e| e.to_string()))
         .interact_text()
         .map(|s| s.trim().to_string())
         .map_err(io)

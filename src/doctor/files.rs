@@ -290,7 +290,7 @@ pub fn crl(pki: &Pki, ca: &str, cert: &CertInfo, opts: &Options, report: &mut Re
         // No CRL yet is not a problem; one that cannot be read is.
         Err(_) if std::fs::symlink_metadata(&path).is_err() => return,
         Err(e) => {
-            report.problem("crl", shown, format!("CRL of CA '{ca}': {}", e.message));
+            report.problem("crl", shown, format!("CRL of CA '{ca}': {e}"));
             return;
         }
     };

@@ -289,7 +289,7 @@ fn check_key(
         Ok(text) => zeroize::Zeroizing::new(text),
         // A FIFO, device or directory in place of the key.
         Err(e) if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) => {
-            report.problem("keys", rel(pki, path), format!("{what}: {}", e.message));
+            report.problem("keys", rel(pki, path), format!("{what}: {e}"));
             return;
         }
         Err(_) => return, // reported as missing, or unreadable: permissions finding
@@ -320,7 +320,7 @@ fn check_key(
                 rel(pki, path)
             ),
         ),
-        Err(e) => report.problem("keys", rel(pki, path), format!("{what}: {}", e.message)),
+        Err(e) => report.problem("keys", rel(pki, path), format!("{what}: {e}")),
     }
 }
 

@@ -162,10 +162,7 @@ fn check_out(
     // Bad rows are reported by the plan's own check, with their line.
     for row in manifest.rows()?.flatten() {
         rule.check(&parent.join(&row.name), Out::CertDir(&row.name))
-            .map_err(|mut e| {
-                e.message = format!("{}: {}", manifest.row_label(row.line), e.message);
-                e
-            })?;
+            .map_err(|e| e.context(manifest.row_label(row.line)))?;
     }
     Ok(out)
 }

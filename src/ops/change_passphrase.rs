@@ -121,7 +121,7 @@ fn read_back(path: &Path, new: Option<&Passphrase>, spki: &[u8], ca: &str) -> Re
         new.cloned()
             .ok_or_else(|| Error::failed("the new key file is encrypted but no passphrase was set"))
     })
-    .map_err(|e| unreadable(e.message))?;
+    .map_err(|e| unreadable(e.to_string()))?;
     if !keys::key_matches_spki(&key, spki) {
         return Err(unreadable("it holds another public key".into()));
     }
