@@ -389,11 +389,8 @@ pub fn make_intermediate(
 ) -> Result<(Signed, Option<u8>)> {
     if let Some((depth, limit)) = pathlen_exceeded(signer.chain.iter().map(|c| c.pathlen)) {
         return Err(Error::PathLen {
-            ca: if depth == 0 {
-                signer.name.clone()
-            } else {
-                signer.chain[depth].subject.clone()
-            },
+            // The ledger name, as for an import (chain_names[0] is the issuer).
+            ca: signer.chain_names[depth].clone(),
             pathlen: limit,
             levels: depth + 1,
             case: crate::error::PathLenCase::Intermediate,

@@ -352,17 +352,29 @@ const EIO: i32 = 5;
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let date = |t: &OffsetDateTime| crate::clock::rfc3339(*t);
+        // Names and paths come from the user or from files: quoted with their
+        // control characters escaped (and a name cut), whatever prints this.
+        let qp = |p: &std::path::Path| escape_controls(&p.display().to_string());
         match self {
             Error::BadPem { what, problem } => match problem {
-                PemProblem::Invalid(detail) => write!(f, "'{what}' is not valid PEM: {detail}"),
-                PemProblem::NotA(kind) => write!(f, "'{what}' is not a PEM {kind}"),
-                PemProblem::NoBlock => write!(f, "'{what}' contains no PEM block"),
+                PemProblem::Invalid(detail) => {
+                    write!(f, "'{}' is not valid PEM: {detail}", escape_controls(what))
+                }
+                PemProblem::NotA(kind) => {
+                    write!(f, "'{}' is not a PEM {kind}", escape_controls(what))
+                }
+                PemProblem::NoBlock => {
+                    write!(f, "'{}' contains no PEM block", escape_controls(what))
+                }
             },
             Error::CsrSignature { what } => write!(
                 f,
-                "CSR '{what}' has a bad signature: it was altered or not signed by its key"
+                "CSR '{}' has a bad signature: it was altered or not signed by its key",
+                escape_controls(what)
             ),
-            Error::WrongPassphrase { what } => write!(f, "wrong passphrase for '{what}'"),
+            Error::WrongPassphrase { what } => {
+                write!(f, "wrong passphrase for '{}'", escape_controls(what))
+            }
             Error::ValidityPastIssuer {
                 issuer,
                 requested,
@@ -401,10 +413,14 @@ impl fmt::Display for Error {
                 "CA '{ca}' has pathlen {pathlen}, so verifiers reject a CA {levels} levels below it; this import would not chain"
             ),
             Error::NotACa { name } => {
-                write!(f, "'{name}' is not a CA (basicConstraints CA:FALSE)")
+                write!(
+                    f,
+                    "'{}' is not a CA (basicConstraints CA:FALSE)",
+                    shown(name)
+                )
             }
             Error::NoSuchCa { name, pki, .. } => {
-                write!(f, "no CA named '{name}' in '{}'", pki.display())
+                write!(f, "no CA named '{}' in '{}'", shown(name), qp(pki))
             }
             Error::CaNotAlive { name, above, state } => {
                 match above {
@@ -432,9 +448,9 @@ impl fmt::Display for Error {
                 f.write_str("; it issues nothing more")
             }
             Error::NoSuchCert { name, issuer } => {
-                write!(f, "no certificate named '{name}'")?;
+                write!(f, "no certificate named '{}'", shown(name))?;
                 if let Some(c) = issuer {
-                    write!(f, " issued by '{c}'")?;
+                    write!(f, " issued by '{}'", shown(c))?;
                 }
                 f.write_str(" in the ledger")
             }
@@ -443,12 +459,13 @@ impl fmt::Display for Error {
                 pending: true,
             } => write!(
                 f,
-                "name '{name}' is being issued by another certsmith process"
+                "name '{}' is being issued by another certsmith process",
+                shown(name)
             ),
             Error::NameTaken {
                 name,
                 pending: false,
-            } => write!(f, "name '{name}' is already taken in the ledger"),
+            } => write!(f, "name '{}' is already taken in the ledger", shown(name)),
             Error::Locked {
                 lock,
                 holder,
@@ -469,8 +486,8 @@ impl fmt::Display for Error {
                 "no space left on device ({})",
                 shown(&path.display().to_string())
             ),
-            Error::NoLedger { path } => write!(f, "no ledger at '{}'", path.display()),
-            Error::NoPkiDir { path } => write!(f, "no PKI directory at '{}'", path.display()),
+            Error::NoLedger { path } => write!(f, "no ledger at '{}'", qp(path)),
+            Error::NoPkiDir { path } => write!(f, "no PKI directory at '{}'", qp(path)),
             Error::Io {
                 action,
                 path,
@@ -485,7 +502,7 @@ impl fmt::Display for Error {
                     K::AlreadyExists => "it already exists",
                     _ => detail,
                 };
-                write!(f, "{action} '{}': {reason}", path.display())
+                write!(f, "{action} '{}': {reason}", qp(path))
             }
             Error::Ledger { detail } => write!(f, "ledger error: {detail}"),
             Error::Input { message, .. } | Error::Failed { message, .. } => f.write_str(message),
@@ -641,6 +658,54 @@ mod tests {
             Error::input("bad"),
             Error::failed("no"),
         ]
+    }
+
+    #[test]
+    fn every_variant_says_what_went_wrong_naming_its_values() {
+        let said: Vec<String> = samples()
+            .iter()
+            .map(|e| match e.hint_text() {
+                Some(h) => format!("{e} | hint: {h}"),
+                None => e.to_string(),
+            })
+            .collect();
+        let expected = [
+            "'a.pem' is not valid PEM: bad base64",
+            "CSR 'a.csr' has a bad signature: it was altered or not signed by its key",
+            "wrong passphrase for 'ca.key.pem' | hint: check --passphrase-file or $CERTSMITH_PASSPHRASE",
+            "requested notAfter 2026-04-01T00:00:00Z is past the notAfter of issuer 'issuing' (2026-04-01T00:00:00Z) | hint: ask for a shorter --validity, or pass --clamp to end at the issuer's notAfter",
+            "issuer 'issuing' has pathlen 0 and cannot have another CA directly below it | hint: issue leaf certificates from it instead, or create the intermediate under a CA with a larger --pathlen",
+            "'dev' is not a CA (basicConstraints CA:FALSE) | hint: name a CA of this PKI with --ca / --issuer",
+            "no CA named 'x' in 'pki' | hint: run `certsmith init` first",
+            "CA 'issuing' expired on 2026-04-01T00:00:00Z; it issues nothing more | hint: issue from another CA (--ca NAME), or make a new one with `certsmith intermediate`",
+            "name 'dev' is already taken in the ledger | hint: choose another name, or pass --force to re-issue it (the old files are kept as *.old-<serial>)",
+            "no certificate named 'dev' issued by 'issuing' in the ledger | hint: run `certsmith list` to see the names",
+            "the PKI directory 'pki' is locked by pid 7 (certsmith); gave up after 30 s | hint: run the command again once it has finished (`certsmith doctor --repair` holds this lock while it repairs); $CERTSMITH_LOCK_WAIT sets how many seconds to wait",
+            "no space left on device (pki) | hint: free some space on that filesystem and run the command again",
+            "no ledger at 'pki/ledger.db' | hint: run `certsmith init` first, or point --pki / $CERTSMITH_PKI at your PKI directory",
+            "no PKI directory at 'pki' | hint: run `certsmith init` first, or point --pki / $CERTSMITH_PKI at your PKI directory",
+            "cannot read 'a': permission denied",
+            "ledger error: database is locked",
+            "bad",
+            "no",
+        ];
+        assert_eq!(said, expected);
+    }
+
+    #[test]
+    fn a_name_or_path_from_the_user_is_said_on_one_line() {
+        let e = Error::NoSuchCert {
+            name: "dev\n\u{1b}[2Jx".into(),
+            issuer: None,
+        };
+        assert_eq!(
+            e.to_string(),
+            "no certificate named 'dev\\n\\u{1b}[2Jx' in the ledger"
+        );
+        let e = Error::NoLedger {
+            path: "pki\nrm/ledger.db".into(),
+        };
+        assert!(!e.to_string().contains('\n'), "{e}");
     }
 
     #[test]

@@ -32,6 +32,18 @@ pub struct LeafRequest {
 }
 
 impl LeafRequest {
+    /// Its SANs in order, each once: what the certificate and the ledger
+    /// record carry however often a caller listed one.
+    pub fn distinct_sans(&self) -> Vec<&San> {
+        let mut out: Vec<&San> = Vec::with_capacity(self.sans.len());
+        for s in &self.sans {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
     /// Checks the request against its profile and the issuer's name
     /// constraints, before any key is made or anything is signed.
     pub fn check(&self, signer: &Signer) -> Result<()> {
@@ -78,7 +90,11 @@ impl LeafRequest {
     fn params(&self, key_type: KeyType) -> Result<CertificateParams> {
         let mut p = CertificateParams::default();
         p.distinguished_name = self.subject.to_dn()?;
-        p.subject_alt_names = self.sans.iter().map(San::to_rcgen).collect::<Result<_>>()?;
+        p.subject_alt_names = self
+            .distinct_sans()
+            .into_iter()
+            .map(San::to_rcgen)
+            .collect::<Result<_>>()?;
         p.is_ca = IsCa::ExplicitNoCa;
         p.key_usages = self.profile.key_usage_for(key_type);
         p.extended_key_usages = self.profile.ext_key_usage.clone();
@@ -164,7 +180,7 @@ impl SignedLeaf {
             issuer: Some(signer.name.clone()),
             serial: signed.serial_hex(),
             subject: req.subject.to_string(),
-            sans: req.sans.iter().map(|s| s.to_string()).collect(),
+            sans: req.distinct_sans().iter().map(|s| s.to_string()).collect(),
             profile: req.profile.name.clone(),
             key_type: self.key_type.to_string(),
             not_before: signed.window.not_before.unix_timestamp(),

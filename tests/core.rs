@@ -456,3 +456,31 @@ fn library_issue_writes_what_it_reports_and_refuses_a_taken_name_unchanged() {
     assert!(err.to_string().contains("'lib-dev' is already"), "{err}");
     assert_eq!(env.tree_hash(), before, "a refusal changed the PKI");
 }
+
+#[test]
+fn library_issue_with_a_san_listed_twice_certifies_and_records_it_once() {
+    use certsmith::ops::issue::{IssueRequest, issue};
+    let env = Env::new();
+    env.hierarchy();
+    let pki = certsmith::pki::Pki::at(&env.pki);
+    let mut req = IssueRequest::new("twice");
+    let san = certsmith::names::San::parse("dns:twice.example").unwrap();
+    req.leaf.sans = vec![san.clone(), san];
+    issue(&pki, req).unwrap();
+    let row = pki
+        .open_ledger()
+        .unwrap()
+        .cert_by_name("twice")
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.sans, ["dns:twice.example"]);
+    let (_, text) = openssl(&[
+        "x509",
+        "-noout",
+        "-ext",
+        "subjectAltName",
+        "-in",
+        &env.cert_dir("twice").join("cert.pem").display().to_string(),
+    ]);
+    assert_eq!(text.matches("twice.example").count(), 1, "{text}");
+}

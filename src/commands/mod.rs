@@ -224,16 +224,9 @@ pub fn subject(subject: Option<&str>, cn: Option<&str>) -> Result<Option<Subject
     }
 }
 
-/// Parses every `--san`.
+/// Parses every `--san` (a repeated one is kept once when the leaf is made).
 pub fn sans(args: &[String]) -> Result<Vec<San>> {
-    let mut out: Vec<San> = Vec::new();
-    for a in args {
-        let s = San::parse(a)?;
-        if !out.contains(&s) {
-            out.push(s);
-        }
-    }
-    Ok(out)
+    args.iter().map(|a| San::parse(a)).collect()
 }
 
 /// Lines listing written files, for human output.
