@@ -28,7 +28,7 @@ use time::OffsetDateTime;
 use crate::ca::Signer;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
-use crate::leaf::{self, LeafRequest};
+use crate::leaf::{LeafKey, LeafRequest};
 use crate::ledger::{CertRecord, Ledger, db_err, name_taken};
 use crate::manifest::{Manifest, Row};
 use crate::names::Subject;
@@ -203,7 +203,7 @@ impl Plan<'_> {
                 bad(
                     &mut c,
                     row.line,
-                    crate::leaf::ca_name_taken(&row.name).message,
+                    crate::leaf::ca_name_taken(&row.name).to_string(),
                 );
                 continue;
             }
@@ -211,10 +211,8 @@ impl Plan<'_> {
                 Ok(Action::Skip) => c.skipped += 1,
                 Ok(Action::Issue(_)) => {
                     let dir = self.dir(&row.name);
-                    let unrecorded = dir.is_dir()
-                        && ["cert.pem", "key.pem", "chain.pem", "fullchain.pem"]
-                            .iter()
-                            .any(|f| dir.join(f).exists());
+                    let unrecorded =
+                        dir.is_dir() && crate::layout::FILES.iter().any(|f| dir.join(f).exists());
                     if unrecorded && !self.skip_existing {
                         let why = format!(
                             "files for '{}' already exist in '{}' but the ledger has no such certificate",
@@ -227,7 +225,7 @@ impl Plan<'_> {
                     c.unrecorded += unrecorded as u64;
                     c.to_issue += 1;
                 }
-                Err(e) => bad(&mut c, row.line, e.message),
+                Err(e) => bad(&mut c, row.line, e.to_string()),
             }
         }
         Ok(c)
@@ -362,7 +360,7 @@ impl Plan<'_> {
             let row = row.map_err(|e| changed(e.line, e.reason))?;
             match self
                 .classify(&mut ledger, &row)
-                .map_err(|e| changed(row.line, e.message))?
+                .map_err(|e| changed(row.line, e.to_string()))?
             {
                 Action::Skip => {
                     skipped.fetch_add(1, Ordering::Relaxed);
@@ -411,8 +409,8 @@ impl Plan<'_> {
                 Err(_) => return Ok(()),
             };
             let made = reqs
-                .iter()
-                .map(|r| self.make(r, chain))
+                .into_iter()
+                .map(|r| self.make(*r, chain))
                 .collect::<Result<Vec<_>>>()?;
             store::pause_point("batch-signed");
             let recs: Vec<CertRecord> = made.iter().map(|m| m.record.clone()).collect();
@@ -447,22 +445,14 @@ impl Plan<'_> {
     }
 
     /// Makes a key and signs one certificate, in memory.
-    fn make(&self, req: &LeafRequest, chain: &str) -> Result<Made> {
+    fn make(&self, req: LeafRequest, chain: &str) -> Result<Made> {
         let key = self.key_type.generate()?;
-        let signed = req.sign(self.signer, &key, self.key_type, self.now)?;
-        let cert = signed.pem();
         let key_pem = keys::to_pem(&key)?;
+        let dir = self.dir(&req.name);
+        let leaf = req.sign_leaf(self.signer, LeafKey::Held(key), self.key_type, self.now)?;
+        let cert = leaf.signed.pem();
         let fullchain = format!("{cert}{chain}");
-        let record = leaf::record(
-            self.pki,
-            req,
-            self.signer,
-            &signed,
-            self.key_type,
-            &self.dir(&req.name),
-            true,
-            self.now,
-        );
+        let record = leaf.record(self.pki, self.signer, &dir);
         Ok(Made {
             record,
             key_pem,
@@ -474,10 +464,14 @@ impl Plan<'_> {
     /// Writes one certificate's directory.
     fn write(&self, m: &Made, chain: &str, dir: &Path, root: &Path) -> Result<()> {
         let files = [
-            ("key.pem", m.key_pem.as_bytes(), store::KEY_MODE),
-            ("cert.pem", m.cert.as_bytes(), store::PUBLIC_MODE),
-            ("chain.pem", chain.as_bytes(), store::PUBLIC_MODE),
-            ("fullchain.pem", m.fullchain.as_bytes(), store::PUBLIC_MODE),
+            (crate::layout::KEY, m.key_pem.as_bytes(), store::KEY_MODE),
+            (crate::layout::CERT, m.cert.as_bytes(), store::PUBLIC_MODE),
+            (crate::layout::CHAIN, chain.as_bytes(), store::PUBLIC_MODE),
+            (
+                crate::layout::FULLCHAIN,
+                m.fullchain.as_bytes(),
+                store::PUBLIC_MODE,
+            ),
         ];
         // The usual case: a new directory, appearing whole with one rename.
         let fresh = StagedDir::new(dir)?;
@@ -517,10 +511,7 @@ fn resumable(e: Error, issued: u64) -> Error {
     let hint = format!(
         "{issued} certificates were issued and recorded; once the cause is fixed, run `certsmith doctor --repair` (it settles certificates this run left pending), then the same batch again with --skip-existing to issue the rest"
     );
-    Error {
-        hint: Some(hint),
-        ..e
-    }
+    e.hint(hint)
 }
 
 /// The state of the current certificate called `name`, if any (indexed lookup).

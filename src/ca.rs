@@ -8,7 +8,7 @@ use rcgen::{
 use time::OffsetDateTime;
 
 use crate::certinfo::{CertInfo, fingerprint};
-use crate::error::{Error, Result};
+use crate::error::{DeadCa, Error, Result};
 use crate::keys::{self, KeyType};
 use crate::keystore::{CaKey, PublicOnly, StoredKey};
 use crate::ledger::{CaRecord, Ledger};
@@ -340,36 +340,31 @@ pub fn check_alive(conn: &Connection, chain: &[CaRecord], now: OffsetDateTime) -
         .unwrap_or_default();
     for (depth, rec) in chain.iter().enumerate() {
         let c = &rec.cert;
-        let who = if depth == 0 {
-            format!("CA '{}'", c.name)
-        } else {
-            format!("CA '{}' above '{issuer}'", c.name)
-        };
-        let date = |t: i64| {
-            crate::clock::rfc3339(
-                OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH),
-            )
-        };
-        let why = match c.status(now.unix_timestamp()) {
-            "revoked" => format!(
-                "{who} was revoked on {} ({})",
-                date(c.revoked_at.unwrap_or_default()),
-                c.revocation_reason.as_deref().unwrap_or("unspecified")
-            ),
-            "superseded" => match crate::ledger::cert_by_name_on(conn, &c.name)? {
-                Some(new) => format!(
-                    "{who} is superseded: its name was taken by a {} certificate on {}",
-                    new.kind.as_str(),
-                    date(new.created_at)
-                ),
-                None => format!("{who} is superseded (serial {})", c.serial),
+        let date =
+            |t: i64| OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let state = match c.status(now.unix_timestamp()) {
+            "revoked" => DeadCa::Revoked {
+                on: date(c.revoked_at.unwrap_or_default()),
+                reason: c
+                    .revocation_reason
+                    .clone()
+                    .unwrap_or_else(|| "unspecified".into()),
             },
-            "expired" => format!("{who} expired on {}", date(c.not_after)),
+            "superseded" => DeadCa::Superseded {
+                serial: c.serial.clone(),
+                taken: crate::ledger::cert_by_name_on(conn, &c.name)?
+                    .map(|new| (new.kind.as_str().to_string(), date(new.created_at))),
+            },
+            "expired" => DeadCa::Expired {
+                on: date(c.not_after),
+            },
             _ => continue,
         };
-        return Err(Error::input(format!("{why}; it issues nothing more")).hint(
-            "issue from another CA (--ca NAME), or make a new one with `certsmith intermediate`",
-        ));
+        return Err(Error::CaNotAlive {
+            name: c.name.clone(),
+            above: (depth > 0).then(|| issuer.to_string()),
+            state,
+        });
     }
     Ok(())
 }
@@ -434,31 +429,35 @@ pub fn make_root(
     })
 }
 
+/// The pathlen rule for a new CA under a chain of CAs (`pathlens`: the
+/// issuer's first, then each CA above it): the CA at depth d above the new
+/// one must allow d further CAs below it. The first CA that does not, as
+/// its depth and pathlen.
+pub fn pathlen_exceeded(pathlens: impl IntoIterator<Item = Option<u32>>) -> Option<(usize, u32)> {
+    pathlens.into_iter().enumerate().find_map(|(depth, p)| {
+        p.filter(|&limit| (limit as usize) < depth + 1)
+            .map(|l| (depth, l))
+    })
+}
+
 /// Makes an intermediate CA certificate for `key`, signed by `signer`,
 /// after checking pathlen and name constraints of every CA above it.
+/// Returns it with the pathlen it carries (for the ledger).
 pub fn make_intermediate(
     req: &CaRequest,
     key: &impl PublicKeyData,
     profile: &Profile,
     signer: &Signer,
     now: OffsetDateTime,
-) -> Result<Signed> {
-    // The CA at depth d above the new one must allow d further CAs below it.
-    for (depth, ca) in signer.chain.iter().enumerate() {
-        if let Some(limit) = ca.pathlen
-            && (limit as usize) < depth + 1
-        {
-            let who = if depth == 0 {
-                format!("issuer '{}'", signer.name)
-            } else {
-                format!("CA '{}' above the issuer", ca.subject)
-            };
-            return Err(Error::input(format!(
-                "{who} has pathlen {limit} and cannot have another CA {} below it",
-                if depth == 0 { "directly".to_string() } else { format!("{} levels", depth + 1) }
-            ))
-            .hint("issue leaf certificates from it instead, or create the intermediate under a CA with a larger --pathlen"));
-        }
+) -> Result<(Signed, Option<u8>)> {
+    if let Some((depth, limit)) = pathlen_exceeded(signer.chain.iter().map(|c| c.pathlen)) {
+        return Err(Error::PathLen {
+            // The ledger name, as for an import (chain_names[0] is the issuer).
+            ca: signer.chain_names[depth].clone(),
+            pathlen: limit,
+            levels: depth + 1,
+            case: crate::error::PathLenCase::Intermediate,
+        });
     }
     let max_child = signer.info().pathlen.map(|l| l.saturating_sub(1));
     let pathlen = req.pathlen.or(profile.default_pathlen);
@@ -492,7 +491,7 @@ pub fn make_intermediate(
         req.clamp,
     )?;
     let p = ca_params(req, key, profile, pathlen)?;
-    signer.sign(p, key, window)
+    Ok((signer.sign(p, key, window)?, pathlen))
 }
 
 /// Writes nothing; checks whether a name is free for a new CA.

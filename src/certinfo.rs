@@ -254,8 +254,7 @@ pub fn signature_name(oid: &str) -> String {
 /// Splits PEM text into its certificates' DER, refusing anything that is
 /// not a CERTIFICATE block. `what` names the source in errors.
 pub fn parse_pem_certs(text: &str, what: &str) -> Result<Vec<CertInfo>> {
-    let blocks = ::pem::parse_many(text)
-        .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?;
+    let blocks = ::pem::parse_many(text).map_err(|e| crate::error::bad_pem(what, &e))?;
     if blocks.is_empty() {
         return Err(Error::input(format!(
             "'{what}' contains no PEM certificate"

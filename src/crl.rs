@@ -263,43 +263,62 @@ pub fn parse_next_update(s: &str) -> Result<Duration> {
     }
 }
 
-/// A CRL read from a file: its DER and the facts verify and bundle need.
+/// A CRL read from a file: its DER and the facts verify, bundle and
+/// inspect need.
 #[derive(Clone, Debug)]
 pub struct CrlInfo {
     pub der: Vec<u8>,
     pub issuer: String,
     pub issuer_raw: Vec<u8>,
+    /// The CRL number, in decimal.
+    pub number: Option<String>,
     pub this_update: OffsetDateTime,
     pub next_update: Option<OffsetDateTime>,
-    /// (normalized serial, revocation time, reason name) of each entry.
-    pub entries: Vec<(Vec<u8>, OffsetDateTime, String)>,
+    pub entries: Vec<CrlEntry>,
+}
+
+/// One certificate a CRL lists.
+#[derive(Clone, Debug)]
+pub struct CrlEntry {
+    /// Its serial, normalized.
+    pub serial: Vec<u8>,
+    pub revoked_at: OffsetDateTime,
+    /// The reason code, if the entry has one.
+    pub code: Option<u8>,
+    /// The reason's certsmith name (`unspecified` when there is none).
+    pub reason: &'static str,
 }
 
 impl CrlInfo {
-    /// Parses one DER CRL; `what` names its source in errors.
+    /// Parses one DER CRL (nothing after it); the one CRL parser of
+    /// verify, bundle and inspect. `what` names its source in errors.
     pub fn from_der(der: &[u8], what: &str) -> Result<CrlInfo> {
         use x509_parser::prelude::FromDer;
         use x509_parser::revocation_list::CertificateRevocationList;
-        let (_, crl) = CertificateRevocationList::from_der(der)
+        let (rest, crl) = CertificateRevocationList::from_der(der)
             .map_err(|e| Error::input(format!("'{what}' is not a valid X.509 CRL: {e}")))?;
+        if !rest.is_empty() {
+            return Err(Error::input(format!(
+                "'{what}' has trailing bytes after the CRL"
+            )));
+        }
         let entries = crl
             .iter_revoked_certificates()
             .map(|r| {
-                let reason = r
-                    .reason_code()
-                    .map(|(_, c)| reason_name(c.0))
-                    .unwrap_or("unspecified");
-                (
-                    serial::normalize(r.raw_serial()).to_vec(),
-                    r.revocation_date.to_datetime(),
-                    reason.to_string(),
-                )
+                let code = r.reason_code().map(|(_, c)| c.0);
+                CrlEntry {
+                    serial: serial::normalize(r.raw_serial()).to_vec(),
+                    revoked_at: r.revocation_date.to_datetime(),
+                    code,
+                    reason: code.map_or("unspecified", revoke::reason_name),
+                }
             })
             .collect();
         Ok(CrlInfo {
             der: der.to_vec(),
             issuer: crl.issuer().to_string(),
             issuer_raw: crl.issuer().as_raw().to_vec(),
+            number: crl.crl_number().map(|n| n.to_string()),
             this_update: crl.last_update().to_datetime(),
             next_update: crl.next_update().map(|t| t.to_datetime()),
             entries,
@@ -307,24 +326,8 @@ impl CrlInfo {
     }
 
     /// The entry for `serial` (normalized), if this CRL lists it.
-    pub fn find(&self, serial: &[u8]) -> Option<&(Vec<u8>, OffsetDateTime, String)> {
-        self.entries.iter().find(|e| e.0 == serial)
-    }
-}
-
-/// The certsmith name of a CRL reason code.
-pub fn reason_name(code: u8) -> &'static str {
-    match code {
-        1 => "key-compromise",
-        2 => "ca-compromise",
-        3 => "affiliation-changed",
-        4 => "superseded",
-        5 => "cessation-of-operation",
-        6 => "certificate-hold",
-        8 => "remove-from-crl",
-        9 => "privilege-withdrawn",
-        10 => "aa-compromise",
-        _ => "unspecified",
+    pub fn find(&self, serial: &[u8]) -> Option<&CrlEntry> {
+        self.entries.iter().find(|e| e.serial == serial)
     }
 }
 
@@ -334,8 +337,7 @@ pub fn read_file(path: &std::path::Path) -> Result<Vec<CrlInfo>> {
     let what = path.display().to_string();
     match std::str::from_utf8(&bytes) {
         Ok(text) if text.contains("-----BEGIN") => {
-            let blocks = ::pem::parse_many(text)
-                .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?;
+            let blocks = ::pem::parse_many(text).map_err(|e| crate::error::bad_pem(&what, &e))?;
             let crls: Vec<CrlInfo> = blocks
                 .iter()
                 .filter(|b| b.tag() == "X509 CRL")

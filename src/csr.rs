@@ -3,7 +3,7 @@
 //! from the CSR's signature algorithm, rcgen#448, and refuses unknown extensions).
 
 use x509_parser::certification_request::X509CertificationRequest;
-use x509_parser::extensions::ParsedExtension;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 
 use crate::certinfo::general_name_text;
@@ -43,8 +43,7 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
     }
     let der = match std::str::from_utf8(bytes) {
         Ok(t) if t.contains("-----BEGIN") => {
-            let mut blocks = ::pem::parse_many(t)
-                .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?;
+            let mut blocks = ::pem::parse_many(t).map_err(|e| crate::error::bad_pem(what, &e))?;
             if blocks.len() != 1 {
                 return Err(Error::input(format!(
                     "'{what}' holds {} PEM blocks; sign takes one CSR a file",
@@ -63,16 +62,7 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
         }
         _ => bytes.to_vec(),
     };
-    let (rest, req) = X509CertificationRequest::from_der(&der).map_err(|_| {
-        Error::input(format!(
-            "'{what}' is not a valid certificate signing request"
-        ))
-    })?;
-    if !rest.is_empty() {
-        return Err(Error::input(format!(
-            "'{what}' has trailing bytes after the CSR"
-        )));
-    }
+    let req = decode(&der, what)?;
     let info = &req.certification_request_info;
     let kind = public_key_kind(&info.subject_pki);
     let key_type = KeyType::of_public_key(&kind).ok_or_else(|| {
@@ -85,43 +75,36 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
         Error::input(format!("CSR '{what}' holds {why}"))
             .hint("make the CSR with an ecdsa-p256, ecdsa-p384, ed25519 or RSA 2048/3072/4096 key")
     })?;
-    req.verify_signature().map_err(|_| {
-        Error::input(format!(
-            "CSR '{what}' has a bad signature: it was altered or not signed by its key"
-        ))
+    req.verify_signature().map_err(|_| Error::CsrSignature {
+        what: what.to_string(),
     })?;
     let spki_der = info.subject_pki.raw.to_vec();
     let public_key = rcgen::SubjectPublicKeyInfo::from_der(&spki_der)
         .map_err(|e| Error::input(format!("CSR '{what}' has an unusable public key: {e}")))?;
     let mut sans = Vec::new();
     let mut ignored = Vec::new();
-    if let Some(exts) = req.requested_extensions() {
-        for ext in exts {
-            match ext {
-                ParsedExtension::SubjectAlternativeName(san) => {
-                    for g in &san.general_names {
-                        let text = general_name_text(g);
-                        if let Some(t) = text.as_deref().filter(|t| t.chars().any(char::is_control))
-                        {
-                            return Err(Error::input(format!(
-                                "CSR '{what}' has a SAN with a control character: '{}'",
-                                crate::error::shown(t)
-                            )));
-                        }
-                        match text.map(|t| San::parse(&t)) {
-                            Some(Ok(s)) => sans.push(s),
-                            _ => ignored.push(format!("subjectAltName entry {g}")),
-                        }
+    for asked in requested(&req) {
+        match asked {
+            Asked::Sans(names) => {
+                for g in names {
+                    let text = general_name_text(g);
+                    if let Some(t) = text.as_deref().filter(|t| t.chars().any(char::is_control)) {
+                        return Err(Error::input(format!(
+                            "CSR '{what}' has a SAN with a control character: '{}'",
+                            crate::error::shown(t)
+                        )));
+                    }
+                    match text.map(|t| San::parse(&t)) {
+                        Some(Ok(s)) => sans.push(s),
+                        _ => ignored.push(format!("subjectAltName entry {g}")),
                     }
                 }
-                ParsedExtension::BasicConstraints(bc) => ignored.push(format!(
-                    "basicConstraints CA:{}",
-                    if bc.ca { "TRUE" } else { "FALSE" }
-                )),
-                ParsedExtension::KeyUsage(_) => ignored.push("keyUsage".into()),
-                ParsedExtension::ExtendedKeyUsage(_) => ignored.push("extendedKeyUsage".into()),
-                _ => ignored.push("an extension the profile does not take".into()),
             }
+            other => ignored.push(
+                other
+                    .label()
+                    .unwrap_or_else(|| "an extension the profile does not take".into()),
+            ),
         }
     }
     let subject_text = info.subject.to_string();
@@ -180,7 +163,7 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
             Ok(s) => (Some(s), None),
             Err(e) => (
                 None,
-                Some(Error::input(format!("CSR '{what}': {}", e.message)).hint(
+                Some(Error::input(format!("CSR '{what}': {e}")).hint(
                     "make the CSR again with each subject attribute once, or give --subject",
                 )),
             ),
@@ -197,4 +180,107 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
         spki_der,
         ignored,
     })
+}
+
+/// Decodes one DER CSR (nothing after it); the one CSR parser of `sign`
+/// and `inspect`. `what` names the file in errors.
+pub fn decode<'a>(der: &'a [u8], what: &str) -> Result<X509CertificationRequest<'a>> {
+    let (rest, req) = X509CertificationRequest::from_der(der).map_err(|_| {
+        Error::input(format!(
+            "'{what}' is not a valid certificate signing request"
+        ))
+    })?;
+    if !rest.is_empty() {
+        return Err(Error::input(format!(
+            "'{what}' has trailing bytes after the CSR"
+        )));
+    }
+    Ok(req)
+}
+
+/// An extension a CSR asks for.
+pub enum Asked<'a> {
+    Sans(&'a [GeneralName<'a>]),
+    BasicConstraints { ca: bool },
+    KeyUsage,
+    ExtendedKeyUsage,
+    Other,
+}
+
+impl Asked<'_> {
+    /// How reports name it; `None` for an extension certsmith does not know.
+    pub fn label(&self) -> Option<String> {
+        match self {
+            Asked::Sans(_) => Some("subjectAltName".into()),
+            Asked::BasicConstraints { ca } => Some(format!(
+                "basicConstraints CA:{}",
+                if *ca { "TRUE" } else { "FALSE" }
+            )),
+            Asked::KeyUsage => Some("keyUsage".into()),
+            Asked::ExtendedKeyUsage => Some("extendedKeyUsage".into()),
+            Asked::Other => None,
+        }
+    }
+}
+
+/// The extensions `req` asks for, in order.
+pub fn requested<'a>(req: &'a X509CertificationRequest<'_>) -> Vec<Asked<'a>> {
+    let Some(exts) = req.requested_extensions() else {
+        return Vec::new();
+    };
+    exts.map(|e| match e {
+        ParsedExtension::SubjectAlternativeName(san) => Asked::Sans(&san.general_names),
+        ParsedExtension::BasicConstraints(bc) => Asked::BasicConstraints { ca: bc.ca },
+        ParsedExtension::KeyUsage(_) => Asked::KeyUsage,
+        ParsedExtension::ExtendedKeyUsage(_) => Asked::ExtendedKeyUsage,
+        _ => Asked::Other,
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csr_der() -> Vec<u8> {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        rcgen::CertificateParams::new(vec!["dev.acme.internal".to_string()])
+            .unwrap()
+            .serialize_request(&key)
+            .unwrap()
+            .der()
+            .to_vec()
+    }
+
+    #[test]
+    fn a_csr_altered_after_signing_is_csr_signature() {
+        let good = csr_der();
+        assert!(parse(&good, "dev.csr").is_ok());
+        let mut bad = good;
+        let last = bad.len() - 1;
+        bad[last] ^= 1; // the last byte of the Ed25519 signature
+        let err = parse(&bad, "dev.csr").unwrap_err();
+        assert_eq!(
+            err,
+            Error::CsrSignature {
+                what: "dev.csr".into()
+            }
+        );
+        assert_eq!((err.code(), err.exit_code()), ("csr-signature", 2));
+    }
+
+    #[test]
+    fn malformed_pem_is_bad_pem_naming_the_file() {
+        let text = "-----BEGIN CERTIFICATE REQUEST-----\n!!!\n-----END CERTIFICATE REQUEST-----\n";
+        let err = parse(text.as_bytes(), "dev.csr").unwrap_err();
+        assert!(
+            matches!(&err, Error::BadPem { what, .. } if what == "dev.csr"),
+            "{err:?}"
+        );
+        assert_eq!((err.code(), err.exit_code()), ("bad-pem", 2));
+        assert!(
+            err.to_string().starts_with("'dev.csr' is not valid PEM: "),
+            "{err}"
+        );
+    }
 }

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use base64::Engine;
 use zeroize::Zeroizing;
 
-use crate::certinfo::{self, CertInfo};
+use crate::certinfo::CertInfo;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::ledger::{CertRecord, Kind, Ledger};
@@ -81,10 +81,12 @@ impl fmt::Debug for Source {
 
 /// Loads leaf `name` for export. Its key must match its certificate.
 pub fn load(pki: &Pki, ledger: &Ledger, name: &str) -> Result<Source> {
-    let record = ledger.cert_by_name(name)?.ok_or_else(|| {
-        Error::input(format!("no certificate named '{name}' in the ledger"))
-            .hint("run `certsmith list` to see the names")
-    })?;
+    let record = ledger
+        .cert_by_name(name)?
+        .ok_or_else(|| Error::NoSuchCert {
+            name: name.to_string(),
+            issuer: None,
+        })?;
     if record.kind != Kind::Leaf {
         return Err(Error::input(format!(
             "'{name}' is a CA; export takes a device, client or server certificate"
@@ -100,17 +102,7 @@ pub fn load(pki: &Pki, ledger: &Ledger, name: &str) -> Result<Source> {
         ))
         .hint(format!("renew it first: certsmith renew {name}")));
     }
-    let dir = pki.resolve_dir(&record.dir);
-    let cert_path = dir.join("cert.pem");
-    let cert = certinfo::read_certs(&cert_path)?.remove(0);
-    if cert.fingerprint != record.fingerprint {
-        return Err(Error::failed(format!(
-            "'{}' does not match the ledger (fingerprint {} expected)",
-            cert_path.display(),
-            record.fingerprint
-        ))
-        .hint("run `certsmith doctor`"));
-    }
+    let (dir, cert) = crate::layout::read_cert(pki, &record)?;
     let issuer = record.issuer.clone().unwrap_or_default();
     let mut chain: Vec<CertInfo> = pki
         .ca_chain(ledger, &issuer)?
@@ -122,23 +114,12 @@ pub fn load(pki: &Pki, ledger: &Ledger, name: &str) -> Result<Source> {
         _ => None,
     };
     let key = if record.has_key {
-        let path = dir.join("key.pem");
-        let what = path.display().to_string();
-        let text = Zeroizing::new(crate::input::read_to_string(
-            &path,
-            crate::input::Kind::Key,
-        )?);
-        let kp = keys::load_private_key(&text, &what, &mut || {
-            Err(Error::input(format!(
-                "'{what}' is encrypted; certsmith writes leaf keys unencrypted and cannot export this one"
-            )))
-        })?;
-        if !keys::key_matches_spki(&kp, &cert.spki_der) {
-            return Err(Error::failed(format!(
-                "the key in '{what}' does not belong to certificate '{name}'"
-            ))
-            .hint("run `certsmith doctor`"));
-        }
+        let kp = crate::layout::read_key(
+            &dir,
+            name,
+            &cert,
+            "certsmith writes leaf keys unencrypted and cannot export this one",
+        )?;
         Some(keys::pkcs8_v1_der(&kp)?)
     } else {
         None

@@ -220,16 +220,15 @@ pub fn find_issuer(pki: &Pki, ledger: &Ledger, child: &CertInfo) -> Result<Optio
 /// Refuses a CA under `issuer` when a pathlen above forbids another CA level:
 /// verifiers would reject everything it signs.
 pub fn check_pathlen(pki: &Pki, ledger: &Ledger, issuer: &str) -> Result<()> {
-    for (depth, (rec, info)) in pki.ca_chain(ledger, issuer)?.iter().enumerate() {
-        if let Some(limit) = info.pathlen
-            && (limit as usize) < depth + 1
-        {
-            return Err(Error::input(format!(
-                "CA '{}' has pathlen {limit}, so verifiers reject a CA {} levels below it; this import would not chain",
-                rec.cert.name,
-                depth + 1
-            )));
-        }
+    let chain = pki.ca_chain(ledger, issuer)?;
+    if let Some((depth, limit)) = crate::ca::pathlen_exceeded(chain.iter().map(|(_, i)| i.pathlen))
+    {
+        return Err(Error::PathLen {
+            ca: chain[depth].0.cert.name.clone(),
+            pathlen: limit,
+            levels: depth + 1,
+            case: crate::error::PathLenCase::Import,
+        });
     }
     Ok(())
 }

@@ -213,10 +213,10 @@ mod tests {
         assert_eq!(read(&p, Kind::Passphrase).unwrap().len(), 4096);
         std::fs::write(&p, vec![b'p'; 4097]).unwrap();
         let e = read(&p, Kind::Passphrase).unwrap_err();
-        assert!(e.message.contains("larger than 4 KiB"), "{e}");
+        assert!(e.to_string().contains("larger than 4 KiB"), "{e}");
         let e = read(Path::new("/dev/zero"), Kind::Csr).unwrap_err();
         assert!(
-            e.message
+            e.to_string()
                 .contains("'/dev/zero' is larger than 64 KiB, the most certsmith reads for a CSR"),
             "{e}"
         );
@@ -226,14 +226,14 @@ mod tests {
     fn only_kinds_named_by_the_user_are_read_from_a_stream() {
         let e = read(Path::new("/dev/zero"), Kind::Key).unwrap_err();
         assert!(
-            e.message.contains(
+            e.to_string().contains(
                 "'/dev/zero' is not a regular file; certsmith reads a key file only from a regular file"
             ),
             "{e}"
         );
         let d = tempfile::tempdir().unwrap();
         let e = read(d.path(), Kind::Certificates).unwrap_err();
-        assert!(e.message.contains("is not a regular file"), "{e}");
+        assert!(e.to_string().contains("is not a regular file"), "{e}");
     }
 
     #[test]

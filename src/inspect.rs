@@ -26,10 +26,12 @@ pub fn describe(bytes: &[u8], what: &str) -> Result<Described> {
     let Some(text) = text else {
         return describe_der(bytes, what);
     };
-    let blocks = ::pem::parse_many(text)
-        .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?;
+    let blocks = ::pem::parse_many(text).map_err(|e| crate::error::bad_pem(what, &e))?;
     if blocks.is_empty() {
-        return Err(Error::input(format!("'{what}' contains no PEM block")));
+        return Err(Error::BadPem {
+            what: what.to_string(),
+            problem: crate::error::PemProblem::NoBlock,
+        });
     }
     let first = blocks[0].tag().to_string();
     if blocks.iter().all(|b| b.tag() == "CERTIFICATE") {
@@ -192,30 +194,18 @@ fn certs_described(certs: &[CertInfo]) -> Described {
 }
 
 fn csr_described(der: &[u8], what: &str) -> Result<Described> {
-    let (_, req) = x509_parser::certification_request::X509CertificationRequest::from_der(der)
-        .map_err(|_| Error::input(format!("'{what}' is not a valid CSR")))?;
+    let req = crate::csr::decode(der, what)?;
     let info = &req.certification_request_info;
     let key = crate::keys::public_key_kind(&info.subject_pki);
     let sig_ok = req.verify_signature().is_ok();
     let mut sans = Vec::new();
     let mut requested = Vec::new();
-    if let Some(exts) = req.requested_extensions() {
-        for e in exts {
-            use x509_parser::extensions::ParsedExtension as P;
-            match e {
-                P::SubjectAlternativeName(s) => sans.extend(
-                    s.general_names
-                        .iter()
-                        .filter_map(crate::certinfo::general_name_text),
-                ),
-                P::BasicConstraints(b) => requested.push(format!(
-                    "basicConstraints CA:{}",
-                    if b.ca { "TRUE" } else { "FALSE" }
-                )),
-                P::KeyUsage(_) => requested.push("keyUsage".to_string()),
-                P::ExtendedKeyUsage(_) => requested.push("extendedKeyUsage".to_string()),
-                _ => requested.push("other".to_string()),
+    for asked in crate::csr::requested(&req) {
+        match asked {
+            crate::csr::Asked::Sans(names) => {
+                sans.extend(names.iter().filter_map(crate::certinfo::general_name_text))
             }
+            other => requested.push(other.label().unwrap_or_else(|| "other".into())),
         }
     }
     let subject = info.subject.to_string();
@@ -259,24 +249,19 @@ fn csr_described(der: &[u8], what: &str) -> Result<Described> {
 }
 
 fn crl_described(der: &[u8], what: &str) -> Result<Described> {
-    let (rest, crl) = x509_parser::revocation_list::CertificateRevocationList::from_der(der)
-        .map_err(|_| Error::input(format!("'{what}' is not a valid CRL")))?;
-    if !rest.is_empty() {
-        return Err(Error::input(format!(
-            "'{what}' has trailing bytes after the CRL"
-        )));
-    }
-    let issuer = crl.issuer().to_string();
-    let this_update = clock::rfc3339(crl.last_update().to_datetime());
-    let next_update = crl.next_update().map(|t| clock::rfc3339(t.to_datetime()));
-    let number = crl.crl_number().map(|n| n.to_string());
+    let crl = crate::crl::CrlInfo::from_der(der, what)?;
+    let issuer = crl.issuer;
+    let this_update = clock::rfc3339(crl.this_update);
+    let next_update = crl.next_update.map(clock::rfc3339);
+    let number = crl.number;
     let revoked: Vec<Value> = crl
-        .iter_revoked_certificates()
+        .entries
+        .iter()
         .map(|r| {
             json!({
-                "serial": serial::to_hex(serial::normalize(r.raw_serial())),
-                "revoked_at": clock::rfc3339(r.revocation_date.to_datetime()),
-                "reason": r.reason_code().map(|(_, c)| format!("{c}")),
+                "serial": serial::to_hex(&r.serial),
+                "revoked_at": clock::rfc3339(r.revoked_at),
+                "reason": r.code.map(|c| x509_parser::x509::ReasonCode(c).to_string()),
             })
         })
         .collect();

@@ -358,8 +358,10 @@ pub fn load_private_key(
         ))
         .hint(CONVERT_HINT));
     }
-    let block = ::pem::parse(text.trim_start_matches('\u{feff}'))
-        .map_err(|_| Error::input(format!("'{what}' is not a PEM private key")))?;
+    let block = ::pem::parse(text.trim_start_matches('\u{feff}')).map_err(|_| Error::BadPem {
+        what: what.to_string(),
+        problem: crate::error::PemProblem::NotA("private key"),
+    })?;
     let der = Zeroizing::new(block.contents().to_vec());
     match block.tag() {
         "PRIVATE KEY" => key_from_pkcs8(&der, what),
@@ -394,10 +396,11 @@ pub fn load_private_key(
                 check_kdf_cost(&p.kdf, what)?;
             }
             let p = pass()?;
-            let plain = enc.decrypt(p.as_bytes()).map_err(|_| {
-                Error::input(format!("wrong passphrase for '{what}'"))
-                    .hint("check --passphrase-file or $CERTSMITH_PASSPHRASE")
-            })?;
+            let plain = enc
+                .decrypt(p.as_bytes())
+                .map_err(|_| Error::WrongPassphrase {
+                    what: what.to_string(),
+                })?;
             key_from_pkcs8(plain.as_bytes(), what)
         }
         // SEC1 and PKCS#1 are re-wrapped as PKCS#8 first: rcgen keeps a key's
@@ -493,4 +496,44 @@ fn sec1_alg(der: &[u8], what: &str) -> Result<&'static SignatureAlgorithm> {
 /// Whether a private key and a certificate's SubjectPublicKeyInfo belong together.
 pub fn key_matches_spki(key: &impl PublicKeyData, spki_der: &[u8]) -> bool {
     key.subject_public_key_info() == spki_der
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pass(s: &str) -> Result<Passphrase> {
+        Passphrase::new(s.to_string())
+    }
+
+    #[test]
+    fn a_wrong_passphrase_on_an_encrypted_key_is_wrong_passphrase_naming_the_file() {
+        let key = KeyType::EcdsaP256.generate().unwrap();
+        let pem = to_encrypted_pem(&key, &pass("correct horse").unwrap(), Kdf::Scrypt).unwrap();
+        let err = load_private_key(&pem, "cas/root/ca.key.pem", &mut || pass("wrong battery"))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::WrongPassphrase {
+                what: "cas/root/ca.key.pem".into()
+            }
+        );
+        assert_eq!((err.code(), err.exit_code()), ("wrong-passphrase", 2));
+        assert!(
+            !format!("{err:?}{err}").contains("battery"),
+            "an error shows no passphrase: {err:?}"
+        );
+        let back = load_private_key(&pem, "k", &mut || pass("correct horse")).unwrap();
+        assert_eq!(back.public_key_raw(), key.public_key_raw());
+    }
+
+    #[test]
+    fn a_key_file_that_is_not_pem_is_bad_pem_naming_the_file() {
+        let err = load_private_key("no key here", "k.pem", &mut || pass("x")).unwrap_err();
+        assert!(
+            matches!(&err, Error::BadPem { what, .. } if what == "k.pem"),
+            "{err:?}"
+        );
+        assert_eq!(err.exit_code(), 2);
+    }
 }

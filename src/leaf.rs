@@ -12,6 +12,7 @@ use crate::ca::{Signed, Signer};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
+use crate::layout;
 use crate::ledger::{CertRecord, Kind, Ledger};
 use crate::names::{San, Subject};
 use crate::pki::Pki;
@@ -31,6 +32,18 @@ pub struct LeafRequest {
 }
 
 impl LeafRequest {
+    /// Its SANs in order, each once: what the certificate and the ledger
+    /// record carry however often a caller listed one.
+    pub fn distinct_sans(&self) -> Vec<&San> {
+        let mut out: Vec<&San> = Vec::with_capacity(self.sans.len());
+        for s in &self.sans {
+            if !out.contains(&s) {
+                out.push(s);
+            }
+        }
+        out
+    }
+
     /// Checks the request against its profile and the issuer's name
     /// constraints, before any key is made or anything is signed.
     pub fn check(&self, signer: &Signer) -> Result<()> {
@@ -77,7 +90,11 @@ impl LeafRequest {
     fn params(&self, key_type: KeyType) -> Result<CertificateParams> {
         let mut p = CertificateParams::default();
         p.distinguished_name = self.subject.to_dn()?;
-        p.subject_alt_names = self.sans.iter().map(San::to_rcgen).collect::<Result<_>>()?;
+        p.subject_alt_names = self
+            .distinct_sans()
+            .into_iter()
+            .map(San::to_rcgen)
+            .collect::<Result<_>>()?;
         p.is_ca = IsCa::ExplicitNoCa;
         p.key_usages = self.profile.key_usage_for(key_type);
         p.extended_key_usages = self.profile.ext_key_usage.clone();
@@ -100,6 +117,82 @@ impl LeafRequest {
             self.clamp,
         )?;
         signer.sign(self.params(key_type)?, public_key, window)
+    }
+
+    /// Signs the leaf for `key` with `signer`: the value [`write`] takes.
+    pub fn sign_leaf(
+        self,
+        signer: &Signer,
+        key: LeafKey,
+        key_type: KeyType,
+        now: OffsetDateTime,
+    ) -> Result<SignedLeaf> {
+        let signed = match &key {
+            LeafKey::Held(k) => self.sign(signer, k, key_type, now)?,
+            LeafKey::Public(p) => self.sign(signer, p, key_type, now)?,
+        };
+        Ok(SignedLeaf {
+            request: self,
+            signed,
+            key,
+            key_type,
+            signed_at: now,
+        })
+    }
+}
+
+/// The key a leaf certifies.
+pub enum LeafKey {
+    /// A key certsmith made (or reuses): written beside the certificate.
+    Held(KeyPair),
+    /// Only the public key (a CSR's, or a CSR-signed leaf's): no key file.
+    Public(rcgen::SubjectPublicKeyInfo),
+}
+
+impl LeafKey {
+    fn held(&self) -> Option<&KeyPair> {
+        match self {
+            LeafKey::Held(k) => Some(k),
+            LeafKey::Public(_) => None,
+        }
+    }
+}
+
+/// A leaf just signed, with everything its files and ledger record are
+/// made of: the step between signing and [`write`].
+pub struct SignedLeaf {
+    pub request: LeafRequest,
+    pub signed: Signed,
+    pub key: LeafKey,
+    pub key_type: KeyType,
+    /// When it was signed (the ledger's `created_at`).
+    pub signed_at: OffsetDateTime,
+}
+
+impl SignedLeaf {
+    /// Its ledger record, as issued by `signer` into `dir`.
+    pub fn record(&self, pki: &Pki, signer: &Signer, dir: &Path) -> CertRecord {
+        let (req, signed) = (&self.request, &self.signed);
+        CertRecord {
+            id: 0,
+            name: req.name.clone(),
+            kind: Kind::Leaf,
+            issuer: Some(signer.name.clone()),
+            serial: signed.serial_hex(),
+            subject: req.subject.to_string(),
+            sans: req.distinct_sans().iter().map(|s| s.to_string()).collect(),
+            profile: req.profile.name.clone(),
+            key_type: self.key_type.to_string(),
+            not_before: signed.window.not_before.unix_timestamp(),
+            not_after: signed.window.not_after.unix_timestamp(),
+            fingerprint: signed.fingerprint.clone(),
+            state: "active".into(),
+            revoked_at: None,
+            revocation_reason: None,
+            dir: pki.ledger_dir(dir),
+            has_key: self.key.held().is_some(),
+            created_at: self.signed_at.unix_timestamp(),
+        }
     }
 }
 
@@ -148,13 +241,25 @@ impl LeafFiles {
         })
     }
 
+    /// Each file this leaf writes: its name, contents and mode.
+    pub fn entries(&self) -> Vec<(&'static str, &[u8], u32)> {
+        let mut v = Vec::with_capacity(4);
+        if let Some(k) = &self.key {
+            v.push((layout::KEY, k.as_bytes(), store::KEY_MODE));
+        }
+        v.push((layout::CERT, self.cert.as_bytes(), store::PUBLIC_MODE));
+        v.push((layout::CHAIN, self.chain.as_bytes(), store::PUBLIC_MODE));
+        v.push((
+            layout::FULLCHAIN,
+            self.fullchain.as_bytes(),
+            store::PUBLIC_MODE,
+        ));
+        v
+    }
+
     /// The file names this leaf writes.
     pub fn names(&self) -> Vec<&'static str> {
-        let mut v = vec!["cert.pem", "chain.pem", "fullchain.pem"];
-        if self.key.is_some() {
-            v.insert(0, "key.pem");
-        }
-        v
+        self.entries().into_iter().map(|(n, _, _)| n).collect()
     }
 
     /// Stages the files into `dir`, backing up what is there with `backup` (an old serial).
@@ -163,67 +268,10 @@ impl LeafFiles {
             Some(s) => Existing::Backup(s.to_string()),
             None => Existing::Refuse,
         };
-        if let Some(k) = &self.key {
-            staged.add(
-                &dir.join("key.pem"),
-                k.as_bytes(),
-                store::KEY_MODE,
-                existing.clone(),
-            )?;
+        for (name, bytes, mode) in self.entries() {
+            staged.add(&dir.join(name), bytes, mode, existing.clone())?;
         }
-        staged.add(
-            &dir.join("cert.pem"),
-            self.cert.as_bytes(),
-            store::PUBLIC_MODE,
-            existing.clone(),
-        )?;
-        staged.add(
-            &dir.join("chain.pem"),
-            self.chain.as_bytes(),
-            store::PUBLIC_MODE,
-            existing.clone(),
-        )?;
-        staged.add(
-            &dir.join("fullchain.pem"),
-            self.fullchain.as_bytes(),
-            store::PUBLIC_MODE,
-            existing,
-        )?;
         Ok(())
-    }
-}
-
-/// The ledger record of a leaf.
-#[allow(clippy::too_many_arguments)]
-pub fn record(
-    pki: &Pki,
-    req: &LeafRequest,
-    signer: &Signer,
-    signed: &Signed,
-    key_type: KeyType,
-    dir: &Path,
-    has_key: bool,
-    now: OffsetDateTime,
-) -> CertRecord {
-    CertRecord {
-        id: 0,
-        name: req.name.clone(),
-        kind: Kind::Leaf,
-        issuer: Some(signer.name.clone()),
-        serial: signed.serial_hex(),
-        subject: req.subject.to_string(),
-        sans: req.sans.iter().map(|s| s.to_string()).collect(),
-        profile: req.profile.name.clone(),
-        key_type: key_type.to_string(),
-        not_before: signed.window.not_before.unix_timestamp(),
-        not_after: signed.window.not_after.unix_timestamp(),
-        fingerprint: signed.fingerprint.clone(),
-        state: "active".into(),
-        revoked_at: None,
-        revocation_reason: None,
-        dir: pki.ledger_dir(dir),
-        has_key,
-        created_at: now.unix_timestamp(),
     }
 }
 
@@ -263,18 +311,15 @@ pub struct WriteOptions {
 /// Reserves the name in the ledger, writes the files atomically, then
 /// marks the record active. On any failure the ledger and directory are
 /// left as they were.
-#[allow(clippy::too_many_arguments)]
 pub fn write(
     pki: &Pki,
     ledger: &mut Ledger,
     signer: &Signer,
-    req: &LeafRequest,
-    signed: &Signed,
-    key: Option<&KeyPair>,
-    key_type: KeyType,
+    leaf: &SignedLeaf,
     opts: &WriteOptions,
-    now: OffsetDateTime,
 ) -> Result<IssuedLeaf> {
+    let (req, signed, key) = (&leaf.request, &leaf.signed, leaf.key.held());
+    let now = leaf.signed_at;
     let dir = opts.out.clone().unwrap_or_else(|| pki.cert_dir(&req.name));
     let files = LeafFiles::new(signer, signed, key)?;
     let root = if dir.starts_with(&pki.root) {
@@ -282,7 +327,7 @@ pub fn write(
     } else {
         dir.clone()
     };
-    let rec = record(pki, req, signer, signed, key_type, &dir, key.is_some(), now);
+    let rec = leaf.record(pki, signer, &dir);
     if !opts.force {
         // Refuse before touching the ledger, so a refusal changes no byte of the PKI directory.
         for f in files.names() {
@@ -297,7 +342,7 @@ pub fn write(
         // Refused before the ledger is touched; the backup renames refuse too, for a re-issue racing this one.
         let current = ledger.cert_by_name(&req.name)?.map(|o| o.serial);
         let suffix = current.as_deref().unwrap_or("unrecorded");
-        for f in files.names().into_iter().chain(["key.pem"]) {
+        for f in files.names().into_iter().chain([layout::KEY]) {
             store::refuse_existing_backup(&dir.join(f), suffix)?;
         }
     }
@@ -331,7 +376,10 @@ pub fn write(
         store::fail_point("staged")?;
         // A CSR-signed cert has no key; a key left from an earlier cert of this name must not sit beside it.
         if key.is_none() && opts.force {
-            staged.retire(&dir.join("key.pem"), backup.as_deref().unwrap_or_default())?;
+            staged.retire(
+                &dir.join(layout::KEY),
+                backup.as_deref().unwrap_or_default(),
+            )?;
         }
         staged.try_place()
     })();

@@ -272,7 +272,9 @@ pub fn db_err(e: rusqlite::Error) -> Error {
     if disk_full(&e) {
         return crate::store::no_space(&error_path());
     }
-    Error::failed(format!("ledger error: {e}"))
+    Error::Ledger {
+        detail: e.to_string(),
+    }
 }
 
 /// The path of the ledger last opened, for messages.
@@ -356,8 +358,9 @@ impl Ledger {
         let not_ledger = || Error::input(format!("'{}' is not a certsmith ledger", path.display()));
         match std::fs::symlink_metadata(path) {
             Err(_) => {
-                return Err(Error::input(format!("no ledger at '{}'", path.display()))
-                    .hint("run `certsmith init` first, or point --pki / $CERTSMITH_PKI at your PKI directory"));
+                return Err(Error::NoLedger {
+                    path: path.to_path_buf(),
+                });
             }
             Ok(m) if m.file_type().is_symlink() => {
                 return Err(Error::input(format!(
@@ -951,14 +954,9 @@ fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result
 /// The refusal for a name already in the ledger; a `pending` one names
 /// `doctor --repair`, which settles reservations of interrupted commands.
 pub fn name_taken(name: &str, pending: bool) -> Error {
-    if pending {
-        Error::input(format!(
-            "name '{name}' is being issued by another certsmith process"
-        ))
-        .hint("wait for it to finish, or run `certsmith doctor --repair` if it was interrupted")
-    } else {
-        Error::input(format!("name '{name}' is already taken in the ledger"))
-            .hint("choose another name, or pass --force to re-issue it (the old files are kept as *.old-<serial>)")
+    Error::NameTaken {
+        name: name.to_string(),
+        pending,
     }
 }
 
@@ -1057,6 +1055,51 @@ fn insert(tx: &rusqlite::Transaction<'_>, r: &CertRecord, state: &str) -> Result
     Ok(tx.last_insert_rowid())
 }
 
+/// What the use cases in `ops` ask of the ledger beyond issuing.
+impl Ledger {
+    /// Whether the ledger at `path` is missing or holds no certificate (not
+    /// even a `pending` reservation of a concurrent process): then a
+    /// directory an `init` made for it may be removed again. A ledger
+    /// without the table (its creation failed) is empty too; one that
+    /// cannot be read is not.
+    pub fn is_empty_at(path: &Path) -> bool {
+        if !path.exists() {
+            return true;
+        }
+        Connection::open(path)
+            .and_then(|c| {
+                c.busy_timeout(std::time::Duration::from_secs(60))?;
+                c.query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE name = 'certificates'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .and_then(|t| {
+                    if t == 0 {
+                        Ok(0)
+                    } else {
+                        c.query_row("SELECT COUNT(*) FROM certificates", [], |r| {
+                            r.get::<_, i64>(0)
+                        })
+                    }
+                })
+            })
+            .map(|n| n == 0)
+            .unwrap_or(false)
+    }
+
+    /// Records whether the key file of CA `name` is encrypted.
+    pub fn set_key_encrypted(&mut self, name: &str, encrypted: bool) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE cas SET encrypted = ?1 WHERE name = ?2",
+                params![encrypted as i64, name],
+            )
+            .map_err(db_err)
+            .map(drop)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1096,7 +1139,7 @@ mod tests {
         let r = l.reserve(&record("dev", "01"), false, &no_check).unwrap();
         l.conn().execute_batch("DELETE FROM certificates").unwrap();
         let err = l.confirm(&r).unwrap_err();
-        assert!(err.message.contains("no longer pending"), "{err}");
+        assert!(err.to_string().contains("no longer pending"), "{err}");
     }
 
     #[test]
@@ -1115,12 +1158,12 @@ mod tests {
         l.conn().execute_batch("PRAGMA query_only = ON").unwrap();
         let err = l.abandon(r).unwrap_err();
         assert!(
-            err.message
+            err.to_string()
                 .starts_with("cannot release the ledger reservation"),
             "{err}"
         );
         assert_eq!(
-            err.hint.as_deref(),
+            err.hint_text().as_deref(),
             Some("run `certsmith doctor --repair` to settle it")
         );
     }
@@ -1135,7 +1178,7 @@ mod tests {
             .unwrap();
         let err = l.cert_by_name("dev").unwrap_err();
         assert!(
-            err.message
+            err.to_string()
                 .starts_with("the ledger record of 'dev' (row 1) has unreadable SANs"),
             "{err}"
         );
@@ -1154,5 +1197,19 @@ mod tests {
         l.release(&[ids[0].unwrap()]).unwrap();
         assert!(l.cert_by_name("a").unwrap().is_none());
         assert_eq!(l.cert_by_name("c").unwrap().unwrap().state, "pending");
+    }
+
+    #[test]
+    fn opening_a_missing_ledger_is_no_ledger_naming_its_path() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("ledger.db");
+        for opened in [Ledger::open(&path), Ledger::open_read(&path)] {
+            let Err(err) = opened else {
+                panic!("a missing ledger opened")
+            };
+            assert_eq!(err, Error::NoLedger { path: path.clone() });
+            assert_eq!((err.code(), err.exit_code()), ("no-ledger", 2));
+        }
+        assert!(!path.exists(), "looking for a ledger made none");
     }
 }

@@ -18,6 +18,7 @@ pub mod input;
 pub mod inspect;
 pub mod keys;
 pub mod keystore;
+pub mod layout;
 pub mod leaf;
 pub mod ledger;
 pub mod lock;

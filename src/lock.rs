@@ -9,7 +9,7 @@ use std::fs::{File, TryLockError};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Lock, Result};
 
 /// Environment variable: how long a writer waits for the lock, in seconds.
 pub const WAIT_ENV: &str = "CERTSMITH_LOCK_WAIT";
@@ -26,17 +26,12 @@ pub fn shared(dir: &Path) -> Result<Option<File>> {
     let Ok(f) = File::open(dir) else {
         return Ok(None);
     };
-    let what = format!("the lock on the PKI directory '{}'", dir.display());
-    let taken = wait(&f, Want::Shared, &what, || {
-        Error::failed(format!(
-            "the PKI directory '{}' is locked by {}",
-            dir.display(),
-            holder(&f)
-        ))
-        .hint(format!(
-            "run the command again once it has finished (`certsmith doctor --repair` holds this lock while it repairs); ${WAIT_ENV} sets how many seconds to wait"
-        ))
-    })?;
+    let taken = wait(
+        &f,
+        Want::Shared,
+        &Lock::PkiDir(dir.to_path_buf()),
+        wait_limit()?,
+    )?;
     Ok(taken.then_some(f))
 }
 
@@ -45,11 +40,12 @@ pub fn shared(dir: &Path) -> Result<Option<File>> {
 /// the lock in the messages, e.g. "the CRL lock of CA 'issuing'".
 pub fn exclusive(dir: &Path, what: &str) -> Result<File> {
     let f = File::open(dir).map_err(|e| crate::store::io_err("cannot open", dir, &e))?;
-    let taken = wait(&f, Want::Exclusive, what, || {
-        Error::failed(format!("{what} is held by {}", holder(&f))).hint(format!(
-            "run the command again once the other one has finished; ${WAIT_ENV} sets how many seconds to wait"
-        ))
-    })?;
+    let taken = wait(
+        &f,
+        Want::Exclusive,
+        &Lock::Named(what.to_string()),
+        wait_limit()?,
+    )?;
     if !taken {
         return Err(Error::failed(format!(
             "cannot take {what}: the filesystem of '{}' has no flock",
@@ -66,11 +62,10 @@ enum Want {
 }
 
 /// Waits for `want` on the open directory `f`: after a second it says on
-/// stderr what it waits for, after `$CERTSMITH_LOCK_WAIT` seconds it fails
-/// with `gave_up` (plus how long it waited). `Ok(false)` when the filesystem
-/// has no `flock`.
-fn wait(f: &File, want: Want, what: &str, gave_up: impl Fn() -> Error) -> Result<bool> {
-    let limit = wait_limit()?;
+/// stderr what it waits for, after `limit` it fails with
+/// [`Error::Locked`] naming `lock` and its holder. `Ok(false)` when the
+/// filesystem has no `flock`.
+fn wait(f: &File, want: Want, lock: &Lock, limit: Duration) -> Result<bool> {
     let start = Instant::now();
     let mut said = false;
     loop {
@@ -85,17 +80,20 @@ fn wait(f: &File, want: Want, what: &str, gave_up: impl Fn() -> Error) -> Result
         }
         let waited = start.elapsed();
         if waited >= limit {
-            let e = gave_up();
-            let message = format!("{}; gave up after {} s", e.message, limit.as_secs());
-            return Err(Error { message, ..e });
+            return Err(Error::Locked {
+                lock: lock.clone(),
+                holder: holder(f),
+                waited_secs: limit.as_secs(),
+            });
         }
         if !said && waited >= QUIET_WAIT {
             crate::error::diagnostic(
                 "note: ",
                 &format!(
-                    "waiting up to {} s for {} to release {what}",
+                    "waiting up to {} s for {} to release {}",
                     limit.as_secs(),
-                    holder(f)
+                    holder(f),
+                    lock.describe()
                 ),
             );
             said = true;
@@ -175,4 +173,26 @@ pub fn shm_unused(shm: &Path) -> Option<File> {
     rustix::fs::fcntl_lock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive)
         .ok()
         .map(|()| f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_held_past_the_wait_is_locked_naming_the_lock_and_the_wait() {
+        let d = tempfile::tempdir().unwrap();
+        let other = File::open(d.path()).unwrap();
+        other.lock().unwrap();
+        let f = File::open(d.path()).unwrap();
+        let lock = Lock::PkiDir(d.path().to_path_buf());
+        let err = wait(&f, Want::Shared, &lock, Duration::ZERO).unwrap_err();
+        assert!(
+            matches!(&err, Error::Locked { lock: l, waited_secs: 0, .. } if *l == lock),
+            "{err:?}"
+        );
+        assert_eq!((err.code(), err.exit_code()), ("locked", 1));
+        drop(other);
+        assert!(wait(&f, Want::Shared, &lock, Duration::ZERO).unwrap());
+    }
 }

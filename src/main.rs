@@ -39,10 +39,7 @@ fn main() -> ExitCode {
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            commands::diagnostic("certsmith: ", &e.message);
-            if let Some(h) = &e.hint {
-                commands::diagnostic("hint: ", h);
-            }
+            commands::report_error(&e);
             ExitCode::from(e.exit_code())
         }
     }

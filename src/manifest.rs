@@ -52,7 +52,7 @@ impl RowError {
     fn fatal(line: u64, e: Error) -> RowError {
         RowError {
             fatal: Some(e.clone()),
-            ..RowError::new(line, &e.message)
+            ..RowError::new(line, &e.to_string())
         }
     }
 }
@@ -508,11 +508,11 @@ impl<'de> serde::Deserialize<'de> for Pairs {
 }
 
 fn fields(name: &str, cn: Option<String>, sans: Vec<&str>) -> std::result::Result<Fields, String> {
-    validate_name("certificate", name).map_err(|e| e.message)?;
+    validate_name("certificate", name).map_err(|e| e.to_string())?;
     let cn = cn.filter(|c| !c.is_empty());
     let mut parsed: Vec<San> = Vec::new();
     for s in sans.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        let san = San::parse(s).map_err(|e| e.message)?;
+        let san = San::parse(s).map_err(|e| e.to_string())?;
         if !parsed.contains(&san) {
             parsed.push(san);
         }

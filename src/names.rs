@@ -10,27 +10,55 @@ use crate::error::{Error, Result};
 
 pub use crate::constraints::{IpNet, NameConstraintSet, dns_constraint, dns_within};
 
-/// One subject attribute certsmith accepts, in the order given.
-const ATTRS: &[(&str, &str)] = &[
-    ("CN", "2.5.4.3"),
-    ("O", "2.5.4.10"),
-    ("OU", "2.5.4.11"),
-    ("C", "2.5.4.6"),
-    ("ST", "2.5.4.8"),
-    ("L", "2.5.4.7"),
-    ("SERIALNUMBER", "2.5.4.5"),
-    ("DC", "0.9.2342.19200300.100.1.25"),
+/// How an attribute's value is encoded in a certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Encoding {
+    Utf8,
+    /// PrintableString (countryName per RFC 5280, serialNumber).
+    Printable,
+    /// IA5String (domainComponent).
+    Ia5,
+}
+
+/// A subject attribute certsmith accepts: everything about it in one row.
+struct Attr {
+    /// As users write it (`CN`, `SERIALNUMBER`, …).
+    name: &'static str,
+    oid: &'static str,
+    /// rcgen's type; `None` for those rcgen only knows by OID.
+    dn: Option<DnType>,
+    encoding: Encoding,
+    /// RFC 5280's upper bound, in characters.
+    max_len: usize,
+}
+
+/// Every subject attribute certsmith accepts, in the order given.
+#[rustfmt::skip]
+const ATTRS: &[Attr] = &[
+    Attr { name: "CN", oid: "2.5.4.3", dn: Some(DnType::CommonName), encoding: Encoding::Utf8, max_len: 64 },
+    Attr { name: "O", oid: "2.5.4.10", dn: Some(DnType::OrganizationName), encoding: Encoding::Utf8, max_len: 64 },
+    Attr { name: "OU", oid: "2.5.4.11", dn: Some(DnType::OrganizationalUnitName), encoding: Encoding::Utf8, max_len: 64 },
+    Attr { name: "C", oid: "2.5.4.6", dn: Some(DnType::CountryName), encoding: Encoding::Printable, max_len: 128 },
+    Attr { name: "ST", oid: "2.5.4.8", dn: Some(DnType::StateOrProvinceName), encoding: Encoding::Utf8, max_len: 128 },
+    Attr { name: "L", oid: "2.5.4.7", dn: Some(DnType::LocalityName), encoding: Encoding::Utf8, max_len: 128 },
+    Attr { name: "SERIALNUMBER", oid: "2.5.4.5", dn: None, encoding: Encoding::Printable, max_len: 64 },
+    Attr { name: "DC", oid: "0.9.2342.19200300.100.1.25", dn: None, encoding: Encoding::Ia5, max_len: 128 },
 ];
+
+/// The row of attribute `name` (as users write it, upper case).
+fn attr(name: &str) -> Option<&'static Attr> {
+    ATTRS.iter().find(|a| a.name == name)
+}
 
 /// The attribute name certsmith uses for `oid` (e.g. `2.5.4.5` →
 /// `SERIALNUMBER`), if it is one certsmith keeps in subjects.
 pub fn attr_name(oid: &str) -> Option<&'static str> {
-    ATTRS.iter().find(|(_, o)| *o == oid).map(|(n, _)| *n)
+    ATTRS.iter().find(|a| a.oid == oid).map(|a| a.name)
 }
 
 /// The OID of attribute `name` (as [`attr_name`] gives it).
 pub fn attr_oid(name: &str) -> Option<&'static str> {
-    ATTRS.iter().find(|(n, _)| *n == name).map(|(_, o)| *o)
+    attr(name).map(|a| a.oid)
 }
 
 /// Whether an attribute value's ASN.1 type is a character string.
@@ -76,18 +104,6 @@ pub fn attr_text(v: &x509_parser::der_parser::asn1_rs::Any<'_>) -> Option<String
 
 /// The attribute names certsmith keeps, as users write them.
 pub const KNOWN_ATTRS: &str = "CN, O, OU, C, ST, L, serialNumber and DC";
-
-fn dn_type(oid: &str) -> DnType {
-    match oid {
-        "2.5.4.3" => DnType::CommonName,
-        "2.5.4.10" => DnType::OrganizationName,
-        "2.5.4.11" => DnType::OrganizationalUnitName,
-        "2.5.4.6" => DnType::CountryName,
-        "2.5.4.8" => DnType::StateOrProvinceName,
-        "2.5.4.7" => DnType::LocalityName,
-        other => DnType::CustomDnType(other.split('.').filter_map(|p| p.parse().ok()).collect()),
-    }
-}
 
 /// A subject as typed: ordered (attribute, value) pairs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -146,7 +162,7 @@ impl Subject {
         let mut attrs: Vec<(String, String)> = Vec::new();
         for (k, val) in pairs {
             let key = k.to_ascii_uppercase();
-            if !ATTRS.iter().any(|(n, _)| *n == key) {
+            if attr(&key).is_none() {
                 return Err(Error::input(format!(
                     "unknown subject attribute '{}'",
                     crate::error::shown(&k)
@@ -199,25 +215,25 @@ impl Subject {
         let mut dn = DistinguishedName::new();
         for (k, v) in &self.attrs {
             check_attr(k, v)?;
-            let oid = ATTRS
-                .iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, o)| *o)
-                .unwrap_or("2.5.4.3");
-            let value = match k.as_str() {
-                "C" | "SERIALNUMBER" => {
+            // Subjects are built through `from_pairs`, which refuses unknown names.
+            let a = attr(k).unwrap_or(&ATTRS[0]);
+            let value = match a.encoding {
+                Encoding::Printable => {
                     DnValue::PrintableString(v.as_str().try_into().map_err(|_| {
                         Error::input(format!(
                             "subject attribute '{k}={v}' must be printable ASCII"
                         ))
                     })?)
                 }
-                "DC" => DnValue::Ia5String(v.as_str().try_into().map_err(|_| {
+                Encoding::Ia5 => DnValue::Ia5String(v.as_str().try_into().map_err(|_| {
                     Error::input(format!("subject attribute '{k}={v}' must be ASCII"))
                 })?),
-                _ => DnValue::Utf8String(v.clone()),
+                Encoding::Utf8 => DnValue::Utf8String(v.clone()),
             };
-            dn.push(dn_type(oid), value);
+            let dn_type = a.dn.clone().unwrap_or_else(|| {
+                DnType::CustomDnType(a.oid.split('.').filter_map(|p| p.parse().ok()).collect())
+            });
+            dn.push(dn_type, value);
         }
         Ok(dn)
     }
@@ -243,11 +259,7 @@ fn check_attr(key: &str, val: &str) -> Result<()> {
         ))
         .hint("write the name without directional formatting characters (U+202A–U+202E, U+2066–U+2069, U+200E/U+200F, U+061C, U+2028/U+2029)"));
     }
-    let limit = if ["CN", "O", "OU", "SERIALNUMBER"].contains(&key) {
-        64
-    } else {
-        128
-    };
+    let limit = attr(key).map_or(128, |a| a.max_len);
     if val.chars().count() > limit {
         return Err(Error::input(format!(
             "subject attribute '{key}={}' is {} characters long; the limit is {limit} (RFC 5280)",
@@ -411,6 +423,20 @@ impl fmt::Display for San {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn known_attrs_text_names_every_attribute_of_the_table() {
+        let text = KNOWN_ATTRS.to_ascii_uppercase();
+        for a in ATTRS {
+            assert!(
+                text.split([',', ' ']).any(|w| w == a.name),
+                "{} missing from KNOWN_ATTRS",
+                a.name
+            );
+        }
+        assert_eq!(text.matches(',').count() + 2, ATTRS.len());
+    }
+
     use super::*;
 
     #[test]
@@ -418,7 +444,7 @@ mod tests {
         let s = Subject::parse("CN=Acme Device 42,O=Acme,C=CH").unwrap();
         assert_eq!(s.to_string(), "CN=Acme Device 42,O=Acme,C=CH");
         let e = Subject::parse("CN=x,OU=a,OU=b").unwrap_err();
-        assert!(e.message.contains("'OU' appears more than once"), "{e}");
+        assert!(e.to_string().contains("'OU' appears more than once"), "{e}");
         assert!(Subject::parse("CN=x,C=Switzerland").is_err());
         assert_eq!(
             Subject::parse(r"CN=a\, b").unwrap().common_name(),

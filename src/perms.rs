@@ -56,7 +56,7 @@ mod tests {
         std::fs::write(&k, b"k").unwrap();
         std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o640)).unwrap();
         let e = check_key_file(&k, false).unwrap_err();
-        assert!(e.message.contains("mode 0640"), "{e}");
+        assert!(e.to_string().contains("mode 0640"), "{e}");
         assert!(check_key_file(&k, true).is_ok());
         std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(check_key_file(&k, false).is_ok());

@@ -108,7 +108,7 @@ impl OutRule {
                     crate::error::shown(name)
                 ));
             }
-            let issued = ["key.pem", "cert.pem", "chain.pem", "fullchain.pem"];
+            let issued = crate::layout::FILES;
             if matches!(kind, Out::File(_))
                 && target.parent() == Some(dir.as_path())
                 && target
@@ -208,8 +208,9 @@ impl Pki {
 
     fn check_dir(&self) -> Result<()> {
         if !self.root.is_dir() {
-            return Err(Error::input(format!("no PKI directory at '{}'", self.root.display()))
-                .hint("run `certsmith init` first, or point --pki / $CERTSMITH_PKI at your PKI directory"));
+            return Err(Error::NoPkiDir {
+                path: self.root.clone(),
+            });
         }
         crate::perms::check_pki_dir(&self.root, self.allow_insecure_perms)
     }
@@ -306,30 +307,20 @@ impl Pki {
                 .map(|v| v.into_iter().map(|c| c.cert.name).collect())
                 .unwrap_or_default();
             match ledger.cert_by_name(name) {
-                Ok(Some(_)) => {
-                    Error::input(format!("'{name}' is not a CA (basicConstraints CA:FALSE)"))
-                        .hint("name a CA of this PKI with --ca / --issuer")
-                }
-                _ => Error::input(format!("no CA named '{name}' in '{}'", self.root.display()))
-                    .hint(if known.is_empty() {
-                        "run `certsmith init` first".to_string()
-                    } else {
-                        format!("known CAs: {}", known.join(", "))
-                    }),
+                Ok(Some(_)) => Error::NotACa {
+                    name: name.to_string(),
+                },
+                _ => Error::NoSuchCa {
+                    name: name.to_string(),
+                    pki: self.root.clone(),
+                    known,
+                },
             }
         })?;
         let path = self.ca_cert_path(name);
         let text = crate::input::read_to_string(&path, crate::input::Kind::Certificates)?;
         let mut certs = crate::certinfo::parse_pem_certs(&text, &path.display().to_string())?;
-        let info = certs.remove(0);
-        if info.fingerprint != rec.cert.fingerprint {
-            return Err(Error::failed(format!(
-                "'{}' does not match the ledger (fingerprint {} expected)",
-                path.display(),
-                rec.cert.fingerprint
-            ))
-            .hint("run `certsmith doctor`"));
-        }
+        let info = crate::layout::recorded(certs.remove(0), &path, &rec.cert.fingerprint)?;
         Ok((rec, info))
     }
 

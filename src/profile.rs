@@ -138,9 +138,9 @@ impl Profile {
         let key_usage = parse_ku("key_usage", &f.key_usage)?;
         let rsa_key_usage = parse_ku("rsa_key_usage", &f.rsa_key_usage)?;
         let default_validity = Validity::parse_flag("validity", &f.default_validity)
-            .map_err(|e| field_err("default_validity", e.message))?;
+            .map_err(|e| field_err("default_validity", e.to_string()))?;
         let max_validity = match Validity::parse_flag("validity", &f.max_validity)
-            .map_err(|e| field_err("max_validity", e.message))?
+            .map_err(|e| field_err("max_validity", e.to_string()))?
         {
             Validity::For(d) => d,
             Validity::Until(_) => {
@@ -161,7 +161,7 @@ impl Profile {
         let default_key: KeyType = f
             .default_key
             .parse()
-            .map_err(|e: Error| field_err("default_key", e.message))?;
+            .map_err(|e: Error| field_err("default_key", e.to_string()))?;
         for (field, list) in [
             ("san_allowed", &f.san_allowed),
             ("san_required_one_of", &f.san_required_one_of),
@@ -312,12 +312,12 @@ mod tests {
             include_str!("../templates/device.json").replace("\"clientAuth\"", "\"clientauth\"");
         let e = Profile::parse("device", &text, "pki/templates/device.json").unwrap_err();
         assert_eq!(
-            e.message,
+            e.to_string(),
             "profile 'pki/templates/device.json' is invalid: field 'extended_key_usage': unknown value 'clientauth'"
         );
         let e = Profile::parse("x", "{\"kind\": 3}", "x.json").unwrap_err();
         assert!(
-            e.message.starts_with("profile 'x.json' is invalid: "),
+            e.to_string().starts_with("profile 'x.json' is invalid: "),
             "{e}"
         );
     }

@@ -2,26 +2,26 @@
 //! serial, with a new key unless the old one is reused. The old certificate
 //! stays in the ledger, superseded (and revoked if asked).
 
-use rcgen::KeyPair;
 use serde::Serialize;
-use time::OffsetDateTime;
-use zeroize::Zeroizing;
 
 use crate::ca::Signer;
-use crate::certinfo;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
-use crate::leaf::{self, IssuedLeaf, LeafRequest, WriteOptions};
-use crate::ledger::{Kind, Ledger};
+use crate::leaf::{self, IssuedLeaf, LeafKey, LeafRequest, WriteOptions};
+use crate::ledger::Kind;
 use crate::names::{San, Subject};
 use crate::passphrase::PassOptions;
 use crate::pki::Pki;
 use crate::profile::Profile;
 use crate::validity::Validity;
 
-/// How to renew.
+/// Which leaf to renew, and how.
 #[derive(Clone, Debug, Default)]
-pub struct RenewOptions {
+pub struct RenewRequest {
+    /// The certificate's name.
+    pub name: String,
+    /// How the issuing CA's key is opened.
+    pub pass: PassOptions,
     /// Validity of the new certificate (default: the profile's).
     pub validity: Option<Validity>,
     pub clamp: bool,
@@ -41,27 +41,17 @@ pub struct Renewed {
     pub old_revoked: bool,
 }
 
-/// The key of the new certificate.
-enum NewKey {
-    /// A key certsmith holds (new, or reused from key.pem).
-    Held(KeyPair),
-    /// Only the public key, from a CSR-signed certificate.
-    Public(rcgen::SubjectPublicKeyInfo),
-}
-
-/// Renews leaf `name` at `now`.
-pub fn renew(
-    pki: &Pki,
-    ledger: &mut Ledger,
-    name: &str,
-    opts: &RenewOptions,
-    pass: &PassOptions,
-    now: OffsetDateTime,
-) -> Result<Renewed> {
-    let old = ledger.cert_by_name(name)?.ok_or_else(|| {
-        Error::input(format!("no certificate named '{name}' in the ledger"))
-            .hint("run `certsmith list` to see the names")
-    })?;
+/// `certsmith renew`: renews leaf `req.name` now.
+pub fn renew(pki: &Pki, opts: &RenewRequest) -> Result<Renewed> {
+    let (name, pass) = (opts.name.as_str(), &opts.pass);
+    let ledger = &mut pki.open_ledger()?;
+    let now = crate::clock::now()?;
+    let old = ledger
+        .cert_by_name(name)?
+        .ok_or_else(|| Error::NoSuchCert {
+            name: name.to_string(),
+            issuer: None,
+        })?;
     if old.kind != Kind::Leaf {
         return Err(Error::input(format!(
             "'{name}' is a CA; renew re-issues device, client and server certificates"
@@ -76,17 +66,7 @@ pub fn renew(
         ))
         .hint("renew without --reuse-key to get a new key"));
     }
-    let dir = pki.resolve_dir(&old.dir);
-    let cert_path = dir.join("cert.pem");
-    let old_cert = certinfo::read_certs(&cert_path)?.remove(0);
-    if old_cert.fingerprint != old.fingerprint {
-        return Err(Error::failed(format!(
-            "'{}' does not match the ledger (fingerprint {} expected)",
-            cert_path.display(),
-            old.fingerprint
-        ))
-        .hint("run `certsmith doctor`"));
-    }
+    let (dir, old_cert) = crate::layout::read_cert(pki, &old)?;
     let req = LeafRequest {
         name: name.to_string(),
         profile: Profile::load(Some(&pki.root), &old.profile)?,
@@ -104,26 +84,10 @@ pub fn renew(
     req.check(&signer)?;
     let new_key = if opts.reuse_key {
         if old.has_key {
-            let path = dir.join("key.pem");
-            let what = path.display().to_string();
-            let text = Zeroizing::new(crate::input::read_to_string(
-                &path,
-                crate::input::Kind::Key,
-            )?);
-            let key = keys::load_private_key(&text, &what, &mut || {
-                Err(Error::input(format!(
-                    "'{what}' is encrypted; certsmith cannot reuse it"
-                )))
-            })?;
-            if !keys::key_matches_spki(&key, &old_cert.spki_der) {
-                return Err(Error::failed(format!(
-                    "the key in '{what}' does not belong to certificate '{name}'"
-                ))
-                .hint("run `certsmith doctor`"));
-            }
-            NewKey::Held(key)
+            let key = crate::layout::read_key(&dir, name, &old_cert, "certsmith cannot reuse it")?;
+            LeafKey::Held(key)
         } else {
-            NewKey::Public(
+            LeafKey::Public(
                 rcgen::SubjectPublicKeyInfo::from_der(&old_cert.spki_der).map_err(|e| {
                     Error::failed(format!("cannot read the public key of '{name}': {e}"))
                 })?,
@@ -139,38 +103,18 @@ pub fn renew(
             )));
         }
         let kt: KeyType = old.key_type.parse()?;
-        NewKey::Held(kt.generate()?)
+        LeafKey::Held(kt.generate()?)
     };
     let key_type = match &new_key {
-        NewKey::Held(k) => keys::key_type_of(k)?,
-        NewKey::Public(_) => old.key_type.parse()?,
+        LeafKey::Held(k) => keys::key_type_of(k)?,
+        LeafKey::Public(_) => old.key_type.parse()?,
     };
     let wopts = WriteOptions {
         out: (dir != pki.cert_dir(name)).then(|| dir.clone()),
         force: true,
     };
-    let issued = match &new_key {
-        NewKey::Held(k) => {
-            let signed = req.sign(&signer, k, key_type, now)?;
-            leaf::write(
-                pki,
-                ledger,
-                &signer,
-                &req,
-                &signed,
-                Some(k),
-                key_type,
-                &wopts,
-                now,
-            )?
-        }
-        NewKey::Public(p) => {
-            let signed = req.sign(&signer, p, key_type, now)?;
-            leaf::write(
-                pki, ledger, &signer, &req, &signed, None, key_type, &wopts, now,
-            )?
-        }
-    };
+    let leaf = req.sign_leaf(&signer, new_key, key_type, now)?;
+    let issued = leaf::write(pki, ledger, &signer, &leaf, &wopts)?;
     let mut old_revoked = false;
     if opts.revoke_old && old.revoked_at.is_none() {
         crate::revoke::revoke(ledger, &old, "superseded", now)?;

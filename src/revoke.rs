@@ -9,8 +9,10 @@ use crate::error::{Error, Result};
 use crate::ledger::{CertRecord, Kind, Ledger, db_err};
 use crate::serial;
 
-/// The `--reason` values, in RFC 5280 order, with the CRL reason code each becomes.
-pub const REASONS: [(&str, RevocationReason); 7] = [
+/// Every CRL reason code of RFC 5280 (5.3.1) with its certsmith name, in
+/// code order. The first seven are the `--reason` values; the last three
+/// are only ever read from CRLs.
+const ALL_REASONS: [(&str, RevocationReason); 10] = [
     ("unspecified", RevocationReason::Unspecified),
     ("key-compromise", RevocationReason::KeyCompromise),
     ("ca-compromise", RevocationReason::CaCompromise),
@@ -21,7 +23,21 @@ pub const REASONS: [(&str, RevocationReason); 7] = [
         RevocationReason::CessationOfOperation,
     ),
     ("certificate-hold", RevocationReason::CertificateHold),
+    ("remove-from-crl", RevocationReason::RemoveFromCrl),
+    ("privilege-withdrawn", RevocationReason::PrivilegeWithdrawn),
+    ("aa-compromise", RevocationReason::AaCompromise),
 ];
+
+/// The `--reason` values, in RFC 5280 order, with the CRL reason code each becomes.
+pub const REASONS: &[(&str, RevocationReason)] = ALL_REASONS.split_at(7).0;
+
+/// The certsmith name of a CRL reason code (an unknown code reads as unspecified).
+pub fn reason_name(code: u8) -> &'static str {
+    ALL_REASONS
+        .iter()
+        .find(|(_, r)| *r as u8 == code)
+        .map_or("unspecified", |(n, _)| *n)
+}
 
 /// Parses a `--reason` value.
 pub fn parse_reason(s: &str) -> Result<&'static str> {
@@ -33,7 +49,11 @@ pub fn parse_reason(s: &str) -> Result<&'static str> {
         .ok_or_else(|| {
             Error::input(format!("unknown revocation reason '{s}'")).hint(format!(
                 "use one of: {}",
-                REASONS.map(|(n, _)| n).join(", ")
+                REASONS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))
         })
 }
@@ -62,10 +82,10 @@ pub fn find(ledger: &Ledger, target: &str, ca: Option<&str>) -> Result<CertRecor
         return Ok(rec);
     }
     let not_found = || {
-        Error::input(format!(
-            "no certificate named '{target}'{} in the ledger",
-            ca.map(|c| format!(" issued by '{c}'")).unwrap_or_default()
-        ))
+        Error::NoSuchCert {
+            name: target.to_string(),
+            issuer: ca.map(str::to_string),
+        }
         .hint("give a certificate name or its serial in hex, as `certsmith list` shows them")
     };
     let Some(bytes) = serial::from_hex(target) else {
@@ -206,12 +226,19 @@ mod tests {
 
     #[test]
     fn every_reason_round_trips_to_its_crl_code() {
-        for (name, code) in REASONS {
+        for &(name, code) in REASONS {
             assert_eq!(parse_reason(name).unwrap(), name);
             assert_eq!(reason_code(Some(name)), code);
+            assert_eq!(reason_name(code as u8), name);
         }
         assert_eq!(parse_reason("Key_Compromise").unwrap(), "key-compromise");
+        assert_eq!(reason_name(9), "privilege-withdrawn");
+        assert_eq!(reason_name(7), "unspecified");
+        assert!(
+            parse_reason("privilege-withdrawn").is_err(),
+            "read from CRLs only"
+        );
         let e = parse_reason("stolen").unwrap_err();
-        assert!(e.message.contains("'stolen'"), "{e}");
+        assert!(e.to_string().contains("'stolen'"), "{e}");
     }
 }

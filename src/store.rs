@@ -79,18 +79,12 @@ pub fn io_err(what: &str, path: &Path, e: &std::io::Error) -> Error {
     if matches!(e.kind(), K::StorageFull | K::QuotaExceeded) || e.raw_os_error() == Some(28) {
         return no_space(path);
     }
-    let reason = match e.kind() {
-        K::NotFound => "no such file or directory".to_string(),
-        K::PermissionDenied => "permission denied".to_string(),
-        K::AlreadyExists => "it already exists".to_string(),
-        _ => e.to_string().to_lowercase(),
-    };
-    let message = format!("{what} '{}': {reason}", path.display());
-    match e.kind() {
-        _ if e.raw_os_error() == Some(rustix::io::Errno::IO.raw_os_error()) => {
-            Error::failed(message)
-        }
-        _ => Error::input(message),
+    Error::Io {
+        action: what.to_string(),
+        path: path.to_path_buf(),
+        kind: e.kind(),
+        os_error: e.raw_os_error(),
+        detail: e.to_string().to_lowercase(),
     }
 }
 
@@ -98,11 +92,9 @@ pub fn io_err(what: &str, path: &Path, e: &std::io::Error) -> Error {
 /// "database or disk is full", or its I/O error on a filesystem with no
 /// free block left), naming the path that could not grow.
 pub fn no_space(path: &Path) -> Error {
-    Error::failed(format!(
-        "no space left on device ({})",
-        crate::error::shown(&path.display().to_string())
-    ))
-    .hint("free some space on that filesystem and run the command again")
+    Error::NoSpace {
+        path: path.to_path_buf(),
+    }
 }
 
 /// Reads a whole file, with a one-line error naming it, capped as an
@@ -377,7 +369,7 @@ impl Placed {
             {
                 crate::error::diagnostic(
                     "warning: ",
-                    &format!("{}; run `certsmith doctor --repair` to tidy up", e.message),
+                    &format!("{e}; run `certsmith doctor --repair` to tidy up"),
                 );
             }
         }
@@ -466,11 +458,7 @@ impl Placed {
 /// `cause`, with a second failure that happened while cleaning up after it
 /// appended to its message (one line) and that failure's hint.
 pub fn also(cause: Error, cleanup: &Error) -> Error {
-    Error {
-        message: format!("{}; then {}", cause.message, cleanup.message),
-        hint: cleanup.hint.clone().or(cause.hint),
-        kind: cause.kind,
-    }
+    cause.also(cleanup.clone())
 }
 
 /// Names of the hidden hard links that keep a replaced file until its
@@ -598,19 +586,13 @@ fn persist(
             Ok(_) => return Ok(backup),
             Err(e) => io_err("cannot write", dest, &e.error),
         },
-        Err(e) => Error::failed(format!("cannot write '{}': {}", dest.display(), e.message)),
+        Err(e) => Error::failed(format!("cannot write '{}': {e}", dest.display())),
     };
     let (cleanup, undone) = match &backup {
         Backup::None => (Ok(()), true),
         Backup::Kept(old) => (
             fail_point("restore-backup")
-                .map_err(|e| {
-                    Error::failed(format!(
-                        "cannot restore '{}': {}",
-                        dest.display(),
-                        e.message
-                    ))
-                })
+                .map_err(|e| Error::failed(format!("cannot restore '{}': {e}", dest.display())))
                 .and_then(|()| {
                     fs::rename(old, dest).map_err(|e| io_err("cannot restore", dest, &e))
                 }),
@@ -859,8 +841,17 @@ mod tests {
             Path::new("pki/certs/a/key.pem"),
             &std::io::Error::from_raw_os_error(28),
         );
-        assert_eq!(e.message, "no space left on device (pki/certs/a/key.pem)");
-        assert_eq!(e.exit_code(), 1);
+        assert_eq!(
+            e,
+            Error::NoSpace {
+                path: "pki/certs/a/key.pem".into()
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "no space left on device (pki/certs/a/key.pem)"
+        );
+        assert_eq!((e.code(), e.exit_code()), ("no-space", 1));
     }
 
     #[test]
@@ -869,7 +860,7 @@ mod tests {
         let p = d.path().join("a/b.pem");
         write_file(d.path(), &p, b"one", PUBLIC_MODE, Existing::Refuse).unwrap();
         let err = write_file(d.path(), &p, b"two", PUBLIC_MODE, Existing::Refuse).unwrap_err();
-        assert!(err.message.contains("already exists"), "{err}");
+        assert!(err.to_string().contains("already exists"), "{err}");
         assert_eq!(fs::read(&p).unwrap(), b"one");
         let names: Vec<_> = fs::read_dir(d.path().join("a"))
             .unwrap()
@@ -934,7 +925,7 @@ mod tests {
             Existing::Refuse,
         )
         .unwrap_err();
-        assert!(err.message.contains("symlink"), "{err}");
+        assert!(err.to_string().contains("symlink"), "{err}");
         assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
     }
 
@@ -943,7 +934,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         assert!(sync_dir(d.path()).is_ok());
         let err = sync_dir(&d.path().join("gone")).unwrap_err();
-        assert!(err.message.starts_with("cannot flush directory"), "{err}");
+        assert!(
+            err.to_string().starts_with("cannot flush directory"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -180,14 +180,11 @@ pub fn window(
                     .hint("renew or replace the issuing CA first"));
                 }
             } else {
-                return Err(Error::input(format!(
-                    "requested notAfter {} is past the notAfter of issuer '{name}' ({})",
-                    clock::rfc3339(not_after),
-                    clock::rfc3339(issuer_na)
-                ))
-                .hint(
-                    "ask for a shorter --validity, or pass --clamp to end at the issuer's notAfter",
-                ));
+                return Err(Error::ValidityPastIssuer {
+                    issuer: name.to_string(),
+                    requested: not_after,
+                    issuer_not_after: issuer_na,
+                });
             }
         }
     }
@@ -226,10 +223,15 @@ mod tests {
         let now = datetime!(2026-01-01 0:00 UTC);
         let issuer = Some(("root", now - Duration::days(1), now + Duration::days(10)));
         let err = window(Validity::For(Duration::days(30)), now, issuer, None, false).unwrap_err();
-        assert!(
-            err.message.contains("past the notAfter of issuer 'root'"),
-            "{err}"
+        assert_eq!(
+            err,
+            Error::ValidityPastIssuer {
+                issuer: "root".into(),
+                requested: now + Duration::days(30),
+                issuer_not_after: now + Duration::days(10),
+            }
         );
+        assert_eq!((err.code(), err.exit_code()), ("validity-past-issuer", 2));
         let w = window(Validity::For(Duration::days(30)), now, issuer, None, true).unwrap();
         assert!(w.clamped);
         assert_eq!(w.not_after, now + Duration::days(10));
@@ -240,6 +242,6 @@ mod tests {
         let now = datetime!(2026-01-01 0:00 UTC);
         let issuer = Some(("root", now - Duration::days(10), now));
         let err = window(Validity::For(Duration::days(30)), now, issuer, None, true).unwrap_err();
-        assert!(err.message.contains("not in the future"), "{err}");
+        assert!(err.to_string().contains("not in the future"), "{err}");
     }
 }

@@ -528,11 +528,12 @@ fn unplaced_issuer(req: &Request) -> String {
 /// "issuer revoked: …" when a CA above the leaf is listed in a given CRL.
 fn revoked_issuer(req: &Request) -> Option<String> {
     req.intermediates.iter().find_map(|c| {
-        let (_, when, why) = req
+        let e = req
             .crls
             .iter()
             .filter(|l| l.issuer_raw == c.issuer_raw)
             .find_map(|l| l.find(&c.serial))?;
+        let (when, why) = (&e.revoked_at, e.reason);
         Some(format!(
             "issuer revoked: CA '{}' above '{}' was revoked on {} (reason {why}) by '{}'",
             c.subject,
@@ -547,8 +548,9 @@ fn revoked_message(req: &Request) -> String {
     for c in std::iter::once(&req.cert).chain(req.intermediates.iter()) {
         for l in &req.crls {
             if l.issuer_raw == c.issuer_raw
-                && let Some((_, when, why)) = l.find(&c.serial)
+                && let Some(e) = l.find(&c.serial)
             {
+                let (when, why) = (&e.revoked_at, e.reason);
                 return format!(
                     "certificate '{}' (serial {}) was revoked on {} (reason {why}) by '{}'",
                     c.subject,

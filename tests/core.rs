@@ -406,3 +406,81 @@ fn default_pki_directory_is_pki_in_the_current_directory() {
     assert_eq!(mode(&env.path("pki")), 0o700);
     assert_eq!(mode(&env.path("pki/certs")), 0o700);
 }
+
+/// `certsmith::ops::issue::issue`, the function the binary runs, called as a
+/// library: what it reports is what it wrote (files, ledger row), and a name
+/// already taken is refused without changing a byte of the PKI.
+#[test]
+fn library_issue_writes_what_it_reports_and_refuses_a_taken_name_unchanged() {
+    use certsmith::ops::issue::{IssueRequest, issue};
+    let env = Env::new();
+    env.hierarchy();
+    let pki = certsmith::pki::Pki::at(&env.pki);
+    let mut req = IssueRequest::new("lib-dev");
+    req.leaf.sans = vec![certsmith::names::San::parse("dns:lib-dev.example").unwrap()];
+    let issued = issue(&pki, req.clone()).unwrap();
+    assert_eq!(
+        issued.issuer, "issuing",
+        "the only intermediate is the default CA"
+    );
+    let dir = env.cert_dir("lib-dev");
+    let mut files: Vec<_> = issued
+        .files
+        .iter()
+        .map(|f| f.strip_prefix(&dir).unwrap().to_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        ["cert.pem", "chain.pem", "fullchain.pem", "key.pem"].map(std::path::PathBuf::from)
+    );
+    let text = std::fs::read_to_string(dir.join("cert.pem")).unwrap();
+    let cert = certsmith::certinfo::parse_pem_certs(&text, "cert.pem")
+        .unwrap()
+        .remove(0);
+    assert_eq!(cert.fingerprint, issued.fingerprint);
+    let row = pki
+        .open_ledger()
+        .unwrap()
+        .cert_by_name("lib-dev")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.state.as_str(), row.serial.as_str()),
+        ("active", issued.serial.as_str())
+    );
+    assert_eq!(row.sans, ["dns:lib-dev.example"]);
+
+    let before = env.tree_hash();
+    let err = issue(&pki, req).unwrap_err();
+    assert!(err.to_string().contains("'lib-dev' is already"), "{err}");
+    assert_eq!(env.tree_hash(), before, "a refusal changed the PKI");
+}
+
+#[test]
+fn library_issue_with_a_san_listed_twice_certifies_and_records_it_once() {
+    use certsmith::ops::issue::{IssueRequest, issue};
+    let env = Env::new();
+    env.hierarchy();
+    let pki = certsmith::pki::Pki::at(&env.pki);
+    let mut req = IssueRequest::new("twice");
+    let san = certsmith::names::San::parse("dns:twice.example").unwrap();
+    req.leaf.sans = vec![san.clone(), san];
+    issue(&pki, req).unwrap();
+    let row = pki
+        .open_ledger()
+        .unwrap()
+        .cert_by_name("twice")
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.sans, ["dns:twice.example"]);
+    let (_, text) = openssl(&[
+        "x509",
+        "-noout",
+        "-ext",
+        "subjectAltName",
+        "-in",
+        &env.cert_dir("twice").join("cert.pem").display().to_string(),
+    ]);
+    assert_eq!(text.matches("twice.example").count(), 1, "{text}");
+}

@@ -253,7 +253,14 @@ fn pem_export_is_key_then_leaf_then_intermediate() {
 fn revoked_or_unknown_or_ca_names_are_refused() {
     let env = Env::new();
     env.hierarchy();
-    let err = env.fails(2, &["export", "nope", "--format", "pem"]);
+    let err = fails_as(
+        &env,
+        &["export", "nope", "--format", "pem"],
+        &certsmith::Error::NoSuchCert {
+            name: "nope".into(),
+            issuer: None,
+        },
+    );
     assert!(err.contains("no certificate named 'nope'"), "{err}");
     let err = env.fails(2, &["export", "issuing", "--format", "pem"]);
     assert!(err.contains("is a CA"), "{err}");

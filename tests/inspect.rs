@@ -180,3 +180,27 @@ fn output_into_a_closed_pipe_does_not_panic() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+#[test]
+fn inspect_refuses_a_der_csr_with_bytes_after_it_as_sign_does() {
+    let env = Env::new();
+    let key = env.path("k.pem");
+    let csr = env.path("r.csr");
+    openssl_p256_csr(&key, &csr, "/CN=probe");
+    let der = env.path("r.der");
+    let (ok, out) = openssl(&[
+        "req",
+        "-in",
+        csr.to_str().unwrap(),
+        "-outform",
+        "DER",
+        "-out",
+        der.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    let mut bytes = std::fs::read(&der).unwrap();
+    bytes.extend_from_slice(b"junk");
+    std::fs::write(&der, bytes).unwrap();
+    let err = env.fails(2, &["inspect", der.to_str().unwrap()]);
+    assert!(err.contains("trailing bytes after the CSR"), "{err}");
+}

@@ -318,7 +318,13 @@ fn wrong_passphrase_exits_2_and_leaves_the_pki_unchanged() {
     encrypted_hierarchy(&env);
     let wrong = write(&env, "wrong", "wrong");
     let before = env.tree_hash();
-    let err = env.fails(2, &["issue", "dev", "--passphrase-file", s(&wrong)]);
+    let err = fails_as(
+        &env,
+        &["issue", "dev", "--passphrase-file", s(&wrong)],
+        &certsmith::Error::WrongPassphrase {
+            what: env.pki.join("cas/issuing/ca.key.pem").display().to_string(),
+        },
+    );
     assert!(
         err.starts_with("certsmith: wrong passphrase for '"),
         "{err}"

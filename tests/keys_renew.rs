@@ -158,7 +158,14 @@ fn renewing_a_ca_or_an_unknown_name_is_refused() {
     let before = env.tree_hash();
     let err = env.fails(2, &["renew", "issuing"]);
     assert!(err.contains("is a CA"), "{err}");
-    let err = env.fails(2, &["renew", "ghost"]);
+    let err = fails_as(
+        &env,
+        &["renew", "ghost"],
+        &certsmith::Error::NoSuchCert {
+            name: "ghost".into(),
+            issuer: None,
+        },
+    );
     assert!(err.contains("no certificate named 'ghost'"), "{err}");
     assert_eq!(before, env.tree_hash());
 }

@@ -1,13 +1,16 @@
 //! Refused requests: exit 2, a one-line message naming the value, and the
 //! PKI directory byte-for-byte unchanged.
 
+use certsmith::Error;
+use certsmith::error::PathLenCase;
+
 use crate::common::*;
 
 #[test]
 fn intermediate_under_a_pathlen_zero_ca_is_refused() {
     let env = Env::new();
     env.hierarchy();
-    let err = refused(
+    let err = fails_as(
         &env,
         &[
             "intermediate",
@@ -18,6 +21,12 @@ fn intermediate_under_a_pathlen_zero_ca_is_refused() {
             "Sub",
             "--no-passphrase",
         ],
+        &Error::PathLen {
+            ca: "issuing".into(),
+            pathlen: 0,
+            levels: 1,
+            case: PathLenCase::Intermediate,
+        },
     );
     assert!(err.starts_with("certsmith: issuer 'issuing' has pathlen 0 and cannot have another CA directly below it\n"), "{err}");
 }
@@ -69,6 +78,24 @@ fn validity_past_the_issuer_is_refused_naming_its_not_after() {
     assert!(
         err.contains("hint: ask for a shorter --validity, or pass --clamp"),
         "{err}"
+    );
+    // A day past the issuer's notAfter, well within the profile's maximum.
+    let rfc3339 = &time::format_description::well_known::Rfc3339;
+    let issuer_not_after = time::OffsetDateTime::parse(&not_after, rfc3339).unwrap();
+    let requested = issuer_not_after + time::Duration::days(1);
+    fails_as(
+        &env,
+        &[
+            "issue",
+            "dev",
+            "--validity",
+            &requested.format(rfc3339).unwrap(),
+        ],
+        &Error::ValidityPastIssuer {
+            issuer: "issuing".into(),
+            requested,
+            issuer_not_after,
+        },
     );
 }
 
@@ -305,11 +332,33 @@ fn non_ca_issuer_is_refused() {
     let env = Env::new();
     env.hierarchy();
     env.ok(&["issue", "dev", "-q"]);
-    let err = refused(&env, &["issue", "other", "--ca", "dev"]);
+    let err = fails_as(
+        &env,
+        &["issue", "other", "--ca", "dev"],
+        &Error::NotACa { name: "dev".into() },
+    );
     assert!(
         err.starts_with("certsmith: 'dev' is not a CA (basicConstraints CA:FALSE)"),
         "{err}"
     );
+}
+
+#[test]
+fn pki_directory_without_a_ledger_is_no_ledger_naming_its_path() {
+    use std::os::unix::fs::DirBuilderExt;
+    let env = Env::new();
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&env.pki)
+        .unwrap();
+    let err = fails_as(
+        &env,
+        &["issue", "dev"],
+        &Error::NoLedger {
+            path: env.pki.join("ledger.db"),
+        },
+    );
+    assert!(err.contains("hint: run `certsmith init` first"), "{err}");
 }
 
 #[test]

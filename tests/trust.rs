@@ -220,7 +220,15 @@ fn unknown_reason_is_refused_and_the_pki_is_unchanged() {
 fn unknown_name_or_serial_is_refused() {
     let env = Env::new();
     env.hierarchy();
-    let err = env.fails(2, &["revoke", "nobody"]);
+    let err = fails_as(
+        &env,
+        &["revoke", "nobody"],
+        &certsmith::Error::NoSuchCert {
+            name: "nobody".into(),
+            issuer: None,
+        }
+        .hint("give a certificate name or its serial in hex, as `certsmith list` shows them"),
+    );
     assert!(err.contains("no certificate named 'nobody'"), "{err}");
     let err = env.fails(2, &["revoke", "abcdef"]);
     assert!(err.contains("serial abcdef"), "{err}");

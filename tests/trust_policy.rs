@@ -128,6 +128,17 @@ fn issuing_from_a_revoked_ca_is_refused_naming_the_revocation_date() {
     );
     let why = "CA 'issuing' was revoked on 2026-04-01T00:00:00Z (ca-compromise)";
     every_issuance_from_is_refused(&env, T1, "issuing", why);
+    let err = refused_at(&env, T1, &["issue", "dev2", "--ca", "issuing"]);
+    let dead = certsmith::Error::CaNotAlive {
+        name: "issuing".into(),
+        above: None,
+        state: certsmith::error::DeadCa::Revoked {
+            on: time::macros::datetime!(2026-04-01 0:00 UTC),
+            reason: "ca-compromise".into(),
+        },
+    };
+    assert_eq!(err, rendered(&dead));
+    assert_eq!((dead.code(), dead.exit_code()), ("ca-not-alive", 2));
     let err = refused_at(&env, T1, &["renew", "dev1"]);
     assert!(err.contains(why), "{err}");
 }

@@ -483,3 +483,36 @@ fn bad_verify_input_is_a_usage_error() {
     let err = env.fails(2, &["verify", cert.to_str().unwrap(), "--purpose", "email"]);
     assert!(err.contains("unknown purpose 'email'"), "{err}");
 }
+
+#[test]
+fn verify_refuses_a_crl_with_bytes_after_it_instead_of_trusting_part_of_it() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev1"]);
+    env.ok(&["crl"]);
+    let cert = env.cert_dir("dev1").join("cert.pem");
+    let der = env.path("crl.der");
+    let (ok, out) = openssl(&[
+        "crl",
+        "-in",
+        env.pki.join("cas/issuing/crl.pem").to_str().unwrap(),
+        "-outform",
+        "DER",
+        "-out",
+        der.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    let mut bytes = std::fs::read(&der).unwrap();
+    bytes.extend_from_slice(b"junk");
+    std::fs::write(&der, bytes).unwrap();
+    let err = env.fails(
+        2,
+        &[
+            "verify",
+            cert.to_str().unwrap(),
+            "--crl",
+            der.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("trailing bytes after the CRL"), "{err}");
+}

@@ -13,10 +13,10 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use certsmith::ca::{self, CaRequest, NewCa, Signer};
+use certsmith::ca::{CaRequest, Signer};
 use certsmith::keys::{Kdf, KeyType};
-use certsmith::ledger::{Kind, Ledger};
 use certsmith::names::Subject;
+use certsmith::ops::init::NewCaRequest;
 use certsmith::ops::sign::{SignRequest, plan};
 use certsmith::passphrase::PassOptions;
 use certsmith::pki::Pki;
@@ -36,41 +36,27 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let pki = Pki::at(dir.path().join("pki"));
-    certsmith::store::create_private_dir(&pki.root, &pki.root).unwrap();
-    let mut ledger = Ledger::create(&pki.ledger_path()).unwrap();
-    let now = certsmith::clock::now().unwrap();
-    let profile = Profile::load(None, "root-ca").unwrap();
-    let key = KeyType::EcdsaP256.generate().unwrap();
-    let req = CaRequest {
-        subject: Subject::cn("Fuzz Root"),
-        validity: None,
-        pathlen: None,
-        constraints: Default::default(),
-        clamp: false,
-        no_crl: false,
-    };
-    let signed = ca::make_root(&req, &key, &profile, now).unwrap();
-    let new = NewCa {
+    // The root `certsmith init` makes, through the same use case.
+    let root = NewCaRequest {
         name: "root".into(),
-        kind: Kind::Root,
-        issuer: None,
-        profile: profile.name.clone(),
-        signed,
-        subject: req.subject.to_string(),
-        key,
-        pathlen: Some(1),
+        ca: CaRequest {
+            subject: Subject::cn("Fuzz Root"),
+            validity: None,
+            pathlen: None,
+            constraints: Default::default(),
+            clamp: false,
+            no_crl: false,
+        },
+        key: Some(KeyType::EcdsaP256),
+        pass: PassOptions {
+            no_passphrase: true,
+            ..Default::default()
+        },
+        kdf: Kdf::Scrypt,
     };
-    // A new root has no issuer whose state could change while it is written.
-    ca::write_ca(
-        &pki,
-        &mut ledger,
-        &new,
-        None,
-        Kdf::Scrypt,
-        now,
-        &certsmith::ledger::no_check,
-    )
-    .unwrap();
+    certsmith::ops::init::init(&pki, &root).unwrap();
+    let ledger = pki.open_ledger().unwrap();
+    let now = certsmith::clock::now().unwrap();
     let signer = Signer::load(&pki, &ledger, "root", &PassOptions::default()).unwrap();
     Fixture {
         _dir: dir,

@@ -47,11 +47,14 @@ impl Target for K8s {
         let mut name = "certsmith-ca".to_string();
         if let Some(leaf) = &x.opts.cert {
             let rec = x.ledger.cert_by_name(leaf)?.ok_or_else(|| {
-                Error::input(format!("no certificate named '{leaf}' in the ledger"))
-                    .hint("pass --cert with a name from `certsmith list`")
+                Error::NoSuchCert {
+                    name: leaf.clone(),
+                    issuer: None,
+                }
+                .hint("pass --cert with a name from `certsmith list`")
             })?;
             let dir = x.pki.resolve_dir(&rec.dir);
-            let key_path = dir.join("key.pem");
+            let key_path = dir.join(crate::layout::KEY);
             if !key_path.exists() {
                 return Err(Error::input(format!(
                     "certificate '{leaf}' has no key file in '{}' (it was signed from a CSR)",
@@ -59,7 +62,7 @@ impl Target for K8s {
                 )));
             }
             let chain = crate::input::read_to_string(
-                &dir.join("fullchain.pem"),
+                &dir.join(crate::layout::FULLCHAIN),
                 crate::input::Kind::Certificates,
             )?;
             let key = zeroize::Zeroizing::new(crate::input::read_to_string(

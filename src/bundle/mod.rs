@@ -227,9 +227,7 @@ pub fn check_pem(target: &dyn Target, text: &str, what: &str) -> Result<Vec<Find
         .filter(|l| !l.trim_start().starts_with('#'))
         .map(|l| format!("{l}\n"))
         .collect();
-    for block in ::pem::parse_many(&cleaned)
-        .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?
-    {
+    for block in ::pem::parse_many(&cleaned).map_err(|e| crate::error::bad_pem(what, &e))? {
         match block.tag() {
             "CERTIFICATE" => certs.push(CertInfo::from_der(block.contents(), what)?),
             "X509 CRL" => crls.push(CrlInfo::from_der(block.contents(), what)?),
@@ -321,6 +319,16 @@ fn select_cas(pki: &Pki, ledger: &Ledger, opts: &Options) -> Result<Vec<(String,
     }
     picked.sort_by_key(|p| std::cmp::Reverse(p.2));
     Ok(picked.into_iter().map(|(n, i, _)| (n, i)).collect())
+}
+
+/// `certsmith bundle`: reads the ledger and [`build`]s the bundle of
+/// `target_name`. It writes temporary files, perhaps inside the PKI
+/// directory: held against `doctor --repair`, which deletes the temporary
+/// files of dead commands.
+pub fn bundle(pki: &Pki, target_name: &str, opts: &Options) -> Result<BundleResult> {
+    let ledger = pki.read_ledger()?;
+    let _lock = crate::lock::shared(&pki.root)?;
+    build(pki, &ledger, target_name, opts)
 }
 
 /// Builds the bundle of `target_name` from this PKI, checks its rules and
@@ -511,8 +519,7 @@ pub fn crl_pem(crls: &[CrlInfo]) -> String {
 /// The certificates of a PEM text, skipping CRLs and comments (the rules
 /// have judged the rest already).
 pub fn certs_of(text: &str, what: &str) -> Result<Vec<CertInfo>> {
-    let blocks = ::pem::parse_many(text)
-        .map_err(|e| Error::input(format!("'{what}' is not valid PEM: {e}")))?;
+    let blocks = ::pem::parse_many(text).map_err(|e| crate::error::bad_pem(what, &e))?;
     let certs: Vec<String> = blocks
         .iter()
         .filter(|b| b.tag() == "CERTIFICATE")

@@ -4,11 +4,9 @@
 use std::io::IsTerminal;
 
 use certsmith::batch::{Checked, Plan, Summary};
-use certsmith::ca::Signer;
-use certsmith::clock;
 use certsmith::error::{Error, Result};
 use certsmith::manifest::Manifest;
-use certsmith::profile::Profile;
+use certsmith::ops::batch::BatchRequest;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Ctx;
@@ -28,95 +26,40 @@ pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
-    let pki = &ctx.pki;
-    let mut ledger = pki.open_ledger()?;
-    let profile = Profile::load(Some(&pki.root), &a.profile)?;
-    let key_type = super::key_type(a.key.as_deref(), profile.default_key)?;
-    let ca = super::issuing_ca(&ledger, a.ca.as_deref())?;
-    let signer = Signer::load(pki, &ledger, &ca, &super::pass_options(&a.pass))?;
-    let out = check_out(pki, &ledger, a.out.as_deref(), &manifest)?;
-    let plan = Plan {
-        pki,
-        signer: &signer,
-        profile,
-        key_type,
+    let req = BatchRequest {
+        profile: a.profile.clone(),
+        key: super::key_type(a.key.as_deref())?,
+        ca: a.ca.clone(),
+        pass: super::pass_options(&a.pass),
         validity: super::validity(a.validity.as_deref())?,
         clamp: a.clamp,
-        out,
+        out: a.out.clone(),
         skip_existing: a.skip_existing,
-        now: clock::now()?,
     };
-    let checked = plan.check(&mut ledger, &manifest)?;
-    if checked.bad > 0 {
-        return Err(bad_rows(&manifest, &checked, a.skip_existing));
+    let batch = certsmith::ops::batch::check(&ctx.pki, req, &manifest)?;
+    if let Some(refusal) = batch.refusal(&manifest) {
+        let c = &batch.checked;
+        for e in &c.errors {
+            super::diagnostic("certsmith: ", e);
+        }
+        if c.bad > c.errors.len() as u64 {
+            super::diagnostic(
+                "certsmith: ",
+                &format!("… and {} more bad rows", c.bad - c.errors.len() as u64),
+            );
+        }
+        return Err(refusal);
     }
+    let checked = batch.checked.clone();
     if a.dry_run {
-        dry_run_report(ctx, &plan, &checked);
+        dry_run_report(ctx, &batch.plan(), &checked);
         return Ok(());
     }
     let bar = progress_bar(ctx, checked.to_issue);
-    let mut summary = plan.issue(&mut ledger, &manifest, jobs, &|n| bar.set_position(n))?;
+    let summary = batch.issue(&manifest, jobs, &|n| bar.set_position(n))?;
     bar.finish_and_clear();
-    summary.clamped = checked.clamped;
     report(ctx, &summary, checked.unrecorded);
     Ok(())
-}
-
-/// Applies the `--out` rule to `--out` and to every row's directory
-/// before anything is made; returns `--out` made absolute.
-fn check_out(
-    pki: &certsmith::pki::Pki,
-    ledger: &certsmith::ledger::Ledger,
-    out: Option<&std::path::Path>,
-    manifest: &Manifest,
-) -> Result<Option<std::path::PathBuf>> {
-    use certsmith::pki::Out;
-    let rule = pki.out_rule(ledger)?;
-    let out = out.map(|o| rule.check(o, Out::Dir)).transpose()?;
-    let parent = out.clone().unwrap_or_else(|| pki.root.join("certs"));
-    // Bad rows are reported by the plan's own check, with their line.
-    for row in manifest.rows()?.flatten() {
-        rule.check(&parent.join(&row.name), Out::CertDir(&row.name))
-            .map_err(|mut e| {
-                e.message = format!("{}: {}", manifest.row_label(row.line), e.message);
-                e
-            })?;
-    }
-    Ok(out)
-}
-
-/// Prints every bad row (up to a limit) and returns the error naming them.
-fn bad_rows(manifest: &Manifest, c: &Checked, skip_existing: bool) -> Error {
-    for e in &c.errors {
-        super::diagnostic("certsmith: ", e);
-    }
-    if c.bad > c.errors.len() as u64 {
-        super::diagnostic(
-            "certsmith: ",
-            &format!("… and {} more bad rows", c.bad - c.errors.len() as u64),
-        );
-    }
-    let mut lines: Vec<String> = c.bad_lines.iter().take(20).map(u64::to_string).collect();
-    if c.bad > 20 {
-        lines.push("…".into());
-    }
-    let one = c.bad == 1;
-    let (line, cert, rows, them) = if one {
-        ("line", "certificate", "row", "it")
-    } else {
-        ("lines", "certificates", "rows", "them")
-    };
-    let what = match manifest {
-        Manifest::File { path, .. } => {
-            format!("in '{}' ({line} {})", path.display(), lines.join(", "))
-        }
-        Manifest::Count { .. } => format!("({cert} {})", lines.join(", ")),
-    };
-    let mut hint = format!("fix {them} and run again; nothing was issued");
-    if !skip_existing && c.errors.iter().any(|e| e.contains("already")) {
-        hint.push_str("; pass --skip-existing to skip names already in the ledger");
-    }
-    Error::input(format!("{} bad {rows} {what}", c.bad)).hint(hint)
 }
 
 /// A bar on stderr when it is a terminal; hidden otherwise.

@@ -8,7 +8,6 @@ use super::Ctx;
 use crate::cli::BundleArgs;
 
 pub fn run(ctx: &Ctx, a: BundleArgs) -> Result<()> {
-    let ledger = ctx.pki.read_ledger()?;
     let opts = Options {
         cas: a.ca.clone(),
         with_crl: a.with_crl,
@@ -17,10 +16,7 @@ pub fn run(ctx: &Ctx, a: BundleArgs) -> Result<()> {
         cert: a.cert.clone(),
         pass: super::pass_options(&a.pass),
     };
-    // It writes temporary files, perhaps inside the PKI directory: held
-    // against `doctor --repair`, which deletes the temporary files of dead commands.
-    let _lock = certsmith::lock::shared(&ctx.pki.root)?;
-    let result = bundle::build(&ctx.pki, &ledger, &a.target, &opts)?;
+    let result = bundle::bundle(&ctx.pki, &a.target, &opts)?;
     report(ctx, &result);
     Ok(())
 }

@@ -1,102 +1,20 @@
 //! `certsmith issue <name>`: new key + certificate from a profile.
 
-use certsmith::ca::Signer;
-use certsmith::clock;
 use certsmith::error::Result;
-use certsmith::leaf::{self, IssuedLeaf, LeafRequest, WriteOptions};
-use certsmith::ledger::Ledger;
-use certsmith::names::Subject;
-use certsmith::passphrase::PassOptions;
-use certsmith::pki::{Out, validate_name};
-use certsmith::profile::Profile;
+use certsmith::leaf::IssuedLeaf;
+use certsmith::ops::issue::IssueRequest;
 
 use super::Ctx;
-use crate::cli::{IssueArgs, LeafArgs};
-
-/// The request and write options from the shared leaf flags.
-pub fn leaf_request(
-    ctx: &Ctx,
-    name: &str,
-    a: &LeafArgs,
-    fallback_subject: Option<Subject>,
-) -> Result<(LeafRequest, WriteOptions)> {
-    let profile = Profile::load(Some(&ctx.pki.root), &a.profile)?;
-    let subject = match super::subject(a.subject.as_deref(), a.cn.as_deref())? {
-        Some(s) => s,
-        None => match fallback_subject {
-            Some(s) => s,
-            None => profile.subject_for(name)?,
-        },
-    };
-    Ok((
-        LeafRequest {
-            name: name.to_string(),
-            profile,
-            subject,
-            sans: super::sans(&a.san)?,
-            validity: super::validity(a.validity.as_deref())?,
-            clamp: a.clamp,
-        },
-        WriteOptions {
-            out: a.out.clone(),
-            force: a.force,
-        },
-    ))
-}
+use crate::cli::IssueArgs;
 
 pub fn run(ctx: &Ctx, a: IssueArgs) -> Result<()> {
-    let issued = issue(
-        ctx,
-        &a.name,
-        a.key.as_deref(),
-        &a.leaf,
-        &super::pass_options(&a.leaf.pass),
-    )?;
+    let req = IssueRequest {
+        name: a.name.clone(),
+        key: super::key_type(a.key.as_deref())?,
+        leaf: super::leaf_options(&a.leaf)?,
+    };
+    let issued = certsmith::ops::issue::issue(&ctx.pki, req)?;
     leaf_report(ctx, &issued, &[]);
-    Ok(())
-}
-
-/// Issues leaf `name` with a new key.
-pub fn issue(
-    ctx: &Ctx,
-    name: &str,
-    key: Option<&str>,
-    a: &LeafArgs,
-    pass: &PassOptions,
-) -> Result<IssuedLeaf> {
-    validate_name("certificate", name)?;
-    let pki = &ctx.pki;
-    let mut ledger = pki.open_ledger()?;
-    let (req, mut opts) = leaf_request(ctx, name, a, None)?;
-    let key_type = super::key_type(key, req.profile.default_key)?;
-    // A `pending` name belongs to a running or interrupted command: never re-issue over it.
-    leaf::check_name(&ledger, name, opts.force)?;
-    check_out(ctx, &ledger, name, &mut opts)?;
-    let ca = super::issuing_ca(&ledger, a.ca.as_deref())?;
-    let signer = Signer::load(pki, &ledger, &ca, pass)?;
-    req.check(&signer)?;
-    let now = clock::now()?;
-    let key = key_type.generate()?;
-    let signed = req.sign(&signer, &key, key_type, now)?;
-    leaf::write(
-        pki,
-        &mut ledger,
-        &signer,
-        &req,
-        &signed,
-        Some(&key),
-        key_type,
-        &opts,
-        now,
-    )
-}
-
-/// Refuses an `--out` at certsmith's own files (see `Pki::check_out`)
-/// and makes it absolute, as it is then written to and stored.
-pub fn check_out(ctx: &Ctx, ledger: &Ledger, name: &str, opts: &mut WriteOptions) -> Result<()> {
-    if let Some(o) = &opts.out {
-        opts.out = Some(ctx.pki.check_out(ledger, o, Out::CertDir(name))?);
-    }
     Ok(())
 }
 
@@ -123,7 +41,7 @@ pub fn leaf_report(ctx: &Ctx, l: &IssuedLeaf, notes: &[String]) {
             let cert = l
                 .files
                 .iter()
-                .find(|f| f.ends_with("cert.pem"))
+                .find(|f| f.ends_with(certsmith::layout::CERT))
                 .map(|f| f.display().to_string())
                 .unwrap_or_default();
             s.line(format!(

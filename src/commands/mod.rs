@@ -5,7 +5,6 @@ use std::path::PathBuf;
 
 use certsmith::error::{Error, Result, escape_controls};
 use certsmith::keys::{Kdf, KeyType};
-use certsmith::ledger::Ledger;
 use certsmith::names::{San, Subject};
 use certsmith::passphrase::PassOptions;
 use certsmith::pki::Pki;
@@ -195,11 +194,9 @@ pub fn new_key_options(pass: &PassArgs, protect: &NewKeyProtection) -> Result<(P
     ))
 }
 
-/// `--key`, or the default.
-pub fn key_type(arg: Option<&str>, default: KeyType) -> Result<KeyType> {
-    arg.map(str::parse)
-        .transpose()
-        .map(|k| k.unwrap_or(default))
+/// `--key`, if given (the use case falls back to the profile's).
+pub fn key_type(arg: Option<&str>) -> Result<Option<KeyType>> {
+    arg.map(str::parse).transpose()
 }
 
 /// `--validity`, if given.
@@ -227,21 +224,9 @@ pub fn subject(subject: Option<&str>, cn: Option<&str>) -> Result<Option<Subject
     }
 }
 
-/// Parses every `--san`.
+/// Parses every `--san` (a repeated one is kept once when the leaf is made).
 pub fn sans(args: &[String]) -> Result<Vec<San>> {
-    let mut out: Vec<San> = Vec::new();
-    for a in args {
-        let s = San::parse(a)?;
-        if !out.contains(&s) {
-            out.push(s);
-        }
-    }
-    Ok(out)
-}
-
-/// `--ca`, or the default issuing CA: the only intermediate, else the only root.
-pub fn issuing_ca(ledger: &Ledger, arg: Option<&str>) -> Result<String> {
-    certsmith::ops::issuing_ca(ledger, arg)
+    args.iter().map(|a| San::parse(a)).collect()
 }
 
 /// Lines listing written files, for human output.
@@ -320,4 +305,31 @@ pub fn ca_report(ctx: &Ctx, ca: &certsmith::ca::CreatedCa, next: &str) {
         },
         &json,
     );
+}
+
+/// The shared leaf flags of `issue` and `sign`.
+pub fn leaf_options(l: &crate::cli::LeafArgs) -> Result<certsmith::ops::LeafOptions> {
+    Ok(certsmith::ops::LeafOptions {
+        profile: l.profile.clone(),
+        subject: subject(l.subject.as_deref(), l.cn.as_deref())?,
+        sans: sans(&l.san)?,
+        validity: validity(l.validity.as_deref())?,
+        clamp: l.clamp,
+        ca: l.ca.clone(),
+        pass: pass_options(&l.pass),
+        write: certsmith::leaf::WriteOptions {
+            out: l.out.clone(),
+            force: l.force,
+        },
+    })
+}
+
+/// Writes error `e` to stderr: its `certsmith: ` line and its `hint: `
+/// line. The one place an error reaches the user (the exit code is
+/// [`Error::exit_code`], returned by `main`).
+pub fn report_error(e: &Error) {
+    diagnostic("certsmith: ", &e.to_string());
+    if let Some(h) = e.hint_text() {
+        diagnostic("hint: ", &h);
+    }
 }

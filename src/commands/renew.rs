@@ -1,30 +1,22 @@
 //! `certsmith renew <name>`: re-issue with the same subject, SANs, profile
 //! and issuer; new serial, new key unless `--reuse-key`.
 
-use certsmith::clock;
 use certsmith::error::Result;
-use certsmith::renew::{self, RenewOptions};
+use certsmith::renew::{self, RenewRequest};
 
 use super::Ctx;
 use crate::cli::RenewArgs;
 
 pub fn run(ctx: &Ctx, a: RenewArgs) -> Result<()> {
-    let opts = RenewOptions {
+    let req = RenewRequest {
+        name: a.name.clone(),
+        pass: super::pass_options(&a.pass),
         validity: super::validity(a.validity.as_deref())?,
         clamp: a.clamp,
         reuse_key: a.reuse_key,
         revoke_old: a.revoke_old,
     };
-    let mut ledger = ctx.pki.open_ledger()?;
-    let now = clock::now()?;
-    let r = renew::renew(
-        &ctx.pki,
-        &mut ledger,
-        &a.name,
-        &opts,
-        &super::pass_options(&a.pass),
-        now,
-    )?;
+    let r = renew::renew(&ctx.pki, &req)?;
     let mut notes = vec![format!(
         "the old certificate (serial {}) is kept in the ledger as superseded; its files were kept as *.old-{}",
         r.old_serial, r.old_serial

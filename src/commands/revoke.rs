@@ -1,26 +1,21 @@
 //! `certsmith revoke <name|serial>`: mark a certificate revoked in the ledger.
 
 use certsmith::error::{Error, Result};
-use certsmith::ledger::{CertRecord, Kind};
+use certsmith::ledger::CertRecord;
+use certsmith::ops::revoke::RevokeRequest;
 use certsmith::{clock, revoke};
 
 use super::Ctx;
 use crate::cli::RevokeArgs;
 
 pub fn run(ctx: &Ctx, a: RevokeArgs) -> Result<()> {
-    let reason = revoke::parse_reason(&a.reason)?;
-    let mut ledger = ctx.pki.open_ledger()?;
-    let rec = revoke::find(&ledger, &a.target, a.ca.as_deref())?;
-    let now = clock::now()?;
-    // A root is refused by `revoke::revoke` itself; no question first.
-    let orphans = if rec.kind != Kind::Intermediate || rec.revoked_at.is_some() {
-        None
-    } else {
-        let n = revoke::orphans(&ledger, &rec.name, now)?;
-        confirm_ca(ctx, &rec, n)?;
-        Some(n)
+    let req = RevokeRequest {
+        target: a.target.clone(),
+        ca: a.ca.clone(),
+        reason: a.reason.clone(),
     };
-    let done = revoke::revoke(&mut ledger, &rec, reason, now)?;
+    let r = certsmith::ops::revoke::revoke(&ctx.pki, &req, &mut |rec, n| confirm_ca(ctx, rec, n))?;
+    let (done, reason, now, orphans) = (&r.record, r.reason, r.revoked_at, r.orphaned);
     let issuer = done.issuer.clone().unwrap_or_default();
     let json = serde_json::json!({
         "name": done.name,

@@ -10,8 +10,9 @@ use certsmith::passphrase::{self, PassOptions};
 use certsmith::validity::Validity;
 
 use super::Ctx;
-use super::bootstrap::{Naming, Plan, check_domain};
+use super::bootstrap::check_domain;
 use crate::cli::BootstrapArgs;
+use certsmith::ops::bootstrap::{Naming, Plan};
 
 /// Trust stores `bundle --target` knows, offered as the wizard's choices.
 const TARGETS: [&str; 9] = [
@@ -46,7 +47,7 @@ fn text(prompt: &str, default: String, check: fn(&str) -> Result<()>) -> Result<
     Input::<String>::new()
         .with_prompt(prompt)
         .default(default)
-        .validate_with(move |s: &String| check(s.trim()).map_err(|e| e.message))
+        .validate_with(move |s: &String| check(s.trim()).map_err(|e| e.to_string()))
         .interact_text()
         .map(|s| s.trim().to_string())
         .map_err(io)

@@ -194,7 +194,7 @@ fn previous_copy(pki: &Pki, copy: &Path, dest: &Path, opts: &Options, report: &m
 }
 
 /// Files a certificate or CA directory may hold besides backups (`*.old-*`).
-const LEAF_FILES: &[&str] = &["cert.pem", "key.pem", "chain.pem", "fullchain.pem"];
+const LEAF_FILES: &[&str] = &crate::layout::FILES;
 const CA_FILES: &[&str] = &["ca.pem", "ca.key.pem", "crl.pem", "crl.der"];
 
 /// Directories under `certs/` and `cas/` that no ledger record owns, and
@@ -290,7 +290,7 @@ pub fn crl(pki: &Pki, ca: &str, cert: &CertInfo, opts: &Options, report: &mut Re
         // No CRL yet is not a problem; one that cannot be read is.
         Err(_) if std::fs::symlink_metadata(&path).is_err() => return,
         Err(e) => {
-            report.problem("crl", shown, format!("CRL of CA '{ca}': {}", e.message));
+            report.problem("crl", shown, format!("CRL of CA '{ca}': {e}"));
             return;
         }
     };

@@ -167,14 +167,14 @@ fn expected_files(
     let dir = pki.resolve_dir(&rec.dir);
     if rec.kind == Kind::Leaf {
         let mut v = vec![
-            dir.join("cert.pem"),
-            dir.join("chain.pem"),
-            dir.join("fullchain.pem"),
+            dir.join(crate::layout::CERT),
+            dir.join(crate::layout::CHAIN),
+            dir.join(crate::layout::FULLCHAIN),
         ];
         if rec.has_key {
-            v.push(dir.join("key.pem"));
+            v.push(dir.join(crate::layout::KEY));
         }
-        (dir.join("cert.pem"), v)
+        (dir.join(crate::layout::CERT), v)
     } else {
         let in_file = ledger
             .ca(&rec.name)
@@ -244,7 +244,7 @@ fn check_record(pki: &Pki, ledger: &Ledger, rec: &CertRecord, opts: &Options, re
     }
     if rec.kind == Kind::Leaf {
         let dir = pki.resolve_dir(&rec.dir);
-        let full = dir.join("fullchain.pem");
+        let full = dir.join(crate::layout::FULLCHAIN);
         if full.exists()
             && first_cert(&full).map(|c| c.fingerprint) != Some(rec.fingerprint.clone())
         {
@@ -258,7 +258,14 @@ fn check_record(pki: &Pki, ledger: &Ledger, rec: &CertRecord, opts: &Options, re
             );
         }
         if rec.has_key {
-            check_key(pki, &dir.join("key.pem"), &cert, &what, None, report);
+            check_key(
+                pki,
+                &dir.join(crate::layout::KEY),
+                &cert,
+                &what,
+                None,
+                report,
+            );
         }
     } else {
         let ca = ledger.ca(&rec.name).ok().flatten();
@@ -344,7 +351,7 @@ fn check_key(
         Ok(text) => zeroize::Zeroizing::new(text),
         // A FIFO, device or directory in place of the key.
         Err(e) if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) => {
-            report.problem("keys", rel(pki, path), format!("{what}: {}", e.message));
+            report.problem("keys", rel(pki, path), format!("{what}: {e}"));
             return;
         }
         Err(_) => return, // reported as missing, or unreadable: permissions finding
@@ -375,7 +382,7 @@ fn check_key(
                 rel(pki, path)
             ),
         ),
-        Err(e) => report.problem("keys", rel(pki, path), format!("{what}: {}", e.message)),
+        Err(e) => report.problem("keys", rel(pki, path), format!("{what}: {e}")),
     }
 }
 

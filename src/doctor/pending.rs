@@ -133,7 +133,7 @@ fn put_back(ledger: &mut Ledger, pki: &Pki, rec: &CertRecord) -> Result<Vec<std:
     let suffix = replaced.unwrap_or_else(|| "unrecorded".into());
     let dir = pki.resolve_dir(&rec.dir);
     let mut restored = Vec::new();
-    for name in ["key.pem", "cert.pem", "chain.pem", "fullchain.pem"] {
+    for name in crate::layout::FILES {
         let f = dir.join(name);
         let old = dir.join(format!("{name}.old-{suffix}"));
         if !old.is_file() || (only_if_missing && std::fs::symlink_metadata(&f).is_ok()) {
@@ -197,9 +197,9 @@ fn drop_row(ledger: &mut Ledger, rec: &CertRecord) -> Result<()> {
 /// previous ones.
 fn leaf_is_new(pki: &Pki, rec: &CertRecord, cert: &CertInfo) -> bool {
     let dir = pki.resolve_dir(&rec.dir);
-    let key_ok = !rec.has_key || file_is_new(&dir.join("key.pem"), cert);
-    let chain = crate::certinfo::read_certs(&dir.join("chain.pem"));
-    let full = crate::certinfo::read_certs(&dir.join("fullchain.pem"));
+    let key_ok = !rec.has_key || file_is_new(&dir.join(crate::layout::KEY), cert);
+    let chain = crate::certinfo::read_certs(&dir.join(crate::layout::CHAIN));
+    let full = crate::certinfo::read_certs(&dir.join(crate::layout::FULLCHAIN));
     let chain_ok = match (chain, full) {
         (Ok(chain), Ok(full)) => {
             full.len() == chain.len() + 1
@@ -216,13 +216,15 @@ fn leaf_is_new(pki: &Pki, rec: &CertRecord, cert: &CertInfo) -> bool {
 /// or the file starts with it. chain.pem cannot tell and counts as not new.
 fn file_is_new(path: &Path, cert: &CertInfo) -> bool {
     match path.file_name().and_then(|n| n.to_str()) {
-        Some("key.pem") => crate::store::read_to_string(path).is_ok_and(|text| {
+        Some(crate::layout::KEY) => crate::store::read_to_string(path).is_ok_and(|text| {
             let text = zeroize::Zeroizing::new(text);
             let mut no_pass = || Err(crate::error::Error::input("a leaf key has no passphrase"));
-            crate::keys::load_private_key(&text, "key.pem", &mut no_pass)
+            crate::keys::load_private_key(&text, crate::layout::KEY, &mut no_pass)
                 .is_ok_and(|k| crate::keys::key_matches_spki(&k, &cert.spki_der))
         }),
-        Some("cert.pem" | "fullchain.pem") => first_cert(path).is_some_and(|c| c.der == cert.der),
+        Some(crate::layout::CERT | crate::layout::FULLCHAIN) => {
+            first_cert(path).is_some_and(|c| c.der == cert.der)
+        }
         _ => false,
     }
 }

@@ -13,12 +13,11 @@ use crate::ca::{Signed, Signer};
 use crate::clock;
 use crate::csr::{self, Csr};
 use crate::error::{Error, Result, shown};
-use crate::leaf::{self, IssuedLeaf, LeafRequest, WriteOptions};
-use crate::names::{San, Subject};
-use crate::passphrase::PassOptions;
+use crate::leaf::{self, IssuedLeaf, LeafKey, LeafRequest, SignedLeaf};
 use crate::pki::{Pki, validate_name};
 use crate::profile::Profile;
-use crate::validity::Validity;
+
+use super::LeafOptions;
 
 /// A CSR to sign and what the operator said about it.
 #[derive(Clone, Debug)]
@@ -29,18 +28,10 @@ pub struct SignRequest {
     pub csr_label: String,
     /// `--name`; default the CSR's CN.
     pub name: Option<String>,
-    /// `--profile`.
-    pub profile: String,
-    /// `--subject` / `--cn`; default the CSR's subject, else the profile's.
-    pub subject: Option<Subject>,
-    /// `--san`; when none is given, the CSR's SANs the profile allows.
-    pub sans: Vec<San>,
-    pub validity: Option<Validity>,
-    pub clamp: bool,
-    /// `--ca`; default the only intermediate, else the only root.
-    pub ca: Option<String>,
-    pub pass: PassOptions,
-    pub write: WriteOptions,
+    /// Profile, subject (default the CSR's, else the profile's), SANs (when
+    /// none is given, the CSR's SANs the profile allows), validity, issuer
+    /// and where the files go.
+    pub leaf: LeafOptions,
 }
 
 impl SignRequest {
@@ -50,14 +41,7 @@ impl SignRequest {
             csr,
             csr_label: csr_label.into(),
             name: None,
-            profile: "device".into(),
-            subject: None,
-            sans: Vec::new(),
-            validity: None,
-            clamp: false,
-            ca: None,
-            pass: PassOptions::default(),
-            write: WriteOptions::default(),
+            leaf: LeafOptions::default(),
         }
     }
 }
@@ -82,14 +66,15 @@ pub struct SignReport {
 /// SANs (the CSR's, only as far as `profile` allows). No I/O.
 pub fn plan(req: &SignRequest, profile: Profile) -> Result<SignPlan> {
     let what = &req.csr_label;
+    let o = &req.leaf;
     let csr = csr::parse(&req.csr, what)?;
-    if let (None, Some(e)) = (&req.subject, &csr.subject_error) {
+    if let (None, Some(e)) = (&o.subject, &csr.subject_error) {
         return Err(e.clone());
     }
     let csr_cn = csr
         .subject
         .as_ref()
-        .or(req.subject.as_ref())
+        .or(o.subject.as_ref())
         .and_then(|s| s.common_name().map(str::to_string));
     let name = match req.name.clone().or(csr_cn) {
         Some(n) => n,
@@ -103,7 +88,7 @@ pub fn plan(req: &SignRequest, profile: Profile) -> Result<SignPlan> {
     };
     validate_name("certificate", &name)
         .map_err(|e| e.hint("pass --name NAME with letters, digits and . _ - @ +"))?;
-    let subject = match (&req.subject, &csr.subject) {
+    let subject = match (&o.subject, &csr.subject) {
         (Some(s), _) | (None, Some(s)) => s.clone(),
         (None, None) => profile.subject_for(&name)?,
     };
@@ -113,8 +98,8 @@ pub fn plan(req: &SignRequest, profile: Profile) -> Result<SignPlan> {
         .map(|x| format!("ignored {x} from the CSR; the profile decides"))
         .chain(csr.notes.iter().cloned())
         .collect();
-    let mut sans = req.sans.clone();
-    if req.sans.is_empty() {
+    let mut sans = o.sans.clone();
+    if o.sans.is_empty() {
         for s in &csr.sans {
             if profile.san_allowed.iter().any(|k| k == s.kind()) {
                 sans.push(s.clone());
@@ -131,8 +116,8 @@ pub fn plan(req: &SignRequest, profile: Profile) -> Result<SignPlan> {
         profile,
         subject,
         sans,
-        validity: req.validity,
-        clamp: req.clamp,
+        validity: o.validity,
+        clamp: o.clamp,
     };
     Ok(SignPlan { csr, leaf, notes })
 }
@@ -151,30 +136,19 @@ impl SignPlan {
 /// and writes the files and ledger record together (nothing on failure).
 pub fn sign_csr(pki: &Pki, mut req: SignRequest) -> Result<SignReport> {
     let mut ledger = pki.open_ledger()?;
-    let profile = Profile::load(Some(&pki.root), &req.profile)?;
+    let profile = Profile::load(Some(&pki.root), &req.leaf.profile)?;
     let plan = plan(&req, profile)?;
-    // A `pending` name belongs to a running or interrupted command: never re-issue over it.
-    leaf::check_name(&ledger, &plan.leaf.name, req.write.force)?;
-    if let Some(out) = &req.write.out {
-        // Absolute from here on: as it is written to and stored in the ledger.
-        req.write.out =
-            Some(pki.check_out(&ledger, out, crate::pki::Out::CertDir(&plan.leaf.name))?);
-    }
-    let ca = super::issuing_ca(&ledger, req.ca.as_deref())?;
-    let signer = Signer::load(pki, &ledger, &ca, &req.pass)?;
+    let signer = req.leaf.issuer_for(pki, &ledger, &plan.leaf.name)?;
     let now = clock::now()?;
     let signed = plan.sign(&signer, now)?;
-    let issued = leaf::write(
-        pki,
-        &mut ledger,
-        &signer,
-        &plan.leaf,
-        &signed,
-        None,
-        plan.csr.key_type,
-        &req.write,
-        now,
-    )?;
+    let leaf = SignedLeaf {
+        request: plan.leaf,
+        signed,
+        key: LeafKey::Public(plan.csr.public_key),
+        key_type: plan.csr.key_type,
+        signed_at: now,
+    };
+    let issued = leaf::write(pki, &mut ledger, &signer, &leaf, &req.leaf.write)?;
     Ok(SignReport {
         issued,
         notes: plan.notes,

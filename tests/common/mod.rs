@@ -366,3 +366,34 @@ impl Drop for Tmpfs {
             .status();
     }
 }
+
+/// The stderr certsmith writes for error `e`: its `certsmith: ` line and
+/// its `hint: ` line, if any.
+pub fn rendered(e: &certsmith::Error) -> String {
+    use certsmith::error::escape_controls;
+    let mut out = format!("certsmith: {}\n", escape_controls(&e.to_string()));
+    if let Some(h) = e.hint_text() {
+        out.push_str(&format!("hint: {}\n", escape_controls(&h)));
+    }
+    out
+}
+
+/// Runs a command that must fail with exactly the error `expected` (its
+/// variant and values): its exit code, its message and hint as the only
+/// stderr, and the PKI directory byte-for-byte unchanged. Returns stderr.
+pub fn fails_as(env: &Env, args: &[&str], expected: &certsmith::Error) -> String {
+    let before = env.tree_hash();
+    let err = env.fails(i32::from(expected.exit_code()), args);
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "certsmith {args:?} changed the PKI directory"
+    );
+    assert_eq!(
+        err,
+        rendered(expected),
+        "certsmith {args:?}: not {}",
+        expected.code()
+    );
+    err
+}

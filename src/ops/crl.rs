@@ -1,0 +1,92 @@
+//! Publishing CRLs (`certsmith crl`): the CRL of one CA, or of every CA
+//! that publishes one, each written on its own so one CA that cannot sign
+//! does not keep the others' CRLs back.
+
+use time::Duration;
+
+use crate::ca::{self, Signer};
+use crate::crl::{self, WrittenCrl};
+use crate::error::{Error, Result};
+use crate::passphrase::PassOptions;
+use crate::pki::Pki;
+
+/// Which CRLs to write.
+#[derive(Clone, Debug)]
+pub struct CrlRequest {
+    /// `--ca`; `None` means every CA of the PKI.
+    pub ca: Option<String>,
+    /// Time until nextUpdate.
+    pub next_update: Duration,
+    /// Also write `crl.der`.
+    pub der: bool,
+    pub pass: PassOptions,
+}
+
+/// What `crl` did, CA by CA.
+#[derive(Debug, Default)]
+pub struct CrlReport {
+    pub written: Vec<WrittenCrl>,
+    /// CAs made with `--no-crl` (only without `--ca`).
+    pub skipped: Vec<String>,
+    /// CAs whose CRL could not be written (only without `--ca`).
+    pub failed: Vec<(String, Error)>,
+}
+
+impl CrlReport {
+    /// The error of the whole run when some CRL could not be written.
+    pub fn error(&self) -> Option<Error> {
+        if self.failed.is_empty() {
+            return None;
+        }
+        let names: Vec<&str> = self.failed.iter().map(|(n, _)| n.as_str()).collect();
+        Some(Error::failed(format!(
+            "{} of {} CRLs could not be written ({})",
+            self.failed.len(),
+            self.written.len() + self.failed.len(),
+            names.join(", ")
+        )))
+    }
+}
+
+/// `certsmith crl`: writes the CRL of `req.ca`, or of every CA. With
+/// `--ca` its own error is the answer; without, failures are collected in
+/// the report.
+pub fn crl(pki: &Pki, req: &CrlRequest) -> Result<CrlReport> {
+    let mut ledger = pki.open_ledger()?;
+    let names: Vec<String> = match &req.ca {
+        Some(ca) => vec![ca.clone()],
+        None => ledger.cas()?.into_iter().map(|c| c.cert.name).collect(),
+    };
+    let mut report = CrlReport::default();
+    for n in &names {
+        let publishes = pki.ca(&ledger, n).and_then(|(_, info)| {
+            if ca::publishes_crl(&info) {
+                Ok(true)
+            } else if req.ca.is_some() {
+                Err(Error::input(format!(
+                    "CA '{n}' publishes no CRL (made with --no-crl; keyUsage lacks cRLSign)"
+                ))
+                .hint(
+                    "revocations under it reach peers only by removing it from their trust stores",
+                ))
+            } else {
+                Ok(false)
+            }
+        });
+        let result = match publishes {
+            Ok(false) => {
+                report.skipped.push(n.clone());
+                continue;
+            }
+            Ok(true) => Signer::load_for_crl(pki, &ledger, n, &req.pass)
+                .and_then(|s| crl::write(pki, &mut ledger, &s, req.next_update, req.der)),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(w) => report.written.push(w),
+            Err(e) if req.ca.is_some() => return Err(e),
+            Err(e) => report.failed.push((n.clone(), e)),
+        }
+    }
+    Ok(report)
+}

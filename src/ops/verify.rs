@@ -1,0 +1,149 @@
+//! Verifying a certificate (`certsmith verify`): its chain built from a
+//! bundle or from this PKI, checked the way a trust store would, with the
+//! CRLs given or the ones this PKI published.
+
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+
+use crate::certinfo::{CertInfo, read_certs};
+use crate::crl::{self, CrlInfo};
+use crate::error::{Error, Result};
+use crate::pki::Pki;
+use crate::verify::{self, Purpose, Request, Verified};
+use crate::{bundle, clock};
+
+/// What to verify, against what.
+#[derive(Clone, Debug)]
+pub struct VerifyRequest {
+    /// The certificate (its file may carry intermediates after it).
+    pub cert: PathBuf,
+    /// `--chain`: more intermediates.
+    pub chain: Option<PathBuf>,
+    /// `--bundle`: the trust anchors (and intermediates); without it, this PKI.
+    pub bundle: Option<PathBuf>,
+    /// `--crl`; without any, the CRLs this PKI published.
+    pub crls: Vec<PathBuf>,
+    /// `--ca`: trust only the chain of this CA of the PKI.
+    pub ca: Option<String>,
+    /// `--target`: also judge the trust material by this target's rules.
+    pub target: Option<String>,
+    pub purpose: Purpose,
+    /// `--at`; default now.
+    pub at: Option<OffsetDateTime>,
+    /// `--dns`: a name the certificate must be valid for.
+    pub dns: Option<String>,
+}
+
+/// What `verify` found. Reading the inputs can fail before (an `Err` of
+/// [`verify`] itself); the verdict on the chain is `outcome`.
+pub struct VerifyReport {
+    pub subject: String,
+    pub purpose: Purpose,
+    pub at: OffsetDateTime,
+    /// The target's warnings about the trust material.
+    pub warnings: Vec<String>,
+    pub outcome: std::result::Result<Verified, Error>,
+}
+
+/// `certsmith verify`: gathers the chain, anchors and CRLs and verifies.
+pub fn verify(pki: &Pki, req: &VerifyRequest) -> Result<VerifyReport> {
+    let purpose = req.purpose;
+    let at = match req.at {
+        Some(t) => t,
+        None => clock::now()?,
+    };
+    let mut certs = read_certs(&req.cert)?;
+    let cert = certs.remove(0);
+    let mut intermediates = certs;
+    let mut anchors: Vec<CertInfo> = Vec::new();
+    let mut crls: Vec<CrlInfo> = Vec::new();
+    for f in &req.crls {
+        crls.extend(crl::read_file(f)?);
+    }
+    let allow_unknown_status;
+    let mut warnings = Vec::new();
+    if let Some(b) = &req.bundle {
+        let text = crate::input::read_to_string(b, crate::input::Kind::Certificates)?;
+        let what = b.display().to_string();
+        // The target's rules judge the file as it is, before anything else reads it.
+        if let Some(t) = &req.target {
+            let target = bundle::target(t)?;
+            let findings = bundle::check_pem(target, &text, &what)?;
+            bundle::fail_on_errors(target, &findings)?;
+            warnings = findings.iter().map(|f| f.to_string()).collect();
+        }
+        let (anc, rest) = verify::split_anchors(bundle::certs_of(&text, &what)?);
+        anchors = anc;
+        intermediates.extend(rest);
+        allow_unknown_status = false;
+    } else {
+        // Trust comes from this PKI: the root above --ca, or every CA.
+        let ledger = pki.read_ledger().map_err(|e| {
+            e.hint(
+                "pass --bundle FILE with the trusted root, or --pki DIR of the PKI that issued it",
+            )
+        })?;
+        let names: Vec<String> = match &req.ca {
+            Some(ca) => pki
+                .ca_chain(&ledger, ca)?
+                .into_iter()
+                .map(|(r, _)| r.cert.name)
+                .collect(),
+            None => ledger.cas()?.into_iter().map(|c| c.cert.name).collect(),
+        };
+        for n in &names {
+            let (_, info) = pki.ca(&ledger, n)?;
+            if info.self_signed {
+                anchors.push(info);
+            } else {
+                intermediates.push(info);
+            }
+        }
+        if req.crls.is_empty() {
+            // Without --crl, use the CRLs this PKI has published; a CA that
+            // never published one has revoked nothing anyone was told about.
+            for n in &names {
+                let p = pki.crl_path(n);
+                if p.exists() {
+                    crls.extend(crl::read_file(&p)?);
+                }
+            }
+            allow_unknown_status = true;
+        } else {
+            allow_unknown_status = false;
+        }
+    }
+    if let Some(ch) = &req.chain {
+        intermediates.extend(read_certs(ch)?);
+    }
+    if let (Some(t), None) = (&req.target, &req.bundle) {
+        // Without --bundle, judge the CAs the chain was built from.
+        let target = bundle::target(t)?;
+        let text: String = intermediates
+            .iter()
+            .chain(anchors.iter())
+            .map(|c| c.pem())
+            .collect();
+        let findings = bundle::check_pem(target, &text, "the chain")?;
+        bundle::fail_on_errors(target, &findings)?;
+        warnings = findings.iter().map(|f| f.to_string()).collect();
+    }
+    let chain = Request {
+        cert,
+        intermediates,
+        anchors,
+        crls,
+        allow_unknown_status,
+        purpose,
+        at,
+        dns: req.dns.clone(),
+    };
+    Ok(VerifyReport {
+        outcome: verify::verify(&chain),
+        subject: chain.cert.subject,
+        purpose,
+        at,
+        warnings,
+    })
+}
