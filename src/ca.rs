@@ -319,10 +319,9 @@ fn load_key(
 
 /// The refusal for a CA whose key was marked away with `key offline`.
 pub fn offline(name: &str) -> Error {
-    Error::input(format!("CA '{}' is offline", crate::error::shown(name))).hint(format!(
-        "bring its key back and run `certsmith key online {}`",
-        crate::error::shown(name)
-    ))
+    Error::CaOffline {
+        name: name.to_string(),
+    }
 }
 
 /// Whether a CA signs CRLs: a CA made or adopted with `--no-crl` has a

@@ -453,6 +453,16 @@ pub struct ExportArgs {
 pub enum KeyCommand {
     /// Re-encrypt a CA key with a new passphrase, in place
     ChangePassphrase(ChangePassphraseArgs),
+    /// Mark a CA's key as away (a root in a safe, a token unplugged): it signs nothing until `key online`
+    Offline(KeyPlaceArgs),
+    /// Mark a CA's key as back, after `key offline`
+    Online(KeyPlaceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeyPlaceArgs {
+    /// CA name
+    pub ca: String,
 }
 
 #[derive(Debug, Args)]

@@ -60,6 +60,10 @@ pub enum Error {
         above: Option<String>,
         state: DeadCa,
     },
+    /// CA `name` was marked offline (`certsmith key offline`): its key is away.
+    CaOffline { name: String },
+    /// The user PIN given for PKCS#11 token `token` is not its PIN.
+    WrongPin { token: String },
     /// No current certificate of that name in the ledger (issued by
     /// `issuer`, when the request named one).
     NoSuchCert {
@@ -272,6 +276,8 @@ impl Error {
             Error::NotACa { .. } => "not-a-ca",
             Error::NoSuchCa { .. } => "no-such-ca",
             Error::CaNotAlive { .. } => "ca-not-alive",
+            Error::CaOffline { .. } => "ca-offline",
+            Error::WrongPin { .. } => "wrong-pin",
             Error::NoSuchCert { .. } => "no-such-cert",
             Error::NameTaken { .. } => "name-taken",
             Error::Locked { .. } => "locked",
@@ -315,6 +321,13 @@ impl Error {
                 "issue from another CA (--ca NAME), or make a new one with `certsmith intermediate`",
             ),
             Error::NoSuchCert { .. } => fixed("run `certsmith list` to see the names"),
+            Error::CaOffline { name } => Some(format!(
+                "bring its key back and run `certsmith key online {}`",
+                shown(name)
+            )),
+            Error::WrongPin { .. } => fixed(
+                "check --pin-file or $CERTSMITH_PKCS11_PIN; the token locks its PIN after a few wrong tries",
+            ),
             Error::NameTaken { pending: true, .. } => fixed(
                 "wait for it to finish, or run `certsmith doctor --repair` if it was interrupted",
             ),
@@ -418,6 +431,10 @@ impl fmt::Display for Error {
                     "'{}' is not a CA (basicConstraints CA:FALSE)",
                     shown(name)
                 )
+            }
+            Error::CaOffline { name } => write!(f, "CA '{}' is offline", shown(name)),
+            Error::WrongPin { token } => {
+                write!(f, "wrong user PIN for PKCS#11 token '{}'", shown(token))
             }
             Error::NoSuchCa { name, pki, .. } => {
                 write!(f, "no CA named '{}' in '{}'", shown(name), qp(pki))
@@ -627,6 +644,12 @@ mod tests {
                 above: None,
                 state: DeadCa::Expired { on },
             },
+            Error::CaOffline {
+                name: "root".into(),
+            },
+            Error::WrongPin {
+                token: "acme-ca".into(),
+            },
             Error::NameTaken {
                 name: "dev".into(),
                 pending: false,
@@ -678,6 +701,8 @@ mod tests {
             "'dev' is not a CA (basicConstraints CA:FALSE) | hint: name a CA of this PKI with --ca / --issuer",
             "no CA named 'x' in 'pki' | hint: run `certsmith init` first",
             "CA 'issuing' expired on 2026-04-01T00:00:00Z; it issues nothing more | hint: issue from another CA (--ca NAME), or make a new one with `certsmith intermediate`",
+            "CA 'root' is offline | hint: bring its key back and run `certsmith key online root`",
+            "wrong user PIN for PKCS#11 token 'acme-ca' | hint: check --pin-file or $CERTSMITH_PKCS11_PIN; the token locks its PIN after a few wrong tries",
             "name 'dev' is already taken in the ledger | hint: choose another name, or pass --force to re-issue it (the old files are kept as *.old-<serial>)",
             "no certificate named 'dev' issued by 'issuing' in the ledger | hint: run `certsmith list` to see the names",
             "the PKI directory 'pki' is locked by pid 7 (certsmith); gave up after 30 s | hint: run the command again once it has finished (`certsmith doctor --repair` holds this lock while it repairs); $CERTSMITH_LOCK_WAIT sets how many seconds to wait",

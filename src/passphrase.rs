@@ -51,12 +51,16 @@ pub struct PassOptions {
     pub no_passphrase: bool,
     /// A passphrase already obtained (e.g. asked once by `bootstrap`).
     pub given: Option<Passphrase>,
+    /// `--pin-file FILE`: the user PIN of a PKCS#11 token holding the CA key.
+    pub pin_file: Option<PathBuf>,
 }
 
 impl PassOptions {
     /// Where the PIN of a PKCS#11 token comes from.
     pub fn pin_options(&self) -> crate::keystore::PinOptions {
-        crate::keystore::PinOptions::default()
+        crate::keystore::PinOptions {
+            file: self.pin_file.clone(),
+        }
     }
 }
 

@@ -53,6 +53,7 @@ fn fixture() -> Fixture {
             ..Default::default()
         },
         kdf: Kdf::Scrypt,
+        store: Default::default(),
     };
     certsmith::ops::init::init(&pki, &root).unwrap();
     let ledger = pki.open_ledger().unwrap();

@@ -37,7 +37,13 @@ pub fn plan_from_flags(a: &BootstrapArgs) -> Result<Plan> {
     };
     // Checked before the passphrase is read, so a typo fails fast.
     check_common(a)?;
-    let passphrase = passphrase::for_new_key(&pass_opts, "the new CAs")?;
+    let store = super::key_store(&a.store, &a.pass)?;
+    // Token keys have no passphrase: the token's PIN guards them.
+    let passphrase = if store.in_token() {
+        None
+    } else {
+        passphrase::for_new_key(&pass_opts, "the new CAs")?
+    };
     let p12 = a
         .p12_passphrase_file
         .as_deref()
@@ -56,6 +62,7 @@ pub fn plan_from_flags(a: &BootstrapArgs) -> Result<Plan> {
         kdf,
         target: a.target.clone(),
         p12,
+        store,
     })
 }
 
@@ -141,7 +148,9 @@ fn report(ctx: &Ctx, plan: &Plan, o: &Outcome) {
             if let Some(p) = &o.p12 {
                 s.append(super::file_lines(std::slice::from_ref(p)));
             }
-            if !o.root.encrypted {
+            if let Some(key) = &o.root.key_ref {
+                s.line(format!("The CA keys are in the token ({key}); when the root is put away: certsmith key offline {}", o.root.name));
+            } else if !o.root.encrypted {
                 s.line("warning: the CA keys are stored unencrypted (--no-passphrase)");
             } else {
                 s.line("The CA keys are encrypted; keep the root key offline once the intermediate exists:")

@@ -17,6 +17,14 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
     };
     let report = certsmith::ops::crl::crl(&ctx.pki, &req)?;
     let (written, skipped, failed) = (&report.written, &report.skipped, &report.failed);
+    for n in &report.offline {
+        super::diagnostic(
+            "note: ",
+            &format!(
+                "CA '{n}' is offline; its CRL is not renewed (`certsmith key online {n}` when its key is back)"
+            ),
+        );
+    }
     let p = super::pki_flag(ctx);
     ctx.report(
         || {
@@ -44,6 +52,7 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
         &serde_json::json!({
             "crls": written,
             "skipped": skipped,
+            "offline": report.offline,
             "failed": failed.iter().map(|(n, e)| serde_json::json!({"ca": n, "error": e.to_string()})).collect::<Vec<_>>(),
         }),
     );

@@ -20,6 +20,9 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<()> {
         expiry_window: time::Duration::days(30),
         passphrase,
         allow_insecure_perms: ctx.allow_insecure_perms,
+        pins: certsmith::keystore::PinOptions {
+            file: a.pin_file.clone(),
+        },
     };
     let report = doctor::run(&ctx.pki, &opts)?;
     let open = report.open_problems();

@@ -37,6 +37,7 @@ pub fn new_ca_request(name: &str, a: &CaArgs) -> Result<NewCaRequest> {
         key: super::key_type(a.key.as_deref())?,
         pass,
         kdf,
+        store: super::key_store(&a.store, &a.pass)?,
     })
 }
 

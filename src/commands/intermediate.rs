@@ -22,6 +22,7 @@ pub fn run(ctx: &Ctx, a: IntermediateArgs) -> Result<()> {
                 .issuer_passphrase_file
                 .clone()
                 .or(a.ca.pass.passphrase_file.clone()),
+            pin_file: a.ca.pass.pin_file.clone(),
             ..Default::default()
         },
     };

@@ -11,7 +11,30 @@ use crate::cli::{ChangePassphraseArgs, KeyCommand};
 pub fn run(ctx: &Ctx, cmd: KeyCommand) -> Result<()> {
     match cmd {
         KeyCommand::ChangePassphrase(a) => change_passphrase(ctx, a),
+        KeyCommand::Offline(a) => set_offline(ctx, &a.ca, true),
+        KeyCommand::Online(a) => set_offline(ctx, &a.ca, false),
     }
+}
+
+/// `key offline` / `key online`.
+fn set_offline(ctx: &Ctx, ca: &str, offline: bool) -> Result<()> {
+    let mut ledger = ctx.pki.open_ledger()?;
+    let r = certsmith::keystore::set_offline(&ctx.pki, &mut ledger, ca, offline)?;
+    ctx.report(
+        || {
+            let mut s = super::Lines::new();
+            if offline {
+                s.line(format!(
+                    "CA '{ca}' is offline: it signs nothing, and `certsmith crl` skips it, until `certsmith key online {ca}`."
+                ));
+            } else {
+                s.line(format!("CA '{ca}' is online again (its key: {}).", r.key));
+            }
+            s
+        },
+        &serde_json::to_value(&r).unwrap_or_default(),
+    );
+    Ok(())
 }
 
 fn change_passphrase(ctx: &Ctx, a: ChangePassphraseArgs) -> Result<()> {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use certsmith::error::{Error, Result, escape_controls};
 use certsmith::keys::{Kdf, KeyType};
+use certsmith::keystore::NewKeyStore;
 use certsmith::names::{San, Subject};
 use certsmith::passphrase::PassOptions;
 use certsmith::pki::Pki;
@@ -178,8 +179,23 @@ pub fn run(cli: Cli) -> Result<()> {
 pub fn pass_options(pass: &PassArgs) -> PassOptions {
     PassOptions {
         file: pass.passphrase_file.clone(),
+        pin_file: pass.pin_file.clone(),
         ..Default::default()
     }
+}
+
+/// Where a new CA key lives (`--key-store` and the PKCS#11 flags).
+pub fn key_store(store: &crate::cli::KeyStoreArgs, pass: &PassArgs) -> Result<NewKeyStore> {
+    let s = NewKeyStore {
+        store: store.key_store.parse()?,
+        module: store.pkcs11_module.clone(),
+        uri: store.pkcs11_uri.clone(),
+        pins: certsmith::keystore::PinOptions {
+            file: pass.pin_file.clone(),
+        },
+    };
+    s.check()?;
+    Ok(s)
 }
 
 /// Passphrase sources and KDF for a new CA key.
@@ -189,6 +205,7 @@ pub fn new_key_options(pass: &PassArgs, protect: &NewKeyProtection) -> Result<(P
             file: pass.passphrase_file.clone(),
             no_passphrase: protect.no_passphrase,
             given: None,
+            pin_file: pass.pin_file.clone(),
         },
         protect.kdf.parse()?,
     ))
@@ -297,7 +314,9 @@ pub fn ca_report(ctx: &Ctx, ca: &certsmith::ca::CreatedCa, next: &str) {
                 }
             ));
             s.append(file_lines(&ca.files));
-            if !ca.encrypted {
+            if let Some(key) = &ca.key_ref {
+                s.line(format!("  key in {key} (never leaves the token)"));
+            } else if !ca.encrypted {
                 s.line("warning: the CA key is stored unencrypted (--no-passphrase)");
             }
             s.line(format!("Next: {next}"));

@@ -70,6 +70,9 @@ fn node_json(
         "key_type": ca.cert.key_type,
         "not_after": time_text(ca.cert.not_after),
         "encrypted": ca.encrypted,
+        "key_store": ca.key_ref.store().as_str(),
+        "key_ref": ca.key_ref.to_ledger(),
+        "offline": ca.offline,
         "pathlen": ca.pathlen,
         "issued": c.issued,
         "revoked": c.revoked,
@@ -104,11 +107,7 @@ fn tree_text(
         ca.cert.subject,
         ca.cert.key_type,
         time_text(ca.cert.not_after),
-        if ca.encrypted {
-            "key encrypted"
-        } else {
-            "key NOT encrypted"
-        },
+        certsmith::keystore::key_summary(ca),
         match ca.cert.status(now) {
             "valid" => String::new(),
             s => format!("  {}", s.to_uppercase()),

@@ -148,7 +148,9 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
     )?;
     let from_flags =
         a.pass.passphrase_file.is_some() || std::env::var_os(passphrase::PASSPHRASE_ENV).is_some();
-    let pass = if a.protect.no_passphrase {
+    let store = super::key_store(&a.store, &a.pass)?;
+    // Token keys have no passphrase: the token's PIN guards them.
+    let pass = if a.protect.no_passphrase || store.in_token() {
         None
     } else if from_flags {
         let opts = PassOptions {
@@ -187,6 +189,7 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
         kdf,
         target,
         p12: None,
+        store,
     };
     let (first, profile, _) = plan.first_cert();
     plan.p12 = match &a.p12_passphrase_file {

@@ -100,6 +100,8 @@ pub struct Options {
     pub passphrase: Option<crate::passphrase::Passphrase>,
     /// `--allow-insecure-perms`: loose permissions are warnings, not problems.
     pub allow_insecure_perms: bool,
+    /// Where the PIN of a token holding a CA key comes from.
+    pub pins: crate::keystore::PinOptions,
 }
 
 /// Checks (and with `opts.repair` repairs) the PKI directory.
@@ -308,8 +310,7 @@ fn check_token_key(
     opts: &Options,
     report: &mut Report,
 ) {
-    let pins = crate::keystore::PinOptions::default(); // WIRE: opts.pins
-    let _ = opts;
+    let pins = &opts.pins;
     if !pins.available() {
         report.add(
             Severity::Warning,
@@ -320,7 +321,7 @@ fn check_token_key(
         return;
     }
     let found =
-        crate::keystore::pkcs11::Token::open(uri, &pins).and_then(crate::keystore::TokenKey::find);
+        crate::keystore::pkcs11::Token::open(uri, pins).and_then(crate::keystore::TokenKey::find);
     match found {
         Ok(k) if crate::keys::key_matches_spki(&k, &cert.spki_der) => report.add(
             Severity::Note,
@@ -333,7 +334,7 @@ fn check_token_key(
             None,
             format!("{what}: the token key {uri} does not belong to its certificate"),
         ),
-        Err(e) => report.problem("keys", None, format!("{what}: {}", e.message)),
+        Err(e) => report.problem("keys", None, format!("{what}: {}", e)),
     }
 }
 

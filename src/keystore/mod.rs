@@ -103,14 +103,18 @@ impl KeyRef {
     pub fn refuse_export(&self, ca: &str) -> Result<()> {
         match self {
             KeyRef::File => Ok(()),
-            KeyRef::Pkcs11(u) => Err(Error::input(format!(
-                "the key of CA '{}' is held in PKCS#11 token '{}' and cannot be exported",
-                crate::error::shown(ca),
-                crate::error::shown(&u.token)
-            ))
-            .hint("a token key never leaves its token; use a CA with a file key where its key must be handed over")),
+            KeyRef::Pkcs11(u) => Err(export_refused(ca, u)),
         }
     }
+}
+
+fn export_refused(ca: &str, uri: &Pkcs11Uri) -> Error {
+    Error::input(format!(
+        "the key of CA '{}' is held in PKCS#11 token '{}' and cannot be exported",
+        crate::error::shown(ca),
+        crate::error::shown(&uri.token)
+    ))
+    .hint("a token key never leaves its token; use a CA with a file key where its key must be handed over")
 }
 
 impl fmt::Display for KeyRef {
@@ -215,7 +219,7 @@ impl CaKey {
     pub fn exportable(&self, ca: &str) -> Result<&KeyPair> {
         match self {
             CaKey::File(k) => Ok(k),
-            CaKey::Token(_) => Err(self.key_ref().refuse_export(ca).unwrap_err()),
+            CaKey::Token(t) => Err(export_refused(ca, t.uri())),
         }
     }
 

@@ -118,10 +118,9 @@ pub struct Token {
 fn p11_err(uri: &Pkcs11Uri, doing: &str, e: P11Error) -> Error {
     let token = shown(&uri.token);
     match e {
-        P11Error::Pkcs11(RvError::PinIncorrect, _) => {
-            Error::input(format!("wrong user PIN for PKCS#11 token '{token}'"))
-                .hint(format!("check --pin-file or ${PIN_ENV}; the token locks its PIN after a few wrong tries"))
-        }
+        P11Error::Pkcs11(RvError::PinIncorrect, _) => Error::WrongPin {
+            token: uri.token.clone(),
+        },
         P11Error::Pkcs11(RvError::PinLocked, _) => Error::input(format!(
             "the user PIN of PKCS#11 token '{token}' is locked"
         ))
@@ -403,10 +402,13 @@ impl TokenKey {
                 ))
                 .hint(format!(
                     "list its keys with `pkcs11-tool --module {} --list-objects --login`",
-                    uri.module_path
-                        .as_deref()
-                        .unwrap_or(Path::new("MODULE"))
-                        .display()
+                    shown(
+                        &uri.module_path
+                            .as_deref()
+                            .unwrap_or(Path::new("MODULE"))
+                            .display()
+                            .to_string()
+                    )
                 )));
             }
             many => {

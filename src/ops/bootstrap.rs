@@ -49,6 +49,8 @@ pub struct Plan {
     pub target: String,
     /// Export the first certificate as .p12 with this password.
     pub p12: Option<Passphrase>,
+    /// Where the CA keys live (`--key-store` and the PKCS#11 flags).
+    pub store: crate::keystore::NewKeyStore,
 }
 
 impl Plan {
@@ -226,6 +228,7 @@ fn key_options(plan: &Plan) -> PassOptions {
         given: plan.passphrase.clone(),
         no_passphrase: plan.passphrase.is_none(),
         file: None,
+        pin_file: plan.store.pins.file.clone(),
     }
 }
 
@@ -249,6 +252,7 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
             key: key_type(plan.root_key.as_deref())?,
             pass: opts.clone(),
             kdf: plan.kdf,
+            store: plan.store.clone(),
         },
     )?;
     let mut constraints = NameConstraintSet::default();
@@ -270,6 +274,7 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
                 key: key_type(plan.key.as_deref())?,
                 pass: opts.clone(),
                 kdf: plan.kdf,
+                store: plan.store.clone(),
             },
             issuer: "root".into(),
             issuer_pass: opts.clone(),

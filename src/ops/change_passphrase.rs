@@ -38,7 +38,14 @@ pub struct PassphraseChanged {
 pub fn change_passphrase(pki: &Pki, req: &ChangePassphraseRequest) -> Result<PassphraseChanged> {
     let ca = req.ca.as_str();
     let mut ledger = pki.open_ledger()?;
-    let (_, info) = pki.ca(&ledger, ca)?;
+    let (rec, info) = pki.ca(&ledger, ca)?;
+    if let crate::keystore::KeyRef::Pkcs11(uri) = &rec.key_ref {
+        return Err(Error::input(format!(
+            "the key of CA '{ca}' is held in PKCS#11 token '{}' and has no passphrase",
+            crate::error::shown(&uri.token)
+        ))
+        .hint("the token's PIN guards it; change the PIN with the token's own tools"));
+    }
     let path = pki.ca_key_path(ca);
     crate::perms::check_key_file(&path, pki.allow_insecure_perms)?;
     let what = path.display().to_string();

@@ -28,6 +28,8 @@ pub struct CrlReport {
     pub written: Vec<WrittenCrl>,
     /// CAs made with `--no-crl` (only without `--ca`).
     pub skipped: Vec<String>,
+    /// CAs whose key is away (`key offline`; only without `--ca`).
+    pub offline: Vec<String>,
     /// CAs whose CRL could not be written (only without `--ca`).
     pub failed: Vec<(String, Error)>,
 }
@@ -59,6 +61,12 @@ pub fn crl(pki: &Pki, req: &CrlRequest) -> Result<CrlReport> {
     };
     let mut report = CrlReport::default();
     for n in &names {
+        // A CA whose key is away is skipped unless named with --ca (then
+        // loading it says it is offline).
+        if req.ca.is_none() && ledger.ca(n)?.is_some_and(|c| c.offline) {
+            report.offline.push(n.clone());
+            continue;
+        }
         let publishes = pki.ca(&ledger, n).and_then(|(_, info)| {
             if ca::publishes_crl(&info) {
                 Ok(true)

@@ -5,6 +5,7 @@ use crate::ca::{self, CaRequest, CreatedCa, NewCa};
 use crate::clock;
 use crate::error::Result;
 use crate::keys::{Kdf, KeyType};
+use crate::keystore::NewKeyStore;
 use crate::ledger::{Kind, Ledger};
 use crate::passphrase::{self, PassOptions};
 use crate::pki::{Pki, validate_name};
@@ -22,6 +23,19 @@ pub struct NewCaRequest {
     /// Where the new key's passphrase comes from (or `--no-passphrase`).
     pub pass: PassOptions,
     pub kdf: Kdf,
+    /// Where the new key lives: a key file, or a PKCS#11 token.
+    pub store: NewKeyStore,
+}
+
+impl NewCaRequest {
+    /// The passphrase of the new key: none for a token key, which the
+    /// token's PIN guards.
+    pub(crate) fn passphrase(&self, what: &str) -> Result<Option<passphrase::Passphrase>> {
+        if self.store.in_token() {
+            return Ok(None);
+        }
+        passphrase::for_new_key(&self.pass, what)
+    }
 }
 
 /// `certsmith init`: creates the PKI directory if needed and root CA
@@ -39,21 +53,27 @@ pub fn init(pki: &Pki, req: &NewCaRequest) -> Result<CreatedCa> {
     }
     let profile = Profile::load(existed.then_some(pki.root.as_path()), "root-ca")?;
     let key_type = req.key.unwrap_or(profile.default_key);
-    let pass = passphrase::for_new_key(&req.pass, &format!("root CA '{name}'"))?;
+    let pass = req.passphrase(&format!("root CA '{name}'"))?;
     let now = clock::now()?;
-    let key = key_type.generate()?;
-    let signed = ca::make_root(&req.ca, &key, &profile, now)?;
-    in_pki_dir(pki, existed, None, |ledger| {
-        let new = NewCa {
-            name: name.to_string(),
-            kind: Kind::Root,
-            issuer: None,
-            profile: profile.name.clone(),
-            signed,
-            subject: req.ca.subject.to_string(),
-            key,
-            pathlen: req.ca.pathlen.or(profile.default_pathlen).map(u32::from),
-        };
+    let key = req.store.make_key(key_type, name)?;
+    let signed = match ca::make_root(&req.ca, &key, &profile, now) {
+        Ok(s) => s,
+        Err(e) => {
+            key.discard();
+            return Err(e);
+        }
+    };
+    let new = NewCa {
+        name: name.to_string(),
+        kind: Kind::Root,
+        issuer: None,
+        profile: profile.name.clone(),
+        signed,
+        subject: req.ca.subject.to_string(),
+        key,
+        pathlen: req.ca.pathlen.or(profile.default_pathlen).map(u32::from),
+    };
+    let created = in_pki_dir(pki, existed, None, |ledger| {
         ca::write_ca(
             pki,
             ledger,
@@ -63,7 +83,11 @@ pub fn init(pki: &Pki, req: &NewCaRequest) -> Result<CreatedCa> {
             now,
             &crate::ledger::no_check,
         )
-    })
+    });
+    if created.is_err() {
+        new.key.discard();
+    }
+    created
 }
 
 /// Runs `write` on the PKI's ledger (`ledger`, else the one in the

@@ -5,7 +5,7 @@ use crate::ca::{self, CreatedCa, NewCa, Signer};
 use crate::clock;
 use crate::error::Result;
 use crate::ledger::Kind;
-use crate::passphrase::{self, PassOptions};
+use crate::passphrase::PassOptions;
 use crate::pki::{Pki, validate_name};
 use crate::profile::Profile;
 
@@ -31,9 +31,16 @@ pub fn intermediate(pki: &Pki, req: &IntermediateRequest) -> Result<CreatedCa> {
     let key_type = req.new.key.unwrap_or(profile.default_key);
     let signer = Signer::load(pki, &ledger, &req.issuer, &req.issuer_pass)?;
     let now = clock::now()?;
-    let key = key_type.generate()?;
-    let (signed, pathlen) = ca::make_intermediate(&req.new.ca, &key, &profile, &signer, now)?;
-    let pass = passphrase::for_new_key(&req.new.pass, &format!("CA '{name}'"))?;
+    let key = req.new.store.make_key(key_type, name)?;
+    let prepared = ca::make_intermediate(&req.new.ca, &key, &profile, &signer, now)
+        .and_then(|made| Ok((made, req.new.passphrase(&format!("CA '{name}'"))?)));
+    let ((signed, pathlen), pass) = match prepared {
+        Ok(p) => p,
+        Err(e) => {
+            key.discard();
+            return Err(e);
+        }
+    };
     let new = NewCa {
         name: name.to_string(),
         kind: Kind::Intermediate,
@@ -45,7 +52,7 @@ pub fn intermediate(pki: &Pki, req: &IntermediateRequest) -> Result<CreatedCa> {
         pathlen: pathlen.map(u32::from),
     };
     let alive = |c: &rusqlite::Connection| signer.check_alive_on(c, now);
-    ca::write_ca(
+    let created = ca::write_ca(
         pki,
         &mut ledger,
         &new,
@@ -53,5 +60,9 @@ pub fn intermediate(pki: &Pki, req: &IntermediateRequest) -> Result<CreatedCa> {
         req.new.kdf,
         now,
         &alive,
-    )
+    );
+    if created.is_err() {
+        new.key.discard();
+    }
+    created
 }

@@ -486,3 +486,125 @@ fn istio_cacerts_of_a_token_ca_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn bootstrap_makes_both_ca_keys_in_the_token_and_signs_its_first_certificate_there() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    let uri = hsm.uri("");
+    let mut args = vec!["bootstrap", "--yes", "-q"];
+    args.extend(token_flags(&hsm, &uri));
+    hsm.ok(&env, &args);
+    assert_eq!(
+        key_files(&env.pki.join("cas")),
+        Vec::<std::path::PathBuf>::new()
+    );
+    let chain = env.pki.join("cas/issuing/ca.pem");
+    let cert = env.cert_dir("device-001").join("cert.pem");
+    let (ok, out) = openssl_verify(&env.root_pem(), Some(&chain), &cert, "sslclient");
+    assert!(ok, "{out}");
+    let (ok, out) = hsm.pkcs11_tool(&["--list-objects", "--type", "privkey"]);
+    assert!(
+        ok && out.contains("label:      root") && out.contains("label:      issuing"),
+        "{out}"
+    );
+}
+
+#[test]
+fn change_passphrase_of_a_token_ca_is_refused() {
+    let Some((env, hsm)) = token_pki("ecdsa-p256") else {
+        return;
+    };
+    let err = hsm.refused(
+        &env,
+        &["key", "change-passphrase", "root", "--no-passphrase"],
+        &[],
+    );
+    assert!(
+        err.contains("is held in PKCS#11 token 'acme-ca' and has no passphrase"),
+        "{err}"
+    );
+}
+
+#[test]
+fn token_flags_that_contradict_each_other_are_refused_before_anything_is_made() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    let err = hsm.refused(
+        &env,
+        &[
+            "init",
+            "--cn",
+            "R",
+            "--key-store",
+            "pkcs11",
+            "--pin-file",
+            hsm.pin_file(),
+        ],
+        &[],
+    );
+    assert!(
+        err.contains("--key-store pkcs11 needs --pkcs11-uri"),
+        "{err}"
+    );
+    let err = hsm.refused(
+        &env,
+        &[
+            "init",
+            "--cn",
+            "R",
+            "--no-passphrase",
+            "--pkcs11-uri",
+            "pkcs11:token=acme-ca",
+        ],
+        &[],
+    );
+    assert!(
+        err.contains("--pkcs11-uri needs --key-store pkcs11"),
+        "{err}"
+    );
+    let err = hsm.refused(
+        &env,
+        &[
+            "init",
+            "--cn",
+            "R",
+            "--key-store",
+            "pkcs11",
+            "--pkcs11-uri",
+            "pkcs11:token=acme-ca;pin-value=246810",
+        ],
+        &[],
+    );
+    assert!(err.contains("never stores or accepts a PIN"), "{err}");
+    let (ok, out) = hsm.pkcs11_tool(&["--list-objects"]);
+    assert!(
+        ok && !out.contains("Private Key Object"),
+        "a refused init left a key in the token: {out}"
+    );
+}
+
+#[test]
+fn token_key_of_a_ca_that_failed_to_be_made_is_removed_from_the_token() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    let uri = hsm.uri("");
+    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
+    init.extend(token_flags(&hsm, &uri));
+    let r = hsm.run_with(&env, &init, &[("CERTSMITH_TEST_FAIL_AT", "token-sign@1")]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(!env.pki.exists(), "a failed init left the PKI directory");
+    let (ok, out) = hsm.pkcs11_tool(&["--list-objects"]);
+    assert!(
+        ok && !out.contains("label:      root"),
+        "the key of the failed CA stayed in the token: {out}"
+    );
+    // The name is free in the token again: the same init now succeeds.
+    hsm.ok(&env, &init);
+}
