@@ -4,6 +4,7 @@
 
 mod cli;
 mod ledger;
+mod review;
 mod uri;
 
 use std::path::{Path, PathBuf};
