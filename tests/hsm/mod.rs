@@ -126,6 +126,9 @@ impl Hsm {
     pub fn command(&self, env: &Env, args: &[&str]) -> Command {
         let mut c = env.command(args);
         c.env("SOFTHSM2_CONF", &self.conf);
+        // The caller's own token settings never reach a test.
+        c.env_remove("CERTSMITH_PKCS11_MODULE")
+            .env_remove("CERTSMITH_PKCS11_PIN");
         c
     }
 
