@@ -303,7 +303,7 @@ fn load_key(
             (CaKey::File(key), format!("the key in '{what}'"))
         }
         crate::keystore::KeyRef::Pkcs11(uri) => {
-            let token = crate::keystore::pkcs11::Token::open(uri, &pass.pin_options())?;
+            let token = crate::keystore::pkcs11::Token::open_recorded(uri, &pass.pin_options())?;
             let key = crate::keystore::TokenKey::find(token)?;
             (CaKey::Token(key), format!("the token key '{uri}'"))
         }
@@ -315,6 +315,32 @@ fn load_key(
         .hint("run `certsmith doctor`"));
     }
     Ok(key)
+}
+
+/// Refuses an existing token key named for a new CA (`object=`, `id=`)
+/// that is already the key of a CA in the ledger (the same public key):
+/// each CA has a key of its own.
+pub fn ensure_key_unused(pki: &Pki, ledger: &Ledger, key: &CaKey) -> Result<()> {
+    let CaKey::Token(t) = key else {
+        return Ok(());
+    };
+    if t.generated() {
+        return Ok(());
+    }
+    for rec in ledger.cas()? {
+        let name = rec.cert.name;
+        if let Ok((_, info)) = pki.ca(ledger, &name)
+            && keys::key_matches_spki(key, &info.spki_der)
+        {
+            return Err(Error::input(format!(
+                "the token key '{}' is already the key of CA '{}'",
+                crate::error::shown(&t.uri().to_string()),
+                crate::error::shown(&name)
+            ))
+            .hint("each CA needs a key of its own: leave out object= and id= to make a new key pair, or name another key"));
+        }
+    }
+    Ok(())
 }
 
 /// The refusal for a CA whose key was marked away with `key offline`.

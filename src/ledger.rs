@@ -354,7 +354,19 @@ impl Ledger {
         Self::open_with(path, false)
     }
 
+    /// Opens an existing ledger for a command that only reads but must
+    /// know whether it is alone on the PKI (`doctor` without `--repair`):
+    /// takes the shared lock like a writer, yet changes no byte (a v1
+    /// ledger is read as v2, not upgraded).
+    pub fn open_read_locked(path: &Path) -> Result<Ledger> {
+        Self::open_mode(path, true, false)
+    }
+
     fn open_with(path: &Path, lock: bool) -> Result<Ledger> {
+        Self::open_mode(path, lock, lock)
+    }
+
+    fn open_mode(path: &Path, lock: bool, write: bool) -> Result<Ledger> {
         let not_ledger = || Error::input(format!("'{}' is not a certsmith ledger", path.display()));
         match std::fs::symlink_metadata(path) {
             Err(_) => {
@@ -382,7 +394,7 @@ impl Ledger {
         } else {
             None
         };
-        let l = Self::connect(path, dir_lock, !lock)?;
+        let l = Self::connect(path, dir_lock, !write)?;
         let v = retry_busy(|| {
             l.conn
                 .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
@@ -412,7 +424,7 @@ impl Ledger {
         };
         match v {
             Some(SCHEMA_VERSION) => Ok(l),
-            Some(1) if lock => {
+            Some(1) if write => {
                 l.migrate_from_v1()?;
                 Ok(l)
             }

@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<()> {
         .hint(if a.repair {
             "the problems left need a person: see the lines above"
         } else {
-            "run `certsmith doctor --repair` to fix what is safe to fix"
+            next_step(&report)
         }));
     }
     Ok(())
@@ -75,9 +75,22 @@ fn human(r: &Report, repair: bool) -> super::Lines {
     } else if repair {
         s.line(format!("{problems} problem(s), {repaired} repaired."));
     } else {
-        s.line(format!(
-            "{problems} problem(s). Next: certsmith doctor --repair"
-        ));
+        s.line(format!("{problems} problem(s). Next: {}", next_step(r)));
     }
     s
 }
+
+/// What to do about the problems `doctor` found without `--repair`: a
+/// token key's problem is the module's, the token's or the PIN's, which
+/// `--repair` cannot fix.
+fn next_step(r: &Report) -> &'static str {
+    if r.token_problems == 0 {
+        "run `certsmith doctor --repair` to fix what is safe to fix"
+    } else if r.token_problems == r.open_problems() {
+        TOKEN_NEXT
+    } else {
+        "check the token's module, the token and its PIN (or run `certsmith key offline <ca>` for a CA whose token is away); then `certsmith doctor --repair` fixes what is safe to fix"
+    }
+}
+
+const TOKEN_NEXT: &str = "check the token's module, the token and its PIN, or run `certsmith key offline <ca>` for a CA whose token is away";

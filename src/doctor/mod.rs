@@ -43,6 +43,10 @@ pub struct Report {
     pub cas: usize,
     pub certificates: usize,
     pub findings: Vec<Finding>,
+    /// Problems with a token key (unreachable token, wrong PIN, a key not
+    /// its certificate's): `--repair` cannot fix them.
+    #[serde(skip)]
+    pub token_problems: usize,
 }
 
 impl Report {
@@ -60,6 +64,10 @@ impl Report {
             message,
             repaired: None,
         });
+    }
+    fn token_problem(&mut self, check: &'static str, path: Option<String>, message: String) {
+        self.token_problems += 1;
+        self.problem(check, path, message);
     }
     fn problem(&mut self, check: &'static str, path: impl Into<Option<String>>, message: String) {
         self.add(Severity::Problem, check, path.into(), message);
@@ -118,7 +126,12 @@ pub fn run(pki: &Pki, opts: &Options) -> Result<Report> {
     };
     // Permissions first: the ledger may be one of the files to fix.
     files::permissions(pki, opts, &mut report);
-    let mut ledger = Ledger::open(&pki.ledger_path())?;
+    // Without --repair nothing is written, not even a v1 ledger's upgrade.
+    let mut ledger = if opts.repair {
+        Ledger::open(&pki.ledger_path())?
+    } else {
+        Ledger::open_read_locked(&pki.ledger_path())?
+    };
     integrity(&mut ledger, &mut report)?;
     // Alone on the PKI, pending rows and temp files are leftovers of a
     // process that died; with another certsmith running they may be its work.
@@ -320,21 +333,24 @@ fn check_token_key(
         );
         return;
     }
-    let found =
-        crate::keystore::pkcs11::Token::open(uri, pins).and_then(crate::keystore::TokenKey::find);
-    match found {
-        Ok(k) if crate::keys::key_matches_spki(&k, &cert.spki_der) => report.add(
+    // The token signs a nonce that the certificate's public key must
+    // verify: a public key object beside the private key proves nothing.
+    let signs = crate::keystore::pkcs11::Token::open_recorded(uri, pins)
+        .and_then(crate::keystore::TokenKey::find)
+        .and_then(|k| k.signs_for(&cert.spki_der));
+    match signs {
+        Ok(true) => report.add(
             Severity::Note,
             "keys",
             None,
             format!("{what}: token key matches its certificate ({uri})"),
         ),
-        Ok(_) => report.problem(
+        Ok(false) => report.token_problem(
             "keys",
             None,
-            format!("{what}: the token key {uri} does not belong to its certificate"),
+            format!("{what}: the token key {uri} does not belong to its certificate: its signature does not verify with the certificate's public key"),
         ),
-        Err(e) => report.problem("keys", None, format!("{what}: {}", e)),
+        Err(e) => report.token_problem("keys", None, format!("{what}: {}", e)),
     }
 }
 

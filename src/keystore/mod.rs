@@ -164,8 +164,14 @@ impl NewKeyStore {
 
     /// The key of new CA `ca`: generated in memory (to be written as a
     /// key file) or in the token (labelled `ca`, CKA_ID the bytes of
-    /// `ca`), or the existing token key the URI names (its own type).
-    pub fn make_key(&self, key_type: KeyType, ca: &str) -> Result<CaKey> {
+    /// `ca`), or the existing token key the URI names (its own type,
+    /// which must be `requested`, the `--key` given, if any).
+    pub fn make_key(
+        &self,
+        key_type: KeyType,
+        requested: Option<KeyType>,
+        ca: &str,
+    ) -> Result<CaKey> {
         self.check()?;
         let Some(text) = self.uri.as_deref().filter(|_| self.in_token()) else {
             return key_type.generate().map(CaKey::File);
@@ -176,7 +182,16 @@ impl NewKeyStore {
         let names_key = uri.object.is_some() || uri.id.is_some();
         let token = pkcs11::Token::open(&uri, &self.pins)?;
         let key = if names_key {
-            TokenKey::find(token)?
+            let key = TokenKey::find(token)?;
+            if let Some(r) = requested.filter(|r| *r != key.key_type()) {
+                return Err(Error::input(format!(
+                    "the token key '{}' is a {} key, not the {r} that --key asks for",
+                    crate::error::shown(&key.uri().to_string()),
+                    key.key_type()
+                ))
+                .hint("leave out --key to use the token key's own type, or name another key"));
+            }
+            key
         } else {
             TokenKey::generate(token, key_type, ca)?
         };

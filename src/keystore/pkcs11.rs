@@ -60,10 +60,16 @@ fn pin(opts: &PinOptions, token: &str) -> Result<AuthPin> {
                 shown(&f.display().to_string())
             ))
         })?;
-        let line = text
-            .strip_suffix("\r\n")
-            .or_else(|| text.strip_suffix('\n'))
-            .unwrap_or(text);
+        // The first line, without its line end; later lines must be empty.
+        let (line, rest) = text.split_once('\n').unwrap_or((text, ""));
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if rest.lines().any(|l| !l.trim_end_matches('\r').is_empty()) {
+            return Err(Error::input(format!(
+                "PIN file '{}' has more than one line",
+                shown(&f.display().to_string())
+            ))
+            .hint("the PIN file holds the PIN alone, on its first line"));
+        }
         if line.is_empty() {
             return Err(Error::input(format!(
                 "PIN file '{}' is empty",
@@ -108,7 +114,7 @@ pub fn resolve_module(flag: Option<&Path>, uri: &Pkcs11Uri) -> Result<PathBuf> {
 /// A logged-in session with one token. Signing is serial: one operation
 /// at a time goes through the session.
 pub struct Token {
-    session: Mutex<Session>,
+    session: Arc<Mutex<Session>>,
     slot: cryptoki::slot::Slot,
     ctx: Pkcs11,
     uri: Pkcs11Uri,
@@ -169,7 +175,47 @@ fn context(module: &Path, uri: &Pkcs11Uri) -> Result<Pkcs11> {
     Ok(ctx)
 }
 
+/// Logs `session` in to `uri`'s token. A PIN the token refused is never
+/// tried again in this process (a smart card locks after a few wrong
+/// tries): every later login to that token returns the same error.
+fn login(session: &Session, module: &Path, uri: &Pkcs11Uri, pins: &PinOptions) -> Result<()> {
+    type Refused = Vec<((PathBuf, String), (RvError, cryptoki::context::Function))>;
+    static REFUSED: Mutex<Refused> = Mutex::new(Vec::new());
+    let key = (module.to_path_buf(), uri.token.clone());
+    let refused = || REFUSED.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, (rv, f))) = refused().iter().find(|(k, _)| *k == key) {
+        return Err(p11_err(uri, "logging in", P11Error::Pkcs11(*rv, *f)));
+    }
+    let pin = pin(pins, &uri.token)?;
+    match session.login(UserType::User, Some(&pin)) {
+        Ok(()) | Err(P11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+        Err(P11Error::Pkcs11(
+            rv @ (RvError::PinIncorrect
+            | RvError::PinLocked
+            | RvError::PinInvalid
+            | RvError::PinLenRange),
+            f,
+        )) => {
+            refused().push((key, (rv, f)));
+            Err(p11_err(uri, "logging in", P11Error::Pkcs11(rv, f)))
+        }
+        Err(e) => Err(p11_err(uri, "logging in", e)),
+    }
+}
+
 impl Token {
+    /// Opens the token of a CA key the ledger records: as [`Token::open`],
+    /// but `$CERTSMITH_PKCS11_MODULE`, when set, replaces the recorded
+    /// module path (a module moved since). Safe: every signature is
+    /// verified against the key's public key before it is used.
+    pub fn open_recorded(uri: &Pkcs11Uri, pins: &PinOptions) -> Result<Arc<Token>> {
+        let mut uri = uri.clone();
+        if let Some(m) = std::env::var_os(MODULE_ENV).filter(|m| !m.is_empty()) {
+            uri.module_path = Some(PathBuf::from(m));
+        }
+        Self::open(&uri, pins)
+    }
+
     /// Loads the module `uri` names, finds its token and logs in with the PIN.
     pub fn open(uri: &Pkcs11Uri, pins: &PinOptions) -> Result<Arc<Token>> {
         let module = uri.module_path.clone().ok_or_else(|| {
@@ -183,7 +229,7 @@ impl Token {
             return Err(Error::input(format!(
                 "PKCS#11 module '{shown_module}' does not exist"
             ))
-            .hint(format!("install the module (e.g. `apt-get install softhsm2`) or pass --pkcs11-module PATH / set ${MODULE_ENV}; a CA whose token is away can be marked with `certsmith key offline NAME`")));
+            .hint(format!("install the module (e.g. `apt-get install softhsm2`); if it moved, set ${MODULE_ENV} to its new path (it overrides the path the ledger records); a CA whose token is away can be marked with `certsmith key offline NAME`")));
         }
         let ctx = context(&module, uri)?;
         let slots = ctx
@@ -213,26 +259,36 @@ impl Token {
                 format!("tokens it has: {}", labels.join(", "))
             })
         })?;
-        let session = ctx
-            .open_rw_session(slot)
-            .map_err(|e| p11_err(uri, "opening a session", e))?;
-        // Another session of this process logged in already (bootstrap,
-        // intermediate): the login holds for the whole token, ask no PIN.
-        let logged_in = session.get_session_info().is_ok_and(|i| {
-            matches!(
-                i.session_state(),
-                SessionState::RwUser | SessionState::RoUser
-            )
-        });
-        if !logged_in {
-            let pin = pin(pins, &uri.token)?;
-            match session.login(UserType::User, Some(&pin)) {
-                Ok(()) | Err(P11Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-                Err(e) => return Err(p11_err(uri, "logging in", e)),
+        // One logged-in session per token for the whole process: every CA
+        // key in it signs through it, and the PIN is asked (and tried) once.
+        type Sessions = Vec<((PathBuf, String), Arc<Mutex<Session>>)>;
+        static SESSIONS: Mutex<Sessions> = Mutex::new(Vec::new());
+        let key = (module.clone(), uri.token.clone());
+        let mut sessions = SESSIONS.lock().unwrap_or_else(|p| p.into_inner());
+        let session = match sessions.iter().find(|(k, _)| *k == key) {
+            Some((_, s)) => s.clone(),
+            None => {
+                let session = ctx
+                    .open_rw_session(slot)
+                    .map_err(|e| p11_err(uri, "opening a session", e))?;
+                // Another application's session may have logged in already.
+                let logged_in = session.get_session_info().is_ok_and(|i| {
+                    matches!(
+                        i.session_state(),
+                        SessionState::RwUser | SessionState::RoUser
+                    )
+                });
+                if !logged_in {
+                    login(&session, &module, uri, pins)?;
+                }
+                let s = Arc::new(Mutex::new(session));
+                sessions.push((key, s.clone()));
+                s
             }
-        }
+        };
+        drop(sessions);
         Ok(Arc::new(Token {
-            session: Mutex::new(session),
+            session,
             slot,
             ctx,
             uri: uri.clone(),
@@ -256,7 +312,7 @@ impl Token {
             "PKCS#11 token '{}' does not support {name}, which a {key_type} CA key needs",
             shown(&self.uri.token)
         ))
-        .hint("choose another --key-type (ecdsa-p256 works with every common token)"))
+        .hint("choose another --key (ecdsa-p256 works with every common token)"))
     }
 
     fn find(&self, template: &[Attribute]) -> Result<Vec<ObjectHandle>> {
@@ -275,8 +331,9 @@ pub struct TokenKey {
     uri: Pkcs11Uri,
     signatures: AtomicU64,
     last_error: Mutex<Option<Error>>,
-    /// Made by [`TokenKey::generate`] in this process.
-    generated: bool,
+    /// The public key object [`TokenKey::generate`] made with it in
+    /// this process.
+    generated: Option<ObjectHandle>,
 }
 
 impl TokenKey {
@@ -295,10 +352,7 @@ impl TokenKey {
                     shown(&token.uri.token),
                     shown(label)
                 ))
-                .hint(format!(
-                    "to make the CA with that key, pass --pkcs11-uri 'pkcs11:token={};object={}'; else choose another CA name",
-                    token.uri.token, label
-                )));
+                .hint("choose another CA name, or put its key in another token"));
             }
         }
         let (mech, mut public_t) = match key_type {
@@ -337,7 +391,7 @@ impl TokenKey {
                 return Err(Error::input(
                     "certsmith makes ecdsa-p256, ecdsa-p384 and rsa-2048/3072/4096 keys in a PKCS#11 token, not ed25519",
                 )
-                .hint("pass --key-type ecdsa-p256"));
+                .hint("pass --key ecdsa-p256"));
             }
         };
         let label_v = label.as_bytes().to_vec();
@@ -363,16 +417,25 @@ impl TokenKey {
             Attribute::Label(label_v),
             Attribute::Id(id.clone()),
         ];
-        let (_, private) = token
+        let (public, private) = token
             .session()
             .generate_key_pair(&mech, &public_t, &private_t)
             .map_err(|e| p11_err(&token.uri, "generating the key pair", e))?;
         let mut uri = token.uri.clone();
         uri.object = Some(label.to_string());
         uri.id = Some(id);
-        let mut key = Self::with_handle(token, private, uri)?;
-        key.generated = true;
-        Ok(key)
+        match Self::with_handle(token.clone(), private, uri) {
+            Ok(mut key) => {
+                key.generated = Some(public);
+                Ok(key)
+            }
+            Err(e) => {
+                let session = token.session();
+                let _ = session.destroy_object(private);
+                let _ = session.destroy_object(public);
+                Err(e)
+            }
+        }
     }
 
     /// The existing private key the token's URI names (`object=`, `id=`).
@@ -451,12 +514,14 @@ impl TokenKey {
                 _ => {}
             }
         }
-        // The public half: its own object (same CKA_ID, else same label).
+        // The public half, when the private object does not carry it: its
+        // own object, with the same CKA_ID and the same label.
         let mut t = vec![Attribute::Class(ObjectClass::PUBLIC_KEY)];
-        match (&uri.id, &uri.object) {
-            (Some(id), _) => t.push(Attribute::Id(id.clone())),
-            (None, Some(o)) => t.push(Attribute::Label(o.as_bytes().to_vec())),
-            (None, None) => {}
+        if let Some(id) = &uri.id {
+            t.push(Attribute::Id(id.clone()));
+        }
+        if let Some(o) = &uri.object {
+            t.push(Attribute::Label(o.as_bytes().to_vec()));
         }
         let no_public = || {
             Error::input(format!(
@@ -464,7 +529,9 @@ impl TokenKey {
                 shown(&uri.token),
                 shown(&uri.to_string())
             ))
-            .hint("certsmith reads the public key from its own object with the same CKA_ID")
+            .hint(
+                "certsmith reads the public key from its own object with the same CKA_ID and label",
+            )
         };
         let (public, key_type) = if kind == Some(P11KeyType::RSA) {
             let a = token
@@ -499,19 +566,54 @@ impl TokenKey {
             body.extend(der_integer(&e));
             (der_tlv(0x30, &body), kt)
         } else if kind == Some(P11KeyType::EC) {
-            let pubs = token.find(&t)?;
-            let public = *pubs.first().ok_or_else(no_public)?;
-            let a = token
-                .session()
-                .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
-                .map_err(|e| p11_err(&uri, "reading the EC public key", e))?;
-            let (mut params, mut point) = (Vec::new(), Vec::new());
-            for x in a {
-                match x {
-                    Attribute::EcParams(v) => params = v,
-                    Attribute::EcPoint(v) => point = v,
-                    _ => {}
+            // The private object's own CKA_EC_POINT or CKA_PUBLIC_KEY_INFO
+            // first: a separate public object is only found by its name.
+            let (mut params, mut point, mut info) = (Vec::new(), Vec::new(), Vec::new());
+            let read = |h: ObjectHandle| {
+                token.session().get_attributes(
+                    h,
+                    &[
+                        AttributeType::EcParams,
+                        AttributeType::EcPoint,
+                        AttributeType::PublicKeyInfo,
+                    ],
+                )
+            };
+            let mut take = |a: Vec<Attribute>| {
+                for x in a {
+                    match x {
+                        Attribute::EcParams(v) if params.is_empty() => params = v,
+                        Attribute::EcPoint(v) if point.is_empty() => point = v,
+                        Attribute::PublicKeyInfo(v) if info.is_empty() => info = v,
+                        _ => {}
+                    }
                 }
+                // Whether a public key is known by now.
+                !point.is_empty() || !info.is_empty()
+            };
+            // A token may refuse to show these on a private key: then the
+            // public object tells.
+            take(read(private).unwrap_or_default());
+            if !take(Vec::new()) {
+                let public = match token.find(&t)?.as_slice() {
+                    [one] => *one,
+                    [] => return Err(no_public()),
+                    many => {
+                        return Err(Error::input(format!(
+                            "PKCS#11 token '{}' holds {} public keys beside private key '{}'",
+                            shown(&uri.token),
+                            many.len(),
+                            shown(&uri.to_string())
+                        ))
+                        .hint(
+                            "keep one public key object with the private key's CKA_ID and label",
+                        ));
+                    }
+                };
+                take(read(public).map_err(|e| p11_err(&uri, "reading the EC public key", e))?);
+            }
+            if point.is_empty() {
+                point = spki_bits(&info).unwrap_or_default();
             }
             let (kt, coord) = match params.as_slice() {
                 P256_PARAMS => (KeyType::EcdsaP256, 32),
@@ -539,7 +641,7 @@ impl TokenKey {
             uri,
             signatures: AtomicU64::new(0),
             last_error: Mutex::new(None),
-            generated: false,
+            generated: None,
         })
     }
 
@@ -554,7 +656,7 @@ impl TokenKey {
 
     /// Whether this process generated the key pair.
     pub fn generated(&self) -> bool {
-        self.generated
+        self.generated.is_some()
     }
 
     /// How many signatures the token made with this key in this process.
@@ -567,17 +669,14 @@ impl TokenKey {
         self.last_error.lock().ok().and_then(|mut e| e.take())
     }
 
-    /// Removes the key pair from the token (a CA that was never recorded).
+    /// Removes the key pair this process generated from the token (a CA
+    /// that was never recorded): exactly its two objects, nothing else.
     pub fn destroy(self) -> Result<()> {
-        let session = self.token.session();
-        let Some(id) = &self.uri.id else {
+        let Some(public) = self.generated else {
             return Ok(());
         };
-        let t = vec![Attribute::Id(id.clone())];
-        let objects = session
-            .find_objects(&t)
-            .map_err(|e| p11_err(&self.uri, "searching objects", e))?;
-        for o in objects {
+        let session = self.token.session();
+        for o in [self.private, public] {
             session
                 .destroy_object(o)
                 .map_err(|e| p11_err(&self.uri, "removing the key", e))?;
@@ -607,6 +706,32 @@ impl TokenKey {
             ))
         })
     }
+
+    /// A signature by the token over `msg`, verified against the public
+    /// key this key reports: a private key paired with a public key not
+    /// its own never signs a certificate or a CRL.
+    fn sign_checked(&self, msg: &[u8]) -> Result<Vec<u8>> {
+        let sig = self.sign_in_token(msg)?;
+        if verifies(self.key_type, &self.public, msg, &sig) {
+            return Ok(sig);
+        }
+        Err(Error::failed(format!(
+            "the token key '{}' made a signature that its public key does not verify: its private key and public key do not belong together",
+            shown(&self.uri.to_string())
+        ))
+        .hint("the token holds a public key object of another key pair under this key's CKA_ID and label; run `certsmith doctor`"))
+    }
+
+    /// Whether this key's private half signs for the public key of the
+    /// certificate whose SubjectPublicKeyInfo is `spki_der`: the token
+    /// signs a fresh nonce, checked against that public key.
+    pub fn signs_for(&self, spki_der: &[u8]) -> Result<bool> {
+        let mut nonce = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut nonce)
+            .map_err(|_| Error::failed("cannot make a random nonce"))?;
+        let sig = self.sign_in_token(&nonce)?;
+        Ok(spki_bits(spki_der).is_some_and(|key| verifies(self.key_type, &key, &nonce, &sig)))
+    }
 }
 
 impl PublicKeyData for TokenKey {
@@ -621,13 +746,37 @@ impl PublicKeyData for TokenKey {
 impl SigningKey for TokenKey {
     fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
         self.signatures.fetch_add(1, Ordering::Relaxed);
-        self.sign_in_token(msg).map_err(|e| {
+        self.sign_checked(msg).map_err(|e| {
             if let Ok(mut last) = self.last_error.lock() {
                 *last = Some(e);
             }
             rcgen::Error::RemoteKeyError
         })
     }
+}
+
+/// Whether `sig` over `msg` verifies with the public key `public` (an EC
+/// point or a DER RSAPublicKey, as [`PublicKeyData::der_bytes`] holds it).
+fn verifies(key_type: KeyType, public: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+    use aws_lc_rs::signature;
+    let alg: &dyn signature::VerificationAlgorithm = match key_type {
+        KeyType::EcdsaP256 => &signature::ECDSA_P256_SHA256_ASN1,
+        KeyType::EcdsaP384 => &signature::ECDSA_P384_SHA384_ASN1,
+        KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
+            &signature::RSA_PKCS1_2048_8192_SHA256
+        }
+        KeyType::Ed25519 => &signature::ED25519,
+    };
+    signature::UnparsedPublicKey::new(alg, public)
+        .verify(msg, sig)
+        .is_ok()
+}
+
+/// The subjectPublicKey bits of a DER SubjectPublicKeyInfo.
+fn spki_bits(spki_der: &[u8]) -> Option<Vec<u8>> {
+    use x509_parser::prelude::FromDer;
+    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der).ok()?;
+    Some(spki.subject_public_key.data.to_vec())
 }
 
 fn strip_zeros(b: &[u8]) -> &[u8] {

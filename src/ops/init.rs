@@ -55,7 +55,10 @@ pub fn init(pki: &Pki, req: &NewCaRequest) -> Result<CreatedCa> {
     let key_type = req.key.unwrap_or(profile.default_key);
     let pass = req.passphrase(&format!("root CA '{name}'"))?;
     let now = clock::now()?;
-    let key = req.store.make_key(key_type, name)?;
+    let key = req.store.make_key(key_type, req.key, name)?;
+    if existed && pki.ledger_path().exists() {
+        ca::ensure_key_unused(pki, &pki.read_ledger()?, &key)?;
+    }
     let signed = match ca::make_root(&req.ca, &key, &profile, now) {
         Ok(s) => s,
         Err(e) => {

@@ -31,7 +31,11 @@ pub fn intermediate(pki: &Pki, req: &IntermediateRequest) -> Result<CreatedCa> {
     let key_type = req.new.key.unwrap_or(profile.default_key);
     let signer = Signer::load(pki, &ledger, &req.issuer, &req.issuer_pass)?;
     let now = clock::now()?;
-    let key = req.new.store.make_key(key_type, name)?;
+    let key = req.new.store.make_key(key_type, req.new.key, name)?;
+    if let Err(e) = ca::ensure_key_unused(pki, &ledger, &key) {
+        key.discard();
+        return Err(e);
+    }
     let prepared = ca::make_intermediate(&req.new.ca, &key, &profile, &signer, now)
         .and_then(|made| Ok((made, req.new.passphrase(&format!("CA '{name}'"))?)));
     let ((signed, pathlen), pass) = match prepared {

@@ -5,7 +5,7 @@ use super::{Hsm, PIN, key_files};
 use crate::common::{Env, openssl, openssl_verify, s};
 
 /// The four flags that put a new CA's key in `hsm`'s token.
-fn token_flags<'a>(hsm: &'a Hsm, uri: &'a str) -> Vec<&'a str> {
+pub(super) fn token_flags<'a>(hsm: &'a Hsm, uri: &'a str) -> Vec<&'a str> {
     vec![
         "--key-store",
         "pkcs11",

@@ -39,6 +39,10 @@ fn v1_ledger_is_read_without_a_write_and_upgraded_once_by_a_writer() {
     assert!(listed.contains("dev-1"), "{listed}");
     let status = env.ok(&["status"]);
     assert!(status.contains("issuing"), "{status}");
+    let doctor = env.run(&["doctor"]);
+    assert_eq!(doctor.code, 0, "{}{}", doctor.stdout, doctor.stderr);
+    let cert = env.cert_dir("dev-1").join("cert.pem");
+    env.ok(&["verify", cert.to_str().unwrap(), "-q"]);
     assert_eq!(
         env.tree_hash(),
         before,
