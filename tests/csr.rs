@@ -192,17 +192,7 @@ fn tampered_csr_is_refused_and_changes_nothing() {
         &[],
     );
     let der_path = env.path("victim.der");
-    let (ok, out) = openssl(&[
-        "req",
-        "-in",
-        csr.to_str().unwrap(),
-        "-outform",
-        "DER",
-        "-out",
-        der_path.to_str().unwrap(),
-    ]);
-    assert!(ok, "{out}");
-    let mut der = std::fs::read(&der_path).unwrap();
+    let mut der = openssl_der("req", &csr, &der_path);
     // Change one byte of the subject CN ("victim" -> "vactim"): the signature no longer matches.
     let pos = der.windows(6).position(|w| w == b"victim").unwrap();
     der[pos + 1] = b'a';

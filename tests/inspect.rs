@@ -188,17 +188,7 @@ fn inspect_refuses_a_der_csr_with_bytes_after_it_as_sign_does() {
     let csr = env.path("r.csr");
     openssl_p256_csr(&key, &csr, "/CN=probe");
     let der = env.path("r.der");
-    let (ok, out) = openssl(&[
-        "req",
-        "-in",
-        csr.to_str().unwrap(),
-        "-outform",
-        "DER",
-        "-out",
-        der.to_str().unwrap(),
-    ]);
-    assert!(ok, "{out}");
-    let mut bytes = std::fs::read(&der).unwrap();
+    let mut bytes = openssl_der("req", &csr, &der);
     bytes.extend_from_slice(b"junk");
     std::fs::write(&der, bytes).unwrap();
     let err = env.fails(2, &["inspect", der.to_str().unwrap()]);

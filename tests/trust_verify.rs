@@ -492,17 +492,7 @@ fn verify_refuses_a_crl_with_bytes_after_it_instead_of_trusting_part_of_it() {
     env.ok(&["crl"]);
     let cert = env.cert_dir("dev1").join("cert.pem");
     let der = env.path("crl.der");
-    let (ok, out) = openssl(&[
-        "crl",
-        "-in",
-        env.pki.join("cas/issuing/crl.pem").to_str().unwrap(),
-        "-outform",
-        "DER",
-        "-out",
-        der.to_str().unwrap(),
-    ]);
-    assert!(ok, "{out}");
-    let mut bytes = std::fs::read(&der).unwrap();
+    let mut bytes = openssl_der("crl", &env.pki.join("cas/issuing/crl.pem"), &der);
     bytes.extend_from_slice(b"junk");
     std::fs::write(&der, bytes).unwrap();
     let err = env.fails(

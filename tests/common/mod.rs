@@ -397,3 +397,19 @@ pub fn fails_as(env: &Env, args: &[&str], expected: &certsmith::Error) -> String
     );
     err
 }
+
+/// Converts PEM `input` to DER at `out` with `openssl <kind>` (`req`, `crl`,
+/// `x509`) and returns the DER bytes, for tests that then alter them.
+pub fn openssl_der(kind: &str, input: &Path, out: &Path) -> Vec<u8> {
+    let (ok, text) = openssl(&[
+        kind,
+        "-in",
+        input.to_str().unwrap(),
+        "-outform",
+        "DER",
+        "-out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "openssl {kind} -outform DER: {text}");
+    std::fs::read(out).unwrap()
+}
