@@ -304,7 +304,7 @@ fn load_key(
         }
         crate::keystore::KeyRef::Pkcs11(uri) => {
             let token = crate::keystore::pkcs11::Token::open_recorded(uri, &pass.pin_options())?;
-            let key = crate::keystore::TokenKey::find(token)?;
+            let key = crate::keystore::TokenKey::find(token, Some(&info.spki_der))?;
             (CaKey::Token(key), format!("the token key '{uri}'"))
         }
     };

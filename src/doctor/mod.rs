@@ -336,7 +336,7 @@ fn check_token_key(
     // The token signs a nonce that the certificate's public key must
     // verify: a public key object beside the private key proves nothing.
     let signs = crate::keystore::pkcs11::Token::open_recorded(uri, pins)
-        .and_then(crate::keystore::TokenKey::find)
+        .and_then(|t| crate::keystore::TokenKey::find(t, Some(&cert.spki_der)))
         .and_then(|k| k.signs_for(&cert.spki_der));
     match signs {
         Ok(true) => report.add(

@@ -424,7 +424,7 @@ impl TokenKey {
         let mut uri = token.uri.clone();
         uri.object = Some(label.to_string());
         uri.id = Some(id);
-        match Self::with_handle(token.clone(), private, uri) {
+        match Self::with_handle(token.clone(), private, uri, None) {
             Ok(mut key) => {
                 key.generated = Some(public);
                 Ok(key)
@@ -439,7 +439,10 @@ impl TokenKey {
     }
 
     /// The existing private key the token's URI names (`object=`, `id=`).
-    pub fn find(token: Arc<Token>) -> Result<TokenKey> {
+    /// `certified`: the DER SubjectPublicKeyInfo of the certificate of the
+    /// CA whose key this is, when it is in the ledger: then that is the
+    /// public key, and the token needs no public key object at all.
+    pub fn find(token: Arc<Token>, certified: Option<&[u8]>) -> Result<TokenKey> {
         let uri = token.uri.clone();
         let mut template = vec![Attribute::Class(ObjectClass::PRIVATE_KEY)];
         if let Some(o) = &uri.object {
@@ -484,13 +487,14 @@ impl TokenKey {
                 .hint("name one key with both ;object=LABEL and ;id=%.."));
             }
         };
-        Self::with_handle(token, private, uri)
+        Self::with_handle(token, private, uri, certified)
     }
 
     fn with_handle(
         token: Arc<Token>,
         private: ObjectHandle,
         mut uri: Pkcs11Uri,
+        certified: Option<&[u8]>,
     ) -> Result<TokenKey> {
         let attrs = token
             .session()
@@ -514,14 +518,10 @@ impl TokenKey {
                 _ => {}
             }
         }
-        // The public half, when the private object does not carry it: its
-        // own object, with the same CKA_ID and the same label.
-        let mut t = vec![Attribute::Class(ObjectClass::PUBLIC_KEY)];
-        if let Some(id) = &uri.id {
-            t.push(Attribute::Id(id.clone()));
-        }
-        if let Some(o) = &uri.object {
-            t.push(Attribute::Label(o.as_bytes().to_vec()));
+        if let Some(spki) = certified {
+            let (public, key_type) = certified_key(spki, kind, &uri)?;
+            require_signing_mechanism(&token, key_type)?;
+            return Ok(TokenKey::new(token, private, public, key_type, uri));
         }
         let no_public = || {
             Error::input(format!(
@@ -530,7 +530,7 @@ impl TokenKey {
                 shown(&uri.to_string())
             ))
             .hint(
-                "certsmith reads the public key from its own object with the same CKA_ID and label",
+                "certsmith takes the public key object with the same CKA_ID whose key verifies a signature by the private key",
             )
         };
         let (public, key_type) = if kind == Some(P11KeyType::RSA) {
@@ -561,79 +561,40 @@ impl TokenKey {
                     )));
                 }
             };
-            token.require_mechanism(MechanismType::SHA256_RSA_PKCS, "CKM_SHA256_RSA_PKCS", kt)?;
+            require_signing_mechanism(&token, kt)?;
             let mut body = der_integer(&n);
             body.extend(der_integer(&e));
             (der_tlv(0x30, &body), kt)
         } else if kind == Some(P11KeyType::EC) {
             // The private object's own CKA_EC_POINT or CKA_PUBLIC_KEY_INFO
-            // first: a separate public object is only found by its name.
-            let (mut params, mut point, mut info) = (Vec::new(), Vec::new(), Vec::new());
-            let read = |h: ObjectHandle| {
-                token.session().get_attributes(
-                    h,
-                    &[
-                        AttributeType::EcParams,
-                        AttributeType::EcPoint,
-                        AttributeType::PublicKeyInfo,
-                    ],
-                )
+            // first (a token may refuse to show them on a private key);
+            // else the public objects with its CKA_ID, whatever their label
+            // (OpenSC PIV and ykcs11 label the two halves differently): the
+            // one whose key verifies a signature by the private key.
+            let own = ec_attributes(&token, private).unwrap_or_default();
+            let (kt, point) = match own.key() {
+                Some(k) => k,
+                None => public_half(&token, private, &uri, &own)?.ok_or_else(no_public)?,
             };
-            let mut take = |a: Vec<Attribute>| {
-                for x in a {
-                    match x {
-                        Attribute::EcParams(v) if params.is_empty() => params = v,
-                        Attribute::EcPoint(v) if point.is_empty() => point = v,
-                        Attribute::PublicKeyInfo(v) if info.is_empty() => info = v,
-                        _ => {}
-                    }
-                }
-                // Whether a public key is known by now.
-                !point.is_empty() || !info.is_empty()
-            };
-            // A token may refuse to show these on a private key: then the
-            // public object tells.
-            take(read(private).unwrap_or_default());
-            if !take(Vec::new()) {
-                let public = match token.find(&t)?.as_slice() {
-                    [one] => *one,
-                    [] => return Err(no_public()),
-                    many => {
-                        return Err(Error::input(format!(
-                            "PKCS#11 token '{}' holds {} public keys beside private key '{}'",
-                            shown(&uri.token),
-                            many.len(),
-                            shown(&uri.to_string())
-                        ))
-                        .hint(
-                            "keep one public key object with the private key's CKA_ID and label",
-                        ));
-                    }
-                };
-                take(read(public).map_err(|e| p11_err(&uri, "reading the EC public key", e))?);
-            }
-            if point.is_empty() {
-                point = spki_bits(&info).unwrap_or_default();
-            }
-            let (kt, coord) = match params.as_slice() {
-                P256_PARAMS => (KeyType::EcdsaP256, 32),
-                P384_PARAMS => (KeyType::EcdsaP384, 48),
-                _ => {
-                    return Err(Error::input(format!(
-                        "the EC key '{}' is on a curve certsmith does not sign with (P-256 and P-384 only)",
-                        shown(&uri.to_string())
-                    )));
-                }
-            };
-            token.require_mechanism(MechanismType::ECDSA, "CKM_ECDSA", kt)?;
-            (ec_point(&point, coord).ok_or_else(no_public)?, kt)
+            require_signing_mechanism(&token, kt)?;
+            (point, kt)
         } else {
             return Err(Error::input(format!(
                 "the key '{}' is neither an EC nor an RSA key",
                 shown(&uri.to_string())
             )));
         };
-        Ok(TokenKey {
+        Ok(TokenKey::new(token, private, public, key_type, uri))
+    }
+
+    fn new(
+        token: Arc<Token>,
+        private: ObjectHandle,
+        public: Vec<u8>,
+        key_type: KeyType,
+        uri: Pkcs11Uri,
+    ) -> TokenKey {
+        TokenKey {
             token,
             private,
             public,
@@ -642,7 +603,7 @@ impl TokenKey {
             signatures: AtomicU64::new(0),
             last_error: Mutex::new(None),
             generated: None,
-        })
+        }
     }
 
     /// The full URI of this key (token, object, id, module).
@@ -685,26 +646,9 @@ impl TokenKey {
     }
 
     fn sign_in_token(&self, msg: &[u8]) -> Result<Vec<u8>> {
-        use sha2::Digest;
         // Lets tests count the signatures a command asks of the token.
         crate::store::fail_point("token-sign")?;
-        let session = self.token.session();
-        let raw = |m: &Mechanism, data: &[u8]| {
-            session
-                .sign(m, self.private, data)
-                .map_err(|e| p11_err(&self.uri, "signing", e))
-        };
-        let sig = match self.key_type {
-            KeyType::EcdsaP256 => ecdsa_der(&raw(&Mechanism::Ecdsa, &sha2::Sha256::digest(msg))?),
-            KeyType::EcdsaP384 => ecdsa_der(&raw(&Mechanism::Ecdsa, &sha2::Sha384::digest(msg))?),
-            _ => Some(raw(&Mechanism::Sha256RsaPkcs, msg)?),
-        };
-        sig.ok_or_else(|| {
-            Error::input(format!(
-                "PKCS#11 token '{}' returned an ECDSA signature of odd length",
-                shown(&self.uri.token)
-            ))
-        })
+        token_sign(&self.token, self.private, &self.uri, self.key_type, msg)
     }
 
     /// A signature by the token over `msg`, verified against the public
@@ -719,7 +663,7 @@ impl TokenKey {
             "the token key '{}' made a signature that its public key does not verify: its private key and public key do not belong together",
             shown(&self.uri.to_string())
         ))
-        .hint("the token holds a public key object of another key pair under this key's CKA_ID and label; run `certsmith doctor`"))
+        .hint("the token's private key is not the one the CA's certificate (or the key's public object) holds; run `certsmith doctor`"))
     }
 
     /// Whether this key's private half signs for the public key of the
@@ -753,6 +697,179 @@ impl SigningKey for TokenKey {
             rcgen::Error::RemoteKeyError
         })
     }
+}
+
+/// A signature by `private` over `msg`, as X.509 carries it.
+fn token_sign(
+    token: &Token,
+    private: ObjectHandle,
+    uri: &Pkcs11Uri,
+    key_type: KeyType,
+    msg: &[u8],
+) -> Result<Vec<u8>> {
+    use sha2::Digest;
+    let session = token.session();
+    let raw = |m: &Mechanism, data: &[u8]| {
+        session
+            .sign(m, private, data)
+            .map_err(|e| p11_err(uri, "signing", e))
+    };
+    let sig = match key_type {
+        KeyType::EcdsaP256 => ecdsa_der(&raw(&Mechanism::Ecdsa, &sha2::Sha256::digest(msg))?),
+        KeyType::EcdsaP384 => ecdsa_der(&raw(&Mechanism::Ecdsa, &sha2::Sha384::digest(msg))?),
+        _ => Some(raw(&Mechanism::Sha256RsaPkcs, msg)?),
+    };
+    sig.ok_or_else(|| {
+        Error::input(format!(
+            "PKCS#11 token '{}' returned an ECDSA signature of odd length",
+            shown(&uri.token)
+        ))
+    })
+}
+
+/// Refuses a token without the mechanism a `key_type` key signs with.
+fn require_signing_mechanism(token: &Token, key_type: KeyType) -> Result<()> {
+    match key_type {
+        KeyType::EcdsaP256 | KeyType::EcdsaP384 => {
+            token.require_mechanism(MechanismType::ECDSA, "CKM_ECDSA", key_type)
+        }
+        _ => token.require_mechanism(
+            MechanismType::SHA256_RSA_PKCS,
+            "CKM_SHA256_RSA_PKCS",
+            key_type,
+        ),
+    }
+}
+
+/// The public key and type of a CA certificate's SubjectPublicKeyInfo,
+/// for the token key of that CA (of PKCS#11 key type `kind`).
+fn certified_key(
+    spki_der: &[u8],
+    kind: Option<P11KeyType>,
+    uri: &Pkcs11Uri,
+) -> Result<(Vec<u8>, KeyType)> {
+    use x509_parser::prelude::FromDer;
+    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der)
+        .map_err(|_| Error::failed("cannot read the public key of the CA's certificate"))?;
+    let key_type = KeyType::of_public_key(&crate::keys::public_key_kind(&spki));
+    let matches = match key_type {
+        Some(KeyType::EcdsaP256 | KeyType::EcdsaP384) => kind == Some(P11KeyType::EC),
+        Some(KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096) => {
+            kind == Some(P11KeyType::RSA)
+        }
+        _ => false,
+    };
+    match key_type {
+        Some(kt) if matches => Ok((spki.subject_public_key.data.to_vec(), kt)),
+        _ => Err(Error::failed(format!(
+            "the token key '{}' is not of the type of the key its CA's certificate holds",
+            shown(&uri.to_string())
+        ))
+        .hint("run `certsmith doctor`")),
+    }
+}
+
+/// What an EC key object tells of its public key.
+#[derive(Default)]
+struct EcAttributes {
+    params: Vec<u8>,
+    point: Vec<u8>,
+    info: Vec<u8>,
+    label: Vec<u8>,
+}
+
+impl EcAttributes {
+    /// The key type and uncompressed point, when both are known.
+    fn key(&self) -> Option<(KeyType, Vec<u8>)> {
+        let kt = ec_key_type(&self.params)?;
+        let coord = if kt == KeyType::EcdsaP256 { 32 } else { 48 };
+        let point = if self.point.is_empty() {
+            spki_bits(&self.info)?
+        } else {
+            self.point.clone()
+        };
+        Some((kt, ec_point(&point, coord)?))
+    }
+}
+
+fn ec_key_type(params: &[u8]) -> Option<KeyType> {
+    match params {
+        P256_PARAMS => Some(KeyType::EcdsaP256),
+        P384_PARAMS => Some(KeyType::EcdsaP384),
+        _ => None,
+    }
+}
+
+fn ec_attributes(token: &Token, h: ObjectHandle) -> std::result::Result<EcAttributes, P11Error> {
+    let mut out = EcAttributes::default();
+    for a in token.session().get_attributes(
+        h,
+        &[
+            AttributeType::EcParams,
+            AttributeType::EcPoint,
+            AttributeType::PublicKeyInfo,
+            AttributeType::Label,
+        ],
+    )? {
+        match a {
+            Attribute::EcParams(v) => out.params = v,
+            Attribute::EcPoint(v) => out.point = v,
+            Attribute::PublicKeyInfo(v) => out.info = v,
+            Attribute::Label(v) => out.label = v,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The public key of EC private key `private` (whose own attributes are
+/// `own`) from the public objects with its CKA_ID, whatever their label:
+/// the one whose key verifies a signature the private key makes. `None`
+/// when none does; refused when more than one does, or when two public
+/// objects carry the private key's own CKA_ID and label.
+fn public_half(
+    token: &Token,
+    private: ObjectHandle,
+    uri: &Pkcs11Uri,
+    own: &EcAttributes,
+) -> Result<Option<(KeyType, Vec<u8>)>> {
+    let mut t = vec![Attribute::Class(ObjectClass::PUBLIC_KEY)];
+    match (&uri.id, &uri.object) {
+        (Some(id), _) => t.push(Attribute::Id(id.clone())),
+        (None, Some(o)) => t.push(Attribute::Label(o.as_bytes().to_vec())),
+        (None, None) => return Ok(None),
+    }
+    let label = uri.object.as_deref().map(str::as_bytes);
+    let mut same_label = 0;
+    let mut verified = Vec::new();
+    let probe = b"certsmith: which public key object is this private key's";
+    for h in token.find(&t)? {
+        let mut a =
+            ec_attributes(token, h).map_err(|e| p11_err(uri, "reading the EC public key", e))?;
+        if label == Some(a.label.as_slice()) {
+            same_label += 1;
+        }
+        if !own.params.is_empty() {
+            a.params = own.params.clone();
+        }
+        let Some((kt, point)) = a.key() else {
+            continue;
+        };
+        let sig = token_sign(token, private, uri, kt, probe)?;
+        if verifies(kt, &point, probe, &sig) {
+            verified.push((kt, point));
+        }
+    }
+    if same_label > 1 || verified.len() > 1 {
+        return Err(Error::input(format!(
+            "PKCS#11 token '{}' holds {} public keys beside private key '{}'",
+            shown(&uri.token),
+            same_label.max(verified.len()),
+            shown(&uri.to_string())
+        ))
+        .hint("keep one public key object with the private key's CKA_ID and label"));
+    }
+    Ok(verified.pop())
 }
 
 /// Whether `sig` over `msg` verifies with the public key `public` (an EC

@@ -504,3 +504,82 @@ fn child_generates_then_discards_a_key_beside_another_with_its_id() {
     CaKey::Token(key).discard();
     println!("discarded ca-x");
 }
+
+/// An EC key pair `K` (CKA_ID `0d0d`) whose public object is labelled
+/// "K pubkey", as OpenSC PIV and ykcs11 label the two halves.
+fn key_with_differently_labelled_public_object(hsm: &Hsm, env: &Env) {
+    let (ok, out) = hsm.pkcs11_tool(&[
+        "--keypairgen",
+        "--key-type",
+        "EC:prime256v1",
+        "--id",
+        "0d0d",
+        "--label",
+        "K",
+    ]);
+    assert!(ok, "{out}");
+    let public = env.path("k.pub.der");
+    let (ok, out) = hsm.pkcs11_tool(&[
+        "--read-object",
+        "--type",
+        "pubkey",
+        "--id",
+        "0d0d",
+        "-o",
+        s(&public),
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = hsm.pkcs11_tool(&["--delete-object", "--type", "pubkey", "--id", "0d0d"]);
+    assert!(ok, "{out}");
+    let (ok, out) = hsm.pkcs11_tool(&[
+        "--write-object",
+        s(&public),
+        "--type",
+        "pubkey",
+        "--id",
+        "0d0d",
+        "--label",
+        "K pubkey",
+    ]);
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn token_key_whose_public_object_has_another_label_makes_a_ca_that_issues_even_once_the_public_object_is_gone()
+ {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "lt") else {
+        return;
+    };
+    key_with_differently_labelled_public_object(&hsm, &env);
+    let uri = hsm.uri(";object=K");
+    let mut init = vec!["init", "--cn", "Label Root", "-q"];
+    init.extend(token_flags(&hsm, &uri));
+    hsm.ok(&env, &init);
+    let issue = |name: &str| {
+        hsm.ok(
+            &env,
+            &[
+                "issue",
+                name,
+                "--ca",
+                "root",
+                "--pin-file",
+                hsm.pin_file(),
+                "-q",
+            ],
+        );
+        let (ok, out) = openssl_verify(
+            &env.root_pem(),
+            None,
+            &env.cert_dir(name).join("cert.pem"),
+            "sslclient",
+        );
+        assert!(ok, "{out}");
+    };
+    issue("dev-1");
+    // A CA in the ledger takes its public key from its certificate.
+    let (ok, out) = hsm.pkcs11_tool(&["--delete-object", "--type", "pubkey", "--id", "0d0d"]);
+    assert!(ok, "{out}");
+    issue("dev-2");
+}
