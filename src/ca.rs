@@ -303,8 +303,8 @@ fn load_key(
             (CaKey::File(key), format!("the key in '{what}'"))
         }
         crate::keystore::KeyRef::Pkcs11(uri) => {
-            let token = crate::keystore::pkcs11::Token::open_recorded(uri, &pass.pin_options())?;
-            let key = crate::keystore::TokenKey::find(token, Some(&info.spki_der))?;
+            let key =
+                crate::keystore::pkcs11::open_recorded(uri, &pass.pin_options(), &info.spki_der)?;
             (CaKey::Token(key), format!("the token key '{uri}'"))
         }
     };

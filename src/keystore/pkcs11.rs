@@ -204,18 +204,6 @@ fn login(session: &Session, module: &Path, uri: &Pkcs11Uri, pins: &PinOptions) -
 }
 
 impl Token {
-    /// Opens the token of a CA key the ledger records: as [`Token::open`],
-    /// but `$CERTSMITH_PKCS11_MODULE`, when set, replaces the recorded
-    /// module path (a module moved since). Safe: every signature is
-    /// verified against the key's public key before it is used.
-    pub fn open_recorded(uri: &Pkcs11Uri, pins: &PinOptions) -> Result<Arc<Token>> {
-        let mut uri = uri.clone();
-        if let Some(m) = std::env::var_os(MODULE_ENV).filter(|m| !m.is_empty()) {
-            uri.module_path = Some(PathBuf::from(m));
-        }
-        Self::open(&uri, pins)
-    }
-
     /// Loads the module `uri` names, finds its token and logs in with the PIN.
     pub fn open(uri: &Pkcs11Uri, pins: &PinOptions) -> Result<Arc<Token>> {
         let module = uri.module_path.clone().ok_or_else(|| {
@@ -229,7 +217,7 @@ impl Token {
             return Err(Error::input(format!(
                 "PKCS#11 module '{shown_module}' does not exist"
             ))
-            .hint(format!("install the module (e.g. `apt-get install softhsm2`); if it moved, set ${MODULE_ENV} to its new path (it overrides the path the ledger records); a CA whose token is away can be marked with `certsmith key offline NAME`")));
+            .hint(format!("install the module (e.g. `apt-get install softhsm2`); if it moved, set ${MODULE_ENV} to its new path (used only when the module the ledger records does not exist); a CA whose token is away can be marked with `certsmith key offline NAME`")));
         }
         let ctx = context(&module, uri)?;
         let slots = ctx
@@ -322,6 +310,43 @@ impl Token {
     }
 }
 
+/// The key of a CA the ledger records at `uri`, whose certificate holds
+/// `certified` (a DER SubjectPublicKeyInfo): its token opened and logged
+/// in to. The recorded module is loaded; only when that file does not
+/// exist (a module moved since) is `$CERTSMITH_PKCS11_MODULE` tried, and
+/// then every error says which module was loaded and which is recorded.
+pub fn open_recorded(uri: &Pkcs11Uri, pins: &PinOptions, certified: &[u8]) -> Result<TokenKey> {
+    let mut uri = uri.clone();
+    let recorded = uri.module_path.clone();
+    let mut origin = None;
+    if recorded.as_deref().is_none_or(|m| !m.is_file())
+        && let Some(m) = std::env::var_os(MODULE_ENV).filter(|m| !m.is_empty())
+    {
+        let m = PathBuf::from(m);
+        origin = Some(format!(
+            "module '{}' (from ${MODULE_ENV}; the ledger records '{}')",
+            shown(&m.display().to_string()),
+            shown(
+                &recorded
+                    .as_deref()
+                    .unwrap_or(Path::new("no module"))
+                    .display()
+                    .to_string()
+            )
+        ));
+        uri.module_path = Some(m);
+    }
+    let key = Token::open(&uri, pins).and_then(|t| TokenKey::find(t, Some(certified)));
+    match (key, origin) {
+        (Ok(mut k), origin) => {
+            k.origin = origin;
+            Ok(k)
+        }
+        (Err(e), Some(o)) => Err(e.context(o)),
+        (Err(e), None) => Err(e),
+    }
+}
+
 /// A private key inside a token: signs there, never leaves it.
 pub struct TokenKey {
     token: Arc<Token>,
@@ -334,6 +359,9 @@ pub struct TokenKey {
     /// The public key object [`TokenKey::generate`] made with it in
     /// this process.
     generated: Option<ObjectHandle>,
+    /// Where its module came from when not from the ledger (see
+    /// [`open_recorded`]).
+    origin: Option<String>,
 }
 
 impl TokenKey {
@@ -603,6 +631,7 @@ impl TokenKey {
             signatures: AtomicU64::new(0),
             last_error: Mutex::new(None),
             generated: None,
+            origin: None,
         }
     }
 
@@ -613,6 +642,13 @@ impl TokenKey {
 
     pub fn key_type(&self) -> KeyType {
         self.key_type
+    }
+
+    /// The module it was loaded from, when that is not the one the ledger
+    /// records: "module '…' (from $CERTSMITH_PKCS11_MODULE; the ledger
+    /// records '…')".
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
     }
 
     /// Whether this process generated the key pair.
@@ -691,6 +727,10 @@ impl SigningKey for TokenKey {
     fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
         self.signatures.fetch_add(1, Ordering::Relaxed);
         self.sign_checked(msg).map_err(|e| {
+            let e = match &self.origin {
+                Some(o) => e.context(o.clone()),
+                None => e,
+            };
             if let Ok(mut last) = self.last_error.lock() {
                 *last = Some(e);
             }

@@ -583,3 +583,45 @@ fn token_key_whose_public_object_has_another_label_makes_a_ca_that_issues_even_o
     assert!(ok, "{out}");
     issue("dev-2");
 }
+
+#[test]
+fn environment_module_is_used_only_when_the_recorded_module_is_missing_and_errors_name_both() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    let module = env.path("softhsm.so");
+    std::fs::copy(&hsm.module, &module).unwrap();
+    let uri = hsm.uri("");
+    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
+    init.extend(token_flags(&hsm, &uri));
+    let i = init.len() - 5;
+    init[i] = s(&module);
+    hsm.ok(&env, &init);
+    // The recorded module is there: a variable naming another file is not used.
+    let elsewhere = env.path("not-a-module.so");
+    std::fs::write(&elsewhere, "not a shared library").unwrap();
+    let r = hsm.run_with(
+        &env,
+        &["issue", "dev-1", "--pin-file", hsm.pin_file(), "-q"],
+        &[("CERTSMITH_PKCS11_MODULE", s(&elsewhere))],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The recorded module is gone: the variable is used, and its failure says so.
+    std::fs::remove_file(&module).unwrap();
+    let before = env.tree_hash();
+    let err = hsm.refused(
+        &env,
+        &["issue", "dev-2", "--pin-file", hsm.pin_file()],
+        &[("CERTSMITH_PKCS11_MODULE", s(&elsewhere))],
+    );
+    assert!(
+        err.contains("from $CERTSMITH_PKCS11_MODULE; the ledger records"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not-a-module.so") && err.contains("softhsm.so"),
+        "{err}"
+    );
+    assert_eq!(env.tree_hash(), before);
+}
