@@ -175,13 +175,17 @@ fn context(module: &Path, uri: &Pkcs11Uri) -> Result<Pkcs11> {
     Ok(ctx)
 }
 
-/// Logs `session` in to `uri`'s token. A PIN the token refused is never
+/// Who a token is, whatever path its module was loaded by: C_GetTokenInfo's
+/// manufacturer, model, serial number and label.
+type TokenId = [String; 4];
+
+/// Logs `session` in to `uri`'s token (`id`). A PIN the token refused is never
 /// tried again in this process (a smart card locks after a few wrong
 /// tries): every later login to that token returns the same error.
-fn login(session: &Session, module: &Path, uri: &Pkcs11Uri, pins: &PinOptions) -> Result<()> {
-    type Refused = Vec<((PathBuf, String), (RvError, cryptoki::context::Function))>;
+fn login(session: &Session, id: &TokenId, uri: &Pkcs11Uri, pins: &PinOptions) -> Result<()> {
+    type Refused = Vec<(TokenId, (RvError, cryptoki::context::Function))>;
     static REFUSED: Mutex<Refused> = Mutex::new(Vec::new());
-    let key = (module.to_path_buf(), uri.token.clone());
+    let key = id.clone();
     let refused = || REFUSED.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, (rv, f))) = refused().iter().find(|(k, _)| *k == key) {
         return Err(p11_err(uri, "logging in", P11Error::Pkcs11(*rv, *f)));
@@ -213,6 +217,8 @@ impl Token {
             ))
         })?;
         let shown_module = shown(&module.display().to_string());
+        // Two spellings of one module (a symlink) load it once.
+        let module = std::fs::canonicalize(&module).unwrap_or(module);
         if !module.is_file() {
             return Err(Error::input(format!(
                 "PKCS#11 module '{shown_module}' does not exist"
@@ -231,12 +237,18 @@ impl Token {
                 .map_err(|e| p11_err(uri, "reading token information", e))?;
             let label = info.label().trim_end().to_string();
             if label == uri.token {
-                found = Some(slot);
+                let id: TokenId = [
+                    info.manufacturer_id().trim_end().to_string(),
+                    info.model().trim_end().to_string(),
+                    info.serial_number().trim_end().to_string(),
+                    label,
+                ];
+                found = Some((slot, id));
                 break;
             }
             labels.push(format!("'{}'", shown(&label)));
         }
-        let slot = found.ok_or_else(|| {
+        let (slot, id) = found.ok_or_else(|| {
             Error::input(format!(
                 "PKCS#11 module '{shown_module}' has no token labelled '{}'",
                 shown(&uri.token)
@@ -249,11 +261,11 @@ impl Token {
         })?;
         // One logged-in session per token for the whole process: every CA
         // key in it signs through it, and the PIN is asked (and tried) once.
-        type Sessions = Vec<((PathBuf, String), Arc<Mutex<Session>>)>;
+        // Keyed by the token's identity, not by the module path as typed.
+        type Sessions = Vec<(TokenId, Arc<Mutex<Session>>)>;
         static SESSIONS: Mutex<Sessions> = Mutex::new(Vec::new());
-        let key = (module.clone(), uri.token.clone());
         let mut sessions = SESSIONS.lock().unwrap_or_else(|p| p.into_inner());
-        let session = match sessions.iter().find(|(k, _)| *k == key) {
+        let session = match sessions.iter().find(|(k, _)| *k == id) {
             Some((_, s)) => s.clone(),
             None => {
                 let session = ctx
@@ -267,10 +279,10 @@ impl Token {
                     )
                 });
                 if !logged_in {
-                    login(&session, &module, uri, pins)?;
+                    login(&session, &id, uri, pins)?;
                 }
                 let s = Arc::new(Mutex::new(session));
-                sessions.push((key, s.clone()));
+                sessions.push((id, s.clone()));
                 s
             }
         };

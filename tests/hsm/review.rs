@@ -625,3 +625,36 @@ fn environment_module_is_used_only_when_the_recorded_module_is_missing_and_error
     );
     assert_eq!(env.tree_hash(), before);
 }
+
+#[test]
+fn one_wrong_pin_is_tried_once_for_cas_recorded_under_two_spellings_of_one_module() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    let Some(spy) = Spied::new(&env, &hsm) else {
+        return;
+    };
+    let link = env.path("spy-link.so");
+    std::os::unix::fs::symlink(SPY, &link).unwrap();
+    let uri = hsm.uri("");
+    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
+    init.extend(spy.flags(&uri));
+    assert_eq!(spy.run(&env, &init).0.code, 0);
+    let mut inter = vec!["intermediate", "issuing", "--cn", "Issuing", "-q"];
+    let mut flags = spy.flags(&uri);
+    flags[3] = s(&link);
+    inter.extend(flags);
+    let (r, _) = spy.run(&env, &inter);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bad = env.path("bad.pin");
+    std::fs::write(&bad, "000000\n").unwrap();
+    let before = env.tree_hash();
+    let (r, logins) = spy.run(&env, &["doctor", "--pin-file", s(&bad)]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert_eq!(logins, 1, "doctor tried a wrong PIN {logins} times");
+    let (r, logins) = spy.run(&env, &["crl", "--pin-file", s(&bad)]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert_eq!(logins, 1, "crl tried a wrong PIN {logins} times");
+    assert_eq!(env.tree_hash(), before);
+}
