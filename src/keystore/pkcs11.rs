@@ -53,7 +53,7 @@ impl PinOptions {
 /// The token's user PIN, from where `opts` allows. Never shown.
 fn pin(opts: &PinOptions, token: &str) -> Result<AuthPin> {
     let text = if let Some(f) = &opts.file {
-        let bytes = Zeroizing::new(crate::input::read(f, crate::input::Kind::Passphrase)?);
+        let bytes = Zeroizing::new(crate::input::read(f, crate::input::Kind::PinFile)?);
         let text = std::str::from_utf8(&bytes).map_err(|_| {
             Error::input(format!(
                 "PIN file '{}' is not UTF-8 text",
@@ -72,23 +72,31 @@ fn pin(opts: &PinOptions, token: &str) -> Result<AuthPin> {
         }
         if line.is_empty() {
             return Err(Error::input(format!(
-                "PIN file '{}' is empty",
+                "the first line of PIN file '{}' is empty",
                 shown(&f.display().to_string())
-            )));
+            ))
+            .hint("the PIN file holds the PIN alone, on its first line"));
         }
+        check_pin(
+            line,
+            &format!("PIN file '{}'", shown(&f.display().to_string())),
+        )?;
         Zeroizing::new(line.to_string())
     } else if let Ok(v) = std::env::var(PIN_ENV) {
         if v.is_empty() {
             return Err(Error::input(format!("${PIN_ENV} is empty")));
         }
+        check_pin(&v, &format!("${PIN_ENV}"))?;
         Zeroizing::new(v)
     } else if crate::passphrase::can_prompt() {
-        Zeroizing::new(
+        let v = Zeroizing::new(
             dialoguer::Password::new()
                 .with_prompt(format!("User PIN of PKCS#11 token '{}'", shown(token)))
                 .interact()
                 .map_err(|e| Error::input(format!("cannot read the PIN: {e}")))?,
-        )
+        );
+        check_pin(&v, "the PIN typed")?;
+        v
     } else {
         return Err(Error::input(format!(
             "PKCS#11 token '{}' needs its user PIN and there is no terminal to ask for it",
@@ -97,6 +105,25 @@ fn pin(opts: &PinOptions, token: &str) -> Result<AuthPin> {
         .hint(format!("pass --pin-file FILE or set ${PIN_ENV}")));
     };
     Ok(AuthPin::from(text.as_str()))
+}
+
+/// Refuses, before any login, a PIN the user cannot have meant: one with
+/// leading or trailing whitespace, a control character (NUL included) or
+/// a UTF-8 byte order mark. `source` says where it came from; the PIN
+/// itself is never shown.
+fn check_pin(pin: &str, source: &str) -> Result<()> {
+    let problem = if pin.starts_with('\u{feff}') {
+        "starts with a UTF-8 byte order mark"
+    } else if pin.starts_with(char::is_whitespace) || pin.ends_with(char::is_whitespace) {
+        "has leading or trailing whitespace"
+    } else if pin.chars().any(char::is_control) {
+        "holds a control character"
+    } else {
+        return Ok(());
+    };
+    Err(Error::input(format!("the PIN in {source} {problem}")).hint(
+        "write the PIN alone, as the token knows it (no spaces, no BOM, no control characters)",
+    ))
 }
 
 /// The module a new token CA uses: `--pkcs11-module`, else the URI's

@@ -658,3 +658,59 @@ fn one_wrong_pin_is_tried_once_for_cas_recorded_under_two_spellings_of_one_modul
     assert_eq!(logins, 1, "crl tried a wrong PIN {logins} times");
     assert_eq!(env.tree_hash(), before);
 }
+
+#[test]
+fn pin_with_whitespace_control_characters_or_a_byte_order_mark_is_refused_before_any_login() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    let Some(spy) = Spied::new(&env, &hsm) else {
+        return;
+    };
+    let uri = hsm.uri("");
+    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
+    init.extend(spy.flags(&uri));
+    assert_eq!(spy.run(&env, &init).0.code, 0);
+    let before = env.tree_hash();
+    let pin = env.path("odd.pin");
+    for (text, problem) in [
+        (format!(" {PIN}\n"), "leading or trailing whitespace"),
+        (format!("{PIN} \n"), "leading or trailing whitespace"),
+        (format!("{PIN}\t\n"), "leading or trailing whitespace"),
+        (format!("12\u{0}{}\n", &PIN[2..]), "a control character"),
+        (format!("12\u{7}{}\n", &PIN[2..]), "a control character"),
+        (format!("\u{feff}{PIN}\n"), "a UTF-8 byte order mark"),
+        ("\n".to_string(), "the first line of PIN file '"),
+    ] {
+        std::fs::write(&pin, &text).unwrap();
+        let (r, logins) = spy.run(&env, &["issue", "dev-1", "--pin-file", s(&pin)]);
+        assert_eq!(r.code, 2, "PIN file {text:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(problem),
+            "PIN file {text:?}: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains(&PIN[2..]), "{}", r.stderr);
+        assert_eq!(logins, 0, "PIN file {text:?} was tried");
+    }
+    let mut vars = spy.vars().to_vec();
+    let spaced = format!("{PIN} ");
+    vars.push(("CERTSMITH_PKCS11_PIN", &spaced));
+    let _ = std::fs::remove_file(&spy.log);
+    let r = hsm.run_with(&env, &["issue", "dev-1"], &vars);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("$CERTSMITH_PKCS11_PIN") && r.stderr.contains("whitespace"),
+        "{}",
+        r.stderr
+    );
+    let log = std::fs::read_to_string(&spy.log).unwrap_or_default();
+    assert!(!log.contains("C_Login"), "a PIN with a space was tried");
+    let dir = env.path("pin-dir");
+    std::fs::create_dir(&dir).unwrap();
+    let (r, _) = spy.run(&env, &["issue", "dev-1", "--pin-file", s(&dir)]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("PIN file"), "{}", r.stderr);
+    assert_eq!(env.tree_hash(), before);
+}
