@@ -213,14 +213,15 @@ impl Signer {
         self.issuer.key()
     }
 
-    /// The error of a failed signature by this CA.
-    fn sign_error(&self, e: rcgen::Error) -> Error {
+    /// The error of a failed signature by this CA (`what`: "the CRL", a
+    /// certificate): for a token key, why the token's signature failed.
+    pub fn sign_error(&self, what: &str, e: rcgen::Error) -> Error {
         if let CaKey::Token(t) = self.key()
             && let Some(err) = t.take_error()
         {
             return err;
         }
-        Error::failed(format!("cannot sign with CA '{}': {e}", self.name))
+        Error::failed(format!("cannot sign {what} with CA '{}': {e}", self.name))
     }
 
     /// The window of a certificate this CA signs.
@@ -263,7 +264,7 @@ impl Signer {
         params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id_of(public_key));
         let cert = params
             .signed_by(public_key, &self.issuer)
-            .map_err(|e| self.sign_error(e))?;
+            .map_err(|e| self.sign_error("a certificate", e))?;
         let der = cert.der().to_vec();
         Ok(Signed {
             fingerprint: fingerprint(&der),

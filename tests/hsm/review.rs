@@ -714,3 +714,25 @@ fn pin_with_whitespace_control_characters_or_a_byte_order_mark_is_refused_before
     assert!(r.stderr.contains("PIN file"), "{}", r.stderr);
     assert_eq!(env.tree_hash(), before);
 }
+
+#[test]
+fn crl_signed_by_a_replaced_token_private_key_names_the_mismatched_pair() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    let uri = hsm.uri("");
+    let mut init = vec!["init", "--cn", "Token Root CA", "--key", "ecdsa-p256", "-q"];
+    init.extend(token_flags(&hsm, &uri));
+    hsm.ok(&env, &init);
+    swap_private_key(&hsm, &env, "root", "726f6f74");
+    let before = env.tree_hash();
+    let r = hsm.run(
+        &env,
+        &["crl", "--ca", "root", "--pin-file", hsm.pin_file(), "-q"],
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.starts_with("certsmith: "), "{}", r.stderr);
+    assert!(r.stderr.contains("do not belong together"), "{}", r.stderr);
+    assert_eq!(env.tree_hash(), before, "a failed crl changed the PKI");
+}
