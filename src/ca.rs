@@ -330,9 +330,14 @@ pub fn ensure_key_unused(pki: &Pki, ledger: &Ledger, key: &CaKey) -> Result<()> 
     }
     for rec in ledger.cas()? {
         let name = rec.cert.name;
-        if let Ok((_, info)) = pki.ca(ledger, &name)
-            && keys::key_matches_spki(key, &info.spki_der)
-        {
+        // A CA whose certificate cannot be read might hold this very key.
+        let (_, info) = pki.ca(ledger, &name).map_err(|e| {
+            e.context(format!(
+                "cannot check that the token key is not already the key of CA '{}'",
+                crate::error::shown(&name)
+            ))
+        })?;
+        if keys::key_matches_spki(key, &info.spki_der) {
             return Err(Error::input(format!(
                 "the token key '{}' is already the key of CA '{}'",
                 crate::error::shown(&t.uri().to_string()),

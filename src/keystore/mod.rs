@@ -185,7 +185,7 @@ impl NewKeyStore {
             let key = TokenKey::find(token, None)?;
             if let Some(r) = requested.filter(|r| *r != key.key_type()) {
                 return Err(Error::input(format!(
-                    "the token key '{}' is a {} key, not the {r} that --key asks for",
+                    "the token key '{}' is an {} key, not the {r} that --key asks for",
                     crate::error::shown(&key.uri().to_string()),
                     key.key_type()
                 ))

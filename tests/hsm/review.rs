@@ -413,7 +413,7 @@ fn key_flag_of_another_type_than_the_existing_token_key_is_refused_naming_both()
     init.extend(token_flags(&hsm, &uri));
     let err = hsm.refused(&env, &init, &[]);
     assert!(
-        err.contains("ecdsa-p256") && err.contains("rsa-3072"),
+        err.contains("is an ecdsa-p256 key") && err.contains("rsa-3072"),
         "{err}"
     );
 }
@@ -735,4 +735,39 @@ fn crl_signed_by_a_replaced_token_private_key_names_the_mismatched_pair() {
     assert!(r.stderr.starts_with("certsmith: "), "{}", r.stderr);
     assert!(r.stderr.contains("do not belong together"), "{}", r.stderr);
     assert_eq!(env.tree_hash(), before, "a failed crl changed the PKI");
+}
+
+#[test]
+fn new_ca_naming_an_existing_token_key_is_refused_when_another_ca_certificate_cannot_be_read() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    let uri = hsm.uri("");
+    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
+    init.extend(token_flags(&hsm, &uri));
+    hsm.ok(&env, &init);
+    let mut inter = vec!["intermediate", "issuing", "--cn", "Issuing", "-q"];
+    inter.extend(token_flags(&hsm, &uri));
+    hsm.ok(&env, &inter);
+    let (ok, out) = hsm.pkcs11_tool(&[
+        "--keypairgen",
+        "--key-type",
+        "EC:prime256v1",
+        "--label",
+        "spare",
+        "--id",
+        "0e0e",
+    ]);
+    assert!(ok, "{out}");
+    std::fs::write(env.pki.join("cas/issuing/ca.pem"), "not a certificate\n").unwrap();
+    let spare = hsm.uri(";object=spare");
+    let mut second = vec!["intermediate", "second", "--cn", "Second", "-q"];
+    second.extend(token_flags(&hsm, &spare));
+    let before = env.tree_hash();
+    let r = hsm.run(&env, &second);
+    assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.starts_with("certsmith: "), "{}", r.stderr);
+    assert!(r.stderr.contains("issuing"), "{}", r.stderr);
+    assert_eq!(env.tree_hash(), before);
 }
