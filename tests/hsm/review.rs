@@ -624,6 +624,20 @@ fn environment_module_is_used_only_when_the_recorded_module_is_missing_and_error
         "{err}"
     );
     assert_eq!(env.tree_hash(), before);
+    // doctor's note says which module answered.
+    let r = hsm.run_with(
+        &env,
+        &["doctor", "--pin-file", hsm.pin_file()],
+        &[("CERTSMITH_PKCS11_MODULE", hsm.module())],
+    );
+    assert!(
+        r.stdout.contains("token key matches its certificate")
+            && r.stdout
+                .contains("(from $CERTSMITH_PKCS11_MODULE; the ledger records"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(env.tree_hash(), before);
 }
 
 #[test]
