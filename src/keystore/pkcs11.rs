@@ -79,14 +79,14 @@ fn pin(opts: &PinOptions, token: &str) -> Result<AuthPin> {
         }
         check_pin(
             line,
-            &format!("PIN file '{}'", shown(&f.display().to_string())),
+            &format!("the PIN in PIN file '{}'", shown(&f.display().to_string())),
         )?;
         Zeroizing::new(line.to_string())
     } else if let Ok(v) = std::env::var(PIN_ENV) {
         if v.is_empty() {
             return Err(Error::input(format!("${PIN_ENV} is empty")));
         }
-        check_pin(&v, &format!("${PIN_ENV}"))?;
+        check_pin(&v, &format!("the PIN in ${PIN_ENV}"))?;
         Zeroizing::new(v)
     } else if crate::passphrase::can_prompt() {
         let v = Zeroizing::new(
@@ -109,8 +109,8 @@ fn pin(opts: &PinOptions, token: &str) -> Result<AuthPin> {
 
 /// Refuses, before any login, a PIN the user cannot have meant: one with
 /// leading or trailing whitespace, a control character (NUL included) or
-/// a UTF-8 byte order mark. `source` says where it came from; the PIN
-/// itself is never shown.
+/// a UTF-8 byte order mark. `source` names it ("the PIN in …"); the
+/// PIN itself is never shown.
 fn check_pin(pin: &str, source: &str) -> Result<()> {
     let problem = if pin.starts_with('\u{feff}') {
         "starts with a UTF-8 byte order mark"
@@ -121,7 +121,7 @@ fn check_pin(pin: &str, source: &str) -> Result<()> {
     } else {
         return Ok(());
     };
-    Err(Error::input(format!("the PIN in {source} {problem}")).hint(
+    Err(Error::input(format!("{source} {problem}")).hint(
         "write the PIN alone, as the token knows it (no spaces, no BOM, no control characters)",
     ))
 }
