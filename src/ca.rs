@@ -213,14 +213,15 @@ impl Signer {
         self.issuer.key()
     }
 
-    /// The error of a failed signature by this CA.
-    fn sign_error(&self, e: rcgen::Error) -> Error {
+    /// The error of a failed signature by this CA (`what`: "the CRL", a
+    /// certificate): for a token key, why the token's signature failed.
+    pub fn sign_error(&self, what: &str, e: rcgen::Error) -> Error {
         if let CaKey::Token(t) = self.key()
             && let Some(err) = t.take_error()
         {
             return err;
         }
-        Error::failed(format!("cannot sign with CA '{}': {e}", self.name))
+        Error::failed(format!("cannot sign {what} with CA '{}': {e}", self.name))
     }
 
     /// The window of a certificate this CA signs.
@@ -263,7 +264,7 @@ impl Signer {
         params.key_identifier_method = KeyIdMethod::PreSpecified(keys::key_id_of(public_key));
         let cert = params
             .signed_by(public_key, &self.issuer)
-            .map_err(|e| self.sign_error(e))?;
+            .map_err(|e| self.sign_error("a certificate", e))?;
         let der = cert.der().to_vec();
         Ok(Signed {
             fingerprint: fingerprint(&der),
@@ -303,8 +304,8 @@ fn load_key(
             (CaKey::File(key), format!("the key in '{what}'"))
         }
         crate::keystore::KeyRef::Pkcs11(uri) => {
-            let token = crate::keystore::pkcs11::Token::open_recorded(uri, &pass.pin_options())?;
-            let key = crate::keystore::TokenKey::find(token)?;
+            let key =
+                crate::keystore::pkcs11::open_recorded(uri, &pass.pin_options(), &info.spki_der)?;
             (CaKey::Token(key), format!("the token key '{uri}'"))
         }
     };
@@ -329,9 +330,14 @@ pub fn ensure_key_unused(pki: &Pki, ledger: &Ledger, key: &CaKey) -> Result<()> 
     }
     for rec in ledger.cas()? {
         let name = rec.cert.name;
-        if let Ok((_, info)) = pki.ca(ledger, &name)
-            && keys::key_matches_spki(key, &info.spki_der)
-        {
+        // A CA whose certificate cannot be read might hold this very key.
+        let (_, info) = pki.ca(ledger, &name).map_err(|e| {
+            e.context(format!(
+                "cannot check that the token key is not already the key of CA '{}'",
+                crate::error::shown(&name)
+            ))
+        })?;
+        if keys::key_matches_spki(key, &info.spki_der) {
             return Err(Error::input(format!(
                 "the token key '{}' is already the key of CA '{}'",
                 crate::error::shown(&t.uri().to_string()),

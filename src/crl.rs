@@ -185,7 +185,7 @@ pub fn build(
     };
     let crl = params
         .signed_by(signer.issuer())
-        .map_err(|e| Error::failed(format!("cannot sign the CRL of CA '{}': {e}", signer.name)))?;
+        .map_err(|e| signer.sign_error("the CRL", e))?;
     Ok(BuiltCrl {
         der: crl.der().to_vec(),
         crl_number: number,

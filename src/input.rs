@@ -30,6 +30,8 @@ pub enum Kind {
     Key,
     /// A passphrase file.
     Passphrase,
+    /// A PKCS#11 PIN file.
+    PinFile,
     /// A profile (JSON).
     Profile,
     /// A whole batch manifest, read a line at a time.
@@ -51,7 +53,7 @@ impl Kind {
     pub fn cap(self) -> u64 {
         match self {
             Kind::Csr | Kind::Key | Kind::Profile | Kind::ManifestLine => 64 * KIB,
-            Kind::Passphrase => 4 * KIB,
+            Kind::Passphrase | Kind::PinFile => 4 * KIB,
             Kind::Certificates => 4 * MIB,
             Kind::Crl | Kind::Inspected | Kind::Other => 64 * MIB,
             Kind::Manifest => GIB,
@@ -64,7 +66,10 @@ impl Kind {
     /// the PKI directory, a key, a certificate, a CRL and a manifest (read
     /// twice: format, then rows) must be a regular file.
     pub fn accepts_streams(self) -> bool {
-        matches!(self, Kind::Passphrase | Kind::Csr | Kind::Inspected)
+        matches!(
+            self,
+            Kind::Passphrase | Kind::PinFile | Kind::Csr | Kind::Inspected
+        )
     }
 
     /// How the kind is named in errors.
@@ -75,6 +80,7 @@ impl Kind {
             Kind::Crl => "a CRL file",
             Kind::Key => "a key file",
             Kind::Passphrase => "a passphrase file",
+            Kind::PinFile => "a PIN file",
             Kind::Profile => "a profile",
             Kind::Manifest => "a manifest",
             Kind::ManifestLine => "a manifest line",

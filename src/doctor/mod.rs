@@ -335,20 +335,21 @@ fn check_token_key(
     }
     // The token signs a nonce that the certificate's public key must
     // verify: a public key object beside the private key proves nothing.
-    let signs = crate::keystore::pkcs11::Token::open_recorded(uri, pins)
-        .and_then(crate::keystore::TokenKey::find)
-        .and_then(|k| k.signs_for(&cert.spki_der));
+    let signs = crate::keystore::pkcs11::open_recorded(uri, pins, &cert.spki_der).and_then(|k| {
+        let origin = k.origin().map(|o| format!(", {o}")).unwrap_or_default();
+        k.signs_for(&cert.spki_der).map(|ok| (ok, origin))
+    });
     match signs {
-        Ok(true) => report.add(
+        Ok((true, origin)) => report.add(
             Severity::Note,
             "keys",
             None,
-            format!("{what}: token key matches its certificate ({uri})"),
+            format!("{what}: token key matches its certificate ({uri}{origin})"),
         ),
-        Ok(false) => report.token_problem(
+        Ok((false, origin)) => report.token_problem(
             "keys",
             None,
-            format!("{what}: the token key {uri} does not belong to its certificate: its signature does not verify with the certificate's public key"),
+            format!("{what}: the token key {uri}{origin} does not belong to its certificate: its signature does not verify with the certificate's public key"),
         ),
         Err(e) => report.token_problem("keys", None, format!("{what}: {}", e)),
     }

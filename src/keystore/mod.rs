@@ -182,10 +182,10 @@ impl NewKeyStore {
         let names_key = uri.object.is_some() || uri.id.is_some();
         let token = pkcs11::Token::open(&uri, &self.pins)?;
         let key = if names_key {
-            let key = TokenKey::find(token)?;
+            let key = TokenKey::find(token, None)?;
             if let Some(r) = requested.filter(|r| *r != key.key_type()) {
                 return Err(Error::input(format!(
-                    "the token key '{}' is a {} key, not the {r} that --key asks for",
+                    "the token key '{}' is an {} key, not the {r} that --key asks for",
                     crate::error::shown(&key.uri().to_string()),
                     key.key_type()
                 ))

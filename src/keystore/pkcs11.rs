@@ -53,7 +53,7 @@ impl PinOptions {
 /// The token's user PIN, from where `opts` allows. Never shown.
 fn pin(opts: &PinOptions, token: &str) -> Result<AuthPin> {
     let text = if let Some(f) = &opts.file {
-        let bytes = Zeroizing::new(crate::input::read(f, crate::input::Kind::Passphrase)?);
+        let bytes = Zeroizing::new(crate::input::read(f, crate::input::Kind::PinFile)?);
         let text = std::str::from_utf8(&bytes).map_err(|_| {
             Error::input(format!(
                 "PIN file '{}' is not UTF-8 text",
@@ -72,23 +72,31 @@ fn pin(opts: &PinOptions, token: &str) -> Result<AuthPin> {
         }
         if line.is_empty() {
             return Err(Error::input(format!(
-                "PIN file '{}' is empty",
+                "the first line of PIN file '{}' is empty",
                 shown(&f.display().to_string())
-            )));
+            ))
+            .hint("the PIN file holds the PIN alone, on its first line"));
         }
+        check_pin(
+            line,
+            &format!("the PIN in PIN file '{}'", shown(&f.display().to_string())),
+        )?;
         Zeroizing::new(line.to_string())
     } else if let Ok(v) = std::env::var(PIN_ENV) {
         if v.is_empty() {
             return Err(Error::input(format!("${PIN_ENV} is empty")));
         }
+        check_pin(&v, &format!("the PIN in ${PIN_ENV}"))?;
         Zeroizing::new(v)
     } else if crate::passphrase::can_prompt() {
-        Zeroizing::new(
+        let v = Zeroizing::new(
             dialoguer::Password::new()
                 .with_prompt(format!("User PIN of PKCS#11 token '{}'", shown(token)))
                 .interact()
                 .map_err(|e| Error::input(format!("cannot read the PIN: {e}")))?,
-        )
+        );
+        check_pin(&v, "the PIN typed")?;
+        v
     } else {
         return Err(Error::input(format!(
             "PKCS#11 token '{}' needs its user PIN and there is no terminal to ask for it",
@@ -97,6 +105,25 @@ fn pin(opts: &PinOptions, token: &str) -> Result<AuthPin> {
         .hint(format!("pass --pin-file FILE or set ${PIN_ENV}")));
     };
     Ok(AuthPin::from(text.as_str()))
+}
+
+/// Refuses, before any login, a PIN the user cannot have meant: one with
+/// leading or trailing whitespace, a control character (NUL included) or
+/// a UTF-8 byte order mark. `source` names it ("the PIN in …"); the
+/// PIN itself is never shown.
+fn check_pin(pin: &str, source: &str) -> Result<()> {
+    let problem = if pin.starts_with('\u{feff}') {
+        "starts with a UTF-8 byte order mark"
+    } else if pin.starts_with(char::is_whitespace) || pin.ends_with(char::is_whitespace) {
+        "has leading or trailing whitespace"
+    } else if pin.chars().any(char::is_control) {
+        "holds a control character"
+    } else {
+        return Ok(());
+    };
+    Err(Error::input(format!("{source} {problem}")).hint(
+        "write the PIN alone, as the token knows it (no spaces, no BOM, no control characters)",
+    ))
 }
 
 /// The module a new token CA uses: `--pkcs11-module`, else the URI's
@@ -175,13 +202,17 @@ fn context(module: &Path, uri: &Pkcs11Uri) -> Result<Pkcs11> {
     Ok(ctx)
 }
 
-/// Logs `session` in to `uri`'s token. A PIN the token refused is never
+/// Who a token is, whatever path its module was loaded by: C_GetTokenInfo's
+/// manufacturer, model, serial number and label.
+type TokenId = [String; 4];
+
+/// Logs `session` in to `uri`'s token (`id`). A PIN the token refused is never
 /// tried again in this process (a smart card locks after a few wrong
 /// tries): every later login to that token returns the same error.
-fn login(session: &Session, module: &Path, uri: &Pkcs11Uri, pins: &PinOptions) -> Result<()> {
-    type Refused = Vec<((PathBuf, String), (RvError, cryptoki::context::Function))>;
+fn login(session: &Session, id: &TokenId, uri: &Pkcs11Uri, pins: &PinOptions) -> Result<()> {
+    type Refused = Vec<(TokenId, (RvError, cryptoki::context::Function))>;
     static REFUSED: Mutex<Refused> = Mutex::new(Vec::new());
-    let key = (module.to_path_buf(), uri.token.clone());
+    let key = id.clone();
     let refused = || REFUSED.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((_, (rv, f))) = refused().iter().find(|(k, _)| *k == key) {
         return Err(p11_err(uri, "logging in", P11Error::Pkcs11(*rv, *f)));
@@ -204,18 +235,6 @@ fn login(session: &Session, module: &Path, uri: &Pkcs11Uri, pins: &PinOptions) -
 }
 
 impl Token {
-    /// Opens the token of a CA key the ledger records: as [`Token::open`],
-    /// but `$CERTSMITH_PKCS11_MODULE`, when set, replaces the recorded
-    /// module path (a module moved since). Safe: every signature is
-    /// verified against the key's public key before it is used.
-    pub fn open_recorded(uri: &Pkcs11Uri, pins: &PinOptions) -> Result<Arc<Token>> {
-        let mut uri = uri.clone();
-        if let Some(m) = std::env::var_os(MODULE_ENV).filter(|m| !m.is_empty()) {
-            uri.module_path = Some(PathBuf::from(m));
-        }
-        Self::open(&uri, pins)
-    }
-
     /// Loads the module `uri` names, finds its token and logs in with the PIN.
     pub fn open(uri: &Pkcs11Uri, pins: &PinOptions) -> Result<Arc<Token>> {
         let module = uri.module_path.clone().ok_or_else(|| {
@@ -225,11 +244,13 @@ impl Token {
             ))
         })?;
         let shown_module = shown(&module.display().to_string());
+        // Two spellings of one module (a symlink) load it once.
+        let module = std::fs::canonicalize(&module).unwrap_or(module);
         if !module.is_file() {
             return Err(Error::input(format!(
                 "PKCS#11 module '{shown_module}' does not exist"
             ))
-            .hint(format!("install the module (e.g. `apt-get install softhsm2`); if it moved, set ${MODULE_ENV} to its new path (it overrides the path the ledger records); a CA whose token is away can be marked with `certsmith key offline NAME`")));
+            .hint(format!("install the module (e.g. `apt-get install softhsm2`); if it moved, set ${MODULE_ENV} to its new path (used only when the module the ledger records does not exist); a CA whose token is away can be marked with `certsmith key offline NAME`")));
         }
         let ctx = context(&module, uri)?;
         let slots = ctx
@@ -243,12 +264,18 @@ impl Token {
                 .map_err(|e| p11_err(uri, "reading token information", e))?;
             let label = info.label().trim_end().to_string();
             if label == uri.token {
-                found = Some(slot);
+                let id: TokenId = [
+                    info.manufacturer_id().trim_end().to_string(),
+                    info.model().trim_end().to_string(),
+                    info.serial_number().trim_end().to_string(),
+                    label,
+                ];
+                found = Some((slot, id));
                 break;
             }
             labels.push(format!("'{}'", shown(&label)));
         }
-        let slot = found.ok_or_else(|| {
+        let (slot, id) = found.ok_or_else(|| {
             Error::input(format!(
                 "PKCS#11 module '{shown_module}' has no token labelled '{}'",
                 shown(&uri.token)
@@ -261,11 +288,11 @@ impl Token {
         })?;
         // One logged-in session per token for the whole process: every CA
         // key in it signs through it, and the PIN is asked (and tried) once.
-        type Sessions = Vec<((PathBuf, String), Arc<Mutex<Session>>)>;
+        // Keyed by the token's identity, not by the module path as typed.
+        type Sessions = Vec<(TokenId, Arc<Mutex<Session>>)>;
         static SESSIONS: Mutex<Sessions> = Mutex::new(Vec::new());
-        let key = (module.clone(), uri.token.clone());
         let mut sessions = SESSIONS.lock().unwrap_or_else(|p| p.into_inner());
-        let session = match sessions.iter().find(|(k, _)| *k == key) {
+        let session = match sessions.iter().find(|(k, _)| *k == id) {
             Some((_, s)) => s.clone(),
             None => {
                 let session = ctx
@@ -279,10 +306,10 @@ impl Token {
                     )
                 });
                 if !logged_in {
-                    login(&session, &module, uri, pins)?;
+                    login(&session, &id, uri, pins)?;
                 }
                 let s = Arc::new(Mutex::new(session));
-                sessions.push((key, s.clone()));
+                sessions.push((id, s.clone()));
                 s
             }
         };
@@ -322,6 +349,43 @@ impl Token {
     }
 }
 
+/// The key of a CA the ledger records at `uri`, whose certificate holds
+/// `certified` (a DER SubjectPublicKeyInfo): its token opened and logged
+/// in to. The recorded module is loaded; only when that file does not
+/// exist (a module moved since) is `$CERTSMITH_PKCS11_MODULE` tried, and
+/// then every error says which module was loaded and which is recorded.
+pub fn open_recorded(uri: &Pkcs11Uri, pins: &PinOptions, certified: &[u8]) -> Result<TokenKey> {
+    let mut uri = uri.clone();
+    let recorded = uri.module_path.clone();
+    let mut origin = None;
+    if recorded.as_deref().is_none_or(|m| !m.is_file())
+        && let Some(m) = std::env::var_os(MODULE_ENV).filter(|m| !m.is_empty())
+    {
+        let m = PathBuf::from(m);
+        origin = Some(format!(
+            "module '{}' (from ${MODULE_ENV}; the ledger records '{}')",
+            shown(&m.display().to_string()),
+            shown(
+                &recorded
+                    .as_deref()
+                    .unwrap_or(Path::new("no module"))
+                    .display()
+                    .to_string()
+            )
+        ));
+        uri.module_path = Some(m);
+    }
+    let key = Token::open(&uri, pins).and_then(|t| TokenKey::find(t, Some(certified)));
+    match (key, origin) {
+        (Ok(mut k), origin) => {
+            k.origin = origin;
+            Ok(k)
+        }
+        (Err(e), Some(o)) => Err(e.context(o)),
+        (Err(e), None) => Err(e),
+    }
+}
+
 /// A private key inside a token: signs there, never leaves it.
 pub struct TokenKey {
     token: Arc<Token>,
@@ -334,6 +398,9 @@ pub struct TokenKey {
     /// The public key object [`TokenKey::generate`] made with it in
     /// this process.
     generated: Option<ObjectHandle>,
+    /// Where its module came from when not from the ledger (see
+    /// [`open_recorded`]).
+    origin: Option<String>,
 }
 
 impl TokenKey {
@@ -424,7 +491,7 @@ impl TokenKey {
         let mut uri = token.uri.clone();
         uri.object = Some(label.to_string());
         uri.id = Some(id);
-        match Self::with_handle(token.clone(), private, uri) {
+        match Self::with_handle(token.clone(), private, uri, None) {
             Ok(mut key) => {
                 key.generated = Some(public);
                 Ok(key)
@@ -439,7 +506,10 @@ impl TokenKey {
     }
 
     /// The existing private key the token's URI names (`object=`, `id=`).
-    pub fn find(token: Arc<Token>) -> Result<TokenKey> {
+    /// `certified`: the DER SubjectPublicKeyInfo of the certificate of the
+    /// CA whose key this is, when it is in the ledger: then that is the
+    /// public key, and the token needs no public key object at all.
+    pub fn find(token: Arc<Token>, certified: Option<&[u8]>) -> Result<TokenKey> {
         let uri = token.uri.clone();
         let mut template = vec![Attribute::Class(ObjectClass::PRIVATE_KEY)];
         if let Some(o) = &uri.object {
@@ -484,13 +554,14 @@ impl TokenKey {
                 .hint("name one key with both ;object=LABEL and ;id=%.."));
             }
         };
-        Self::with_handle(token, private, uri)
+        Self::with_handle(token, private, uri, certified)
     }
 
     fn with_handle(
         token: Arc<Token>,
         private: ObjectHandle,
         mut uri: Pkcs11Uri,
+        certified: Option<&[u8]>,
     ) -> Result<TokenKey> {
         let attrs = token
             .session()
@@ -514,14 +585,10 @@ impl TokenKey {
                 _ => {}
             }
         }
-        // The public half, when the private object does not carry it: its
-        // own object, with the same CKA_ID and the same label.
-        let mut t = vec![Attribute::Class(ObjectClass::PUBLIC_KEY)];
-        if let Some(id) = &uri.id {
-            t.push(Attribute::Id(id.clone()));
-        }
-        if let Some(o) = &uri.object {
-            t.push(Attribute::Label(o.as_bytes().to_vec()));
+        if let Some(spki) = certified {
+            let (public, key_type) = certified_key(spki, kind, &uri)?;
+            require_signing_mechanism(&token, key_type)?;
+            return Ok(TokenKey::new(token, private, public, key_type, uri));
         }
         let no_public = || {
             Error::input(format!(
@@ -530,7 +597,7 @@ impl TokenKey {
                 shown(&uri.to_string())
             ))
             .hint(
-                "certsmith reads the public key from its own object with the same CKA_ID and label",
+                "certsmith takes the public key object with the same CKA_ID whose key verifies a signature by the private key",
             )
         };
         let (public, key_type) = if kind == Some(P11KeyType::RSA) {
@@ -561,79 +628,40 @@ impl TokenKey {
                     )));
                 }
             };
-            token.require_mechanism(MechanismType::SHA256_RSA_PKCS, "CKM_SHA256_RSA_PKCS", kt)?;
+            require_signing_mechanism(&token, kt)?;
             let mut body = der_integer(&n);
             body.extend(der_integer(&e));
             (der_tlv(0x30, &body), kt)
         } else if kind == Some(P11KeyType::EC) {
             // The private object's own CKA_EC_POINT or CKA_PUBLIC_KEY_INFO
-            // first: a separate public object is only found by its name.
-            let (mut params, mut point, mut info) = (Vec::new(), Vec::new(), Vec::new());
-            let read = |h: ObjectHandle| {
-                token.session().get_attributes(
-                    h,
-                    &[
-                        AttributeType::EcParams,
-                        AttributeType::EcPoint,
-                        AttributeType::PublicKeyInfo,
-                    ],
-                )
+            // first (a token may refuse to show them on a private key);
+            // else the public objects with its CKA_ID, whatever their label
+            // (OpenSC PIV and ykcs11 label the two halves differently): the
+            // one whose key verifies a signature by the private key.
+            let own = ec_attributes(&token, private).unwrap_or_default();
+            let (kt, point) = match own.key() {
+                Some(k) => k,
+                None => public_half(&token, private, &uri, &own)?.ok_or_else(no_public)?,
             };
-            let mut take = |a: Vec<Attribute>| {
-                for x in a {
-                    match x {
-                        Attribute::EcParams(v) if params.is_empty() => params = v,
-                        Attribute::EcPoint(v) if point.is_empty() => point = v,
-                        Attribute::PublicKeyInfo(v) if info.is_empty() => info = v,
-                        _ => {}
-                    }
-                }
-                // Whether a public key is known by now.
-                !point.is_empty() || !info.is_empty()
-            };
-            // A token may refuse to show these on a private key: then the
-            // public object tells.
-            take(read(private).unwrap_or_default());
-            if !take(Vec::new()) {
-                let public = match token.find(&t)?.as_slice() {
-                    [one] => *one,
-                    [] => return Err(no_public()),
-                    many => {
-                        return Err(Error::input(format!(
-                            "PKCS#11 token '{}' holds {} public keys beside private key '{}'",
-                            shown(&uri.token),
-                            many.len(),
-                            shown(&uri.to_string())
-                        ))
-                        .hint(
-                            "keep one public key object with the private key's CKA_ID and label",
-                        ));
-                    }
-                };
-                take(read(public).map_err(|e| p11_err(&uri, "reading the EC public key", e))?);
-            }
-            if point.is_empty() {
-                point = spki_bits(&info).unwrap_or_default();
-            }
-            let (kt, coord) = match params.as_slice() {
-                P256_PARAMS => (KeyType::EcdsaP256, 32),
-                P384_PARAMS => (KeyType::EcdsaP384, 48),
-                _ => {
-                    return Err(Error::input(format!(
-                        "the EC key '{}' is on a curve certsmith does not sign with (P-256 and P-384 only)",
-                        shown(&uri.to_string())
-                    )));
-                }
-            };
-            token.require_mechanism(MechanismType::ECDSA, "CKM_ECDSA", kt)?;
-            (ec_point(&point, coord).ok_or_else(no_public)?, kt)
+            require_signing_mechanism(&token, kt)?;
+            (point, kt)
         } else {
             return Err(Error::input(format!(
                 "the key '{}' is neither an EC nor an RSA key",
                 shown(&uri.to_string())
             )));
         };
-        Ok(TokenKey {
+        Ok(TokenKey::new(token, private, public, key_type, uri))
+    }
+
+    fn new(
+        token: Arc<Token>,
+        private: ObjectHandle,
+        public: Vec<u8>,
+        key_type: KeyType,
+        uri: Pkcs11Uri,
+    ) -> TokenKey {
+        TokenKey {
             token,
             private,
             public,
@@ -642,7 +670,8 @@ impl TokenKey {
             signatures: AtomicU64::new(0),
             last_error: Mutex::new(None),
             generated: None,
-        })
+            origin: None,
+        }
     }
 
     /// The full URI of this key (token, object, id, module).
@@ -652,6 +681,13 @@ impl TokenKey {
 
     pub fn key_type(&self) -> KeyType {
         self.key_type
+    }
+
+    /// The module it was loaded from, when that is not the one the ledger
+    /// records: "module '…' (from $CERTSMITH_PKCS11_MODULE; the ledger
+    /// records '…')".
+    pub fn origin(&self) -> Option<&str> {
+        self.origin.as_deref()
     }
 
     /// Whether this process generated the key pair.
@@ -685,26 +721,9 @@ impl TokenKey {
     }
 
     fn sign_in_token(&self, msg: &[u8]) -> Result<Vec<u8>> {
-        use sha2::Digest;
         // Lets tests count the signatures a command asks of the token.
         crate::store::fail_point("token-sign")?;
-        let session = self.token.session();
-        let raw = |m: &Mechanism, data: &[u8]| {
-            session
-                .sign(m, self.private, data)
-                .map_err(|e| p11_err(&self.uri, "signing", e))
-        };
-        let sig = match self.key_type {
-            KeyType::EcdsaP256 => ecdsa_der(&raw(&Mechanism::Ecdsa, &sha2::Sha256::digest(msg))?),
-            KeyType::EcdsaP384 => ecdsa_der(&raw(&Mechanism::Ecdsa, &sha2::Sha384::digest(msg))?),
-            _ => Some(raw(&Mechanism::Sha256RsaPkcs, msg)?),
-        };
-        sig.ok_or_else(|| {
-            Error::input(format!(
-                "PKCS#11 token '{}' returned an ECDSA signature of odd length",
-                shown(&self.uri.token)
-            ))
-        })
+        token_sign(&self.token, self.private, &self.uri, self.key_type, msg)
     }
 
     /// A signature by the token over `msg`, verified against the public
@@ -719,7 +738,7 @@ impl TokenKey {
             "the token key '{}' made a signature that its public key does not verify: its private key and public key do not belong together",
             shown(&self.uri.to_string())
         ))
-        .hint("the token holds a public key object of another key pair under this key's CKA_ID and label; run `certsmith doctor`"))
+        .hint("the token's private key is not the one the CA's certificate (or the key's public object) holds; run `certsmith doctor`"))
     }
 
     /// Whether this key's private half signs for the public key of the
@@ -747,12 +766,189 @@ impl SigningKey for TokenKey {
     fn sign(&self, msg: &[u8]) -> std::result::Result<Vec<u8>, rcgen::Error> {
         self.signatures.fetch_add(1, Ordering::Relaxed);
         self.sign_checked(msg).map_err(|e| {
+            let e = match &self.origin {
+                Some(o) => e.context(o.clone()),
+                None => e,
+            };
             if let Ok(mut last) = self.last_error.lock() {
                 *last = Some(e);
             }
             rcgen::Error::RemoteKeyError
         })
     }
+}
+
+/// A signature by `private` over `msg`, as X.509 carries it.
+fn token_sign(
+    token: &Token,
+    private: ObjectHandle,
+    uri: &Pkcs11Uri,
+    key_type: KeyType,
+    msg: &[u8],
+) -> Result<Vec<u8>> {
+    use sha2::Digest;
+    let session = token.session();
+    let raw = |m: &Mechanism, data: &[u8]| {
+        session
+            .sign(m, private, data)
+            .map_err(|e| p11_err(uri, "signing", e))
+    };
+    let sig = match key_type {
+        KeyType::EcdsaP256 => ecdsa_der(&raw(&Mechanism::Ecdsa, &sha2::Sha256::digest(msg))?),
+        KeyType::EcdsaP384 => ecdsa_der(&raw(&Mechanism::Ecdsa, &sha2::Sha384::digest(msg))?),
+        _ => Some(raw(&Mechanism::Sha256RsaPkcs, msg)?),
+    };
+    sig.ok_or_else(|| {
+        Error::input(format!(
+            "PKCS#11 token '{}' returned an ECDSA signature of odd length",
+            shown(&uri.token)
+        ))
+    })
+}
+
+/// Refuses a token without the mechanism a `key_type` key signs with.
+fn require_signing_mechanism(token: &Token, key_type: KeyType) -> Result<()> {
+    match key_type {
+        KeyType::EcdsaP256 | KeyType::EcdsaP384 => {
+            token.require_mechanism(MechanismType::ECDSA, "CKM_ECDSA", key_type)
+        }
+        _ => token.require_mechanism(
+            MechanismType::SHA256_RSA_PKCS,
+            "CKM_SHA256_RSA_PKCS",
+            key_type,
+        ),
+    }
+}
+
+/// The public key and type of a CA certificate's SubjectPublicKeyInfo,
+/// for the token key of that CA (of PKCS#11 key type `kind`).
+fn certified_key(
+    spki_der: &[u8],
+    kind: Option<P11KeyType>,
+    uri: &Pkcs11Uri,
+) -> Result<(Vec<u8>, KeyType)> {
+    use x509_parser::prelude::FromDer;
+    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der)
+        .map_err(|_| Error::failed("cannot read the public key of the CA's certificate"))?;
+    let key_type = KeyType::of_public_key(&crate::keys::public_key_kind(&spki));
+    let matches = match key_type {
+        Some(KeyType::EcdsaP256 | KeyType::EcdsaP384) => kind == Some(P11KeyType::EC),
+        Some(KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096) => {
+            kind == Some(P11KeyType::RSA)
+        }
+        _ => false,
+    };
+    match key_type {
+        Some(kt) if matches => Ok((spki.subject_public_key.data.to_vec(), kt)),
+        _ => Err(Error::failed(format!(
+            "the token key '{}' is not of the type of the key its CA's certificate holds",
+            shown(&uri.to_string())
+        ))
+        .hint("run `certsmith doctor`")),
+    }
+}
+
+/// What an EC key object tells of its public key.
+#[derive(Default)]
+struct EcAttributes {
+    params: Vec<u8>,
+    point: Vec<u8>,
+    info: Vec<u8>,
+    label: Vec<u8>,
+}
+
+impl EcAttributes {
+    /// The key type and uncompressed point, when both are known.
+    fn key(&self) -> Option<(KeyType, Vec<u8>)> {
+        let kt = ec_key_type(&self.params)?;
+        let coord = if kt == KeyType::EcdsaP256 { 32 } else { 48 };
+        let point = if self.point.is_empty() {
+            spki_bits(&self.info)?
+        } else {
+            self.point.clone()
+        };
+        Some((kt, ec_point(&point, coord)?))
+    }
+}
+
+fn ec_key_type(params: &[u8]) -> Option<KeyType> {
+    match params {
+        P256_PARAMS => Some(KeyType::EcdsaP256),
+        P384_PARAMS => Some(KeyType::EcdsaP384),
+        _ => None,
+    }
+}
+
+fn ec_attributes(token: &Token, h: ObjectHandle) -> std::result::Result<EcAttributes, P11Error> {
+    let mut out = EcAttributes::default();
+    for a in token.session().get_attributes(
+        h,
+        &[
+            AttributeType::EcParams,
+            AttributeType::EcPoint,
+            AttributeType::PublicKeyInfo,
+            AttributeType::Label,
+        ],
+    )? {
+        match a {
+            Attribute::EcParams(v) => out.params = v,
+            Attribute::EcPoint(v) => out.point = v,
+            Attribute::PublicKeyInfo(v) => out.info = v,
+            Attribute::Label(v) => out.label = v,
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The public key of EC private key `private` (whose own attributes are
+/// `own`) from the public objects with its CKA_ID, whatever their label:
+/// the one whose key verifies a signature the private key makes. `None`
+/// when none does; refused when more than one does, or when two public
+/// objects carry the private key's own CKA_ID and label.
+fn public_half(
+    token: &Token,
+    private: ObjectHandle,
+    uri: &Pkcs11Uri,
+    own: &EcAttributes,
+) -> Result<Option<(KeyType, Vec<u8>)>> {
+    let mut t = vec![Attribute::Class(ObjectClass::PUBLIC_KEY)];
+    match (&uri.id, &uri.object) {
+        (Some(id), _) => t.push(Attribute::Id(id.clone())),
+        (None, Some(o)) => t.push(Attribute::Label(o.as_bytes().to_vec())),
+        (None, None) => return Ok(None),
+    }
+    let label = uri.object.as_deref().map(str::as_bytes);
+    let mut same_label = 0;
+    let mut verified = Vec::new();
+    let probe = b"certsmith: which public key object is this private key's";
+    for h in token.find(&t)? {
+        let mut a =
+            ec_attributes(token, h).map_err(|e| p11_err(uri, "reading the EC public key", e))?;
+        if label == Some(a.label.as_slice()) {
+            same_label += 1;
+        }
+        if !own.params.is_empty() {
+            a.params = own.params.clone();
+        }
+        let Some((kt, point)) = a.key() else {
+            continue;
+        };
+        let sig = token_sign(token, private, uri, kt, probe)?;
+        if verifies(kt, &point, probe, &sig) {
+            verified.push((kt, point));
+        }
+    }
+    if same_label > 1 || verified.len() > 1 {
+        return Err(Error::input(format!(
+            "PKCS#11 token '{}' holds {} public keys beside private key '{}'",
+            shown(&uri.token),
+            same_label.max(verified.len()),
+            shown(&uri.to_string())
+        ))
+        .hint("keep one public key object with the private key's CKA_ID and label"));
+    }
+    Ok(verified.pop())
 }
 
 /// Whether `sig` over `msg` verifies with the public key `public` (an EC

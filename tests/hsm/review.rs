@@ -413,7 +413,7 @@ fn key_flag_of_another_type_than_the_existing_token_key_is_refused_naming_both()
     init.extend(token_flags(&hsm, &uri));
     let err = hsm.refused(&env, &init, &[]);
     assert!(
-        err.contains("ecdsa-p256") && err.contains("rsa-3072"),
+        err.contains("is an ecdsa-p256 key") && err.contains("rsa-3072"),
         "{err}"
     );
 }
@@ -503,4 +503,285 @@ fn child_generates_then_discards_a_key_beside_another_with_its_id() {
     );
     CaKey::Token(key).discard();
     println!("discarded ca-x");
+}
+
+/// An EC key pair `K` (CKA_ID `0d0d`) whose public object is labelled
+/// "K pubkey", as OpenSC PIV and ykcs11 label the two halves.
+fn key_with_differently_labelled_public_object(hsm: &Hsm, env: &Env) {
+    let (ok, out) = hsm.pkcs11_tool(&[
+        "--keypairgen",
+        "--key-type",
+        "EC:prime256v1",
+        "--id",
+        "0d0d",
+        "--label",
+        "K",
+    ]);
+    assert!(ok, "{out}");
+    let public = env.path("k.pub.der");
+    let (ok, out) = hsm.pkcs11_tool(&[
+        "--read-object",
+        "--type",
+        "pubkey",
+        "--id",
+        "0d0d",
+        "-o",
+        s(&public),
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = hsm.pkcs11_tool(&["--delete-object", "--type", "pubkey", "--id", "0d0d"]);
+    assert!(ok, "{out}");
+    let (ok, out) = hsm.pkcs11_tool(&[
+        "--write-object",
+        s(&public),
+        "--type",
+        "pubkey",
+        "--id",
+        "0d0d",
+        "--label",
+        "K pubkey",
+    ]);
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn token_key_whose_public_object_has_another_label_makes_a_ca_that_issues_even_once_the_public_object_is_gone()
+ {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "lt") else {
+        return;
+    };
+    key_with_differently_labelled_public_object(&hsm, &env);
+    let uri = hsm.uri(";object=K");
+    let mut init = vec!["init", "--cn", "Label Root", "-q"];
+    init.extend(token_flags(&hsm, &uri));
+    hsm.ok(&env, &init);
+    let issue = |name: &str| {
+        hsm.ok(
+            &env,
+            &[
+                "issue",
+                name,
+                "--ca",
+                "root",
+                "--pin-file",
+                hsm.pin_file(),
+                "-q",
+            ],
+        );
+        let (ok, out) = openssl_verify(
+            &env.root_pem(),
+            None,
+            &env.cert_dir(name).join("cert.pem"),
+            "sslclient",
+        );
+        assert!(ok, "{out}");
+    };
+    issue("dev-1");
+    // A CA in the ledger takes its public key from its certificate.
+    let (ok, out) = hsm.pkcs11_tool(&["--delete-object", "--type", "pubkey", "--id", "0d0d"]);
+    assert!(ok, "{out}");
+    issue("dev-2");
+}
+
+#[test]
+fn environment_module_is_used_only_when_the_recorded_module_is_missing_and_errors_name_both() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    let module = env.path("softhsm.so");
+    std::fs::copy(&hsm.module, &module).unwrap();
+    let uri = hsm.uri("");
+    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
+    init.extend(token_flags(&hsm, &uri));
+    let i = init.len() - 5;
+    init[i] = s(&module);
+    hsm.ok(&env, &init);
+    // The recorded module is there: a variable naming another file is not used.
+    let elsewhere = env.path("not-a-module.so");
+    std::fs::write(&elsewhere, "not a shared library").unwrap();
+    let r = hsm.run_with(
+        &env,
+        &["issue", "dev-1", "--pin-file", hsm.pin_file(), "-q"],
+        &[("CERTSMITH_PKCS11_MODULE", s(&elsewhere))],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // The recorded module is gone: the variable is used, and its failure says so.
+    std::fs::remove_file(&module).unwrap();
+    let before = env.tree_hash();
+    let err = hsm.refused(
+        &env,
+        &["issue", "dev-2", "--pin-file", hsm.pin_file()],
+        &[("CERTSMITH_PKCS11_MODULE", s(&elsewhere))],
+    );
+    assert!(
+        err.contains("from $CERTSMITH_PKCS11_MODULE; the ledger records"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not-a-module.so") && err.contains("softhsm.so"),
+        "{err}"
+    );
+    assert_eq!(env.tree_hash(), before);
+    // doctor's note says which module answered.
+    let r = hsm.run_with(
+        &env,
+        &["doctor", "--pin-file", hsm.pin_file()],
+        &[("CERTSMITH_PKCS11_MODULE", hsm.module())],
+    );
+    assert!(
+        r.stdout.contains("token key matches its certificate")
+            && r.stdout
+                .contains("(from $CERTSMITH_PKCS11_MODULE; the ledger records"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn one_wrong_pin_is_tried_once_for_cas_recorded_under_two_spellings_of_one_module() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    let Some(spy) = Spied::new(&env, &hsm) else {
+        return;
+    };
+    let link = env.path("spy-link.so");
+    std::os::unix::fs::symlink(SPY, &link).unwrap();
+    let uri = hsm.uri("");
+    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
+    init.extend(spy.flags(&uri));
+    assert_eq!(spy.run(&env, &init).0.code, 0);
+    let mut inter = vec!["intermediate", "issuing", "--cn", "Issuing", "-q"];
+    let mut flags = spy.flags(&uri);
+    flags[3] = s(&link);
+    inter.extend(flags);
+    let (r, _) = spy.run(&env, &inter);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let bad = env.path("bad.pin");
+    std::fs::write(&bad, "000000\n").unwrap();
+    let before = env.tree_hash();
+    let (r, logins) = spy.run(&env, &["doctor", "--pin-file", s(&bad)]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert_eq!(logins, 1, "doctor tried a wrong PIN {logins} times");
+    let (r, logins) = spy.run(&env, &["crl", "--pin-file", s(&bad)]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert_eq!(logins, 1, "crl tried a wrong PIN {logins} times");
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn pin_with_whitespace_control_characters_or_a_byte_order_mark_is_refused_before_any_login() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    let Some(spy) = Spied::new(&env, &hsm) else {
+        return;
+    };
+    let uri = hsm.uri("");
+    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
+    init.extend(spy.flags(&uri));
+    assert_eq!(spy.run(&env, &init).0.code, 0);
+    let before = env.tree_hash();
+    let pin = env.path("odd.pin");
+    for (text, problem) in [
+        (format!(" {PIN}\n"), "leading or trailing whitespace"),
+        (format!("{PIN} \n"), "leading or trailing whitespace"),
+        (format!("{PIN}\t\n"), "leading or trailing whitespace"),
+        (format!("12\u{0}{}\n", &PIN[2..]), "a control character"),
+        (format!("12\u{7}{}\n", &PIN[2..]), "a control character"),
+        (format!("\u{feff}{PIN}\n"), "a UTF-8 byte order mark"),
+        ("\n".to_string(), "the first line of PIN file '"),
+    ] {
+        std::fs::write(&pin, &text).unwrap();
+        let (r, logins) = spy.run(&env, &["issue", "dev-1", "--pin-file", s(&pin)]);
+        assert_eq!(r.code, 2, "PIN file {text:?}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(problem),
+            "PIN file {text:?}: {}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains(&PIN[2..]), "{}", r.stderr);
+        assert_eq!(logins, 0, "PIN file {text:?} was tried");
+    }
+    let mut vars = spy.vars().to_vec();
+    let spaced = format!("{PIN} ");
+    vars.push(("CERTSMITH_PKCS11_PIN", &spaced));
+    let _ = std::fs::remove_file(&spy.log);
+    let r = hsm.run_with(&env, &["issue", "dev-1"], &vars);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("$CERTSMITH_PKCS11_PIN") && r.stderr.contains("whitespace"),
+        "{}",
+        r.stderr
+    );
+    let log = std::fs::read_to_string(&spy.log).unwrap_or_default();
+    assert!(!log.contains("C_Login"), "a PIN with a space was tried");
+    let dir = env.path("pin-dir");
+    std::fs::create_dir(&dir).unwrap();
+    let (r, _) = spy.run(&env, &["issue", "dev-1", "--pin-file", s(&dir)]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("PIN file"), "{}", r.stderr);
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn crl_signed_by_a_replaced_token_private_key_names_the_mismatched_pair() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    let uri = hsm.uri("");
+    let mut init = vec!["init", "--cn", "Token Root CA", "--key", "ecdsa-p256", "-q"];
+    init.extend(token_flags(&hsm, &uri));
+    hsm.ok(&env, &init);
+    swap_private_key(&hsm, &env, "root", "726f6f74");
+    let before = env.tree_hash();
+    let r = hsm.run(
+        &env,
+        &["crl", "--ca", "root", "--pin-file", hsm.pin_file(), "-q"],
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.starts_with("certsmith: "), "{}", r.stderr);
+    assert!(r.stderr.contains("do not belong together"), "{}", r.stderr);
+    assert_eq!(env.tree_hash(), before, "a failed crl changed the PKI");
+}
+
+#[test]
+fn new_ca_naming_an_existing_token_key_is_refused_when_another_ca_certificate_cannot_be_read() {
+    let env = Env::new();
+    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+        return;
+    };
+    let uri = hsm.uri("");
+    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
+    init.extend(token_flags(&hsm, &uri));
+    hsm.ok(&env, &init);
+    let mut inter = vec!["intermediate", "issuing", "--cn", "Issuing", "-q"];
+    inter.extend(token_flags(&hsm, &uri));
+    hsm.ok(&env, &inter);
+    let (ok, out) = hsm.pkcs11_tool(&[
+        "--keypairgen",
+        "--key-type",
+        "EC:prime256v1",
+        "--label",
+        "spare",
+        "--id",
+        "0e0e",
+    ]);
+    assert!(ok, "{out}");
+    std::fs::write(env.pki.join("cas/issuing/ca.pem"), "not a certificate\n").unwrap();
+    let spare = hsm.uri(";object=spare");
+    let mut second = vec!["intermediate", "second", "--cn", "Second", "-q"];
+    second.extend(token_flags(&hsm, &spare));
+    let before = env.tree_hash();
+    let r = hsm.run(&env, &second);
+    assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.starts_with("certsmith: "), "{}", r.stderr);
+    assert!(r.stderr.contains("issuing"), "{}", r.stderr);
+    assert_eq!(env.tree_hash(), before);
 }
