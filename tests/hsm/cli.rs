@@ -290,28 +290,8 @@ fn existing_token_key_named_by_object_becomes_the_root_key() {
     ]);
     assert!(ok, "{out}");
     let uri = hsm.uri(";object=root-2026");
-    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
-    init.extend(token_flags(&hsm, &uri));
-    hsm.ok(&env, &init);
-    hsm.ok(
-        &env,
-        &[
-            "issue",
-            "dev-1",
-            "--ca",
-            "root",
-            "--pin-file",
-            hsm.pin_file(),
-            "-q",
-        ],
-    );
-    let (ok, out) = openssl_verify(
-        &env.root_pem(),
-        None,
-        &env.cert_dir("dev-1").join("cert.pem"),
-        "sslclient",
-    );
-    assert!(ok, "{out}");
+    hsm.init_root(&env, "Token Root CA", &uri);
+    hsm.issue_verified(&env, "dev-1", "root");
     let status = env.ok(&["status"]);
     assert!(
         status.contains("object=root-2026") && status.contains("id=%20%26"),

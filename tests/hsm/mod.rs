@@ -10,7 +10,7 @@ mod uri;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{Env, Run};
+use crate::common::{Env, Run, openssl_verify};
 
 /// The user PIN of every test token.
 pub const PIN: &str = "246810";
@@ -186,6 +186,38 @@ impl Hsm {
     }
 
     /// `pkcs11-tool` on this token, logged in; (success, stdout+stderr).
+    /// `init` of a root CA named `cn` whose key is made in (or taken from)
+    /// the token `uri` names; it must succeed.
+    pub fn init_root(&self, env: &Env, cn: &str, uri: &str) {
+        let mut init = vec!["init", "--cn", cn, "-q"];
+        init.extend(cli::token_flags(self, uri));
+        self.ok(env, &init);
+    }
+
+    /// Issues device `name` from CA `ca` through the token and checks that
+    /// `openssl verify` accepts it as a TLS client certificate.
+    pub fn issue_verified(&self, env: &Env, name: &str, ca: &str) {
+        self.ok(
+            env,
+            &[
+                "issue",
+                name,
+                "--ca",
+                ca,
+                "--pin-file",
+                self.pin_file(),
+                "-q",
+            ],
+        );
+        let (ok, out) = openssl_verify(
+            &env.root_pem(),
+            None,
+            &env.cert_dir(name).join("cert.pem"),
+            "sslclient",
+        );
+        assert!(ok, "{name}: {out}");
+    }
+
     pub fn pkcs11_tool(&self, args: &[&str]) -> (bool, String) {
         let out = Command::new("pkcs11-tool")
             .env("SOFTHSM2_CONF", &self.conf)

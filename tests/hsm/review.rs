@@ -119,33 +119,13 @@ fn token_key_sharing_its_id_with_another_key_pair_certifies_its_own_public_key()
     };
     twin_keys(&hsm);
     let uri = hsm.uri(";object=dupA");
-    let mut init = vec!["init", "--cn", "Twin Root", "-q"];
-    init.extend(token_flags(&hsm, &uri));
-    hsm.ok(&env, &init);
+    hsm.init_root(&env, "Twin Root", &uri);
     assert_eq!(
         cert_spki(&env, &env.root_pem()),
         public_object(&hsm, &env, "dupA"),
         "the root certifies another key pair's public key"
     );
-    hsm.ok(
-        &env,
-        &[
-            "issue",
-            "dev-1",
-            "--ca",
-            "root",
-            "--pin-file",
-            hsm.pin_file(),
-            "-q",
-        ],
-    );
-    let (ok, out) = openssl_verify(
-        &env.root_pem(),
-        None,
-        &env.cert_dir("dev-1").join("cert.pem"),
-        "sslclient",
-    );
-    assert!(ok, "{out}");
+    hsm.issue_verified(&env, "dev-1", "root");
 }
 
 #[test]
@@ -375,9 +355,7 @@ fn token_key_of_another_ca_is_refused_for_a_new_ca() {
         return;
     };
     let uri = hsm.uri("");
-    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
-    init.extend(token_flags(&hsm, &uri));
-    hsm.ok(&env, &init);
+    hsm.init_root(&env, "Token Root CA", &uri);
     // The name 'root' again: the hint never suggests the root's own key.
     let mut again = vec!["intermediate", "root2", "--cn", "Again", "-q"];
     let same = hsm.uri(";object=root");
@@ -553,9 +531,7 @@ fn token_key_whose_public_object_has_another_label_makes_a_ca_that_issues_even_o
     };
     key_with_differently_labelled_public_object(&hsm, &env);
     let uri = hsm.uri(";object=K");
-    let mut init = vec!["init", "--cn", "Label Root", "-q"];
-    init.extend(token_flags(&hsm, &uri));
-    hsm.ok(&env, &init);
+    hsm.init_root(&env, "Label Root", &uri);
     let issue = |name: &str| {
         hsm.ok(
             &env,
@@ -758,9 +734,7 @@ fn new_ca_naming_an_existing_token_key_is_refused_when_another_ca_certificate_ca
         return;
     };
     let uri = hsm.uri("");
-    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
-    init.extend(token_flags(&hsm, &uri));
-    hsm.ok(&env, &init);
+    hsm.init_root(&env, "Token Root CA", &uri);
     let mut inter = vec!["intermediate", "issuing", "--cn", "Issuing", "-q"];
     inter.extend(token_flags(&hsm, &uri));
     hsm.ok(&env, &inter);
