@@ -279,16 +279,7 @@ fn existing_token_key_named_by_object_becomes_the_root_key() {
     let Some(hsm) = Hsm::new(&env, "acme-ca") else {
         return;
     };
-    let (ok, out) = hsm.pkcs11_tool(&[
-        "--keypairgen",
-        "--key-type",
-        "EC:prime256v1",
-        "--label",
-        "root-2026",
-        "--id",
-        "2026",
-    ]);
-    assert!(ok, "{out}");
+    hsm.p256_key_pair("root-2026", "2026");
     let uri = hsm.uri(";object=root-2026");
     hsm.init_root(&env, "Token Root CA", &uri);
     hsm.issue_verified(&env, "dev-1", "root");
@@ -309,11 +300,7 @@ fn wrong_pin_missing_module_missing_object_and_removed_token_are_refused_in_one_
     let module = env.path("softhsm-copy.so");
     std::fs::copy(&hsm.module, &module).unwrap();
     let uri = hsm.uri("");
-    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
-    init.extend(token_flags(&hsm, &uri));
-    let i = init.len() - 5;
-    init[i] = s(&module);
-    hsm.ok(&env, &init);
+    hsm.init_root_with_module(&env, "Token Root CA", &uri, &module);
     let wrong = env.path("wrong.pin");
     std::fs::write(&wrong, "000000\n").unwrap();
     let err = hsm.refused(&env, &["issue", "dev-1", "--pin-file", s(&wrong)], &[]);

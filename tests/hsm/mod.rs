@@ -189,8 +189,16 @@ impl Hsm {
     /// `init` of a root CA named `cn` whose key is made in (or taken from)
     /// the token `uri` names; it must succeed.
     pub fn init_root(&self, env: &Env, cn: &str, uri: &str) {
+        self.init_root_with_module(env, cn, uri, &self.module);
+    }
+
+    /// [`Hsm::init_root`] through the module at `module` (a copy the test
+    /// may move or remove later) instead of the installed one.
+    pub fn init_root_with_module(&self, env: &Env, cn: &str, uri: &str, module: &Path) {
         let mut init = vec!["init", "--cn", cn, "-q"];
         init.extend(cli::token_flags(self, uri));
+        let at = init.iter().position(|a| *a == "--pkcs11-module").unwrap() + 1;
+        init[at] = module.to_str().unwrap();
         self.ok(env, &init);
     }
 
@@ -216,6 +224,21 @@ impl Hsm {
             "sslclient",
         );
         assert!(ok, "{name}: {out}");
+    }
+
+    /// Makes a P-256 key pair in the token with pkcs11-tool, labelled
+    /// `label`, with CKA_ID `id` (hex).
+    pub fn p256_key_pair(&self, label: &str, id: &str) {
+        let (ok, out) = self.pkcs11_tool(&[
+            "--keypairgen",
+            "--key-type",
+            "EC:prime256v1",
+            "--label",
+            label,
+            "--id",
+            id,
+        ]);
+        assert!(ok, "{out}");
     }
 
     pub fn pkcs11_tool(&self, args: &[&str]) -> (bool, String) {

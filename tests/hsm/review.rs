@@ -55,16 +55,7 @@ impl Spied<'_> {
 /// Two EC key pairs with the same CKA_ID `0a0a`, made in order dupB, dupA.
 fn twin_keys(hsm: &Hsm) {
     for label in ["dupB", "dupA"] {
-        let (ok, out) = hsm.pkcs11_tool(&[
-            "--keypairgen",
-            "--key-type",
-            "EC:prime256v1",
-            "--label",
-            label,
-            "--id",
-            "0a0a",
-        ]);
-        assert!(ok, "{out}");
+        hsm.p256_key_pair(label, "0a0a");
     }
 }
 
@@ -171,16 +162,7 @@ fn swap_private_key(hsm: &Hsm, env: &Env, label: &str, id: &str) {
         let (ok, out) = hsm.pkcs11_tool(&["--delete-object", "--type", t, "--label", label]);
         assert!(ok, "{out}");
     }
-    let (ok, out) = hsm.pkcs11_tool(&[
-        "--keypairgen",
-        "--key-type",
-        "EC:prime256v1",
-        "--label",
-        label,
-        "--id",
-        id,
-    ]);
-    assert!(ok, "{out}");
+    hsm.p256_key_pair(label, id);
     let (ok, out) = hsm.pkcs11_tool(&["--delete-object", "--type", "pubkey", "--label", label]);
     assert!(ok, "{out}");
     let (ok, out) = hsm.pkcs11_tool(&[
@@ -324,11 +306,7 @@ fn moved_module_is_found_again_through_the_environment_variable() {
     let module = env.path("softhsm-old.so");
     std::fs::copy(&hsm.module, &module).unwrap();
     let uri = hsm.uri("");
-    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
-    init.extend(token_flags(&hsm, &uri));
-    let i = init.len() - 5;
-    init[i] = s(&module);
-    hsm.ok(&env, &init);
+    hsm.init_root_with_module(&env, "Token Root CA", &uri, &module);
     let moved = env.path("softhsm-new.so");
     std::fs::rename(&module, &moved).unwrap();
     let err = hsm.refused(&env, &["issue", "dev-1", "--pin-file", hsm.pin_file()], &[]);
@@ -376,16 +354,7 @@ fn key_flag_of_another_type_than_the_existing_token_key_is_refused_naming_both()
     let Some(hsm) = Hsm::new(&env, "acme-ca") else {
         return;
     };
-    let (ok, out) = hsm.pkcs11_tool(&[
-        "--keypairgen",
-        "--key-type",
-        "EC:prime256v1",
-        "--label",
-        "k1",
-        "--id",
-        "01",
-    ]);
-    assert!(ok, "{out}");
+    hsm.p256_key_pair("k1", "01");
     let uri = hsm.uri(";object=k1");
     let mut init = vec!["init", "--cn", "Root", "--key", "rsa-3072", "-q"];
     init.extend(token_flags(&hsm, &uri));
@@ -486,16 +455,7 @@ fn child_generates_then_discards_a_key_beside_another_with_its_id() {
 /// An EC key pair `K` (CKA_ID `0d0d`) whose public object is labelled
 /// "K pubkey", as OpenSC PIV and ykcs11 label the two halves.
 fn key_with_differently_labelled_public_object(hsm: &Hsm, env: &Env) {
-    let (ok, out) = hsm.pkcs11_tool(&[
-        "--keypairgen",
-        "--key-type",
-        "EC:prime256v1",
-        "--id",
-        "0d0d",
-        "--label",
-        "K",
-    ]);
-    assert!(ok, "{out}");
+    hsm.p256_key_pair("K", "0d0d");
     let public = env.path("k.pub.der");
     let (ok, out) = hsm.pkcs11_tool(&[
         "--read-object",
@@ -569,11 +529,7 @@ fn environment_module_is_used_only_when_the_recorded_module_is_missing_and_error
     let module = env.path("softhsm.so");
     std::fs::copy(&hsm.module, &module).unwrap();
     let uri = hsm.uri("");
-    let mut init = vec!["init", "--cn", "Token Root CA", "-q"];
-    init.extend(token_flags(&hsm, &uri));
-    let i = init.len() - 5;
-    init[i] = s(&module);
-    hsm.ok(&env, &init);
+    hsm.init_root_with_module(&env, "Token Root CA", &uri, &module);
     // The recorded module is there: a variable naming another file is not used.
     let elsewhere = env.path("not-a-module.so");
     std::fs::write(&elsewhere, "not a shared library").unwrap();
@@ -738,16 +694,7 @@ fn new_ca_naming_an_existing_token_key_is_refused_when_another_ca_certificate_ca
     let mut inter = vec!["intermediate", "issuing", "--cn", "Issuing", "-q"];
     inter.extend(token_flags(&hsm, &uri));
     hsm.ok(&env, &inter);
-    let (ok, out) = hsm.pkcs11_tool(&[
-        "--keypairgen",
-        "--key-type",
-        "EC:prime256v1",
-        "--label",
-        "spare",
-        "--id",
-        "0e0e",
-    ]);
-    assert!(ok, "{out}");
+    hsm.p256_key_pair("spare", "0e0e");
     std::fs::write(env.pki.join("cas/issuing/ca.pem"), "not a certificate\n").unwrap();
     let spare = hsm.uri(";object=spare");
     let mut second = vec!["intermediate", "second", "--cn", "Second", "-q"];
