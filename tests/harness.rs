@@ -39,30 +39,19 @@ const PROBE: &str = "CERTSMITH_HARNESS_PROBE";
 fn inherited_certsmith_variables_never_reach_certsmith() {
     // Env changes inside this multi-threaded process are unsound: run the
     // probe below in a child of this test binary that inherits the variables.
-    let out = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "harness::probe_spawned_certsmith_environment",
-            "--ignored",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
-        .env(PROBE, "1")
-        .env("CERTSMITH_NOW", "2001-02-03T04:05:06Z")
-        .env("CERTSMITH_TEST_CRASH_AT", "leaf-staged")
-        .env("CERTSMITH_PASSPHRASE", "inherited")
-        .env("CERTSMITH_PKI", "/nonexistent")
-        .env("CERTSMITH_SOME_FUTURE_KNOB", "x")
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let os = |v: &'static str| std::ffi::OsStr::new(v);
+    run_child_test(
+        "harness::probe_spawned_certsmith_environment",
+        &[
+            (PROBE, os("1")),
+            ("CERTSMITH_NOW", os("2001-02-03T04:05:06Z")),
+            ("CERTSMITH_TEST_CRASH_AT", os("leaf-staged")),
+            ("CERTSMITH_PASSPHRASE", os("inherited")),
+            ("CERTSMITH_PKI", os("/nonexistent")),
+            ("CERTSMITH_SOME_FUTURE_KNOB", os("x")),
+        ],
+        &std::env::current_dir().unwrap(),
     );
-    assert!(out.status.success(), "{text}");
-    assert!(text.contains("1 passed"), "the probe did not run: {text}");
 }
 
 #[test]

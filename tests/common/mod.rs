@@ -413,3 +413,32 @@ pub fn openssl_der(kind: &str, input: &Path, out: &Path) -> Vec<u8> {
     assert!(ok, "openssl {kind} -outform DER: {text}");
     std::fs::read(out).unwrap()
 }
+
+/// Runs the `#[ignore]`d test `name` of this test binary in a child process
+/// with the variables `vars` (for what must not change this process's
+/// environment, or needs a fresh one), in `dir`; asserts it passed and
+/// returns its output.
+pub fn run_child_test(name: &str, vars: &[(&str, &std::ffi::OsStr)], dir: &Path) -> String {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        name,
+        "--ignored",
+        "--nocapture",
+        "--test-threads",
+        "1",
+    ])
+    .current_dir(dir);
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{name}: {text}");
+    assert!(text.contains("1 passed"), "{name} did not run: {text}");
+    text
+}

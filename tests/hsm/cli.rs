@@ -2,7 +2,7 @@
 //! token, certificates and CRLs signed there, refusals, offline CAs.
 
 use super::{Hsm, PIN, key_files};
-use crate::common::{Env, openssl, openssl_verify, s};
+use crate::common::{Env, openssl, openssl_verify, run_child_test, s};
 
 /// The four flags that put a new CA's key in `hsm`'s token.
 pub(super) fn token_flags<'a>(hsm: &'a Hsm, uri: &'a str) -> Vec<&'a str> {
@@ -146,24 +146,14 @@ fn token_private_key_is_sensitive_never_extractable_and_cannot_be_read() {
     }
     // Asking the token itself for CKA_VALUE (pkcs11-tool does not even try):
     // a child process of this test binary, with the token's SOFTHSM2_CONF.
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "hsm::cli::child_reads_the_private_key_value",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("SOFTHSM2_CONF", &hsm.conf)
-        .env("HSM_CHILD_MODULE", &hsm.module)
-        .current_dir(env.dir.path())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let text = run_child_test(
+        "hsm::cli::child_reads_the_private_key_value",
+        &[
+            ("SOFTHSM2_CONF", hsm.conf.as_os_str()),
+            ("HSM_CHILD_MODULE", hsm.module.as_os_str()),
+        ],
+        env.dir.path(),
     );
-    assert!(out.status.success(), "{text}");
     assert!(
         text.contains("private key value refused by the token"),
         "{text}"

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::cli::token_flags;
 use super::{Hsm, PIN};
-use crate::common::{Env, openssl, openssl_verify, s};
+use crate::common::{Env, openssl, openssl_verify, run_child_test, s};
 
 /// OpenSC's PKCS#11 spy: logs every call, then passes it to `$PKCS11SPY`.
 const SPY: &str = "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so";
@@ -153,6 +153,18 @@ fn token_key_whose_public_object_matches_twice_is_refused_with_the_pki_unmade() 
     assert!(!env.pki.exists(), "a refused init left a PKI directory");
 }
 
+/// A token P-256 root CA whose private key object was then replaced by
+/// another key pair's, its old public object kept; `None` when skipped.
+fn p256_root_with_its_private_key_swapped(env: &Env) -> Option<Hsm> {
+    let hsm = Hsm::new(env, "acme-ca")?;
+    let uri = hsm.uri("");
+    let mut init = vec!["init", "--cn", "Token Root CA", "--key", "ecdsa-p256", "-q"];
+    init.extend(token_flags(&hsm, &uri));
+    hsm.ok(env, &init);
+    swap_private_key(&hsm, env, "root", "726f6f74");
+    Some(hsm)
+}
+
 /// Replaces the private key of token CA `label` (CKA_ID its bytes in hex
 /// `id`) with a new one, keeping the old public object.
 fn swap_private_key(hsm: &Hsm, env: &Env, label: &str, id: &str) {
@@ -181,14 +193,9 @@ fn swap_private_key(hsm: &Hsm, env: &Env, label: &str, id: &str) {
 #[test]
 fn replaced_token_private_key_behind_the_old_public_object_signs_nothing_and_doctor_says_so() {
     let env = Env::new();
-    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+    let Some(hsm) = p256_root_with_its_private_key_swapped(&env) else {
         return;
     };
-    let uri = hsm.uri("");
-    let mut init = vec!["init", "--cn", "Token Root CA", "--key", "ecdsa-p256", "-q"];
-    init.extend(token_flags(&hsm, &uri));
-    hsm.ok(&env, &init);
-    swap_private_key(&hsm, &env, "root", "726f6f74");
     let before = env.tree_hash();
     let r = hsm.run(
         &env,
@@ -373,25 +380,15 @@ fn discarding_a_generated_token_key_removes_its_two_objects_and_nothing_else() {
     };
     // The library itself, in a child process of this test binary that has
     // the token's SOFTHSM2_CONF (a module reads it once per process).
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "hsm::review::child_generates_then_discards_a_key_beside_another_with_its_id",
-            "--ignored",
-            "--nocapture",
-        ])
-        .env("SOFTHSM2_CONF", &hsm.conf)
-        .env("HSM_CHILD_MODULE", &hsm.module)
-        .env("HSM_CHILD_PIN_FILE", &hsm.pin_file)
-        .current_dir(env.dir.path())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let text = run_child_test(
+        "hsm::review::child_generates_then_discards_a_key_beside_another_with_its_id",
+        &[
+            ("SOFTHSM2_CONF", hsm.conf.as_os_str()),
+            ("HSM_CHILD_MODULE", hsm.module.as_os_str()),
+            ("HSM_CHILD_PIN_FILE", hsm.pin_file.as_os_str()),
+        ],
+        env.dir.path(),
     );
-    assert!(out.status.success(), "{text}");
     assert!(text.contains("discarded ca-x"), "{text}");
     let (ok, objects) = hsm.pkcs11_tool(&["--list-objects"]);
     assert!(ok, "{objects}");
@@ -664,14 +661,9 @@ fn pin_with_whitespace_control_characters_or_a_byte_order_mark_is_refused_before
 #[test]
 fn crl_signed_by_a_replaced_token_private_key_names_the_mismatched_pair() {
     let env = Env::new();
-    let Some(hsm) = Hsm::new(&env, "acme-ca") else {
+    let Some(hsm) = p256_root_with_its_private_key_swapped(&env) else {
         return;
     };
-    let uri = hsm.uri("");
-    let mut init = vec!["init", "--cn", "Token Root CA", "--key", "ecdsa-p256", "-q"];
-    init.extend(token_flags(&hsm, &uri));
-    hsm.ok(&env, &init);
-    swap_private_key(&hsm, &env, "root", "726f6f74");
     let before = env.tree_hash();
     let r = hsm.run(
         &env,
