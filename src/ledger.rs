@@ -13,8 +13,9 @@ use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use crate::error::{Error, Result};
 
 /// The schema version this build writes and reads. Version 1 (certsmith
-/// 0.1) had no key store columns on `cas`; see [`MIGRATE_V1_TO_V2`].
-pub const SCHEMA_VERSION: i64 = 2;
+/// 0.1) had no key store columns on `cas` (see [`MIGRATE_V1_TO_V2`]),
+/// version 2 no `settings` table (see [`MIGRATE_V2_TO_V3`]).
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Version 1 → 2: where each CA key lives. `key_store` NULL means a key
 /// file (every v1 CA), `key_ref` is the PKCS#11 URI with the module path
@@ -27,11 +28,30 @@ ALTER TABLE cas ADD COLUMN offline INTEGER NOT NULL DEFAULT 0;
 UPDATE schema_version SET version = 2;
 ";
 
+/// Version 2 → 3: settings a CA or the PKI keeps beyond its certificate
+/// (see [`Ledger::setting`]). Applied after [`MIGRATE_V1_TO_V2`] when needed,
+/// in the same transaction.
+const MIGRATE_V2_TO_V3: &str = "
+CREATE TABLE IF NOT EXISTS settings (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+UPDATE schema_version SET version = 3;
+";
+
 /// What a reader that must not write sees of a v1 ledger: `cas` with the
 /// v2 columns at their defaults, as a view in the connection's own temp
 /// schema (which shadows `main.cas`); the ledger file is not touched.
 const READ_V1_AS_V2: &str = "
 CREATE TEMP VIEW cas AS SELECT *, NULL AS key_store, NULL AS key_ref, 0 AS offline FROM main.cas;
+";
+
+/// What a reader that must not write sees of a v1 or v2 ledger: no
+/// settings, as an empty table in the connection's own temp schema.
+const READ_V2_AS_V3: &str = "
+CREATE TEMP TABLE settings (scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (scope, key));
 ";
 
 const SCHEMA: &str = "
@@ -71,6 +91,12 @@ CREATE TABLE IF NOT EXISTS cas (
     key_ref TEXT,
     offline INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS settings (
+    scope TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
 ";
 
 /// Whether a record is a root CA, an intermediate CA or a leaf.
@@ -424,12 +450,15 @@ impl Ledger {
         };
         match v {
             Some(SCHEMA_VERSION) => Ok(l),
-            Some(1) if write => {
-                l.migrate_from_v1()?;
+            Some(1 | 2) if write => {
+                l.migrate()?;
                 Ok(l)
             }
-            Some(1) => {
-                l.conn.execute_batch(READ_V1_AS_V2).map_err(db_err)?;
+            Some(v @ (1 | 2)) => {
+                if v == 1 {
+                    l.conn.execute_batch(READ_V1_AS_V2).map_err(db_err)?;
+                }
+                l.conn.execute_batch(READ_V2_AS_V3).map_err(db_err)?;
                 Ok(l)
             }
             Some(v) if v > SCHEMA_VERSION => Err(Error::input(format!(
@@ -441,9 +470,10 @@ impl Ledger {
         }
     }
 
-    /// Upgrades a v1 ledger to v2 in one transaction; a concurrent writer
-    /// that upgraded it first leaves nothing to do.
-    fn migrate_from_v1(&self) -> Result<()> {
+    /// Upgrades a v1 or v2 ledger to the current version in one
+    /// transaction; a concurrent writer that upgraded it first leaves
+    /// nothing to do.
+    fn migrate(&self) -> Result<()> {
         retry_busy(|| -> rusqlite::Result<()> {
             let tx =
                 rusqlite::Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate)?;
@@ -451,7 +481,57 @@ impl Ledger {
             if v == 1 {
                 tx.execute_batch(MIGRATE_V1_TO_V2)?;
             }
+            if v <= 2 {
+                tx.execute_batch(MIGRATE_V2_TO_V3)?;
+            }
             tx.commit()
+        })
+        .map_err(db_err)
+    }
+
+    /// The value of setting `key` in `scope`, if set. Scopes: `ca:<name>`
+    /// for a CA, `pki` for the whole PKI, `bundle:<target>` for what a
+    /// bundle target recorded. Callers go through a typed module that
+    /// owns its keys; nothing else spells a key.
+    pub fn setting(&self, scope: &str, key: &str) -> Result<Option<String>> {
+        retry_busy(|| {
+            self.conn
+                .query_row(
+                    "SELECT value FROM settings WHERE scope = ?1 AND key = ?2",
+                    params![scope, key],
+                    |r| r.get(0),
+                )
+                .optional()
+        })
+        .map_err(db_err)
+    }
+
+    /// Sets (`Some`) or clears (`None`) setting `key` in `scope`, in one
+    /// transaction.
+    pub fn set_setting(&mut self, scope: &str, key: &str, value: Option<&str>) -> Result<()> {
+        retry_busy(|| match value {
+            Some(v) => self.conn.execute(
+                "INSERT INTO settings (scope, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
+                params![scope, key, v],
+            ),
+            None => self.conn.execute(
+                "DELETE FROM settings WHERE scope = ?1 AND key = ?2",
+                params![scope, key],
+            ),
+        })
+        .map_err(db_err)
+        .map(drop)
+    }
+
+    /// Every setting in `scope`, sorted by key.
+    pub fn settings(&self, scope: &str) -> Result<Vec<(String, String)>> {
+        retry_busy(|| {
+            let mut st = self
+                .conn
+                .prepare_cached("SELECT key, value FROM settings WHERE scope = ?1 ORDER BY key")?;
+            st.query_map([scope], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(db_err)
     }
@@ -1209,6 +1289,36 @@ mod tests {
         l.release(&[ids[0].unwrap()]).unwrap();
         assert!(l.cert_by_name("a").unwrap().is_none());
         assert_eq!(l.cert_by_name("c").unwrap().unwrap().state, "pending");
+    }
+
+    #[test]
+    fn settings_are_kept_per_scope_and_cleared_by_none() {
+        let (_d, mut l) = ledger();
+        assert_eq!(l.setting("ca:root", "crl_url").unwrap(), None);
+        l.set_setting("ca:root", "crl_url", Some("http://a/root.crl"))
+            .unwrap();
+        l.set_setting("ca:root", "b", Some("1")).unwrap();
+        l.set_setting("ca:issuing", "crl_url", Some("http://a/issuing.crl"))
+            .unwrap();
+        l.set_setting("ca:root", "crl_url", Some("http://b/root.crl"))
+            .unwrap();
+        assert_eq!(
+            l.setting("ca:root", "crl_url").unwrap().as_deref(),
+            Some("http://b/root.crl")
+        );
+        assert_eq!(
+            l.settings("ca:root").unwrap(),
+            vec![
+                ("b".to_string(), "1".to_string()),
+                ("crl_url".to_string(), "http://b/root.crl".to_string())
+            ]
+        );
+        l.set_setting("ca:root", "crl_url", None).unwrap();
+        assert_eq!(l.setting("ca:root", "crl_url").unwrap(), None);
+        assert_eq!(
+            l.setting("ca:issuing", "crl_url").unwrap().as_deref(),
+            Some("http://a/issuing.crl")
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The ledger's schema version 2 (where each CA key lives) and version 1
-//! ledgers made by certsmith 0.1.
+//! The ledger's schema version 3 (settings), version 2 (where each CA key
+//! lives) and version 1 ledgers made by certsmith 0.1.
 
 use crate::common::Env;
 
@@ -9,9 +9,19 @@ fn version(env: &Env) -> i64 {
         .unwrap()
 }
 
+/// Turns the ledger of `env` back into the layout of schema version 2
+/// (no `settings` table).
+fn make_v2(env: &Env) {
+    let c = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
+    c.execute_batch("DROP TABLE settings; UPDATE schema_version SET version = 2;")
+        .unwrap();
+    c.close().unwrap();
+}
+
 /// Turns the ledger of `env` back into the v0.1 layout (schema version 1,
-/// `cas` without the key store columns).
+/// `cas` without the key store columns, no `settings`).
 fn make_v1(env: &Env) {
+    make_v2(env);
     let c = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
     c.execute_batch(
         "ALTER TABLE cas DROP COLUMN key_store; ALTER TABLE cas DROP COLUMN key_ref;
@@ -21,11 +31,45 @@ fn make_v1(env: &Env) {
     c.close().unwrap();
 }
 
+fn has_settings_table(env: &Env) -> bool {
+    let c = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
+    c.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'settings'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap()
+        == 1
+}
+
 #[test]
-fn new_ledger_has_schema_version_2() {
+fn new_ledger_has_schema_version_3_with_settings() {
     let env = Env::new();
     env.hierarchy();
+    assert_eq!(version(&env), 3);
+    assert!(has_settings_table(&env));
+}
+
+#[test]
+fn v2_ledger_is_read_without_a_write_and_upgraded_to_v3_by_a_writer() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev-1", "-q"]);
+    make_v2(&env);
+    let before = env.tree_hash();
+    assert!(env.ok(&["list"]).contains("dev-1"));
+    env.ok(&["status"]);
+    let cert = env.cert_dir("dev-1").join("cert.pem");
+    env.ok(&["verify", cert.to_str().unwrap(), "-q"]);
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "a read-only command wrote to a v2 ledger"
+    );
     assert_eq!(version(&env), 2);
+    env.ok(&["issue", "dev-2", "-q"]);
+    assert_eq!(version(&env), 3);
+    assert!(has_settings_table(&env));
 }
 
 #[test]
@@ -50,9 +94,10 @@ fn v1_ledger_is_read_without_a_write_and_upgraded_once_by_a_writer() {
     );
     assert_eq!(version(&env), 1);
     env.ok(&["issue", "dev-2", "-q"]);
-    assert_eq!(version(&env), 2);
+    assert_eq!(version(&env), 3);
+    assert!(has_settings_table(&env));
     env.ok(&["issue", "dev-3", "-q"]);
-    assert_eq!(version(&env), 2);
+    assert_eq!(version(&env), 3);
     let c = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
     let rows: Vec<(String, Option<String>, i64)> = c
         .prepare("SELECT name, key_store, offline FROM cas ORDER BY name")
