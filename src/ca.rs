@@ -64,6 +64,8 @@ pub struct Signer {
     /// from a probe certificate (built without the private key), so CRLs
     /// carry the very same one.
     key_id: Vec<u8>,
+    /// Where the certificates this CA issues point for revocation data.
+    pub urls: crate::ca_urls::CaUrls,
 }
 
 impl std::fmt::Debug for Signer {
@@ -88,7 +90,9 @@ impl Signer {
         let chain = pki.ca_chain(ledger, name)?;
         let records: Vec<CaRecord> = chain.iter().map(|(r, _)| r.clone()).collect();
         check_alive(ledger.connection(), &records, crate::clock::now()?)?;
-        Self::from_chain(pki, name, chain, pass)
+        let mut signer = Self::from_chain(pki, name, chain, pass)?;
+        signer.urls = crate::ca_urls::CaUrls::load(ledger, name)?;
+        Ok(signer)
     }
 
     /// [`check_alive`] again on `conn`, the transaction that reserves what
@@ -150,6 +154,7 @@ impl Signer {
             key_type,
             issuer,
             key_id: Vec::new(),
+            urls: crate::ca_urls::CaUrls::default(),
         };
         signer.key_id = signer.check_issuer_name_round_trips()?;
         Ok(signer)
@@ -521,7 +526,10 @@ pub fn make_intermediate(
         Some((profile.max_validity, &profile.name)),
         req.clamp,
     )?;
-    let p = ca_params(req, key, profile, pathlen)?;
+    let mut p = ca_params(req, key, profile, pathlen)?;
+    if profile.revocation_urls {
+        signer.urls.apply(&mut p)?;
+    }
     Ok((signer.sign(p, key, window)?, pathlen))
 }
 

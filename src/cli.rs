@@ -75,6 +75,11 @@ pub enum Command {
     /// Manage CA keys
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Change settings of a CA
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// Serve CRLs, CA certificates and OCSP over HTTP
+    Serve(ServeArgs),
     /// Create root, intermediate, first device certificate and a trust-store bundle
     Bootstrap(BootstrapArgs),
     /// Print a shell completion script
@@ -156,7 +161,7 @@ pub struct CaArgs {
     pub protect: NewKeyProtection,
     /// Adopt an existing CA certificate (PEM or DER) instead of making one
     #[arg(long, value_name = "FILE", requires = "import_key", value_hint = clap::ValueHint::FilePath,
-          conflicts_with_all = ["subject", "cn", "key", "validity", "clamp", "pathlen", "permit_dns", "exclude_dns", "permit_ip", "exclude_ip"])]
+          conflicts_with_all = ["subject", "cn", "key", "validity", "clamp", "pathlen", "permit_dns", "exclude_dns", "permit_ip", "exclude_ip", "crl_url", "ocsp_url", "ca_issuers_url"])]
     pub import_cert: Option<PathBuf>,
     /// The private key of --import-cert (PKCS#8 plain or encrypted, SEC1 or PKCS#1 PEM)
     #[arg(long, value_name = "FILE", requires = "import_cert", value_hint = clap::ValueHint::FilePath)]
@@ -169,6 +174,22 @@ pub struct CaArgs {
     pub no_crl: bool,
     #[command(flatten)]
     pub store: KeyStoreArgs,
+    #[command(flatten)]
+    pub urls: UrlArgs,
+}
+
+/// Where a CA's certificates point for revocation data.
+#[derive(Debug, Args, Clone, Default)]
+pub struct UrlArgs {
+    /// CRL Distribution Point put in the certificates this CA issues (http://…; `{ca}` is the CA's name)
+    #[arg(long, value_name = "URL")]
+    pub crl_url: Option<String>,
+    /// OCSP responder URL (AIA) put in the certificates this CA issues
+    #[arg(long, value_name = "URL")]
+    pub ocsp_url: Option<String>,
+    /// caIssuers URL (AIA): where this CA's certificate can be fetched
+    #[arg(long, value_name = "URL")]
+    pub ca_issuers_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -459,6 +480,38 @@ pub enum KeyCommand {
     Online(KeyPlaceArgs),
 }
 
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Set the CRL / OCSP / caIssuers URLs put in certificates the CA issues from now on
+    SetUrls(SetUrlsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SetUrlsArgs {
+    /// CA name
+    pub ca: String,
+    #[command(flatten)]
+    pub urls: UrlArgs,
+    /// Remove the URLs not given with this command
+    #[arg(long)]
+    pub clear: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback by default; put a reverse proxy in front for others)
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR:PORT")]
+    pub listen: String,
+    /// Sign OCSP responses with the CA key instead of a delegated responder certificate
+    #[arg(long)]
+    pub ocsp_sign_with_ca: bool,
+    /// Most connections served at once
+    #[arg(long, default_value_t = 256, value_name = "N")]
+    pub max_connections: usize,
+    #[command(flatten)]
+    pub pass: PassArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct KeyPlaceArgs {
     /// CA name
@@ -519,6 +572,8 @@ pub struct BootstrapArgs {
     pub protect: NewKeyProtection,
     #[command(flatten)]
     pub store: KeyStoreArgs,
+    #[command(flatten)]
+    pub urls: UrlArgs,
 }
 
 #[derive(Debug, Args)]

@@ -98,6 +98,16 @@ impl LeafRequest {
         p.is_ca = IsCa::ExplicitNoCa;
         p.key_usages = self.profile.key_usage_for(key_type);
         p.extended_key_usages = self.profile.ext_key_usage.clone();
+        // An OCSP responder's certificate is not itself checked for revocation (RFC 6960 4.2.2.2.1).
+        if p.extended_key_usages
+            .contains(&rcgen::ExtendedKeyUsagePurpose::OcspSigning)
+        {
+            p.custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    crate::ocsp::NOCHECK_OID,
+                    crate::ocsp::nocheck_value(),
+                ));
+        }
         Ok(p)
     }
 
@@ -116,7 +126,11 @@ impl LeafRequest {
             Some((self.profile.max_validity, &self.profile.name)),
             self.clamp,
         )?;
-        signer.sign(self.params(key_type)?, public_key, window)
+        let mut params = self.params(key_type)?;
+        if self.profile.revocation_urls {
+            signer.urls.apply(&mut params)?;
+        }
+        signer.sign(params, public_key, window)
     }
 
     /// Signs the leaf for `key` with `signer`: the value [`write`] takes.

@@ -23,6 +23,10 @@ const BUILTIN: &[(&str, &str)] = &[
         "intermediate-ca",
         include_str!("../templates/intermediate-ca.json"),
     ),
+    (
+        "ocsp-responder",
+        include_str!("../templates/ocsp-responder.json"),
+    ),
 ];
 
 /// What a profile makes.
@@ -52,6 +56,14 @@ struct ProfileFile {
     san_required_one_of: Vec<String>,
     #[serde(default)]
     default_pathlen: Option<u8>,
+    /// Whether certificates of this profile carry the issuing CA's CRL and
+    /// OCSP URLs (when it has some); on unless set to false.
+    #[serde(default = "yes")]
+    revocation_urls: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A parsed, validated profile.
@@ -71,6 +83,8 @@ pub struct Profile {
     pub san_allowed: Vec<String>,
     pub san_required_one_of: Vec<String>,
     pub default_pathlen: Option<u8>,
+    /// Whether its certificates carry the issuing CA's revocation URLs.
+    pub revocation_urls: bool,
     /// Where it came from: "built-in" or the override file's path.
     pub source: String,
 }
@@ -211,6 +225,7 @@ impl Profile {
             san_allowed: f.san_allowed,
             san_required_one_of: f.san_required_one_of,
             default_pathlen: f.default_pathlen,
+            revocation_urls: f.revocation_urls,
             source: source.to_string(),
         })
     }

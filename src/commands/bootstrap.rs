@@ -63,6 +63,7 @@ pub fn plan_from_flags(a: &BootstrapArgs) -> Result<Plan> {
         target: a.target.clone(),
         p12,
         store,
+        urls: super::url_change(&a.urls),
     })
 }
 

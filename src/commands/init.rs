@@ -38,6 +38,7 @@ pub fn new_ca_request(name: &str, a: &CaArgs) -> Result<NewCaRequest> {
         pass,
         kdf,
         store: super::key_store(&a.store, &a.pass)?,
+        urls: super::url_change(&a.urls),
     })
 }
 

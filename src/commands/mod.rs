@@ -16,6 +16,8 @@ use crate::cli::{Cli, Command, NewKeyProtection, PassArgs};
 mod batch;
 mod bootstrap;
 mod bundle;
+mod ca;
+mod ca_urls;
 mod completions;
 mod crl;
 mod doctor;
@@ -28,6 +30,7 @@ mod key;
 mod list;
 mod renew;
 mod revoke;
+mod serve;
 mod sign;
 mod status;
 mod verify;
@@ -172,6 +175,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Renew(a) => renew::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
         Command::Key(a) => key::run(&ctx, a),
+        Command::Ca(a) => ca::run(&ctx, a),
+        Command::Serve(a) => serve::run(&ctx, a),
     }
 }
 
@@ -350,5 +355,15 @@ pub fn report_error(e: &Error) {
     diagnostic("certsmith: ", &e.to_string());
     if let Some(h) = e.hint_text() {
         diagnostic("hint: ", &h);
+    }
+}
+
+/// The `--crl-url` / `--ocsp-url` / `--ca-issuers-url` flags as a change.
+pub fn url_change(a: &crate::cli::UrlArgs) -> certsmith::ca_urls::UrlChange {
+    certsmith::ca_urls::UrlChange {
+        crl: a.crl_url.clone(),
+        ocsp: a.ocsp_url.clone(),
+        ca_issuers: a.ca_issuers_url.clone(),
+        clear: false,
     }
 }

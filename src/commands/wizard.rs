@@ -190,6 +190,7 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
         target,
         p12: None,
         store,
+        urls: Default::default(),
     };
     let (first, profile, _) = plan.first_cert();
     plan.p12 = match &a.p12_passphrase_file {

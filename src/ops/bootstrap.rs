@@ -51,6 +51,8 @@ pub struct Plan {
     pub p12: Option<Passphrase>,
     /// Where the CA keys live (`--key-store` and the PKCS#11 flags).
     pub store: crate::keystore::NewKeyStore,
+    /// The revocation URLs of both CAs (`{ca}` stands for each one's name).
+    pub urls: crate::ca_urls::UrlChange,
 }
 
 impl Plan {
@@ -253,6 +255,7 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
             pass: opts.clone(),
             kdf: plan.kdf,
             store: plan.store.clone(),
+            urls: plan.urls.clone(),
         },
     )?;
     let mut constraints = NameConstraintSet::default();
@@ -275,6 +278,7 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
                 pass: opts.clone(),
                 kdf: plan.kdf,
                 store: plan.store.clone(),
+                urls: plan.urls.clone(),
             },
             issuer: "root".into(),
             issuer_pass: opts.clone(),

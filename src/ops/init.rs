@@ -25,6 +25,8 @@ pub struct NewCaRequest {
     pub kdf: Kdf,
     /// Where the new key lives: a key file, or a PKCS#11 token.
     pub store: NewKeyStore,
+    /// Where the certificates the new CA issues point for revocation data.
+    pub urls: crate::ca_urls::UrlChange,
 }
 
 impl NewCaRequest {
@@ -43,6 +45,7 @@ impl NewCaRequest {
 /// again.
 pub fn init(pki: &Pki, req: &NewCaRequest) -> Result<CreatedCa> {
     validate_name("CA", &req.name)?;
+    req.urls.check()?;
     let name = req.name.as_str();
     let existed = pki.root.exists();
     if existed {
@@ -77,7 +80,7 @@ pub fn init(pki: &Pki, req: &NewCaRequest) -> Result<CreatedCa> {
         pathlen: req.ca.pathlen.or(profile.default_pathlen).map(u32::from),
     };
     let created = in_pki_dir(pki, existed, None, |ledger| {
-        ca::write_ca(
+        let created = ca::write_ca(
             pki,
             ledger,
             &new,
@@ -85,7 +88,9 @@ pub fn init(pki: &Pki, req: &NewCaRequest) -> Result<CreatedCa> {
             req.kdf,
             now,
             &crate::ledger::no_check,
-        )
+        )?;
+        req.urls.save(ledger, name)?;
+        Ok(created)
     });
     if created.is_err() {
         new.key.discard();

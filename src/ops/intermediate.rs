@@ -25,6 +25,7 @@ pub struct IntermediateRequest {
 pub fn intermediate(pki: &Pki, req: &IntermediateRequest) -> Result<CreatedCa> {
     let name = req.new.name.as_str();
     validate_name("CA", name)?;
+    req.new.urls.check()?;
     let mut ledger = pki.open_ledger()?;
     ca::ensure_name_free(&ledger, name)?;
     let profile = Profile::load(Some(&pki.root), "intermediate-ca")?;
@@ -68,5 +69,7 @@ pub fn intermediate(pki: &Pki, req: &IntermediateRequest) -> Result<CreatedCa> {
     if created.is_err() {
         new.key.discard();
     }
-    created
+    let created = created?;
+    req.new.urls.save(&mut ledger, name)?;
+    Ok(created)
 }

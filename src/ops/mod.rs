@@ -6,6 +6,7 @@
 pub mod adopt;
 pub mod batch;
 pub mod bootstrap;
+pub mod ca_urls;
 pub mod change_passphrase;
 pub mod crl;
 pub mod export;
@@ -13,6 +14,7 @@ pub mod init;
 pub mod intermediate;
 pub mod issue;
 pub mod revoke;
+pub mod serve;
 pub mod sign;
 pub mod verify;
 

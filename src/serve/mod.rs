@@ -1,0 +1,466 @@
+//! `certsmith serve`: the revocation data of a PKI over HTTP — CRLs, CA
+//! certificates and an OCSP responder (RFC 6960 / RFC 5019) that reads
+//! statuses live from the ledger. Serves nothing else from the PKI
+//! directory: every path it answers is looked up among the CA names.
+
+pub mod authority;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use base64::Engine;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use time::{Duration, OffsetDateTime};
+use x509_ocsp::OcspResponseStatus;
+
+use crate::error::{Error, Result};
+use crate::ledger::Ledger;
+use crate::ocsp::{self, Status};
+use crate::pki::Pki;
+use authority::{Authority, CRL_NEXT_UPDATE, ServedCrl};
+
+/// The largest request body read (an OCSP request is a few hundred bytes).
+pub const MAX_BODY: usize = 64 * 1024;
+/// How long an OCSP response is valid (its nextUpdate after thisUpdate).
+const OCSP_VALIDITY: Duration = Duration::hours(1);
+/// A cached response is signed again once this much of its validity is left.
+const OCSP_REFRESH_BEFORE: Duration = Duration::minutes(30);
+
+/// The ledger as `serve` reads it: one read connection and the
+/// `data_version` it last saw.
+struct LedgerView {
+    ledger: Ledger,
+    version: i64,
+}
+
+/// A signed response kept for nonce-less requests of one CertID.
+struct Cached {
+    der: Bytes,
+    fresh_until: i64,
+}
+
+/// Everything a request needs.
+pub struct Server {
+    pki: Pki,
+    cas: Vec<Authority>,
+    view: Mutex<LedgerView>,
+    cache: RwLock<HashMap<Vec<u8>, Cached>>,
+    sign_with_ca: bool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn db_err(e: rusqlite::Error) -> Error {
+    Error::failed(format!("cannot read the ledger: {e}"))
+}
+
+impl Server {
+    /// A server over `cas`, reading statuses through `ledger` (a read connection).
+    pub fn new(pki: Pki, cas: Vec<Authority>, ledger: Ledger, sign_with_ca: bool) -> Server {
+        Server {
+            pki,
+            cas,
+            view: Mutex::new(LedgerView {
+                ledger,
+                version: -1,
+            }),
+            cache: RwLock::new(HashMap::new()),
+            sign_with_ca,
+        }
+    }
+
+    fn authority(&self, name: &str) -> Option<&Authority> {
+        self.cas.iter().find(|a| a.name == name)
+    }
+
+    /// Runs `f` on the read connection after `PRAGMA data_version` said
+    /// whether another connection committed since the last look: then the
+    /// cached responses are dropped.
+    fn with_ledger<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+        let mut v = lock(&self.view);
+        let conn = v.ledger.connection();
+        let version: i64 = conn
+            .prepare_cached("PRAGMA data_version")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)))
+            .map_err(db_err)?;
+        if version != v.version {
+            self.cache
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+            v.version = version;
+        }
+        f(v.ledger.connection())
+    }
+
+    /// Answers one DER OCSP request.
+    pub fn ocsp(&self, body: &[u8]) -> Vec<u8> {
+        let Some(req) = ocsp::parse_request(body) else {
+            return ocsp::malformed();
+        };
+        match self.answer(&req) {
+            Ok(der) => der,
+            Err(e) => {
+                crate::error::diagnostic("certsmith: serve: ", &e.to_string());
+                ocsp::status_only(OcspResponseStatus::InternalError)
+            }
+        }
+    }
+
+    fn answer(&self, req: &ocsp::Request) -> Result<Vec<u8>> {
+        let now = crate::clock::now()?;
+        let cache_key = (req.nonce.is_none() && req.ids.len() == 1).then(|| req.ids[0].1.clone());
+        let looked_up = self.with_ledger(|conn| {
+            if let Some(k) = &cache_key
+                && let Some(c) = self
+                    .cache
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(k)
+                    .filter(|c| now.unix_timestamp() < c.fresh_until)
+            {
+                return Ok(Err(c.der.to_vec()));
+            }
+            // One CA answers the whole request: the one the first CertID names.
+            let Some(ca) = self.cas.iter().find(|a| a.ids.matches(&req.ids[0].0)) else {
+                return Ok(Ok(None));
+            };
+            let mut answers = Vec::with_capacity(req.ids.len());
+            for (id, _) in &req.ids {
+                let status = match ca.ids.matches(id) {
+                    true => status_of(conn, &ca.name, id.serial_number.as_bytes())?,
+                    false => Status::Unknown,
+                };
+                answers.push((id.clone(), status));
+            }
+            Ok(Ok(Some((ca, answers))))
+        })?;
+        let (ca, answers) = match looked_up {
+            Err(cached) => return Ok(cached),
+            // No CA of this PKI issued it: not ours to answer (RFC 5019 2.2.3).
+            Ok(None) => return Ok(ocsp::status_only(OcspResponseStatus::Unauthorized)),
+            Ok(Some(found)) => found,
+        };
+        let next = now + OCSP_VALIDITY;
+        let (der, renewed) = ca.with_responder(self.sign_with_ca, now, |key| {
+            ocsp::respond(&answers, req.nonce.as_ref(), key, now, next)
+        })?;
+        let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
+        if renewed {
+            cache.clear();
+        }
+        if let Some(k) = cache_key {
+            cache.insert(
+                k,
+                Cached {
+                    der: Bytes::from(der.clone()),
+                    fresh_until: (next - OCSP_REFRESH_BEFORE).unix_timestamp(),
+                },
+            );
+        }
+        Ok(der)
+    }
+
+    /// The CRL of CA `name`: signed again through `certsmith crl`'s code
+    /// when its revocations changed or it is half way to its nextUpdate;
+    /// the last CRL file when the CA's key is not open.
+    pub fn crl(&self, name: &str) -> Option<Result<Arc<Vec<u8>>>> {
+        let ca = self.authority(name)?;
+        Some(self.crl_of(ca))
+    }
+
+    fn crl_of(&self, ca: &Authority) -> Result<Arc<Vec<u8>>> {
+        let now = crate::clock::now()?.unix_timestamp();
+        let revocations = self.with_ledger(|conn| {
+            conn.prepare_cached(
+                "SELECT count(*), coalesce(max(revoked_at), 0) FROM certificates
+                 WHERE issuer = ?1 AND revoked_at IS NOT NULL",
+            )
+            .and_then(|mut s| s.query_row([&ca.name], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(db_err)
+        })?;
+        let mut served = lock(&ca.crl);
+        if let Some(c) = served
+            .as_ref()
+            .filter(|c| c.revocations == revocations && now < c.refresh_at)
+        {
+            return Ok(c.der.clone());
+        }
+        let fresh = match ca.signer() {
+            Some(signer) => (|| {
+                let mut ledger = self.pki.open_ledger()?;
+                let written =
+                    crate::crl::write(&self.pki, &mut ledger, &signer, CRL_NEXT_UPDATE, true)?;
+                let der =
+                    std::fs::read(self.pki.ca_dir(&ca.name).join("crl.der")).map_err(|e| {
+                        crate::store::io_err(
+                            "cannot read the CRL just written",
+                            &self.pki.ca_dir(&ca.name),
+                            &e,
+                        )
+                    })?;
+                let this = OffsetDateTime::parse(
+                    &written.this_update,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .map(|t| t.unix_timestamp())
+                .unwrap_or(now);
+                Ok::<_, Error>((der, this + CRL_NEXT_UPDATE.whole_seconds() / 2))
+            })(),
+            None => Err(Error::failed(format!(
+                "the key of CA '{}' is not open",
+                ca.name
+            ))),
+        };
+        let (der, refresh_at) = match fresh {
+            Ok(f) => f,
+            Err(e) => {
+                crate::error::diagnostic(
+                    "certsmith: serve: ",
+                    &format!(
+                        "cannot sign a new CRL of CA '{}' ({e}); serving its last CRL file",
+                        ca.name
+                    ),
+                );
+                let on_disk = crate::crl::read_file(&self.pki.crl_path(&ca.name))?;
+                let first = on_disk
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| Error::failed(format!("CA '{}' has no CRL file", ca.name)))?;
+                // Looked at again in a minute: a `certsmith crl` run meanwhile is picked up.
+                (first.der, now + 60)
+            }
+        };
+        let der = Arc::new(der);
+        *served = Some(ServedCrl {
+            der: der.clone(),
+            revocations,
+            refresh_at,
+        });
+        Ok(der)
+    }
+
+    /// Routes one request: method, path and body to status, content type and body.
+    pub fn route(
+        &self,
+        method: &Method,
+        path: &str,
+        body: &[u8],
+    ) -> (StatusCode, &'static str, Bytes) {
+        let not_found = (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            Bytes::from_static(b"not found\n"),
+        );
+        match (method, path) {
+            (&Method::GET, "/healthz") => {
+                (StatusCode::OK, "text/plain", Bytes::from_static(b"ok\n"))
+            }
+            (&Method::POST, "/ocsp") | (&Method::POST, "/ocsp/") => {
+                (StatusCode::OK, OCSP_TYPE, Bytes::from(self.ocsp(body)))
+            }
+            (&Method::GET, p) if p.starts_with("/ocsp/") => {
+                let der = percent_decode(&p["/ocsp/".len()..])
+                    .and_then(|t| base64::engine::general_purpose::STANDARD.decode(t).ok());
+                let answer = match der {
+                    Some(d) => self.ocsp(&d),
+                    None => ocsp::malformed(),
+                };
+                (StatusCode::OK, OCSP_TYPE, Bytes::from(answer))
+            }
+            (&Method::GET, p) => {
+                if let Some(name) = p.strip_prefix("/ca/").and_then(|n| n.strip_suffix(".crt")) {
+                    return match self.authority(name) {
+                        Some(a) => (
+                            StatusCode::OK,
+                            "application/pkix-cert",
+                            Bytes::from(a.cert_der.to_vec()),
+                        ),
+                        None => not_found,
+                    };
+                }
+                if let Some(name) = p.strip_prefix("/crl/").and_then(|n| n.strip_suffix(".crl")) {
+                    return match self.crl(name) {
+                        Some(Ok(der)) => (
+                            StatusCode::OK,
+                            "application/pkix-crl",
+                            Bytes::from(der.to_vec()),
+                        ),
+                        Some(Err(e)) => {
+                            crate::error::diagnostic("certsmith: serve: ", &e.to_string());
+                            (
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "text/plain",
+                                Bytes::from_static(b"no CRL available\n"),
+                            )
+                        }
+                        None => not_found,
+                    };
+                }
+                not_found
+            }
+            _ => not_found,
+        }
+    }
+}
+
+const OCSP_TYPE: &str = "application/ocsp-response";
+
+/// Decodes %XX escapes (RFC 5019 GET requests escape '+', '/' and '=').
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The status of serial `serial` (DER INTEGER contents) issued by `ca`.
+fn status_of(conn: &rusqlite::Connection, ca: &str, serial: &[u8]) -> Result<Status> {
+    let hex = crate::serial::to_hex(crate::serial::normalize(serial));
+    let row = conn
+        .prepare_cached(
+            "SELECT state, revoked_at, revocation_reason FROM certificates WHERE issuer = ?1 AND serial = ?2",
+        )
+        .and_then(|mut s| {
+            let mut rows = s.query(rusqlite::params![ca, hex])?;
+            match rows.next()? {
+                Some(r) => Ok(Some((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<i64>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))),
+                None => Ok(None),
+            }
+        })
+        .map_err(db_err)?;
+    Ok(match row {
+        None => Status::Unknown,
+        Some((state, _, _)) if state == "pending" => Status::Unknown,
+        Some((_, Some(at), why)) => Status::Revoked {
+            at,
+            reason: crate::revoke::reason_code(why.as_deref()) as u8,
+        },
+        Some(_) => Status::Good,
+    })
+}
+
+/// Listens on `addr` and serves until SIGTERM or SIGINT; `ready` is called
+/// with the bound address once it accepts connections.
+pub fn run(
+    server: Server,
+    addr: SocketAddr,
+    max_connections: usize,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_io()
+        .enable_time()
+        .build()
+        .map_err(|e| Error::failed(format!("cannot start the server: {e}")))?;
+    rt.block_on(listen(Arc::new(server), addr, max_connections, ready))
+}
+
+async fn listen(
+    server: Arc<Server>,
+    addr: SocketAddr,
+    max_connections: usize,
+    ready: impl FnOnce(SocketAddr),
+) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::input(format!("cannot listen on '{addr}': {e}")))?;
+    let bound = listener
+        .local_addr()
+        .map_err(|e| Error::failed(format!("cannot listen on '{addr}': {e}")))?;
+    let sig = |k| signal(k).map_err(|e| Error::failed(format!("cannot handle signals: {e}")));
+    let (mut term, mut int) = (sig(SignalKind::terminate())?, sig(SignalKind::interrupt())?);
+    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+    ready(bound);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => p.map_err(|e| Error::failed(e.to_string()))?,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    crate::error::diagnostic("certsmith: serve: ", &format!("accept failed: {e}"));
+                    continue;
+                }
+            },
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let server = server.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| handle(server.clone(), peer, req));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(10))
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                .await;
+            drop(permit);
+        });
+    }
+    crate::error::diagnostic("certsmith: serve: ", "stopped");
+    Ok(())
+}
+
+async fn handle(
+    server: Arc<Server>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> std::result::Result<Response<Full<Bytes>>, std::convert::Infallible> {
+    let start = Instant::now();
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let (status, ctype, bytes) = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => {
+            let body = b.to_bytes();
+            let s = server.clone();
+            let method = parts.method.clone();
+            let p = path.clone();
+            // Signing a CRL of many entries blocks; OCSP is quick either way.
+            tokio::task::block_in_place(move || s.route(&method, &p, &body))
+        }
+        Err(_) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "text/plain",
+            Bytes::from_static(b"request body too large\n"),
+        ),
+    };
+    let shown: String = path.chars().take(96).collect();
+    eprintln!(
+        "{peer} {} {shown} {} {} {}us",
+        parts.method,
+        status.as_u16(),
+        bytes.len(),
+        start.elapsed().as_micros()
+    );
+    let mut resp = Response::new(Full::new(bytes));
+    *resp.status_mut() = status;
+    if let Ok(v) = hyper::header::HeaderValue::from_str(ctype) {
+        resp.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    Ok(resp)
+}
