@@ -432,11 +432,14 @@ fn ca_params(
     Ok(p)
 }
 
-/// Makes a self-signed root certificate for `key`.
+/// Makes a self-signed root certificate for `key`, carrying its own
+/// revocation `urls` (verifiers that check the whole chain, as OpenSSL's
+/// `-crl_check_all` does, look up the root's CRL there too).
 pub fn make_root(
     req: &CaRequest,
     key: &impl SigningKey,
     profile: &Profile,
+    urls: &crate::ca_urls::CaUrls,
     now: OffsetDateTime,
 ) -> Result<Signed> {
     let v = req.validity.unwrap_or(profile.default_validity);
@@ -449,6 +452,9 @@ pub fn make_root(
     )?;
     let pathlen = req.pathlen.or(profile.default_pathlen);
     let mut p = ca_params(req, key, profile, pathlen)?;
+    if profile.revocation_urls {
+        urls.apply(&mut p)?;
+    }
     let serial = serial::random()?;
     p.serial_number = Some(SerialNumber::from_slice(&serial));
     p.not_before = window.not_before;

@@ -40,6 +40,11 @@ pub struct CertInfo {
     pub signature_algorithm: String,
     pub fingerprint: String,
     pub self_signed: bool,
+    /// The URIs of its CRL Distribution Points.
+    pub crl_urls: Vec<String>,
+    /// Its Authority Information Access URIs: OCSP, then caIssuers.
+    pub ocsp_urls: Vec<String>,
+    pub ca_issuers_urls: Vec<String>,
 }
 
 impl CertInfo {
@@ -95,6 +100,9 @@ impl CertInfo {
             signature_algorithm: signature_name(&c.signature_algorithm.algorithm.to_id_string()),
             fingerprint: fingerprint(der),
             self_signed: c.subject().as_raw() == c.issuer().as_raw(),
+            crl_urls: Vec::new(),
+            ocsp_urls: Vec::new(),
+            ca_issuers_urls: Vec::new(),
         };
         for ext in c.extensions() {
             match ext.parsed_extension() {
@@ -143,6 +151,25 @@ impl CertInfo {
                 }
                 ParsedExtension::NameConstraints(nc) => {
                     info.name_constraints = NameConstraintSet::from_x509(nc)
+                }
+                ParsedExtension::CRLDistributionPoints(dps) => {
+                    use x509_parser::extensions::DistributionPointName;
+                    for dp in dps.iter() {
+                        if let Some(DistributionPointName::FullName(names)) = &dp.distribution_point
+                        {
+                            info.crl_urls.extend(names.iter().filter_map(uri_of));
+                        }
+                    }
+                }
+                ParsedExtension::AuthorityInfoAccess(aia) => {
+                    for ad in aia.iter() {
+                        let list = match ad.access_method.to_id_string().as_str() {
+                            "1.3.6.1.5.5.7.48.1" => &mut info.ocsp_urls,
+                            "1.3.6.1.5.5.7.48.2" => &mut info.ca_issuers_urls,
+                            _ => continue,
+                        };
+                        list.extend(uri_of(&ad.access_location));
+                    }
                 }
                 _ => {}
             }
@@ -281,5 +308,13 @@ pub fn read_certs(path: &std::path::Path) -> Result<Vec<CertInfo>> {
     match std::str::from_utf8(&bytes) {
         Ok(text) if text.contains("-----BEGIN") => parse_pem_certs(text, &what),
         _ => Ok(vec![CertInfo::from_der(&bytes, &what)?]),
+    }
+}
+
+/// The text of a URI general name.
+fn uri_of(n: &x509_parser::extensions::GeneralName<'_>) -> Option<String> {
+    match n {
+        x509_parser::extensions::GeneralName::URI(u) => Some((*u).to_string()),
+        _ => None,
     }
 }

@@ -103,6 +103,9 @@ pub fn cert_json(c: &CertInfo) -> Value {
         "subject_key_id": c.ski.as_ref().map(|k| serial::to_hex(k)),
         "authority_key_id": c.aki.as_ref().map(|k| serial::to_hex(k)),
         "self_signed": c.self_signed,
+        "crl_urls": c.crl_urls,
+        "ocsp_urls": c.ocsp_urls,
+        "ca_issuers_urls": c.ca_issuers_urls,
         "sha256_fingerprint": c.fingerprint,
     })
 }
@@ -164,6 +167,15 @@ fn cert_text(c: &CertInfo, out: &mut Vec<String>) {
     }
     if let Some(k) = &c.aki {
         line("Authority key id:", serial::to_colon_hex(k));
+    }
+    for (what, urls) in [
+        ("CRL URL:", &c.crl_urls),
+        ("OCSP URL:", &c.ocsp_urls),
+        ("CA issuers URL:", &c.ca_issuers_urls),
+    ] {
+        for u in urls {
+            line(what, crate::error::escape_controls(u));
+        }
     }
     line("SHA-256 fingerprint:", c.fingerprint.clone());
 }

@@ -62,7 +62,8 @@ pub fn init(pki: &Pki, req: &NewCaRequest) -> Result<CreatedCa> {
     if existed && pki.ledger_path().exists() {
         ca::ensure_key_unused(pki, &pki.read_ledger()?, &key)?;
     }
-    let signed = match ca::make_root(&req.ca, &key, &profile, now) {
+    let urls = req.urls.for_ca(name).applied_to(Default::default());
+    let signed = match ca::make_root(&req.ca, &key, &profile, &urls, now) {
         Ok(s) => s,
         Err(e) => {
             key.discard();
