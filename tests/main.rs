@@ -16,6 +16,7 @@ mod keys;
 mod keys_import;
 mod keys_renew;
 mod refusals;
+mod revocation_urls;
 mod trust;
 mod trust_bundle;
 mod trust_constraints;
