@@ -17,6 +17,7 @@ mod keys_import;
 mod keys_renew;
 mod refusals;
 mod revocation_urls;
+mod serve;
 mod trust;
 mod trust_bundle;
 mod trust_constraints;

@@ -4,18 +4,17 @@
 //! device, a foreign device, no certificate and a server certificate used
 //! as a client do not.
 
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName};
 
+use crate::common::nginx::*;
 use crate::common::*;
 
-const NGINX: &str = "/usr/sbin/nginx";
 
 /// The PKI of the matrix: devices, a revoked device, a server cert, a foreign device.
 struct Fixture {
@@ -65,156 +64,8 @@ fn identity(env: &Env, name: &str, full: bool) -> (PathBuf, PathBuf) {
     )
 }
 
-/// nginx, stopped when dropped.
-struct Nginx {
-    child: Child,
-    dir: PathBuf,
-}
-
-impl Nginx {
-    /// A graceful stop (`nginx -s quit`); whether nginx exited (and was
-    /// reaped) within 10 s.
-    fn stop(&mut self) -> bool {
-        if !matches!(self.child.try_wait(), Ok(None)) {
-            return true;
-        }
-        let quit = Command::new(NGINX)
-            .arg("-p")
-            .arg(&self.dir)
-            .arg("-c")
-            .arg(self.dir.join("nginx.conf"))
-            .args(["-s", "quit"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while quit.as_ref().is_ok_and(|s| s.success()) && Instant::now() < deadline {
-            if !matches!(self.child.try_wait(), Ok(None)) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-}
-
-impl Drop for Nginx {
-    /// nginx runs as one process (`master_process off`) in the test's own
-    /// process group: a graceful stop ends it, and so does Ctrl-C at the
-    /// terminal, which signals the whole foreground group. Should the stop
-    /// fail, the one process is killed.
-    fn drop(&mut self) {
-        if !self.stop() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn start_nginx(env: &Env, port: u16) -> Nginx {
-    let dir = env.path("nginx");
-    std::fs::create_dir_all(dir.join("tmp")).unwrap();
-    let server = env.cert_dir("localhost");
-    let bundle = env.pki.join("bundles/nginx");
-    let conf = format!(
-        "master_process off;\n\
-         worker_processes 1;\n\
-         error_log {d}/error.log info;\n\
-         pid {d}/nginx.pid;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{\n\
-           access_log off;\n\
-           client_body_temp_path {d}/tmp/body; proxy_temp_path {d}/tmp/proxy;\n\
-           fastcgi_temp_path {d}/tmp/fastcgi; uwsgi_temp_path {d}/tmp/uwsgi; scgi_temp_path {d}/tmp/scgi;\n\
-           server {{\n\
-             listen 127.0.0.1:{port} ssl;\n\
-             ssl_certificate {s}/fullchain.pem;\n\
-             ssl_certificate_key {s}/key.pem;\n\
-             include {b}/nginx-mtls.conf;\n\
-             location / {{ return 200 \"hello $ssl_client_s_dn\\n\"; }}\n\
-           }}\n\
-         }}\n",
-        d = dir.display(),
-        s = server.display(),
-        b = bundle.display(),
-    );
-    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let child = Command::new(NGINX)
-        .arg("-p")
-        .arg(&dir)
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .args(["-g", "daemon off;"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start nginx");
-    let mut n = Nginx { child, dir };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return n;
-        }
-        if let Ok(Some(status)) = n.child.try_wait() {
-            let log = std::fs::read_to_string(n.dir.join("error.log")).unwrap_or_default();
-            panic!("nginx exited ({status}) before listening:\n{log}");
-        }
-        assert!(
-            Instant::now() < deadline,
-            "nginx did not listen on port {port} within 15 s"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// curl's HTTP status ("000" when the TLS handshake itself failed).
-fn curl(env: &Env, port: u16, id: Option<(PathBuf, PathBuf)>) -> String {
-    let mut c = Command::new("curl");
-    c.args([
-        "-sS",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "--max-time",
-        "10",
-    ])
-    .arg("--cacert")
-    .arg(env.root_pem())
-    .arg("--resolve")
-    .arg(format!("localhost:{port}:127.0.0.1"));
-    if let Some((cert, key)) = id {
-        c.arg("--cert").arg(cert).arg("--key").arg(key);
-    }
-    let out = c
-        .arg(format!("https://localhost:{port}/"))
-        .output()
-        .expect("curl");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn nginx_available() -> bool {
-    if Path::new(NGINX).exists() && have("curl") {
-        return true;
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!("nginx and curl are required in CI (apt-get install nginx curl)");
-    }
-    eprintln!(
-        "\n**********************************************************************\n\
-         SKIPPED: the nginx mTLS end-to-end test needs {NGINX} and curl.\n\
-         Install them (apt-get install nginx curl) to run it; CI always does.\n\
-         **********************************************************************\n"
-    );
-    false
+    start_nginx_with(env, port, "")
 }
 
 #[test]
