@@ -63,6 +63,21 @@ impl Served {
     fn log(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
+
+    /// The log once it holds `needle` (its stderr is read by another
+    /// thread, so a line may trail the response it describes); panics
+    /// after 10 s.
+    fn log_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if log.contains(needle) {
+                return log;
+            }
+            assert!(Instant::now() < deadline, "no {needle:?} in the log:\n{log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for Served {
@@ -180,8 +195,7 @@ fn openssl_ocsp_sees_good_then_revoked_with_reason_without_a_restart() {
     let out = openssl_ocsp(&served, &env, &chain, "device-stolen", &[]);
     assert!(out.contains("Response verify OK") && out.contains(": revoked"), "{out}");
     // One log line per request.
-    let log = served.log();
-    assert!(log.contains("POST /ocsp 200"), "{log}");
+    served.log_with("POST /ocsp 200");
 }
 
 #[test]
@@ -305,8 +319,7 @@ fn openssl_verify_crl_download_follows_the_urls_in_the_certificates() {
     assert!(!ok && out.contains("certificate revoked"), "{out}");
     let (ok, out) = verify("device-ok");
     assert!(ok, "{out}");
-    let log = served.log();
-    assert!(log.contains("GET /crl/issuing.crl 200"), "{log}");
+    served.log_with("GET /crl/issuing.crl 200");
 }
 
 #[test]
@@ -321,8 +334,7 @@ fn crl_of_an_unopened_ca_key_is_the_last_crl_file_written() {
     assert_eq!(code, 200);
     let on_disk = openssl_der("crl", &env.pki.join("cas/root/crl.pem"), &env.path("root-crl.der"));
     assert_eq!(der, on_disk);
-    let log = served.log();
-    assert!(log.contains("serving its last CRL file"), "{log}");
+    served.log_with("serving its last CRL file");
 }
 
 #[test]
@@ -347,8 +359,7 @@ fn nginx_with_ssl_ocsp_admits_a_device_and_rejects_a_revoked_one_through_serve()
     assert_eq!(curl(&env, tls_port, id("device-ok")), "200", "{}", served.log());
     let code = curl(&env, tls_port, id("device-stolen"));
     assert!(code == "400" || code == "000", "revoked device got {code}");
-    let log = served.log();
-    assert!(log.contains("/ocsp"), "nginx never asked serve:\n{log}");
+    served.log_with("/ocsp");
 }
 
 #[test]
