@@ -79,21 +79,37 @@ fn every_certificate_a_ca_issues_carries_its_crl_and_aia_urls_and_stays_x509_str
                 && text.contains("CA Issuers - URI:http://pki.acme.test/ca/issuing.crt"),
             "{name}: {text}"
         );
-        let purpose = if name == "api" { "sslserver" } else { "sslclient" };
+        let purpose = if name == "api" {
+            "sslserver"
+        } else {
+            "sslclient"
+        };
         let (ok, out) = openssl_verify(&env.root_pem(), Some(&chain_of(&env)), &cert, purpose);
         assert!(ok, "{name}: {out}");
     }
     // The intermediate carries the root's URLs; the root its own.
     let text = x509_text(&chain_of(&env));
-    assert!(text.contains("URI:http://pki.acme.test/crl/root.crl"), "{text}");
-    assert!(text.contains("CA Issuers - URI:http://pki.acme.test/ca/root.crt"), "{text}");
+    assert!(
+        text.contains("URI:http://pki.acme.test/crl/root.crl"),
+        "{text}"
+    );
+    assert!(
+        text.contains("CA Issuers - URI:http://pki.acme.test/ca/root.crt"),
+        "{text}"
+    );
     // inspect shows them.
     let shown = env.ok(&["inspect", s(&env.cert_dir("device-1").join("cert.pem"))]);
-    assert!(shown.contains("http://pki.acme.test/crl/issuing.crl"), "{shown}");
+    assert!(
+        shown.contains("http://pki.acme.test/crl/issuing.crl"),
+        "{shown}"
+    );
     assert!(shown.contains("http://pki.acme.test/ocsp"), "{shown}");
     let json = env.json(&["inspect", s(&env.cert_dir("device-1").join("cert.pem"))]);
     let text = json.to_string();
-    assert!(text.contains("\"ocsp_urls\":[\"http://pki.acme.test/ocsp\"]"), "{text}");
+    assert!(
+        text.contains("\"ocsp_urls\":[\"http://pki.acme.test/ocsp\"]"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -116,20 +132,39 @@ fn ca_set_urls_changes_only_certificates_issued_afterwards_and_clear_removes_the
     let after = x509_text(&env.cert_dir("after").join("cert.pem"));
     assert!(!before.contains("CRL Distribution Points"), "{before}");
     assert!(!before.contains("Authority Information Access"), "{before}");
-    assert!(after.contains("URI:http://pki.acme.test/issuing.crl"), "{after}");
-    assert!(after.contains("OCSP - URI:http://ocsp.acme.test/"), "{after}");
+    assert!(
+        after.contains("URI:http://pki.acme.test/issuing.crl"),
+        "{after}"
+    );
+    assert!(
+        after.contains("OCSP - URI:http://ocsp.acme.test/"),
+        "{after}"
+    );
     assert!(!after.contains("CA Issuers"), "{after}");
     // Only the OCSP URL given: the CRL URL stays.
-    env.ok(&["ca", "set-urls", "issuing", "--ocsp-url", "http://o2.acme.test/", "-q"]);
+    env.ok(&[
+        "ca",
+        "set-urls",
+        "issuing",
+        "--ocsp-url",
+        "http://o2.acme.test/",
+        "-q",
+    ]);
     env.ok(&["issue", "later", "-q"]);
     let later = x509_text(&env.cert_dir("later").join("cert.pem"));
-    assert!(later.contains("URI:http://pki.acme.test/issuing.crl"), "{later}");
+    assert!(
+        later.contains("URI:http://pki.acme.test/issuing.crl"),
+        "{later}"
+    );
     assert!(later.contains("OCSP - URI:http://o2.acme.test/"), "{later}");
     env.ok(&["ca", "set-urls", "issuing", "--clear", "-q"]);
     env.ok(&["issue", "cleared", "-q"]);
     let cleared = x509_text(&env.cert_dir("cleared").join("cert.pem"));
     assert!(!cleared.contains("CRL Distribution Points"), "{cleared}");
-    assert!(!cleared.contains("Authority Information Access"), "{cleared}");
+    assert!(
+        !cleared.contains("Authority Information Access"),
+        "{cleared}"
+    );
 }
 
 #[test]
@@ -137,28 +172,58 @@ fn unusable_urls_are_refused_and_change_nothing() {
     let env = Env::new();
     env.hierarchy();
     for (flag, url, says) in [
-        ("--crl-url", "https://pki.acme.test/a.crl", "only http:// URLs are allowed"),
-        ("--ocsp-url", "ldap://pki.acme.test/x", "only http:// URLs are allowed"),
+        (
+            "--crl-url",
+            "https://pki.acme.test/a.crl",
+            "only http:// URLs are allowed",
+        ),
+        (
+            "--ocsp-url",
+            "ldap://pki.acme.test/x",
+            "only http:// URLs are allowed",
+        ),
         ("--crl-url", "http://pki acme/a.crl", "contains a space"),
-        ("--ca-issuers-url", "http://pki.acme.test/ca.crt#x", "has a fragment"),
+        (
+            "--ca-issuers-url",
+            "http://pki.acme.test/ca.crt#x",
+            "has a fragment",
+        ),
         ("--ocsp-url", "http://pkí.acme.test/", "non-ASCII"),
         ("--crl-url", "http:///a.crl", "has no host"),
     ] {
         let err = refused(&env, &["ca", "set-urls", "issuing", flag, url]);
         assert!(err.contains(says), "{url}: {err}");
     }
-    let err = refused(&env, &["ca", "set-urls", "nosuch", "--ocsp-url", "http://o/"]);
+    let err = refused(
+        &env,
+        &["ca", "set-urls", "nosuch", "--ocsp-url", "http://o/"],
+    );
     assert!(err.contains("no CA named 'nosuch'"), "{err}");
     let err = refused(&env, &["ca", "set-urls", "issuing"]);
     assert!(err.contains("nothing to change"), "{err}");
     // A CA is not made with an unusable URL either.
     let err = refused(
         &env,
-        &["intermediate", "second", "--cn", "Second", "--no-passphrase", "--crl-url", "https://x/y.crl"],
+        &[
+            "intermediate",
+            "second",
+            "--cn",
+            "Second",
+            "--no-passphrase",
+            "--crl-url",
+            "https://x/y.crl",
+        ],
     );
     assert!(err.contains("only http:// URLs are allowed"), "{err}");
     let fresh = Env::new();
-    let r = fresh.run(&["init", "--cn", "R", "--no-passphrase", "--ocsp-url", "http://a b/"]);
+    let r = fresh.run(&[
+        "init",
+        "--cn",
+        "R",
+        "--no-passphrase",
+        "--ocsp-url",
+        "http://a b/",
+    ]);
     assert_eq!(r.code, 2, "{}", r.stderr);
     assert!(!fresh.pki.exists(), "a refused init left a PKI directory");
 }
@@ -195,8 +260,17 @@ fn bootstrap_gives_each_ca_its_own_urls() {
         "-q",
     ]);
     let device = x509_text(&env.cert_dir("device-001").join("cert.pem"));
-    assert!(device.contains("URI:http://pki.acme.test/crl/issuing.crl"), "{device}");
-    assert!(device.contains("OCSP - URI:http://pki.acme.test/ocsp"), "{device}");
+    assert!(
+        device.contains("URI:http://pki.acme.test/crl/issuing.crl"),
+        "{device}"
+    );
+    assert!(
+        device.contains("OCSP - URI:http://pki.acme.test/ocsp"),
+        "{device}"
+    );
     let inter = x509_text(&chain_of(&env));
-    assert!(inter.contains("URI:http://pki.acme.test/crl/root.crl"), "{inter}");
+    assert!(
+        inter.contains("URI:http://pki.acme.test/crl/root.crl"),
+        "{inter}"
+    );
 }

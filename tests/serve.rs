@@ -74,7 +74,10 @@ impl Served {
             if log.contains(needle) {
                 return log;
             }
-            assert!(Instant::now() < deadline, "no {needle:?} in the log:\n{log}");
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} in the log:\n{log}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -129,7 +132,14 @@ fn pki_served_on(env: &Env, port: u16) -> PathBuf {
     let mut a = vec!["init", "--cn", "Test Root CA", "--no-passphrase", "-q"];
     a.extend(urls);
     env.ok(&a);
-    let mut a = vec!["intermediate", "issuing", "--cn", "Test Issuing CA", "--no-passphrase", "-q"];
+    let mut a = vec![
+        "intermediate",
+        "issuing",
+        "--cn",
+        "Test Issuing CA",
+        "--no-passphrase",
+        "-q",
+    ];
     a.extend(urls);
     env.ok(&a);
     env.ok(&["issue", "device-ok", "-q"]);
@@ -156,13 +166,32 @@ fn openssl_ocsp(served: &Served, env: &Env, chain: &Path, name: &str, extra: &[&
 
 /// `openssl ocsp -issuer issuer -cert c` against the server (`extra`, such
 /// as a digest, goes before -cert, as openssl wants): its output.
-fn openssl_ocsp_cert(served: &Served, issuer: &Path, c: &Path, chain: &Path, extra: &[&str]) -> String {
+fn openssl_ocsp_cert(
+    served: &Served,
+    issuer: &Path,
+    c: &Path,
+    chain: &Path,
+    extra: &[&str],
+) -> String {
     let url = served.url("/ocsp");
     let mut args = vec!["ocsp", "-issuer", s(issuer)];
     args.extend_from_slice(extra);
-    args.extend(["-cert", s(c), "-url", url.as_str(), "-CAfile", s(chain), "-timeout", "10"]);
+    args.extend([
+        "-cert",
+        s(c),
+        "-url",
+        url.as_str(),
+        "-CAfile",
+        s(chain),
+        "-timeout",
+        "10",
+    ]);
     let (ok, out) = openssl(&args);
-    assert!(ok, "openssl ocsp failed:\n{out}\nserver log:\n{}", served.log());
+    assert!(
+        ok,
+        "openssl ocsp failed:\n{out}\nserver log:\n{}",
+        served.log()
+    );
     out
 }
 
@@ -177,23 +206,47 @@ fn openssl_ocsp_sees_good_then_revoked_with_reason_without_a_restart() {
     assert!(out.contains(": good"), "{out}");
     // openssl sends a nonce and warns when the response does not echo it.
     assert!(!out.contains("WARNING"), "{out}");
-    env.ok(&["revoke", "device-stolen", "--reason", "key-compromise", "-q"]);
+    env.ok(&[
+        "revoke",
+        "device-stolen",
+        "--reason",
+        "key-compromise",
+        "-q",
+    ]);
     let out = openssl_ocsp(&served, &env, &chain, "device-stolen", &[]);
     assert!(out.contains(": revoked"), "{out}");
     assert!(out.contains("Reason: keyCompromise"), "{out}");
     assert!(out.contains("Revocation Time:"), "{out}");
     // Nonce-less, SHA-256 CertID: answered (from the cache the second time) alike.
     for _ in 0..2 {
-        let out = openssl_ocsp(&served, &env, &chain, "device-stolen", &["-no_nonce", "-sha256"]);
-        assert!(out.contains("Response verify OK") && out.contains(": revoked"), "{out}");
-        let out = openssl_ocsp(&served, &env, &chain, "device-ok", &["-no_nonce", "-sha256"]);
+        let out = openssl_ocsp(
+            &served,
+            &env,
+            &chain,
+            "device-stolen",
+            &["-no_nonce", "-sha256"],
+        );
+        assert!(
+            out.contains("Response verify OK") && out.contains(": revoked"),
+            "{out}"
+        );
+        let out = openssl_ocsp(
+            &served,
+            &env,
+            &chain,
+            "device-ok",
+            &["-no_nonce", "-sha256"],
+        );
         assert!(out.contains(": good"), "{out}");
     }
     // Signed by the CA itself on request.
     drop(served);
     let served = Served::start(&env, free_port(), &["--ocsp-sign-with-ca"]);
     let out = openssl_ocsp(&served, &env, &chain, "device-stolen", &[]);
-    assert!(out.contains("Response verify OK") && out.contains(": revoked"), "{out}");
+    assert!(
+        out.contains("Response verify OK") && out.contains(": revoked"),
+        "{out}"
+    );
     // One log line per request.
     served.log_with("POST /ocsp 200");
 }
@@ -209,18 +262,42 @@ fn a_certificate_of_another_ca_is_unknown_and_a_foreign_issuer_unauthorized() {
     let foreign = Env::new();
     foreign.hierarchy();
     foreign.ok(&["issue", "alien", "-q"]);
-    let out = openssl_ocsp_cert(&served, &issuing(&env), &cert(&foreign, "alien"), &chain, &[]);
-    assert!(out.contains("Response verify OK") && out.contains(": unknown"), "{out}");
+    let out = openssl_ocsp_cert(
+        &served,
+        &issuing(&env),
+        &cert(&foreign, "alien"),
+        &chain,
+        &[],
+    );
+    assert!(
+        out.contains("Response verify OK") && out.contains(": unknown"),
+        "{out}"
+    );
     // A serial our CA never issued.
     let url = served.url("/ocsp");
     let (ok, out) = openssl(&[
-        "ocsp", "-issuer", s(&issuing(&env)), "-serial", "0x7e57", "-url", &url, "-CAfile", s(&chain),
+        "ocsp",
+        "-issuer",
+        s(&issuing(&env)),
+        "-serial",
+        "0x7e57",
+        "-url",
+        &url,
+        "-CAfile",
+        s(&chain),
     ]);
     assert!(ok && out.contains("0x7e57: unknown"), "{out}");
     // A CA outside this PKI, with its own key: not ours to answer (RFC 5019 2.2.3).
     let (_, out) = openssl(&[
-        "ocsp", "-issuer", s(&foreign.pki.join("cas/issuing/ca.pem")), "-cert", s(&cert(&foreign, "alien")),
-        "-url", &url, "-CAfile", s(&foreign.root_pem()),
+        "ocsp",
+        "-issuer",
+        s(&foreign.pki.join("cas/issuing/ca.pem")),
+        "-cert",
+        s(&cert(&foreign, "alien")),
+        "-url",
+        &url,
+        "-CAfile",
+        s(&foreign.root_pem()),
     ]);
     assert!(out.contains("unauthorized"), "{out}");
 }
@@ -234,22 +311,43 @@ fn get_form_and_tampered_requests_are_answered_and_the_server_keeps_going() {
     let served = Served::start(&env, port, &[]);
     let req = env.path("req.der");
     let (ok, out) = openssl(&[
-        "ocsp", "-issuer", s(&issuing(&env)), "-cert", s(&cert(&env, "device-stolen")), "-no_nonce", "-reqout", s(&req),
+        "ocsp",
+        "-issuer",
+        s(&issuing(&env)),
+        "-cert",
+        s(&cert(&env, "device-stolen")),
+        "-no_nonce",
+        "-reqout",
+        s(&req),
     ]);
     assert!(ok, "{out}");
     let der = std::fs::read(&req).unwrap();
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
-    let escaped = b64.replace('+', "%2B").replace('/', "%2F").replace('=', "%3D");
+    let escaped = b64
+        .replace('+', "%2B")
+        .replace('/', "%2F")
+        .replace('=', "%3D");
     let (code, body) = http(served.addr, "GET", &format!("/ocsp/{escaped}"), b"");
     assert_eq!(code, 200);
     let resp = env.path("resp.der");
     std::fs::write(&resp, &body).unwrap();
     let (ok, out) = openssl(&[
-        "ocsp", "-respin", s(&resp), "-issuer", s(&issuing(&env)), "-cert", s(&cert(&env, "device-stolen")),
-        "-CAfile", s(&chain), "-no_nonce",
+        "ocsp",
+        "-respin",
+        s(&resp),
+        "-issuer",
+        s(&issuing(&env)),
+        "-cert",
+        s(&cert(&env, "device-stolen")),
+        "-CAfile",
+        s(&chain),
+        "-no_nonce",
     ]);
-    assert!(ok && out.contains("Response verify OK") && out.contains(": revoked"), "{out}");
+    assert!(
+        ok && out.contains("Response verify OK") && out.contains(": revoked"),
+        "{out}"
+    );
     // Tampered: cut short, garbage, bad base64. Each gets malformedRequest.
     let malformed = [0x30, 0x03, 0x0a, 0x01, 0x01];
     for body in [&der[..der.len() - 3], b"GET / HTTP/1.0".as_slice(), &[]] {
@@ -305,8 +403,15 @@ fn openssl_verify_crl_download_follows_the_urls_in_the_certificates() {
     let served = Served::start(&env, port, &[]);
     let verify = |name: &str| {
         openssl(&[
-            "verify", "-x509_strict", "-crl_download", "-crl_check_all", "-CAfile", s(&env.root_pem()),
-            "-untrusted", s(&issuing(&env)), s(&cert(&env, name)),
+            "verify",
+            "-x509_strict",
+            "-crl_download",
+            "-crl_check_all",
+            "-CAfile",
+            s(&env.root_pem()),
+            "-untrusted",
+            s(&issuing(&env)),
+            s(&cert(&env, name)),
         ])
     };
     let (ok, out) = verify("device-ok");
@@ -332,7 +437,11 @@ fn crl_of_an_unopened_ca_key_is_the_last_crl_file_written() {
     let served = Served::start(&env, port, &[]);
     let (code, der) = http(served.addr, "GET", "/crl/root.crl", b"");
     assert_eq!(code, 200);
-    let on_disk = openssl_der("crl", &env.pki.join("cas/root/crl.pem"), &env.path("root-crl.der"));
+    let on_disk = openssl_der(
+        "crl",
+        &env.pki.join("cas/root/crl.pem"),
+        &env.path("root-crl.der"),
+    );
     assert_eq!(der, on_disk);
     served.log_with("serving its last CRL file");
 }
@@ -345,8 +454,24 @@ fn nginx_with_ssl_ocsp_admits_a_device_and_rejects_a_revoked_one_through_serve()
     let env = Env::new();
     let port = free_port();
     let chain = pki_served_on(&env, port);
-    env.ok(&["issue", "localhost", "--profile", "server", "--san", "dns:localhost", "--san", "ip:127.0.0.1", "-q"]);
-    env.ok(&["revoke", "device-stolen", "--reason", "key-compromise", "-q"]);
+    env.ok(&[
+        "issue",
+        "localhost",
+        "--profile",
+        "server",
+        "--san",
+        "dns:localhost",
+        "--san",
+        "ip:127.0.0.1",
+        "-q",
+    ]);
+    env.ok(&[
+        "revoke",
+        "device-stolen",
+        "--reason",
+        "key-compromise",
+        "-q",
+    ]);
     let served = Served::start(&env, port, &[]);
     // No ssl_ocsp_responder: nginx asks the responder named in the AIA.
     let mtls = format!(
@@ -356,7 +481,12 @@ fn nginx_with_ssl_ocsp_admits_a_device_and_rejects_a_revoked_one_through_serve()
     let tls_port = free_port();
     let _nginx = start_nginx_with(&env, tls_port, &mtls);
     let id = |n: &str| Some((cert(&env, n), env.cert_dir(n).join("key.pem")));
-    assert_eq!(curl(&env, tls_port, id("device-ok")), "200", "{}", served.log());
+    assert_eq!(
+        curl(&env, tls_port, id("device-ok")),
+        "200",
+        "{}",
+        served.log()
+    );
     let code = curl(&env, tls_port, id("device-stolen"));
     assert!(code == "400" || code == "000", "revoked device got {code}");
     served.log_with("/ocsp");
@@ -393,8 +523,12 @@ fn two_hundred_concurrent_ocsp_requests_all_succeed() {
     for t in threads {
         let (code, body) = t.join().expect("request thread");
         assert_eq!(code, 200);
-        let resp = <x509_ocsp::OcspResponse as der::Decode>::from_der(&body).expect("an OCSP response");
-        assert_eq!(resp.response_status, x509_ocsp::OcspResponseStatus::Successful);
+        let resp =
+            <x509_ocsp::OcspResponse as der::Decode>::from_der(&body).expect("an OCSP response");
+        assert_eq!(
+            resp.response_status,
+            x509_ocsp::OcspResponseStatus::Successful
+        );
     }
     eprintln!("200 concurrent OCSP requests in {:?}", start.elapsed());
 }
@@ -450,7 +584,14 @@ fn a_crl_of_100000_revocations_is_served_end_to_end() {
     let path = env.path("big.crl");
     std::fs::write(&path, &der).unwrap();
     let (ok, out) = openssl(&[
-        "crl", "-inform", "DER", "-in", s(&path), "-noout", "-CAfile", s(&issuing(&env)),
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        s(&path),
+        "-noout",
+        "-CAfile",
+        s(&issuing(&env)),
     ]);
     assert!(ok && out.contains("verify OK"), "{out}");
     // Served again unchanged from memory: the revocations did not change.
@@ -467,7 +608,10 @@ fn serve_stops_cleanly_on_sigterm() {
     let mut served = Served::start(&env, port, &[]);
     assert_eq!(http(served.addr, "GET", "/healthz", b"").0, 200);
     let pid = served.child.id().to_string();
-    let status = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(10);
     let code = loop {

@@ -5,16 +5,13 @@
 //! as a client do not.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer, ServerName};
 
 use crate::common::nginx::*;
 use crate::common::*;
-
 
 /// The PKI of the matrix: devices, a revoked device, a server cert, a foreign device.
 struct Fixture {

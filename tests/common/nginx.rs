@@ -166,4 +166,3 @@ pub fn nginx_available() -> bool {
     );
     false
 }
-
