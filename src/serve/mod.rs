@@ -450,12 +450,15 @@ async fn handle(
         ),
     };
     let shown: String = path.chars().take(96).collect();
-    eprintln!(
-        "{peer} {} {shown} {} {} {}us",
-        parts.method,
-        status.as_u16(),
-        bytes.len(),
-        start.elapsed().as_micros()
+    crate::error::diagnostic(
+        "",
+        &format!(
+            "{peer} {} {shown} {} {} {}us",
+            parts.method,
+            status.as_u16(),
+            bytes.len(),
+            start.elapsed().as_micros()
+        ),
     );
     let mut resp = Response::new(Full::new(bytes));
     *resp.status_mut() = status;
