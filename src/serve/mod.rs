@@ -440,8 +440,12 @@ async fn handle(
             let s = server.clone();
             let method = parts.method.clone();
             let p = path.clone();
-            // Signing a CRL of many entries blocks; OCSP is quick either way.
-            tokio::task::block_in_place(move || s.route(&method, &p, &body))
+            if p.starts_with("/crl/") {
+                // Signing a CRL of many entries takes a while: let the other tasks move on.
+                tokio::task::block_in_place(move || s.route(&method, &p, &body))
+            } else {
+                s.route(&method, &p, &body)
+            }
         }
         Err(_) => (
             StatusCode::PAYLOAD_TOO_LARGE,
