@@ -623,3 +623,48 @@ fn serve_stops_cleanly_on_sigterm() {
     };
     assert_eq!(code, Some(0), "{}", served.log());
 }
+
+#[test]
+fn the_delegated_responder_is_renewed_half_way_through_its_two_days() {
+    let env = Env::new();
+    env.hierarchy();
+    let pki = certsmith::pki::Pki::at(&env.pki);
+    let ledger = pki.read_ledger().unwrap();
+    let pass = certsmith::passphrase::PassOptions::default();
+    let signer = certsmith::ca::Signer::load_for_crl(&pki, &ledger, "issuing", &pass).unwrap();
+    let ca = certsmith::serve::authority::Authority::new(&pki, &ledger, "issuing", Some(signer))
+        .unwrap();
+    let t0 = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap();
+    let cert_at = |t| {
+        ca.with_responder(false, t, |k| Ok(k.cert_der.unwrap().to_vec()))
+            .unwrap()
+    };
+    let (first, issued) = cert_at(t0);
+    assert!(issued, "the first request issues the responder");
+    let info = certsmith::certinfo::CertInfo::from_der(&first, "responder").unwrap();
+    assert_eq!(info.ext_key_usage, ["OCSPSigning"]);
+    // Two days from now (notBefore is set back a little for clock skew).
+    assert_eq!(info.not_after - t0, time::Duration::days(2));
+    let (second, renewed) = cert_at(t0 + time::Duration::hours(23));
+    assert!(!renewed && second == first, "kept before half way");
+    let (third, renewed) = cert_at(t0 + time::Duration::hours(25));
+    assert!(renewed && third != first, "renewed past half way");
+    // With --ocsp-sign-with-ca the CA's own key signs: no certificate to send.
+    let (none, _) = ca
+        .with_responder(true, t0, |k| Ok(k.cert_der.is_none()))
+        .unwrap();
+    assert!(none);
+}
+
+#[test]
+fn serve_refuses_an_unusable_listen_address() {
+    let env = Env::new();
+    env.hierarchy();
+    let err = env.fails(2, &["serve", "--listen", "localhost"]);
+    assert!(
+        err.contains("--listen 'localhost' is not an address and port"),
+        "{err}"
+    );
+}
