@@ -389,6 +389,20 @@ fn only_public_objects_are_served_and_bodies_are_bounded() {
         assert_eq!(http(served.addr, "GET", path, b"").0, 404, "{path}");
     }
     assert_eq!(http(served.addr, "DELETE", "/healthz", b"").0, 404);
+    // A CA that publishes no CRL has none to serve.
+    env.ok(&[
+        "intermediate",
+        "nocrl",
+        "--cn",
+        "No CRL CA",
+        "--no-passphrase",
+        "--no-crl",
+        "-q",
+    ]);
+    drop(served);
+    let served = Served::start(&env, free_port(), &[]);
+    assert_eq!(http(served.addr, "GET", "/crl/nocrl.crl", b"").0, 404);
+    assert_eq!(http(served.addr, "GET", "/ca/nocrl.crt", b"").0, 200);
     let big = vec![0u8; 64 * 1024 + 1];
     assert_eq!(http(served.addr, "POST", "/ocsp", &big).0, 413);
     assert_eq!(http(served.addr, "GET", "/healthz", b"").0, 200);

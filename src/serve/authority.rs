@@ -40,6 +40,8 @@ pub struct Authority {
     pub name: String,
     pub cert_der: Arc<Vec<u8>>,
     pub ids: IssuerIds,
+    /// Whether it signs CRLs (not a CA made with `--no-crl`).
+    pub publishes_crl: bool,
     spki: Vec<u8>,
     /// Its key, when it could be opened.
     signer: Option<Mutex<Signer>>,
@@ -59,6 +61,7 @@ impl Authority {
         Ok(Authority {
             name: name.to_string(),
             ids: IssuerIds::new(&info.subject_raw, &info.spki_der)?,
+            publishes_crl: crate::ca::publishes_crl(&info),
             spki: info.spki_der.clone(),
             cert_der: Arc::new(info.der),
             signer: signer.map(Mutex::new),

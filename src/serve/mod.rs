@@ -167,11 +167,11 @@ impl Server {
         Ok(der)
     }
 
-    /// The CRL of CA `name`: signed again through `certsmith crl`'s code
+    /// The CRL of CA `name` (none for a CA made with `--no-crl`): signed again through `certsmith crl`'s code
     /// when its revocations changed or it is half way to its nextUpdate;
     /// the last CRL file when the CA's key is not open.
     pub fn crl(&self, name: &str) -> Option<Result<Arc<Vec<u8>>>> {
-        let ca = self.authority(name)?;
+        let ca = self.authority(name).filter(|a| a.publishes_crl)?;
         Some(self.crl_of(ca))
     }
 
