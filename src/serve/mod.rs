@@ -29,6 +29,9 @@ pub const MAX_BODY: usize = 64 * 1024;
 const OCSP_VALIDITY: Duration = Duration::hours(1);
 /// A cached response is signed again once this much of its validity is left.
 const OCSP_REFRESH_BEFORE: Duration = Duration::minutes(30);
+/// The most responses cached: past it the cache starts afresh, so requests
+/// for ever new serials cannot grow it without end.
+const OCSP_CACHE_MAX: usize = 100_000;
 
 /// The ledger as `serve` reads it: one read connection and the
 /// `data_version` it last saw.
@@ -156,6 +159,9 @@ impl Server {
             cache.clear();
         }
         if let Some(k) = cache_key {
+            if cache.len() >= OCSP_CACHE_MAX {
+                cache.clear();
+            }
             cache.insert(
                 k,
                 Cached {
