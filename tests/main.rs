@@ -23,4 +23,5 @@ mod trust_nginx;
 mod trust_policy;
 mod trust_targets;
 mod trust_verify;
+mod verify_limbo;
 mod wizard;
