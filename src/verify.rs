@@ -132,6 +132,10 @@ pub fn verify(req: &Request) -> Result<Verified> {
     let at = req.at.replace_nanosecond(0).unwrap_or(req.at);
     let leaf_der = CertificateDer::from(req.cert.der.as_slice());
     let ee = EndEntityCert::try_from(&leaf_der).map_err(|e| {
+        // The profile rule it breaks says more than webpki's parse error.
+        if let Some(why) = conformance::check(&req.cert.der, Role::EndEntity, req.purpose) {
+            return Error::failed(why);
+        }
         Error::failed(format!(
             "'{}' cannot be used as an end-entity certificate: {}",
             req.cert.subject,
@@ -371,27 +375,33 @@ pub fn verify(req: &Request) -> Result<Verified> {
 /// Whether the end entity is valid for `name`.
 fn check_name(req: &Request, ee: &EndEntityCert<'_>, name: &PeerName) -> Result<()> {
     let leaf = shown(&req.cert.subject);
-    let (kind, value, ok) = match name {
+    let (kind, value, ok, prefix) = match name {
         PeerName::Dns(d) => {
             let ok = ServerName::try_from(d.as_str())
                 .is_ok_and(|n| ee.verify_is_valid_for_subject_name(&n).is_ok());
-            ("DNS", d.clone(), ok)
+            ("DNS names", d.clone(), ok, "dns:")
         }
         PeerName::Ip(ip) => {
             let n = ServerName::IpAddress((*ip).into());
-            ("IP", ip.to_string(), ee.verify_is_valid_for_subject_name(&n).is_ok())
+            let ok = ee.verify_is_valid_for_subject_name(&n).is_ok();
+            ("IP addresses", ip.to_string(), ok, "ip:")
         }
         PeerName::Email(m) => {
             let ok = req.cert.email_names().any(|e| same_email(e, m));
-            ("email", m.clone(), ok)
+            ("email addresses", m.clone(), ok, "email:")
         }
     };
     if ok {
         return Ok(());
     }
-    let names: Vec<&str> = req.cert.sans.iter().map(String::as_str).collect();
+    let names: Vec<&str> = req
+        .cert
+        .sans
+        .iter()
+        .filter_map(|n| n.strip_prefix(prefix))
+        .collect();
     Err(Error::failed(format!(
-        "'{leaf}' is not valid for the {kind} name '{}' (its names: {})",
+        "'{leaf}' is not valid for the name '{}' (its {kind}: {})",
         shown(&value),
         if names.is_empty() {
             "none".to_string()
@@ -613,9 +623,12 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
             "'{leaf}' violates the name constraints of a CA in its chain (names: {})",
             req.cert.sans.join(", ")
         ),
-        E::InvalidSignatureForPublicKey => format!(
-            "bad signature: a certificate in the chain of '{leaf}' was not signed by the key of its issuer (tampered or mismatched)"
-        ),
+        // webpki reports the last error of the paths it tried: name the
+        // certificate whose signature really fails, or, when every
+        // signature holds, the rule the remaining path broke.
+        E::InvalidSignatureForPublicKey => bad_signature(req).unwrap_or_else(|| format!(
+            "path length constraint violated in the chain of '{leaf}': every signature verifies, but the only path runs through self-issued CA certificates, which count toward pathLenConstraint here (RFC 5280 6.1.4 does not count them)"
+        )),
         E::CaUsedAsEndEntity => {
             format!(
                 "'{leaf}' is a CA certificate, not an end-entity (device, client or server) certificate"
@@ -626,6 +639,32 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
         ),
         other => format!("'{leaf}' is not valid: {}", describe_plain(other)),
     }
+}
+
+/// "bad signature: …" naming a certificate none of whose issuers by name
+/// signed it.
+fn bad_signature(req: &Request) -> Option<String> {
+    std::iter::once(&req.cert)
+        .chain(req.intermediates.iter())
+        .find_map(|c| {
+            let issuers: Vec<&CertInfo> = req
+                .intermediates
+                .iter()
+                .chain(req.anchors.iter())
+                .filter(|i| i.subject_raw == c.issuer_raw && i.der != c.der)
+                .collect();
+            let forged = !issuers.is_empty()
+                && !issuers
+                    .iter()
+                    .any(|i| crate::import::signed_by(c, Some(i)));
+            forged.then(|| {
+                format!(
+                    "bad signature: '{}' was not signed by the key of its issuer '{}' (tampered or mismatched)",
+                    shown(&c.subject),
+                    shown(&c.issuer)
+                )
+            })
+        })
 }
 
 /// The issuer name of the first certificate whose issuer is nowhere in the request.

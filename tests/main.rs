@@ -24,4 +24,5 @@ mod trust_policy;
 mod trust_targets;
 mod trust_verify;
 mod verify_limbo;
+mod verify_rules;
 mod wizard;
