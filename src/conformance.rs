@@ -288,9 +288,9 @@ fn end_entity_baseline(
         if critical {
             return Some("its extendedKeyUsage is critical".into());
         }
-        if e.any && !e.server_auth && !e.client_auth {
+        if e.any {
             return Some(format!(
-                "its extendedKeyUsage holds anyExtendedKeyUsage instead of {} authentication",
+                "its extendedKeyUsage holds anyExtendedKeyUsage, not allowed in a {} certificate",
                 purpose.as_str()
             ));
         }

@@ -151,7 +151,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
         .iter()
         .map(|d| {
             webpki::anchor_from_trusted_cert(d).map_err(|e| {
-                Error::input(format!(
+                Error::failed(format!(
                     "a trust anchor cannot be used: {}",
                     describe_plain(&e)
                 ))
@@ -176,7 +176,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
             OwnedCertRevocationList::from_der(&c.der)
                 .map(CertRevocationList::from)
                 .map_err(|e| {
-                    Error::input(format!(
+                    Error::failed(format!(
                         "the CRL of '{}' cannot be used: {}",
                         c.issuer,
                         describe_plain(&e)

@@ -237,3 +237,32 @@ fn email_constraints_permit_what_they_permit_and_email_checks_the_identity() {
         "name constraints",
     );
 }
+
+#[test]
+fn a_re_keyed_root_next_to_the_old_one_anchors_its_chain_in_either_bundle_order() {
+    const MADE: &str = "2026-03-01T00:00:00Z";
+    const LATER: &str = "2026-04-01T00:00:00Z";
+    let old = Env::new();
+    crate::trust::ok_at(
+        &old,
+        MADE,
+        &["init", "--cn", "Same Root", "--validity", "10d", "--no-passphrase", "-q"],
+    );
+    let new = Env::new();
+    crate::trust::ok_at(&new, MADE, &["init", "--cn", "Same Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(&new, LATER, &["issue", "dev", "--ca", "root", "-q"]);
+    let (old_pem, new_pem) = (
+        std::fs::read_to_string(old.root_pem()).unwrap(),
+        std::fs::read_to_string(new.root_pem()).unwrap(),
+    );
+    let cert = new.cert_dir("dev").join("cert.pem");
+    for (name, text) in [
+        ("old-first.pem", format!("{old_pem}{new_pem}")),
+        ("new-first.pem", format!("{new_pem}{old_pem}")),
+    ] {
+        let bundle = new.path(name);
+        std::fs::write(&bundle, text).unwrap();
+        let r = new.run(&["verify", s(&cert), "--bundle", s(&bundle), "--at", LATER]);
+        assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
+    }
+}
