@@ -66,7 +66,10 @@ pub fn check(der: &[u8], role: Role, purpose: Purpose) -> Option<String> {
     if serial.len() > 20 {
         return broken(
             "RFC 5280 4.1.2.2",
-            format!("its serial number is {} octets long (at most 20)", serial.len()),
+            format!(
+                "its serial number is {} octets long (at most 20)",
+                serial.len()
+            ),
         );
     }
     let self_signed = c.subject().as_raw() == c.issuer().as_raw();
@@ -130,7 +133,10 @@ pub fn check(der: &[u8], role: Role, purpose: Purpose) -> Option<String> {
                         "its nameConstraints has neither permitted nor excluded subtrees".into(),
                     );
                 }
-                let all = nc.permitted_subtrees.iter().chain(nc.excluded_subtrees.iter());
+                let all = nc
+                    .permitted_subtrees
+                    .iter()
+                    .chain(nc.excluded_subtrees.iter());
                 for t in all.flatten() {
                     if let Some(why) = malformed_subtree(&t.base) {
                         return broken("RFC 5280 4.2.1.10", why);
@@ -161,7 +167,10 @@ pub fn check(der: &[u8], role: Role, purpose: Purpose) -> Option<String> {
                 );
             }
             Some((false, _)) => {
-                return broken("RFC 5280 4.2.1.9", "its basicConstraints says CA:FALSE".into());
+                return broken(
+                    "RFC 5280 4.2.1.9",
+                    "its basicConstraints says CA:FALSE".into(),
+                );
             }
             Some((true, false)) => {
                 return broken(
@@ -184,7 +193,10 @@ pub fn check(der: &[u8], role: Role, purpose: Purpose) -> Option<String> {
             );
         }
         if c.subject().as_raw().len() <= 2 {
-            return broken("RFC 5280 4.1.2.6", "a CA certificate has an empty subject".into());
+            return broken(
+                "RFC 5280 4.1.2.6",
+                "a CA certificate has an empty subject".into(),
+            );
         }
     } else if key_cert_sign == Some(true) {
         return broken(
@@ -212,10 +224,13 @@ pub fn check(der: &[u8], role: Role, purpose: Purpose) -> Option<String> {
             );
         }
         Some(a) if self_signed => {
-            let own = c.extensions().iter().find_map(|e| match e.parsed_extension() {
-                ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0),
-                _ => None,
-            });
+            let own = c
+                .extensions()
+                .iter()
+                .find_map(|e| match e.parsed_extension() {
+                    ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0),
+                    _ => None,
+                });
             if let (Some(k), Some(own)) = (&a.key_identifier, own)
                 && k.0 != own
             {
@@ -247,7 +262,10 @@ pub fn check(der: &[u8], role: Role, purpose: Purpose) -> Option<String> {
             {
                 return broken(
                     "RFC 5280 4.2.1.6",
-                    format!("its subjectAltName holds the invalid DNS name '{}'", shown(d)),
+                    format!(
+                        "its subjectAltName holds the invalid DNS name '{}'",
+                        shown(d)
+                    ),
                 );
             }
         }
@@ -258,7 +276,8 @@ pub fn check(der: &[u8], role: Role, purpose: Purpose) -> Option<String> {
         );
     }
     if role == Role::EndEntity && purpose != Purpose::Any {
-        if let Some(why) = end_entity_baseline(&c, eku.as_ref().map(|(e, crit)| (*e, *crit)), purpose)
+        if let Some(why) =
+            end_entity_baseline(&c, eku.as_ref().map(|(e, crit)| (*e, *crit)), purpose)
         {
             return broken("the CA/Browser Forum baseline (7.1)", why);
         }
@@ -363,9 +382,9 @@ fn weak_key(c: &X509Certificate<'_>) -> Option<String> {
     if let Ok(PublicKey::RSA(rsa)) = c.public_key().parsed() {
         let m = rsa.modulus;
         let skip = m.iter().take_while(|b| **b == 0).count();
-        let bits = m.get(skip).map_or(0, |top| {
-            (m.len() - skip) * 8 - top.leading_zeros() as usize
-        });
+        let bits = m
+            .get(skip)
+            .map_or(0, |top| (m.len() - skip) * 8 - top.leading_zeros() as usize);
         if bits % 8 != 0 {
             return Some(format!(
                 "its RSA modulus has {bits} bits, not a multiple of 8"
@@ -463,4 +482,54 @@ pub fn wildcard_meets_exclusion(san: &str, excluded: &str) -> bool {
         .is_some_and(|head| head.ends_with('.') && !head[..head.len() - 1].contains('.'))
         || ex == base
         || base.ends_with(&format!(".{ex}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_wildcard_covers_an_excluded_name_one_label_below_its_base() {
+        assert!(wildcard_meets_exclusion("*.example.com", "bar.example.com"));
+        assert!(wildcard_meets_exclusion(
+            "*.Example.com",
+            ".BAR.example.com"
+        ));
+        assert!(wildcard_meets_exclusion("*.a.example.com", "example.com"));
+        assert!(!wildcard_meets_exclusion(
+            "*.example.com",
+            "a.bar.example.com"
+        ));
+        assert!(!wildcard_meets_exclusion(
+            "*.example.com",
+            "bar.example.org"
+        ));
+        assert!(!wildcard_meets_exclusion(
+            "www.example.com",
+            "www.example.com"
+        ));
+    }
+
+    #[test]
+    fn a_common_name_is_read_as_an_ip_address_in_every_spelling() {
+        let v4: std::net::IpAddr = "192.168.1.1".parse().unwrap();
+        assert_eq!(lenient_ip("0xC0A80101"), Some(v4));
+        assert_eq!(lenient_ip("192.168.001.001"), Some(v4));
+        assert_eq!(
+            lenient_ip("2001:DB8::1"),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(lenient_ip("example.com"), None);
+        assert_eq!(lenient_ip("1.2.3"), None);
+    }
+
+    #[test]
+    fn dns_names_follow_the_preferred_syntax() {
+        assert!(valid_dns_name("a-b.example.com", false));
+        assert!(valid_dns_name("*.example.com", true));
+        assert!(!valid_dns_name("*.example.com", false));
+        assert!(!valid_dns_name("_sip.example.com", true));
+        assert!(!valid_dns_name(".example.com", false));
+        assert!(!valid_dns_name("-a.example.com", false));
+    }
 }

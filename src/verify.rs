@@ -12,8 +12,8 @@ use webpki::{
 
 use crate::certinfo::CertInfo;
 use crate::clock;
-use crate::crl::CrlInfo;
 use crate::conformance::{self, Role};
+use crate::crl::CrlInfo;
 use crate::error::{Error, Result, shown};
 
 /// What the certificate must be good for.
@@ -99,11 +99,10 @@ impl PeerName {
             {
                 Ok(PeerName::Email(v.to_string()))
             }
-            _ => Err(Error::input(format!(
-                "--email '{}' is not an email address",
-                shown(v)
-            ))
-            .hint("write it like alice@example.com")),
+            _ => Err(
+                Error::input(format!("--email '{}' is not an email address", shown(v)))
+                    .hint("write it like alice@example.com"),
+            ),
         }
     }
 }

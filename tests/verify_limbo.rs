@@ -319,12 +319,20 @@ fn certsmith_agrees_with_limbo_on_more_cases_than_openssl_and_never_regresses() 
             eprintln!(
                 "DISAGREE {} expected {} openssl {:?}: exit {code} {}",
                 c.id,
-                if c.expect_success { "SUCCESS" } else { "FAILURE" },
+                if c.expect_success {
+                    "SUCCESS"
+                } else {
+                    "FAILURE"
+                },
                 ossl,
                 err.trim()
             );
         }
-        let v = if ok { Verdict::Agree } else { Verdict::Disagree };
+        let v = if ok {
+            Verdict::Agree
+        } else {
+            Verdict::Disagree
+        };
         verdicts.insert(c.id.clone(), v);
     }
     let skipped = verdicts

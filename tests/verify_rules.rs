@@ -105,21 +105,31 @@ fn rejected(id: &str, extra: &[&str], rule: &str) -> String {
     let r = verify_case(&env, id, extra);
     assert_eq!(r.code, 1, "{id}: {}{}", r.stdout, r.stderr);
     assert!(r.stderr.starts_with("certsmith: "), "{}", r.stderr);
-    assert!(r.stderr.contains(rule), "{id}: wanted '{rule}' in: {}", r.stderr);
+    assert!(
+        r.stderr.contains(rule),
+        "{id}: wanted '{rule}' in: {}",
+        r.stderr
+    );
     assert_eq!(env.tree_hash(), before);
     r.stderr
 }
 
 #[test]
 fn a_trusted_intermediate_or_a_root_listed_after_its_intermediate_is_an_anchor() {
-    accepted("rfc5280::root-and-intermediate-swapped", &["--purpose", "server"]);
+    accepted(
+        "rfc5280::root-and-intermediate-swapped",
+        &["--purpose", "server"],
+    );
     accepted("cve::cve-2024-0567", &["--purpose", "server"]);
 }
 
 #[test]
 fn the_anchor_is_checked_at_the_same_whole_second_as_the_chain() {
     // Validation time 5 ms after the notAfter every certificate shares.
-    accepted("rfc5280::validity::notafter-fractional", &["--purpose", "server"]);
+    accepted(
+        "rfc5280::validity::notafter-fractional",
+        &["--purpose", "server"],
+    );
 }
 
 #[test]
@@ -246,10 +256,22 @@ fn a_re_keyed_root_next_to_the_old_one_anchors_its_chain_in_either_bundle_order(
     crate::trust::ok_at(
         &old,
         MADE,
-        &["init", "--cn", "Same Root", "--validity", "10d", "--no-passphrase", "-q"],
+        &[
+            "init",
+            "--cn",
+            "Same Root",
+            "--validity",
+            "10d",
+            "--no-passphrase",
+            "-q",
+        ],
     );
     let new = Env::new();
-    crate::trust::ok_at(&new, MADE, &["init", "--cn", "Same Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(
+        &new,
+        MADE,
+        &["init", "--cn", "Same Root", "--no-passphrase", "-q"],
+    );
     crate::trust::ok_at(&new, LATER, &["issue", "dev", "--ca", "root", "-q"]);
     let (old_pem, new_pem) = (
         std::fs::read_to_string(old.root_pem()).unwrap(),
