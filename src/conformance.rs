@@ -275,12 +275,12 @@ pub fn check(der: &[u8], role: Role, purpose: Purpose) -> Option<String> {
             "its subject is empty and it has no subjectAltName".into(),
         );
     }
-    if role == Role::EndEntity && purpose != Purpose::Any {
-        if let Some(why) =
+    if role == Role::EndEntity
+        && purpose != Purpose::Any
+        && let Some(why) =
             end_entity_baseline(&c, eku.as_ref().map(|(e, crit)| (*e, *crit)), purpose)
-        {
-            return broken("the CA/Browser Forum baseline (7.1)", why);
-        }
+    {
+        return broken("the CA/Browser Forum baseline (7.1)", why);
     }
     if role == Role::Anchor && purpose != Purpose::Any && eku.is_some() && self_signed {
         return broken(

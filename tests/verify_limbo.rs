@@ -38,6 +38,17 @@ struct Case {
     name: Option<(&'static str, String)>,
 }
 
+/// What certsmith and openssl said on one case.
+struct Outcome {
+    /// Index into the expressible cases.
+    case: usize,
+    /// certsmith's exit code and stderr.
+    code: i32,
+    err: String,
+    /// Whether openssl accepted it (None: openssl not run).
+    ossl: Option<bool>,
+}
+
 /// What one run found for one case.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Verdict {
@@ -281,8 +292,7 @@ fn certsmith_agrees_with_limbo_on_more_cases_than_openssl_and_never_regresses() 
     let with_openssl = openssl_available();
     let tmp = tempfile::tempdir().unwrap();
     let next = AtomicUsize::new(0);
-    // (case index, certsmith code, stderr, openssl accepted)
-    let results: Mutex<Vec<(usize, i32, String, Option<bool>)>> = Mutex::new(Vec::new());
+    let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -293,18 +303,29 @@ fn certsmith_agrees_with_limbo_on_more_cases_than_openssl_and_never_regresses() 
                     let dir = tmp.path().join(i.to_string());
                     let (code, err) = run_certsmith(c, &dir);
                     let ossl = with_openssl.then(|| run_openssl(c, &dir));
-                    results.lock().unwrap().push((i, code, err, ossl));
+                    results.lock().unwrap().push(Outcome {
+                        case: i,
+                        code,
+                        err,
+                        ossl,
+                    });
                 }
             });
         }
     });
     let mut results = results.into_inner().unwrap();
-    results.sort_by_key(|r| r.0);
+    results.sort_by_key(|r| r.case);
     let mut broken = Vec::new();
     let (mut agree, mut ossl_agree) = (0, 0);
     let (mut plain, mut plain_agree) = (0, 0);
-    for (i, code, err, ossl) in &results {
-        let c = &cases[*i];
+    for Outcome {
+        case,
+        code,
+        err,
+        ossl,
+    } in &results
+    {
+        let c = &cases[*case];
         if !matches!(code, 0 | 1) || err.contains("panicked") {
             broken.push(format!("{}: exit {code}: {}", c.id, err.trim()));
         }
