@@ -625,9 +625,17 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
         // webpki reports the last error of the paths it tried: name the
         // certificate whose signature really fails, or, when every
         // signature holds, the rule the remaining path broke.
-        E::InvalidSignatureForPublicKey => bad_signature(req).unwrap_or_else(|| format!(
-            "path length constraint violated in the chain of '{leaf}': every signature verifies, but the only path runs through self-issued CA certificates, which count toward pathLenConstraint here (RFC 5280 6.1.4 does not count them)"
-        )),
+        E::InvalidSignatureForPublicKey => bad_signature(req).unwrap_or_else(|| {
+            if req.intermediates.iter().any(|c| c.subject_raw == c.issuer_raw) {
+                format!(
+                    "path length constraint violated in the chain of '{leaf}': every signature verifies, but the only path runs through self-issued CA certificates, which count toward pathLenConstraint here (RFC 5280 6.1.4 does not count them)"
+                )
+            } else {
+                format!(
+                    "no path from '{leaf}' to a trust anchor passes every check: every signature verifies, but each path breaks a constraint of a CA on it"
+                )
+            }
+        }),
         E::CaUsedAsEndEntity => {
             format!(
                 "'{leaf}' is a CA certificate, not an end-entity (device, client or server) certificate"
