@@ -370,6 +370,12 @@ pub struct VerifyArgs {
     /// Require this DNS name in the certificate
     #[arg(long)]
     pub dns: Option<String>,
+    /// Require this IP address in the certificate
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Require this email address in the certificate (client identities)
+    #[arg(long)]
+    pub email: Option<String>,
     /// Also check a trust-store target's rules
     #[arg(long)]
     pub target: Option<String>,

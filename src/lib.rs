@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod ca;
 pub mod certinfo;
 pub mod clock;
+pub mod conformance;
 pub mod constraints;
 pub mod crl;
 pub mod csr;

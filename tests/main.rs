@@ -23,4 +23,6 @@ mod trust_nginx;
 mod trust_policy;
 mod trust_targets;
 mod trust_verify;
+mod verify_limbo;
+mod verify_rules;
 mod wizard;
