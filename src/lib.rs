@@ -9,6 +9,7 @@ pub mod certinfo;
 pub mod clock;
 pub mod constraints;
 pub mod crl;
+pub mod crl_settings;
 pub mod csr;
 pub mod doctor;
 pub mod error;
