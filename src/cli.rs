@@ -343,6 +343,9 @@ pub struct BundleArgs {
     /// A leaf whose cert and key go into the Secret (k8s target)
     #[arg(long)]
     pub cert: Option<String>,
+    /// Print the upload of every CRL, even those the last bundle printed (aws-alb)
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub pass: PassArgs,
 }

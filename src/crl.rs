@@ -152,15 +152,10 @@ fn record_number(
     number: i64,
     this_update: OffsetDateTime,
 ) -> Result<()> {
-    ledger
-        .conn()
-        .execute_batch("BEGIN IMMEDIATE")
-        .map_err(db_err)?;
-    let done = record_number_in(ledger, ca, number)
-        .and_then(|()| CrlSettings::record_signed(ledger, ca, this_update));
-    let end = if done.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    let ended = ledger.conn().execute_batch(end).map_err(db_err);
-    done.and(ended)
+    ledger.in_transaction(|l| {
+        record_number_in(l, ca, number)?;
+        CrlSettings::record_signed(l, ca, this_update)
+    })
 }
 
 fn record_number_in(ledger: &mut Ledger, ca: &str, number: i64) -> Result<()> {

@@ -47,6 +47,10 @@ pub struct Report {
     /// its certificate's): `--repair` cannot fix them.
     #[serde(skip)]
     pub token_problems: usize,
+    /// What fixes the problems that need a command rather than `--repair`
+    /// (a CRL past its nextUpdate: `certsmith crl --ca …`), one per problem.
+    #[serde(skip)]
+    pub manual_fixes: Vec<String>,
 }
 
 impl Report {
@@ -306,7 +310,12 @@ fn check_record(pki: &Pki, ledger: &Ledger, rec: &CertRecord, opts: &Options, re
             }) => check_token_key(&uri, &cert, &what, opts, report),
             _ => check_key(pki, &pki.ca_key_path(&rec.name), &cert, &what, pass, report),
         }
-        files::crl(pki, &rec.name, &cert, opts, report);
+        let offline = ledger
+            .ca(&rec.name)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.offline);
+        files::crl(pki, &rec.name, &cert, offline, opts, report);
     }
     if rec.revoked_at.is_none() {
         expiry(rec, &what, opts, report);
