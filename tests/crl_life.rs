@@ -369,6 +369,28 @@ fn doctor_past_next_update_names_the_crl_command_and_does_not_suggest_repair() {
     );
 }
 
+#[test]
+fn doctor_is_clean_for_an_offline_root_whose_key_file_is_in_the_safe() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    ok_at(&env, T0, &["key", "offline", "root"]);
+    let key = env.pki.join("cas/root/ca.key.pem");
+    let safe = env.path("safe-root.key.pem");
+    std::fs::rename(&key, &safe).unwrap();
+    let r = ok_at(&env, "2030-01-02T00:00:00Z", &["doctor"]);
+    assert!(r.stdout.contains("No problems found."), "{}", r.stdout);
+    // The offline-root routine: key back, CRL, key away again.
+    std::fs::rename(&safe, &key).unwrap();
+    ok_at(&env, "2030-06-10T00:00:00Z", &["key", "online", "root"]);
+    let j = json_at(&env, "2030-06-10T00:00:00Z", &["crl", "--ca", "root"]);
+    assert_eq!(written(&j, "root")["next_update"], "2030-12-07T00:00:00Z");
+    ok_at(&env, "2030-06-10T00:00:00Z", &["key", "offline", "root"]);
+    std::fs::rename(&key, &safe).unwrap();
+    let j = json_at(&env, "2030-06-10T00:00:00Z", &["crl"]);
+    assert_eq!(j["offline"], serde_json::json!(["root"]), "{j}");
+}
+
 // 5. ALB revocation routine
 
 fn alb(env: &Env, at: &str, extra: &[&str]) -> Run {

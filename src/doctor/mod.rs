@@ -177,7 +177,8 @@ fn integrity(ledger: &mut Ledger, report: &mut Report) -> Result<()> {
 }
 
 /// The files a record must have, and the certificate file among them. A
-/// CA whose key lives in a token has no key file.
+/// CA whose key lives in a token has no key file, nor has an offline CA
+/// (its key file may be in the safe).
 fn expected_files(
     pki: &Pki,
     ledger: &Ledger,
@@ -199,7 +200,7 @@ fn expected_files(
             .ca(&rec.name)
             .ok()
             .flatten()
-            .is_none_or(|c| c.key_ref == crate::keystore::KeyRef::File);
+            .is_none_or(|c| c.key_ref == crate::keystore::KeyRef::File && !c.offline);
         let mut v = vec![dir.join("ca.pem")];
         if in_file {
             v.push(dir.join("ca.key.pem"));
