@@ -228,7 +228,7 @@ pub fn next_update_for(
     let next = next_update_at(now, length)?;
     if now >= ca.not_after {
         return Err(Error::input(format!(
-            "CA '{}' expired on {}; a CRL of it could not be valid until a nextUpdate",
+            "CA '{}' expired on {}; certsmith signs no CRL whose nextUpdate passes its CA's notAfter",
             signer.name,
             clock::rfc3339(ca.not_after)
         ))

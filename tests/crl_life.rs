@@ -435,6 +435,11 @@ fn alb_bundle_prints_adds_the_first_time_and_none_when_no_crl_changed() {
         2,
         "{forced}"
     );
+    let err = refused_at(&env, T0, &["bundle", "--target", "nginx", "--force"]);
+    assert!(
+        err.contains("--force is only used by --target aws-alb"),
+        "{err}"
+    );
 }
 
 #[test]

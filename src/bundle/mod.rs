@@ -362,6 +362,7 @@ pub fn build(
             "--registration-code",
             "aws-iot",
         ),
+        (opts.force, "--force", "aws-alb"),
     ] {
         if given && target.name() != only {
             return Err(Error::input(format!(
@@ -434,12 +435,15 @@ pub fn build(
     let mut out: Vec<(String, Vec<u8>, bool)> = Vec::new();
     out.push(("ca-bundle.pem".into(), text.as_bytes().to_vec(), false));
     let mut crl_files = Vec::new();
+    // (CA, file name, index in `out`) of each per-CA CRL file.
+    let mut per_ca: Vec<(String, String, usize)> = Vec::new();
     if want_crls {
         match support {
             CrlSupport::PerCa => {
                 for n in &ca_names {
                     if let Some((_, _, pem)) = crls.iter().find(|c| &c.0 == n) {
                         let f = format!("crl-{n}.pem");
+                        per_ca.push((n.clone(), f.clone(), out.len()));
                         out.push((f.clone(), pem.as_bytes().to_vec(), false));
                         crl_files.push(f);
                     }
@@ -495,13 +499,11 @@ pub fn build(
         out.push((f.name, f.bytes, f.secret));
     }
     let uploads = if target.tracks_crl_uploads() {
-        let files: Vec<(String, String, &[u8], Vec<&CrlInfo>)> = ca_names
+        let files: Vec<(String, String, &[u8], Vec<&CrlInfo>)> = per_ca
             .iter()
-            .filter_map(|n| {
-                let f = format!("crl-{n}.pem");
-                let bytes = out.iter().find(|o| o.0 == f)?.1.as_slice();
+            .map(|(n, f, i)| {
                 let of_ca = crls.iter().filter(|c| &c.0 == n).map(|c| &c.1).collect();
-                Some((n.clone(), f, bytes, of_ca))
+                (n.clone(), f.clone(), out[*i].1.as_slice(), of_ca)
             })
             .collect();
         crl_uploads::plan(ledger, target.name(), &files, opts.force)?
