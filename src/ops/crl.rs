@@ -42,9 +42,7 @@ impl CrlReport {
         // RFC 3339 in UTC sorts as text.
         self.written.iter().map(|w| w.next_update.as_str()).min()
     }
-}
 
-impl CrlReport {
     /// The error of the whole run when some CRL could not be written.
     pub fn error(&self) -> Option<Error> {
         if self.failed.is_empty() {
