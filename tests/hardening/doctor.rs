@@ -221,13 +221,21 @@ fn corrupt_ledger_fails_the_integrity_check() {
     for i in 0..30 {
         env.ok(&["issue", &format!("d{i}"), "-q"]);
     }
-    // Force a checkpoint so the rows live in ledger.db, then damage a page in its middle.
+    // Force a checkpoint so the rows live in ledger.db, then damage the
+    // header of a page that holds certificate rows (the page where the
+    // name "d15" is stored), wherever the schema puts it.
     env.ok(&["doctor", "--repair"]);
     let db = env.pki.join("ledger.db");
     let _ = std::fs::remove_file(env.pki.join("ledger.db-wal"));
     let mut bytes = std::fs::read(&db).unwrap();
-    let len = bytes.len();
-    for b in &mut bytes[len / 2..len / 2 + 64] {
+    let page_size = u16::from_be_bytes([bytes[16], bytes[17]]) as usize;
+    let at = bytes
+        .windows(4)
+        .position(|w| w == b"/d15")
+        .expect("a certificate row in ledger.db");
+    let page = at / page_size * page_size;
+    assert!(page > 0, "certificate rows on the schema page");
+    for b in &mut bytes[page..page + 64] {
         *b = 0xa5;
     }
     std::fs::write(&db, &bytes).unwrap();
