@@ -75,6 +75,9 @@ pub enum Command {
     /// Manage CA keys
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Change a CA's settings
+    #[command(subcommand)]
+    Ca(CaCommand),
     /// Create root, intermediate, first device certificate and a trust-store bundle
     Bootstrap(BootstrapArgs),
     /// Print a shell completion script
@@ -310,9 +313,9 @@ pub struct CrlArgs {
     /// CA whose CRL to write (default: every CA)
     #[arg(long)]
     pub ca: Option<String>,
-    /// nextUpdate, as a length from now
-    #[arg(long, default_value = "7d")]
-    pub next_update: String,
+    /// nextUpdate, as a length from now, for this run (default: the CA's `ca set-crl --next-update`, else 180d for a root, 7d for an issuing CA)
+    #[arg(long)]
+    pub next_update: Option<String>,
     /// Also write crl.der
     #[arg(long)]
     pub der: bool,
@@ -340,6 +343,9 @@ pub struct BundleArgs {
     /// A leaf whose cert and key go into the Secret (k8s target)
     #[arg(long)]
     pub cert: Option<String>,
+    /// Print the upload of every CRL, even those the last bundle printed (aws-alb)
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub pass: PassArgs,
 }
@@ -531,4 +537,22 @@ pub struct BootstrapArgs {
 pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Store a CA's CRL lengths: nextUpdate and how long expired certificates stay listed
+    SetCrl(SetCrlArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SetCrlArgs {
+    /// CA name
+    pub ca: String,
+    /// nextUpdate of its CRLs, as a length (default: 180d for a root, 7d for an issuing CA)
+    #[arg(long, value_name = "LENGTH")]
+    pub next_update: Option<String>,
+    /// How long after its notAfter a revoked certificate stays on the CRL (default 30d)
+    #[arg(long, value_name = "LENGTH")]
+    pub prune_after: Option<String>,
 }

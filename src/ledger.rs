@@ -1192,6 +1192,25 @@ impl Ledger {
     }
 }
 
+/// Several writes through the `Ledger` methods as one transaction.
+impl Ledger {
+    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction: committed when
+    /// it succeeds, rolled back when it fails.
+    pub fn in_transaction<T>(&mut self, f: impl FnOnce(&mut Ledger) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT").map_err(db_err)?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod conformance;
 pub mod constraints;
 pub mod crl;
+pub mod crl_settings;
 pub mod csr;
 pub mod doctor;
 pub mod error;

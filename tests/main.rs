@@ -5,6 +5,7 @@ mod common;
 mod batch;
 mod bounds;
 mod core;
+mod crl_life;
 mod csr;
 mod export;
 mod handshake;

@@ -16,6 +16,8 @@ use crate::cli::{Cli, Command, NewKeyProtection, PassArgs};
 mod batch;
 mod bootstrap;
 mod bundle;
+mod ca;
+mod ca_crl;
 mod completions;
 mod crl;
 mod doctor;
@@ -172,6 +174,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Renew(a) => renew::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
         Command::Key(a) => key::run(&ctx, a),
+        Command::Ca(a) => ca::run(&ctx, a),
     }
 }
 

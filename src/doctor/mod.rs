@@ -47,6 +47,10 @@ pub struct Report {
     /// its certificate's): `--repair` cannot fix them.
     #[serde(skip)]
     pub token_problems: usize,
+    /// What fixes the problems that need a command rather than `--repair`
+    /// (a CRL past its nextUpdate: `certsmith crl --ca …`), one per problem.
+    #[serde(skip)]
+    pub manual_fixes: Vec<String>,
 }
 
 impl Report {
@@ -173,7 +177,8 @@ fn integrity(ledger: &mut Ledger, report: &mut Report) -> Result<()> {
 }
 
 /// The files a record must have, and the certificate file among them. A
-/// CA whose key lives in a token has no key file.
+/// CA whose key lives in a token has no key file, nor has an offline CA
+/// (its key file may be in the safe).
 fn expected_files(
     pki: &Pki,
     ledger: &Ledger,
@@ -195,7 +200,7 @@ fn expected_files(
             .ca(&rec.name)
             .ok()
             .flatten()
-            .is_none_or(|c| c.key_ref == crate::keystore::KeyRef::File);
+            .is_none_or(|c| c.key_ref == crate::keystore::KeyRef::File && !c.offline);
         let mut v = vec![dir.join("ca.pem")];
         if in_file {
             v.push(dir.join("ca.key.pem"));
@@ -306,7 +311,12 @@ fn check_record(pki: &Pki, ledger: &Ledger, rec: &CertRecord, opts: &Options, re
             }) => check_token_key(&uri, &cert, &what, opts, report),
             _ => check_key(pki, &pki.ca_key_path(&rec.name), &cert, &what, pass, report),
         }
-        files::crl(pki, &rec.name, &cert, opts, report);
+        let offline = ledger
+            .ca(&rec.name)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.offline);
+        files::crl(pki, &rec.name, &cert, offline, opts, report);
     }
     if rec.revoked_at.is_none() {
         expiry(rec, &what, opts, report);

@@ -318,7 +318,7 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
     let mut ledger = pki.open_ledger()?;
     for ca in ["root", plan.intermediate_name.as_str()] {
         let signer = crate::ca::Signer::load(pki, &ledger, ca, &opts)?;
-        crate::crl::write(pki, &mut ledger, &signer, time::Duration::days(7), false)?;
+        crate::crl::write(pki, &mut ledger, &signer, None, false)?;
     }
     let bundle = crate::bundle::build(
         pki,

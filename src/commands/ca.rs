@@ -1,0 +1,12 @@
+//! `certsmith ca …`: change a CA's settings; each subcommand in its own file.
+
+use certsmith::error::Result;
+
+use super::Ctx;
+use crate::cli::CaCommand;
+
+pub fn run(ctx: &Ctx, cmd: CaCommand) -> Result<()> {
+    match cmd {
+        CaCommand::SetCrl(a) => super::ca_crl::run(ctx, a),
+    }
+}
