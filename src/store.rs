@@ -497,6 +497,9 @@ impl Staged {
     /// commits them together instead of once per file (a `certsmith issue`
     /// writes four files; each serial fsync costs one journal commit).
     fn sync_files(&self) -> Result<()> {
+        if !syncing() {
+            return Ok(());
+        }
         // One thread per file is worth it for a handful of files only.
         if self.files.len() == 1 || self.files.len() > 16 {
             for f in &self.files {
@@ -717,6 +720,9 @@ pub fn pause_point(point: &str) {
 /// fsyncs a directory so a rename in it survives a crash; a failure is an
 /// error (the rename may not be durable).
 pub fn sync_dir(dir: &Path) -> Result<()> {
+    if !syncing() {
+        return Ok(());
+    }
     File::open(dir)
         .and_then(|f| f.sync_all())
         .map_err(|e| io_err("cannot flush directory", dir, &e))
@@ -771,6 +777,13 @@ impl StagedDir {
         Ok(())
     }
 
+    /// Hard-links the existing file `source` in as file `name` (it keeps
+    /// `source`'s mode). `false`, with nothing done, when the filesystem
+    /// refuses (another filesystem, too many links): write a copy instead.
+    pub fn link(&self, name: &str, source: &Path) -> bool {
+        fs::hard_link(source, self.tmp.path().join(name)).is_ok()
+    }
+
     /// Renames the directory into place. `Ok(false)`, with nothing written,
     /// when `dest` already exists (or the filesystem cannot rename without
     /// replacing): the caller then writes file by file with [`Staged`].
@@ -800,10 +813,27 @@ impl StagedDir {
     }
 }
 
+static NO_SYNC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--no-sync`: from now on this process skips every fsync (files,
+/// directories, filesystem flushes). Only for throwaway PKIs; see
+/// [`crate::durability`], which decides when it is allowed.
+pub fn skip_syncs() {
+    NO_SYNC.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether this process still fsyncs (false after [`skip_syncs`]).
+pub fn syncing() -> bool {
+    !NO_SYNC.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Flushes every file and directory of the filesystem holding `path` to
 /// disk (syncfs(2)): after it returns, files written with
 /// [`Staged::deferred_sync`] before the call survive a crash.
 pub fn sync_filesystem(path: &Path) -> Result<()> {
+    if !syncing() {
+        return Ok(());
+    }
     let f = File::open(path).map_err(|e| io_err("cannot open", path, &e))?;
     rustix::fs::syncfs(&f).map_err(|e| {
         if e == rustix::io::Errno::NOSPC {

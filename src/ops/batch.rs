@@ -4,13 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::batch::{Checked, Plan, Summary};
+use crate::archive;
+use crate::batch::{Checked, DeviceFormat, Plan, Summary};
 use crate::ca::Signer;
 use crate::error::{Error, Result};
 use crate::keys::KeyType;
 use crate::ledger::Ledger;
 use crate::manifest::Manifest;
-use crate::passphrase::PassOptions;
+use crate::passphrase::{PassOptions, Passphrase};
 use crate::pki::{Out, Pki};
 use crate::profile::Profile;
 use crate::validity::Validity;
@@ -31,6 +32,16 @@ pub struct BatchRequest {
     pub out: Option<PathBuf>,
     /// Skip names already in the ledger instead of refusing the batch.
     pub skip_existing: bool,
+    /// `--archive FILE` or `-`: one tar instead of directories.
+    pub archive: Option<archive::Target>,
+    /// `--format`: what each device gets.
+    pub format: DeviceFormat,
+    /// The PKCS#12 password for `--format p12`.
+    pub p12_pass: Option<Passphrase>,
+    /// `--no-sync`: no fsync (throwaway PKIs only; see [`crate::durability`]).
+    pub no_sync: bool,
+    /// Threads that check and issue (at least 1).
+    pub jobs: usize,
 }
 
 /// A batch whose manifest was checked against the ledger, the profile and
@@ -65,6 +76,10 @@ impl Setup<'_> {
             out: self.out.clone(),
             skip_existing: self.req.skip_existing,
             now: self.now,
+            archive: self.req.archive.clone(),
+            format: self.req.format,
+            p12_pass: self.req.p12_pass.clone(),
+            jobs: self.req.jobs,
         }
     }
 }
@@ -76,9 +91,24 @@ pub fn check<'a>(pki: &'a Pki, req: BatchRequest, manifest: &Manifest) -> Result
     let mut ledger = pki.open_ledger()?;
     let profile = Profile::load(Some(&pki.root), &req.profile)?;
     let key_type = req.key.unwrap_or(profile.default_key);
+    if req.no_sync {
+        crate::durability::refuse_for_real_ca(&ledger)?;
+    }
     let ca = super::issuing_ca(&ledger, req.ca.as_deref())?;
     let signer = Signer::load(pki, &ledger, &ca, &req.pass)?;
-    let out = check_out(pki, &ledger, req.out.as_deref(), manifest)?;
+    if req.format == DeviceFormat::P12 && req.p12_pass.is_none() {
+        return Err(
+            Error::input("--format p12 needs a password for the PKCS#12 files")
+                .hint("pass --p12-passphrase-file FILE"),
+        );
+    }
+    let out = match &req.archive {
+        Some(a) => {
+            a.check()?;
+            None
+        }
+        None => check_out(pki, &ledger, req.out.as_deref(), manifest)?,
+    };
     let setup = Setup {
         pki,
         signer,
@@ -123,6 +153,31 @@ impl Batch<'_> {
                 format!("in '{}' ({line} {})", path.display(), lines.join(", "))
             }
             Manifest::Count { .. } => format!("({cert} {})", lines.join(", ")),
+            Manifest::CsrDir { dir, files } => {
+                let mut names: Vec<String> = c
+                    .bad_lines
+                    .iter()
+                    .take(20)
+                    .filter_map(|l| files.get((*l as usize).wrapping_sub(1)))
+                    .filter_map(|(p, _)| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .collect();
+                if c.bad > 20 {
+                    names.push("…".into());
+                }
+                let csrs = if c.bad == 1 { "CSR" } else { "CSRs" };
+                return Some(
+                    Error::input(format!(
+                        "{} bad {csrs} in '{}' ({})",
+                        c.bad,
+                        crate::error::shown(&dir.display().to_string()),
+                        crate::error::shown(&names.join(", "))
+                    ))
+                    .hint(format!(
+                        "fix or remove {them} and run again; nothing was issued"
+                    )),
+                );
+            }
         };
         let mut hint = format!("fix {them} and run again; nothing was issued");
         if !self.setup.req.skip_existing && c.errors.iter().any(|e| e.contains("already")) {
@@ -131,18 +186,20 @@ impl Batch<'_> {
         Some(Error::input(format!("{} bad {rows} {what}", c.bad)).hint(hint))
     }
 
-    /// Issues the batch with `jobs` workers, calling `progress` with the
-    /// number of certificates written so far.
+    /// Issues the batch, calling `progress` with the number of
+    /// certificates written so far.
     pub fn issue(
         mut self,
         manifest: &Manifest,
-        jobs: usize,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Summary> {
+        if self.setup.req.no_sync {
+            crate::durability::skip_syncs(&mut self.ledger, self.setup.now)?;
+        }
         let mut summary = self
             .setup
             .plan()
-            .issue(&mut self.ledger, manifest, jobs, progress)?;
+            .issue(&mut self.ledger, manifest, progress)?;
         summary.clamped = self.checked.clamped;
         Ok(summary)
     }
