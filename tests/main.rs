@@ -7,6 +7,7 @@ mod bounds;
 mod core;
 mod csr;
 mod export;
+mod fleet;
 mod handshake;
 mod hardening;
 mod harness;
