@@ -327,11 +327,11 @@ impl Plan<'_> {
             c.rows += 1;
             if manifest.may_repeat_names() {
                 if let Some(first) = seen.get(&row.name) {
-                    let why = format!(
-                        "name '{}' is repeated (first in {})",
-                        row.name,
-                        manifest.row_label(*first)
-                    );
+                    let first = match manifest {
+                        Manifest::File { .. } => format!("on line {first}"),
+                        _ => format!("in {}", manifest.row_label(*first)),
+                    };
+                    let why = format!("name '{}' is repeated (first {first})", row.name);
                     bad(&mut c, row.line, why);
                     continue;
                 }

@@ -480,3 +480,68 @@ fn no_sync_batch_and_issue_are_recorded_and_doctor_says_so() {
         "{out}"
     );
 }
+
+/// Whether strace is here; in CI it must be (`.ci/run` installs it).
+fn strace_available() -> bool {
+    if have("strace") {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("strace is required in CI (apt-get install strace)");
+    }
+    eprintln!(
+        "\nSKIPPED: counting the flushes of `issue` needs strace (apt-get install strace); CI always runs it.\n"
+    );
+    false
+}
+
+/// `strace -f -c` of `certsmith issue NAME`: calls per flush syscall.
+fn flushes_of_issue(env: &Env, name: &str) -> HashMap<String, u64> {
+    let summary = env.path(&format!("strace-{name}.txt"));
+    let mut c = Command::new("strace");
+    clean_env(&mut c);
+    c.args([
+        "-f",
+        "-c",
+        "-e",
+        "trace=fsync,fdatasync,syncfs,sync",
+        "-o",
+        s(&summary),
+    ])
+    .arg(env!("CARGO_BIN_EXE_certsmith"))
+    .arg("--pki")
+    .arg(&env.pki)
+    .args(["issue", name, "-q"]);
+    let out = c.output().expect("strace");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&summary).unwrap();
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // `% time  seconds  usecs/call  calls  [errors]  syscall`
+            let call = *f.last()?;
+            Some((call.to_string(), f.get(3)?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn single_issue_makes_its_files_and_reservation_durable_with_one_filesystem_flush() {
+    if !strace_available() {
+        return;
+    }
+    let env = Env::new();
+    env.hierarchy();
+    let calls = flushes_of_issue(&env, "dev1");
+    // One syncfs for the four files (and the reservation), not one fsync per file.
+    assert_eq!(calls.get("syncfs").copied(), Some(1), "{calls:?}");
+    let fsyncs =
+        calls.get("fsync").copied().unwrap_or(0) + calls.get("fdatasync").copied().unwrap_or(0);
+    assert!(fsyncs <= 6, "{fsyncs} fsyncs: {calls:?}");
+    verifies_as_client(&env, &env.cert_dir("dev1"));
+    env.ok(&["doctor"]);
+}
