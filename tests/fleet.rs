@@ -546,3 +546,40 @@ fn single_issue_makes_its_files_and_reservation_durable_with_one_filesystem_flus
     verifies_as_client(&env, &env.cert_dir("dev1"));
     env.ok(&["doctor"]);
 }
+
+#[test]
+fn manifest_csr_column_signs_the_csr_beside_the_manifest_and_makes_no_key() {
+    let env = Env::new();
+    env.hierarchy();
+    let lot = env.path("lot-7");
+    std::fs::create_dir_all(&lot).unwrap();
+    openssl_p256_csr(&env.path("k1.pem"), &lot.join("a.csr"), "/CN=ignored-cn");
+    let manifest = lot.join("devices.csv");
+    std::fs::write(
+        &manifest,
+        "name,cn,san,csr\nmeter-1,Meter 1,uri:spiffe://fleet/meter-1,a.csr\nmeter-2,,,\n",
+    )
+    .unwrap();
+    let j = env.json(&["batch", s(&manifest)]);
+    assert_eq!(j["issued"], 2, "{j}");
+    let d1 = env.cert_dir("meter-1");
+    assert!(!d1.join("key.pem").exists());
+    assert!(env.cert_dir("meter-2").join("key.pem").exists());
+    verifies_as_client(&env, &d1);
+    let (_, subject) = openssl(&[
+        "x509",
+        "-noout",
+        "-subject",
+        "-ext",
+        "subjectAltName",
+        "-in",
+        s(&d1.join("cert.pem")),
+    ]);
+    assert!(
+        subject.contains("CN = Meter 1") && subject.contains("spiffe://fleet/meter-1"),
+        "{subject}"
+    );
+    let (_, from_cert) = openssl(&["x509", "-noout", "-pubkey", "-in", s(&d1.join("cert.pem"))]);
+    let (_, from_key) = openssl(&["pkey", "-pubout", "-in", s(&env.path("k1.pem"))]);
+    assert_eq!(from_cert, from_key);
+}
