@@ -367,6 +367,12 @@ fn p12_format_gives_each_device_a_pkcs12_file_openssl_opens_in_directories_and_a
     env.hierarchy();
     let pw = env.path("p12.pass");
     std::fs::write(&pw, "s3cret\n").unwrap();
+    // A PKCS#12 password without --format p12 would be silently unused: refused.
+    let err = refused(
+        &env,
+        &["batch", "--count", "1", "--p12-passphrase-file", s(&pw)],
+    );
+    assert!(err.contains("--format p12"), "{err}");
     env.ok(&[
         "batch",
         "--count",

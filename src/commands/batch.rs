@@ -61,6 +61,7 @@ pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
         jobs,
     };
     let to_stdout = req.archive == Some(Target::Stdout);
+    let (req_format, csrs) = (req.format, a.csr_dir.is_some());
     if to_stdout && ctx.json {
         return Err(
             Error::input("--json and --archive - both want stdout").hint(
@@ -97,7 +98,12 @@ pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
         }
         return Ok(());
     }
-    report(ctx, &summary, checked.unrecorded);
+    let files = match (req_format, csrs) {
+        (DeviceFormat::P12, _) => "{<name>.p12,cert.pem,chain.pem,fullchain.pem}",
+        (DeviceFormat::Pem, true) => "{cert,chain,fullchain}.pem",
+        (DeviceFormat::Pem, false) => "{cert,key,chain,fullchain}.pem",
+    };
+    report(ctx, &summary, checked.unrecorded, files);
     Ok(())
 }
 
@@ -157,7 +163,7 @@ fn dry_run_report(ctx: &Ctx, plan: &Plan<'_>, c: &Checked) {
     );
 }
 
-fn report(ctx: &Ctx, s: &Summary, unrecorded: u64) {
+fn report(ctx: &Ctx, s: &Summary, unrecorded: u64, files: &str) {
     let mut json = serde_json::to_value(s).unwrap_or_default();
     json["unrecorded_replaced"] = unrecorded.into();
     ctx.report(
@@ -176,9 +182,9 @@ fn report(ctx: &Ctx, s: &Summary, unrecorded: u64) {
                 t.line("note: the validity was shortened to the issuer's notAfter (--clamp)");
             }
             if s.out.is_dir() {
-                t.line(format!("  {}/<name>/{{cert,key,chain,fullchain}}.pem", s.out.display()));
+                t.line(format!("  {}/<name>/{files}", s.out.display()));
             } else {
-                t.line(format!("  {} (tar: <name>/...)", s.out.display()));
+                t.line(format!("  {} (tar: <name>/{files})", s.out.display()));
             }
             t.line(format!(
                 "Next: certsmith{} list --ca {}",

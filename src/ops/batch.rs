@@ -96,6 +96,12 @@ pub fn check<'a>(pki: &'a Pki, req: BatchRequest, manifest: &Manifest) -> Result
     }
     let ca = super::issuing_ca(&ledger, req.ca.as_deref())?;
     let signer = Signer::load(pki, &ledger, &ca, &req.pass)?;
+    if req.format != DeviceFormat::P12 && req.p12_pass.is_some() {
+        return Err(
+            Error::input("--p12-passphrase-file is only used with --format p12")
+                .hint("add --format p12, or drop --p12-passphrase-file"),
+        );
+    }
     if req.format == DeviceFormat::P12 && req.p12_pass.is_none() {
         return Err(
             Error::input("--format p12 needs a password for the PKCS#12 files")
