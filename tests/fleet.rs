@@ -136,6 +136,10 @@ fn archive_refuses_an_existing_file_and_changes_nothing() {
     std::fs::write(&tar, "keep me").unwrap();
     let err = refused(&env, &["batch", "--count", "3", "--archive", s(&tar)]);
     assert!(err.contains("already exists"), "{err}");
+    // The --out rule holds for the archive too: never inside cas/.
+    let in_cas = env.pki.join("cas").join("fleet.tar");
+    let err = refused(&env, &["batch", "--count", "3", "--archive", s(&in_cas)]);
+    assert!(err.contains("cas/"), "{err}");
     assert_eq!(std::fs::read_to_string(&tar).unwrap(), "keep me");
 }
 

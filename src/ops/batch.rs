@@ -87,7 +87,7 @@ impl Setup<'_> {
 /// Loads the issuer and checks every row of `manifest` (names, subjects,
 /// `--out` rules, what is already in the ledger). Bad rows are counted in
 /// [`Batch::checked`], not returned as an error: see [`Batch::refusal`].
-pub fn check<'a>(pki: &'a Pki, req: BatchRequest, manifest: &Manifest) -> Result<Batch<'a>> {
+pub fn check<'a>(pki: &'a Pki, mut req: BatchRequest, manifest: &Manifest) -> Result<Batch<'a>> {
     let mut ledger = pki.open_ledger()?;
     let profile = Profile::load(Some(&pki.root), &req.profile)?;
     let key_type = req.key.unwrap_or(profile.default_key);
@@ -109,10 +109,16 @@ pub fn check<'a>(pki: &'a Pki, req: BatchRequest, manifest: &Manifest) -> Result
         );
     }
     let out = match &req.archive {
-        Some(a) => {
-            a.check()?;
+        Some(archive::Target::File(p)) => {
+            // The `--out` rule (never into cas/, the ledger or a certificate's
+            // directory); the archive is named by its absolute path from here on.
+            let abs = pki.out_rule(&ledger)?.check(p, Out::Dir)?;
+            let target = archive::Target::File(abs);
+            target.check()?;
+            req.archive = Some(target);
             None
         }
+        Some(archive::Target::Stdout) => None,
         None => check_out(pki, &ledger, req.out.as_deref(), manifest)?,
     };
     let setup = Setup {
