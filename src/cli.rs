@@ -240,6 +240,9 @@ pub struct IssueArgs {
     pub key: Option<String>,
     #[command(flatten)]
     pub leaf: LeafArgs,
+    /// Skip fsync: for throwaway PKIs only (refused when a CA key is encrypted or in a token; doctor reports it)
+    #[arg(long)]
+    pub no_sync: bool,
 }
 
 #[derive(Debug, Args)]
@@ -257,7 +260,7 @@ pub struct SignArgs {
 #[derive(Debug, Args)]
 pub struct BatchArgs {
     /// Manifest: CSV (header name,cn,san) or JSON Lines
-    #[arg(value_hint = clap::ValueHint::FilePath, required_unless_present = "count")]
+    #[arg(value_hint = clap::ValueHint::FilePath, required_unless_present_any = ["count", "csr_dir"])]
     pub manifest: Option<PathBuf>,
     /// Issue N certificates named by --name-pattern instead of a manifest (at most 1,000,000)
     #[arg(long, conflicts_with = "manifest", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -294,6 +297,38 @@ pub struct BatchArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub pass: PassArgs,
+    /// Write every device into one tar archive FILE (new, mode 0600) instead of directories; '-' is stdout
+    #[arg(long, value_name = "FILE", conflicts_with = "out", value_hint = clap::ValueHint::FilePath)]
+    pub archive: Option<PathBuf>,
+    /// What each device gets: pem (key, cert, chain, fullchain) or p12 (<name>.p12 instead of key.pem)
+    #[arg(long, value_enum, default_value = "pem")]
+    pub format: BatchFormat,
+    /// Read the password of every device's PKCS#12 file from FILE (--format p12)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub p12_passphrase_file: Option<PathBuf>,
+    /// Sign every *.csr / *.pem file in DIR (keys made on the devices) instead of making keys
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["manifest", "count"], value_hint = clap::ValueHint::DirPath)]
+    pub csr_dir: Option<PathBuf>,
+    /// How --csr-dir names each certificate: file (the file name without extension) or cn (the CSR's CN)
+    #[arg(long, value_enum, default_value = "file", requires = "csr_dir")]
+    pub name_from: NameFromArg,
+    /// Skip fsync: for throwaway PKIs only (refused when a CA key is encrypted or in a token; doctor reports it)
+    #[arg(long)]
+    pub no_sync: bool,
+}
+
+/// `batch --format`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BatchFormat {
+    Pem,
+    P12,
+}
+
+/// `batch --name-from`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum NameFromArg {
+    File,
+    Cn,
 }
 
 #[derive(Debug, Args)]

@@ -788,6 +788,35 @@ impl Ledger {
         Ok(Reservation { id, replaced })
     }
 
+    /// [`Ledger::reserve`] without waiting for the disk (SQLite
+    /// `synchronous=OFF` for this one commit): the caller must flush the
+    /// filesystem holding the ledger (the one syncfs that also makes the
+    /// certificate's files durable) before any file relies on it.
+    pub fn reserve_unsynced(
+        &mut self,
+        rec: &CertRecord,
+        replace: bool,
+        check: Check<'_>,
+    ) -> Result<Reservation> {
+        let level: i64 = self
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .map_err(db_err)?;
+        self.conn
+            .execute_batch("PRAGMA synchronous=OFF")
+            .map_err(db_err)?;
+        let r = self.reserve(rec, replace, check);
+        let back = self
+            .conn
+            .execute_batch(&format!("PRAGMA synchronous={level}"))
+            .map_err(db_err);
+        match (r, back) {
+            (Ok(r), Ok(())) => Ok(r),
+            (Ok(r), Err(e)) => Err(self.abandon_after(r, e)),
+            (Err(e), _) => Err(e),
+        }
+    }
+
     /// Marks a reserved certificate active once its files are durable. An
     /// error unless exactly that `pending` row changed (a row that vanished
     /// or was settled by someone else must not pass silently).

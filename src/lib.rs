@@ -2,6 +2,7 @@
 //! holds all the work; the binary (`main.rs`, `cli.rs`, `commands/`) only
 //! turns flags into calls and results into output.
 
+pub mod archive;
 pub mod batch;
 pub mod bundle;
 pub mod ca;
@@ -13,6 +14,7 @@ pub mod crl;
 pub mod crl_settings;
 pub mod csr;
 pub mod doctor;
+pub mod durability;
 pub mod error;
 pub mod export;
 pub mod import;

@@ -8,6 +8,7 @@ mod core;
 mod crl_life;
 mod csr;
 mod export;
+mod fleet;
 mod handshake;
 mod hardening;
 mod harness;

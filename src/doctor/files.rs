@@ -264,8 +264,13 @@ pub fn orphans(
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect();
             names.sort();
+            // `<name>.p12`: what `export` and `batch --format p12` write there.
+            let p12 = d
+                .file_name()
+                .map(|f| crate::export::Format::P12.default_file(&f.to_string_lossy()));
             for n in names {
                 if allowed.contains(&n.as_str())
+                    || (top == "certs" && p12.as_deref() == Some(n.as_str()))
                     || n.contains(".old-")
                     || n.starts_with(".certsmith-")
                 {

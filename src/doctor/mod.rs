@@ -137,6 +137,14 @@ pub fn run(pki: &Pki, opts: &Options) -> Result<Report> {
         Ledger::open_read_locked(&pki.ledger_path())?
     };
     integrity(&mut ledger, &mut report)?;
+    if let Some(since) = crate::durability::made_without_durability(&ledger)? {
+        report.add(
+            Severity::Warning,
+            "ledger",
+            None,
+            format!("this PKI was made without durability: written with --no-sync (first on {since}); a crash may have lost files or ledger rows"),
+        );
+    }
     // Alone on the PKI, pending rows and temp files are leftovers of a
     // process that died; with another certsmith running they may be its work.
     let alone = ledger.try_lock_exclusive();
@@ -224,6 +232,10 @@ fn check_record(pki: &Pki, ledger: &Ledger, rec: &CertRecord, opts: &Options, re
     } else {
         format!("CA '{}'", rec.name)
     };
+    if crate::archive::is_archived(&rec.dir) {
+        // Issued into a tar archive (`batch --archive`): no files here.
+        return;
+    }
     let (cert_path, wanted) = expected_files(pki, ledger, rec);
     let mut missing = false;
     for f in &wanted {

@@ -294,6 +294,7 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
                 pass: opts.clone(),
                 ..LeafOptions::default()
             },
+            no_sync: false,
         },
     )?;
     let p12 = match &plan.p12 {
