@@ -3,25 +3,38 @@
 #   1. certsmith batch --count N (unencrypted P-256 intermediate)
 #   2. the same N certificates from `openssl req -x509 -CA` run by xargs -P <cores>
 #   3. S single `certsmith issue` processes vs S single `openssl req -x509 -CA` processes
-# plus the crypto floor (criterion's in-process issue_one_leaf/ecdsa-p256).
+# plus the crypto floor (criterion's in-process issue_one_leaf/ecdsa-p256), and
+# for fleets (issue 13):
+#   4. certsmith batch --count N --archive FILE.tar (one streamed tar, no directories)
+#   5. the filesystem's own cost of the directory layout: the same N directories
+#      and files (tmp dir + rename per device, chain.pem hard-linked, one sync at
+#      the end) made with no crypto at all, by a small python3 script
+#   6. N factory CSRs (made once, untimed, from a few keys of each type):
+#      certsmith batch --csr-dir vs `openssl x509 -req -CA` per CSR under xargs -P
+#   7. the single-process loops again as ROUNDS rounds: median and spread
+#   8. peak RSS of `batch --archive -` for RSS_N certificates (/usr/bin/time)
 #
 # Needs: hyperfine, openssl (3.0+), cargo. Output format is stable (v1): one
 # result per line, `key  value  unit`, for diffing runs and for docs/performance.md.
 #
 # Environment: N (10000), SINGLES (200), RUNS (3, for certsmith batch and the
 # single-issue loops), OPENSSL_BATCH_RUNS (1), JOBS (nproc), CERTSMITH (path to a
-# release binary; built when absent), SKIP_FLOOR=1 to skip the criterion run.
+# release binary; built when absent), SKIP_FLOOR=1 to skip the criterion run,
+# ROUNDS (5, rounds of the single-process loops for median and spread),
+# RSS_N (100000, certificates of the peak-RSS run).
 set -euo pipefail
 
 N=${N:-10000}
 SINGLES=${SINGLES:-200}
 RUNS=${RUNS:-3}
 OPENSSL_BATCH_RUNS=${OPENSSL_BATCH_RUNS:-1}
+ROUNDS=${ROUNDS:-5}
+RSS_N=${RSS_N:-100000}
 JOBS=${JOBS:-$(nproc)}
 cd "$(dirname "$0")/.."
 BIN=${CERTSMITH:-$PWD/target/release/certsmith}
 
-for tool in hyperfine openssl; do
+for tool in hyperfine openssl python3 /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "bench-compare: '$tool' is not installed (apt-get install $tool)" >&2; exit 2; }
 done
 if [ ! -x "$BIN" ]; then
@@ -77,6 +90,82 @@ hf --runs "$RUNS" --prepare "$fresh_pki" --export-json "$W/single-certsmith.json
 hf --runs "$RUNS" --prepare "$fresh_dir" --export-json "$W/single-openssl.json" \
     "d=$CUR; for i in \$(seq $SINGLES); do $OSSL -subj /CN=dev-\$i -keyout \$d/dev-\$i.key -out \$d/dev-\$i.crt 2>/dev/null; done"
 
+# 4. The archive: one tar file, no directories.
+hf --runs "$RUNS" --prepare "$fresh_pki" --export-json "$W/archive-certsmith.json" \
+    "$BIN --pki $CUR batch --count $N --jobs $JOBS --archive $CUR/fleet.tar -q"
+
+# 5. The filesystem's cost of the directory layout, no crypto: per device a
+# temporary directory with key.pem (0600), cert.pem, fullchain.pem and a hard
+# link to the one chain.pem, renamed into place; one sync at the end (certsmith
+# does one syncfs per chunk). Same sizes as a P-256 device.
+cat >"$W/fs-layout.py" <<'PY'
+import os, sys, tempfile
+out, n = sys.argv[1], int(sys.argv[2])
+os.makedirs(out, mode=0o700, exist_ok=True)
+key, cert, chain = b"k" * 241, b"c" * 619, b"i" * 623
+first = None
+for i in range(1, n + 1):
+    tmp = tempfile.mkdtemp(prefix=".certsmith-", dir=out)
+    for name, data, mode in (("key.pem", key, 0o600), ("cert.pem", cert, 0o644), ("fullchain.pem", cert + chain, 0o644)):
+        fd = os.open(os.path.join(tmp, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        os.write(fd, data)
+        os.close(fd)
+    if first is None:
+        fd = os.open(os.path.join(tmp, "chain.pem"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        os.write(fd, chain)
+        os.close(fd)
+    else:
+        os.link(first, os.path.join(tmp, "chain.pem"))
+    dest = os.path.join(out, "device-%06d" % i)
+    os.rename(tmp, dest)
+    if first is None:
+        first = os.path.join(dest, "chain.pem")
+os.sync()
+PY
+hf --runs "$RUNS" --prepare "$fresh_dir" --export-json "$W/fs-layout.json" \
+    "python3 $W/fs-layout.py $CUR/out $N"
+
+# 6. Factory CSRs, made once (untimed) from two keys of each type.
+mkdir -p "$W/csrs" "$W/fkeys"
+k=0
+for alg in "EC -pkeyopt ec_paramgen_curve:P-256" "EC -pkeyopt ec_paramgen_curve:P-384" \
+           "RSA -pkeyopt rsa_keygen_bits:2048" "ED25519"; do
+    for j in 1 2; do
+        # shellcheck disable=SC2086
+        openssl genpkey -algorithm $alg -out "$W/fkeys/k$k.pem" 2>/dev/null
+        k=$((k + 1))
+    done
+done
+seq -f '%06g' 1 "$N" | xargs -P "$JOBS" -I@ sh -c \
+    'openssl req -new -key "'"$W"'/fkeys/k$(( 1@ % 8 )).pem" -subj /CN=unit-@ -out "'"$W"'/csrs/unit-@.csr"'
+hf --runs "$RUNS" --prepare "$fresh_pki" --export-json "$W/csr-certsmith.json" \
+    "$BIN --pki $CUR batch --csr-dir $W/csrs --jobs $JOBS -q"
+hf --runs "$OPENSSL_BATCH_RUNS" --prepare "$fresh_dir" --export-json "$W/csr-openssl.json" \
+    "d=$CUR; ls $W/csrs | xargs -P $JOBS -I@ openssl x509 -req -in $W/csrs/@ -CA $CA -CAkey $CAKEY -days 365 -extfile $W/leaf.cnf -extensions leaf -out \$d/@.crt 2>/dev/null"
+
+# 7. Single processes, ROUNDS rounds each: median and spread (min, max).
+hf --runs "$ROUNDS" --prepare "$fresh_pki" --export-json "$W/rounds-certsmith.json" \
+    "d=$CUR; for i in \$(seq $SINGLES); do $BIN --pki \$d issue dev-\$i -q; done"
+hf --runs "$ROUNDS" --prepare "$fresh_dir" --export-json "$W/rounds-openssl.json" \
+    "d=$CUR; for i in \$(seq $SINGLES); do $OSSL -subj /CN=dev-\$i -keyout \$d/dev-\$i.key -out \$d/dev-\$i.crt 2>/dev/null; done"
+
+# 8. Peak RSS of an archive batch of RSS_N (the tar goes to /dev/null).
+cp -a "$W/base" "$W/rss"
+/usr/bin/time -f '%M' -o "$W/rss.kb" "$BIN" --pki "$W/rss" batch --count "$RSS_N" --jobs "$JOBS" --archive - -q >/dev/null
+
+stat_of() { sed -E "s/.*\"$2\": *([0-9.eE+-]+).*/\1/;t;d" "$1" | head -n1; }
+ac_s=$(mean "$W/archive-certsmith.json")
+fs_s=$(mean "$W/fs-layout.json")
+cc_s=$(mean "$W/csr-certsmith.json")
+co_s=$(mean "$W/csr-openssl.json")
+rc_med=$(stat_of "$W/rounds-certsmith.json" median)
+rc_min=$(stat_of "$W/rounds-certsmith.json" min)
+rc_max=$(stat_of "$W/rounds-certsmith.json" max)
+ro_med=$(stat_of "$W/rounds-openssl.json" median)
+ro_min=$(stat_of "$W/rounds-openssl.json" min)
+ro_max=$(stat_of "$W/rounds-openssl.json" max)
+rss_kb=$(cat "$W/rss.kb")
+
 bc_s=$(mean "$W/batch-certsmith.json")
 bo_s=$(mean "$W/batch-openssl.json")
 sc_s=$(mean "$W/single-certsmith.json")
@@ -97,4 +186,22 @@ awk -v n="$N" -v s="$SINGLES" -v j="$JOBS" -v floor="$floor_us" \
     printf "ratio_batch_openssl_over_certsmith  %8.1fx   (target >= 100x)\n", (bo / n) / (bc / n)
     if (floor != "") printf "ratio_batch_over_floor              %8.2fx   (target <= 2.5x)\n", (bc / n * 1e6) / floor
     printf "ratio_single_certsmith_over_openssl %8.2fx   (target <= 1.0x)\n", sc / so
+}'
+awk -v n="$N" -v s="$SINGLES" -v j="$JOBS" -v floor="$floor_us" -v r="$ROUNDS" -v rn="$RSS_N" \
+    -v bc="$bc_s" -v bo="$bo_s" -v ac="$ac_s" -v fs="$fs_s" -v cc="$cc_s" -v co="$co_s" \
+    -v rcm="$rc_med" -v rcl="$rc_min" -v rch="$rc_max" -v rom="$ro_med" -v rol="$ro_min" -v roh="$ro_max" \
+    -v rss="$rss_kb" 'BEGIN {
+    printf "fleet_archive_certsmith     %10.1f us/cert   (%d certs in %.3f s, --archive, --jobs %d)\n", ac / n * 1e6, n, ac, j
+    printf "fleet_fs_layout_no_crypto   %10.1f us/cert   (%d device dirs, same files, chain linked, python3)\n", fs / n * 1e6, n
+    printf "fleet_csr_dir_certsmith     %10.1f us/cert   (%d CSRs in %.3f s, --jobs %d)\n", cc / n * 1e6, n, cc, j
+    printf "fleet_csr_openssl_xargs     %10.1f us/cert   (%d CSRs in %.3f s, xargs -P %d)\n", co / n * 1e6, n, co, j
+    printf "fleet_single_certsmith_median %8.2f ms/cert   (%d rounds of %d, min %.2f, max %.2f)\n", rcm / s * 1e3, r, s, rcl / s * 1e3, rch / s * 1e3
+    printf "fleet_single_openssl_median   %8.2f ms/cert   (%d rounds of %d, min %.2f, max %.2f)\n", rom / s * 1e3, r, s, rol / s * 1e3, roh / s * 1e3
+    printf "fleet_archive_peak_rss      %10.1f MB        (batch --archive - of %d)\n", rss / 1024, rn
+    printf "ratio_archive_openssl_over_certsmith %7.1fx   (target >= 100x)\n", bo / ac
+    printf "ratio_dirs_over_fs_layout           %8.2fx   (directory batch / its filesystem cost)\n", bc / fs
+    if (floor != "") printf "ratio_archive_over_floor            %8.2fx   (archive batch / crypto floor)\n", (ac / n * 1e6) / floor
+    printf "ratio_csr_openssl_over_certsmith    %8.1fx   (target >= 100x)\n", co / cc
+    printf "ratio_single_median_certsmith_over_openssl %5.2fx   (target <= 1.0x)\n", rcm / rom
+    printf "ratio_archive_rss_mb                %8.1f    (target < 50 MB)\n", rss / 1024
 }'

@@ -2,18 +2,27 @@
 //! completely before the first key is made, then made in parallel with
 //! memory that does not grow with the number of certificates.
 //!
-//! Pipeline: one thread reads the manifest and sends requests through a
+//! Pipeline: one thread reads the manifest and sends rows through a
 //! bounded channel to `jobs` workers; each worker makes keys and signs a
-//! handful of requests, reserves their names in the ledger as `pending`
-//! rows (one transaction), and only then writes each certificate's
-//! directory (a temporary directory renamed into place, without fsync).
-//! The calling thread collects the reserved rows and, per chunk, flushes
-//! the filesystem (syncfs) and then marks the chunk `active` in one
+//! handful of rows, reserves their names in the ledger as `pending` rows
+//! (one transaction), and only then writes each certificate's directory (a
+//! temporary directory renamed into place, without fsync). The calling
+//! thread collects the reserved rows and, per chunk, flushes the
+//! filesystem (syncfs) and then marks the chunk `active` in one
 //! transaction. So no file is ever written for a name the ledger does not
 //! hold, a name another process took meanwhile is skipped (with
 //! `--skip-existing`) instead of overwritten, and after a crash the last
 //! chunk is `pending` rows that `doctor --repair` settles (complete files →
 //! `active`, partial ones removed).
+//!
+//! With `--archive` the workers hand each device's files to the calling
+//! thread, which appends them to one tar ([`crate::archive`]) and, per
+//! chunk, makes the archive durable before it marks the chunk `active`.
+//! In directories, `chain.pem` (the same for every device of the CA) is
+//! written once and hard-linked into each further device directory (a copy
+//! where linking fails). A row with a CSR (`--csr-dir`, or the manifest's
+//! `csr` column) is planned exactly as `certsmith sign` plans it
+//! ([`crate::ops::sign::plan`]), in parallel, and gets no key file.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,14 +33,17 @@ use std::time::{Duration, Instant};
 
 use rusqlite::OptionalExtension;
 use time::OffsetDateTime;
+use zeroize::Zeroizing;
 
+use crate::archive::{self, Archive};
 use crate::ca::Signer;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
-use crate::leaf::{LeafKey, LeafRequest};
+use crate::leaf::{LeafKey, LeafRequest, SignedLeaf};
 use crate::ledger::{CertRecord, Ledger, db_err, name_taken};
 use crate::manifest::{Manifest, Row};
 use crate::names::Subject;
+use crate::passphrase::Passphrase;
 use crate::pki::Pki;
 use crate::profile::Profile;
 use crate::store::{self, Existing, Staged, StagedDir};
@@ -48,6 +60,20 @@ const IN_FLIGHT: usize = 4096;
 const RESERVE_AT_ONCE: usize = 256;
 /// Bad rows kept for the report; more are only counted.
 const MAX_REPORTED: usize = 1000;
+/// Most rows checked in parallel at once (a CSR row is read, parsed and its
+/// self-signature verified).
+const CHECK_AT_ONCE: usize = 1024;
+
+/// What each device gets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeviceFormat {
+    /// `key.pem`, `cert.pem`, `chain.pem`, `fullchain.pem`.
+    #[default]
+    Pem,
+    /// `<name>.p12` (key, certificate, chain, root; `--p12-passphrase-file`)
+    /// beside `cert.pem`, `chain.pem` and `fullchain.pem`; no `key.pem`.
+    P12,
+}
 
 /// What every certificate of the batch shares.
 pub struct Plan<'a> {
@@ -61,6 +87,13 @@ pub struct Plan<'a> {
     pub out: Option<PathBuf>,
     pub skip_existing: bool,
     pub now: OffsetDateTime,
+    /// `--archive`: one tar instead of directories.
+    pub archive: Option<archive::Target>,
+    pub format: DeviceFormat,
+    /// The PKCS#12 password for [`DeviceFormat::P12`].
+    pub p12_pass: Option<Passphrase>,
+    /// Threads that check and issue.
+    pub jobs: usize,
 }
 
 /// The outcome of checking a manifest.
@@ -95,8 +128,67 @@ pub struct Summary {
 }
 
 enum Action {
-    Issue(Box<LeafRequest>),
+    Issue,
     Skip,
+}
+
+/// One certificate to sign: its leaf, and the CSR's key when it has one.
+struct Job {
+    leaf: LeafRequest,
+    csr_key: Option<(rcgen::SubjectPublicKeyInfo, KeyType)>,
+}
+
+/// One file of a device, for its directory or its archive entry.
+struct DeviceFile {
+    name: String,
+    bytes: Zeroizing<Vec<u8>>,
+    mode: u32,
+    /// `chain.pem`: the same for every device, hard-linked in directories.
+    shared: bool,
+}
+
+/// One signed certificate waiting for its name to be reserved.
+struct Made {
+    record: CertRecord,
+    files: Vec<DeviceFile>,
+}
+
+/// What a worker hands the collector: a reserved row, its files written
+/// (directories) or to be appended (archive).
+struct Done {
+    id: i64,
+    device: Option<Box<Made>>,
+}
+
+/// The `chain.pem` this batch wrote last, hard-linked into the next device
+/// directories.
+#[derive(Default)]
+struct SharedChain(Mutex<Option<PathBuf>>);
+
+impl SharedChain {
+    fn source(&self) -> Option<PathBuf> {
+        self.0.lock().ok().and_then(|s| s.clone())
+    }
+
+    fn set(&self, p: PathBuf) {
+        if let Ok(mut s) = self.0.lock() {
+            *s = Some(p);
+        }
+    }
+}
+
+/// Rows per ledger chunk: [`CHUNK`], or `$CERTSMITH_TEST_BATCH_CHUNK` in
+/// test builds (so a test sees several chunks without 16,384 rows each).
+fn chunk_size() -> usize {
+    #[cfg(feature = "test-hooks")]
+    if let Some(n) = std::env::var("CERTSMITH_TEST_BATCH_CHUNK")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+    {
+        return n;
+    }
+    CHUNK
 }
 
 impl Plan<'_> {
@@ -108,11 +200,16 @@ impl Plan<'_> {
         }
     }
 
-    /// Where the certificate directories go (the `certs/` of the PKI, or `--out`).
+    /// Where the certificates go: the `certs/` of the PKI, `--out`, or the archive.
     pub fn out_dir(&self) -> PathBuf {
-        self.out
-            .clone()
-            .unwrap_or_else(|| self.pki.root.join("certs"))
+        match &self.archive {
+            Some(archive::Target::File(p)) => p.clone(),
+            Some(archive::Target::Stdout) => PathBuf::from("-"),
+            None => self
+                .out
+                .clone()
+                .unwrap_or_else(|| self.pki.root.join("certs")),
+        }
     }
 
     /// The directory below which no symlink is followed.
@@ -121,6 +218,41 @@ impl Plan<'_> {
             Some(o) if !o.starts_with(&self.pki.root) => o.clone(),
             _ => self.pki.root.clone(),
         }
+    }
+
+    /// The certificate a row asks for, checked against the profile and the
+    /// issuer: a CSR row planned exactly as `certsmith sign` plans it.
+    fn job(&self, row: &Row) -> Result<Job> {
+        let Some(path) = &row.csr else {
+            return Ok(Job {
+                leaf: self.request(row)?,
+                csr_key: None,
+            });
+        };
+        if self.format == DeviceFormat::P12 {
+            return Err(Error::input(
+                "a CSR-signed certificate has no key for a PKCS#12 file; use --format pem",
+            ));
+        }
+        let req = crate::ops::sign::SignRequest {
+            csr: crate::input::read(path, crate::input::Kind::Csr)?,
+            csr_label: path.display().to_string(),
+            name: Some(row.name.clone()),
+            leaf: crate::ops::LeafOptions {
+                profile: self.profile.name.clone(),
+                subject: row.cn.as_deref().map(Subject::cn),
+                sans: row.sans.clone(),
+                validity: self.validity,
+                clamp: self.clamp,
+                ..Default::default()
+            },
+        };
+        let plan = crate::ops::sign::plan(&req, self.profile.clone())?;
+        plan.leaf.check(self.signer)?;
+        Ok(Job {
+            leaf: plan.leaf,
+            csr_key: Some((plan.csr.public_key, plan.csr.key_type)),
+        })
     }
 
     fn request(&self, row: &Row) -> Result<LeafRequest> {
@@ -141,20 +273,21 @@ impl Plan<'_> {
         Ok(req)
     }
 
-    /// Decides what to do with one row, given the ledger.
+    /// Decides what to do with one row, given the ledger (the certificate
+    /// itself is checked by [`Plan::job`]).
     fn classify(&self, ledger: &mut Ledger, row: &Row) -> Result<Action> {
         match ledger_state(ledger, &row.name)? {
-            Some(state) if state == "pending" => return Err(name_taken(&row.name, true)),
-            Some(_) if self.skip_existing => return Ok(Action::Skip),
-            Some(_) => return Err(name_taken(&row.name, false)),
-            None => {}
+            Some(state) if state == "pending" => Err(name_taken(&row.name, true)),
+            Some(_) if self.skip_existing => Ok(Action::Skip),
+            Some(_) => Err(name_taken(&row.name, false)),
+            None => Ok(Action::Issue),
         }
-        Ok(Action::Issue(Box::new(self.request(row)?)))
     }
 
     /// Checks every row before anything is made: names, duplicates, the
-    /// ledger, SANs against the profile and the CA's name constraints, the
-    /// validity against the issuer, files already on disk.
+    /// ledger, SANs against the profile and the CA's name constraints, each
+    /// CSR's self-signature, the validity against the issuer, files already
+    /// on disk.
     pub fn check(&self, ledger: &mut Ledger, manifest: &Manifest) -> Result<Checked> {
         let v = self.validity.unwrap_or(self.profile.default_validity);
         let window = self.signer.window(
@@ -168,6 +301,7 @@ impl Plan<'_> {
             ..Checked::default()
         };
         let mut seen: HashMap<String, u64> = HashMap::new();
+        let mut to_check: Vec<Row> = Vec::new();
         let ca_names: std::collections::HashSet<String> =
             ledger.cas()?.into_iter().map(|ca| ca.cert.name).collect();
         let bad = |c: &mut Checked, line: u64, reason: String| {
@@ -193,7 +327,11 @@ impl Plan<'_> {
             c.rows += 1;
             if manifest.may_repeat_names() {
                 if let Some(first) = seen.get(&row.name) {
-                    let why = format!("name '{}' is repeated (first on line {first})", row.name);
+                    let first = match manifest {
+                        Manifest::File { .. } => format!("on line {first}"),
+                        _ => format!("in {}", manifest.row_label(*first)),
+                    };
+                    let why = format!("name '{}' is repeated (first {first})", row.name);
                     bad(&mut c, row.line, why);
                     continue;
                 }
@@ -209,26 +347,68 @@ impl Plan<'_> {
             }
             match self.classify(ledger, &row) {
                 Ok(Action::Skip) => c.skipped += 1,
-                Ok(Action::Issue(_)) => {
-                    let dir = self.dir(&row.name);
-                    let unrecorded =
-                        dir.is_dir() && crate::layout::FILES.iter().any(|f| dir.join(f).exists());
-                    if unrecorded && !self.skip_existing {
-                        let why = format!(
-                            "files for '{}' already exist in '{}' but the ledger has no such certificate",
-                            row.name,
-                            dir.display()
-                        );
-                        bad(&mut c, row.line, why);
-                        continue;
+                Ok(Action::Issue) => {
+                    to_check.push(row);
+                    if to_check.len() >= CHECK_AT_ONCE {
+                        self.check_rows(&mut c, &mut to_check, &bad);
                     }
-                    c.unrecorded += unrecorded as u64;
-                    c.to_issue += 1;
                 }
                 Err(e) => bad(&mut c, row.line, e.to_string()),
             }
         }
+        self.check_rows(&mut c, &mut to_check, &bad);
         Ok(c)
+    }
+
+    /// Checks `rows` (the ledger allows them), in parallel: each one's
+    /// certificate against the profile and the issuer, and its files on disk.
+    fn check_rows(
+        &self,
+        c: &mut Checked,
+        rows: &mut Vec<Row>,
+        bad: &dyn Fn(&mut Checked, u64, String),
+    ) {
+        let per = rows.len().div_ceil(self.jobs.max(1)).max(1);
+        let outcomes: Vec<Option<String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = rows
+                .chunks(per)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|r| self.job(r).err().map(|e| e.to_string()))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| vec![Some("a checking thread panicked".into())])
+                })
+                .collect()
+        });
+        for (row, outcome) in rows.drain(..).zip(outcomes) {
+            if let Some(why) = outcome {
+                bad(c, row.line, why);
+                continue;
+            }
+            let dir = self.dir(&row.name);
+            let unrecorded = self.archive.is_none()
+                && dir.is_dir()
+                && crate::layout::FILES.iter().any(|f| dir.join(f).exists());
+            if unrecorded && !self.skip_existing {
+                let why = format!(
+                    "files for '{}' already exist in '{}' but the ledger has no such certificate",
+                    row.name,
+                    dir.display()
+                );
+                bad(c, row.line, why);
+                continue;
+            }
+            c.unrecorded += unrecorded as u64;
+            c.to_issue += 1;
+        }
     }
 
     /// Issues every row that `check` accepted. `progress` is called with
@@ -237,13 +417,18 @@ impl Plan<'_> {
         &self,
         ledger: &mut Ledger,
         manifest: &Manifest,
-        jobs: usize,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Summary> {
         let start = Instant::now();
         let out = self.out_dir();
         let root = self.write_root();
-        store::create_private_dir(&root, &out)?;
+        let mut archive = match &self.archive {
+            Some(t) => Some(Archive::create(t, self.now.unix_timestamp().max(0) as u64)?),
+            None => {
+                store::create_private_dir(&root, &out)?;
+                None
+            }
+        };
         let chain: String = self
             .signer
             .chain
@@ -251,12 +436,14 @@ impl Plan<'_> {
             .filter(|c| !c.self_signed)
             .map(|c| c.pem())
             .collect();
+        let shared = SharedChain::default();
         let stop = AtomicBool::new(false);
         let skipped = AtomicU64::new(0);
-        let jobs = jobs.max(1);
-        let (job_tx, job_rx) = sync_channel::<Box<LeafRequest>>(jobs * 64);
+        let jobs = self.jobs.max(1);
+        let chunk_rows = chunk_size();
+        let (job_tx, job_rx) = sync_channel::<Row>(jobs * 64);
         let job_rx = Arc::new(Mutex::new(job_rx));
-        let (done_tx, done_rx) = sync_channel::<Result<i64>>(IN_FLIGHT);
+        let (done_tx, done_rx) = sync_channel::<Result<Done>>(IN_FLIGHT);
         let mut first_err: Option<Error> = None;
         let mut issued = 0u64;
         std::thread::scope(|s| {
@@ -269,9 +456,15 @@ impl Plan<'_> {
                 }
             });
             for _ in 0..jobs {
-                let (rx, tx, chain, root) = (Arc::clone(&job_rx), done_tx.clone(), &chain, &root);
+                let (rx, tx) = (Arc::clone(&job_rx), done_tx.clone());
+                let w = Worker {
+                    chain: &chain,
+                    root: &root,
+                    shared: &shared,
+                    manifest,
+                };
                 s.spawn(move || {
-                    if let Err(e) = self.work(&rx, &tx, stop, skipped, chain, root) {
+                    if let Err(e) = self.work(&rx, &tx, stop, skipped, &w) {
                         stop.store(true, Ordering::Relaxed);
                         let _ = tx.send(Err(e));
                     }
@@ -280,12 +473,17 @@ impl Plan<'_> {
             drop(done_tx);
             drop(job_rx);
             let mut chunk: Vec<i64> = Vec::new();
+            // Reserved rows that never reached the archive, released at the end.
+            let mut unwritten: Vec<i64> = Vec::new();
             let mut last_flush = Instant::now();
-            let mut record = |chunk: &mut Vec<i64>| -> Result<()> {
+            let mut record = |chunk: &mut Vec<i64>, archive: &mut Option<Archive>| -> Result<()> {
                 if chunk.is_empty() {
                     return Ok(());
                 }
-                store::sync_filesystem(&out)?;
+                match archive {
+                    Some(a) => a.make_durable()?,
+                    None => store::sync_filesystem(&out)?,
+                }
                 store::crash_point("batch-written");
                 ledger.activate(chunk)?;
                 issued += chunk.len() as u64;
@@ -294,16 +492,47 @@ impl Plan<'_> {
             };
             let mut written = 0u64;
             for r in done_rx.iter() {
-                match r {
-                    Ok(id) => {
+                let failed = first_err.is_some();
+                let appended = r.and_then(|d| match (d.device, &mut archive) {
+                    // After a failure nothing more goes into the archive.
+                    (Some(_), Some(_)) if failed => {
+                        unwritten.push(d.id);
+                        Ok(None)
+                    }
+                    (Some(m), Some(a)) => {
+                        let entries: Vec<archive::Entry<'_>> = m
+                            .files
+                            .iter()
+                            .map(|f| archive::Entry {
+                                name: &f.name,
+                                bytes: &f.bytes,
+                                mode: f.mode,
+                            })
+                            .collect();
+                        match a.add_device(&m.record.name, &entries) {
+                            Ok(()) => {
+                                store::crash_point("archive-appended");
+                                Ok(Some(d.id))
+                            }
+                            Err(e) => {
+                                unwritten.push(d.id);
+                                Err(e)
+                            }
+                        }
+                    }
+                    _ => Ok(Some(d.id)),
+                });
+                match appended {
+                    Ok(None) => {}
+                    Ok(Some(id)) => {
                         chunk.push(id);
                         written += 1;
                         progress(written);
-                        let due = chunk.len() >= CHUNK || last_flush.elapsed() >= FLUSH_EVERY;
+                        let due = chunk.len() >= chunk_rows || last_flush.elapsed() >= FLUSH_EVERY;
                         if due {
                             last_flush = Instant::now();
                         }
-                        if due && let Err(e) = record(&mut chunk) {
+                        if due && let Err(e) = record(&mut chunk, &mut archive) {
                             stop.store(true, Ordering::Relaxed);
                             first_err.get_or_insert(e);
                             chunk.clear();
@@ -316,10 +545,20 @@ impl Plan<'_> {
                 }
             }
             // Files written before a failure are still recorded.
-            if let Err(e) = record(&mut chunk) {
+            if let Err(e) = record(&mut chunk, &mut archive) {
+                first_err.get_or_insert(e);
+            }
+            if !unwritten.is_empty()
+                && let Err(e) = ledger.release(&unwritten)
+            {
                 first_err.get_or_insert(e);
             }
         });
+        if let Some(a) = archive
+            && let Err(e) = a.finish()
+        {
+            first_err.get_or_insert(e);
+        }
         if let Some(e) = first_err {
             return Err(resumable(e, issued));
         }
@@ -337,36 +576,31 @@ impl Plan<'_> {
         })
     }
 
-    /// Reads the manifest again and feeds the workers.
+    /// Reads the manifest again and feeds the workers the rows to issue.
     fn produce(
         &self,
         manifest: &Manifest,
-        jobs: &SyncSender<Box<LeafRequest>>,
+        jobs: &SyncSender<Row>,
         stop: &AtomicBool,
         skipped: &AtomicU64,
     ) -> Result<()> {
         // A connection of its own: rusqlite connections stay on one thread.
         let mut ledger = Ledger::open(&self.pki.ledger_path())?;
+        crate::durability::apply(&ledger)?;
         for row in manifest.rows()? {
             if stop.load(Ordering::Relaxed) {
                 break;
             }
-            let changed = |line: u64, why: String| {
-                Error::input(format!(
-                    "{} changed while the batch ran: {why}",
-                    manifest.row_label(line)
-                ))
-            };
-            let row = row.map_err(|e| changed(e.line, e.reason))?;
+            let row = row.map_err(|e| changed(manifest, e.line, e.reason))?;
             match self
                 .classify(&mut ledger, &row)
-                .map_err(|e| changed(row.line, e.to_string()))?
+                .map_err(|e| changed(manifest, row.line, e.to_string()))?
             {
                 Action::Skip => {
                     skipped.fetch_add(1, Ordering::Relaxed);
                 }
-                Action::Issue(req) => {
-                    if jobs.send(req).is_err() {
+                Action::Issue => {
+                    if jobs.send(row).is_err() {
                         break;
                     }
                 }
@@ -375,42 +609,48 @@ impl Plan<'_> {
         Ok(())
     }
 
-    /// One worker: takes up to [`RESERVE_AT_ONCE`] requests, makes and
-    /// signs them, reserves their names (`pending`), writes their files and
-    /// sends each written row's id. A name taken meanwhile is skipped with
-    /// `--skip-existing`; rows whose files could not be written are released.
+    /// One worker: takes up to [`RESERVE_AT_ONCE`] rows, makes and signs
+    /// them, reserves their names (`pending`), writes their files (or hands
+    /// them on for the archive) and sends each reserved row. A name taken
+    /// meanwhile is skipped with `--skip-existing`; rows whose files could
+    /// not be written are released.
     fn work(
         &self,
-        rx: &Mutex<Receiver<Box<LeafRequest>>>,
-        tx: &SyncSender<Result<i64>>,
+        rx: &Mutex<Receiver<Row>>,
+        tx: &SyncSender<Result<Done>>,
         stop: &AtomicBool,
         skipped: &AtomicU64,
-        chain: &str,
-        root: &Path,
+        w: &Worker<'_>,
     ) -> Result<()> {
         // A connection of its own: rusqlite connections stay on one thread.
         let mut ledger = Ledger::open(&self.pki.ledger_path())?;
+        crate::durability::apply(&ledger)?;
         loop {
             if stop.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            let reqs = match rx.lock() {
+            let rows = match rx.lock() {
                 Ok(rx) => {
                     let Ok(first) = rx.recv() else { return Ok(()) };
-                    let mut reqs = vec![first];
-                    while reqs.len() < RESERVE_AT_ONCE {
+                    let mut rows = vec![first];
+                    while rows.len() < RESERVE_AT_ONCE {
                         match rx.try_recv() {
-                            Ok(r) => reqs.push(r),
+                            Ok(r) => rows.push(r),
                             Err(_) => break,
                         }
                     }
-                    reqs
+                    rows
                 }
                 Err(_) => return Ok(()),
             };
-            let made = reqs
-                .into_iter()
-                .map(|r| self.make(*r, chain))
+            let made = rows
+                .iter()
+                .map(|r| {
+                    let job = self
+                        .job(r)
+                        .map_err(|e| changed(w.manifest, r.line, e.to_string()))?;
+                    self.make(job, w.chain)
+                })
                 .collect::<Result<Vec<_>>>()?;
             store::pause_point("batch-signed");
             let recs: Vec<CertRecord> = made.iter().map(|m| m.record.clone()).collect();
@@ -426,17 +666,26 @@ impl Plan<'_> {
                     }
                 }
             }
-            for (i, (m, id)) in todo.iter().enumerate() {
-                let written = store::fail_point("batch-write")
-                    .and_then(|()| self.write(m, chain, &self.dir(&m.record.name), root));
-                if let Err(e) = written {
-                    let unwritten: Vec<i64> = todo[i..].iter().map(|(_, id)| *id).collect();
-                    return Err(match ledger.release(&unwritten) {
-                        Ok(()) => e,
-                        Err(r) => store::also(e, &r),
-                    });
-                }
-                if tx.send(Ok(*id)).is_err() {
+            let mut todo = todo.into_iter();
+            while let Some((m, id)) = todo.next() {
+                let device = match self.archive {
+                    Some(_) => Some(Box::new(m)),
+                    None => {
+                        let written = store::fail_point("batch-write").and_then(|()| {
+                            self.write(&m, &self.dir(&m.record.name), w.root, w.shared)
+                        });
+                        if let Err(e) = written {
+                            let unwritten: Vec<i64> =
+                                std::iter::once(id).chain(todo.map(|(_, id)| id)).collect();
+                            return Err(match ledger.release(&unwritten) {
+                                Ok(()) => e,
+                                Err(r) => store::also(e, &r),
+                            });
+                        }
+                        None
+                    }
+                };
+                if tx.send(Ok(Done { id, device })).is_err() {
                     // The collector is gone; the rows stay pending for doctor.
                     return Ok(());
                 }
@@ -444,65 +693,162 @@ impl Plan<'_> {
         }
     }
 
-    /// Makes a key and signs one certificate, in memory.
-    fn make(&self, req: LeafRequest, chain: &str) -> Result<Made> {
-        let key = self.key_type.generate()?;
-        let key_pem = keys::to_pem(&key)?;
-        let dir = self.dir(&req.name);
-        let leaf = req.sign_leaf(self.signer, LeafKey::Held(key), self.key_type, self.now)?;
-        let cert = leaf.signed.pem();
-        let fullchain = format!("{cert}{chain}");
-        let record = leaf.record(self.pki, self.signer, &dir);
-        Ok(Made {
-            record,
-            key_pem,
-            cert,
-            fullchain,
-        })
+    /// Makes a key (unless the row has a CSR) and signs one certificate,
+    /// with its files, in memory.
+    fn make(&self, job: Job, chain: &str) -> Result<Made> {
+        let (key, key_type) = match job.csr_key {
+            Some((spki, kt)) => (LeafKey::Public(spki), kt),
+            None => (LeafKey::Held(self.key_type.generate()?), self.key_type),
+        };
+        let dir = self.dir(&job.leaf.name);
+        let leaf = job.leaf.sign_leaf(self.signer, key, key_type, self.now)?;
+        let mut record = leaf.record(self.pki, self.signer, &dir);
+        if let Some(a) = &self.archive {
+            record.dir = a.ledger_dir();
+        }
+        let files = self.device_files(&leaf, &record, chain)?;
+        if self.format == DeviceFormat::P12 {
+            // The key lives only in the passphrase-protected PKCS#12 file.
+            record.has_key = false;
+        }
+        Ok(Made { record, files })
     }
 
-    /// Writes one certificate's directory.
-    fn write(&self, m: &Made, chain: &str, dir: &Path, root: &Path) -> Result<()> {
-        let files = [
-            (crate::layout::KEY, m.key_pem.as_bytes(), store::KEY_MODE),
-            (crate::layout::CERT, m.cert.as_bytes(), store::PUBLIC_MODE),
-            (crate::layout::CHAIN, chain.as_bytes(), store::PUBLIC_MODE),
-            (
-                crate::layout::FULLCHAIN,
-                m.fullchain.as_bytes(),
+    /// The files of one device in [`Plan::format`].
+    fn device_files(
+        &self,
+        leaf: &SignedLeaf,
+        record: &CertRecord,
+        chain: &str,
+    ) -> Result<Vec<DeviceFile>> {
+        let file = |name: &str, bytes: Vec<u8>, mode: u32| DeviceFile {
+            name: name.to_string(),
+            bytes: Zeroizing::new(bytes),
+            mode,
+            shared: false,
+        };
+        let cert = leaf.signed.pem();
+        let mut files = Vec::with_capacity(4);
+        let held = match &leaf.key {
+            LeafKey::Held(k) => Some(k),
+            LeafKey::Public(_) => None,
+        };
+        match (self.format, held) {
+            (DeviceFormat::Pem, Some(k)) => {
+                let pem = keys::to_pem(k)?;
+                files.push(file(
+                    crate::layout::KEY,
+                    pem.as_bytes().to_vec(),
+                    store::KEY_MODE,
+                ));
+            }
+            (DeviceFormat::P12, Some(k)) => {
+                let p12 = self.p12(leaf, record, k)?;
+                let name = crate::export::Format::P12.default_file(&record.name);
+                files.push(file(&name, p12.to_vec(), store::KEY_MODE));
+            }
+            (_, None) => {}
+        }
+        files.push(file(
+            crate::layout::CERT,
+            cert.clone().into_bytes(),
+            store::PUBLIC_MODE,
+        ));
+        files.push(DeviceFile {
+            shared: true,
+            ..file(
+                crate::layout::CHAIN,
+                chain.as_bytes().to_vec(),
                 store::PUBLIC_MODE,
-            ),
-        ];
+            )
+        });
+        files.push(file(
+            crate::layout::FULLCHAIN,
+            format!("{cert}{chain}").into_bytes(),
+            store::PUBLIC_MODE,
+        ));
+        Ok(files)
+    }
+
+    /// The device's PKCS#12 file, made by the same code as `certsmith export`.
+    fn p12(
+        &self,
+        leaf: &SignedLeaf,
+        record: &CertRecord,
+        key: &rcgen::KeyPair,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        let pass = self
+            .p12_pass
+            .as_ref()
+            .ok_or_else(|| Error::input("--format p12 needs --p12-passphrase-file FILE"))?;
+        let mut chain = self.signer.chain.clone();
+        let root = match chain.last() {
+            Some(c) if c.self_signed => chain.pop(),
+            _ => None,
+        };
+        let src = crate::export::Source {
+            record: record.clone(),
+            cert: crate::certinfo::CertInfo::from_der(&leaf.signed.der, &record.name)?,
+            chain,
+            root,
+            key: Some(keys::pkcs8_v1_der(key)?),
+        };
+        crate::export::p12(&src, pass, false)
+    }
+
+    /// Writes one certificate's directory; `chain.pem` is a hard link to the
+    /// one this batch wrote before, when there is one and linking works.
+    fn write(&self, m: &Made, dir: &Path, root: &Path, shared: &SharedChain) -> Result<()> {
         // The usual case: a new directory, appearing whole with one rename.
         let fresh = StagedDir::new(dir)?;
-        for (file, bytes, mode) in files {
-            fresh.add(file, bytes, mode)?;
-        }
-        if !fresh.commit()? {
-            // The directory exists. Without --skip-existing, `check` made sure
-            // none of these files is there; with it, what is there has no
-            // ledger row and is kept aside as *.old-unrecorded, not lost.
-            let existing = if self.skip_existing {
-                Existing::Backup("unrecorded".into())
-            } else {
-                Existing::Refuse
-            };
-            let mut staged = Staged::deferred_sync(root);
-            for (file, bytes, mode) in files {
-                staged.add(&dir.join(file), bytes, mode, existing.clone())?;
+        let mut linked = false;
+        for f in &m.files {
+            if f.shared
+                && let Some(src) = shared.source()
+                && fresh.link(&f.name, &src)
+            {
+                linked = true;
+                continue;
             }
-            staged.commit()?;
+            fresh.add(&f.name, &f.bytes, f.mode)?;
         }
+        if fresh.commit()? {
+            if !linked && m.files.iter().any(|f| f.shared) {
+                shared.set(dir.join(crate::layout::CHAIN));
+            }
+            return Ok(());
+        }
+        // The directory exists. Without --skip-existing, `check` made sure
+        // none of these files is there; with it, what is there has no
+        // ledger row and is kept aside as *.old-unrecorded, not lost.
+        let existing = if self.skip_existing {
+            Existing::Backup("unrecorded".into())
+        } else {
+            Existing::Refuse
+        };
+        let mut staged = Staged::deferred_sync(root);
+        for f in &m.files {
+            staged.add(&dir.join(&f.name), &f.bytes, f.mode, existing.clone())?;
+        }
+        staged.commit()?;
         Ok(())
     }
 }
 
-/// One signed certificate waiting for its name to be reserved.
-struct Made {
-    record: CertRecord,
-    key_pem: zeroize::Zeroizing<String>,
-    cert: String,
-    fullchain: String,
+/// What each worker shares with the others.
+struct Worker<'a> {
+    chain: &'a str,
+    root: &'a Path,
+    shared: &'a SharedChain,
+    manifest: &'a Manifest,
+}
+
+/// A row that passed the check but fails when issued.
+fn changed(manifest: &Manifest, line: u64, why: String) -> Error {
+    Error::input(format!(
+        "{} changed while the batch ran: {why}",
+        manifest.row_label(line)
+    ))
 }
 
 /// A batch failure with the way to finish it: certificates already written

@@ -50,21 +50,28 @@ pub struct CertInfo {
 impl CertInfo {
     /// Parses DER; `what` names the source in errors.
     pub fn from_der(der: &[u8], what: &str) -> Result<CertInfo> {
+        let info = Self::from_der_as_is(der, what)?;
+        let dup = X509Certificate::from_der(&info.der)
+            .ok()
+            .and_then(|(_, c)| duplicate_extension(&c));
+        if let Some(oid) = dup {
+            return Err(Error::input(format!(
+                "'{what}' has extension {oid} more than once, which RFC 5280 forbids"
+            )));
+        }
+        Ok(info)
+    }
+
+    /// Parses DER without judging it by RFC 5280's profile rules (a
+    /// duplicate extension): `verify` reads such a certificate and rejects
+    /// it as not valid, naming the rule.
+    pub fn from_der_as_is(der: &[u8], what: &str) -> Result<CertInfo> {
         let (rest, c) = X509Certificate::from_der(der)
             .map_err(|e| Error::input(format!("'{what}' is not a valid X.509 certificate: {e}")))?;
         if !rest.is_empty() {
             return Err(Error::input(format!(
                 "'{what}' has trailing bytes after the certificate"
             )));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for ext in c.extensions() {
-            if !seen.insert(ext.oid.to_id_string()) {
-                return Err(Error::input(format!(
-                    "'{what}' has extension {} more than once, which RFC 5280 forbids",
-                    ext.oid.to_id_string()
-                )));
-            }
         }
         Self::from_parsed(&c, &der[..der.len() - rest.len()])
     }
@@ -197,6 +204,11 @@ impl CertInfo {
         self.sans.iter().filter_map(|s| s.strip_prefix("dns:"))
     }
 
+    /// The email addresses (rfc822Name) in the SANs.
+    pub fn email_names(&self) -> impl Iterator<Item = &str> {
+        self.sans.iter().filter_map(|s| s.strip_prefix("email:"))
+    }
+
     /// The IP addresses in the SANs.
     pub fn ip_addrs(&self) -> impl Iterator<Item = IpAddr> + '_ {
         self.sans
@@ -278,9 +290,26 @@ pub fn signature_name(oid: &str) -> String {
     }
 }
 
+/// The OID of an extension that appears more than once, if any.
+pub fn duplicate_extension(c: &X509Certificate<'_>) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    c.extensions()
+        .iter()
+        .map(|e| e.oid.to_id_string())
+        .find(|oid| !seen.insert(oid.clone()))
+}
+
 /// Splits PEM text into its certificates' DER, refusing anything that is
 /// not a CERTIFICATE block. `what` names the source in errors.
 pub fn parse_pem_certs(text: &str, what: &str) -> Result<Vec<CertInfo>> {
+    parse_pem_certs_with(text, what, CertInfo::from_der)
+}
+
+fn parse_pem_certs_with(
+    text: &str,
+    what: &str,
+    parse: fn(&[u8], &str) -> Result<CertInfo>,
+) -> Result<Vec<CertInfo>> {
     let blocks = ::pem::parse_many(text).map_err(|e| crate::error::bad_pem(what, &e))?;
     if blocks.is_empty() {
         return Err(Error::input(format!(
@@ -296,18 +325,30 @@ pub fn parse_pem_certs(text: &str, what: &str) -> Result<Vec<CertInfo>> {
                     b.tag()
                 )));
             }
-            CertInfo::from_der(b.contents(), what)
+            parse(b.contents(), what)
         })
         .collect()
 }
 
 /// Reads one or more certificates from a file in PEM or DER.
 pub fn read_certs(path: &std::path::Path) -> Result<Vec<CertInfo>> {
+    read_certs_with(path, CertInfo::from_der)
+}
+
+/// [`read_certs`] without RFC 5280's profile rules (see [`CertInfo::from_der_as_is`]).
+pub fn read_certs_as_is(path: &std::path::Path) -> Result<Vec<CertInfo>> {
+    read_certs_with(path, CertInfo::from_der_as_is)
+}
+
+fn read_certs_with(
+    path: &std::path::Path,
+    parse: fn(&[u8], &str) -> Result<CertInfo>,
+) -> Result<Vec<CertInfo>> {
     let bytes = crate::input::read(path, crate::input::Kind::Certificates)?;
     let what = path.display().to_string();
     match std::str::from_utf8(&bytes) {
-        Ok(text) if text.contains("-----BEGIN") => parse_pem_certs(text, &what),
-        _ => Ok(vec![CertInfo::from_der(&bytes, &what)?]),
+        Ok(text) if text.contains("-----BEGIN") => parse_pem_certs_with(text, &what, parse),
+        _ => Ok(vec![parse(&bytes, &what)?]),
     }
 }
 

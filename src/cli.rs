@@ -75,7 +75,7 @@ pub enum Command {
     /// Manage CA keys
     #[command(subcommand)]
     Key(KeyCommand),
-    /// Change settings of a CA
+    /// Change a CA's settings
     #[command(subcommand)]
     Ca(CaCommand),
     /// Serve CRLs, CA certificates and OCSP over HTTP
@@ -258,6 +258,9 @@ pub struct IssueArgs {
     pub key: Option<String>,
     #[command(flatten)]
     pub leaf: LeafArgs,
+    /// Skip fsync: for throwaway PKIs only (refused when a CA key is encrypted or in a token; doctor reports it)
+    #[arg(long)]
+    pub no_sync: bool,
 }
 
 #[derive(Debug, Args)]
@@ -275,7 +278,7 @@ pub struct SignArgs {
 #[derive(Debug, Args)]
 pub struct BatchArgs {
     /// Manifest: CSV (header name,cn,san) or JSON Lines
-    #[arg(value_hint = clap::ValueHint::FilePath, required_unless_present = "count")]
+    #[arg(value_hint = clap::ValueHint::FilePath, required_unless_present_any = ["count", "csr_dir"])]
     pub manifest: Option<PathBuf>,
     /// Issue N certificates named by --name-pattern instead of a manifest (at most 1,000,000)
     #[arg(long, conflicts_with = "manifest", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
@@ -312,6 +315,38 @@ pub struct BatchArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub pass: PassArgs,
+    /// Write every device into one tar archive FILE (new, mode 0600) instead of directories; '-' is stdout
+    #[arg(long, value_name = "FILE", conflicts_with = "out", value_hint = clap::ValueHint::FilePath)]
+    pub archive: Option<PathBuf>,
+    /// What each device gets: pem (key, cert, chain, fullchain) or p12 (<name>.p12 instead of key.pem)
+    #[arg(long, value_enum, default_value = "pem")]
+    pub format: BatchFormat,
+    /// Read the password of every device's PKCS#12 file from FILE (--format p12)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub p12_passphrase_file: Option<PathBuf>,
+    /// Sign every *.csr / *.pem file in DIR (keys made on the devices) instead of making keys
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["manifest", "count"], value_hint = clap::ValueHint::DirPath)]
+    pub csr_dir: Option<PathBuf>,
+    /// How --csr-dir names each certificate: file (the file name without extension) or cn (the CSR's CN)
+    #[arg(long, value_enum, default_value = "file", requires = "csr_dir")]
+    pub name_from: NameFromArg,
+    /// Skip fsync: for throwaway PKIs only (refused when a CA key is encrypted or in a token; doctor reports it)
+    #[arg(long)]
+    pub no_sync: bool,
+}
+
+/// `batch --format`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BatchFormat {
+    Pem,
+    P12,
+}
+
+/// `batch --name-from`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum NameFromArg {
+    File,
+    Cn,
 }
 
 #[derive(Debug, Args)]
@@ -331,9 +366,9 @@ pub struct CrlArgs {
     /// CA whose CRL to write (default: every CA)
     #[arg(long)]
     pub ca: Option<String>,
-    /// nextUpdate, as a length from now
-    #[arg(long, default_value = "7d")]
-    pub next_update: String,
+    /// nextUpdate, as a length from now, for this run (default: the CA's `ca set-crl --next-update`, else 180d for a root, 7d for an issuing CA)
+    #[arg(long)]
+    pub next_update: Option<String>,
     /// Also write crl.der
     #[arg(long)]
     pub der: bool,
@@ -361,6 +396,9 @@ pub struct BundleArgs {
     /// A leaf whose cert and key go into the Secret (k8s target)
     #[arg(long)]
     pub cert: Option<String>,
+    /// Print the upload of every CRL, even those the last bundle printed (aws-alb)
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub pass: PassArgs,
 }
@@ -391,6 +429,12 @@ pub struct VerifyArgs {
     /// Require this DNS name in the certificate
     #[arg(long)]
     pub dns: Option<String>,
+    /// Require this IP address in the certificate
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// Require this email address in the certificate (client identities)
+    #[arg(long)]
+    pub email: Option<String>,
     /// Also check a trust-store target's rules
     #[arg(long)]
     pub target: Option<String>,
@@ -484,6 +528,8 @@ pub enum KeyCommand {
 pub enum CaCommand {
     /// Set the CRL / OCSP / caIssuers URLs put in certificates the CA issues from now on
     SetUrls(SetUrlsArgs),
+    /// Store a CA's CRL lengths: nextUpdate and how long expired certificates stay listed
+    SetCrl(SetCrlArgs),
 }
 
 #[derive(Debug, Args)]
@@ -580,4 +626,16 @@ pub struct BootstrapArgs {
 pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell
     pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct SetCrlArgs {
+    /// CA name
+    pub ca: String,
+    /// nextUpdate of its CRLs, as a length (default: 180d for a root, 7d for an issuing CA)
+    #[arg(long, value_name = "LENGTH")]
+    pub next_update: Option<String>,
+    /// How long after its notAfter a revoked certificate stays on the CRL (default 30d)
+    #[arg(long, value_name = "LENGTH")]
+    pub prune_after: Option<String>,
 }

@@ -8,6 +8,14 @@
 //! CRL is always numbered past both the ledger's number and the number of
 //! the `crl.pem` it replaces. A `crl` that fails writes nothing and uses up
 //! no number.
+//!
+//! nextUpdate is the CA's own length (`ca set-crl`, else 180 days for a
+//! root and 7 days for an issuing CA), never past the CA's notAfter: it is
+//! shortened to it, and the report says so. A revoked certificate leaves
+//! the CRL once its notAfter is more than the CA's grace period
+//! (`--prune-after`, 30 days) ago and one CRL signed after its notAfter
+//! listed it (RFC 5280 §3.3): the ALB trust store's 500,000-entry quota
+//! counts every entry ever listed otherwise.
 
 use std::path::PathBuf;
 
@@ -16,6 +24,7 @@ use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use crate::ca::Signer;
+use crate::crl_settings::CrlSettings;
 use crate::error::{Error, Result};
 use crate::keys;
 use crate::ledger::{Ledger, db_err};
@@ -31,6 +40,10 @@ pub struct WrittenCrl {
     pub revoked: usize,
     pub this_update: String,
     pub next_update: String,
+    /// Set when nextUpdate was shortened to the CA's notAfter.
+    pub clamped: bool,
+    /// Expired certificates left off past their grace period.
+    pub pruned: usize,
     pub files: Vec<PathBuf>,
 }
 
@@ -39,6 +52,11 @@ pub struct BuiltCrl {
     pub der: Vec<u8>,
     pub crl_number: i64,
     pub revoked: usize,
+    pub next_update: OffsetDateTime,
+    /// Set when nextUpdate was shortened to the CA's notAfter.
+    pub clamped: bool,
+    /// Expired certificates left off past their grace period.
+    pub pruned: usize,
 }
 
 impl BuiltCrl {
@@ -47,9 +65,33 @@ impl BuiltCrl {
     }
 }
 
+/// Which revoked certificates a CRL signed at `now` leaves off: those
+/// whose notAfter is more than the grace period ago and that a CRL signed
+/// after their notAfter (and after their revocation) already listed.
+#[derive(Clone, Copy, Debug)]
+struct Prune {
+    /// notAfter at or before this: past the grace period.
+    expired_before: i64,
+    /// thisUpdate of the CA's last CRL; `None`: nothing is pruned.
+    last_signed: Option<i64>,
+}
+
+impl Prune {
+    fn drops(&self, not_after: i64, revoked_at: i64) -> bool {
+        self.last_signed.is_some_and(|last| {
+            not_after <= self.expired_before && not_after < last && revoked_at < last
+        })
+    }
+}
+
 /// The last CRL number the ledger recorded for `ca` and the revoked
-/// entries a new CRL covers, read in one transaction.
-fn number_and_entries(ledger: &mut Ledger, ca: &str) -> Result<(i64, Vec<RevokedCertParams>)> {
+/// entries a new CRL covers (with how many `prune` left off), read in one
+/// transaction.
+fn number_and_entries(
+    ledger: &mut Ledger,
+    ca: &str,
+    prune: Prune,
+) -> Result<(i64, Vec<RevokedCertParams>, usize)> {
     let tx = ledger.conn().transaction().map_err(db_err)?;
     let number: i64 = tx
         .query_row("SELECT crl_number FROM cas WHERE name = ?1", [ca], |r| {
@@ -59,10 +101,11 @@ fn number_and_entries(ledger: &mut Ledger, ca: &str) -> Result<(i64, Vec<Revoked
     // One query over the partial index on revoked certificates keeps a CRL
     // of 100k entries fast.
     let mut entries = Vec::new();
+    let mut pruned = 0;
     {
         let mut st = tx
             .prepare(
-                "SELECT serial, revoked_at, revocation_reason FROM certificates
+                "SELECT serial, revoked_at, revocation_reason, not_after FROM certificates
                  WHERE issuer = ?1 AND revoked_at IS NOT NULL ORDER BY revoked_at, id",
             )
             .map_err(db_err)?;
@@ -72,11 +115,16 @@ fn number_and_entries(ledger: &mut Ledger, ca: &str) -> Result<(i64, Vec<Revoked
                     r.get::<_, String>(0)?,
                     r.get::<_, i64>(1)?,
                     r.get::<_, Option<String>>(2)?,
+                    r.get::<_, i64>(3)?,
                 ))
             })
             .map_err(db_err)?;
         for row in rows {
-            let (hex, at, why) = row.map_err(db_err)?;
+            let (hex, at, why, not_after) = row.map_err(db_err)?;
+            if prune.drops(not_after, at) {
+                pruned += 1;
+                continue;
+            }
             let bytes = serial::from_hex(&hex).ok_or_else(|| {
                 Error::failed(format!("the ledger holds a malformed serial '{hex}'"))
                     .hint("run `certsmith doctor`")
@@ -92,12 +140,25 @@ fn number_and_entries(ledger: &mut Ledger, ca: &str) -> Result<(i64, Vec<Revoked
         }
     }
     tx.commit().map_err(db_err)?;
-    Ok((number, entries))
+    Ok((number, entries, pruned))
 }
 
-/// Records `number` as the last CRL number of `ca`; an error unless it is
-/// higher than the one recorded (it then changes nothing).
-fn record_number(ledger: &mut Ledger, ca: &str, number: i64) -> Result<()> {
+/// Records `number` as the last CRL number of `ca` and `this_update` as
+/// when its last CRL was signed, in one transaction; an error unless the
+/// number is higher than the one recorded (it then changes nothing).
+fn record_number(
+    ledger: &mut Ledger,
+    ca: &str,
+    number: i64,
+    this_update: OffsetDateTime,
+) -> Result<()> {
+    ledger.in_transaction(|l| {
+        record_number_in(l, ca, number)?;
+        CrlSettings::record_signed(l, ca, this_update)
+    })
+}
+
+fn record_number_in(ledger: &mut Ledger, ca: &str, number: i64) -> Result<()> {
     let changed = ledger
         .conn()
         .execute(
@@ -153,20 +214,57 @@ fn number_on_disk(paths: &[PathBuf]) -> Result<i64> {
     Ok(highest)
 }
 
+/// nextUpdate of a CRL of `signer`'s CA signed at `now`: `next_update`,
+/// else the CA's setting or default, shortened to the CA's notAfter (the
+/// flag says whether it was). An error for a CA past its notAfter.
+pub fn next_update_for(
+    signer: &Signer,
+    settings: &CrlSettings,
+    now: OffsetDateTime,
+    next_update: Option<Duration>,
+) -> Result<(OffsetDateTime, bool)> {
+    let ca = &signer.chain[0];
+    let length = next_update.unwrap_or_else(|| settings.next_update_or_default(ca.self_signed));
+    let next = next_update_at(now, length)?;
+    if now >= ca.not_after {
+        return Err(Error::input(format!(
+            "CA '{}' expired on {}; certsmith signs no CRL whose nextUpdate passes its CA's notAfter",
+            signer.name,
+            clock::rfc3339(ca.not_after)
+        ))
+        .hint("peers reject its chain already; bundle without it, or renew the CA"));
+    }
+    Ok(if next > ca.not_after {
+        (ca.not_after, true)
+    } else {
+        (next, false)
+    })
+}
+
 /// Signs the next CRL of `signer`'s CA: thisUpdate `now`, nextUpdate
-/// `now + next_update`, numbered past the ledger's last number and past
-/// `at_least` (the number of the CRL it will replace). Records nothing:
-/// [`write`] records the number once the file is written.
+/// after `next_update` (or the CA's own length when `None`, see
+/// [`next_update_for`]), without the expired entries past the CA's grace
+/// period, numbered past the ledger's last number and past `at_least` (the
+/// number of the CRL it will replace). Records nothing: [`write`] records
+/// the number once the file is written.
 pub fn build(
     ledger: &mut Ledger,
     signer: &Signer,
     now: OffsetDateTime,
-    next_update: Duration,
+    next_update: Option<Duration>,
     at_least: i64,
 ) -> Result<BuiltCrl> {
+    let now = now.to_offset(time::UtcOffset::UTC);
+    let settings = CrlSettings::load(ledger, &signer.name)?;
     // Checked before the CRL number is read: a refused CRL must not use one up.
-    let next = next_update_at(now, next_update)?;
-    let (last, revoked_certs) = number_and_entries(ledger, &signer.name)?;
+    let (next, clamped) = next_update_for(signer, &settings, now, next_update)?;
+    let prune = Prune {
+        expired_before: now
+            .checked_sub(settings.prune_after_or_default())
+            .map_or(i64::MIN, |t| t.unix_timestamp()),
+        last_signed: settings.last_this_update.map(|t| t.unix_timestamp()),
+    };
+    let (last, revoked_certs, pruned) = number_and_entries(ledger, &signer.name, prune)?;
     let number = last.max(at_least).checked_add(1).ok_or_else(|| {
         Error::failed(format!(
             "the CRL number of CA '{}' is exhausted",
@@ -190,6 +288,9 @@ pub fn build(
         der: crl.der().to_vec(),
         crl_number: number,
         revoked,
+        next_update: next,
+        clamped,
+        pruned,
     })
 }
 
@@ -200,7 +301,7 @@ pub fn write(
     pki: &Pki,
     ledger: &mut Ledger,
     signer: &Signer,
-    next_update: Duration,
+    next_update: Option<Duration>,
     der: bool,
 ) -> Result<WrittenCrl> {
     // Held from reading the CRL number to recording it: one `crl` per CA at a time.
@@ -210,7 +311,6 @@ pub fn write(
     )?;
     // Read under the lock: a later-numbered CRL never carries an earlier thisUpdate.
     let now = clock::now()?;
-    let next = next_update_at(now, next_update)?;
     let pem_path = pki.crl_path(&signer.name);
     let der_path = pki.ca_dir(&signer.name).join("crl.der");
     let on_disk = number_on_disk(&[pem_path.clone(), der_path.clone()])?;
@@ -228,14 +328,16 @@ pub fn write(
     }
     let placed = staged.place()?;
     let recorded = store::fail_point("crl-written")
-        .and_then(|()| record_number(ledger, &signer.name, built.crl_number));
+        .and_then(|()| record_number(ledger, &signer.name, built.crl_number, now));
     let files = placed.settle(recorded)?;
     Ok(WrittenCrl {
         ca: signer.name.clone(),
         crl_number: built.crl_number,
         revoked: built.revoked,
         this_update: clock::rfc3339(now),
-        next_update: clock::rfc3339(next),
+        next_update: clock::rfc3339(built.next_update),
+        clamped: built.clamped,
+        pruned: built.pruned,
         files,
     })
 }
@@ -254,10 +356,15 @@ pub fn next_update_at(now: OffsetDateTime, next_update: Duration) -> Result<Offs
 
 /// Parses a `--next-update` length such as `7d` or `12h`.
 pub fn parse_next_update(s: &str) -> Result<Duration> {
-    match crate::validity::Validity::parse_flag("--next-update", s)? {
+    parse_length("--next-update", s)
+}
+
+/// Parses the length `s` given to `flag` (`7d`, `12h`; not a date).
+pub fn parse_length(flag: &str, s: &str) -> Result<Duration> {
+    match crate::validity::Validity::parse_flag(flag, s)? {
         crate::validity::Validity::For(d) => Ok(d),
         crate::validity::Validity::Until(_) => Err(Error::input(format!(
-            "--next-update '{}' must be a length such as 7d or 12h",
+            "{flag} '{}' must be a length such as 7d or 12h",
             crate::error::shown(s)
         ))),
     }

@@ -788,6 +788,35 @@ impl Ledger {
         Ok(Reservation { id, replaced })
     }
 
+    /// [`Ledger::reserve`] without waiting for the disk (SQLite
+    /// `synchronous=OFF` for this one commit): the caller must flush the
+    /// filesystem holding the ledger (the one syncfs that also makes the
+    /// certificate's files durable) before any file relies on it.
+    pub fn reserve_unsynced(
+        &mut self,
+        rec: &CertRecord,
+        replace: bool,
+        check: Check<'_>,
+    ) -> Result<Reservation> {
+        let level: i64 = self
+            .conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .map_err(db_err)?;
+        self.conn
+            .execute_batch("PRAGMA synchronous=OFF")
+            .map_err(db_err)?;
+        let r = self.reserve(rec, replace, check);
+        let back = self
+            .conn
+            .execute_batch(&format!("PRAGMA synchronous={level}"))
+            .map_err(db_err);
+        match (r, back) {
+            (Ok(r), Ok(())) => Ok(r),
+            (Ok(r), Err(e)) => Err(self.abandon_after(r, e)),
+            (Err(e), _) => Err(e),
+        }
+    }
+
     /// Marks a reserved certificate active once its files are durable. An
     /// error unless exactly that `pending` row changed (a row that vanished
     /// or was settled by someone else must not pass silently).
@@ -1189,6 +1218,25 @@ impl Ledger {
             )
             .map_err(db_err)
             .map(drop)
+    }
+}
+
+/// Several writes through the `Ledger` methods as one transaction.
+impl Ledger {
+    /// Runs `f` inside one `BEGIN IMMEDIATE` transaction: committed when
+    /// it succeeds, rolled back when it fails.
+    pub fn in_transaction<T>(&mut self, f: impl FnOnce(&mut Ledger) -> Result<T>) -> Result<T> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
+        match f(self) {
+            Ok(v) => {
+                self.conn.execute_batch("COMMIT").map_err(db_err)?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 }
 

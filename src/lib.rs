@@ -2,16 +2,20 @@
 //! holds all the work; the binary (`main.rs`, `cli.rs`, `commands/`) only
 //! turns flags into calls and results into output.
 
+pub mod archive;
 pub mod batch;
 pub mod bundle;
 pub mod ca;
 pub mod ca_urls;
 pub mod certinfo;
 pub mod clock;
+pub mod conformance;
 pub mod constraints;
 pub mod crl;
+pub mod crl_settings;
 pub mod csr;
 pub mod doctor;
+pub mod durability;
 pub mod error;
 pub mod export;
 pub mod import;

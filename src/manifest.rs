@@ -2,10 +2,13 @@
 //! CSV or JSON Lines file or generated from `--count` and `--name-pattern`,
 //! so a run never holds the whole manifest in memory.
 //!
-//! CSV: a header naming the columns (`name` required; `cn`, `san`
+//! CSV: a header naming the columns (`name` required; `cn`, `san`, `csr`
 //! optional, any order), fields optionally in double quotes (`""` inside
 //! quotes is a quote), SANs separated by `;`. JSON Lines: one object a
-//! line, `{"name": .., "cn": .., "san": [..]}`, `cn` and `san` optional.
+//! line, `{"name": .., "cn": .., "san": [..], "csr": ..}`, all but `name`
+//! optional. `csr` is the path of a CSR to sign instead of making a key,
+//! relative to the manifest's directory. `--csr-dir DIR`: one row per
+//! `*.csr` / `*.pem` file of DIR, named after the file or the CSR's CN.
 //! Both: blank lines and lines starting with `#` are skipped, CRLF line
 //! ends and a UTF-8 byte-order mark are accepted.
 
@@ -26,6 +29,8 @@ pub struct Row {
     pub name: String,
     pub cn: Option<String>,
     pub sans: Vec<San>,
+    /// A CSR to sign (the device keeps its key), instead of making a key.
+    pub csr: Option<PathBuf>,
 }
 
 /// A row that cannot be issued, and why.
@@ -116,8 +121,28 @@ impl NamePattern {
 /// Where the rows come from.
 #[derive(Clone, Debug)]
 pub enum Manifest {
-    File { path: PathBuf, format: Format },
-    Count { n: u64, pattern: NamePattern },
+    File {
+        path: PathBuf,
+        format: Format,
+    },
+    Count {
+        n: u64,
+        pattern: NamePattern,
+    },
+    /// `--csr-dir`: one row per CSR file, with its name or why it has none.
+    CsrDir {
+        dir: PathBuf,
+        files: Vec<(PathBuf, std::result::Result<String, String>)>,
+    },
+}
+
+/// How `--csr-dir` names each certificate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameFrom {
+    /// The file name without its extension (`unit-0042.csr` → `unit-0042`).
+    File,
+    /// The CN of the CSR's subject.
+    Cn,
 }
 
 impl Manifest {
@@ -167,16 +192,70 @@ impl Manifest {
         Ok(Manifest::Count { n, pattern })
     }
 
-    /// Whether two rows can share a name (only a file can repeat one).
-    pub fn may_repeat_names(&self) -> bool {
-        matches!(self, Manifest::File { .. })
+    /// `--csr-dir DIR`: every `*.csr` and `*.pem` file of DIR (sorted), each
+    /// a certificate named after the file stem or, with [`NameFrom::Cn`],
+    /// the CSR's CN (read here; a CSR without one is a bad row).
+    pub fn csr_dir(dir: &Path, name_from: NameFrom) -> Result<Manifest> {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| crate::store::io_err("cannot read the CSR directory", dir, &e))?;
+        let mut paths: Vec<PathBuf> = Vec::new();
+        for e in entries {
+            let e =
+                e.map_err(|e| crate::store::io_err("cannot read the CSR directory", dir, &e))?;
+            let p = e.path();
+            let ext = p
+                .extension()
+                .and_then(|x| x.to_str())
+                .map(str::to_ascii_lowercase);
+            if matches!(ext.as_deref(), Some("csr" | "pem")) && p.is_file() {
+                paths.push(p);
+            }
+        }
+        if paths.is_empty() {
+            return Err(Error::input(format!(
+                "CSR directory '{}' has no *.csr or *.pem file",
+                crate::error::shown(&dir.display().to_string())
+            )));
+        }
+        paths.sort();
+        let files = paths
+            .into_iter()
+            .map(|p| {
+                let name = match name_from {
+                    NameFrom::File => p
+                        .file_stem()
+                        .and_then(|s| s.to_str())
+                        .map(str::to_string)
+                        .ok_or_else(|| "the file name is not UTF-8".to_string()),
+                    NameFrom::Cn => csr_cn(&p),
+                };
+                let name = name.and_then(|n| {
+                    validate_name("certificate", &n).map_err(|e| e.to_string())?;
+                    Ok(n)
+                });
+                (p, name)
+            })
+            .collect();
+        Ok(Manifest::CsrDir {
+            dir: dir.to_path_buf(),
+            files,
+        })
     }
 
-    /// How a row is referred to in messages: `line 7` or `certificate 7`.
+    /// Whether two rows can share a name (only a file or a CSR's CN can repeat one).
+    pub fn may_repeat_names(&self) -> bool {
+        !matches!(self, Manifest::Count { .. })
+    }
+
+    /// How a row is referred to in messages: `line 7`, `certificate 7` or the CSR file.
     pub fn row_label(&self, line: u64) -> String {
         match self {
             Manifest::File { path, .. } => format!("{} line {line}", path.display()),
             Manifest::Count { .. } => format!("certificate {line}"),
+            Manifest::CsrDir { files, .. } => files
+                .get((line as usize).wrapping_sub(1))
+                .map(|(p, _)| format!("CSR '{}'", crate::error::shown(&p.display().to_string())))
+                .unwrap_or_else(|| format!("CSR {line}")),
         }
     }
 
@@ -184,6 +263,7 @@ impl Manifest {
     pub fn known_len(&self) -> Option<u64> {
         match self {
             Manifest::Count { n, .. } => Some(*n),
+            Manifest::CsrDir { files, .. } => Some(files.len() as u64),
             Manifest::File { .. } => None,
         }
     }
@@ -196,6 +276,10 @@ impl Manifest {
                 next: 1,
                 n: *n,
                 pattern: pattern.clone(),
+            },
+            Manifest::CsrDir { files, .. } => RowSource::CsrDir {
+                files: files.clone().into_iter(),
+                line: 0,
             },
             Manifest::File { path, format } => RowSource::File {
                 reader: open(path)?,
@@ -225,6 +309,7 @@ struct Header {
     name: usize,
     cn: Option<usize>,
     san: Option<usize>,
+    csr: Option<usize>,
     len: usize,
 }
 
@@ -236,6 +321,10 @@ enum RowSource {
         next: u64,
         n: u64,
         pattern: NamePattern,
+    },
+    CsrDir {
+        files: std::vec::IntoIter<(PathBuf, std::result::Result<String, String>)>,
+        line: u64,
     },
     File {
         reader: BufReader<Take<File>>,
@@ -267,7 +356,22 @@ impl Iterator for Rows {
                     name: pattern.name(line),
                     cn: None,
                     sans: Vec::new(),
+                    csr: None,
                 }))
+            }
+            RowSource::CsrDir { files, line } => {
+                let (path, name) = files.next()?;
+                *line += 1;
+                Some(match name {
+                    Ok(name) => Ok(Row {
+                        line: *line,
+                        name,
+                        cn: None,
+                        sans: Vec::new(),
+                        csr: Some(path),
+                    }),
+                    Err(reason) => Err(RowError::new(*line, &reason)),
+                })
             }
             RowSource::File {
                 reader,
@@ -293,6 +397,7 @@ impl Iterator for Rows {
                                 name: 0,
                                 cn: None,
                                 san: None,
+                                csr: None,
                                 len: 1,
                             });
                             return err(format!(
@@ -331,6 +436,7 @@ impl Iterator for Rows {
                                     name: 0,
                                     cn: None,
                                     san: None,
+                                    csr: None,
                                     len: 0,
                                 });
                                 return err(reason);
@@ -341,11 +447,13 @@ impl Iterator for Rows {
                     },
                 };
                 return Some(
-                    row.map(|(name, cn, sans)| Row {
+                    row.map(|(name, cn, sans, csr)| Row {
                         line: *line,
                         name,
                         cn,
                         sans,
+                        // Relative to the manifest's own directory.
+                        csr: csr.map(|c| path.parent().unwrap_or(Path::new("")).join(c)),
                     })
                     .map_err(|reason| RowError::new(*line, &reason)),
                 );
@@ -354,7 +462,7 @@ impl Iterator for Rows {
     }
 }
 
-type Fields = (String, Option<String>, Vec<San>);
+type Fields = (String, Option<String>, Vec<San>, Option<PathBuf>);
 
 fn csv_header(text: &str) -> std::result::Result<Header, String> {
     let cols = csv_fields(text)?;
@@ -362,6 +470,7 @@ fn csv_header(text: &str) -> std::result::Result<Header, String> {
         name: usize::MAX,
         cn: None,
         san: None,
+        csr: None,
         len: cols.len(),
     };
     for (i, c) in cols.iter().enumerate() {
@@ -372,6 +481,7 @@ fn csv_header(text: &str) -> std::result::Result<Header, String> {
             }
             "cn" if h.cn.is_none() => &mut h.cn,
             "san" if h.san.is_none() => &mut h.san,
+            "csr" if h.csr.is_none() => &mut h.csr,
             _ => {
                 return Err(format!(
                     "CSV header column '{c}' is unknown or repeated: expected the header 'name,cn,san'"
@@ -437,7 +547,8 @@ fn csv_row(h: &Header, text: &str) -> std::result::Result<Fields, String> {
     }
     let cn = h.cn.map(|i| f[i].trim().to_string());
     let sans: Vec<&str> = h.san.map(|i| f[i].split(';').collect()).unwrap_or_default();
-    fields(f[h.name].trim(), cn, sans)
+    let csr = h.csr.map(|i| f[i].trim().to_string());
+    fields(f[h.name].trim(), cn, sans, csr)
 }
 
 fn json_row(text: &str) -> std::result::Result<Fields, String> {
@@ -453,10 +564,10 @@ fn json_row(text: &str) -> std::result::Result<Fields, String> {
     }
     if let Some(k) = obj
         .keys()
-        .find(|k| !["name", "cn", "san"].contains(&k.as_str()))
+        .find(|k| !["name", "cn", "san", "csr"].contains(&k.as_str()))
     {
         return Err(format!(
-            "unknown field '{k}': expected \"name\", \"cn\", \"san\""
+            "unknown field '{k}': expected \"name\", \"cn\", \"san\", \"csr\""
         ));
     }
     let name = obj
@@ -477,7 +588,12 @@ fn json_row(text: &str) -> std::result::Result<Fields, String> {
             .collect::<std::result::Result<_, _>>()?,
         Some(_) => return Err("\"san\" must be a list of strings".into()),
     };
-    fields(name.trim(), cn, sans)
+    let csr = match obj.get("csr") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s.trim().to_string()),
+        Some(_) => return Err("\"csr\" is not a string".into()),
+    };
+    fields(name.trim(), cn, sans, csr)
 }
 
 /// A JSON object's members in order, duplicates kept (`serde_json::Value`
@@ -507,7 +623,12 @@ impl<'de> serde::Deserialize<'de> for Pairs {
     }
 }
 
-fn fields(name: &str, cn: Option<String>, sans: Vec<&str>) -> std::result::Result<Fields, String> {
+fn fields(
+    name: &str,
+    cn: Option<String>,
+    sans: Vec<&str>,
+    csr: Option<String>,
+) -> std::result::Result<Fields, String> {
     validate_name("certificate", name).map_err(|e| e.to_string())?;
     let cn = cn.filter(|c| !c.is_empty());
     let mut parsed: Vec<San> = Vec::new();
@@ -517,7 +638,20 @@ fn fields(name: &str, cn: Option<String>, sans: Vec<&str>) -> std::result::Resul
             parsed.push(san);
         }
     }
-    Ok((name.to_string(), cn, parsed))
+    let csr = csr.filter(|c| !c.is_empty()).map(PathBuf::from);
+    Ok((name.to_string(), cn, parsed, csr))
+}
+
+/// The CN of the CSR in `path`, for `--name-from cn`.
+fn csr_cn(path: &Path) -> std::result::Result<String, String> {
+    let bytes = crate::input::read(path, crate::input::Kind::Csr).map_err(|e| e.to_string())?;
+    let csr = crate::csr::parse(&bytes, &path.display().to_string()).map_err(|e| e.to_string())?;
+    csr.subject
+        .as_ref()
+        .and_then(|s| s.common_name().map(str::to_string))
+        .ok_or_else(|| {
+            "the CSR has no CN to name the certificate after (use --name-from file)".into()
+        })
 }
 
 #[cfg(test)]

@@ -23,6 +23,12 @@ pub const DIR_MODE: u32 = 0o700;
 /// Creates `dir` and any missing parents with mode 0700, refusing to pass
 /// through a symlink below `root`.
 pub fn create_private_dir(root: &Path, dir: &Path) -> Result<()> {
+    make_private_dir(root, dir, true)
+}
+
+/// [`create_private_dir`]; with `sync` false the new entries are left for a
+/// filesystem flush that follows (a [`Staged::with_one_flush`]).
+fn make_private_dir(root: &Path, dir: &Path, sync: bool) -> Result<()> {
     refuse_symlinks(root, dir)?;
     if dir.is_dir() {
         return Ok(());
@@ -42,6 +48,9 @@ pub fn create_private_dir(root: &Path, dir: &Path) -> Result<()> {
         fs::set_permissions(d, Permissions::from_mode(DIR_MODE))
             .map_err(|e| io_err("cannot set permissions on", d, &e))?;
         // The new entry must survive a crash like the files written into it.
+        if !sync {
+            continue;
+        }
         match d.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent)?,
             _ => sync_dir(Path::new("."))?,
@@ -159,6 +168,8 @@ pub struct Staged {
     /// replacement (e.g. a key that a CSR-signed re-issue no longer has).
     retired: Vec<(PathBuf, String)>,
     sync: bool,
+    /// Flush the staged files with one syncfs of their filesystem.
+    one_flush: bool,
 }
 
 /// One step [`Staged::place`] took, and how to take it back.
@@ -197,6 +208,18 @@ impl Staged {
             files: Vec::new(),
             retired: Vec::new(),
             sync: true,
+            one_flush: false,
+        }
+    }
+
+    /// Flushes the staged files (before they are renamed into place) with
+    /// one syncfs of their filesystem instead of an fsync each: one flush
+    /// point, which also makes durable whatever was written there before,
+    /// such as a ledger reservation made with [`crate::ledger::Ledger::reserve_unsynced`].
+    pub fn with_one_flush(self) -> Self {
+        Staged {
+            one_flush: true,
+            ..self
         }
     }
 
@@ -216,7 +239,8 @@ impl Staged {
         let dir = dest
             .parent()
             .ok_or_else(|| Error::input(format!("'{}' has no parent directory", dest.display())))?;
-        create_private_dir(&self.root, dir)?;
+        // With one flush, the syncfs before the renames covers new directories too.
+        make_private_dir(&self.root, dir, !self.one_flush)?;
         refuse_symlinks(&self.root, dest)?;
         if existing == Existing::Refuse {
             refuse_existing(dest)?;
@@ -497,6 +521,14 @@ impl Staged {
     /// commits them together instead of once per file (a `certsmith issue`
     /// writes four files; each serial fsync costs one journal commit).
     fn sync_files(&self) -> Result<()> {
+        if !syncing() {
+            return Ok(());
+        }
+        if self.one_flush
+            && let Some(f) = self.files.first()
+        {
+            return sync_filesystem(f.tmp.path());
+        }
         // One thread per file is worth it for a handful of files only.
         if self.files.len() == 1 || self.files.len() > 16 {
             for f in &self.files {
@@ -717,6 +749,9 @@ pub fn pause_point(point: &str) {
 /// fsyncs a directory so a rename in it survives a crash; a failure is an
 /// error (the rename may not be durable).
 pub fn sync_dir(dir: &Path) -> Result<()> {
+    if !syncing() {
+        return Ok(());
+    }
     File::open(dir)
         .and_then(|f| f.sync_all())
         .map_err(|e| io_err("cannot flush directory", dir, &e))
@@ -771,6 +806,13 @@ impl StagedDir {
         Ok(())
     }
 
+    /// Hard-links the existing file `source` in as file `name` (it keeps
+    /// `source`'s mode). `false`, with nothing done, when the filesystem
+    /// refuses (another filesystem, too many links): write a copy instead.
+    pub fn link(&self, name: &str, source: &Path) -> bool {
+        fs::hard_link(source, self.tmp.path().join(name)).is_ok()
+    }
+
     /// Renames the directory into place. `Ok(false)`, with nothing written,
     /// when `dest` already exists (or the filesystem cannot rename without
     /// replacing): the caller then writes file by file with [`Staged`].
@@ -800,10 +842,46 @@ impl StagedDir {
     }
 }
 
+/// Whether `a` and `b` (or, for a path not made yet, its nearest existing
+/// ancestor) are on the same filesystem.
+pub fn same_filesystem(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let dev = |p: &Path| {
+        p.ancestors()
+            .find_map(|d| {
+                fs::metadata(if d.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    d
+                })
+                .ok()
+            })
+            .map(|m| m.dev())
+    };
+    matches!((dev(a), dev(b)), (Some(x), Some(y)) if x == y)
+}
+
+static NO_SYNC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--no-sync`: from now on this process skips every fsync (files,
+/// directories, filesystem flushes). Only for throwaway PKIs; see
+/// [`crate::durability`], which decides when it is allowed.
+pub fn skip_syncs() {
+    NO_SYNC.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether this process still fsyncs (false after [`skip_syncs`]).
+pub fn syncing() -> bool {
+    !NO_SYNC.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Flushes every file and directory of the filesystem holding `path` to
 /// disk (syncfs(2)): after it returns, files written with
 /// [`Staged::deferred_sync`] before the call survive a crash.
 pub fn sync_filesystem(path: &Path) -> Result<()> {
+    if !syncing() {
+        return Ok(());
+    }
     let f = File::open(path).map_err(|e| io_err("cannot open", path, &e))?;
     rustix::fs::syncfs(&f).map_err(|e| {
         if e == rustix::io::Errno::NOSPC {

@@ -12,8 +12,9 @@ use webpki::{
 
 use crate::certinfo::CertInfo;
 use crate::clock;
+use crate::conformance::{self, Role};
 use crate::crl::CrlInfo;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shown};
 
 /// What the certificate must be good for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,7 +55,56 @@ pub struct Request {
     pub allow_unknown_status: bool,
     pub purpose: Purpose,
     pub at: OffsetDateTime,
-    pub dns: Option<String>,
+    /// Names the certificate must be valid for (`--dns`, `--ip`, `--email`).
+    pub names: Vec<PeerName>,
+}
+
+/// A name the peer must be valid for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PeerName {
+    Dns(String),
+    Ip(std::net::IpAddr),
+    Email(String),
+}
+
+impl PeerName {
+    /// `--dns`: a DNS name; an IP literal is refused (that is `--ip`).
+    pub fn dns(v: &str) -> Result<PeerName> {
+        if v.parse::<std::net::IpAddr>().is_ok() {
+            return Err(
+                Error::input(format!("--dns '{}' is an IP address", shown(v)))
+                    .hint("check an IP address with --ip"),
+            );
+        }
+        match ServerName::try_from(v) {
+            Ok(ServerName::DnsName(_)) => Ok(PeerName::Dns(v.to_string())),
+            _ => Err(Error::input(format!(
+                "--dns '{}' is not a valid DNS name",
+                shown(v)
+            ))),
+        }
+    }
+    /// `--ip`: an IPv4 or IPv6 address.
+    pub fn ip(v: &str) -> Result<PeerName> {
+        v.parse().map(PeerName::Ip).map_err(|_| {
+            Error::input(format!("--ip '{}' is not an IP address", shown(v)))
+                .hint("write it like 192.0.2.1 or 2001:db8::1")
+        })
+    }
+    /// `--email`: an address local@domain.
+    pub fn email(v: &str) -> Result<PeerName> {
+        match v.split_once('@') {
+            Some((local, domain))
+                if !local.is_empty() && !domain.is_empty() && !domain.contains('@') =>
+            {
+                Ok(PeerName::Email(v.to_string()))
+            }
+            _ => Err(
+                Error::input(format!("--email '{}' is not an email address", shown(v)))
+                    .hint("write it like alice@example.com"),
+            ),
+        }
+    }
 }
 
 /// A valid chain: subjects from the certificate up to its trust anchor.
@@ -62,12 +112,6 @@ pub struct Request {
 pub struct Verified {
     pub chain: Vec<String>,
     pub revocation_checked: bool,
-}
-
-/// Splits certificates into trust anchors (self-signed CAs) and the rest,
-/// as `openssl verify -CAfile` does without `-partial_chain`.
-pub fn split_anchors(certs: Vec<CertInfo>) -> (Vec<CertInfo>, Vec<CertInfo>) {
-    certs.into_iter().partition(|c| c.self_signed && c.is_ca)
 }
 
 /// Accepts any extended key usage (`--purpose any`).
@@ -82,8 +126,15 @@ impl webpki::ExtendedKeyUsageValidator for AnyUsage {
 /// Verifies `req`. An invalid chain is an `Error::failed` whose message is
 /// the most specific reason; unusable input is an `Error::input`.
 pub fn verify(req: &Request) -> Result<Verified> {
+    // One clock for the whole run: X.509 times have whole seconds, and so
+    // has every comparison made here and in webpki.
+    let at = req.at.replace_nanosecond(0).unwrap_or(req.at);
     let leaf_der = CertificateDer::from(req.cert.der.as_slice());
     let ee = EndEntityCert::try_from(&leaf_der).map_err(|e| {
+        // The profile rule it breaks says more than webpki's parse error.
+        if let Some(why) = conformance::check(&req.cert.der, Role::EndEntity, req.purpose) {
+            return Error::failed(why);
+        }
         Error::failed(format!(
             "'{}' cannot be used as an end-entity certificate: {}",
             req.cert.subject,
@@ -99,7 +150,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
         .iter()
         .map(|d| {
             webpki::anchor_from_trusted_cert(d).map_err(|e| {
-                Error::input(format!(
+                Error::failed(format!(
                     "a trust anchor cannot be used: {}",
                     describe_plain(&e)
                 ))
@@ -108,7 +159,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
         .collect::<Result<Vec<_>>>()?;
     if anchors.is_empty() {
         return Err(
-            Error::input("no trust anchor (self-signed CA certificate) was given")
+            Error::input("no trust anchor (trusted certificate) was given")
                 .hint("pass --bundle FILE with the root CA, or --ca NAME of this PKI"),
         );
     }
@@ -124,7 +175,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
             OwnedCertRevocationList::from_der(&c.der)
                 .map(CertRevocationList::from)
                 .map_err(|e| {
-                    Error::input(format!(
+                    Error::failed(format!(
                         "the CRL of '{}' cannot be used: {}",
                         c.issuer,
                         describe_plain(&e)
@@ -143,8 +194,9 @@ pub fn verify(req: &Request) -> Result<Verified> {
             .with_expiration_policy(ExpirationPolicy::Enforce)
             .build()
     });
-    let at = req.at.unix_timestamp().max(0) as u64;
-    let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(at));
+    let time = UnixTime::since_unix_epoch(std::time::Duration::from_secs(
+        at.unix_timestamp().max(0) as u64,
+    ));
     let algs = webpki::ALL_VERIFICATION_ALGS;
     let run = |anchors: &[TrustAnchor<'_>]| match req.purpose {
         Purpose::Client => ee
@@ -201,6 +253,24 @@ pub fn verify(req: &Request) -> Result<Verified> {
         }
         Err(e) => return Err(Error::failed(explain(req, &e))),
     };
+    // The profile rules webpki leaves out, below the anchor (the anchor's
+    // own are judged with the anchor chosen below).
+    let below_path = std::iter::once((req.cert.der.as_slice(), Role::EndEntity)).chain(
+        path.intermediates
+            .iter()
+            .map(|d| (d.as_slice(), Role::Intermediate)),
+    );
+    for (der, role) in below_path {
+        if let Some(why) = conformance::check(der, role, req.purpose) {
+            return Err(Error::failed(why));
+        }
+    }
+    for l in &req.crls {
+        let issuer = all_certs(req).find(|c| c.subject_raw == l.issuer_raw);
+        if let Some(why) = conformance::check_crl(&l.der, issuer.map(|c| c.der.as_slice())) {
+            return Err(Error::failed(why));
+        }
+    }
     let mut chain = vec![req.cert.subject.clone()];
     let below_anchor = path.intermediates.len();
     for c in &path.intermediates {
@@ -233,8 +303,8 @@ pub fn verify(req: &Request) -> Result<Verified> {
     let mut best: Option<(u8, String)> = None;
     let mut accepted = None;
     for a in &candidates {
-        let why = if !a.valid_at(req.at) {
-            Some((0, window_message(a, req.at)))
+        let why = if !a.valid_at(at) {
+            Some((0, window_message(a, at)))
         } else if let Some(limit) = a.pathlen
             && (limit as usize) < below_anchor
         {
@@ -252,7 +322,8 @@ pub fn verify(req: &Request) -> Result<Verified> {
             constraints_verdict(a, &below).map(|w| (2, w))
         } else {
             None
-        };
+        }
+        .or_else(|| conformance::check(&a.der, Role::Anchor, req.purpose).map(|w| (3, w)));
         match why {
             None => {
                 accepted = Some(*a);
@@ -269,26 +340,82 @@ pub fn verify(req: &Request) -> Result<Verified> {
         (None, Some((_, why))) => return Err(Error::failed(why)),
         (None, None) => {}
     }
-    if let Some(dns) = &req.dns {
-        let name = ServerName::try_from(dns.as_str())
-            .map_err(|_| Error::input(format!("--dns '{dns}' is not a valid DNS name")))?;
-        ee.verify_is_valid_for_subject_name(&name).map_err(|_| {
-            let names: Vec<&str> = req.cert.dns_names().collect();
-            Error::failed(format!(
-                "'{}' is not valid for the name '{dns}' (its DNS names: {})",
-                req.cert.subject,
-                if names.is_empty() {
-                    "none".to_string()
-                } else {
-                    names.join(", ")
-                }
-            ))
-        })?;
+    let cas = path
+        .intermediates
+        .iter()
+        .filter_map(|d| req.intermediates.iter().find(|i| i.der == *d))
+        .chain(accepted);
+    for ca in cas {
+        for ex in &ca.name_constraints.exclude_dns {
+            if let Some(w) = req
+                .cert
+                .dns_names()
+                .find(|n| conformance::wildcard_meets_exclusion(n, ex))
+            {
+                return Err(Error::failed(format!(
+                    "'{}' violates the name constraints of CA '{}': its wildcard name '{}' covers the excluded name '{}'",
+                    shown(&req.cert.subject),
+                    shown(&ca.subject),
+                    shown(w),
+                    shown(ex)
+                )));
+            }
+        }
+    }
+    for name in &req.names {
+        check_name(req, &ee, name)?;
     }
     Ok(Verified {
         chain,
         revocation_checked: !req.crls.is_empty(),
     })
+}
+
+/// Whether the end entity is valid for `name`.
+fn check_name(req: &Request, ee: &EndEntityCert<'_>, name: &PeerName) -> Result<()> {
+    let leaf = shown(&req.cert.subject);
+    let (kind, value, ok, prefix) = match name {
+        PeerName::Dns(d) => {
+            let ok = ServerName::try_from(d.as_str())
+                .is_ok_and(|n| ee.verify_is_valid_for_subject_name(&n).is_ok());
+            ("DNS names", d.clone(), ok, "dns:")
+        }
+        PeerName::Ip(ip) => {
+            let n = ServerName::IpAddress((*ip).into());
+            let ok = ee.verify_is_valid_for_subject_name(&n).is_ok();
+            ("IP addresses", ip.to_string(), ok, "ip:")
+        }
+        PeerName::Email(m) => {
+            let ok = req.cert.email_names().any(|e| same_email(e, m));
+            ("email addresses", m.clone(), ok, "email:")
+        }
+    };
+    if ok {
+        return Ok(());
+    }
+    let names: Vec<&str> = req
+        .cert
+        .sans
+        .iter()
+        .filter_map(|n| n.strip_prefix(prefix))
+        .collect();
+    Err(Error::failed(format!(
+        "'{leaf}' is not valid for the name '{}' (its {kind}: {})",
+        shown(&value),
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            shown(&names.join(", "))
+        }
+    )))
+}
+
+/// RFC 5280 7.5: the local part compares exactly, the domain without case.
+fn same_email(a: &str, b: &str) -> bool {
+    match (a.rsplit_once('@'), b.rsplit_once('@')) {
+        (Some((la, da)), Some((lb, db))) => la == lb && da.eq_ignore_ascii_case(db),
+        _ => false,
+    }
 }
 
 /// The certificates of a path webpki built, owned.
@@ -495,9 +622,20 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
             "'{leaf}' violates the name constraints of a CA in its chain (names: {})",
             req.cert.sans.join(", ")
         ),
-        E::InvalidSignatureForPublicKey => format!(
-            "bad signature: a certificate in the chain of '{leaf}' was not signed by the key of its issuer (tampered or mismatched)"
-        ),
+        // webpki reports the last error of the paths it tried: name the
+        // certificate whose signature really fails, or, when every
+        // signature holds, the rule the remaining path broke.
+        E::InvalidSignatureForPublicKey => bad_signature(req).unwrap_or_else(|| {
+            if req.intermediates.iter().any(|c| c.subject_raw == c.issuer_raw) {
+                format!(
+                    "path length constraint violated in the chain of '{leaf}': every signature verifies, but the only path runs through self-issued CA certificates, which count toward pathLenConstraint here (RFC 5280 6.1.4 does not count them)"
+                )
+            } else {
+                format!(
+                    "no path from '{leaf}' to a trust anchor passes every check: every signature verifies, but each path breaks a constraint of a CA on it"
+                )
+            }
+        }),
         E::CaUsedAsEndEntity => {
             format!(
                 "'{leaf}' is a CA certificate, not an end-entity (device, client or server) certificate"
@@ -508,6 +646,32 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
         ),
         other => format!("'{leaf}' is not valid: {}", describe_plain(other)),
     }
+}
+
+/// "bad signature: …" naming a certificate none of whose issuers by name
+/// signed it.
+fn bad_signature(req: &Request) -> Option<String> {
+    std::iter::once(&req.cert)
+        .chain(req.intermediates.iter())
+        .find_map(|c| {
+            let issuers: Vec<&CertInfo> = req
+                .intermediates
+                .iter()
+                .chain(req.anchors.iter())
+                .filter(|i| i.subject_raw == c.issuer_raw && i.der != c.der)
+                .collect();
+            let forged = !issuers.is_empty()
+                && !issuers
+                    .iter()
+                    .any(|i| crate::import::signed_by(c, Some(i)));
+            forged.then(|| {
+                format!(
+                    "bad signature: '{}' was not signed by the key of its issuer '{}' (tampered or mismatched)",
+                    shown(&c.subject),
+                    shown(&c.issuer)
+                )
+            })
+        })
 }
 
 /// The issuer name of the first certificate whose issuer is nowhere in the request.

@@ -440,3 +440,80 @@ pub fn crl_checking_server(target: &'static str, c: &Contents) -> Vec<Finding> {
         .not_expired(c, Level::Warning)
         .done()
 }
+
+/// What an ALB trust store's revocation quotas count: the CRLs, their
+/// entries together, and the largest CRL file (issuer, bytes).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlbRevocations {
+    pub lists: usize,
+    pub entries: usize,
+    pub largest: Option<(String, usize)>,
+}
+
+impl AlbRevocations {
+    /// The counts of the CRLs in `c`, each as the PEM file certsmith writes.
+    pub fn of(c: &Contents) -> AlbRevocations {
+        AlbRevocations {
+            lists: c.crls.len(),
+            entries: c.crls.iter().map(|l| l.entries.len()).sum(),
+            largest: c
+                .crls
+                .iter()
+                .map(|l| {
+                    (
+                        l.issuer.clone(),
+                        super::crl_pem(std::slice::from_ref(l)).len(),
+                    )
+                })
+                .max_by_key(|(_, n)| *n),
+        }
+    }
+}
+
+/// Source of the ALB revocation quotas, named in each finding.
+const ALB_QUOTAS: &str = "AWS, Quotas for your Application Load Balancers, https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html";
+
+impl Rules {
+    /// The ALB trust store's revocation quotas: at most 30 revocation
+    /// lists, 500,000 revocation entries in all, 50 MB per CRL file.
+    pub fn alb_revocation_quotas(&mut self, r: &AlbRevocations) -> &mut Self {
+        const LISTS: usize = 30;
+        const ENTRIES: usize = 500_000;
+        const FILE: usize = 50 * 1024 * 1024;
+        if r.lists > LISTS {
+            self.push(
+                Level::Error,
+                "revocation-list-count",
+                None,
+                format!(
+                    "the bundle holds {} CRLs; a trust store takes at most {LISTS} revocation lists ({ALB_QUOTAS}); bundle fewer CAs with --ca",
+                    r.lists
+                ),
+            );
+        }
+        if r.entries > ENTRIES {
+            self.push(
+                Level::Error,
+                "revocation-entry-count",
+                None,
+                format!(
+                    "the CRLs list {} revoked certificates; a trust store takes at most {ENTRIES} revocation entries ({ALB_QUOTAS}); expired entries leave a CRL after `certsmith ca set-crl CA --prune-after LENGTH`",
+                    r.entries
+                ),
+            );
+        }
+        if let Some((issuer, bytes)) = &r.largest
+            && *bytes > FILE
+        {
+            self.push(
+                Level::Error,
+                "crl-file-size",
+                None,
+                format!(
+                    "the CRL of '{issuer}' is {bytes} bytes; a revocation file may be at most {FILE} bytes (50 MB, {ALB_QUOTAS})"
+                ),
+            );
+        }
+        self
+    }
+}

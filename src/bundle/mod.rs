@@ -18,6 +18,7 @@ use crate::store::{Existing, KEY_MODE, PUBLIC_MODE, Staged};
 use crate::{clock, crl};
 
 pub mod checks;
+pub mod crl_uploads;
 
 mod aws_alb;
 mod aws_apigw;
@@ -164,6 +165,9 @@ pub struct NextInput<'a> {
     pub crl_files: &'a [String],
     pub depth: usize,
     pub opts: &'a Options,
+    /// Each CA's CRL file and whether it changed since the last bundle
+    /// (targets whose [`Target::tracks_crl_uploads`]).
+    pub crl_uploads: &'a [crl_uploads::CrlUpload],
 }
 
 /// A trust-store target: its name, CRL handling, rules, extra files and next commands.
@@ -180,6 +184,11 @@ pub trait Target: Sync {
     }
     /// The exact commands to run next.
     fn next_steps(&self, n: &NextInput<'_>) -> Vec<String>;
+    /// Whether the trust store keeps every CRL it was given, so a bundle
+    /// records what it printed for upload and prints only what changed.
+    fn tracks_crl_uploads(&self) -> bool {
+        false
+    }
 }
 
 /// Options of `bundle` (and of `bootstrap`'s final bundle).
@@ -194,6 +203,9 @@ pub struct Options {
     /// A leaf whose cert and key go into the k8s Secret.
     pub cert: Option<String>,
     pub pass: PassOptions,
+    /// Print the upload of every CRL, changed or not (targets that track
+    /// CRL uploads).
+    pub force: bool,
 }
 
 /// One line of `manifest.json`.
@@ -215,6 +227,9 @@ pub struct BundleResult {
     pub certs: Vec<ManifestEntry>,
     pub warnings: Vec<Finding>,
     pub next: Vec<String>,
+    /// Each CA's CRL file, whether it must be uploaded and what it replaces.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub crl_uploads: Vec<crl_uploads::CrlUpload>,
 }
 
 /// Checks any PEM text against `target`'s rules (`verify --target`).
@@ -347,6 +362,7 @@ pub fn build(
             "--registration-code",
             "aws-iot",
         ),
+        (opts.force, "--force", "aws-alb"),
     ] {
         if given && target.name() != only {
             return Err(Error::input(format!(
@@ -419,12 +435,15 @@ pub fn build(
     let mut out: Vec<(String, Vec<u8>, bool)> = Vec::new();
     out.push(("ca-bundle.pem".into(), text.as_bytes().to_vec(), false));
     let mut crl_files = Vec::new();
+    // (CA, file name, index in `out`) of each per-CA CRL file.
+    let mut per_ca: Vec<(String, String, usize)> = Vec::new();
     if want_crls {
         match support {
             CrlSupport::PerCa => {
                 for n in &ca_names {
                     if let Some((_, _, pem)) = crls.iter().find(|c| &c.0 == n) {
                         let f = format!("crl-{n}.pem");
+                        per_ca.push((n.clone(), f.clone(), out.len()));
                         out.push((f.clone(), pem.as_bytes().to_vec(), false));
                         crl_files.push(f);
                     }
@@ -479,6 +498,18 @@ pub fn build(
     for f in extra {
         out.push((f.name, f.bytes, f.secret));
     }
+    let uploads = if target.tracks_crl_uploads() {
+        let files: Vec<(String, String, &[u8], Vec<&CrlInfo>)> = per_ca
+            .iter()
+            .map(|(n, f, i)| {
+                let of_ca = crls.iter().filter(|c| &c.0 == n).map(|c| &c.1).collect();
+                (n.clone(), f.clone(), out[*i].1.as_slice(), of_ca)
+            })
+            .collect();
+        crl_uploads::plan(ledger, target.name(), &files, opts.force)?
+    } else {
+        Vec::new()
+    };
     let stage_root = if dir.starts_with(&pki.root) {
         pki.root.clone()
     } else {
@@ -491,13 +522,23 @@ pub fn build(
         staged.add(&dir.join(name), bytes, mode, Existing::Replace)?;
         names.push(name.clone());
     }
-    let files = staged.commit()?;
+    let files = if uploads.iter().any(|u| u.changed) {
+        // Recorded once the files are in place; put back if it cannot be.
+        let placed = staged.place()?;
+        let recorded = pki
+            .open_ledger()
+            .and_then(|mut l| crl_uploads::record(&mut l, target.name(), &uploads));
+        placed.settle(recorded)?
+    } else {
+        staged.commit()?
+    };
     let next = target.next_steps(&NextInput {
         dir: &dir,
         files: &names,
         crl_files: &crl_files,
         depth: checks::ca_depth(&contents.certs),
         opts,
+        crl_uploads: &uploads,
     });
     Ok(BundleResult {
         target: target.name(),
@@ -506,6 +547,7 @@ pub fn build(
         certs: manifest,
         warnings: findings,
         next,
+        crl_uploads: uploads,
     })
 }
 

@@ -3,17 +3,29 @@
 
 use std::io::IsTerminal;
 
-use certsmith::batch::{Checked, Plan, Summary};
+use std::path::Path;
+
+use certsmith::archive::Target;
+use certsmith::batch::{Checked, DeviceFormat, Plan, Summary};
 use certsmith::error::{Error, Result};
 use certsmith::manifest::Manifest;
+use certsmith::manifest::NameFrom;
 use certsmith::ops::batch::BatchRequest;
+use certsmith::passphrase;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use super::Ctx;
-use crate::cli::BatchArgs;
+use crate::cli::{BatchArgs, BatchFormat, NameFromArg};
 
 pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
     let manifest = match (&a.manifest, a.count) {
+        _ if a.csr_dir.is_some() => {
+            let name_from = match a.name_from {
+                NameFromArg::File => NameFrom::File,
+                NameFromArg::Cn => NameFrom::Cn,
+            };
+            Manifest::csr_dir(a.csr_dir.as_deref().unwrap_or(Path::new(".")), name_from)?
+        }
         (_, Some(n)) => Manifest::count(n, &a.name_pattern)?,
         (Some(p), None) => Manifest::file(p)?,
         (None, None) => {
@@ -35,7 +47,28 @@ pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
         clamp: a.clamp,
         out: a.out.clone(),
         skip_existing: a.skip_existing,
+        archive: a.archive.as_deref().map(Target::parse),
+        format: match a.format {
+            BatchFormat::Pem => DeviceFormat::Pem,
+            BatchFormat::P12 => DeviceFormat::P12,
+        },
+        p12_pass: a
+            .p12_passphrase_file
+            .as_deref()
+            .map(passphrase::read_file)
+            .transpose()?,
+        no_sync: a.no_sync,
+        jobs,
     };
+    let to_stdout = req.archive == Some(Target::Stdout);
+    let (req_format, csrs) = (req.format, a.csr_dir.is_some());
+    if to_stdout && ctx.json {
+        return Err(
+            Error::input("--json and --archive - both want stdout").hint(
+                "write the archive to a file, or drop --json (the summary then goes to stderr)",
+            ),
+        );
+    }
     let batch = certsmith::ops::batch::check(&ctx.pki, req, &manifest)?;
     if let Some(refusal) = batch.refusal(&manifest) {
         let c = &batch.checked;
@@ -56,9 +89,21 @@ pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
         return Ok(());
     }
     let bar = progress_bar(ctx, checked.to_issue);
-    let summary = batch.issue(&manifest, jobs, &|n| bar.set_position(n))?;
+    let summary = batch.issue(&manifest, &|n| bar.set_position(n))?;
     bar.finish_and_clear();
-    report(ctx, &summary, checked.unrecorded);
+    if to_stdout {
+        // Stdout carries the archive: the summary goes to stderr.
+        if !ctx.quiet {
+            super::diagnostic("", &summary_line(&summary));
+        }
+        return Ok(());
+    }
+    let files = match (req_format, csrs) {
+        (DeviceFormat::P12, _) => "{<name>.p12,cert.pem,chain.pem,fullchain.pem}",
+        (DeviceFormat::Pem, true) => "{cert,chain,fullchain}.pem",
+        (DeviceFormat::Pem, false) => "{cert,key,chain,fullchain}.pem",
+    };
+    report(ctx, &summary, checked.unrecorded, files);
     Ok(())
 }
 
@@ -118,16 +163,13 @@ fn dry_run_report(ctx: &Ctx, plan: &Plan<'_>, c: &Checked) {
     );
 }
 
-fn report(ctx: &Ctx, s: &Summary, unrecorded: u64) {
+fn report(ctx: &Ctx, s: &Summary, unrecorded: u64, files: &str) {
     let mut json = serde_json::to_value(s).unwrap_or_default();
     json["unrecorded_replaced"] = unrecorded.into();
     ctx.report(
         || {
             let mut t = super::Lines::new();
-            t.line(format!(
-                "Issued {} certificates from CA '{}' (profile {}, {}) in {:.2} s, {:.0} certificates/s.",
-                s.issued, s.ca, s.profile, s.key_type, s.elapsed_seconds, s.certs_per_second
-            ));
+            t.line(summary_line(s));
             if s.skipped > 0 {
                 t.line(format!("Skipped {} names already in the ledger.", s.skipped));
             }
@@ -139,7 +181,11 @@ fn report(ctx: &Ctx, s: &Summary, unrecorded: u64) {
             if s.clamped {
                 t.line("note: the validity was shortened to the issuer's notAfter (--clamp)");
             }
-            t.line(format!("  {}/<name>/{{cert,key,chain,fullchain}}.pem", s.out.display()));
+            if s.out.is_dir() {
+                t.line(format!("  {}/<name>/{files}", s.out.display()));
+            } else {
+                t.line(format!("  {} (tar: <name>/{files})", s.out.display()));
+            }
             t.line(format!(
                 "Next: certsmith{} list --ca {}",
                 super::pki_flag(ctx),
@@ -149,4 +195,11 @@ fn report(ctx: &Ctx, s: &Summary, unrecorded: u64) {
         },
         &json,
     );
+}
+
+fn summary_line(s: &Summary) -> String {
+    format!(
+        "Issued {} certificates from CA '{}' (profile {}, {}) in {:.2} s, {:.0} certificates/s.",
+        s.issued, s.ca, s.profile, s.key_type, s.elapsed_seconds, s.certs_per_second
+    )
 }

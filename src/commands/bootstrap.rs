@@ -106,7 +106,7 @@ fn next_commands(ctx: &Ctx, plan: &Plan, o: &Outcome) -> Vec<String> {
     // The bundle exists; CRLs must be re-published before their nextUpdate.
     if !matches!(plan.target.as_str(), "aws-apigw" | "aws-iot") {
         v.push(format!(
-            "certsmith{p} crl   # at least weekly: the first CRLs expire in 7 days"
+            "certsmith{p} crl   # at least weekly: the issuing CA's CRL expires in 7 days, the root's in 180"
         ));
     }
     match &plan.naming {

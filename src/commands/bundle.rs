@@ -15,6 +15,7 @@ pub fn run(ctx: &Ctx, a: BundleArgs) -> Result<()> {
         registration_code: a.registration_code.clone(),
         cert: a.cert.clone(),
         pass: super::pass_options(&a.pass),
+        force: a.force,
     };
     let result = bundle::bundle(&ctx.pki, &a.target, &opts)?;
     report(ctx, &result);

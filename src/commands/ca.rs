@@ -1,4 +1,4 @@
-//! `certsmith ca …`: settings of one CA.
+//! `certsmith ca …`: change a CA's settings; each subcommand in its own file.
 
 use certsmith::error::Result;
 
@@ -8,5 +8,6 @@ use crate::cli::CaCommand;
 pub fn run(ctx: &Ctx, cmd: CaCommand) -> Result<()> {
     match cmd {
         CaCommand::SetUrls(a) => super::ca_urls::run(ctx, a),
+        CaCommand::SetCrl(a) => super::ca_crl::run(ctx, a),
     }
 }

@@ -8,7 +8,11 @@ use super::Ctx;
 use crate::cli::CrlArgs;
 
 pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
-    let next_update = crl::parse_next_update(&a.next_update)?;
+    let next_update = a
+        .next_update
+        .as_deref()
+        .map(crl::parse_next_update)
+        .transpose()?;
     let req = CrlRequest {
         ca: a.ca.clone(),
         next_update,
@@ -30,9 +34,22 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
         || {
             let mut s = super::Lines::new();
             for w in written {
+                let pruned = if w.pruned > 0 {
+                    format!(", {} expired past the grace period left off", w.pruned)
+                } else {
+                    String::new()
+                };
                 s.line(format!(
-                    "Wrote CRL #{} of CA '{}' ({} revoked, next update {}).",
-                    w.crl_number, w.ca, w.revoked, w.next_update
+                    "Wrote CRL #{} of CA '{}' ({} revoked{pruned}, next update {}{}).",
+                    w.crl_number,
+                    w.ca,
+                    w.revoked,
+                    w.next_update,
+                    if w.clamped {
+                        ", shortened to the CA's notAfter"
+                    } else {
+                        ""
+                    }
                 ));
                 s.append(super::file_lines(&w.files));
             }
@@ -41,10 +58,9 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
                     "Skipped CA '{n}': it publishes no CRL (made with --no-crl; keyUsage lacks cRLSign)."
                 ));
             }
-            if let Some(w) = written.first() {
+            if let Some(next) = report.earliest_next_update() {
                 s.line(format!(
-                    "Publish it before {}: certsmith{p} bundle --target nginx --with-crl",
-                    w.next_update
+                    "Publish it before {next}: certsmith{p} bundle --target nginx --with-crl"
                 ));
             }
             s

@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<()> {
             ctx.pki.root.display()
         ))
         .hint(if a.repair {
-            "the problems left need a person: see the lines above"
+            "the problems left need a person: see the lines above".to_string()
         } else {
             next_step(&report)
         }));
@@ -81,16 +81,28 @@ fn human(r: &Report, repair: bool) -> super::Lines {
 }
 
 /// What to do about the problems `doctor` found without `--repair`: a
-/// token key's problem is the module's, the token's or the PIN's, which
-/// `--repair` cannot fix.
-fn next_step(r: &Report) -> &'static str {
-    if r.token_problems == 0 {
-        "run `certsmith doctor --repair` to fix what is safe to fix"
-    } else if r.token_problems == r.open_problems() {
-        TOKEN_NEXT
-    } else {
-        "check the token's module, the token and its PIN (or run `certsmith key offline <ca>` for a CA whose token is away); then `certsmith doctor --repair` fixes what is safe to fix"
+/// token key's problem is the module's, the token's or the PIN's, and a
+/// CRL past its nextUpdate needs `crl`; `--repair` fixes neither, so it is
+/// suggested only when some other problem is left.
+fn next_step(r: &Report) -> String {
+    let open = r.open_problems();
+    let repairable = open.saturating_sub(r.token_problems + r.manual_fixes.len());
+    if repairable == open {
+        return "run `certsmith doctor --repair` to fix what is safe to fix".into();
     }
+    let mut steps = r.manual_fixes.clone();
+    if r.token_problems > 0 {
+        steps.push(if repairable > 0 {
+            "check the token's module, the token and its PIN (or run `certsmith key offline <ca>` for a CA whose token is away)"
+        } else {
+            TOKEN_NEXT
+        }.to_string());
+    }
+    let mut s = steps.join("; ");
+    if repairable > 0 {
+        s.push_str("; then `certsmith doctor --repair` fixes what is safe to fix");
+    }
+    s
 }
 
 const TOKEN_NEXT: &str = "check the token's module, the token and its PIN, or run `certsmith key offline <ca>` for a CA whose token is away";

@@ -12,6 +12,7 @@ pub fn run(ctx: &Ctx, a: IssueArgs) -> Result<()> {
         name: a.name.clone(),
         key: super::key_type(a.key.as_deref())?,
         leaf: super::leaf_options(&a.leaf)?,
+        no_sync: a.no_sync,
     };
     let issued = certsmith::ops::issue::issue(&ctx.pki, req)?;
     leaf_report(ctx, &issued, &[]);

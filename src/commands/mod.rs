@@ -17,6 +17,7 @@ mod batch;
 mod bootstrap;
 mod bundle;
 mod ca;
+mod ca_crl;
 mod ca_urls;
 mod completions;
 mod crl;

@@ -4,7 +4,7 @@
 use certsmith::clock;
 use certsmith::error::Result;
 use certsmith::ops::verify::VerifyRequest;
-use certsmith::verify::Purpose;
+use certsmith::verify::{PeerName, Purpose};
 
 use super::Ctx;
 use crate::cli::VerifyArgs;
@@ -23,7 +23,14 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
         crls: a.crl.clone(),
         ca: a.ca.clone(),
         target: a.target.clone(),
-        dns: a.dns.clone(),
+        names: [
+            a.dns.as_deref().map(PeerName::dns),
+            a.ip.as_deref().map(PeerName::ip),
+            a.email.as_deref().map(PeerName::email),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Result<_>>()?,
     };
     let r = certsmith::ops::verify::verify(&ctx.pki, &req)?;
     let (purpose, at, warnings) = (r.purpose, r.at, &r.warnings);

@@ -13,6 +13,7 @@ use crate::ledger::{CertRecord, Kind};
 use crate::perms::{mode_of, open_to_others};
 use crate::pki::Pki;
 use crate::store::{DIR_MODE, KEY_MODE};
+use time::{Duration, OffsetDateTime};
 
 /// Every entry below `root`, symlinks not followed.
 fn walk(root: &Path) -> Vec<PathBuf> {
@@ -263,8 +264,13 @@ pub fn orphans(
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect();
             names.sort();
+            // `<name>.p12`: what `export` and `batch --format p12` write there.
+            let p12 = d
+                .file_name()
+                .map(|f| crate::export::Format::P12.default_file(&f.to_string_lossy()));
             for n in names {
                 if allowed.contains(&n.as_str())
+                    || (top == "certs" && p12.as_deref() == Some(n.as_str()))
                     || n.contains(".old-")
                     || n.starts_with(".certsmith-")
                 {
@@ -281,8 +287,17 @@ pub fn orphans(
     }
 }
 
-/// A CA's CRL, when it has one: signed by the CA and not past nextUpdate.
-pub fn crl(pki: &Pki, ca: &str, cert: &CertInfo, opts: &Options, report: &mut Report) {
+/// A CA's CRL, when it has one: signed by the CA, not past nextUpdate,
+/// and not close to it (a warning). `offline`: the CA's key is away, so
+/// the fix starts with `key online`.
+pub fn crl(
+    pki: &Pki,
+    ca: &str,
+    cert: &CertInfo,
+    offline: bool,
+    opts: &Options,
+    report: &mut Report,
+) {
     let path = pki.crl_path(ca);
     let shown = rel(pki, &path);
     let text = match crate::input::read_to_string(&path, crate::input::Kind::Crl) {
@@ -324,15 +339,53 @@ pub fn crl(pki: &Pki, ca: &str, cert: &CertInfo, opts: &Options, report: &mut Re
             format!("CRL of CA '{ca}': '{shown}' is not signed by the CA's key"),
         );
     }
-    match crl.next_update() {
-        Some(t) if t.to_datetime() < opts.now => report.problem(
+    let Some(next) = crl.next_update().map(|t| t.to_datetime()) else {
+        return;
+    };
+    let fix = if offline {
+        format!(
+            "bring its key back (`certsmith key online {ca}`) and run `certsmith crl --ca {ca}`"
+        )
+    } else {
+        format!("run `certsmith crl --ca {ca}`")
+    };
+    let when = crate::clock::rfc3339(next);
+    if next < opts.now {
+        report.problem(
             "crl",
-            shown.clone(),
+            shown,
             format!(
-                "CRL of CA '{ca}' is past its nextUpdate ({}); verifiers will reject it",
-                crate::clock::rfc3339(t.to_datetime())
+                "CRL of CA '{ca}' is past its nextUpdate ({when}); verifiers will reject it; {fix}"
             ),
-        ),
-        _ => {}
+        );
+        report.manual_fixes.push(fix);
+    } else if next - opts.now < crl_warning_window(crl.last_update().to_datetime(), next) {
+        report.add(
+            Severity::Warning,
+            "crl",
+            Some(shown),
+            format!(
+                "CRL of CA '{ca}' reaches its nextUpdate in {} ({when}); {fix}",
+                remaining_text(next - opts.now)
+            ),
+        );
+    }
+}
+
+/// How long before nextUpdate doctor warns: a quarter of the CRL's own
+/// interval, at most 30 days (a 7-day CRL: 42 hours, enough for a weekly
+/// job that failed once; a root's 180-day CRL: 30 days to fetch its key
+/// from the safe).
+pub fn crl_warning_window(this_update: OffsetDateTime, next_update: OffsetDateTime) -> Duration {
+    let interval: Duration = next_update - this_update;
+    std::cmp::min(interval / 4_i32, Duration::days(30))
+}
+
+/// `36 hours`, `12 days`.
+fn remaining_text(d: Duration) -> String {
+    if d < Duration::days(2) {
+        format!("{} hours", d.whole_hours())
+    } else {
+        format!("{} days", d.whole_days())
     }
 }

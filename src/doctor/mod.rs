@@ -47,6 +47,10 @@ pub struct Report {
     /// its certificate's): `--repair` cannot fix them.
     #[serde(skip)]
     pub token_problems: usize,
+    /// What fixes the problems that need a command rather than `--repair`
+    /// (a CRL past its nextUpdate: `certsmith crl --ca …`), one per problem.
+    #[serde(skip)]
+    pub manual_fixes: Vec<String>,
 }
 
 impl Report {
@@ -133,6 +137,14 @@ pub fn run(pki: &Pki, opts: &Options) -> Result<Report> {
         Ledger::open_read_locked(&pki.ledger_path())?
     };
     integrity(&mut ledger, &mut report)?;
+    if let Some(since) = crate::durability::made_without_durability(&ledger)? {
+        report.add(
+            Severity::Warning,
+            "ledger",
+            None,
+            format!("this PKI was made without durability: written with --no-sync (first on {since}); a crash may have lost files or ledger rows"),
+        );
+    }
     // Alone on the PKI, pending rows and temp files are leftovers of a
     // process that died; with another certsmith running they may be its work.
     let alone = ledger.try_lock_exclusive();
@@ -173,7 +185,8 @@ fn integrity(ledger: &mut Ledger, report: &mut Report) -> Result<()> {
 }
 
 /// The files a record must have, and the certificate file among them. A
-/// CA whose key lives in a token has no key file.
+/// CA whose key lives in a token has no key file, nor has an offline CA
+/// (its key file may be in the safe).
 fn expected_files(
     pki: &Pki,
     ledger: &Ledger,
@@ -195,7 +208,7 @@ fn expected_files(
             .ca(&rec.name)
             .ok()
             .flatten()
-            .is_none_or(|c| c.key_ref == crate::keystore::KeyRef::File);
+            .is_none_or(|c| c.key_ref == crate::keystore::KeyRef::File && !c.offline);
         let mut v = vec![dir.join("ca.pem")];
         if in_file {
             v.push(dir.join("ca.key.pem"));
@@ -219,6 +232,10 @@ fn check_record(pki: &Pki, ledger: &Ledger, rec: &CertRecord, opts: &Options, re
     } else {
         format!("CA '{}'", rec.name)
     };
+    if crate::archive::is_archived(&rec.dir) {
+        // Issued into a tar archive (`batch --archive`): no files here.
+        return;
+    }
     let (cert_path, wanted) = expected_files(pki, ledger, rec);
     let mut missing = false;
     for f in &wanted {
@@ -306,7 +323,12 @@ fn check_record(pki: &Pki, ledger: &Ledger, rec: &CertRecord, opts: &Options, re
             }) => check_token_key(&uri, &cert, &what, opts, report),
             _ => check_key(pki, &pki.ca_key_path(&rec.name), &cert, &what, pass, report),
         }
-        files::crl(pki, &rec.name, &cert, opts, report);
+        let offline = ledger
+            .ca(&rec.name)
+            .ok()
+            .flatten()
+            .is_some_and(|c| c.offline);
+        files::crl(pki, &rec.name, &cert, offline, opts, report);
     }
     if rec.revoked_at.is_none() {
         expiry(rec, &what, opts, report);

@@ -4,13 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::batch::{Checked, Plan, Summary};
+use crate::archive;
+use crate::batch::{Checked, DeviceFormat, Plan, Summary};
 use crate::ca::Signer;
 use crate::error::{Error, Result};
 use crate::keys::KeyType;
 use crate::ledger::Ledger;
 use crate::manifest::Manifest;
-use crate::passphrase::PassOptions;
+use crate::passphrase::{PassOptions, Passphrase};
 use crate::pki::{Out, Pki};
 use crate::profile::Profile;
 use crate::validity::Validity;
@@ -31,6 +32,16 @@ pub struct BatchRequest {
     pub out: Option<PathBuf>,
     /// Skip names already in the ledger instead of refusing the batch.
     pub skip_existing: bool,
+    /// `--archive FILE` or `-`: one tar instead of directories.
+    pub archive: Option<archive::Target>,
+    /// `--format`: what each device gets.
+    pub format: DeviceFormat,
+    /// The PKCS#12 password for `--format p12`.
+    pub p12_pass: Option<Passphrase>,
+    /// `--no-sync`: no fsync (throwaway PKIs only; see [`crate::durability`]).
+    pub no_sync: bool,
+    /// Threads that check and issue (at least 1).
+    pub jobs: usize,
 }
 
 /// A batch whose manifest was checked against the ledger, the profile and
@@ -65,6 +76,10 @@ impl Setup<'_> {
             out: self.out.clone(),
             skip_existing: self.req.skip_existing,
             now: self.now,
+            archive: self.req.archive.clone(),
+            format: self.req.format,
+            p12_pass: self.req.p12_pass.clone(),
+            jobs: self.req.jobs,
         }
     }
 }
@@ -72,13 +87,40 @@ impl Setup<'_> {
 /// Loads the issuer and checks every row of `manifest` (names, subjects,
 /// `--out` rules, what is already in the ledger). Bad rows are counted in
 /// [`Batch::checked`], not returned as an error: see [`Batch::refusal`].
-pub fn check<'a>(pki: &'a Pki, req: BatchRequest, manifest: &Manifest) -> Result<Batch<'a>> {
+pub fn check<'a>(pki: &'a Pki, mut req: BatchRequest, manifest: &Manifest) -> Result<Batch<'a>> {
     let mut ledger = pki.open_ledger()?;
     let profile = Profile::load(Some(&pki.root), &req.profile)?;
     let key_type = req.key.unwrap_or(profile.default_key);
+    if req.no_sync {
+        crate::durability::refuse_for_real_ca(&ledger)?;
+    }
     let ca = super::issuing_ca(&ledger, req.ca.as_deref())?;
     let signer = Signer::load(pki, &ledger, &ca, &req.pass)?;
-    let out = check_out(pki, &ledger, req.out.as_deref(), manifest)?;
+    if req.format != DeviceFormat::P12 && req.p12_pass.is_some() {
+        return Err(
+            Error::input("--p12-passphrase-file is only used with --format p12")
+                .hint("add --format p12, or drop --p12-passphrase-file"),
+        );
+    }
+    if req.format == DeviceFormat::P12 && req.p12_pass.is_none() {
+        return Err(
+            Error::input("--format p12 needs a password for the PKCS#12 files")
+                .hint("pass --p12-passphrase-file FILE"),
+        );
+    }
+    let out = match &req.archive {
+        Some(archive::Target::File(p)) => {
+            // The `--out` rule (never into cas/, the ledger or a certificate's
+            // directory); the archive is named by its absolute path from here on.
+            let abs = pki.out_rule(&ledger)?.check(p, Out::Dir)?;
+            let target = archive::Target::File(abs);
+            target.check()?;
+            req.archive = Some(target);
+            None
+        }
+        Some(archive::Target::Stdout) => None,
+        None => check_out(pki, &ledger, req.out.as_deref(), manifest)?,
+    };
     let setup = Setup {
         pki,
         signer,
@@ -123,6 +165,31 @@ impl Batch<'_> {
                 format!("in '{}' ({line} {})", path.display(), lines.join(", "))
             }
             Manifest::Count { .. } => format!("({cert} {})", lines.join(", ")),
+            Manifest::CsrDir { dir, files } => {
+                let mut names: Vec<String> = c
+                    .bad_lines
+                    .iter()
+                    .take(20)
+                    .filter_map(|l| files.get((*l as usize).wrapping_sub(1)))
+                    .filter_map(|(p, _)| p.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .collect();
+                if c.bad > 20 {
+                    names.push("…".into());
+                }
+                let csrs = if c.bad == 1 { "CSR" } else { "CSRs" };
+                return Some(
+                    Error::input(format!(
+                        "{} bad {csrs} in '{}' ({})",
+                        c.bad,
+                        crate::error::shown(&dir.display().to_string()),
+                        crate::error::shown(&names.join(", "))
+                    ))
+                    .hint(format!(
+                        "fix or remove {them} and run again; nothing was issued"
+                    )),
+                );
+            }
         };
         let mut hint = format!("fix {them} and run again; nothing was issued");
         if !self.setup.req.skip_existing && c.errors.iter().any(|e| e.contains("already")) {
@@ -131,18 +198,20 @@ impl Batch<'_> {
         Some(Error::input(format!("{} bad {rows} {what}", c.bad)).hint(hint))
     }
 
-    /// Issues the batch with `jobs` workers, calling `progress` with the
-    /// number of certificates written so far.
+    /// Issues the batch, calling `progress` with the number of
+    /// certificates written so far.
     pub fn issue(
         mut self,
         manifest: &Manifest,
-        jobs: usize,
         progress: &(dyn Fn(u64) + Sync),
     ) -> Result<Summary> {
+        if self.setup.req.no_sync {
+            crate::durability::skip_syncs(&mut self.ledger, self.setup.now)?;
+        }
         let mut summary = self
             .setup
             .plan()
-            .issue(&mut self.ledger, manifest, jobs, progress)?;
+            .issue(&mut self.ledger, manifest, progress)?;
         summary.clamped = self.checked.clamped;
         Ok(summary)
     }

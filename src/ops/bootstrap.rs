@@ -298,6 +298,7 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
                 pass: opts.clone(),
                 ..LeafOptions::default()
             },
+            no_sync: false,
         },
     )?;
     let p12 = match &plan.p12 {
@@ -322,7 +323,7 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
     let mut ledger = pki.open_ledger()?;
     for ca in ["root", plan.intermediate_name.as_str()] {
         let signer = crate::ca::Signer::load(pki, &ledger, ca, &opts)?;
-        crate::crl::write(pki, &mut ledger, &signer, time::Duration::days(7), false)?;
+        crate::crl::write(pki, &mut ledger, &signer, None, false)?;
     }
     let bundle = crate::bundle::build(
         pki,

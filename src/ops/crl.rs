@@ -15,8 +15,9 @@ use crate::pki::Pki;
 pub struct CrlRequest {
     /// `--ca`; `None` means every CA of the PKI.
     pub ca: Option<String>,
-    /// Time until nextUpdate.
-    pub next_update: Duration,
+    /// Time until nextUpdate for this run; `None`: each CA's own length
+    /// (`ca set-crl`, else 180 days for a root, 7 days for an issuing CA).
+    pub next_update: Option<Duration>,
     /// Also write `crl.der`.
     pub der: bool,
     pub pass: PassOptions,
@@ -35,6 +36,13 @@ pub struct CrlReport {
 }
 
 impl CrlReport {
+    /// The earliest nextUpdate among the CRLs written: when they must be
+    /// published again at the latest.
+    pub fn earliest_next_update(&self) -> Option<&str> {
+        // RFC 3339 in UTC sorts as text.
+        self.written.iter().map(|w| w.next_update.as_str()).min()
+    }
+
     /// The error of the whole run when some CRL could not be written.
     pub fn error(&self) -> Option<Error> {
         if self.failed.is_empty() {

@@ -20,6 +20,8 @@ pub struct IssueRequest {
     /// Profile, subject (default the profile's subject for `name`), SANs,
     /// validity, issuer and where the files go.
     pub leaf: LeafOptions,
+    /// `--no-sync`: no fsync (throwaway PKIs only; see [`crate::durability`]).
+    pub no_sync: bool,
 }
 
 impl IssueRequest {
@@ -29,6 +31,7 @@ impl IssueRequest {
             name: name.into(),
             key: None,
             leaf: LeafOptions::default(),
+            no_sync: false,
         }
     }
 
@@ -56,6 +59,9 @@ impl IssueRequest {
 pub fn issue(pki: &Pki, mut req: IssueRequest) -> Result<IssuedLeaf> {
     validate_name("certificate", &req.name)?;
     let mut ledger = pki.open_ledger()?;
+    if req.no_sync {
+        crate::durability::refuse_for_real_ca(&ledger)?;
+    }
     let leaf = req.leaf(pki)?;
     let key_type = req.key.unwrap_or(leaf.profile.default_key);
     let signer = req.leaf.issuer_for(pki, &ledger, &leaf.name)?;
@@ -63,5 +69,8 @@ pub fn issue(pki: &Pki, mut req: IssueRequest) -> Result<IssuedLeaf> {
     let now = crate::clock::now()?;
     let key = LeafKey::Held(key_type.generate()?);
     let signed = leaf.sign_leaf(&signer, key, key_type, now)?;
+    if req.no_sync {
+        crate::durability::skip_syncs(&mut ledger, now)?;
+    }
     leaf::write(pki, &mut ledger, &signer, &signed, &req.leaf.write)
 }

@@ -6,6 +6,7 @@
 pub mod adopt;
 pub mod batch;
 pub mod bootstrap;
+pub mod ca_crl;
 pub mod ca_urls;
 pub mod change_passphrase;
 pub mod crl;

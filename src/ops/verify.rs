@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use time::OffsetDateTime;
 
-use crate::certinfo::{CertInfo, read_certs};
+use crate::certinfo::{CertInfo, read_certs_as_is};
 use crate::crl::{self, CrlInfo};
 use crate::error::{Error, Result};
 use crate::pki::Pki;
-use crate::verify::{self, Purpose, Request, Verified};
+use crate::verify::{self, PeerName, Purpose, Request, Verified};
 use crate::{bundle, clock};
 
 /// What to verify, against what.
@@ -31,8 +31,8 @@ pub struct VerifyRequest {
     pub purpose: Purpose,
     /// `--at`; default now.
     pub at: Option<OffsetDateTime>,
-    /// `--dns`: a name the certificate must be valid for.
-    pub dns: Option<String>,
+    /// `--dns`, `--ip`, `--email`: names the certificate must be valid for.
+    pub names: Vec<PeerName>,
 }
 
 /// What `verify` found. Reading the inputs can fail before (an `Err` of
@@ -53,7 +53,9 @@ pub fn verify(pki: &Pki, req: &VerifyRequest) -> Result<VerifyReport> {
         Some(t) => t,
         None => clock::now()?,
     };
-    let mut certs = read_certs(&req.cert)?;
+    // The certificate and its chain are read as they are: one that breaks
+    // RFC 5280's profile is not valid (exit 1), not unreadable.
+    let mut certs = read_certs_as_is(&req.cert)?;
     let cert = certs.remove(0);
     let mut intermediates = certs;
     let mut anchors: Vec<CertInfo> = Vec::new();
@@ -73,9 +75,9 @@ pub fn verify(pki: &Pki, req: &VerifyRequest) -> Result<VerifyReport> {
             bundle::fail_on_errors(target, &findings)?;
             warnings = findings.iter().map(|f| f.to_string()).collect();
         }
-        let (anc, rest) = verify::split_anchors(bundle::certs_of(&text, &what)?);
-        anchors = anc;
-        intermediates.extend(rest);
+        // Every certificate the user trusts is a trust anchor, self-signed
+        // or not, wherever it sits in the bundle.
+        anchors = bundle::certs_of(&text, &what)?;
         allow_unknown_status = false;
     } else {
         // Trust comes from this PKI: the root above --ca, or every CA.
@@ -115,7 +117,7 @@ pub fn verify(pki: &Pki, req: &VerifyRequest) -> Result<VerifyReport> {
         }
     }
     if let Some(ch) = &req.chain {
-        intermediates.extend(read_certs(ch)?);
+        intermediates.extend(read_certs_as_is(ch)?);
     }
     if let (Some(t), None) = (&req.target, &req.bundle) {
         // Without --bundle, judge the CAs the chain was built from.
@@ -137,7 +139,7 @@ pub fn verify(pki: &Pki, req: &VerifyRequest) -> Result<VerifyReport> {
         allow_unknown_status,
         purpose,
         at,
-        dns: req.dns.clone(),
+        names: req.names.clone(),
     };
     Ok(VerifyReport {
         outcome: verify::verify(&chain),

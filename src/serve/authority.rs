@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex, RwLock};
 
 use rcgen::{KeyPair, PublicKeyData};
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::ca::Signer;
 use crate::error::{Error, Result};
@@ -163,7 +163,3 @@ impl Authority {
         })
     }
 }
-
-/// How long a served CRL is valid (its nextUpdate after thisUpdate), as
-/// `certsmith crl` writes it by default.
-pub const CRL_NEXT_UPDATE: Duration = Duration::days(7);

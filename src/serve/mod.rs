@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::ledger::Ledger;
 use crate::ocsp::{self, Status};
 use crate::pki::Pki;
-use authority::{Authority, CRL_NEXT_UPDATE, ServedCrl};
+use authority::{Authority, ServedCrl};
 
 /// The largest request body read (an OCSP request is a few hundred bytes).
 pub const MAX_BODY: usize = 64 * 1024;
@@ -201,8 +201,8 @@ impl Server {
         let fresh = match ca.signer() {
             Some(signer) => (|| {
                 let mut ledger = self.pki.open_ledger()?;
-                let written =
-                    crate::crl::write(&self.pki, &mut ledger, &signer, CRL_NEXT_UPDATE, true)?;
+                // None: the CA's own CRL length (`ca set-crl`), as `certsmith crl` uses.
+                let written = crate::crl::write(&self.pki, &mut ledger, &signer, None, true)?;
                 let der =
                     std::fs::read(self.pki.ca_dir(&ca.name).join("crl.der")).map_err(|e| {
                         crate::store::io_err(
@@ -211,13 +211,13 @@ impl Server {
                             &e,
                         )
                     })?;
-                let this = OffsetDateTime::parse(
-                    &written.this_update,
-                    &time::format_description::well_known::Rfc3339,
-                )
-                .map(|t| t.unix_timestamp())
-                .unwrap_or(now);
-                Ok::<_, Error>((der, this + CRL_NEXT_UPDATE.whole_seconds() / 2))
+                let at = |t: &str| {
+                    OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .map(|t| t.unix_timestamp())
+                        .unwrap_or(now)
+                };
+                let (this, next) = (at(&written.this_update), at(&written.next_update));
+                Ok::<_, Error>((der, this + (next - this) / 2))
             })(),
             None => Err(Error::failed(format!(
                 "the key of CA '{}' is not open",

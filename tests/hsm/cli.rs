@@ -565,3 +565,21 @@ fn token_key_of_a_ca_that_failed_to_be_made_is_removed_from_the_token() {
     // The name is free in the token again: the same init now succeeds.
     hsm.ok(&env, &init);
 }
+
+#[test]
+fn no_sync_is_refused_for_a_token_held_ca_key_and_changes_nothing() {
+    let Some((env, hsm)) = token_pki("ecdsa-p256") else {
+        return;
+    };
+    let pin = hsm.pin_file();
+    let before = env.tree_hash();
+    for args in [
+        vec!["batch", "--count", "2", "--no-sync", "--pin-file", pin],
+        vec!["issue", "dev-1", "--no-sync", "--pin-file", pin],
+    ] {
+        let r = hsm.run(&env, &args);
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("a key in a token"), "{}", r.stderr);
+        assert_eq!(env.tree_hash(), before, "{args:?} changed the PKI");
+    }
+}

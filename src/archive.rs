@@ -1,0 +1,198 @@
+//! Batch output as one streamed tar archive (`batch --archive FILE.tar` or
+//! `--archive -` for stdout): every device's files under `<name>/`, key
+//! entries 0600, written by one thread as the workers hand them over, and
+//! made durable before the ledger records them.
+//!
+//! Durability: a file archive is created 0600 without replacing anything
+//! (its directory fsynced), and [`Archive::make_durable`] flushes and
+//! fsyncs it; the batch calls it before it marks a chunk `active`. On
+//! stdout there is no file to fsync: the chunk is recorded once its bytes
+//! were written and flushed into the pipe, which proves the reader was
+//! handed them, not that it kept them (see docs/batch.md).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result, shown};
+use crate::store;
+
+/// Ledger directories of certificates issued into an archive start with
+/// this: they have no files in the PKI, and `doctor` expects none.
+pub const LEDGER_PREFIX: &str = "archive:";
+
+/// Whether a ledger directory names an archive rather than a directory.
+pub fn is_archived(ledger_dir: &str) -> bool {
+    ledger_dir.starts_with(LEDGER_PREFIX)
+}
+
+/// Where the archive goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    File(PathBuf),
+    Stdout,
+}
+
+impl Target {
+    /// `-` is stdout; anything else a file path.
+    pub fn parse(arg: &Path) -> Target {
+        if arg == Path::new("-") {
+            Target::Stdout
+        } else {
+            Target::File(arg.to_path_buf())
+        }
+    }
+
+    /// What the ledger records as the directory of a certificate in it.
+    pub fn ledger_dir(&self) -> String {
+        match self {
+            Target::File(p) => format!("{LEDGER_PREFIX}{}", p.display()),
+            Target::Stdout => format!("{LEDGER_PREFIX}-"),
+        }
+    }
+
+    /// Refuses an archive file that already exists (checked before any key
+    /// is made; the create itself refuses again, race-free).
+    pub fn check(&self) -> Result<()> {
+        match self {
+            Target::File(p) if std::fs::symlink_metadata(p).is_ok() => Err(exists(p)),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn exists(p: &Path) -> Error {
+    Error::input(format!(
+        "archive '{}' already exists; certsmith never overwrites one",
+        shown(&p.display().to_string())
+    ))
+    .hint(
+        "choose a new file name (a rerun with --skip-existing writes the rest into a new archive)",
+    )
+}
+
+/// One file of a device's entry.
+pub struct Entry<'a> {
+    pub name: &'a str,
+    pub bytes: &'a [u8],
+    pub mode: u32,
+}
+
+enum Sink {
+    File(File),
+    Stdout(std::io::Stdout),
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::File(f) => f.write(buf),
+            Sink::Stdout(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::File(f) => f.flush(),
+            Sink::Stdout(s) => s.flush(),
+        }
+    }
+}
+
+/// An archive being written.
+pub struct Archive {
+    tar: tar::Builder<BufWriter<Sink>>,
+    target: Target,
+    mtime: u64,
+}
+
+impl Archive {
+    /// Creates the archive: a new file, mode 0600, its directory entry
+    /// fsynced; or stdout. `mtime` stamps every entry.
+    pub fn create(target: &Target, mtime: u64) -> Result<Archive> {
+        let sink = match target {
+            Target::Stdout => Sink::Stdout(std::io::stdout()),
+            Target::File(p) => {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(store::KEY_MODE)
+                    .open(p)
+                    .map_err(|e| match e.kind() {
+                        std::io::ErrorKind::AlreadyExists => exists(p),
+                        _ => store::io_err("cannot create archive", p, &e),
+                    })?;
+                let parent = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                store::sync_dir(parent)?;
+                Sink::File(f)
+            }
+        };
+        let mut tar = tar::Builder::new(BufWriter::with_capacity(256 * 1024, sink));
+        tar.mode(tar::HeaderMode::Deterministic);
+        Ok(Archive {
+            tar,
+            target: target.clone(),
+            mtime,
+        })
+    }
+
+    fn err(&self, e: &std::io::Error) -> Error {
+        match &self.target {
+            Target::File(p) => store::io_err("cannot write archive", p, e),
+            Target::Stdout => Error::failed(format!(
+                "cannot write the archive to stdout: {}",
+                e.to_string().to_lowercase()
+            )),
+        }
+    }
+
+    /// Appends `<name>/` (0700) and its files.
+    pub fn add_device(&mut self, name: &str, files: &[Entry<'_>]) -> Result<()> {
+        let mut h = tar::Header::new_ustar();
+        h.set_entry_type(tar::EntryType::Directory);
+        h.set_mode(store::DIR_MODE);
+        h.set_size(0);
+        h.set_mtime(self.mtime);
+        let r = self
+            .tar
+            .append_data(&mut h, format!("{name}/"), std::io::empty());
+        r.map_err(|e| self.err(&e))?;
+        for f in files {
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_mode(f.mode);
+            h.set_size(f.bytes.len() as u64);
+            h.set_mtime(self.mtime);
+            let r = self
+                .tar
+                .append_data(&mut h, format!("{name}/{}", f.name), f.bytes);
+            r.map_err(|e| self.err(&e))?;
+        }
+        Ok(())
+    }
+
+    /// Everything appended so far reaches the file and the disk (fsync), or
+    /// the pipe (flush): only then may the ledger record it.
+    pub fn make_durable(&mut self) -> Result<()> {
+        let w = self.tar.get_mut();
+        let r = w.flush();
+        r.map_err(|e| self.err(&e))?;
+        if let Sink::File(f) = self.tar.get_mut().get_mut()
+            && store::syncing()
+        {
+            let r = f.sync_data();
+            r.map_err(|e| self.err(&e))?;
+        }
+        Ok(())
+    }
+
+    /// Ends the archive (two zero blocks) and makes it durable.
+    pub fn finish(mut self) -> Result<()> {
+        let r = self.tar.finish();
+        r.map_err(|e| self.err(&e))?;
+        self.make_durable()
+    }
+}

@@ -1,0 +1,553 @@
+//! The CRL lifecycle: every online CA's CRL in one run, per-CA nextUpdate
+//! defaults and settings, pruning of expired entries after a grace period,
+//! doctor's warning before nextUpdate, and the ALB revocation routine that
+//! uploads only the CRLs that changed. Every test runs on a fixed clock.
+
+use crate::common::{Env, Run, s};
+
+const T0: &str = "2030-01-01T00:00:00Z";
+
+/// Runs certsmith with the clock fixed at `at`.
+fn run_at(env: &Env, at: &str, args: &[&str]) -> Run {
+    let out = env
+        .command(args)
+        .env("CERTSMITH_NOW", at)
+        .output()
+        .expect("run certsmith");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn ok_at(env: &Env, at: &str, args: &[&str]) -> Run {
+    let r = run_at(env, at, args);
+    assert_eq!(r.code, 0, "certsmith {args:?}:\n{}{}", r.stdout, r.stderr);
+    r
+}
+
+fn json_at(env: &Env, at: &str, args: &[&str]) -> serde_json::Value {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    let r = ok_at(env, at, &a);
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", r.stdout))
+}
+
+/// A refusal at a fixed clock: exit 2, one message (+ hint), PKI unchanged.
+fn refused_at(env: &Env, at: &str, args: &[&str]) -> String {
+    let before = env.tree_hash();
+    let r = run_at(env, at, args);
+    assert_eq!(r.code, 2, "certsmith {args:?}:\n{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "certsmith {args:?} changed the PKI"
+    );
+    let err: Vec<&str> = r
+        .stderr
+        .lines()
+        .filter(|l| !l.starts_with("certsmith: warning"))
+        .collect();
+    assert!(err[0].starts_with("certsmith: "), "{}", r.stderr);
+    assert!(err.len() <= 2, "{}", r.stderr);
+    err.join("\n")
+}
+
+/// root (ecdsa-p384, 10 years) → issuing (ecdsa-p256, 5 years), made at T0.
+fn hierarchy(env: &Env) {
+    ok_at(
+        env,
+        T0,
+        &["init", "--cn", "Test Root CA", "--no-passphrase"],
+    );
+    ok_at(
+        env,
+        T0,
+        &[
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Test Issuing CA",
+            "--no-passphrase",
+        ],
+    );
+}
+
+/// The CRL `crl` wrote for `ca` in a `--json` report.
+fn written<'a>(j: &'a serde_json::Value, ca: &str) -> &'a serde_json::Value {
+    j["crls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["ca"] == ca)
+        .unwrap_or_else(|| panic!("no CRL of {ca} in {j}"))
+}
+
+/// nextUpdate of `cas/<ca>/crl.pem` as OpenSSL prints it.
+fn openssl_next_update(env: &Env, ca: &str) -> String {
+    let path = env.pki.join("cas").join(ca).join("crl.pem");
+    let (ok, out) = crate::common::openssl(&["crl", "-noout", "-nextupdate", "-in", s(&path)]);
+    assert!(ok, "{out}");
+    out.trim().to_string()
+}
+
+/// Serials (uppercase hex, as OpenSSL prints them) listed by `cas/<ca>/crl.pem`.
+fn openssl_listed(env: &Env, ca: &str) -> Vec<String> {
+    let path = env.pki.join("cas").join(ca).join("crl.pem");
+    let (ok, out) = crate::common::openssl(&["crl", "-noout", "-text", "-in", s(&path)]);
+    assert!(ok, "{out}");
+    out.lines()
+        .filter_map(|l| l.trim().strip_prefix("Serial Number: "))
+        .map(str::to_string)
+        .collect()
+}
+
+fn serial_of(env: &Env, at: &str, name: &str) -> String {
+    let j = json_at(
+        env,
+        at,
+        &["inspect", s(&env.cert_dir(name).join("cert.pem"))],
+    );
+    j["certificate"]["serial"]
+        .as_str()
+        .unwrap()
+        .replace(':', "")
+        .to_uppercase()
+}
+
+// 1. `crl` without --ca
+
+#[test]
+fn crl_for_every_ca_reports_an_offline_ca_as_a_note_not_a_failure_and_exits_0() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["key", "offline", "root"]);
+    let r = run_at(&env, T0, &["--json", "crl"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["offline"], serde_json::json!(["root"]), "{j}");
+    assert_eq!(j["failed"], serde_json::json!([]), "{j}");
+    assert_eq!(written(&j, "issuing")["crl_number"], 1);
+    assert!(r.stderr.contains("CA 'root' is offline"), "{}", r.stderr);
+    assert!(!env.pki.join("cas/root/crl.pem").exists());
+}
+
+#[test]
+fn crl_for_every_ca_says_to_publish_before_the_earliest_next_update() {
+    let env = Env::new();
+    hierarchy(&env);
+    let r = ok_at(&env, T0, &["crl"]);
+    assert!(
+        r.stdout.contains("Publish it before 2030-01-08T00:00:00Z"),
+        "{}",
+        r.stdout
+    );
+}
+
+// 2. per-CA nextUpdate
+
+#[test]
+fn crl_without_next_update_gives_roots_180_days_and_issuing_cas_7_days() {
+    let env = Env::new();
+    hierarchy(&env);
+    let j = json_at(&env, T0, &["crl"]);
+    assert_eq!(written(&j, "root")["next_update"], "2030-06-30T00:00:00Z");
+    assert_eq!(
+        written(&j, "issuing")["next_update"],
+        "2030-01-08T00:00:00Z"
+    );
+    assert_eq!(
+        openssl_next_update(&env, "root"),
+        "nextUpdate=Jun 30 00:00:00 2030 GMT"
+    );
+}
+
+#[test]
+fn ca_set_crl_next_update_is_used_by_later_crls_and_the_flag_overrides_one_run() {
+    let env = Env::new();
+    hierarchy(&env);
+    let before = env.tree_hash();
+    let r = ok_at(
+        &env,
+        T0,
+        &["ca", "set-crl", "issuing", "--next-update", "30d"],
+    );
+    assert!(r.stdout.contains("30d"), "{}", r.stdout);
+    assert_ne!(env.tree_hash(), before, "the setting is in the ledger");
+    let j = json_at(&env, T0, &["crl"]);
+    assert_eq!(
+        written(&j, "issuing")["next_update"],
+        "2030-01-31T00:00:00Z"
+    );
+    assert_eq!(written(&j, "root")["next_update"], "2030-06-30T00:00:00Z");
+    let j = json_at(&env, T0, &["crl", "--ca", "issuing", "--next-update", "2d"]);
+    assert_eq!(
+        written(&j, "issuing")["next_update"],
+        "2030-01-03T00:00:00Z"
+    );
+    // The override was for one run only.
+    let j = json_at(&env, T0, &["crl", "--ca", "issuing"]);
+    assert_eq!(
+        written(&j, "issuing")["next_update"],
+        "2030-01-31T00:00:00Z"
+    );
+}
+
+#[test]
+fn ca_set_crl_refuses_an_unknown_ca_a_bad_length_and_no_flag_leaving_the_pki_unchanged() {
+    let env = Env::new();
+    hierarchy(&env);
+    let err = refused_at(&env, T0, &["ca", "set-crl", "nope", "--next-update", "30d"]);
+    assert!(err.contains("'nope'"), "{err}");
+    let err = refused_at(
+        &env,
+        T0,
+        &["ca", "set-crl", "issuing", "--next-update", "30q"],
+    );
+    assert!(err.contains("--next-update '30q'"), "{err}");
+    let err = refused_at(
+        &env,
+        T0,
+        &["ca", "set-crl", "issuing", "--prune-after", "0d"],
+    );
+    assert!(err.contains("--prune-after"), "{err}");
+    let err = refused_at(&env, T0, &["ca", "set-crl", "issuing"]);
+    assert!(
+        err.contains("--next-update") && err.contains("--prune-after"),
+        "{err}"
+    );
+}
+
+#[test]
+fn crl_next_update_is_clamped_to_the_ca_not_after_and_says_so() {
+    let env = Env::new();
+    ok_at(
+        &env,
+        T0,
+        &[
+            "init",
+            "--cn",
+            "Short Root",
+            "--no-passphrase",
+            "--validity",
+            "30d",
+        ],
+    );
+    let r = ok_at(&env, T0, &["crl"]);
+    assert!(
+        r.stdout.contains("next update 2030-01-31T00:00:00Z")
+            && r.stdout.contains("shortened to the CA's notAfter"),
+        "{}",
+        r.stdout
+    );
+    let j = json_at(&env, T0, &["crl", "--next-update", "60d"]);
+    assert_eq!(written(&j, "root")["next_update"], "2030-01-31T00:00:00Z");
+    assert_eq!(written(&j, "root")["clamped"], true);
+    assert_eq!(
+        openssl_next_update(&env, "root"),
+        "nextUpdate=Jan 31 00:00:00 2030 GMT"
+    );
+}
+
+#[test]
+fn crl_of_an_expired_ca_is_refused_leaving_the_pki_unchanged() {
+    let env = Env::new();
+    ok_at(
+        &env,
+        T0,
+        &[
+            "init",
+            "--cn",
+            "Short Root",
+            "--no-passphrase",
+            "--validity",
+            "30d",
+        ],
+    );
+    let err = refused_at(&env, "2030-03-01T00:00:00Z", &["crl", "--ca", "root"]);
+    assert!(
+        err.contains("CA 'root' expired on 2030-01-31T00:00:00Z"),
+        "{err}"
+    );
+}
+
+// 3. pruning of expired entries
+
+/// issuing CA with device `d` (valid 30 days from T0, revoked at T0).
+fn revoked_short_device(env: &Env) -> String {
+    hierarchy(env);
+    ok_at(
+        env,
+        T0,
+        &["issue", "d", "--ca", "issuing", "--validity", "30d"],
+    );
+    ok_at(env, T0, &["revoke", "d", "--reason", "key-compromise"]);
+    serial_of(env, T0, "d")
+}
+
+fn revoked_count(env: &Env, at: &str) -> u64 {
+    let j = json_at(env, at, &["crl", "--ca", "issuing"]);
+    written(&j, "issuing")["revoked"].as_u64().unwrap()
+}
+
+#[test]
+fn expired_entry_stays_through_the_grace_period_and_is_gone_after_it() {
+    let env = Env::new();
+    let serial = revoked_short_device(&env);
+    // notAfter 2030-01-31; default grace 30 days, so until 2030-03-02.
+    assert_eq!(revoked_count(&env, T0), 1);
+    assert_eq!(revoked_count(&env, "2030-02-20T00:00:00Z"), 1);
+    assert_eq!(openssl_listed(&env, "issuing"), vec![serial.clone()]);
+    assert_eq!(revoked_count(&env, "2030-03-03T00:00:00Z"), 0);
+    assert!(openssl_listed(&env, "issuing").is_empty());
+}
+
+#[test]
+fn expired_entry_is_kept_until_one_crl_issued_after_its_expiry_listed_it() {
+    let env = Env::new();
+    revoked_short_device(&env);
+    assert_eq!(revoked_count(&env, T0), 1);
+    // Past the grace period, but no CRL was issued after notAfter yet (RFC 5280 §3.3).
+    assert_eq!(revoked_count(&env, "2030-04-01T00:00:00Z"), 1);
+    assert_eq!(revoked_count(&env, "2030-04-02T00:00:00Z"), 0);
+}
+
+#[test]
+fn ca_set_crl_prune_after_shortens_the_grace_period() {
+    let env = Env::new();
+    revoked_short_device(&env);
+    ok_at(
+        &env,
+        T0,
+        &["ca", "set-crl", "issuing", "--prune-after", "1d"],
+    );
+    assert_eq!(revoked_count(&env, "2030-01-31T12:00:00Z"), 1);
+    assert_eq!(revoked_count(&env, "2030-02-01T12:00:00Z"), 0);
+}
+
+// 4. doctor
+
+#[test]
+fn doctor_warns_before_a_crl_next_update_naming_the_ca_and_the_crl_command() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    let r = ok_at(&env, "2030-01-02T00:00:00Z", &["doctor"]);
+    assert!(!r.stdout.contains("nextUpdate"), "{}", r.stdout);
+    // A quarter of the 7-day interval is left: 42 hours.
+    let r = ok_at(&env, "2030-01-06T12:00:00Z", &["doctor"]);
+    assert!(
+        r.stdout.contains(
+            "warning: CRL of CA 'issuing' reaches its nextUpdate in 36 hours (2030-01-08T00:00:00Z); run `certsmith crl --ca issuing`"
+        ),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn doctor_past_next_update_names_the_crl_command_and_does_not_suggest_repair() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    let r = run_at(&env, "2030-01-09T00:00:00Z", &["doctor"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("CRL of CA 'issuing' is past its nextUpdate")
+            && r.stdout.contains("run `certsmith crl --ca issuing`"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("--repair"), "{}", r.stdout);
+    assert!(!r.stderr.contains("--repair"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: run `certsmith crl --ca issuing`"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn doctor_is_clean_for_an_offline_root_whose_key_file_is_in_the_safe() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    ok_at(&env, T0, &["key", "offline", "root"]);
+    let key = env.pki.join("cas/root/ca.key.pem");
+    let safe = env.path("safe-root.key.pem");
+    std::fs::rename(&key, &safe).unwrap();
+    let r = ok_at(&env, "2030-01-02T00:00:00Z", &["doctor"]);
+    assert!(r.stdout.contains("No problems found."), "{}", r.stdout);
+    // The offline-root routine: key back, CRL, key away again.
+    std::fs::rename(&safe, &key).unwrap();
+    ok_at(&env, "2030-06-10T00:00:00Z", &["key", "online", "root"]);
+    let j = json_at(&env, "2030-06-10T00:00:00Z", &["crl", "--ca", "root"]);
+    assert_eq!(written(&j, "root")["next_update"], "2030-12-07T00:00:00Z");
+    ok_at(&env, "2030-06-10T00:00:00Z", &["key", "offline", "root"]);
+    std::fs::rename(&key, &safe).unwrap();
+    let j = json_at(&env, "2030-06-10T00:00:00Z", &["crl"]);
+    assert_eq!(j["offline"], serde_json::json!(["root"]), "{j}");
+}
+
+// 5. ALB revocation routine
+
+fn alb(env: &Env, at: &str, extra: &[&str]) -> Run {
+    let mut a = vec!["bundle", "--target", "aws-alb", "--with-crl"];
+    a.extend_from_slice(extra);
+    ok_at(env, at, &a)
+}
+
+fn lines_with<'a>(out: &'a str, what: &str) -> Vec<&'a str> {
+    out.lines().filter(|l| l.contains(what)).collect()
+}
+
+#[test]
+fn alb_bundle_prints_adds_the_first_time_and_none_when_no_crl_changed() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    let first = alb(&env, T0, &[]).stdout;
+    assert_eq!(
+        lines_with(&first, "add-trust-store-revocations").len(),
+        2,
+        "{first}"
+    );
+    assert!(
+        lines_with(&first, "remove-trust-store-revocations").is_empty(),
+        "{first}"
+    );
+    let second = alb(&env, T0, &[]).stdout;
+    assert!(
+        lines_with(&second, "add-trust-store-revocations").is_empty(),
+        "{second}"
+    );
+    assert!(
+        lines_with(&second, "remove-trust-store-revocations").is_empty(),
+        "{second}"
+    );
+    assert_eq!(lines_with(&second, "aws s3 cp").len(), 1, "{second}");
+    // --force prints every CRL again, replacing what was uploaded.
+    let forced = alb(&env, T0, &["--force"]).stdout;
+    assert_eq!(
+        lines_with(&forced, "add-trust-store-revocations").len(),
+        2,
+        "{forced}"
+    );
+    let err = refused_at(&env, T0, &["bundle", "--target", "nginx", "--force"]);
+    assert!(
+        err.contains("--force is only used by --target aws-alb"),
+        "{err}"
+    );
+}
+
+#[test]
+fn alb_bundle_after_revoke_and_crl_prints_one_add_and_one_remove_for_that_ca_only() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    alb(&env, T0, &[]);
+    ok_at(&env, T0, &["issue", "d", "--ca", "issuing"]);
+    ok_at(&env, T0, &["revoke", "d"]);
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    let r = alb(&env, T0, &[]);
+    let adds = lines_with(&r.stdout, "add-trust-store-revocations");
+    assert_eq!(adds.len(), 1, "{}", r.stdout);
+    assert!(adds[0].contains("crl-issuing.pem"), "{}", r.stdout);
+    let removes = lines_with(&r.stdout, "remove-trust-store-revocations");
+    assert_eq!(removes.len(), 1, "{}", r.stdout);
+    assert!(removes[0].contains("--revocation-ids"), "{}", r.stdout);
+    assert_eq!(
+        lines_with(&r.stdout, "describe-trust-store-revocations").len(),
+        1,
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("crl-root.pem s3://"), "{}", r.stdout);
+    assert!(r.stdout.contains("CRL #1 of CA 'issuing'"), "{}", r.stdout);
+    let j = json_at(&env, T0, &["bundle", "--target", "aws-alb", "--with-crl"]);
+    assert_eq!(j["crl_uploads"].as_array().unwrap().len(), 2, "{j}");
+    assert!(
+        j["crl_uploads"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|u| u["changed"] == false),
+        "{j}"
+    );
+}
+
+#[test]
+fn alb_bundle_with_31_crls_breaks_the_revocation_list_quota_and_writes_nothing() {
+    let env = Env::new();
+    ok_at(&env, T0, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    for i in 0..30 {
+        let n = format!("ca{i:02}");
+        ok_at(
+            &env,
+            T0,
+            &["intermediate", &n, "--cn", &n, "--no-passphrase", "-q"],
+        );
+    }
+    ok_at(&env, T0, &["crl", "-q"]);
+    let before = env.tree_hash();
+    let r = run_at(&env, T0, &["bundle", "--target", "aws-alb", "--with-crl"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("aws-alb rule 'revocation-list-count'")
+            && r.stderr.contains("31 CRLs")
+            && r.stderr.contains("30"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn alb_revocation_quotas_hold_at_the_limits_and_break_one_past_them() {
+    use certsmith::bundle::checks::{AlbRevocations, Rules};
+    let ok = AlbRevocations {
+        lists: 30,
+        entries: 500_000,
+        largest: Some(("Root".into(), 50 * 1024 * 1024)),
+    };
+    assert!(
+        Rules::new("aws-alb")
+            .alb_revocation_quotas(&ok)
+            .done()
+            .is_empty()
+    );
+    for (bad, rule) in [
+        (
+            AlbRevocations {
+                lists: 31,
+                ..ok.clone()
+            },
+            "revocation-list-count",
+        ),
+        (
+            AlbRevocations {
+                entries: 500_001,
+                ..ok.clone()
+            },
+            "revocation-entry-count",
+        ),
+        (
+            AlbRevocations {
+                largest: Some(("Root".into(), 50 * 1024 * 1024 + 1)),
+                ..ok.clone()
+            },
+            "crl-file-size",
+        ),
+    ] {
+        let found = Rules::new("aws-alb").alb_revocation_quotas(&bad).done();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].rule, rule);
+        assert_eq!(found[0].level, certsmith::bundle::Level::Error);
+        assert!(
+            found[0].message.contains("load-balancer-limits"),
+            "{found:?}"
+        );
+    }
+}

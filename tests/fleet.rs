@@ -1,0 +1,595 @@
+//! Fleet provisioning (issue 13): batch into one tar archive, factory CSRs
+//! signed with `--csr-dir`, PKCS#12 per device, a hard-linked chain.pem,
+//! and `--no-sync` for throwaway PKIs only.
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::*;
+
+/// name → (serial, status) of every certificate in the ledger.
+fn ledger_rows(env: &Env) -> HashMap<String, (String, String)> {
+    env.json(&["list"])["certificates"]
+        .as_array()
+        .expect("certificates")
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_string(),
+                (
+                    c["serial"].as_str().unwrap().to_string(),
+                    c["status"].as_str().unwrap().to_string(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// `tar -tvf`: (mode string, path) per entry.
+fn tar_listing(archive: &Path) -> Vec<(String, String)> {
+    let out = Command::new("tar")
+        .arg("-tvf")
+        .arg(archive)
+        .output()
+        .expect("tar");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[0].to_string(), f[f.len() - 1].to_string())
+        })
+        .collect()
+}
+
+/// Extracts `archive` into a new directory `into`.
+fn untar(archive: &Path, into: &Path) {
+    std::fs::create_dir_all(into).unwrap();
+    let out = Command::new("tar")
+        .arg("-xf")
+        .arg(archive)
+        .arg("-C")
+        .arg(into)
+        .output()
+        .expect("tar");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The serial (lowercase hex, as the ledger has it) of a PEM certificate.
+fn serial_of(cert: &Path) -> String {
+    let (ok, out) = openssl(&["x509", "-noout", "-serial", "-in", s(cert)]);
+    assert!(ok, "{out}");
+    out.trim()
+        .trim_start_matches("serial=")
+        .trim_start_matches('0')
+        .to_ascii_lowercase()
+}
+
+fn verifies_as_client(env: &Env, dir: &Path) {
+    let (ok, out) = openssl_verify(
+        &env.root_pem(),
+        Some(&dir.join("chain.pem")),
+        &dir.join("cert.pem"),
+        "sslclient",
+    );
+    assert!(ok, "{}: {out}", dir.display());
+}
+
+#[test]
+fn archive_of_2000_lists_every_device_with_0600_keys_and_verifies_with_openssl() {
+    let env = Env::new();
+    env.hierarchy();
+    let tar = env.path("fleet.tar");
+    let j = env.json(&[
+        "batch",
+        "--count",
+        "2000",
+        "--jobs",
+        "2",
+        "--archive",
+        s(&tar),
+    ]);
+    assert_eq!(j["issued"], 2000, "{j}");
+    assert_eq!(mode(&tar), 0o600);
+    let listing = tar_listing(&tar);
+    let keys: Vec<&(String, String)> = listing
+        .iter()
+        .filter(|(_, p)| p.ends_with("/key.pem"))
+        .collect();
+    assert_eq!(keys.len(), 2000);
+    assert!(keys.iter().all(|(m, _)| m == "-rw-------"), "{keys:?}");
+    for f in ["cert.pem", "chain.pem", "fullchain.pem"] {
+        let n = listing
+            .iter()
+            .filter(|(_, p)| p.ends_with(&format!("/{f}")))
+            .count();
+        assert_eq!(n, 2000, "{f}");
+    }
+    let rows = ledger_rows(&env);
+    assert_eq!(rows.len(), 2000);
+    let x = env.path("x");
+    untar(&tar, &x);
+    for i in (1..=2000).step_by(40) {
+        let name = format!("device-{i:06}");
+        let dir = x.join(&name);
+        verifies_as_client(&env, &dir);
+        assert_eq!(
+            serial_of(&dir.join("cert.pem")),
+            rows[&name].0.trim_start_matches('0')
+        );
+    }
+    // No files in the PKI for archived certificates, and doctor expects none.
+    assert!(!env.pki.join("certs").join("device-000001").exists());
+    env.ok(&["doctor"]);
+}
+
+#[test]
+fn archive_refuses_an_existing_file_and_changes_nothing() {
+    let env = Env::new();
+    env.hierarchy();
+    let tar = env.path("old.tar");
+    std::fs::write(&tar, "keep me").unwrap();
+    let err = refused(&env, &["batch", "--count", "3", "--archive", s(&tar)]);
+    assert!(err.contains("already exists"), "{err}");
+    // The --out rule holds for the archive too: never inside cas/.
+    let in_cas = env.pki.join("cas").join("fleet.tar");
+    let err = refused(&env, &["batch", "--count", "3", "--archive", s(&in_cas)]);
+    assert!(err.contains("cas/"), "{err}");
+    assert_eq!(std::fs::read_to_string(&tar).unwrap(), "keep me");
+}
+
+#[test]
+fn archive_to_stdout_streams_a_tar_and_the_summary_goes_to_stderr() {
+    let env = Env::new();
+    env.hierarchy();
+    let out = env
+        .command(&["batch", "--count", "4", "--archive", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Issued 4 certificates"));
+    let tar = env.path("piped.tar");
+    std::fs::write(&tar, &out.stdout).unwrap();
+    let x = env.path("x");
+    untar(&tar, &x);
+    verifies_as_client(&env, &x.join("device-000004"));
+    assert_eq!(ledger_rows(&env).len(), 4);
+}
+
+#[test]
+fn archive_killed_mid_way_records_only_certificates_durably_in_it_and_a_rerun_completes_it() {
+    let env = Env::new();
+    env.hierarchy();
+    let first = env.path("first.tar");
+    let out = env
+        .command(&[
+            "batch",
+            "--count",
+            "200",
+            "--jobs",
+            "2",
+            "--archive",
+            s(&first),
+        ])
+        .env("CERTSMITH_TEST_BATCH_CHUNK", "50")
+        .env("CERTSMITH_TEST_CRASH_AT", "archive-appended@120")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_none(),
+        "the batch should have been killed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Every certificate the ledger holds as valid is in the archive, same serial.
+    let x = env.path("x1");
+    untar(&first, &x);
+    let rows = ledger_rows(&env);
+    let valid: Vec<(&String, &String)> = rows
+        .iter()
+        .filter(|(_, (_, st))| st == "valid")
+        .map(|(n, (serial, _))| (n, serial))
+        .collect();
+    assert!(valid.len() >= 100 && valid.len() < 120, "{}", valid.len());
+    for (name, serial) in &valid {
+        let cert = x.join(name).join("cert.pem");
+        assert_eq!(&serial_of(&cert), &serial.trim_start_matches('0'), "{name}");
+    }
+    env.ok(&["doctor", "--repair", "-q"]);
+    let second = env.path("second.tar");
+    let j = env.json(&[
+        "batch",
+        "--count",
+        "200",
+        "--archive",
+        s(&second),
+        "--skip-existing",
+    ]);
+    assert_eq!(j["skipped"].as_u64(), Some(valid.len() as u64), "{j}");
+    assert_eq!(j["issued"].as_u64(), Some(200 - valid.len() as u64), "{j}");
+    let rows = ledger_rows(&env);
+    assert_eq!(rows.len(), 200);
+    let y = env.path("x2");
+    untar(&second, &y);
+    for (name, (serial, st)) in &rows {
+        assert_eq!(st, "valid");
+        let in_first = valid.iter().any(|(n, _)| *n == name);
+        let cert = if in_first { x.join(name) } else { y.join(name) }.join("cert.pem");
+        assert_eq!(&serial_of(&cert), serial.trim_start_matches('0'), "{name}");
+    }
+}
+
+/// `n` CSRs made by OpenSSL in `dir`, `unit-NNNN.csr` with CN `unit-NNNN`,
+/// from a handful of keys per type (P-256, P-384, RSA-2048, Ed25519).
+fn openssl_csrs(env: &Env, dir: &Path, n: usize) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    let keys = env.path("factory-keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let kinds: [&[&str]; 4] = [
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+        &["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-384"],
+        &["-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"],
+        &["-algorithm", "ED25519"],
+    ];
+    let mut key_files = Vec::new();
+    for (k, args) in kinds.iter().enumerate() {
+        for j in 0..2 {
+            let key = keys.join(format!("k{k}-{j}.pem"));
+            let mut a = vec!["genpkey"];
+            a.extend_from_slice(args);
+            a.extend_from_slice(&["-out", s(&key)]);
+            let (ok, out) = openssl(&a);
+            assert!(ok, "{out}");
+            key_files.push(key);
+        }
+    }
+    let paths: Vec<PathBuf> = (1..=n)
+        .map(|i| dir.join(format!("unit-{i:04}.csr")))
+        .collect();
+    std::thread::scope(|sc| {
+        for part in paths.chunks(n.div_ceil(4)) {
+            let key_files = &key_files;
+            sc.spawn(move || {
+                for p in part {
+                    let stem = p.file_stem().unwrap().to_str().unwrap();
+                    let i: usize = stem[5..].parse().unwrap();
+                    let key = &key_files[i % key_files.len()];
+                    let (ok, out) = openssl(&[
+                        "req",
+                        "-new",
+                        "-key",
+                        s(key),
+                        "-subj",
+                        &format!("/CN={stem}"),
+                        "-out",
+                        s(p),
+                    ]);
+                    assert!(ok, "{out}");
+                }
+            });
+        }
+    });
+    paths
+}
+
+#[test]
+fn csr_dir_signs_1000_openssl_csrs_of_mixed_key_types_without_key_files() {
+    let env = Env::new();
+    env.hierarchy();
+    let csrs = env.path("csrs");
+    openssl_csrs(&env, &csrs, 1000);
+    let out = env.path("out");
+    let j = env.json(&[
+        "batch",
+        "--csr-dir",
+        s(&csrs),
+        "--out",
+        s(&out),
+        "--jobs",
+        "2",
+    ]);
+    assert_eq!(j["issued"], 1000, "{j}");
+    let list = env.json(&["list"]);
+    let certs = list["certificates"].as_array().unwrap();
+    assert_eq!(certs.len(), 1000);
+    let types: HashSet<&str> = certs
+        .iter()
+        .map(|c| c["key_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types.len(), 4, "{types:?}");
+    for i in (1..=1000).step_by(50) {
+        let dir = out.join(format!("unit-{i:04}"));
+        assert!(!dir.join("key.pem").exists(), "{}", dir.display());
+        verifies_as_client(&env, &dir);
+        // The certificate certifies the CSR's key.
+        let (_, from_cert) =
+            openssl(&["x509", "-noout", "-pubkey", "-in", s(&dir.join("cert.pem"))]);
+        let csr = csrs.join(format!("unit-{i:04}.csr"));
+        let (_, from_csr) = openssl(&["req", "-noout", "-pubkey", "-in", s(&csr)]);
+        assert_eq!(from_cert, from_csr, "unit-{i:04}");
+    }
+}
+
+#[test]
+fn three_tampered_csrs_among_100_are_all_named_and_nothing_is_written() {
+    let env = Env::new();
+    env.hierarchy();
+    let csrs = env.path("csrs");
+    let paths = openssl_csrs(&env, &csrs, 100);
+    for i in [7usize, 42, 99] {
+        // Change the requested CN after signing: the self-signature no longer holds.
+        let der = openssl_der("req", &paths[i - 1], &env.path("t.der"));
+        let from = format!("unit-{i:04}");
+        let pos = der
+            .windows(from.len())
+            .position(|w| w == from.as_bytes())
+            .unwrap();
+        let mut bad = der.clone();
+        bad[pos] = b'X';
+        std::fs::write(&paths[i - 1], &bad).unwrap();
+    }
+    let before = env.tree_hash();
+    let err = env.fails(2, &["batch", "--csr-dir", s(&csrs)]);
+    assert_eq!(env.tree_hash(), before);
+    for i in [7, 42, 99] {
+        assert!(err.contains(&format!("unit-{i:04}.csr")), "{err}");
+    }
+    assert!(err.contains("3 bad CSRs"), "{err}");
+    assert!(
+        !env.pki.join("certs").exists()
+            || std::fs::read_dir(env.pki.join("certs")).unwrap().count() == 0
+    );
+}
+
+#[test]
+fn csr_names_come_from_the_cn_with_name_from_cn() {
+    let env = Env::new();
+    env.hierarchy();
+    let csrs = env.path("csrs");
+    std::fs::create_dir_all(&csrs).unwrap();
+    openssl_p256_csr(
+        &env.path("k.pem"),
+        &csrs.join("serial-123.pem"),
+        "/CN=meter-7",
+    );
+    let j = env.json(&["batch", "--csr-dir", s(&csrs), "--name-from", "cn"]);
+    assert_eq!(j["issued"], 1, "{j}");
+    assert!(ledger_rows(&env).contains_key("meter-7"));
+}
+
+#[test]
+fn p12_format_gives_each_device_a_pkcs12_file_openssl_opens_in_directories_and_archives() {
+    let env = Env::new();
+    env.hierarchy();
+    let pw = env.path("p12.pass");
+    std::fs::write(&pw, "s3cret\n").unwrap();
+    // A PKCS#12 password without --format p12 would be silently unused: refused.
+    let err = refused(
+        &env,
+        &["batch", "--count", "1", "--p12-passphrase-file", s(&pw)],
+    );
+    assert!(err.contains("--format p12"), "{err}");
+    env.ok(&[
+        "batch",
+        "--count",
+        "2",
+        "--format",
+        "p12",
+        "--p12-passphrase-file",
+        s(&pw),
+        "-q",
+    ]);
+    let dir = env.cert_dir("device-000001");
+    assert!(!dir.join("key.pem").exists());
+    let p12 = dir.join("device-000001.p12");
+    assert_eq!(mode(&p12), 0o600);
+    let pass = format!("file:{}", s(&pw));
+    let (ok, out) = openssl(&["pkcs12", "-in", s(&p12), "-passin", &pass, "-nodes"]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("PRIVATE KEY") && out.matches("BEGIN CERTIFICATE").count() == 3,
+        "{out}"
+    );
+    env.ok(&["doctor"]);
+    let tar = env.path("p12.tar");
+    env.ok(&[
+        "batch",
+        "--count",
+        "2",
+        "--name-pattern",
+        "t-{}",
+        "--format",
+        "p12",
+        "--p12-passphrase-file",
+        s(&pw),
+        "--archive",
+        s(&tar),
+        "-q",
+    ]);
+    let listing = tar_listing(&tar);
+    assert!(
+        listing.contains(&("-rw-------".into(), "t-1/t-1.p12".into())),
+        "{listing:?}"
+    );
+    assert!(!listing.iter().any(|(_, p)| p.ends_with("key.pem")));
+}
+
+#[test]
+fn chain_is_written_once_and_hard_linked_and_renew_leaves_the_shared_inode_alone() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["batch", "--count", "3", "--jobs", "1", "-q"]);
+    let chain = |i: u32| env.cert_dir(&format!("device-00000{i}")).join("chain.pem");
+    let ino = std::fs::metadata(chain(1)).unwrap().ino();
+    for i in 1..=3 {
+        let m = std::fs::metadata(chain(i)).unwrap();
+        assert_eq!((m.ino(), m.nlink()), (ino, 3), "device {i}");
+    }
+    let text = std::fs::read(chain(1)).unwrap();
+    env.ok(&["renew", "device-000002", "-q"]);
+    // The renewed device has a chain of its own; the others keep theirs, unchanged.
+    assert_ne!(std::fs::metadata(chain(2)).unwrap().ino(), ino);
+    for i in [1, 3] {
+        let m = std::fs::metadata(chain(i)).unwrap();
+        assert_eq!((m.ino(), m.nlink()), (ino, 3), "device {i}");
+        assert_eq!(std::fs::read(chain(i)).unwrap(), text);
+    }
+    verifies_as_client(&env, &env.cert_dir("device-000002"));
+    env.ok(&["doctor"]);
+    let pw = env.path("p.pass");
+    std::fs::write(&pw, "pw\n").unwrap();
+    env.ok(&["export", "device-000003", "--format", "pem", "-q"]);
+}
+
+#[test]
+fn no_sync_is_refused_on_an_encrypted_key_pki_and_changes_nothing() {
+    let env = Env::new();
+    let pass = env.path("ca.pass");
+    std::fs::write(&pass, "correct horse\n").unwrap();
+    env.ok(&[
+        "init",
+        "--cn",
+        "Real Root",
+        "--passphrase-file",
+        s(&pass),
+        "-q",
+    ]);
+    let p = s(&pass);
+    for args in [
+        vec!["batch", "--count", "2", "--no-sync", "--passphrase-file", p],
+        vec!["issue", "dev1", "--no-sync", "--passphrase-file", p],
+    ] {
+        let err = refused(&env, &args);
+        assert!(
+            err.contains("--no-sync") && err.contains("encrypted key"),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn no_sync_batch_and_issue_are_recorded_and_doctor_says_so() {
+    let env = Env::new();
+    env.hierarchy();
+    let out = env.ok(&["doctor"]);
+    assert!(!out.contains("without durability"), "{out}");
+    env.ok(&["batch", "--count", "3", "--no-sync", "-q"]);
+    env.ok(&["issue", "one", "--no-sync", "-q"]);
+    verifies_as_client(&env, &env.cert_dir("one"));
+    let out = env.ok(&["doctor"]);
+    assert!(
+        out.contains("this PKI was made without durability"),
+        "{out}"
+    );
+}
+
+/// Whether strace is here; in CI it must be (`.ci/run` installs it).
+fn strace_available() -> bool {
+    if have("strace") {
+        return true;
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!("strace is required in CI (apt-get install strace)");
+    }
+    eprintln!(
+        "\nSKIPPED: counting the flushes of `issue` needs strace (apt-get install strace); CI always runs it.\n"
+    );
+    false
+}
+
+/// `strace -f -c` of `certsmith issue NAME`: calls per flush syscall.
+fn flushes_of_issue(env: &Env, name: &str) -> HashMap<String, u64> {
+    let summary = env.path(&format!("strace-{name}.txt"));
+    let mut c = Command::new("strace");
+    c.args([
+        "-f",
+        "-c",
+        "-e",
+        "trace=fsync,fdatasync,syncfs,sync",
+        "-o",
+        s(&summary),
+    ])
+    .arg(env!("CARGO_BIN_EXE_certsmith"))
+    .arg("--pki")
+    .arg(&env.pki)
+    .args(["issue", name, "-q"]);
+    // strace hands its environment on to certsmith.
+    clean_env(&mut c);
+    let out = c.output().expect("strace");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&summary).unwrap();
+    text.lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // `% time  seconds  usecs/call  calls  [errors]  syscall`
+            let call = *f.last()?;
+            Some((call.to_string(), f.get(3)?.parse().ok()?))
+        })
+        .collect()
+}
+
+#[test]
+fn single_issue_makes_its_files_and_reservation_durable_with_one_filesystem_flush() {
+    if !strace_available() {
+        return;
+    }
+    let env = Env::new();
+    env.hierarchy();
+    let calls = flushes_of_issue(&env, "dev1");
+    // One syncfs for the four files (and the reservation), not one fsync per file.
+    assert_eq!(calls.get("syncfs").copied(), Some(1), "{calls:?}");
+    let fsyncs =
+        calls.get("fsync").copied().unwrap_or(0) + calls.get("fdatasync").copied().unwrap_or(0);
+    assert!(fsyncs <= 6, "{fsyncs} fsyncs: {calls:?}");
+    verifies_as_client(&env, &env.cert_dir("dev1"));
+    env.ok(&["doctor"]);
+}
+
+#[test]
+fn manifest_csr_column_signs_the_csr_beside_the_manifest_and_makes_no_key() {
+    let env = Env::new();
+    env.hierarchy();
+    let lot = env.path("lot-7");
+    std::fs::create_dir_all(&lot).unwrap();
+    openssl_p256_csr(&env.path("k1.pem"), &lot.join("a.csr"), "/CN=ignored-cn");
+    let manifest = lot.join("devices.csv");
+    std::fs::write(
+        &manifest,
+        "name,cn,san,csr\nmeter-1,Meter 1,uri:spiffe://fleet/meter-1,a.csr\nmeter-2,,,\n",
+    )
+    .unwrap();
+    let j = env.json(&["batch", s(&manifest)]);
+    assert_eq!(j["issued"], 2, "{j}");
+    let d1 = env.cert_dir("meter-1");
+    assert!(!d1.join("key.pem").exists());
+    assert!(env.cert_dir("meter-2").join("key.pem").exists());
+    verifies_as_client(&env, &d1);
+    let (_, subject) = openssl(&[
+        "x509",
+        "-noout",
+        "-subject",
+        "-ext",
+        "subjectAltName",
+        "-in",
+        s(&d1.join("cert.pem")),
+    ]);
+    assert!(
+        subject.contains("CN = Meter 1") && subject.contains("spiffe://fleet/meter-1"),
+        "{subject}"
+    );
+    let (_, from_cert) = openssl(&["x509", "-noout", "-pubkey", "-in", s(&d1.join("cert.pem"))]);
+    let (_, from_key) = openssl(&["pkey", "-pubout", "-in", s(&env.path("k1.pem"))]);
+    assert_eq!(from_cert, from_key);
+}

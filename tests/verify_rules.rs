@@ -1,0 +1,290 @@
+//! One test per class of `verify` decision that issue 15 found wrong, each
+//! on the x509-limbo case that shows it (tests/data/limbo/limbo.json), run
+//! through the shipped binary at the case's own time.
+
+use std::path::PathBuf;
+
+use crate::common::*;
+
+/// The case's files written into `env`: (peer, bundle, chain, CRLs, time).
+struct Limbo {
+    peer: PathBuf,
+    bundle: PathBuf,
+    chain: Option<PathBuf>,
+    crls: Vec<PathBuf>,
+    at: String,
+}
+
+fn limbo_case(env: &Env, id: &str) -> Limbo {
+    let doc: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/limbo/limbo.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let t = doc["testcases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["id"] == id)
+        .unwrap_or_else(|| panic!("no limbo case {id}"));
+    let pems = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_str().unwrap().to_string())
+            .collect()
+    };
+    let peer = env.path("peer.pem");
+    std::fs::write(&peer, t["peer_certificate"].as_str().unwrap()).unwrap();
+    let bundle = env.path("trusted.pem");
+    std::fs::write(&bundle, pems(&t["trusted_certs"]).concat()).unwrap();
+    let inter = pems(&t["untrusted_intermediates"]);
+    let chain = (!inter.is_empty()).then(|| {
+        let p = env.path("untrusted.pem");
+        std::fs::write(&p, inter.concat()).unwrap();
+        p
+    });
+    let crls = pems(&t["crls"])
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let p = env.path(&format!("crl{i}.pem"));
+            std::fs::write(&p, c).unwrap();
+            p
+        })
+        .collect();
+    Limbo {
+        peer,
+        bundle,
+        chain,
+        crls,
+        at: t["validation_time"]
+            .as_str()
+            .unwrap_or("2025-01-01T00:00:00Z")
+            .to_string(),
+    }
+}
+
+/// `certsmith verify` on a limbo case with `extra` flags.
+fn verify_case(env: &Env, id: &str, extra: &[&str]) -> Run {
+    let c = limbo_case(env, id);
+    let mut args: Vec<String> = vec![
+        "verify".into(),
+        s(&c.peer).into(),
+        "--bundle".into(),
+        s(&c.bundle).into(),
+        "--at".into(),
+        c.at.clone(),
+    ];
+    if let Some(ch) = &c.chain {
+        args.extend(["--chain".into(), s(ch).into()]);
+    }
+    for l in &c.crls {
+        args.extend(["--crl".into(), s(l).into()]);
+    }
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    env.run(&args)
+}
+
+/// The case is valid.
+fn accepted(id: &str, extra: &[&str]) {
+    let env = Env::new();
+    let r = verify_case(&env, id, extra);
+    assert_eq!(r.code, 0, "{id}: {}{}", r.stdout, r.stderr);
+}
+
+/// The case is not valid (exit 1), for a reason naming `rule`, and nothing
+/// was written.
+fn rejected(id: &str, extra: &[&str], rule: &str) -> String {
+    let env = Env::new();
+    let before = env.tree_hash();
+    let r = verify_case(&env, id, extra);
+    assert_eq!(r.code, 1, "{id}: {}{}", r.stdout, r.stderr);
+    assert!(r.stderr.starts_with("certsmith: "), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(rule),
+        "{id}: wanted '{rule}' in: {}",
+        r.stderr
+    );
+    assert_eq!(env.tree_hash(), before);
+    r.stderr
+}
+
+#[test]
+fn a_trusted_intermediate_or_a_root_listed_after_its_intermediate_is_an_anchor() {
+    accepted(
+        "rfc5280::root-and-intermediate-swapped",
+        &["--purpose", "server"],
+    );
+    accepted("cve::cve-2024-0567", &["--purpose", "server"]);
+}
+
+#[test]
+fn the_anchor_is_checked_at_the_same_whole_second_as_the_chain() {
+    // Validation time 5 ms after the notAfter every certificate shares.
+    accepted(
+        "rfc5280::validity::notafter-fractional",
+        &["--purpose", "server"],
+    );
+}
+
+#[test]
+fn an_anchor_that_breaks_the_ca_profile_is_not_trusted() {
+    rejected(
+        "rfc5280::unknown-critical-extension-root",
+        &[],
+        "trust anchor 'CN=x509-limbo-root' breaks RFC 5280 4.2: it has a critical extension",
+    );
+    rejected(
+        "rfc5280::root-non-critical-basic-constraints",
+        &[],
+        "basicConstraints extension is not critical",
+    );
+    rejected(
+        "rfc5280::root-missing-basic-constraints",
+        &[],
+        "it has no basicConstraints extension",
+    );
+    rejected(
+        "rfc5280::root-inconsistent-ca-extensions",
+        &[],
+        "does not allow keyCertSign",
+    );
+}
+
+#[test]
+fn a_crl_from_an_issuer_without_crl_sign_or_without_a_crl_number_is_refused() {
+    rejected("crl::issuer-missing-crlsign", &[], "RFC 5280 6.3.3");
+    rejected("crl::crlnumber-missing", &[], "it has no cRLNumber");
+}
+
+#[test]
+fn an_end_entity_that_breaks_the_profile_is_not_valid_for_its_purpose() {
+    rejected(
+        "rfc5280::leaf-ku-keycertsign",
+        &["--purpose", "server"],
+        "keyCertSign is asserted in a certificate that is not a CA",
+    );
+    rejected(
+        "rfc5280::aki::leaf-missing-aki",
+        &["--purpose", "server"],
+        "it has no authorityKeyIdentifier",
+    );
+    rejected(
+        "webpki::malformed-aia",
+        &["--purpose", "server"],
+        "its extension 1.3.6.1.5.5.7.1.1 is malformed",
+    );
+    rejected(
+        "webpki::cn::case-mismatch",
+        &["--purpose", "server"],
+        "its common name 'Example.COM' is not spelled as in its subjectAltName",
+    );
+}
+
+#[test]
+fn self_issued_cas_over_pathlen_are_named_as_pathlen_not_bad_signature() {
+    let err = rejected(
+        "pathlen::self-issued-certs-pathlen",
+        &["--purpose", "server"],
+        "path length constraint",
+    );
+    assert!(!err.contains("bad signature"), "{err}");
+}
+
+#[test]
+fn a_duplicate_extension_is_not_valid_exit_1_not_unreadable() {
+    rejected(
+        "rfc5280::duplicate-extensions",
+        &["--purpose", "server"],
+        "appears more than once",
+    );
+}
+
+#[test]
+fn dns_refuses_an_ip_literal_and_ip_checks_the_address() {
+    let env = Env::new();
+    let c = limbo_case(&env, "webpki::san::exact-localhost-ip-san");
+    let before = env.tree_hash();
+    let args = [
+        "verify",
+        s(&c.peer),
+        "--bundle",
+        s(&c.bundle),
+        "--at",
+        &c.at,
+    ];
+    let err = env.fails(2, &[&args[..], &["--dns", "127.0.0.1"]].concat());
+    assert!(err.contains("--dns '127.0.0.1' is an IP address"), "{err}");
+    assert!(err.contains("hint: check an IP address with --ip"), "{err}");
+    assert_eq!(env.tree_hash(), before);
+    env.ok(&[&args[..], &["--ip", "127.0.0.1"]].concat());
+    let err = env.fails(1, &[&args[..], &["--ip", "127.0.0.2"]].concat());
+    assert!(
+        err.contains("not valid for the name '127.0.0.2' (its IP addresses: 127.0.0.1)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn email_constraints_permit_what_they_permit_and_email_checks_the_identity() {
+    accepted(
+        "rfc5280::nc::nc-permits-email-exact",
+        &["--purpose", "client", "--email", "foo@example.com"],
+    );
+    rejected(
+        "rfc5280::nc::nc-permits-email-exact",
+        &["--purpose", "client", "--email", "bar@example.com"],
+        "(its email addresses: foo@example.com)",
+    );
+    rejected(
+        "rfc5280::nc::nc-permits-email-literal-asterisk-rejects-user",
+        &["--purpose", "client", "--email", "user@example.com"],
+        "name constraints",
+    );
+}
+
+#[test]
+fn a_re_keyed_root_next_to_the_old_one_anchors_its_chain_in_either_bundle_order() {
+    const MADE: &str = "2026-03-01T00:00:00Z";
+    const LATER: &str = "2026-04-01T00:00:00Z";
+    let old = Env::new();
+    crate::trust::ok_at(
+        &old,
+        MADE,
+        &[
+            "init",
+            "--cn",
+            "Same Root",
+            "--validity",
+            "10d",
+            "--no-passphrase",
+            "-q",
+        ],
+    );
+    let new = Env::new();
+    crate::trust::ok_at(
+        &new,
+        MADE,
+        &["init", "--cn", "Same Root", "--no-passphrase", "-q"],
+    );
+    crate::trust::ok_at(&new, LATER, &["issue", "dev", "--ca", "root", "-q"]);
+    let (old_pem, new_pem) = (
+        std::fs::read_to_string(old.root_pem()).unwrap(),
+        std::fs::read_to_string(new.root_pem()).unwrap(),
+    );
+    let cert = new.cert_dir("dev").join("cert.pem");
+    for (name, text) in [
+        ("old-first.pem", format!("{old_pem}{new_pem}")),
+        ("new-first.pem", format!("{new_pem}{old_pem}")),
+    ] {
+        let bundle = new.path(name);
+        std::fs::write(&bundle, text).unwrap();
+        let r = new.run(&["verify", s(&cert), "--bundle", s(&bundle), "--at", LATER]);
+        assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
+    }
+}
