@@ -403,37 +403,129 @@ fn lines_with<'a>(out: &'a str, what: &str) -> Vec<&'a str> {
     out.lines().filter(|l| l.contains(what)).collect()
 }
 
+/// The steps for the existing trust store: what follows the line that starts them.
+fn existing_store_steps(out: &str) -> &str {
+    let at = out
+        .find("# or, the existing trust store")
+        .unwrap_or_else(|| panic!("no steps for the existing trust store:\n{out}"));
+    &out[at..]
+}
+
+/// Confirms the add of `ca`'s CRL as revocation `id` of trust store `store`.
+fn confirm(env: &Env, store: &str, ca_id: &str) -> Run {
+    ok_at(
+        env,
+        T0,
+        &[
+            "bundle",
+            "--target",
+            "aws-alb",
+            "--trust-store",
+            store,
+            "--uploaded",
+            ca_id,
+        ],
+    )
+}
+
 #[test]
-fn alb_bundle_prints_adds_the_first_time_and_none_when_no_crl_changed() {
+fn alb_quiet_bundle_records_nothing_so_the_next_bundle_still_prints_every_add() {
     let env = Env::new();
     hierarchy(&env);
     ok_at(&env, T0, &["crl"]);
-    let first = alb(&env, T0, &[]).stdout;
+    let quiet = alb(&env, T0, &["-q"]);
+    assert_eq!(quiet.stdout, "", "{}", quiet.stdout);
+    let again = alb(&env, T0, &[]).stdout;
+    let steps = existing_store_steps(&again);
     assert_eq!(
-        lines_with(&first, "add-trust-store-revocations").len(),
+        lines_with(steps, "add-trust-store-revocations").len(),
         2,
-        "{first}"
+        "{again}"
     );
     assert!(
-        lines_with(&first, "remove-trust-store-revocations").is_empty(),
-        "{first}"
+        lines_with(steps, "remove-trust-store-revocations").is_empty(),
+        "{again}"
     );
+    assert!(!again.contains("nothing to add"), "{again}");
+    assert!(
+        lines_with(steps, "add-trust-store-revocations")
+            .iter()
+            .all(|l| l.contains("--query 'TrustStoreRevocations[].RevocationId' --output text")),
+        "{again}"
+    );
+}
+
+#[test]
+fn alb_bundle_after_a_confirmed_upload_prints_nothing_to_add_until_the_crl_changes() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    alb(&env, T0, &[]);
+    confirm(&env, "default", "root=11");
+    confirm(&env, "default", "issuing=12");
     let second = alb(&env, T0, &[]).stdout;
+    let steps = existing_store_steps(&second);
     assert!(
-        lines_with(&second, "add-trust-store-revocations").is_empty(),
+        lines_with(steps, "add-trust-store-revocations").is_empty(),
         "{second}"
     );
     assert!(
-        lines_with(&second, "remove-trust-store-revocations").is_empty(),
+        lines_with(steps, "remove-trust-store-revocations").is_empty(),
         "{second}"
     );
-    assert_eq!(lines_with(&second, "aws s3 cp").len(), 1, "{second}");
-    // --force prints every CRL again, replacing what was uploaded.
-    let forced = alb(&env, T0, &["--force"]).stdout;
+    // Next to create-trust-store, a new trust store still gets every CRL.
     assert_eq!(
-        lines_with(&forced, "add-trust-store-revocations").len(),
+        lines_with(&second, "add-trust-store-revocations").len(),
         2,
-        "{forced}"
+        "{second}"
+    );
+}
+
+#[test]
+fn alb_remove_carries_the_confirmed_revocation_id_of_the_replaced_crl() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    alb(&env, T0, &[]);
+    confirm(&env, "default", "root=11");
+    confirm(&env, "default", "issuing=12");
+    ok_at(&env, T0, &["issue", "d", "--ca", "issuing"]);
+    ok_at(&env, T0, &["revoke", "d"]);
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    let out = alb(&env, T0, &[]).stdout;
+    let steps = existing_store_steps(&out);
+    let adds = lines_with(steps, "add-trust-store-revocations");
+    assert_eq!(adds.len(), 1, "{out}");
+    assert!(adds[0].contains("crl-issuing.pem"), "{out}");
+    let removes = lines_with(steps, "remove-trust-store-revocations");
+    assert_eq!(removes.len(), 1, "{out}");
+    assert!(removes[0].ends_with("--revocation-ids 12"), "{out}");
+    // The add comes first, then its confirmation, then the remove.
+    let add_at = steps.find("add-trust-store-revocations").unwrap();
+    let confirm_at = steps.find("--uploaded issuing=REVOCATION_ID").unwrap();
+    let remove_at = steps.find("remove-trust-store-revocations").unwrap();
+    assert!(add_at < confirm_at && confirm_at < remove_at, "{out}");
+}
+
+#[test]
+fn alb_force_prints_every_add_and_no_remove() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    alb(&env, T0, &[]);
+    confirm(&env, "default", "root=11");
+    confirm(&env, "default", "issuing=12");
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    let out = alb(&env, T0, &["--force"]).stdout;
+    let steps = existing_store_steps(&out);
+    assert_eq!(
+        lines_with(steps, "add-trust-store-revocations").len(),
+        2,
+        "{out}"
+    );
+    assert!(
+        lines_with(&out, "remove-trust-store-revocations").is_empty(),
+        "{out}"
     );
     let err = refused_at(&env, T0, &["bundle", "--target", "nginx", "--force"]);
     assert!(
@@ -443,39 +535,63 @@ fn alb_bundle_prints_adds_the_first_time_and_none_when_no_crl_changed() {
 }
 
 #[test]
-fn alb_bundle_after_revoke_and_crl_prints_one_add_and_one_remove_for_that_ca_only() {
+fn alb_uploads_of_two_trust_stores_are_tracked_separately() {
     let env = Env::new();
     hierarchy(&env);
     ok_at(&env, T0, &["crl"]);
     alb(&env, T0, &[]);
-    ok_at(&env, T0, &["issue", "d", "--ca", "issuing"]);
-    ok_at(&env, T0, &["revoke", "d"]);
-    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
-    let r = alb(&env, T0, &[]);
-    let adds = lines_with(&r.stdout, "add-trust-store-revocations");
-    assert_eq!(adds.len(), 1, "{}", r.stdout);
-    assert!(adds[0].contains("crl-issuing.pem"), "{}", r.stdout);
-    let removes = lines_with(&r.stdout, "remove-trust-store-revocations");
-    assert_eq!(removes.len(), 1, "{}", r.stdout);
-    assert!(removes[0].contains("--revocation-ids"), "{}", r.stdout);
+    confirm(&env, "default", "root=11");
+    confirm(&env, "default", "issuing=12");
+    let other = alb(&env, T0, &["--trust-store", "eu"]).stdout;
+    let steps = existing_store_steps(&other);
     assert_eq!(
-        lines_with(&r.stdout, "describe-trust-store-revocations").len(),
-        1,
-        "{}",
-        r.stdout
+        lines_with(steps, "add-trust-store-revocations").len(),
+        2,
+        "{other}"
     );
-    assert!(!r.stdout.contains("crl-root.pem s3://"), "{}", r.stdout);
-    assert!(r.stdout.contains("CRL #1 of CA 'issuing'"), "{}", r.stdout);
-    let j = json_at(&env, T0, &["bundle", "--target", "aws-alb", "--with-crl"]);
-    assert_eq!(j["crl_uploads"].as_array().unwrap().len(), 2, "{j}");
     assert!(
-        j["crl_uploads"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|u| u["changed"] == false),
-        "{j}"
+        other.contains("--trust-store eu --uploaded root=REVOCATION_ID"),
+        "{other}"
     );
+    let default = existing_store_steps(&alb(&env, T0, &[]).stdout).to_string();
+    assert!(
+        lines_with(&default, "add-trust-store-revocations").is_empty(),
+        "{default}"
+    );
+}
+
+#[test]
+fn alb_uploaded_refuses_an_unknown_ca_a_bad_id_and_a_ca_without_a_bundled_crl() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    let err = refused_at(
+        &env,
+        T0,
+        &["bundle", "--target", "aws-alb", "--uploaded", "root=11"],
+    );
+    assert!(err.contains("crl-root.pem"), "{err}");
+    alb(&env, T0, &[]);
+    for (arg, says) in [
+        ("nope=11", "'nope'"),
+        ("root=REVOCATION_ID", "'root=REVOCATION_ID'"),
+        ("root", "'root'"),
+    ] {
+        let err = refused_at(
+            &env,
+            T0,
+            &["bundle", "--target", "aws-alb", "--uploaded", arg],
+        );
+        assert!(err.contains(says), "{arg}: {err}");
+    }
+    // A CRL signed after the bundle is not the one the bundle printed.
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    let err = refused_at(
+        &env,
+        T0,
+        &["bundle", "--target", "aws-alb", "--uploaded", "issuing=12"],
+    );
+    assert!(err.contains("'issuing'"), "{err}");
 }
 
 #[test]
@@ -507,17 +623,29 @@ fn alb_bundle_with_31_crls_breaks_the_revocation_list_quota_and_writes_nothing()
 #[test]
 fn alb_revocation_quotas_hold_at_the_limits_and_break_one_past_them() {
     use certsmith::bundle::checks::{AlbRevocations, Rules};
+    // 50 MB as AWS states it: 50,000,000 bytes.
     let ok = AlbRevocations {
         lists: 30,
         entries: 500_000,
-        largest: Some(("Root".into(), 50 * 1024 * 1024)),
+        largest: Some(("Root".into(), 50_000_000)),
+        largest_replaced: None,
     };
-    assert!(
-        Rules::new("aws-alb")
-            .alb_revocation_quotas(&ok)
-            .done()
-            .is_empty()
-    );
+    // At the peak of the printed steps: one list more, and the replaced list's entries.
+    let ok_peak = AlbRevocations {
+        lists: 29,
+        entries: 400_000,
+        largest_replaced: Some(100_000),
+        ..ok.clone()
+    };
+    for fine in [&ok, &ok_peak] {
+        assert!(
+            Rules::new("aws-alb")
+                .alb_revocation_quotas(fine)
+                .done()
+                .is_empty(),
+            "{fine:?}"
+        );
+    }
     for (bad, rule) in [
         (
             AlbRevocations {
@@ -535,10 +663,24 @@ fn alb_revocation_quotas_hold_at_the_limits_and_break_one_past_them() {
         ),
         (
             AlbRevocations {
-                largest: Some(("Root".into(), 50 * 1024 * 1024 + 1)),
+                largest: Some(("Root".into(), 50_000_001)),
                 ..ok.clone()
             },
             "crl-file-size",
+        ),
+        (
+            AlbRevocations {
+                lists: 30,
+                ..ok_peak.clone()
+            },
+            "revocation-list-count",
+        ),
+        (
+            AlbRevocations {
+                largest_replaced: Some(100_001),
+                ..ok_peak.clone()
+            },
+            "revocation-entry-count",
         ),
     ] {
         let found = Rules::new("aws-alb").alb_revocation_quotas(&bad).done();
@@ -550,4 +692,29 @@ fn alb_revocation_quotas_hold_at_the_limits_and_break_one_past_them() {
             "{found:?}"
         );
     }
+}
+
+#[test]
+fn alb_bundle_names_a_confirmed_ca_no_longer_bundled_with_its_remove_until_cleared() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    alb(&env, T0, &[]);
+    confirm(&env, "default", "root=11");
+    confirm(&env, "default", "issuing=12");
+    let out = alb(&env, T0, &["--ca", "root"]).stdout;
+    let removes = lines_with(&out, "remove-trust-store-revocations");
+    assert_eq!(removes.len(), 1, "{out}");
+    assert!(removes[0].ends_with("--revocation-ids 12"), "{out}");
+    assert!(out.contains("--removed issuing"), "{out}");
+    ok_at(
+        &env,
+        T0,
+        &["bundle", "--target", "aws-alb", "--removed", "issuing"],
+    );
+    let out = alb(&env, T0, &["--ca", "root"]).stdout;
+    assert!(
+        lines_with(&out, "remove-trust-store-revocations").is_empty(),
+        "{out}"
+    );
 }
