@@ -272,6 +272,88 @@ fn crl_of_an_expired_ca_is_refused_leaving_the_pki_unchanged() {
     );
 }
 
+/// root (10 years) and issuing CA 'old' that expires on 2030-03-01.
+fn hierarchy_with_expiring_ca(env: &Env) {
+    ok_at(env, T0, &["init", "--cn", "Root", "--no-passphrase"]);
+    ok_at(
+        env,
+        T0,
+        &[
+            "intermediate",
+            "old",
+            "--cn",
+            "Old",
+            "--no-passphrase",
+            "--validity",
+            "2030-03-01T00:00:00Z",
+        ],
+    );
+}
+
+#[test]
+fn crl_for_every_ca_skips_an_expired_ca_with_a_note_and_exits_0() {
+    let env = Env::new();
+    hierarchy_with_expiring_ca(&env);
+    let r = run_at(&env, "2030-06-01T00:00:00Z", &["--json", "crl"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["expired"], serde_json::json!(["old"]), "{j}");
+    assert_eq!(j["failed"], serde_json::json!([]), "{j}");
+    assert_eq!(written(&j, "root")["crl_number"], 1);
+    assert!(
+        r.stderr
+            .contains("note: CA 'old' expired on 2030-03-01T00:00:00Z"),
+        "{}",
+        r.stderr
+    );
+    assert!(!env.pki.join("cas/old/crl.pem").exists());
+    // Named with --ca, it is still refused.
+    let err = refused_at(&env, "2030-06-01T00:00:00Z", &["crl", "--ca", "old"]);
+    assert!(err.contains("CA 'old' expired on"), "{err}");
+}
+
+#[test]
+fn doctor_says_retire_an_expired_ca_and_rotate_a_ca_whose_crl_is_clamped() {
+    let env = Env::new();
+    hierarchy_with_expiring_ca(&env);
+    ok_at(&env, "2030-01-01T00:00:00Z", &["crl", "--ca", "root"]);
+    // Two days before notAfter: the CRL is shortened to it.
+    let j = json_at(&env, "2030-02-27T00:00:00Z", &["crl", "--ca", "old"]);
+    assert_eq!(written(&j, "old")["clamped"], true);
+    let r = ok_at(&env, "2030-02-28T18:00:00Z", &["doctor"]);
+    assert!(
+        r.stdout.contains("CRL of CA 'old' reaches its nextUpdate")
+            && r.stdout.contains("rotate the CA"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("run `certsmith crl --ca old`"),
+        "{}",
+        r.stdout
+    );
+    // Once the CA expired, its CRL is not stale: the CA is to be retired.
+    let r = run_at(&env, "2030-04-01T00:00:00Z", &["doctor"]);
+    assert!(
+        !r.stdout.contains("CRL of CA 'old' is past its nextUpdate"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("retire it"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("crl --ca old"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("crl --ca old"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+}
+
 // 3. pruning of expired entries
 
 /// issuing CA with device `d` (valid 30 days from T0, revoked at T0).
@@ -324,6 +406,30 @@ fn ca_set_crl_prune_after_shortens_the_grace_period() {
     );
     assert_eq!(revoked_count(&env, "2030-01-31T12:00:00Z"), 1);
     assert_eq!(revoked_count(&env, "2030-02-01T12:00:00Z"), 0);
+}
+
+#[test]
+fn revocation_recorded_after_a_crl_with_an_earlier_clock_is_listed_then_pruned_once() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(
+        &env,
+        T0,
+        &["issue", "d", "--ca", "issuing", "--validity", "30d"],
+    );
+    let serial = serial_of(&env, T0, "d");
+    // The host that signs CRLs runs 10 minutes ahead of the one that revokes.
+    assert_eq!(revoked_count(&env, "2030-03-10T00:10:00Z"), 0);
+    ok_at(
+        &env,
+        "2030-03-10T00:02:00Z",
+        &["revoke", "d", "--reason", "key-compromise"],
+    );
+    assert_eq!(revoked_count(&env, "2030-03-10T00:05:00Z"), 1);
+    assert_eq!(openssl_listed(&env, "issuing"), vec![serial]);
+    // A CRL after its notAfter listed it: the next leaves it off, and so do later ones.
+    assert_eq!(revoked_count(&env, "2030-03-11T00:00:00Z"), 0);
+    assert_eq!(revoked_count(&env, "2030-03-12T00:00:00Z"), 0);
 }
 
 // 4. doctor

@@ -337,7 +337,26 @@ pub fn crl(
     let Some(next) = crl.next_update().map(|t| t.to_datetime()) else {
         return;
     };
-    let fix = if offline {
+    // An expired CA gets no new CRL: its CRL going stale is no problem of its own.
+    if cert.not_after <= opts.now {
+        report.add(
+            Severity::Note,
+            "crl",
+            Some(shown),
+            format!(
+                "CA '{ca}' expired on {}, so its CRL is no longer renewed; retire it (bundle without it)",
+                crate::clock::rfc3339(cert.not_after)
+            ),
+        );
+        return;
+    }
+    let fix = if next >= cert.not_after {
+        // A new CRL would be shortened to the same notAfter.
+        format!(
+            "its CRLs cannot outlast the CA ({}): rotate the CA (a new CA, then retire '{ca}')",
+            crate::clock::rfc3339(cert.not_after)
+        )
+    } else if offline {
         format!(
             "bring its key back (`certsmith key online {ca}`) and run `certsmith crl --ca {ca}`"
         )
