@@ -497,6 +497,37 @@ fn doctor_is_clean_for_an_offline_root_whose_key_file_is_in_the_safe() {
     assert_eq!(j["offline"], serde_json::json!(["root"]), "{j}");
 }
 
+#[test]
+fn doctor_for_a_missing_online_ca_key_says_to_put_it_back_not_to_repair() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    std::fs::rename(
+        env.pki.join("cas/issuing/ca.key.pem"),
+        env.path("issuing.key.pem"),
+    )
+    .unwrap();
+    let r = run_at(&env, "2030-01-09T00:00:00Z", &["doctor"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let hint = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("hint: "))
+        .unwrap_or_else(|| panic!("no hint: {}", r.stderr));
+    assert!(!hint.contains("--repair"), "{}", r.stderr);
+    assert!(
+        hint.contains("put the key file back")
+            && hint.contains("cas/issuing/ca.key.pem")
+            && hint.contains("key offline issuing"),
+        "{}",
+        r.stderr
+    );
+    // The key comes first: the CRL cannot be signed without it.
+    let key_at = hint.find("put the key file back").unwrap();
+    let crl_at = hint.find("certsmith crl --ca issuing").unwrap();
+    assert!(key_at < crl_at, "{hint}");
+}
+
 // 5. ALB revocation routine
 
 fn alb(env: &Env, at: &str, extra: &[&str]) -> Run {

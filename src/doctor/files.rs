@@ -365,14 +365,14 @@ pub fn crl(
     };
     let when = crate::clock::rfc3339(next);
     if next < opts.now {
-        report.problem(
+        report.problem_fixed_by(
             "crl",
             shown,
             format!(
                 "CRL of CA '{ca}' is past its nextUpdate ({when}); verifiers will reject it; {fix}"
             ),
+            super::Fixer::Manual(fix),
         );
-        report.manual_fixes.push(fix);
     } else if next - opts.now < crl_warning_window(crl.last_update().to_datetime(), next) {
         report.add(
             Severity::Warning,
