@@ -380,11 +380,31 @@ pub fn write(
     })
 }
 
-/// nextUpdate of a CRL signed at `now`: a positive length that keeps it within year 9999.
-pub fn next_update_at(now: OffsetDateTime, next_update: Duration) -> Result<OffsetDateTime> {
-    if next_update <= Duration::ZERO {
-        return Err(Error::input("--next-update must be a positive length"));
+/// The shortest nextUpdate length `crl` and `ca set-crl` take: a CRL that
+/// lapses within minutes turns every verification into a failure as soon
+/// as one publication is late.
+pub const MIN_NEXT_UPDATE: Duration = Duration::HOUR;
+
+/// Checks a nextUpdate length: at least [`MIN_NEXT_UPDATE`].
+pub fn check_next_update(next_update: Duration) -> Result<()> {
+    if next_update < MIN_NEXT_UPDATE {
+        return Err(Error::input(format!(
+            "--next-update '{}' is too short: a CRL must stay valid at least 1 hour",
+            crate::validity::length_text(next_update)
+        ))
+        .hint(NEXT_UPDATE_HINT));
     }
+    Ok(())
+}
+
+const NEXT_UPDATE_HINT: &str =
+    "write how long each CRL stays valid, at least 1h, such as 7d or 12h";
+const PRUNE_AFTER_HINT: &str =
+    "write how long a revoked certificate stays on the CRL after its notAfter, such as 30d";
+
+/// nextUpdate of a CRL signed at `now`: a length of at least an hour that keeps it within year 9999.
+pub fn next_update_at(now: OffsetDateTime, next_update: Duration) -> Result<OffsetDateTime> {
+    check_next_update(next_update)?;
     let what = format!(
         "--next-update '{}'",
         crate::validity::length_text(next_update)
@@ -397,14 +417,34 @@ pub fn parse_next_update(s: &str) -> Result<Duration> {
     parse_length("--next-update", s)
 }
 
-/// Parses the length `s` given to `flag` (`7d`, `12h`; not a date).
+/// Parses the length `s` given to `flag` (`7d`, `12h`; not a date), with
+/// that flag's own hint; `--next-update` must be at least an hour.
 pub fn parse_length(flag: &str, s: &str) -> Result<Duration> {
-    match crate::validity::Validity::parse_flag(flag, s)? {
-        crate::validity::Validity::For(d) => Ok(d),
-        crate::validity::Validity::Until(_) => Err(Error::input(format!(
-            "{flag} '{}' must be a length such as 7d or 12h",
+    let hint = if flag == "--next-update" {
+        NEXT_UPDATE_HINT
+    } else {
+        PRUNE_AFTER_HINT
+    };
+    let not_length = || {
+        Error::input(format!(
+            "{flag} '{}' is not a length",
             crate::error::shown(s)
-        ))),
+        ))
+        .hint(hint)
+    };
+    match crate::validity::Validity::parse_flag(flag, s) {
+        Ok(crate::validity::Validity::For(d)) if d > Duration::ZERO => {
+            if flag == "--next-update" {
+                check_next_update(d)?;
+            }
+            Ok(d)
+        }
+        Ok(crate::validity::Validity::For(_)) => Err(Error::input(format!(
+            "{flag} '{}' must be a positive length",
+            crate::error::shown(s)
+        ))
+        .hint(hint)),
+        _ => Err(not_length()),
     }
 }
 

@@ -173,7 +173,7 @@ fn ca_set_crl_next_update_is_used_by_later_crls_and_the_flag_overrides_one_run()
         T0,
         &["ca", "set-crl", "issuing", "--next-update", "30d"],
     );
-    assert!(r.stdout.contains("30d"), "{}", r.stdout);
+    assert!(r.stdout.contains("nextUpdate 30 days"), "{}", r.stdout);
     assert_ne!(env.tree_hash(), before, "the setting is in the ledger");
     let j = json_at(&env, T0, &["crl"]);
     assert_eq!(
@@ -217,6 +217,46 @@ fn ca_set_crl_refuses_an_unknown_ca_a_bad_length_and_no_flag_leaving_the_pki_unc
         err.contains("--next-update") && err.contains("--prune-after"),
         "{err}"
     );
+}
+
+#[test]
+fn ca_set_crl_refuses_a_next_update_under_an_hour_and_gives_each_flag_its_own_hint() {
+    let env = Env::new();
+    hierarchy(&env);
+    for args in [
+        &["ca", "set-crl", "issuing", "--next-update", "1m"][..],
+        &["ca", "set-crl", "issuing", "--next-update", "59m"][..],
+        &["crl", "--ca", "issuing", "--next-update", "30m"][..],
+    ] {
+        let err = refused_at(&env, T0, args);
+        assert!(err.contains("at least 1 hour"), "{args:?}: {err}");
+    }
+    let err = refused_at(
+        &env,
+        T0,
+        &[
+            "ca",
+            "set-crl",
+            "issuing",
+            "--prune-after",
+            "2031-01-01T00:00:00Z",
+        ],
+    );
+    assert!(err.contains("--prune-after"), "{err}");
+    assert!(!err.contains("end time"), "{err}");
+    let err = refused_at(
+        &env,
+        T0,
+        &["ca", "set-crl", "issuing", "--next-update", "soon"],
+    );
+    assert!(err.contains("hint:") && !err.contains("end time"), "{err}");
+    let r = ok_at(
+        &env,
+        T0,
+        &["ca", "set-crl", "issuing", "--next-update", "1h"],
+    );
+    assert!(r.stdout.contains("nextUpdate 1 hour"), "{}", r.stdout);
+    assert!(r.stdout.contains("30 days (default)"), "{}", r.stdout);
 }
 
 #[test]
