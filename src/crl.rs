@@ -380,6 +380,81 @@ pub fn write(
     })
 }
 
+/// A CA's current CRL as [`current`] returns it.
+#[derive(Clone, Debug)]
+pub struct Current {
+    /// The CRL, DER.
+    pub der: Vec<u8>,
+    /// Set when a new CRL was signed and written (as `crl` does).
+    pub written: Option<WrittenCrl>,
+}
+
+/// How long before its nextUpdate a CRL is due: a quarter of its own
+/// interval, at most 30 days (doctor warns from then on too).
+pub fn due_window(this_update: OffsetDateTime, next_update: OffsetDateTime) -> Duration {
+    let interval: Duration = next_update - this_update;
+    std::cmp::min(interval / 4_i32, Duration::days(30))
+}
+
+/// The current CRL of `signer`'s CA, for `certsmith serve`: `cas/<ca>/crl.pem`
+/// while it is not due (see [`due_window`]) and lists exactly what a new
+/// CRL would (a `revoke` since, or an entry past its grace period, makes
+/// it stale); otherwise a new CRL, signed, written and recorded by
+/// [`write`] exactly as `crl --ca` would, so CRL numbers and pruning stay
+/// right whoever publishes.
+pub fn current(pki: &Pki, ledger: &mut Ledger, signer: &Signer) -> Result<Current> {
+    let now = clock::now()?;
+    let pem_path = pki.crl_path(&signer.name);
+    let der_path = pki.ca_dir(&signer.name).join("crl.der");
+    if let Ok(on_disk) = read_file(&pem_path)
+        && let [crl] = on_disk.as_slice()
+        && crl
+            .next_update
+            .is_some_and(|next| next > now && next - now >= due_window(crl.this_update, next))
+    {
+        let previous = previous_on_disk(&[pem_path.clone(), der_path.clone()])?;
+        let settings = CrlSettings::load(ledger, &signer.name)?;
+        let prune = Prune {
+            expired_before: now
+                .checked_sub(settings.prune_after_or_default())
+                .map_or(i64::MIN, |t| t.unix_timestamp()),
+            previous: &previous,
+            dropped: CrlSettings::dropped(ledger, &signer.name)?,
+        };
+        let (_, entries, _, _) = number_and_entries(ledger, &signer.name, &prune)?;
+        let would: HashSet<Vec<u8>> = entries
+            .iter()
+            .map(|e| serial::normalize(e.serial_number.as_ref()).to_vec())
+            .collect();
+        let listed: HashSet<Vec<u8>> = crl.entries.iter().map(|e| e.serial.clone()).collect();
+        if previous.number
+            == crl
+                .number
+                .as_deref()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(-1)
+            && would == listed
+        {
+            return Ok(Current {
+                der: crl.der.clone(),
+                written: None,
+            });
+        }
+    }
+    let written = write(pki, ledger, signer, None, false)?;
+    let der = read_file(&pem_path)?
+        .into_iter()
+        .next()
+        .map(|c| c.der)
+        .ok_or_else(|| {
+            Error::failed(format!("CA '{}' has no CRL after writing one", signer.name))
+        })?;
+    Ok(Current {
+        der,
+        written: Some(written),
+    })
+}
+
 /// The shortest nextUpdate length `crl` and `ca set-crl` take: a CRL that
 /// lapses within minutes turns every verification into a failure as soon
 /// as one publication is late.

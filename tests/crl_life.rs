@@ -895,3 +895,74 @@ fn alb_bundle_names_a_confirmed_ca_no_longer_bundled_with_its_remove_until_clear
         "{out}"
     );
 }
+
+// 6. the current CRL for `certsmith serve`
+
+/// Runs `crl::current` for CA 'issuing' in a child process at `at` and
+/// says whether it signed a new CRL, with the CRL number it returned.
+fn current_at(env: &Env, at: &str) -> (bool, String) {
+    let out = crate::common::run_child_test(
+        "crl_life::crl_current_child",
+        &[
+            ("CERTSMITH_NOW", std::ffi::OsStr::new(at)),
+            ("CRL_LIFE_PKI", env.pki.as_os_str()),
+        ],
+        &env.pki,
+    );
+    let line = out
+        .lines()
+        .find_map(|l| l.split_once("current: ").map(|(_, r)| r.trim()))
+        .unwrap_or_else(|| panic!("{out}"));
+    let (written, number) = line.split_once(' ').unwrap();
+    (written == "written", number.to_string())
+}
+
+#[test]
+#[ignore = "run by crl_current_signs_only_when_due_or_when_the_ledger_changed"]
+fn crl_current_child() {
+    use certsmith::passphrase::PassOptions;
+    let pki = certsmith::pki::Pki::at(std::env::var_os("CRL_LIFE_PKI").unwrap());
+    let mut ledger = pki.open_ledger().unwrap();
+    let signer =
+        certsmith::ca::Signer::load_for_crl(&pki, &ledger, "issuing", &PassOptions::default())
+            .unwrap();
+    let c = certsmith::crl::current(&pki, &mut ledger, &signer).unwrap();
+    let info = certsmith::crl::CrlInfo::from_der(&c.der, "current").unwrap();
+    println!(
+        "current: {} {}",
+        if c.written.is_some() {
+            "written"
+        } else {
+            "same"
+        },
+        info.number.unwrap()
+    );
+}
+
+#[test]
+fn crl_current_signs_only_when_due_or_when_the_ledger_changed() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    assert_eq!(
+        current_at(&env, "2030-01-02T00:00:00Z"),
+        (false, "1".into())
+    );
+    ok_at(
+        &env,
+        "2030-01-02T00:00:00Z",
+        &["issue", "d", "--ca", "issuing"],
+    );
+    ok_at(&env, "2030-01-02T00:00:00Z", &["revoke", "d"]);
+    assert_eq!(current_at(&env, "2030-01-02T00:00:00Z"), (true, "2".into()));
+    assert_eq!(openssl_listed(&env, "issuing").len(), 1);
+    // A 7-day CRL from 2030-01-02 is due 42 hours before 2030-01-09.
+    assert_eq!(
+        current_at(&env, "2030-01-07T00:00:00Z"),
+        (false, "2".into())
+    );
+    assert_eq!(current_at(&env, "2030-01-08T00:00:00Z"), (true, "3".into()));
+    // Recorded like `crl`: the next number follows.
+    let j = json_at(&env, "2030-01-08T00:00:00Z", &["crl", "--ca", "issuing"]);
+    assert_eq!(written(&j, "issuing")["crl_number"], 4);
+}

@@ -391,8 +391,7 @@ pub fn crl(
 /// job that failed once; a root's 180-day CRL: 30 days to fetch its key
 /// from the safe).
 pub fn crl_warning_window(this_update: OffsetDateTime, next_update: OffsetDateTime) -> Duration {
-    let interval: Duration = next_update - this_update;
-    std::cmp::min(interval / 4_i32, Duration::days(30))
+    crate::crl::due_window(this_update, next_update)
 }
 
 /// `36 hours`, `12 days`.
