@@ -966,3 +966,40 @@ fn crl_current_signs_only_when_due_or_when_the_ledger_changed() {
     let j = json_at(&env, "2030-01-08T00:00:00Z", &["crl", "--ca", "issuing"]);
     assert_eq!(written(&j, "issuing")["crl_number"], 4);
 }
+
+#[test]
+fn alb_bundle_quotes_paths_with_spaces_in_printed_commands() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    let dir = env.path("my bundles/alb");
+    let out = alb(&env, T0, &["--out", s(&dir)]).stdout;
+    let want = format!("aws s3 cp '{}/crl-issuing.pem' s3://", dir.display());
+    assert!(out.contains(&want), "{out}");
+    assert!(
+        out.contains(&format!(
+            "--out '{}' --uploaded issuing=REVOCATION_ID",
+            dir.display()
+        )),
+        "{out}"
+    );
+    // The printed confirmation works as printed.
+    ok_at(
+        &env,
+        T0,
+        &[
+            "bundle",
+            "--target",
+            "aws-alb",
+            "--out",
+            s(&dir),
+            "--uploaded",
+            "issuing=5",
+        ],
+    );
+    let again = alb(&env, T0, &["--out", s(&dir)]).stdout;
+    let steps = existing_store_steps(&again);
+    let adds = lines_with(steps, "add-trust-store-revocations");
+    assert_eq!(adds.len(), 1, "{again}");
+    assert!(adds[0].contains("crl-root.pem"), "{again}");
+}
