@@ -51,7 +51,7 @@ impl Target for AwsAlb {
         let d = n.dir.display().to_string();
         let plan = n.crl_uploads;
         let store = plan.trust_store.as_str();
-        let default = store == DEFAULT_TRUST_STORE || store.is_empty();
+        let default = store == DEFAULT_TRUST_STORE;
         let prefix = if default {
             "certsmith".to_string()
         } else {

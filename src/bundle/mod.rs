@@ -540,7 +540,13 @@ pub fn build(
     }
     // Nothing is recorded: the operator confirms each upload (`--uploaded`).
     let files = staged.commit()?;
-    let no_plan = crl_uploads::Plan::default();
+    let no_plan = crl_uploads::Plan {
+        trust_store: opts
+            .trust_store
+            .clone()
+            .unwrap_or_else(|| crl_uploads::DEFAULT_TRUST_STORE.to_string()),
+        ..Default::default()
+    };
     let next = target.next_steps(&NextInput {
         dir: &dir,
         files: &names,
