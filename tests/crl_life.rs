@@ -1003,3 +1003,43 @@ fn alb_bundle_quotes_paths_with_spaces_in_printed_commands() {
     assert_eq!(adds.len(), 1, "{again}");
     assert!(adds[0].contains("crl-root.pem"), "{again}");
 }
+
+#[test]
+fn alb_bundle_replacing_a_crl_in_a_store_of_30_lists_breaks_the_quota_at_the_peak() {
+    let env = Env::new();
+    ok_at(&env, T0, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    for i in 0..29 {
+        let n = format!("ca{i:02}");
+        ok_at(
+            &env,
+            T0,
+            &["intermediate", &n, "--cn", &n, "--no-passphrase", "-q"],
+        );
+    }
+    ok_at(&env, T0, &["crl", "-q"]);
+    // 30 CRLs: a new trust store takes them all.
+    alb(&env, T0, &["-q"]);
+    let mut confirm_all = vec!["bundle", "--target", "aws-alb"];
+    let ids: Vec<String> = std::iter::once("root".to_string())
+        .chain((0..29).map(|i| format!("ca{i:02}")))
+        .enumerate()
+        .map(|(i, n)| format!("{n}={}", i + 1))
+        .collect();
+    for id in &ids {
+        confirm_all.extend(["--uploaded", id.as_str()]);
+    }
+    ok_at(&env, T0, &confirm_all);
+    // One changed CRL: its add needs a 31st list before the remove.
+    ok_at(&env, T0, &["crl", "--ca", "ca00", "-q"]);
+    let before = env.tree_hash();
+    let r = run_at(&env, T0, &["bundle", "--target", "aws-alb", "--with-crl"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("aws-alb rule 'revocation-list-count'")
+            && r.stderr
+                .contains("31 CRLs while a CRL is added before the one it replaces is removed"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(env.tree_hash(), before);
+}
