@@ -396,9 +396,18 @@ pub struct BundleArgs {
     /// A leaf whose cert and key go into the Secret (k8s target)
     #[arg(long)]
     pub cert: Option<String>,
-    /// Print the upload of every CRL, even those the last bundle printed (aws-alb)
+    /// Print the add of every CRL, even those confirmed as uploaded, and no remove (aws-alb)
     #[arg(long)]
     pub force: bool,
+    /// The ALB trust store whose CRL uploads are tracked (aws-alb; default: default)
+    #[arg(long, value_name = "NAME")]
+    pub trust_store: Option<String>,
+    /// Confirm that the bundle's CRL of CA was added as REVOCATION_ID (aws-alb; repeat)
+    #[arg(long, value_name = "CA=REVOCATION_ID")]
+    pub uploaded: Vec<String>,
+    /// Confirm that the list of a CA no longer bundled was removed (aws-alb; repeat)
+    #[arg(long, value_name = "CA")]
+    pub removed: Vec<String>,
     #[command(flatten)]
     pub pass: PassArgs,
 }

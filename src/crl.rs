@@ -17,6 +17,7 @@
 //! listed it (RFC 5280 §3.3): the ALB trust store's 500,000-entry quota
 //! counts every entry ever listed otherwise.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 use rcgen::{CertificateRevocationListParams, KeyIdMethod, RevokedCertParams, SerialNumber};
@@ -57,6 +58,9 @@ pub struct BuiltCrl {
     pub clamped: bool,
     /// Expired certificates left off past their grace period.
     pub pruned: usize,
+    /// Serials (lowercase hex) this CRL leaves off that the one it
+    /// replaces listed: [`write`] records them, so later CRLs leave them off too.
+    pub dropped: Vec<String>,
 }
 
 impl BuiltCrl {
@@ -65,33 +69,51 @@ impl BuiltCrl {
     }
 }
 
-/// Which revoked certificates a CRL signed at `now` leaves off: those
-/// whose notAfter is more than the grace period ago and that a CRL signed
-/// after their notAfter (and after their revocation) already listed.
-#[derive(Clone, Copy, Debug)]
-struct Prune {
-    /// notAfter at or before this: past the grace period.
-    expired_before: i64,
-    /// thisUpdate of the CA's last CRL; `None`: nothing is pruned.
-    last_signed: Option<i64>,
+/// The CRL a new one replaces, as read from `crl.pem` / `crl.der`: its
+/// number, its thisUpdate and the serials (normalized) it lists.
+#[derive(Clone, Debug, Default)]
+pub struct Previous {
+    pub number: i64,
+    pub this_update: Option<i64>,
+    pub listed: HashSet<Vec<u8>>,
 }
 
-impl Prune {
-    fn drops(&self, not_after: i64, revoked_at: i64) -> bool {
-        self.last_signed.is_some_and(|last| {
-            not_after <= self.expired_before && not_after < last && revoked_at < last
-        })
+/// Which revoked certificates a CRL signed at `now` leaves off: those
+/// already left off by an earlier CRL, and those whose notAfter is more
+/// than the grace period ago that the CRL it replaces lists although its
+/// thisUpdate is after their notAfter (RFC 5280 §3.3). What the previous
+/// CRL lists decides, not revocation times: a revocation stamped by a
+/// clock behind the CRL signer's is still published once.
+struct Prune<'a> {
+    /// notAfter at or before this: past the grace period.
+    expired_before: i64,
+    previous: &'a Previous,
+    /// Serials (lowercase hex) earlier CRLs left off.
+    dropped: HashSet<String>,
+}
+
+impl Prune<'_> {
+    /// Whether the entry is left off, and whether it is newly so.
+    fn drops(&self, hex: &str, serial: &[u8], not_after: i64) -> (bool, bool) {
+        if self.dropped.contains(hex) {
+            return (true, false);
+        }
+        let newly = not_after <= self.expired_before
+            && self.previous.this_update.is_some_and(|t| not_after < t)
+            && self.previous.listed.contains(serial);
+        (newly, newly)
     }
 }
 
 /// The last CRL number the ledger recorded for `ca` and the revoked
 /// entries a new CRL covers (with how many `prune` left off), read in one
 /// transaction.
+#[allow(clippy::type_complexity)]
 fn number_and_entries(
     ledger: &mut Ledger,
     ca: &str,
-    prune: Prune,
-) -> Result<(i64, Vec<RevokedCertParams>, usize)> {
+    prune: &Prune,
+) -> Result<(i64, Vec<RevokedCertParams>, usize, Vec<String>)> {
     let tx = ledger.conn().transaction().map_err(db_err)?;
     let number: i64 = tx
         .query_row("SELECT crl_number FROM cas WHERE name = ?1", [ca], |r| {
@@ -102,6 +124,7 @@ fn number_and_entries(
     // of 100k entries fast.
     let mut entries = Vec::new();
     let mut pruned = 0;
+    let mut newly = Vec::new();
     {
         let mut st = tx
             .prepare(
@@ -121,14 +144,18 @@ fn number_and_entries(
             .map_err(db_err)?;
         for row in rows {
             let (hex, at, why, not_after) = row.map_err(db_err)?;
-            if prune.drops(not_after, at) {
-                pruned += 1;
-                continue;
-            }
             let bytes = serial::from_hex(&hex).ok_or_else(|| {
                 Error::failed(format!("the ledger holds a malformed serial '{hex}'"))
                     .hint("run `certsmith doctor`")
             })?;
+            let (drop, new) = prune.drops(&hex, serial::normalize(&bytes), not_after);
+            if drop {
+                pruned += 1;
+                if new {
+                    newly.push(hex);
+                }
+                continue;
+            }
             entries.push(RevokedCertParams {
                 serial_number: SerialNumber::from_slice(&bytes),
                 revocation_time: OffsetDateTime::from_unix_timestamp(at).map_err(|_| {
@@ -140,20 +167,22 @@ fn number_and_entries(
         }
     }
     tx.commit().map_err(db_err)?;
-    Ok((number, entries, pruned))
+    Ok((number, entries, pruned, newly))
 }
 
-/// Records `number` as the last CRL number of `ca` and `this_update` as
-/// when its last CRL was signed, in one transaction; an error unless the
-/// number is higher than the one recorded (it then changes nothing).
+/// Records `built`'s number as the last CRL number of `ca`, `this_update`
+/// as when its last CRL was signed and the entries it newly left off, in
+/// one transaction; an error unless the number is higher than the one
+/// recorded (it then changes nothing).
 fn record_number(
     ledger: &mut Ledger,
     ca: &str,
-    number: i64,
+    built: &BuiltCrl,
     this_update: OffsetDateTime,
 ) -> Result<()> {
     ledger.in_transaction(|l| {
-        record_number_in(l, ca, number)?;
+        record_number_in(l, ca, built.crl_number)?;
+        CrlSettings::record_dropped(l, ca, &built.dropped)?;
         CrlSettings::record_signed(l, ca, this_update)
     })
 }
@@ -175,11 +204,12 @@ fn record_number_in(ledger: &mut Ledger, ca: &str, number: i64) -> Result<()> {
     Ok(())
 }
 
-/// The highest CRL number of the CRLs in `paths` (crl.pem and crl.der), 0
-/// when there is none that certsmith can read (it is then replaced like any
-/// other); an error for a CRL number too long to count past.
-fn number_on_disk(paths: &[PathBuf]) -> Result<i64> {
-    let mut highest = 0;
+/// The CRL with the highest number among those in `paths` (crl.pem and
+/// crl.der); number 0 and nothing listed when there is none that certsmith
+/// can read (it is then replaced like any other); an error for a CRL
+/// number too long to count past.
+pub fn previous_on_disk(paths: &[PathBuf]) -> Result<Previous> {
+    let mut highest = Previous::default();
     for path in paths {
         if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
             continue;
@@ -208,7 +238,13 @@ fn number_on_disk(paths: &[PathBuf]) -> Result<i64> {
                     ))
                     .hint("move the CRL files aside if they were not published by certsmith")
                 })?;
-            highest = highest.max(number);
+            if number > highest.number {
+                highest = Previous {
+                    number,
+                    this_update: Some(c.this_update.unix_timestamp()),
+                    listed: c.entries.iter().map(|e| e.serial.clone()).collect(),
+                };
+            }
         }
     }
     Ok(highest)
@@ -244,15 +280,15 @@ pub fn next_update_for(
 /// Signs the next CRL of `signer`'s CA: thisUpdate `now`, nextUpdate
 /// after `next_update` (or the CA's own length when `None`, see
 /// [`next_update_for`]), without the expired entries past the CA's grace
-/// period, numbered past the ledger's last number and past `at_least` (the
-/// number of the CRL it will replace). Records nothing: [`write`] records
+/// period, numbered past the ledger's last number and past the number of
+/// `previous` (the CRL it will replace). Records nothing: [`write`] records
 /// the number once the file is written.
 pub fn build(
     ledger: &mut Ledger,
     signer: &Signer,
     now: OffsetDateTime,
     next_update: Option<Duration>,
-    at_least: i64,
+    previous: &Previous,
 ) -> Result<BuiltCrl> {
     let now = now.to_offset(time::UtcOffset::UTC);
     let settings = CrlSettings::load(ledger, &signer.name)?;
@@ -262,10 +298,11 @@ pub fn build(
         expired_before: now
             .checked_sub(settings.prune_after_or_default())
             .map_or(i64::MIN, |t| t.unix_timestamp()),
-        last_signed: settings.last_this_update.map(|t| t.unix_timestamp()),
+        previous,
+        dropped: CrlSettings::dropped(ledger, &signer.name)?,
     };
-    let (last, revoked_certs, pruned) = number_and_entries(ledger, &signer.name, prune)?;
-    let number = last.max(at_least).checked_add(1).ok_or_else(|| {
+    let (last, revoked_certs, pruned, dropped) = number_and_entries(ledger, &signer.name, &prune)?;
+    let number = last.max(previous.number).checked_add(1).ok_or_else(|| {
         Error::failed(format!(
             "the CRL number of CA '{}' is exhausted",
             signer.name
@@ -291,6 +328,7 @@ pub fn build(
         next_update: next,
         clamped,
         pruned,
+        dropped,
     })
 }
 
@@ -313,8 +351,8 @@ pub fn write(
     let now = clock::now()?;
     let pem_path = pki.crl_path(&signer.name);
     let der_path = pki.ca_dir(&signer.name).join("crl.der");
-    let on_disk = number_on_disk(&[pem_path.clone(), der_path.clone()])?;
-    let built = build(ledger, signer, now, next_update, on_disk)?;
+    let previous = previous_on_disk(&[pem_path.clone(), der_path.clone()])?;
+    let built = build(ledger, signer, now, next_update, &previous)?;
     store::pause_point("crl-signed");
     let mut staged = Staged::new(&pki.root);
     staged.add(
@@ -328,7 +366,7 @@ pub fn write(
     }
     let placed = staged.place()?;
     let recorded = store::fail_point("crl-written")
-        .and_then(|()| record_number(ledger, &signer.name, built.crl_number, now));
+        .and_then(|()| record_number(ledger, &signer.name, &built, now));
     let files = placed.settle(recorded)?;
     Ok(WrittenCrl {
         ca: signer.name.clone(),
@@ -342,11 +380,106 @@ pub fn write(
     })
 }
 
-/// nextUpdate of a CRL signed at `now`: a positive length that keeps it within year 9999.
-pub fn next_update_at(now: OffsetDateTime, next_update: Duration) -> Result<OffsetDateTime> {
-    if next_update <= Duration::ZERO {
-        return Err(Error::input("--next-update must be a positive length"));
+/// A CA's current CRL as [`current`] returns it.
+#[derive(Clone, Debug)]
+pub struct Current {
+    /// The CRL, DER.
+    pub der: Vec<u8>,
+    /// Set when a new CRL was signed and written (as `crl` does).
+    pub written: Option<WrittenCrl>,
+}
+
+/// How long before its nextUpdate a CRL is due: a quarter of its own
+/// interval, at most 30 days (doctor warns from then on too).
+pub fn due_window(this_update: OffsetDateTime, next_update: OffsetDateTime) -> Duration {
+    let interval: Duration = next_update - this_update;
+    std::cmp::min(interval / 4_i32, Duration::days(30))
+}
+
+/// The current CRL of `signer`'s CA, for `certsmith serve`: `cas/<ca>/crl.pem`
+/// while it is not due (see [`due_window`]) and lists exactly what a new
+/// CRL would (a `revoke` since, or an entry past its grace period, makes
+/// it stale); otherwise a new CRL, signed, written and recorded by
+/// [`write`] exactly as `crl --ca` would, so CRL numbers and pruning stay
+/// right whoever publishes.
+pub fn current(pki: &Pki, ledger: &mut Ledger, signer: &Signer) -> Result<Current> {
+    let now = clock::now()?;
+    let pem_path = pki.crl_path(&signer.name);
+    let der_path = pki.ca_dir(&signer.name).join("crl.der");
+    if let Ok(on_disk) = read_file(&pem_path)
+        && let [crl] = on_disk.as_slice()
+        && crl
+            .next_update
+            .is_some_and(|next| next > now && next - now >= due_window(crl.this_update, next))
+    {
+        let previous = previous_on_disk(&[pem_path.clone(), der_path.clone()])?;
+        let settings = CrlSettings::load(ledger, &signer.name)?;
+        let prune = Prune {
+            expired_before: now
+                .checked_sub(settings.prune_after_or_default())
+                .map_or(i64::MIN, |t| t.unix_timestamp()),
+            previous: &previous,
+            dropped: CrlSettings::dropped(ledger, &signer.name)?,
+        };
+        let (_, entries, _, _) = number_and_entries(ledger, &signer.name, &prune)?;
+        let would: HashSet<Vec<u8>> = entries
+            .iter()
+            .map(|e| serial::normalize(e.serial_number.as_ref()).to_vec())
+            .collect();
+        let listed: HashSet<Vec<u8>> = crl.entries.iter().map(|e| e.serial.clone()).collect();
+        if previous.number
+            == crl
+                .number
+                .as_deref()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(-1)
+            && would == listed
+        {
+            return Ok(Current {
+                der: crl.der.clone(),
+                written: None,
+            });
+        }
     }
+    let written = write(pki, ledger, signer, None, false)?;
+    let der = read_file(&pem_path)?
+        .into_iter()
+        .next()
+        .map(|c| c.der)
+        .ok_or_else(|| {
+            Error::failed(format!("CA '{}' has no CRL after writing one", signer.name))
+        })?;
+    Ok(Current {
+        der,
+        written: Some(written),
+    })
+}
+
+/// The shortest nextUpdate length `crl` and `ca set-crl` take: a CRL that
+/// lapses within minutes turns every verification into a failure as soon
+/// as one publication is late.
+pub const MIN_NEXT_UPDATE: Duration = Duration::HOUR;
+
+/// Checks a nextUpdate length: at least [`MIN_NEXT_UPDATE`].
+pub fn check_next_update(next_update: Duration) -> Result<()> {
+    if next_update < MIN_NEXT_UPDATE {
+        return Err(Error::input(format!(
+            "--next-update '{}' is too short: a CRL must stay valid at least 1 hour",
+            crate::validity::length_text(next_update)
+        ))
+        .hint(NEXT_UPDATE_HINT));
+    }
+    Ok(())
+}
+
+const NEXT_UPDATE_HINT: &str =
+    "write how long each CRL stays valid, at least 1h, such as 7d or 12h";
+const PRUNE_AFTER_HINT: &str =
+    "write how long a revoked certificate stays on the CRL after its notAfter, such as 30d";
+
+/// nextUpdate of a CRL signed at `now`: a length of at least an hour that keeps it within year 9999.
+pub fn next_update_at(now: OffsetDateTime, next_update: Duration) -> Result<OffsetDateTime> {
+    check_next_update(next_update)?;
     let what = format!(
         "--next-update '{}'",
         crate::validity::length_text(next_update)
@@ -359,14 +492,34 @@ pub fn parse_next_update(s: &str) -> Result<Duration> {
     parse_length("--next-update", s)
 }
 
-/// Parses the length `s` given to `flag` (`7d`, `12h`; not a date).
+/// Parses the length `s` given to `flag` (`7d`, `12h`; not a date), with
+/// that flag's own hint; `--next-update` must be at least an hour.
 pub fn parse_length(flag: &str, s: &str) -> Result<Duration> {
-    match crate::validity::Validity::parse_flag(flag, s)? {
-        crate::validity::Validity::For(d) => Ok(d),
-        crate::validity::Validity::Until(_) => Err(Error::input(format!(
-            "{flag} '{}' must be a length such as 7d or 12h",
+    let hint = if flag == "--next-update" {
+        NEXT_UPDATE_HINT
+    } else {
+        PRUNE_AFTER_HINT
+    };
+    let not_length = || {
+        Error::input(format!(
+            "{flag} '{}' is not a length",
             crate::error::shown(s)
-        ))),
+        ))
+        .hint(hint)
+    };
+    match crate::validity::Validity::parse_flag(flag, s) {
+        Ok(crate::validity::Validity::For(d)) if d > Duration::ZERO => {
+            if flag == "--next-update" {
+                check_next_update(d)?;
+            }
+            Ok(d)
+        }
+        Ok(crate::validity::Validity::For(_)) => Err(Error::input(format!(
+            "{flag} '{}' must be a positive length",
+            crate::error::shown(s)
+        ))
+        .hint(hint)),
+        _ => Err(not_length()),
     }
 }
 

@@ -34,6 +34,10 @@ fn scope(ca: &str) -> String {
     format!("ca:{ca}")
 }
 
+fn dropped_scope(ca: &str) -> String {
+    format!("crl-dropped:{ca}")
+}
+
 fn length(ledger: &Ledger, ca: &str, key: &str) -> Result<Option<Duration>> {
     let Some(v) = ledger.setting(&scope(ca), key)? else {
         return Ok(None);
@@ -80,6 +84,24 @@ impl CrlSettings {
                 let secs = d.whole_seconds().to_string();
                 ledger.set_setting(&scope(ca), key, Some(&secs))?;
             }
+        }
+        Ok(())
+    }
+
+    /// Serials (lowercase hex) of `ca`'s revoked certificates that a CRL
+    /// left off (scope `crl-dropped:<ca>`, one key per serial).
+    pub fn dropped(ledger: &Ledger, ca: &str) -> Result<std::collections::HashSet<String>> {
+        Ok(ledger
+            .settings(&dropped_scope(ca))?
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect())
+    }
+
+    /// Records that a CRL of `ca` left `serials` off (inside the caller's transaction).
+    pub fn record_dropped(ledger: &mut Ledger, ca: &str, serials: &[String]) -> Result<()> {
+        for s in serials {
+            ledger.set_setting(&dropped_scope(ca), s, Some("1"))?;
         }
         Ok(())
     }

@@ -105,6 +105,18 @@ pub fn length_text(d: Duration) -> String {
     format!("{minutes}m")
 }
 
+/// A length in words for people: `30 days`, `1 hour`, `90 minutes`.
+pub fn length_words(d: Duration) -> String {
+    let minutes = d.whole_minutes();
+    for (unit, per) in [("year", 365 * 24 * 60), ("day", 24 * 60), ("hour", 60)] {
+        if minutes != 0 && minutes % per == 0 {
+            let n = minutes / per;
+            return format!("{n} {unit}{}", if n == 1 { "" } else { "s" });
+        }
+    }
+    format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+}
+
 /// The validity window of a new certificate, checked against its issuer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Window {

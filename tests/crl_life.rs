@@ -173,7 +173,7 @@ fn ca_set_crl_next_update_is_used_by_later_crls_and_the_flag_overrides_one_run()
         T0,
         &["ca", "set-crl", "issuing", "--next-update", "30d"],
     );
-    assert!(r.stdout.contains("30d"), "{}", r.stdout);
+    assert!(r.stdout.contains("nextUpdate 30 days"), "{}", r.stdout);
     assert_ne!(env.tree_hash(), before, "the setting is in the ledger");
     let j = json_at(&env, T0, &["crl"]);
     assert_eq!(
@@ -217,6 +217,46 @@ fn ca_set_crl_refuses_an_unknown_ca_a_bad_length_and_no_flag_leaving_the_pki_unc
         err.contains("--next-update") && err.contains("--prune-after"),
         "{err}"
     );
+}
+
+#[test]
+fn ca_set_crl_refuses_a_next_update_under_an_hour_and_gives_each_flag_its_own_hint() {
+    let env = Env::new();
+    hierarchy(&env);
+    for args in [
+        &["ca", "set-crl", "issuing", "--next-update", "1m"][..],
+        &["ca", "set-crl", "issuing", "--next-update", "59m"][..],
+        &["crl", "--ca", "issuing", "--next-update", "30m"][..],
+    ] {
+        let err = refused_at(&env, T0, args);
+        assert!(err.contains("at least 1 hour"), "{args:?}: {err}");
+    }
+    let err = refused_at(
+        &env,
+        T0,
+        &[
+            "ca",
+            "set-crl",
+            "issuing",
+            "--prune-after",
+            "2031-01-01T00:00:00Z",
+        ],
+    );
+    assert!(err.contains("--prune-after"), "{err}");
+    assert!(!err.contains("end time"), "{err}");
+    let err = refused_at(
+        &env,
+        T0,
+        &["ca", "set-crl", "issuing", "--next-update", "soon"],
+    );
+    assert!(err.contains("hint:") && !err.contains("end time"), "{err}");
+    let r = ok_at(
+        &env,
+        T0,
+        &["ca", "set-crl", "issuing", "--next-update", "1h"],
+    );
+    assert!(r.stdout.contains("nextUpdate 1 hour"), "{}", r.stdout);
+    assert!(r.stdout.contains("30 days (default)"), "{}", r.stdout);
 }
 
 #[test]
@@ -272,6 +312,88 @@ fn crl_of_an_expired_ca_is_refused_leaving_the_pki_unchanged() {
     );
 }
 
+/// root (10 years) and issuing CA 'old' that expires on 2030-03-01.
+fn hierarchy_with_expiring_ca(env: &Env) {
+    ok_at(env, T0, &["init", "--cn", "Root", "--no-passphrase"]);
+    ok_at(
+        env,
+        T0,
+        &[
+            "intermediate",
+            "old",
+            "--cn",
+            "Old",
+            "--no-passphrase",
+            "--validity",
+            "2030-03-01T00:00:00Z",
+        ],
+    );
+}
+
+#[test]
+fn crl_for_every_ca_skips_an_expired_ca_with_a_note_and_exits_0() {
+    let env = Env::new();
+    hierarchy_with_expiring_ca(&env);
+    let r = run_at(&env, "2030-06-01T00:00:00Z", &["--json", "crl"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["expired"], serde_json::json!(["old"]), "{j}");
+    assert_eq!(j["failed"], serde_json::json!([]), "{j}");
+    assert_eq!(written(&j, "root")["crl_number"], 1);
+    assert!(
+        r.stderr
+            .contains("note: CA 'old' expired on 2030-03-01T00:00:00Z"),
+        "{}",
+        r.stderr
+    );
+    assert!(!env.pki.join("cas/old/crl.pem").exists());
+    // Named with --ca, it is still refused.
+    let err = refused_at(&env, "2030-06-01T00:00:00Z", &["crl", "--ca", "old"]);
+    assert!(err.contains("CA 'old' expired on"), "{err}");
+}
+
+#[test]
+fn doctor_says_retire_an_expired_ca_and_rotate_a_ca_whose_crl_is_clamped() {
+    let env = Env::new();
+    hierarchy_with_expiring_ca(&env);
+    ok_at(&env, "2030-01-01T00:00:00Z", &["crl", "--ca", "root"]);
+    // Two days before notAfter: the CRL is shortened to it.
+    let j = json_at(&env, "2030-02-27T00:00:00Z", &["crl", "--ca", "old"]);
+    assert_eq!(written(&j, "old")["clamped"], true);
+    let r = ok_at(&env, "2030-02-28T18:00:00Z", &["doctor"]);
+    assert!(
+        r.stdout.contains("CRL of CA 'old' reaches its nextUpdate")
+            && r.stdout.contains("rotate the CA"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        !r.stdout.contains("run `certsmith crl --ca old`"),
+        "{}",
+        r.stdout
+    );
+    // Once the CA expired, its CRL is not stale: the CA is to be retired.
+    let r = run_at(&env, "2030-04-01T00:00:00Z", &["doctor"]);
+    assert!(
+        !r.stdout.contains("CRL of CA 'old' is past its nextUpdate"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("retire it"), "{}", r.stdout);
+    assert!(
+        !r.stdout.contains("crl --ca old"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(
+        !r.stderr.contains("crl --ca old"),
+        "{}{}",
+        r.stdout,
+        r.stderr
+    );
+}
+
 // 3. pruning of expired entries
 
 /// issuing CA with device `d` (valid 30 days from T0, revoked at T0).
@@ -324,6 +446,30 @@ fn ca_set_crl_prune_after_shortens_the_grace_period() {
     );
     assert_eq!(revoked_count(&env, "2030-01-31T12:00:00Z"), 1);
     assert_eq!(revoked_count(&env, "2030-02-01T12:00:00Z"), 0);
+}
+
+#[test]
+fn revocation_recorded_after_a_crl_with_an_earlier_clock_is_listed_then_pruned_once() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(
+        &env,
+        T0,
+        &["issue", "d", "--ca", "issuing", "--validity", "30d"],
+    );
+    let serial = serial_of(&env, T0, "d");
+    // The host that signs CRLs runs 10 minutes ahead of the one that revokes.
+    assert_eq!(revoked_count(&env, "2030-03-10T00:10:00Z"), 0);
+    ok_at(
+        &env,
+        "2030-03-10T00:02:00Z",
+        &["revoke", "d", "--reason", "key-compromise"],
+    );
+    assert_eq!(revoked_count(&env, "2030-03-10T00:05:00Z"), 1);
+    assert_eq!(openssl_listed(&env, "issuing"), vec![serial]);
+    // A CRL after its notAfter listed it: the next leaves it off, and so do later ones.
+    assert_eq!(revoked_count(&env, "2030-03-11T00:00:00Z"), 0);
+    assert_eq!(revoked_count(&env, "2030-03-12T00:00:00Z"), 0);
 }
 
 // 4. doctor
@@ -391,6 +537,37 @@ fn doctor_is_clean_for_an_offline_root_whose_key_file_is_in_the_safe() {
     assert_eq!(j["offline"], serde_json::json!(["root"]), "{j}");
 }
 
+#[test]
+fn doctor_for_a_missing_online_ca_key_says_to_put_it_back_not_to_repair() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    std::fs::rename(
+        env.pki.join("cas/issuing/ca.key.pem"),
+        env.path("issuing.key.pem"),
+    )
+    .unwrap();
+    let r = run_at(&env, "2030-01-09T00:00:00Z", &["doctor"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let hint = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("hint: "))
+        .unwrap_or_else(|| panic!("no hint: {}", r.stderr));
+    assert!(!hint.contains("--repair"), "{}", r.stderr);
+    assert!(
+        hint.contains("put the key file back")
+            && hint.contains("cas/issuing/ca.key.pem")
+            && hint.contains("key offline issuing"),
+        "{}",
+        r.stderr
+    );
+    // The key comes first: the CRL cannot be signed without it.
+    let key_at = hint.find("put the key file back").unwrap();
+    let crl_at = hint.find("certsmith crl --ca issuing").unwrap();
+    assert!(key_at < crl_at, "{hint}");
+}
+
 // 5. ALB revocation routine
 
 fn alb(env: &Env, at: &str, extra: &[&str]) -> Run {
@@ -403,37 +580,129 @@ fn lines_with<'a>(out: &'a str, what: &str) -> Vec<&'a str> {
     out.lines().filter(|l| l.contains(what)).collect()
 }
 
+/// The steps for the existing trust store: what follows the line that starts them.
+fn existing_store_steps(out: &str) -> &str {
+    let at = out
+        .find("# or, the existing trust store")
+        .unwrap_or_else(|| panic!("no steps for the existing trust store:\n{out}"));
+    &out[at..]
+}
+
+/// Confirms the add of `ca`'s CRL as revocation `id` of trust store `store`.
+fn confirm(env: &Env, store: &str, ca_id: &str) -> Run {
+    ok_at(
+        env,
+        T0,
+        &[
+            "bundle",
+            "--target",
+            "aws-alb",
+            "--trust-store",
+            store,
+            "--uploaded",
+            ca_id,
+        ],
+    )
+}
+
 #[test]
-fn alb_bundle_prints_adds_the_first_time_and_none_when_no_crl_changed() {
+fn alb_quiet_bundle_records_nothing_so_the_next_bundle_still_prints_every_add() {
     let env = Env::new();
     hierarchy(&env);
     ok_at(&env, T0, &["crl"]);
-    let first = alb(&env, T0, &[]).stdout;
+    let quiet = alb(&env, T0, &["-q"]);
+    assert_eq!(quiet.stdout, "", "{}", quiet.stdout);
+    let again = alb(&env, T0, &[]).stdout;
+    let steps = existing_store_steps(&again);
     assert_eq!(
-        lines_with(&first, "add-trust-store-revocations").len(),
+        lines_with(steps, "add-trust-store-revocations").len(),
         2,
-        "{first}"
+        "{again}"
     );
     assert!(
-        lines_with(&first, "remove-trust-store-revocations").is_empty(),
-        "{first}"
+        lines_with(steps, "remove-trust-store-revocations").is_empty(),
+        "{again}"
     );
+    assert!(!again.contains("nothing to add"), "{again}");
+    assert!(
+        lines_with(steps, "add-trust-store-revocations")
+            .iter()
+            .all(|l| l.contains("--query 'TrustStoreRevocations[].RevocationId' --output text")),
+        "{again}"
+    );
+}
+
+#[test]
+fn alb_bundle_after_a_confirmed_upload_prints_nothing_to_add_until_the_crl_changes() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    alb(&env, T0, &[]);
+    confirm(&env, "default", "root=11");
+    confirm(&env, "default", "issuing=12");
     let second = alb(&env, T0, &[]).stdout;
+    let steps = existing_store_steps(&second);
     assert!(
-        lines_with(&second, "add-trust-store-revocations").is_empty(),
+        lines_with(steps, "add-trust-store-revocations").is_empty(),
         "{second}"
     );
     assert!(
-        lines_with(&second, "remove-trust-store-revocations").is_empty(),
+        lines_with(steps, "remove-trust-store-revocations").is_empty(),
         "{second}"
     );
-    assert_eq!(lines_with(&second, "aws s3 cp").len(), 1, "{second}");
-    // --force prints every CRL again, replacing what was uploaded.
-    let forced = alb(&env, T0, &["--force"]).stdout;
+    // Next to create-trust-store, a new trust store still gets every CRL.
     assert_eq!(
-        lines_with(&forced, "add-trust-store-revocations").len(),
+        lines_with(&second, "add-trust-store-revocations").len(),
         2,
-        "{forced}"
+        "{second}"
+    );
+}
+
+#[test]
+fn alb_remove_carries_the_confirmed_revocation_id_of_the_replaced_crl() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    alb(&env, T0, &[]);
+    confirm(&env, "default", "root=11");
+    confirm(&env, "default", "issuing=12");
+    ok_at(&env, T0, &["issue", "d", "--ca", "issuing"]);
+    ok_at(&env, T0, &["revoke", "d"]);
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    let out = alb(&env, T0, &[]).stdout;
+    let steps = existing_store_steps(&out);
+    let adds = lines_with(steps, "add-trust-store-revocations");
+    assert_eq!(adds.len(), 1, "{out}");
+    assert!(adds[0].contains("crl-issuing.pem"), "{out}");
+    let removes = lines_with(steps, "remove-trust-store-revocations");
+    assert_eq!(removes.len(), 1, "{out}");
+    assert!(removes[0].ends_with("--revocation-ids 12"), "{out}");
+    // The add comes first, then its confirmation, then the remove.
+    let add_at = steps.find("add-trust-store-revocations").unwrap();
+    let confirm_at = steps.find("--uploaded issuing=REVOCATION_ID").unwrap();
+    let remove_at = steps.find("remove-trust-store-revocations").unwrap();
+    assert!(add_at < confirm_at && confirm_at < remove_at, "{out}");
+}
+
+#[test]
+fn alb_force_prints_every_add_and_no_remove() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    alb(&env, T0, &[]);
+    confirm(&env, "default", "root=11");
+    confirm(&env, "default", "issuing=12");
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    let out = alb(&env, T0, &["--force"]).stdout;
+    let steps = existing_store_steps(&out);
+    assert_eq!(
+        lines_with(steps, "add-trust-store-revocations").len(),
+        2,
+        "{out}"
+    );
+    assert!(
+        lines_with(&out, "remove-trust-store-revocations").is_empty(),
+        "{out}"
     );
     let err = refused_at(&env, T0, &["bundle", "--target", "nginx", "--force"]);
     assert!(
@@ -443,39 +712,63 @@ fn alb_bundle_prints_adds_the_first_time_and_none_when_no_crl_changed() {
 }
 
 #[test]
-fn alb_bundle_after_revoke_and_crl_prints_one_add_and_one_remove_for_that_ca_only() {
+fn alb_uploads_of_two_trust_stores_are_tracked_separately() {
     let env = Env::new();
     hierarchy(&env);
     ok_at(&env, T0, &["crl"]);
     alb(&env, T0, &[]);
-    ok_at(&env, T0, &["issue", "d", "--ca", "issuing"]);
-    ok_at(&env, T0, &["revoke", "d"]);
-    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
-    let r = alb(&env, T0, &[]);
-    let adds = lines_with(&r.stdout, "add-trust-store-revocations");
-    assert_eq!(adds.len(), 1, "{}", r.stdout);
-    assert!(adds[0].contains("crl-issuing.pem"), "{}", r.stdout);
-    let removes = lines_with(&r.stdout, "remove-trust-store-revocations");
-    assert_eq!(removes.len(), 1, "{}", r.stdout);
-    assert!(removes[0].contains("--revocation-ids"), "{}", r.stdout);
+    confirm(&env, "default", "root=11");
+    confirm(&env, "default", "issuing=12");
+    let other = alb(&env, T0, &["--trust-store", "eu"]).stdout;
+    let steps = existing_store_steps(&other);
     assert_eq!(
-        lines_with(&r.stdout, "describe-trust-store-revocations").len(),
-        1,
-        "{}",
-        r.stdout
+        lines_with(steps, "add-trust-store-revocations").len(),
+        2,
+        "{other}"
     );
-    assert!(!r.stdout.contains("crl-root.pem s3://"), "{}", r.stdout);
-    assert!(r.stdout.contains("CRL #1 of CA 'issuing'"), "{}", r.stdout);
-    let j = json_at(&env, T0, &["bundle", "--target", "aws-alb", "--with-crl"]);
-    assert_eq!(j["crl_uploads"].as_array().unwrap().len(), 2, "{j}");
     assert!(
-        j["crl_uploads"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|u| u["changed"] == false),
-        "{j}"
+        other.contains("--trust-store eu --uploaded root=REVOCATION_ID"),
+        "{other}"
     );
+    let default = existing_store_steps(&alb(&env, T0, &[]).stdout).to_string();
+    assert!(
+        lines_with(&default, "add-trust-store-revocations").is_empty(),
+        "{default}"
+    );
+}
+
+#[test]
+fn alb_uploaded_refuses_an_unknown_ca_a_bad_id_and_a_ca_without_a_bundled_crl() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    let err = refused_at(
+        &env,
+        T0,
+        &["bundle", "--target", "aws-alb", "--uploaded", "root=11"],
+    );
+    assert!(err.contains("crl-root.pem"), "{err}");
+    alb(&env, T0, &[]);
+    for (arg, says) in [
+        ("nope=11", "'nope'"),
+        ("root=REVOCATION_ID", "'root=REVOCATION_ID'"),
+        ("root", "'root'"),
+    ] {
+        let err = refused_at(
+            &env,
+            T0,
+            &["bundle", "--target", "aws-alb", "--uploaded", arg],
+        );
+        assert!(err.contains(says), "{arg}: {err}");
+    }
+    // A CRL signed after the bundle is not the one the bundle printed.
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    let err = refused_at(
+        &env,
+        T0,
+        &["bundle", "--target", "aws-alb", "--uploaded", "issuing=12"],
+    );
+    assert!(err.contains("'issuing'"), "{err}");
 }
 
 #[test]
@@ -507,17 +800,29 @@ fn alb_bundle_with_31_crls_breaks_the_revocation_list_quota_and_writes_nothing()
 #[test]
 fn alb_revocation_quotas_hold_at_the_limits_and_break_one_past_them() {
     use certsmith::bundle::checks::{AlbRevocations, Rules};
+    // 50 MB as AWS states it: 50,000,000 bytes.
     let ok = AlbRevocations {
         lists: 30,
         entries: 500_000,
-        largest: Some(("Root".into(), 50 * 1024 * 1024)),
+        largest: Some(("Root".into(), 50_000_000)),
+        largest_replaced: None,
     };
-    assert!(
-        Rules::new("aws-alb")
-            .alb_revocation_quotas(&ok)
-            .done()
-            .is_empty()
-    );
+    // At the peak of the printed steps: one list more, and the replaced list's entries.
+    let ok_peak = AlbRevocations {
+        lists: 29,
+        entries: 400_000,
+        largest_replaced: Some(100_000),
+        ..ok.clone()
+    };
+    for fine in [&ok, &ok_peak] {
+        assert!(
+            Rules::new("aws-alb")
+                .alb_revocation_quotas(fine)
+                .done()
+                .is_empty(),
+            "{fine:?}"
+        );
+    }
     for (bad, rule) in [
         (
             AlbRevocations {
@@ -535,10 +840,24 @@ fn alb_revocation_quotas_hold_at_the_limits_and_break_one_past_them() {
         ),
         (
             AlbRevocations {
-                largest: Some(("Root".into(), 50 * 1024 * 1024 + 1)),
+                largest: Some(("Root".into(), 50_000_001)),
                 ..ok.clone()
             },
             "crl-file-size",
+        ),
+        (
+            AlbRevocations {
+                lists: 30,
+                ..ok_peak.clone()
+            },
+            "revocation-list-count",
+        ),
+        (
+            AlbRevocations {
+                largest_replaced: Some(100_001),
+                ..ok_peak.clone()
+            },
+            "revocation-entry-count",
         ),
     ] {
         let found = Rules::new("aws-alb").alb_revocation_quotas(&bad).done();
@@ -550,4 +869,177 @@ fn alb_revocation_quotas_hold_at_the_limits_and_break_one_past_them() {
             "{found:?}"
         );
     }
+}
+
+#[test]
+fn alb_bundle_names_a_confirmed_ca_no_longer_bundled_with_its_remove_until_cleared() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    alb(&env, T0, &[]);
+    confirm(&env, "default", "root=11");
+    confirm(&env, "default", "issuing=12");
+    let out = alb(&env, T0, &["--ca", "root"]).stdout;
+    let removes = lines_with(&out, "remove-trust-store-revocations");
+    assert_eq!(removes.len(), 1, "{out}");
+    assert!(removes[0].ends_with("--revocation-ids 12"), "{out}");
+    assert!(out.contains("--removed issuing"), "{out}");
+    ok_at(
+        &env,
+        T0,
+        &["bundle", "--target", "aws-alb", "--removed", "issuing"],
+    );
+    let out = alb(&env, T0, &["--ca", "root"]).stdout;
+    assert!(
+        lines_with(&out, "remove-trust-store-revocations").is_empty(),
+        "{out}"
+    );
+}
+
+// 6. the current CRL for `certsmith serve`
+
+/// Runs `crl::current` for CA 'issuing' in a child process at `at` and
+/// says whether it signed a new CRL, with the CRL number it returned.
+fn current_at(env: &Env, at: &str) -> (bool, String) {
+    let out = crate::common::run_child_test(
+        "crl_life::crl_current_child",
+        &[
+            ("CERTSMITH_NOW", std::ffi::OsStr::new(at)),
+            ("CRL_LIFE_PKI", env.pki.as_os_str()),
+        ],
+        &env.pki,
+    );
+    let line = out
+        .lines()
+        .find_map(|l| l.split_once("current: ").map(|(_, r)| r.trim()))
+        .unwrap_or_else(|| panic!("{out}"));
+    let (written, number) = line.split_once(' ').unwrap();
+    (written == "written", number.to_string())
+}
+
+#[test]
+#[ignore = "run by crl_current_signs_only_when_due_or_when_the_ledger_changed"]
+fn crl_current_child() {
+    use certsmith::passphrase::PassOptions;
+    let pki = certsmith::pki::Pki::at(std::env::var_os("CRL_LIFE_PKI").unwrap());
+    let mut ledger = pki.open_ledger().unwrap();
+    let signer =
+        certsmith::ca::Signer::load_for_crl(&pki, &ledger, "issuing", &PassOptions::default())
+            .unwrap();
+    let c = certsmith::crl::current(&pki, &mut ledger, &signer).unwrap();
+    let info = certsmith::crl::CrlInfo::from_der(&c.der, "current").unwrap();
+    println!(
+        "current: {} {}",
+        if c.written.is_some() {
+            "written"
+        } else {
+            "same"
+        },
+        info.number.unwrap()
+    );
+}
+
+#[test]
+fn crl_current_signs_only_when_due_or_when_the_ledger_changed() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    assert_eq!(
+        current_at(&env, "2030-01-02T00:00:00Z"),
+        (false, "1".into())
+    );
+    ok_at(
+        &env,
+        "2030-01-02T00:00:00Z",
+        &["issue", "d", "--ca", "issuing"],
+    );
+    ok_at(&env, "2030-01-02T00:00:00Z", &["revoke", "d"]);
+    assert_eq!(current_at(&env, "2030-01-02T00:00:00Z"), (true, "2".into()));
+    assert_eq!(openssl_listed(&env, "issuing").len(), 1);
+    // A 7-day CRL from 2030-01-02 is due 42 hours before 2030-01-09.
+    assert_eq!(
+        current_at(&env, "2030-01-07T00:00:00Z"),
+        (false, "2".into())
+    );
+    assert_eq!(current_at(&env, "2030-01-08T00:00:00Z"), (true, "3".into()));
+    // Recorded like `crl`: the next number follows.
+    let j = json_at(&env, "2030-01-08T00:00:00Z", &["crl", "--ca", "issuing"]);
+    assert_eq!(written(&j, "issuing")["crl_number"], 4);
+}
+
+#[test]
+fn alb_bundle_quotes_paths_with_spaces_in_printed_commands() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    let dir = env.path("my bundles/alb");
+    let out = alb(&env, T0, &["--out", s(&dir)]).stdout;
+    let want = format!("aws s3 cp '{}/crl-issuing.pem' s3://", dir.display());
+    assert!(out.contains(&want), "{out}");
+    assert!(
+        out.contains(&format!(
+            "--out '{}' --uploaded issuing=REVOCATION_ID",
+            dir.display()
+        )),
+        "{out}"
+    );
+    // The printed confirmation works as printed.
+    ok_at(
+        &env,
+        T0,
+        &[
+            "bundle",
+            "--target",
+            "aws-alb",
+            "--out",
+            s(&dir),
+            "--uploaded",
+            "issuing=5",
+        ],
+    );
+    let again = alb(&env, T0, &["--out", s(&dir)]).stdout;
+    let steps = existing_store_steps(&again);
+    let adds = lines_with(steps, "add-trust-store-revocations");
+    assert_eq!(adds.len(), 1, "{again}");
+    assert!(adds[0].contains("crl-root.pem"), "{again}");
+}
+
+#[test]
+fn alb_bundle_replacing_a_crl_in_a_store_of_30_lists_breaks_the_quota_at_the_peak() {
+    let env = Env::new();
+    ok_at(&env, T0, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    for i in 0..29 {
+        let n = format!("ca{i:02}");
+        ok_at(
+            &env,
+            T0,
+            &["intermediate", &n, "--cn", &n, "--no-passphrase", "-q"],
+        );
+    }
+    ok_at(&env, T0, &["crl", "-q"]);
+    // 30 CRLs: a new trust store takes them all.
+    alb(&env, T0, &["-q"]);
+    let mut confirm_all = vec!["bundle", "--target", "aws-alb"];
+    let ids: Vec<String> = std::iter::once("root".to_string())
+        .chain((0..29).map(|i| format!("ca{i:02}")))
+        .enumerate()
+        .map(|(i, n)| format!("{n}={}", i + 1))
+        .collect();
+    for id in &ids {
+        confirm_all.extend(["--uploaded", id.as_str()]);
+    }
+    ok_at(&env, T0, &confirm_all);
+    // One changed CRL: its add needs a 31st list before the remove.
+    ok_at(&env, T0, &["crl", "--ca", "ca00", "-q"]);
+    let before = env.tree_hash();
+    let r = run_at(&env, T0, &["bundle", "--target", "aws-alb", "--with-crl"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("aws-alb rule 'revocation-list-count'")
+            && r.stderr
+                .contains("31 CRLs while a CRL is added before the one it replaces is removed"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(env.tree_hash(), before);
 }

@@ -2,6 +2,7 @@
 //! store (mutual TLS in verify mode). Rules: docs/trust-stores.md#aws-alb.
 
 use super::checks::{AlbRevocations, KEY_FIX, Rules, SHA2_SIGNATURES, rsa_or_nist_ec};
+use super::crl_uploads::DEFAULT_TRUST_STORE;
 use super::{Contents, Finding, Level, NextInput, Target};
 
 pub struct AwsAlb;
@@ -47,52 +48,95 @@ impl Target for AwsAlb {
     }
 
     fn next_steps(&self, n: &NextInput<'_>) -> Vec<String> {
-        let d = n.dir.display();
-        let mut v = vec![
-            format!("aws s3 cp {d}/ca-bundle.pem s3://BUCKET/certsmith/ca-bundle.pem"),
-            "aws elbv2 create-trust-store --name certsmith --ca-certificates-bundle-s3-bucket BUCKET --ca-certificates-bundle-s3-key certsmith/ca-bundle.pem".into(),
-            "# or, to replace the bundle of an existing trust store:".into(),
-            "aws elbv2 modify-trust-store --trust-store-arn TRUST_STORE_ARN --ca-certificates-bundle-s3-bucket BUCKET --ca-certificates-bundle-s3-key certsmith/ca-bundle.pem".into(),
-        ];
-        let changed: Vec<_> = n.crl_uploads.iter().filter(|u| u.changed).collect();
-        if !n.crl_uploads.is_empty() && changed.is_empty() {
-            v.push("# every CRL is the one the last bundle printed: nothing to add (--force prints them again)".into());
+        let d = n.dir.display().to_string();
+        let plan = n.crl_uploads;
+        let store = plan.trust_store.as_str();
+        let default = store == DEFAULT_TRUST_STORE;
+        let prefix = if default {
+            "certsmith".to_string()
+        } else {
+            format!("certsmith/{store}")
+        };
+        let name = if default { "certsmith" } else { store };
+        // The confirmation names the trust store and, if not the default, the bundle directory.
+        let mut certsmith = "certsmith bundle --target aws-alb".to_string();
+        if !default {
+            certsmith.push_str(&format!(" --trust-store {store}"));
         }
-        // Added before the CRL it replaces is removed: revocation never lapses.
-        for u in &changed {
-            let f = &u.file;
-            v.push(format!("aws s3 cp {d}/{f} s3://BUCKET/certsmith/{f}"));
+        if let Some(o) = &n.opts.out {
+            certsmith.push_str(&format!(" --out {}", quoted(&o.display().to_string())));
+        }
+        let add = |file: &str| {
+            format!(
+                "aws elbv2 add-trust-store-revocations --trust-store-arn TRUST_STORE_ARN --revocation-contents S3Bucket=BUCKET,S3Key={prefix}/{file},RevocationType=CRL --query 'TrustStoreRevocations[].RevocationId' --output text"
+            )
+        };
+        let remove = |id: Option<u64>| {
+            format!(
+                "aws elbv2 remove-trust-store-revocations --trust-store-arn TRUST_STORE_ARN --revocation-ids {}",
+                id.map_or_else(|| "REVOCATION_ID".to_string(), |i| i.to_string())
+            )
+        };
+        let mut v = vec![format!(
+            "aws s3 cp {} s3://BUCKET/{prefix}/ca-bundle.pem",
+            quoted(&format!("{d}/ca-bundle.pem"))
+        )];
+        for u in &plan.uploads {
             v.push(format!(
-                "aws elbv2 add-trust-store-revocations --trust-store-arn TRUST_STORE_ARN --revocation-contents S3Bucket=BUCKET,S3Key=certsmith/{f},RevocationType=CRL"
+                "aws s3 cp {} s3://BUCKET/{prefix}/{}",
+                quoted(&format!("{d}/{}", u.file)),
+                u.file
             ));
         }
-        let replaced: Vec<_> = changed
-            .iter()
-            .filter_map(|u| Some((u, u.replaces.as_ref()?)))
-            .collect();
-        if !replaced.is_empty() {
-            v.push(
-                "aws elbv2 describe-trust-store-revocations --trust-store-arn TRUST_STORE_ARN"
-                    .into(),
-            );
+        v.push(format!("aws elbv2 create-trust-store --name {name} --ca-certificates-bundle-s3-bucket BUCKET --ca-certificates-bundle-s3-key {prefix}/ca-bundle.pem"));
+        if !plan.uploads.is_empty() {
+            v.push(format!("# a new trust store needs every CRL: add each, then confirm the RevocationId it prints ({certsmith} --uploaded CA=REVOCATION_ID):"));
+            for u in &plan.uploads {
+                v.push(add(&u.file));
+                v.push(format!("{certsmith} --uploaded {}=REVOCATION_ID", u.ca));
+            }
         }
-        for (u, old) in replaced {
+        v.push(format!(
+            "# or, the existing trust store '{store}': replace its bundle"
+        ));
+        v.push(format!("aws elbv2 modify-trust-store --trust-store-arn TRUST_STORE_ARN --ca-certificates-bundle-s3-bucket BUCKET --ca-certificates-bundle-s3-key {prefix}/ca-bundle.pem"));
+        for l in &plan.leftovers {
             v.push(format!(
-                "# in that list, find the RevocationId of {} of CA '{}' (NumberOfRevokedEntries {}), which {} replaces, and remove it:",
-                number(&old.crl_number),
-                u.ca,
-                old.entries,
-                number(&u.crl.crl_number)
+                "# CA '{}' is no longer in the bundle: remove its list, then clear its record",
+                l.ca
             ));
-            v.push("aws elbv2 remove-trust-store-revocations --trust-store-arn TRUST_STORE_ARN --revocation-ids REVOCATION_ID".into());
+            v.push(remove(l.crl.revocation_id));
+            v.push(format!("{certsmith} --removed {}", l.ca));
+        }
+        let changed: Vec<_> = plan.uploads.iter().filter(|u| u.changed).collect();
+        if !plan.uploads.is_empty() && changed.is_empty() {
+            v.push(format!("# every CRL is the one confirmed for trust store '{store}': nothing to add (--force prints every add again)"));
+        }
+        if !changed.is_empty() && !plan.any_confirmed {
+            v.push("# nothing was confirmed for this trust store yet: lists it already holds (aws elbv2 describe-trust-store-revocations --trust-store-arn TRUST_STORE_ARN) are removed by hand once the adds below are confirmed".into());
+        }
+        // Each CA in turn: add, confirm, then remove the list it replaces, so
+        // revocation never lapses and one free list is enough.
+        for u in changed {
+            v.push(add(&u.file));
+            v.push(format!("{certsmith} --uploaded {}=REVOCATION_ID", u.ca));
+            if let Some(old) = &u.replaces {
+                v.push(remove(old.revocation_id));
+            }
         }
         v.push("aws elbv2 modify-listener --listener-arn LISTENER_ARN --mutual-authentication Mode=verify,TrustStoreArn=TRUST_STORE_ARN".into());
         v
     }
 }
 
-/// `CRL #3`, or `the CRL` when it has no number.
-fn number(n: &Option<String>) -> String {
-    n.as_ref()
-        .map_or_else(|| "the CRL".to_string(), |n| format!("CRL #{n}"))
+/// `text` quoted for a POSIX shell when it holds anything but plain path characters.
+fn quoted(text: &str) -> String {
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@=".contains(&b));
+    if plain && !text.is_empty() {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }

@@ -441,13 +441,19 @@ pub fn crl_checking_server(target: &'static str, c: &Contents) -> Vec<Finding> {
         .done()
 }
 
-/// What an ALB trust store's revocation quotas count: the CRLs, their
-/// entries together, and the largest CRL file (issuer, bytes).
+/// What an ALB trust store's revocation quotas count at the peak of the
+/// printed steps: the CRLs, their entries together, and the largest CRL
+/// file (issuer, bytes). Each replaced list is removed right after its
+/// replacement is added, so the peak holds one list more and the entries
+/// of the largest replaced list more.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AlbRevocations {
     pub lists: usize,
     pub entries: usize,
     pub largest: Option<(String, usize)>,
+    /// Entries of the largest list replaced (added, then removed); `None`
+    /// when no list is replaced.
+    pub largest_replaced: Option<usize>,
 }
 
 impl AlbRevocations {
@@ -466,6 +472,7 @@ impl AlbRevocations {
                     )
                 })
                 .max_by_key(|(_, n)| *n),
+            largest_replaced: c.replaced_entries.iter().copied().max(),
         }
     }
 }
@@ -474,31 +481,38 @@ impl AlbRevocations {
 const ALB_QUOTAS: &str = "AWS, Quotas for your Application Load Balancers, https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html";
 
 impl Rules {
-    /// The ALB trust store's revocation quotas: at most 30 revocation
-    /// lists, 500,000 revocation entries in all, 50 MB per CRL file.
+    /// The ALB trust store's revocation quotas at the peak of the printed
+    /// steps: at most 30 revocation lists, 500,000 revocation entries in
+    /// all, 50 MB per CRL file (AWS states "50 MB": 50,000,000 bytes).
     pub fn alb_revocation_quotas(&mut self, r: &AlbRevocations) -> &mut Self {
         const LISTS: usize = 30;
         const ENTRIES: usize = 500_000;
-        const FILE: usize = 50 * 1024 * 1024;
-        if r.lists > LISTS {
+        const FILE: usize = 50_000_000;
+        let (lists, entries, during) = match r.largest_replaced {
+            Some(old) => (
+                r.lists + 1,
+                r.entries.saturating_add(old),
+                " while a CRL is added before the one it replaces is removed",
+            ),
+            None => (r.lists, r.entries, ""),
+        };
+        if lists > LISTS {
             self.push(
                 Level::Error,
                 "revocation-list-count",
                 None,
                 format!(
-                    "the bundle holds {} CRLs; a trust store takes at most {LISTS} revocation lists ({ALB_QUOTAS}); bundle fewer CAs with --ca",
-                    r.lists
+                    "the trust store would hold {lists} CRLs{during}; a trust store takes at most {LISTS} revocation lists ({ALB_QUOTAS}); bundle fewer CAs with --ca"
                 ),
             );
         }
-        if r.entries > ENTRIES {
+        if entries > ENTRIES {
             self.push(
                 Level::Error,
                 "revocation-entry-count",
                 None,
                 format!(
-                    "the CRLs list {} revoked certificates; a trust store takes at most {ENTRIES} revocation entries ({ALB_QUOTAS}); expired entries leave a CRL after `certsmith ca set-crl CA --prune-after LENGTH`",
-                    r.entries
+                    "the CRLs would list {entries} revoked certificates{during}; a trust store takes at most {ENTRIES} revocation entries ({ALB_QUOTAS}); expired entries leave a CRL after `certsmith ca set-crl CA --prune-after LENGTH`"
                 ),
             );
         }

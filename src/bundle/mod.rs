@@ -121,6 +121,9 @@ pub struct Contents {
     pub certs: Vec<CertInfo>,
     pub crls: Vec<CrlInfo>,
     pub now: time::OffsetDateTime,
+    /// Entries of each list the printed steps add a replacement for before
+    /// removing it (ALB revocation lists); empty when checking a file.
+    pub replaced_entries: Vec<usize>,
 }
 
 /// Whether and how a target takes CRLs.
@@ -167,7 +170,7 @@ pub struct NextInput<'a> {
     pub opts: &'a Options,
     /// Each CA's CRL file and whether it changed since the last bundle
     /// (targets whose [`Target::tracks_crl_uploads`]).
-    pub crl_uploads: &'a [crl_uploads::CrlUpload],
+    pub crl_uploads: &'a crl_uploads::Plan,
 }
 
 /// A trust-store target: its name, CRL handling, rules, extra files and next commands.
@@ -206,6 +209,9 @@ pub struct Options {
     /// Print the upload of every CRL, changed or not (targets that track
     /// CRL uploads).
     pub force: bool,
+    /// The trust store whose confirmed CRL uploads count (`--trust-store`;
+    /// `None`: [`crl_uploads::DEFAULT_TRUST_STORE`]).
+    pub trust_store: Option<String>,
 }
 
 /// One line of `manifest.json`.
@@ -228,8 +234,8 @@ pub struct BundleResult {
     pub warnings: Vec<Finding>,
     pub next: Vec<String>,
     /// Each CA's CRL file, whether it must be uploaded and what it replaces.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub crl_uploads: Vec<crl_uploads::CrlUpload>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crl_uploads: Option<crl_uploads::Plan>,
 }
 
 /// Checks any PEM text against `target`'s rules (`verify --target`).
@@ -254,6 +260,7 @@ pub fn check_pem(target: &dyn Target, text: &str, what: &str) -> Result<Vec<Find
         certs,
         crls,
         now: clock::now()?,
+        replaced_entries: Vec::new(),
     };
     Ok(target.check(&contents))
 }
@@ -363,6 +370,7 @@ pub fn build(
             "aws-iot",
         ),
         (opts.force, "--force", "aws-alb"),
+        (opts.trust_store.is_some(), "--trust-store", "aws-alb"),
     ] {
         if given && target.name() != only {
             return Err(Error::input(format!(
@@ -409,11 +417,34 @@ pub fn build(
             }
         }
     }
+    let uploads = if target.tracks_crl_uploads() && want_crls {
+        let store = opts
+            .trust_store
+            .as_deref()
+            .unwrap_or(crl_uploads::DEFAULT_TRUST_STORE);
+        crl_uploads::check_trust_store(store)?;
+        let files: Vec<(String, String, &[u8], Vec<&CrlInfo>)> = ca_names
+            .iter()
+            .filter_map(|n| {
+                let (_, _, pem) = crls.iter().find(|c| &c.0 == n)?;
+                let of_ca = crls.iter().filter(|c| &c.0 == n).map(|c| &c.1).collect();
+                Some((n.clone(), crl_uploads::file_name(n), pem.as_bytes(), of_ca))
+            })
+            .collect();
+        Some(crl_uploads::plan(ledger, store, &files, opts.force)?)
+    } else {
+        None
+    };
     let contents = Contents {
         text: text.clone(),
         certs: selected.iter().map(|s| s.1.clone()).collect(),
         crls: crls.iter().map(|c| c.1.clone()).collect(),
         now: clock::now()?,
+        replaced_entries: uploads
+            .iter()
+            .flat_map(|p| &p.uploads)
+            .filter_map(|u| u.replaces.as_ref().map(|r| r.entries))
+            .collect(),
     };
     let mut findings = target.check(&contents);
     if opts.with_crl && support == CrlSupport::Unsupported {
@@ -435,15 +466,12 @@ pub fn build(
     let mut out: Vec<(String, Vec<u8>, bool)> = Vec::new();
     out.push(("ca-bundle.pem".into(), text.as_bytes().to_vec(), false));
     let mut crl_files = Vec::new();
-    // (CA, file name, index in `out`) of each per-CA CRL file.
-    let mut per_ca: Vec<(String, String, usize)> = Vec::new();
     if want_crls {
         match support {
             CrlSupport::PerCa => {
                 for n in &ca_names {
                     if let Some((_, _, pem)) = crls.iter().find(|c| &c.0 == n) {
-                        let f = format!("crl-{n}.pem");
-                        per_ca.push((n.clone(), f.clone(), out.len()));
+                        let f = crl_uploads::file_name(n);
                         out.push((f.clone(), pem.as_bytes().to_vec(), false));
                         crl_files.push(f);
                     }
@@ -498,18 +526,6 @@ pub fn build(
     for f in extra {
         out.push((f.name, f.bytes, f.secret));
     }
-    let uploads = if target.tracks_crl_uploads() {
-        let files: Vec<(String, String, &[u8], Vec<&CrlInfo>)> = per_ca
-            .iter()
-            .map(|(n, f, i)| {
-                let of_ca = crls.iter().filter(|c| &c.0 == n).map(|c| &c.1).collect();
-                (n.clone(), f.clone(), out[*i].1.as_slice(), of_ca)
-            })
-            .collect();
-        crl_uploads::plan(ledger, target.name(), &files, opts.force)?
-    } else {
-        Vec::new()
-    };
     let stage_root = if dir.starts_with(&pki.root) {
         pki.root.clone()
     } else {
@@ -522,15 +538,14 @@ pub fn build(
         staged.add(&dir.join(name), bytes, mode, Existing::Replace)?;
         names.push(name.clone());
     }
-    let files = if uploads.iter().any(|u| u.changed) {
-        // Recorded once the files are in place; put back if it cannot be.
-        let placed = staged.place()?;
-        let recorded = pki
-            .open_ledger()
-            .and_then(|mut l| crl_uploads::record(&mut l, target.name(), &uploads));
-        placed.settle(recorded)?
-    } else {
-        staged.commit()?
+    // Nothing is recorded: the operator confirms each upload (`--uploaded`).
+    let files = staged.commit()?;
+    let no_plan = crl_uploads::Plan {
+        trust_store: opts
+            .trust_store
+            .clone()
+            .unwrap_or_else(|| crl_uploads::DEFAULT_TRUST_STORE.to_string()),
+        ..Default::default()
     };
     let next = target.next_steps(&NextInput {
         dir: &dir,
@@ -538,7 +553,7 @@ pub fn build(
         crl_files: &crl_files,
         depth: checks::ca_depth(&contents.certs),
         opts,
-        crl_uploads: &uploads,
+        crl_uploads: uploads.as_ref().unwrap_or(&no_plan),
     });
     Ok(BundleResult {
         target: target.name(),
@@ -549,6 +564,44 @@ pub fn build(
         next,
         crl_uploads: uploads,
     })
+}
+
+/// `bundle --target aws-alb --uploaded CA=ID / --removed CA`: records
+/// what the operator confirmed for the trust store of `opts` (see
+/// [`crl_uploads`]), reading the CRL files of the bundle directory
+/// (`opts.out` or the default one). Writes no bundle.
+pub fn confirm_uploads(
+    pki: &Pki,
+    target_name: &str,
+    opts: &Options,
+    uploaded: &[String],
+    removed: &[String],
+) -> Result<Vec<crl_uploads::Confirmed>> {
+    let target = target(target_name)?;
+    if !target.tracks_crl_uploads() {
+        return Err(Error::input(format!(
+            "--uploaded and --removed are only used by --target aws-alb, not '{}'",
+            target.name()
+        )));
+    }
+    let pairs = uploaded
+        .iter()
+        .map(|u| crl_uploads::parse_uploaded(u))
+        .collect::<Result<Vec<_>>>()?;
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| pki.root.join("bundles").join(target.name()));
+    let _lock = crate::lock::shared(&pki.root)?;
+    crl_uploads::confirm(
+        pki,
+        opts.trust_store
+            .as_deref()
+            .unwrap_or(crl_uploads::DEFAULT_TRUST_STORE),
+        &dir,
+        &pairs,
+        removed,
+    )
 }
 
 /// The PEM text of every CRL in `crls`, concatenated.

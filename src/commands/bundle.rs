@@ -16,7 +16,13 @@ pub fn run(ctx: &Ctx, a: BundleArgs) -> Result<()> {
         cert: a.cert.clone(),
         pass: super::pass_options(&a.pass),
         force: a.force,
+        trust_store: a.trust_store.clone(),
     };
+    if !a.uploaded.is_empty() || !a.removed.is_empty() {
+        let done = bundle::confirm_uploads(&ctx.pki, &a.target, &opts, &a.uploaded, &a.removed)?;
+        confirmed(ctx, &done);
+        return Ok(());
+    }
     let result = bundle::bundle(&ctx.pki, &a.target, &opts)?;
     report(ctx, &result);
     Ok(())
@@ -50,4 +56,42 @@ fn report(ctx: &Ctx, r: &BundleResult) {
         }
     }
     ctx.report(|| human(r), &serde_json::to_value(r).unwrap_or_default());
+}
+
+fn confirmed(ctx: &Ctx, done: &[certsmith::bundle::crl_uploads::Confirmed]) {
+    ctx.report(
+        || {
+            let mut s = super::Lines::new();
+            for c in done {
+                let old = c.replaced.as_ref().and_then(|r| r.revocation_id);
+                match &c.recorded {
+                    Some(r) => {
+                        s.line(format!(
+                            "Recorded RevocationId {} for the CRL{} of CA '{}'.",
+                            r.revocation_id.unwrap_or_default(),
+                            r.crl_number
+                                .as_ref()
+                                .map(|n| format!(" #{n}"))
+                                .unwrap_or_default(),
+                            c.ca
+                        ));
+                        if let Some(old) = old.filter(|o| Some(*o) != r.revocation_id) {
+                            s.line(format!(
+                                "  It replaces RevocationId {old}: remove that list unless done: aws elbv2 remove-trust-store-revocations --trust-store-arn TRUST_STORE_ARN --revocation-ids {old}"
+                            ));
+                        }
+                    }
+                    None => {
+                        s.line(format!(
+                            "Cleared the record of CA '{}' (RevocationId {}).",
+                            c.ca,
+                            old.map_or_else(|| "unknown".to_string(), |o| o.to_string())
+                        ));
+                    }
+                }
+            }
+            s
+        },
+        &serde_json::json!({ "confirmed": done }),
+    );
 }

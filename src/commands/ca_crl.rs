@@ -31,9 +31,9 @@ pub fn run(ctx: &Ctx, a: SetCrlArgs) -> Result<()> {
             s.line(format!(
                 "CRLs of CA '{}': nextUpdate {}{}, expired certificates listed until {}{} after their notAfter.",
                 r.ca,
-                r.next_update,
+                r.next_update_words,
                 default(r.next_update_is_default),
-                r.prune_after,
+                r.prune_after_words,
                 default(r.prune_after_is_default)
             ));
             s.line(format!(

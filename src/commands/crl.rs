@@ -29,6 +29,14 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
             ),
         );
     }
+    for (n, at) in &report.expired {
+        super::diagnostic(
+            "note: ",
+            &format!(
+                "CA '{n}' expired on {at}; it gets no CRL any more (retire it: bundle without it)"
+            ),
+        );
+    }
     let p = super::pki_flag(ctx);
     ctx.report(
         || {
@@ -69,6 +77,7 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
             "crls": written,
             "skipped": skipped,
             "offline": report.offline,
+            "expired": report.expired.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             "failed": failed.iter().map(|(n, e)| serde_json::json!({"ca": n, "error": e.to_string()})).collect::<Vec<_>>(),
         }),
     );

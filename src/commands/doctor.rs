@@ -1,7 +1,7 @@
 //! `certsmith doctor [--repair]`: check the PKI directory and fix what is safe.
 
 use certsmith::clock;
-use certsmith::doctor::{self, Options, Report, Severity};
+use certsmith::doctor::{self, Fixer, Options, Report, Severity};
 use certsmith::error::{Error, Result};
 use certsmith::passphrase::{PASSPHRASE_ENV, Passphrase};
 
@@ -85,18 +85,22 @@ fn human(r: &Report, repair: bool) -> super::Lines {
 /// CRL past its nextUpdate needs `crl`; `--repair` fixes neither, so it is
 /// suggested only when some other problem is left.
 fn next_step(r: &Report) -> String {
-    let open = r.open_problems();
-    let repairable = open.saturating_sub(r.token_problems + r.manual_fixes.len());
-    if repairable == open {
+    let fixers = r.open_fixers();
+    let repairable = fixers.iter().filter(|f| ***f == Fixer::Repair).count();
+    if repairable == fixers.len() {
         return "run `certsmith doctor --repair` to fix what is safe to fix".into();
     }
-    let mut steps = r.manual_fixes.clone();
-    if r.token_problems > 0 {
-        steps.push(if repairable > 0 {
-            "check the token's module, the token and its PIN (or run `certsmith key offline <ca>` for a CA whose token is away)"
-        } else {
-            TOKEN_NEXT
-        }.to_string());
+    let mut steps: Vec<String> = Vec::new();
+    for f in &fixers {
+        let step = match f {
+            Fixer::Manual(m) => m.clone(),
+            Fixer::Token if repairable > 0 => "check the token's module, the token and its PIN (or run `certsmith key offline <ca>` for a CA whose token is away)".to_string(),
+            Fixer::Token => TOKEN_NEXT.to_string(),
+            Fixer::Repair => continue,
+        };
+        if !steps.contains(&step) {
+            steps.push(step);
+        }
     }
     let mut s = steps.join("; ");
     if repairable > 0 {

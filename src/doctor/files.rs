@@ -342,7 +342,26 @@ pub fn crl(
     let Some(next) = crl.next_update().map(|t| t.to_datetime()) else {
         return;
     };
-    let fix = if offline {
+    // An expired CA gets no new CRL: its CRL going stale is no problem of its own.
+    if cert.not_after <= opts.now {
+        report.add(
+            Severity::Note,
+            "crl",
+            Some(shown),
+            format!(
+                "CA '{ca}' expired on {}, so its CRL is no longer renewed; retire it (bundle without it)",
+                crate::clock::rfc3339(cert.not_after)
+            ),
+        );
+        return;
+    }
+    let fix = if next >= cert.not_after {
+        // A new CRL would be shortened to the same notAfter.
+        format!(
+            "its CRLs cannot outlast the CA ({}): rotate the CA (a new CA, then retire '{ca}')",
+            crate::clock::rfc3339(cert.not_after)
+        )
+    } else if offline {
         format!(
             "bring its key back (`certsmith key online {ca}`) and run `certsmith crl --ca {ca}`"
         )
@@ -351,14 +370,14 @@ pub fn crl(
     };
     let when = crate::clock::rfc3339(next);
     if next < opts.now {
-        report.problem(
+        report.problem_fixed_by(
             "crl",
             shown,
             format!(
                 "CRL of CA '{ca}' is past its nextUpdate ({when}); verifiers will reject it; {fix}"
             ),
+            super::Fixer::Manual(fix),
         );
-        report.manual_fixes.push(fix);
     } else if next - opts.now < crl_warning_window(crl.last_update().to_datetime(), next) {
         report.add(
             Severity::Warning,
@@ -377,8 +396,7 @@ pub fn crl(
 /// job that failed once; a root's 180-day CRL: 30 days to fetch its key
 /// from the safe).
 pub fn crl_warning_window(this_update: OffsetDateTime, next_update: OffsetDateTime) -> Duration {
-    let interval: Duration = next_update - this_update;
-    std::cmp::min(interval / 4_i32, Duration::days(30))
+    crate::crl::due_window(this_update, next_update)
 }
 
 /// `36 hours`, `12 days`.

@@ -23,6 +23,18 @@ pub enum Severity {
     Note,
 }
 
+/// What fixes a problem, set where the problem is found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Fixer {
+    /// `doctor --repair`.
+    #[default]
+    Repair,
+    /// A command or step for a person, as printed in the hint.
+    Manual(String),
+    /// The token's module, the token or its PIN.
+    Token,
+}
+
 /// One thing `doctor` found.
 #[derive(Clone, Debug, Serialize)]
 pub struct Finding {
@@ -34,6 +46,9 @@ pub struct Finding {
     pub message: String,
     /// What `--repair` did about it.
     pub repaired: Option<String>,
+    /// What fixes it (problems only).
+    #[serde(skip)]
+    pub fixer: Fixer,
 }
 
 /// Everything `doctor` found, with counts.
@@ -43,14 +58,6 @@ pub struct Report {
     pub cas: usize,
     pub certificates: usize,
     pub findings: Vec<Finding>,
-    /// Problems with a token key (unreachable token, wrong PIN, a key not
-    /// its certificate's): `--repair` cannot fix them.
-    #[serde(skip)]
-    pub token_problems: usize,
-    /// What fixes the problems that need a command rather than `--repair`
-    /// (a CRL past its nextUpdate: `certsmith crl --ca …`), one per problem.
-    #[serde(skip)]
-    pub manual_fixes: Vec<String>,
 }
 
 impl Report {
@@ -67,14 +74,37 @@ impl Report {
             path,
             message,
             repaired: None,
+            fixer: Fixer::Repair,
         });
     }
+    /// A problem with a token key (unreachable token, wrong PIN, a key not
+    /// its certificate's): `--repair` cannot fix it.
     fn token_problem(&mut self, check: &'static str, path: Option<String>, message: String) {
-        self.token_problems += 1;
-        self.problem(check, path, message);
+        self.problem_fixed_by(check, path, message, Fixer::Token);
     }
+    /// A problem `--repair` fixes.
     fn problem(&mut self, check: &'static str, path: impl Into<Option<String>>, message: String) {
+        self.problem_fixed_by(check, path, message, Fixer::Repair);
+    }
+    fn problem_fixed_by(
+        &mut self,
+        check: &'static str,
+        path: impl Into<Option<String>>,
+        message: String,
+        fixer: Fixer,
+    ) {
         self.add(Severity::Problem, check, path.into(), message);
+        if let Some(f) = self.findings.last_mut() {
+            f.fixer = fixer;
+        }
+    }
+    /// The fixers of the problems `--repair` did not fix, in the order found.
+    pub fn open_fixers(&self) -> Vec<&Fixer> {
+        self.findings
+            .iter()
+            .filter(|f| f.severity == Severity::Problem && f.repaired.is_none())
+            .map(|f| &f.fixer)
+            .collect()
     }
     /// Marks the last finding repaired.
     fn repaired(&mut self, what: impl Into<String>) {
@@ -241,10 +271,21 @@ fn check_record(pki: &Pki, ledger: &Ledger, rec: &CertRecord, opts: &Options, re
     for f in &wanted {
         if std::fs::symlink_metadata(f).is_err() {
             missing = true;
-            report.problem(
+            let shown = rel(pki, f);
+            // A CA key file is nothing `--repair` can make.
+            let fixer = if rec.kind != Kind::Leaf && f.ends_with("ca.key.pem") {
+                Fixer::Manual(format!(
+                    "put the key file back at '{shown}' (or run `certsmith key offline {}` if it is kept in a safe)",
+                    rec.name
+                ))
+            } else {
+                Fixer::Repair
+            };
+            report.problem_fixed_by(
                 "files",
-                rel(pki, f),
-                format!("{what}: '{}' is missing", rel(pki, f)),
+                shown.clone(),
+                format!("{what}: '{shown}' is missing"),
+                fixer,
             );
         }
     }

@@ -8,7 +8,7 @@ use time::Duration;
 use crate::crl_settings::CrlSettings;
 use crate::error::{Error, Result};
 use crate::pki::Pki;
-use crate::validity::length_text;
+use crate::validity::{length_text, length_words};
 
 /// What to store; `None` leaves that setting as it is.
 #[derive(Clone, Debug)]
@@ -24,9 +24,14 @@ pub struct SetCrlReport {
     pub ca: String,
     /// nextUpdate length, e.g. `30d`.
     pub next_update: String,
+    /// The same in words, e.g. `30 days`.
+    #[serde(skip)]
+    pub next_update_words: String,
     /// Whether it is the default of a root or an issuing CA.
     pub next_update_is_default: bool,
     pub prune_after: String,
+    #[serde(skip)]
+    pub prune_after_words: String,
     pub prune_after_is_default: bool,
 }
 
@@ -54,6 +59,9 @@ pub fn set_crl(pki: &Pki, req: &SetCrlRequest) -> Result<SetCrlReport> {
             )));
         }
     }
+    if let Some(d) = req.next_update {
+        crate::crl::check_next_update(d)?;
+    }
     let mut ledger = pki.open_ledger()?;
     let (_, info) = pki.ca(&ledger, &req.ca)?;
     if !crate::ca::publishes_crl(&info) {
@@ -67,8 +75,10 @@ pub fn set_crl(pki: &Pki, req: &SetCrlRequest) -> Result<SetCrlReport> {
     Ok(SetCrlReport {
         ca: req.ca.clone(),
         next_update: length_text(now.next_update_or_default(info.self_signed)),
+        next_update_words: length_words(now.next_update_or_default(info.self_signed)),
         next_update_is_default: now.next_update.is_none(),
         prune_after: length_text(now.prune_after_or_default()),
+        prune_after_words: length_words(now.prune_after_or_default()),
         prune_after_is_default: now.prune_after.is_none(),
     })
 }

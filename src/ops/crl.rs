@@ -31,6 +31,9 @@ pub struct CrlReport {
     pub skipped: Vec<String>,
     /// CAs whose key is away (`key offline`; only without `--ca`).
     pub offline: Vec<String>,
+    /// CAs past their notAfter, with it (RFC 3339; only without `--ca`):
+    /// no CRL can be signed for them, and peers reject their chains already.
+    pub expired: Vec<(String, String)>,
     /// CAs whose CRL could not be written (only without `--ca`).
     pub failed: Vec<(String, Error)>,
 }
@@ -68,11 +71,21 @@ pub fn crl(pki: &Pki, req: &CrlRequest) -> Result<CrlReport> {
         None => ledger.cas()?.into_iter().map(|c| c.cert.name).collect(),
     };
     let mut report = CrlReport::default();
+    let now = crate::clock::now()?;
     for n in &names {
         // A CA whose key is away is skipped unless named with --ca (then
         // loading it says it is offline).
         if req.ca.is_none() && ledger.ca(n)?.is_some_and(|c| c.offline) {
             report.offline.push(n.clone());
+            continue;
+        }
+        // An expired CA is skipped unless named with --ca (then signing refuses it).
+        if req.ca.is_none()
+            && let Ok((_, info)) = pki.ca(&ledger, n)
+            && info.not_after <= now
+        {
+            let at = crate::clock::rfc3339(info.not_after);
+            report.expired.push((n.clone(), at));
             continue;
         }
         let publishes = pki.ca(&ledger, n).and_then(|(_, info)| {
