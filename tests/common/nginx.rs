@@ -56,12 +56,26 @@ impl Drop for Nginx {
     }
 }
 
+/// A loopback port no other server of this test run was given, and one
+/// that no client connection can be using: ports are handed out in turn
+/// from below Linux's ephemeral range (32768 and up, where the kernel puts
+/// outgoing connections and `bind(0)` ports), starting at an offset taken
+/// from the process id so that two test runs at once rarely meet, and a
+/// port that cannot be bound now is skipped.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU16, Ordering};
+    const LOW: u16 = 20000;
+    const SPAN: u16 = 12000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = (std::process::id() % u32::from(SPAN)) as u16;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        assert!(n < SPAN, "no free loopback port left for test servers");
+        let port = LOW + (start + n) % SPAN;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// nginx serving `200 hello` over TLS on `port`, checking clients with
@@ -111,6 +125,12 @@ pub fn start_nginx_with(env: &Env, port: u16, extra: &str) -> Nginx {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            // Something listens: make sure it is this nginx, not a server
+            // another test started on the same port.
+            if let Ok(Some(status)) = n.child.try_wait() {
+                let log = std::fs::read_to_string(n.dir.join("error.log")).unwrap_or_default();
+                panic!("nginx exited ({status}) after port {port} was taken:\n{log}");
+            }
             return n;
         }
         if let Ok(Some(status)) = n.child.try_wait() {
