@@ -48,7 +48,12 @@ impl Purpose {
 pub struct Request {
     pub cert: CertInfo,
     pub intermediates: Vec<CertInfo>,
+    /// Self-signed trusted certificates: the anchors of a full chain.
     pub anchors: Vec<CertInfo>,
+    /// Trusted certificates that are not self-signed (an intermediate in
+    /// the bundle). They are candidate intermediates of a full chain, and
+    /// anchors only when no chain reaches a root (a partial chain).
+    pub partial_anchors: Vec<CertInfo>,
     pub crls: Vec<CrlInfo>,
     /// Treat a certificate whose CA has no CRL here as not revoked (CRLs
     /// collected from the PKI directory) instead of failing (CRLs given with `--crl`).
@@ -112,6 +117,9 @@ impl PeerName {
 pub struct Verified {
     pub chain: Vec<String>,
     pub revocation_checked: bool,
+    /// Anchored at a trusted certificate that is not a root: OpenSSL
+    /// (without -partial_chain) and the servers built on it refuse this.
+    pub partial_chain: bool,
 }
 
 /// Accepts any extended key usage (`--purpose any`).
@@ -125,7 +133,75 @@ impl webpki::ExtendedKeyUsageValidator for AnyUsage {
 
 /// Verifies `req`. An invalid chain is an `Error::failed` whose message is
 /// the most specific reason; unusable input is an `Error::input`.
+///
+/// The chain is built as OpenSSL and the servers on it build it: the
+/// self-signed trusted certificates are the anchors, every other trusted
+/// certificate a candidate intermediate, so a root above a trusted
+/// intermediate is still checked (its validity, pathlen, name constraints
+/// and the CRL that may revoke the intermediate). Only when that finds no
+/// issuer is the chain anchored at any trusted certificate (a partial chain).
 pub fn verify(req: &Request) -> Result<Verified> {
+    if req.anchors.is_empty() && req.partial_anchors.is_empty() {
+        return Err(
+            Error::input("no trust anchor (trusted certificate) was given")
+                .hint("pass --bundle FILE with the root CA, or --ca NAME of this PKI"),
+        );
+    }
+    let full = Request {
+        intermediates: req
+            .intermediates
+            .iter()
+            .chain(req.partial_anchors.iter())
+            .cloned()
+            .collect(),
+        partial_anchors: Vec::new(),
+        ..req.clone()
+    };
+    match verify_path(&full) {
+        Err(Stop::NoIssuer(_)) if !req.partial_anchors.is_empty() => {
+            let partial = Request {
+                anchors: req
+                    .anchors
+                    .iter()
+                    .chain(req.partial_anchors.iter())
+                    .cloned()
+                    .collect(),
+                partial_anchors: Vec::new(),
+                ..req.clone()
+            };
+            verify_path(&partial)
+                .map(|v| Verified {
+                    partial_chain: true,
+                    ..v
+                })
+                .map_err(Stop::error)
+        }
+        r => r.map_err(Stop::error),
+    }
+}
+
+/// Why one attempt at a path failed: no issuer found, or anything else.
+enum Stop {
+    NoIssuer(Error),
+    Other(Error),
+}
+
+impl Stop {
+    fn error(self) -> Error {
+        match self {
+            Stop::NoIssuer(e) | Stop::Other(e) => e,
+        }
+    }
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Stop {
+        Stop::Other(e)
+    }
+}
+
+/// One attempt: a path from the end entity to one of `req.anchors`.
+fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
     // One clock for the whole run: X.509 times have whole seconds, and so
     // has every comparison made here and in webpki.
     let at = req.at.replace_nanosecond(0).unwrap_or(req.at);
@@ -158,10 +234,10 @@ pub fn verify(req: &Request) -> Result<Verified> {
         })
         .collect::<Result<Vec<_>>>()?;
     if anchors.is_empty() {
-        return Err(
-            Error::input("no trust anchor (trusted certificate) was given")
-                .hint("pass --bundle FILE with the root CA, or --ca NAME of this PKI"),
-        );
+        return Err(Stop::NoIssuer(Error::failed(explain(
+            req,
+            &webpki::Error::UnknownIssuer,
+        ))));
     }
     let inter: Vec<CertificateDer<'_>> = req
         .intermediates
@@ -248,10 +324,13 @@ pub fn verify(req: &Request) -> Result<Verified> {
                     let p = only_path(req).ok_or_else(|| Error::failed(explain(req, &e2)))?;
                     (p, true)
                 }
-                Err(e2) => return Err(Error::failed(explain(req, &e2))),
+                Err(e2) => return Err(Error::failed(explain(req, &e2)).into()),
             }
         }
-        Err(e) => return Err(Error::failed(explain(req, &e))),
+        Err(e @ webpki::Error::UnknownIssuer) => {
+            return Err(Stop::NoIssuer(Error::failed(explain(req, &e))));
+        }
+        Err(e) => return Err(Error::failed(explain(req, &e)).into()),
     };
     // The profile rules webpki leaves out, below the anchor (the anchor's
     // own are judged with the anchor chosen below).
@@ -262,13 +341,13 @@ pub fn verify(req: &Request) -> Result<Verified> {
     );
     for (der, role) in below_path {
         if let Some(why) = conformance::check(der, role, req.purpose) {
-            return Err(Error::failed(why));
+            return Err(Error::failed(why).into());
         }
     }
     for l in &req.crls {
         let issuer = all_certs(req).find(|c| c.subject_raw == l.issuer_raw);
         if let Some(why) = conformance::check_crl(&l.der, issuer.map(|c| c.der.as_slice())) {
-            return Err(Error::failed(why));
+            return Err(Error::failed(why).into());
         }
     }
     let mut chain = vec![req.cert.subject.clone()];
@@ -283,7 +362,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
             .chain(path.intermediates.iter().map(Vec::as_slice))
             .collect();
         if let Some(why) = constraints_of_intermediates(req, &below) {
-            return Err(Error::failed(why));
+            return Err(Error::failed(why).into());
         }
     }
     // webpki does not look at a trust anchor's validity or pathlen; OpenSSL
@@ -337,7 +416,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
     }
     match (accepted, best) {
         (Some(a), _) => chain.push(a.subject.clone()),
-        (None, Some((_, why))) => return Err(Error::failed(why)),
+        (None, Some((_, why))) => return Err(Error::failed(why).into()),
         (None, None) => {}
     }
     let cas = path
@@ -358,7 +437,8 @@ pub fn verify(req: &Request) -> Result<Verified> {
                     shown(&ca.subject),
                     shown(w),
                     shown(ex)
-                )));
+                ))
+                .into());
             }
         }
     }
@@ -368,6 +448,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
     Ok(Verified {
         chain,
         revocation_checked: !req.crls.is_empty(),
+        partial_chain: false,
     })
 }
 

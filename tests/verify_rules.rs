@@ -288,3 +288,158 @@ fn a_re_keyed_root_next_to_the_old_one_anchors_its_chain_in_either_bundle_order(
         assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
     }
 }
+
+/// `certsmith verify` on a limbo case whose untrusted intermediates are put
+/// into the bundle in front of the root, the layout `certsmith bundle` writes.
+fn verify_case_int_root_bundle(env: &Env, id: &str, extra: &[&str]) -> Run {
+    let c = limbo_case(env, id);
+    if let Some(ch) = &c.chain {
+        let text =
+            std::fs::read_to_string(ch).unwrap() + &std::fs::read_to_string(&c.bundle).unwrap();
+        std::fs::write(&c.bundle, text).unwrap();
+    }
+    let mut args = vec![
+        "verify",
+        s(&c.peer),
+        "--bundle",
+        s(&c.bundle),
+        "--at",
+        &c.at,
+    ];
+    args.extend_from_slice(extra);
+    env.run(&args)
+}
+
+fn rejected_int_root_bundle(id: &str, extra: &[&str], rule: &str) {
+    let env = Env::new();
+    let before = env.tree_hash();
+    let r = verify_case_int_root_bundle(&env, id, extra);
+    assert_eq!(r.code, 1, "{id}: {}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(rule),
+        "{id}: wanted '{rule}' in: {}",
+        r.stderr
+    );
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn an_expired_root_above_a_trusted_intermediate_fails_the_chain() {
+    rejected_int_root_bundle(
+        "rfc5280::validity::expired-root",
+        &["--purpose", "server"],
+        "certificate 'CN=x509-limbo-root' expired on",
+    );
+}
+
+#[test]
+fn name_constraints_of_a_root_above_trusted_intermediates_are_enforced() {
+    rejected_int_root_bundle(
+        "rfc5280::nc::intermediate-with-san-rejected-by-root-nc",
+        &["--purpose", "server", "--dns", "permitted.example.com"],
+        "name constraints",
+    );
+}
+
+#[test]
+fn a_pathlen_above_trusted_intermediates_is_enforced() {
+    rejected_int_root_bundle(
+        "pathlen::intermediate-violates-pathlen-0",
+        &["--purpose", "server"],
+        "path length constraint",
+    );
+}
+
+/// A root, an issuing CA `int` under it and `dev1` from `int`; returns the
+/// bundle file holding `int` then the root, as `certsmith bundle` writes it.
+fn int_root_pki(env: &Env) -> (PathBuf, PathBuf) {
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(env, AT, &["init", "--cn", "R2", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(
+        env,
+        AT,
+        &["intermediate", "int", "--cn", "I2", "--no-passphrase", "-q"],
+    );
+    crate::trust::ok_at(env, AT, &["issue", "dev1", "--ca", "int", "-q"]);
+    let int = env.pki.join("cas/int/ca.pem");
+    let b = env.path("int-root.pem");
+    std::fs::write(
+        &b,
+        std::fs::read_to_string(&int).unwrap() + &std::fs::read_to_string(env.root_pem()).unwrap(),
+    )
+    .unwrap();
+    (env.cert_dir("dev1").join("cert.pem"), int)
+}
+
+#[test]
+fn an_intermediate_revoked_on_the_roots_crl_fails_a_chain_whose_bundle_holds_both() {
+    let env = Env::new();
+    let (cert, _) = int_root_pki(&env);
+    const LATER: &str = "2026-03-02T00:00:00Z";
+    crate::trust::ok_at(&env, LATER, &["revoke", "int", "--yes", "-q"]);
+    crate::trust::ok_at(&env, LATER, &["crl", "-q"]);
+    let before = env.tree_hash();
+    let err = env.fails(
+        1,
+        &[
+            "verify",
+            s(&cert),
+            "--bundle",
+            s(&env.path("int-root.pem")),
+            "--crl",
+            s(&env.pki.join("cas/root/crl.pem")),
+            "--crl",
+            s(&env.pki.join("cas/int/crl.pem")),
+            "--at",
+            "2026-03-03T00:00:00Z",
+        ],
+    );
+    assert!(err.contains("issuer revoked: CA 'CN=I2'"), "{err}");
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn an_intermediate_only_bundle_is_a_partial_chain_refused_for_openssl_targets() {
+    let env = Env::new();
+    let (cert, int) = int_root_pki(&env);
+    crate::trust::ok_at(&env, "2026-03-02T00:00:00Z", &["crl", "-q"]);
+    // The issuing CA and its CRL, so that the targets' CRL rules hold.
+    let only_int = env.path("int-only.pem");
+    std::fs::write(
+        &only_int,
+        std::fs::read_to_string(&int).unwrap()
+            + &std::fs::read_to_string(env.pki.join("cas/int/crl.pem")).unwrap(),
+    )
+    .unwrap();
+    // The targets' rules judge the CRL's freshness by the clock.
+    let at_run = |extra: &[&str]| {
+        let mut args = vec!["verify", s(&cert), "--bundle", s(&only_int)];
+        args.extend_from_slice(extra);
+        let out = env
+            .command(&args)
+            .env("CERTSMITH_NOW", "2026-03-03T00:00:00Z")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let before = env.tree_hash();
+    for t in ["nginx", "haproxy", "envoy", "generic"] {
+        let (code, _, err) = at_run(&["--target", t]);
+        assert_eq!(code, 1, "{t}: {err}");
+        assert!(err.contains("partial chain"), "{t}: {err}");
+        assert!(err.contains(&format!("target '{t}'")), "{t}: {err}");
+    }
+    assert_eq!(env.tree_hash(), before);
+    let (code, out, err) = at_run(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "warning: partial chain: anchored at a non-root certificate; OpenSSL-based servers need the root"
+        ),
+        "{out}"
+    );
+}

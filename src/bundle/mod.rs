@@ -189,6 +189,12 @@ pub trait Target: Sync {
     fn tracks_crl_uploads(&self) -> bool {
         false
     }
+    /// Whether the store builds chains as OpenSSL does without
+    /// -partial_chain: only a self-signed root ends a chain, so a bundle
+    /// holding an intermediate without its root validates nothing.
+    fn needs_root(&self) -> bool {
+        false
+    }
 }
 
 /// Options of `bundle` (and of `bootstrap`'s final bundle).
