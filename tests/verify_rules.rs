@@ -443,3 +443,242 @@ fn an_intermediate_only_bundle_is_a_partial_chain_refused_for_openssl_targets() 
         "{out}"
     );
 }
+
+/// A root and a server leaf made by OpenSSL the way Easy-RSA makes them
+/// (authorityKeyIdentifier `keyid,issuer:always`), with `root_ext` added to
+/// the root's extensions and `leaf_ext` to the leaf's; returns (root, leaf,
+/// a time inside both).
+fn openssl_chain(env: &Env, root_ext: &str, leaf_ext: &str) -> (PathBuf, PathBuf, String) {
+    let p = |n: &str| env.path(n);
+    std::fs::write(
+        p("root.cnf"),
+        format!(
+            "[req]\ndistinguished_name=dn\n[dn]\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\n\
+             keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n\
+             authorityKeyIdentifier=keyid:always,issuer:always\n{root_ext}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        p("leaf.ext"),
+        format!(
+            "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\n\
+             authorityKeyIdentifier=keyid,issuer:always\nkeyUsage=critical,digitalSignature\n\
+             subjectAltName=DNS:www.example.com\n{leaf_ext}\n"
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let (ok, out) = openssl(args);
+        assert!(ok, "openssl {args:?}: {out}");
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(&p("root.key")),
+        "-out",
+        s(&p("root.pem")),
+        "-subj",
+        "/CN=Easy Root",
+        "-days",
+        "3650",
+        "-set_serial",
+        "0x5a01",
+        "-config",
+        s(&p("root.cnf")),
+        "-extensions",
+        "v3_ca",
+    ]);
+    run(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(&p("leaf.key")),
+        "-out",
+        s(&p("leaf.csr")),
+        "-subj",
+        "/CN=www.example.com",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&p("leaf.csr")),
+        "-CA",
+        s(&p("root.pem")),
+        "-CAkey",
+        s(&p("root.key")),
+        "-set_serial",
+        "0x5a02",
+        "-days",
+        "365",
+        "-extfile",
+        s(&p("leaf.ext")),
+        "-out",
+        s(&p("leaf.pem")),
+    ]);
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::days(1))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    (p("root.pem"), p("leaf.pem"), at)
+}
+
+#[test]
+fn an_easy_rsa_chain_naming_its_issuer_and_serial_in_the_aki_is_valid() {
+    let env = Env::new();
+    let (root, leaf, at) = openssl_chain(&env, "", "extendedKeyUsage=serverAuth");
+    let (ok, out) = openssl_verify(&root, None, &leaf, "sslserver");
+    assert!(ok, "openssl -x509_strict refuses the chain: {out}");
+    for purpose in ["server", "any"] {
+        let r = env.run(&[
+            "verify",
+            s(&leaf),
+            "--bundle",
+            s(&root),
+            "--at",
+            &at,
+            "--purpose",
+            purpose,
+        ]);
+        assert_eq!(r.code, 0, "{purpose}: {}{}", r.stdout, r.stderr);
+    }
+}
+
+#[test]
+fn a_root_with_an_eku_is_refused_only_for_a_purpose_its_eku_excludes() {
+    let env = Env::new();
+    let (root, leaf, at) = openssl_chain(&env, "extendedKeyUsage=clientAuth", "");
+    let base = ["verify", s(&leaf), "--bundle", s(&root), "--at", &at];
+    env.ok(&[&base[..], &["--purpose", "client"]].concat());
+    let before = env.tree_hash();
+    let err = env.fails(1, &[&base[..], &["--purpose", "server"]].concat());
+    assert!(err.contains("trust anchor 'CN=Easy Root'"), "{err}");
+    assert!(err.contains("does not include server"), "{err}");
+    assert_eq!(env.tree_hash(), before);
+    // limbo's root with serverAuth, checked for server use.
+    accepted("webpki::eku::root-has-eku", &["--purpose", "server"]);
+}
+
+#[test]
+fn a_person_named_client_certificate_verifies_for_every_purpose() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(
+        &env,
+        AT,
+        &[
+            "issue",
+            "juergen",
+            "--profile",
+            "client",
+            "--cn",
+            "Jürgen Müller",
+            "--san",
+            "dns:laptop-7.example.com",
+            "-q",
+        ],
+    );
+    let cert = env.cert_dir("juergen").join("cert.pem");
+    for purpose in ["client", "any"] {
+        env.ok(&[
+            "verify",
+            s(&cert),
+            "--bundle",
+            s(&env.root_pem()),
+            "--at",
+            AT,
+            "--purpose",
+            purpose,
+        ]);
+    }
+}
+
+#[test]
+fn a_common_name_spelling_a_san_differently_fails_only_server_use() {
+    rejected(
+        "webpki::cn::case-mismatch",
+        &["--purpose", "server"],
+        "is not spelled as in its subjectAltName",
+    );
+    // The baseline's rule is about server certificates: a client one
+    // whose common name differs in case from its SAN is valid.
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(
+        &env,
+        AT,
+        &[
+            "issue",
+            "web01",
+            "--profile",
+            "client",
+            "--cn",
+            "WEB01.Example.com",
+            "--san",
+            "dns:web01.example.com",
+            "-q",
+        ],
+    );
+    let cert = env.cert_dir("web01").join("cert.pem");
+    env.ok(&[
+        "verify",
+        s(&cert),
+        "--bundle",
+        s(&env.root_pem()),
+        "--at",
+        AT,
+        "--purpose",
+        "client",
+    ]);
+    // An IDN in its Unicode form where the SAN has its A-label.
+    crate::trust::ok_at(
+        &env,
+        AT,
+        &[
+            "issue",
+            "idn",
+            "--profile",
+            "server",
+            "--cn",
+            "münchen.example",
+            "--san",
+            "dns:xn--mnchen-3ya.example",
+            "-q",
+        ],
+    );
+    let cert = env.cert_dir("idn").join("cert.pem");
+    let before = env.tree_hash();
+    let err = env.fails(
+        1,
+        &[
+            "verify",
+            s(&cert),
+            "--bundle",
+            s(&env.root_pem()),
+            "--at",
+            AT,
+            "--purpose",
+            "server",
+        ],
+    );
+    assert!(
+        err.contains("is not spelled as in its subjectAltName"),
+        "{err}"
+    );
+    assert_eq!(env.tree_hash(), before);
+}
