@@ -682,3 +682,29 @@ fn a_common_name_spelling_a_san_differently_fails_only_server_use() {
     );
     assert_eq!(env.tree_hash(), before);
 }
+
+#[test]
+fn a_bundle_certificate_with_a_duplicate_extension_off_the_path_does_not_stop_verify() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(&env, AT, &["issue", "dev", "-q"]);
+    let c = limbo_case(&env, "rfc5280::duplicate-extensions");
+    let bundle = env.path("store.pem");
+    std::fs::write(
+        &bundle,
+        std::fs::read_to_string(&c.peer).unwrap()
+            + &std::fs::read_to_string(env.root_pem()).unwrap(),
+    )
+    .unwrap();
+    let cert = env.cert_dir("dev").join("cert.pem");
+    env.ok(&["verify", s(&cert), "--bundle", s(&bundle), "--at", AT]);
+    // As the only trusted certificate it is judged, and not valid (exit 1).
+    let before = env.tree_hash();
+    let err = env.fails(
+        1,
+        &["verify", s(&c.peer), "--bundle", s(&c.peer), "--at", &c.at],
+    );
+    assert!(err.contains("appears more than once"), "{err}");
+    assert_eq!(env.tree_hash(), before);
+}

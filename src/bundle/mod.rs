@@ -573,7 +573,7 @@ pub fn certs_of(text: &str, what: &str) -> Result<Vec<CertInfo>> {
         .filter(|b| b.tag() == "CERTIFICATE")
         .map(|b| crate::keys::pem_encode("CERTIFICATE", b.contents()))
         .collect();
-    parse_pem_certs(&certs.concat(), what)
+    crate::certinfo::parse_pem_certs_as_is(&certs.concat(), what)
 }
 
 /// A path made absolute, as text, for paths written into server configs.
