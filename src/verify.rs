@@ -10,6 +10,8 @@ use webpki::{
     OwnedCertRevocationList, RevocationCheckDepth, RevocationOptionsBuilder, UnknownStatusPolicy,
 };
 
+use x509_parser::prelude::FromDer;
+
 use crate::certinfo::CertInfo;
 use crate::clock;
 use crate::conformance::{self, Role};
@@ -244,21 +246,17 @@ fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
         .iter()
         .map(|c| CertificateDer::from(c.der.as_slice()))
         .collect();
-    let owned_crls = req
+    // A CRL webpki cannot read is left out here and named below when it
+    // is the CRL of a CA on the path; another CA's CRL is none of our business.
+    let owned_crls: Vec<CertRevocationList<'_>> = req
         .crls
         .iter()
-        .map(|c| {
+        .filter_map(|c| {
             OwnedCertRevocationList::from_der(&c.der)
                 .map(CertRevocationList::from)
-                .map_err(|e| {
-                    Error::failed(format!(
-                        "the CRL of '{}' cannot be used: {}",
-                        c.issuer,
-                        describe_plain(&e)
-                    ))
-                })
+                .ok()
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
     let crl_refs: Vec<&CertRevocationList<'_>> = owned_crls.iter().collect();
     let revocation = RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
         b.with_depth(RevocationCheckDepth::Chain)
@@ -344,7 +342,18 @@ fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
             return Err(Error::failed(why).into());
         }
     }
-    for l in &req.crls {
+    // The CRLs of the CAs on the path, and only those, must be usable.
+    let on_path = |l: &&CrlInfo| {
+        path.intermediates.iter().any(|d| {
+            req.intermediates
+                .iter()
+                .any(|i| i.der == *d && i.subject_raw == l.issuer_raw)
+        }) || der_contents(&l.issuer_raw) == path.anchor_subject.as_slice()
+    };
+    for l in req.crls.iter().filter(on_path) {
+        if let Some(why) = unusable_crl(l) {
+            return Err(Error::failed(why).into());
+        }
         let issuer = all_certs(req).find(|c| c.subject_raw == l.issuer_raw);
         if let Some(why) = conformance::check_crl(&l.der, issuer.map(|c| c.der.as_slice())) {
             return Err(Error::failed(why).into());
@@ -652,6 +661,13 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
             .unwrap_or_else(|| format!("a certificate of the chain of '{leaf}' is not valid yet")),
         E::CertRevoked => revoked_message(req),
         E::UnknownRevocationStatus => {
+            let unusable = std::iter::once(&req.cert)
+                .chain(req.intermediates.iter())
+                .flat_map(|c| req.crls.iter().filter(|l| l.issuer_raw == c.issuer_raw))
+                .find_map(unusable_crl);
+            if let Some(why) = unusable {
+                return why;
+            }
             let missing = std::iter::once(&req.cert)
                 .chain(req.intermediates.iter())
                 .find(|c| !req.crls.iter().any(|l| l.issuer_raw == c.issuer_raw));
@@ -810,6 +826,25 @@ fn revoked_message(req: &Request) -> String {
         "a certificate in the chain of '{}' is revoked",
         req.cert.subject
     )
+}
+
+/// Why webpki cannot use the CRL `l`, if it cannot.
+fn unusable_crl(l: &CrlInfo) -> Option<String> {
+    let e = OwnedCertRevocationList::from_der(&l.der).err()?;
+    let v1 = x509_parser::revocation_list::CertificateRevocationList::from_der(&l.der)
+        .is_ok_and(|(_, c)| c.version().is_none());
+    Some(if v1 {
+        format!(
+            "the CRL of '{}' cannot be used: it is a version 1 CRL (no version field and no extensions, as `openssl ca -gencrl` writes without a crlnumber file), and only version 2 CRLs are supported",
+            shown(&l.issuer)
+        )
+    } else {
+        format!(
+            "the CRL of '{}' cannot be used: {}",
+            shown(&l.issuer),
+            describe_plain(&e)
+        )
+    })
 }
 
 /// webpki's own wording for errors we do not map, lowercased.

@@ -708,3 +708,73 @@ fn a_bundle_certificate_with_a_duplicate_extension_off_the_path_does_not_stop_ve
     assert!(err.contains("appears more than once"), "{err}");
     assert_eq!(env.tree_hash(), before);
 }
+
+#[test]
+fn a_crl_of_a_ca_off_the_path_is_not_judged() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(&env, AT, &["issue", "dev", "-q"]);
+    crate::trust::ok_at(&env, AT, &["crl", "-q"]);
+    // Another CA's CRL without a cRLNumber, next to the root's own.
+    let other = limbo_case(&env, "crl::crlnumber-missing");
+    let cert = env.cert_dir("dev").join("cert.pem");
+    env.ok(&[
+        "verify",
+        s(&cert),
+        "--bundle",
+        s(&env.root_pem()),
+        "--crl",
+        s(&env.pki.join("cas/root/crl.pem")),
+        "--crl",
+        s(&other.crls[0]),
+        "--at",
+        "2026-03-02T00:00:00Z",
+    ]);
+}
+
+#[test]
+fn a_version_1_crl_is_named_as_such() {
+    let env = Env::new();
+    let (root, leaf, at) = openssl_chain(&env, "", "extendedKeyUsage=serverAuth");
+    std::fs::write(env.path("index.txt"), "").unwrap();
+    std::fs::write(
+        env.path("ca.cnf"),
+        format!(
+            "[ca]\ndefault_ca=c\n[c]\ndatabase={}\ndefault_md=sha256\ndefault_crl_days=30\n",
+            s(&env.path("index.txt"))
+        ),
+    )
+    .unwrap();
+    let crl = env.path("v1.crl.pem");
+    let (ok, out) = openssl(&[
+        "ca",
+        "-gencrl",
+        "-config",
+        s(&env.path("ca.cnf")),
+        "-keyfile",
+        s(&env.path("root.key")),
+        "-cert",
+        s(&root),
+        "-out",
+        s(&crl),
+    ]);
+    assert!(ok, "{out}");
+    let before = env.tree_hash();
+    let err = env.fails(
+        1,
+        &[
+            "verify",
+            s(&leaf),
+            "--bundle",
+            s(&root),
+            "--crl",
+            s(&crl),
+            "--at",
+            &at,
+        ],
+    );
+    assert!(err.contains("version 1 CRL"), "{err}");
+    assert!(!err.contains("bad der"), "{err}");
+    assert_eq!(env.tree_hash(), before);
+}

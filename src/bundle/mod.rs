@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::certinfo::{CertInfo, parse_pem_certs};
+use crate::certinfo::CertInfo;
 use crate::crl::CrlInfo;
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
