@@ -310,6 +310,19 @@ fn excluded_purpose(
     })
 }
 
+/// The baseline's key rule for `der` in `role`, as a message, when its key
+/// is one the baseline forbids (RSA under 2048 bits, P-192, DSA…).
+pub fn weak_key_rule(der: &[u8], role: Role) -> Option<String> {
+    let (_, c) = X509Certificate::from_der(der).ok()?;
+    weak_key(&c).map(|why| {
+        format!(
+            "{} '{}' breaks the CA/Browser Forum baseline (6.1.5): {why}",
+            role.as_str(),
+            shown(&c.subject().to_string())
+        )
+    })
+}
+
 /// Server and client certificates: an explicit EKU for the purpose (not
 /// anyExtendedKeyUsage, not critical), and a common name that is one of the
 /// subjectAltName entries.
@@ -507,7 +520,18 @@ fn weak_key(c: &X509Certificate<'_>) -> Option<String> {
         PublicKeyKind::Rsa(bits) if bits < 2048 => {
             Some(format!("its RSA key has {bits} bits (at least 2048)"))
         }
-        PublicKeyKind::Other(what) => Some(format!("its key type ({what}) is not allowed")),
+        // An explicit curve is its parameters in hex: say what it is instead.
+        PublicKeyKind::Other(what)
+            if what.starts_with("ec curve ") && what.contains(' ') && what.len() > 40 =>
+        {
+            Some(
+                "its key is on an elliptic curve given by explicit parameters, not a named curve"
+                    .into(),
+            )
+        }
+        PublicKeyKind::Other(what) => {
+            Some(format!("its key type ({}) is not allowed", shown(&what)))
+        }
         _ => None,
     }
 }

@@ -215,7 +215,7 @@ fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
         }
         Error::failed(format!(
             "'{}' cannot be used as an end-entity certificate: {}",
-            req.cert.subject,
+            shown(&req.cert.subject),
             describe_plain(&e)
         ))
     })?;
@@ -400,7 +400,7 @@ fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
                 1,
                 format!(
                     "path length constraint violated: trust anchor '{}' allows {limit} intermediate CA(s) below it, the chain has {below_anchor}",
-                    a.subject
+                    shown(&a.subject)
                 ),
             ))
         } else if own_constraints {
@@ -616,14 +616,14 @@ fn window_message(c: &CertInfo, at: OffsetDateTime) -> String {
     if at > c.not_after {
         format!(
             "certificate '{}' expired on {} (checked at {})",
-            c.subject,
+            shown(&c.subject),
             clock::rfc3339(c.not_after),
             clock::rfc3339(at)
         )
     } else {
         format!(
             "certificate '{}' is not valid before {} (checked at {})",
-            c.subject,
+            shown(&c.subject),
             clock::rfc3339(c.not_before),
             clock::rfc3339(at)
         )
@@ -640,7 +640,7 @@ fn all_certs(req: &Request) -> impl Iterator<Item = &CertInfo> {
 /// The most specific message for a webpki error.
 fn explain(req: &Request, e: &webpki::Error) -> String {
     use webpki::Error as E;
-    let leaf = &req.cert.subject;
+    let leaf = shown(&req.cert.subject);
     // A CA of the chain listed in a given CRL is the reason, whatever
     // webpki stumbled on first (the leaf's unknown status, say).
     if matches!(
@@ -648,6 +648,20 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
         E::CertRevoked | E::UnknownRevocationStatus | E::UnknownIssuer
     ) && let Some(why) = revoked_issuer(req)
     {
+        return why;
+    }
+    // A signature webpki cannot check: an issuer's key the baseline
+    // forbids is the reason, not tampering.
+    #[allow(deprecated)]
+    let signature_error = matches!(
+        e,
+        E::InvalidSignatureForPublicKey
+            | E::UnsupportedSignatureAlgorithm
+            | E::UnsupportedSignatureAlgorithmContext(_)
+            | E::UnsupportedSignatureAlgorithmForPublicKey
+            | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+    );
+    if signature_error && let Some(why) = weak_issuer(req) {
         return why;
     }
     match e {
@@ -674,7 +688,7 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
             match missing {
                 Some(c) => format!(
                     "revocation status of '{}' is unknown: no CRL from its issuer '{}' was given",
-                    c.subject, c.issuer
+                    shown(&c.subject), shown(&c.issuer)
                 ),
                 None => format!("revocation status of the chain of '{leaf}' is unknown"),
             }
@@ -687,7 +701,7 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
                     l.next_update
                         .is_some_and(|n| n.unix_timestamp() as u64 == next_update.as_secs())
                 })
-                .map(|l| l.issuer.clone())
+                .map(|l| shown(&l.issuer))
                 .unwrap_or_default();
             let when = OffsetDateTime::from_unix_timestamp(next_update.as_secs() as i64)
                 .map(clock::rfc3339)
@@ -717,7 +731,7 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
         ),
         E::NameConstraintViolation => format!(
             "'{leaf}' violates the name constraints of a CA in its chain (names: {})",
-            req.cert.sans.join(", ")
+            shown(&req.cert.sans.join(", "))
         ),
         // webpki reports the last error of the paths it tried: name the
         // certificate whose signature really fails, or, when every
@@ -741,8 +755,32 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
         E::EndEntityUsedAsCa => format!(
             "a certificate with basicConstraints CA:FALSE appears as an issuer in the chain of '{leaf}'"
         ),
+        #[allow(deprecated)]
+        E::UnsupportedSignatureAlgorithm
+        | E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKey
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => format!(
+            "a signature in the chain of '{leaf}' uses an algorithm or key that is not accepted (accepted: RSA of 2048 bits or more with SHA-256/384/512 or PSS, ECDSA P-256/P-384/P-521 with SHA-256/384/512, Ed25519; not SHA-1, DSA, P-192 or explicit curve parameters)"
+        ),
         other => format!("'{leaf}' is not valid: {}", describe_plain(other)),
     }
+}
+
+/// The key rule an issuer by name of a certificate of the request breaks.
+fn weak_issuer(req: &Request) -> Option<String> {
+    let issuers = |c: &CertInfo| {
+        let raw = c.issuer_raw.clone();
+        req.intermediates
+            .iter()
+            .map(|i| (i, Role::Intermediate))
+            .chain(req.anchors.iter().map(|a| (a, Role::Anchor)))
+            .filter(move |(i, _)| i.subject_raw == raw)
+            .collect::<Vec<_>>()
+    };
+    std::iter::once(&req.cert)
+        .chain(req.intermediates.iter())
+        .flat_map(issuers)
+        .find_map(|(i, role)| conformance::weak_key_rule(&i.der, role))
 }
 
 /// "bad signature: …" naming a certificate none of whose issuers by name
@@ -782,8 +820,8 @@ fn unplaced_issuer(req: &Request) -> String {
     std::iter::once(&req.cert)
         .chain(req.intermediates.iter())
         .find(|c| !known.contains(&c.issuer_raw.as_slice()))
-        .map(|c| c.issuer.clone())
-        .unwrap_or_else(|| req.cert.issuer.clone())
+        .map(|c| shown(&c.issuer))
+        .unwrap_or_else(|| shown(&req.cert.issuer))
 }
 
 /// "issuer revoked: …" when a CA above the leaf is listed in a given CRL.
@@ -797,10 +835,10 @@ fn revoked_issuer(req: &Request) -> Option<String> {
         let (when, why) = (&e.revoked_at, e.reason);
         Some(format!(
             "issuer revoked: CA '{}' above '{}' was revoked on {} (reason {why}) by '{}'",
-            c.subject,
-            req.cert.subject,
+            shown(&c.subject),
+            shown(&req.cert.subject),
             clock::rfc3339(*when),
-            c.issuer
+            shown(&c.issuer)
         ))
     })
 }
@@ -814,17 +852,17 @@ fn revoked_message(req: &Request) -> String {
                 let (when, why) = (&e.revoked_at, e.reason);
                 return format!(
                     "certificate '{}' (serial {}) was revoked on {} (reason {why}) by '{}'",
-                    c.subject,
+                    shown(&c.subject),
                     crate::serial::to_hex(&c.serial),
                     clock::rfc3339(*when),
-                    c.issuer
+                    shown(&c.issuer)
                 );
             }
         }
     }
     format!(
         "a certificate in the chain of '{}' is revoked",
-        req.cert.subject
+        shown(&req.cert.subject)
     )
 }
 
@@ -847,11 +885,17 @@ fn unusable_crl(l: &CrlInfo) -> Option<String> {
     })
 }
 
-/// webpki's own wording for errors we do not map, lowercased.
+/// webpki's own wording for errors we do not map: the error's name alone,
+/// lowercased, never its internal fields (OID bytes, algorithm lists).
 fn describe_plain(e: &webpki::Error) -> String {
     let s = format!("{e:?}");
+    let name = s
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches("Context");
     let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
+    for (i, ch) in name.chars().enumerate() {
         if ch.is_ascii_uppercase() {
             if i > 0 {
                 out.push(' ');

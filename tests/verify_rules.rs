@@ -778,3 +778,29 @@ fn a_version_1_crl_is_named_as_such() {
     assert!(!err.contains("bad der"), "{err}");
     assert_eq!(env.tree_hash(), before);
 }
+
+#[test]
+fn a_weak_or_unsupported_key_is_named_in_one_short_line_not_as_tampering() {
+    for (id, rule) in [
+        (
+            "webpki::forbidden-weak-rsa-key-in-root",
+            "trust anchor 'CN=x509-limbo-root' breaks the CA/Browser Forum baseline (6.1.5): its RSA key has 1024 bits",
+        ),
+        (
+            "webpki::forbidden-dsa-root",
+            "CA/Browser Forum baseline (6.1.5)",
+        ),
+        (
+            "webpki::forbidden-p192-root",
+            "CA/Browser Forum baseline (6.1.5)",
+        ),
+        ("webpki::explicit-curve", "explicit parameters"),
+        ("pathological::nc-dos-1", "trailing data"),
+    ] {
+        let err = rejected(id, &[], rule);
+        assert!(!err.contains("tampered"), "{id}: {err}");
+        assert!(!err.contains("[6, "), "{id}: {err}");
+        assert_eq!(err.lines().count(), 1, "{id}: {err}");
+        assert!(err.len() < 300, "{id}: {} bytes: {err}", err.len());
+    }
+}
