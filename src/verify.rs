@@ -149,7 +149,11 @@ pub fn verify(req: &Request) -> Result<Verified> {
                 .hint("pass --bundle FILE with the root CA, or --ca NAME of this PKI"),
         );
     }
+    // One clock for the whole run: X.509 times have whole seconds, and so
+    // has every comparison and every message.
+    let at = req.at.replace_nanosecond(0).unwrap_or(req.at);
     let full = Request {
+        at,
         intermediates: req
             .intermediates
             .iter()
@@ -162,6 +166,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
     match verify_path(&full) {
         Err(Stop::NoIssuer(_)) if !req.partial_anchors.is_empty() => {
             let partial = Request {
+                at,
                 anchors: req
                     .anchors
                     .iter()

@@ -804,3 +804,18 @@ fn a_weak_or_unsupported_key_is_named_in_one_short_line_not_as_tampering() {
         assert!(err.len() < 300, "{id}: {} bytes: {err}", err.len());
     }
 }
+
+#[test]
+fn messages_show_the_whole_second_the_chain_was_checked_at() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(&env, AT, &["issue", "dev", "--validity", "10d", "-q"]);
+    let cert = env.cert_dir("dev").join("cert.pem");
+    let root = env.root_pem();
+    let args = ["verify", s(&cert), "--bundle", s(&root)];
+    let err = env.fails(1, &[&args[..], &["--at", "2026-03-20T10:20:30.999Z"]].concat());
+    assert!(err.contains("(checked at 2026-03-20T10:20:30Z)"), "{err}");
+    let out = env.ok(&[&args[..], &["--at", "2026-03-02T10:20:30.999Z"]].concat());
+    assert!(out.contains("at 2026-03-02T10:20:30Z"), "{out}");
+}

@@ -53,6 +53,9 @@ pub fn verify(pki: &Pki, req: &VerifyRequest) -> Result<VerifyReport> {
         Some(t) => t,
         None => clock::now()?,
     };
+    // One clock, in whole seconds as X.509 times are: the run and every
+    // message use the same second.
+    let at = at.replace_nanosecond(0).unwrap_or(at);
     // The certificate and its chain are read as they are: one that breaks
     // RFC 5280's profile is not valid (exit 1), not unreadable.
     let mut certs = read_certs_as_is(&req.cert)?;
