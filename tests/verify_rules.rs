@@ -814,8 +814,70 @@ fn messages_show_the_whole_second_the_chain_was_checked_at() {
     let cert = env.cert_dir("dev").join("cert.pem");
     let root = env.root_pem();
     let args = ["verify", s(&cert), "--bundle", s(&root)];
-    let err = env.fails(1, &[&args[..], &["--at", "2026-03-20T10:20:30.999Z"]].concat());
+    let err = env.fails(
+        1,
+        &[&args[..], &["--at", "2026-03-20T10:20:30.999Z"]].concat(),
+    );
     assert!(err.contains("(checked at 2026-03-20T10:20:30Z)"), "{err}");
     let out = env.ok(&[&args[..], &["--at", "2026-03-02T10:20:30.999Z"]].concat());
     assert!(out.contains("at 2026-03-02T10:20:30Z"), "{out}");
+}
+
+#[test]
+fn a_pinned_self_signed_end_entity_certificate_is_its_own_anchor() {
+    let env = Env::new();
+    std::fs::write(
+        env.path("pin.cnf"),
+        "[req]\ndistinguished_name=dn\n[dn]\n[v3]\nbasicConstraints=critical,CA:FALSE\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n\
+         subjectKeyIdentifier=hash\nsubjectAltName=DNS:device.example.com\n",
+    )
+    .unwrap();
+    let pin = env.path("pin.pem");
+    let (ok, out) = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(&env.path("pin.key")),
+        "-out",
+        s(&pin),
+        "-subj",
+        "/CN=device.example.com",
+        "-days",
+        "365",
+        "-set_serial",
+        "0x77",
+        "-config",
+        s(&env.path("pin.cnf")),
+        "-extensions",
+        "v3",
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = openssl_verify(&pin, None, &pin, "sslserver");
+    assert!(
+        ok,
+        "openssl -x509_strict refuses the pinned certificate: {out}"
+    );
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::days(1))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    env.ok(&[
+        "verify",
+        s(&pin),
+        "--bundle",
+        s(&pin),
+        "--at",
+        &at,
+        "--purpose",
+        "server",
+        "--dns",
+        "device.example.com",
+    ]);
 }
