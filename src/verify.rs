@@ -765,9 +765,20 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
                 "'{leaf}' is a CA certificate, not an end-entity (device, client or server) certificate"
             )
         }
-        E::EndEntityUsedAsCa => format!(
-            "a certificate with basicConstraints CA:FALSE appears as an issuer in the chain of '{leaf}'"
-        ),
+        // Name the issuer that is no CA and the rule it breaks.
+        E::EndEntityUsedAsCa => std::iter::once(&req.cert)
+            .chain(req.intermediates.iter())
+            .flat_map(|c| {
+                req.intermediates
+                    .iter()
+                    .filter(move |i| i.subject_raw == c.issuer_raw && i.der != c.der)
+            })
+            .find_map(|i| conformance::check(&i.der, Role::Intermediate, req.purpose))
+            .unwrap_or_else(|| {
+                format!(
+                    "a certificate that is not a CA (no basicConstraints, or CA:FALSE) appears as an issuer in the chain of '{leaf}'"
+                )
+            }),
         #[allow(deprecated)]
         E::UnsupportedSignatureAlgorithm
         | E::UnsupportedSignatureAlgorithmContext(_)

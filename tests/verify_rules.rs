@@ -881,3 +881,141 @@ fn a_pinned_self_signed_end_entity_certificate_is_its_own_anchor() {
         "device.example.com",
     ]);
 }
+
+/// root → intermediate (with `int_ext`) → server leaf, made by OpenSSL;
+/// `verify` of the leaf with the root as bundle and the intermediate as
+/// `--chain`, and whether `openssl verify -x509_strict` accepts it.
+fn verify_intermediate_with(int_ext: &str) -> (Run, bool, String) {
+    let env = Env::new();
+    let (root, _, at) = openssl_chain(&env, "", "");
+    let p = |n: &str| env.path(n);
+    std::fs::write(
+        p("int.ext"),
+        format!("subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n{int_ext}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        p("leaf2.ext"),
+        "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n\
+         subjectAltName=DNS:www.example.com\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let (ok, out) = openssl(args);
+        assert!(ok, "openssl {args:?}: {out}");
+    };
+    for (name, cn) in [("int", "/CN=Issuing"), ("leaf2", "/CN=www.example.com")] {
+        run(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            s(&p(&format!("{name}.key"))),
+            "-out",
+            s(&p(&format!("{name}.csr"))),
+            "-subj",
+            cn,
+        ]);
+    }
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&p("int.csr")),
+        "-CA",
+        s(&root),
+        "-CAkey",
+        s(&p("root.key")),
+        "-set_serial",
+        "0x5a03",
+        "-days",
+        "365",
+        "-extfile",
+        s(&p("int.ext")),
+        "-out",
+        s(&p("int.pem")),
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&p("leaf2.csr")),
+        "-CA",
+        s(&p("int.pem")),
+        "-CAkey",
+        s(&p("int.key")),
+        "-set_serial",
+        "0x5a04",
+        "-days",
+        "365",
+        "-extfile",
+        s(&p("leaf2.ext")),
+        "-out",
+        s(&p("leaf2.pem")),
+    ]);
+    let (ossl, out) = openssl_verify(&root, Some(&p("int.pem")), &p("leaf2.pem"), "sslserver");
+    let before = env.tree_hash();
+    let r = env.run(&[
+        "verify",
+        s(&p("leaf2.pem")),
+        "--bundle",
+        s(&root),
+        "--chain",
+        s(&p("int.pem")),
+        "--at",
+        &at,
+        "--purpose",
+        "server",
+    ]);
+    assert_eq!(env.tree_hash(), before);
+    (r, ossl, out)
+}
+
+#[test]
+fn an_intermediate_must_be_a_ca_allowed_to_sign_certificates() {
+    let (r, ossl, out) = verify_intermediate_with(
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign",
+    );
+    assert!(ossl, "{out}");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let (r, ossl, _) = verify_intermediate_with(
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,cRLSign",
+    );
+    assert!(!ossl, "openssl accepts an intermediate without keyCertSign");
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("intermediate CA 'CN=Issuing' breaks RFC 5280 4.2.1.3"),
+        "{}",
+        r.stderr
+    );
+    let (r, ossl, _) = verify_intermediate_with("keyUsage=critical,keyCertSign,cRLSign");
+    assert!(
+        !ossl,
+        "openssl accepts an intermediate without basicConstraints"
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "intermediate CA 'CN=Issuing' breaks RFC 5280 4.2.1.9: it has no basicConstraints extension"
+        ),
+        "{}",
+        r.stderr
+    );
+    let (r, ossl, _) = verify_intermediate_with(
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,keyCertSign,cRLSign",
+    );
+    assert!(!ossl, "openssl accepts an intermediate with CA:FALSE");
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("'CN=Issuing' breaks RFC 5280 4.2.1.9: its basicConstraints says CA:FALSE"),
+        "{}",
+        r.stderr
+    );
+}
