@@ -335,6 +335,11 @@ fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
         }
         Err(e) => return Err(Error::failed(explain(req, &e)).into()),
     };
+    // CRLs were given but webpki can use none of them: the status of the
+    // chain is as unknown as with no CRL at all, not "not revoked".
+    if revocation.is_none() && !req.crls.is_empty() && !req.allow_unknown_status {
+        return Err(Error::failed(explain(req, &webpki::Error::UnknownRevocationStatus)).into());
+    }
     // The profile rules webpki leaves out, below the anchor (the anchor's
     // own are judged with the anchor chosen below).
     let below_path = std::iter::once((req.cert.der.as_slice(), Role::EndEntity)).chain(

@@ -1019,3 +1019,35 @@ fn an_intermediate_must_be_a_ca_allowed_to_sign_certificates() {
         r.stderr
     );
 }
+
+#[test]
+fn an_unusable_crl_of_another_ca_leaves_the_chain_with_unknown_status() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(&env, AT, &["issue", "dev", "-q"]);
+    let cert = env.cert_dir("dev").join("cert.pem");
+    let bad = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/hostile/crl-bad-signature.pem"
+    );
+    let before = env.tree_hash();
+    let err = env.fails(
+        1,
+        &[
+            "verify",
+            s(&cert),
+            "--bundle",
+            s(&env.root_pem()),
+            "--crl",
+            bad,
+            "--at",
+            AT,
+        ],
+    );
+    assert!(
+        err.contains("revocation status of 'CN=dev' is unknown: no CRL from its issuer 'CN=Root'"),
+        "{err}"
+    );
+    assert_eq!(env.tree_hash(), before);
+}
