@@ -305,6 +305,12 @@ pub fn parse_pem_certs(text: &str, what: &str) -> Result<Vec<CertInfo>> {
     parse_pem_certs_with(text, what, CertInfo::from_der)
 }
 
+/// [`parse_pem_certs`] without the profile check: for trust material
+/// that is judged by the rules of the role it takes (`verify --bundle`).
+pub fn parse_pem_certs_as_is(text: &str, what: &str) -> Result<Vec<CertInfo>> {
+    parse_pem_certs_with(text, what, CertInfo::from_der_as_is)
+}
+
 fn parse_pem_certs_with(
     text: &str,
     what: &str,

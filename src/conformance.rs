@@ -217,12 +217,6 @@ pub fn check(der: &[u8], role: Role, purpose: Purpose) -> Option<String> {
                 "its authorityKeyIdentifier has no keyIdentifier".into(),
             );
         }
-        Some(a) if a.authority_cert_issuer.is_some() || a.authority_cert_serial.is_some() => {
-            return broken(
-                "RFC 5280 4.2.1.1",
-                "its authorityKeyIdentifier names the issuer by name and serial; only keyIdentifier is accepted".into(),
-            );
-        }
         Some(a) if self_signed => {
             let own = c
                 .extensions()
@@ -282,16 +276,51 @@ pub fn check(der: &[u8], role: Role, purpose: Purpose) -> Option<String> {
     {
         return broken("the CA/Browser Forum baseline (7.1)", why);
     }
-    if role == Role::Anchor && purpose != Purpose::Any && eku.is_some() && self_signed {
+    // A CA's extendedKeyUsage limits what it certifies (as OpenSSL reads
+    // it): one that excludes the purpose cannot anchor a chain for it.
+    if role != Role::EndEntity
+        && let Some((e, _)) = &eku
+        && let Some(wanted) = excluded_purpose(e, purpose)
+    {
         return broken(
-            "the CA/Browser Forum baseline (7.1.2.1)",
-            "a root CA must not carry extendedKeyUsage".into(),
+            "RFC 5280 4.2.1.12",
+            format!("its extendedKeyUsage does not include {wanted}"),
         );
     }
     if let Some(why) = weak_key(&c) {
         return broken("the CA/Browser Forum baseline (6.1.5)", why);
     }
     None
+}
+
+/// The purpose `eku` leaves out, by name, if it leaves it out.
+fn excluded_purpose(
+    eku: &x509_parser::extensions::ExtendedKeyUsage<'_>,
+    purpose: Purpose,
+) -> Option<&'static str> {
+    let included = eku.any
+        || match purpose {
+            Purpose::Server => eku.server_auth,
+            Purpose::Client => eku.client_auth,
+            Purpose::Any => true,
+        };
+    (!included).then_some(match purpose {
+        Purpose::Client => "clientAuth",
+        _ => "serverAuth",
+    })
+}
+
+/// The baseline's key rule for `der` in `role`, as a message, when its key
+/// is one the baseline forbids (RSA under 2048 bits, P-192, DSA…).
+pub fn weak_key_rule(der: &[u8], role: Role) -> Option<String> {
+    let (_, c) = X509Certificate::from_der(der).ok()?;
+    weak_key(&c).map(|why| {
+        format!(
+            "{} '{}' breaks the CA/Browser Forum baseline (6.1.5): {why}",
+            role.as_str(),
+            shown(&c.subject().to_string())
+        )
+    })
 }
 
 /// Server and client certificates: an explicit EKU for the purpose (not
@@ -330,14 +359,19 @@ fn end_entity_baseline(
             _ => {}
         }
     }
-    // A common name that restates a subjectAltName entry restates it
-    // exactly (7.1.4.3): the same address in its canonical text, the same
-    // DNS name in the same spelling, never a U-label for an A-label.
+    // A server certificate's common name that restates a subjectAltName
+    // entry restates it exactly (7.1.4.3): the same address in its
+    // canonical text, the same DNS name in the same spelling, never a
+    // U-label for an A-label. A common name that is no address or DNS
+    // name (a person's name), or names none of the entries, is not judged.
+    if purpose != Purpose::Server {
+        return None;
+    }
     let inconsistent = if let Some(ip) = lenient_ip(cn) {
         ips.contains(&ip) && cn != ip.to_string()
     } else {
-        !cn.is_ascii() && !dns.is_empty()
-            || dns.iter().any(|d| d.eq_ignore_ascii_case(cn) && d != cn)
+        dns_a_label_form(cn)
+            .is_some_and(|a| dns.iter().any(|d| d.eq_ignore_ascii_case(&a) && d != cn))
     };
     inconsistent.then(|| {
         format!(
@@ -345,6 +379,97 @@ fn end_entity_baseline(
             shown(cn)
         )
     })
+}
+
+/// A DNS name as written in a common name, in its ASCII form (each label
+/// lowercased, a Unicode label as its `xn--` A-label); None for text that
+/// is no DNS name (spaces, punctuation, empty labels).
+fn dns_a_label_form(cn: &str) -> Option<String> {
+    let (wild, rest) = match cn.strip_prefix("*.") {
+        Some(r) => ("*.", r),
+        None => ("", cn),
+    };
+    let labels = rest
+        .split('.')
+        .map(|l| {
+            let ok = !l.is_empty() && l.chars().all(|ch| ch.is_alphanumeric() || ch == '-');
+            if !ok {
+                None
+            } else if l.is_ascii() {
+                Some(l.to_ascii_lowercase())
+            } else {
+                punycode(&l.to_lowercase()).map(|p| format!("xn--{p}"))
+            }
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(format!("{wild}{}", labels.join(".")))
+}
+
+/// RFC 3492 Punycode of one label.
+fn punycode(input: &str) -> Option<String> {
+    const BASE: u32 = 36;
+    let (tmin, tmax, skew, damp) = (1u32, 26u32, 38u32, 700u32);
+    let digit = |d: u32| {
+        char::from(if d < 26 {
+            b'a' + d as u8
+        } else {
+            b'0' + (d - 26) as u8
+        })
+    };
+    let adapt = |mut delta: u32, points: u32, first: bool| {
+        delta = if first { delta / damp } else { delta / 2 };
+        delta += delta / points;
+        let mut k = 0;
+        while delta > ((BASE - tmin) * tmax) / 2 {
+            delta /= BASE - tmin;
+            k += BASE;
+        }
+        k + (BASE - tmin + 1) * delta / (delta + skew)
+    };
+    let chars: Vec<u32> = input.chars().map(u32::from).collect();
+    let mut out: String = input.chars().filter(char::is_ascii).collect();
+    let basic = out.len() as u32;
+    let mut handled = basic;
+    if basic > 0 {
+        out.push('-');
+    }
+    let (mut n, mut delta, mut bias) = (128u32, 0u32, 72u32);
+    while (handled as usize) < chars.len() {
+        let m = chars.iter().copied().filter(|&c| c >= n).min()?;
+        delta = delta.checked_add((m - n).checked_mul(handled + 1)?)?;
+        n = m;
+        for &c in &chars {
+            if c < n {
+                delta = delta.checked_add(1)?;
+            }
+            if c == n {
+                let mut q = delta;
+                let mut k = BASE;
+                loop {
+                    let t = if k <= bias {
+                        tmin
+                    } else if k >= bias + tmax {
+                        tmax
+                    } else {
+                        k - bias
+                    };
+                    if q < t {
+                        break;
+                    }
+                    out.push(digit(t + (q - t) % (BASE - t)));
+                    q = (q - t) / (BASE - t);
+                    k += BASE;
+                }
+                out.push(digit(q));
+                bias = adapt(delta, handled + 1, handled == basic);
+                delta = 0;
+                handled += 1;
+            }
+        }
+        delta += 1;
+        n += 1;
+    }
+    Some(out)
 }
 
 /// An IP address as people write it in a common name: canonical text, IPv6
@@ -395,7 +520,18 @@ fn weak_key(c: &X509Certificate<'_>) -> Option<String> {
         PublicKeyKind::Rsa(bits) if bits < 2048 => {
             Some(format!("its RSA key has {bits} bits (at least 2048)"))
         }
-        PublicKeyKind::Other(what) => Some(format!("its key type ({what}) is not allowed")),
+        // An explicit curve is its parameters in hex: say what it is instead.
+        PublicKeyKind::Other(what)
+            if what.starts_with("ec curve ") && what.contains(' ') && what.len() > 40 =>
+        {
+            Some(
+                "its key is on an elliptic curve given by explicit parameters, not a named curve"
+                    .into(),
+            )
+        }
+        PublicKeyKind::Other(what) => {
+            Some(format!("its key type ({}) is not allowed", shown(&what)))
+        }
         _ => None,
     }
 }
@@ -521,6 +657,20 @@ mod tests {
         );
         assert_eq!(lenient_ip("example.com"), None);
         assert_eq!(lenient_ip("1.2.3"), None);
+    }
+
+    #[test]
+    fn a_unicode_dns_name_has_the_a_label_of_idna() {
+        assert_eq!(
+            dns_a_label_form("test-測試.com").as_deref(),
+            Some("xn--test--gs1lv54n.com")
+        );
+        assert_eq!(
+            dns_a_label_form("München.Example").as_deref(),
+            Some("xn--mnchen-3ya.example")
+        );
+        assert_eq!(dns_a_label_form("Jürgen Müller"), None);
+        assert_eq!(dns_a_label_form("a..b"), None);
     }
 
     #[test]

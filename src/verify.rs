@@ -10,6 +10,8 @@ use webpki::{
     OwnedCertRevocationList, RevocationCheckDepth, RevocationOptionsBuilder, UnknownStatusPolicy,
 };
 
+use x509_parser::prelude::FromDer;
+
 use crate::certinfo::CertInfo;
 use crate::clock;
 use crate::conformance::{self, Role};
@@ -48,7 +50,12 @@ impl Purpose {
 pub struct Request {
     pub cert: CertInfo,
     pub intermediates: Vec<CertInfo>,
+    /// Self-signed trusted certificates: the anchors of a full chain.
     pub anchors: Vec<CertInfo>,
+    /// Trusted certificates that are not self-signed (an intermediate in
+    /// the bundle). They are candidate intermediates of a full chain, and
+    /// anchors only when no chain reaches a root (a partial chain).
+    pub partial_anchors: Vec<CertInfo>,
     pub crls: Vec<CrlInfo>,
     /// Treat a certificate whose CA has no CRL here as not revoked (CRLs
     /// collected from the PKI directory) instead of failing (CRLs given with `--crl`).
@@ -112,6 +119,9 @@ impl PeerName {
 pub struct Verified {
     pub chain: Vec<String>,
     pub revocation_checked: bool,
+    /// Anchored at a trusted certificate that is not a root: OpenSSL
+    /// (without -partial_chain) and the servers built on it refuse this.
+    pub partial_chain: bool,
 }
 
 /// Accepts any extended key usage (`--purpose any`).
@@ -125,7 +135,80 @@ impl webpki::ExtendedKeyUsageValidator for AnyUsage {
 
 /// Verifies `req`. An invalid chain is an `Error::failed` whose message is
 /// the most specific reason; unusable input is an `Error::input`.
+///
+/// The chain is built as OpenSSL and the servers on it build it: the
+/// self-signed trusted certificates are the anchors, every other trusted
+/// certificate a candidate intermediate, so a root above a trusted
+/// intermediate is still checked (its validity, pathlen, name constraints
+/// and the CRL that may revoke the intermediate). Only when that finds no
+/// issuer is the chain anchored at any trusted certificate (a partial chain).
 pub fn verify(req: &Request) -> Result<Verified> {
+    if req.anchors.is_empty() && req.partial_anchors.is_empty() {
+        return Err(
+            Error::input("no trust anchor (trusted certificate) was given")
+                .hint("pass --bundle FILE with the root CA, or --ca NAME of this PKI"),
+        );
+    }
+    // One clock for the whole run: X.509 times have whole seconds, and so
+    // has every comparison and every message.
+    let at = req.at.replace_nanosecond(0).unwrap_or(req.at);
+    let full = Request {
+        at,
+        intermediates: req
+            .intermediates
+            .iter()
+            .chain(req.partial_anchors.iter())
+            .cloned()
+            .collect(),
+        partial_anchors: Vec::new(),
+        ..req.clone()
+    };
+    match verify_path(&full) {
+        Err(Stop::NoIssuer(_)) if !req.partial_anchors.is_empty() => {
+            let partial = Request {
+                at,
+                anchors: req
+                    .anchors
+                    .iter()
+                    .chain(req.partial_anchors.iter())
+                    .cloned()
+                    .collect(),
+                partial_anchors: Vec::new(),
+                ..req.clone()
+            };
+            verify_path(&partial)
+                .map(|v| Verified {
+                    partial_chain: true,
+                    ..v
+                })
+                .map_err(Stop::error)
+        }
+        r => r.map_err(Stop::error),
+    }
+}
+
+/// Why one attempt at a path failed: no issuer found, or anything else.
+enum Stop {
+    NoIssuer(Error),
+    Other(Error),
+}
+
+impl Stop {
+    fn error(self) -> Error {
+        match self {
+            Stop::NoIssuer(e) | Stop::Other(e) => e,
+        }
+    }
+}
+
+impl From<Error> for Stop {
+    fn from(e: Error) -> Stop {
+        Stop::Other(e)
+    }
+}
+
+/// One attempt: a path from the end entity to one of `req.anchors`.
+fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
     // One clock for the whole run: X.509 times have whole seconds, and so
     // has every comparison made here and in webpki.
     let at = req.at.replace_nanosecond(0).unwrap_or(req.at);
@@ -137,7 +220,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
         }
         Error::failed(format!(
             "'{}' cannot be used as an end-entity certificate: {}",
-            req.cert.subject,
+            shown(&req.cert.subject),
             describe_plain(&e)
         ))
     })?;
@@ -158,31 +241,27 @@ pub fn verify(req: &Request) -> Result<Verified> {
         })
         .collect::<Result<Vec<_>>>()?;
     if anchors.is_empty() {
-        return Err(
-            Error::input("no trust anchor (trusted certificate) was given")
-                .hint("pass --bundle FILE with the root CA, or --ca NAME of this PKI"),
-        );
+        return Err(Stop::NoIssuer(Error::failed(explain(
+            req,
+            &webpki::Error::UnknownIssuer,
+        ))));
     }
     let inter: Vec<CertificateDer<'_>> = req
         .intermediates
         .iter()
         .map(|c| CertificateDer::from(c.der.as_slice()))
         .collect();
-    let owned_crls = req
+    // A CRL webpki cannot read is left out here and named below when it
+    // is the CRL of a CA on the path; another CA's CRL is none of our business.
+    let owned_crls: Vec<CertRevocationList<'_>> = req
         .crls
         .iter()
-        .map(|c| {
+        .filter_map(|c| {
             OwnedCertRevocationList::from_der(&c.der)
                 .map(CertRevocationList::from)
-                .map_err(|e| {
-                    Error::failed(format!(
-                        "the CRL of '{}' cannot be used: {}",
-                        c.issuer,
-                        describe_plain(&e)
-                    ))
-                })
+                .ok()
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
     let crl_refs: Vec<&CertRevocationList<'_>> = owned_crls.iter().collect();
     let revocation = RevocationOptionsBuilder::new(&crl_refs).ok().map(|b| {
         b.with_depth(RevocationCheckDepth::Chain)
@@ -248,11 +327,19 @@ pub fn verify(req: &Request) -> Result<Verified> {
                     let p = only_path(req).ok_or_else(|| Error::failed(explain(req, &e2)))?;
                     (p, true)
                 }
-                Err(e2) => return Err(Error::failed(explain(req, &e2))),
+                Err(e2) => return Err(Error::failed(explain(req, &e2)).into()),
             }
         }
-        Err(e) => return Err(Error::failed(explain(req, &e))),
+        Err(e @ webpki::Error::UnknownIssuer) => {
+            return Err(Stop::NoIssuer(Error::failed(explain(req, &e))));
+        }
+        Err(e) => return Err(Error::failed(explain(req, &e)).into()),
     };
+    // CRLs were given but webpki can use none of them: the status of the
+    // chain is as unknown as with no CRL at all, not "not revoked".
+    if revocation.is_none() && !req.crls.is_empty() && !req.allow_unknown_status {
+        return Err(Error::failed(explain(req, &webpki::Error::UnknownRevocationStatus)).into());
+    }
     // The profile rules webpki leaves out, below the anchor (the anchor's
     // own are judged with the anchor chosen below).
     let below_path = std::iter::once((req.cert.der.as_slice(), Role::EndEntity)).chain(
@@ -262,13 +349,24 @@ pub fn verify(req: &Request) -> Result<Verified> {
     );
     for (der, role) in below_path {
         if let Some(why) = conformance::check(der, role, req.purpose) {
-            return Err(Error::failed(why));
+            return Err(Error::failed(why).into());
         }
     }
-    for l in &req.crls {
+    // The CRLs of the CAs on the path, and only those, must be usable.
+    let on_path = |l: &&CrlInfo| {
+        path.intermediates.iter().any(|d| {
+            req.intermediates
+                .iter()
+                .any(|i| i.der == *d && i.subject_raw == l.issuer_raw)
+        }) || der_contents(&l.issuer_raw) == path.anchor_subject.as_slice()
+    };
+    for l in req.crls.iter().filter(on_path) {
+        if let Some(why) = unusable_crl(l) {
+            return Err(Error::failed(why).into());
+        }
         let issuer = all_certs(req).find(|c| c.subject_raw == l.issuer_raw);
         if let Some(why) = conformance::check_crl(&l.der, issuer.map(|c| c.der.as_slice())) {
-            return Err(Error::failed(why));
+            return Err(Error::failed(why).into());
         }
     }
     let mut chain = vec![req.cert.subject.clone()];
@@ -283,7 +381,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
             .chain(path.intermediates.iter().map(Vec::as_slice))
             .collect();
         if let Some(why) = constraints_of_intermediates(req, &below) {
-            return Err(Error::failed(why));
+            return Err(Error::failed(why).into());
         }
     }
     // webpki does not look at a trust anchor's validity or pathlen; OpenSSL
@@ -312,7 +410,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
                 1,
                 format!(
                     "path length constraint violated: trust anchor '{}' allows {limit} intermediate CA(s) below it, the chain has {below_anchor}",
-                    a.subject
+                    shown(&a.subject)
                 ),
             ))
         } else if own_constraints {
@@ -323,7 +421,15 @@ pub fn verify(req: &Request) -> Result<Verified> {
         } else {
             None
         }
-        .or_else(|| conformance::check(&a.der, Role::Anchor, req.purpose).map(|w| (3, w)));
+        .or_else(|| {
+            // A pinned certificate trusted as itself (a self-signed end
+            // entity in the bundle) was judged as the end entity; as
+            // OpenSSL does, it needs no CA profile to anchor only itself.
+            if a.der == req.cert.der {
+                return None;
+            }
+            conformance::check(&a.der, Role::Anchor, req.purpose).map(|w| (3, w))
+        });
         match why {
             None => {
                 accepted = Some(*a);
@@ -337,7 +443,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
     }
     match (accepted, best) {
         (Some(a), _) => chain.push(a.subject.clone()),
-        (None, Some((_, why))) => return Err(Error::failed(why)),
+        (None, Some((_, why))) => return Err(Error::failed(why).into()),
         (None, None) => {}
     }
     let cas = path
@@ -358,7 +464,8 @@ pub fn verify(req: &Request) -> Result<Verified> {
                     shown(&ca.subject),
                     shown(w),
                     shown(ex)
-                )));
+                ))
+                .into());
             }
         }
     }
@@ -368,6 +475,7 @@ pub fn verify(req: &Request) -> Result<Verified> {
     Ok(Verified {
         chain,
         revocation_checked: !req.crls.is_empty(),
+        partial_chain: false,
     })
 }
 
@@ -526,14 +634,14 @@ fn window_message(c: &CertInfo, at: OffsetDateTime) -> String {
     if at > c.not_after {
         format!(
             "certificate '{}' expired on {} (checked at {})",
-            c.subject,
+            shown(&c.subject),
             clock::rfc3339(c.not_after),
             clock::rfc3339(at)
         )
     } else {
         format!(
             "certificate '{}' is not valid before {} (checked at {})",
-            c.subject,
+            shown(&c.subject),
             clock::rfc3339(c.not_before),
             clock::rfc3339(at)
         )
@@ -550,7 +658,7 @@ fn all_certs(req: &Request) -> impl Iterator<Item = &CertInfo> {
 /// The most specific message for a webpki error.
 fn explain(req: &Request, e: &webpki::Error) -> String {
     use webpki::Error as E;
-    let leaf = &req.cert.subject;
+    let leaf = shown(&req.cert.subject);
     // A CA of the chain listed in a given CRL is the reason, whatever
     // webpki stumbled on first (the leaf's unknown status, say).
     if matches!(
@@ -558,6 +666,20 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
         E::CertRevoked | E::UnknownRevocationStatus | E::UnknownIssuer
     ) && let Some(why) = revoked_issuer(req)
     {
+        return why;
+    }
+    // A signature webpki cannot check: an issuer's key the baseline
+    // forbids is the reason, not tampering.
+    #[allow(deprecated)]
+    let signature_error = matches!(
+        e,
+        E::InvalidSignatureForPublicKey
+            | E::UnsupportedSignatureAlgorithm
+            | E::UnsupportedSignatureAlgorithmContext(_)
+            | E::UnsupportedSignatureAlgorithmForPublicKey
+            | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_)
+    );
+    if signature_error && let Some(why) = weak_issuer(req) {
         return why;
     }
     match e {
@@ -571,13 +693,20 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
             .unwrap_or_else(|| format!("a certificate of the chain of '{leaf}' is not valid yet")),
         E::CertRevoked => revoked_message(req),
         E::UnknownRevocationStatus => {
+            let unusable = std::iter::once(&req.cert)
+                .chain(req.intermediates.iter())
+                .flat_map(|c| req.crls.iter().filter(|l| l.issuer_raw == c.issuer_raw))
+                .find_map(unusable_crl);
+            if let Some(why) = unusable {
+                return why;
+            }
             let missing = std::iter::once(&req.cert)
                 .chain(req.intermediates.iter())
                 .find(|c| !req.crls.iter().any(|l| l.issuer_raw == c.issuer_raw));
             match missing {
                 Some(c) => format!(
                     "revocation status of '{}' is unknown: no CRL from its issuer '{}' was given",
-                    c.subject, c.issuer
+                    shown(&c.subject), shown(&c.issuer)
                 ),
                 None => format!("revocation status of the chain of '{leaf}' is unknown"),
             }
@@ -590,7 +719,7 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
                     l.next_update
                         .is_some_and(|n| n.unix_timestamp() as u64 == next_update.as_secs())
                 })
-                .map(|l| l.issuer.clone())
+                .map(|l| shown(&l.issuer))
                 .unwrap_or_default();
             let when = OffsetDateTime::from_unix_timestamp(next_update.as_secs() as i64)
                 .map(clock::rfc3339)
@@ -620,7 +749,7 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
         ),
         E::NameConstraintViolation => format!(
             "'{leaf}' violates the name constraints of a CA in its chain (names: {})",
-            req.cert.sans.join(", ")
+            shown(&req.cert.sans.join(", "))
         ),
         // webpki reports the last error of the paths it tried: name the
         // certificate whose signature really fails, or, when every
@@ -641,11 +770,46 @@ fn explain(req: &Request, e: &webpki::Error) -> String {
                 "'{leaf}' is a CA certificate, not an end-entity (device, client or server) certificate"
             )
         }
-        E::EndEntityUsedAsCa => format!(
-            "a certificate with basicConstraints CA:FALSE appears as an issuer in the chain of '{leaf}'"
+        // Name the issuer that is no CA and the rule it breaks.
+        E::EndEntityUsedAsCa => std::iter::once(&req.cert)
+            .chain(req.intermediates.iter())
+            .flat_map(|c| {
+                req.intermediates
+                    .iter()
+                    .filter(move |i| i.subject_raw == c.issuer_raw && i.der != c.der)
+            })
+            .find_map(|i| conformance::check(&i.der, Role::Intermediate, req.purpose))
+            .unwrap_or_else(|| {
+                format!(
+                    "a certificate that is not a CA (no basicConstraints, or CA:FALSE) appears as an issuer in the chain of '{leaf}'"
+                )
+            }),
+        #[allow(deprecated)]
+        E::UnsupportedSignatureAlgorithm
+        | E::UnsupportedSignatureAlgorithmContext(_)
+        | E::UnsupportedSignatureAlgorithmForPublicKey
+        | E::UnsupportedSignatureAlgorithmForPublicKeyContext(_) => format!(
+            "a signature in the chain of '{leaf}' uses an algorithm or key that is not accepted (accepted: RSA of 2048 bits or more with SHA-256/384/512 or PSS, ECDSA P-256/P-384/P-521 with SHA-256/384/512, Ed25519; not SHA-1, DSA, P-192 or explicit curve parameters)"
         ),
         other => format!("'{leaf}' is not valid: {}", describe_plain(other)),
     }
+}
+
+/// The key rule an issuer by name of a certificate of the request breaks.
+fn weak_issuer(req: &Request) -> Option<String> {
+    let issuers = |c: &CertInfo| {
+        let raw = c.issuer_raw.clone();
+        req.intermediates
+            .iter()
+            .map(|i| (i, Role::Intermediate))
+            .chain(req.anchors.iter().map(|a| (a, Role::Anchor)))
+            .filter(move |(i, _)| i.subject_raw == raw)
+            .collect::<Vec<_>>()
+    };
+    std::iter::once(&req.cert)
+        .chain(req.intermediates.iter())
+        .flat_map(issuers)
+        .find_map(|(i, role)| conformance::weak_key_rule(&i.der, role))
 }
 
 /// "bad signature: …" naming a certificate none of whose issuers by name
@@ -685,8 +849,8 @@ fn unplaced_issuer(req: &Request) -> String {
     std::iter::once(&req.cert)
         .chain(req.intermediates.iter())
         .find(|c| !known.contains(&c.issuer_raw.as_slice()))
-        .map(|c| c.issuer.clone())
-        .unwrap_or_else(|| req.cert.issuer.clone())
+        .map(|c| shown(&c.issuer))
+        .unwrap_or_else(|| shown(&req.cert.issuer))
 }
 
 /// "issuer revoked: …" when a CA above the leaf is listed in a given CRL.
@@ -700,10 +864,10 @@ fn revoked_issuer(req: &Request) -> Option<String> {
         let (when, why) = (&e.revoked_at, e.reason);
         Some(format!(
             "issuer revoked: CA '{}' above '{}' was revoked on {} (reason {why}) by '{}'",
-            c.subject,
-            req.cert.subject,
+            shown(&c.subject),
+            shown(&req.cert.subject),
             clock::rfc3339(*when),
-            c.issuer
+            shown(&c.issuer)
         ))
     })
 }
@@ -717,25 +881,50 @@ fn revoked_message(req: &Request) -> String {
                 let (when, why) = (&e.revoked_at, e.reason);
                 return format!(
                     "certificate '{}' (serial {}) was revoked on {} (reason {why}) by '{}'",
-                    c.subject,
+                    shown(&c.subject),
                     crate::serial::to_hex(&c.serial),
                     clock::rfc3339(*when),
-                    c.issuer
+                    shown(&c.issuer)
                 );
             }
         }
     }
     format!(
         "a certificate in the chain of '{}' is revoked",
-        req.cert.subject
+        shown(&req.cert.subject)
     )
 }
 
-/// webpki's own wording for errors we do not map, lowercased.
+/// Why webpki cannot use the CRL `l`, if it cannot.
+fn unusable_crl(l: &CrlInfo) -> Option<String> {
+    let e = OwnedCertRevocationList::from_der(&l.der).err()?;
+    let v1 = x509_parser::revocation_list::CertificateRevocationList::from_der(&l.der)
+        .is_ok_and(|(_, c)| c.version().is_none());
+    Some(if v1 {
+        format!(
+            "the CRL of '{}' cannot be used: it is a version 1 CRL (no version field and no extensions, as `openssl ca -gencrl` writes without a crlnumber file), and only version 2 CRLs are supported",
+            shown(&l.issuer)
+        )
+    } else {
+        format!(
+            "the CRL of '{}' cannot be used: {}",
+            shown(&l.issuer),
+            describe_plain(&e)
+        )
+    })
+}
+
+/// webpki's own wording for errors we do not map: the error's name alone,
+/// lowercased, never its internal fields (OID bytes, algorithm lists).
 fn describe_plain(e: &webpki::Error) -> String {
     let s = format!("{e:?}");
+    let name = s
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches("Context");
     let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
+    for (i, ch) in name.chars().enumerate() {
         if ch.is_ascii_uppercase() {
             if i > 0 {
                 out.push(' ');

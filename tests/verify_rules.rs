@@ -288,3 +288,766 @@ fn a_re_keyed_root_next_to_the_old_one_anchors_its_chain_in_either_bundle_order(
         assert_eq!(r.code, 0, "{name}: {}{}", r.stdout, r.stderr);
     }
 }
+
+/// `certsmith verify` on a limbo case whose untrusted intermediates are put
+/// into the bundle in front of the root, the layout `certsmith bundle` writes.
+fn verify_case_int_root_bundle(env: &Env, id: &str, extra: &[&str]) -> Run {
+    let c = limbo_case(env, id);
+    if let Some(ch) = &c.chain {
+        let text =
+            std::fs::read_to_string(ch).unwrap() + &std::fs::read_to_string(&c.bundle).unwrap();
+        std::fs::write(&c.bundle, text).unwrap();
+    }
+    let mut args = vec![
+        "verify",
+        s(&c.peer),
+        "--bundle",
+        s(&c.bundle),
+        "--at",
+        &c.at,
+    ];
+    args.extend_from_slice(extra);
+    env.run(&args)
+}
+
+fn rejected_int_root_bundle(id: &str, extra: &[&str], rule: &str) {
+    let env = Env::new();
+    let before = env.tree_hash();
+    let r = verify_case_int_root_bundle(&env, id, extra);
+    assert_eq!(r.code, 1, "{id}: {}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(rule),
+        "{id}: wanted '{rule}' in: {}",
+        r.stderr
+    );
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn an_expired_root_above_a_trusted_intermediate_fails_the_chain() {
+    rejected_int_root_bundle(
+        "rfc5280::validity::expired-root",
+        &["--purpose", "server"],
+        "certificate 'CN=x509-limbo-root' expired on",
+    );
+}
+
+#[test]
+fn name_constraints_of_a_root_above_trusted_intermediates_are_enforced() {
+    rejected_int_root_bundle(
+        "rfc5280::nc::intermediate-with-san-rejected-by-root-nc",
+        &["--purpose", "server", "--dns", "permitted.example.com"],
+        "name constraints",
+    );
+}
+
+#[test]
+fn a_pathlen_above_trusted_intermediates_is_enforced() {
+    rejected_int_root_bundle(
+        "pathlen::intermediate-violates-pathlen-0",
+        &["--purpose", "server"],
+        "path length constraint",
+    );
+}
+
+/// A root, an issuing CA `int` under it and `dev1` from `int`; returns the
+/// bundle file holding `int` then the root, as `certsmith bundle` writes it.
+fn int_root_pki(env: &Env) -> (PathBuf, PathBuf) {
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(env, AT, &["init", "--cn", "R2", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(
+        env,
+        AT,
+        &["intermediate", "int", "--cn", "I2", "--no-passphrase", "-q"],
+    );
+    crate::trust::ok_at(env, AT, &["issue", "dev1", "--ca", "int", "-q"]);
+    let int = env.pki.join("cas/int/ca.pem");
+    let b = env.path("int-root.pem");
+    std::fs::write(
+        &b,
+        std::fs::read_to_string(&int).unwrap() + &std::fs::read_to_string(env.root_pem()).unwrap(),
+    )
+    .unwrap();
+    (env.cert_dir("dev1").join("cert.pem"), int)
+}
+
+#[test]
+fn an_intermediate_revoked_on_the_roots_crl_fails_a_chain_whose_bundle_holds_both() {
+    let env = Env::new();
+    let (cert, _) = int_root_pki(&env);
+    const LATER: &str = "2026-03-02T00:00:00Z";
+    crate::trust::ok_at(&env, LATER, &["revoke", "int", "--yes", "-q"]);
+    crate::trust::ok_at(&env, LATER, &["crl", "-q"]);
+    let before = env.tree_hash();
+    let err = env.fails(
+        1,
+        &[
+            "verify",
+            s(&cert),
+            "--bundle",
+            s(&env.path("int-root.pem")),
+            "--crl",
+            s(&env.pki.join("cas/root/crl.pem")),
+            "--crl",
+            s(&env.pki.join("cas/int/crl.pem")),
+            "--at",
+            "2026-03-03T00:00:00Z",
+        ],
+    );
+    assert!(err.contains("issuer revoked: CA 'CN=I2'"), "{err}");
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn an_intermediate_only_bundle_is_a_partial_chain_refused_for_openssl_targets() {
+    let env = Env::new();
+    let (cert, int) = int_root_pki(&env);
+    crate::trust::ok_at(&env, "2026-03-02T00:00:00Z", &["crl", "-q"]);
+    // The issuing CA and its CRL, so that the targets' CRL rules hold.
+    let only_int = env.path("int-only.pem");
+    std::fs::write(
+        &only_int,
+        std::fs::read_to_string(&int).unwrap()
+            + &std::fs::read_to_string(env.pki.join("cas/int/crl.pem")).unwrap(),
+    )
+    .unwrap();
+    // The targets' rules judge the CRL's freshness by the clock.
+    let at_run = |extra: &[&str]| {
+        let mut args = vec!["verify", s(&cert), "--bundle", s(&only_int)];
+        args.extend_from_slice(extra);
+        let out = env
+            .command(&args)
+            .env("CERTSMITH_NOW", "2026-03-03T00:00:00Z")
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let before = env.tree_hash();
+    for t in ["nginx", "haproxy", "envoy", "generic"] {
+        let (code, _, err) = at_run(&["--target", t]);
+        assert_eq!(code, 1, "{t}: {err}");
+        assert!(err.contains("partial chain"), "{t}: {err}");
+        assert!(err.contains(&format!("target '{t}'")), "{t}: {err}");
+    }
+    assert_eq!(env.tree_hash(), before);
+    let (code, out, err) = at_run(&[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains(
+            "warning: partial chain: anchored at a non-root certificate; OpenSSL-based servers need the root"
+        ),
+        "{out}"
+    );
+}
+
+/// A root and a server leaf made by OpenSSL the way Easy-RSA makes them
+/// (authorityKeyIdentifier `keyid,issuer:always`), with `root_ext` added to
+/// the root's extensions and `leaf_ext` to the leaf's; returns (root, leaf,
+/// a time inside both).
+fn openssl_chain(env: &Env, root_ext: &str, leaf_ext: &str) -> (PathBuf, PathBuf, String) {
+    let p = |n: &str| env.path(n);
+    std::fs::write(
+        p("root.cnf"),
+        format!(
+            "[req]\ndistinguished_name=dn\n[dn]\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\n\
+             keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n\
+             authorityKeyIdentifier=keyid:always,issuer:always\n{root_ext}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        p("leaf.ext"),
+        format!(
+            "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\n\
+             authorityKeyIdentifier=keyid,issuer:always\nkeyUsage=critical,digitalSignature\n\
+             subjectAltName=DNS:www.example.com\n{leaf_ext}\n"
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let (ok, out) = openssl(args);
+        assert!(ok, "openssl {args:?}: {out}");
+    };
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(&p("root.key")),
+        "-out",
+        s(&p("root.pem")),
+        "-subj",
+        "/CN=Easy Root",
+        "-days",
+        "3650",
+        "-set_serial",
+        "0x5a01",
+        "-config",
+        s(&p("root.cnf")),
+        "-extensions",
+        "v3_ca",
+    ]);
+    run(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(&p("leaf.key")),
+        "-out",
+        s(&p("leaf.csr")),
+        "-subj",
+        "/CN=www.example.com",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&p("leaf.csr")),
+        "-CA",
+        s(&p("root.pem")),
+        "-CAkey",
+        s(&p("root.key")),
+        "-set_serial",
+        "0x5a02",
+        "-days",
+        "365",
+        "-extfile",
+        s(&p("leaf.ext")),
+        "-out",
+        s(&p("leaf.pem")),
+    ]);
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::days(1))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    (p("root.pem"), p("leaf.pem"), at)
+}
+
+#[test]
+fn an_easy_rsa_chain_naming_its_issuer_and_serial_in_the_aki_is_valid() {
+    let env = Env::new();
+    let (root, leaf, at) = openssl_chain(&env, "", "extendedKeyUsage=serverAuth");
+    let (ok, out) = openssl_verify(&root, None, &leaf, "sslserver");
+    assert!(ok, "openssl -x509_strict refuses the chain: {out}");
+    for purpose in ["server", "any"] {
+        let r = env.run(&[
+            "verify",
+            s(&leaf),
+            "--bundle",
+            s(&root),
+            "--at",
+            &at,
+            "--purpose",
+            purpose,
+        ]);
+        assert_eq!(r.code, 0, "{purpose}: {}{}", r.stdout, r.stderr);
+    }
+}
+
+#[test]
+fn a_root_with_an_eku_is_refused_only_for_a_purpose_its_eku_excludes() {
+    let env = Env::new();
+    let (root, leaf, at) = openssl_chain(&env, "extendedKeyUsage=clientAuth", "");
+    let base = ["verify", s(&leaf), "--bundle", s(&root), "--at", &at];
+    env.ok(&[&base[..], &["--purpose", "client"]].concat());
+    let before = env.tree_hash();
+    let err = env.fails(1, &[&base[..], &["--purpose", "server"]].concat());
+    assert!(err.contains("trust anchor 'CN=Easy Root'"), "{err}");
+    assert!(err.contains("does not include server"), "{err}");
+    assert_eq!(env.tree_hash(), before);
+    // limbo's root with serverAuth, checked for server use.
+    accepted("webpki::eku::root-has-eku", &["--purpose", "server"]);
+}
+
+#[test]
+fn a_person_named_client_certificate_verifies_for_every_purpose() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(
+        &env,
+        AT,
+        &[
+            "issue",
+            "juergen",
+            "--profile",
+            "client",
+            "--cn",
+            "Jürgen Müller",
+            "--san",
+            "dns:laptop-7.example.com",
+            "-q",
+        ],
+    );
+    let cert = env.cert_dir("juergen").join("cert.pem");
+    for purpose in ["client", "any"] {
+        env.ok(&[
+            "verify",
+            s(&cert),
+            "--bundle",
+            s(&env.root_pem()),
+            "--at",
+            AT,
+            "--purpose",
+            purpose,
+        ]);
+    }
+}
+
+#[test]
+fn a_common_name_spelling_a_san_differently_fails_only_server_use() {
+    rejected(
+        "webpki::cn::case-mismatch",
+        &["--purpose", "server"],
+        "is not spelled as in its subjectAltName",
+    );
+    // The baseline's rule is about server certificates: a client one
+    // whose common name differs in case from its SAN is valid.
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(
+        &env,
+        AT,
+        &[
+            "issue",
+            "web01",
+            "--profile",
+            "client",
+            "--cn",
+            "WEB01.Example.com",
+            "--san",
+            "dns:web01.example.com",
+            "-q",
+        ],
+    );
+    let cert = env.cert_dir("web01").join("cert.pem");
+    env.ok(&[
+        "verify",
+        s(&cert),
+        "--bundle",
+        s(&env.root_pem()),
+        "--at",
+        AT,
+        "--purpose",
+        "client",
+    ]);
+    // An IDN in its Unicode form where the SAN has its A-label.
+    crate::trust::ok_at(
+        &env,
+        AT,
+        &[
+            "issue",
+            "idn",
+            "--profile",
+            "server",
+            "--cn",
+            "münchen.example",
+            "--san",
+            "dns:xn--mnchen-3ya.example",
+            "-q",
+        ],
+    );
+    let cert = env.cert_dir("idn").join("cert.pem");
+    let before = env.tree_hash();
+    let err = env.fails(
+        1,
+        &[
+            "verify",
+            s(&cert),
+            "--bundle",
+            s(&env.root_pem()),
+            "--at",
+            AT,
+            "--purpose",
+            "server",
+        ],
+    );
+    assert!(
+        err.contains("is not spelled as in its subjectAltName"),
+        "{err}"
+    );
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn a_bundle_certificate_with_a_duplicate_extension_off_the_path_does_not_stop_verify() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(&env, AT, &["issue", "dev", "-q"]);
+    let c = limbo_case(&env, "rfc5280::duplicate-extensions");
+    let bundle = env.path("store.pem");
+    std::fs::write(
+        &bundle,
+        std::fs::read_to_string(&c.peer).unwrap()
+            + &std::fs::read_to_string(env.root_pem()).unwrap(),
+    )
+    .unwrap();
+    let cert = env.cert_dir("dev").join("cert.pem");
+    env.ok(&["verify", s(&cert), "--bundle", s(&bundle), "--at", AT]);
+    // As the only trusted certificate it is judged, and not valid (exit 1).
+    let before = env.tree_hash();
+    let err = env.fails(
+        1,
+        &["verify", s(&c.peer), "--bundle", s(&c.peer), "--at", &c.at],
+    );
+    assert!(err.contains("appears more than once"), "{err}");
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn a_crl_of_a_ca_off_the_path_is_not_judged() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(&env, AT, &["issue", "dev", "-q"]);
+    crate::trust::ok_at(&env, AT, &["crl", "-q"]);
+    // Another CA's CRL without a cRLNumber, next to the root's own.
+    let other = limbo_case(&env, "crl::crlnumber-missing");
+    let cert = env.cert_dir("dev").join("cert.pem");
+    env.ok(&[
+        "verify",
+        s(&cert),
+        "--bundle",
+        s(&env.root_pem()),
+        "--crl",
+        s(&env.pki.join("cas/root/crl.pem")),
+        "--crl",
+        s(&other.crls[0]),
+        "--at",
+        "2026-03-02T00:00:00Z",
+    ]);
+}
+
+#[test]
+fn a_version_1_crl_is_named_as_such() {
+    let env = Env::new();
+    let (root, leaf, at) = openssl_chain(&env, "", "extendedKeyUsage=serverAuth");
+    std::fs::write(env.path("index.txt"), "").unwrap();
+    std::fs::write(
+        env.path("ca.cnf"),
+        format!(
+            "[ca]\ndefault_ca=c\n[c]\ndatabase={}\ndefault_md=sha256\ndefault_crl_days=30\n",
+            s(&env.path("index.txt"))
+        ),
+    )
+    .unwrap();
+    let crl = env.path("v1.crl.pem");
+    let (ok, out) = openssl(&[
+        "ca",
+        "-gencrl",
+        "-config",
+        s(&env.path("ca.cnf")),
+        "-keyfile",
+        s(&env.path("root.key")),
+        "-cert",
+        s(&root),
+        "-out",
+        s(&crl),
+    ]);
+    assert!(ok, "{out}");
+    let before = env.tree_hash();
+    let err = env.fails(
+        1,
+        &[
+            "verify",
+            s(&leaf),
+            "--bundle",
+            s(&root),
+            "--crl",
+            s(&crl),
+            "--at",
+            &at,
+        ],
+    );
+    assert!(err.contains("version 1 CRL"), "{err}");
+    assert!(!err.contains("bad der"), "{err}");
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn a_weak_or_unsupported_key_is_named_in_one_short_line_not_as_tampering() {
+    for (id, rule) in [
+        (
+            "webpki::forbidden-weak-rsa-key-in-root",
+            "trust anchor 'CN=x509-limbo-root' breaks the CA/Browser Forum baseline (6.1.5): its RSA key has 1024 bits",
+        ),
+        (
+            "webpki::forbidden-dsa-root",
+            "CA/Browser Forum baseline (6.1.5)",
+        ),
+        (
+            "webpki::forbidden-p192-root",
+            "CA/Browser Forum baseline (6.1.5)",
+        ),
+        ("webpki::explicit-curve", "explicit parameters"),
+        ("pathological::nc-dos-1", "trailing data"),
+    ] {
+        let err = rejected(id, &[], rule);
+        assert!(!err.contains("tampered"), "{id}: {err}");
+        assert!(!err.contains("[6, "), "{id}: {err}");
+        assert_eq!(err.lines().count(), 1, "{id}: {err}");
+        assert!(err.len() < 300, "{id}: {} bytes: {err}", err.len());
+    }
+}
+
+#[test]
+fn messages_show_the_whole_second_the_chain_was_checked_at() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(&env, AT, &["issue", "dev", "--validity", "10d", "-q"]);
+    let cert = env.cert_dir("dev").join("cert.pem");
+    let root = env.root_pem();
+    let args = ["verify", s(&cert), "--bundle", s(&root)];
+    let err = env.fails(
+        1,
+        &[&args[..], &["--at", "2026-03-20T10:20:30.999Z"]].concat(),
+    );
+    assert!(err.contains("(checked at 2026-03-20T10:20:30Z)"), "{err}");
+    let out = env.ok(&[&args[..], &["--at", "2026-03-02T10:20:30.999Z"]].concat());
+    assert!(out.contains("at 2026-03-02T10:20:30Z"), "{out}");
+}
+
+#[test]
+fn a_pinned_self_signed_end_entity_certificate_is_its_own_anchor() {
+    let env = Env::new();
+    std::fs::write(
+        env.path("pin.cnf"),
+        "[req]\ndistinguished_name=dn\n[dn]\n[v3]\nbasicConstraints=critical,CA:FALSE\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n\
+         subjectKeyIdentifier=hash\nsubjectAltName=DNS:device.example.com\n",
+    )
+    .unwrap();
+    let pin = env.path("pin.pem");
+    let (ok, out) = openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        s(&env.path("pin.key")),
+        "-out",
+        s(&pin),
+        "-subj",
+        "/CN=device.example.com",
+        "-days",
+        "365",
+        "-set_serial",
+        "0x77",
+        "-config",
+        s(&env.path("pin.cnf")),
+        "-extensions",
+        "v3",
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = openssl_verify(&pin, None, &pin, "sslserver");
+    assert!(
+        ok,
+        "openssl -x509_strict refuses the pinned certificate: {out}"
+    );
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::days(1))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    env.ok(&[
+        "verify",
+        s(&pin),
+        "--bundle",
+        s(&pin),
+        "--at",
+        &at,
+        "--purpose",
+        "server",
+        "--dns",
+        "device.example.com",
+    ]);
+}
+
+/// root → intermediate (with `int_ext`) → server leaf, made by OpenSSL;
+/// `verify` of the leaf with the root as bundle and the intermediate as
+/// `--chain`, and whether `openssl verify -x509_strict` accepts it.
+fn verify_intermediate_with(int_ext: &str) -> (Run, bool, String) {
+    let env = Env::new();
+    let (root, _, at) = openssl_chain(&env, "", "");
+    let p = |n: &str| env.path(n);
+    std::fs::write(
+        p("int.ext"),
+        format!("subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n{int_ext}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        p("leaf2.ext"),
+        "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n\
+         subjectAltName=DNS:www.example.com\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let (ok, out) = openssl(args);
+        assert!(ok, "openssl {args:?}: {out}");
+    };
+    for (name, cn) in [("int", "/CN=Issuing"), ("leaf2", "/CN=www.example.com")] {
+        run(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            s(&p(&format!("{name}.key"))),
+            "-out",
+            s(&p(&format!("{name}.csr"))),
+            "-subj",
+            cn,
+        ]);
+    }
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&p("int.csr")),
+        "-CA",
+        s(&root),
+        "-CAkey",
+        s(&p("root.key")),
+        "-set_serial",
+        "0x5a03",
+        "-days",
+        "365",
+        "-extfile",
+        s(&p("int.ext")),
+        "-out",
+        s(&p("int.pem")),
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&p("leaf2.csr")),
+        "-CA",
+        s(&p("int.pem")),
+        "-CAkey",
+        s(&p("int.key")),
+        "-set_serial",
+        "0x5a04",
+        "-days",
+        "365",
+        "-extfile",
+        s(&p("leaf2.ext")),
+        "-out",
+        s(&p("leaf2.pem")),
+    ]);
+    let (ossl, out) = openssl_verify(&root, Some(&p("int.pem")), &p("leaf2.pem"), "sslserver");
+    let before = env.tree_hash();
+    let r = env.run(&[
+        "verify",
+        s(&p("leaf2.pem")),
+        "--bundle",
+        s(&root),
+        "--chain",
+        s(&p("int.pem")),
+        "--at",
+        &at,
+        "--purpose",
+        "server",
+    ]);
+    assert_eq!(env.tree_hash(), before);
+    (r, ossl, out)
+}
+
+#[test]
+fn an_intermediate_must_be_a_ca_allowed_to_sign_certificates() {
+    let (r, ossl, out) = verify_intermediate_with(
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign",
+    );
+    assert!(ossl, "{out}");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let (r, ossl, _) = verify_intermediate_with(
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,cRLSign",
+    );
+    assert!(!ossl, "openssl accepts an intermediate without keyCertSign");
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("intermediate CA 'CN=Issuing' breaks RFC 5280 4.2.1.3"),
+        "{}",
+        r.stderr
+    );
+    let (r, ossl, _) = verify_intermediate_with("keyUsage=critical,keyCertSign,cRLSign");
+    assert!(
+        !ossl,
+        "openssl accepts an intermediate without basicConstraints"
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "intermediate CA 'CN=Issuing' breaks RFC 5280 4.2.1.9: it has no basicConstraints extension"
+        ),
+        "{}",
+        r.stderr
+    );
+    let (r, ossl, _) = verify_intermediate_with(
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,keyCertSign,cRLSign",
+    );
+    assert!(!ossl, "openssl accepts an intermediate with CA:FALSE");
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("'CN=Issuing' breaks RFC 5280 4.2.1.9: its basicConstraints says CA:FALSE"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn an_unusable_crl_of_another_ca_leaves_the_chain_with_unknown_status() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(&env, AT, &["issue", "dev", "-q"]);
+    let cert = env.cert_dir("dev").join("cert.pem");
+    let bad = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/hostile/crl-bad-signature.pem"
+    );
+    let before = env.tree_hash();
+    let err = env.fails(
+        1,
+        &[
+            "verify",
+            s(&cert),
+            "--bundle",
+            s(&env.root_pem()),
+            "--crl",
+            bad,
+            "--at",
+            AT,
+        ],
+    );
+    assert!(
+        err.contains("revocation status of 'CN=dev' is unknown: no CRL from its issuer 'CN=Root'"),
+        "{err}"
+    );
+    assert_eq!(env.tree_hash(), before);
+}

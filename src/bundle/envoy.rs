@@ -14,6 +14,10 @@ impl Target for Envoy {
         "envoy"
     }
 
+    fn needs_root(&self) -> bool {
+        true
+    }
+
     fn crls(&self) -> CrlSupport {
         CrlSupport::Combined
     }

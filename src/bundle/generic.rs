@@ -11,6 +11,10 @@ impl Target for Generic {
         "generic"
     }
 
+    fn needs_root(&self) -> bool {
+        true
+    }
+
     fn check(&self, c: &Contents) -> Vec<Finding> {
         Rules::new(self.name())
             .pem_only(c, None, false)

@@ -13,6 +13,10 @@ impl Target for Haproxy {
         "haproxy"
     }
 
+    fn needs_root(&self) -> bool {
+        true
+    }
+
     fn crls(&self) -> CrlSupport {
         CrlSupport::Combined
     }

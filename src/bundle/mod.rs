@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::certinfo::{CertInfo, parse_pem_certs};
+use crate::certinfo::CertInfo;
 use crate::crl::CrlInfo;
 use crate::error::{Error, Result};
 use crate::ledger::Ledger;
@@ -190,6 +190,12 @@ pub trait Target: Sync {
     /// Whether the trust store keeps every CRL it was given, so a bundle
     /// records what it printed for upload and prints only what changed.
     fn tracks_crl_uploads(&self) -> bool {
+        false
+    }
+    /// Whether the store builds chains as OpenSSL does without
+    /// -partial_chain: only a self-signed root ends a chain, so a bundle
+    /// holding an intermediate without its root validates nothing.
+    fn needs_root(&self) -> bool {
         false
     }
 }
@@ -620,7 +626,7 @@ pub fn certs_of(text: &str, what: &str) -> Result<Vec<CertInfo>> {
         .filter(|b| b.tag() == "CERTIFICATE")
         .map(|b| crate::keys::pem_encode("CERTIFICATE", b.contents()))
         .collect();
-    parse_pem_certs(&certs.concat(), what)
+    crate::certinfo::parse_pem_certs_as_is(&certs.concat(), what)
 }
 
 /// A path made absolute, as text, for paths written into server configs.

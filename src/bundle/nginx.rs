@@ -13,6 +13,10 @@ impl Target for Nginx {
         "nginx"
     }
 
+    fn needs_root(&self) -> bool {
+        true
+    }
+
     fn crls(&self) -> CrlSupport {
         CrlSupport::Combined
     }

@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use crate::certinfo::{CertInfo, read_certs_as_is};
 use crate::crl::{self, CrlInfo};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shown};
 use crate::pki::Pki;
 use crate::verify::{self, PeerName, Purpose, Request, Verified};
 use crate::{bundle, clock};
@@ -53,12 +53,16 @@ pub fn verify(pki: &Pki, req: &VerifyRequest) -> Result<VerifyReport> {
         Some(t) => t,
         None => clock::now()?,
     };
+    // One clock, in whole seconds as X.509 times are: the run and every
+    // message use the same second.
+    let at = at.replace_nanosecond(0).unwrap_or(at);
     // The certificate and its chain are read as they are: one that breaks
     // RFC 5280's profile is not valid (exit 1), not unreadable.
     let mut certs = read_certs_as_is(&req.cert)?;
     let cert = certs.remove(0);
     let mut intermediates = certs;
     let mut anchors: Vec<CertInfo> = Vec::new();
+    let mut partial_anchors: Vec<CertInfo> = Vec::new();
     let mut crls: Vec<CrlInfo> = Vec::new();
     for f in &req.crls {
         crls.extend(crl::read_file(f)?);
@@ -75,9 +79,15 @@ pub fn verify(pki: &Pki, req: &VerifyRequest) -> Result<VerifyReport> {
             bundle::fail_on_errors(target, &findings)?;
             warnings = findings.iter().map(|f| f.to_string()).collect();
         }
-        // Every certificate the user trusts is a trust anchor, self-signed
-        // or not, wherever it sits in the bundle.
-        anchors = bundle::certs_of(&text, &what)?;
+        // The self-signed certificates are the anchors, the others
+        // candidate intermediates, anchors only of a partial chain.
+        for c in bundle::certs_of(&text, &what)? {
+            if c.self_signed {
+                anchors.push(c);
+            } else {
+                partial_anchors.push(c);
+            }
+        }
         allow_unknown_status = false;
     } else {
         // Trust comes from this PKI: the root above --ca, or every CA.
@@ -135,14 +145,34 @@ pub fn verify(pki: &Pki, req: &VerifyRequest) -> Result<VerifyReport> {
         cert,
         intermediates,
         anchors,
+        partial_anchors,
         crls,
         allow_unknown_status,
         purpose,
         at,
         names: req.names.clone(),
     };
+    let mut outcome = verify::verify(&chain);
+    if let Ok(v) = &outcome
+        && v.partial_chain
+    {
+        let anchor = shown(v.chain.last().map_or("", String::as_str));
+        match req.target.as_deref().map(bundle::target).transpose()? {
+            Some(t) if t.needs_root() => {
+                outcome = Err(Error::failed(format!(
+                    "{} rule 'root-anchor' broken: the chain ends at '{anchor}', a trusted certificate that is not a root (partial chain); target '{}' builds chains up to a self-signed root only",
+                    t.name(),
+                    t.name()
+                ))
+                .hint("add the root CA to the bundle"));
+            }
+            _ => warnings.push(format!(
+                "partial chain: anchored at a non-root certificate; OpenSSL-based servers need the root (chain ends at '{anchor}')"
+            )),
+        }
+    }
     Ok(VerifyReport {
-        outcome: verify::verify(&chain),
+        outcome,
         subject: chain.cert.subject,
         purpose,
         at,
