@@ -196,3 +196,111 @@ impl Archive {
         self.make_durable()
     }
 }
+
+/// A device as an archive holds it: read by `doctor --repair` to settle
+/// the rows of an interrupted `batch --archive`.
+#[derive(Debug, Default)]
+pub struct Held {
+    /// The fingerprint of its `cert.pem`, when that entry is whole.
+    pub cert: Option<String>,
+    /// The names of its entries read in full.
+    pub files: std::collections::HashSet<String>,
+    /// Something whole follows it (the next device or the end marker).
+    pub closed: bool,
+}
+
+impl Held {
+    /// Whether the archive holds this device completely with the
+    /// certificate `fingerprint`: a key-bearing device needs its four PEM
+    /// files; one without key.pem (a CSR or PKCS#12 device) must be closed.
+    pub fn complete(&self, fingerprint: &str, has_key: bool) -> bool {
+        let pem = [
+            crate::layout::CERT,
+            crate::layout::CHAIN,
+            crate::layout::FULLCHAIN,
+        ];
+        self.cert.as_deref() == Some(fingerprint)
+            && pem.iter().all(|f| self.files.contains(*f))
+            && (self.closed || (has_key && self.files.contains(crate::layout::KEY)))
+    }
+}
+
+/// Every device an archive holds, by name, reading up to the first entry
+/// that is cut off (an interrupted batch leaves its archive so).
+pub fn held_devices(path: &Path) -> Result<std::collections::HashMap<String, Held>> {
+    use std::io::Read;
+    let f = File::open(path).map_err(|e| store::io_err("cannot read archive", path, &e))?;
+    let len = f
+        .metadata()
+        .map_err(|e| store::io_err("cannot read archive", path, &e))?
+        .len();
+    let ended = ends_with_marker(&f, len);
+    let mut tar = tar::Archive::new(std::io::BufReader::new(f));
+    let mut found: std::collections::HashMap<String, Held> = std::collections::HashMap::new();
+    let Ok(entries) = tar.entries() else {
+        return Ok(found);
+    };
+    let mut last: Option<String> = None;
+    let mut clean_end = true;
+    for e in entries {
+        let Ok(mut e) = e else {
+            clean_end = false;
+            break;
+        };
+        let Ok(p) = e.path().map(|p| p.to_string_lossy().into_owned()) else {
+            clean_end = false;
+            break;
+        };
+        let size = e.header().size().unwrap_or(u64::MAX);
+        let mut bytes = Vec::new();
+        let whole = e.read_to_end(&mut bytes).is_ok() && bytes.len() as u64 == size;
+        if !whole {
+            clean_end = false;
+            break;
+        }
+        let (device, file) = p.split_once('/').unwrap_or((&p, ""));
+        if let Some(prev) = last.as_ref().filter(|n| *n != device)
+            && let Some(h) = found.get_mut(prev)
+        {
+            h.closed = true;
+        }
+        last = Some(device.to_string());
+        let held = found.entry(device.to_string()).or_default();
+        if file == crate::layout::CERT {
+            held.cert = std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|t| crate::certinfo::parse_pem_certs(t, "archive entry").ok())
+                .and_then(|c| c.into_iter().next())
+                .map(|c| c.fingerprint);
+        }
+        if !file.is_empty() {
+            held.files.insert(file.to_string());
+        }
+    }
+    if clean_end
+        && ended
+        && let Some(h) = last.and_then(|n| found.get_mut(&n))
+    {
+        h.closed = true;
+    }
+    Ok(found)
+}
+
+/// Whether the file ends with tar's end marker (two zero blocks).
+fn ends_with_marker(f: &File, len: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    if len < 1024 || len % 512 != 0 {
+        return false;
+    }
+    let mut tail = [0u8; 1024];
+    f.read_exact_at(&mut tail, len - 1024).is_ok() && tail.iter().all(|b| *b == 0)
+}
+
+/// The archive path of a ledger directory (`archive:<path>`); `None` for
+/// stdout or a directory.
+pub fn path_of(ledger_dir: &str) -> Option<PathBuf> {
+    ledger_dir
+        .strip_prefix(LEDGER_PREFIX)
+        .filter(|p| *p != "-")
+        .map(PathBuf::from)
+}

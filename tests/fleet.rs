@@ -9,9 +9,14 @@ use std::process::Command;
 
 use crate::common::*;
 
-/// name → (serial, status) of every certificate in the ledger.
+/// name → (serial, status) of every current certificate in the ledger.
 fn ledger_rows(env: &Env) -> HashMap<String, (String, String)> {
-    env.json(&["list"])["certificates"]
+    rows_of(env, &["list"])
+}
+
+/// name → (serial, status) of the certificates `list_args` lists.
+fn rows_of(env: &Env, list_args: &[&str]) -> HashMap<String, (String, String)> {
+    env.json(list_args)["certificates"]
         .as_array()
         .expect("certificates")
         .iter()
@@ -592,4 +597,168 @@ fn manifest_csr_column_signs_the_csr_beside_the_manifest_and_makes_no_key() {
     let (_, from_cert) = openssl(&["x509", "-noout", "-pubkey", "-in", s(&d1.join("cert.pem"))]);
     let (_, from_key) = openssl(&["pkey", "-pubout", "-in", s(&env.path("k1.pem"))]);
     assert_eq!(from_cert, from_key);
+}
+
+/// Serials (lowercase hex, no leading zeros) every CA's `crl.pem` lists.
+fn crl_serials(env: &Env) -> HashSet<String> {
+    let mut all = HashSet::new();
+    for ca in std::fs::read_dir(env.pki.join("cas")).unwrap() {
+        let path = ca.unwrap().path().join("crl.pem");
+        if !path.exists() {
+            continue;
+        }
+        let (ok, out) = openssl(&["crl", "-noout", "-text", "-in", s(&path)]);
+        assert!(ok, "{out}");
+        all.extend(
+            out.lines()
+                .filter_map(|l| l.trim().strip_prefix("Serial Number: "))
+                .map(|x| x.trim_start_matches('0').to_ascii_lowercase()),
+        );
+    }
+    all
+}
+
+/// A 200-device archive batch killed at `crash` (chunks of 50): returns the
+/// archive and the ledger rows it left.
+fn killed_archive_batch(env: &Env, crash: &str) -> (PathBuf, HashMap<String, (String, String)>) {
+    env.hierarchy();
+    let tar = env.path("first.tar");
+    let out = env
+        .command(&[
+            "batch",
+            "--count",
+            "200",
+            "--jobs",
+            "1",
+            "--archive",
+            s(&tar),
+        ])
+        .env("CERTSMITH_TEST_BATCH_CHUNK", "50")
+        .env("CERTSMITH_TEST_CRASH_AT", crash)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_none(),
+        "not killed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (tar.clone(), ledger_rows(env))
+}
+
+#[test]
+fn interrupted_archive_batch_rows_complete_in_the_archive_become_active_naming_it_and_the_rest_are_revoked_onto_the_crl()
+ {
+    let env = Env::new();
+    // Killed after the third chunk reached the disk, before the ledger recorded it.
+    let (tar, before) = killed_archive_batch(&env, "batch-written@3");
+    let pending: Vec<&String> = before
+        .iter()
+        .filter(|(_, (_, st))| st == "pending")
+        .map(|(n, _)| n)
+        .collect();
+    // The third chunk (in the archive) and rows reserved after it.
+    assert!(pending.len() >= 50, "{}", pending.len());
+    // A rerun before the repair is refused and says what settles the rows.
+    let x_tar = env.path("x.tar");
+    let rerun = [
+        "batch",
+        "--count",
+        "200",
+        "--archive",
+        s(&x_tar),
+        "--skip-existing",
+    ];
+    // The first open after the crash lets SQLite fold the dead process's WAL in.
+    let _ = env.run(&rerun);
+    let hash = env.tree_hash();
+    let r = env.run(&rerun);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("doctor --repair"), "{}", r.stderr);
+    assert_eq!(env.tree_hash(), hash);
+    assert_eq!(ledger_rows(&env), before);
+    let report = env.ok(&["doctor", "--repair"]);
+    assert!(
+        report.contains(&format!("archive '{}'", tar.display())),
+        "{report}"
+    );
+    // Revoked rows free their name: `list --all` shows them.
+    let after = rows_of(&env, &["list", "--all"]);
+    let x = env.path("x1");
+    untar(&tar, &x);
+    let mut activated = 0;
+    for name in &pending {
+        let (serial, st) = after
+            .get(*name)
+            .unwrap_or_else(|| panic!("{name} dropped: {report}"));
+        assert_eq!(serial, &before[*name].0);
+        if st == "valid" {
+            activated += 1;
+            assert_eq!(
+                serial_of(&x.join(name).join("cert.pem")),
+                serial.trim_start_matches('0')
+            );
+        }
+    }
+    // Every device but the last one written (nothing whole follows it) is held completely.
+    assert!((49..=50).contains(&activated), "{activated}: {report}");
+    env.ok(&["crl"]);
+    let listed = crl_serials(&env);
+    let revoked = revoked_serials(&env);
+    assert_eq!(revoked.len(), pending.len() - activated, "{report}");
+    for serial in &revoked {
+        assert!(
+            listed.contains(serial.trim_start_matches('0')),
+            "{serial} not on the CRL"
+        );
+    }
+}
+
+/// Serials of revoked certificates (of every state) in the ledger.
+fn revoked_serials(env: &Env) -> Vec<String> {
+    let db = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
+    let mut q = db
+        .prepare("SELECT serial FROM certificates WHERE revoked_at IS NOT NULL")
+        .unwrap();
+    q.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|s| s.unwrap().to_ascii_lowercase())
+        .collect()
+}
+
+#[test]
+fn interrupted_archive_batch_rows_not_in_the_archive_are_revoked_not_forgotten_and_a_rerun_reissues_them()
+ {
+    let env = Env::new();
+    // Killed with the chunk in flight still in the write buffer.
+    let (tar, before) = killed_archive_batch(&env, "archive-appended@120");
+    let pending: Vec<&String> = before
+        .iter()
+        .filter(|(_, (_, st))| st == "pending")
+        .map(|(n, _)| n)
+        .collect();
+    assert!(!pending.is_empty());
+    let report = env.ok(&["doctor", "--repair"]);
+    assert!(report.contains("revoked it"), "{report}");
+    env.ok(&["crl"]);
+    let listed = crl_serials(&env);
+    for name in &pending {
+        let serial = before[*name].0.trim_start_matches('0').to_ascii_lowercase();
+        assert!(
+            listed.contains(&serial),
+            "{name} ({serial}) is not on the CRL: {report}"
+        );
+    }
+    let second = env.path("second.tar");
+    let j = env.json(&[
+        "batch",
+        "--count",
+        "200",
+        "--archive",
+        s(&second),
+        "--skip-existing",
+    ]);
+    assert_eq!(j["issued"].as_u64(), Some(pending.len() as u64), "{j}");
+    let rows = ledger_rows(&env);
+    assert!(rows.values().all(|(_, st)| st == "valid"), "{rows:?}");
+    let _ = tar;
 }

@@ -195,6 +195,12 @@ impl Batch<'_> {
         if !self.setup.req.skip_existing && c.errors.iter().any(|e| e.contains("already")) {
             hint.push_str("; pass --skip-existing to skip names already in the ledger");
         }
+        if c.errors
+            .iter()
+            .any(|e| e.contains("being issued by another"))
+        {
+            hint = "if no other certsmith process is running, an interrupted run left these names pending: run `certsmith doctor --repair` to settle them, then run again".into();
+        }
         Some(Error::input(format!("{} bad {rows} {what}", c.bad)).hint(hint))
     }
 
