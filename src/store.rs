@@ -23,16 +23,18 @@ pub const DIR_MODE: u32 = 0o700;
 /// Creates `dir` and any missing parents with mode 0700, refusing to pass
 /// through a symlink below `root`.
 pub fn create_private_dir(root: &Path, dir: &Path) -> Result<()> {
-    make_private_dir(root, dir, true)
+    make_private_dir(root, dir, true).map(drop)
 }
 
-/// [`create_private_dir`]; with `sync` false the new entries are left for a
-/// filesystem flush that follows (a [`Staged::with_one_flush`]).
-fn make_private_dir(root: &Path, dir: &Path, sync: bool) -> Result<()> {
+/// [`create_private_dir`]; with `sync` false the new entries are left for
+/// the flush that follows (a [`Staged::with_one_flush`]): returns the
+/// directories whose new entries it did not flush.
+fn make_private_dir(root: &Path, dir: &Path, sync: bool) -> Result<Vec<PathBuf>> {
     refuse_symlinks(root, dir)?;
     if dir.is_dir() {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    let mut unsynced = Vec::new();
     // A relative path's last ancestor is "", which is the current directory, not a new one.
     let missing: Vec<&Path> = dir
         .ancestors()
@@ -48,15 +50,16 @@ fn make_private_dir(root: &Path, dir: &Path, sync: bool) -> Result<()> {
         fs::set_permissions(d, Permissions::from_mode(DIR_MODE))
             .map_err(|e| io_err("cannot set permissions on", d, &e))?;
         // The new entry must survive a crash like the files written into it.
-        if !sync {
-            continue;
-        }
-        match d.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent)?,
-            _ => sync_dir(Path::new("."))?,
+        let parent = match d.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        match sync {
+            true => sync_dir(parent)?,
+            false => unsynced.push(parent.to_path_buf()),
         }
     }
-    Ok(())
+    Ok(unsynced)
 }
 
 /// Fails if any existing component of `path` at or below `root` is a symlink,
@@ -168,8 +171,11 @@ pub struct Staged {
     /// replacement (e.g. a key that a CSR-signed re-issue no longer has).
     retired: Vec<(PathBuf, String)>,
     sync: bool,
-    /// Flush the staged files with one syncfs of their filesystem.
-    one_flush: bool,
+    /// One flush point: the ledger file whose WAL (holding a reservation
+    /// committed without waiting) is fsynced together with the files.
+    one_flush: Option<PathBuf>,
+    /// Directories whose new entries wait for that flush point.
+    unsynced_dirs: Vec<PathBuf>,
 }
 
 /// One step [`Staged::place`] took, and how to take it back.
@@ -208,17 +214,21 @@ impl Staged {
             files: Vec::new(),
             retired: Vec::new(),
             sync: true,
-            one_flush: false,
+            one_flush: None,
+            unsynced_dirs: Vec::new(),
         }
     }
 
-    /// Flushes the staged files (before they are renamed into place) with
-    /// one syncfs of their filesystem instead of an fsync each: one flush
-    /// point, which also makes durable whatever was written there before,
-    /// such as a ledger reservation made with [`crate::ledger::Ledger::reserve_unsynced`].
-    pub fn with_one_flush(self) -> Self {
+    /// One flush point before the files are renamed into place: the
+    /// temporary files, the parents of new directories and the WAL of the
+    /// ledger at `ledger` (a reservation made with
+    /// [`crate::ledger::Ledger::reserve_unsynced`]) are fsynced together,
+    /// in parallel, so the journal commits them at once. Targeted fsyncs,
+    /// never syncfs: a single issue does not pay for other dirty data of
+    /// the filesystem, and every fsync reports its own file's errors.
+    pub fn with_one_flush(self, ledger: &Path) -> Self {
         Staged {
-            one_flush: true,
+            one_flush: Some(ledger.to_path_buf()),
             ..self
         }
     }
@@ -240,7 +250,8 @@ impl Staged {
             .parent()
             .ok_or_else(|| Error::input(format!("'{}' has no parent directory", dest.display())))?;
         // With one flush, the syncfs before the renames covers new directories too.
-        make_private_dir(&self.root, dir, !self.one_flush)?;
+        let unsynced = make_private_dir(&self.root, dir, self.one_flush.is_none())?;
+        self.unsynced_dirs.extend(unsynced);
         refuse_symlinks(&self.root, dest)?;
         if existing == Existing::Refuse {
             refuse_existing(dest)?;
@@ -524,10 +535,20 @@ impl Staged {
         if !syncing() {
             return Ok(());
         }
-        if self.one_flush
-            && let Some(f) = self.files.first()
-        {
-            return sync_filesystem(f.tmp.path());
+        let mut extra: Vec<File> = Vec::new();
+        if let Some(ledger) = &self.one_flush {
+            for d in &self.unsynced_dirs {
+                extra.push(File::open(d).map_err(|e| io_err("cannot flush directory", d, &e))?);
+            }
+            extra.push(ledger_log(ledger)?);
+        }
+        if !extra.is_empty() {
+            return sync_together(
+                self.files
+                    .iter()
+                    .map(|f| (f.tmp.as_file(), f.tmp.path()))
+                    .chain(extra.iter().map(|f| (f, Path::new("the ledger")))),
+            );
         }
         // One thread per file is worth it for a handful of files only.
         if self.files.len() == 1 || self.files.len() > 16 {
@@ -555,6 +576,43 @@ impl Staged {
             Ok(())
         })
     }
+}
+
+/// The ledger's write-ahead log (`<ledger>-wal`), or the ledger itself when
+/// it has none, opened for fsync.
+fn ledger_log(ledger: &Path) -> Result<File> {
+    let mut wal = ledger.as_os_str().to_owned();
+    wal.push("-wal");
+    match File::open(&wal) {
+        Ok(f) => Ok(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            File::open(ledger).map_err(|e| io_err("cannot flush", ledger, &e))
+        }
+        Err(e) => Err(io_err("cannot flush", Path::new(&wal), &e)),
+    }
+}
+
+/// fsyncs every file of `files` in its own thread, all at once: the
+/// filesystem journal then commits them together. Reports the first
+/// failure, naming its path.
+fn sync_together<'a>(files: impl Iterator<Item = (&'a File, &'a Path)>) -> Result<()> {
+    let files: Vec<_> = files.collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .iter()
+            .map(|(f, p)| s.spawn(move || f.sync_all().map_err(|e| io_err("cannot write", p, &e))))
+            .collect();
+        let mut first = None;
+        for h in handles {
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(Error::failed("a file flush thread panicked")));
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    })
 }
 
 /// Renames one temporary file to `dest`, keeping what was there as the
