@@ -429,6 +429,11 @@ impl Plan<'_> {
                 None
             }
         };
+        // Decided, and its descriptor opened, before anything is staged.
+        let flush = match archive {
+            None => Some(store::ChunkFlush::open(&out)?),
+            Some(_) => None,
+        };
         let chain: String = self
             .signer
             .chain
@@ -458,6 +463,7 @@ impl Plan<'_> {
             for _ in 0..jobs {
                 let (rx, tx) = (Arc::clone(&job_rx), done_tx.clone());
                 let w = Worker {
+                    per_file: flush.as_ref().is_some_and(store::ChunkFlush::per_file),
                     chain: &chain,
                     root: &root,
                     shared: &shared,
@@ -480,9 +486,10 @@ impl Plan<'_> {
                 if chunk.is_empty() {
                     return Ok(());
                 }
-                match archive {
-                    Some(a) => a.make_durable()?,
-                    None => store::sync_filesystem(&out)?,
+                match (archive, &flush) {
+                    (Some(a), _) => a.make_durable()?,
+                    (None, Some(f)) => f.flush()?,
+                    (None, None) => {}
                 }
                 store::crash_point("batch-written");
                 ledger.activate(chunk)?;
@@ -671,9 +678,8 @@ impl Plan<'_> {
                 let device = match self.archive {
                     Some(_) => Some(Box::new(m)),
                     None => {
-                        let written = store::fail_point("batch-write").and_then(|()| {
-                            self.write(&m, &self.dir(&m.record.name), w.root, w.shared)
-                        });
+                        let written = store::fail_point("batch-write")
+                            .and_then(|()| self.write(&m, &self.dir(&m.record.name), w));
                         if let Err(e) = written {
                             let unwritten: Vec<i64> =
                                 std::iter::once(id).chain(todo.map(|(_, id)| id)).collect();
@@ -798,9 +804,10 @@ impl Plan<'_> {
 
     /// Writes one certificate's directory; `chain.pem` is a hard link to the
     /// one this batch wrote before, when there is one and linking works.
-    fn write(&self, m: &Made, dir: &Path, root: &Path, shared: &SharedChain) -> Result<()> {
+    fn write(&self, m: &Made, dir: &Path, w: &Worker<'_>) -> Result<()> {
+        let (root, shared) = (w.root, w.shared);
         // The usual case: a new directory, appearing whole with one rename.
-        let fresh = StagedDir::new(dir)?;
+        let fresh = StagedDir::new(dir)?.synced(w.per_file);
         let mut linked = false;
         for f in &m.files {
             if f.shared
@@ -826,7 +833,10 @@ impl Plan<'_> {
         } else {
             Existing::Refuse
         };
-        let mut staged = Staged::deferred_sync(root);
+        let mut staged = match w.per_file {
+            true => Staged::new(root),
+            false => Staged::deferred_sync(root),
+        };
         for f in &m.files {
             staged.add(&dir.join(&f.name), &f.bytes, f.mode, existing.clone())?;
         }
@@ -837,6 +847,8 @@ impl Plan<'_> {
 
 /// What each worker shares with the others.
 struct Worker<'a> {
+    /// fsync every file as it is written (see [`store::ChunkFlush`]).
+    per_file: bool,
     chain: &'a str,
     root: &'a Path,
     shared: &'a SharedChain,

@@ -234,7 +234,7 @@ impl Staged {
     }
 
     /// Like [`Staged::new`], but leaves fsync to the caller, who must call
-    /// [`sync_filesystem`] before anything (a ledger row) relies on the
+    /// [`ChunkFlush::flush`] before anything (a ledger row) relies on the
     /// files being durable. Batch issuance uses it to pay for one sync per
     /// chunk of certificates instead of five per certificate.
     pub fn deferred_sync(root: &Path) -> Self {
@@ -820,10 +820,12 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 /// one step that never replaces anything (renameat2 `RENAME_NOREPLACE`).
 /// Cheaper than [`Staged`] for many small directories (batch issuance):
 /// no per-file rename and no symlink walk per file. Nothing is fsynced: call
-/// [`sync_filesystem`] before relying on it.
+/// [`ChunkFlush::flush`] before relying on it (or use [`StagedDir::synced`]).
 pub struct StagedDir {
     tmp: tempfile::TempDir,
     dest: PathBuf,
+    /// fsync each file and the directory itself before the rename.
+    sync: bool,
 }
 
 impl StagedDir {
@@ -841,7 +843,17 @@ impl StagedDir {
         Ok(StagedDir {
             tmp,
             dest: dest.to_path_buf(),
+            sync: false,
         })
+    }
+
+    /// fsyncs every file as it is written and the directory before it is
+    /// renamed into place (where no filesystem flush can be trusted).
+    pub fn synced(self, sync: bool) -> StagedDir {
+        StagedDir {
+            sync: sync && syncing(),
+            ..self
+        }
     }
 
     /// Writes file `name` with exactly `mode`.
@@ -861,6 +873,10 @@ impl StagedDir {
             f.set_permissions(Permissions::from_mode(mode))
                 .map_err(|e| io_err("cannot set permissions on", &path, &e))?;
         }
+        if self.sync {
+            f.sync_all()
+                .map_err(|e| io_err("cannot write", &path, &e))?;
+        }
         Ok(())
     }
 
@@ -876,6 +892,9 @@ impl StagedDir {
     /// replacing): the caller then writes file by file with [`Staged`].
     pub fn commit(self) -> Result<bool> {
         use rustix::fs::{CWD, RenameFlags, renameat_with};
+        if self.sync {
+            sync_dir(self.tmp.path())?;
+        }
         match renameat_with(
             CWD,
             self.tmp.path(),
@@ -900,25 +919,6 @@ impl StagedDir {
     }
 }
 
-/// Whether `a` and `b` (or, for a path not made yet, its nearest existing
-/// ancestor) are on the same filesystem.
-pub fn same_filesystem(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let dev = |p: &Path| {
-        p.ancestors()
-            .find_map(|d| {
-                fs::metadata(if d.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    d
-                })
-                .ok()
-            })
-            .map(|m| m.dev())
-    };
-    matches!((dev(a), dev(b)), (Some(x), Some(y)) if x == y)
-}
-
 static NO_SYNC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// `--no-sync`: from now on this process skips every fsync (files,
@@ -933,24 +933,68 @@ pub fn syncing() -> bool {
     !NO_SYNC.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Flushes every file and directory of the filesystem holding `path` to
-/// disk (syncfs(2)): after it returns, files written with
-/// [`Staged::deferred_sync`] before the call survive a crash.
-pub fn sync_filesystem(path: &Path) -> Result<()> {
-    if !syncing() {
-        return Ok(());
+/// How a batch makes a chunk of new directories durable, decided once
+/// before the first one is written. `syncfs` (one call for the chunk) only
+/// where it is known to report a writeback error: a local filesystem
+/// (ext4, xfs, btrfs, tmpfs) and a Linux kernel >= 5.8, which reports
+/// errors since the descriptor was opened (so it is opened here, before
+/// anything is staged). Elsewhere (FUSE, network filesystems, overlays)
+/// every file and directory is fsynced instead.
+pub enum ChunkFlush {
+    /// One syncfs per chunk on this descriptor of the output directory.
+    Syncfs(File),
+    /// Each file and new directory fsynced as it is written; the output
+    /// directory (holding the renames) fsynced per chunk.
+    Fsyncs(PathBuf),
+}
+
+/// Filesystems whose syncfs flushes their own disk and reports errors.
+const SYNCFS_LOCAL: [u64; 4] = [
+    0xEF53,      // ext2/3/4
+    0x5846_5342, // xfs
+    0x9123_683E, // btrfs
+    0x0102_1994, // tmpfs
+];
+
+/// Whether a filesystem of statfs type `f_type` may be flushed with syncfs.
+pub fn syncfs_is_trusted(f_type: u64) -> bool {
+    SYNCFS_LOCAL.contains(&f_type)
+}
+
+impl ChunkFlush {
+    /// Decides for the output directory `dir` (which exists).
+    pub fn open(dir: &Path) -> Result<ChunkFlush> {
+        let f = File::open(dir).map_err(|e| io_err("cannot open", dir, &e))?;
+        let trusted = rustix::fs::fstatfs(&f).is_ok_and(|st| syncfs_is_trusted(st.f_type as u64));
+        Ok(match trusted {
+            true => ChunkFlush::Syncfs(f),
+            false => ChunkFlush::Fsyncs(dir.to_path_buf()),
+        })
     }
-    let f = File::open(path).map_err(|e| io_err("cannot open", path, &e))?;
-    rustix::fs::syncfs(&f).map_err(|e| {
-        if e == rustix::io::Errno::NOSPC {
-            return no_space(path);
+
+    /// Whether each file must be fsynced as it is written.
+    pub fn per_file(&self) -> bool {
+        matches!(self, ChunkFlush::Fsyncs(_))
+    }
+
+    /// Makes everything written since the last call durable.
+    pub fn flush(&self) -> Result<()> {
+        if !syncing() {
+            return Ok(());
         }
-        Error::failed(format!(
-            "cannot flush '{}' to disk: {}",
-            path.display(),
-            std::io::Error::from(e).to_string().to_lowercase()
-        ))
-    })
+        match self {
+            ChunkFlush::Fsyncs(dir) => sync_dir(dir),
+            ChunkFlush::Syncfs(f) => rustix::fs::syncfs(f).map_err(|e| {
+                if e == rustix::io::Errno::NOSPC {
+                    return no_space(Path::new("the output directory"));
+                }
+                Error::failed(format!(
+                    "cannot flush the output directory to disk: {}",
+                    std::io::Error::from(e).to_string().to_lowercase()
+                ))
+            }),
+        }
+    }
 }
 
 /// Writes one file atomically (temp + fsync + rename + fsync dir).
@@ -969,6 +1013,28 @@ pub fn write_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syncfs_is_trusted_only_on_known_local_filesystems() {
+        for local in [0xEF53, 0x5846_5342, 0x9123_683E, 0x0102_1994] {
+            assert!(syncfs_is_trusted(local), "{local:#x}");
+        }
+        // FUSE, NFS, overlayfs, CIFS: syncfs may not reach the disk or report.
+        for other in [0x6573_5546, 0x6969, 0x794C_7630, 0xFF53_4D42] {
+            assert!(!syncfs_is_trusted(other), "{other:#x}");
+        }
+    }
+
+    #[test]
+    fn chunk_flush_of_a_local_directory_holds_its_descriptor_from_the_start() {
+        let d = tempfile::tempdir().unwrap();
+        let f = ChunkFlush::open(d.path()).unwrap();
+        let local =
+            rustix::fs::statfs(d.path()).is_ok_and(|st| syncfs_is_trusted(st.f_type as u64));
+        assert_eq!(matches!(f, ChunkFlush::Syncfs(_)), local);
+        assert_eq!(f.per_file(), !local);
+        f.flush().unwrap();
+    }
 
     #[test]
     fn enospc_is_said_as_no_space_left_with_the_path() {

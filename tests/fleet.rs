@@ -771,3 +771,58 @@ fn interrupted_archive_batch_rows_not_in_the_archive_are_revoked_not_forgotten_a
     assert!(rows.values().all(|(_, st)| st == "valid"), "{rows:?}");
     let _ = tar;
 }
+
+#[test]
+fn batch_opens_the_descriptor_it_syncfs_before_it_stages_any_directory() {
+    if !strace_available() {
+        return;
+    }
+    let env = Env::new();
+    env.hierarchy();
+    let log = env.path("strace-batch.txt");
+    let mut c = Command::new("strace");
+    c.args([
+        "-f",
+        "-y",
+        "-e",
+        "trace=openat,mkdir,mkdirat,syncfs",
+        "-o",
+        s(&log),
+    ])
+    .arg(env!("CARGO_BIN_EXE_certsmith"))
+    .arg("--pki")
+    .arg(&env.pki)
+    .args(["batch", "--count", "5", "-q"]);
+    clean_env(&mut c);
+    let out = c.output().expect("strace");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    // syncfs(7</…/certs>…: the descriptor (with its path) it flushed.
+    let (at, fd) = lines
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| {
+            let rest = &l[l.find("syncfs(")? + 7..];
+            Some((i, rest[..rest.find('>')? + 1].to_string()))
+        })
+        .unwrap_or_else(|| panic!("no syncfs on ext4/tmpfs: {text}"));
+    let opened = lines[..at]
+        .iter()
+        .position(|l| l.contains("openat(") && l.trim_end().ends_with(&format!("= {fd}")))
+        .unwrap_or_else(|| panic!("{fd} not opened before the syncfs: {text}"));
+    let staged = lines
+        .iter()
+        .position(|l| l.contains("mkdir") && l.contains(".certsmith-"))
+        .expect("a staged directory");
+    // Opened before anything was staged: syncfs (Linux >= 5.8) reports
+    // every writeback error since the descriptor was opened.
+    assert!(
+        opened < staged,
+        "opened at line {opened}, staged at {staged}: {text}"
+    );
+}
