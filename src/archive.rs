@@ -289,7 +289,7 @@ pub fn held_devices(path: &Path) -> Result<std::collections::HashMap<String, Hel
 /// Whether the file ends with tar's end marker (two zero blocks).
 fn ends_with_marker(f: &File, len: u64) -> bool {
     use std::os::unix::fs::FileExt;
-    if len < 1024 || len % 512 != 0 {
+    if len < 1024 || !len.is_multiple_of(512) {
         return false;
     }
     let mut tail = [0u8; 1024];
