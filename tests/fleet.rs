@@ -826,3 +826,97 @@ fn batch_opens_the_descriptor_it_syncfs_before_it_stages_any_directory() {
         "opened at line {opened}, staged at {staged}: {text}"
     );
 }
+
+#[test]
+fn renew_of_a_pkcs12_device_is_refused_naming_the_format_and_a_command_that_works() {
+    let env = Env::new();
+    env.hierarchy();
+    let pw = env.path("p12.pass");
+    std::fs::write(&pw, "s3cret\n").unwrap();
+    let p12_batch = [
+        "batch",
+        "--count",
+        "1",
+        "--format",
+        "p12",
+        "--p12-passphrase-file",
+        s(&pw),
+        "-q",
+    ];
+    env.ok(&p12_batch);
+    let hash = env.tree_hash();
+    for args in [
+        &["renew", "device-000001"][..],
+        &["renew", "device-000001", "--reuse-key"][..],
+    ] {
+        let err = env.fails(2, args);
+        assert!(
+            err.contains("issued as PKCS#12 by batch --format p12"),
+            "{err}"
+        );
+        assert!(!err.contains("signed from a CSR"), "{err}");
+        assert!(err.contains("device-000001.p12"), "{err}");
+        assert_eq!(env.tree_hash(), hash, "{args:?}");
+    }
+    // The commands the hint names work (FILE: the PKCS#12 password file).
+    let err = env.fails(2, &["renew", "device-000001"]);
+    let hint = err.lines().find(|l| l.starts_with("hint:")).unwrap();
+    let cmds: Vec<&str> = hint.split('`').skip(1).step_by(2).collect();
+    assert_eq!(cmds.len(), 2, "{hint}");
+    for cmd in cmds {
+        let cmd = cmd.replace("FILE", s(&pw));
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(cmd.replacen(
+                "certsmith",
+                &format!("{} --pki {}", env!("CARGO_BIN_EXE_certsmith"), s(&env.pki)),
+                1,
+            ))
+            .env_remove("CERTSMITH_PKI")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let p12 = env.cert_dir("device-000001").join("device-000001.p12");
+    let (ok, out) = openssl(&[
+        "pkcs12",
+        "-in",
+        s(&p12),
+        "-passin",
+        &format!("file:{}", s(&pw)),
+        "-nokeys",
+        "-clcerts",
+    ]);
+    assert!(ok, "{out}");
+    let new_serial = ledger_rows(&env)["device-000001"].0.clone();
+    let pem = env.path("p12-leaf.pem");
+    std::fs::write(&pem, &out).unwrap();
+    assert_eq!(serial_of(&pem), new_serial.trim_start_matches('0'));
+}
+
+#[test]
+fn renew_and_export_of_an_archived_certificate_say_it_lives_in_the_archive() {
+    let env = Env::new();
+    env.hierarchy();
+    let tar = env.path("a1.tar");
+    env.ok(&["batch", "--count", "1", "--archive", s(&tar), "-q"]);
+    let hash = env.tree_hash();
+    for args in [
+        &["renew", "device-000001"][..],
+        &["export", "device-000001", "--format", "pem"][..],
+    ] {
+        let err = env.fails(2, args);
+        assert!(
+            err.contains(&format!(
+                "was issued into archive '{}'; certsmith holds no files for it",
+                tar.display()
+            )),
+            "{err}"
+        );
+        assert_eq!(env.tree_hash(), hash, "{args:?}");
+    }
+}
