@@ -918,6 +918,14 @@ impl Ledger {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_err)?;
         check(&tx)?;
+        if encrypted || matches!(key_ref, crate::keystore::KeyRef::Pkcs11(_)) {
+            let protection = if encrypted {
+                "an encrypted key"
+            } else {
+                "a key in a token"
+            };
+            crate::durability::refuse_protected_ca(&tx, &rec.name, protection)?;
+        }
         let taken: bool = tx
             .query_row(
                 "SELECT EXISTS(SELECT 1 FROM certificates WHERE name = ?1 AND state != 'superseded') OR EXISTS(SELECT 1 FROM cas WHERE name = ?1)",

@@ -920,3 +920,47 @@ fn renew_and_export_of_an_archived_certificate_say_it_lives_in_the_archive() {
         assert_eq!(env.tree_hash(), hash, "{args:?}");
     }
 }
+
+#[test]
+fn a_no_sync_pki_cannot_gain_an_encrypted_ca_key_by_any_later_command_and_changes_nothing() {
+    let env = Env::new();
+    env.ok(&["init", "--cn", "Throwaway Root", "--no-passphrase", "-q"]);
+    env.ok(&["issue", "n1", "--no-sync", "-q"]);
+    let pass = env.path("ca.pass");
+    std::fs::write(&pass, "correct horse\n").unwrap();
+    let hash = env.tree_hash();
+    for args in [
+        vec![
+            "intermediate",
+            "int",
+            "--cn",
+            "Int",
+            "--passphrase-file",
+            s(&pass),
+        ],
+        vec![
+            "key",
+            "change-passphrase",
+            "root",
+            "--new-passphrase-file",
+            s(&pass),
+        ],
+    ] {
+        let err = env.fails(2, &args);
+        assert!(
+            err.contains("written with --no-sync") && err.contains("encrypted key"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("new PKI directory"), "{err}");
+        assert_eq!(env.tree_hash(), hash, "{args:?}");
+    }
+    // An unprotected CA key stays possible on a throwaway PKI.
+    env.ok(&[
+        "intermediate",
+        "int",
+        "--cn",
+        "Int",
+        "--no-passphrase",
+        "-q",
+    ]);
+}
