@@ -60,6 +60,41 @@ impl Target {
             _ => Ok(()),
         }
     }
+
+    /// Where a file archive goes, by its absolute path: its directory must
+    /// exist (checked in the check phase, `--dry-run` too) and lie outside
+    /// the PKI directory `pki_root` entirely (an archive there would sit
+    /// among files certsmith owns and could take a certificate's name).
+    pub fn resolve(path: &Path, pki_root: &Path) -> Result<PathBuf> {
+        let shown_path = shown(&path.display().to_string());
+        let parent = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let dir = std::fs::canonicalize(parent);
+        // Without the directory, the path as written, made absolute.
+        let abs = match (&dir, path.file_name()) {
+            (Ok(d), Some(file)) => d.join(file),
+            _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+        };
+        let root = std::fs::canonicalize(pki_root).unwrap_or_else(|_| pki_root.to_path_buf());
+        let lexical_root = std::path::absolute(pki_root).unwrap_or_else(|_| pki_root.to_path_buf());
+        if abs.starts_with(&root) || abs.starts_with(&lexical_root) {
+            return Err(Error::input(format!(
+                "--archive '{shown_path}' is inside the PKI directory '{}'; certsmith writes archives only outside it",
+                shown(&root.display().to_string())
+            ))
+            .hint("choose a path outside the PKI directory (the archive holds private keys: a directory only you can read)"));
+        }
+        if dir.is_err() || path.file_name().is_none() {
+            return Err(Error::input(format!(
+                "--archive '{shown_path}': directory '{}' does not exist",
+                shown(&parent.display().to_string())
+            ))
+            .hint("create the directory first, or choose a path in an existing one"));
+        }
+        Ok(abs)
+    }
 }
 
 fn exists(p: &Path) -> Error {

@@ -144,8 +144,44 @@ fn archive_refuses_an_existing_file_and_changes_nothing() {
     // The --out rule holds for the archive too: never inside cas/.
     let in_cas = env.pki.join("cas").join("fleet.tar");
     let err = refused(&env, &["batch", "--count", "3", "--archive", s(&in_cas)]);
-    assert!(err.contains("cas/"), "{err}");
+    assert!(
+        err.contains("--archive") && err.contains("inside the PKI directory"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(&tar).unwrap(), "keep me");
+}
+
+#[test]
+fn archive_anywhere_under_the_pki_directory_or_in_a_missing_directory_is_refused_naming_archive() {
+    let env = Env::new();
+    env.hierarchy();
+    let hash = env.tree_hash();
+    for inside in [env.pki.join("x.tar"), env.pki.join("certs").join("x.tar")] {
+        for dry in [false, true] {
+            let mut args = vec!["batch", "--count", "2", "--archive", s(&inside)];
+            if dry {
+                args.push("--dry-run");
+            }
+            let err = env.fails(2, &args);
+            assert!(err.contains("--archive '"), "{err}");
+            assert!(!err.contains("--out"), "{err}");
+            assert!(err.contains("inside the PKI directory"), "{err}");
+            assert_eq!(env.tree_hash(), hash);
+        }
+    }
+    let missing = env.path("no-such-dir").join("x.tar");
+    for dry in [true, false] {
+        let mut args = vec!["batch", "--count", "2", "--archive", s(&missing)];
+        if dry {
+            args.push("--dry-run");
+        }
+        let err = env.fails(2, &args);
+        assert!(
+            err.contains("--archive '") && err.contains("does not exist"),
+            "{err}"
+        );
+        assert_eq!(env.tree_hash(), hash);
+    }
 }
 
 #[test]

@@ -110,9 +110,9 @@ pub fn check<'a>(pki: &'a Pki, mut req: BatchRequest, manifest: &Manifest) -> Re
     }
     let out = match &req.archive {
         Some(archive::Target::File(p)) => {
-            // The `--out` rule (never into cas/, the ledger or a certificate's
-            // directory); the archive is named by its absolute path from here on.
-            let abs = pki.out_rule(&ledger)?.check(p, Out::Dir)?;
+            // Never under the PKI directory; the archive is named by its
+            // absolute path from here on.
+            let abs = archive::Target::resolve(p, &pki.root)?;
             let target = archive::Target::File(abs);
             target.check()?;
             req.archive = Some(target);
