@@ -57,6 +57,10 @@ impl Target {
     pub fn check(&self) -> Result<()> {
         match self {
             Target::File(p) if std::fs::symlink_metadata(p).is_ok() => Err(exists(p)),
+            Target::Stdout if stdout_kind() == StdoutKind::Terminal => Err(Error::input(
+                "--archive - would write the archive, private keys included, to the terminal",
+            )
+            .hint("redirect stdout to a pipe or a file (`certsmith batch … --archive - > line-7.tar`), or pass --archive FILE")),
             _ => Ok(()),
         }
     }
@@ -97,6 +101,46 @@ impl Target {
     }
 }
 
+/// What this process's stdout is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StdoutKind {
+    Terminal,
+    /// A regular file (`> file`): `shared` when group or others may read it.
+    File {
+        shared: bool,
+    },
+    /// A pipe, socket or device other than a terminal.
+    Other,
+}
+
+/// What stdout is (fstat of descriptor 1).
+pub fn stdout_kind() -> StdoutKind {
+    use std::io::IsTerminal;
+    use std::os::fd::AsFd;
+    let out = std::io::stdout();
+    if out.is_terminal() {
+        return StdoutKind::Terminal;
+    }
+    match rustix::fs::fstat(out.as_fd()) {
+        Ok(st)
+            if rustix::fs::FileType::from_raw_mode(st.st_mode)
+                == rustix::fs::FileType::RegularFile =>
+        {
+            StdoutKind::File {
+                shared: st.st_mode & 0o077 != 0,
+            }
+        }
+        _ => StdoutKind::Other,
+    }
+}
+
+/// The warning for `--archive -` into a file that others may read.
+pub fn stdout_warning() -> Option<&'static str> {
+    (stdout_kind() == StdoutKind::File { shared: true }).then_some(
+        "warning: stdout is a file that group or others may read, and the archive holds private keys: chmod 600 it (or use --archive FILE, created 0600)",
+    )
+}
+
 fn exists(p: &Path) -> Error {
     Error::input(format!(
         "archive '{}' already exists; certsmith never overwrites one",
@@ -116,20 +160,21 @@ pub struct Entry<'a> {
 
 enum Sink {
     File(File),
-    Stdout(std::io::Stdout),
+    /// Stdout; `true` when it is a regular file, fdatasynced per chunk.
+    Stdout(std::io::Stdout, bool),
 }
 
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
             Sink::File(f) => f.write(buf),
-            Sink::Stdout(s) => s.write(buf),
+            Sink::Stdout(s, _) => s.write(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Sink::File(f) => f.flush(),
-            Sink::Stdout(s) => s.flush(),
+            Sink::Stdout(s, _) => s.flush(),
         }
     }
 }
@@ -146,7 +191,10 @@ impl Archive {
     /// fsynced; or stdout. `mtime` stamps every entry.
     pub fn create(target: &Target, mtime: u64) -> Result<Archive> {
         let sink = match target {
-            Target::Stdout => Sink::Stdout(std::io::stdout()),
+            Target::Stdout => Sink::Stdout(
+                std::io::stdout(),
+                matches!(stdout_kind(), StdoutKind::File { .. }),
+            ),
             Target::File(p) => {
                 let f = std::fs::OpenOptions::new()
                     .write(true)
@@ -215,12 +263,18 @@ impl Archive {
         let w = self.tar.get_mut();
         let r = w.flush();
         r.map_err(|e| self.err(&e))?;
-        if let Sink::File(f) = self.tar.get_mut().get_mut()
-            && store::syncing()
-        {
-            let r = f.sync_data();
-            r.map_err(|e| self.err(&e))?;
+        if !store::syncing() {
+            return Ok(());
         }
+        let r = match self.tar.get_mut().get_mut() {
+            Sink::File(f) => f.sync_data(),
+            Sink::Stdout(s, true) => {
+                use std::os::fd::AsFd;
+                rustix::fs::fdatasync(s.as_fd()).map_err(std::io::Error::from)
+            }
+            Sink::Stdout(_, false) => Ok(()),
+        };
+        r.map_err(|e| self.err(&e))?;
         Ok(())
     }
 

@@ -1000,3 +1000,64 @@ fn a_no_sync_pki_cannot_gain_an_encrypted_ca_key_by_any_later_command_and_change
         "-q",
     ]);
 }
+
+#[test]
+fn archive_to_stdout_is_refused_on_a_terminal_and_changes_nothing() {
+    assert!(
+        have("script") || std::env::var("CI").is_err(),
+        "CI needs script (bsdutils)"
+    );
+    if !have("script") {
+        eprintln!("\nSKIPPED: the terminal case needs script(1) (bsdutils); CI always runs it.\n");
+        return;
+    }
+    let env = Env::new();
+    env.hierarchy();
+    let hash = env.tree_hash();
+    let cmd = format!(
+        "{} --pki {} batch --count 1 --archive -",
+        env!("CARGO_BIN_EXE_certsmith"),
+        s(&env.pki)
+    );
+    let mut c = Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"]);
+    clean_env(&mut c);
+    let out = c.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(text.contains("to the terminal"), "{text}");
+    assert!(!text.contains("PRIVATE KEY"), "{text}");
+    assert_eq!(env.tree_hash(), hash);
+    assert!(ledger_rows(&env).is_empty());
+}
+
+#[test]
+fn archive_to_stdout_redirected_to_a_file_is_fdatasynced_and_a_shared_file_is_warned_about() {
+    if !strace_available() {
+        return;
+    }
+    let env = Env::new();
+    env.hierarchy();
+    let tar = env.path("so.tar");
+    let file = std::fs::File::create(&tar).unwrap();
+    std::fs::set_permissions(&tar, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let log = env.path("strace-stdout.txt");
+    let mut c = Command::new("strace");
+    c.args(["-f", "-e", "trace=fdatasync", "-o", s(&log)])
+        .arg(env!("CARGO_BIN_EXE_certsmith"))
+        .arg("--pki")
+        .arg(&env.pki)
+        .args(["batch", "--count", "3", "--archive", "-"])
+        .stdout(file);
+    clean_env(&mut c);
+    let out = c.output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("group or others may read"), "{err}");
+    let trace = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        trace.contains("fdatasync(1"),
+        "stdout never fdatasynced: {trace}"
+    );
+    assert_eq!(tar_listing(&tar).len(), 3 * 5);
+}

@@ -88,6 +88,9 @@ pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
         dry_run_report(ctx, &batch.plan(), &checked);
         return Ok(());
     }
+    if to_stdout && let Some(w) = certsmith::archive::stdout_warning() {
+        super::diagnostic("", w);
+    }
     let bar = progress_bar(ctx, checked.to_issue);
     let summary = batch.issue(&manifest, &|n| bar.set_position(n))?;
     bar.finish_and_clear();

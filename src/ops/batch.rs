@@ -118,7 +118,10 @@ pub fn check<'a>(pki: &'a Pki, mut req: BatchRequest, manifest: &Manifest) -> Re
             req.archive = Some(target);
             None
         }
-        Some(archive::Target::Stdout) => None,
+        Some(archive::Target::Stdout) => {
+            archive::Target::Stdout.check()?;
+            None
+        }
         None => check_out(pki, &ledger, req.out.as_deref(), manifest)?,
     };
     let setup = Setup {
