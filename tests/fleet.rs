@@ -1061,3 +1061,60 @@ fn archive_to_stdout_redirected_to_a_file_is_fdatasynced_and_a_shared_file_is_wa
     );
     assert_eq!(tar_listing(&tar).len(), 3 * 5);
 }
+
+#[test]
+fn csr_inputs_never_follow_links_or_leave_the_manifest_directory_and_every_bad_file_is_named_whole()
+{
+    let env = Env::new();
+    env.hierarchy();
+    let csrs = env.path("csrs");
+    std::fs::create_dir_all(&csrs).unwrap();
+    let key = env.path("k.pem");
+    openssl_p256_csr(&key, &csrs.join("good-unit.csr"), "/CN=good-unit");
+    // A link to a file outside, even a real CSR: refused, named.
+    openssl_p256_csr(&env.path("k2.pem"), &env.path("outside.csr"), "/CN=outside");
+    std::os::unix::fs::symlink(env.path("outside.csr"), csrs.join("shadow.csr")).unwrap();
+    // Long names: the summary names every one whole.
+    let long: Vec<String> = (1..=4)
+        .map(|i| format!("a-rather-long-factory-unit-name-{i}.csr"))
+        .collect();
+    for n in &long {
+        std::fs::write(csrs.join(n), "not a csr").unwrap();
+    }
+    let hash = env.tree_hash();
+    let err = env.fails(2, &["batch", "--csr-dir", s(&csrs)]);
+    assert!(
+        err.contains("shadow.csr") && err.contains("symbolic link"),
+        "{err}"
+    );
+    let summary = err
+        .lines()
+        .find(|l| l.contains("bad CSRs in"))
+        .unwrap_or_else(|| panic!("{err}"));
+    for n in &long {
+        assert!(summary.contains(n.as_str()), "{n} cut in: {summary}");
+    }
+    assert_eq!(env.tree_hash(), hash);
+
+    // Two CNs are named as such with --name-from cn.
+    let two = env.path("two-cn");
+    std::fs::create_dir_all(&two).unwrap();
+    openssl_p256_csr(&env.path("k3.pem"), &two.join("x.csr"), "/CN=one/CN=two");
+    let err = env.fails(2, &["batch", "--csr-dir", s(&two), "--name-from", "cn"]);
+    assert!(err.contains("2 CNs"), "{err}");
+
+    // A manifest's csr column stays inside the manifest's directory.
+    let lot = env.path("lot");
+    std::fs::create_dir_all(&lot).unwrap();
+    std::fs::copy(env.path("outside.csr"), lot.join("ok.csr")).unwrap();
+    for bad in ["../outside.csr", "/etc/passwd"] {
+        let manifest = lot.join("m.csv");
+        std::fs::write(&manifest, format!("name,csr\nm1,{bad}\n")).unwrap();
+        let err = env.fails(2, &["batch", s(&manifest)]);
+        assert!(
+            err.contains("inside the manifest's directory"),
+            "{bad}: {err}"
+        );
+        assert_eq!(env.tree_hash(), hash);
+    }
+}

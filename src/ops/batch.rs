@@ -175,7 +175,8 @@ impl Batch<'_> {
                     .take(20)
                     .filter_map(|l| files.get((*l as usize).wrapping_sub(1)))
                     .filter_map(|(p, _)| p.file_name())
-                    .map(|n| n.to_string_lossy().into_owned())
+                    // Each name shown whole (or cut on its own), never the list cut mid-name.
+                    .map(|n| crate::error::shown(&n.to_string_lossy()))
                     .collect();
                 if c.bad > 20 {
                     names.push("…".into());
@@ -186,7 +187,7 @@ impl Batch<'_> {
                         "{} bad {csrs} in '{}' ({})",
                         c.bad,
                         crate::error::shown(&dir.display().to_string()),
-                        crate::error::shown(&names.join(", "))
+                        names.join(", ")
                     ))
                     .hint(format!(
                         "fix or remove {them} and run again; nothing was issued"
