@@ -123,6 +123,8 @@ pub struct Summary {
     pub ca: String,
     pub profile: String,
     pub key_type: String,
+    /// Where the keys came from: the key type, `keys from the CSRs`, or both.
+    pub keys: String,
     pub out: PathBuf,
     pub clamped: bool,
 }
@@ -442,6 +444,7 @@ impl Plan<'_> {
             .map(|c| c.pem())
             .collect();
         let shared = SharedChain::default();
+        let keys = KeySources::default();
         let stop = AtomicBool::new(false);
         let skipped = AtomicU64::new(0);
         let jobs = self.jobs.max(1);
@@ -463,6 +466,7 @@ impl Plan<'_> {
             for _ in 0..jobs {
                 let (rx, tx) = (Arc::clone(&job_rx), done_tx.clone());
                 let w = Worker {
+                    keys: &keys,
                     per_file: flush.as_ref().is_some_and(store::ChunkFlush::per_file),
                     chain: &chain,
                     root: &root,
@@ -578,6 +582,7 @@ impl Plan<'_> {
             ca: self.signer.name.clone(),
             profile: self.profile.name.clone(),
             key_type: self.key_type.to_string(),
+            keys: keys.describe(self.key_type),
             out,
             clamped: false,
         })
@@ -656,6 +661,11 @@ impl Plan<'_> {
                     let job = self
                         .job(r)
                         .map_err(|e| changed(w.manifest, r.line, e.to_string()))?;
+                    let source = match job.csr_key {
+                        Some(_) => &w.keys.from_csrs,
+                        None => &w.keys.made,
+                    };
+                    source.store(true, Ordering::Relaxed);
                     self.make(job, w.chain)
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -849,10 +859,32 @@ impl Plan<'_> {
 struct Worker<'a> {
     /// fsync every file as it is written (see [`store::ChunkFlush`]).
     per_file: bool,
+    keys: &'a KeySources,
     chain: &'a str,
     root: &'a Path,
     shared: &'a SharedChain,
     manifest: &'a Manifest,
+}
+
+/// Where the batch's keys came from, for the summary.
+#[derive(Default)]
+struct KeySources {
+    made: AtomicBool,
+    from_csrs: AtomicBool,
+}
+
+impl KeySources {
+    /// `ecdsa-p256`, `keys from the CSRs`, or both.
+    fn describe(&self, made: KeyType) -> String {
+        match (
+            self.made.load(Ordering::Relaxed),
+            self.from_csrs.load(Ordering::Relaxed),
+        ) {
+            (true, true) => format!("{made} and keys from the CSRs"),
+            (false, true) => "keys from the CSRs".into(),
+            _ => made.to_string(),
+        }
+    }
 }
 
 /// A row that passed the check but fails when issued.

@@ -1118,3 +1118,31 @@ fn csr_inputs_never_follow_links_or_leave_the_manifest_directory_and_every_bad_f
         assert_eq!(env.tree_hash(), hash);
     }
 }
+
+#[test]
+fn csr_batch_summary_says_the_keys_came_from_the_csrs() {
+    let env = Env::new();
+    env.hierarchy();
+    let csrs = env.path("csrs");
+    std::fs::create_dir_all(&csrs).unwrap();
+    openssl_p256_csr(&env.path("k1.pem"), &csrs.join("u1.csr"), "/CN=u1");
+    let (ok, out) = openssl(&[
+        "req",
+        "-new",
+        "-newkey",
+        "ed25519",
+        "-noenc",
+        "-keyout",
+        s(&env.path("k2.pem")),
+        "-subj",
+        "/CN=u2",
+        "-out",
+        s(&csrs.join("u2.csr")),
+    ]);
+    assert!(ok, "{out}");
+    let text = env.ok(&["batch", "--csr-dir", s(&csrs)]);
+    assert!(
+        text.contains("(profile device, keys from the CSRs)"),
+        "{text}"
+    );
+}

@@ -203,6 +203,6 @@ fn report(ctx: &Ctx, s: &Summary, unrecorded: u64, files: &str) {
 fn summary_line(s: &Summary) -> String {
     format!(
         "Issued {} certificates from CA '{}' (profile {}, {}) in {:.2} s, {:.0} certificates/s.",
-        s.issued, s.ca, s.profile, s.key_type, s.elapsed_seconds, s.certs_per_second
+        s.issued, s.ca, s.profile, s.keys, s.elapsed_seconds, s.certs_per_second
     )
 }
