@@ -302,7 +302,7 @@ impl Plan<'_> {
             clamped: window.clamped,
             ..Checked::default()
         };
-        let mut seen: HashMap<String, u64> = HashMap::new();
+        let mut seen: HashMap<String, (u64, String)> = HashMap::new();
         let mut to_check: Vec<Row> = Vec::new();
         let ca_names: std::collections::HashSet<String> =
             ledger.cas()?.into_iter().map(|ca| ca.cert.name).collect();
@@ -328,16 +328,26 @@ impl Plan<'_> {
             };
             c.rows += 1;
             if manifest.may_repeat_names() {
-                if let Some(first) = seen.get(&row.name) {
+                // Keyed ignoring case: names that differ only in case would
+                // collide on case-insensitive filesystems and extractors.
+                let key = row.name.to_lowercase();
+                if let Some((first, first_name)) = seen.get(&key) {
                     let first = match manifest {
                         Manifest::File { .. } => format!("on line {first}"),
                         _ => format!("in {}", manifest.row_label(*first)),
                     };
-                    let why = format!("name '{}' is repeated (first {first})", row.name);
+                    let why = if *first_name == row.name {
+                        format!("name '{}' is repeated (first {first})", row.name)
+                    } else {
+                        format!(
+                            "name '{}' equals '{first_name}' ({first}) ignoring case; they would collide on a case-insensitive filesystem or archive extractor",
+                            row.name
+                        )
+                    };
                     bad(&mut c, row.line, why);
                     continue;
                 }
-                seen.insert(row.name.clone(), row.line);
+                seen.insert(key, (row.line, row.name.clone()));
             }
             if ca_names.contains(&row.name) {
                 bad(

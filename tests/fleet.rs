@@ -1146,3 +1146,18 @@ fn csr_batch_summary_says_the_keys_came_from_the_csrs() {
         "{text}"
     );
 }
+
+#[test]
+fn names_equal_ignoring_case_in_one_batch_are_refused_naming_both() {
+    let env = Env::new();
+    env.hierarchy();
+    let manifest = env.path("m.csv");
+    std::fs::write(&manifest, "name\nDevA\nother\ndeva\n").unwrap();
+    let hash = env.tree_hash();
+    let err = env.fails(2, &["batch", s(&manifest)]);
+    assert!(
+        err.contains("'deva' equals 'DevA'") && err.contains("ignoring case"),
+        "{err}"
+    );
+    assert_eq!(env.tree_hash(), hash);
+}
