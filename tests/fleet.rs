@@ -901,16 +901,14 @@ fn renew_of_a_pkcs12_device_is_refused_naming_the_format_and_a_command_that_work
     assert_eq!(cmds.len(), 2, "{hint}");
     for cmd in cmds {
         let cmd = cmd.replace("FILE", s(&pw));
-        let out = Command::new("sh")
-            .arg("-c")
-            .arg(cmd.replacen(
-                "certsmith",
-                &format!("{} --pki {}", env!("CARGO_BIN_EXE_certsmith"), s(&env.pki)),
-                1,
-            ))
-            .env_remove("CERTSMITH_PKI")
-            .output()
-            .unwrap();
+        let mut sh = Command::new("sh");
+        sh.arg("-c").arg(cmd.replacen(
+            "certsmith",
+            &format!("{} --pki {}", env!("CARGO_BIN_EXE_certsmith"), s(&env.pki)),
+            1,
+        ));
+        clean_env(&mut sh);
+        let out = sh.output().unwrap();
         assert!(
             out.status.success(),
             "{cmd}: {}",
