@@ -57,9 +57,88 @@ impl Target {
     pub fn check(&self) -> Result<()> {
         match self {
             Target::File(p) if std::fs::symlink_metadata(p).is_ok() => Err(exists(p)),
+            Target::Stdout if stdout_kind() == StdoutKind::Terminal => Err(Error::input(
+                "--archive - would write the archive, private keys included, to the terminal",
+            )
+            .hint("redirect stdout to a pipe or a file (`certsmith batch … --archive - > line-7.tar`), or pass --archive FILE")),
             _ => Ok(()),
         }
     }
+
+    /// Where a file archive goes, by its absolute path: its directory must
+    /// exist (checked in the check phase, `--dry-run` too) and lie outside
+    /// the PKI directory `pki_root` entirely (an archive there would sit
+    /// among files certsmith owns and could take a certificate's name).
+    pub fn resolve(path: &Path, pki_root: &Path) -> Result<PathBuf> {
+        let shown_path = shown(&path.display().to_string());
+        let parent = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let dir = std::fs::canonicalize(parent);
+        // Without the directory, the path as written, made absolute.
+        let abs = match (&dir, path.file_name()) {
+            (Ok(d), Some(file)) => d.join(file),
+            _ => std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf()),
+        };
+        let root = std::fs::canonicalize(pki_root).unwrap_or_else(|_| pki_root.to_path_buf());
+        let lexical_root = std::path::absolute(pki_root).unwrap_or_else(|_| pki_root.to_path_buf());
+        if abs.starts_with(&root) || abs.starts_with(&lexical_root) {
+            return Err(Error::input(format!(
+                "--archive '{shown_path}' is inside the PKI directory '{}'; certsmith writes archives only outside it",
+                shown(&root.display().to_string())
+            ))
+            .hint("choose a path outside the PKI directory (the archive holds private keys: a directory only you can read)"));
+        }
+        if dir.is_err() || path.file_name().is_none() {
+            return Err(Error::input(format!(
+                "--archive '{shown_path}': directory '{}' does not exist",
+                shown(&parent.display().to_string())
+            ))
+            .hint("create the directory first, or choose a path in an existing one"));
+        }
+        Ok(abs)
+    }
+}
+
+/// What this process's stdout is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StdoutKind {
+    Terminal,
+    /// A regular file (`> file`): `shared` when group or others may read it.
+    File {
+        shared: bool,
+    },
+    /// A pipe, socket or device other than a terminal.
+    Other,
+}
+
+/// What stdout is (fstat of descriptor 1).
+pub fn stdout_kind() -> StdoutKind {
+    use std::io::IsTerminal;
+    use std::os::fd::AsFd;
+    let out = std::io::stdout();
+    if out.is_terminal() {
+        return StdoutKind::Terminal;
+    }
+    match rustix::fs::fstat(out.as_fd()) {
+        Ok(st)
+            if rustix::fs::FileType::from_raw_mode(st.st_mode)
+                == rustix::fs::FileType::RegularFile =>
+        {
+            StdoutKind::File {
+                shared: st.st_mode & 0o077 != 0,
+            }
+        }
+        _ => StdoutKind::Other,
+    }
+}
+
+/// The warning for `--archive -` into a file that others may read.
+pub fn stdout_warning() -> Option<&'static str> {
+    (stdout_kind() == StdoutKind::File { shared: true }).then_some(
+        "warning: stdout is a file that group or others may read, and the archive holds private keys: chmod 600 it (or use --archive FILE, created 0600)",
+    )
 }
 
 fn exists(p: &Path) -> Error {
@@ -81,20 +160,21 @@ pub struct Entry<'a> {
 
 enum Sink {
     File(File),
-    Stdout(std::io::Stdout),
+    /// Stdout; `true` when it is a regular file, fdatasynced per chunk.
+    Stdout(std::io::Stdout, bool),
 }
 
 impl Write for Sink {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
             Sink::File(f) => f.write(buf),
-            Sink::Stdout(s) => s.write(buf),
+            Sink::Stdout(s, _) => s.write(buf),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Sink::File(f) => f.flush(),
-            Sink::Stdout(s) => s.flush(),
+            Sink::Stdout(s, _) => s.flush(),
         }
     }
 }
@@ -111,7 +191,10 @@ impl Archive {
     /// fsynced; or stdout. `mtime` stamps every entry.
     pub fn create(target: &Target, mtime: u64) -> Result<Archive> {
         let sink = match target {
-            Target::Stdout => Sink::Stdout(std::io::stdout()),
+            Target::Stdout => Sink::Stdout(
+                std::io::stdout(),
+                matches!(stdout_kind(), StdoutKind::File { .. }),
+            ),
             Target::File(p) => {
                 let f = std::fs::OpenOptions::new()
                     .write(true)
@@ -180,12 +263,18 @@ impl Archive {
         let w = self.tar.get_mut();
         let r = w.flush();
         r.map_err(|e| self.err(&e))?;
-        if let Sink::File(f) = self.tar.get_mut().get_mut()
-            && store::syncing()
-        {
-            let r = f.sync_data();
-            r.map_err(|e| self.err(&e))?;
+        if !store::syncing() {
+            return Ok(());
         }
+        let r = match self.tar.get_mut().get_mut() {
+            Sink::File(f) => f.sync_data(),
+            Sink::Stdout(s, true) => {
+                use std::os::fd::AsFd;
+                rustix::fs::fdatasync(s.as_fd()).map_err(std::io::Error::from)
+            }
+            Sink::Stdout(_, false) => Ok(()),
+        };
+        r.map_err(|e| self.err(&e))?;
         Ok(())
     }
 
@@ -195,4 +284,112 @@ impl Archive {
         r.map_err(|e| self.err(&e))?;
         self.make_durable()
     }
+}
+
+/// A device as an archive holds it: read by `doctor --repair` to settle
+/// the rows of an interrupted `batch --archive`.
+#[derive(Debug, Default)]
+pub struct Held {
+    /// The fingerprint of its `cert.pem`, when that entry is whole.
+    pub cert: Option<String>,
+    /// The names of its entries read in full.
+    pub files: std::collections::HashSet<String>,
+    /// Something whole follows it (the next device or the end marker).
+    pub closed: bool,
+}
+
+impl Held {
+    /// Whether the archive holds this device completely with the
+    /// certificate `fingerprint`: a key-bearing device needs its four PEM
+    /// files; one without key.pem (a CSR or PKCS#12 device) must be closed.
+    pub fn complete(&self, fingerprint: &str, has_key: bool) -> bool {
+        let pem = [
+            crate::layout::CERT,
+            crate::layout::CHAIN,
+            crate::layout::FULLCHAIN,
+        ];
+        self.cert.as_deref() == Some(fingerprint)
+            && pem.iter().all(|f| self.files.contains(*f))
+            && (self.closed || (has_key && self.files.contains(crate::layout::KEY)))
+    }
+}
+
+/// Every device an archive holds, by name, reading up to the first entry
+/// that is cut off (an interrupted batch leaves its archive so).
+pub fn held_devices(path: &Path) -> Result<std::collections::HashMap<String, Held>> {
+    use std::io::Read;
+    let f = File::open(path).map_err(|e| store::io_err("cannot read archive", path, &e))?;
+    let len = f
+        .metadata()
+        .map_err(|e| store::io_err("cannot read archive", path, &e))?
+        .len();
+    let ended = ends_with_marker(&f, len);
+    let mut tar = tar::Archive::new(std::io::BufReader::new(f));
+    let mut found: std::collections::HashMap<String, Held> = std::collections::HashMap::new();
+    let Ok(entries) = tar.entries() else {
+        return Ok(found);
+    };
+    let mut last: Option<String> = None;
+    let mut clean_end = true;
+    for e in entries {
+        let Ok(mut e) = e else {
+            clean_end = false;
+            break;
+        };
+        let Ok(p) = e.path().map(|p| p.to_string_lossy().into_owned()) else {
+            clean_end = false;
+            break;
+        };
+        let size = e.header().size().unwrap_or(u64::MAX);
+        let mut bytes = Vec::new();
+        let whole = e.read_to_end(&mut bytes).is_ok() && bytes.len() as u64 == size;
+        if !whole {
+            clean_end = false;
+            break;
+        }
+        let (device, file) = p.split_once('/').unwrap_or((&p, ""));
+        if let Some(prev) = last.as_ref().filter(|n| *n != device)
+            && let Some(h) = found.get_mut(prev)
+        {
+            h.closed = true;
+        }
+        last = Some(device.to_string());
+        let held = found.entry(device.to_string()).or_default();
+        if file == crate::layout::CERT {
+            held.cert = std::str::from_utf8(&bytes)
+                .ok()
+                .and_then(|t| crate::certinfo::parse_pem_certs(t, "archive entry").ok())
+                .and_then(|c| c.into_iter().next())
+                .map(|c| c.fingerprint);
+        }
+        if !file.is_empty() {
+            held.files.insert(file.to_string());
+        }
+    }
+    if clean_end
+        && ended
+        && let Some(h) = last.and_then(|n| found.get_mut(&n))
+    {
+        h.closed = true;
+    }
+    Ok(found)
+}
+
+/// Whether the file ends with tar's end marker (two zero blocks).
+fn ends_with_marker(f: &File, len: u64) -> bool {
+    use std::os::unix::fs::FileExt;
+    if len < 1024 || !len.is_multiple_of(512) {
+        return false;
+    }
+    let mut tail = [0u8; 1024];
+    f.read_exact_at(&mut tail, len - 1024).is_ok() && tail.iter().all(|b| *b == 0)
+}
+
+/// The archive path of a ledger directory (`archive:<path>`); `None` for
+/// stdout or a directory.
+pub fn path_of(ledger_dir: &str) -> Option<PathBuf> {
+    ledger_dir
+        .strip_prefix(LEDGER_PREFIX)
+        .filter(|p| *p != "-")
+        .map(PathBuf::from)
 }

@@ -123,6 +123,8 @@ pub struct Summary {
     pub ca: String,
     pub profile: String,
     pub key_type: String,
+    /// Where the keys came from: the key type, `keys from the CSRs`, or both.
+    pub keys: String,
     pub out: PathBuf,
     pub clamped: bool,
 }
@@ -300,7 +302,7 @@ impl Plan<'_> {
             clamped: window.clamped,
             ..Checked::default()
         };
-        let mut seen: HashMap<String, u64> = HashMap::new();
+        let mut seen: HashMap<String, (u64, String)> = HashMap::new();
         let mut to_check: Vec<Row> = Vec::new();
         let ca_names: std::collections::HashSet<String> =
             ledger.cas()?.into_iter().map(|ca| ca.cert.name).collect();
@@ -326,16 +328,26 @@ impl Plan<'_> {
             };
             c.rows += 1;
             if manifest.may_repeat_names() {
-                if let Some(first) = seen.get(&row.name) {
+                // Keyed ignoring case: names that differ only in case would
+                // collide on case-insensitive filesystems and extractors.
+                let key = row.name.to_lowercase();
+                if let Some((first, first_name)) = seen.get(&key) {
                     let first = match manifest {
                         Manifest::File { .. } => format!("on line {first}"),
                         _ => format!("in {}", manifest.row_label(*first)),
                     };
-                    let why = format!("name '{}' is repeated (first {first})", row.name);
+                    let why = if *first_name == row.name {
+                        format!("name '{}' is repeated (first {first})", row.name)
+                    } else {
+                        format!(
+                            "name '{}' equals '{first_name}' ({first}) ignoring case; they would collide on a case-insensitive filesystem or archive extractor",
+                            row.name
+                        )
+                    };
                     bad(&mut c, row.line, why);
                     continue;
                 }
-                seen.insert(row.name.clone(), row.line);
+                seen.insert(key, (row.line, row.name.clone()));
             }
             if ca_names.contains(&row.name) {
                 bad(
@@ -429,6 +441,11 @@ impl Plan<'_> {
                 None
             }
         };
+        // Decided, and its descriptor opened, before anything is staged.
+        let flush = match archive {
+            None => Some(store::ChunkFlush::open(&out)?),
+            Some(_) => None,
+        };
         let chain: String = self
             .signer
             .chain
@@ -437,6 +454,7 @@ impl Plan<'_> {
             .map(|c| c.pem())
             .collect();
         let shared = SharedChain::default();
+        let keys = KeySources::default();
         let stop = AtomicBool::new(false);
         let skipped = AtomicU64::new(0);
         let jobs = self.jobs.max(1);
@@ -458,6 +476,8 @@ impl Plan<'_> {
             for _ in 0..jobs {
                 let (rx, tx) = (Arc::clone(&job_rx), done_tx.clone());
                 let w = Worker {
+                    keys: &keys,
+                    per_file: flush.as_ref().is_some_and(store::ChunkFlush::per_file),
                     chain: &chain,
                     root: &root,
                     shared: &shared,
@@ -480,9 +500,10 @@ impl Plan<'_> {
                 if chunk.is_empty() {
                     return Ok(());
                 }
-                match archive {
-                    Some(a) => a.make_durable()?,
-                    None => store::sync_filesystem(&out)?,
+                match (archive, &flush) {
+                    (Some(a), _) => a.make_durable()?,
+                    (None, Some(f)) => f.flush()?,
+                    (None, None) => {}
                 }
                 store::crash_point("batch-written");
                 ledger.activate(chunk)?;
@@ -571,6 +592,7 @@ impl Plan<'_> {
             ca: self.signer.name.clone(),
             profile: self.profile.name.clone(),
             key_type: self.key_type.to_string(),
+            keys: keys.describe(self.key_type),
             out,
             clamped: false,
         })
@@ -649,6 +671,11 @@ impl Plan<'_> {
                     let job = self
                         .job(r)
                         .map_err(|e| changed(w.manifest, r.line, e.to_string()))?;
+                    let source = match job.csr_key {
+                        Some(_) => &w.keys.from_csrs,
+                        None => &w.keys.made,
+                    };
+                    source.store(true, Ordering::Relaxed);
                     self.make(job, w.chain)
                 })
                 .collect::<Result<Vec<_>>>()?;
@@ -671,9 +698,8 @@ impl Plan<'_> {
                 let device = match self.archive {
                     Some(_) => Some(Box::new(m)),
                     None => {
-                        let written = store::fail_point("batch-write").and_then(|()| {
-                            self.write(&m, &self.dir(&m.record.name), w.root, w.shared)
-                        });
+                        let written = store::fail_point("batch-write")
+                            .and_then(|()| self.write(&m, &self.dir(&m.record.name), w));
                         if let Err(e) = written {
                             let unwritten: Vec<i64> =
                                 std::iter::once(id).chain(todo.map(|(_, id)| id)).collect();
@@ -798,9 +824,10 @@ impl Plan<'_> {
 
     /// Writes one certificate's directory; `chain.pem` is a hard link to the
     /// one this batch wrote before, when there is one and linking works.
-    fn write(&self, m: &Made, dir: &Path, root: &Path, shared: &SharedChain) -> Result<()> {
+    fn write(&self, m: &Made, dir: &Path, w: &Worker<'_>) -> Result<()> {
+        let (root, shared) = (w.root, w.shared);
         // The usual case: a new directory, appearing whole with one rename.
-        let fresh = StagedDir::new(dir)?;
+        let fresh = StagedDir::new(dir)?.synced(w.per_file);
         let mut linked = false;
         for f in &m.files {
             if f.shared
@@ -826,7 +853,10 @@ impl Plan<'_> {
         } else {
             Existing::Refuse
         };
-        let mut staged = Staged::deferred_sync(root);
+        let mut staged = match w.per_file {
+            true => Staged::new(root),
+            false => Staged::deferred_sync(root),
+        };
         for f in &m.files {
             staged.add(&dir.join(&f.name), &f.bytes, f.mode, existing.clone())?;
         }
@@ -837,10 +867,34 @@ impl Plan<'_> {
 
 /// What each worker shares with the others.
 struct Worker<'a> {
+    /// fsync every file as it is written (see [`store::ChunkFlush`]).
+    per_file: bool,
+    keys: &'a KeySources,
     chain: &'a str,
     root: &'a Path,
     shared: &'a SharedChain,
     manifest: &'a Manifest,
+}
+
+/// Where the batch's keys came from, for the summary.
+#[derive(Default)]
+struct KeySources {
+    made: AtomicBool,
+    from_csrs: AtomicBool,
+}
+
+impl KeySources {
+    /// `ecdsa-p256`, `keys from the CSRs`, or both.
+    fn describe(&self, made: KeyType) -> String {
+        match (
+            self.made.load(Ordering::Relaxed),
+            self.from_csrs.load(Ordering::Relaxed),
+        ) {
+            (true, true) => format!("{made} and keys from the CSRs"),
+            (false, true) => "keys from the CSRs".into(),
+            _ => made.to_string(),
+        }
+    }
 }
 
 /// A row that passed the check but fails when issued.

@@ -70,7 +70,15 @@ pub fn parse(bytes: &[u8], what: &str) -> Result<Csr> {
             PublicKeyKind::Rsa(bits) if bits < 2048 => {
                 format!("an RSA-{bits} key, which is too weak")
             }
-            ref k => format!("a {k} key, which certsmith does not sign"),
+            ref k => {
+                let k = k.to_string();
+                let a = if k.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                format!("{a} {k} key, which certsmith does not sign")
+            }
         };
         Error::input(format!("CSR '{what}' holds {why}"))
             .hint("make the CSR with an ecdsa-p256, ecdsa-p384, ed25519 or RSA 2048/3072/4096 key")

@@ -61,3 +61,28 @@ pub fn apply(ledger: &Ledger) -> Result<()> {
 pub fn made_without_durability(ledger: &Ledger) -> Result<Option<String>> {
     ledger.setting(SCOPE, KEY)
 }
+
+/// Refuses to give a PKI written with `--no-sync` a protected CA key (an
+/// encrypted one, or one in a token): that would make it a real CA whose
+/// history may not have survived a crash. Checked on `conn` by every CA
+/// reservation (init, intermediate, import) and by key encryption, so no
+/// order of commands gets around the `--no-sync` refusal.
+pub fn refuse_protected_ca(conn: &rusqlite::Connection, ca: &str, protection: &str) -> Result<()> {
+    use rusqlite::OptionalExtension;
+    let since: Option<String> = conn
+        .query_row(
+            "SELECT value FROM settings WHERE scope = ?1 AND key = ?2",
+            [SCOPE, KEY],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(crate::ledger::db_err)?;
+    match since {
+        None => Ok(()),
+        Some(since) => Err(Error::input(format!(
+            "this PKI was written with --no-sync (first on {since}), so CA '{}' cannot have {protection}",
+            crate::error::shown(ca)
+        ))
+        .hint("a CA with a protected key is a real one and needs a PKI that was always durable: make a new PKI directory for it (certsmith --pki NEW-DIR init)")),
+    }
+}

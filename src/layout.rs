@@ -26,6 +26,17 @@ pub const FILES: [&str; 4] = [KEY, CERT, CHAIN, FULLCHAIN];
 /// The directory of issued leaf `rec` and its certificate, which must be
 /// the one the ledger recorded.
 pub fn read_cert(pki: &Pki, rec: &CertRecord) -> Result<(PathBuf, CertInfo)> {
+    if let Some(archive) = rec.dir.strip_prefix(crate::archive::LEDGER_PREFIX) {
+        let into = match archive {
+            "-" => "the archive written to stdout".to_string(),
+            a => format!("archive '{}'", crate::error::shown(a)),
+        };
+        return Err(Error::input(format!(
+            "certificate '{}' was issued into {into}; certsmith holds no files for it",
+            crate::error::shown(&rec.name)
+        ))
+        .hint("its files are on the device; issue it again to get new ones (certsmith issue NAME --force)"));
+    }
     let dir = pki.resolve_dir(&rec.dir);
     let path = dir.join(CERT);
     let cert = certinfo::read_certs(&path)?.remove(0);

@@ -372,14 +372,10 @@ pub fn write(
         }
         Ok(())
     };
-    // One flush point: when the ledger shares the files' filesystem, the
-    // syncfs that makes the files durable before they are renamed into
-    // place makes the reservation durable too, so it need not wait itself.
-    let one_flush = store::same_filesystem(&pki.ledger_path(), &dir);
-    let reservation = match one_flush {
-        true => ledger.reserve_unsynced(&rec, opts.force, &check)?,
-        false => ledger.reserve(&rec, opts.force, &check)?,
-    };
+    // One flush point: the reservation is committed without waiting, and
+    // the fsyncs that make the files durable before they are renamed into
+    // place make the ledger's WAL durable too, all issued together.
+    let reservation = ledger.reserve_unsynced(&rec, opts.force, &check)?;
     store::crash_point("reserved");
     // Named after the record this reservation replaced, read with it: two
     // re-issues of one name never share a backup name.
@@ -391,10 +387,7 @@ pub fn write(
         false => None,
     };
     let placed = (|| -> std::result::Result<_, store::Unsettled> {
-        let mut staged = Staged::new(&root);
-        if one_flush {
-            staged = staged.with_one_flush();
-        }
+        let mut staged = Staged::new(&root).with_one_flush(&pki.ledger_path());
         files.stage(&mut staged, &dir, backup.as_deref())?;
         store::crash_point("staged");
         store::fail_point("staged")?;

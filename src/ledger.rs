@@ -788,9 +788,11 @@ impl Ledger {
         Ok(Reservation { id, replaced })
     }
 
-    /// [`Ledger::reserve`] without waiting for the disk (SQLite
-    /// `synchronous=OFF` for this one commit): the caller must flush the
-    /// filesystem holding the ledger (the one syncfs that also makes the
+    /// [`Ledger::reserve`] without waiting for the disk: SQLite
+    /// `synchronous=NORMAL` for this one commit (in WAL mode no fsync at
+    /// commit, while a checkpoint or WAL restart it triggers stays synced;
+    /// never OFF, which checkpoints without any fsync). The caller must make
+    /// the ledger's WAL durable (the one flush point that also makes the
     /// certificate's files durable) before any file relies on it.
     pub fn reserve_unsynced(
         &mut self,
@@ -803,7 +805,7 @@ impl Ledger {
             .query_row("PRAGMA synchronous", [], |r| r.get(0))
             .map_err(db_err)?;
         self.conn
-            .execute_batch("PRAGMA synchronous=OFF")
+            .execute_batch("PRAGMA synchronous=NORMAL")
             .map_err(db_err)?;
         let r = self.reserve(rec, replace, check);
         let back = self
@@ -916,6 +918,14 @@ impl Ledger {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_err)?;
         check(&tx)?;
+        if encrypted || matches!(key_ref, crate::keystore::KeyRef::Pkcs11(_)) {
+            let protection = if encrypted {
+                "an encrypted key"
+            } else {
+                "a key in a token"
+            };
+            crate::durability::refuse_protected_ca(&tx, &rec.name, protection)?;
+        }
         let taken: bool = tx
             .query_row(
                 "SELECT EXISTS(SELECT 1 FROM certificates WHERE name = ?1 AND state != 'superseded') OR EXISTS(SELECT 1 FROM cas WHERE name = ?1)",
@@ -1322,6 +1332,25 @@ mod tests {
                 .starts_with("the ledger record of 'dev' (row 1) has unreadable SANs"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn unsynced_reservation_commits_with_synchronous_normal_never_off_and_restores_full() {
+        let (_d, mut l) = ledger();
+        let level = |c: &Connection| -> i64 {
+            c.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap()
+        };
+        let during = std::cell::Cell::new(-1);
+        let check = |c: &Connection| -> Result<()> {
+            during.set(level(c));
+            Ok(())
+        };
+        l.reserve_unsynced(&record("dev", "01"), false, &check)
+            .unwrap();
+        // NORMAL (1) in WAL mode: no fsync at commit, but checkpoints and WAL
+        // restarts stay synced; OFF (0) would checkpoint without any fsync.
+        assert_eq!(during.get(), 1);
+        assert_eq!(level(l.conn()), 2, "FULL again after the reservation");
     }
 
     #[test]

@@ -207,7 +207,12 @@ impl Manifest {
                 .extension()
                 .and_then(|x| x.to_str())
                 .map(str::to_ascii_lowercase);
-            if matches!(ext.as_deref(), Some("csr" | "pem")) && p.is_file() {
+            // The entry itself, not what a link points at.
+            let kind = e.file_type();
+            let is_link = kind.as_ref().is_ok_and(|t| t.is_symlink());
+            if matches!(ext.as_deref(), Some("csr" | "pem"))
+                && (is_link || kind.is_ok_and(|t| t.is_file()))
+            {
                 paths.push(p);
             }
         }
@@ -221,6 +226,10 @@ impl Manifest {
         let files = paths
             .into_iter()
             .map(|p| {
+                if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+                    let why = "is a symbolic link; certsmith does not follow links in --csr-dir (copy the CSR in)";
+                    return (p, Err(why.to_string()));
+                }
                 let name = match name_from {
                     NameFrom::File => p
                         .file_stem()
@@ -639,6 +648,16 @@ fn fields(
         }
     }
     let csr = csr.filter(|c| !c.is_empty()).map(PathBuf::from);
+    if let Some(c) = &csr
+        && !c
+            .components()
+            .all(|x| matches!(x, std::path::Component::Normal(_)))
+    {
+        return Err(format!(
+            "csr '{}' must be a path inside the manifest's directory (no absolute path, no '..')",
+            crate::error::shown(&c.display().to_string())
+        ));
+    }
     Ok((name.to_string(), cn, parsed, csr))
 }
 
@@ -646,6 +665,16 @@ fn fields(
 fn csr_cn(path: &Path) -> std::result::Result<String, String> {
     let bytes = crate::input::read(path, crate::input::Kind::Csr).map_err(|e| e.to_string())?;
     let csr = crate::csr::parse(&bytes, &path.display().to_string()).map_err(|e| e.to_string())?;
+    let cns = csr
+        .subject_text
+        .split(',')
+        .filter(|a| a.trim_start().to_ascii_uppercase().starts_with("CN="))
+        .count();
+    if cns > 1 {
+        return Err(format!(
+            "the CSR has {cns} CNs, so none names the certificate (use --name-from file)"
+        ));
+    }
     csr.subject
         .as_ref()
         .and_then(|s| s.common_name().map(str::to_string))

@@ -3,12 +3,13 @@
 //! stays in the ledger, superseded (and revoked if asked).
 
 use serde::Serialize;
+use std::path::Path;
 
 use crate::ca::Signer;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
 use crate::leaf::{self, IssuedLeaf, LeafKey, LeafRequest, WriteOptions};
-use crate::ledger::Kind;
+use crate::ledger::{CertRecord, Kind};
 use crate::names::{San, Subject};
 use crate::passphrase::PassOptions;
 use crate::pki::Pki;
@@ -67,6 +68,7 @@ pub fn renew(pki: &Pki, opts: &RenewRequest) -> Result<Renewed> {
         .hint("renew without --reuse-key to get a new key"));
     }
     let (dir, old_cert) = crate::layout::read_cert(pki, &old)?;
+    refuse_p12_device(&old, &dir)?;
     let req = LeafRequest {
         name: name.to_string(),
         profile: Profile::load(Some(&pki.root), &old.profile)?,
@@ -126,4 +128,30 @@ pub fn renew(pki: &Pki, opts: &RenewRequest) -> Result<Renewed> {
         reused_key: opts.reuse_key,
         old_revoked,
     })
+}
+
+/// Refuses to renew a device `batch --format p12` made: its key lives only
+/// in `<name>.p12`, which a renewal cannot rewrite, so it would keep the
+/// superseded certificate. The hint gives the two commands that work.
+fn refuse_p12_device(old: &CertRecord, dir: &Path) -> Result<()> {
+    let p12 = crate::export::Format::P12.default_file(&old.name);
+    if old.has_key || !dir.join(&p12).is_file() {
+        return Ok(());
+    }
+    let name = crate::error::shown(&old.name);
+    let mut issue = format!(
+        "certsmith issue {name} --profile {} --subject '{}'",
+        crate::error::shown(&old.profile),
+        crate::error::shown(&old.subject)
+    );
+    for san in &old.sans {
+        issue.push_str(&format!(" --san '{}'", crate::error::shown(san)));
+    }
+    Err(Error::input(format!(
+        "certificate '{name}' was issued as PKCS#12 by batch --format p12; renew cannot write a new '{}' and would leave it holding the old certificate",
+        crate::error::shown(&p12)
+    ))
+    .hint(format!(
+        "issue it again with a new key and export a new PKCS#12 in its place: `{issue} --force`, then `certsmith export {name} --format p12 --p12-passphrase-file FILE --force`"
+    )))
 }

@@ -23,16 +23,18 @@ pub const DIR_MODE: u32 = 0o700;
 /// Creates `dir` and any missing parents with mode 0700, refusing to pass
 /// through a symlink below `root`.
 pub fn create_private_dir(root: &Path, dir: &Path) -> Result<()> {
-    make_private_dir(root, dir, true)
+    make_private_dir(root, dir, true).map(drop)
 }
 
-/// [`create_private_dir`]; with `sync` false the new entries are left for a
-/// filesystem flush that follows (a [`Staged::with_one_flush`]).
-fn make_private_dir(root: &Path, dir: &Path, sync: bool) -> Result<()> {
+/// [`create_private_dir`]; with `sync` false the new entries are left for
+/// the flush that follows (a [`Staged::with_one_flush`]): returns the
+/// directories whose new entries it did not flush.
+fn make_private_dir(root: &Path, dir: &Path, sync: bool) -> Result<Vec<PathBuf>> {
     refuse_symlinks(root, dir)?;
     if dir.is_dir() {
-        return Ok(());
+        return Ok(Vec::new());
     }
+    let mut unsynced = Vec::new();
     // A relative path's last ancestor is "", which is the current directory, not a new one.
     let missing: Vec<&Path> = dir
         .ancestors()
@@ -48,15 +50,16 @@ fn make_private_dir(root: &Path, dir: &Path, sync: bool) -> Result<()> {
         fs::set_permissions(d, Permissions::from_mode(DIR_MODE))
             .map_err(|e| io_err("cannot set permissions on", d, &e))?;
         // The new entry must survive a crash like the files written into it.
-        if !sync {
-            continue;
-        }
-        match d.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent)?,
-            _ => sync_dir(Path::new("."))?,
+        let parent = match d.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent,
+            _ => Path::new("."),
+        };
+        match sync {
+            true => sync_dir(parent)?,
+            false => unsynced.push(parent.to_path_buf()),
         }
     }
-    Ok(())
+    Ok(unsynced)
 }
 
 /// Fails if any existing component of `path` at or below `root` is a symlink,
@@ -168,8 +171,11 @@ pub struct Staged {
     /// replacement (e.g. a key that a CSR-signed re-issue no longer has).
     retired: Vec<(PathBuf, String)>,
     sync: bool,
-    /// Flush the staged files with one syncfs of their filesystem.
-    one_flush: bool,
+    /// One flush point: the ledger file whose WAL (holding a reservation
+    /// committed without waiting) is fsynced together with the files.
+    one_flush: Option<PathBuf>,
+    /// Directories whose new entries wait for that flush point.
+    unsynced_dirs: Vec<PathBuf>,
 }
 
 /// One step [`Staged::place`] took, and how to take it back.
@@ -208,23 +214,27 @@ impl Staged {
             files: Vec::new(),
             retired: Vec::new(),
             sync: true,
-            one_flush: false,
+            one_flush: None,
+            unsynced_dirs: Vec::new(),
         }
     }
 
-    /// Flushes the staged files (before they are renamed into place) with
-    /// one syncfs of their filesystem instead of an fsync each: one flush
-    /// point, which also makes durable whatever was written there before,
-    /// such as a ledger reservation made with [`crate::ledger::Ledger::reserve_unsynced`].
-    pub fn with_one_flush(self) -> Self {
+    /// One flush point before the files are renamed into place: the
+    /// temporary files, the parents of new directories and the WAL of the
+    /// ledger at `ledger` (a reservation made with
+    /// [`crate::ledger::Ledger::reserve_unsynced`]) are fsynced together,
+    /// in parallel, so the journal commits them at once. Targeted fsyncs,
+    /// never syncfs: a single issue does not pay for other dirty data of
+    /// the filesystem, and every fsync reports its own file's errors.
+    pub fn with_one_flush(self, ledger: &Path) -> Self {
         Staged {
-            one_flush: true,
+            one_flush: Some(ledger.to_path_buf()),
             ..self
         }
     }
 
     /// Like [`Staged::new`], but leaves fsync to the caller, who must call
-    /// [`sync_filesystem`] before anything (a ledger row) relies on the
+    /// [`ChunkFlush::flush`] before anything (a ledger row) relies on the
     /// files being durable. Batch issuance uses it to pay for one sync per
     /// chunk of certificates instead of five per certificate.
     pub fn deferred_sync(root: &Path) -> Self {
@@ -240,7 +250,8 @@ impl Staged {
             .parent()
             .ok_or_else(|| Error::input(format!("'{}' has no parent directory", dest.display())))?;
         // With one flush, the syncfs before the renames covers new directories too.
-        make_private_dir(&self.root, dir, !self.one_flush)?;
+        let unsynced = make_private_dir(&self.root, dir, self.one_flush.is_none())?;
+        self.unsynced_dirs.extend(unsynced);
         refuse_symlinks(&self.root, dest)?;
         if existing == Existing::Refuse {
             refuse_existing(dest)?;
@@ -524,10 +535,20 @@ impl Staged {
         if !syncing() {
             return Ok(());
         }
-        if self.one_flush
-            && let Some(f) = self.files.first()
-        {
-            return sync_filesystem(f.tmp.path());
+        let mut extra: Vec<File> = Vec::new();
+        if let Some(ledger) = &self.one_flush {
+            for d in &self.unsynced_dirs {
+                extra.push(File::open(d).map_err(|e| io_err("cannot flush directory", d, &e))?);
+            }
+            extra.push(ledger_log(ledger)?);
+        }
+        if !extra.is_empty() {
+            return sync_together(
+                self.files
+                    .iter()
+                    .map(|f| (f.tmp.as_file(), f.tmp.path()))
+                    .chain(extra.iter().map(|f| (f, Path::new("the ledger")))),
+            );
         }
         // One thread per file is worth it for a handful of files only.
         if self.files.len() == 1 || self.files.len() > 16 {
@@ -555,6 +576,43 @@ impl Staged {
             Ok(())
         })
     }
+}
+
+/// The ledger's write-ahead log (`<ledger>-wal`), or the ledger itself when
+/// it has none, opened for fsync.
+fn ledger_log(ledger: &Path) -> Result<File> {
+    let mut wal = ledger.as_os_str().to_owned();
+    wal.push("-wal");
+    match File::open(&wal) {
+        Ok(f) => Ok(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            File::open(ledger).map_err(|e| io_err("cannot flush", ledger, &e))
+        }
+        Err(e) => Err(io_err("cannot flush", Path::new(&wal), &e)),
+    }
+}
+
+/// fsyncs every file of `files` in its own thread, all at once: the
+/// filesystem journal then commits them together. Reports the first
+/// failure, naming its path.
+fn sync_together<'a>(files: impl Iterator<Item = (&'a File, &'a Path)>) -> Result<()> {
+    let files: Vec<_> = files.collect();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = files
+            .iter()
+            .map(|(f, p)| s.spawn(move || f.sync_all().map_err(|e| io_err("cannot write", p, &e))))
+            .collect();
+        let mut first = None;
+        for h in handles {
+            let r = h
+                .join()
+                .unwrap_or_else(|_| Err(Error::failed("a file flush thread panicked")));
+            if let Err(e) = r {
+                first.get_or_insert(e);
+            }
+        }
+        first.map_or(Ok(()), Err)
+    })
 }
 
 /// Renames one temporary file to `dest`, keeping what was there as the
@@ -762,10 +820,12 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 /// one step that never replaces anything (renameat2 `RENAME_NOREPLACE`).
 /// Cheaper than [`Staged`] for many small directories (batch issuance):
 /// no per-file rename and no symlink walk per file. Nothing is fsynced: call
-/// [`sync_filesystem`] before relying on it.
+/// [`ChunkFlush::flush`] before relying on it (or use [`StagedDir::synced`]).
 pub struct StagedDir {
     tmp: tempfile::TempDir,
     dest: PathBuf,
+    /// fsync each file and the directory itself before the rename.
+    sync: bool,
 }
 
 impl StagedDir {
@@ -783,7 +843,17 @@ impl StagedDir {
         Ok(StagedDir {
             tmp,
             dest: dest.to_path_buf(),
+            sync: false,
         })
+    }
+
+    /// fsyncs every file as it is written and the directory before it is
+    /// renamed into place (where no filesystem flush can be trusted).
+    pub fn synced(self, sync: bool) -> StagedDir {
+        StagedDir {
+            sync: sync && syncing(),
+            ..self
+        }
     }
 
     /// Writes file `name` with exactly `mode`.
@@ -803,6 +873,10 @@ impl StagedDir {
             f.set_permissions(Permissions::from_mode(mode))
                 .map_err(|e| io_err("cannot set permissions on", &path, &e))?;
         }
+        if self.sync {
+            f.sync_all()
+                .map_err(|e| io_err("cannot write", &path, &e))?;
+        }
         Ok(())
     }
 
@@ -818,6 +892,9 @@ impl StagedDir {
     /// replacing): the caller then writes file by file with [`Staged`].
     pub fn commit(self) -> Result<bool> {
         use rustix::fs::{CWD, RenameFlags, renameat_with};
+        if self.sync {
+            sync_dir(self.tmp.path())?;
+        }
         match renameat_with(
             CWD,
             self.tmp.path(),
@@ -842,25 +919,6 @@ impl StagedDir {
     }
 }
 
-/// Whether `a` and `b` (or, for a path not made yet, its nearest existing
-/// ancestor) are on the same filesystem.
-pub fn same_filesystem(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    let dev = |p: &Path| {
-        p.ancestors()
-            .find_map(|d| {
-                fs::metadata(if d.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    d
-                })
-                .ok()
-            })
-            .map(|m| m.dev())
-    };
-    matches!((dev(a), dev(b)), (Some(x), Some(y)) if x == y)
-}
-
 static NO_SYNC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// `--no-sync`: from now on this process skips every fsync (files,
@@ -875,24 +933,68 @@ pub fn syncing() -> bool {
     !NO_SYNC.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// Flushes every file and directory of the filesystem holding `path` to
-/// disk (syncfs(2)): after it returns, files written with
-/// [`Staged::deferred_sync`] before the call survive a crash.
-pub fn sync_filesystem(path: &Path) -> Result<()> {
-    if !syncing() {
-        return Ok(());
+/// How a batch makes a chunk of new directories durable, decided once
+/// before the first one is written. `syncfs` (one call for the chunk) only
+/// where it is known to report a writeback error: a local filesystem
+/// (ext4, xfs, btrfs, tmpfs) and a Linux kernel >= 5.8, which reports
+/// errors since the descriptor was opened (so it is opened here, before
+/// anything is staged). Elsewhere (FUSE, network filesystems, overlays)
+/// every file and directory is fsynced instead.
+pub enum ChunkFlush {
+    /// One syncfs per chunk on this descriptor of the output directory.
+    Syncfs(File),
+    /// Each file and new directory fsynced as it is written; the output
+    /// directory (holding the renames) fsynced per chunk.
+    Fsyncs(PathBuf),
+}
+
+/// Filesystems whose syncfs flushes their own disk and reports errors.
+const SYNCFS_LOCAL: [u64; 4] = [
+    0xEF53,      // ext2/3/4
+    0x5846_5342, // xfs
+    0x9123_683E, // btrfs
+    0x0102_1994, // tmpfs
+];
+
+/// Whether a filesystem of statfs type `f_type` may be flushed with syncfs.
+pub fn syncfs_is_trusted(f_type: u64) -> bool {
+    SYNCFS_LOCAL.contains(&f_type)
+}
+
+impl ChunkFlush {
+    /// Decides for the output directory `dir` (which exists).
+    pub fn open(dir: &Path) -> Result<ChunkFlush> {
+        let f = File::open(dir).map_err(|e| io_err("cannot open", dir, &e))?;
+        let trusted = rustix::fs::fstatfs(&f).is_ok_and(|st| syncfs_is_trusted(st.f_type as u64));
+        Ok(match trusted {
+            true => ChunkFlush::Syncfs(f),
+            false => ChunkFlush::Fsyncs(dir.to_path_buf()),
+        })
     }
-    let f = File::open(path).map_err(|e| io_err("cannot open", path, &e))?;
-    rustix::fs::syncfs(&f).map_err(|e| {
-        if e == rustix::io::Errno::NOSPC {
-            return no_space(path);
+
+    /// Whether each file must be fsynced as it is written.
+    pub fn per_file(&self) -> bool {
+        matches!(self, ChunkFlush::Fsyncs(_))
+    }
+
+    /// Makes everything written since the last call durable.
+    pub fn flush(&self) -> Result<()> {
+        if !syncing() {
+            return Ok(());
         }
-        Error::failed(format!(
-            "cannot flush '{}' to disk: {}",
-            path.display(),
-            std::io::Error::from(e).to_string().to_lowercase()
-        ))
-    })
+        match self {
+            ChunkFlush::Fsyncs(dir) => sync_dir(dir),
+            ChunkFlush::Syncfs(f) => rustix::fs::syncfs(f).map_err(|e| {
+                if e == rustix::io::Errno::NOSPC {
+                    return no_space(Path::new("the output directory"));
+                }
+                Error::failed(format!(
+                    "cannot flush the output directory to disk: {}",
+                    std::io::Error::from(e).to_string().to_lowercase()
+                ))
+            }),
+        }
+    }
 }
 
 /// Writes one file atomically (temp + fsync + rename + fsync dir).
@@ -911,6 +1013,28 @@ pub fn write_file(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn syncfs_is_trusted_only_on_known_local_filesystems() {
+        for local in [0xEF53, 0x5846_5342, 0x9123_683E, 0x0102_1994] {
+            assert!(syncfs_is_trusted(local), "{local:#x}");
+        }
+        // FUSE, NFS, overlayfs, CIFS: syncfs may not reach the disk or report.
+        for other in [0x6573_5546, 0x6969, 0x794C_7630, 0xFF53_4D42] {
+            assert!(!syncfs_is_trusted(other), "{other:#x}");
+        }
+    }
+
+    #[test]
+    fn chunk_flush_of_a_local_directory_holds_its_descriptor_from_the_start() {
+        let d = tempfile::tempdir().unwrap();
+        let f = ChunkFlush::open(d.path()).unwrap();
+        let local =
+            rustix::fs::statfs(d.path()).is_ok_and(|st| syncfs_is_trusted(st.f_type as u64));
+        assert_eq!(matches!(f, ChunkFlush::Syncfs(_)), local);
+        assert_eq!(f.per_file(), !local);
+        f.flush().unwrap();
+    }
 
     #[test]
     fn enospc_is_said_as_no_space_left_with_the_path() {

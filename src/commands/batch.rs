@@ -88,6 +88,9 @@ pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
         dry_run_report(ctx, &batch.plan(), &checked);
         return Ok(());
     }
+    if to_stdout && let Some(w) = certsmith::archive::stdout_warning() {
+        super::diagnostic("", w);
+    }
     let bar = progress_bar(ctx, checked.to_issue);
     let summary = batch.issue(&manifest, &|n| bar.set_position(n))?;
     bar.finish_and_clear();
@@ -200,6 +203,6 @@ fn report(ctx: &Ctx, s: &Summary, unrecorded: u64, files: &str) {
 fn summary_line(s: &Summary) -> String {
     format!(
         "Issued {} certificates from CA '{}' (profile {}, {}) in {:.2} s, {:.0} certificates/s.",
-        s.issued, s.ca, s.profile, s.key_type, s.elapsed_seconds, s.certs_per_second
+        s.issued, s.ca, s.profile, s.keys, s.elapsed_seconds, s.certs_per_second
     )
 }

@@ -29,6 +29,7 @@ pub fn reconcile(
         .into_iter()
         .filter(|r| r.state == "pending")
         .collect();
+    let mut archives = Archives::default();
     for rec in pending {
         let what = format!("'{}' (serial {})", rec.name, rec.serial);
         if !alone {
@@ -38,6 +39,10 @@ pub fn reconcile(
                 None,
                 format!("{what} is being written by another certsmith process; not checked"),
             );
+            continue;
+        }
+        if crate::archive::is_archived(&rec.dir) {
+            settle_archived(ledger, opts, &rec, &what, &mut archives, report)?;
             continue;
         }
         let (cert_path, wanted) = expected_files(pki, ledger, &rec);
@@ -110,6 +115,101 @@ pub fn reconcile(
     }
     Ok(())
 }
+
+/// The devices each archive holds completely (read once per doctor run),
+/// and the archives already flushed by this run.
+#[derive(Default)]
+struct Archives {
+    read:
+        std::collections::HashMap<PathBuf, std::collections::HashMap<String, crate::archive::Held>>,
+    flushed: std::collections::HashSet<PathBuf>,
+}
+
+/// Settles a `pending` row of an interrupted `batch --archive`: the
+/// certificate was signed and may be in the archive, so the row is never
+/// dropped. When the archive holds the device completely with this very
+/// certificate, the row becomes active (after the archive is flushed);
+/// otherwise it is revoked (cessation of operation) so that a certificate
+/// in a cut-off entry reaches the CRL, and its name is free for a rerun.
+fn settle_archived(
+    ledger: &mut Ledger,
+    opts: &Options,
+    rec: &CertRecord,
+    what: &str,
+    archives: &mut Archives,
+    report: &mut Report,
+) -> Result<()> {
+    let path = crate::archive::path_of(&rec.dir);
+    let shown_archive = match &path {
+        Some(p) => format!(
+            "archive '{}'",
+            crate::error::shown(&p.display().to_string())
+        ),
+        None => "the archive written to stdout".to_string(),
+    };
+    let held = match &path {
+        Some(p) if p.is_file() => {
+            if !archives.read.contains_key(p) {
+                let devices = crate::archive::held_devices(p)?;
+                archives.read.insert(p.clone(), devices);
+            }
+            archives.read[p]
+                .get(&rec.name)
+                .is_some_and(|h| h.complete(&rec.fingerprint, rec.has_key))
+        }
+        _ => false,
+    };
+    if held {
+        report.problem(
+            "pending",
+            None,
+            format!("{what} is complete in {shown_archive} but was never marked active (interrupted batch)"),
+        );
+        if opts.repair {
+            if let Some(p) = path.filter(|p| !archives.flushed.contains(p)) {
+                std::fs::File::open(&p)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| crate::store::io_err("cannot flush", &p, &e))?;
+                archives.flushed.insert(p);
+            }
+            ledger
+                .conn()
+                .execute(
+                    "UPDATE certificates SET state = 'active' WHERE id = ?1 AND state = 'pending'",
+                    [rec.id],
+                )
+                .map_err(db_err)?;
+            report.repaired(format!(
+                "marked it active: its files are in {shown_archive}"
+            ));
+        }
+        return Ok(());
+    }
+    report.problem(
+        "pending",
+        None,
+        format!(
+            "{what} was signed for {shown_archive} but is not complete in it (interrupted batch); the certificate may be in a partial entry"
+        ),
+    );
+    if opts.repair {
+        ledger
+            .conn()
+            .execute(
+                "UPDATE certificates SET state = 'superseded', revoked_at = ?1, revocation_reason = ?2
+                 WHERE id = ?3 AND state = 'pending'",
+                rusqlite::params![opts.now.unix_timestamp(), ARCHIVE_REVOCATION, rec.id],
+            )
+            .map_err(db_err)?;
+        report.repaired(format!(
+            "revoked it ({ARCHIVE_REVOCATION}) so the next CRL lists it; a rerun with --skip-existing issues the name again"
+        ));
+    }
+    Ok(())
+}
+
+/// Why `doctor --repair` revokes a certificate an archive does not hold completely.
+const ARCHIVE_REVOCATION: &str = "cessation-of-operation";
 
 /// Puts back the files an interrupted `--force` re-issue had moved aside
 /// (`<file>.old-<serial of the record it replaced>`): such a backup can only

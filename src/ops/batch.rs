@@ -110,15 +110,18 @@ pub fn check<'a>(pki: &'a Pki, mut req: BatchRequest, manifest: &Manifest) -> Re
     }
     let out = match &req.archive {
         Some(archive::Target::File(p)) => {
-            // The `--out` rule (never into cas/, the ledger or a certificate's
-            // directory); the archive is named by its absolute path from here on.
-            let abs = pki.out_rule(&ledger)?.check(p, Out::Dir)?;
+            // Never under the PKI directory; the archive is named by its
+            // absolute path from here on.
+            let abs = archive::Target::resolve(p, &pki.root)?;
             let target = archive::Target::File(abs);
             target.check()?;
             req.archive = Some(target);
             None
         }
-        Some(archive::Target::Stdout) => None,
+        Some(archive::Target::Stdout) => {
+            archive::Target::Stdout.check()?;
+            None
+        }
         None => check_out(pki, &ledger, req.out.as_deref(), manifest)?,
     };
     let setup = Setup {
@@ -172,7 +175,8 @@ impl Batch<'_> {
                     .take(20)
                     .filter_map(|l| files.get((*l as usize).wrapping_sub(1)))
                     .filter_map(|(p, _)| p.file_name())
-                    .map(|n| n.to_string_lossy().into_owned())
+                    // Each name shown whole (or cut on its own), never the list cut mid-name.
+                    .map(|n| crate::error::shown(&n.to_string_lossy()))
                     .collect();
                 if c.bad > 20 {
                     names.push("…".into());
@@ -183,7 +187,7 @@ impl Batch<'_> {
                         "{} bad {csrs} in '{}' ({})",
                         c.bad,
                         crate::error::shown(&dir.display().to_string()),
-                        crate::error::shown(&names.join(", "))
+                        names.join(", ")
                     ))
                     .hint(format!(
                         "fix or remove {them} and run again; nothing was issued"
@@ -194,6 +198,12 @@ impl Batch<'_> {
         let mut hint = format!("fix {them} and run again; nothing was issued");
         if !self.setup.req.skip_existing && c.errors.iter().any(|e| e.contains("already")) {
             hint.push_str("; pass --skip-existing to skip names already in the ledger");
+        }
+        if c.errors
+            .iter()
+            .any(|e| e.contains("being issued by another"))
+        {
+            hint = "if no other certsmith process is running, an interrupted run left these names pending: run `certsmith doctor --repair` to settle them, then run again".into();
         }
         Some(Error::input(format!("{} bad {rows} {what}", c.bad)).hint(hint))
     }
