@@ -203,6 +203,11 @@ fn intermediate_signed_before_its_issuer_was_revoked_is_refused_and_changes_noth
             "issuing",
             "--cn",
             "Sub CA",
+            // Well inside the issuing CA's validity, whichever second each
+            // command starts in (the same default length would end a
+            // second past the issuer when the clock ticks in between).
+            "--validity",
+            "1y",
             "--no-passphrase",
             "-q",
         ],
