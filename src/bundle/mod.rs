@@ -171,6 +171,8 @@ pub struct NextInput<'a> {
     /// Each CA's CRL file and whether it changed since the last bundle
     /// (targets whose [`Target::tracks_crl_uploads`]).
     pub crl_uploads: &'a crl_uploads::Plan,
+    /// The PKI directory, for printed certsmith commands (`--pki`).
+    pub pki: &'a Path,
 }
 
 /// A trust-store target: its name, CRL handling, rules, extra files and next commands.
@@ -560,6 +562,7 @@ pub fn build(
         depth: checks::ca_depth(&contents.certs),
         opts,
         crl_uploads: uploads.as_ref().unwrap_or(&no_plan),
+        pki: &pki.root,
     });
     Ok(BundleResult {
         target: target.name(),
