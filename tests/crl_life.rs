@@ -811,13 +811,13 @@ fn alb_revocation_quotas_hold_at_the_limits_and_break_one_past_them() {
         lists: 30,
         entries: 500_000,
         largest: Some(("Root".into(), 50_000_000)),
-        largest_replaced: None,
+        replaced: Vec::new(),
     };
     // At the peak of the printed steps: one list more, and the replaced list's entries.
     let ok_peak = AlbRevocations {
         lists: 29,
         entries: 400_000,
-        largest_replaced: Some(100_000),
+        replaced: vec![(50_000, 100_000)],
         ..ok.clone()
     };
     for fine in [&ok, &ok_peak] {
@@ -860,7 +860,7 @@ fn alb_revocation_quotas_hold_at_the_limits_and_break_one_past_them() {
         ),
         (
             AlbRevocations {
-                largest_replaced: Some(100_001),
+                replaced: vec![(50_000, 100_001)],
                 ..ok_peak.clone()
             },
             "revocation-entry-count",
@@ -1181,4 +1181,30 @@ fn alb_steps_print_a_new_and_an_existing_trust_store_as_two_blocks_whose_confirm
     assert!(confirms.len() >= 4, "{out}");
     let pki = format!("--pki {}", env.pki.display());
     assert!(confirms.iter().all(|l| l.contains(&pki)), "{out}");
+}
+
+#[test]
+fn alb_revocation_entry_peak_counts_every_old_list_still_held_in_the_printed_order() {
+    use certsmith::bundle::checks::{AlbRevocations, Rules};
+    // Add A, remove A, add B, remove B with A 250,000 -> 10,000 and B 245,000 -> 10,000:
+    // right after the add of A the store holds old A, old B and new A: 505,000.
+    let shrinking = AlbRevocations {
+        lists: 2,
+        entries: 20_000,
+        largest: Some(("A".into(), 1_000)),
+        replaced: vec![(10_000, 250_000), (10_000, 245_000)],
+    };
+    let found = Rules::new("aws-alb")
+        .alb_revocation_quotas(&shrinking)
+        .done();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].rule, "revocation-entry-count");
+    assert!(found[0].message.contains("505000"), "{found:?}");
+    // The same lists 5,000 smaller stay within the quota.
+    let fits = AlbRevocations {
+        replaced: vec![(10_000, 245_000), (10_000, 245_000)],
+        ..shrinking
+    };
+    let found = Rules::new("aws-alb").alb_revocation_quotas(&fits).done();
+    assert!(found.is_empty(), "{found:?}");
 }

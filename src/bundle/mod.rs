@@ -121,9 +121,10 @@ pub struct Contents {
     pub certs: Vec<CertInfo>,
     pub crls: Vec<CrlInfo>,
     pub now: time::OffsetDateTime,
-    /// Entries of each list the printed steps add a replacement for before
-    /// removing it (ALB revocation lists); empty when checking a file.
-    pub replaced_entries: Vec<usize>,
+    /// (new entries, old entries) of each list the printed steps add a
+    /// replacement for before removing it, in the printed order (ALB
+    /// revocation lists); empty when checking a file.
+    pub replaced_entries: Vec<(usize, usize)>,
 }
 
 /// Whether and how a target takes CRLs.
@@ -451,7 +452,8 @@ pub fn build(
         replaced_entries: uploads
             .iter()
             .flat_map(|p| &p.uploads)
-            .filter_map(|u| u.replaces.as_ref().map(|r| r.entries))
+            .filter(|u| u.changed)
+            .filter_map(|u| u.replaces.as_ref().map(|r| (u.crl.entries, r.entries)))
             .collect(),
     };
     let mut findings = target.check(&contents);
