@@ -1208,3 +1208,22 @@ fn alb_revocation_entry_peak_counts_every_old_list_still_held_in_the_printed_ord
     let found = Rules::new("aws-alb").alb_revocation_quotas(&fits).done();
     assert!(found.is_empty(), "{found:?}");
 }
+
+#[test]
+fn doctor_reports_a_signed_crl_whose_published_file_was_deleted_naming_the_crl_command() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    std::fs::remove_file(env.pki.join("cas/issuing/crl.pem")).unwrap();
+    let r = run_at(&env, T0, &["doctor"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("CRL of CA 'issuing'")
+            && r.stdout.contains("CRL #1")
+            && r.stdout.contains("run `certsmith crl --ca issuing`"),
+        "{}",
+        r.stdout
+    );
+    // root never had a CRL: nothing to say about it.
+    assert!(!r.stdout.contains("CRL of CA 'root'"), "{}", r.stdout);
+}
