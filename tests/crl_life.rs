@@ -465,7 +465,7 @@ fn revocation_recorded_after_a_crl_with_an_earlier_clock_is_listed_then_pruned_o
         "2030-03-10T00:02:00Z",
         &["revoke", "d", "--reason", "key-compromise"],
     );
-    assert_eq!(revoked_count(&env, "2030-03-10T00:05:00Z"), 1);
+    assert_eq!(revoked_count(&env, "2030-03-10T00:12:00Z"), 1);
     assert_eq!(openssl_listed(&env, "issuing"), vec![serial]);
     // A CRL after its notAfter listed it: the next leaves it off, and so do later ones.
     assert_eq!(revoked_count(&env, "2030-03-11T00:00:00Z"), 0);
@@ -1226,4 +1226,59 @@ fn doctor_reports_a_signed_crl_whose_published_file_was_deleted_naming_the_crl_c
     );
     // root never had a CRL: nothing to say about it.
     assert!(!r.stdout.contains("CRL of CA 'root'"), "{}", r.stdout);
+}
+
+/// dev1 (valid until 2028-01-01) revoked on 2027-01-02, on the CRL of a clock
+/// that then ran two years ahead (2029-01-02 and 2029-01-03 CRLs drop it).
+fn revoked_then_clock_ahead(env: &Env) {
+    let t = "2027-01-01T00:00:00Z";
+    ok_at(env, t, &["init", "--cn", "Test Root CA", "--no-passphrase"]);
+    ok_at(
+        env,
+        t,
+        &[
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Test Issuing CA",
+            "--no-passphrase",
+        ],
+    );
+    ok_at(
+        env,
+        t,
+        &["issue", "dev1", "--ca", "issuing", "--validity", "365d"],
+    );
+    ok_at(env, "2027-01-02T00:00:00Z", &["revoke", "dev1"]);
+    assert_eq!(revoked_count(env, "2027-01-02T00:00:00Z"), 1);
+    assert_eq!(revoked_count(env, "2029-01-02T00:00:00Z"), 1);
+    assert_eq!(revoked_count(env, "2029-01-03T00:00:00Z"), 0);
+}
+
+#[test]
+fn crl_before_the_last_this_update_of_its_ca_is_refused_naming_both_times() {
+    let env = Env::new();
+    revoked_then_clock_ahead(&env);
+    let err = refused_at(&env, "2027-01-05T00:00:00Z", &["crl", "--ca", "issuing"]);
+    assert!(
+        err.contains("2027-01-05T00:00:00Z") && err.contains("2029-01-03T00:00:00Z"),
+        "{err}"
+    );
+    assert!(err.contains("clock"), "{err}");
+}
+
+#[test]
+fn dropped_entry_is_listed_again_when_the_grace_period_no_longer_covers_it() {
+    let env = Env::new();
+    revoked_then_clock_ahead(&env);
+    // A longer grace period: dev1's notAfter (2028-01-01) is no longer 2 years before now.
+    ok_at(
+        &env,
+        "2029-01-04T00:00:00Z",
+        &["ca", "set-crl", "issuing", "--prune-after", "800d"],
+    );
+    assert_eq!(revoked_count(&env, "2029-01-04T00:00:00Z"), 1);
+    // Once the longer grace period has passed (2030-03-11), it leaves again.
+    assert_eq!(revoked_count(&env, "2030-03-10T00:00:00Z"), 1);
+    assert_eq!(revoked_count(&env, "2030-03-12T00:00:00Z"), 0);
 }
