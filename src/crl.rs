@@ -95,7 +95,9 @@ struct Prune<'a> {
 impl Prune<'_> {
     /// Whether the entry is left off, and whether it is newly so.
     fn drops(&self, hex: &str, serial: &[u8], not_after: i64) -> (bool, bool) {
-        if self.dropped.contains(hex) {
+        // Left off only while the grace period still covers it now: a
+        // clock that ran ahead, or a longer grace period, lists it again.
+        if self.dropped.contains(hex) && not_after <= self.expired_before {
             return (true, false);
         }
         let newly = not_after <= self.expired_before
@@ -292,6 +294,23 @@ pub fn build(
 ) -> Result<BuiltCrl> {
     let now = now.to_offset(time::UtcOffset::UTC);
     let settings = CrlSettings::load(ledger, &signer.name)?;
+    // A clock behind the last CRL's would publish a CRL older than the one
+    // peers hold and decide pruning on a time already passed.
+    if let Some(last) = settings.last_this_update
+        && now < last
+    {
+        return Err(Error::input(format!(
+            "the clock says {}, before thisUpdate {} of the last CRL of CA '{}'",
+            clock::rfc3339(now),
+            clock::rfc3339(last),
+            signer.name
+        ))
+        .hint(format!(
+            "set the clock right (or sign on the host whose clock signed that CRL) and run `certsmith crl --ca {}` again, no earlier than {}",
+            signer.name,
+            clock::rfc3339(last)
+        )));
+    }
     // Checked before the CRL number is read: a refused CRL must not use one up.
     let (next, clamped) = next_update_for(signer, &settings, now, next_update)?;
     let prune = Prune {

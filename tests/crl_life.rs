@@ -465,7 +465,7 @@ fn revocation_recorded_after_a_crl_with_an_earlier_clock_is_listed_then_pruned_o
         "2030-03-10T00:02:00Z",
         &["revoke", "d", "--reason", "key-compromise"],
     );
-    assert_eq!(revoked_count(&env, "2030-03-10T00:05:00Z"), 1);
+    assert_eq!(revoked_count(&env, "2030-03-10T00:12:00Z"), 1);
     assert_eq!(openssl_listed(&env, "issuing"), vec![serial]);
     // A CRL after its notAfter listed it: the next leaves it off, and so do later ones.
     assert_eq!(revoked_count(&env, "2030-03-11T00:00:00Z"), 0);
@@ -583,7 +583,7 @@ fn lines_with<'a>(out: &'a str, what: &str) -> Vec<&'a str> {
 /// The steps for the existing trust store: what follows the line that starts them.
 fn existing_store_steps(out: &str) -> &str {
     let at = out
-        .find("# or, the existing trust store")
+        .find("# OR, the existing trust store")
         .unwrap_or_else(|| panic!("no steps for the existing trust store:\n{out}"));
     &out[at..]
 }
@@ -638,8 +638,8 @@ fn alb_bundle_after_a_confirmed_upload_prints_nothing_to_add_until_the_crl_chang
     hierarchy(&env);
     ok_at(&env, T0, &["crl"]);
     alb(&env, T0, &[]);
-    confirm(&env, "default", "root=11");
-    confirm(&env, "default", "issuing=12");
+    confirm(&env, "default", "root#1=11");
+    confirm(&env, "default", "issuing#1=12");
     let second = alb(&env, T0, &[]).stdout;
     let steps = existing_store_steps(&second);
     assert!(
@@ -664,8 +664,8 @@ fn alb_remove_carries_the_confirmed_revocation_id_of_the_replaced_crl() {
     hierarchy(&env);
     ok_at(&env, T0, &["crl"]);
     alb(&env, T0, &[]);
-    confirm(&env, "default", "root=11");
-    confirm(&env, "default", "issuing=12");
+    confirm(&env, "default", "root#1=11");
+    confirm(&env, "default", "issuing#1=12");
     ok_at(&env, T0, &["issue", "d", "--ca", "issuing"]);
     ok_at(&env, T0, &["revoke", "d"]);
     ok_at(&env, T0, &["crl", "--ca", "issuing"]);
@@ -679,7 +679,7 @@ fn alb_remove_carries_the_confirmed_revocation_id_of_the_replaced_crl() {
     assert!(removes[0].ends_with("--revocation-ids 12"), "{out}");
     // The add comes first, then its confirmation, then the remove.
     let add_at = steps.find("add-trust-store-revocations").unwrap();
-    let confirm_at = steps.find("--uploaded issuing=REVOCATION_ID").unwrap();
+    let confirm_at = steps.find("--uploaded issuing#2=REVOCATION_ID").unwrap();
     let remove_at = steps.find("remove-trust-store-revocations").unwrap();
     assert!(add_at < confirm_at && confirm_at < remove_at, "{out}");
 }
@@ -690,8 +690,8 @@ fn alb_force_prints_every_add_and_no_remove() {
     hierarchy(&env);
     ok_at(&env, T0, &["crl"]);
     alb(&env, T0, &[]);
-    confirm(&env, "default", "root=11");
-    confirm(&env, "default", "issuing=12");
+    confirm(&env, "default", "root#1=11");
+    confirm(&env, "default", "issuing#1=12");
     ok_at(&env, T0, &["crl", "--ca", "issuing"]);
     let out = alb(&env, T0, &["--force"]).stdout;
     let steps = existing_store_steps(&out);
@@ -717,8 +717,8 @@ fn alb_uploads_of_two_trust_stores_are_tracked_separately() {
     hierarchy(&env);
     ok_at(&env, T0, &["crl"]);
     alb(&env, T0, &[]);
-    confirm(&env, "default", "root=11");
-    confirm(&env, "default", "issuing=12");
+    confirm(&env, "default", "root#1=11");
+    confirm(&env, "default", "issuing#1=12");
     let other = alb(&env, T0, &["--trust-store", "eu"]).stdout;
     let steps = existing_store_steps(&other);
     assert_eq!(
@@ -727,7 +727,7 @@ fn alb_uploads_of_two_trust_stores_are_tracked_separately() {
         "{other}"
     );
     assert!(
-        other.contains("--trust-store eu --uploaded root=REVOCATION_ID"),
+        other.contains("--trust-store eu --uploaded root#1=REVOCATION_ID"),
         "{other}"
     );
     let default = existing_store_steps(&alb(&env, T0, &[]).stdout).to_string();
@@ -745,12 +745,12 @@ fn alb_uploaded_refuses_an_unknown_ca_a_bad_id_and_a_ca_without_a_bundled_crl() 
     let err = refused_at(
         &env,
         T0,
-        &["bundle", "--target", "aws-alb", "--uploaded", "root=11"],
+        &["bundle", "--target", "aws-alb", "--uploaded", "root#1=11"],
     );
     assert!(err.contains("crl-root.pem"), "{err}");
     alb(&env, T0, &[]);
     for (arg, says) in [
-        ("nope=11", "'nope'"),
+        ("nope#1=11", "'nope'"),
         ("root=REVOCATION_ID", "'root=REVOCATION_ID'"),
         ("root", "'root'"),
     ] {
@@ -766,7 +766,13 @@ fn alb_uploaded_refuses_an_unknown_ca_a_bad_id_and_a_ca_without_a_bundled_crl() 
     let err = refused_at(
         &env,
         T0,
-        &["bundle", "--target", "aws-alb", "--uploaded", "issuing=12"],
+        &[
+            "bundle",
+            "--target",
+            "aws-alb",
+            "--uploaded",
+            "issuing#1=12",
+        ],
     );
     assert!(err.contains("'issuing'"), "{err}");
 }
@@ -805,13 +811,13 @@ fn alb_revocation_quotas_hold_at_the_limits_and_break_one_past_them() {
         lists: 30,
         entries: 500_000,
         largest: Some(("Root".into(), 50_000_000)),
-        largest_replaced: None,
+        replaced: Vec::new(),
     };
     // At the peak of the printed steps: one list more, and the replaced list's entries.
     let ok_peak = AlbRevocations {
         lists: 29,
         entries: 400_000,
-        largest_replaced: Some(100_000),
+        replaced: vec![(50_000, 100_000)],
         ..ok.clone()
     };
     for fine in [&ok, &ok_peak] {
@@ -854,7 +860,7 @@ fn alb_revocation_quotas_hold_at_the_limits_and_break_one_past_them() {
         ),
         (
             AlbRevocations {
-                largest_replaced: Some(100_001),
+                replaced: vec![(50_000, 100_001)],
                 ..ok_peak.clone()
             },
             "revocation-entry-count",
@@ -877,8 +883,8 @@ fn alb_bundle_names_a_confirmed_ca_no_longer_bundled_with_its_remove_until_clear
     hierarchy(&env);
     ok_at(&env, T0, &["crl"]);
     alb(&env, T0, &[]);
-    confirm(&env, "default", "root=11");
-    confirm(&env, "default", "issuing=12");
+    confirm(&env, "default", "root#1=11");
+    confirm(&env, "default", "issuing#1=12");
     let out = alb(&env, T0, &["--ca", "root"]).stdout;
     let removes = lines_with(&out, "remove-trust-store-revocations");
     assert_eq!(removes.len(), 1, "{out}");
@@ -978,7 +984,7 @@ fn alb_bundle_quotes_paths_with_spaces_in_printed_commands() {
     assert!(out.contains(&want), "{out}");
     assert!(
         out.contains(&format!(
-            "--out '{}' --uploaded issuing=REVOCATION_ID",
+            "--out '{}' --uploaded issuing#1=REVOCATION_ID",
             dir.display()
         )),
         "{out}"
@@ -994,7 +1000,7 @@ fn alb_bundle_quotes_paths_with_spaces_in_printed_commands() {
             "--out",
             s(&dir),
             "--uploaded",
-            "issuing=5",
+            "issuing#1=5",
         ],
     );
     let again = alb(&env, T0, &["--out", s(&dir)]).stdout;
@@ -1023,7 +1029,7 @@ fn alb_bundle_replacing_a_crl_in_a_store_of_30_lists_breaks_the_quota_at_the_pea
     let ids: Vec<String> = std::iter::once("root".to_string())
         .chain((0..29).map(|i| format!("ca{i:02}")))
         .enumerate()
-        .map(|(i, n)| format!("{n}={}", i + 1))
+        .map(|(i, n)| format!("{n}#1={}", i + 1))
         .collect();
     for id in &ids {
         confirm_all.extend(["--uploaded", id.as_str()]);
@@ -1042,4 +1048,237 @@ fn alb_bundle_replacing_a_crl_in_a_store_of_30_lists_breaks_the_quota_at_the_pea
         r.stderr
     );
     assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn alb_uploaded_naming_a_crl_the_bundle_no_longer_holds_is_refused_naming_the_one_it_holds() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    alb(&env, T0, &[]);
+    confirm(&env, "default", "issuing#1=101");
+    ok_at(&env, T0, &["issue", "d", "--ca", "issuing"]);
+    ok_at(&env, T0, &["revoke", "d"]);
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    let out = alb(&env, T0, &[]).stdout;
+    assert!(
+        existing_store_steps(&out).contains("--uploaded issuing#2=REVOCATION_ID"),
+        "{out}"
+    );
+    // The operator uploads CRL #2 as 103; meanwhile someone signs CRL #3 and bundles it.
+    ok_at(&env, T0, &["issue", "d2", "--ca", "issuing"]);
+    ok_at(&env, T0, &["revoke", "d2"]);
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    alb(&env, T0, &["-q"]);
+    let err = refused_at(
+        &env,
+        T0,
+        &[
+            "bundle",
+            "--target",
+            "aws-alb",
+            "--uploaded",
+            "issuing#2=103",
+        ],
+    );
+    assert!(err.contains("CRL #2") && err.contains("CRL #3"), "{err}");
+    assert!(err.contains("add-trust-store-revocations"), "{err}");
+    // Nothing was recorded: the next bundle still adds issuing's CRL and removes 101.
+    let steps = existing_store_steps(&alb(&env, T0, &[]).stdout).to_string();
+    assert_eq!(
+        lines_with(&steps, "S3Key=certsmith/crl-issuing.pem").len(),
+        1,
+        "{steps}"
+    );
+    assert!(
+        steps.contains("--uploaded issuing#3=REVOCATION_ID"),
+        "{steps}"
+    );
+    assert!(steps.contains("--revocation-ids 101"), "{steps}");
+    // The same confirmation without the CRL it names is refused too.
+    let err = refused_at(
+        &env,
+        T0,
+        &["bundle", "--target", "aws-alb", "--uploaded", "issuing=103"],
+    );
+    assert!(err.contains("'issuing=103'"), "{err}");
+}
+
+#[test]
+fn alb_uploaded_refuses_an_id_recorded_for_another_ca_and_the_same_ca_twice() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    alb(&env, T0, &[]);
+    let err = refused_at(
+        &env,
+        T0,
+        &[
+            "bundle",
+            "--target",
+            "aws-alb",
+            "--uploaded",
+            "issuing#1=7",
+            "--uploaded",
+            "root#1=7",
+        ],
+    );
+    assert!(err.contains("7"), "{err}");
+    let err = refused_at(
+        &env,
+        T0,
+        &[
+            "bundle",
+            "--target",
+            "aws-alb",
+            "--uploaded",
+            "issuing#1=7",
+            "--uploaded",
+            "issuing#1=8",
+        ],
+    );
+    assert!(err.contains("'issuing'") && err.contains("twice"), "{err}");
+    confirm(&env, "default", "issuing#1=7");
+    let err = refused_at(
+        &env,
+        T0,
+        &["bundle", "--target", "aws-alb", "--uploaded", "root#1=7"],
+    );
+    assert!(
+        err.contains("RevocationId 7") && err.contains("'issuing'"),
+        "{err}"
+    );
+    // Another trust store has its own ids.
+    alb(&env, T0, &["--trust-store", "eu"]);
+    confirm(&env, "eu", "root#1=7");
+}
+
+#[test]
+fn alb_steps_print_a_new_and_an_existing_trust_store_as_two_blocks_whose_confirms_carry_pki() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    let out = alb(&env, T0, &[]).stdout;
+    let new_at = out
+        .find("# EITHER a new trust store")
+        .unwrap_or_else(|| panic!("{out}"));
+    let old_at = out
+        .find("# OR, the existing trust store")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(new_at < old_at, "{out}");
+    let (new, old) = (&out[new_at..old_at], &out[old_at..]);
+    for block in [new, old] {
+        assert_eq!(
+            lines_with(block, "add-trust-store-revocations").len(),
+            2,
+            "{out}"
+        );
+        assert_eq!(lines_with(block, "modify-listener").len(), 1, "{out}");
+    }
+    assert!(lines_with(old, "create-trust-store").is_empty(), "{out}");
+    assert!(lines_with(new, "modify-trust-store").is_empty(), "{out}");
+    let confirms = lines_with(&out, "--uploaded");
+    assert!(confirms.len() >= 4, "{out}");
+    let pki = format!("--pki {}", env.pki.display());
+    assert!(confirms.iter().all(|l| l.contains(&pki)), "{out}");
+}
+
+#[test]
+fn alb_revocation_entry_peak_counts_every_old_list_still_held_in_the_printed_order() {
+    use certsmith::bundle::checks::{AlbRevocations, Rules};
+    // Add A, remove A, add B, remove B with A 250,000 -> 10,000 and B 245,000 -> 10,000:
+    // right after the add of A the store holds old A, old B and new A: 505,000.
+    let shrinking = AlbRevocations {
+        lists: 2,
+        entries: 20_000,
+        largest: Some(("A".into(), 1_000)),
+        replaced: vec![(10_000, 250_000), (10_000, 245_000)],
+    };
+    let found = Rules::new("aws-alb")
+        .alb_revocation_quotas(&shrinking)
+        .done();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].rule, "revocation-entry-count");
+    assert!(found[0].message.contains("505000"), "{found:?}");
+    // The same lists 5,000 smaller stay within the quota.
+    let fits = AlbRevocations {
+        replaced: vec![(10_000, 245_000), (10_000, 245_000)],
+        ..shrinking
+    };
+    let found = Rules::new("aws-alb").alb_revocation_quotas(&fits).done();
+    assert!(found.is_empty(), "{found:?}");
+}
+
+#[test]
+fn doctor_reports_a_signed_crl_whose_published_file_was_deleted_naming_the_crl_command() {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    std::fs::remove_file(env.pki.join("cas/issuing/crl.pem")).unwrap();
+    let r = run_at(&env, T0, &["doctor"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("CRL of CA 'issuing'")
+            && r.stdout.contains("CRL #1")
+            && r.stdout.contains("run `certsmith crl --ca issuing`"),
+        "{}",
+        r.stdout
+    );
+    // root never had a CRL: nothing to say about it.
+    assert!(!r.stdout.contains("CRL of CA 'root'"), "{}", r.stdout);
+}
+
+/// dev1 (valid until 2028-01-01) revoked on 2027-01-02, on the CRL of a clock
+/// that then ran two years ahead (2029-01-02 and 2029-01-03 CRLs drop it).
+fn revoked_then_clock_ahead(env: &Env) {
+    let t = "2027-01-01T00:00:00Z";
+    ok_at(env, t, &["init", "--cn", "Test Root CA", "--no-passphrase"]);
+    ok_at(
+        env,
+        t,
+        &[
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Test Issuing CA",
+            "--no-passphrase",
+        ],
+    );
+    ok_at(
+        env,
+        t,
+        &["issue", "dev1", "--ca", "issuing", "--validity", "365d"],
+    );
+    ok_at(env, "2027-01-02T00:00:00Z", &["revoke", "dev1"]);
+    assert_eq!(revoked_count(env, "2027-01-02T00:00:00Z"), 1);
+    assert_eq!(revoked_count(env, "2029-01-02T00:00:00Z"), 1);
+    assert_eq!(revoked_count(env, "2029-01-03T00:00:00Z"), 0);
+}
+
+#[test]
+fn crl_before_the_last_this_update_of_its_ca_is_refused_naming_both_times() {
+    let env = Env::new();
+    revoked_then_clock_ahead(&env);
+    let err = refused_at(&env, "2027-01-05T00:00:00Z", &["crl", "--ca", "issuing"]);
+    assert!(
+        err.contains("2027-01-05T00:00:00Z") && err.contains("2029-01-03T00:00:00Z"),
+        "{err}"
+    );
+    assert!(err.contains("clock"), "{err}");
+}
+
+#[test]
+fn dropped_entry_is_listed_again_when_the_grace_period_no_longer_covers_it() {
+    let env = Env::new();
+    revoked_then_clock_ahead(&env);
+    // A longer grace period: dev1's notAfter (2028-01-01) is no longer 2 years before now.
+    ok_at(
+        &env,
+        "2029-01-04T00:00:00Z",
+        &["ca", "set-crl", "issuing", "--prune-after", "800d"],
+    );
+    assert_eq!(revoked_count(&env, "2029-01-04T00:00:00Z"), 1);
+    // Once the longer grace period has passed (2030-03-11), it leaves again.
+    assert_eq!(revoked_count(&env, "2030-03-10T00:00:00Z"), 1);
+    assert_eq!(revoked_count(&env, "2030-03-12T00:00:00Z"), 0);
 }

@@ -2,7 +2,7 @@
 //! store (mutual TLS in verify mode). Rules: docs/trust-stores.md#aws-alb.
 
 use super::checks::{AlbRevocations, KEY_FIX, Rules, SHA2_SIGNATURES, rsa_or_nist_ec};
-use super::crl_uploads::DEFAULT_TRUST_STORE;
+use super::crl_uploads::{DEFAULT_TRUST_STORE, label};
 use super::{Contents, Finding, Level, NextInput, Target};
 
 pub struct AwsAlb;
@@ -59,7 +59,11 @@ impl Target for AwsAlb {
         };
         let name = if default { "certsmith" } else { store };
         // The confirmation names the trust store and, if not the default, the bundle directory.
-        let mut certsmith = "certsmith bundle --target aws-alb".to_string();
+        let mut certsmith = "certsmith".to_string();
+        if n.pki != std::path::Path::new("pki") {
+            certsmith.push_str(&format!(" --pki {}", quoted(&n.pki.display().to_string())));
+        }
+        certsmith.push_str(" bundle --target aws-alb");
         if !default {
             certsmith.push_str(&format!(" --trust-store {store}"));
         }
@@ -77,6 +81,7 @@ impl Target for AwsAlb {
                 id.map_or_else(|| "REVOCATION_ID".to_string(), |i| i.to_string())
             )
         };
+        let listener = "aws elbv2 modify-listener --listener-arn LISTENER_ARN --mutual-authentication Mode=verify,TrustStoreArn=TRUST_STORE_ARN".to_string();
         let mut v = vec![format!(
             "aws s3 cp {} s3://BUCKET/{prefix}/ca-bundle.pem",
             quoted(&format!("{d}/ca-bundle.pem"))
@@ -88,16 +93,24 @@ impl Target for AwsAlb {
                 u.file
             ));
         }
+        v.push(format!(
+            "# EITHER a new trust store '{store}': run this block only"
+        ));
         v.push(format!("aws elbv2 create-trust-store --name {name} --ca-certificates-bundle-s3-bucket BUCKET --ca-certificates-bundle-s3-key {prefix}/ca-bundle.pem"));
         if !plan.uploads.is_empty() {
-            v.push(format!("# a new trust store needs every CRL: add each, then confirm the RevocationId it prints ({certsmith} --uploaded CA=REVOCATION_ID):"));
+            v.push(format!("# a new trust store needs every CRL: add each, then confirm the RevocationId it prints ({certsmith} --uploaded CA#CRL_NUMBER=REVOCATION_ID):"));
             for u in &plan.uploads {
                 v.push(add(&u.file));
-                v.push(format!("{certsmith} --uploaded {}=REVOCATION_ID", u.ca));
+                v.push(format!(
+                    "{certsmith} --uploaded {}#{}=REVOCATION_ID",
+                    u.ca,
+                    label(&u.crl)
+                ));
             }
         }
+        v.push(listener.clone());
         v.push(format!(
-            "# or, the existing trust store '{store}': replace its bundle"
+            "# OR, the existing trust store '{store}': run this block only, replacing its bundle"
         ));
         v.push(format!("aws elbv2 modify-trust-store --trust-store-arn TRUST_STORE_ARN --ca-certificates-bundle-s3-bucket BUCKET --ca-certificates-bundle-s3-key {prefix}/ca-bundle.pem"));
         for l in &plan.leftovers {
@@ -119,12 +132,16 @@ impl Target for AwsAlb {
         // revocation never lapses and one free list is enough.
         for u in changed {
             v.push(add(&u.file));
-            v.push(format!("{certsmith} --uploaded {}=REVOCATION_ID", u.ca));
+            v.push(format!(
+                "{certsmith} --uploaded {}#{}=REVOCATION_ID",
+                u.ca,
+                label(&u.crl)
+            ));
             if let Some(old) = &u.replaces {
                 v.push(remove(old.revocation_id));
             }
         }
-        v.push("aws elbv2 modify-listener --listener-arn LISTENER_ARN --mutual-authentication Mode=verify,TrustStoreArn=TRUST_STORE_ARN".into());
+        v.push(listener);
         v
     }
 }

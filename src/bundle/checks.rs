@@ -444,16 +444,38 @@ pub fn crl_checking_server(target: &'static str, c: &Contents) -> Vec<Finding> {
 /// What an ALB trust store's revocation quotas count at the peak of the
 /// printed steps: the CRLs, their entries together, and the largest CRL
 /// file (issuer, bytes). Each replaced list is removed right after its
-/// replacement is added, so the peak holds one list more and the entries
-/// of the largest replaced list more.
+/// replacement is added, one CA after the other in the printed order, so
+/// the peak holds one list more, and right after the add of replacement i
+/// the store holds the new lists before i, the old lists from i on and new
+/// list i.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AlbRevocations {
     pub lists: usize,
     pub entries: usize,
     pub largest: Option<(String, usize)>,
-    /// Entries of the largest list replaced (added, then removed); `None`
-    /// when no list is replaced.
-    pub largest_replaced: Option<usize>,
+    /// (new entries, old entries) of each list replaced (its replacement
+    /// added, then it removed), in the printed order; `entries` counts the
+    /// new ones.
+    pub replaced: Vec<(usize, usize)>,
+}
+
+impl AlbRevocations {
+    /// The most entries the store holds during the printed steps:
+    /// max over i of (entries not replaced + Σ new before i + Σ old from i
+    /// on + new i); `entries` when nothing is replaced.
+    pub fn peak_entries(&self) -> usize {
+        let new_total: usize = self.replaced.iter().map(|r| r.0).sum();
+        let base = self.entries.saturating_sub(new_total);
+        let mut old_from: usize = self.replaced.iter().map(|r| r.1).sum();
+        let mut new_before = 0usize;
+        let mut peak = self.entries;
+        for (new, old) in &self.replaced {
+            peak = peak.max(base + new_before + old_from + new);
+            new_before += new;
+            old_from -= old;
+        }
+        peak
+    }
 }
 
 impl AlbRevocations {
@@ -472,7 +494,7 @@ impl AlbRevocations {
                     )
                 })
                 .max_by_key(|(_, n)| *n),
-            largest_replaced: c.replaced_entries.iter().copied().max(),
+            replaced: c.replaced_entries.clone(),
         }
     }
 }
@@ -488,13 +510,14 @@ impl Rules {
         const LISTS: usize = 30;
         const ENTRIES: usize = 500_000;
         const FILE: usize = 50_000_000;
-        let (lists, entries, during) = match r.largest_replaced {
-            Some(old) => (
+        let (lists, entries, during) = if r.replaced.is_empty() {
+            (r.lists, r.entries, "")
+        } else {
+            (
                 r.lists + 1,
-                r.entries.saturating_add(old),
+                r.peak_entries(),
                 " while a CRL is added before the one it replaces is removed",
-            ),
-            None => (r.lists, r.entries, ""),
+            )
         };
         if lists > LISTS {
             self.push(

@@ -174,21 +174,55 @@ pub struct Confirmed {
     pub replaced: Option<Uploaded>,
 }
 
-/// Parses `CA=REVOCATION_ID`.
-pub fn parse_uploaded(arg: &str) -> Result<(String, u64)> {
+/// How a confirmation names a CRL: its CRL number, or the first 12 hex
+/// digits of its sha256 when it has none (`--uploaded CA#LABEL=ID`).
+pub fn label(crl: &Uploaded) -> String {
+    crl.crl_number
+        .clone()
+        .unwrap_or_else(|| crl.sha256.chars().take(12).collect())
+}
+
+/// How a message names a CRL: `CRL #N` or `the CRL with sha256 PREFIX…`.
+fn named(label: &str) -> String {
+    if label.bytes().all(|b| b.is_ascii_digit()) {
+        format!("CRL #{label}")
+    } else {
+        format!("the CRL with sha256 {label}")
+    }
+}
+
+/// One `--uploaded CA#LABEL=REVOCATION_ID`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadedArg {
+    pub ca: String,
+    /// The CRL it confirms (see [`label`]).
+    pub label: String,
+    pub id: u64,
+}
+
+/// Parses `CA#LABEL=REVOCATION_ID`.
+pub fn parse_uploaded(arg: &str) -> Result<UploadedArg> {
     let bad = |why: &str| {
         Error::input(format!("--uploaded '{}' {why}", shown(arg))).hint(
-            "give the CA and the RevocationId that add-trust-store-revocations printed, such as issuing=4",
+            "give CA#CRL_NUMBER=REVOCATION_ID as the bundle printed it, with the RevocationId that add-trust-store-revocations printed, such as issuing#2=4",
         )
     };
-    let (ca, id) = arg
+    let (named, id) = arg
         .split_once('=')
-        .ok_or_else(|| bad("is not CA=REVOCATION_ID"))?;
+        .ok_or_else(|| bad("is not CA#CRL_NUMBER=REVOCATION_ID"))?;
     let id = id
         .trim()
         .parse::<u64>()
         .map_err(|_| bad("does not end in a RevocationId (a number)"))?;
-    Ok((ca.to_string(), id))
+    let (ca, label) = named
+        .split_once('#')
+        .filter(|(_, l)| !l.is_empty())
+        .ok_or_else(|| bad("does not name the CRL it confirms (CA#CRL_NUMBER)"))?;
+    Ok(UploadedArg {
+        ca: ca.to_string(),
+        label: label.to_string(),
+        id,
+    })
 }
 
 /// Records the confirmations of `trust_store` in one transaction:
@@ -199,14 +233,39 @@ pub fn confirm(
     pki: &Pki,
     trust_store: &str,
     dir: &std::path::Path,
-    uploaded: &[(String, u64)],
+    uploaded: &[UploadedArg],
     removed: &[String],
 ) -> Result<Vec<Confirmed>> {
     check_trust_store(trust_store)?;
     let mut ledger = pki.open_ledger()?;
     let records = confirmed(&ledger, trust_store)?;
     let mut out = Vec::new();
-    for (ca, id) in uploaded {
+    for (i, u) in uploaded.iter().enumerate() {
+        let (ca, id) = (&u.ca, &u.id);
+        if uploaded[..i].iter().any(|o| &o.ca == ca) {
+            return Err(
+                Error::input(format!("--uploaded names CA '{}' twice", shown(ca)))
+                    .hint("confirm each CA's CRL once, with the RevocationId its add printed"),
+            );
+        }
+        if let Some(o) = uploaded[..i].iter().find(|o| o.id == *id) {
+            return Err(Error::input(format!(
+                "--uploaded gives RevocationId {id} to both CA '{}' and CA '{}'",
+                shown(&o.ca),
+                shown(ca)
+            ))
+            .hint("each add-trust-store-revocations prints its own RevocationId: confirm each CA with the id of its own add"));
+        }
+        if let Some((other, _)) = records
+            .iter()
+            .find(|(n, r)| n != ca && r.revocation_id == Some(*id))
+        {
+            return Err(Error::input(format!(
+                "RevocationId {id} is already recorded for CA '{}' in trust store '{trust_store}'",
+                shown(other)
+            ))
+            .hint(format!("confirm CA '{ca}' with the RevocationId its own add-trust-store-revocations printed")));
+        }
         if ledger.ca(ca)?.is_none() {
             return Err(Error::input(format!("no CA named '{}'", shown(ca)))
                 .hint("`certsmith list --cas` names the CAs"));
@@ -229,6 +288,17 @@ pub fn confirm(
         }
         let crls = crate::crl::read_file(&path)?;
         let mut recorded = describe(&bytes, &crls.iter().collect::<Vec<_>>());
+        let holds = label(&recorded);
+        if holds != u.label
+            && !(holds.len() == 12 && u.label.len() >= 8 && holds.starts_with(&u.label))
+        {
+            return Err(Error::input(format!(
+                "--uploaded confirms {} of CA '{ca}', but the bundle now holds {}: a CRL was bundled after the add was printed",
+                named(&shown(&u.label)),
+                named(&holds)
+            ))
+            .hint(format!("upload {} again, re-run the add-trust-store-revocations the bundle printed for it and confirm that RevocationId with --uploaded {ca}#{holds}=REVOCATION_ID", file_name(ca))));
+        }
         recorded.revocation_id = Some(*id);
         out.push(Confirmed {
             ca: ca.clone(),

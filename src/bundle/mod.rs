@@ -121,9 +121,10 @@ pub struct Contents {
     pub certs: Vec<CertInfo>,
     pub crls: Vec<CrlInfo>,
     pub now: time::OffsetDateTime,
-    /// Entries of each list the printed steps add a replacement for before
-    /// removing it (ALB revocation lists); empty when checking a file.
-    pub replaced_entries: Vec<usize>,
+    /// (new entries, old entries) of each list the printed steps add a
+    /// replacement for before removing it, in the printed order (ALB
+    /// revocation lists); empty when checking a file.
+    pub replaced_entries: Vec<(usize, usize)>,
 }
 
 /// Whether and how a target takes CRLs.
@@ -171,6 +172,8 @@ pub struct NextInput<'a> {
     /// Each CA's CRL file and whether it changed since the last bundle
     /// (targets whose [`Target::tracks_crl_uploads`]).
     pub crl_uploads: &'a crl_uploads::Plan,
+    /// The PKI directory, for printed certsmith commands (`--pki`).
+    pub pki: &'a Path,
 }
 
 /// A trust-store target: its name, CRL handling, rules, extra files and next commands.
@@ -449,7 +452,8 @@ pub fn build(
         replaced_entries: uploads
             .iter()
             .flat_map(|p| &p.uploads)
-            .filter_map(|u| u.replaces.as_ref().map(|r| r.entries))
+            .filter(|u| u.changed)
+            .filter_map(|u| u.replaces.as_ref().map(|r| (u.crl.entries, r.entries)))
             .collect(),
     };
     let mut findings = target.check(&contents);
@@ -560,6 +564,7 @@ pub fn build(
         depth: checks::ca_depth(&contents.certs),
         opts,
         crl_uploads: uploads.as_ref().unwrap_or(&no_plan),
+        pki: &pki.root,
     });
     Ok(BundleResult {
         target: target.name(),

@@ -288,22 +288,45 @@ pub fn orphans(
 }
 
 /// A CA's CRL, when it has one: signed by the CA, not past nextUpdate,
-/// and not close to it (a warning). `offline`: the CA's key is away, so
-/// the fix starts with `key online`.
+/// and not close to it (a warning); present when the ledger recorded one
+/// (`crl_number` > 0). `offline`: the CA's key is away, so the fix starts
+/// with `key online`.
 pub fn crl(
     pki: &Pki,
     ca: &str,
     cert: &CertInfo,
-    offline: bool,
+    (offline, crl_number): (bool, i64),
     opts: &Options,
     report: &mut Report,
 ) {
     let path = pki.crl_path(ca);
     let shown = rel(pki, &path);
+    let online_fix = |ca: &str| {
+        if offline {
+            format!(
+                "bring its key back (`certsmith key online {ca}`) and run `certsmith crl --ca {ca}`"
+            )
+        } else {
+            format!("run `certsmith crl --ca {ca}`")
+        }
+    };
     let text = match crate::input::read_to_string(&path, crate::input::Kind::Crl) {
         Ok(text) => text,
-        // No CRL yet is not a problem; one that cannot be read is.
-        Err(_) if std::fs::symlink_metadata(&path).is_err() => return,
+        // No CRL yet is not a problem; a signed one gone, or one that cannot be read, is.
+        Err(_) if std::fs::symlink_metadata(&path).is_err() => {
+            if crl_number > 0 {
+                let fix = online_fix(ca);
+                report.problem_fixed_by(
+                    "crl",
+                    shown.clone(),
+                    format!(
+                        "CRL of CA '{ca}' is missing: the ledger records CRL #{crl_number} but '{shown}' is gone, so it cannot be published; {fix}"
+                    ),
+                    super::Fixer::Manual(fix),
+                );
+            }
+            return;
+        }
         Err(e) => {
             report.problem("crl", shown, format!("CRL of CA '{ca}': {e}"));
             return;
@@ -361,12 +384,8 @@ pub fn crl(
             "its CRLs cannot outlast the CA ({}): rotate the CA (a new CA, then retire '{ca}')",
             crate::clock::rfc3339(cert.not_after)
         )
-    } else if offline {
-        format!(
-            "bring its key back (`certsmith key online {ca}`) and run `certsmith crl --ca {ca}`"
-        )
     } else {
-        format!("run `certsmith crl --ca {ca}`")
+        online_fix(ca)
     };
     let when = crate::clock::rfc3339(next);
     if next < opts.now {

@@ -364,12 +364,12 @@ fn check_record(pki: &Pki, ledger: &Ledger, rec: &CertRecord, opts: &Options, re
             }) => check_token_key(&uri, &cert, &what, opts, report),
             _ => check_key(pki, &pki.ca_key_path(&rec.name), &cert, &what, pass, report),
         }
-        let offline = ledger
-            .ca(&rec.name)
-            .ok()
-            .flatten()
-            .is_some_and(|c| c.offline);
-        files::crl(pki, &rec.name, &cert, offline, opts, report);
+        let ca = ledger.ca(&rec.name).ok().flatten();
+        let state = (
+            ca.as_ref().is_some_and(|c| c.offline),
+            ca.as_ref().map_or(0, |c| c.crl_number),
+        );
+        files::crl(pki, &rec.name, &cert, state, opts, report);
     }
     if rec.revoked_at.is_none() {
         expiry(rec, &what, opts, report);

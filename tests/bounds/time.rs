@@ -144,7 +144,23 @@ fn crl_times_on_both_sides_of_2050_take_the_asn1_time_type_of_their_utc_year() {
             "GENERALIZEDTIME :20500102003000Z"
         ]
     );
-    // thisUpdate 2049-12-31T23:30:00Z, nextUpdate one hour later in 2050.
+    // thisUpdate 2049-12-31T23:30:00Z, nextUpdate one hour later in 2050 (another
+    // PKI: a CRL is never signed before the last thisUpdate of its CA).
+    let env = Env::new();
+    ok_at(
+        &env,
+        START,
+        &[
+            "init",
+            "--cn",
+            "Root",
+            "--no-passphrase",
+            "-q",
+            "--validity",
+            "2060-01-01T00:00:00Z",
+        ],
+    );
+    let crl = env.pki.join("cas/root/crl.pem");
     ok_at(
         &env,
         "2050-01-01T00:30:00+01:00",
