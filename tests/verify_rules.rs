@@ -1051,3 +1051,139 @@ fn an_unusable_crl_of_another_ca_leaves_the_chain_with_unknown_status() {
     );
     assert_eq!(env.tree_hash(), before);
 }
+
+/// Runs certsmith with the clock at `now`; returns the outcome.
+fn run_at(env: &Env, now: &str, args: &[&str]) -> Run {
+    let out = env
+        .command(args)
+        .env("CERTSMITH_NOW", now)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn an_nginx_bundle_with_its_crl_passes_verify_and_a_revoked_device_fails_with_the_crl_given_either_way()
+ {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    const LATER: &str = "2026-03-02T00:00:00Z";
+    const CHECK: &str = "2026-03-03T00:00:00Z";
+    let b = env.path("b");
+    let b_s = s(&b).to_string();
+    crate::trust::ok_at(
+        &env,
+        AT,
+        &[
+            "bootstrap",
+            "--org",
+            "Acme",
+            "--no-passphrase",
+            "--yes",
+            "-q",
+        ],
+    );
+    crate::trust::ok_at(&env, AT, &["crl", "-q"]);
+    let bundle_args = [
+        "bundle",
+        "--target",
+        "nginx",
+        "--with-crl",
+        "--out",
+        &b_s,
+        "-q",
+    ];
+    crate::trust::ok_at(&env, AT, &bundle_args);
+    let cert = env.cert_dir("device-001").join("cert.pem");
+    let ca_bundle = b.join("ca-bundle.pem");
+    let crl = b.join("crl.pem");
+    let joined = env.path("cb.pem");
+    let join = || {
+        std::fs::write(
+            &joined,
+            std::fs::read_to_string(&ca_bundle).unwrap() + &std::fs::read_to_string(&crl).unwrap(),
+        )
+        .unwrap()
+    };
+    join();
+    let verify = |bundle: &std::path::Path, with_crl: bool| {
+        let mut args = vec![
+            "verify",
+            s(&cert),
+            "--bundle",
+            s(bundle),
+            "--target",
+            "nginx",
+            "--purpose",
+            "client",
+            "--at",
+            CHECK,
+        ];
+        if with_crl {
+            args.extend_from_slice(&["--crl", s(&crl)]);
+        }
+        run_at(&env, CHECK, &args)
+    };
+    for (bundle, with_crl) in [(&ca_bundle, true), (&joined, false)] {
+        let r = verify(bundle, with_crl);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        assert!(!r.stdout.contains("no CRL checked"), "{}", r.stdout);
+    }
+    crate::trust::ok_at(&env, LATER, &["revoke", "device-001", "--yes", "-q"]);
+    crate::trust::ok_at(&env, LATER, &["crl", "-q"]);
+    crate::trust::ok_at(&env, LATER, &bundle_args);
+    join();
+    let before = env.tree_hash();
+    for (bundle, with_crl) in [(&ca_bundle, true), (&joined, false)] {
+        let r = verify(bundle, with_crl);
+        assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("revoked"), "{}", r.stderr);
+    }
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn the_target_rules_judge_crl_freshness_at_the_verify_time_not_the_clock() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(&env, AT, &["issue", "dev", "-q"]);
+    crate::trust::ok_at(&env, AT, &["crl", "-q"]);
+    let bundle = env.path("cb.pem");
+    std::fs::write(
+        &bundle,
+        std::fs::read_to_string(env.root_pem()).unwrap()
+            + &std::fs::read_to_string(env.pki.join("cas/root/crl.pem")).unwrap(),
+    )
+    .unwrap();
+    let cert = env.cert_dir("dev").join("cert.pem");
+    let args = |at: &'static str| {
+        vec![
+            "verify".to_string(),
+            s(&cert).to_string(),
+            "--bundle".into(),
+            s(&bundle).to_string(),
+            "--target".into(),
+            "nginx".into(),
+            "--at".into(),
+            at.into(),
+        ]
+    };
+    let a: Vec<String> = args("2026-03-02T00:00:00Z");
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    // The real clock is past the CRL's nextUpdate; --at is not.
+    let r = run_at(&env, "2027-03-01T00:00:00Z", &a);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    // And --at past nextUpdate breaks crl-fresh though the clock is not.
+    let a: Vec<String> = args("2027-02-01T00:00:00Z");
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let before = env.tree_hash();
+    let r = run_at(&env, AT, &a);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("crl-fresh"), "{}", r.stderr);
+    assert_eq!(env.tree_hash(), before);
+}
