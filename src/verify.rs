@@ -229,18 +229,35 @@ fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
         .iter()
         .map(|c| CertificateDer::from(c.der.as_slice()))
         .collect();
-    let anchors = anchor_ders
-        .iter()
-        .map(|d| {
-            webpki::anchor_from_trusted_cert(d).map_err(|e| {
-                Error::failed(format!(
-                    "a trust anchor cannot be used: {}",
-                    describe_plain(&e)
-                ))
-            })
+    // An anchor webpki cannot read is left out: one bad self-signed
+    // certificate in a multi-root store must not fail every chain. It is
+    // named when it is the issuer the chain needed.
+    let mut anchors = Vec::new();
+    let mut unusable: Vec<(&CertInfo, webpki::Error)> = Vec::new();
+    for (d, c) in anchor_ders.iter().zip(&req.anchors) {
+        match webpki::anchor_from_trusted_cert(d) {
+            Ok(a) => anchors.push(a),
+            Err(e) => unusable.push((c, e)),
+        }
+    }
+    let unusable_issuer = || {
+        unusable.iter().find_map(|(c, e)| {
+            std::iter::once(&req.cert)
+                .chain(&req.intermediates)
+                .any(|i| i.der != c.der && i.issuer_raw == c.subject_raw)
+                .then(|| {
+                    Error::failed(format!(
+                        "the trust anchor '{}' cannot be used: {}",
+                        shown(&c.subject),
+                        describe_plain(e)
+                    ))
+                })
         })
-        .collect::<Result<Vec<_>>>()?;
+    };
     if anchors.is_empty() {
+        if let Some(e) = unusable_issuer() {
+            return Err(e.into());
+        }
         return Err(Stop::NoIssuer(Error::failed(explain(
             req,
             &webpki::Error::UnknownIssuer,
@@ -331,6 +348,9 @@ fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
             }
         }
         Err(e @ webpki::Error::UnknownIssuer) => {
+            if let Some(e) = unusable_issuer() {
+                return Err(e.into());
+            }
             return Err(Stop::NoIssuer(Error::failed(explain(req, &e))));
         }
         Err(e) => return Err(Error::failed(explain(req, &e)).into()),

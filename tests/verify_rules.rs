@@ -1187,3 +1187,41 @@ fn the_target_rules_judge_crl_freshness_at_the_verify_time_not_the_clock() {
     assert!(r.stderr.contains("crl-fresh"), "{}", r.stderr);
     assert_eq!(env.tree_hash(), before);
 }
+
+#[test]
+fn a_self_signed_ca_webpki_cannot_read_beside_the_real_root_does_not_stop_verify_in_either_order() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(&env, AT, &["issue", "dev", "-q"]);
+    let root = std::fs::read_to_string(env.root_pem()).unwrap();
+    let hostile = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/hostile/cert-duplicate-extension.pem"
+    ))
+    .unwrap();
+    let cert = env.cert_dir("dev").join("cert.pem");
+    let before = env.tree_hash();
+    for (i, text) in [root.clone() + &hostile, hostile.clone() + &root]
+        .iter()
+        .enumerate()
+    {
+        let b = env.path(&format!("store{i}.pem"));
+        std::fs::write(&b, text).unwrap();
+        for extra in [&[][..], &["--target", "generic"][..]] {
+            let mut args = vec!["verify", s(&cert), "--bundle", s(&b), "--at", AT];
+            args.extend_from_slice(extra);
+            let r = env.run(&args);
+            assert_eq!(r.code, 0, "order {i} {extra:?}: {}{}", r.stdout, r.stderr);
+        }
+    }
+    // Alone, it is skipped too: the chain's issuer is missing, as it is.
+    let b = env.path("hostile.pem");
+    std::fs::write(&b, &hostile).unwrap();
+    let err = env.fails(1, &["verify", s(&cert), "--bundle", s(&b), "--at", AT]);
+    assert!(
+        err.contains("no trusted issuer found for 'CN=dev'"),
+        "{err}"
+    );
+    assert_eq!(env.tree_hash(), before);
+}
