@@ -1225,3 +1225,109 @@ fn a_self_signed_ca_webpki_cannot_read_beside_the_real_root_does_not_stop_verify
     );
     assert_eq!(env.tree_hash(), before);
 }
+
+#[test]
+fn a_self_signed_root_whose_aki_names_only_issuer_and_serial_is_an_accepted_anchor() {
+    let env = Env::new();
+    let p = |n: &str| env.path(n);
+    // What OpenSSL 3 writes for `keyid,issuer:always` on a self-signed
+    // certificate: issuer and serial, no keyIdentifier.
+    std::fs::write(
+        p("root.cnf"),
+        "[req]\ndistinguished_name=dn\n[dn]\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\n\
+         keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n\
+         authorityKeyIdentifier=issuer:always\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\n\
+         authorityKeyIdentifier=keyid\nkeyUsage=critical,digitalSignature\n\
+         subjectAltName=DNS:www.example.com\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let (ok, out) = openssl(args);
+        assert!(ok, "openssl {args:?}: {out}");
+    };
+    let (rk, rp, rc, lk, lc) = (
+        p("root.key"),
+        p("root.pem"),
+        p("root.cnf"),
+        p("leaf.key"),
+        p("leaf.csr"),
+    );
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut a = vec!["req", "-x509"];
+    a.extend_from_slice(&ec);
+    a.extend_from_slice(&[
+        "-keyout",
+        s(&rk),
+        "-out",
+        s(&rp),
+        "-subj",
+        "/CN=Issuer Serial Root",
+        "-days",
+        "3650",
+        "-config",
+        s(&rc),
+        "-extensions",
+        "v3_ca",
+    ]);
+    run(&a);
+    let mut a = vec!["req", "-new"];
+    a.extend_from_slice(&ec);
+    a.extend_from_slice(&[
+        "-keyout",
+        s(&lk),
+        "-out",
+        s(&lc),
+        "-subj",
+        "/CN=www.example.com",
+    ]);
+    run(&a);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&lc),
+        "-CA",
+        s(&rp),
+        "-CAkey",
+        s(&rk),
+        "-days",
+        "365",
+        "-extfile",
+        s(&p("leaf.ext")),
+        "-out",
+        s(&p("leaf.pem")),
+    ]);
+    let root_text = openssl(&["x509", "-in", s(&rp), "-noout", "-text"]).1;
+    assert!(
+        root_text.contains("DirName:/CN=Issuer Serial Root"),
+        "{root_text}"
+    );
+    assert!(!root_text.contains("keyid:"), "{root_text}");
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::days(1))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = env.run(&[
+        "verify",
+        s(&p("leaf.pem")),
+        "--bundle",
+        s(&rp),
+        "--purpose",
+        "server",
+        "--at",
+        &at,
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
