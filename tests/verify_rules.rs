@@ -645,8 +645,10 @@ fn a_common_name_spelling_a_san_differently_fails_only_server_use() {
         "--purpose",
         "client",
     ]);
-    // An IDN in its Unicode form where the SAN has its A-label.
-    crate::trust::ok_at(
+    // An IDN in its Unicode form where the SAN has its A-label: certsmith
+    // refuses to issue it for server use (what verify would reject).
+    let before = env.tree_hash();
+    let r = run_at(
         &env,
         AT,
         &[
@@ -661,24 +663,11 @@ fn a_common_name_spelling_a_san_differently_fails_only_server_use() {
             "-q",
         ],
     );
-    let cert = env.cert_dir("idn").join("cert.pem");
-    let before = env.tree_hash();
-    let err = env.fails(
-        1,
-        &[
-            "verify",
-            s(&cert),
-            "--bundle",
-            s(&env.root_pem()),
-            "--at",
-            AT,
-            "--purpose",
-            "server",
-        ],
-    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(
-        err.contains("is not spelled as in its subjectAltName"),
-        "{err}"
+        r.stderr.contains("is not spelled as in its subjectAltName"),
+        "{}",
+        r.stderr
     );
     assert_eq!(env.tree_hash(), before);
 }
@@ -1330,4 +1319,56 @@ fn a_self_signed_root_whose_aki_names_only_issuer_and_serial_is_an_accepted_anch
         &at,
     ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn a_server_common_name_restating_a_san_in_another_spelling_is_refused_at_issue() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    let before = env.tree_hash();
+    let r = run_at(
+        &env,
+        AT,
+        &[
+            "issue",
+            "web",
+            "--profile",
+            "server",
+            "--cn",
+            "WEB01.Example.com",
+            "--san",
+            "dns:web01.example.com",
+            "-q",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "certsmith: common name 'WEB01.Example.com' is not spelled as in its subjectAltName"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("7.1.4.3"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: "), "{}", r.stderr);
+    assert_eq!(env.tree_hash(), before);
+    // Spelled as the SAN, it is issued and verifies for server use.
+    crate::trust::ok_at(
+        &env,
+        AT,
+        &[
+            "issue",
+            "web",
+            "--profile",
+            "server",
+            "--cn",
+            "web01.example.com",
+            "--san",
+            "dns:web01.example.com",
+            "-q",
+        ],
+    );
+    let cert = env.cert_dir("web").join("cert.pem");
+    env.ok(&["verify", s(&cert), "--purpose", "server", "--at", AT]);
 }
