@@ -1377,3 +1377,139 @@ fn a_server_common_name_restating_a_san_in_another_spelling_is_refused_at_issue(
     let cert = env.cert_dir("web").join("cert.pem");
     env.ok(&["verify", s(&cert), "--purpose", "server", "--at", AT]);
 }
+
+#[test]
+fn a_cross_signed_intermediate_with_one_expired_root_verifies_via_the_other_root_in_either_order() {
+    let env = Env::new();
+    let p = |n: &str| s(&env.path(n)).to_string();
+    std::fs::write(
+        env.path("ca.ext"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
+         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("root.cnf"),
+        "[req]\ndistinguished_name=dn\n[dn]\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\n\
+         keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n\
+         keyUsage=critical,digitalSignature\nsubjectAltName=DNS:www.example.com\n",
+    )
+    .unwrap();
+    let run = |args: Vec<String>| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, out) = openssl(&a);
+        assert!(ok, "openssl {a:?}: {out}");
+    };
+    let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    for (r, days) in [("r1", "10"), ("r2", "3650")] {
+        run(v(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &p(&format!("{r}.key")),
+            "-out",
+            &p(&format!("{r}.pem")),
+            "-subj",
+            &format!("/CN={r}"),
+            "-days",
+            days,
+            "-config",
+            &p("root.cnf"),
+            "-extensions",
+            "v3_ca",
+        ]));
+    }
+    for (who, subj) in [("ix", "/CN=IX"), ("leaf", "/CN=www.example.com")] {
+        run(v(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &p(&format!("{who}.key")),
+            "-out",
+            &p(&format!("{who}.csr")),
+            "-subj",
+            subj,
+        ]));
+    }
+    for (out, ca) in [("ix1", "r1"), ("ix2", "r2")] {
+        run(v(&[
+            "x509",
+            "-req",
+            "-in",
+            &p("ix.csr"),
+            "-CA",
+            &p(&format!("{ca}.pem")),
+            "-CAkey",
+            &p(&format!("{ca}.key")),
+            "-days",
+            "365",
+            "-extfile",
+            &p("ca.ext"),
+            "-out",
+            &p(&format!("{out}.pem")),
+        ]));
+    }
+    run(v(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("leaf.csr"),
+        "-CA",
+        &p("ix1.pem"),
+        "-CAkey",
+        &p("ix.key"),
+        "-days",
+        "300",
+        "-extfile",
+        &p("leaf.ext"),
+        "-out",
+        &p("leaf.pem"),
+    ]));
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::days(40))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let read = |n: &str| std::fs::read_to_string(env.path(n)).unwrap();
+    for (i, order) in [["ix1", "r1", "ix2", "r2"], ["ix2", "r2", "ix1", "r1"]]
+        .iter()
+        .enumerate()
+    {
+        let b = env.path(&format!("store{i}.pem"));
+        std::fs::write(
+            &b,
+            order
+                .iter()
+                .map(|n| read(&format!("{n}.pem")))
+                .collect::<String>(),
+        )
+        .unwrap();
+        let r = env.run(&[
+            "verify",
+            &p("leaf.pem"),
+            "--bundle",
+            s(&b),
+            "--purpose",
+            "server",
+            "--at",
+            &at,
+        ]);
+        assert_eq!(r.code, 0, "{order:?}: {}{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("CN=r2"), "{order:?}: {}", r.stdout);
+    }
+}
