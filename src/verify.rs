@@ -383,6 +383,12 @@ fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
             }
             return Err(Stop::NoIssuer(Error::failed(explain(req, &e))));
         }
+        Err(RunError::Webpki(webpki::Error::InvalidSignatureForPublicKey))
+            if weak_issuer(req).is_none()
+                && let Some(why) = issuer_with_another_key(req) =>
+        {
+            return Err(Stop::NoIssuer(Error::failed(why)));
+        }
         Err(RunError::Webpki(e)) => return Err(Error::failed(explain(req, &e)).into()),
     };
     // CRLs were given but webpki can use none of them: the status of the
@@ -905,6 +911,36 @@ fn bad_signature(req: &Request) -> Option<String> {
             forged.then(|| {
                 format!(
                     "bad signature: '{}' was not signed by the key of its issuer '{}' (tampered or mismatched)",
+                    shown(&c.subject),
+                    shown(&c.issuer)
+                )
+            })
+        })
+}
+
+/// A certificate whose issuer is present only under its name with another
+/// key: its authorityKeyIdentifier names a key no certificate of that name
+/// has (a re-keyed or mismatched root), so it has no issuer here, rather
+/// than a tampered signature.
+fn issuer_with_another_key(req: &Request) -> Option<String> {
+    std::iter::once(&req.cert)
+        .chain(req.intermediates.iter())
+        .find_map(|c| {
+            let aki = c.aki.as_ref()?;
+            let issuers: Vec<&CertInfo> = req
+                .intermediates
+                .iter()
+                .chain(req.anchors.iter())
+                .filter(|i| i.subject_raw == c.issuer_raw && i.der != c.der)
+                .collect();
+            let other_key = !issuers.is_empty()
+                && issuers.iter().all(|i| i.ski.as_ref() != Some(aki))
+                && !issuers
+                    .iter()
+                    .any(|i| crate::import::signed_by(c, Some(i)));
+            other_key.then(|| {
+                format!(
+                    "no trusted issuer found for '{}': the certificate named '{}' given has another key than the one that signed it (a re-keyed or mismatched root or CA)",
                     shown(&c.subject),
                     shown(&c.issuer)
                 )

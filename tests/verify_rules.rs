@@ -1513,3 +1513,130 @@ fn a_cross_signed_intermediate_with_one_expired_root_verifies_via_the_other_root
         assert!(r.stdout.contains("CN=r2"), "{order:?}: {}", r.stdout);
     }
 }
+
+#[test]
+fn an_intermediate_of_a_re_keyed_root_whose_new_certificate_is_absent_is_a_partial_chain_not_tampering()
+ {
+    let env = Env::new();
+    let p = |n: &str| s(&env.path(n)).to_string();
+    std::fs::write(
+        env.path("ca.ext"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
+         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("root.cnf"),
+        "[req]\ndistinguished_name=dn\n[dn]\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\n\
+         keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n\
+         keyUsage=critical,digitalSignature\nsubjectAltName=DNS:www.example.com\n",
+    )
+    .unwrap();
+    let run = |args: Vec<String>| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, out) = openssl(&a);
+        assert!(ok, "openssl {a:?}: {out}");
+    };
+    let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    for r in ["rk_old", "rk_new"] {
+        run(v(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &p(&format!("{r}.key")),
+            "-out",
+            &p(&format!("{r}.pem")),
+            "-subj",
+            "/CN=RK",
+            "-days",
+            "3650",
+            "-config",
+            &p("root.cnf"),
+            "-extensions",
+            "v3_ca",
+        ]));
+    }
+    for (who, subj) in [("ik", "/CN=IK"), ("leaf", "/CN=www.example.com")] {
+        run(v(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &p(&format!("{who}.key")),
+            "-out",
+            &p(&format!("{who}.csr")),
+            "-subj",
+            subj,
+        ]));
+    }
+    run(v(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("ik.csr"),
+        "-CA",
+        &p("rk_new.pem"),
+        "-CAkey",
+        &p("rk_new.key"),
+        "-days",
+        "365",
+        "-extfile",
+        &p("ca.ext"),
+        "-out",
+        &p("ik.pem"),
+    ]));
+    run(v(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("leaf.csr"),
+        "-CA",
+        &p("ik.pem"),
+        "-CAkey",
+        &p("ik.key"),
+        "-days",
+        "300",
+        "-extfile",
+        &p("leaf.ext"),
+        "-out",
+        &p("leaf.pem"),
+    ]));
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::days(1))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let read = |n: &str| std::fs::read_to_string(env.path(n)).unwrap();
+    let b = env.path("store.pem");
+    std::fs::write(&b, read("ik.pem") + &read("rk_old.pem")).unwrap();
+    let r = env.run(&["verify", &p("leaf.pem"), "--bundle", s(&b), "--at", &at]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("partial chain"), "{}", r.stdout);
+    let r = env.run(&[
+        "verify",
+        &p("leaf.pem"),
+        "--bundle",
+        s(&b),
+        "--at",
+        &at,
+        "--target",
+        "generic",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stderr.contains("tampered"), "{}", r.stderr);
+    assert!(r.stderr.contains("root-anchor"), "{}", r.stderr);
+}
