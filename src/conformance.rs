@@ -211,7 +211,9 @@ pub fn check(der: &[u8], role: Role, purpose: Purpose) -> Option<String> {
                 "it has no authorityKeyIdentifier (required unless self-signed)".into(),
             );
         }
-        Some(a) if a.key_identifier.is_none() => {
+        // A self-signed anchor needs no keyIdentifier to find its issuer
+        // (OpenSSL writes issuer and serial alone for `keyid,issuer:always`).
+        Some(a) if a.key_identifier.is_none() && !(self_signed && role == Role::Anchor) => {
             return broken(
                 "RFC 5280 4.2.1.1",
                 "its authorityKeyIdentifier has no keyIdentifier".into(),
@@ -359,14 +361,19 @@ fn end_entity_baseline(
             _ => {}
         }
     }
-    // A server certificate's common name that restates a subjectAltName
-    // entry restates it exactly (7.1.4.3): the same address in its
-    // canonical text, the same DNS name in the same spelling, never a
-    // U-label for an A-label. A common name that is no address or DNS
-    // name (a person's name), or names none of the entries, is not judged.
     if purpose != Purpose::Server {
         return None;
     }
+    cn_misspells_san(cn, &dns, &ips)
+}
+
+/// A server certificate's common name that restates a subjectAltName
+/// entry restates it exactly (CA/B baseline 7.1.4.3): the same address in
+/// its canonical text, the same DNS name in the same spelling, never a
+/// U-label for an A-label. A common name that is no address or DNS name (a
+/// person's name), or names none of the entries, is not judged. The one
+/// rule of `verify` and of `issue` (which refuses what verify would).
+pub fn cn_misspells_san(cn: &str, dns: &[String], ips: &[std::net::IpAddr]) -> Option<String> {
     let inconsistent = if let Some(ip) = lenient_ip(cn) {
         ips.contains(&ip) && cn != ip.to_string()
     } else {

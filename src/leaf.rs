@@ -54,6 +54,7 @@ impl LeafRequest {
             )));
         }
         self.profile.check_sans(&self.sans)?;
+        self.check_server_cn()?;
         let dns_cn = self
             .subject
             .common_name()
@@ -85,6 +86,37 @@ impl LeafRequest {
             }
         }
         Ok(())
+    }
+
+    /// A server certificate's common name restating a SAN in another
+    /// spelling is refused here: `verify --purpose server` rejects it.
+    fn check_server_cn(&self) -> Result<()> {
+        if !self
+            .profile
+            .ext_key_usage
+            .contains(&rcgen::ExtendedKeyUsagePurpose::ServerAuth)
+        {
+            return Ok(());
+        }
+        let Some(cn) = self.subject.common_name() else {
+            return Ok(());
+        };
+        let (mut dns, mut ips) = (Vec::new(), Vec::new());
+        for s in &self.sans {
+            match s {
+                San::Dns(d) => dns.push(d.clone()),
+                San::Ip(i) => ips.push(*i),
+                _ => {}
+            }
+        }
+        match crate::conformance::cn_misspells_san(cn, &dns, &ips) {
+            None => Ok(()),
+            Some(why) => Err(Error::input(format!(
+                "{} (CA/Browser Forum baseline 7.1.4.3); `verify --purpose server` and TLS clients reject it",
+                why.trim_start_matches("its ")
+            ))
+            .hint("spell --cn exactly as the subjectAltName, or leave --cn out")),
+        }
     }
 
     fn params(&self, key_type: KeyType) -> Result<CertificateParams> {

@@ -229,18 +229,35 @@ fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
         .iter()
         .map(|c| CertificateDer::from(c.der.as_slice()))
         .collect();
-    let anchors = anchor_ders
-        .iter()
-        .map(|d| {
-            webpki::anchor_from_trusted_cert(d).map_err(|e| {
-                Error::failed(format!(
-                    "a trust anchor cannot be used: {}",
-                    describe_plain(&e)
-                ))
-            })
+    // An anchor webpki cannot read is left out: one bad self-signed
+    // certificate in a multi-root store must not fail every chain. It is
+    // named when it is the issuer the chain needed.
+    let mut anchors = Vec::new();
+    let mut unusable: Vec<(&CertInfo, webpki::Error)> = Vec::new();
+    for (d, c) in anchor_ders.iter().zip(&req.anchors) {
+        match webpki::anchor_from_trusted_cert(d) {
+            Ok(a) => anchors.push(a),
+            Err(e) => unusable.push((c, e)),
+        }
+    }
+    let unusable_issuer = || {
+        unusable.iter().find_map(|(c, e)| {
+            std::iter::once(&req.cert)
+                .chain(&req.intermediates)
+                .any(|i| i.der != c.der && i.issuer_raw == c.subject_raw)
+                .then(|| {
+                    Error::failed(format!(
+                        "the trust anchor '{}' cannot be used: {}",
+                        shown(&c.subject),
+                        describe_plain(e)
+                    ))
+                })
         })
-        .collect::<Result<Vec<_>>>()?;
+    };
     if anchors.is_empty() {
+        if let Some(e) = unusable_issuer() {
+            return Err(e.into());
+        }
         return Err(Stop::NoIssuer(Error::failed(explain(
             req,
             &webpki::Error::UnknownIssuer,
@@ -277,41 +294,70 @@ fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
         at.unix_timestamp().max(0) as u64,
     ));
     let algs = webpki::ALL_VERIFICATION_ALGS;
-    let run = |anchors: &[TrustAnchor<'_>]| match req.purpose {
-        Purpose::Client => ee
-            .verify_for_usage(
-                algs,
-                anchors,
-                &inter,
-                time,
-                KeyUsage::client_auth(),
-                revocation,
-                None,
-            )
-            .map(|p| path_ders(&p)),
-        Purpose::Server => ee
-            .verify_for_usage(
-                algs,
-                anchors,
-                &inter,
-                time,
-                KeyUsage::server_auth(),
-                revocation,
-                None,
-            )
-            .map(|p| path_ders(&p)),
-        Purpose::Any => ee
-            .verify_for_usage(algs, anchors, &inter, time, AnyUsage, revocation, None)
-            .map(|p| path_ders(&p)),
+    // The anchor checks run inside webpki's path search: a refused anchor
+    // makes it try another path (a cross-signed intermediate's other root);
+    // the first refusal is the verdict when no path is left.
+    let refused: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
+    let run = |anchors: &[TrustAnchor<'_>], own_constraints: bool| {
+        let check = |p: &webpki::VerifiedPath<'_>| {
+            judge_anchor(req, at, &path_ders(p), own_constraints)
+                .map(|_| ())
+                .map_err(|why| {
+                    refused.borrow_mut().get_or_insert(why);
+                    webpki::Error::UnknownIssuer
+                })
+        };
+        let check: &dyn Fn(&webpki::VerifiedPath<'_>) -> std::result::Result<(), webpki::Error> =
+            &check;
+        let r = match req.purpose {
+            Purpose::Client => ee
+                .verify_for_usage(
+                    algs,
+                    anchors,
+                    &inter,
+                    time,
+                    KeyUsage::client_auth(),
+                    revocation,
+                    Some(check),
+                )
+                .map(|p| path_ders(&p)),
+            Purpose::Server => ee
+                .verify_for_usage(
+                    algs,
+                    anchors,
+                    &inter,
+                    time,
+                    KeyUsage::server_auth(),
+                    revocation,
+                    Some(check),
+                )
+                .map(|p| path_ders(&p)),
+            Purpose::Any => ee
+                .verify_for_usage(
+                    algs,
+                    anchors,
+                    &inter,
+                    time,
+                    AnyUsage,
+                    revocation,
+                    Some(check),
+                )
+                .map(|p| path_ders(&p)),
+        };
+        match (r, refused.borrow_mut().take()) {
+            (Err(_), Some(why)) => Err(RunError::Anchor(why)),
+            (r, _) => r.map_err(RunError::Webpki),
+        }
     };
     // webpki rejects every email, URI and directory-name constraint and
     // every non-CIDR IP mask. When it stops on one, the name constraints are
     // decided with OpenSSL's rules (`constraints`) for the whole path, and
     // everything else stays webpki's verdict: the path is built again with
     // the anchors' constraints left to certsmith.
-    let (path, own_constraints) = match run(&anchors) {
+    let (path, own_constraints) = match run(&anchors, false) {
         Ok(p) => (p, false),
-        Err(e) if webpki_cannot_judge_constraints(&e) => {
+        Err(RunError::Anchor(why)) => return Err(Error::failed(why).into()),
+        Err(RunError::Webpki(e)) if webpki_cannot_judge_constraints(&e) => {
             let bare: Vec<TrustAnchor<'_>> = anchors
                 .iter()
                 .map(|a| TrustAnchor {
@@ -319,21 +365,31 @@ fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
                     ..a.clone()
                 })
                 .collect();
-            match run(&bare) {
+            match run(&bare, true) {
                 Ok(p) => (p, true),
+                Err(RunError::Anchor(why)) => return Err(Error::failed(why).into()),
                 // A constraint of an intermediate webpki cannot judge: a
                 // path passed every other check, judge the only one there is.
-                Err(e2) if webpki_cannot_judge_constraints(&e2) => {
+                Err(RunError::Webpki(e2)) if webpki_cannot_judge_constraints(&e2) => {
                     let p = only_path(req).ok_or_else(|| Error::failed(explain(req, &e2)))?;
                     (p, true)
                 }
-                Err(e2) => return Err(Error::failed(explain(req, &e2)).into()),
+                Err(RunError::Webpki(e2)) => return Err(Error::failed(explain(req, &e2)).into()),
             }
         }
-        Err(e @ webpki::Error::UnknownIssuer) => {
+        Err(RunError::Webpki(e @ webpki::Error::UnknownIssuer)) => {
+            if let Some(e) = unusable_issuer() {
+                return Err(e.into());
+            }
             return Err(Stop::NoIssuer(Error::failed(explain(req, &e))));
         }
-        Err(e) => return Err(Error::failed(explain(req, &e)).into()),
+        Err(RunError::Webpki(webpki::Error::InvalidSignatureForPublicKey))
+            if weak_issuer(req).is_none()
+                && let Some(why) = issuer_with_another_key(req) =>
+        {
+            return Err(Stop::NoIssuer(Error::failed(why)));
+        }
+        Err(RunError::Webpki(e)) => return Err(Error::failed(explain(req, &e)).into()),
     };
     // CRLs were given but webpki can use none of them: the status of the
     // chain is as unknown as with no CRL at all, not "not revoked".
@@ -370,7 +426,6 @@ fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
         }
     }
     let mut chain = vec![req.cert.subject.clone()];
-    let below_anchor = path.intermediates.len();
     for c in &path.intermediates {
         if let Some(i) = req.intermediates.iter().find(|i| i.der == *c) {
             chain.push(i.subject.clone());
@@ -390,61 +445,9 @@ fn verify_path(req: &Request) -> std::result::Result<Verified, Stop> {
     // old one, and must not borrow the old one's dates or pathlen. A root
     // renewed with the same key is listed more than once: the chain is
     // valid when it is valid under any of them.
-    let candidates: Vec<&CertInfo> = req
-        .anchors
-        .iter()
-        .filter(|a| {
-            der_contents(&a.subject_raw) == path.anchor_subject.as_slice()
-                && der_contents(&a.spki_der) == path.anchor_spki.as_slice()
-        })
-        .collect();
-    let mut best: Option<(u8, String)> = None;
-    let mut accepted = None;
-    for a in &candidates {
-        let why = if !a.valid_at(at) {
-            Some((0, window_message(a, at)))
-        } else if let Some(limit) = a.pathlen
-            && (limit as usize) < below_anchor
-        {
-            Some((
-                1,
-                format!(
-                    "path length constraint violated: trust anchor '{}' allows {limit} intermediate CA(s) below it, the chain has {below_anchor}",
-                    shown(&a.subject)
-                ),
-            ))
-        } else if own_constraints {
-            let below: Vec<&[u8]> = std::iter::once(req.cert.der.as_slice())
-                .chain(path.intermediates.iter().map(Vec::as_slice))
-                .collect();
-            constraints_verdict(a, &below).map(|w| (2, w))
-        } else {
-            None
-        }
-        .or_else(|| {
-            // A pinned certificate trusted as itself (a self-signed end
-            // entity in the bundle) was judged as the end entity; as
-            // OpenSSL does, it needs no CA profile to anchor only itself.
-            if a.der == req.cert.der {
-                return None;
-            }
-            conformance::check(&a.der, Role::Anchor, req.purpose).map(|w| (3, w))
-        });
-        match why {
-            None => {
-                accepted = Some(*a);
-                break;
-            }
-            Some((rank, w)) if best.as_ref().is_none_or(|(r, _)| rank > *r) => {
-                best = Some((rank, w));
-            }
-            Some(_) => {}
-        }
-    }
-    match (accepted, best) {
-        (Some(a), _) => chain.push(a.subject.clone()),
-        (None, Some((_, why))) => return Err(Error::failed(why).into()),
-        (None, None) => {}
+    let accepted = judge_anchor(req, at, &path, own_constraints).map_err(Error::failed)?;
+    if let Some(a) = accepted {
+        chain.push(a.subject.clone());
     }
     let cas = path
         .intermediates
@@ -533,6 +536,83 @@ struct PathDers {
     intermediates: Vec<Vec<u8>>,
     anchor_subject: Vec<u8>,
     anchor_spki: Vec<u8>,
+}
+
+/// Why webpki's path search failed: its own error, or certsmith's check
+/// of the anchor refused every path that reached one.
+enum RunError {
+    Webpki(webpki::Error),
+    Anchor(String),
+}
+
+/// The checks webpki leaves out on a trust anchor (validity, pathlen, name
+/// constraints certsmith judges, the CA profile), for the anchor `path`
+/// ends at: the anchor accepted (None: no certificate of the bundle has
+/// its name and key), or why none is. Run inside webpki's path search, so
+/// that a refused anchor makes it try another path.
+fn judge_anchor<'a>(
+    req: &'a Request,
+    at: OffsetDateTime,
+    path: &PathDers,
+    own_constraints: bool,
+) -> std::result::Result<Option<&'a CertInfo>, String> {
+    let below_anchor = path.intermediates.len();
+    let candidates: Vec<&CertInfo> = req
+        .anchors
+        .iter()
+        .filter(|a| {
+            der_contents(&a.subject_raw) == path.anchor_subject.as_slice()
+                && der_contents(&a.spki_der) == path.anchor_spki.as_slice()
+        })
+        .collect();
+    let mut best: Option<(u8, String)> = None;
+    let mut accepted = None;
+    for a in &candidates {
+        let why = if !a.valid_at(at) {
+            Some((0, window_message(a, at)))
+        } else if let Some(limit) = a.pathlen
+            && (limit as usize) < below_anchor
+        {
+            Some((
+                1,
+                format!(
+                    "path length constraint violated: trust anchor '{}' allows {limit} intermediate CA(s) below it, the chain has {below_anchor}",
+                    shown(&a.subject)
+                ),
+            ))
+        } else if own_constraints {
+            let below: Vec<&[u8]> = std::iter::once(req.cert.der.as_slice())
+                .chain(path.intermediates.iter().map(Vec::as_slice))
+                .collect();
+            constraints_verdict(a, &below).map(|w| (2, w))
+        } else {
+            None
+        }
+        .or_else(|| {
+            // A pinned certificate trusted as itself (a self-signed end
+            // entity in the bundle) was judged as the end entity; as
+            // OpenSSL does, it needs no CA profile to anchor only itself.
+            if a.der == req.cert.der {
+                return None;
+            }
+            conformance::check(&a.der, Role::Anchor, req.purpose).map(|w| (3, w))
+        });
+        match why {
+            None => {
+                accepted = Some(*a);
+                break;
+            }
+            Some((rank, w)) if best.as_ref().is_none_or(|(r, _)| rank > *r) => {
+                best = Some((rank, w));
+            }
+            Some(_) => {}
+        }
+    }
+    match (accepted, best) {
+        (Some(a), _) => Ok(Some(a)),
+        (None, Some((_, why))) => Err(why),
+        (None, None) => Ok(None),
+    }
 }
 
 fn path_ders(p: &webpki::VerifiedPath<'_>) -> PathDers {
@@ -831,6 +911,36 @@ fn bad_signature(req: &Request) -> Option<String> {
             forged.then(|| {
                 format!(
                     "bad signature: '{}' was not signed by the key of its issuer '{}' (tampered or mismatched)",
+                    shown(&c.subject),
+                    shown(&c.issuer)
+                )
+            })
+        })
+}
+
+/// A certificate whose issuer is present only under its name with another
+/// key: its authorityKeyIdentifier names a key no certificate of that name
+/// has (a re-keyed or mismatched root), so it has no issuer here, rather
+/// than a tampered signature.
+fn issuer_with_another_key(req: &Request) -> Option<String> {
+    std::iter::once(&req.cert)
+        .chain(req.intermediates.iter())
+        .find_map(|c| {
+            let aki = c.aki.as_ref()?;
+            let issuers: Vec<&CertInfo> = req
+                .intermediates
+                .iter()
+                .chain(req.anchors.iter())
+                .filter(|i| i.subject_raw == c.issuer_raw && i.der != c.der)
+                .collect();
+            let other_key = !issuers.is_empty()
+                && issuers.iter().all(|i| i.ski.as_ref() != Some(aki))
+                && !issuers
+                    .iter()
+                    .any(|i| crate::import::signed_by(c, Some(i)));
+            other_key.then(|| {
+                format!(
+                    "no trusted issuer found for '{}': the certificate named '{}' given has another key than the one that signed it (a re-keyed or mismatched root or CA)",
                     shown(&c.subject),
                     shown(&c.issuer)
                 )

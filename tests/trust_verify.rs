@@ -332,7 +332,7 @@ fn verify_agrees_with_openssl_on_the_matrix() {
             &twin,
             &twin_chain,
             "client",
-            Some("bad signature"),
+            Some("a re-keyed or mismatched root"),
         ),
         case(
             "pathlen violated",

@@ -427,21 +427,26 @@ fn an_intermediate_only_bundle_is_a_partial_chain_refused_for_openssl_targets() 
         )
     };
     let before = env.tree_hash();
-    for t in ["nginx", "haproxy", "envoy", "generic"] {
+    // k8s: ingress-nginx, the controller its Secret is made for, is nginx.
+    for t in ["nginx", "haproxy", "envoy", "generic", "k8s"] {
         let (code, _, err) = at_run(&["--target", t]);
         assert_eq!(code, 1, "{t}: {err}");
         assert!(err.contains("partial chain"), "{t}: {err}");
         assert!(err.contains(&format!("target '{t}'")), "{t}: {err}");
     }
     assert_eq!(env.tree_hash(), before);
-    let (code, out, err) = at_run(&[]);
-    assert_eq!(code, 0, "{err}");
-    assert!(
-        out.contains(
-            "warning: partial chain: anchored at a non-root certificate; OpenSSL-based servers need the root"
-        ),
-        "{out}"
-    );
+    // Without a target, and for aws-alb (whose chain building is not
+    // documented), a partial chain is valid with a warning.
+    for extra in [&[][..], &["--target", "aws-alb"][..]] {
+        let (code, out, err) = at_run(extra);
+        assert_eq!(code, 0, "{extra:?}: {err}");
+        assert!(
+            out.contains(
+                "warning: partial chain: anchored at a non-root certificate; OpenSSL-based servers need the root"
+            ),
+            "{out}"
+        );
+    }
 }
 
 /// A root and a server leaf made by OpenSSL the way Easy-RSA makes them
@@ -645,8 +650,10 @@ fn a_common_name_spelling_a_san_differently_fails_only_server_use() {
         "--purpose",
         "client",
     ]);
-    // An IDN in its Unicode form where the SAN has its A-label.
-    crate::trust::ok_at(
+    // An IDN in its Unicode form where the SAN has its A-label: certsmith
+    // refuses to issue it for server use (what verify would reject).
+    let before = env.tree_hash();
+    let r = run_at(
         &env,
         AT,
         &[
@@ -661,24 +668,11 @@ fn a_common_name_spelling_a_san_differently_fails_only_server_use() {
             "-q",
         ],
     );
-    let cert = env.cert_dir("idn").join("cert.pem");
-    let before = env.tree_hash();
-    let err = env.fails(
-        1,
-        &[
-            "verify",
-            s(&cert),
-            "--bundle",
-            s(&env.root_pem()),
-            "--at",
-            AT,
-            "--purpose",
-            "server",
-        ],
-    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert!(
-        err.contains("is not spelled as in its subjectAltName"),
-        "{err}"
+        r.stderr.contains("is not spelled as in its subjectAltName"),
+        "{}",
+        r.stderr
     );
     assert_eq!(env.tree_hash(), before);
 }
@@ -1050,4 +1044,599 @@ fn an_unusable_crl_of_another_ca_leaves_the_chain_with_unknown_status() {
         "{err}"
     );
     assert_eq!(env.tree_hash(), before);
+}
+
+/// Runs certsmith with the clock at `now`; returns the outcome.
+fn run_at(env: &Env, now: &str, args: &[&str]) -> Run {
+    let out = env
+        .command(args)
+        .env("CERTSMITH_NOW", now)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn an_nginx_bundle_with_its_crl_passes_verify_and_a_revoked_device_fails_with_the_crl_given_either_way()
+ {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    const LATER: &str = "2026-03-02T00:00:00Z";
+    const CHECK: &str = "2026-03-03T00:00:00Z";
+    let b = env.path("b");
+    let b_s = s(&b).to_string();
+    crate::trust::ok_at(
+        &env,
+        AT,
+        &[
+            "bootstrap",
+            "--org",
+            "Acme",
+            "--no-passphrase",
+            "--yes",
+            "-q",
+        ],
+    );
+    crate::trust::ok_at(&env, AT, &["crl", "-q"]);
+    let bundle_args = [
+        "bundle",
+        "--target",
+        "nginx",
+        "--with-crl",
+        "--out",
+        &b_s,
+        "-q",
+    ];
+    crate::trust::ok_at(&env, AT, &bundle_args);
+    let cert = env.cert_dir("device-001").join("cert.pem");
+    let ca_bundle = b.join("ca-bundle.pem");
+    let crl = b.join("crl.pem");
+    let joined = env.path("cb.pem");
+    let join = || {
+        std::fs::write(
+            &joined,
+            std::fs::read_to_string(&ca_bundle).unwrap() + &std::fs::read_to_string(&crl).unwrap(),
+        )
+        .unwrap()
+    };
+    join();
+    let verify = |bundle: &std::path::Path, with_crl: bool| {
+        let mut args = vec![
+            "verify",
+            s(&cert),
+            "--bundle",
+            s(bundle),
+            "--target",
+            "nginx",
+            "--purpose",
+            "client",
+            "--at",
+            CHECK,
+        ];
+        if with_crl {
+            args.extend_from_slice(&["--crl", s(&crl)]);
+        }
+        run_at(&env, CHECK, &args)
+    };
+    for (bundle, with_crl) in [(&ca_bundle, true), (&joined, false)] {
+        let r = verify(bundle, with_crl);
+        assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+        assert!(!r.stdout.contains("no CRL checked"), "{}", r.stdout);
+    }
+    crate::trust::ok_at(&env, LATER, &["revoke", "device-001", "--yes", "-q"]);
+    crate::trust::ok_at(&env, LATER, &["crl", "-q"]);
+    crate::trust::ok_at(&env, LATER, &bundle_args);
+    join();
+    let before = env.tree_hash();
+    for (bundle, with_crl) in [(&ca_bundle, true), (&joined, false)] {
+        let r = verify(bundle, with_crl);
+        assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("revoked"), "{}", r.stderr);
+    }
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn the_target_rules_judge_crl_freshness_at_the_verify_time_not_the_clock() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(&env, AT, &["issue", "dev", "-q"]);
+    crate::trust::ok_at(&env, AT, &["crl", "-q"]);
+    let bundle = env.path("cb.pem");
+    std::fs::write(
+        &bundle,
+        std::fs::read_to_string(env.root_pem()).unwrap()
+            + &std::fs::read_to_string(env.pki.join("cas/root/crl.pem")).unwrap(),
+    )
+    .unwrap();
+    let cert = env.cert_dir("dev").join("cert.pem");
+    let args = |at: &'static str| {
+        vec![
+            "verify".to_string(),
+            s(&cert).to_string(),
+            "--bundle".into(),
+            s(&bundle).to_string(),
+            "--target".into(),
+            "nginx".into(),
+            "--at".into(),
+            at.into(),
+        ]
+    };
+    let a: Vec<String> = args("2026-03-02T00:00:00Z");
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    // The real clock is past the CRL's nextUpdate; --at is not.
+    let r = run_at(&env, "2027-03-01T00:00:00Z", &a);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    // And --at past nextUpdate breaks crl-fresh though the clock is not.
+    let a: Vec<String> = args("2027-02-01T00:00:00Z");
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let before = env.tree_hash();
+    let r = run_at(&env, AT, &a);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("crl-fresh"), "{}", r.stderr);
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn a_self_signed_ca_webpki_cannot_read_beside_the_real_root_does_not_stop_verify_in_either_order() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    crate::trust::ok_at(&env, AT, &["issue", "dev", "-q"]);
+    let root = std::fs::read_to_string(env.root_pem()).unwrap();
+    let hostile = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/hostile/cert-duplicate-extension.pem"
+    ))
+    .unwrap();
+    let cert = env.cert_dir("dev").join("cert.pem");
+    let before = env.tree_hash();
+    for (i, text) in [root.clone() + &hostile, hostile.clone() + &root]
+        .iter()
+        .enumerate()
+    {
+        let b = env.path(&format!("store{i}.pem"));
+        std::fs::write(&b, text).unwrap();
+        for extra in [&[][..], &["--target", "generic"][..]] {
+            let mut args = vec!["verify", s(&cert), "--bundle", s(&b), "--at", AT];
+            args.extend_from_slice(extra);
+            let r = env.run(&args);
+            assert_eq!(r.code, 0, "order {i} {extra:?}: {}{}", r.stdout, r.stderr);
+        }
+    }
+    // Alone, it is skipped too: the chain's issuer is missing, as it is.
+    let b = env.path("hostile.pem");
+    std::fs::write(&b, &hostile).unwrap();
+    let err = env.fails(1, &["verify", s(&cert), "--bundle", s(&b), "--at", AT]);
+    assert!(
+        err.contains("no trusted issuer found for 'CN=dev'"),
+        "{err}"
+    );
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn a_self_signed_root_whose_aki_names_only_issuer_and_serial_is_an_accepted_anchor() {
+    let env = Env::new();
+    let p = |n: &str| env.path(n);
+    // What OpenSSL 3 writes for `keyid,issuer:always` on a self-signed
+    // certificate: issuer and serial, no keyIdentifier.
+    std::fs::write(
+        p("root.cnf"),
+        "[req]\ndistinguished_name=dn\n[dn]\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\n\
+         keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n\
+         authorityKeyIdentifier=issuer:always\n",
+    )
+    .unwrap();
+    std::fs::write(
+        p("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\n\
+         authorityKeyIdentifier=keyid\nkeyUsage=critical,digitalSignature\n\
+         subjectAltName=DNS:www.example.com\n",
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let (ok, out) = openssl(args);
+        assert!(ok, "openssl {args:?}: {out}");
+    };
+    let (rk, rp, rc, lk, lc) = (
+        p("root.key"),
+        p("root.pem"),
+        p("root.cnf"),
+        p("leaf.key"),
+        p("leaf.csr"),
+    );
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    let mut a = vec!["req", "-x509"];
+    a.extend_from_slice(&ec);
+    a.extend_from_slice(&[
+        "-keyout",
+        s(&rk),
+        "-out",
+        s(&rp),
+        "-subj",
+        "/CN=Issuer Serial Root",
+        "-days",
+        "3650",
+        "-config",
+        s(&rc),
+        "-extensions",
+        "v3_ca",
+    ]);
+    run(&a);
+    let mut a = vec!["req", "-new"];
+    a.extend_from_slice(&ec);
+    a.extend_from_slice(&[
+        "-keyout",
+        s(&lk),
+        "-out",
+        s(&lc),
+        "-subj",
+        "/CN=www.example.com",
+    ]);
+    run(&a);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        s(&lc),
+        "-CA",
+        s(&rp),
+        "-CAkey",
+        s(&rk),
+        "-days",
+        "365",
+        "-extfile",
+        s(&p("leaf.ext")),
+        "-out",
+        s(&p("leaf.pem")),
+    ]);
+    let root_text = openssl(&["x509", "-in", s(&rp), "-noout", "-text"]).1;
+    assert!(
+        root_text.contains("DirName:/CN=Issuer Serial Root"),
+        "{root_text}"
+    );
+    assert!(!root_text.contains("keyid:"), "{root_text}");
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::days(1))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = env.run(&[
+        "verify",
+        s(&p("leaf.pem")),
+        "--bundle",
+        s(&rp),
+        "--purpose",
+        "server",
+        "--at",
+        &at,
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn a_server_common_name_restating_a_san_in_another_spelling_is_refused_at_issue() {
+    let env = Env::new();
+    const AT: &str = "2026-03-01T00:00:00Z";
+    crate::trust::ok_at(&env, AT, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    let before = env.tree_hash();
+    let r = run_at(
+        &env,
+        AT,
+        &[
+            "issue",
+            "web",
+            "--profile",
+            "server",
+            "--cn",
+            "WEB01.Example.com",
+            "--san",
+            "dns:web01.example.com",
+            "-q",
+        ],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "certsmith: common name 'WEB01.Example.com' is not spelled as in its subjectAltName"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("7.1.4.3"), "{}", r.stderr);
+    assert!(r.stderr.contains("hint: "), "{}", r.stderr);
+    assert_eq!(env.tree_hash(), before);
+    // Spelled as the SAN, it is issued and verifies for server use.
+    crate::trust::ok_at(
+        &env,
+        AT,
+        &[
+            "issue",
+            "web",
+            "--profile",
+            "server",
+            "--cn",
+            "web01.example.com",
+            "--san",
+            "dns:web01.example.com",
+            "-q",
+        ],
+    );
+    let cert = env.cert_dir("web").join("cert.pem");
+    env.ok(&["verify", s(&cert), "--purpose", "server", "--at", AT]);
+}
+
+#[test]
+fn a_cross_signed_intermediate_with_one_expired_root_verifies_via_the_other_root_in_either_order() {
+    let env = Env::new();
+    let p = |n: &str| s(&env.path(n)).to_string();
+    std::fs::write(
+        env.path("ca.ext"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
+         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("root.cnf"),
+        "[req]\ndistinguished_name=dn\n[dn]\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\n\
+         keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n\
+         keyUsage=critical,digitalSignature\nsubjectAltName=DNS:www.example.com\n",
+    )
+    .unwrap();
+    let run = |args: Vec<String>| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, out) = openssl(&a);
+        assert!(ok, "openssl {a:?}: {out}");
+    };
+    let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    for (r, days) in [("r1", "10"), ("r2", "3650")] {
+        run(v(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &p(&format!("{r}.key")),
+            "-out",
+            &p(&format!("{r}.pem")),
+            "-subj",
+            &format!("/CN={r}"),
+            "-days",
+            days,
+            "-config",
+            &p("root.cnf"),
+            "-extensions",
+            "v3_ca",
+        ]));
+    }
+    for (who, subj) in [("ix", "/CN=IX"), ("leaf", "/CN=www.example.com")] {
+        run(v(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &p(&format!("{who}.key")),
+            "-out",
+            &p(&format!("{who}.csr")),
+            "-subj",
+            subj,
+        ]));
+    }
+    for (out, ca) in [("ix1", "r1"), ("ix2", "r2")] {
+        run(v(&[
+            "x509",
+            "-req",
+            "-in",
+            &p("ix.csr"),
+            "-CA",
+            &p(&format!("{ca}.pem")),
+            "-CAkey",
+            &p(&format!("{ca}.key")),
+            "-days",
+            "365",
+            "-extfile",
+            &p("ca.ext"),
+            "-out",
+            &p(&format!("{out}.pem")),
+        ]));
+    }
+    run(v(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("leaf.csr"),
+        "-CA",
+        &p("ix1.pem"),
+        "-CAkey",
+        &p("ix.key"),
+        "-days",
+        "300",
+        "-extfile",
+        &p("leaf.ext"),
+        "-out",
+        &p("leaf.pem"),
+    ]));
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::days(40))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let read = |n: &str| std::fs::read_to_string(env.path(n)).unwrap();
+    for (i, order) in [["ix1", "r1", "ix2", "r2"], ["ix2", "r2", "ix1", "r1"]]
+        .iter()
+        .enumerate()
+    {
+        let b = env.path(&format!("store{i}.pem"));
+        std::fs::write(
+            &b,
+            order
+                .iter()
+                .map(|n| read(&format!("{n}.pem")))
+                .collect::<String>(),
+        )
+        .unwrap();
+        let r = env.run(&[
+            "verify",
+            &p("leaf.pem"),
+            "--bundle",
+            s(&b),
+            "--purpose",
+            "server",
+            "--at",
+            &at,
+        ]);
+        assert_eq!(r.code, 0, "{order:?}: {}{}", r.stdout, r.stderr);
+        assert!(r.stdout.contains("CN=r2"), "{order:?}: {}", r.stdout);
+    }
+}
+
+#[test]
+fn an_intermediate_of_a_re_keyed_root_whose_new_certificate_is_absent_is_a_partial_chain_not_tampering()
+ {
+    let env = Env::new();
+    let p = |n: &str| s(&env.path(n)).to_string();
+    std::fs::write(
+        env.path("ca.ext"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
+         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("root.cnf"),
+        "[req]\ndistinguished_name=dn\n[dn]\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\n\
+         keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n\
+         keyUsage=critical,digitalSignature\nsubjectAltName=DNS:www.example.com\n",
+    )
+    .unwrap();
+    let run = |args: Vec<String>| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (ok, out) = openssl(&a);
+        assert!(ok, "openssl {a:?}: {out}");
+    };
+    let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    for r in ["rk_old", "rk_new"] {
+        run(v(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &p(&format!("{r}.key")),
+            "-out",
+            &p(&format!("{r}.pem")),
+            "-subj",
+            "/CN=RK",
+            "-days",
+            "3650",
+            "-config",
+            &p("root.cnf"),
+            "-extensions",
+            "v3_ca",
+        ]));
+    }
+    for (who, subj) in [("ik", "/CN=IK"), ("leaf", "/CN=www.example.com")] {
+        run(v(&[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            &p(&format!("{who}.key")),
+            "-out",
+            &p(&format!("{who}.csr")),
+            "-subj",
+            subj,
+        ]));
+    }
+    run(v(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("ik.csr"),
+        "-CA",
+        &p("rk_new.pem"),
+        "-CAkey",
+        &p("rk_new.key"),
+        "-days",
+        "365",
+        "-extfile",
+        &p("ca.ext"),
+        "-out",
+        &p("ik.pem"),
+    ]));
+    run(v(&[
+        "x509",
+        "-req",
+        "-in",
+        &p("leaf.csr"),
+        "-CA",
+        &p("ik.pem"),
+        "-CAkey",
+        &p("ik.key"),
+        "-days",
+        "300",
+        "-extfile",
+        &p("leaf.ext"),
+        "-out",
+        &p("leaf.pem"),
+    ]));
+    let at = (time::OffsetDateTime::now_utc() + time::Duration::days(1))
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let read = |n: &str| std::fs::read_to_string(env.path(n)).unwrap();
+    let b = env.path("store.pem");
+    std::fs::write(&b, read("ik.pem") + &read("rk_old.pem")).unwrap();
+    let r = env.run(&["verify", &p("leaf.pem"), "--bundle", s(&b), "--at", &at]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("partial chain"), "{}", r.stdout);
+    let r = env.run(&[
+        "verify",
+        &p("leaf.pem"),
+        "--bundle",
+        s(&b),
+        "--at",
+        &at,
+        "--target",
+        "generic",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stderr.contains("tampered"), "{}", r.stderr);
+    assert!(r.stderr.contains("root-anchor"), "{}", r.stderr);
 }

@@ -28,6 +28,12 @@ impl Target for K8s {
         CrlSupport::CombinedOptional
     }
 
+    /// ingress-nginx, which reads this Secret, builds chains with OpenSSL
+    /// up to a self-signed root.
+    fn needs_root(&self) -> bool {
+        true
+    }
+
     fn check(&self, c: &Contents) -> Vec<Finding> {
         Rules::new(self.name())
             .pem_only(c, None, false)

@@ -247,31 +247,65 @@ pub struct BundleResult {
     pub crl_uploads: Option<crl_uploads::Plan>,
 }
 
-/// Checks any PEM text against `target`'s rules (`verify --target`).
-pub fn check_pem(target: &dyn Target, text: &str, what: &str) -> Result<Vec<Finding>> {
+/// Checks any PEM text against `target`'s rules (`verify --target`), with
+/// `crls` (the CRLs given beside the text) counted with those inside it and
+/// `now` the clock of the run.
+pub fn check_pem(
+    target: &dyn Target,
+    text: &str,
+    what: &str,
+    crls: &[CrlInfo],
+    now: time::OffsetDateTime,
+) -> Result<Vec<Finding>> {
     let mut certs = Vec::new();
-    let mut crls = Vec::new();
-    // Parse leniently here: the rules report what is wrong with the text.
-    let cleaned: String = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    for block in ::pem::parse_many(&cleaned).map_err(|e| crate::error::bad_pem(what, &e))? {
-        match block.tag() {
-            "CERTIFICATE" => certs.push(CertInfo::from_der(block.contents(), what)?),
-            "X509 CRL" => crls.push(CrlInfo::from_der(block.contents(), what)?),
+    let mut all_crls = Vec::new();
+    // Parse leniently here: the rules report what is wrong with the text,
+    // and certificates as they are (a strict parse would refuse the whole
+    // file for one certificate no chain uses).
+    for (tag, der) in pem_blocks(text, what)? {
+        match tag.as_str() {
+            "CERTIFICATE" => certs.push(CertInfo::from_der_as_is(&der, what)?),
+            "X509 CRL" => all_crls.push(CrlInfo::from_der(&der, what)?),
             _ => {}
+        }
+    }
+    for l in crls {
+        if !all_crls.iter().any(|k: &CrlInfo| k.der == l.der) {
+            all_crls.push(l.clone());
         }
     }
     let contents = Contents {
         text: text.to_string(),
         certs,
-        crls,
-        now: clock::now()?,
+        crls: all_crls,
+        now,
         replaced_entries: Vec::new(),
     };
     Ok(target.check(&contents))
+}
+
+/// The PEM blocks of a text (tag, DER), `#` comment lines left out.
+fn pem_blocks(text: &str, what: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    let cleaned: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    Ok(::pem::parse_many(&cleaned)
+        .map_err(|e| crate::error::bad_pem(what, &e))?
+        .into_iter()
+        .map(|b| (b.tag().to_string(), b.contents().to_vec()))
+        .collect())
+}
+
+/// The CRLs of a PEM text (a bundle with its CRLs appended): verify checks
+/// revocation with them, as the target's rules count them.
+pub fn crls_of(text: &str, what: &str) -> Result<Vec<CrlInfo>> {
+    pem_blocks(text, what)?
+        .into_iter()
+        .filter(|(tag, _)| tag == "X509 CRL")
+        .map(|(_, der)| CrlInfo::from_der(&der, what))
+        .collect()
 }
 
 /// Turns the errors among `findings` into one failure naming each.

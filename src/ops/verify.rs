@@ -72,10 +72,17 @@ pub fn verify(pki: &Pki, req: &VerifyRequest) -> Result<VerifyReport> {
     if let Some(b) = &req.bundle {
         let text = crate::input::read_to_string(b, crate::input::Kind::Certificates)?;
         let what = b.display().to_string();
-        // The target's rules judge the file as it is, before anything else reads it.
+        // CRLs appended to the bundle count for revocation as for the rules:
+        // one set of CRLs for both.
+        for l in bundle::crls_of(&text, &what)? {
+            if !crls.iter().any(|k| k.der == l.der) {
+                crls.push(l);
+            }
+        }
+        // The target's rules judge the file as it is, with the CRLs given.
         if let Some(t) = &req.target {
             let target = bundle::target(t)?;
-            let findings = bundle::check_pem(target, &text, &what)?;
+            let findings = bundle::check_pem(target, &text, &what, &crls, at)?;
             bundle::fail_on_errors(target, &findings)?;
             warnings = findings.iter().map(|f| f.to_string()).collect();
         }
@@ -137,7 +144,7 @@ pub fn verify(pki: &Pki, req: &VerifyRequest) -> Result<VerifyReport> {
             .chain(anchors.iter())
             .map(|c| c.pem())
             .collect();
-        let findings = bundle::check_pem(target, &text, "the chain")?;
+        let findings = bundle::check_pem(target, &text, "the chain", &crls, at)?;
         bundle::fail_on_errors(target, &findings)?;
         warnings = findings.iter().map(|f| f.to_string()).collect();
     }
