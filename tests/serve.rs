@@ -682,3 +682,59 @@ fn serve_refuses_an_unusable_listen_address() {
         "{err}"
     );
 }
+
+#[test]
+fn ocsp_sees_every_revoke_after_serve_signed_a_crl() {
+    let env = Env::new();
+    let port = free_port();
+    let chain = pki_served_on(&env, port);
+    let served = Served::start(&env, port, &[]);
+    let out = openssl_ocsp(&served, &env, &chain, "device-ok", &[]);
+    assert!(out.contains(": good"), "{out}");
+    // Serving a CRL signs one: the server writes the ledger as `crl` does.
+    let (code, _) = http(served.addr, "GET", "/crl/issuing.crl", b"");
+    assert_eq!(code, 200, "{}", served.log());
+    for name in ["device-ok", "device-stolen"] {
+        env.ok(&["revoke", name, "-q"]);
+        let out = openssl_ocsp(&served, &env, &chain, name, &[]);
+        assert!(
+            out.contains(": revoked"),
+            "{name}: {out}\nserver log:\n{}",
+            served.log()
+        );
+    }
+    // The CRL served afterwards lists both.
+    let (code, der) = http(served.addr, "GET", "/crl/issuing.crl", b"");
+    assert_eq!(code, 200, "{}", served.log());
+    let crl = env.path("served.crl");
+    std::fs::write(&crl, der).unwrap();
+    let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", s(&crl), "-noout", "-text"]);
+    assert!(ok, "{text}");
+    assert_eq!(text.matches("Serial Number:").count(), 2, "{text}");
+}
+
+#[test]
+fn a_ledger_connection_stays_live_when_another_opens_and_closes_in_the_same_process() {
+    use certsmith::ledger::Ledger;
+    let env = Env::new();
+    env.ok(&["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    env.ok(&["issue", "a", "-q"]);
+    env.ok(&["issue", "b", "-q"]);
+    let path = env.pki.join("ledger.db");
+    // A long-lived connection, as `serve` keeps one.
+    let kept = Ledger::open_read(&path).unwrap();
+    assert_eq!(kept.cert_by_name("a").unwrap().unwrap().revoked_at, None);
+    for name in ["a", "b"] {
+        // Another ledger opened and closed in this process meanwhile...
+        drop(Ledger::open_read(&path).unwrap());
+        drop(Ledger::open(&path).unwrap());
+        // ...while another process writes, then closes (and would checkpoint
+        // and remove -wal / -shm if it thought itself alone).
+        env.ok(&["revoke", name, "-q"]);
+        assert!(
+            kept.cert_by_name(name).unwrap().unwrap().revoked_at.is_some(),
+            "the kept connection does not see {name} revoked"
+        );
+    }
+    assert!(env.pki.join("ledger.db-wal").exists());
+}
