@@ -376,6 +376,14 @@ impl Ledger {
         Self::open_mode(path, true, false)
     }
 
+    /// Opens an existing ledger for a long-running process that writes
+    /// now and then (`serve` signing CRLs): kept open, so it holds no
+    /// PKI directory lock; the caller takes [`crate::lock::shared`] of
+    /// the directory around each write, as a command holds it for its run.
+    pub fn open_kept_writer(path: &Path) -> Result<Ledger> {
+        Self::open_mode(path, false, true)
+    }
+
     fn open_with(path: &Path, lock: bool) -> Result<Ledger> {
         Self::open_mode(path, lock, lock)
     }

@@ -732,9 +732,34 @@ fn a_ledger_connection_stays_live_when_another_opens_and_closes_in_the_same_proc
         // and remove -wal / -shm if it thought itself alone).
         env.ok(&["revoke", name, "-q"]);
         assert!(
-            kept.cert_by_name(name).unwrap().unwrap().revoked_at.is_some(),
+            kept.cert_by_name(name)
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some(),
             "the kept connection does not see {name} revoked"
         );
     }
     assert!(env.pki.join("ledger.db-wal").exists());
+}
+
+#[test]
+fn a_crl_file_missing_a_newer_revocation_is_not_served_when_no_new_one_can_be_signed() {
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    env.ok(&["crl", "--ca", "root", "-q"]);
+    env.ok(&["key", "offline", "root", "-q"]);
+    env.ok(&[
+        "revoke",
+        "issuing",
+        "--reason",
+        "ca-compromise",
+        "--yes",
+        "-q",
+    ]);
+    let served = Served::start(&env, port, &[]);
+    let (code, _) = http(served.addr, "GET", "/crl/root.crl", b"");
+    assert_eq!(code, 503, "{}", served.log());
+    served.log_with("misses revocations since; not serving it");
 }

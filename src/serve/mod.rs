@@ -14,10 +14,10 @@ use base64::Engine;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 use x509_ocsp::OcspResponseStatus;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shown};
 use crate::ledger::Ledger;
 use crate::ocsp::{self, Status};
 use crate::pki::Pki;
@@ -51,6 +51,8 @@ pub struct Server {
     pki: Pki,
     cas: Vec<Authority>,
     view: Mutex<LedgerView>,
+    /// The connection that records the CRLs `serve` signs, opened once.
+    writer: Mutex<Ledger>,
     cache: RwLock<HashMap<Vec<u8>, Cached>>,
     sign_with_ca: bool,
 }
@@ -65,7 +67,13 @@ fn db_err(e: rusqlite::Error) -> Error {
 
 impl Server {
     /// A server over `cas`, reading statuses through `ledger` (a read connection).
-    pub fn new(pki: Pki, cas: Vec<Authority>, ledger: Ledger, sign_with_ca: bool) -> Server {
+    pub fn new(
+        pki: Pki,
+        cas: Vec<Authority>,
+        ledger: Ledger,
+        writer: Ledger,
+        sign_with_ca: bool,
+    ) -> Server {
         Server {
             pki,
             cas,
@@ -73,6 +81,7 @@ impl Server {
                 ledger,
                 version: -1,
             }),
+            writer: Mutex::new(writer),
             cache: RwLock::new(HashMap::new()),
             sign_with_ca,
         }
@@ -173,9 +182,13 @@ impl Server {
         Ok(der)
     }
 
-    /// The CRL of CA `name` (none for a CA made with `--no-crl`): signed again through `certsmith crl`'s code
-    /// when its revocations changed or it is half way to its nextUpdate;
-    /// the last CRL file when the CA's key is not open.
+    /// The CRL of CA `name` (none for a CA made with `--no-crl`): what
+    /// [`crate::crl::current`] says, the one rule `serve` shares with
+    /// `crl` (signed again and written when due or when its revocations
+    /// changed). Kept in memory until the CA's revocations change or it
+    /// may be due; the last CRL file when the key is not open or signing
+    /// fails, unless the ledger holds revocations newer than that file:
+    /// then an error (503), never a CRL known to be missing revocations.
     pub fn crl(&self, name: &str) -> Option<Result<Arc<Vec<u8>>>> {
         let ca = self.authority(name).filter(|a| a.publishes_crl)?;
         Some(self.crl_of(ca))
@@ -183,7 +196,7 @@ impl Server {
 
     fn crl_of(&self, ca: &Authority) -> Result<Arc<Vec<u8>>> {
         let now = crate::clock::now()?.unix_timestamp();
-        let revocations = self.with_ledger(|conn| {
+        let revocations: (i64, i64) = self.with_ledger(|conn| {
             conn.prepare_cached(
                 "SELECT count(*), coalesce(max(revoked_at), 0) FROM certificates
                  WHERE issuer = ?1 AND revoked_at IS NOT NULL",
@@ -200,49 +213,49 @@ impl Server {
         }
         let fresh = match ca.signer() {
             Some(signer) => (|| {
-                let mut ledger = self.pki.open_ledger()?;
-                // None: the CA's own CRL length (`ca set-crl`), as `certsmith crl` uses.
-                let written = crate::crl::write(&self.pki, &mut ledger, &signer, None, true)?;
-                let der =
-                    std::fs::read(self.pki.ca_dir(&ca.name).join("crl.der")).map_err(|e| {
-                        crate::store::io_err(
-                            "cannot read the CRL just written",
-                            &self.pki.ca_dir(&ca.name),
-                            &e,
-                        )
-                    })?;
-                let at = |t: &str| {
-                    OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                        .map(|t| t.unix_timestamp())
-                        .unwrap_or(now)
-                };
-                let (this, next) = (at(&written.this_update), at(&written.next_update));
-                Ok::<_, Error>((der, this + (next - this) / 2))
+                let _dir = crate::lock::shared(&self.pki.root)?;
+                let mut writer = lock(&self.writer);
+                crate::crl::current(&self.pki, &mut writer, &signer).map(|c| c.der)
             })(),
             None => Err(Error::failed(format!(
                 "the key of CA '{}' is not open",
-                ca.name
+                shown(&ca.name)
             ))),
         };
-        let (der, refresh_at) = match fresh {
-            Ok(f) => f,
+        let (der, info) = match fresh {
+            Ok(der) => {
+                let info = crate::crl::CrlInfo::from_der(&der, "the CRL just written")?;
+                (der, info)
+            }
             Err(e) => {
+                let on_disk = crate::crl::read_file(&self.pki.crl_path(&ca.name))?;
+                let info = on_disk.into_iter().next().ok_or_else(|| {
+                    Error::failed(format!("CA '{}' has no CRL file", shown(&ca.name)))
+                })?;
+                if self.misses_revocations(ca, &info)? {
+                    return Err(Error::failed(format!(
+                        "cannot sign a new CRL of CA '{}' ({e}) and its last CRL file misses revocations since; not serving it",
+                        shown(&ca.name)
+                    )));
+                }
                 crate::error::diagnostic(
                     "certsmith: serve: ",
                     &format!(
                         "cannot sign a new CRL of CA '{}' ({e}); serving its last CRL file",
-                        ca.name
+                        shown(&ca.name)
                     ),
                 );
-                let on_disk = crate::crl::read_file(&self.pki.crl_path(&ca.name))?;
-                let first = on_disk
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| Error::failed(format!("CA '{}' has no CRL file", ca.name)))?;
-                // Looked at again in a minute: a `certsmith crl` run meanwhile is picked up.
-                (first.der, now + 60)
+                (info.der.clone(), info)
             }
         };
+        // Looked at again when it may be due, and at least hourly (grace periods end).
+        let refresh_at = match info.next_update {
+            Some(next) => (next - crate::crl::due_window(info.this_update, next))
+                .unix_timestamp()
+                .min(now + 3600),
+            None => now + 3600,
+        }
+        .max(now + 60);
         let der = Arc::new(der);
         *served = Some(ServedCrl {
             der: der.clone(),
@@ -250,6 +263,30 @@ impl Server {
             refresh_at,
         });
         Ok(der)
+    }
+
+    /// Whether CRL `info` of `ca` leaves off a certificate revoked at or
+    /// after its thisUpdate.
+    fn misses_revocations(&self, ca: &Authority, info: &crate::crl::CrlInfo) -> Result<bool> {
+        let since: Vec<String> = self.with_ledger(|conn| {
+            conn.prepare_cached(
+                "SELECT serial FROM certificates WHERE issuer = ?1 AND revoked_at >= ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(
+                    rusqlite::params![ca.name, info.this_update.unix_timestamp()],
+                    |r| r.get(0),
+                )?
+                .collect()
+            })
+            .map_err(db_err)
+        })?;
+        Ok(since.iter().any(|serial| {
+            !info
+                .entries
+                .iter()
+                .any(|e| crate::serial::to_hex(&e.serial) == *serial)
+        }))
     }
 
     /// Routes one request: method, path and body to status, content type and body.
