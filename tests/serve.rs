@@ -763,3 +763,62 @@ fn a_crl_file_missing_a_newer_revocation_is_not_served_when_no_new_one_can_be_si
     assert_eq!(code, 503, "{}", served.log());
     served.log_with("misses revocations since; not serving it");
 }
+
+#[test]
+fn slow_bodies_and_idle_connections_do_not_keep_healthz_from_answering() {
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    let served = Served::start(&env, port, &["--max-connections", "8"]);
+    let start = Instant::now();
+    // Every slot taken: eight bodies sent a byte a second, and idle keep-alive connections.
+    let slow: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = served.addr;
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).expect("connect");
+                if i % 2 == 0 {
+                    let head = format!(
+                        "POST /ocsp HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 60000\r\n\r\n"
+                    );
+                    s.write_all(head.as_bytes()).unwrap();
+                    for _ in 0..20 {
+                        if s.write_all(b"0").is_err() {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                } else {
+                    let mut b = [0u8; 1];
+                    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                    let _ = s.read(&mut b);
+                }
+            })
+        })
+        .collect();
+    // Gives the server time to take the eight connections first (without
+    // it /healthz may get a slot: still a pass, only a weaker one).
+    std::thread::sleep(Duration::from_millis(300));
+    // At the limit a new connection is still answered at once (503), never left waiting.
+    let t = Instant::now();
+    let (code, _) = http(served.addr, "GET", "/healthz", b"");
+    assert!(code == 200 || code == 503, "{code}");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // And within the request timeout the slow ones are cut off: /healthz is 200 again.
+    let ok_at = loop {
+        let (code, _) = http(served.addr, "GET", "/healthz", b"");
+        if code == 200 {
+            break start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{}",
+            served.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(ok_at < Duration::from_secs(8), "{ok_at:?}");
+    for t in slow {
+        t.join().unwrap();
+    }
+}

@@ -437,11 +437,6 @@ async fn listen(
     let slots = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
     ready(bound);
     loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => p.map_err(|e| Error::failed(e.to_string()))?,
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        };
         let (stream, peer) = tokio::select! {
             a = listener.accept() => match a {
                 Ok(a) => a,
@@ -454,12 +449,19 @@ async fn listen(
             _ = int.recv() => break,
         };
         let _ = stream.set_nodelay(true);
+        // At the limit a connection is still accepted, answered 503 and closed:
+        // clients learn it at once instead of waiting in the backlog.
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tokio::spawn(busy(stream, peer));
+            continue;
+        };
         let server = server.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| handle(server.clone(), peer, req));
+            // The header timer also runs while a kept-alive connection is idle.
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(10))
+                .header_read_timeout(REQUEST_TIMEOUT)
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
                 .await;
             drop(permit);
@@ -467,6 +469,43 @@ async fn listen(
     }
     crate::error::diagnostic("certsmith: serve: ", "stopped");
     Ok(())
+}
+
+/// How long a request may take to arrive, its head and its body each; also
+/// how long a kept-alive connection may stay idle.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Answers 503 to the request of a connection accepted past the limit and
+/// closes it; the request head must arrive within a second.
+async fn busy(stream: tokio::net::TcpStream, peer: SocketAddr) {
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| async move {
+        crate::error::diagnostic(
+            "",
+            &format!(
+                "{peer} {} {} 503 (connection limit)",
+                req.method(),
+                shown_path(req.uri().path())
+            ),
+        );
+        let mut resp = Response::new(Full::new(Bytes::from_static(b"too many connections\n")));
+        *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        resp.headers_mut().insert(
+            hyper::header::CONNECTION,
+            hyper::header::HeaderValue::from_static("close"),
+        );
+        Ok::<_, std::convert::Infallible>(resp)
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(1))
+        .keep_alive(false)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+        .await;
+}
+
+/// A request path as logged: its first 96 characters.
+fn shown_path(path: &str) -> String {
+    path.chars().take(96).collect()
 }
 
 async fn handle(
@@ -477,8 +516,14 @@ async fn handle(
     let start = Instant::now();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
-    let (status, ctype, bytes) = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => {
+    let collected = tokio::time::timeout(REQUEST_TIMEOUT, Limited::new(body, MAX_BODY).collect());
+    let (status, ctype, bytes) = match collected.await {
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            "text/plain",
+            Bytes::from_static(b"request body too slow\n"),
+        ),
+        Ok(Ok(b)) => {
             let body = b.to_bytes();
             let s = server.clone();
             let method = parts.method.clone();
@@ -490,13 +535,13 @@ async fn handle(
                 s.route(&method, &p, &body)
             }
         }
-        Err(_) => (
+        Ok(Err(_)) => (
             StatusCode::PAYLOAD_TOO_LARGE,
             "text/plain",
             Bytes::from_static(b"request body too large\n"),
         ),
     };
-    let shown: String = path.chars().take(96).collect();
+    let shown = shown_path(&path);
     crate::error::diagnostic(
         "",
         &format!(
