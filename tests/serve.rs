@@ -822,3 +822,94 @@ fn slow_bodies_and_idle_connections_do_not_keep_healthz_from_answering() {
         t.join().unwrap();
     }
 }
+
+/// A nonce-less OCSP request for certificate `name` of the issuing CA, as
+/// x509-ocsp reads it (to be altered by the test).
+fn ocsp_request(env: &Env, name: &str) -> x509_ocsp::OcspRequest {
+    use der::Decode;
+    let req = env.path(&format!("{name}-req.der"));
+    let (ok, out) = openssl(&[
+        "ocsp",
+        "-issuer",
+        s(&issuing(env)),
+        "-cert",
+        s(&cert(env, name)),
+        "-no_nonce",
+        "-reqout",
+        s(&req),
+    ]);
+    assert!(ok, "{out}");
+    x509_ocsp::OcspRequest::from_der(&std::fs::read(&req).unwrap()).unwrap()
+}
+
+/// POSTs `req`: the response status, the status word of each CertID
+/// answered and the response extensions' OIDs and values.
+fn ask(
+    served: &Served,
+    req: &x509_ocsp::OcspRequest,
+) -> (
+    x509_ocsp::OcspResponseStatus,
+    Vec<&'static str>,
+    Vec<Vec<u8>>,
+) {
+    use der::{Decode, Encode};
+    let (code, body) = http(served.addr, "POST", "/ocsp", &req.to_der().unwrap());
+    assert_eq!(code, 200, "{}", served.log());
+    let resp = x509_ocsp::OcspResponse::from_der(&body).unwrap();
+    let Some(bytes) = resp.response_bytes else {
+        return (resp.response_status, Vec::new(), Vec::new());
+    };
+    let basic = x509_ocsp::BasicOcspResponse::from_der(bytes.response.as_bytes()).unwrap();
+    let words = basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .map(|r| match r.cert_status {
+            x509_ocsp::CertStatus::Good(_) => "good",
+            x509_ocsp::CertStatus::Revoked(_) => "revoked",
+            x509_ocsp::CertStatus::Unknown(_) => "unknown",
+        })
+        .collect();
+    let exts = basic
+        .tbs_response_data
+        .response_extensions
+        .unwrap_or_default()
+        .iter()
+        .map(|e| e.extn_value.as_bytes().to_vec())
+        .collect();
+    (resp.response_status, words, exts)
+}
+
+#[test]
+fn a_negative_serial_in_a_certid_is_unknown_never_the_certificate_it_aliases() {
+    use der::Decode;
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    // A certificate whose serial has its top bit set (DER: a leading zero
+    // byte), as one in 512 random 20-byte serials does: set in the ledger.
+    let serial = "9a0102030405060708090a0b0c0d0e0f101112";
+    let db = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
+    db.execute(
+        "UPDATE certificates SET serial = ?1 WHERE name = 'device-ok'",
+        [serial],
+    )
+    .unwrap();
+    drop(db);
+    let served = Served::start(&env, port, &[]);
+    let with_serial = |contents: &[u8]| {
+        let mut req = ocsp_request(&env, "device-ok");
+        let mut tlv = vec![0x02, contents.len() as u8];
+        tlv.extend_from_slice(contents);
+        req.tbs_request.request_list[0].req_cert.serial_number =
+            x509_cert::serial_number::SerialNumber::from_der(&tlv).unwrap();
+        req
+    };
+    let bytes: Vec<u8> = (0..serial.len() / 2)
+        .map(|i| u8::from_str_radix(&serial[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let positive = [&[0u8][..], &bytes].concat();
+    assert_eq!(ask(&served, &with_serial(&positive)).1, vec!["good"]);
+    // The same bytes without the zero: a negative number, no certificate's serial.
+    assert_eq!(ask(&served, &with_serial(&bytes)).1, vec!["unknown"]);
+}

@@ -375,6 +375,11 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// The status of serial `serial` (DER INTEGER contents) issued by `ca`.
 fn status_of(conn: &rusqlite::Connection, ca: &str, serial: &[u8]) -> Result<Status> {
+    // DER INTEGER contents with the top bit set are a negative number: no
+    // certificate's serial, though the same bytes after a zero may be one.
+    if serial.first().is_none_or(|b| b & 0x80 != 0) {
+        return Ok(Status::Unknown);
+    }
     let hex = crate::serial::to_hex(crate::serial::normalize(serial));
     let row = conn
         .prepare_cached(
