@@ -913,3 +913,89 @@ fn a_negative_serial_in_a_certid_is_unknown_never_the_certificate_it_aliases() {
     // The same bytes without the zero: a negative number, no certificate's serial.
     assert_eq!(ask(&served, &with_serial(&bytes)).1, vec!["unknown"]);
 }
+
+/// A request extension `oid` with `value` as its extnValue.
+fn extension(oid: &str, critical: bool, value: &[u8]) -> x509_cert::ext::Extension {
+    x509_cert::ext::Extension {
+        extn_id: oid.parse().unwrap(),
+        critical,
+        extn_value: der::asn1::OctetString::new(value).unwrap(),
+    }
+}
+
+/// A nonce extension (RFC 8954: an OCTET STRING of `n` octets).
+fn nonce(n: usize) -> x509_cert::ext::Extension {
+    use der::Encode;
+    let inner = der::asn1::OctetString::new(vec![7u8; n]).unwrap();
+    extension("1.3.6.1.5.5.7.48.1.2", false, &inner.to_der().unwrap())
+}
+
+#[test]
+fn nonces_of_1_to_128_octets_are_echoed_others_and_unknown_critical_extensions_are_malformed() {
+    use x509_ocsp::OcspResponseStatus::{MalformedRequest, Successful};
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    let served = Served::start(&env, port, &[]);
+    let with = |exts: Vec<x509_cert::ext::Extension>| {
+        let mut req = ocsp_request(&env, "device-ok");
+        req.tbs_request.request_extensions = Some(exts);
+        req
+    };
+    for n in [1, 16, 32, 33, 128] {
+        let (status, words, echoed) = ask(&served, &with(vec![nonce(n)]));
+        assert_eq!((status, words), (Successful, vec!["good"]), "{n}");
+        assert_eq!(echoed, vec![nonce(n).extn_value.as_bytes().to_vec()], "{n}");
+    }
+    for n in [0, 129, 40_000] {
+        assert_eq!(
+            ask(&served, &with(vec![nonce(n)])).0,
+            MalformedRequest,
+            "{n}"
+        );
+    }
+    // A critical extension the responder does not know must not be ignored (RFC 6960 §4.4).
+    let unknown = extension("1.2.3.4.5", true, &[0x05, 0x00]);
+    assert_eq!(ask(&served, &with(vec![unknown])).0, MalformedRequest);
+    let mut single = ocsp_request(&env, "device-ok");
+    single.tbs_request.request_list[0].single_request_extensions =
+        Some(vec![extension("1.2.3.4.5", true, &[0x05, 0x00])]);
+    assert_eq!(ask(&served, &single).0, MalformedRequest);
+    // Known or not critical: answered.
+    let known = extension("1.2.3.4.5", false, &[0x05, 0x00]);
+    assert_eq!(ask(&served, &with(vec![known])).1, vec!["good"]);
+}
+
+#[test]
+fn certids_of_several_cas_of_the_pki_in_one_request_are_each_answered() {
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    env.ok(&["revoke", "device-stolen", "-q"]);
+    let served = Served::start(&env, port, &[]);
+    // The issuing CA's own CertID, issued by the root.
+    let of_issuing = env.path("issuing-req.der");
+    let (ok, out) = openssl(&[
+        "ocsp",
+        "-issuer",
+        s(&env.root_pem()),
+        "-cert",
+        s(&issuing(&env)),
+        "-no_nonce",
+        "-reqout",
+        s(&of_issuing),
+    ]);
+    assert!(ok, "{out}");
+    let of_issuing = {
+        use der::Decode;
+        x509_ocsp::OcspRequest::from_der(&std::fs::read(&of_issuing).unwrap()).unwrap()
+    };
+    let mut req = ocsp_request(&env, "device-stolen");
+    req.tbs_request
+        .request_list
+        .push(of_issuing.tbs_request.request_list[0].clone());
+    req.tbs_request
+        .request_list
+        .push(ocsp_request(&env, "device-ok").tbs_request.request_list[0].clone());
+    assert_eq!(ask(&served, &req).1, vec!["revoked", "good", "good"]);
+}

@@ -139,15 +139,16 @@ impl Server {
             {
                 return Ok(Err(c.der.to_vec()));
             }
-            // One CA answers the whole request: the one the first CertID names.
+            // The CA the first CertID names signs the response (through its responder).
             let Some(ca) = self.cas.iter().find(|a| a.ids.matches(&req.ids[0].0)) else {
                 return Ok(Ok(None));
             };
             let mut answers = Vec::with_capacity(req.ids.len());
+            // Each CertID answered by the CA of this PKI it names; other issuers: unknown.
             for (id, _) in &req.ids {
-                let status = match ca.ids.matches(id) {
-                    true => status_of(conn, &ca.name, id.serial_number.as_bytes())?,
-                    false => Status::Unknown,
+                let status = match self.cas.iter().find(|a| a.ids.matches(id)) {
+                    Some(owner) => status_of(conn, &owner.name, id.serial_number.as_bytes())?,
+                    None => Status::Unknown,
                 };
                 answers.push((id.clone(), status));
             }
