@@ -999,3 +999,35 @@ fn certids_of_several_cas_of_the_pki_in_one_request_are_each_answered() {
         .push(ocsp_request(&env, "device-ok").tbs_request.request_list[0].clone());
     assert_eq!(ask(&served, &req).1, vec!["revoked", "good", "good"]);
 }
+
+#[test]
+fn a_ca_named_with_reserved_characters_is_served_at_its_percent_encoded_urls() {
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    let crl = format!("http://127.0.0.1:{port}/crl/{{ca}}.crl");
+    let issuers = format!("http://127.0.0.1:{port}/ca/{{ca}}.crt");
+    env.ok(&[
+        "intermediate",
+        "p+q@r",
+        "--cn",
+        "PQR",
+        "--no-passphrase",
+        "-q",
+        "--crl-url",
+        &crl,
+        "--ca-issuers-url",
+        &issuers,
+    ]);
+    let served = Served::start(&env, port, &[]);
+    let (code, _) = http(served.addr, "GET", "/crl/p%2Bq%40r.crl", b"");
+    assert_eq!(code, 200, "{}", served.log());
+    let (code, der) = http(served.addr, "GET", "/ca/p%2Bq%40r.crt", b"");
+    assert_eq!(code, 200, "{}", served.log());
+    let on_disk = openssl_der(
+        "x509",
+        &env.pki.join("cas/p+q@r/ca.pem"),
+        &env.path("pqr.der"),
+    );
+    assert_eq!(der, on_disk);
+}

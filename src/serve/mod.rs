@@ -319,8 +319,14 @@ impl Server {
                 (StatusCode::OK, OCSP_TYPE, Bytes::from(answer))
             }
             (&Method::GET, p) => {
-                if let Some(name) = p.strip_prefix("/ca/").and_then(|n| n.strip_suffix(".crt")) {
-                    return match self.authority(name) {
+                // CA names are percent-encoded in the URLs (see `ca_urls::percent_encode`).
+                let named = |prefix: &str, suffix: &str| {
+                    p.strip_prefix(prefix)
+                        .and_then(|n| n.strip_suffix(suffix))
+                        .and_then(percent_decode)
+                };
+                if let Some(name) = named("/ca/", ".crt") {
+                    return match self.authority(&name) {
                         Some(a) => (
                             StatusCode::OK,
                             "application/pkix-cert",
@@ -329,8 +335,8 @@ impl Server {
                         None => not_found,
                     };
                 }
-                if let Some(name) = p.strip_prefix("/crl/").and_then(|n| n.strip_suffix(".crl")) {
-                    return match self.crl(name) {
+                if let Some(name) = named("/crl/", ".crl") {
+                    return match self.crl(&name) {
                         Some(Ok(der)) => (
                             StatusCode::OK,
                             "application/pkix-crl",
