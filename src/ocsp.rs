@@ -150,6 +150,19 @@ pub struct ResponderKey<'a> {
     pub cert_der: Option<&'a [u8]>,
 }
 
+/// The responseStatus of a response made here, as logged: `successful`,
+/// or the error status of a [`status_only`] response (its five bytes).
+pub fn status_word(der: &[u8]) -> &'static str {
+    match der {
+        [0x30, 0x03, 0x0a, 0x01, 1] => "malformedRequest",
+        [0x30, 0x03, 0x0a, 0x01, 2] => "internalError",
+        [0x30, 0x03, 0x0a, 0x01, 3] => "tryLater",
+        [0x30, 0x03, 0x0a, 0x01, 5] => "sigRequired",
+        [0x30, 0x03, 0x0a, 0x01, 6] => "unauthorized",
+        _ => "successful",
+    }
+}
+
 /// A response with only a status: malformedRequest, internalError,
 /// unauthorized and the like.
 pub fn status_only(status: OcspResponseStatus) -> Vec<u8> {

@@ -1031,3 +1031,18 @@ fn a_ca_named_with_reserved_characters_is_served_at_its_percent_encoded_urls() {
     );
     assert_eq!(der, on_disk);
 }
+
+#[test]
+fn each_ocsp_request_is_logged_with_its_ocsp_response_status() {
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    let served = Served::start(&env, port, &[]);
+    let (code, _) = http(served.addr, "POST", "/ocsp", b"garbage");
+    assert_eq!(code, 200);
+    served.log_with("POST /ocsp 200 5");
+    served.log_with("ocsp=malformedRequest");
+    let req = ocsp_request(&env, "device-ok");
+    assert_eq!(ask(&served, &req).1, vec!["good"]);
+    served.log_with("ocsp=successful");
+}

@@ -554,10 +554,15 @@ async fn handle(
         ),
     };
     let shown = shown_path(&path);
+    // OCSP errors are HTTP 200: the OCSP status is logged too, so they can be counted.
+    let ocsp = match ctype {
+        OCSP_TYPE => format!(" ocsp={}", ocsp::status_word(&bytes)),
+        _ => String::new(),
+    };
     crate::error::diagnostic(
         "",
         &format!(
-            "{peer} {} {shown} {} {} {}us",
+            "{peer} {} {shown} {} {} {}us{ocsp}",
             parts.method,
             status.as_u16(),
             bytes.len(),
