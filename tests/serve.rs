@@ -1046,3 +1046,48 @@ fn each_ocsp_request_is_logged_with_its_ocsp_response_status() {
     assert_eq!(ask(&served, &req).1, vec!["good"]);
     served.log_with("ocsp=successful");
 }
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    let mut served = Served::start(&env, port, &[]);
+    let body = b"garbage, answered malformedRequest";
+    let mut s = TcpStream::connect(served.addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body[..5]).unwrap();
+    // Gives the server time to read the head: the request is in flight.
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = served.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(200));
+    s.write_all(&body[5..])
+        .expect("the server still reads the body");
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let text = String::from_utf8_lossy(&resp).to_string();
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "{text:?}\n{}",
+        served.log()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Some(st) = served.child.try_wait().unwrap() {
+            break st.code();
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(0), "{}", served.log());
+}

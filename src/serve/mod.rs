@@ -44,6 +44,8 @@ struct LedgerView {
 struct Cached {
     der: Bytes,
     fresh_until: i64,
+    /// The ledger `data_version` its statuses were read at.
+    version: i64,
 }
 
 /// Everything a request needs.
@@ -95,6 +97,14 @@ impl Server {
     /// whether another connection committed since the last look: then the
     /// cached responses are dropped.
     fn with_ledger<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+        self.with_ledger_at(|conn, _| f(conn))
+    }
+
+    /// [`Self::with_ledger`], telling `f` the `data_version` it reads at.
+    fn with_ledger_at<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection, i64) -> Result<T>,
+    ) -> Result<T> {
         let mut v = lock(&self.view);
         let conn = v.ledger.connection();
         let version: i64 = conn
@@ -108,7 +118,7 @@ impl Server {
                 .clear();
             v.version = version;
         }
-        f(v.ledger.connection())
+        f(v.ledger.connection(), version)
     }
 
     /// Answers one DER OCSP request.
@@ -128,14 +138,16 @@ impl Server {
     fn answer(&self, req: &ocsp::Request) -> Result<Vec<u8>> {
         let now = crate::clock::now()?;
         let cache_key = (req.nonce.is_none() && req.ids.len() == 1).then(|| req.ids[0].1.clone());
-        let looked_up = self.with_ledger(|conn| {
+        let mut seen = -1;
+        let looked_up = self.with_ledger_at(|conn, version| {
+            seen = version;
             if let Some(k) = &cache_key
                 && let Some(c) = self
                     .cache
                     .read()
                     .unwrap_or_else(|p| p.into_inner())
                     .get(k)
-                    .filter(|c| now.unix_timestamp() < c.fresh_until)
+                    .filter(|c| now.unix_timestamp() < c.fresh_until && c.version == version)
             {
                 return Ok(Err(c.der.to_vec()));
             }
@@ -164,11 +176,15 @@ impl Server {
         let (der, renewed) = ca.with_responder(self.sign_with_ca, now, |key| {
             ocsp::respond(&answers, req.nonce.as_ref(), key, now, next)
         })?;
+        // A response signed over statuses read before another connection
+        // committed (a revoke) is never cached: the view lock is taken
+        // first, as `with_ledger_at` takes it, so no clear runs in between.
+        let view = lock(&self.view);
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         if renewed {
             cache.clear();
         }
-        if let Some(k) = cache_key {
+        if let Some(k) = cache_key.filter(|_| view.version == seen) {
             if cache.len() >= OCSP_CACHE_MAX {
                 cache.clear();
             }
@@ -177,6 +193,7 @@ impl Server {
                 Cached {
                     der: Bytes::from(der.clone()),
                     fresh_until: (next - OCSP_REFRESH_BEFORE).unix_timestamp(),
+                    version: seen,
                 },
             );
         }
@@ -446,7 +463,10 @@ async fn listen(
         .map_err(|e| Error::failed(format!("cannot listen on '{addr}': {e}")))?;
     let sig = |k| signal(k).map_err(|e| Error::failed(format!("cannot handle signals: {e}")));
     let (mut term, mut int) = (sig(SignalKind::terminate())?, sig(SignalKind::interrupt())?);
-    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+    let max = max_connections.clamp(1, tokio::sync::Semaphore::MAX_PERMITS) as u32;
+    let slots = Arc::new(tokio::sync::Semaphore::new(max as usize));
+    // Told when serve stops: each connection finishes its request, then closes.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     ready(bound);
     loop {
         let (stream, peer) = tokio::select! {
@@ -468,20 +488,34 @@ async fn listen(
             continue;
         };
         let server = server.clone();
+        let mut stopping = stopping.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| handle(server.clone(), peer, req));
             // The header timer also runs while a kept-alive connection is idle.
-            let _ = hyper::server::conn::http1::Builder::new()
+            let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(REQUEST_TIMEOUT)
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                .await;
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stopping.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
             drop(permit);
         });
     }
+    // In-flight requests finish (each within the request timeout), then it exits.
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(max)).await;
     crate::error::diagnostic("certsmith: serve: ", "stopped");
     Ok(())
 }
+
+/// How long serve waits for requests in flight once told to stop.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
 
 /// How long a request may take to arrive, its head and its body each; also
 /// how long a kept-alive connection may stay idle.
