@@ -96,7 +96,7 @@ done
 sample_failures() { # port
     local bad=0 i
     for i in $(seq 1 20); do
-        curl -s --data-binary @"$W/req.der" -H 'Content-Type: application/ocsp-request' \
+        curl -s -m 5 --http1.0 --data-binary @"$W/req.der" -H 'Content-Type: application/ocsp-request' \
             -o "$W/resp.der" "http://127.0.0.1:$1/ocsp" || { bad=$((bad + 1)); continue; }
         openssl ocsp -respin "$W/resp.der" -issuer "$ISSUER" -cert "$CERT" -CAfile "$W/chain.pem" \
             -no_nonce 2>&1 | grep -q ': good' || bad=$((bad + 1))
