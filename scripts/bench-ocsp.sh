@@ -5,9 +5,13 @@
 # request from its cache (signed once per CertID until the ledger changes);
 # openssl signs every response.
 #
-# Needs: ab (Debian apache2-utils), openssl (3.0+), cargo. Output (v1): one
+# Needs: ab (Debian apache2-utils), openssl (3.0+), curl, cargo. Output (v2): one
 # result per line, `key  value  unit`, for docs/performance.md:
-#   ocsp.certsmith.rps / .failed / .p99   and   ocsp.openssl.rps / .failed / .p99
+#   ocsp.certsmith.rps / .failed / .p99   and   ocsp.openssl.rps / .failed / .p99,
+#   and the same with keep-alive: ocsp.certsmith.keepalive.* / ocsp.openssl.keepalive.*
+# `failed` counts connection errors, non-2xx answers and OCSP-level failures
+# (certsmith: every non-successful response in its log; both: a sample of 20
+# answers checked with `openssl ocsp -respin` after each run).
 #
 # Environment: N (100000 requests per run), CONC (32), CERTSMITH (a release
 # binary; built when absent), PORT_CERTSMITH (18580), PORT_OPENSSL (18581),
@@ -22,7 +26,7 @@ P2=${PORT_OPENSSL:-18581}
 cd "$(dirname "$0")/.."
 BIN=${CERTSMITH:-$PWD/target/release/certsmith}
 
-for tool in ab openssl; do
+for tool in ab openssl curl; do
     command -v "$tool" >/dev/null || { echo "bench-ocsp: '$tool' is not installed (apt-get install ${tool/ab/apache2-utils})" >&2; exit 2; }
 done
 if [ ! -x "$BIN" ]; then
@@ -85,19 +89,45 @@ for p in "$P1" "$P2"; do
     grep -q ': good' <<<"$out" || { echo "bench-ocsp: port $p did not answer good:" >&2; echo "$out" >&2; exit 1; }
 done
 
-run() { # name port
-    local out rps failed p99
-    out=$(ab -q -r -s 5 -n "$N" -c "$CONC" -p "$W/req.der" -T application/ocsp-request "http://127.0.0.1:$2/ocsp" 2>&1)
+# A sample of answers checked at the OCSP level after each run: each must
+# verify and say `good` (an OCSP error status is HTTP 200, so ab alone cannot
+# tell). certsmith's own count comes from its log (one line per request,
+# with `ocsp=<responseStatus>`).
+sample_failures() { # port
+    local bad=0 i
+    for i in $(seq 1 20); do
+        curl -s -m 5 --http1.0 --data-binary @"$W/req.der" -H 'Content-Type: application/ocsp-request' \
+            -o "$W/resp.der" "http://127.0.0.1:$1/ocsp" || { bad=$((bad + 1)); continue; }
+        openssl ocsp -respin "$W/resp.der" -issuer "$ISSUER" -cert "$CERT" -CAfile "$W/chain.pem" \
+            -no_nonce 2>&1 | grep -q ': good' || bad=$((bad + 1))
+    done
+    echo "$bad"
+}
+
+run() { # name port keepalive(-k or empty)
+    local out rps failed non2xx p99 key=$1 before after ocsp_bad=0
+    [ -n "$3" ] && key=$1.keepalive
+    before=$(grep -c ' /ocsp ' "$W/serve.log" || true)
+    # -l: an ECDSA signature's length varies, so responses of other lengths are not failures.
+    out=$(ab -q -r -l $3 -s 5 -n "$N" -c "$CONC" -p "$W/req.der" -T application/ocsp-request "http://127.0.0.1:$2/ocsp" 2>&1)
     rps=$(awk '/^Requests per second:/ { print $4 }' <<<"$out")
-    # ab counts a response of another length than the first as failed; an
-    # ECDSA signature's length varies, so only connect/receive/exception
-    # failures and non-2xx answers count here.
-    failed=$(awk -F'[:,)]' '/\(Connect:/ { print $2 + $4 + $8 }' <<<"$out")
+    failed=$(awk '/^Failed requests:/ { print $3 }' <<<"$out")
     non2xx=$(awk '/^Non-2xx responses:/ { print $3 }' <<<"$out")
     p99=$(awk '$1 == "99%" { print $2 }' <<<"$out")
-    echo "ocsp.$1.rps  ${rps:-0}  req/s"
-    echo "ocsp.$1.failed  $(( ${failed:-0} + ${non2xx:-0} ))  requests"
-    echo "ocsp.$1.p99  ${p99:-NA}  ms"
+    if [ "$1" = certsmith ]; then
+        after=$(grep -c ' /ocsp ' "$W/serve.log" || true)
+        ocsp_bad=$(sed -n "$((before + 1)),\$p" "$W/serve.log" | grep ' /ocsp ' | grep -vc 'ocsp=successful' || true)
+        [ "$((after - before))" -ge "$N" ] || echo "bench-ocsp: serve logged $((after - before)) of $N requests" >&2
+    fi
+    ocsp_bad=$(( ocsp_bad + $(sample_failures "$2") ))
+    echo "ocsp.$key.rps  ${rps:-0}  req/s"
+    echo "ocsp.$key.failed  $(( ${failed:-0} + ${non2xx:-0} + ocsp_bad ))  requests"
+    echo "ocsp.$key.p99  ${p99:-NA}  ms"
 }
-run certsmith "$P1"
-run openssl "$P2"
+# Without and with keep-alive (-k) for both: openssl's responder closes after
+# each answer whatever the client asks, so -k only helps the servers that keep
+# connections, and both figures are given.
+for k in "" -k; do
+    run certsmith "$P1" "$k"
+    run openssl "$P2" "$k"
+done

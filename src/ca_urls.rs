@@ -51,7 +51,7 @@ impl UrlChange {
     pub fn check(&self) -> Result<()> {
         for (flag, url) in self.flags() {
             if let Some(u) = url {
-                check_url(flag, &u.replace("{ca}", "ca"))?;
+                check_url(flag, u)?;
             }
         }
         Ok(())
@@ -71,9 +71,16 @@ impl UrlChange {
     }
 
     /// This change for CA `ca`: `{ca}` in a URL stands for the CA's name,
-    /// so one pattern serves every CA (as `bootstrap` needs).
+    /// so one pattern serves every CA (as `bootstrap` needs), percent-encoded
+    /// outside the RFC 3986 unreserved characters (a name `p+q@r` must not
+    /// turn into userinfo); the scheme is written lowercase (`HTTP://` is
+    /// the same scheme, RFC 3986 §3.1).
     pub fn for_ca(&self, ca: &str) -> UrlChange {
-        let fill = |u: &Option<String>| u.as_ref().map(|u| u.replace("{ca}", ca));
+        let name = percent_encode(ca);
+        let fill = |u: &Option<String>| {
+            u.as_ref()
+                .map(|u| lowercase_scheme(&u.replace("{ca}", &name)))
+        };
         UrlChange {
             crl: fill(&self.crl),
             ocsp: fill(&self.ocsp),
@@ -172,6 +179,27 @@ impl CaUrls {
     }
 }
 
+/// `s` with every byte outside the RFC 3986 unreserved characters
+/// (ALPHA DIGIT - . _ ~) written `%XX`.
+pub fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `url` with an `http://` scheme in any case written lowercase.
+fn lowercase_scheme(url: &str) -> String {
+    match url.get(..7) {
+        Some(scheme) if scheme.eq_ignore_ascii_case("http://") => format!("http://{}", &url[7..]),
+        _ => url.to_string(),
+    }
+}
+
 fn not_ascii(url: &str) -> Error {
     Error::input(format!(
         "URL '{}' has non-ASCII characters",
@@ -183,16 +211,20 @@ fn not_ascii(url: &str) -> Error {
 /// Checks a URL for a certificate: `http://` only (RFC 5280 4.2.1.13 and
 /// RFC 5019: relying parties fetch revocation data over plain HTTP, since
 /// checking a TLS server's certificate would need revocation data first),
-/// with a host, printable ASCII, no spaces and no fragment.
+/// with a host, printable ASCII, no spaces and no fragment; the scheme in
+/// any case. `{ca}` may stand for the CA name; messages quote `url` as given.
 pub fn check_url(flag: &str, url: &str) -> Result<()> {
+    let typed = url;
+    let filled = lowercase_scheme(&url.replace("{ca}", "ca"));
+    let url = filled.as_str();
     let bad = |why: &str| {
         Error::input(format!(
             "{flag} '{}' is not a usable URL: {why}",
-            crate::error::shown(url)
+            crate::error::shown(typed)
         ))
     };
     if !url.is_ascii() {
-        return Err(not_ascii(url));
+        return Err(not_ascii(typed));
     }
     if url.len() > MAX_LEN {
         return Err(bad(&format!("longer than {MAX_LEN} characters")));

@@ -354,18 +354,6 @@ fn sidecar(path: &Path, suffix: &str) -> std::path::PathBuf {
     p.into()
 }
 
-/// Whether `path` starts like an SQLite database.
-fn has_sqlite_header(path: &Path) -> Result<bool> {
-    use std::io::Read;
-    let mut head = [0u8; 16];
-    let mut f = std::fs::File::open(path)
-        .map_err(|e| crate::store::io_err("cannot read the ledger", path, &e))?;
-    let n = f
-        .read(&mut head)
-        .map_err(|e| crate::store::io_err("cannot read the ledger", path, &e))?;
-    Ok(n == head.len() && &head == b"SQLite format 3\0")
-}
-
 impl Ledger {
     /// Opens an existing ledger for a command that may write: takes the
     /// shared PKI directory lock first (see [`crate::lock`]). Nothing is
@@ -386,6 +374,14 @@ impl Ledger {
     /// ledger is read as v2, not upgraded).
     pub fn open_read_locked(path: &Path) -> Result<Ledger> {
         Self::open_mode(path, true, false)
+    }
+
+    /// Opens an existing ledger for a long-running process that writes
+    /// now and then (`serve` signing CRLs): kept open, so it holds no
+    /// PKI directory lock; the caller takes [`crate::lock::shared`] of
+    /// the directory around each write, as a command holds it for its run.
+    pub fn open_kept_writer(path: &Path) -> Result<Ledger> {
+        Self::open_mode(path, false, true)
     }
 
     fn open_with(path: &Path, lock: bool) -> Result<Ledger> {
@@ -410,11 +406,14 @@ impl Ledger {
             Ok(m) if !m.is_file() => return Err(not_ledger()),
             Ok(_) => {}
         }
-        // Checked before SQLite sees the file: SQLite would take an empty
-        // file for a new database and write one into it.
-        if !has_sqlite_header(path)? {
-            return Err(not_ledger());
-        }
+        // Whether it is an SQLite file at all is asked of SQLite, never
+        // by reading it through a handle of our own: on Linux closing any
+        // descriptor of a file drops every POSIX lock this process holds
+        // on it, those of SQLite connections still open here (`serve`)
+        // included; another process would then checkpoint and remove the
+        // -wal / -shm under them. An empty or foreign file fails the
+        // version query below (no table, or not a database) before
+        // anything is written: it is refused as not a ledger, unchanged.
         let dir_lock = if lock {
             crate::lock::shared(ledger_dir(path))?
         } else {
@@ -645,6 +644,16 @@ impl Ledger {
                 l.close_leaving_nothing();
                 Err(err)
             }
+            Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error {
+                    code: rusqlite::ErrorCode::NotADatabase,
+                    ..
+                },
+                _,
+            )) => Err(Error::input(format!(
+                "'{}' is not a certsmith ledger",
+                path.display()
+            ))),
             Err(e) => Err(db_err(e)),
         }
     }

@@ -91,15 +91,42 @@ pub fn parse_request(der: &[u8]) -> Option<Request> {
     }
     let mut ids = Vec::with_capacity(tbs.request_list.len());
     for r in tbs.request_list {
+        // No single-request extension is known: a critical one is refused.
+        if r.single_request_extensions
+            .iter()
+            .flatten()
+            .any(|e| e.critical)
+        {
+            return None;
+        }
         let d = r.req_cert.to_der().ok()?;
         ids.push((r.req_cert, d));
     }
-    let nonce = tbs
-        .request_extensions
-        .into_iter()
-        .flatten()
-        .find(|e| e.extn_id == NONCE);
+    let exts = tbs.request_extensions.unwrap_or_default();
+    // RFC 6960 §4.4: a critical extension not understood must not be ignored.
+    if exts.iter().any(|e| e.critical && e.extn_id != NONCE) {
+        return None;
+    }
+    let nonce = exts.into_iter().find(|e| e.extn_id == NONCE);
+    if nonce
+        .as_ref()
+        .is_some_and(|n| !(1..=MAX_NONCE).contains(&nonce_len(n)))
+    {
+        return None;
+    }
     Some(Request { ids, nonce })
+}
+
+/// The longest nonce echoed, in octets: RFC 8954 has responders refuse
+/// longer ones; it expects 1 to 32, and 33 to 128 are echoed too (they cost
+/// a signature as any nonce does, and clients sending them exist).
+pub const MAX_NONCE: usize = 128;
+
+/// The length of a nonce: the OCTET STRING inside extnValue (RFC 8954),
+/// or extnValue itself from a client that sends the octets bare.
+fn nonce_len(n: &Extension) -> usize {
+    let raw = n.extn_value.as_bytes();
+    der::asn1::OctetString::from_der(raw).map_or(raw.len(), |o| o.as_bytes().len())
 }
 
 /// The status of one certificate, as the ledger says.
@@ -121,6 +148,19 @@ pub struct ResponderKey<'a> {
     /// The responder's SubjectPublicKeyInfo (DER).
     pub spki_der: &'a [u8],
     pub cert_der: Option<&'a [u8]>,
+}
+
+/// The responseStatus of a response made here, as logged: `successful`,
+/// or the error status of a [`status_only`] response (its five bytes).
+pub fn status_word(der: &[u8]) -> &'static str {
+    match der {
+        [0x30, 0x03, 0x0a, 0x01, 1] => "malformedRequest",
+        [0x30, 0x03, 0x0a, 0x01, 2] => "internalError",
+        [0x30, 0x03, 0x0a, 0x01, 3] => "tryLater",
+        [0x30, 0x03, 0x0a, 0x01, 5] => "sigRequired",
+        [0x30, 0x03, 0x0a, 0x01, 6] => "unauthorized",
+        _ => "successful",
+    }
 }
 
 /// A response with only a status: malformedRequest, internalError,

@@ -274,3 +274,58 @@ fn bootstrap_gives_each_ca_its_own_urls() {
         "{inter}"
     );
 }
+
+#[test]
+fn an_uppercase_scheme_is_taken_as_http_and_refusals_quote_the_url_as_typed() {
+    let env = Env::new();
+    env.ok(&[
+        "init",
+        "--cn",
+        "Root",
+        "--no-passphrase",
+        "-q",
+        "--crl-url",
+        "HTTP://pki.acme.test/crl/{ca}.crl",
+    ]);
+    env.ok(&["issue", "dev", "-q"]);
+    let text = x509_text(&env.cert_dir("dev").join("cert.pem"));
+    assert!(
+        text.contains("URI:http://pki.acme.test/crl/root.crl"),
+        "{text}"
+    );
+    let before = env.tree_hash();
+    let err = refused(
+        &env,
+        &["ca", "set-urls", "root", "--crl-url", "https://x/{ca}.crl"],
+    );
+    assert!(err.contains("'https://x/{ca}.crl'"), "{err}");
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn a_ca_name_outside_the_unreserved_characters_is_percent_encoded_in_its_urls() {
+    let env = Env::new();
+    hierarchy_with_urls(&env);
+    env.ok(&[
+        "intermediate",
+        "p+q@r",
+        "--cn",
+        "PQR",
+        "--no-passphrase",
+        "-q",
+        "--crl-url",
+        CRL,
+        "--ca-issuers-url",
+        ISSUERS,
+    ]);
+    env.ok(&["issue", "dev", "--ca", "p+q@r", "-q"]);
+    let text = x509_text(&env.cert_dir("dev").join("cert.pem"));
+    assert!(
+        text.contains("URI:http://pki.acme.test/crl/p%2Bq%40r.crl"),
+        "{text}"
+    );
+    assert!(
+        text.contains("URI:http://pki.acme.test/ca/p%2Bq%40r.crt"),
+        "{text}"
+    );
+}

@@ -682,3 +682,412 @@ fn serve_refuses_an_unusable_listen_address() {
         "{err}"
     );
 }
+
+#[test]
+fn ocsp_sees_every_revoke_after_serve_signed_a_crl() {
+    let env = Env::new();
+    let port = free_port();
+    let chain = pki_served_on(&env, port);
+    let served = Served::start(&env, port, &[]);
+    let out = openssl_ocsp(&served, &env, &chain, "device-ok", &[]);
+    assert!(out.contains(": good"), "{out}");
+    // Serving a CRL signs one: the server writes the ledger as `crl` does.
+    let (code, _) = http(served.addr, "GET", "/crl/issuing.crl", b"");
+    assert_eq!(code, 200, "{}", served.log());
+    for name in ["device-ok", "device-stolen"] {
+        env.ok(&["revoke", name, "-q"]);
+        let out = openssl_ocsp(&served, &env, &chain, name, &[]);
+        assert!(
+            out.contains(": revoked"),
+            "{name}: {out}\nserver log:\n{}",
+            served.log()
+        );
+    }
+    // The CRL served afterwards lists both.
+    let (code, der) = http(served.addr, "GET", "/crl/issuing.crl", b"");
+    assert_eq!(code, 200, "{}", served.log());
+    let crl = env.path("served.crl");
+    std::fs::write(&crl, der).unwrap();
+    let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", s(&crl), "-noout", "-text"]);
+    assert!(ok, "{text}");
+    assert_eq!(text.matches("Serial Number:").count(), 2, "{text}");
+}
+
+#[test]
+fn a_ledger_connection_stays_live_when_another_opens_and_closes_in_the_same_process() {
+    use certsmith::ledger::Ledger;
+    let env = Env::new();
+    env.ok(&["init", "--cn", "Root", "--no-passphrase", "-q"]);
+    env.ok(&["issue", "a", "-q"]);
+    env.ok(&["issue", "b", "-q"]);
+    let path = env.pki.join("ledger.db");
+    // A long-lived connection, as `serve` keeps one.
+    let kept = Ledger::open_read(&path).unwrap();
+    assert_eq!(kept.cert_by_name("a").unwrap().unwrap().revoked_at, None);
+    for name in ["a", "b"] {
+        // Another ledger opened and closed in this process meanwhile...
+        drop(Ledger::open_read(&path).unwrap());
+        drop(Ledger::open(&path).unwrap());
+        // ...while another process writes, then closes (and would checkpoint
+        // and remove -wal / -shm if it thought itself alone).
+        env.ok(&["revoke", name, "-q"]);
+        assert!(
+            kept.cert_by_name(name)
+                .unwrap()
+                .unwrap()
+                .revoked_at
+                .is_some(),
+            "the kept connection does not see {name} revoked"
+        );
+    }
+    assert!(env.pki.join("ledger.db-wal").exists());
+}
+
+#[test]
+fn a_crl_file_missing_a_newer_revocation_is_not_served_when_no_new_one_can_be_signed() {
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    env.ok(&["crl", "--ca", "root", "-q"]);
+    env.ok(&["key", "offline", "root", "-q"]);
+    env.ok(&[
+        "revoke",
+        "issuing",
+        "--reason",
+        "ca-compromise",
+        "--yes",
+        "-q",
+    ]);
+    let served = Served::start(&env, port, &[]);
+    let (code, _) = http(served.addr, "GET", "/crl/root.crl", b"");
+    assert_eq!(code, 503, "{}", served.log());
+    served.log_with("misses revocations since; not serving it");
+}
+
+#[test]
+fn slow_bodies_and_idle_connections_do_not_keep_healthz_from_answering() {
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    let served = Served::start(&env, port, &["--max-connections", "8"]);
+    let start = Instant::now();
+    // Every slot taken: eight bodies sent a byte a second, and idle keep-alive connections.
+    let slow: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = served.addr;
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(addr).expect("connect");
+                if i % 2 == 0 {
+                    let head = format!(
+                        "POST /ocsp HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 60000\r\n\r\n"
+                    );
+                    s.write_all(head.as_bytes()).unwrap();
+                    for _ in 0..20 {
+                        if s.write_all(b"0").is_err() {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                } else {
+                    let mut b = [0u8; 1];
+                    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                    let _ = s.read(&mut b);
+                }
+            })
+        })
+        .collect();
+    // Gives the server time to take the eight connections first (without
+    // it /healthz may get a slot: still a pass, only a weaker one).
+    std::thread::sleep(Duration::from_millis(300));
+    // At the limit a new connection is still answered at once (503), never left waiting.
+    let t = Instant::now();
+    let (code, _) = http(served.addr, "GET", "/healthz", b"");
+    assert!(code == 200 || code == 503, "{code}");
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    // And within the request timeout the slow ones are cut off: /healthz is 200 again.
+    let ok_at = loop {
+        let (code, _) = http(served.addr, "GET", "/healthz", b"");
+        if code == 200 {
+            break start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{}",
+            served.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(ok_at < Duration::from_secs(8), "{ok_at:?}");
+    for t in slow {
+        t.join().unwrap();
+    }
+}
+
+/// A nonce-less OCSP request for certificate `name` of the issuing CA, as
+/// x509-ocsp reads it (to be altered by the test).
+fn ocsp_request(env: &Env, name: &str) -> x509_ocsp::OcspRequest {
+    use der::Decode;
+    let req = env.path(&format!("{name}-req.der"));
+    let (ok, out) = openssl(&[
+        "ocsp",
+        "-issuer",
+        s(&issuing(env)),
+        "-cert",
+        s(&cert(env, name)),
+        "-no_nonce",
+        "-reqout",
+        s(&req),
+    ]);
+    assert!(ok, "{out}");
+    x509_ocsp::OcspRequest::from_der(&std::fs::read(&req).unwrap()).unwrap()
+}
+
+/// POSTs `req`: the response status, the status word of each CertID
+/// answered and the response extensions' OIDs and values.
+fn ask(
+    served: &Served,
+    req: &x509_ocsp::OcspRequest,
+) -> (
+    x509_ocsp::OcspResponseStatus,
+    Vec<&'static str>,
+    Vec<Vec<u8>>,
+) {
+    use der::{Decode, Encode};
+    let (code, body) = http(served.addr, "POST", "/ocsp", &req.to_der().unwrap());
+    assert_eq!(code, 200, "{}", served.log());
+    let resp = x509_ocsp::OcspResponse::from_der(&body).unwrap();
+    let Some(bytes) = resp.response_bytes else {
+        return (resp.response_status, Vec::new(), Vec::new());
+    };
+    let basic = x509_ocsp::BasicOcspResponse::from_der(bytes.response.as_bytes()).unwrap();
+    let words = basic
+        .tbs_response_data
+        .responses
+        .iter()
+        .map(|r| match r.cert_status {
+            x509_ocsp::CertStatus::Good(_) => "good",
+            x509_ocsp::CertStatus::Revoked(_) => "revoked",
+            x509_ocsp::CertStatus::Unknown(_) => "unknown",
+        })
+        .collect();
+    let exts = basic
+        .tbs_response_data
+        .response_extensions
+        .unwrap_or_default()
+        .iter()
+        .map(|e| e.extn_value.as_bytes().to_vec())
+        .collect();
+    (resp.response_status, words, exts)
+}
+
+#[test]
+fn a_negative_serial_in_a_certid_is_unknown_never_the_certificate_it_aliases() {
+    use der::Decode;
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    // A certificate whose serial has its top bit set (DER: a leading zero
+    // byte), as one in 512 random 20-byte serials does: set in the ledger.
+    let serial = "9a0102030405060708090a0b0c0d0e0f101112";
+    let db = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
+    db.execute(
+        "UPDATE certificates SET serial = ?1 WHERE name = 'device-ok'",
+        [serial],
+    )
+    .unwrap();
+    drop(db);
+    let served = Served::start(&env, port, &[]);
+    let with_serial = |contents: &[u8]| {
+        let mut req = ocsp_request(&env, "device-ok");
+        let mut tlv = vec![0x02, contents.len() as u8];
+        tlv.extend_from_slice(contents);
+        req.tbs_request.request_list[0].req_cert.serial_number =
+            x509_cert::serial_number::SerialNumber::from_der(&tlv).unwrap();
+        req
+    };
+    let bytes: Vec<u8> = (0..serial.len() / 2)
+        .map(|i| u8::from_str_radix(&serial[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    let positive = [&[0u8][..], &bytes].concat();
+    assert_eq!(ask(&served, &with_serial(&positive)).1, vec!["good"]);
+    // The same bytes without the zero: a negative number, no certificate's serial.
+    assert_eq!(ask(&served, &with_serial(&bytes)).1, vec!["unknown"]);
+}
+
+/// A request extension `oid` with `value` as its extnValue.
+fn extension(oid: &str, critical: bool, value: &[u8]) -> x509_cert::ext::Extension {
+    x509_cert::ext::Extension {
+        extn_id: oid.parse().unwrap(),
+        critical,
+        extn_value: der::asn1::OctetString::new(value).unwrap(),
+    }
+}
+
+/// A nonce extension (RFC 8954: an OCTET STRING of `n` octets).
+fn nonce(n: usize) -> x509_cert::ext::Extension {
+    use der::Encode;
+    let inner = der::asn1::OctetString::new(vec![7u8; n]).unwrap();
+    extension("1.3.6.1.5.5.7.48.1.2", false, &inner.to_der().unwrap())
+}
+
+#[test]
+fn nonces_of_1_to_128_octets_are_echoed_others_and_unknown_critical_extensions_are_malformed() {
+    use x509_ocsp::OcspResponseStatus::{MalformedRequest, Successful};
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    let served = Served::start(&env, port, &[]);
+    let with = |exts: Vec<x509_cert::ext::Extension>| {
+        let mut req = ocsp_request(&env, "device-ok");
+        req.tbs_request.request_extensions = Some(exts);
+        req
+    };
+    for n in [1, 16, 32, 33, 128] {
+        let (status, words, echoed) = ask(&served, &with(vec![nonce(n)]));
+        assert_eq!((status, words), (Successful, vec!["good"]), "{n}");
+        assert_eq!(echoed, vec![nonce(n).extn_value.as_bytes().to_vec()], "{n}");
+    }
+    for n in [0, 129, 40_000] {
+        assert_eq!(
+            ask(&served, &with(vec![nonce(n)])).0,
+            MalformedRequest,
+            "{n}"
+        );
+    }
+    // A critical extension the responder does not know must not be ignored (RFC 6960 §4.4).
+    let unknown = extension("1.2.3.4.5", true, &[0x05, 0x00]);
+    assert_eq!(ask(&served, &with(vec![unknown])).0, MalformedRequest);
+    let mut single = ocsp_request(&env, "device-ok");
+    single.tbs_request.request_list[0].single_request_extensions =
+        Some(vec![extension("1.2.3.4.5", true, &[0x05, 0x00])]);
+    assert_eq!(ask(&served, &single).0, MalformedRequest);
+    // Known or not critical: answered.
+    let known = extension("1.2.3.4.5", false, &[0x05, 0x00]);
+    assert_eq!(ask(&served, &with(vec![known])).1, vec!["good"]);
+}
+
+#[test]
+fn certids_of_several_cas_of_the_pki_in_one_request_are_each_answered() {
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    env.ok(&["revoke", "device-stolen", "-q"]);
+    let served = Served::start(&env, port, &[]);
+    // The issuing CA's own CertID, issued by the root.
+    let of_issuing = env.path("issuing-req.der");
+    let (ok, out) = openssl(&[
+        "ocsp",
+        "-issuer",
+        s(&env.root_pem()),
+        "-cert",
+        s(&issuing(&env)),
+        "-no_nonce",
+        "-reqout",
+        s(&of_issuing),
+    ]);
+    assert!(ok, "{out}");
+    let of_issuing = {
+        use der::Decode;
+        x509_ocsp::OcspRequest::from_der(&std::fs::read(&of_issuing).unwrap()).unwrap()
+    };
+    let mut req = ocsp_request(&env, "device-stolen");
+    req.tbs_request
+        .request_list
+        .push(of_issuing.tbs_request.request_list[0].clone());
+    req.tbs_request
+        .request_list
+        .push(ocsp_request(&env, "device-ok").tbs_request.request_list[0].clone());
+    assert_eq!(ask(&served, &req).1, vec!["revoked", "good", "good"]);
+}
+
+#[test]
+fn a_ca_named_with_reserved_characters_is_served_at_its_percent_encoded_urls() {
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    let crl = format!("http://127.0.0.1:{port}/crl/{{ca}}.crl");
+    let issuers = format!("http://127.0.0.1:{port}/ca/{{ca}}.crt");
+    env.ok(&[
+        "intermediate",
+        "p+q@r",
+        "--cn",
+        "PQR",
+        "--no-passphrase",
+        "-q",
+        "--crl-url",
+        &crl,
+        "--ca-issuers-url",
+        &issuers,
+    ]);
+    let served = Served::start(&env, port, &[]);
+    let (code, _) = http(served.addr, "GET", "/crl/p%2Bq%40r.crl", b"");
+    assert_eq!(code, 200, "{}", served.log());
+    let (code, der) = http(served.addr, "GET", "/ca/p%2Bq%40r.crt", b"");
+    assert_eq!(code, 200, "{}", served.log());
+    let on_disk = openssl_der(
+        "x509",
+        &env.pki.join("cas/p+q@r/ca.pem"),
+        &env.path("pqr.der"),
+    );
+    assert_eq!(der, on_disk);
+}
+
+#[test]
+fn each_ocsp_request_is_logged_with_its_ocsp_response_status() {
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    let served = Served::start(&env, port, &[]);
+    let (code, _) = http(served.addr, "POST", "/ocsp", b"garbage");
+    assert_eq!(code, 200);
+    served.log_with("POST /ocsp 200 5");
+    served.log_with("ocsp=malformedRequest");
+    let req = ocsp_request(&env, "device-ok");
+    assert_eq!(ask(&served, &req).1, vec!["good"]);
+    served.log_with("ocsp=successful");
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    let mut served = Served::start(&env, port, &[]);
+    let body = b"garbage, answered malformedRequest";
+    let mut s = TcpStream::connect(served.addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let head = format!(
+        "POST /ocsp HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(&body[..5]).unwrap();
+    // Gives the server time to read the head: the request is in flight.
+    std::thread::sleep(Duration::from_millis(200));
+    let pid = served.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::thread::sleep(Duration::from_millis(200));
+    s.write_all(&body[5..])
+        .expect("the server still reads the body");
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let text = String::from_utf8_lossy(&resp).to_string();
+    assert!(
+        text.starts_with("HTTP/1.1 200"),
+        "{text:?}\n{}",
+        served.log()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let code = loop {
+        if let Some(st) = served.child.try_wait().unwrap() {
+            break st.code();
+        }
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(code, Some(0), "{}", served.log());
+}

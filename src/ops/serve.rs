@@ -58,7 +58,9 @@ pub fn serve(
         cas.push(Authority::new(pki, &ledger, &name, signer)?);
     }
     drop(ledger);
+    // Opened once each and kept: one to read statuses, one to record the CRLs it signs.
     let view = Ledger::open_read(&pki.ledger_path())?;
-    let server = crate::serve::Server::new(pki.clone(), cas, view, req.sign_with_ca);
+    let writer = Ledger::open_kept_writer(&pki.ledger_path())?;
+    let server = crate::serve::Server::new(pki.clone(), cas, view, writer, req.sign_with_ca);
     crate::serve::run(server, addr, req.max_connections, |a| ready(a, &notes))
 }

@@ -14,10 +14,10 @@ use base64::Engine;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 use x509_ocsp::OcspResponseStatus;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, shown};
 use crate::ledger::Ledger;
 use crate::ocsp::{self, Status};
 use crate::pki::Pki;
@@ -44,6 +44,8 @@ struct LedgerView {
 struct Cached {
     der: Bytes,
     fresh_until: i64,
+    /// The ledger `data_version` its statuses were read at.
+    version: i64,
 }
 
 /// Everything a request needs.
@@ -51,6 +53,8 @@ pub struct Server {
     pki: Pki,
     cas: Vec<Authority>,
     view: Mutex<LedgerView>,
+    /// The connection that records the CRLs `serve` signs, opened once.
+    writer: Mutex<Ledger>,
     cache: RwLock<HashMap<Vec<u8>, Cached>>,
     sign_with_ca: bool,
 }
@@ -65,7 +69,13 @@ fn db_err(e: rusqlite::Error) -> Error {
 
 impl Server {
     /// A server over `cas`, reading statuses through `ledger` (a read connection).
-    pub fn new(pki: Pki, cas: Vec<Authority>, ledger: Ledger, sign_with_ca: bool) -> Server {
+    pub fn new(
+        pki: Pki,
+        cas: Vec<Authority>,
+        ledger: Ledger,
+        writer: Ledger,
+        sign_with_ca: bool,
+    ) -> Server {
         Server {
             pki,
             cas,
@@ -73,6 +83,7 @@ impl Server {
                 ledger,
                 version: -1,
             }),
+            writer: Mutex::new(writer),
             cache: RwLock::new(HashMap::new()),
             sign_with_ca,
         }
@@ -86,6 +97,14 @@ impl Server {
     /// whether another connection committed since the last look: then the
     /// cached responses are dropped.
     fn with_ledger<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
+        self.with_ledger_at(|conn, _| f(conn))
+    }
+
+    /// [`Self::with_ledger`], telling `f` the `data_version` it reads at.
+    fn with_ledger_at<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Connection, i64) -> Result<T>,
+    ) -> Result<T> {
         let mut v = lock(&self.view);
         let conn = v.ledger.connection();
         let version: i64 = conn
@@ -99,7 +118,7 @@ impl Server {
                 .clear();
             v.version = version;
         }
-        f(v.ledger.connection())
+        f(v.ledger.connection(), version)
     }
 
     /// Answers one DER OCSP request.
@@ -119,26 +138,29 @@ impl Server {
     fn answer(&self, req: &ocsp::Request) -> Result<Vec<u8>> {
         let now = crate::clock::now()?;
         let cache_key = (req.nonce.is_none() && req.ids.len() == 1).then(|| req.ids[0].1.clone());
-        let looked_up = self.with_ledger(|conn| {
+        let mut seen = -1;
+        let looked_up = self.with_ledger_at(|conn, version| {
+            seen = version;
             if let Some(k) = &cache_key
                 && let Some(c) = self
                     .cache
                     .read()
                     .unwrap_or_else(|p| p.into_inner())
                     .get(k)
-                    .filter(|c| now.unix_timestamp() < c.fresh_until)
+                    .filter(|c| now.unix_timestamp() < c.fresh_until && c.version == version)
             {
                 return Ok(Err(c.der.to_vec()));
             }
-            // One CA answers the whole request: the one the first CertID names.
+            // The CA the first CertID names signs the response (through its responder).
             let Some(ca) = self.cas.iter().find(|a| a.ids.matches(&req.ids[0].0)) else {
                 return Ok(Ok(None));
             };
             let mut answers = Vec::with_capacity(req.ids.len());
+            // Each CertID answered by the CA of this PKI it names; other issuers: unknown.
             for (id, _) in &req.ids {
-                let status = match ca.ids.matches(id) {
-                    true => status_of(conn, &ca.name, id.serial_number.as_bytes())?,
-                    false => Status::Unknown,
+                let status = match self.cas.iter().find(|a| a.ids.matches(id)) {
+                    Some(owner) => status_of(conn, &owner.name, id.serial_number.as_bytes())?,
+                    None => Status::Unknown,
                 };
                 answers.push((id.clone(), status));
             }
@@ -154,11 +176,15 @@ impl Server {
         let (der, renewed) = ca.with_responder(self.sign_with_ca, now, |key| {
             ocsp::respond(&answers, req.nonce.as_ref(), key, now, next)
         })?;
+        // A response signed over statuses read before another connection
+        // committed (a revoke) is never cached: the view lock is taken
+        // first, as `with_ledger_at` takes it, so no clear runs in between.
+        let view = lock(&self.view);
         let mut cache = self.cache.write().unwrap_or_else(|p| p.into_inner());
         if renewed {
             cache.clear();
         }
-        if let Some(k) = cache_key {
+        if let Some(k) = cache_key.filter(|_| view.version == seen) {
             if cache.len() >= OCSP_CACHE_MAX {
                 cache.clear();
             }
@@ -167,15 +193,20 @@ impl Server {
                 Cached {
                     der: Bytes::from(der.clone()),
                     fresh_until: (next - OCSP_REFRESH_BEFORE).unix_timestamp(),
+                    version: seen,
                 },
             );
         }
         Ok(der)
     }
 
-    /// The CRL of CA `name` (none for a CA made with `--no-crl`): signed again through `certsmith crl`'s code
-    /// when its revocations changed or it is half way to its nextUpdate;
-    /// the last CRL file when the CA's key is not open.
+    /// The CRL of CA `name` (none for a CA made with `--no-crl`): what
+    /// [`crate::crl::current`] says, the one rule `serve` shares with
+    /// `crl` (signed again and written when due or when its revocations
+    /// changed). Kept in memory until the CA's revocations change or it
+    /// may be due; the last CRL file when the key is not open or signing
+    /// fails, unless the ledger holds revocations newer than that file:
+    /// then an error (503), never a CRL known to be missing revocations.
     pub fn crl(&self, name: &str) -> Option<Result<Arc<Vec<u8>>>> {
         let ca = self.authority(name).filter(|a| a.publishes_crl)?;
         Some(self.crl_of(ca))
@@ -183,7 +214,7 @@ impl Server {
 
     fn crl_of(&self, ca: &Authority) -> Result<Arc<Vec<u8>>> {
         let now = crate::clock::now()?.unix_timestamp();
-        let revocations = self.with_ledger(|conn| {
+        let revocations: (i64, i64) = self.with_ledger(|conn| {
             conn.prepare_cached(
                 "SELECT count(*), coalesce(max(revoked_at), 0) FROM certificates
                  WHERE issuer = ?1 AND revoked_at IS NOT NULL",
@@ -200,49 +231,49 @@ impl Server {
         }
         let fresh = match ca.signer() {
             Some(signer) => (|| {
-                let mut ledger = self.pki.open_ledger()?;
-                // None: the CA's own CRL length (`ca set-crl`), as `certsmith crl` uses.
-                let written = crate::crl::write(&self.pki, &mut ledger, &signer, None, true)?;
-                let der =
-                    std::fs::read(self.pki.ca_dir(&ca.name).join("crl.der")).map_err(|e| {
-                        crate::store::io_err(
-                            "cannot read the CRL just written",
-                            &self.pki.ca_dir(&ca.name),
-                            &e,
-                        )
-                    })?;
-                let at = |t: &str| {
-                    OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                        .map(|t| t.unix_timestamp())
-                        .unwrap_or(now)
-                };
-                let (this, next) = (at(&written.this_update), at(&written.next_update));
-                Ok::<_, Error>((der, this + (next - this) / 2))
+                let _dir = crate::lock::shared(&self.pki.root)?;
+                let mut writer = lock(&self.writer);
+                crate::crl::current(&self.pki, &mut writer, &signer).map(|c| c.der)
             })(),
             None => Err(Error::failed(format!(
                 "the key of CA '{}' is not open",
-                ca.name
+                shown(&ca.name)
             ))),
         };
-        let (der, refresh_at) = match fresh {
-            Ok(f) => f,
+        let (der, info) = match fresh {
+            Ok(der) => {
+                let info = crate::crl::CrlInfo::from_der(&der, "the CRL just written")?;
+                (der, info)
+            }
             Err(e) => {
+                let on_disk = crate::crl::read_file(&self.pki.crl_path(&ca.name))?;
+                let info = on_disk.into_iter().next().ok_or_else(|| {
+                    Error::failed(format!("CA '{}' has no CRL file", shown(&ca.name)))
+                })?;
+                if self.misses_revocations(ca, &info)? {
+                    return Err(Error::failed(format!(
+                        "cannot sign a new CRL of CA '{}' ({e}) and its last CRL file misses revocations since; not serving it",
+                        shown(&ca.name)
+                    )));
+                }
                 crate::error::diagnostic(
                     "certsmith: serve: ",
                     &format!(
                         "cannot sign a new CRL of CA '{}' ({e}); serving its last CRL file",
-                        ca.name
+                        shown(&ca.name)
                     ),
                 );
-                let on_disk = crate::crl::read_file(&self.pki.crl_path(&ca.name))?;
-                let first = on_disk
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| Error::failed(format!("CA '{}' has no CRL file", ca.name)))?;
-                // Looked at again in a minute: a `certsmith crl` run meanwhile is picked up.
-                (first.der, now + 60)
+                (info.der.clone(), info)
             }
         };
+        // Looked at again when it may be due, and at least hourly (grace periods end).
+        let refresh_at = match info.next_update {
+            Some(next) => (next - crate::crl::due_window(info.this_update, next))
+                .unix_timestamp()
+                .min(now + 3600),
+            None => now + 3600,
+        }
+        .max(now + 60);
         let der = Arc::new(der);
         *served = Some(ServedCrl {
             der: der.clone(),
@@ -250,6 +281,30 @@ impl Server {
             refresh_at,
         });
         Ok(der)
+    }
+
+    /// Whether CRL `info` of `ca` leaves off a certificate revoked at or
+    /// after its thisUpdate.
+    fn misses_revocations(&self, ca: &Authority, info: &crate::crl::CrlInfo) -> Result<bool> {
+        let since: Vec<String> = self.with_ledger(|conn| {
+            conn.prepare_cached(
+                "SELECT serial FROM certificates WHERE issuer = ?1 AND revoked_at >= ?2",
+            )
+            .and_then(|mut s| {
+                s.query_map(
+                    rusqlite::params![ca.name, info.this_update.unix_timestamp()],
+                    |r| r.get(0),
+                )?
+                .collect()
+            })
+            .map_err(db_err)
+        })?;
+        Ok(since.iter().any(|serial| {
+            !info
+                .entries
+                .iter()
+                .any(|e| crate::serial::to_hex(&e.serial) == *serial)
+        }))
     }
 
     /// Routes one request: method, path and body to status, content type and body.
@@ -281,8 +336,14 @@ impl Server {
                 (StatusCode::OK, OCSP_TYPE, Bytes::from(answer))
             }
             (&Method::GET, p) => {
-                if let Some(name) = p.strip_prefix("/ca/").and_then(|n| n.strip_suffix(".crt")) {
-                    return match self.authority(name) {
+                // CA names are percent-encoded in the URLs (see `ca_urls::percent_encode`).
+                let named = |prefix: &str, suffix: &str| {
+                    p.strip_prefix(prefix)
+                        .and_then(|n| n.strip_suffix(suffix))
+                        .and_then(percent_decode)
+                };
+                if let Some(name) = named("/ca/", ".crt") {
+                    return match self.authority(&name) {
                         Some(a) => (
                             StatusCode::OK,
                             "application/pkix-cert",
@@ -291,8 +352,8 @@ impl Server {
                         None => not_found,
                     };
                 }
-                if let Some(name) = p.strip_prefix("/crl/").and_then(|n| n.strip_suffix(".crl")) {
-                    return match self.crl(name) {
+                if let Some(name) = named("/crl/", ".crl") {
+                    return match self.crl(&name) {
                         Some(Ok(der)) => (
                             StatusCode::OK,
                             "application/pkix-crl",
@@ -338,6 +399,11 @@ fn percent_decode(s: &str) -> Option<String> {
 
 /// The status of serial `serial` (DER INTEGER contents) issued by `ca`.
 fn status_of(conn: &rusqlite::Connection, ca: &str, serial: &[u8]) -> Result<Status> {
+    // DER INTEGER contents with the top bit set are a negative number: no
+    // certificate's serial, though the same bytes after a zero may be one.
+    if serial.first().is_none_or(|b| b & 0x80 != 0) {
+        return Ok(Status::Unknown);
+    }
     let hex = crate::serial::to_hex(crate::serial::normalize(serial));
     let row = conn
         .prepare_cached(
@@ -397,14 +463,12 @@ async fn listen(
         .map_err(|e| Error::failed(format!("cannot listen on '{addr}': {e}")))?;
     let sig = |k| signal(k).map_err(|e| Error::failed(format!("cannot handle signals: {e}")));
     let (mut term, mut int) = (sig(SignalKind::terminate())?, sig(SignalKind::interrupt())?);
-    let slots = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+    let max = max_connections.clamp(1, tokio::sync::Semaphore::MAX_PERMITS) as u32;
+    let slots = Arc::new(tokio::sync::Semaphore::new(max as usize));
+    // Told when serve stops: each connection finishes its request, then closes.
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     ready(bound);
     loop {
-        let permit = tokio::select! {
-            p = slots.clone().acquire_owned() => p.map_err(|e| Error::failed(e.to_string()))?,
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-        };
         let (stream, peer) = tokio::select! {
             a = listener.accept() => match a {
                 Ok(a) => a,
@@ -417,19 +481,77 @@ async fn listen(
             _ = int.recv() => break,
         };
         let _ = stream.set_nodelay(true);
+        // At the limit a connection is still accepted, answered 503 and closed:
+        // clients learn it at once instead of waiting in the backlog.
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tokio::spawn(busy(stream, peer));
+            continue;
+        };
         let server = server.clone();
+        let mut stopping = stopping.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| handle(server.clone(), peer, req));
-            let _ = hyper::server::conn::http1::Builder::new()
+            // The header timer also runs while a kept-alive connection is idle.
+            let conn = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(10))
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
-                .await;
+                .header_read_timeout(REQUEST_TIMEOUT)
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), svc);
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = stopping.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.await;
+                }
+            }
             drop(permit);
         });
     }
+    // In-flight requests finish (each within the request timeout), then it exits.
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, slots.acquire_many(max)).await;
     crate::error::diagnostic("certsmith: serve: ", "stopped");
     Ok(())
+}
+
+/// How long serve waits for requests in flight once told to stop.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// How long a request may take to arrive, its head and its body each; also
+/// how long a kept-alive connection may stay idle.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Answers 503 to the request of a connection accepted past the limit and
+/// closes it; the request head must arrive within a second.
+async fn busy(stream: tokio::net::TcpStream, peer: SocketAddr) {
+    let svc = hyper::service::service_fn(move |req: Request<Incoming>| async move {
+        crate::error::diagnostic(
+            "",
+            &format!(
+                "{peer} {} {} 503 (connection limit)",
+                req.method(),
+                shown_path(req.uri().path())
+            ),
+        );
+        let mut resp = Response::new(Full::new(Bytes::from_static(b"too many connections\n")));
+        *resp.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        resp.headers_mut().insert(
+            hyper::header::CONNECTION,
+            hyper::header::HeaderValue::from_static("close"),
+        );
+        Ok::<_, std::convert::Infallible>(resp)
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(1))
+        .keep_alive(false)
+        .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+        .await;
+}
+
+/// A request path as logged: its first 96 characters.
+fn shown_path(path: &str) -> String {
+    path.chars().take(96).collect()
 }
 
 async fn handle(
@@ -440,8 +562,14 @@ async fn handle(
     let start = Instant::now();
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
-    let (status, ctype, bytes) = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(b) => {
+    let collected = tokio::time::timeout(REQUEST_TIMEOUT, Limited::new(body, MAX_BODY).collect());
+    let (status, ctype, bytes) = match collected.await {
+        Err(_) => (
+            StatusCode::REQUEST_TIMEOUT,
+            "text/plain",
+            Bytes::from_static(b"request body too slow\n"),
+        ),
+        Ok(Ok(b)) => {
             let body = b.to_bytes();
             let s = server.clone();
             let method = parts.method.clone();
@@ -453,17 +581,22 @@ async fn handle(
                 s.route(&method, &p, &body)
             }
         }
-        Err(_) => (
+        Ok(Err(_)) => (
             StatusCode::PAYLOAD_TOO_LARGE,
             "text/plain",
             Bytes::from_static(b"request body too large\n"),
         ),
     };
-    let shown: String = path.chars().take(96).collect();
+    let shown = shown_path(&path);
+    // OCSP errors are HTTP 200: the OCSP status is logged too, so they can be counted.
+    let ocsp = match ctype {
+        OCSP_TYPE => format!(" ocsp={}", ocsp::status_word(&bytes)),
+        _ => String::new(),
+    };
     crate::error::diagnostic(
         "",
         &format!(
-            "{peer} {} {shown} {} {} {}us",
+            "{peer} {} {shown} {} {} {}us{ocsp}",
             parts.method,
             status.as_u16(),
             bytes.len(),
