@@ -1159,3 +1159,45 @@ fn names_equal_ignoring_case_in_one_batch_are_refused_naming_both() {
     );
     assert_eq!(env.tree_hash(), hash);
 }
+
+#[test]
+fn doctor_repair_leaves_rows_of_a_missing_archive_pending_until_it_is_back_or_declared_lost() {
+    let env = Env::new();
+    let (tar, before) = killed_archive_batch(&env, "batch-written@3");
+    let pending = before.values().filter(|(_, st)| st == "pending").count();
+    assert!(pending >= 50, "{pending}");
+    // The first open after the crash lets SQLite fold the dead process's WAL in.
+    let _ = env.run(&["list"]);
+    let moved = env.path("moved.tar");
+    std::fs::rename(&tar, &moved).unwrap();
+    let r = env.run(&["doctor", "--repair"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "archive '{}' not found (or unreadable)",
+            tar.display()
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("--archive-lost"), "{}", r.stderr);
+    assert!(!r.stdout.contains("revoked it"), "{}", r.stdout);
+    // Other leftovers of the crash may be repaired; the rows are untouched.
+    assert_eq!(ledger_rows(&env), before);
+    // Put back, the archive settles the rows: those complete in it become active.
+    std::fs::rename(&moved, &tar).unwrap();
+    let report = env.ok(&["doctor", "--repair"]);
+    assert!(report.contains("marked it active"), "{report}");
+    assert!(revoked_serials(&env).len() < pending, "{report}");
+}
+
+#[test]
+fn doctor_repair_archive_lost_revokes_the_rows_of_a_missing_archive() {
+    let env = Env::new();
+    let (tar, before) = killed_archive_batch(&env, "batch-written@3");
+    let pending = before.values().filter(|(_, st)| st == "pending").count();
+    std::fs::remove_file(&tar).unwrap();
+    let report = env.ok(&["doctor", "--repair", "--archive-lost"]);
+    assert!(report.contains("revoked it"), "{report}");
+    assert_eq!(revoked_serials(&env).len(), pending, "{report}");
+}

@@ -120,8 +120,11 @@ pub fn reconcile(
 /// and the archives already flushed by this run.
 #[derive(Default)]
 struct Archives {
-    read:
-        std::collections::HashMap<PathBuf, std::collections::HashMap<String, crate::archive::Held>>,
+    /// `None` when the archive is missing or unreadable.
+    read: std::collections::HashMap<
+        PathBuf,
+        Option<std::collections::HashMap<String, crate::archive::Held>>,
+    >,
     flushed: std::collections::HashSet<PathBuf>,
 }
 
@@ -148,16 +151,37 @@ fn settle_archived(
         None => "the archive written to stdout".to_string(),
     };
     let held = match &path {
-        Some(p) if p.is_file() => {
+        Some(p) => {
             if !archives.read.contains_key(p) {
-                let devices = crate::archive::held_devices(p)?;
+                // Missing or unreadable is not "incomplete": the archive may
+                // only have moved, and a revocation cannot be taken back.
+                let devices = p
+                    .is_file()
+                    .then(|| crate::archive::held_devices(p).ok())
+                    .flatten();
                 archives.read.insert(p.clone(), devices);
             }
-            archives.read[p]
-                .get(&rec.name)
-                .is_some_and(|h| h.complete(&rec.fingerprint, rec.has_key))
+            match &archives.read[p] {
+                Some(devices) => devices
+                    .get(&rec.name)
+                    .is_some_and(|h| h.complete(&rec.fingerprint, rec.has_key)),
+                None if opts.archive_lost => false,
+                None => {
+                    report.problem_fixed_by(
+                        "pending",
+                        None,
+                        format!(
+                            "{what}: {shown_archive} not found (or unreadable); the row stays pending (an interrupted batch signed it for that archive)"
+                        ),
+                        super::Fixer::Manual(format!(
+                            "put {shown_archive} back at that path, or run `certsmith doctor --repair --archive-lost` to revoke its pending certificates"
+                        )),
+                    );
+                    return Ok(());
+                }
+            }
         }
-        _ => false,
+        None => false,
     };
     if held {
         report.problem(
