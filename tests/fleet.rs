@@ -1201,3 +1201,62 @@ fn doctor_repair_archive_lost_revokes_the_rows_of_a_missing_archive() {
     assert!(report.contains("revoked it"), "{report}");
     assert_eq!(revoked_serials(&env).len(), pending, "{report}");
 }
+
+#[test]
+fn doctor_skips_a_huge_archive_entry_by_its_size_without_reading_it_into_memory() {
+    let env = Env::new();
+    let (tar, _) = killed_archive_batch(&env, "batch-written@3");
+    // A 2 GiB entry appended (sparse: only its header is on disk).
+    let end = std::fs::metadata(&tar).unwrap().len();
+    assert_eq!(end % 512, 0, "the chunk boundary is an entry boundary");
+    let mut h = tar::Header::new_gnu();
+    h.set_path("zz/big.bin").unwrap();
+    h.set_size(2 << 30);
+    h.set_mode(0o600);
+    h.set_cksum();
+    let f = std::fs::OpenOptions::new().append(true).open(&tar).unwrap();
+    use std::io::Write;
+    (&f).write_all(h.as_bytes()).unwrap();
+    f.set_len(end + 512 + (2 << 30)).unwrap();
+    drop(f);
+    if !strace_available() {
+        return;
+    }
+    // The bytes doctor reads, under a 1 GiB address-space limit.
+    let trace = env.path("reads.txt");
+    let c = env.command(&["doctor", "--repair"]);
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg("ulimit -v 1048576 && exec strace -f -qq -e trace=read -o \"$TRACE\" \"$0\" \"$@\"")
+        .arg(c.get_program())
+        .args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    if let Some(d) = c.get_current_dir() {
+        sh.current_dir(d);
+    }
+    let out = sh.env("TRACE", &trace).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The entry closes the last device before it: every device of the chunk is active.
+    assert_eq!(report.matches("marked it active").count(), 50, "{report}");
+    let read: u64 = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.rsplit_once("= ")?.1.trim().parse::<u64>().ok())
+        .sum();
+    let archive_data = end;
+    assert!(
+        read < archive_data + (16 << 20),
+        "read {read} bytes of a {archive_data}-byte archive and a 2 GiB entry"
+    );
+}
