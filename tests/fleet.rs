@@ -1260,3 +1260,39 @@ fn doctor_skips_a_huge_archive_entry_by_its_size_without_reading_it_into_memory(
         "read {read} bytes of a {archive_data}-byte archive and a 2 GiB entry"
     );
 }
+
+#[test]
+fn certificates_doctor_revoked_from_an_archive_batch_are_listed_and_counted_as_revoked_like_the_crl()
+ {
+    let env = Env::new();
+    let (tar, _) = killed_archive_batch(&env, "archive-appended@120");
+    std::fs::remove_file(&tar).unwrap();
+    env.ok(&["doctor", "--repair", "--archive-lost"]);
+    env.ok(&["crl"]);
+    let on_crl = crl_serials(&env);
+    let revoked = revoked_serials(&env);
+    assert!(!revoked.is_empty());
+    assert_eq!(revoked.len(), on_crl.len());
+    let listed = env.json(&["list", "--revoked"]);
+    let listed = listed["certificates"].as_array().unwrap();
+    assert_eq!(listed.len(), revoked.len(), "{listed:?}");
+    let status = env.json(&["status"]);
+    let counted: u64 = status["cas"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|ca| {
+            fn sum(n: &serde_json::Value) -> u64 {
+                n["revoked"].as_u64().unwrap_or(0)
+                    + n["children"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(sum)
+                        .sum::<u64>()
+            }
+            sum(ca)
+        })
+        .sum();
+    assert_eq!(counted, revoked.len() as u64, "{status}");
+}
