@@ -1296,3 +1296,19 @@ fn certificates_doctor_revoked_from_an_archive_batch_are_listed_and_counted_as_r
         .sum();
     assert_eq!(counted, revoked.len() as u64, "{status}");
 }
+
+#[test]
+fn a_bad_csr_in_a_csr_dir_is_named_once_in_its_message() {
+    let env = Env::new();
+    env.hierarchy();
+    let two = env.path("cd2");
+    std::fs::create_dir_all(&two).unwrap();
+    let csr = two.join("two.csr");
+    openssl_p256_csr(&env.path("k3.pem"), &csr, "/CN=one/CN=one");
+    let hash = env.tree_hash();
+    let err = env.fails(2, &["batch", "--csr-dir", s(&two)]);
+    let named = format!("CSR '{}'", csr.display());
+    assert!(err.contains("appears more than once"), "{err}");
+    assert_eq!(err.matches(&named).count(), 1, "{err}");
+    assert_eq!(env.tree_hash(), hash);
+}
