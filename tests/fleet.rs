@@ -1198,8 +1198,14 @@ fn doctor_repair_archive_lost_revokes_the_rows_of_a_missing_archive() {
     let pending = before.values().filter(|(_, st)| st == "pending").count();
     std::fs::remove_file(&tar).unwrap();
     let report = env.ok(&["doctor", "--repair", "--archive-lost"]);
-    assert!(report.contains("revoked it"), "{report}");
+    assert!(report.contains("revoked it (key-compromise)"), "{report}");
     assert_eq!(revoked_serials(&env).len(), pending, "{report}");
+    // The lost archive held the devices' private keys: the CRL says so.
+    env.ok(&["crl"]);
+    let crl = env.pki.join("cas").join("issuing").join("crl.pem");
+    let (ok, text) = openssl(&["crl", "-noout", "-text", "-in", s(&crl)]);
+    assert!(ok, "{text}");
+    assert_eq!(text.matches("Key Compromise").count(), pending, "{text}");
 }
 
 #[test]

@@ -217,23 +217,33 @@ fn settle_archived(
         ),
     );
     if opts.repair {
+        let reason = archive_revocation(rec.has_key);
         ledger
             .conn()
             .execute(
                 "UPDATE certificates SET state = 'superseded', revoked_at = ?1, revocation_reason = ?2
                  WHERE id = ?3 AND state = 'pending'",
-                rusqlite::params![opts.now.unix_timestamp(), ARCHIVE_REVOCATION, rec.id],
+                rusqlite::params![opts.now.unix_timestamp(), reason, rec.id],
             )
             .map_err(db_err)?;
         report.repaired(format!(
-            "revoked it ({ARCHIVE_REVOCATION}) so the next CRL lists it; a rerun with --skip-existing issues the name again"
+            "revoked it ({reason}) so the next CRL lists it; a rerun with --skip-existing issues the name again"
         ));
     }
     Ok(())
 }
 
-/// Why `doctor --repair` revokes a certificate an archive does not hold completely.
-const ARCHIVE_REVOCATION: &str = "cessation-of-operation";
+/// Why `doctor --repair` revokes a certificate an archive does not hold
+/// completely (or a lost archive held): the archive held the device's
+/// private key, out of certsmith's hands, so key-compromise; a device
+/// without one (a CSR's or a PKCS#12's key is not in a key.pem) ceases.
+fn archive_revocation(has_key: bool) -> &'static str {
+    if has_key {
+        "key-compromise"
+    } else {
+        "cessation-of-operation"
+    }
+}
 
 /// Puts back the files an interrupted `--force` re-issue had moved aside
 /// (`<file>.old-<serial of the record it replaced>`): such a backup can only
