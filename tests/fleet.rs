@@ -1232,6 +1232,8 @@ fn doctor_skips_a_huge_archive_entry_by_its_size_without_reading_it_into_memory(
     let trace = env.path("reads.txt");
     let c = env.command(&["doctor", "--repair"]);
     let mut sh = std::process::Command::new("sh");
+    // The certsmith command's own environment is copied over below.
+    clean_env(&mut sh);
     sh.arg("-c")
         .arg("ulimit -v 1048576 && exec strace -f -qq -e trace=read -o \"$TRACE\" \"$0\" \"$@\"")
         .arg(c.get_program())
