@@ -326,7 +326,8 @@ pub fn held_devices(path: &Path) -> Result<std::collections::HashMap<String, Hel
     let ended = ends_with_marker(&f, len);
     let mut tar = tar::Archive::new(std::io::BufReader::new(f));
     let mut found: std::collections::HashMap<String, Held> = std::collections::HashMap::new();
-    let Ok(entries) = tar.entries() else {
+    // Entries are skipped by seeking: only a cert.pem is read into memory.
+    let Ok(entries) = tar.entries_with_seek() else {
         return Ok(found);
     };
     let mut last: Option<String> = None;
@@ -341,13 +342,24 @@ pub fn held_devices(path: &Path) -> Result<std::collections::HashMap<String, Hel
             break;
         };
         let size = e.header().size().unwrap_or(u64::MAX);
-        let mut bytes = Vec::new();
-        let whole = e.read_to_end(&mut bytes).is_ok() && bytes.len() as u64 == size;
+        // Whole when its data ends within the file (a cut-off entry does not).
+        let whole = e
+            .raw_file_position()
+            .checked_add(size)
+            .is_some_and(|end| end <= len);
         if !whole {
             clean_end = false;
             break;
         }
         let (device, file) = p.split_once('/').unwrap_or((&p, ""));
+        let mut bytes = Vec::new();
+        if file == crate::layout::CERT && size <= HELD_CERT_CAP {
+            let read = (&mut e).take(HELD_CERT_CAP).read_to_end(&mut bytes);
+            if read.is_err() || bytes.len() as u64 != size {
+                clean_end = false;
+                break;
+            }
+        }
         if let Some(prev) = last.as_ref().filter(|n| *n != device)
             && let Some(h) = found.get_mut(prev)
         {
@@ -374,6 +386,10 @@ pub fn held_devices(path: &Path) -> Result<std::collections::HashMap<String, Hel
     }
     Ok(found)
 }
+
+/// The largest `cert.pem` entry `held_devices` reads; a larger one is
+/// not taken for a certificate.
+const HELD_CERT_CAP: u64 = 64 * 1024;
 
 /// Whether the file ends with tar's end marker (two zero blocks).
 fn ends_with_marker(f: &File, len: u64) -> bool {

@@ -309,8 +309,13 @@ impl Plan<'_> {
         let bad = |c: &mut Checked, line: u64, reason: String| {
             c.bad += 1;
             if c.errors.len() < MAX_REPORTED {
-                c.errors
-                    .push(format!("{}: {reason}", manifest.row_label(line)));
+                // A reason that already names the row (a CSR file) is not prefixed again.
+                let label = manifest.row_label(line);
+                c.errors.push(if reason.contains(&label) {
+                    reason
+                } else {
+                    format!("{label}: {reason}")
+                });
                 c.bad_lines.push(line);
             }
         };

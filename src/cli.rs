@@ -477,6 +477,9 @@ pub struct DoctorArgs {
     /// Fix what can be fixed safely (permissions, interrupted writes, temporary files)
     #[arg(long)]
     pub repair: bool,
+    /// With --repair: revoke the pending certificates of an interrupted `batch --archive` whose archive is gone
+    #[arg(long, requires = "repair")]
+    pub archive_lost: bool,
     /// Read the user PIN of PKCS#11 tokens holding CA keys from FILE, to check their keys; also $CERTSMITH_PKCS11_PIN
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub pin_file: Option<PathBuf>,

@@ -15,10 +15,27 @@ const KEY: &str = "no-sync";
 /// PKI with an encrypted or token-held CA key, and records that the PKI was
 /// written without durability (once; the first time is kept).
 pub fn skip_syncs(ledger: &mut Ledger, now: time::OffsetDateTime) -> Result<()> {
-    refuse_for_real_ca(ledger)?;
-    if made_without_durability(ledger)?.is_none() {
-        ledger.set_setting(SCOPE, KEY, Some(&crate::clock::rfc3339(now)))?;
-    }
+    // Check and record in one IMMEDIATE transaction: no CA reservation (an
+    // encrypted or token-held key) can commit between the two.
+    let db = crate::ledger::db_err;
+    ledger
+        .connection()
+        .execute_batch("BEGIN IMMEDIATE")
+        .map_err(db)?;
+    let checked = refuse_for_real_ca(ledger).and_then(|()| {
+        if made_without_durability(ledger)?.is_none() {
+            ledger.set_setting(SCOPE, KEY, Some(&crate::clock::rfc3339(now)))?;
+        }
+        Ok(())
+    });
+    let end = if checked.is_ok() {
+        "COMMIT"
+    } else {
+        "ROLLBACK"
+    };
+    let ended = ledger.connection().execute_batch(end).map_err(db);
+    checked?;
+    ended?;
     crate::store::skip_syncs();
     apply(ledger)
 }

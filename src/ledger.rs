@@ -188,6 +188,7 @@ pub struct ListFilter {
     pub issuer: Option<String>,
     /// Only certificates (not revoked) whose notAfter is before this unix time.
     pub expiring_before: Option<i64>,
+    /// Only revoked certificates, superseded ones included (as on the CRL).
     pub revoked_only: bool,
     pub include_superseded: bool,
     pub include_cas: bool,
@@ -1008,7 +1009,9 @@ impl Ledger {
         if !f.include_cas {
             sql.push_str(" AND kind = 'leaf'");
         }
-        if !f.include_superseded {
+        // A revoked certificate is on the CRL whatever its state (doctor
+        // revokes an interrupted archive batch's rows as superseded).
+        if !f.include_superseded && !f.revoked_only {
             sql.push_str(" AND state != 'superseded'");
         }
         if let Some(i) = &f.issuer {
@@ -1035,7 +1038,8 @@ impl Ledger {
     }
 
     /// Issued / revoked / expiring-before-`soon` counts of the current
-    /// certificates each CA issued (CAs included), keyed by CA name.
+    /// certificates each CA issued (CAs included), keyed by CA name; revoked
+    /// counts every revoked certificate, as the CRL lists it.
     pub fn counts(
         &self,
         now: i64,
@@ -1044,10 +1048,11 @@ impl Ledger {
         let mut st = self
             .conn
             .prepare(
-                "SELECT issuer, COUNT(*),
+                "SELECT issuer, SUM(state != 'superseded'),
                         SUM(revoked_at IS NOT NULL),
-                        SUM(revoked_at IS NULL AND not_after >= ?1 AND not_after < ?2)
-                 FROM certificates WHERE state != 'superseded' AND issuer IS NOT NULL AND issuer != name
+                        SUM(state != 'superseded' AND revoked_at IS NULL AND not_after >= ?1 AND not_after < ?2)
+                 FROM certificates WHERE (state != 'superseded' OR revoked_at IS NOT NULL)
+                   AND issuer IS NOT NULL AND issuer != name
                  GROUP BY issuer",
             )
             .map_err(db_err)?;

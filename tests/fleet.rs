@@ -1159,3 +1159,164 @@ fn names_equal_ignoring_case_in_one_batch_are_refused_naming_both() {
     );
     assert_eq!(env.tree_hash(), hash);
 }
+
+#[test]
+fn doctor_repair_leaves_rows_of_a_missing_archive_pending_until_it_is_back_or_declared_lost() {
+    let env = Env::new();
+    let (tar, before) = killed_archive_batch(&env, "batch-written@3");
+    let pending = before.values().filter(|(_, st)| st == "pending").count();
+    assert!(pending >= 50, "{pending}");
+    // The first open after the crash lets SQLite fold the dead process's WAL in.
+    let _ = env.run(&["list"]);
+    let moved = env.path("moved.tar");
+    std::fs::rename(&tar, &moved).unwrap();
+    let r = env.run(&["doctor", "--repair"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(&format!(
+            "archive '{}' not found (or unreadable)",
+            tar.display()
+        )),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("--archive-lost"), "{}", r.stderr);
+    assert!(!r.stdout.contains("revoked it"), "{}", r.stdout);
+    // Other leftovers of the crash may be repaired; the rows are untouched.
+    assert_eq!(ledger_rows(&env), before);
+    // Put back, the archive settles the rows: those complete in it become active.
+    std::fs::rename(&moved, &tar).unwrap();
+    let report = env.ok(&["doctor", "--repair"]);
+    assert!(report.contains("marked it active"), "{report}");
+    assert!(revoked_serials(&env).len() < pending, "{report}");
+}
+
+#[test]
+fn doctor_repair_archive_lost_revokes_the_rows_of_a_missing_archive() {
+    let env = Env::new();
+    let (tar, before) = killed_archive_batch(&env, "batch-written@3");
+    let pending = before.values().filter(|(_, st)| st == "pending").count();
+    std::fs::remove_file(&tar).unwrap();
+    let report = env.ok(&["doctor", "--repair", "--archive-lost"]);
+    assert!(report.contains("revoked it (key-compromise)"), "{report}");
+    assert_eq!(revoked_serials(&env).len(), pending, "{report}");
+    // The lost archive held the devices' private keys: the CRL says so.
+    env.ok(&["crl"]);
+    let crl = env.pki.join("cas").join("issuing").join("crl.pem");
+    let (ok, text) = openssl(&["crl", "-noout", "-text", "-in", s(&crl)]);
+    assert!(ok, "{text}");
+    assert_eq!(text.matches("Key Compromise").count(), pending, "{text}");
+}
+
+#[test]
+fn doctor_skips_a_huge_archive_entry_by_its_size_without_reading_it_into_memory() {
+    let env = Env::new();
+    let (tar, _) = killed_archive_batch(&env, "batch-written@3");
+    // A 2 GiB entry appended (sparse: only its header is on disk).
+    let end = std::fs::metadata(&tar).unwrap().len();
+    assert_eq!(end % 512, 0, "the chunk boundary is an entry boundary");
+    let mut h = tar::Header::new_gnu();
+    h.set_path("zz/big.bin").unwrap();
+    h.set_size(2 << 30);
+    h.set_mode(0o600);
+    h.set_cksum();
+    let f = std::fs::OpenOptions::new().append(true).open(&tar).unwrap();
+    use std::io::Write;
+    (&f).write_all(h.as_bytes()).unwrap();
+    f.set_len(end + 512 + (2 << 30)).unwrap();
+    drop(f);
+    if !strace_available() {
+        return;
+    }
+    // The bytes doctor reads, under a 1 GiB address-space limit.
+    let trace = env.path("reads.txt");
+    let c = env.command(&["doctor", "--repair"]);
+    let mut sh = std::process::Command::new("sh");
+    // The certsmith command's own environment is copied over below.
+    clean_env(&mut sh);
+    sh.arg("-c")
+        .arg("ulimit -v 1048576 && exec strace -f -qq -e trace=read -o \"$TRACE\" \"$0\" \"$@\"")
+        .arg(c.get_program())
+        .args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => sh.env(k, v),
+            None => sh.env_remove(k),
+        };
+    }
+    if let Some(d) = c.get_current_dir() {
+        sh.current_dir(d);
+    }
+    let out = sh.env("TRACE", &trace).output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The entry closes the last device before it: every device of the chunk is active.
+    assert_eq!(report.matches("marked it active").count(), 50, "{report}");
+    let read: u64 = std::fs::read_to_string(&trace)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.rsplit_once("= ")?.1.trim().parse::<u64>().ok())
+        .sum();
+    let archive_data = end;
+    assert!(
+        read < archive_data + (16 << 20),
+        "read {read} bytes of a {archive_data}-byte archive and a 2 GiB entry"
+    );
+}
+
+#[test]
+fn certificates_doctor_revoked_from_an_archive_batch_are_listed_and_counted_as_revoked_like_the_crl()
+ {
+    let env = Env::new();
+    let (tar, _) = killed_archive_batch(&env, "archive-appended@120");
+    std::fs::remove_file(&tar).unwrap();
+    env.ok(&["doctor", "--repair", "--archive-lost"]);
+    env.ok(&["crl"]);
+    let on_crl = crl_serials(&env);
+    let revoked = revoked_serials(&env);
+    assert!(!revoked.is_empty());
+    assert_eq!(revoked.len(), on_crl.len());
+    let listed = env.json(&["list", "--revoked"]);
+    let listed = listed["certificates"].as_array().unwrap();
+    assert_eq!(listed.len(), revoked.len(), "{listed:?}");
+    let status = env.json(&["status"]);
+    let counted: u64 = status["cas"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|ca| {
+            fn sum(n: &serde_json::Value) -> u64 {
+                n["revoked"].as_u64().unwrap_or(0)
+                    + n["children"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(sum)
+                        .sum::<u64>()
+            }
+            sum(ca)
+        })
+        .sum();
+    assert_eq!(counted, revoked.len() as u64, "{status}");
+}
+
+#[test]
+fn a_bad_csr_in_a_csr_dir_is_named_once_in_its_message() {
+    let env = Env::new();
+    env.hierarchy();
+    let two = env.path("cd2");
+    std::fs::create_dir_all(&two).unwrap();
+    let csr = two.join("two.csr");
+    openssl_p256_csr(&env.path("k3.pem"), &csr, "/CN=one/CN=one");
+    let hash = env.tree_hash();
+    let err = env.fails(2, &["batch", "--csr-dir", s(&two)]);
+    let named = format!("CSR '{}'", csr.display());
+    assert!(err.contains("appears more than once"), "{err}");
+    assert_eq!(err.matches(&named).count(), 1, "{err}");
+    assert_eq!(env.tree_hash(), hash);
+}

@@ -16,6 +16,7 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<()> {
         .and_then(|p| Passphrase::new(p).ok());
     let opts = Options {
         repair: a.repair,
+        archive_lost: a.archive_lost,
         now: clock::now()?,
         expiry_window: time::Duration::days(30),
         passphrase,
@@ -39,7 +40,9 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<()> {
             ctx.pki.root.display()
         ))
         .hint(if a.repair {
-            "the problems left need a person: see the lines above".to_string()
+            manual_steps(&report).unwrap_or_else(|| {
+                "the problems left need a person: see the lines above".to_string()
+            })
         } else {
             next_step(&report)
         }));
@@ -110,3 +113,16 @@ fn next_step(r: &Report) -> String {
 }
 
 const TOKEN_NEXT: &str = "check the token's module, the token and its PIN, or run `certsmith key offline <ca>` for a CA whose token is away";
+
+/// The steps for a person that the problems left after `--repair` name.
+fn manual_steps(r: &Report) -> Option<String> {
+    let mut steps: Vec<&str> = Vec::new();
+    for f in r.open_fixers() {
+        if let Fixer::Manual(m) = f
+            && !steps.contains(&m.as_str())
+        {
+            steps.push(m);
+        }
+    }
+    (!steps.is_empty()).then(|| steps.join("; "))
+}

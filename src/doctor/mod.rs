@@ -86,7 +86,7 @@ impl Report {
     fn problem(&mut self, check: &'static str, path: impl Into<Option<String>>, message: String) {
         self.problem_fixed_by(check, path, message, Fixer::Repair);
     }
-    fn problem_fixed_by(
+    pub(crate) fn problem_fixed_by(
         &mut self,
         check: &'static str,
         path: impl Into<Option<String>>,
@@ -134,6 +134,9 @@ impl Report {
 #[derive(Clone, Debug)]
 pub struct Options {
     pub repair: bool,
+    /// With `repair`: the archive of an interrupted `batch --archive` is
+    /// gone for good, so its pending certificates are revoked.
+    pub archive_lost: bool,
     pub now: OffsetDateTime,
     /// Warn about CAs and certificates expiring within this window.
     pub expiry_window: time::Duration,

@@ -120,8 +120,11 @@ pub fn reconcile(
 /// and the archives already flushed by this run.
 #[derive(Default)]
 struct Archives {
-    read:
-        std::collections::HashMap<PathBuf, std::collections::HashMap<String, crate::archive::Held>>,
+    /// `None` when the archive is missing or unreadable.
+    read: std::collections::HashMap<
+        PathBuf,
+        Option<std::collections::HashMap<String, crate::archive::Held>>,
+    >,
     flushed: std::collections::HashSet<PathBuf>,
 }
 
@@ -148,16 +151,37 @@ fn settle_archived(
         None => "the archive written to stdout".to_string(),
     };
     let held = match &path {
-        Some(p) if p.is_file() => {
+        Some(p) => {
             if !archives.read.contains_key(p) {
-                let devices = crate::archive::held_devices(p)?;
+                // Missing or unreadable is not "incomplete": the archive may
+                // only have moved, and a revocation cannot be taken back.
+                let devices = p
+                    .is_file()
+                    .then(|| crate::archive::held_devices(p).ok())
+                    .flatten();
                 archives.read.insert(p.clone(), devices);
             }
-            archives.read[p]
-                .get(&rec.name)
-                .is_some_and(|h| h.complete(&rec.fingerprint, rec.has_key))
+            match &archives.read[p] {
+                Some(devices) => devices
+                    .get(&rec.name)
+                    .is_some_and(|h| h.complete(&rec.fingerprint, rec.has_key)),
+                None if opts.archive_lost => false,
+                None => {
+                    report.problem_fixed_by(
+                        "pending",
+                        None,
+                        format!(
+                            "{what}: {shown_archive} not found (or unreadable); the row stays pending (an interrupted batch signed it for that archive)"
+                        ),
+                        super::Fixer::Manual(format!(
+                            "put {shown_archive} back at that path, or run `certsmith doctor --repair --archive-lost` to revoke its pending certificates"
+                        )),
+                    );
+                    return Ok(());
+                }
+            }
         }
-        _ => false,
+        None => false,
     };
     if held {
         report.problem(
@@ -193,23 +217,33 @@ fn settle_archived(
         ),
     );
     if opts.repair {
+        let reason = archive_revocation(rec.has_key);
         ledger
             .conn()
             .execute(
                 "UPDATE certificates SET state = 'superseded', revoked_at = ?1, revocation_reason = ?2
                  WHERE id = ?3 AND state = 'pending'",
-                rusqlite::params![opts.now.unix_timestamp(), ARCHIVE_REVOCATION, rec.id],
+                rusqlite::params![opts.now.unix_timestamp(), reason, rec.id],
             )
             .map_err(db_err)?;
         report.repaired(format!(
-            "revoked it ({ARCHIVE_REVOCATION}) so the next CRL lists it; a rerun with --skip-existing issues the name again"
+            "revoked it ({reason}) so the next CRL lists it; a rerun with --skip-existing issues the name again"
         ));
     }
     Ok(())
 }
 
-/// Why `doctor --repair` revokes a certificate an archive does not hold completely.
-const ARCHIVE_REVOCATION: &str = "cessation-of-operation";
+/// Why `doctor --repair` revokes a certificate an archive does not hold
+/// completely (or a lost archive held): the archive held the device's
+/// private key, out of certsmith's hands, so key-compromise; a device
+/// without one (a CSR's or a PKCS#12's key is not in a key.pem) ceases.
+fn archive_revocation(has_key: bool) -> &'static str {
+    if has_key {
+        "key-compromise"
+    } else {
+        "cessation-of-operation"
+    }
+}
 
 /// Puts back the files an interrupted `--force` re-issue had moved aside
 /// (`<file>.old-<serial of the record it replaced>`): such a backup can only
