@@ -95,7 +95,7 @@ hf --runs "$RUNS" --prepare "$fresh_dir" --export-json "$W/single-openssl.json" 
 
 # 4. The archive: one tar file, no directories.
 hf --runs "$RUNS" --prepare "$fresh_pki" --export-json "$W/archive-certsmith.json" \
-    "$BIN --pki $CUR batch --count $N --jobs $JOBS --archive $CUR/fleet.tar -q"
+    "$BIN --pki $CUR batch --count $N --jobs $JOBS --archive $CUR.tar -q"
 
 # 5. The filesystem's cost of the directory layout, no crypto: per device a
 # temporary directory with key.pem (0600), cert.pem, fullchain.pem and a hard
