@@ -54,6 +54,7 @@ fn fixture() -> Fixture {
         },
         kdf: Kdf::Scrypt,
         store: Default::default(),
+        urls: Default::default(),
     };
     certsmith::ops::init::init(&pki, &root).unwrap();
     let ledger = pki.open_ledger().unwrap();
