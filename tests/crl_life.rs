@@ -634,12 +634,7 @@ fn alb_quiet_bundle_records_nothing_so_the_next_bundle_still_prints_every_add() 
 
 #[test]
 fn alb_bundle_after_a_confirmed_upload_prints_nothing_to_add_until_the_crl_changes() {
-    let env = Env::new();
-    hierarchy(&env);
-    ok_at(&env, T0, &["crl"]);
-    alb(&env, T0, &[]);
-    confirm(&env, "default", "root#1=11");
-    confirm(&env, "default", "issuing#1=12");
+    let env = confirmed_alb_uploads();
     let second = alb(&env, T0, &[]).stdout;
     let steps = existing_store_steps(&second);
     assert!(
@@ -660,12 +655,7 @@ fn alb_bundle_after_a_confirmed_upload_prints_nothing_to_add_until_the_crl_chang
 
 #[test]
 fn alb_remove_carries_the_confirmed_revocation_id_of_the_replaced_crl() {
-    let env = Env::new();
-    hierarchy(&env);
-    ok_at(&env, T0, &["crl"]);
-    alb(&env, T0, &[]);
-    confirm(&env, "default", "root#1=11");
-    confirm(&env, "default", "issuing#1=12");
+    let env = confirmed_alb_uploads();
     ok_at(&env, T0, &["issue", "d", "--ca", "issuing"]);
     ok_at(&env, T0, &["revoke", "d"]);
     ok_at(&env, T0, &["crl", "--ca", "issuing"]);
@@ -686,12 +676,7 @@ fn alb_remove_carries_the_confirmed_revocation_id_of_the_replaced_crl() {
 
 #[test]
 fn alb_force_prints_every_add_and_no_remove() {
-    let env = Env::new();
-    hierarchy(&env);
-    ok_at(&env, T0, &["crl"]);
-    alb(&env, T0, &[]);
-    confirm(&env, "default", "root#1=11");
-    confirm(&env, "default", "issuing#1=12");
+    let env = confirmed_alb_uploads();
     ok_at(&env, T0, &["crl", "--ca", "issuing"]);
     let out = alb(&env, T0, &["--force"]).stdout;
     let steps = existing_store_steps(&out);
@@ -713,12 +698,7 @@ fn alb_force_prints_every_add_and_no_remove() {
 
 #[test]
 fn alb_uploads_of_two_trust_stores_are_tracked_separately() {
-    let env = Env::new();
-    hierarchy(&env);
-    ok_at(&env, T0, &["crl"]);
-    alb(&env, T0, &[]);
-    confirm(&env, "default", "root#1=11");
-    confirm(&env, "default", "issuing#1=12");
+    let env = confirmed_alb_uploads();
     let other = alb(&env, T0, &["--trust-store", "eu"]).stdout;
     let steps = existing_store_steps(&other);
     assert_eq!(
@@ -879,12 +859,7 @@ fn alb_revocation_quotas_hold_at_the_limits_and_break_one_past_them() {
 
 #[test]
 fn alb_bundle_names_a_confirmed_ca_no_longer_bundled_with_its_remove_until_cleared() {
-    let env = Env::new();
-    hierarchy(&env);
-    ok_at(&env, T0, &["crl"]);
-    alb(&env, T0, &[]);
-    confirm(&env, "default", "root#1=11");
-    confirm(&env, "default", "issuing#1=12");
+    let env = confirmed_alb_uploads();
     let out = alb(&env, T0, &["--ca", "root"]).stdout;
     let removes = lines_with(&out, "remove-trust-store-revocations");
     assert_eq!(removes.len(), 1, "{out}");
@@ -1281,4 +1256,16 @@ fn dropped_entry_is_listed_again_when_the_grace_period_no_longer_covers_it() {
     // Once the longer grace period has passed (2030-03-11), it leaves again.
     assert_eq!(revoked_count(&env, "2030-03-10T00:00:00Z"), 1);
     assert_eq!(revoked_count(&env, "2030-03-12T00:00:00Z"), 0);
+}
+
+/// A root and an issuing CA whose first CRLs were bundled for aws-alb and
+/// confirmed uploaded to the `default` trust store as ids 11 and 12.
+fn confirmed_alb_uploads() -> Env {
+    let env = Env::new();
+    hierarchy(&env);
+    ok_at(&env, T0, &["crl"]);
+    alb(&env, T0, &[]);
+    confirm(&env, "default", "root#1=11");
+    confirm(&env, "default", "issuing#1=12");
+    env
 }

@@ -22,6 +22,20 @@ struct Served {
 }
 
 impl Served {
+    /// Waits (at most 10 s) for serve to exit after a signal and asserts
+    /// it exited 0.
+    fn exits_0_within_10_s(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let code = loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                break st.code();
+            }
+            assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert_eq!(code, Some(0), "{}", self.log());
+    }
+
     fn start(env: &Env, port: u16, extra: &[&str]) -> Served {
         let listen = format!("127.0.0.1:{port}");
         let mut args = vec!["serve", "--listen", listen.as_str()];
@@ -627,15 +641,7 @@ fn serve_stops_cleanly_on_sigterm() {
         .status()
         .unwrap();
     assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let code = loop {
-        if let Some(st) = served.child.try_wait().unwrap() {
-            break st.code();
-        }
-        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(code, Some(0), "{}", served.log());
+    served.exits_0_within_10_s();
 }
 
 #[test]
@@ -1081,13 +1087,5 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
         "{text:?}\n{}",
         served.log()
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let code = loop {
-        if let Some(st) = served.child.try_wait().unwrap() {
-            break st.code();
-        }
-        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(code, Some(0), "{}", served.log());
+    served.exits_0_within_10_s();
 }

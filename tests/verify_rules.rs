@@ -1382,29 +1382,7 @@ fn a_server_common_name_restating_a_san_in_another_spelling_is_refused_at_issue(
 fn a_cross_signed_intermediate_with_one_expired_root_verifies_via_the_other_root_in_either_order() {
     let env = Env::new();
     let p = |n: &str| s(&env.path(n)).to_string();
-    std::fs::write(
-        env.path("ca.ext"),
-        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
-         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
-    )
-    .unwrap();
-    std::fs::write(
-        env.path("root.cnf"),
-        "[req]\ndistinguished_name=dn\n[dn]\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\n\
-         keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
-    )
-    .unwrap();
-    std::fs::write(
-        env.path("leaf.ext"),
-        "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n\
-         keyUsage=critical,digitalSignature\nsubjectAltName=DNS:www.example.com\n",
-    )
-    .unwrap();
-    let run = |args: Vec<String>| {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (ok, out) = openssl(&a);
-        assert!(ok, "openssl {a:?}: {out}");
-    };
+    write_openssl_profiles(&env);
     let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     for (r, days) in [("r1", "10"), ("r2", "3650")] {
         run(v(&[
@@ -1519,29 +1497,7 @@ fn an_intermediate_of_a_re_keyed_root_whose_new_certificate_is_absent_is_a_parti
  {
     let env = Env::new();
     let p = |n: &str| s(&env.path(n)).to_string();
-    std::fs::write(
-        env.path("ca.ext"),
-        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
-         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
-    )
-    .unwrap();
-    std::fs::write(
-        env.path("root.cnf"),
-        "[req]\ndistinguished_name=dn\n[dn]\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\n\
-         keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
-    )
-    .unwrap();
-    std::fs::write(
-        env.path("leaf.ext"),
-        "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n\
-         keyUsage=critical,digitalSignature\nsubjectAltName=DNS:www.example.com\n",
-    )
-    .unwrap();
-    let run = |args: Vec<String>| {
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (ok, out) = openssl(&a);
-        assert!(ok, "openssl {a:?}: {out}");
-    };
+    write_openssl_profiles(&env);
     let v = |xs: &[&str]| xs.iter().map(|x| x.to_string()).collect::<Vec<_>>();
     for r in ["rk_old", "rk_new"] {
         run(v(&[
@@ -1639,4 +1595,35 @@ fn an_intermediate_of_a_re_keyed_root_whose_new_certificate_is_absent_is_a_parti
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(!r.stderr.contains("tampered"), "{}", r.stderr);
     assert!(r.stderr.contains("root-anchor"), "{}", r.stderr);
+}
+
+/// The OpenSSL extension files the hand-made chains below use: `ca.ext`
+/// (an intermediate), `root.cnf` (a self-signed root, section `v3_ca`) and
+/// `leaf.ext` (a server leaf for www.example.com).
+fn write_openssl_profiles(env: &Env) {
+    std::fs::write(
+        env.path("ca.ext"),
+        "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n\
+         subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("root.cnf"),
+        "[req]\ndistinguished_name=dn\n[dn]\n[v3_ca]\nbasicConstraints=critical,CA:TRUE\n\
+         keyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\n",
+    )
+    .unwrap();
+    std::fs::write(
+        env.path("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n\
+         keyUsage=critical,digitalSignature\nsubjectAltName=DNS:www.example.com\n",
+    )
+    .unwrap();
+}
+
+/// Runs openssl with `args`, failing the test when it fails.
+fn run(args: Vec<String>) {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (ok, out) = openssl(&a);
+    assert!(ok, "openssl {a:?}: {out}");
 }
