@@ -64,6 +64,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// List certificates in the ledger
     List(ListArgs),
+    /// Exit 0 when a certificate needs renewal, 1 when not (for cron jobs)
+    NeedsRenewal(NeedsRenewalArgs),
     /// Show the CA hierarchy with issued, revoked and expiring counts
     Status,
     /// Check the PKI directory: ledger, files, keys, permissions, CRLs
@@ -461,15 +463,39 @@ pub struct ListArgs {
     /// Only certificates issued by this CA
     #[arg(long)]
     pub ca: Option<String>,
-    /// Only certificates expiring within this length, e.g. 30d
-    #[arg(long, value_name = "LENGTH")]
+    /// Only certificates still valid that expire within this length, e.g. 30d (as --validity takes it)
+    #[arg(long, value_name = "LENGTH", conflicts_with = "expired")]
     pub expiring_within: Option<String>,
+    /// Only expired certificates (not revoked)
+    #[arg(long, conflicts_with = "revoked")]
+    pub expired: bool,
+    /// Exit 1 when the list is not empty (e.g. a cron job alerting on --expiring-within 30d)
+    #[arg(long)]
+    pub fail_if_any: bool,
     /// Only revoked certificates
     #[arg(long)]
     pub revoked: bool,
     /// Include superseded certificates and CAs
     #[arg(long)]
     pub all: bool,
+}
+
+/// `certsmith needs-renewal`: exit 0 when renewal is needed, 1 when not,
+/// 2 on bad input (the exit codes of `step certificate needs-renewal`).
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Renewal is needed when the certificate has expired, or is within --within of its notAfter;
+without --within, in the last third of its lifetime (past two thirds, as step does).
+
+Examples:
+  certsmith needs-renewal device-001 && certsmith renew device-001
+  certsmith needs-renewal pki/certs/web/cert.pem --within 30d")]
+pub struct NeedsRenewalArgs {
+    /// A certificate name in the ledger, or a certificate file (PEM or DER)
+    pub cert: String,
+    /// Renew when it expires within this length, e.g. 30d (default: the last third of its lifetime)
+    #[arg(long, value_name = "LENGTH")]
+    pub within: Option<String>,
 }
 
 #[derive(Debug, Args)]

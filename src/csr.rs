@@ -274,7 +274,7 @@ mod tests {
                 what: "dev.csr".into()
             }
         );
-        assert_eq!((err.code(), err.exit_code()), ("csr-signature", 2));
+        assert_eq!((err.code(), err.exit_code()), ("csr_signature", 2));
     }
 
     #[test]
@@ -285,7 +285,7 @@ mod tests {
             matches!(&err, Error::BadPem { what, .. } if what == "dev.csr"),
             "{err:?}"
         );
-        assert_eq!((err.code(), err.exit_code()), ("bad-pem", 2));
+        assert_eq!((err.code(), err.exit_code()), ("bad_pem", 2));
         assert!(
             err.to_string().starts_with("'dev.csr' is not valid PEM: "),
             "{err}"

@@ -104,6 +104,9 @@ pub enum Error {
         message: String,
         hint: Option<String>,
     },
+    /// A command line the parser refused (unknown flag, missing value…):
+    /// `text` is the parser's report, its first line the message (exit 2).
+    Usage { text: String },
     /// `error` with the hint its caller knows better.
     Hinted { error: Box<Error>, hint: String },
     /// `error`, its message prefixed with where it happened (`context: …`).
@@ -268,25 +271,26 @@ impl Error {
     /// A stable machine name for the error, for scripts (`--json`).
     pub fn code(&self) -> &'static str {
         match self.cause() {
-            Error::BadPem { .. } => "bad-pem",
-            Error::CsrSignature { .. } => "csr-signature",
-            Error::WrongPassphrase { .. } => "wrong-passphrase",
-            Error::ValidityPastIssuer { .. } => "validity-past-issuer",
+            Error::BadPem { .. } => "bad_pem",
+            Error::CsrSignature { .. } => "csr_signature",
+            Error::WrongPassphrase { .. } => "wrong_passphrase",
+            Error::ValidityPastIssuer { .. } => "validity_past_issuer",
             Error::PathLen { .. } => "pathlen",
-            Error::NotACa { .. } => "not-a-ca",
-            Error::NoSuchCa { .. } => "no-such-ca",
-            Error::CaNotAlive { .. } => "ca-not-alive",
-            Error::CaOffline { .. } => "ca-offline",
-            Error::WrongPin { .. } => "wrong-pin",
-            Error::NoSuchCert { .. } => "no-such-cert",
-            Error::NameTaken { .. } => "name-taken",
+            Error::NotACa { .. } => "not_a_ca",
+            Error::NoSuchCa { .. } => "no_such_ca",
+            Error::CaNotAlive { .. } => "ca_not_alive",
+            Error::CaOffline { .. } => "ca_offline",
+            Error::WrongPin { .. } => "wrong_pin",
+            Error::NoSuchCert { .. } => "no_such_cert",
+            Error::NameTaken { .. } => "name_taken",
             Error::Locked { .. } => "locked",
-            Error::NoSpace { .. } => "no-space",
-            Error::NoLedger { .. } => "no-ledger",
-            Error::NoPkiDir { .. } => "no-pki-dir",
+            Error::NoSpace { .. } => "no_space",
+            Error::NoLedger { .. } => "no_ledger",
+            Error::NoPkiDir { .. } => "no_pki_dir",
             Error::Io { .. } => "io",
             Error::Ledger { .. } => "ledger",
             Error::Failed { .. } => "failed",
+            Error::Usage { .. } => "usage",
             // `cause` never returns a wrapper.
             _ => "input",
         }
@@ -300,6 +304,7 @@ impl Error {
             Error::Context { error, .. } => error.hint_text(),
             Error::Also { cause, cleanup } => cleanup.hint_text().or_else(|| cause.hint_text()),
             Error::Input { hint, .. } | Error::Failed { hint, .. } => hint.clone(),
+            Error::Usage { .. } => fixed("run the command with --help to see its flags"),
             Error::WrongPassphrase { .. } => {
                 fixed("check --passphrase-file or $CERTSMITH_PASSPHRASE")
             }
@@ -358,6 +363,32 @@ impl Error {
         }
     }
 }
+
+/// Every name [`Error::code`] gives, for the docs and scripts (`--json`'s
+/// `error.kind`): one per variant that says what went wrong.
+pub const KINDS: &[&str] = &[
+    "bad_pem",
+    "csr_signature",
+    "wrong_passphrase",
+    "validity_past_issuer",
+    "pathlen",
+    "not_a_ca",
+    "no_such_ca",
+    "ca_not_alive",
+    "ca_offline",
+    "wrong_pin",
+    "no_such_cert",
+    "name_taken",
+    "locked",
+    "no_space",
+    "no_ledger",
+    "no_pki_dir",
+    "io",
+    "ledger",
+    "input",
+    "failed",
+    "usage",
+];
 
 /// errno EIO.
 const EIO: i32 = 5;
@@ -523,6 +554,7 @@ impl fmt::Display for Error {
             }
             Error::Ledger { detail } => write!(f, "ledger error: {detail}"),
             Error::Input { message, .. } | Error::Failed { message, .. } => f.write_str(message),
+            Error::Usage { text } => f.write_str(text.lines().next().unwrap_or_default()),
             Error::Hinted { error, .. } => error.fmt(f),
             Error::Context { context, error } => write!(f, "{context}: {error}"),
             Error::Also { cause, cleanup } => write!(f, "{cause}; then {cleanup}"),
@@ -680,6 +712,9 @@ mod tests {
             },
             Error::input("bad"),
             Error::failed("no"),
+            Error::Usage {
+                text: "unexpected argument '--x' found\n\nUsage: certsmith list".into(),
+            },
         ]
     }
 
@@ -713,6 +748,7 @@ mod tests {
             "ledger error: database is locked",
             "bad",
             "no",
+            "unexpected argument '--x' found | hint: run the command with --help to see its flags",
         ];
         assert_eq!(said, expected);
     }
@@ -740,6 +776,9 @@ mod tests {
         codes.sort_unstable();
         codes.dedup();
         assert_eq!(codes.len(), all.len(), "two variants share a code");
+        let mut kinds = KINDS.to_vec();
+        kinds.sort_unstable();
+        assert_eq!(codes, kinds, "KINDS lists every code once");
         for e in &all {
             let failed = matches!(
                 e,
@@ -761,7 +800,7 @@ mod tests {
     fn a_hint_on_a_typed_error_keeps_its_variant_message_and_exit_code() {
         let e = Error::NoSpace { path: "pki".into() }.hint("run `certsmith doctor --repair`");
         assert_eq!(e.cause(), &Error::NoSpace { path: "pki".into() });
-        assert_eq!((e.code(), e.exit_code()), ("no-space", 1));
+        assert_eq!((e.code(), e.exit_code()), ("no_space", 1));
         assert_eq!(e.to_string(), "no space left on device (pki)");
         assert_eq!(
             e.hint_text().as_deref(),
@@ -773,7 +812,7 @@ mod tests {
     fn a_cleanup_failure_is_added_to_the_cause_which_keeps_its_code() {
         let e = Error::WrongPassphrase { what: "k".into() }
             .also(Error::failed("cannot remove 'x'").hint("run `certsmith doctor --repair`"));
-        assert_eq!((e.code(), e.exit_code()), ("wrong-passphrase", 2));
+        assert_eq!((e.code(), e.exit_code()), ("wrong_passphrase", 2));
         assert_eq!(
             e.to_string(),
             "wrong passphrase for 'k'; then cannot remove 'x'"
@@ -797,7 +836,7 @@ mod tests {
             e.to_string(),
             "line 3: 'dev' is not a CA (basicConstraints CA:FALSE)"
         );
-        assert_eq!((e.code(), e.exit_code()), ("not-a-ca", 2));
+        assert_eq!((e.code(), e.exit_code()), ("not_a_ca", 2));
         assert_eq!(
             e.hint_text().as_deref(),
             Some("name a CA of this PKI with --ca / --issuer")

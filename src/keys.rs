@@ -518,7 +518,7 @@ mod tests {
                 what: "cas/root/ca.key.pem".into()
             }
         );
-        assert_eq!((err.code(), err.exit_code()), ("wrong-passphrase", 2));
+        assert_eq!((err.code(), err.exit_code()), ("wrong_passphrase", 2));
         assert!(
             !format!("{err:?}{err}").contains("battery"),
             "an error shows no passphrase: {err:?}"

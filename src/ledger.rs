@@ -1421,7 +1421,7 @@ mod tests {
                 panic!("a missing ledger opened")
             };
             assert_eq!(err, Error::NoLedger { path: path.clone() });
-            assert_eq!((err.code(), err.exit_code()), ("no-ledger", 2));
+            assert_eq!((err.code(), err.exit_code()), ("no_ledger", 2));
         }
         assert!(!path.exists(), "looking for a ledger made none");
     }

@@ -26,21 +26,17 @@ fn main() -> ExitCode {
                 Err(again) if again.kind() == e.kind() => again,
                 _ => e,
             };
-            // clap's own line feeds separate its lines; each goes out whole
-            // through the one diagnostic writer.
             let text = e.render().to_string();
-            let text = text.strip_prefix("error: ").unwrap_or(&text);
-            for (i, line) in text.lines().enumerate() {
-                commands::diagnostic(if i == 0 { "certsmith: " } else { "" }, line);
-            }
-            return ExitCode::from(2);
+            let text = text.strip_prefix("error: ").unwrap_or(&text).to_string();
+            // `--json` anywhere before a `--`: the script gets the error as JSON too.
+            let json = std::env::args_os()
+                .skip(1)
+                .take_while(|a| a != "--")
+                .any(|a| a == "--json");
+            let e = certsmith::Error::Usage { text };
+            commands::report_error(&e, json.then_some(serde_json::Value::Null));
+            return ExitCode::from(e.exit_code());
         }
     };
-    match commands::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            commands::report_error(&e);
-            ExitCode::from(e.exit_code())
-        }
-    }
+    ExitCode::from(commands::run(cli))
 }

@@ -1053,7 +1053,7 @@ mod tests {
             e.to_string(),
             "no space left on device (pki/certs/a/key.pem)"
         );
-        assert_eq!((e.code(), e.exit_code()), ("no-space", 1));
+        assert_eq!((e.code(), e.exit_code()), ("no_space", 1));
     }
 
     #[test]

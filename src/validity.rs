@@ -243,7 +243,7 @@ mod tests {
                 issuer_not_after: now + Duration::days(10),
             }
         );
-        assert_eq!((err.code(), err.exit_code()), ("validity-past-issuer", 2));
+        assert_eq!((err.code(), err.exit_code()), ("validity_past_issuer", 2));
         let w = window(Validity::For(Duration::days(30)), now, issuer, None, true).unwrap();
         assert!(w.clamped);
         assert_eq!(w.not_after, now + Duration::days(10));

@@ -14,6 +14,7 @@ mod hardening;
 mod harness;
 mod hsm;
 mod inspect;
+mod json_contract;
 mod keys;
 mod keys_import;
 mod keys_renew;

@@ -38,6 +38,10 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
         );
     }
     let p = super::pki_flag(ctx);
+    let targets = match certsmith::ops::published::bundle_targets(&ctx.pki)?[..] {
+        [] => vec!["generic"],
+        ref used => used.to_vec(),
+    };
     ctx.report(
         || {
             let mut s = super::Lines::new();
@@ -67,9 +71,10 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
                 ));
             }
             if let Some(next) = report.earliest_next_update() {
-                s.line(format!(
-                    "Publish it before {next}: certsmith{p} bundle --target nginx --with-crl"
-                ));
+                s.line(format!("Publish it before {next}:"));
+                for t in &targets {
+                    s.line(format!("  certsmith{p} bundle --target {t} --with-crl"));
+                }
             }
             s
         },
@@ -78,14 +83,14 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
             "skipped": skipped,
             "offline": report.offline,
             "expired": report.expired.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-            "failed": failed.iter().map(|(n, e)| serde_json::json!({"ca": n, "error": e.to_string()})).collect::<Vec<_>>(),
+            "failed": failed.iter().map(|(n, e)| serde_json::json!({"ca": n, "error": certsmith::json::error(e)})).collect::<Vec<_>>(),
         }),
     );
     let Some(err) = report.error() else {
         return Ok(());
     };
     for (n, e) in failed {
-        super::report_error(&e.clone().context(format!("CA '{n}'")));
+        super::report_error(&e.clone().context(format!("CA '{n}'")), None);
     }
     Err(err)
 }

@@ -1,8 +1,8 @@
 //! `certsmith list`: certificates in the ledger, filtered.
 
 use certsmith::error::Result;
-use certsmith::ledger::{CertRecord, ListFilter};
-use certsmith::validity::Validity;
+use certsmith::ledger::ListFilter;
+use certsmith::ops::expiry::{self, Expiry};
 use certsmith::{Error, clock};
 
 use super::Ctx;
@@ -11,23 +11,10 @@ use crate::cli::ListArgs;
 pub fn run(ctx: &Ctx, a: ListArgs) -> Result<()> {
     let ledger = ctx.pki.read_ledger()?;
     let now = clock::now()?;
-    let expiring_before = match a
-        .expiring_within
-        .as_deref()
-        .map(|v| Validity::parse_flag("--expiring-within", v))
-        .transpose()?
-    {
-        Some(Validity::For(d)) => {
-            let what = format!(
-                "--expiring-within '{}'",
-                certsmith::error::shown(a.expiring_within.as_deref().unwrap_or_default())
-            );
-            Some(clock::shift(now, d, &what)?.unix_timestamp())
-        }
-        Some(Validity::Until(_)) => {
-            return Err(Error::input("--expiring-within takes a length such as 30d"));
-        }
-        None => None,
+    let expiry = match (&a.expiring_within, a.expired) {
+        (Some(w), _) => Some(Expiry::Within(expiry::length("--expiring-within", w)?)),
+        (None, true) => Some(Expiry::Expired),
+        (None, false) => None,
     };
     if let Some(ca) = &a.ca
         && ledger.ca(ca)?.is_none()
@@ -37,15 +24,22 @@ pub fn run(ctx: &Ctx, a: ListArgs) -> Result<()> {
             ctx.pki.root.display()
         )));
     }
-    let rows = ledger.list(&ListFilter {
+    let filter = ListFilter {
         issuer: a.ca.clone(),
-        expiring_before,
+        expiring_before: None,
         revoked_only: a.revoked,
         include_superseded: a.all,
         include_cas: a.all,
-    })?;
+    };
+    let rows = match expiry {
+        Some(e) => expiry::list(&ledger, &filter, e, now)?,
+        None => ledger.list(&filter)?,
+    };
     let now_ts = now.unix_timestamp();
-    let json: Vec<serde_json::Value> = rows.iter().map(|r| record_json(r, now_ts)).collect();
+    let json: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| certsmith::json::cert_record(r, &ctx.pki.root, now_ts))
+        .collect();
     ctx.report(
         || {
             if rows.is_empty() {
@@ -71,33 +65,13 @@ pub fn run(ctx: &Ctx, a: ListArgs) -> Result<()> {
         },
         &serde_json::json!({ "certificates": json }),
     );
+    if a.fail_if_any && !rows.is_empty() {
+        ctx.answer.set(1);
+    }
     Ok(())
-}
-
-/// A ledger record as JSON.
-pub fn record_json(r: &CertRecord, now: i64) -> serde_json::Value {
-    serde_json::json!({
-        "name": r.name,
-        "kind": r.kind.as_str(),
-        "status": r.status(now),
-        "issuer": r.issuer,
-        "serial": r.serial,
-        "subject": r.subject,
-        "sans": r.sans,
-        "profile": r.profile,
-        "key_type": r.key_type,
-        "not_before": time_text(r.not_before),
-        "not_after": time_text(r.not_after),
-        "fingerprint": r.fingerprint,
-        "revoked_at": r.revoked_at.map(time_text),
-        "revocation_reason": r.revocation_reason,
-        "dir": r.dir,
-    })
 }
 
 /// A unix time as RFC 3339.
 pub fn time_text(t: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .map(clock::rfc3339)
-        .unwrap_or_else(|_| t.to_string())
+    certsmith::json::time(t)
 }

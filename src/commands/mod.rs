@@ -29,6 +29,7 @@ mod intermediate;
 mod issue;
 mod key;
 mod list;
+mod needs_renewal;
 mod renew;
 mod revoke;
 mod serve;
@@ -46,19 +47,25 @@ pub struct Ctx {
     pub yes: bool,
     /// `--allow-insecure-perms` (also set on `pki`, where the checks read it).
     pub allow_insecure_perms: bool,
+    /// With `--json`: the document the command reported, written once it
+    /// has finished (with its `error` member when it failed).
+    pub out: std::cell::RefCell<Option<serde_json::Value>>,
+    /// The exit code of a command that succeeded with the answer "no"
+    /// (`needs-renewal`: 1 = not needed; `list --fail-if-any`): not an error.
+    pub answer: std::cell::Cell<u8>,
 }
 
 impl Ctx {
     /// Prints the human report, or the JSON document with `--json`.
+    /// With `--json` the document is written when the command returns
+    /// ([`run`]), so a failure after it adds its `error` to the same one
+    /// document instead of printing a second.
     pub fn report(&self, human: impl FnOnce() -> Lines, json: &serde_json::Value) {
-        let text = if self.json {
-            json_text(json)
+        if self.json {
+            *self.out.borrow_mut() = Some(json.clone());
         } else if !self.quiet {
-            human().text()
-        } else {
-            return;
-        };
-        write_stdout(&text);
+            write_stdout(&human().text());
+        }
     }
 }
 
@@ -115,8 +122,10 @@ impl From<Vec<String>> for Lines {
 /// the 8-bit CSI U+009B) and the bidi / separator characters written as
 /// `\u00XX` escapes. Those can only occur inside strings, so the document
 /// still parses to the same values.
+/// Every document gets its `schema_version` here ([`certsmith::json::versioned`]).
 pub fn json_text(json: &serde_json::Value) -> String {
-    let raw = serde_json::to_string_pretty(json).unwrap_or_default();
+    let json = certsmith::json::versioned(json.clone());
+    let raw = serde_json::to_string_pretty(&json).unwrap_or_default();
     let mut out = String::with_capacity(raw.len() + 1);
     for c in raw.chars() {
         if ('\u{7f}'..='\u{9f}').contains(&c) || certsmith::error::reorders_text(c) {
@@ -144,8 +153,10 @@ pub fn write_stdout(text: &str) {
     }
 }
 
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> Result<()> {
+/// Runs the parsed command line; returns the exit code. With `--json`,
+/// stdout gets one document: the command's report, or on failure that
+/// report (or an empty one) with an `error` member ([`report_error`]).
+pub fn run(cli: Cli) -> u8 {
     let ctx = Ctx {
         pki: Pki::at(cli.global.pki.clone())
             .allowing_insecure_perms(cli.global.allow_insecure_perms),
@@ -153,17 +164,20 @@ pub fn run(cli: Cli) -> Result<()> {
         quiet: cli.global.quiet,
         yes: cli.global.yes,
         allow_insecure_perms: cli.global.allow_insecure_perms,
+        out: std::cell::RefCell::new(None),
+        answer: std::cell::Cell::new(0),
     };
     if ctx.yes {
         certsmith::passphrase::forbid_prompts();
     }
-    match cli.command {
+    let result = match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Intermediate(a) => intermediate::run(&ctx, a),
         Command::Issue(a) => issue::run(&ctx, a),
         Command::Sign(a) => sign::run(&ctx, a),
         Command::Inspect(a) => inspect::run(&ctx, a),
         Command::List(a) => list::run(&ctx, a),
+        Command::NeedsRenewal(a) => needs_renewal::run(&ctx, a),
         Command::Status => status::run(&ctx),
         Command::Bootstrap(a) => bootstrap::run(&ctx, a),
         Command::Completions(a) => completions::run(a),
@@ -178,6 +192,19 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Key(a) => key::run(&ctx, a),
         Command::Ca(a) => ca::run(&ctx, a),
         Command::Serve(a) => serve::run(&ctx, a),
+    };
+    let doc = ctx.out.take();
+    match result {
+        Ok(()) => {
+            if let Some(doc) = doc {
+                write_stdout(&json_text(&doc));
+            }
+            ctx.answer.get()
+        }
+        Err(e) => {
+            report_error(&e, ctx.json.then(|| doc.unwrap_or_default()));
+            e.exit_code()
+        }
     }
 }
 
@@ -350,12 +377,27 @@ pub fn leaf_options(l: &crate::cli::LeafArgs) -> Result<certsmith::ops::LeafOpti
 }
 
 /// Writes error `e` to stderr: its `certsmith: ` line and its `hint: `
-/// line. The one place an error reaches the user (the exit code is
-/// [`Error::exit_code`], returned by `main`).
-pub fn report_error(e: &Error) {
-    diagnostic("certsmith: ", &e.to_string());
-    if let Some(h) = e.hint_text() {
-        diagnostic("hint: ", &h);
+/// line (a usage error: the parser's lines as they are). With `--json`
+/// (`json` is the report so far, `Null` for none) it also writes that
+/// document on stdout with an `error` member ([`certsmith::json::error`]).
+/// The one place an error reaches the user (the exit code is
+/// [`Error::exit_code`]).
+pub fn report_error(e: &Error, json: Option<serde_json::Value>) {
+    match e.cause() {
+        Error::Usage { text } => {
+            for (i, line) in text.lines().enumerate() {
+                diagnostic(if i == 0 { "certsmith: " } else { "" }, line);
+            }
+        }
+        _ => {
+            diagnostic("certsmith: ", &e.to_string());
+            if let Some(h) = e.hint_text() {
+                diagnostic("hint: ", &h);
+            }
+        }
+    }
+    if let Some(doc) = json {
+        write_stdout(&json_text(&certsmith::json::with_error(doc, e)));
     }
 }
 

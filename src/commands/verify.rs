@@ -70,16 +70,14 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
             Ok(())
         }
         Err(e) => {
-            if ctx.json {
-                let json = serde_json::json!({
-                    "valid": false,
-                    "subject": r.subject,
-                    "purpose": purpose.as_str(),
-                    "at": clock::rfc3339(at),
-                    "reason": e.to_string(),
-                });
-                super::write_stdout(&super::json_text(&json));
-            }
+            // The error itself is added by `report_error` (`error.message`).
+            let json = serde_json::json!({
+                "valid": false,
+                "subject": r.subject,
+                "purpose": purpose.as_str(),
+                "at": clock::rfc3339(at),
+            });
+            ctx.report(super::Lines::new, &json);
             Err(e)
         }
     }
