@@ -573,6 +573,7 @@ pub struct CreatedCa {
     pub key_type: String,
     pub not_before: String,
     pub not_after: String,
+    #[serde(rename = "sha256_fingerprint")]
     pub fingerprint: String,
     pub encrypted: bool,
     pub clamped: bool,

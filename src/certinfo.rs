@@ -80,9 +80,9 @@ impl CertInfo {
         let mut info = CertInfo {
             der: der.to_vec(),
             version: c.version().0 + 1,
-            subject: c.subject().to_string(),
+            subject: crate::names::dn_text(c.subject()),
             subject_raw: c.subject().as_raw().to_vec(),
-            issuer: c.issuer().to_string(),
+            issuer: crate::names::dn_text(c.issuer()),
             issuer_raw: c.issuer().as_raw().to_vec(),
             serial: serial::normalize(c.raw_serial()).to_vec(),
             not_before: c.validity().not_before.to_datetime(),

@@ -595,7 +595,7 @@ impl CrlInfo {
             .collect();
         Ok(CrlInfo {
             der: der.to_vec(),
-            issuer: crl.issuer().to_string(),
+            issuer: crate::names::dn_text(crl.issuer()),
             issuer_raw: crl.issuer().as_raw().to_vec(),
             number: crl.crl_number().map(|n| n.to_string()),
             this_update: crl.last_update().to_datetime(),

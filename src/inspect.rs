@@ -87,7 +87,7 @@ pub fn cert_json(c: &CertInfo) -> Value {
         "version": c.version,
         "not_before": clock::rfc3339(c.not_before),
         "not_after": clock::rfc3339(c.not_after),
-        "key": c.key.to_string(),
+        "key_type": c.key.to_string(),
         "signature_algorithm": c.signature_algorithm,
         "is_ca": c.is_ca,
         "pathlen": c.pathlen,
@@ -108,6 +108,12 @@ pub fn cert_json(c: &CertInfo) -> Value {
         "ca_issuers_urls": c.ca_issuers_urls,
         "sha256_fingerprint": c.fingerprint,
     })
+}
+
+/// A CRL number as JSON: a number, or (past 2^64, which certsmith never
+/// writes) its decimal string.
+fn crl_number_json(n: &str) -> Value {
+    n.parse::<u64>().map_or_else(|_| json!(n), |v| json!(v))
 }
 
 /// One `  Key:  value` line of the text view.
@@ -220,7 +226,7 @@ fn csr_described(der: &[u8], what: &str) -> Result<Described> {
             other => requested.push(other.label().unwrap_or_else(|| "other".into())),
         }
     }
-    let subject = info.subject.to_string();
+    let subject = crate::names::dn_text(&info.subject);
     let sig = crate::certinfo::signature_name(&req.signature_algorithm.algorithm.to_id_string());
     let mut lines = vec![
         "Certificate signing request".to_string(),
@@ -255,7 +261,7 @@ fn csr_described(der: &[u8], what: &str) -> Result<Described> {
     }
     Ok(Described {
         kind: "csr",
-        json: json!({"type": "csr", "subject": subject, "key": key.to_string(), "signature_algorithm": sig, "signature_valid": sig_ok, "sans": sans, "requested_extensions": requested}),
+        json: json!({"type": "csr", "subject": subject, "key_type": key.to_string(), "signature_algorithm": sig, "signature_valid": sig_ok, "sans": sans, "requested_extensions": requested}),
         lines,
     })
 }
@@ -273,7 +279,7 @@ fn crl_described(der: &[u8], what: &str) -> Result<Described> {
             json!({
                 "serial": serial::to_hex(&r.serial),
                 "revoked_at": clock::rfc3339(r.revoked_at),
-                "reason": r.code.map(|c| x509_parser::x509::ReasonCode(c).to_string()),
+                "revocation_reason": r.code.map_or("unspecified", crate::revoke::reason_name),
             })
         })
         .collect();
@@ -296,7 +302,7 @@ fn crl_described(der: &[u8], what: &str) -> Result<Described> {
             "    {}  {}  {}",
             r["serial"].as_str().unwrap_or(""),
             r["revoked_at"].as_str().unwrap_or(""),
-            r["reason"].as_str().unwrap_or("")
+            r["revocation_reason"].as_str().unwrap_or("")
         ));
     }
     if revoked.len() > 50 {
@@ -307,7 +313,7 @@ fn crl_described(der: &[u8], what: &str) -> Result<Described> {
     }
     Ok(Described {
         kind: "crl",
-        json: json!({"type": "crl", "issuer": issuer, "crl_number": number, "this_update": this_update, "next_update": next_update, "revoked": revoked, "sha256_fingerprint": fingerprint(der)}),
+        json: json!({"type": "crl", "issuer": issuer, "crl_number": number.as_deref().map(crl_number_json), "this_update": this_update, "next_update": next_update, "revoked": revoked, "sha256_fingerprint": fingerprint(der)}),
         lines,
     })
 }
@@ -375,7 +381,7 @@ fn key_described(tag: &str, der: &[u8], pem_text: &str, what: &str) -> Result<De
         let fp = fingerprint(&spki);
         lines.push(field("Key:", &kind));
         lines.push(field("Public key SHA-256:", &fp));
-        facts["key"] = json!(kind);
+        facts["key_type"] = json!(kind);
         facts["public_key_sha256"] = json!(fp);
     }
     Ok(Described {
@@ -422,7 +428,7 @@ fn public_key_described(der: &[u8], what: &str) -> Result<Described> {
     let fp = fingerprint(der);
     Ok(Described {
         kind: "public_key",
-        json: json!({"type": "public_key", "key": kind.to_string(), "sha256": fp}),
+        json: json!({"type": "public_key", "key_type": kind.to_string(), "public_key_sha256": fp}),
         lines: vec![
             "Public key".to_string(),
             field("Key:", kind),

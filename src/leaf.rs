@@ -254,6 +254,7 @@ pub struct IssuedLeaf {
     pub issuer: String,
     pub not_before: String,
     pub not_after: String,
+    #[serde(rename = "sha256_fingerprint")]
     pub fingerprint: String,
     pub clamped: bool,
     pub files: Vec<PathBuf>,

@@ -275,10 +275,47 @@ impl fmt::Display for Subject {
         let s: Vec<String> = self
             .attrs
             .iter()
-            .map(|(k, v)| format!("{k}={}", v.replace('\\', "\\\\").replace(',', "\\,")))
+            .map(|(k, v)| format!("{k}={}", escape_value(v)))
             .collect();
         f.write_str(&s.join(","))
     }
+}
+
+/// An attribute value as a subject string holds it: `\` and `,` escaped.
+fn escape_value(v: &str) -> String {
+    v.replace('\\', "\\\\").replace(',', "\\,")
+}
+
+/// A distinguished name from a certificate, CSR or CRL written the way
+/// `--subject` takes it and [`Subject`] prints it: attributes in the
+/// certificate's order, `,` between them without spaces (`+` inside a
+/// multi-valued RDN), `\` and `,` in values escaped; an attribute whose
+/// value is not a string as `NAME=#<hex DER value>`.
+pub fn dn_text(name: &x509_parser::x509::X509Name<'_>) -> String {
+    let rdns: Vec<String> = name
+        .iter()
+        .map(|rdn| {
+            rdn.iter()
+                .map(|a| {
+                    let oid = a.attr_type().to_id_string();
+                    let key = attr_name(&oid).map(str::to_string).unwrap_or_else(|| {
+                        x509_parser::objects::oid2abbrev(
+                            a.attr_type(),
+                            x509_parser::objects::oid_registry(),
+                        )
+                        .map(str::to_string)
+                        .unwrap_or(oid)
+                    });
+                    match attr_text(a.attr_value()) {
+                        Some(v) => format!("{key}={}", escape_value(&v)),
+                        None => format!("{key}=#{}", crate::serial::to_hex(a.attr_value().data)),
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .collect();
+    rdns.join(",")
 }
 
 /// A subject alternative name.

@@ -180,7 +180,7 @@ fn revoke_by_serial_with_colons_finds_the_certificate() {
         .collect();
     let out = env.json(&["revoke", &colons.join(":"), "--reason", "superseded"]);
     assert_eq!(out["name"], "dev1");
-    assert_eq!(out["reason"], "superseded");
+    assert_eq!(out["revocation_reason"], "superseded");
 }
 
 #[test]

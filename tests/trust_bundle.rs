@@ -35,7 +35,7 @@ pub fn fingerprint(env: &Env, ca: &str) -> String {
         .unwrap()
         .iter()
         .find(|c| c["name"] == ca)
-        .map(|c| c["fingerprint"].as_str().unwrap().to_string())
+        .map(|c| c["sha256_fingerprint"].as_str().unwrap().to_string())
         .unwrap()
 }
 

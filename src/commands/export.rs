@@ -47,7 +47,7 @@ fn report(ctx: &Ctx, e: &Exported) {
         "name": name,
         "format": format.to_string(),
         "legacy": legacy,
-        "file": out,
+        "file": certsmith::json::path(out),
     });
     ctx.report(
         || {

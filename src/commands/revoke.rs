@@ -23,7 +23,7 @@ pub fn run(ctx: &Ctx, a: RevokeArgs) -> Result<()> {
         "serial": done.serial,
         "issuer": issuer,
         "subject": done.subject,
-        "reason": reason,
+        "revocation_reason": reason,
         "revoked_at": clock::rfc3339(now),
         "orphaned": orphans,
     });

@@ -129,7 +129,7 @@ fn eight_parallel_issuers_lose_no_record_and_duplicate_no_serial() {
     args.push(env.pki.join("cas/issuing/ca.pem").display().to_string());
     for w in &workers {
         let d = env.cert_dir(w["name"].as_str().unwrap());
-        let fp = w["fingerprint"].as_str().unwrap();
+        let fp = w["sha256_fingerprint"].as_str().unwrap();
         let pem = std::fs::read_to_string(d.join("cert.pem")).unwrap();
         let der = pem_body_der(&pem);
         assert_eq!(
@@ -476,13 +476,13 @@ fn batch_with_skip_existing_never_takes_the_files_of_a_concurrent_issue() {
     let cert = env.cert_dir("device-000001").join("cert.pem");
     let on_disk = certsmith::certinfo::read_certs(&cert).unwrap().remove(0);
     assert_eq!(
-        on_disk.fingerprint, issued["fingerprint"],
+        on_disk.fingerprint, issued["sha256_fingerprint"],
         "the concurrent issue lost its certificate file"
     );
     let rows = listed(&env);
     assert_eq!(rows.len(), 3, "{rows:?}");
     let row = rows.iter().find(|r| r["name"] == "device-000001").unwrap();
-    assert_eq!(row["fingerprint"], issued["fingerprint"]);
+    assert_eq!(row["sha256_fingerprint"], issued["sha256_fingerprint"]);
     let leftovers: Vec<_> = std::fs::read_dir(env.cert_dir("device-000001"))
         .unwrap()
         .flatten()

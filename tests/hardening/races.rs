@@ -318,5 +318,5 @@ fn two_issues_racing_for_one_out_directory_keep_the_files_of_the_first_recorded(
     );
     let rows = listed(&env);
     assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!(rows[0]["fingerprint"], b["fingerprint"]);
+    assert_eq!(rows[0]["sha256_fingerprint"], b["sha256_fingerprint"]);
 }
