@@ -149,7 +149,10 @@ fn inspect_crl_lists_the_revoked_serial_and_reason() {
     assert_eq!(j["type"], "crl");
     assert_eq!(j["issuer"], "CN=Test Issuing CA");
     assert_eq!(j["revoked"][0]["serial"], issued["serial"]);
-    assert_eq!(j["revoked"][0]["revocation_reason"], "key-compromise", "{j}");
+    assert_eq!(
+        j["revoked"][0]["revocation_reason"], "key-compromise",
+        "{j}"
+    );
 }
 
 #[test]

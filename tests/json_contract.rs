@@ -47,17 +47,30 @@ fn expect(env: &Env, now: &str, code: i32, args: &[&str]) -> Run {
 }
 
 fn parse(r: &Run) -> Value {
-    serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{}", r.stdout))
+    serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON document ({e}):\n{}", r.stdout))
 }
 
 /// root → issuing, both unencrypted, made at [`T0`].
 fn hierarchy(env: &Env) {
-    expect(env, T0, 0, &["init", "--cn", "Root", "--no-passphrase", "-q"]);
     expect(
         env,
         T0,
         0,
-        &["intermediate", "issuing", "--cn", "Issuing", "--no-passphrase", "-q"],
+        &["init", "--cn", "Root", "--no-passphrase", "-q"],
+    );
+    expect(
+        env,
+        T0,
+        0,
+        &[
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Issuing",
+            "--no-passphrase",
+            "-q",
+        ],
     );
 }
 
@@ -151,7 +164,10 @@ fn every_error_kind_is_listed_in_docs_json() {
         .filter_map(|l| l.split('`').next())
         .collect();
     for kind in certsmith::error::KINDS {
-        assert!(listed.contains(kind), "error kind '{kind}' is not listed in docs/json.md");
+        assert!(
+            listed.contains(kind),
+            "error kind '{kind}' is not listed in docs/json.md"
+        );
     }
 }
 
@@ -160,8 +176,17 @@ fn every_error_kind_is_listed_in_docs_json() {
 /// dev-short (10 days), dev-mid (20 days), dev-long (1 year), issued at T0.
 fn three_leaves(env: &Env) {
     hierarchy(env);
-    for (name, v) in [("dev-short", "10d"), ("dev-mid", "20d"), ("dev-long", "365d")] {
-        expect(env, T0, 0, &["issue", name, "--cn", name, "--validity", v, "-q"]);
+    for (name, v) in [
+        ("dev-short", "10d"),
+        ("dev-mid", "20d"),
+        ("dev-long", "365d"),
+    ] {
+        expect(
+            env,
+            T0,
+            0,
+            &["issue", name, "--cn", name, "--validity", v, "-q"],
+        );
     }
 }
 
@@ -183,7 +208,12 @@ const T15: &str = "2026-01-16T00:00:00Z";
 fn expiring_within_lists_only_certificates_still_valid_that_expire_in_the_window() {
     let env = Env::new();
     three_leaves(&env);
-    let r = expect(&env, T15, 0, &["--json", "list", "--expiring-within", "30d"]);
+    let r = expect(
+        &env,
+        T15,
+        0,
+        &["--json", "list", "--expiring-within", "30d"],
+    );
     assert_eq!(names(&parse(&r)), ["dev-mid"]);
 }
 
@@ -204,7 +234,13 @@ fn fail_if_any_exits_1_when_the_list_is_not_empty_and_0_when_it_is() {
         &env,
         T15,
         1,
-        &["--json", "list", "--expiring-within", "30d", "--fail-if-any"],
+        &[
+            "--json",
+            "list",
+            "--expiring-within",
+            "30d",
+            "--fail-if-any",
+        ],
     );
     assert_eq!(names(&parse(&r)), ["dev-mid"], "the list is still printed");
     let r = expect(&env, T15, 1, &["list", "--expired", "--fail-if-any"]);
@@ -231,7 +267,12 @@ fn expiring_within_takes_the_lengths_validity_takes_and_refuses_others_alike() {
         "{}",
         r.stderr
     );
-    let r = expect(&env, T15, 2, &["list", "--expired", "--expiring-within", "30d"]);
+    let r = expect(
+        &env,
+        T15,
+        2,
+        &["list", "--expired", "--expiring-within", "30d"],
+    );
     assert!(r.stderr.contains("cannot be used with"), "{}", r.stderr);
     assert_eq!(env.tree_hash(), before);
 }
@@ -241,7 +282,12 @@ fn expiring_within_takes_the_lengths_validity_takes_and_refuses_others_alike() {
 /// A 90-day leaf issued at T0 (expires 2026-04-01).
 fn ninety_day_leaf(env: &Env) {
     hierarchy(env);
-    expect(env, T0, 0, &["issue", "dev", "--cn", "dev", "--validity", "90d", "-q"]);
+    expect(
+        env,
+        T0,
+        0,
+        &["issue", "dev", "--cn", "dev", "--validity", "90d", "-q"],
+    );
 }
 
 #[test]
@@ -263,8 +309,18 @@ fn needs_renewal_within_a_window_and_on_a_certificate_file() {
     let pem = "pki/certs/dev/cert.pem";
     for target in ["dev", pem] {
         // 2026-03-15: 17 days left.
-        expect(&env, "2026-03-15T00:00:00Z", 1, &["needs-renewal", target, "--within", "10d"]);
-        expect(&env, "2026-03-15T00:00:00Z", 0, &["needs-renewal", target, "--within", "20d"]);
+        expect(
+            &env,
+            "2026-03-15T00:00:00Z",
+            1,
+            &["needs-renewal", target, "--within", "10d"],
+        );
+        expect(
+            &env,
+            "2026-03-15T00:00:00Z",
+            0,
+            &["needs-renewal", target, "--within", "20d"],
+        );
     }
     let r = expect(
         &env,
@@ -304,7 +360,8 @@ fn after_crl_the_hint_names_the_bundle_targets_the_pki_uses() {
     hierarchy(&env);
     let r = expect(&env, T0, 0, &["crl"]);
     assert!(
-        r.stdout.contains("certsmith bundle --target generic --with-crl"),
+        r.stdout
+            .contains("certsmith bundle --target generic --with-crl"),
         "without a remembered target, the generic one: {}",
         r.stdout
     );
@@ -317,7 +374,8 @@ fn after_crl_the_hint_names_the_bundle_targets_the_pki_uses() {
     }
     let r = expect(&env, T0, 0, &["crl"]);
     assert!(
-        r.stdout.contains("certsmith bundle --target haproxy --with-crl"),
+        r.stdout
+            .contains("certsmith bundle --target haproxy --with-crl"),
         "{}",
         r.stdout
     );
@@ -329,4 +387,514 @@ fn after_crl_the_hint_names_the_bundle_targets_the_pki_uses() {
 fn docs_json() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/json.md"))
         .expect("docs/json.md")
+}
+
+/// The schemas of docs/json.md: every ```json block, by its `title` (a
+/// command such as `list` or `key offline`, or `$defs` for shared shapes).
+struct Docs {
+    schemas: std::collections::BTreeMap<String, Value>,
+    defs: Value,
+}
+
+fn docs_schemas() -> Docs {
+    let text = docs_json();
+    let mut schemas = std::collections::BTreeMap::new();
+    let mut defs = json!({});
+    let mut block: Option<String> = None;
+    for line in text.lines() {
+        match (&mut block, line.trim_end()) {
+            (None, "```json") => block = Some(String::new()),
+            (Some(b), "```") => {
+                let v: Value = serde_json::from_str(b).unwrap_or_else(|e| {
+                    panic!("docs/json.md: a json block does not parse ({e}):\n{b}")
+                });
+                let title = v["title"]
+                    .as_str()
+                    .expect("every json block has a title")
+                    .to_string();
+                if title == "$defs" {
+                    defs = v["$defs"].clone();
+                } else {
+                    assert!(
+                        schemas.insert(title.clone(), v).is_none(),
+                        "two schemas for '{title}'"
+                    );
+                }
+                block = None;
+            }
+            (Some(b), l) => {
+                b.push_str(l);
+                b.push('\n');
+            }
+            (None, _) => {}
+        }
+    }
+    Docs { schemas, defs }
+}
+
+/// Checks `v` against `schema` in docs/json.md's dialect (described at the
+/// top of that page): `type`, `properties` (all required but those in
+/// `optional`; objects closed unless `additionalProperties`), `items`,
+/// `enum`, `const`, `anyOf`, `format`, `$ref` to `#/$defs/NAME`.
+/// Returns the problems, each with its JSON path.
+fn check(v: &Value, schema: &Value, defs: &Value, at: &str, cwd: &Path) -> Vec<String> {
+    let mut errs = Vec::new();
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r.strip_prefix("#/$defs/").expect("$ref to #/$defs/");
+        let def = &defs[name];
+        assert!(!def.is_null(), "docs/json.md: no $defs entry '{name}'");
+        return check(v, def, defs, at, cwd);
+    }
+    if let Some(any) = schema["anyOf"].as_array() {
+        let all: Vec<Vec<String>> = any.iter().map(|s| check(v, s, defs, at, cwd)).collect();
+        if all.iter().any(|e| e.is_empty()) {
+            return errs;
+        }
+        errs.push(format!("{at}: matches none of anyOf: {all:?}"));
+        return errs;
+    }
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => panic!("bad type in {schema}"),
+        };
+        let is = match v {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        let ok = types.contains(&is) || (is == "integer" && types.contains(&"number"));
+        if !ok {
+            errs.push(format!("{at}: {v} is {is}, the doc says {t}"));
+            return errs;
+        }
+    }
+    if let Some(c) = schema.get("const")
+        && c != v
+    {
+        errs.push(format!("{at}: {v} is not {c}"));
+    }
+    if let Some(e) = schema["enum"].as_array()
+        && !e.contains(v)
+    {
+        errs.push(format!("{at}: {v} is not one of {}", schema["enum"]));
+    }
+    if let (Some(f), Some(s)) = (schema["format"].as_str(), v.as_str()) {
+        let hex = |s: &str| {
+            !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        };
+        let ok = match f {
+            "date-time" => {
+                s.len() == 20
+                    && s.ends_with('Z')
+                    && time::OffsetDateTime::parse(
+                        s,
+                        &time::format_description::well_known::Rfc3339,
+                    )
+                    .is_ok()
+            }
+            "sha256" => s.len() == 64 && hex(s),
+            "hex" => hex(s),
+            // No leading zero octet beyond what keeps it positive, no colons.
+            "serial" => hex(s) && s.len() % 2 == 0,
+            // As printed: relative to the current directory, no `./`; the file is there.
+            "path" => !s.starts_with("./") && !Path::new(s).is_absolute() && cwd.join(s).exists(),
+            other => panic!("docs/json.md: unknown format '{other}'"),
+        };
+        if !ok {
+            errs.push(format!("{at}: '{s}' is not a {f}"));
+        }
+    }
+    if let (Some(items), Some(a)) = (schema.get("items"), v.as_array()) {
+        for (i, x) in a.iter().enumerate() {
+            errs.extend(check(x, items, defs, &format!("{at}[{i}]"), cwd));
+        }
+    }
+    if let Some(o) = v.as_object()
+        && (schema.get("properties").is_some() || schema.get("additionalProperties").is_some())
+    {
+        let empty = serde_json::Map::new();
+        let props = schema["properties"].as_object().unwrap_or(&empty);
+        let optional: Vec<&str> = schema["optional"]
+            .as_array()
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        for (k, s) in props {
+            match o.get(k) {
+                Some(x) => errs.extend(check(x, s, defs, &format!("{at}.{k}"), cwd)),
+                None if optional.contains(&k.as_str()) => {}
+                None => errs.push(format!("{at}.{k}: missing (documented, not printed)")),
+            }
+        }
+        for (k, x) in o {
+            if props.contains_key(k) {
+                continue;
+            }
+            match schema.get("additionalProperties") {
+                Some(Value::Bool(true)) => {}
+                Some(s @ Value::Object(_)) => {
+                    errs.extend(check(x, s, defs, &format!("{at}.{k}"), cwd))
+                }
+                _ => errs.push(format!("{at}.{k}: printed but not documented")),
+            }
+        }
+    }
+    errs
+}
+
+/// Checks one `--json` run of `title`: exit 0 (or the command's "no"
+/// answer, `answer_code`) and a document matching its schema, or a
+/// failure whose document is `{error, schema_version}` plus, when the
+/// command reported something before failing, fields of its schema.
+fn conforms(docs: &Docs, title: &str, r: &Run, cwd: &Path, failure: bool) -> Vec<String> {
+    let doc: Value = match serde_json::from_str(&r.stdout) {
+        Ok(d) => d,
+        Err(e) => {
+            return vec![format!(
+                "{title}: stdout is not one JSON document ({e}):\n{}{}",
+                r.stdout, r.stderr
+            )];
+        }
+    };
+    let Some(schema) = docs.schemas.get(title) else {
+        return vec![format!("{title}: no schema in docs/json.md")];
+    };
+    let mut errs = Vec::new();
+    if doc["schema_version"] != json!(1) {
+        errs.push(format!("{title}: no schema_version 1"));
+    }
+    let mut doc = doc;
+    if let Some(m) = doc.as_object_mut() {
+        m.remove("schema_version");
+    }
+    if failure {
+        if r.code == 0 {
+            errs.push(format!("{title}: expected a failure, got exit 0"));
+        }
+        errs.extend(check(
+            &doc["error"],
+            &json!({"$ref": "#/$defs/error"}),
+            &docs.defs,
+            &format!("{title}.error"),
+            cwd,
+        ));
+        if doc["error"]["exit_code"] != json!(r.code) {
+            errs.push(format!(
+                "{title}: error.exit_code is not the exit code {}",
+                r.code
+            ));
+        }
+        let mut rest = doc.clone();
+        let m = rest.as_object_mut().unwrap();
+        m.remove("error");
+        if !m.is_empty() {
+            let mut s = schema.clone();
+            s["optional"] = json!(
+                s["properties"]
+                    .as_object()
+                    .map(|p| p.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default()
+            );
+            errs.extend(check(&rest, &s, &docs.defs, title, cwd));
+        }
+    } else {
+        if doc.get("error").is_some() {
+            errs.push(format!("{title}: an error on success: {doc}"));
+        }
+        errs.extend(check(&doc, schema, &docs.defs, title, cwd));
+    }
+    errs
+}
+
+/// The commands of `certsmith --help` (and of its command groups) that
+/// print no JSON document: docs/json.md says so for each.
+const NO_DOCUMENT: &[&str] = &["completions", "help", "serve"];
+
+/// Every command and subcommand `--help` lists, e.g. `list`, `key offline`.
+fn commands_in_help() -> Vec<String> {
+    fn listed(args: &[&str]) -> Vec<String> {
+        let out = certsmith()
+            .args(args)
+            .arg("--help")
+            .output()
+            .expect("run certsmith");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            // A wrapped description continues further indented.
+            .filter(|l| !l.starts_with("   "))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|c| *c != "help")
+            .map(str::to_string)
+            .collect()
+    }
+    let mut all = Vec::new();
+    for c in listed(&[]) {
+        let subs = listed(&[c.as_str()]);
+        if subs.is_empty() {
+            all.push(c);
+        } else {
+            all.extend(subs.into_iter().map(|s| format!("{c} {s}")));
+        }
+    }
+    all
+}
+
+#[test]
+fn every_command_prints_what_docs_json_documents_on_success_and_on_failure() {
+    let started = std::time::Instant::now();
+    let docs = docs_schemas();
+    let env = Env::new();
+    let dir = env.dir.path();
+    openssl_p256_csr(&env.path("web.key"), &env.path("web.csr"), "/CN=web");
+    std::fs::write(env.path("m.csv"), "name,cn\nb1,b1\nb2,b2\n").unwrap();
+    std::fs::create_dir(env.path("empty")).unwrap();
+    std::fs::create_dir(env.path("boot")).unwrap();
+    let ok = |c: i32| (c, false);
+    let fail = |c: i32| (c, true);
+    // (title, args, expected exit code, whether it is a failure), in order.
+    let runs: Vec<(&str, Vec<&str>, (i32, bool))> = vec![
+        (
+            "init",
+            vec!["init", "--cn", "Root", "--no-passphrase"],
+            ok(0),
+        ),
+        (
+            "init",
+            vec!["init", "--cn", "Root", "--no-passphrase"],
+            fail(2),
+        ),
+        (
+            "intermediate",
+            vec![
+                "intermediate",
+                "issuing",
+                "--cn",
+                "Issuing",
+                "--no-passphrase",
+            ],
+            ok(0),
+        ),
+        (
+            "intermediate",
+            vec![
+                "intermediate",
+                "issuing",
+                "--cn",
+                "Issuing",
+                "--no-passphrase",
+            ],
+            fail(2),
+        ),
+        (
+            "issue",
+            vec![
+                "issue",
+                "dev",
+                "--subject",
+                "CN=dev,O=Acme\\, Inc,C=DE",
+                "--validity",
+                "20d",
+            ],
+            ok(0),
+        ),
+        ("issue", vec!["issue", "dev", "--cn", "dev"], fail(2)),
+        (
+            "sign",
+            vec![
+                "sign",
+                "web.csr",
+                "--name",
+                "web",
+                "--profile",
+                "server",
+                "--san",
+                "dns:web.example",
+            ],
+            ok(0),
+        ),
+        ("sign", vec!["sign", "missing.csr", "--name", "x"], fail(2)),
+        (
+            "batch --dry-run",
+            vec!["batch", "m.csv", "--dry-run"],
+            ok(0),
+        ),
+        ("batch", vec!["batch", "m.csv"], ok(0)),
+        ("batch", vec!["batch", "missing.csv"], fail(2)),
+        (
+            "revoke",
+            vec!["revoke", "b1", "--reason", "key-compromise"],
+            ok(0),
+        ),
+        ("revoke", vec!["revoke", "nobody"], fail(2)),
+        ("crl", vec!["crl"], ok(0)),
+        ("crl", vec!["crl", "--ca", "nobody"], fail(2)),
+        (
+            "bundle",
+            vec!["bundle", "--target", "nginx", "--with-crl"],
+            ok(0),
+        ),
+        (
+            "bundle",
+            vec!["bundle", "--target", "no-such-target"],
+            fail(2),
+        ),
+        (
+            "verify",
+            vec!["verify", "pki/certs/dev/cert.pem", "--purpose", "client"],
+            ok(0),
+        ),
+        ("verify", vec!["verify", "pki/certs/b1/cert.pem"], fail(1)),
+        ("inspect", vec!["inspect", "pki/certs/dev/cert.pem"], ok(0)),
+        ("inspect", vec!["inspect", "web.csr"], ok(0)),
+        ("inspect", vec!["inspect", "web.key"], ok(0)),
+        ("inspect", vec!["inspect", "pki/cas/issuing/crl.pem"], ok(0)),
+        (
+            "inspect",
+            vec!["inspect", "pki/bundles/nginx/ca-bundle.pem"],
+            ok(0),
+        ),
+        ("inspect", vec!["inspect", "missing.pem"], fail(2)),
+        ("list", vec!["list", "--all"], ok(0)),
+        (
+            "list",
+            vec!["list", "--expiring-within", "30d", "--fail-if-any"],
+            ok(1),
+        ),
+        ("list", vec!["list", "--ca", "nobody"], fail(2)),
+        ("needs-renewal", vec!["needs-renewal", "dev"], ok(1)),
+        (
+            "needs-renewal",
+            vec!["needs-renewal", "pki/certs/dev/cert.pem", "--within", "30d"],
+            ok(0),
+        ),
+        ("needs-renewal", vec!["needs-renewal", "nobody"], fail(2)),
+        ("status", vec!["status"], ok(0)),
+        ("doctor", vec!["doctor"], ok(0)),
+        ("renew", vec!["renew", "dev"], ok(0)),
+        ("renew", vec!["renew", "nobody"], fail(2)),
+        (
+            "export",
+            vec!["export", "dev", "--format", "pem", "--out", "dev.pem"],
+            ok(0),
+        ),
+        (
+            "export",
+            vec!["export", "nobody", "--format", "pem"],
+            fail(2),
+        ),
+        ("key offline", vec!["key", "offline", "root"], ok(0)),
+        ("key offline", vec!["key", "offline", "nobody"], fail(2)),
+        ("key online", vec!["key", "online", "root"], ok(0)),
+        ("key online", vec!["key", "online", "nobody"], fail(2)),
+        (
+            "key change-passphrase",
+            vec!["key", "change-passphrase", "issuing", "--no-passphrase"],
+            ok(0),
+        ),
+        (
+            "key change-passphrase",
+            vec!["key", "change-passphrase", "nobody", "--no-passphrase"],
+            fail(2),
+        ),
+        (
+            "ca set-urls",
+            vec![
+                "ca",
+                "set-urls",
+                "issuing",
+                "--crl-url",
+                "http://pki.example/issuing.crl",
+            ],
+            ok(0),
+        ),
+        (
+            "ca set-urls",
+            vec![
+                "ca",
+                "set-urls",
+                "nobody",
+                "--crl-url",
+                "http://pki.example/x.crl",
+            ],
+            fail(2),
+        ),
+        (
+            "ca set-crl",
+            vec!["ca", "set-crl", "issuing", "--next-update", "3d"],
+            ok(0),
+        ),
+        (
+            "ca set-crl",
+            vec!["ca", "set-crl", "nobody", "--next-update", "3d"],
+            fail(2),
+        ),
+        (
+            "bootstrap",
+            vec!["bootstrap", "--no-passphrase", "--yes"],
+            fail(2),
+        ),
+        ("list", vec!["list", "--no-such-flag"], fail(2)),
+    ];
+    let mut errs = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut run_checked =
+        |title: &str, args: &[&str], in_dir: &Path, (code, failure): (i32, bool)| {
+            let mut a = vec!["--json"];
+            a.extend_from_slice(args);
+            let r = run_in(in_dir, T0, &a);
+            if r.code != code {
+                errs.push(format!(
+                    "{args:?}: exit {} (expected {code}):\n{}{}",
+                    r.code, r.stdout, r.stderr
+                ));
+                return;
+            }
+            errs.extend(conforms(&docs, title, &r, in_dir, failure));
+            seen.insert(title.split(" --").next().unwrap_or(title).to_string());
+        };
+    for (title, args, expect) in &runs {
+        run_checked(title, args, dir, *expect);
+    }
+    // A PKI directory that is not there, and bootstrap in an empty directory.
+    run_checked("status", &["status"], &env.path("empty"), fail(2));
+    run_checked("doctor", &["doctor"], &env.path("empty"), fail(2));
+    run_checked(
+        "bootstrap",
+        &["bootstrap", "--no-passphrase", "--yes"],
+        &env.path("boot"),
+        ok(0),
+    );
+    assert!(
+        errs.is_empty(),
+        "--json output differs from docs/json.md:\n{}",
+        errs.join("\n")
+    );
+
+    // Every command --help lists is run above or documented as printing no JSON.
+    for c in commands_in_help() {
+        assert!(
+            seen.contains(&c) || NO_DOCUMENT.contains(&c.as_str()),
+            "'certsmith {c}' has no --json run here and no schema in docs/json.md"
+        );
+    }
+    // And every schema in the doc is for a command that was run.
+    for title in docs.schemas.keys() {
+        let base = title.split(" --").next().unwrap_or(title);
+        assert!(
+            seen.contains(base),
+            "docs/json.md documents '{title}', which no run checked"
+        );
+    }
+    let took = started.elapsed();
+    assert!(took.as_secs() < 60, "the contract run took {took:?}");
 }

@@ -95,8 +95,7 @@ pub fn needs_renewal(
     now: OffsetDateTime,
 ) -> Result<RenewalCheck> {
     let path = Path::new(target);
-    let (name, subject, serial, not_before, not_after) = if target.contains('/') || path.is_file()
-    {
+    let (name, subject, serial, not_before, not_after) = if target.contains('/') || path.is_file() {
         let cert = crate::certinfo::read_certs(path)?
             .into_iter()
             .next()
