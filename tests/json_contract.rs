@@ -865,6 +865,9 @@ fn every_command_prints_what_docs_json_documents_on_success_and_on_failure() {
     for (title, args, expect) in &runs {
         run_checked(title, args, dir, *expect);
     }
+    // Doctor with a problem: its findings, and the error.
+    std::fs::remove_file(env.path("pki/certs/web/chain.pem")).unwrap();
+    run_checked("doctor", &["doctor"], dir, fail(1));
     // A PKI directory that is not there, and bootstrap in an empty directory.
     run_checked("status", &["status"], &env.path("empty"), fail(2));
     run_checked("doctor", &["doctor"], &env.path("empty"), fail(2));

@@ -138,7 +138,7 @@ fn issuing_from_a_revoked_ca_is_refused_naming_the_revocation_date() {
         },
     };
     assert_eq!(err, rendered(&dead));
-    assert_eq!((dead.code(), dead.exit_code()), ("ca-not-alive", 2));
+    assert_eq!((dead.code(), dead.exit_code()), ("ca_not_alive", 2));
     let err = refused_at(&env, T1, &["renew", "dev1"]);
     assert!(err.contains(why), "{err}");
 }

@@ -32,6 +32,14 @@ pub fn run(ctx: &Ctx, a: DoctorArgs) -> Result<()> {
     json["problems"] = serde_json::json!(report.count(Severity::Problem));
     json["repaired"] = serde_json::json!(report.repaired_count());
     json["warnings"] = serde_json::json!(report.count(Severity::Warning));
+    // Paths as every document prints them: below the PKI directory as given.
+    if let Some(findings) = json["findings"].as_array_mut() {
+        for f in findings {
+            if let Some(p) = f["path"].as_str() {
+                f["path"] = certsmith::json::path(&ctx.pki.root.join(p)).into();
+            }
+        }
+    }
     ctx.report(|| human(&report, a.repair), &json);
     if open > 0 {
         return Err(Error::failed(format!(

@@ -12,7 +12,7 @@ pub fn run(ctx: &Ctx, a: ListArgs) -> Result<()> {
     let ledger = ctx.pki.read_ledger()?;
     let now = clock::now()?;
     let expiry = match (&a.expiring_within, a.expired) {
-        (Some(w), _) => Some(Expiry::Within(expiry::length("--expiring-within", w)?)),
+        (Some(w), _) => Some(expiry::within("--expiring-within", w)?),
         (None, true) => Some(Expiry::Expired),
         (None, false) => None,
     };

@@ -15,16 +15,18 @@ use crate::pki::Pki;
 use crate::validity::Validity;
 
 /// Which certificates an expiry query keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Expiry {
-    /// Still valid (not revoked, not expired) and ending within this length.
-    Within(Duration),
+    /// Still valid (not revoked, not expired) and ending within this
+    /// length; the flag and value as given, for an error.
+    Within(Duration, String),
     /// Past their notAfter (and not revoked).
     Expired,
 }
 
 /// A length given to `flag` (`--expiring-within`, `--within`), parsed the
 /// way `--validity` is: `30d`, `12h`, `2w`, `1y`. An end time is refused.
+/// See [`within`] for the [`Expiry`] of a flag.
 pub fn length(flag: &str, value: &str) -> Result<Duration> {
     match Validity::parse_flag(flag, value)? {
         Validity::For(d) => Ok(d),
@@ -34,6 +36,14 @@ pub fn length(flag: &str, value: &str) -> Result<Duration> {
         ))
         .hint("write a length like 30d, 12h or 2w")),
     }
+}
+
+/// [`Expiry::Within`] the length given to `flag`.
+pub fn within(flag: &str, value: &str) -> Result<Expiry> {
+    Ok(Expiry::Within(
+        length(flag, value)?,
+        format!("{flag} '{}'", shown(value)),
+    ))
 }
 
 /// The current certificates of `filter` that `expiry` keeps at `now`,
@@ -46,9 +56,9 @@ pub fn list(
 ) -> Result<Vec<CertRecord>> {
     let now_ts = now.unix_timestamp();
     let mut f = filter.clone();
-    let rows = match expiry {
-        Expiry::Within(d) => {
-            let end = clock::shift(now, d, "the expiry window")?;
+    let rows = match &expiry {
+        Expiry::Within(d, given) => {
+            let end = clock::shift(now, *d, given)?;
             f.expiring_before = Some(end.unix_timestamp());
             ledger.list(&f)?
         }
@@ -58,7 +68,7 @@ pub fn list(
         }
     };
     let want = match expiry {
-        Expiry::Within(_) => "valid",
+        Expiry::Within(..) => "valid",
         Expiry::Expired => "expired",
     };
     Ok(rows

@@ -95,7 +95,14 @@ fn keys_that_only_look_right_are_not_a_private_key() {
             if json {
                 args.insert(0, "--json");
             }
-            let r = run_bounded(&env, None, &args);
+            let mut r = run_bounded(&env, None, &args);
+            if json {
+                // With --json the refusal is also the one JSON error document on stdout.
+                let doc: serde_json::Value = serde_json::from_str(&r.stdout).expect("JSON error");
+                let message = doc["error"]["message"].as_str().unwrap_or_default();
+                assert!(message.contains(says), "{file}: {doc}");
+                r.stdout.clear();
+            }
             let line = assert_refused(&env, &before, None, &r, file);
             assert!(line.contains(says), "{file}: {line}");
         }

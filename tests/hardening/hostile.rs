@@ -181,8 +181,12 @@ fn every_hostile_file_is_refused_cleanly_and_changes_nothing() {
             failures.push(format!("{label}: the PKI directory changed"));
         }
         if cmd == "inspect" {
-            // --json: still nothing on stdout when refused.
-            let j = run_bounded(&env, &["--json", "inspect", p]);
+            // --json: the one JSON error document on stdout (stderr as without it).
+            let mut j = run_bounded(&env, &["--json", "inspect", p]);
+            match serde_json::from_str::<serde_json::Value>(&j.stdout) {
+                Ok(doc) if doc["error"]["exit_code"] == j.code => j.stdout.clear(),
+                _ => failures.push(format!("{label} --json: not a JSON error: {}", j.stdout)),
+            }
             if let Err(e) = assert_clean_refusal(&format!("{label} --json"), &j, 2) {
                 failures.push(e);
             }
