@@ -380,6 +380,12 @@ fn after_crl_the_hint_names_the_bundle_targets_the_pki_uses() {
         r.stdout
     );
     assert!(!r.stdout.contains("generic"), "{}", r.stdout);
+    let doc = parse(&expect(&env, T0, 0, &["--json", "crl"]));
+    assert_eq!(
+        doc["next"],
+        json!(["certsmith bundle --target haproxy --with-crl"]),
+        "{doc}"
+    );
 }
 
 // ---- items 2 and 3: one vocabulary, validated against docs/json.md ----

@@ -38,9 +38,20 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
         );
     }
     let p = super::pki_flag(ctx);
-    let targets = match certsmith::ops::published::bundle_targets(&ctx.pki)?[..] {
-        [] => vec!["generic"],
-        ref used => used.to_vec(),
+    // A hint must not fail a command whose CRLs are written: no record, no names.
+    let used = certsmith::ops::published::bundle_targets(&ctx.pki).unwrap_or_default();
+    let targets = if used.is_empty() {
+        vec!["generic"]
+    } else {
+        used
+    };
+    // The bundles to rebuild with the new CRLs: those of the targets in use.
+    let next: Vec<String> = match report.earliest_next_update() {
+        Some(_) => targets
+            .iter()
+            .map(|t| format!("certsmith{p} bundle --target {t} --with-crl"))
+            .collect(),
+        None => Vec::new(),
     };
     ctx.report(
         || {
@@ -70,10 +81,10 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
                     "Skipped CA '{n}': it publishes no CRL (made with --no-crl; keyUsage lacks cRLSign)."
                 ));
             }
-            if let Some(next) = report.earliest_next_update() {
-                s.line(format!("Publish it before {next}:"));
-                for t in &targets {
-                    s.line(format!("  certsmith{p} bundle --target {t} --with-crl"));
+            if let Some(until) = report.earliest_next_update() {
+                s.line(format!("Publish it before {until}:"));
+                for n in &next {
+                    s.line(format!("  {n}"));
                 }
             }
             s
@@ -81,6 +92,7 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
         &serde_json::json!({
             "crls": written,
             "skipped": skipped,
+            "next": next,
             "offline": report.offline,
             "expired": report.expired.iter().map(|(n, _)| n).collect::<Vec<_>>(),
             "failed": failed.iter().map(|(n, e)| serde_json::json!({"ca": n, "error": certsmith::json::error(e)})).collect::<Vec<_>>(),
