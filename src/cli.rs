@@ -491,7 +491,7 @@ Examples:
   certsmith needs-renewal device-001 && certsmith renew device-001
   certsmith needs-renewal pki/certs/web/cert.pem --within 30d")]
 pub struct NeedsRenewalArgs {
-    /// A certificate name in the ledger, or a certificate file (PEM or DER)
+    /// A certificate name in the ledger, or a certificate file (PEM or DER): a path with a `/`, or a file that exists
     pub cert: String,
     /// Renew when it expires within this length, e.g. 30d (default: the last third of its lifetime)
     #[arg(long, value_name = "LENGTH")]

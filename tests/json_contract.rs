@@ -621,7 +621,7 @@ fn conforms(docs: &Docs, title: &str, r: &Run, cwd: &Path, failure: bool) -> Vec
 
 /// The commands of `certsmith --help` (and of its command groups) that
 /// print no JSON document: docs/json.md says so for each.
-const NO_DOCUMENT: &[&str] = &["completions", "help", "serve"];
+const NO_DOCUMENT: &[&str] = &["completions", "help", "man", "serve"];
 
 /// Every command and subcommand `--help` lists, e.g. `list`, `key offline`.
 fn commands_in_help() -> Vec<String> {
