@@ -512,6 +512,18 @@ fn check(v: &Value, schema: &Value, defs: &Value, at: &str, cwd: &Path) -> Vec<S
             "serial" => hex(s) && s.len() % 2 == 0,
             // As printed: relative to the current directory, no `./`; the file is there.
             "path" => !s.starts_with("./") && !Path::new(s).is_absolute() && cwd.join(s).exists(),
+            // `ATTR=value` joined by `,` (escaped in a value) without a space after it.
+            "dn" => {
+                let mut prev = ' ';
+                let mut ok = s.contains('=');
+                for (i, c) in s.char_indices() {
+                    if c == ',' && prev != '\\' && s[i + 1..].starts_with(' ') {
+                        ok = false;
+                    }
+                    prev = c;
+                }
+                ok
+            }
             other => panic!("docs/json.md: unknown format '{other}'"),
         };
         if !ok {
