@@ -6,6 +6,7 @@ mod batch;
 mod bounds;
 mod core;
 mod crl_life;
+mod docs_run;
 mod csr;
 mod export;
 mod fleet;
