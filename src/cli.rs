@@ -591,9 +591,9 @@ pub struct ChangePassphraseArgs {
 
 #[derive(Debug, Args)]
 pub struct BootstrapArgs {
-    /// Organisation name (O= of the CAs)
-    #[arg(long)]
-    pub org: Option<String>,
+    /// Organisation name (O= of the CAs; their CNs are "<org> Root CA" and "<org> Issuing CA")
+    #[arg(long, default_value = "certsmith")]
+    pub org: String,
     /// Trust-store target for the final bundle
     #[arg(long, default_value = "generic")]
     pub target: String,

@@ -269,3 +269,118 @@ fn docs_runner_is_strict_and_only_parses_no_run_blocks() {
     let clock = "```sh\ntest \"$CERTSMITH_NOW\" = 2026-12-02T14:00:00Z\ntest \"$HOME\" = \"$PWD\"\n```\n";
     assert_eq!(run_doc("c.md", clock), Ok(()));
 }
+
+/// Runs `line` with bash in `dir` (certsmith of this build on PATH), as a
+/// user would paste it.
+fn run_printed(dir: &Path, line: &str) -> (bool, String) {
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_certsmith"))
+        .parent()
+        .expect("bin dir")
+        .to_path_buf();
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH");
+    let mut c = Command::new("bash");
+    common::clean_env(&mut c);
+    let out = c
+        .args(["-euo", "pipefail", "-c", line])
+        .current_dir(dir)
+        .env("PATH", path)
+        .env("CERTSMITH_NOW", DOCS_NOW)
+        .stdin(Stdio::null())
+        .output()
+        .expect("bash");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// `bootstrap --pki my-pki`: the first "Next:" command (human and `--json`)
+/// names the real PKI directory and the certificate just made, and runs.
+#[test]
+fn bootstrap_first_next_command_runs_as_printed() {
+    for json in [false, true] {
+        let env = common::Env::new();
+        let mut c = common::certsmith();
+        c.current_dir(env.dir.path())
+            .env("CERTSMITH_NOW", DOCS_NOW)
+            .stdin(Stdio::null())
+            .args(["--pki", "my-pki", "bootstrap", "--no-passphrase", "--yes"]);
+        if json {
+            c.arg("--json");
+        }
+        let out = c.output().expect("bootstrap");
+        assert!(out.status.success(), "{out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let first = if json {
+            let v: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+            v["bundle"]["next"][0]
+                .as_str()
+                .expect("bundle.next[0]")
+                .to_string()
+        } else {
+            let mut lines = stdout.lines().skip_while(|l| *l != "Next:");
+            lines.next().expect("a Next: line");
+            lines.next().expect("a command after Next:").trim().to_string()
+        };
+        assert!(
+            first.contains("my-pki/certs/device-001/cert.pem") && !first.contains("NAME"),
+            "json={json}: {first}"
+        );
+        let (ok, output) = run_printed(env.dir.path(), &first);
+        assert!(ok, "json={json}: `{first}` failed:\n{output}");
+        assert!(output.contains(": OK"), "{output}");
+    }
+}
+
+/// One rule for every passphrase file: the whole file, less one trailing
+/// newline (LF or CRLF). A second line belongs to the passphrase.
+#[test]
+fn passphrase_file_is_the_whole_file_less_one_trailing_newline() {
+    let env = common::Env::new();
+    let write = |name: &str, bytes: &str| {
+        let p = env.path(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let lf = write("lf.pass", "correct horse\n");
+    let bare = write("bare.pass", "correct horse");
+    let crlf = write("crlf.pass", "correct horse\r\n");
+    let two = write("two.pass", "correct horse\nsecond line\n");
+    let twice = write("twice.pass", "correct horse\n\n");
+    env.ok(&[
+        "init",
+        "--cn",
+        "Root",
+        "--passphrase-file",
+        common::s(&lf),
+        "-q",
+    ]);
+    for (i, same) in [&lf, &bare, &crlf].into_iter().enumerate() {
+        let name = format!("dev-{i}");
+        env.ok(&["issue", &name, "--passphrase-file", common::s(same), "-q"]);
+    }
+    let before = env.tree_hash();
+    for other in [&two, &twice] {
+        let err = env.fails(2, &["issue", "dev-x", "--passphrase-file", common::s(other)]);
+        assert!(err.contains("wrong passphrase"), "{err}");
+    }
+    assert_eq!(env.tree_hash(), before, "a refused passphrase changed the PKI");
+    // The key opens with exactly that passphrase.
+    let key = env.pki.join("cas/root/ca.key.pem");
+    let (ok, out) = common::openssl(&[
+        "pkey",
+        "-in",
+        common::s(&key),
+        "-passin",
+        "pass:correct horse",
+        "-noout",
+    ]);
+    assert!(ok, "{out}");
+}

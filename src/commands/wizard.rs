@@ -31,6 +31,17 @@ fn io(e: dialoguer::Error) -> Error {
     Error::input(format!("cannot read the answer: {e}"))
 }
 
+/// A yes/no question answered only with Enter (`y`/`n` then Enter, or Enter
+/// alone for `default`): a stray keypress never answers it.
+fn yes_no(prompt: &str, default: bool) -> Result<bool> {
+    Confirm::new()
+        .with_prompt(prompt)
+        .default(default)
+        .wait_for_newline(true)
+        .interact()
+        .map_err(io)
+}
+
 fn text(prompt: &str, default: String, check: fn(&str) -> Result<()>) -> Result<String> {
     // dialoguer prints the default as it is: a flag value (--org, --device,
     // --domain, …) must be checked before it is shown.
@@ -97,7 +108,7 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
     intro.to_stderr();
     let org = text(
         "Organisation (O= of the CAs)",
-        a.org.clone().unwrap_or_else(|| "Acme".into()),
+        a.org.clone(),
         |s| {
             if s.is_empty() || s.chars().any(char::is_control) {
                 Err(Error::input("the organisation needs a name"))
@@ -158,13 +169,8 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
             ..Default::default()
         };
         passphrase::for_new_key(&opts, "the new CAs")?
-    } else if Confirm::new()
-        .with_prompt("Protect the CA keys with a passphrase? (recommended)")
-        .default(true)
-        .interact()
-        .map_err(io)?
-    {
-        Some(passphrase::prompt_new("Passphrase for the CA keys")?)
+    } else if yes_no("Protect the CA keys with a passphrase? (recommended)", true)? {
+        Some(passphrase::prompt_new_ca("Passphrase for the CA keys")?)
     } else {
         None
     };
@@ -195,11 +201,7 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
     let (first, profile, _) = plan.first_cert();
     plan.p12 = match &a.p12_passphrase_file {
         Some(f) => Some(passphrase::read_file(f)?),
-        None if Confirm::new()
-            .with_prompt(format!("Export '{first}' as a PKCS#12 (.p12) file?"))
-            .default(true)
-            .interact()
-            .map_err(io)? =>
+        None if yes_no(&format!("Export '{first}' as a PKCS#12 (.p12) file?"), true)? =>
         {
             Some(passphrase::prompt_new(&format!(
                 "Password for the .p12 file of '{first}'"
@@ -208,11 +210,8 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
         None => None,
     };
     summary(ctx, &plan, &first, profile).to_stderr();
-    let go = Confirm::new()
-        .with_prompt("Create all of this now?")
-        .default(true)
-        .interact()
-        .map_err(io)?;
+    // The one answer that writes: No unless the user types y and Enter.
+    let go = yes_no("Create all of this now?", false)?;
     Ok(go.then_some(plan))
 }
 
