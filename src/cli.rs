@@ -23,9 +23,9 @@ pub struct Cli {
 
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
-    /// PKI directory
-    #[arg(long, global = true, env = "CERTSMITH_PKI", default_value = "pki", value_hint = clap::ValueHint::DirPath)]
-    pub pki: PathBuf,
+    /// PKI directory [default: ./pki if it exists, else the current directory or the nearest one above it holding a ledger.db, else ./pki]
+    #[arg(long, global = true, env = "CERTSMITH_PKI", value_hint = clap::ValueHint::DirPath)]
+    pub pki: Option<PathBuf>,
     /// Print one JSON document on stdout and nothing else there
     #[arg(long, global = true)]
     pub json: bool,

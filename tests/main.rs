@@ -21,6 +21,7 @@ mod keys_renew;
 mod refusals;
 mod revocation_urls;
 mod serve;
+mod term;
 mod trust;
 mod trust_bundle;
 mod trust_constraints;

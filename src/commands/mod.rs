@@ -147,7 +147,9 @@ pub fn write_stdout(text: &str) {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx {
-        pki: Pki::at(cli.global.pki.clone())
+        pki: Pki::at(cli.global.pki.clone().unwrap_or_else(|| {
+            certsmith::pki::discover(&std::env::current_dir().unwrap_or_default())
+        }))
             .allowing_insecure_perms(cli.global.allow_insecure_perms),
         json: cli.global.json,
         quiet: cli.global.quiet,
