@@ -95,3 +95,60 @@ fn commands_run_inside_the_pki_directory_or_below_find_it() {
     assert_eq!(r.code, 2, "no PKI here: {}", r.stderr);
     assert!(r.stderr.contains("no PKI directory at 'pki'"), "{}", r.stderr);
 }
+
+#[test]
+fn doctor_recognises_every_export_and_bundle_certsmith_writes() {
+    let env = Env::new();
+    pki_with_device(&env);
+    let pass = env.path("p12.pass");
+    std::fs::write(&pass, "export password\n").unwrap();
+    env.ok(&["export", "dev1", "--p12-passphrase-file", s(&pass), "-q"]);
+    env.ok(&["export", "dev1", "--format", "k8s-secret", "-q"]);
+    env.ok(&["export", "dev1", "--format", "pem", "-q"]);
+    for target in ["generic", "nginx", "haproxy", "envoy", "k8s"] {
+        env.ok(&["bundle", "--target", target, "-q"]);
+    }
+    env.ok(&["bundle", "--target", "k8s", "--cert", "dev1", "-q"]);
+    let d = env.cert_dir("dev1");
+    for f in ["dev1.p12", "secret.yaml", "combined.pem"] {
+        assert!(d.join(f).is_file(), "export wrote no {f}");
+    }
+    let r = env.run(&["doctor"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("No problems found."), "{}", r.stdout);
+}
+
+#[test]
+fn doctor_suggests_repair_only_for_what_repair_fixes() {
+    let env = Env::new();
+    pki_with_device(&env);
+    // A file certsmith did not write: doctor reports it and never removes it.
+    let stray = env.cert_dir("dev1").join("notes.txt");
+    std::fs::write(&stray, "mine").unwrap();
+    let before = env.tree_hash();
+    let err = env.fails(1, &["doctor"]);
+    assert!(!err.contains("--repair"), "repair cannot fix a stray file: {err}");
+    assert!(err.contains("hint: move the files certsmith did not write"), "{err}");
+    let r = env.run(&["doctor", "--repair"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(env.tree_hash(), before, "--repair touched a stray file");
+    // An empty directory no certificate owns: --repair removes it, and the
+    // hint says so (alongside the step for the stray file).
+    std::fs::create_dir(env.pki.join("certs/leftover")).unwrap();
+    std::fs::set_permissions(
+        env.pki.join("certs/leftover"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    let err = env.fails(1, &["doctor"]);
+    assert!(
+        err.contains("move the files certsmith did not write")
+            && err.contains("then `certsmith doctor --repair` fixes what is safe to fix"),
+        "{err}"
+    );
+    std::fs::remove_file(&stray).unwrap();
+    let err = env.fails(1, &["doctor"]);
+    assert!(err.contains("hint: run `certsmith doctor --repair`"), "{err}");
+    env.ok(&["doctor", "--repair", "-q"]);
+    assert!(!env.pki.join("certs/leftover").exists());
+}
