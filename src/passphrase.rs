@@ -159,7 +159,9 @@ pub fn prompt_new_ca(prompt: &str) -> Result<Passphrase> {
 pub fn too_short(secret: &str, min: usize) -> Option<String> {
     let n = secret.chars().count();
     if n == 0 {
-        Some(format!("the passphrase is empty; type at least {min} character(s)"))
+        Some(format!(
+            "the passphrase is empty; type at least {min} character(s)"
+        ))
     } else if n < min {
         Some(format!(
             "the passphrase is too short ({n} characters); a CA key needs at least {min}"

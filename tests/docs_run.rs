@@ -155,11 +155,9 @@ fn run_blocks(name: &str, blocks: &[&Block]) -> Result<(), String> {
         .parent()
         .expect("bin dir")
         .to_path_buf();
-    let path = std::env::join_paths(
-        std::iter::once(bin_dir).chain(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        )),
-    )
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
     .expect("PATH");
     let mut c = Command::new("timeout");
     common::clean_env(&mut c);
@@ -246,10 +244,16 @@ fn every_doc_sh_block_runs_as_written() {
 fn docs_runner_reports_failing_block_with_file_line_and_output() {
     let doc = "# t\n\n```sh\nX=hello\necho first\n```\n\ntext\n\n```sh\necho \"$X from two\"\ncertsmith --version\nfalse\necho never\n```\n";
     let err = run_doc("t.md", doc).expect_err("`false` must fail the doc");
-    assert!(err.starts_with("t.md:13: `sh` block failed (exit 1)"), "{err}");
+    assert!(
+        err.starts_with("t.md:13: `sh` block failed (exit 1)"),
+        "{err}"
+    );
     assert!(err.contains("hello from two"), "{err}");
     assert!(err.contains("certsmith "), "{err}");
-    assert!(!err.contains("first"), "only the failing block's output: {err}");
+    assert!(
+        !err.contains("first"),
+        "only the failing block's output: {err}"
+    );
     assert!(!err.contains("never"), "{err}");
 }
 
@@ -266,7 +270,8 @@ fn docs_runner_is_strict_and_only_parses_no_run_blocks() {
     let bad = "```sh no-run\nif then fi (\n```\n";
     let err = run_doc("b.md", bad).expect_err("syntax error");
     assert!(err.starts_with("b.md:2:"), "{err}");
-    let clock = "```sh\ntest \"$CERTSMITH_NOW\" = 2026-12-02T14:00:00Z\ntest \"$HOME\" = \"$PWD\"\n```\n";
+    let clock =
+        "```sh\ntest \"$CERTSMITH_NOW\" = 2026-12-02T14:00:00Z\ntest \"$HOME\" = \"$PWD\"\n```\n";
     assert_eq!(run_doc("c.md", clock), Ok(()));
 }
 
@@ -327,7 +332,11 @@ fn bootstrap_first_next_command_runs_as_printed() {
         } else {
             let mut lines = stdout.lines().skip_while(|l| *l != "Next:");
             lines.next().expect("a Next: line");
-            lines.next().expect("a command after Next:").trim().to_string()
+            lines
+                .next()
+                .expect("a command after Next:")
+                .trim()
+                .to_string()
         };
         assert!(
             first.contains("my-pki/certs/device-001/cert.pem") && !first.contains("NAME"),
@@ -368,10 +377,17 @@ fn passphrase_file_is_the_whole_file_less_one_trailing_newline() {
     }
     let before = env.tree_hash();
     for other in [&two, &twice] {
-        let err = env.fails(2, &["issue", "dev-x", "--passphrase-file", common::s(other)]);
+        let err = env.fails(
+            2,
+            &["issue", "dev-x", "--passphrase-file", common::s(other)],
+        );
         assert!(err.contains("wrong passphrase"), "{err}");
     }
-    assert_eq!(env.tree_hash(), before, "a refused passphrase changed the PKI");
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "a refused passphrase changed the PKI"
+    );
     // The key opens with exactly that passphrase.
     let key = env.pki.join("cas/root/ca.key.pem");
     let (ok, out) = common::openssl(&[

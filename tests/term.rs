@@ -44,11 +44,15 @@ fn read_only_commands_warn_on_a_0755_pki_directory_and_writers_refuse() {
         let err = env.fails(2, &args);
         assert!(err.contains("mode 0755"), "{args:?}: {err}");
     }
-    assert_eq!(env.tree_hash(), before, "a read-only command changed the PKI");
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "a read-only command changed the PKI"
+    );
 }
 
 /// certsmith run with no `--pki` in `dir` (relative to the temp dir).
-fn run_in(env: &Env, dir: &std::path::Path, args: &[&str]) -> Run {
+fn run_in(dir: &std::path::Path, args: &[&str]) -> Run {
     let out = certsmith()
         .args(args)
         .current_dir(dir)
@@ -67,33 +71,41 @@ fn commands_run_inside_the_pki_directory_or_below_find_it() {
     let env = Env::new();
     pki_with_device(&env);
     let before = env.tree_hash();
-    for dir in [
-        env.pki.clone(),
-        env.pki.join("certs"),
-        env.cert_dir("dev1"),
-    ] {
-        let r = run_in(&env, &dir, &["list"]);
+    for dir in [env.pki.clone(), env.pki.join("certs"), env.cert_dir("dev1")] {
+        let r = run_in(&dir, &["list"]);
         assert_eq!(r.code, 0, "in {}: {}{}", dir.display(), r.stdout, r.stderr);
-        assert!(r.stdout.contains("dev1"), "in {}: {}", dir.display(), r.stdout);
-        let r = run_in(&env, &dir, &["status"]);
+        assert!(
+            r.stdout.contains("dev1"),
+            "in {}: {}",
+            dir.display(),
+            r.stdout
+        );
+        let r = run_in(&dir, &["status"]);
         assert_eq!(r.code, 0, "{}", r.stderr);
         assert!(r.stdout.contains("issuing"), "{}", r.stdout);
     }
     assert_eq!(env.tree_hash(), before);
     // From inside, a writer works on the same PKI, and init refuses to nest one.
-    let r = run_in(&env, &env.pki.join("certs"), &["issue", "dev2", "--no-sync", "-q"]);
+    let r = run_in(
+        &env.pki.join("certs"),
+        &["issue", "dev2", "--no-sync", "-q"],
+    );
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(env.cert_dir("dev2").join("cert.pem").is_file());
     let before = env.tree_hash();
-    let r = run_in(&env, &env.pki.join("certs"), &["init", "--no-passphrase"]);
+    let r = run_in(&env.pki.join("certs"), &["init", "--no-passphrase"]);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
     assert_eq!(env.tree_hash(), before);
     assert!(!env.pki.join("certs/pki").exists());
     // ./pki wins over a ledger above; $CERTSMITH_PKI and --pki win over both.
     let other = Env::new();
-    let r = run_in(&other, other.dir.path(), &["list"]);
+    let r = run_in(other.dir.path(), &["list"]);
     assert_eq!(r.code, 2, "no PKI here: {}", r.stderr);
-    assert!(r.stderr.contains("no PKI directory at 'pki'"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no PKI directory at 'pki'"),
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]
@@ -127,8 +139,14 @@ fn doctor_suggests_repair_only_for_what_repair_fixes() {
     std::fs::write(&stray, "mine").unwrap();
     let before = env.tree_hash();
     let err = env.fails(1, &["doctor"]);
-    assert!(!err.contains("--repair"), "repair cannot fix a stray file: {err}");
-    assert!(err.contains("hint: move the files certsmith did not write"), "{err}");
+    assert!(
+        !err.contains("--repair"),
+        "repair cannot fix a stray file: {err}"
+    );
+    assert!(
+        err.contains("hint: move the files certsmith did not write"),
+        "{err}"
+    );
     let r = env.run(&["doctor", "--repair"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert_eq!(env.tree_hash(), before, "--repair touched a stray file");
@@ -148,7 +166,196 @@ fn doctor_suggests_repair_only_for_what_repair_fixes() {
     );
     std::fs::remove_file(&stray).unwrap();
     let err = env.fails(1, &["doctor"]);
-    assert!(err.contains("hint: run `certsmith doctor --repair`"), "{err}");
+    assert!(
+        err.contains("hint: run `certsmith doctor --repair`"),
+        "{err}"
+    );
     env.ok(&["doctor", "--repair", "-q"]);
     assert!(!env.pki.join("certs/leftover").exists());
+}
+
+/// Every command path (`issue`, `key change-passphrase`, …) from the
+/// "Commands:" lists of the help texts.
+fn command_paths(env: &Env) -> Vec<Vec<String>> {
+    fn commands_of(help: &str) -> Vec<String> {
+        help.lines()
+            .skip_while(|l| *l != "Commands:")
+            .skip(1)
+            .take_while(|l| l.starts_with("  "))
+            .filter(|l| !l.starts_with("   "))
+            .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+            .filter(|c| c != "help")
+            .collect()
+    }
+    let mut out = Vec::new();
+    let mut todo: Vec<Vec<String>> = commands_of(&env.ok(&["--help"]))
+        .into_iter()
+        .map(|c| vec![c])
+        .collect();
+    while let Some(path) = todo.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        for sub in commands_of(&env.ok(&args)) {
+            let mut p = path.clone();
+            p.push(sub);
+            todo.push(p);
+        }
+        out.push(path);
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_command_help_ends_with_examples_and_shows_global_options_apart() {
+    let env = Env::new();
+    let paths = command_paths(&env);
+    assert!(paths.len() >= 25, "{paths:?}");
+    let mut all = vec![Vec::new()];
+    all.extend(paths);
+    for path in all {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
+        let help = env.ok(&args);
+        let lines: Vec<&str> = help.trim_end().lines().collect();
+        let at = lines
+            .iter()
+            .rposition(|l| *l == "Examples:")
+            .unwrap_or_else(|| panic!("{path:?}: no Examples: section\n{help}"));
+        let examples = &lines[at + 1..];
+        assert!(
+            (2..=3).contains(&examples.len())
+                && examples.iter().all(|l| l.starts_with("  certsmith ")),
+            "{path:?}: the help must end with two or three examples:\n{help}"
+        );
+        let global = help
+            .find("\nGlobal options:\n")
+            .unwrap_or_else(|| panic!("{path:?}: no Global options heading\n{help}"));
+        let pki = help.find("--pki <PKI>").expect("--pki");
+        assert!(pki > global, "{path:?}: --pki is not under Global options");
+    }
+}
+
+#[test]
+fn help_shows_the_defaults() {
+    let env = Env::new();
+    let bootstrap = env.ok(&["bootstrap", "--help"]);
+    for (flag, default) in [
+        ("--root-key", "ecdsa-p384"),
+        ("--key", "ecdsa-p256"),
+        ("--root-validity", "10y"),
+        ("--intermediate-validity", "5y"),
+        ("--org", "certsmith"),
+        ("--target", "generic"),
+        ("--kdf", "scrypt"),
+    ] {
+        let at = bootstrap
+            .find(&format!("      {flag} <"))
+            .unwrap_or_else(|| panic!("{flag}"));
+        let rest = &bootstrap[at..];
+        let next = rest[1..].find("\n      -").map_or(rest.len(), |i| i + 1);
+        assert!(
+            rest[..next].contains(&format!("[default: {default}]")),
+            "{flag}: {}",
+            &rest[..next]
+        );
+    }
+    let init = env.ok(&["init", "--help"]);
+    assert!(init.contains("[default: ecdsa-p384 for a root"), "{init}");
+    assert!(init.contains("[default: 10y for a root"), "{init}");
+}
+
+#[test]
+fn fixed_value_flags_list_the_library_values_in_errors_and_completions() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev1", "-q"]);
+    let keys: Vec<&str> = certsmith::keys::KeyType::ALL
+        .iter()
+        .map(|k| k.as_str())
+        .collect();
+    let targets: Vec<&str> = certsmith::bundle::TARGETS
+        .iter()
+        .map(|t| t.name())
+        .collect();
+    let reasons: Vec<&str> = certsmith::revoke::REASONS.iter().map(|r| r.0).collect();
+    let before = env.tree_hash();
+    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
+        (vec!["issue", "dev2", "--key", "dsa"], keys.clone()),
+        (vec!["bootstrap", "--root-key", "dsa"], keys.clone()),
+        (vec!["intermediate", "x", "--key", "dsa"], keys.clone()),
+        (vec!["init", "--kdf", "md5"], vec!["scrypt", "pbkdf2"]),
+        (vec!["init", "--key-store", "usb"], vec!["file", "pkcs11"]),
+        (vec!["bundle", "--target", "apache"], targets.clone()),
+        (
+            vec!["verify", "x.pem", "--target", "apache"],
+            targets.clone(),
+        ),
+        (vec!["bootstrap", "--target", "apache"], targets.clone()),
+        (
+            vec!["export", "dev1", "--format", "jks"],
+            vec!["p12", "k8s-secret", "pem"],
+        ),
+        (
+            vec!["verify", "x.pem", "--purpose", "email"],
+            vec!["client", "server", "any"],
+        ),
+        (vec!["revoke", "dev1", "--reason", "lost"], reasons.clone()),
+    ];
+    for (args, values) in &cases {
+        let err = env.fails(2, args);
+        let listed = err
+            .split("[possible values: ")
+            .nth(1)
+            .and_then(|r| r.split(']').next())
+            .unwrap_or_else(|| panic!("{args:?}: no value list: {err}"));
+        let listed: Vec<&str> = listed.split(", ").collect();
+        assert_eq!(&listed, values, "{args:?}");
+    }
+    assert_eq!(env.tree_hash(), before);
+    // The names the library takes are what clap passes through.
+    env.ok(&["export", "dev1", "--format", "k8s-secret", "-q"]);
+    env.ok(&["revoke", "dev1", "--reason", "Key-Compromise", "-q"]);
+    let bash = env.ok(&["completions", "bash"]);
+    for v in [
+        "ecdsa-p384",
+        "aws-apigw",
+        "key-compromise",
+        "k8s-secret",
+        "pbkdf2",
+    ] {
+        assert!(bash.contains(v), "bash completion does not offer {v}");
+    }
+}
+
+#[test]
+fn man_pages_come_from_the_binary_alone() {
+    let env = Env::new();
+    let page = env.ok(&["man"]);
+    assert!(page.contains(".TH certsmith 1"), "{page}");
+    let dir = env.path("man1");
+    env.ok(&["man", "--dir", s(&dir)]);
+    for page in [
+        "certsmith.1",
+        "certsmith-issue.1",
+        "certsmith-key-change-passphrase.1",
+    ] {
+        let text =
+            std::fs::read_to_string(dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains(".TH"), "{page}");
+    }
+    let issue = std::fs::read_to_string(dir.join("certsmith-issue.1")).unwrap();
+    assert!(
+        issue.contains("Examples:") && issue.contains("certsmith issue device\\-42"),
+        "{issue}"
+    );
+    if have("man") {
+        let out = std::process::Command::new("man")
+            .args(["-l", s(&dir.join("certsmith-issue.1"))])
+            .env("MANPAGER", "cat")
+            .env("MANWIDTH", "100")
+            .output()
+            .expect("man");
+        assert!(out.status.success(), "{out:?}");
+    }
 }

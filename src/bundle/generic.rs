@@ -28,7 +28,10 @@ impl Target for Generic {
     fn next_steps(&self, n: &NextInput<'_>) -> Vec<String> {
         let d = n.dir.display();
         // A real leaf when the bundled CAs issued one; else the place one goes.
-        let leaf = n.leaf_cert.clone().unwrap_or_else(|| n.pki.join("certs/NAME/cert.pem"));
+        let leaf = n
+            .leaf_cert
+            .clone()
+            .unwrap_or_else(|| n.pki.join("certs/NAME/cert.pem"));
         let leaf = leaf.display();
         let mut v = vec![format!(
             "openssl verify -x509_strict -CAfile {d}/ca-bundle.pem {leaf}"

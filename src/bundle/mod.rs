@@ -627,7 +627,8 @@ fn newest_leaf_cert(pki: &Pki, ledger: &Ledger, cas: &[String]) -> Option<PathBu
         .ok()?;
     let mut best: Option<(i64, PathBuf)> = None;
     for ca in cas {
-        let Ok((id, dir)) = st.query_row([ca], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        let Ok((id, dir)) =
+            st.query_row([ca], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
         else {
             continue;
         };

@@ -1,13 +1,11 @@
 //! `certsmith completions <shell>`: print a shell completion script.
 
-use clap::CommandFactory;
-
 use certsmith::error::Result;
 
-use crate::cli::{Cli, CompletionsArgs};
+use crate::cli::CompletionsArgs;
 
 pub fn run(a: CompletionsArgs) -> Result<()> {
-    let mut cmd = Cli::command();
+    let mut cmd = crate::help::command();
     // Rendered in memory first: clap_complete panics on a closed pipe.
     let mut buf = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "certsmith", &mut buf);

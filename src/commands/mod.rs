@@ -29,6 +29,7 @@ mod intermediate;
 mod issue;
 mod key;
 mod list;
+mod man;
 mod renew;
 mod revoke;
 mod serve;
@@ -150,7 +151,7 @@ pub fn run(cli: Cli) -> Result<()> {
         pki: Pki::at(cli.global.pki.clone().unwrap_or_else(|| {
             certsmith::pki::discover(&std::env::current_dir().unwrap_or_default())
         }))
-            .allowing_insecure_perms(cli.global.allow_insecure_perms),
+        .allowing_insecure_perms(cli.global.allow_insecure_perms),
         json: cli.global.json,
         quiet: cli.global.quiet,
         yes: cli.global.yes,
@@ -169,6 +170,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Status => status::run(&ctx),
         Command::Bootstrap(a) => bootstrap::run(&ctx, a),
         Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
         Command::Batch(a) => batch::run(&ctx, a),
         Command::Revoke(a) => revoke::run(&ctx, a),
         Command::Crl(a) => crl::run(&ctx, a),

@@ -106,17 +106,13 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
         .line("Press Enter to accept the [default]. Nothing is written before the summary.")
         .line("");
     intro.to_stderr();
-    let org = text(
-        "Organisation (O= of the CAs)",
-        a.org.clone(),
-        |s| {
-            if s.is_empty() || s.chars().any(char::is_control) {
-                Err(Error::input("the organisation needs a name"))
-            } else {
-                Ok(())
-            }
-        },
-    )?;
+    let org = text("Organisation (O= of the CAs)", a.org.clone(), |s| {
+        if s.is_empty() || s.chars().any(char::is_control) {
+            Err(Error::input("the organisation needs a name"))
+        } else {
+            Ok(())
+        }
+    })?;
     let kind = Select::new()
         .with_prompt("What will the certificates identify?")
         .items([
@@ -201,12 +197,9 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
     let (first, profile, _) = plan.first_cert();
     plan.p12 = match &a.p12_passphrase_file {
         Some(f) => Some(passphrase::read_file(f)?),
-        None if yes_no(&format!("Export '{first}' as a PKCS#12 (.p12) file?"), true)? =>
-        {
-            Some(passphrase::prompt_new(&format!(
-                "Password for the .p12 file of '{first}'"
-            ))?)
-        }
+        None if yes_no(&format!("Export '{first}' as a PKCS#12 (.p12) file?"), true)? => Some(
+            passphrase::prompt_new(&format!("Password for the .p12 file of '{first}'"))?,
+        ),
         None => None,
     };
     summary(ctx, &plan, &first, profile).to_stderr();
