@@ -87,6 +87,9 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Write certsmith's man pages (from this binary; no source checkout needed)
     Man(ManArgs),
+    /// The CA or certificate names of the PKI, one a line (called by the completion scripts)
+    #[command(name = "__complete-names", hide = true)]
+    CompleteNames(CompleteNamesArgs),
 }
 
 /// Where a CA key's passphrase comes from.
@@ -754,4 +757,18 @@ pub enum ReasonArg {
     Superseded,
     CessationOfOperation,
     CertificateHold,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteNamesArgs {
+    pub kind: NameKind,
+}
+
+/// What `__complete-names` lists.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum NameKind {
+    /// every CA
+    Cas,
+    /// every current, unrevoked certificate
+    Certs,
 }

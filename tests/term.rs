@@ -359,3 +359,68 @@ fn man_pages_come_from_the_binary_alone() {
         assert!(out.status.success(), "{out:?}");
     }
 }
+
+#[test]
+fn completions_offer_the_ca_and_certificate_names_of_the_pki() {
+    let env = Env::new();
+    pki_with_device(&env);
+    env.ok(&["issue", "dev2", "-q"]);
+    env.ok(&["issue", "gone", "-q"]);
+    env.ok(&["revoke", "gone", "-q"]);
+    assert_eq!(env.ok(&["__complete-names", "cas"]), "root\nissuing\n");
+    assert_eq!(env.ok(&["__complete-names", "certs"]), "dev2\ndev1\n");
+    // No PKI: nothing, and no error in the middle of a command line.
+    let none = Env::new();
+    let r = none.run(&["__complete-names", "certs"]);
+    assert_eq!((r.code, r.stdout.as_str(), r.stderr.as_str()), (0, "", ""));
+    assert!(!env.ok(&["--help"]).contains("__complete-names"), "hidden");
+
+    assert!(have("bash"), "bash is needed to run the completion script");
+    let script = env.path("certsmith.bash");
+    std::fs::write(&script, env.ok(&["completions", "bash"])).unwrap();
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_certsmith"))
+        .parent()
+        .unwrap();
+    let complete = |words: &str| -> String {
+        let mut c = std::process::Command::new("bash");
+        clean_env(&mut c);
+        let out = c
+            .arg("-c")
+            .arg(format!(
+                "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); \
+                 _certsmith_with_names certsmith \"${{COMP_WORDS[COMP_CWORD]}}\" \
+                 \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                s(&script)
+            ))
+            .env(
+                "PATH",
+                format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
+            )
+            .env("PKI", &env.pki)
+            .current_dir(env.dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(
+        complete(r#"certsmith --pki "$PKI" revoke ''"#),
+        "dev2\ndev1\n"
+    );
+    assert_eq!(
+        complete(r#"certsmith --pki "$PKI" export d"#),
+        "dev2\ndev1\n"
+    );
+    assert_eq!(
+        complete(r#"certsmith --pki "$PKI" issue x --ca ''"#),
+        "root\nissuing\n"
+    );
+    assert_eq!(
+        complete(r#"certsmith --pki "$PKI" key offline r"#),
+        "root\n"
+    );
+    // Found from ./pki without --pki, and clap's own completion elsewhere.
+    assert_eq!(complete("certsmith renew ''"), "dev2\ndev1\n");
+    assert!(complete("certsmith issue x --key ecdsa-p3").contains("ecdsa-p384"));
+    assert!(complete("certsmith rev").contains("revoke"));
+}

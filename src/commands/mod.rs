@@ -171,6 +171,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bootstrap(a) => bootstrap::run(&ctx, a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
+        Command::CompleteNames(a) => completions::names(&ctx, a),
         Command::Batch(a) => batch::run(&ctx, a),
         Command::Revoke(a) => revoke::run(&ctx, a),
         Command::Crl(a) => crl::run(&ctx, a),

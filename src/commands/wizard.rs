@@ -14,19 +14,6 @@ use super::bootstrap::check_domain;
 use crate::cli::BootstrapArgs;
 use certsmith::ops::bootstrap::{Naming, Plan};
 
-/// Trust stores `bundle --target` knows, offered as the wizard's choices.
-const TARGETS: [&str; 9] = [
-    "generic",
-    "aws-alb",
-    "aws-apigw",
-    "aws-iot",
-    "nginx",
-    "envoy",
-    "haproxy",
-    "k8s",
-    "istio",
-];
-
 fn io(e: dialoguer::Error) -> Error {
     Error::input(format!("cannot read the answer: {e}"))
 }
@@ -170,10 +157,15 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
     } else {
         None
     };
-    let target_pos = TARGETS.iter().position(|t| *t == a.target).unwrap_or(0);
-    let target = TARGETS[Select::new()
+    // The trust stores `bundle --target` knows, in its order.
+    let targets: Vec<&str> = certsmith::bundle::TARGETS
+        .iter()
+        .map(|t| t.name())
+        .collect();
+    let target_pos = targets.iter().position(|t| *t == a.target).unwrap_or(0);
+    let target = targets[Select::new()
         .with_prompt("Trust store that will check the certificates")
-        .items(TARGETS)
+        .items(&targets)
         .default(target_pos)
         .interact()
         .map_err(io)?]
