@@ -123,7 +123,7 @@ pub struct NewKeyProtection {
     /// Store the new CA key unencrypted (must be said explicitly)
     #[arg(long)]
     pub no_passphrase: bool,
-    /// Key derivation for the encrypted key
+    /// Key derivation for the encrypted key: scrypt (N=2^14, r=8, p=1) or pbkdf2 (PBKDF2-HMAC-SHA256, 600,000 iterations)
     #[arg(long, value_name = "KDF", default_value = "scrypt", value_parser = named::<KdfArg>())]
     pub kdf: String,
 }
@@ -360,7 +360,7 @@ pub struct RevokeArgs {
     /// Certificate name or serial (hex)
     pub target: String,
     /// Revocation reason, as the CRL records it
-    #[arg(long, default_value = "unspecified", ignore_case = true, value_parser = named::<ReasonArg>())]
+    #[arg(long, default_value = "unspecified", value_parser = named::<ReasonArg>())]
     pub reason: String,
     /// Issuing CA, when a serial is ambiguous
     #[arg(long)]
@@ -515,7 +515,7 @@ pub struct RenewArgs {
 pub struct ExportArgs {
     /// Certificate name
     pub name: String,
-    /// Export format
+    /// Export format: p12 (key, certificate and chain), k8s-secret (secret.yaml) or pem (combined.pem)
     #[arg(long, default_value = "p12", value_parser = named::<ExportFormatArg>())]
     pub format: String,
     /// Output file
@@ -665,17 +665,41 @@ pub struct ManArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// A flag whose values are those of the `ValueEnum` `E`, kept as the
-/// value's name (what the library parses): clap lists the values in
-/// `--help`, in its error for a wrong one, and in completions.
-pub fn named<E: clap::ValueEnum + Clone + Send + Sync + 'static>()
--> impl clap::builder::TypedValueParser<Value = String> {
-    use clap::builder::TypedValueParser;
-    clap::builder::EnumValueParser::<E>::new().map(|v| {
-        v.to_possible_value()
-            .map(|p| p.get_name().to_string())
-            .unwrap_or_default()
-    })
+/// A flag whose values are those of the `ValueEnum` `E`: clap lists them
+/// in `--help` and completions offer them, while the value is kept as typed
+/// (a `String`) for the library, which checks it and words the refusal as
+/// every certsmith error is worded (one line, and a hint listing the values).
+pub fn named<E: clap::ValueEnum + Clone + Send + Sync + 'static>() -> Named<E> {
+    Named(std::marker::PhantomData)
+}
+
+/// The value parser [`named`] makes.
+#[derive(Clone)]
+pub struct Named<E>(std::marker::PhantomData<E>);
+
+impl<E: clap::ValueEnum + Clone + Send + Sync + 'static> clap::builder::TypedValueParser
+    for Named<E>
+{
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            E::value_variants()
+                .iter()
+                .filter_map(clap::ValueEnum::to_possible_value),
+        ))
+    }
 }
 
 /// `--key`, `--root-key` (the library's `KeyType::ALL`).
@@ -698,18 +722,14 @@ pub enum KeyTypeArg {
 /// `--kdf`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum KdfArg {
-    /// scrypt, N=2^14, r=8, p=1
     Scrypt,
-    /// PBKDF2-HMAC-SHA256, 600,000 iterations
     Pbkdf2,
 }
 
 /// `--key-store`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum KeyStoreArg {
-    /// ca.key.pem in the PKI directory
     File,
-    /// generated in a PKCS#11 token, never leaves it
     Pkcs11,
 }
 
@@ -730,12 +750,9 @@ pub enum TargetArg {
 /// `export --format`.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ExportFormatArg {
-    /// PKCS#12 key, certificate and chain
     #[value(alias = "pkcs12", alias = "pfx")]
     P12,
-    /// a Kubernetes TLS Secret (secret.yaml)
     K8sSecret,
-    /// key, certificate and chain in one PEM file (combined.pem)
     Pem,
 }
 
@@ -767,8 +784,6 @@ pub struct CompleteNamesArgs {
 /// What `__complete-names` lists.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum NameKind {
-    /// every CA
     Cas,
-    /// every current, unrevoked certificate
     Certs,
 }

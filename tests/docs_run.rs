@@ -151,14 +151,7 @@ fn run_blocks(name: &str, blocks: &[&Block]) -> Result<(), String> {
     std::fs::write(&script_path, &script).expect("write script");
     let log_path = dir.path().join(".docs-run.log");
     let log = std::fs::File::create(&log_path).expect("log");
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_certsmith"))
-        .parent()
-        .expect("bin dir")
-        .to_path_buf();
-    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .expect("PATH");
+    let path = common::path_with_certsmith();
     let mut c = Command::new("timeout");
     common::clean_env(&mut c);
     let status = c
@@ -278,14 +271,7 @@ fn docs_runner_is_strict_and_only_parses_no_run_blocks() {
 /// Runs `line` with bash in `dir` (certsmith of this build on PATH), as a
 /// user would paste it.
 fn run_printed(dir: &Path, line: &str) -> (bool, String) {
-    let bin_dir = Path::new(env!("CARGO_BIN_EXE_certsmith"))
-        .parent()
-        .expect("bin dir")
-        .to_path_buf();
-    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .expect("PATH");
+    let path = common::path_with_certsmith();
     let mut c = Command::new("bash");
     common::clean_env(&mut c);
     let out = c

@@ -255,21 +255,41 @@ fn help_shows_the_defaults() {
         let rest = &bootstrap[at..];
         let next = rest[1..].find("\n      -").map_or(rest.len(), |i| i + 1);
         assert!(
-            rest[..next].contains(&format!("[default: {default}]")),
+            flat(&rest[..next]).contains(&format!("[default: {default}]")),
             "{flag}: {}",
             &rest[..next]
         );
     }
-    let init = env.ok(&["init", "--help"]);
+    let init = flat(&env.ok(&["init", "--help"]));
     assert!(init.contains("[default: ecdsa-p384 for a root"), "{init}");
     assert!(init.contains("[default: 10y for a root"), "{init}");
 }
 
+/// `text` with every run of white space as one space (help wraps its lines).
+fn flat(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The `[possible values: …]` list of `flag` in `help` (flattened).
+fn possible_values(help: &str, flag: &str) -> Vec<String> {
+    let at = help
+        .find(&format!("{flag} <"))
+        .unwrap_or_else(|| panic!("{flag} not in help"));
+    let rest = &help[at..];
+    let list = rest
+        .split("[possible values: ")
+        .nth(1)
+        .and_then(|r| r.split(']').next())
+        .unwrap_or_else(|| panic!("{flag}: no possible values"));
+    list.split(',').map(|v| v.trim().to_string()).collect()
+}
+
 #[test]
-fn fixed_value_flags_list_the_library_values_in_errors_and_completions() {
+fn fixed_value_flags_list_the_library_values_in_help_errors_and_completions() {
     let env = Env::new();
     env.hierarchy();
     env.ok(&["issue", "dev1", "-q"]);
+    let cert = env.cert_dir("dev1").join("cert.pem");
     let keys: Vec<&str> = certsmith::keys::KeyType::ALL
         .iter()
         .map(|k| k.as_str())
@@ -280,42 +300,97 @@ fn fixed_value_flags_list_the_library_values_in_errors_and_completions() {
         .collect();
     let reasons: Vec<&str> = certsmith::revoke::REASONS.iter().map(|r| r.0).collect();
     let before = env.tree_hash();
-    let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
-        (vec!["issue", "dev2", "--key", "dsa"], keys.clone()),
-        (vec!["bootstrap", "--root-key", "dsa"], keys.clone()),
-        (vec!["intermediate", "x", "--key", "dsa"], keys.clone()),
-        (vec!["init", "--kdf", "md5"], vec!["scrypt", "pbkdf2"]),
-        (vec!["init", "--key-store", "usb"], vec!["file", "pkcs11"]),
-        (vec!["bundle", "--target", "apache"], targets.clone()),
+    // (command, flag, the library's values, a refused use of the flag)
+    let cases: Vec<(&str, &str, Vec<&str>, Vec<&str>)> = vec![
         (
-            vec!["verify", "x.pem", "--target", "apache"],
+            "issue",
+            "--key",
+            keys.clone(),
+            vec!["issue", "dev2", "--key", "dsa"],
+        ),
+        (
+            "bootstrap",
+            "--root-key",
+            keys.clone(),
+            vec!["bootstrap", "--root-key", "dsa"],
+        ),
+        (
+            "intermediate",
+            "--key",
+            keys.clone(),
+            vec!["intermediate", "x", "--cn", "X", "--key", "dsa"],
+        ),
+        (
+            "init",
+            "--kdf",
+            vec!["scrypt", "pbkdf2"],
+            vec!["init", "--cn", "R", "--kdf", "md5"],
+        ),
+        (
+            "init",
+            "--key-store",
+            vec!["file", "pkcs11"],
+            vec!["init", "--cn", "R", "--key-store", "usb"],
+        ),
+        (
+            "bundle",
+            "--target",
             targets.clone(),
+            vec!["bundle", "--target", "apache"],
         ),
-        (vec!["bootstrap", "--target", "apache"], targets.clone()),
         (
-            vec!["export", "dev1", "--format", "jks"],
+            "verify",
+            "--target",
+            targets.clone(),
+            vec!["verify", s(&cert), "--target", "apache"],
+        ),
+        (
+            "bootstrap",
+            "--target",
+            targets.clone(),
+            vec!["bootstrap", "--target", "apache"],
+        ),
+        (
+            "export",
+            "--format",
             vec!["p12", "k8s-secret", "pem"],
+            vec!["export", "dev1", "--format", "jks"],
         ),
         (
-            vec!["verify", "x.pem", "--purpose", "email"],
+            "verify",
+            "--purpose",
             vec!["client", "server", "any"],
+            vec!["verify", s(&cert), "--purpose", "email"],
         ),
-        (vec!["revoke", "dev1", "--reason", "lost"], reasons.clone()),
+        (
+            "revoke",
+            "--reason",
+            reasons.clone(),
+            vec!["revoke", "dev1", "--reason", "lost"],
+        ),
     ];
-    for (args, values) in &cases {
-        let err = env.fails(2, args);
-        let listed = err
-            .split("[possible values: ")
-            .nth(1)
-            .and_then(|r| r.split(']').next())
-            .unwrap_or_else(|| panic!("{args:?}: no value list: {err}"));
-        let listed: Vec<&str> = listed.split(", ").collect();
-        assert_eq!(&listed, values, "{args:?}");
+    for (cmd, flag, values, refused) in &cases {
+        let help = flat(&env.ok(&[cmd, "--help"]));
+        assert_eq!(&possible_values(&help, flag), values, "{cmd} {flag}");
+        // The refusal: one line, a hint, and every value named.
+        let err = env.fails(2, refused);
+        let lines: Vec<&str> = err
+            .lines()
+            .filter(|l| !l.contains("clock is fixed"))
+            .collect();
+        assert!(
+            lines.len() == 2
+                && lines[0].starts_with("certsmith: ")
+                && lines[1].starts_with("hint: "),
+            "{refused:?}: {err}"
+        );
+        let last = values.last().unwrap();
+        assert!(
+            values.iter().all(|v| err.contains(v)) || err.contains(&format!("or {last}")),
+            "{refused:?}: {err}"
+        );
     }
     assert_eq!(env.tree_hash(), before);
-    // The names the library takes are what clap passes through.
-    env.ok(&["export", "dev1", "--format", "k8s-secret", "-q"]);
-    env.ok(&["revoke", "dev1", "--reason", "Key-Compromise", "-q"]);
     let bash = env.ok(&["completions", "bash"]);
     for v in [
         "ecdsa-p384",
@@ -378,9 +453,6 @@ fn completions_offer_the_ca_and_certificate_names_of_the_pki() {
     assert!(have("bash"), "bash is needed to run the completion script");
     let script = env.path("certsmith.bash");
     std::fs::write(&script, env.ok(&["completions", "bash"])).unwrap();
-    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_certsmith"))
-        .parent()
-        .unwrap();
     let complete = |words: &str| -> String {
         let mut c = std::process::Command::new("bash");
         clean_env(&mut c);
@@ -392,10 +464,7 @@ fn completions_offer_the_ca_and_certificate_names_of_the_pki() {
                  \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
                 s(&script)
             ))
-            .env(
-                "PATH",
-                format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap()),
-            )
+            .env("PATH", path_with_certsmith())
             .env("PKI", &env.pki)
             .current_dir(env.dir.path())
             .output()

@@ -15,13 +15,13 @@ const DOWN: &str = "\x1b[B";
 /// "certsmith exited N" when it ends, so a test can read the exit status.
 fn wizard(env: &Env) -> PtySession {
     let mut c = Command::new("sh");
-    clean_env(&mut c);
     c.arg("-c")
         .arg(r#""$0" "$@"; echo "certsmith exited $?""#)
         .arg(env!("CARGO_BIN_EXE_certsmith"))
         .arg("--pki")
         .arg(&env.pki)
         .arg("bootstrap");
+    clean_env(&mut c);
     c.current_dir(env.dir.path()).env("TERM", "xterm");
     rexpect::session::spawn_command(c, Some(30_000)).expect("spawn in a pty")
 }
