@@ -28,9 +28,9 @@ fuzz seconds="60":
 hostile-corpus:
     cd tests/data/hostile && python3 make.py
 
-# Man pages from the clap definitions into target/man/ (view: man -l target/man/certsmith.1)
+# Man pages into target/man/ (view: man -l target/man/certsmith.1); the binary writes them: certsmith man --dir DIR
 man dir="target/man":
-    cargo run --quiet --example man -- {{dir}}
+    cargo run --quiet -- man --dir {{dir}}
 
 # Shell completions into target/completions/
 completions dir="target/completions":

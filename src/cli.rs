@@ -22,10 +22,11 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
-    /// PKI directory
-    #[arg(long, global = true, env = "CERTSMITH_PKI", default_value = "pki", value_hint = clap::ValueHint::DirPath)]
-    pub pki: PathBuf,
+    /// PKI directory [default: ./pki if it exists, else the current directory or the nearest one above it holding a ledger.db, else ./pki]
+    #[arg(long, global = true, env = "CERTSMITH_PKI", value_hint = clap::ValueHint::DirPath)]
+    pub pki: Option<PathBuf>,
     /// Print one JSON document on stdout and nothing else there
     #[arg(long, global = true)]
     pub json: bool,
@@ -86,6 +87,11 @@ pub enum Command {
     Bootstrap(BootstrapArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+    /// Write certsmith's man pages (from this binary; no source checkout needed)
+    Man(ManArgs),
+    /// The CA or certificate names of the PKI, one a line (called by the completion scripts)
+    #[command(name = "__complete-names", hide = true)]
+    CompleteNames(CompleteNamesArgs),
 }
 
 /// Where a CA key's passphrase comes from.
@@ -103,7 +109,7 @@ pub struct PassArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct KeyStoreArgs {
     /// Where the new CA key lives: file (ca.key.pem) or pkcs11 (generated in a token, never leaves it)
-    #[arg(long, value_name = "STORE", default_value = "file", value_parser = ["file", "pkcs11"])]
+    #[arg(long, value_name = "STORE", default_value = "file", value_parser = named::<KeyStoreArg>())]
     pub key_store: String,
     /// The token's PKCS#11 module (shared library); also $CERTSMITH_PKCS11_MODULE
     #[arg(long, value_name = "PATH", value_hint = clap::ValueHint::FilePath)]
@@ -119,8 +125,8 @@ pub struct NewKeyProtection {
     /// Store the new CA key unencrypted (must be said explicitly)
     #[arg(long)]
     pub no_passphrase: bool,
-    /// Key derivation for the encrypted key: scrypt (default) or pbkdf2
-    #[arg(long, value_name = "KDF", default_value = "scrypt")]
+    /// Key derivation for the encrypted key: scrypt (N=2^14, r=8, p=1) or pbkdf2 (PBKDF2-HMAC-SHA256, 600,000 iterations)
+    #[arg(long, value_name = "KDF", default_value = "scrypt", value_parser = named::<KdfArg>())]
     pub kdf: String,
 }
 
@@ -133,10 +139,10 @@ pub struct CaArgs {
     /// Common name (shorthand for --subject CN=…)
     #[arg(long)]
     pub cn: Option<String>,
-    /// Key type: ecdsa-p256, ecdsa-p384, ed25519, rsa-2048, rsa-3072, rsa-4096
-    #[arg(long)]
+    /// Key type [default: ecdsa-p384 for a root, ecdsa-p256 for an intermediate]
+    #[arg(long, value_name = "KEY", value_parser = named::<KeyTypeArg>())]
     pub key: Option<String>,
-    /// Validity: 90d, 12h, 5y or an RFC 3339 end time
+    /// Validity: 90d, 12h, 5y or an RFC 3339 end time [default: 10y for a root, 5y for an intermediate]
     #[arg(long)]
     pub validity: Option<String>,
     /// Shorten the validity to the issuer's notAfter instead of failing
@@ -255,8 +261,8 @@ pub struct LeafArgs {
 pub struct IssueArgs {
     /// Certificate name (directory under certs/, and CN by default)
     pub name: String,
-    /// Key type (default from the profile, ecdsa-p256)
-    #[arg(long)]
+    /// Key type [default: the profile's, ecdsa-p256 for the built-in ones]
+    #[arg(long, value_name = "KEY", value_parser = named::<KeyTypeArg>())]
     pub key: Option<String>,
     #[command(flatten)]
     pub leaf: LeafArgs,
@@ -294,8 +300,8 @@ pub struct BatchArgs {
     /// Profile for every certificate
     #[arg(long, default_value = "device")]
     pub profile: String,
-    /// Key type for every certificate
-    #[arg(long)]
+    /// Key type for every certificate [default: the profile's, ecdsa-p256 for the built-in ones]
+    #[arg(long, value_name = "KEY", value_parser = named::<KeyTypeArg>())]
     pub key: Option<String>,
     /// Validity for every certificate
     #[arg(long)]
@@ -355,8 +361,8 @@ pub enum NameFromArg {
 pub struct RevokeArgs {
     /// Certificate name or serial (hex)
     pub target: String,
-    /// unspecified, key-compromise, ca-compromise, affiliation-changed, superseded, cessation-of-operation, certificate-hold
-    #[arg(long, default_value = "unspecified")]
+    /// Revocation reason, as the CRL records it
+    #[arg(long, default_value = "unspecified", value_parser = named::<ReasonArg>())]
     pub reason: String,
     /// Issuing CA, when a serial is ambiguous
     #[arg(long)]
@@ -380,8 +386,8 @@ pub struct CrlArgs {
 
 #[derive(Debug, Args)]
 pub struct BundleArgs {
-    /// generic, aws-alb, aws-apigw, aws-iot, nginx, envoy, haproxy, k8s, istio
-    #[arg(long, default_value = "generic")]
+    /// Trust store the bundle is for
+    #[arg(long, default_value = "generic", value_parser = named::<TargetArg>())]
     pub target: String,
     /// CAs to include (repeat; default: every CA not revoked or expired)
     #[arg(long)]
@@ -428,8 +434,8 @@ pub struct VerifyArgs {
     /// Intermediate certificates (PEM)
     #[arg(long, value_hint = clap::ValueHint::FilePath)]
     pub chain: Option<PathBuf>,
-    /// client, server or any
-    #[arg(long, default_value = "any")]
+    /// What the certificate must be good for
+    #[arg(long, default_value = "any", value_parser = named::<PurposeArg>())]
     pub purpose: String,
     /// CRL files to check revocation against (repeat)
     #[arg(long, value_hint = clap::ValueHint::FilePath)]
@@ -447,7 +453,7 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub email: Option<String>,
     /// Also check a trust-store target's rules
-    #[arg(long)]
+    #[arg(long, value_parser = named::<TargetArg>())]
     pub target: Option<String>,
 }
 
@@ -535,8 +541,8 @@ pub struct RenewArgs {
 pub struct ExportArgs {
     /// Certificate name
     pub name: String,
-    /// p12, k8s-secret or pem
-    #[arg(long, default_value = "p12")]
+    /// Export format: p12 (key, certificate and chain), k8s-secret (secret.yaml) or pem (combined.pem)
+    #[arg(long, default_value = "p12", value_parser = named::<ExportFormatArg>())]
     pub format: String,
     /// Output file
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
@@ -617,23 +623,23 @@ pub struct ChangePassphraseArgs {
 
 #[derive(Debug, Args)]
 pub struct BootstrapArgs {
-    /// Organisation name (O= of the CAs)
-    #[arg(long)]
-    pub org: Option<String>,
+    /// Organisation name (O= of the CAs; their CNs are "<org> Root CA" and "<org> Issuing CA")
+    #[arg(long, default_value = "certsmith")]
+    pub org: String,
     /// Trust-store target for the final bundle
-    #[arg(long, default_value = "generic")]
+    #[arg(long, default_value = "generic", value_parser = named::<TargetArg>())]
     pub target: String,
     /// Root key type
-    #[arg(long)]
+    #[arg(long, value_name = "KEY", default_value = "ecdsa-p384", value_parser = named::<KeyTypeArg>())]
     pub root_key: Option<String>,
     /// Key type of the intermediate and the first device
-    #[arg(long)]
+    #[arg(long, value_name = "KEY", default_value = "ecdsa-p256", value_parser = named::<KeyTypeArg>())]
     pub key: Option<String>,
     /// Root validity
-    #[arg(long)]
+    #[arg(long, default_value = "10y")]
     pub root_validity: Option<String>,
     /// Intermediate validity
-    #[arg(long)]
+    #[arg(long, default_value = "5y")]
     pub intermediate_validity: Option<String>,
     /// Name of the intermediate CA
     #[arg(long, default_value = "issuing")]
@@ -641,7 +647,7 @@ pub struct BootstrapArgs {
     /// Name of the first device certificate
     #[arg(long, default_value = "device-001")]
     pub device: String,
-    /// Validity of the first certificate (default: the profile's, 1y)
+    /// Validity of the first certificate [default: the profile's, 1y]
     #[arg(long)]
     pub device_validity: Option<String>,
     /// Name servers in DOMAIN instead of devices: the intermediate is constrained to it and the first certificate is a server certificate api.DOMAIN
@@ -676,4 +682,134 @@ pub struct SetCrlArgs {
     /// How long after its notAfter a revoked certificate stays on the CRL (default 30d)
     #[arg(long, value_name = "LENGTH")]
     pub prune_after: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write one page per command (certsmith.1, certsmith-issue.1, …) into DIR; without it, certsmith(1) goes to stdout
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+    pub dir: Option<PathBuf>,
+}
+
+/// A flag whose values are those of the `ValueEnum` `E`: clap lists them
+/// in `--help` and completions offer them, while the value is kept as typed
+/// (a `String`) for the library, which checks it and words the refusal as
+/// every certsmith error is worded (one line, and a hint listing the values).
+pub fn named<E: clap::ValueEnum + Clone + Send + Sync + 'static>() -> Named<E> {
+    Named(std::marker::PhantomData)
+}
+
+/// The value parser [`named`] makes.
+#[derive(Clone)]
+pub struct Named<E>(std::marker::PhantomData<E>);
+
+impl<E: clap::ValueEnum + Clone + Send + Sync + 'static> clap::builder::TypedValueParser
+    for Named<E>
+{
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            E::value_variants()
+                .iter()
+                .filter_map(clap::ValueEnum::to_possible_value),
+        ))
+    }
+}
+
+/// `--key`, `--root-key` (the library's `KeyType::ALL`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum KeyTypeArg {
+    #[value(name = "ecdsa-p256")]
+    EcdsaP256,
+    #[value(name = "ecdsa-p384")]
+    EcdsaP384,
+    #[value(name = "ed25519")]
+    Ed25519,
+    #[value(name = "rsa-2048")]
+    Rsa2048,
+    #[value(name = "rsa-3072")]
+    Rsa3072,
+    #[value(name = "rsa-4096")]
+    Rsa4096,
+}
+
+/// `--kdf`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum KdfArg {
+    Scrypt,
+    Pbkdf2,
+}
+
+/// `--key-store`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum KeyStoreArg {
+    File,
+    Pkcs11,
+}
+
+/// `--target` of `bundle`, `verify` and `bootstrap` (the library's `bundle::TARGETS`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum TargetArg {
+    Generic,
+    AwsAlb,
+    AwsApigw,
+    AwsIot,
+    Nginx,
+    Envoy,
+    Haproxy,
+    K8s,
+    Istio,
+}
+
+/// `export --format`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormatArg {
+    #[value(alias = "pkcs12", alias = "pfx")]
+    P12,
+    K8sSecret,
+    Pem,
+}
+
+/// `verify --purpose`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum PurposeArg {
+    Client,
+    Server,
+    Any,
+}
+
+/// `revoke --reason` (the library's `revoke::REASONS`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ReasonArg {
+    Unspecified,
+    KeyCompromise,
+    CaCompromise,
+    AffiliationChanged,
+    Superseded,
+    CessationOfOperation,
+    CertificateHold,
+}
+
+#[derive(Debug, Args)]
+pub struct CompleteNamesArgs {
+    pub kind: NameKind,
+}
+
+/// What `__complete-names` lists.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum NameKind {
+    Cas,
+    Certs,
 }

@@ -40,6 +40,15 @@ impl FromStr for Format {
 
 impl Format {
     /// The default file name in the certificate's directory.
+    /// Every format, for the files certsmith recognises as its exports.
+    pub const ALL: [Format; 3] = [Format::P12, Format::K8sSecret, Format::Pem];
+
+    /// The file names `export` writes for certificate `name` in its
+    /// directory, one per format (`doctor` knows them as certsmith's own).
+    pub fn default_files(name: &str) -> Vec<String> {
+        Format::ALL.iter().map(|f| f.default_file(name)).collect()
+    }
+
     pub fn default_file(self, name: &str) -> String {
         match self {
             Format::P12 => format!("{name}.p12"),

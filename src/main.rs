@@ -3,13 +3,21 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 mod cli;
 mod commands;
+mod help;
+
+/// Parses `args` against the full command tree (examples included).
+fn parse(args: impl IntoIterator<Item = std::ffi::OsString>) -> Result<cli::Cli, clap::Error> {
+    help::command()
+        .try_get_matches_from(args)
+        .and_then(|m| cli::Cli::from_arg_matches(&m))
+}
 
 fn main() -> ExitCode {
-    let cli = match cli::Cli::try_parse() {
+    let cli = match parse(std::env::args_os()) {
         Ok(c) => c,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -22,7 +30,7 @@ fn main() -> ExitCode {
             // escaped, so a newline in a value cannot start a line of its own.
             let shown = std::env::args_os()
                 .map(|a| certsmith::error::escape_controls(&a.to_string_lossy()));
-            let e = match cli::Cli::try_parse_from(shown) {
+            let e = match parse(shown.map(std::ffi::OsString::from)) {
                 Err(again) if again.kind() == e.kind() => again,
                 _ => e,
             };

@@ -12,6 +12,10 @@ use crate::error::{Error, Result};
 /// Environment variable read for the CA passphrase.
 pub const PASSPHRASE_ENV: &str = "CERTSMITH_PASSPHRASE";
 
+/// Fewest characters of a new CA key passphrase typed at a prompt (the
+/// wizard included); a shorter one is refused with this reason and asked again.
+pub const MIN_CA_PASSPHRASE_CHARS: usize = 8;
+
 /// A secret passphrase. `Debug` never shows it.
 #[derive(Clone)]
 pub struct Passphrase(Zeroizing<String>);
@@ -44,8 +48,8 @@ impl fmt::Debug for Passphrase {
 /// Where a command may take a passphrase from, in order.
 #[derive(Clone, Debug, Default)]
 pub struct PassOptions {
-    /// `--passphrase-file FILE`: the first line of the file (one trailing
-    /// newline, LF or CRLF, is stripped).
+    /// `--passphrase-file FILE`: the whole file, less one trailing newline
+    /// (LF or CRLF); see [`read_file`].
     pub file: Option<PathBuf>,
     /// `--no-passphrase`: store a new CA key unencrypted.
     pub no_passphrase: bool,
@@ -128,19 +132,50 @@ pub fn for_new_key(opts: &PassOptions, what: &str) -> Result<Option<Passphrase>>
             "pass --passphrase-file FILE, set ${PASSPHRASE_ENV}, or pass --no-passphrase to store the key unencrypted"
         )));
     }
-    prompt_new(&format!("Passphrase for the key of {what}")).map(Some)
+    prompt_new_ca(&format!("Passphrase for the key of {what}")).map(Some)
 }
 
-/// Reads a passphrase from a file (first line; one trailing newline stripped).
+/// Reads a passphrase file: the whole file is the passphrase, less one
+/// trailing newline (LF or CRLF). This one rule holds for every passphrase
+/// file certsmith reads (CA keys, new passphrases, imports, PKCS#12).
 pub fn read_file(path: &std::path::Path) -> Result<Passphrase> {
     from_file(path)
 }
 
-/// Asks on the terminal for a new secret, twice. The caller checks
-/// [`can_prompt`] first and names its flag when there is no terminal.
+/// Asks on the terminal for a new secret, twice; an empty one is refused
+/// with the reason and asked again. The caller checks [`can_prompt`] first
+/// and names its flag when there is no terminal.
 pub fn prompt_new(prompt: &str) -> Result<Passphrase> {
+    prompt_new_min(prompt, 1)
+}
+
+/// As [`prompt_new`], for the passphrase of a new CA key: at least
+/// [`MIN_CA_PASSPHRASE_CHARS`] characters.
+pub fn prompt_new_ca(prompt: &str) -> Result<Passphrase> {
+    prompt_new_min(prompt, MIN_CA_PASSPHRASE_CHARS)
+}
+
+/// Why a typed new secret is refused, if it is: empty, or under `min` characters.
+pub fn too_short(secret: &str, min: usize) -> Option<String> {
+    let n = secret.chars().count();
+    if n == 0 {
+        Some(format!(
+            "the passphrase is empty; type at least {min} character(s)"
+        ))
+    } else if n < min {
+        Some(format!(
+            "the passphrase is too short ({n} characters); a CA key needs at least {min}"
+        ))
+    } else {
+        None
+    }
+}
+
+fn prompt_new_min(prompt: &str, min: usize) -> Result<Passphrase> {
     let p = dialoguer::Password::new()
         .with_prompt(prompt)
+        .allow_empty_password(true)
+        .validate_with(move |s: &String| too_short(s, min).map_or(Ok(()), Err))
         .with_confirmation("Repeat it", "the two entries do not match")
         .interact()
         .map_err(|e| Error::input(format!("cannot read the passphrase: {e}")))?;

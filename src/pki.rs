@@ -150,6 +150,30 @@ pub fn resolved(path: &Path) -> PathBuf {
     abs
 }
 
+/// The PKI directory when neither `--pki` nor `$CERTSMITH_PKI` names one:
+/// `./pki` if it exists; else the current directory or the nearest one
+/// above it that holds a `ledger.db` (so a command run inside a PKI
+/// directory, or below it, finds it), spelled relative (`.`, `..`, …);
+/// else `pki` (where `init` and `bootstrap` make a new one).
+pub fn discover(cwd: &Path) -> PathBuf {
+    let default = PathBuf::from("pki");
+    if cwd.join(&default).exists() {
+        return default;
+    }
+    let mut rel = PathBuf::from(".");
+    for dir in cwd.ancestors() {
+        if dir.join("ledger.db").is_file() {
+            return rel;
+        }
+        rel = if rel == Path::new(".") {
+            PathBuf::from("..")
+        } else {
+            rel.join("..")
+        };
+    }
+    default
+}
+
 /// Checks a CA or certificate name: it becomes a directory name.
 pub fn validate_name(what: &str, name: &str) -> Result<()> {
     let ok = !name.is_empty()
@@ -203,6 +227,24 @@ impl Pki {
     /// and changes no byte of the PKI directory.
     pub fn read_ledger(&self) -> Result<Ledger> {
         self.check_dir()?;
+        Ledger::open_read(&self.ledger_path())
+    }
+
+    /// Opens the ledger for a command that only shows what is there
+    /// (`list`, `status`, `verify --ca`): a PKI directory open to group or
+    /// others gets a warning on stderr, not a refusal, since nothing is
+    /// written and no key is read. Writers keep refusing it.
+    pub fn show_ledger(&self) -> Result<Ledger> {
+        if let Err(e) = self.check_dir() {
+            if !matches!(e, Error::NoPkiDir { .. }) && self.root.is_dir() {
+                crate::error::diagnostic(
+                    "certsmith: warning: ",
+                    &format!("{e}; reading it anyway, as this command writes nothing"),
+                );
+            } else {
+                return Err(e);
+            }
+        }
         Ledger::open_read(&self.ledger_path())
     }
 

@@ -11,9 +11,17 @@ use crate::common::*;
 
 const DOWN: &str = "\x1b[B";
 
+/// `certsmith --pki … bootstrap` in a pty, through `sh`, which prints
+/// "certsmith exited N" when it ends, so a test can read the exit status.
 fn wizard(env: &Env) -> PtySession {
-    let mut c = certsmith();
-    c.arg("--pki").arg(&env.pki).arg("bootstrap");
+    let mut c = Command::new("sh");
+    c.arg("-c")
+        .arg(r#""$0" "$@"; echo "certsmith exited $?""#)
+        .arg(env!("CARGO_BIN_EXE_certsmith"))
+        .arg("--pki")
+        .arg(&env.pki)
+        .arg("bootstrap");
+    clean_env(&mut c);
     c.current_dir(env.dir.path()).env("TERM", "xterm");
     rexpect::session::spawn_command(c, Some(30_000)).expect("spawn in a pty")
 }
@@ -51,7 +59,7 @@ fn wizard_typed_answers_make_encrypted_cas_a_device_and_its_p12() {
         !env.pki.exists(),
         "nothing may be written before the confirmation"
     );
-    answer(&mut p, "Create all of this now?", "y");
+    answer(&mut p, "Create all of this now?", "y\r");
     p.exp_string("Created root CA 'root', intermediate CA 'issuing' and certificate 'sensor-7'")
         .unwrap();
     p.exp_string("Wrote the aws-alb bundle (2 CA certificate(s))")
@@ -136,12 +144,12 @@ fn wizard_declined_at_the_summary_writes_nothing() {
     ] {
         answer(&mut p, prompt, "\r");
     }
-    answer(&mut p, "Protect the CA keys with a passphrase?", "n");
+    answer(&mut p, "Protect the CA keys with a passphrase?", "n\r");
     answer(&mut p, "Trust store", "\r");
-    answer(&mut p, "as a PKCS#12 (.p12) file?", "n");
+    answer(&mut p, "as a PKCS#12 (.p12) file?", "n\r");
     p.exp_string("certificate 'api.acme.internal'").unwrap();
     p.exp_string("CA keys: UNENCRYPTED").unwrap();
-    answer(&mut p, "Create all of this now?", "n");
+    answer(&mut p, "Create all of this now?", "n\r");
     p.exp_string("bootstrap cancelled; nothing was written")
         .unwrap();
     p.exp_eof().unwrap();
@@ -396,15 +404,119 @@ fn on_a_terminal_the_p12_password_and_a_new_ca_passphrase_are_asked_twice() {
     answer(
         &mut p,
         "New passphrase for the key of CA 'issuing'",
-        "one\r",
+        "one passphrase\r",
     );
-    answer(&mut p, "Repeat it", "two\r");
+    answer(&mut p, "Repeat it", "two passphrase\r");
     p.exp_string("the two entries do not match").unwrap();
     answer(&mut p, "New passphrase", "fresh\r");
-    answer(&mut p, "Repeat it", "fresh\r");
+    p.exp_string("too short (5 characters); a CA key needs at least 8")
+        .unwrap();
+    answer(&mut p, "New passphrase", "fresh passphrase\r");
+    answer(&mut p, "Repeat it", "fresh passphrase\r");
     p.exp_string("is now encrypted").unwrap();
     p.exp_eof().unwrap();
     let key = env.pki.join("cas/issuing/ca.key.pem");
-    let (ok, out) = openssl(&["pkey", "-in", s(&key), "-passin", "pass:fresh", "-noout"]);
+    let (ok, out) = openssl(&[
+        "pkey",
+        "-in",
+        s(&key),
+        "-passin",
+        "pass:fresh passphrase",
+        "-noout",
+    ]);
     assert!(ok, "{out}");
+}
+
+/// Answers every question before the summary with its default, the CA keys
+/// unencrypted and no .p12, and waits for the final question.
+fn wizard_up_to_the_final_question(env: &Env) -> PtySession {
+    let mut p = wizard(env);
+    for prompt in [
+        "Organisation",
+        "What will the certificates identify?",
+        "Name of the first device",
+        "Root key type",
+        "Key type of the issuing CA",
+        "Root validity",
+        "Issuing CA validity",
+        "First certificate validity",
+    ] {
+        answer(&mut p, prompt, "\r");
+    }
+    answer(&mut p, "Protect the CA keys with a passphrase?", "n\r");
+    answer(&mut p, "Trust store", "\r");
+    answer(&mut p, "as a PKCS#12 (.p12) file?", "n\r");
+    p.exp_string("Create all of this now?").unwrap();
+    p
+}
+
+#[test]
+fn wizard_stray_keypress_never_answers_the_final_question() {
+    let env = Env::new();
+    let mut p = wizard_up_to_the_final_question(&env);
+    // "y" without Enter answers nothing; "n" then Enter is the answer.
+    p.send("y").unwrap();
+    p.send("n").unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("bootstrap cancelled; nothing was written")
+        .unwrap();
+    p.exp_string("certsmith exited 1").unwrap();
+    p.exp_eof().unwrap();
+    assert!(!env.pki.exists(), "a stray 'y' created the PKI");
+}
+
+#[test]
+fn wizard_final_question_defaults_to_no() {
+    let env = Env::new();
+    let mut p = wizard_up_to_the_final_question(&env);
+    p.exp_string("[y/N]").unwrap();
+    p.send("\r").unwrap();
+    p.flush().unwrap();
+    p.exp_string("bootstrap cancelled; nothing was written")
+        .unwrap();
+    p.exp_string("certsmith exited 1").unwrap();
+    p.exp_eof().unwrap();
+    assert!(!env.pki.exists(), "Enter alone created the PKI");
+}
+
+#[test]
+fn wizard_refuses_an_empty_or_short_ca_passphrase_with_the_reason() {
+    let env = Env::new();
+    let mut p = wizard(&env);
+    for prompt in [
+        "Organisation",
+        "What will the certificates identify?",
+        "Name of the first device",
+        "Root key type",
+        "Key type of the issuing CA",
+        "Root validity",
+        "Issuing CA validity",
+        "First certificate validity",
+        "Protect the CA keys with a passphrase?",
+    ] {
+        answer(&mut p, prompt, "\r");
+    }
+    answer(&mut p, "Passphrase for the CA keys", "\r");
+    p.exp_string("the passphrase is empty; type at least 8 character(s)")
+        .unwrap();
+    answer(&mut p, "Passphrase for the CA keys", "abc1234\r");
+    p.exp_string("too short (7 characters); a CA key needs at least 8")
+        .unwrap();
+    answer(&mut p, "Passphrase for the CA keys", "abcd1234\r");
+    answer(&mut p, "Repeat it", "abcd1234\r");
+    answer(&mut p, "Trust store", "\r");
+    answer(&mut p, "as a PKCS#12 (.p12) file?", "n\r");
+    answer(&mut p, "Create all of this now?", "y\r");
+    p.exp_string("Created root CA 'root'").unwrap();
+    p.exp_string("certsmith exited 0").unwrap();
+    p.exp_eof().unwrap();
+    let key = env.pki.join("cas/root/ca.key.pem");
+    let (ok, out) = openssl(&["pkey", "-in", s(&key), "-passin", "pass:abcd1234", "-noout"]);
+    assert!(ok, "{out}");
+    let (_, root) = openssl(&["x509", "-in", s(&env.root_pem()), "-noout", "-subject"]);
+    assert!(
+        root.contains("O = certsmith"),
+        "the wizard's default organisation is the flags' default: {root}"
+    );
 }

@@ -27,12 +27,18 @@ impl Target for Generic {
 
     fn next_steps(&self, n: &NextInput<'_>) -> Vec<String> {
         let d = n.dir.display();
+        // A real leaf when the bundled CAs issued one; else the place one goes.
+        let leaf = n
+            .leaf_cert
+            .clone()
+            .unwrap_or_else(|| n.pki.join("certs/NAME/cert.pem"));
+        let leaf = leaf.display();
         let mut v = vec![format!(
-            "openssl verify -x509_strict -CAfile {d}/ca-bundle.pem pki/certs/NAME/cert.pem"
+            "openssl verify -x509_strict -CAfile {d}/ca-bundle.pem {leaf}"
         )];
         if !n.crl_files.is_empty() {
             v.push(format!(
-                "cat {d}/crl-*.pem > crls.pem && openssl verify -crl_check_all -CRLfile crls.pem -CAfile {d}/ca-bundle.pem pki/certs/NAME/cert.pem"
+                "cat {d}/crl-*.pem > crls.pem && openssl verify -crl_check_all -CRLfile crls.pem -CAfile {d}/ca-bundle.pem {leaf}"
             ));
         }
         v

@@ -174,6 +174,9 @@ pub struct NextInput<'a> {
     pub crl_uploads: &'a crl_uploads::Plan,
     /// The PKI directory, for printed certsmith commands (`--pki`).
     pub pki: &'a Path,
+    /// A current leaf certificate file of a bundled CA (the newest), so a
+    /// printed check runs as shown; `None` when the CAs issued none yet.
+    pub leaf_cert: Option<PathBuf>,
 }
 
 /// A trust-store target: its name, CRL handling, rules, extra files and next commands.
@@ -599,6 +602,7 @@ pub fn build(
         opts,
         crl_uploads: uploads.as_ref().unwrap_or(&no_plan),
         pki: &pki.root,
+        leaf_cert: newest_leaf_cert(pki, ledger, &ca_names),
     });
     Ok(BundleResult {
         target: target.name(),
@@ -609,6 +613,31 @@ pub fn build(
         next,
         crl_uploads: uploads,
     })
+}
+
+/// The `cert.pem` of the newest current, unrevoked leaf that one of `cas`
+/// issued and whose file is on disk, for next commands that run as shown.
+fn newest_leaf_cert(pki: &Pki, ledger: &Ledger, cas: &[String]) -> Option<PathBuf> {
+    let mut st = ledger
+        .connection()
+        .prepare(
+            "SELECT id, dir FROM certificates WHERE kind = 'leaf' AND state = 'active' \
+             AND revoked_at IS NULL AND issuer = ?1 ORDER BY id DESC LIMIT 1",
+        )
+        .ok()?;
+    let mut best: Option<(i64, PathBuf)> = None;
+    for ca in cas {
+        let Ok((id, dir)) =
+            st.query_row([ca], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+        else {
+            continue;
+        };
+        let p = pki.root.join(dir).join("cert.pem");
+        if p.is_file() && best.as_ref().is_none_or(|b| id > b.0) {
+            best = Some((id, p));
+        }
+    }
+    best.map(|b| b.1)
 }
 
 /// `bundle --target aws-alb --uploaded CA=ID / --removed CA`: records

@@ -50,7 +50,7 @@ pub fn plan_from_flags(a: &BootstrapArgs) -> Result<Plan> {
         .map(passphrase::read_file)
         .transpose()?;
     Ok(Plan {
-        org: a.org.clone().unwrap_or_else(|| "certsmith".to_string()),
+        org: a.org.clone(),
         naming,
         root_key: a.root_key.clone(),
         key: a.key.clone(),

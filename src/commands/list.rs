@@ -9,7 +9,7 @@ use super::Ctx;
 use crate::cli::ListArgs;
 
 pub fn run(ctx: &Ctx, a: ListArgs) -> Result<()> {
-    let ledger = ctx.pki.read_ledger()?;
+    let ledger = ctx.pki.show_ledger()?;
     let now = clock::now()?;
     let expiry = match (&a.expiring_within, a.expired) {
         (Some(w), _) => Some(expiry::within("--expiring-within", w)?),

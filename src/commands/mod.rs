@@ -29,6 +29,7 @@ mod intermediate;
 mod issue;
 mod key;
 mod list;
+mod man;
 mod needs_renewal;
 mod renew;
 mod revoke;
@@ -158,8 +159,10 @@ pub fn write_stdout(text: &str) {
 /// report (or an empty one) with an `error` member ([`report_error`]).
 pub fn run(cli: Cli) -> u8 {
     let ctx = Ctx {
-        pki: Pki::at(cli.global.pki.clone())
-            .allowing_insecure_perms(cli.global.allow_insecure_perms),
+        pki: Pki::at(cli.global.pki.clone().unwrap_or_else(|| {
+            certsmith::pki::discover(&std::env::current_dir().unwrap_or_default())
+        }))
+        .allowing_insecure_perms(cli.global.allow_insecure_perms),
         json: cli.global.json,
         quiet: cli.global.quiet,
         yes: cli.global.yes,
@@ -181,6 +184,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Status => status::run(&ctx),
         Command::Bootstrap(a) => bootstrap::run(&ctx, a),
         Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
+        Command::CompleteNames(a) => completions::names(&ctx, a),
         Command::Batch(a) => batch::run(&ctx, a),
         Command::Revoke(a) => revoke::run(&ctx, a),
         Command::Crl(a) => crl::run(&ctx, a),

@@ -13,7 +13,7 @@ use super::list::time_text;
 const EXPIRING_DAYS: i64 = 30;
 
 pub fn run(ctx: &Ctx) -> Result<()> {
-    let ledger = ctx.pki.read_ledger()?;
+    let ledger = ctx.pki.show_ledger()?;
     let now = clock::now()?.unix_timestamp();
     let counts = ledger.counts(now, now + EXPIRING_DAYS * 86_400)?;
     let cas = ledger.cas()?;

@@ -14,21 +14,19 @@ use super::bootstrap::check_domain;
 use crate::cli::BootstrapArgs;
 use certsmith::ops::bootstrap::{Naming, Plan};
 
-/// Trust stores `bundle --target` knows, offered as the wizard's choices.
-const TARGETS: [&str; 9] = [
-    "generic",
-    "aws-alb",
-    "aws-apigw",
-    "aws-iot",
-    "nginx",
-    "envoy",
-    "haproxy",
-    "k8s",
-    "istio",
-];
-
 fn io(e: dialoguer::Error) -> Error {
     Error::input(format!("cannot read the answer: {e}"))
+}
+
+/// A yes/no question answered only with Enter (`y`/`n` then Enter, or Enter
+/// alone for `default`): a stray keypress never answers it.
+fn yes_no(prompt: &str, default: bool) -> Result<bool> {
+    Confirm::new()
+        .with_prompt(prompt)
+        .default(default)
+        .wait_for_newline(true)
+        .interact()
+        .map_err(io)
 }
 
 fn text(prompt: &str, default: String, check: fn(&str) -> Result<()>) -> Result<String> {
@@ -95,17 +93,13 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
         .line("Press Enter to accept the [default]. Nothing is written before the summary.")
         .line("");
     intro.to_stderr();
-    let org = text(
-        "Organisation (O= of the CAs)",
-        a.org.clone().unwrap_or_else(|| "Acme".into()),
-        |s| {
-            if s.is_empty() || s.chars().any(char::is_control) {
-                Err(Error::input("the organisation needs a name"))
-            } else {
-                Ok(())
-            }
-        },
-    )?;
+    let org = text("Organisation (O= of the CAs)", a.org.clone(), |s| {
+        if s.is_empty() || s.chars().any(char::is_control) {
+            Err(Error::input("the organisation needs a name"))
+        } else {
+            Ok(())
+        }
+    })?;
     let kind = Select::new()
         .with_prompt("What will the certificates identify?")
         .items([
@@ -158,20 +152,20 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
             ..Default::default()
         };
         passphrase::for_new_key(&opts, "the new CAs")?
-    } else if Confirm::new()
-        .with_prompt("Protect the CA keys with a passphrase? (recommended)")
-        .default(true)
-        .interact()
-        .map_err(io)?
-    {
-        Some(passphrase::prompt_new("Passphrase for the CA keys")?)
+    } else if yes_no("Protect the CA keys with a passphrase? (recommended)", true)? {
+        Some(passphrase::prompt_new_ca("Passphrase for the CA keys")?)
     } else {
         None
     };
-    let target_pos = TARGETS.iter().position(|t| *t == a.target).unwrap_or(0);
-    let target = TARGETS[Select::new()
+    // The trust stores `bundle --target` knows, in its order.
+    let targets: Vec<&str> = certsmith::bundle::TARGETS
+        .iter()
+        .map(|t| t.name())
+        .collect();
+    let target_pos = targets.iter().position(|t| *t == a.target).unwrap_or(0);
+    let target = targets[Select::new()
         .with_prompt("Trust store that will check the certificates")
-        .items(TARGETS)
+        .items(&targets)
         .default(target_pos)
         .interact()
         .map_err(io)?]
@@ -195,24 +189,14 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
     let (first, profile, _) = plan.first_cert();
     plan.p12 = match &a.p12_passphrase_file {
         Some(f) => Some(passphrase::read_file(f)?),
-        None if Confirm::new()
-            .with_prompt(format!("Export '{first}' as a PKCS#12 (.p12) file?"))
-            .default(true)
-            .interact()
-            .map_err(io)? =>
-        {
-            Some(passphrase::prompt_new(&format!(
-                "Password for the .p12 file of '{first}'"
-            ))?)
-        }
+        None if yes_no(&format!("Export '{first}' as a PKCS#12 (.p12) file?"), true)? => Some(
+            passphrase::prompt_new(&format!("Password for the .p12 file of '{first}'"))?,
+        ),
         None => None,
     };
     summary(ctx, &plan, &first, profile).to_stderr();
-    let go = Confirm::new()
-        .with_prompt("Create all of this now?")
-        .default(true)
-        .interact()
-        .map_err(io)?;
+    // The one answer that writes: No unless the user types y and Enter.
+    let go = yes_no("Create all of this now?", false)?;
     Ok(go.then_some(plan))
 }
 

@@ -137,7 +137,7 @@ pub fn temp_files(pki: &Pki, opts: &Options, alone: bool, report: &mut Report) {
         } else {
             "a temporary file left by an interrupted command"
         };
-        report.problem(
+        report.repairable(
             "temp-files",
             rel(pki, &p),
             format!("'{}' is {what}", rel(pki, &p)),
@@ -166,7 +166,7 @@ fn previous_copy(pki: &Pki, copy: &Path, dest: &Path, opts: &Options, report: &m
         .file_name()
         .is_some_and(|n| n.to_string_lossy().ends_with("key.pem"));
     if std::fs::symlink_metadata(dest).is_err() {
-        report.problem(
+        report.repairable(
             "temp-files",
             copy_rel.clone(),
             format!("'{copy_rel}' is the previous '{dest_rel}', which is missing"),
@@ -183,7 +183,7 @@ fn previous_copy(pki: &Pki, copy: &Path, dest: &Path, opts: &Options, report: &m
             ),
         );
     } else {
-        report.problem(
+        report.repairable(
             "temp-files",
             copy_rel.clone(),
             format!("'{copy_rel}' is the previous '{dest_rel}', left by an interrupted command"),
@@ -236,7 +236,7 @@ pub fn orphans(
                 if empty && alone {
                     // What an interrupted write leaves once its files are settled; a running
                     // process may be about to write into it, hence `alone`.
-                    report.problem(
+                    report.repairable(
                         "orphans",
                         rel(pki, &d),
                         format!(
@@ -264,13 +264,14 @@ pub fn orphans(
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect();
             names.sort();
-            // `<name>.p12`: what `export` and `batch --format p12` write there.
-            let p12 = d
+            // What `export` (every format) and `batch --format p12` write there.
+            let exports: Vec<String> = d
                 .file_name()
-                .map(|f| crate::export::Format::P12.default_file(&f.to_string_lossy()));
+                .map(|f| crate::export::Format::default_files(&f.to_string_lossy()))
+                .unwrap_or_default();
             for n in names {
                 if allowed.contains(&n.as_str())
-                    || (top == "certs" && p12.as_deref() == Some(n.as_str()))
+                    || (top == "certs" && exports.contains(&n))
                     || n.contains(".old-")
                     || n.starts_with(".certsmith-")
                 {

@@ -82,8 +82,24 @@ impl Report {
     fn token_problem(&mut self, check: &'static str, path: Option<String>, message: String) {
         self.problem_fixed_by(check, path, message, Fixer::Token);
     }
-    /// A problem `--repair` fixes.
+    /// A problem `--repair` does not fix: its hint is the step for a
+    /// person that [`manual_fix`] names for the check.
     fn problem(&mut self, check: &'static str, path: impl Into<Option<String>>, message: String) {
+        self.problem_fixed_by(
+            check,
+            path,
+            message,
+            Fixer::Manual(manual_fix(check).into()),
+        );
+    }
+    /// A problem `--repair` fixes: only a finding whose check has a repair
+    /// branch is made with this, so the hint never promises more.
+    fn repairable(
+        &mut self,
+        check: &'static str,
+        path: impl Into<Option<String>>,
+        message: String,
+    ) {
         self.problem_fixed_by(check, path, message, Fixer::Repair);
     }
     pub(crate) fn problem_fixed_by(
@@ -127,6 +143,20 @@ impl Report {
             .iter()
             .filter(|f| f.repaired.is_some())
             .count()
+    }
+}
+
+/// The step for a person when `--repair` cannot fix a problem of `check`.
+fn manual_fix(check: &str) -> &'static str {
+    match check {
+        "orphans" => {
+            "move the files certsmith did not write out of the PKI directory (doctor never deletes them)"
+        }
+        "crl" => "run `certsmith crl` to write a new CRL",
+        "files" | "keys" => "restore the file from a backup of the PKI directory",
+        "ledger" => "restore ledger.db from a backup of the PKI directory",
+        "permissions" => "replace the symlink with the file it points to",
+        _ => "see the problem lines above",
     }
 }
 

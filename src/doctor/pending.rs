@@ -53,7 +53,7 @@ pub fn reconcile(
                 && (rec.kind != Kind::Leaf || leaf_is_new(pki, &rec, c))
         });
         if complete {
-            report.problem(
+            report.repairable(
                 "pending",
                 rel(pki, &cert_path),
                 format!(
@@ -78,7 +78,7 @@ pub fn reconcile(
             }
             continue;
         }
-        report.problem(
+        report.repairable(
             "pending",
             None,
             format!("{what} was reserved but its files were never completely written (interrupted command)"),
@@ -184,7 +184,7 @@ fn settle_archived(
         None => false,
     };
     if held {
-        report.problem(
+        report.repairable(
             "pending",
             None,
             format!("{what} is complete in {shown_archive} but was never marked active (interrupted batch)"),
@@ -209,7 +209,7 @@ fn settle_archived(
         }
         return Ok(());
     }
-    report.problem(
+    report.repairable(
         "pending",
         None,
         format!(

@@ -113,7 +113,7 @@ fn new_passphrase(req: &ChangePassphraseRequest) -> Result<Option<Passphrase>> {
             "pass --new-passphrase-file FILE (or --no-passphrase to store the key unencrypted)",
         ));
     }
-    passphrase::prompt_new(&format!("New passphrase for the key of CA '{ca}'")).map(Some)
+    passphrase::prompt_new_ca(&format!("New passphrase for the key of CA '{ca}'")).map(Some)
 }
 
 /// Reads the newly written key file back, opens it with the new passphrase

@@ -98,7 +98,7 @@ pub fn verify(pki: &Pki, req: &VerifyRequest) -> Result<VerifyReport> {
         allow_unknown_status = false;
     } else {
         // Trust comes from this PKI: the root above --ca, or every CA.
-        let ledger = pki.read_ledger().map_err(|e| {
+        let ledger = pki.show_ledger().map_err(|e| {
             e.hint(
                 "pass --bundle FILE with the trusted root, or --pki DIR of the PKI that issued it",
             )

@@ -444,3 +444,14 @@ pub fn run_child_test(name: &str, vars: &[(&str, &std::ffi::OsStr)], dir: &Path)
     assert!(text.contains("1 passed"), "{name} did not run: {text}");
     text
 }
+
+/// `$PATH` with the directory of the test build's certsmith first, for a
+/// shell that runs `certsmith` as a user would (the docs, completion scripts).
+pub fn path_with_certsmith() -> std::ffi::OsString {
+    let bin = Path::new(env!("CARGO_BIN_EXE_certsmith"));
+    let dir = bin.parent().expect("bin dir").to_path_buf();
+    std::env::join_paths(std::iter::once(dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .expect("PATH")
+}
