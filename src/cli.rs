@@ -410,6 +410,12 @@ pub struct BundleArgs {
     pub removed: Vec<String>,
     #[command(flatten)]
     pub pass: PassArgs,
+    /// Bundle every current CA even if they differ from this target's last bundle
+    #[arg(long)]
+    pub accept_ca_change: bool,
+    /// Print the registration with --allow-auto-registration (aws-iot; just-in-time registration)
+    #[arg(long)]
+    pub allow_auto_registration: bool,
 }
 
 #[derive(Debug, Args)]

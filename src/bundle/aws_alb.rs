@@ -3,7 +3,7 @@
 
 use super::checks::{AlbRevocations, KEY_FIX, Rules, SHA2_SIGNATURES, rsa_or_nist_ec};
 use super::crl_uploads::{DEFAULT_TRUST_STORE, label};
-use super::{Contents, Finding, Level, NextInput, Target};
+use super::{Contents, Finding, Level, NextInput, Target, certsmith_cmd, quoted};
 
 pub struct AwsAlb;
 
@@ -59,10 +59,7 @@ impl Target for AwsAlb {
         };
         let name = if default { "certsmith" } else { store };
         // The confirmation names the trust store and, if not the default, the bundle directory.
-        let mut certsmith = "certsmith".to_string();
-        if n.pki != std::path::Path::new("pki") {
-            certsmith.push_str(&format!(" --pki {}", quoted(&n.pki.display().to_string())));
-        }
+        let mut certsmith = certsmith_cmd(n.pki);
         certsmith.push_str(" bundle --target aws-alb");
         if !default {
             certsmith.push_str(&format!(" --trust-store {store}"));
@@ -143,17 +140,5 @@ impl Target for AwsAlb {
         }
         v.push(listener);
         v
-    }
-}
-
-/// `text` quoted for a POSIX shell when it holds anything but plain path characters.
-fn quoted(text: &str) -> String {
-    let plain = text
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@=".contains(&b));
-    if plain && !text.is_empty() {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }

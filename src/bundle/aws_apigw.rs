@@ -18,6 +18,10 @@ impl Target for AwsApigw {
         CrlSupport::Unsupported
     }
 
+    fn revocation_instead(&self) -> &'static str {
+        "check revocation in a Lambda authorizer (docs/aws-api-gateway.md)"
+    }
+
     fn check(&self, c: &Contents) -> Vec<Finding> {
         Rules::new(self.name())
             .pem_only(c, None, true)

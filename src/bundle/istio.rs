@@ -30,18 +30,18 @@ impl Target for Istio {
                 Level::Warning,
                 "intermediate-signs",
                 None,
-                "istiod would sign with the root key; create an intermediate (certsmith intermediate istio-ca) and pass --ca istio-ca to keep the root offline".into(),
+                "istiod would sign with the root key; create an intermediate for the mesh (certsmith intermediate istio-ca --cn 'Istio Mesh CA') and pass --ca istio-ca to keep the root offline".into(),
             );
         }
         r.done()
     }
 
     fn extra_files(&self, x: &ExtraInput<'_>) -> Result<Vec<OutFile>> {
+        // `build` refuses istio without --ca: the CA named first signs.
         let name = x
             .opts
             .cas
             .first()
-            .or(x.ca_names.first())
             .cloned()
             .ok_or_else(|| Error::input("no CA for istiod").hint("pass --ca NAME"))?;
         let chain = x.pki.ca_chain(x.ledger, &name)?;

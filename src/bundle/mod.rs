@@ -17,6 +17,7 @@ use crate::pki::Pki;
 use crate::store::{Existing, KEY_MODE, PUBLIC_MODE, Staged};
 use crate::{clock, crl};
 
+pub mod ca_set;
 pub mod checks;
 pub mod crl_uploads;
 
@@ -190,6 +191,14 @@ pub trait Target: Sync {
     }
     /// The exact commands to run next.
     fn next_steps(&self, n: &NextInput<'_>) -> Vec<String>;
+    /// Why a target whose [`Target::crls`] is `Unsupported` takes no CRL.
+    fn no_crl_reason(&self) -> &'static str {
+        "this trust store cannot use CRLs"
+    }
+    /// Where revocation is checked instead, for such a target.
+    fn revocation_instead(&self) -> &'static str {
+        "check revocation in the application that receives the connections"
+    }
     /// Whether the trust store keeps every CRL it was given, so a bundle
     /// records what it printed for upload and prints only what changed.
     fn tracks_crl_uploads(&self) -> bool {
@@ -221,6 +230,11 @@ pub struct Options {
     /// The trust store whose confirmed CRL uploads count (`--trust-store`;
     /// `None`: [`crl_uploads::DEFAULT_TRUST_STORE`]).
     pub trust_store: Option<String>,
+    /// Bundle every current CA even when they differ from the target's
+    /// last bundle (see [`ca_set`]).
+    pub accept_ca_change: bool,
+    /// aws-iot: print `--allow-auto-registration` (just-in-time registration).
+    pub allow_auto_registration: bool,
 }
 
 /// One line of `manifest.json`.
@@ -334,16 +348,29 @@ pub fn fail_on_errors(target: &dyn Target, findings: &[Finding]) -> Result<()> {
 
 /// The CAs to bundle: those asked for with every CA above them, or every
 /// current CA; deepest first, roots last.
-fn select_cas(pki: &Pki, ledger: &Ledger, opts: &Options) -> Result<Vec<(String, CertInfo)>> {
+/// CAs whose key was exported for a mesh are left out unless named
+/// (`left_out` gets them, each with the target its key went to).
+fn select_cas(
+    pki: &Pki,
+    ledger: &Ledger,
+    opts: &Options,
+    left_out: &mut Vec<(String, String)>,
+) -> Result<Vec<(String, CertInfo)>> {
     let now = clock::now()?.unix_timestamp();
     let mut picked: Vec<(String, CertInfo, usize)> = Vec::new();
     let names: Vec<String> = if opts.cas.is_empty() {
-        ledger
-            .cas()?
-            .into_iter()
-            .filter(|c| c.cert.status(now) == "valid")
-            .map(|c| c.cert.name)
-            .collect()
+        let mesh = ca_set::mesh_cas(ledger)?;
+        let mut names = Vec::new();
+        for c in ledger.cas()? {
+            if c.cert.status(now) != "valid" {
+                continue;
+            }
+            match mesh.iter().find(|m| m.0 == c.cert.name) {
+                Some(m) => left_out.push(m.clone()),
+                None => names.push(c.cert.name),
+            }
+        }
+        names
     } else {
         opts.cas.clone()
     };
@@ -414,6 +441,11 @@ pub fn build(
         ),
         (opts.force, "--force", "aws-alb"),
         (opts.trust_store.is_some(), "--trust-store", "aws-alb"),
+        (
+            opts.allow_auto_registration,
+            "--allow-auto-registration",
+            "aws-iot",
+        ),
     ] {
         if given && target.name() != only {
             return Err(Error::input(format!(
@@ -425,8 +457,22 @@ pub fn build(
     if let Some(o) = &opts.out {
         pki.check_out(ledger, o, crate::pki::Out::Dir)?;
     }
-    let selected = select_cas(pki, ledger, opts)?;
+    if target.name() == "istio" && opts.cas.is_empty() {
+        return Err(Error::input(
+            "--target istio needs --ca naming the CA istiod signs with (its key is written unencrypted)",
+        )
+        .hint("make a CA for the mesh alone and name it: certsmith intermediate istio-ca --cn 'Istio Mesh CA', then certsmith bundle --target istio --ca istio-ca"));
+    }
+    let mut left_out = Vec::new();
+    let selected = select_cas(pki, ledger, opts, &mut left_out)?;
     let ca_names: Vec<String> = selected.iter().map(|s| s.0.clone()).collect();
+    if opts.cas.is_empty()
+        && !opts.accept_ca_change
+        && let Some(before) = ca_set::remembered(ledger, target.name())?
+        && let Some(change) = ca_set::change(&before, &ca_names)
+    {
+        return Err(ca_set::refusal(target.name(), &before, &change));
+    }
     let text: String = selected.iter().map(|s| s.1.pem()).collect();
     let support = target.crls();
     let want_crls = match support {
@@ -491,13 +537,28 @@ pub fn build(
             .collect(),
     };
     let mut findings = target.check(&contents);
+    for (ca, to) in &left_out {
+        findings.push(Finding {
+            level: Level::Warning,
+            target: target.name(),
+            rule: "mesh-ca-left-out",
+            cert: None,
+            message: format!(
+                "CA '{ca}' is left out: its key was exported for {to}, so a client-auth trust store does not take it unless named with --ca"
+            ),
+        });
+    }
     if opts.with_crl && support == CrlSupport::Unsupported {
         findings.push(Finding {
             level: Level::Warning,
             target: target.name(),
             rule: "no-crl-support",
             cert: None,
-            message: "this trust store cannot use CRLs, so none were written; check revocation in a Lambda authorizer (docs/aws-api-gateway.md)".into(),
+            message: format!(
+                "{}, so none were written; {}",
+                target.no_crl_reason(),
+                target.revocation_instead()
+            ),
         });
     }
     fail_on_errors(target, &findings)?;
@@ -582,8 +643,14 @@ pub fn build(
         staged.add(&dir.join(name), bytes, mode, Existing::Replace)?;
         names.push(name.clone());
     }
-    // Nothing is recorded: the operator confirms each upload (`--uploaded`).
+    // No CRL upload is recorded: the operator confirms each (`--uploaded`).
     let files = staged.commit()?;
+    // The CA set is remembered once the bundle is written, and so is a CA
+    // key exported for a mesh.
+    let exported = (target.name() == "istio")
+        .then(|| opts.cas.first().map(String::as_str))
+        .flatten();
+    ca_set::remember(pki, target.name(), &ca_names, exported)?;
     let no_plan = crl_uploads::Plan {
         trust_store: opts
             .trust_store
@@ -666,6 +733,28 @@ pub fn certs_of(text: &str, what: &str) -> Result<Vec<CertInfo>> {
         .map(|b| crate::keys::pem_encode("CERTIFICATE", b.contents()))
         .collect();
     crate::certinfo::parse_pem_certs_as_is(&certs.concat(), what)
+}
+
+/// `certsmith`, with `--pki DIR` unless the PKI is the default `pki`: how
+/// printed commands name certsmith so they run as shown.
+pub fn certsmith_cmd(pki: &Path) -> String {
+    if pki == Path::new("pki") {
+        "certsmith".to_string()
+    } else {
+        format!("certsmith --pki {}", quoted(&pki.display().to_string()))
+    }
+}
+
+/// `text` quoted for a POSIX shell when it holds anything but plain path characters.
+pub fn quoted(text: &str) -> String {
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@=".contains(&b));
+    if plain && !text.is_empty() {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
 }
 
 /// A path made absolute, as text, for paths written into server configs.
