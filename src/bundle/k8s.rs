@@ -44,7 +44,7 @@ impl Target for K8s {
         Rules::new(self.name())
             .pem_only(c, None, false)
             .ca_only(c)
-            .crls_fresh(c)
+            .crls_fresh(c, Level::Error)
             .not_expired(c, Level::Warning)
             .done()
     }

@@ -175,6 +175,9 @@ pub struct NextInput<'a> {
     pub crl_uploads: &'a crl_uploads::Plan,
     /// The PKI directory, for printed certsmith commands (`--pki`).
     pub pki: &'a Path,
+    /// PKI names of the CAs in the bundle, in bundle order, and their certificates.
+    pub ca_names: &'a [String],
+    pub certs: &'a [CertInfo],
 }
 
 /// A trust-store target: its name, CRL handling, rules, extra files and next commands.
@@ -666,6 +669,8 @@ pub fn build(
         opts,
         crl_uploads: uploads.as_ref().unwrap_or(&no_plan),
         pki: &pki.root,
+        ca_names: &ca_names,
+        certs: &contents.certs,
     });
     Ok(BundleResult {
         target: target.name(),

@@ -316,27 +316,46 @@ fn aws_alb_refuses_a_crl_listing_a_negative_serial() {
 
 #[test]
 fn aws_alb_bundles_with_a_stale_crl_with_a_warning_and_a_placeholder_name() {
-    let env = ready();
-    let r = env
-        .command(&["crl", "--ca", "issuing", "--next-update", "1d", "-q"])
-        .env("CERTSMITH_NOW", "2026-12-02T14:00:00Z")
-        .output()
-        .unwrap();
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let r = env
-        .command(&["bundle", "--target", "aws-alb", "--with-crl"])
-        .env("CERTSMITH_NOW", "2026-12-05T14:00:00Z")
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&r.stdout);
-    assert_eq!(
-        r.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&r.stderr)
+    let env = Env::new();
+    let t0 = "2026-12-01T00:00:00Z";
+    let run = |now: &str, args: &[&str]| {
+        let r = env
+            .command(args)
+            .env("CERTSMITH_NOW", now)
+            .output()
+            .unwrap();
+        let (out, err) = (
+            String::from_utf8_lossy(&r.stdout).into_owned(),
+            String::from_utf8_lossy(&r.stderr).into_owned(),
+        );
+        assert_eq!(r.status.code(), Some(0), "{args:?}: {out}{err}");
+        out
+    };
+    run(
+        t0,
+        &["init", "--cn", "Test Root CA", "--no-passphrase", "-q"],
+    );
+    run(
+        t0,
+        &[
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Test Issuing CA",
+            "--no-passphrase",
+            "-q",
+        ],
+    );
+    run(t0, &["crl", "--ca", "root", "-q"]);
+    run(t0, &["crl", "--ca", "issuing", "--next-update", "1d", "-q"]);
+    // Three days on, the issuing CA's CRL is past nextUpdate: AWS documents
+    // no such check, so the bundle is written with a warning.
+    let out = run(
+        "2026-12-04T00:00:00Z",
+        &["bundle", "--target", "aws-alb", "--with-crl"],
     );
     assert!(
-        out.contains("warning: aws-alb rule 'crl-fresh': the CRL of 'CN=Test Issuing CA' expired on 2026-12-03T14:00:00Z"),
+        out.contains("warning: aws-alb rule 'crl-fresh': the CRL of 'CN=Test Issuing CA' expired on 2026-12-02T00:00:00Z"),
         "{out}"
     );
     assert!(
