@@ -421,8 +421,11 @@ pub struct BundleArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Certificate to check (PEM or DER; extra PEM certificates are taken as the chain)
-    #[arg(value_hint = clap::ValueHint::FilePath)]
-    pub cert: PathBuf,
+    #[arg(value_hint = clap::ValueHint::FilePath, required_unless_present = "alb_header")]
+    pub cert: Option<PathBuf>,
+    /// Check the chain of an ALB passthrough X-Amzn-Mtls-Clientcert header value in FILE (- for stdin)
+    #[arg(long, value_name = "FILE", conflicts_with = "cert", value_hint = clap::ValueHint::FilePath)]
+    pub alb_header: Option<PathBuf>,
     /// Trust anchors from a PEM bundle
     #[arg(long, conflicts_with = "ca", value_hint = clap::ValueHint::FilePath)]
     pub bundle: Option<PathBuf>,
