@@ -344,9 +344,15 @@ pub fn fail_on_errors(target: &dyn Target, findings: &[Finding]) -> Result<()> {
         msg.push_str(&format!("; {e}"));
     }
     Err(Error::failed(msg).hint(format!(
-        "each rule and its source are listed in docs/trust-stores.md#{}",
-        target.name()
+        "each rule and its source are listed in {}",
+        rules_doc(target)
     )))
+}
+
+/// Where `target`'s rules and their sources are documented: a section of
+/// docs/trust-stores.md whose anchor is the target's name.
+pub fn rules_doc(target: &dyn Target) -> String {
+    format!("docs/trust-stores.md#{}", target.name())
 }
 
 /// The CAs to bundle: those asked for with every CA above them, or every
@@ -768,4 +774,81 @@ pub fn abs(p: &std::path::Path) -> String {
         .unwrap_or_else(|_| p.to_path_buf())
         .display()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The anchors of a Markdown page: GitHub's slug of each heading, and
+    /// each `id="…"` of an HTML anchor.
+    fn anchors(md: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut fenced = false;
+        for line in md.lines() {
+            if line.trim_start().starts_with("```") {
+                fenced = !fenced;
+                continue;
+            }
+            if fenced {
+                continue;
+            }
+            if let Some(h) = line.strip_prefix('#') {
+                let title = h.trim_start_matches('#').trim();
+                let slug: String = title
+                    .to_lowercase()
+                    .chars()
+                    .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+                    .map(|c| if c == ' ' { '-' } else { c })
+                    .collect();
+                out.push(slug);
+            }
+            let mut rest = line;
+            while let Some(i) = rest.find("id=\"") {
+                let tail = &rest[i + 4..];
+                if let Some(j) = tail.find('"') {
+                    out.push(tail[..j].to_string());
+                }
+                rest = &tail[tail.find('"').map_or(tail.len(), |j| j + 1)..];
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_rule_hint_points_at_an_anchor_of_trust_stores_md() {
+        let page = include_str!("../../docs/trust-stores.md");
+        let have = anchors(page);
+        for t in TARGETS {
+            let finding = Finding {
+                level: Level::Error,
+                target: t.name(),
+                rule: "pem-only",
+                cert: None,
+                message: "x".into(),
+            };
+            let hint = fail_on_errors(*t, &[finding])
+                .unwrap_err()
+                .hint_text()
+                .unwrap_or_default();
+            let anchor = hint
+                .split("docs/trust-stores.md#")
+                .nth(1)
+                .map(|a| a.split_whitespace().next().unwrap_or(""))
+                .unwrap_or_else(|| panic!("{}: no anchor in hint {hint:?}", t.name()));
+            assert!(
+                have.iter().any(|a| a == anchor),
+                "{}: docs/trust-stores.md has no anchor '{anchor}' (anchors: {have:?})",
+                t.name()
+            );
+        }
+    }
+
+    #[test]
+    fn anchors_are_github_slugs_and_html_ids() {
+        let a = anchors(
+            "# Nginx, HAProxy — Envoy\n<a id=\"haproxy\"></a>\n```\n# not a heading\n```\n",
+        );
+        assert_eq!(a, ["nginx-haproxy--envoy", "haproxy"]);
+    }
 }
