@@ -447,7 +447,7 @@ fn aws_alb_with_crl_writes_one_crl_per_ca_and_the_revocation_commands() {
     assert!(read(dir.join("crl-issuing.pem")).starts_with("-----BEGIN X509 CRL-----"));
     assert!(out.contains("aws elbv2 add-trust-store-revocations --trust-store-arn TRUST_STORE_ARN --revocation-contents S3Bucket=BUCKET,S3Key=certsmith/crl-issuing.pem,RevocationType=CRL"), "{out}");
     assert!(
-        out.contains("aws elbv2 create-trust-store --name certsmith"),
+        out.contains("aws elbv2 create-trust-store --name TRUST_STORE_NAME"),
         "{out}"
     );
     assert!(out.contains("aws elbv2 modify-listener --listener-arn LISTENER_ARN --mutual-authentication Mode=verify,TrustStoreArn=TRUST_STORE_ARN"), "{out}");
