@@ -184,6 +184,20 @@ fn a_ca_exported_for_the_mesh_stays_out_of_client_auth_bundles_unless_named() {
 }
 
 #[test]
+fn a_root_exported_for_the_mesh_is_flagged_in_every_bundle_it_anchors() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["bundle", "--target", "istio", "--ca", "root"]);
+    let out = env.ok(&["bundle", "--target", "generic"]);
+    assert_eq!(manifest_cas(&env, "generic"), ["issuing", "root"]);
+    assert!(
+        out.contains("warning: generic rule 'mesh-ca-in-chain': CA 'root' is in the bundle, above a CA it takes, though its key was exported for istio"),
+        "{out}"
+    );
+    assert!(!out.contains("mesh-ca-left-out"), "{out}");
+}
+
+#[test]
 fn istio_refuses_without_ca_and_names_the_command_that_makes_a_mesh_ca() {
     let env = Env::new();
     env.hierarchy();

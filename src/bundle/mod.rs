@@ -357,29 +357,23 @@ pub fn rules_doc(target: &dyn Target) -> String {
 
 /// The CAs to bundle: those asked for with every CA above them, or every
 /// current CA; deepest first, roots last.
-/// CAs whose key was exported for a mesh are left out unless named
-/// (`left_out` gets them, each with the target its key went to).
+/// Without `--ca`, the CAs in `leave_out` (those whose key was exported
+/// for a mesh) are not taken, unless a CA taken is below one.
 fn select_cas(
     pki: &Pki,
     ledger: &Ledger,
     opts: &Options,
-    left_out: &mut Vec<(String, String)>,
+    leave_out: &[String],
 ) -> Result<Vec<(String, CertInfo)>> {
     let now = clock::now()?.unix_timestamp();
     let mut picked: Vec<(String, CertInfo, usize)> = Vec::new();
     let names: Vec<String> = if opts.cas.is_empty() {
-        let mesh = ca_set::mesh_cas(ledger)?;
-        let mut names = Vec::new();
-        for c in ledger.cas()? {
-            if c.cert.status(now) != "valid" {
-                continue;
-            }
-            match mesh.iter().find(|m| m.0 == c.cert.name) {
-                Some(m) => left_out.push(m.clone()),
-                None => names.push(c.cert.name),
-            }
-        }
-        names
+        ledger
+            .cas()?
+            .into_iter()
+            .filter(|c| c.cert.status(now) == "valid" && !leave_out.contains(&c.cert.name))
+            .map(|c| c.cert.name)
+            .collect()
     } else {
         opts.cas.clone()
     };
@@ -472,8 +466,14 @@ pub fn build(
         )
         .hint("make a CA for the mesh alone and name it: certsmith intermediate istio-ca --cn 'Istio Mesh CA', then certsmith bundle --target istio --ca istio-ca"));
     }
-    let mut left_out = Vec::new();
-    let selected = select_cas(pki, ledger, opts, &mut left_out)?;
+    // CAs whose key was exported for a mesh: (name, target it went to).
+    let mesh = if target.name() == "istio" {
+        Vec::new()
+    } else {
+        ca_set::mesh_cas(ledger)?
+    };
+    let mesh_names: Vec<String> = mesh.iter().map(|m| m.0.clone()).collect();
+    let selected = select_cas(pki, ledger, opts, &mesh_names)?;
     let ca_names: Vec<String> = selected.iter().map(|s| s.0.clone()).collect();
     if opts.cas.is_empty()
         && !opts.accept_ca_change
@@ -546,15 +546,33 @@ pub fn build(
             .collect(),
     };
     let mut findings = target.check(&contents);
-    for (ca, to) in &left_out {
+    for (ca, to) in &mesh {
+        let (rule, message) = if !ca_names.contains(ca) {
+            if !opts.cas.is_empty() {
+                continue;
+            }
+            (
+                "mesh-ca-left-out",
+                format!(
+                    "CA '{ca}' is left out: its key was exported for {to}, so a client-auth trust store does not take it unless named with --ca"
+                ),
+            )
+        } else if !opts.cas.contains(ca) {
+            (
+                "mesh-ca-in-chain",
+                format!(
+                    "CA '{ca}' is in the bundle, above a CA it takes, though its key was exported for {to}: certificates {to} signs with it pass this trust store; give the mesh an intermediate of its own"
+                ),
+            )
+        } else {
+            continue;
+        };
         findings.push(Finding {
             level: Level::Warning,
             target: target.name(),
-            rule: "mesh-ca-left-out",
+            rule,
             cert: None,
-            message: format!(
-                "CA '{ca}' is left out: its key was exported for {to}, so a client-auth trust store does not take it unless named with --ca"
-            ),
+            message,
         });
     }
     if opts.with_crl && support == CrlSupport::Unsupported {
