@@ -198,6 +198,31 @@ fn a_root_exported_for_the_mesh_is_flagged_in_every_bundle_it_anchors() {
 }
 
 #[test]
+fn bootstrap_for_istio_exports_the_intermediate_it_made_and_keeps_it_out_of_other_bundles() {
+    let env = Env::new();
+    env.ok(&[
+        "bootstrap",
+        "--org",
+        "Acme",
+        "--target",
+        "istio",
+        "--no-passphrase",
+        "--yes",
+        "-q",
+    ]);
+    let m: serde_json::Value =
+        serde_json::from_str(&read(env.pki.join("bundles/istio/manifest.json"))).unwrap();
+    let inter = m["certificates"][0]["name"].as_str().unwrap().to_string();
+    assert_ne!(inter, "root");
+    assert_eq!(
+        read(env.pki.join("bundles/istio/ca-cert.pem")),
+        read(env.pki.join("cas").join(&inter).join("ca.pem"))
+    );
+    env.ok(&["bundle", "--target", "generic"]);
+    assert_eq!(manifest_cas(&env, "generic"), ["root"]);
+}
+
+#[test]
 fn istio_refuses_without_ca_and_names_the_command_that_makes_a_mesh_ca() {
     let env = Env::new();
     env.hierarchy();

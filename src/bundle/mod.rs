@@ -416,6 +416,16 @@ fn select_cas(
     Ok(picked.into_iter().map(|(n, i, _)| (n, i)).collect())
 }
 
+/// The `--ca` of `bootstrap`'s final bundle: none (every CA), except for
+/// istio, which signs with the intermediate bootstrap made for the mesh.
+pub fn bootstrap_cas(target: &str, intermediate: &str) -> Vec<String> {
+    if target == "istio" {
+        vec![intermediate.to_string()]
+    } else {
+        Vec::new()
+    }
+}
+
 /// `certsmith bundle`: reads the ledger and [`build`]s the bundle of
 /// `target_name`. It writes temporary files, perhaps inside the PKI
 /// directory: held against `doctor --repair`, which deletes the temporary
