@@ -70,9 +70,17 @@ fn a_bundle_without_ca_refuses_a_new_ca_until_it_is_named_or_the_change_accepted
     );
     env.ok(&["bundle", "--target", "haproxy"]);
 
-    // Named with --ca: that set is the remembered one, and a later bundle
-    // without --ca names what it would add.
-    env.ok(&["bundle", "--target", "haproxy", "--ca", "issuing"]);
+    // Named with --ca: that set is the remembered one, the printed
+    // after-revoke routine names it again, and a later bundle without --ca
+    // names what it would add.
+    let out = env.ok(&["bundle", "--target", "haproxy", "--ca", "issuing"]);
+    assert!(
+        out.contains(&format!(
+            "certsmith --pki {p} crl && certsmith --pki {p} bundle --target haproxy --ca issuing && sudo systemctl reload haproxy",
+            p = env.pki.display()
+        )),
+        "{out}"
+    );
     assert_eq!(manifest_cas(&env, "haproxy"), ["issuing", "root"]);
     let err = env.fails(2, &["bundle", "--target", "haproxy"]);
     assert!(err.contains("CA 'partner' added"), "{err}");

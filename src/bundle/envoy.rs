@@ -4,7 +4,7 @@
 
 use super::checks::crl_checking_server;
 use super::{Contents, CrlSupport, ExtraInput, Finding, NextInput, OutFile, Target};
-use super::{abs, certsmith_cmd};
+use super::{abs, bundle_again, certsmith_cmd};
 use crate::error::Result;
 
 pub struct Envoy;
@@ -63,7 +63,7 @@ impl Target for Envoy {
             format!("# merge {d}/envoy-mtls.yaml into your listener's filter chain, then:"),
             "envoy --mode validate -c /etc/envoy/envoy.yaml".into(),
             "# Envoy reads crl.pem when the listener is loaded: after every `certsmith revoke`, publish, then restart Envoy (or hot-restart it) so it reads the new CRL:".into(),
-            format!("{c} crl && {c} bundle --target envoy"),
+            format!("{c} crl && {}", bundle_again(n, self.name())),
         ]
     }
 }

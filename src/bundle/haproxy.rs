@@ -3,7 +3,7 @@
 
 use super::checks::crl_checking_server;
 use super::{Contents, CrlSupport, ExtraInput, Finding, NextInput, OutFile, Target};
-use super::{abs, certsmith_cmd};
+use super::{abs, bundle_again, certsmith_cmd};
 use crate::error::Result;
 
 pub struct Haproxy;
@@ -48,7 +48,10 @@ impl Target for Haproxy {
             format!("# put the bind line of {d}/haproxy-mtls.cfg in your frontend, then:"),
             "haproxy -c -f /etc/haproxy/haproxy.cfg && sudo systemctl reload haproxy".into(),
             "# HAProxy reads crl.pem at start: after every `certsmith revoke`, publish and reload:".into(),
-            format!("{c} crl && {c} bundle --target haproxy && sudo systemctl reload haproxy"),
+            format!(
+                "{c} crl && {} && sudo systemctl reload haproxy",
+                bundle_again(n, self.name())
+            ),
             "# or, with no reload, through the runtime API (`stats socket /run/haproxy/admin.sock level admin`):".into(),
             format!(
                 "printf 'set ssl crl-file {d}/crl.pem <<\\n%s\\n\\n' \"$(cat {d}/crl.pem)\" | socat stdio /run/haproxy/admin.sock"

@@ -784,6 +784,19 @@ pub fn certsmith_cmd(pki: &Path) -> String {
     }
 }
 
+/// The `certsmith bundle` command that makes this bundle again, with its
+/// `--pki`, `--out` and `--ca` (so the CA set stays the one chosen).
+pub fn bundle_again(n: &NextInput<'_>, target: &str) -> String {
+    let mut c = format!("{} bundle --target {target}", certsmith_cmd(n.pki));
+    if let Some(o) = &n.opts.out {
+        c.push_str(&format!(" --out {}", quoted(&o.display().to_string())));
+    }
+    for ca in &n.opts.cas {
+        c.push_str(&format!(" --ca {}", quoted(ca)));
+    }
+    c
+}
+
 /// `text` quoted for a POSIX shell when it holds anything but plain path characters.
 pub fn quoted(text: &str) -> String {
     let plain = text

@@ -4,7 +4,8 @@
 
 use super::checks::crl_checking_server;
 use super::{
-    Contents, CrlSupport, ExtraInput, Finding, NextInput, OutFile, Target, abs, certsmith_cmd,
+    Contents, CrlSupport, ExtraInput, Finding, NextInput, OutFile, Target, abs, bundle_again,
+    certsmith_cmd,
 };
 use crate::error::Result;
 
@@ -51,8 +52,9 @@ impl Target for Nginx {
             format!("# add `include {d}/nginx-mtls.conf;` to your server block, then:"),
             "sudo nginx -t && sudo nginx -s reload".into(),
             format!(
-                "# after every `certsmith revoke`: {c} crl && {c} bundle --target nginx && sudo nginx -s reload",
-                c = certsmith_cmd(n.pki)
+                "# after every `certsmith revoke`: {} crl && {} && sudo nginx -s reload",
+                certsmith_cmd(n.pki),
+                bundle_again(n, self.name())
             ),
         ]
     }
