@@ -418,13 +418,22 @@ pub struct BundleArgs {
     pub removed: Vec<String>,
     #[command(flatten)]
     pub pass: PassArgs,
+    /// Bundle every current CA even if they differ from this target's last bundle
+    #[arg(long)]
+    pub accept_ca_change: bool,
+    /// Print the registration with --allow-auto-registration (aws-iot; just-in-time registration)
+    #[arg(long)]
+    pub allow_auto_registration: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// Certificate to check (PEM or DER; extra PEM certificates are taken as the chain)
-    #[arg(value_hint = clap::ValueHint::FilePath)]
-    pub cert: PathBuf,
+    #[arg(value_hint = clap::ValueHint::FilePath, required_unless_present = "alb_header")]
+    pub cert: Option<PathBuf>,
+    /// Check the chain of an ALB passthrough X-Amzn-Mtls-Clientcert header value in FILE (- for stdin)
+    #[arg(long, value_name = "FILE", conflicts_with = "cert", value_hint = clap::ValueHint::FilePath)]
+    pub alb_header: Option<PathBuf>,
     /// Trust anchors from a PEM bundle
     #[arg(long, conflicts_with = "ca", value_hint = clap::ValueHint::FilePath)]
     pub bundle: Option<PathBuf>,

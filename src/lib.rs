@@ -2,6 +2,7 @@
 //! holds all the work; the binary (`main.rs`, `cli.rs`, `commands/`) only
 //! turns flags into calls and results into output.
 
+pub mod alb_header;
 pub mod archive;
 pub mod batch;
 pub mod bundle;

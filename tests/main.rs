@@ -33,3 +33,6 @@ mod trust_verify;
 mod verify_limbo;
 mod verify_rules;
 mod wizard;
+
+mod bundle_manifest;
+mod trust_haproxy;

@@ -204,7 +204,7 @@ fn k8s_secret_holds_the_bundle_and_a_leaf_key_only_when_asked_and_then_is_privat
 #[test]
 fn istio_cacerts_layout_has_a_private_key_matching_the_ca() {
     let env = ready();
-    env.ok(&["bundle", "--target", "istio"]);
+    env.ok(&["bundle", "--target", "istio", "--ca", "issuing"]);
     let dir = env.pki.join("bundles/istio");
     for f in [
         "ca-cert.pem",

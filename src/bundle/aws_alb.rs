@@ -1,9 +1,9 @@
 //! `aws-alb`: the CA bundle and CRLs of an Application Load Balancer trust
 //! store (mutual TLS in verify mode). Rules: docs/trust-stores.md#aws-alb.
 
-use super::checks::{AlbRevocations, KEY_FIX, Rules, SHA2_SIGNATURES, rsa_or_nist_ec};
+use super::checks::{AlbRevocations, KEY_FIX, Rules, SHA2_OR_PSS_SIGNATURES, rsa_or_nist_ec};
 use super::crl_uploads::{DEFAULT_TRUST_STORE, label};
-use super::{Contents, Finding, Level, NextInput, Target};
+use super::{Contents, Finding, Level, NextInput, Target, certsmith_cmd, quoted};
 
 pub struct AwsAlb;
 
@@ -26,7 +26,7 @@ impl Target for AwsAlb {
                 "RSA 2048 to 8192 bits or ECDSA P-256, P-384, P-521 (no Ed25519)",
                 KEY_FIX,
             )
-            .signatures(c, SHA2_SIGNATURES)
+            .signatures(c, SHA2_OR_PSS_SIGNATURES)
             .cert_size(c, 16 * 1024)
             .count(
                 c,
@@ -37,7 +37,7 @@ impl Target for AwsAlb {
             .depth(c, 4)
             .positive_serials(c)
             .crl_issuers_in_bundle(c)
-            .crls_fresh(c)
+            .crls_fresh(c, Level::Warning)
             .alb_revocation_quotas(&AlbRevocations::of(c))
             .not_expired(c, Level::Warning)
             .done()
@@ -57,12 +57,8 @@ impl Target for AwsAlb {
         } else {
             format!("certsmith/{store}")
         };
-        let name = if default { "certsmith" } else { store };
         // The confirmation names the trust store and, if not the default, the bundle directory.
-        let mut certsmith = "certsmith".to_string();
-        if n.pki != std::path::Path::new("pki") {
-            certsmith.push_str(&format!(" --pki {}", quoted(&n.pki.display().to_string())));
-        }
+        let mut certsmith = certsmith_cmd(n.pki);
         certsmith.push_str(" bundle --target aws-alb");
         if !default {
             certsmith.push_str(&format!(" --trust-store {store}"));
@@ -96,7 +92,7 @@ impl Target for AwsAlb {
         v.push(format!(
             "# EITHER a new trust store '{store}': run this block only"
         ));
-        v.push(format!("aws elbv2 create-trust-store --name {name} --ca-certificates-bundle-s3-bucket BUCKET --ca-certificates-bundle-s3-key {prefix}/ca-bundle.pem"));
+        v.push(format!("aws elbv2 create-trust-store --name TRUST_STORE_NAME --ca-certificates-bundle-s3-bucket BUCKET --ca-certificates-bundle-s3-key {prefix}/ca-bundle.pem"));
         if !plan.uploads.is_empty() {
             v.push(format!("# a new trust store needs every CRL: add each, then confirm the RevocationId it prints ({certsmith} --uploaded CA#CRL_NUMBER=REVOCATION_ID):"));
             for u in &plan.uploads {
@@ -143,17 +139,5 @@ impl Target for AwsAlb {
         }
         v.push(listener);
         v
-    }
-}
-
-/// `text` quoted for a POSIX shell when it holds anything but plain path characters.
-fn quoted(text: &str) -> String {
-    let plain = text
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@=".contains(&b));
-    if plain && !text.is_empty() {
-        text.to_string()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }

@@ -179,19 +179,16 @@ impl Rules {
         self
     }
 
-    /// Signature algorithms accepted (names as `certinfo::signature_name` gives them).
+    /// Signature algorithms accepted (names as [`signature_label`] gives them).
     pub fn signatures(&mut self, c: &Contents, allowed: &[&str]) -> &mut Self {
         for cert in &c.certs {
-            if !allowed.contains(&cert.signature_algorithm.as_str()) {
+            let label = signature_label(cert);
+            if !allowed.contains(&label.as_str()) {
                 self.push(
                     Level::Error,
                     "signature-algorithm",
                     Some(cert),
-                    format!(
-                        "is signed with {}; accepted: {}",
-                        cert.signature_algorithm,
-                        allowed.join(", ")
-                    ),
+                    format!("is signed with {label}; accepted: {}", allowed.join(", ")),
                 );
             }
         }
@@ -260,9 +257,76 @@ impl Rules {
         self
     }
 
-    /// Serial numbers are positive (and not zero).
+    /// The longest chain of CA certificates in the bundle is at most `max`
+    /// (a limit that counts CAs, not the device).
+    pub fn ca_chain_depth(&mut self, c: &Contents, max: usize) -> &mut Self {
+        let depth = ca_depth(&c.certs);
+        if depth > max {
+            self.push(
+                Level::Error,
+                "chain-depth",
+                None,
+                format!("the bundle holds a chain of {depth} CA certificates; the limit is {max}"),
+            );
+        }
+        self
+    }
+
+    /// No two different certificates share a subject (a warning: which one
+    /// a store picks for a chain is then not said).
+    pub fn distinct_subjects(&mut self, c: &Contents, why: &str) -> &mut Self {
+        for (i, cert) in c.certs.iter().enumerate() {
+            let twins = c.certs[..i]
+                .iter()
+                .filter(|o| o.subject_raw == cert.subject_raw && o.der != cert.der)
+                .count();
+            // Reported once, at the second certificate of a subject.
+            if twins == 1 {
+                let all = c
+                    .certs
+                    .iter()
+                    .filter(|o| o.subject_raw == cert.subject_raw)
+                    .count();
+                self.push(
+                    Level::Warning,
+                    "duplicate-subject",
+                    Some(cert),
+                    format!(
+                        "shares its subject with {} other CA certificate(s); {why}",
+                        all - 1
+                    ),
+                );
+            }
+        }
+        self
+    }
+
+    /// Serial numbers are positive (and not zero): the certificates' and
+    /// those each CRL lists.
     pub fn positive_serials(&mut self, c: &Contents) -> &mut Self {
         use x509_parser::prelude::FromDer;
+        for l in &c.crls {
+            let Ok((_, crl)) =
+                x509_parser::revocation_list::CertificateRevocationList::from_der(&l.der)
+            else {
+                continue;
+            };
+            for e in crl.iter_revoked_certificates() {
+                let raw = e.raw_serial();
+                if raw.first().is_some_and(|b| b & 0x80 != 0) || raw.iter().all(|b| *b == 0) {
+                    self.push(
+                        Level::Error,
+                        "positive-serial",
+                        None,
+                        format!(
+                            "the CRL of '{}' lists serial {}, a negative or zero serial number",
+                            l.issuer,
+                            signed_hex(raw)
+                        ),
+                    );
+                }
+            }
+        }
         for cert in &c.certs {
             let raw = x509_parser::certificate::X509Certificate::from_der(&cert.der)
                 .map(|(_, x)| x.raw_serial().to_vec())
@@ -358,14 +422,16 @@ impl Rules {
         self
     }
 
-    /// CRLs are not past their nextUpdate (OpenSSL-based servers then reject every client).
-    pub fn crls_fresh(&mut self, c: &Contents) -> &mut Self {
+    /// CRLs are not past their nextUpdate (OpenSSL-based servers then
+    /// reject every client): `level` is an error where the target documents
+    /// that, a warning elsewhere.
+    pub fn crls_fresh(&mut self, c: &Contents, level: Level) -> &mut Self {
         for l in &c.crls {
             if let Some(next) = l.next_update
                 && next < c.now
             {
                 self.push(
-                    Level::Error,
+                    level,
                     "crl-fresh",
                     None,
                     format!(
@@ -425,6 +491,89 @@ pub const SHA2_SIGNATURES: &[&str] = &[
     "ecdsa-with-SHA512",
 ];
 
+/// SHA-256/384/512 with RSA PKCS#1 v1.5, ECDSA or RSASSA-PSS (MGF1 with
+/// the same hash): what the ALB and IoT Core document.
+pub const SHA2_OR_PSS_SIGNATURES: &[&str] = &[
+    "sha256WithRSAEncryption",
+    "sha384WithRSAEncryption",
+    "sha512WithRSAEncryption",
+    "ecdsa-with-SHA256",
+    "ecdsa-with-SHA384",
+    "ecdsa-with-SHA512",
+    "rsassa-pss with SHA-256",
+    "rsassa-pss with SHA-384",
+    "rsassa-pss with SHA-512",
+];
+
+/// A certificate's signature algorithm as the rules name it: its
+/// `signature_algorithm`, and for RSASSA-PSS the hash, plus the MGF1 hash
+/// when that differs (`rsassa-pss with SHA-256`).
+pub fn signature_label(cert: &CertInfo) -> String {
+    use x509_parser::prelude::FromDer;
+    use x509_parser::signature_algorithm::SignatureAlgorithm;
+    if cert.signature_algorithm != "rsassa-pss" {
+        return cert.signature_algorithm.clone();
+    }
+    let Ok((_, x)) = x509_parser::certificate::X509Certificate::from_der(&cert.der) else {
+        return cert.signature_algorithm.clone();
+    };
+    let Ok(SignatureAlgorithm::RSASSA_PSS(p)) =
+        SignatureAlgorithm::try_from(&x.signature_algorithm)
+    else {
+        return "rsassa-pss with unreadable parameters".into();
+    };
+    let hash = hash_name(&p.hash_algorithm_oid().to_id_string());
+    match p.mask_gen_algorithm() {
+        Ok(m) if hash_name(&m.hash.to_id_string()) == hash => format!("rsassa-pss with {hash}"),
+        Ok(m) => format!(
+            "rsassa-pss with {hash}, MGF1 {}",
+            hash_name(&m.hash.to_id_string())
+        ),
+        Err(_) => format!("rsassa-pss with {hash}, unreadable MGF"),
+    }
+}
+
+fn hash_name(oid: &str) -> String {
+    match oid {
+        "1.3.14.3.2.26" => "SHA-1".into(),
+        "2.16.840.1.101.3.4.2.1" => "SHA-256".into(),
+        "2.16.840.1.101.3.4.2.2" => "SHA-384".into(),
+        "2.16.840.1.101.3.4.2.3" => "SHA-512".into(),
+        other => other.into(),
+    }
+}
+
+/// A DER INTEGER's content as signed hex: `-05`, `7f`, `0`.
+fn signed_hex(raw: &[u8]) -> String {
+    if raw.iter().all(|b| *b == 0) {
+        return "0".into();
+    }
+    if raw.first().is_some_and(|b| b & 0x80 != 0) {
+        // Two's complement: invert and add one for the magnitude.
+        let mut m: Vec<u8> = raw.iter().map(|b| !b).collect();
+        for b in m.iter_mut().rev() {
+            let (v, carry) = b.overflowing_add(1);
+            *b = v;
+            if !carry {
+                break;
+            }
+        }
+        let hex: String = m.iter().map(|b| format!("{b:02x}")).collect();
+        return format!("-{}", trim_hex(&hex));
+    }
+    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    trim_hex(&hex).to_string()
+}
+
+/// Hex without leading zero octets (at least one octet kept).
+fn trim_hex(hex: &str) -> &str {
+    let mut h = hex;
+    while h.len() > 2 && h.starts_with("00") {
+        h = &h[2..];
+    }
+    h
+}
+
 /// What to do about an Ed25519 (or other unaccepted) CA key.
 pub const KEY_FIX: &str = "Re-create the CA with --key ecdsa-p256, ecdsa-p384 or rsa-3072 (certsmith intermediate NAME --key ecdsa-p256), issue devices from it, and bundle again";
 
@@ -436,7 +585,7 @@ pub fn crl_checking_server(target: &'static str, c: &Contents) -> Vec<Finding> {
         .pem_only(c, Some(false), true)
         .ca_only(c)
         .crl_for_every_ca(c)
-        .crls_fresh(c)
+        .crls_fresh(c, Level::Error)
         .not_expired(c, Level::Warning)
         .done()
 }
@@ -552,5 +701,16 @@ impl Rules {
             );
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn signed_hex_shows_negative_serials_with_a_sign() {
+        assert_eq!(super::signed_hex(&[0xfb]), "-05");
+        assert_eq!(super::signed_hex(&[0xff, 0x00]), "-0100");
+        assert_eq!(super::signed_hex(&[0x00, 0x80]), "80");
+        assert_eq!(super::signed_hex(&[0x00]), "0");
     }
 }

@@ -2,9 +2,9 @@
 //! trusts the bundle and checks the CRL of every CA (Envoy rejects a chain
 //! with a CA that has no CRL once any CRL is configured).
 
-use super::abs;
 use super::checks::crl_checking_server;
 use super::{Contents, CrlSupport, ExtraInput, Finding, NextInput, OutFile, Target};
+use super::{abs, bundle_again, certsmith_cmd};
 use crate::error::Result;
 
 pub struct Envoy;
@@ -54,9 +54,16 @@ impl Target for Envoy {
 
     fn next_steps(&self, n: &NextInput<'_>) -> Vec<String> {
         let d = abs(n.dir);
+        let c = certsmith_cmd(n.pki);
+        let certs = abs(&n.pki.join("certs"));
         vec![
+            "# the server certificate chain and its key, as envoy-mtls.yaml names them (NAME: the server certificate):".into(),
+            format!("install -m 644 {certs}/NAME/fullchain.pem /etc/envoy/server-fullchain.pem"),
+            format!("install -m 600 {certs}/NAME/key.pem /etc/envoy/server-key.pem"),
             format!("# merge {d}/envoy-mtls.yaml into your listener's filter chain, then:"),
             "envoy --mode validate -c /etc/envoy/envoy.yaml".into(),
+            "# Envoy reads crl.pem when the listener is loaded: after every `certsmith revoke`, publish, then restart Envoy (or hot-restart it) so it reads the new CRL:".into(),
+            format!("{c} crl && {}", bundle_again(n, self.name())),
         ]
     }
 }

@@ -21,7 +21,7 @@ impl Target for Generic {
             .ca_only(c)
             .v3(c)
             .not_expired(c, Level::Warning)
-            .crls_fresh(c)
+            .crls_fresh(c, Level::Error)
             .done()
     }
 

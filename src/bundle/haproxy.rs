@@ -1,9 +1,9 @@
 //! `haproxy`: `ca-file` and `crl-file` for a `bind … ssl verify required`
 //! line; HAProxy checks the CRL of every CA in the chain.
 
-use super::abs;
 use super::checks::crl_checking_server;
 use super::{Contents, CrlSupport, ExtraInput, Finding, NextInput, OutFile, Target};
+use super::{abs, bundle_again, certsmith_cmd};
 use crate::error::Result;
 
 pub struct Haproxy;
@@ -41,9 +41,22 @@ impl Target for Haproxy {
 
     fn next_steps(&self, n: &NextInput<'_>) -> Vec<String> {
         let d = abs(n.dir);
+        let c = certsmith_cmd(n.pki);
         vec![
+            "# server.pem is the server's key, certificate and chain in one file:".into(),
+            format!("{c} export NAME --format pem --out /etc/haproxy/server.pem"),
             format!("# put the bind line of {d}/haproxy-mtls.cfg in your frontend, then:"),
             "haproxy -c -f /etc/haproxy/haproxy.cfg && sudo systemctl reload haproxy".into(),
+            "# HAProxy reads crl.pem at start: after every `certsmith revoke`, publish and reload:".into(),
+            format!(
+                "{c} crl && {} && sudo systemctl reload haproxy",
+                bundle_again(n, self.name())
+            ),
+            "# or, with no reload, through the runtime API (`stats socket /run/haproxy/admin.sock level admin`):".into(),
+            format!(
+                "printf 'set ssl crl-file {d}/crl.pem <<\\n%s\\n\\n' \"$(cat {d}/crl.pem)\" | socat stdio /run/haproxy/admin.sock"
+            ),
+            format!("echo 'commit ssl crl-file {d}/crl.pem' | socat stdio /run/haproxy/admin.sock"),
         ]
     }
 }

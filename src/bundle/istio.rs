@@ -23,25 +23,25 @@ impl Target for Istio {
         let mut r = Rules::new(self.name());
         r.pem_only(c, None, false)
             .ca_only(c)
-            .crls_fresh(c)
+            .crls_fresh(c, Level::Warning)
             .not_expired(c, Level::Error);
         if c.certs.iter().all(|x| x.self_signed) {
             r.push(
                 Level::Warning,
                 "intermediate-signs",
                 None,
-                "istiod would sign with the root key; create an intermediate (certsmith intermediate istio-ca) and pass --ca istio-ca to keep the root offline".into(),
+                "istiod would sign with the root key; create an intermediate for the mesh (certsmith intermediate istio-ca --cn 'Istio Mesh CA') and pass --ca istio-ca to keep the root offline".into(),
             );
         }
         r.done()
     }
 
     fn extra_files(&self, x: &ExtraInput<'_>) -> Result<Vec<OutFile>> {
+        // `build` refuses istio without --ca: the CA named first signs.
         let name = x
             .opts
             .cas
             .first()
-            .or(x.ca_names.first())
             .cloned()
             .ok_or_else(|| Error::input("no CA for istiod").hint("pass --ca NAME"))?;
         let chain = x.pki.ca_chain(x.ledger, &name)?;

@@ -19,6 +19,12 @@ pub fn yaml_block(key: &str, text: &str) -> String {
     s
 }
 
+/// The Secret's name: the leaf's (`--cert`), made a DNS-1123 name by the
+/// rule `export --format k8s-secret` uses, else `certsmith-ca`.
+fn secret_name(cert: Option<&str>) -> String {
+    cert.map_or_else(|| "certsmith-ca".to_string(), crate::export::k8s_name)
+}
+
 impl Target for K8s {
     fn name(&self) -> &'static str {
         "k8s"
@@ -38,7 +44,7 @@ impl Target for K8s {
         Rules::new(self.name())
             .pem_only(c, None, false)
             .ca_only(c)
-            .crls_fresh(c)
+            .crls_fresh(c, Level::Error)
             .not_expired(c, Level::Warning)
             .done()
     }
@@ -50,7 +56,7 @@ impl Target for K8s {
         }
         let mut secret = false;
         let mut kind = "Opaque";
-        let mut name = "certsmith-ca".to_string();
+        let name = secret_name(x.opts.cert.as_deref());
         if let Some(leaf) = &x.opts.cert {
             let rec = x.ledger.cert_by_name(leaf)?.ok_or_else(|| {
                 Error::NoSuchCert {
@@ -79,7 +85,6 @@ impl Target for K8s {
             data.push_str(&yaml_block("tls.key", &key));
             secret = true;
             kind = "kubernetes.io/tls";
-            name = leaf.clone();
         }
         let yaml = format!(
             "# certsmith: Secret for target k8s\napiVersion: v1\nkind: Secret\nmetadata:\n  name: {name}\ntype: {kind}\nstringData:\n{data}"
@@ -95,7 +100,11 @@ impl Target for K8s {
         let d = n.dir.display();
         vec![
             format!("kubectl apply -n NAMESPACE -f {d}/secret.yaml"),
-            "# ingress-nginx: annotate the Ingress with nginx.ingress.kubernetes.io/auth-tls-secret: NAMESPACE/certsmith-ca and auth-tls-verify-client: \"on\"".into(),
+            format!(
+                "# ingress-nginx: annotate the Ingress with nginx.ingress.kubernetes.io/auth-tls-secret: NAMESPACE/{}, nginx.ingress.kubernetes.io/auth-tls-verify-client: \"on\" and nginx.ingress.kubernetes.io/auth-tls-verify-depth: \"{}\" (the default 1 refuses chains with more than one intermediate)",
+                secret_name(n.opts.cert.as_deref()),
+                n.depth.max(1)
+            ),
         ]
     }
 }

@@ -17,6 +17,7 @@ use crate::pki::Pki;
 use crate::store::{Existing, KEY_MODE, PUBLIC_MODE, Staged};
 use crate::{clock, crl};
 
+pub mod ca_set;
 pub mod checks;
 pub mod crl_uploads;
 
@@ -177,6 +178,9 @@ pub struct NextInput<'a> {
     /// A current leaf certificate file of a bundled CA (the newest), so a
     /// printed check runs as shown; `None` when the CAs issued none yet.
     pub leaf_cert: Option<PathBuf>,
+    /// PKI names of the CAs in the bundle, in bundle order, and their certificates.
+    pub ca_names: &'a [String],
+    pub certs: &'a [CertInfo],
 }
 
 /// A trust-store target: its name, CRL handling, rules, extra files and next commands.
@@ -193,6 +197,14 @@ pub trait Target: Sync {
     }
     /// The exact commands to run next.
     fn next_steps(&self, n: &NextInput<'_>) -> Vec<String>;
+    /// Why a target whose [`Target::crls`] is `Unsupported` takes no CRL.
+    fn no_crl_reason(&self) -> &'static str {
+        "this trust store cannot use CRLs"
+    }
+    /// Where revocation is checked instead, for such a target.
+    fn revocation_instead(&self) -> &'static str {
+        "check revocation in the application that receives the connections"
+    }
     /// Whether the trust store keeps every CRL it was given, so a bundle
     /// records what it printed for upload and prints only what changed.
     fn tracks_crl_uploads(&self) -> bool {
@@ -224,6 +236,11 @@ pub struct Options {
     /// The trust store whose confirmed CRL uploads count (`--trust-store`;
     /// `None`: [`crl_uploads::DEFAULT_TRUST_STORE`]).
     pub trust_store: Option<String>,
+    /// Bundle every current CA even when they differ from the target's
+    /// last bundle (see [`ca_set`]).
+    pub accept_ca_change: bool,
+    /// aws-iot: print `--allow-auto-registration` (just-in-time registration).
+    pub allow_auto_registration: bool,
 }
 
 /// One line of `manifest.json`.
@@ -330,21 +347,34 @@ pub fn fail_on_errors(target: &dyn Target, findings: &[Finding]) -> Result<()> {
         msg.push_str(&format!("; {e}"));
     }
     Err(Error::failed(msg).hint(format!(
-        "each rule and its source are listed in docs/trust-stores.md#{}",
-        target.name()
+        "each rule and its source are listed in {}",
+        rules_doc(target)
     )))
+}
+
+/// Where `target`'s rules and their sources are documented: a section of
+/// docs/trust-stores.md whose anchor is the target's name.
+pub fn rules_doc(target: &dyn Target) -> String {
+    format!("docs/trust-stores.md#{}", target.name())
 }
 
 /// The CAs to bundle: those asked for with every CA above them, or every
 /// current CA; deepest first, roots last.
-fn select_cas(pki: &Pki, ledger: &Ledger, opts: &Options) -> Result<Vec<(String, CertInfo)>> {
+/// Without `--ca`, the CAs in `leave_out` (those whose key was exported
+/// for a mesh) are not taken, unless a CA taken is below one.
+fn select_cas(
+    pki: &Pki,
+    ledger: &Ledger,
+    opts: &Options,
+    leave_out: &[String],
+) -> Result<Vec<(String, CertInfo)>> {
     let now = clock::now()?.unix_timestamp();
     let mut picked: Vec<(String, CertInfo, usize)> = Vec::new();
     let names: Vec<String> = if opts.cas.is_empty() {
         ledger
             .cas()?
             .into_iter()
-            .filter(|c| c.cert.status(now) == "valid")
+            .filter(|c| c.cert.status(now) == "valid" && !leave_out.contains(&c.cert.name))
             .map(|c| c.cert.name)
             .collect()
     } else {
@@ -389,6 +419,16 @@ fn select_cas(pki: &Pki, ledger: &Ledger, opts: &Options) -> Result<Vec<(String,
     Ok(picked.into_iter().map(|(n, i, _)| (n, i)).collect())
 }
 
+/// The `--ca` of `bootstrap`'s final bundle: none (every CA), except for
+/// istio, which signs with the intermediate bootstrap made for the mesh.
+pub fn bootstrap_cas(target: &str, intermediate: &str) -> Vec<String> {
+    if target == "istio" {
+        vec![intermediate.to_string()]
+    } else {
+        Vec::new()
+    }
+}
+
 /// `certsmith bundle`: reads the ledger and [`build`]s the bundle of
 /// `target_name`. It writes temporary files, perhaps inside the PKI
 /// directory: held against `doctor --repair`, which deletes the temporary
@@ -417,6 +457,11 @@ pub fn build(
         ),
         (opts.force, "--force", "aws-alb"),
         (opts.trust_store.is_some(), "--trust-store", "aws-alb"),
+        (
+            opts.allow_auto_registration,
+            "--allow-auto-registration",
+            "aws-iot",
+        ),
     ] {
         if given && target.name() != only {
             return Err(Error::input(format!(
@@ -428,8 +473,28 @@ pub fn build(
     if let Some(o) = &opts.out {
         pki.check_out(ledger, o, crate::pki::Out::Dir)?;
     }
-    let selected = select_cas(pki, ledger, opts)?;
+    if target.name() == "istio" && opts.cas.is_empty() {
+        return Err(Error::input(
+            "--target istio needs --ca naming the CA istiod signs with (its key is written unencrypted)",
+        )
+        .hint("make a CA for the mesh alone and name it: certsmith intermediate istio-ca --cn 'Istio Mesh CA', then certsmith bundle --target istio --ca istio-ca"));
+    }
+    // CAs whose key was exported for a mesh: (name, target it went to).
+    let mesh = if target.name() == "istio" {
+        Vec::new()
+    } else {
+        ca_set::mesh_cas(ledger)?
+    };
+    let mesh_names: Vec<String> = mesh.iter().map(|m| m.0.clone()).collect();
+    let selected = select_cas(pki, ledger, opts, &mesh_names)?;
     let ca_names: Vec<String> = selected.iter().map(|s| s.0.clone()).collect();
+    if opts.cas.is_empty()
+        && !opts.accept_ca_change
+        && let Some(before) = ca_set::remembered(ledger, target.name())?
+        && let Some(change) = ca_set::change(&before, &ca_names)
+    {
+        return Err(ca_set::refusal(target.name(), &before, &change));
+    }
     let text: String = selected.iter().map(|s| s.1.pem()).collect();
     let support = target.crls();
     let want_crls = match support {
@@ -494,13 +559,46 @@ pub fn build(
             .collect(),
     };
     let mut findings = target.check(&contents);
+    for (ca, to) in &mesh {
+        let (rule, message) = if !ca_names.contains(ca) {
+            if !opts.cas.is_empty() {
+                continue;
+            }
+            (
+                "mesh-ca-left-out",
+                format!(
+                    "CA '{ca}' is left out: its key was exported for {to}, so a client-auth trust store does not take it unless named with --ca"
+                ),
+            )
+        } else if !opts.cas.contains(ca) {
+            (
+                "mesh-ca-in-chain",
+                format!(
+                    "CA '{ca}' is in the bundle, above a CA it takes, though its key was exported for {to}: certificates {to} signs with it pass this trust store; give the mesh an intermediate of its own"
+                ),
+            )
+        } else {
+            continue;
+        };
+        findings.push(Finding {
+            level: Level::Warning,
+            target: target.name(),
+            rule,
+            cert: None,
+            message,
+        });
+    }
     if opts.with_crl && support == CrlSupport::Unsupported {
         findings.push(Finding {
             level: Level::Warning,
             target: target.name(),
             rule: "no-crl-support",
             cert: None,
-            message: "this trust store cannot use CRLs, so none were written; check revocation in a Lambda authorizer (docs/aws-api-gateway.md)".into(),
+            message: format!(
+                "{}, so none were written; {}",
+                target.no_crl_reason(),
+                target.revocation_instead()
+            ),
         });
     }
     fail_on_errors(target, &findings)?;
@@ -585,8 +683,14 @@ pub fn build(
         staged.add(&dir.join(name), bytes, mode, Existing::Replace)?;
         names.push(name.clone());
     }
-    // Nothing is recorded: the operator confirms each upload (`--uploaded`).
+    // No CRL upload is recorded: the operator confirms each (`--uploaded`).
     let files = staged.commit()?;
+    // The CA set is remembered once the bundle is written, and so is a CA
+    // key exported for a mesh.
+    let exported = (target.name() == "istio")
+        .then(|| opts.cas.first().map(String::as_str))
+        .flatten();
+    ca_set::remember(pki, target.name(), &ca_names, exported)?;
     let no_plan = crl_uploads::Plan {
         trust_store: opts
             .trust_store
@@ -603,6 +707,8 @@ pub fn build(
         crl_uploads: uploads.as_ref().unwrap_or(&no_plan),
         pki: &pki.root,
         leaf_cert: newest_leaf_cert(pki, ledger, &ca_names),
+        ca_names: &ca_names,
+        certs: &contents.certs,
     });
     Ok(BundleResult {
         target: target.name(),
@@ -697,10 +803,122 @@ pub fn certs_of(text: &str, what: &str) -> Result<Vec<CertInfo>> {
     crate::certinfo::parse_pem_certs_as_is(&certs.concat(), what)
 }
 
+/// `certsmith`, with `--pki DIR` unless the PKI is the default `pki`: how
+/// printed commands name certsmith so they run as shown.
+pub fn certsmith_cmd(pki: &Path) -> String {
+    if pki == Path::new("pki") {
+        "certsmith".to_string()
+    } else {
+        format!("certsmith --pki {}", quoted(&pki.display().to_string()))
+    }
+}
+
+/// The `certsmith bundle` command that makes this bundle again, with its
+/// `--pki`, `--out` and `--ca` (so the CA set stays the one chosen).
+pub fn bundle_again(n: &NextInput<'_>, target: &str) -> String {
+    let mut c = format!("{} bundle --target {target}", certsmith_cmd(n.pki));
+    if let Some(o) = &n.opts.out {
+        c.push_str(&format!(" --out {}", quoted(&o.display().to_string())));
+    }
+    for ca in &n.opts.cas {
+        c.push_str(&format!(" --ca {}", quoted(ca)));
+    }
+    c
+}
+
+/// `text` quoted for a POSIX shell when it holds anything but plain path characters.
+pub fn quoted(text: &str) -> String {
+    let plain = text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@=".contains(&b));
+    if plain && !text.is_empty() {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
 /// A path made absolute, as text, for paths written into server configs.
 pub fn abs(p: &std::path::Path) -> String {
     std::path::absolute(p)
         .unwrap_or_else(|_| p.to_path_buf())
         .display()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The anchors of a Markdown page: GitHub's slug of each heading, and
+    /// each `id="…"` of an HTML anchor.
+    fn anchors(md: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut fenced = false;
+        for line in md.lines() {
+            if line.trim_start().starts_with("```") {
+                fenced = !fenced;
+                continue;
+            }
+            if fenced {
+                continue;
+            }
+            if let Some(h) = line.strip_prefix('#') {
+                let title = h.trim_start_matches('#').trim();
+                let slug: String = title
+                    .to_lowercase()
+                    .chars()
+                    .filter(|c| c.is_alphanumeric() || *c == ' ' || *c == '-' || *c == '_')
+                    .map(|c| if c == ' ' { '-' } else { c })
+                    .collect();
+                out.push(slug);
+            }
+            let mut rest = line;
+            while let Some(i) = rest.find("id=\"") {
+                let tail = &rest[i + 4..];
+                if let Some(j) = tail.find('"') {
+                    out.push(tail[..j].to_string());
+                }
+                rest = &tail[tail.find('"').map_or(tail.len(), |j| j + 1)..];
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_rule_hint_points_at_an_anchor_of_trust_stores_md() {
+        let page = include_str!("../../docs/trust-stores.md");
+        let have = anchors(page);
+        for t in TARGETS {
+            let finding = Finding {
+                level: Level::Error,
+                target: t.name(),
+                rule: "pem-only",
+                cert: None,
+                message: "x".into(),
+            };
+            let hint = fail_on_errors(*t, &[finding])
+                .unwrap_err()
+                .hint_text()
+                .unwrap_or_default();
+            let anchor = hint
+                .split("docs/trust-stores.md#")
+                .nth(1)
+                .map(|a| a.split_whitespace().next().unwrap_or(""))
+                .unwrap_or_else(|| panic!("{}: no anchor in hint {hint:?}", t.name()));
+            assert!(
+                have.iter().any(|a| a == anchor),
+                "{}: docs/trust-stores.md has no anchor '{anchor}' (anchors: {have:?})",
+                t.name()
+            );
+        }
+    }
+
+    #[test]
+    fn anchors_are_github_slugs_and_html_ids() {
+        let a = anchors(
+            "# Nginx, HAProxy — Envoy\n<a id=\"haproxy\"></a>\n```\n# not a heading\n```\n",
+        );
+        assert_eq!(a, ["nginx-haproxy--envoy", "haproxy"]);
+    }
 }

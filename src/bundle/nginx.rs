@@ -3,7 +3,10 @@
 //! snippet with `ssl_verify_depth` from the real chain depth.
 
 use super::checks::crl_checking_server;
-use super::{Contents, CrlSupport, ExtraInput, Finding, NextInput, OutFile, Target, abs};
+use super::{
+    Contents, CrlSupport, ExtraInput, Finding, NextInput, OutFile, Target, abs, bundle_again,
+    certsmith_cmd,
+};
 use crate::error::Result;
 
 pub struct Nginx;
@@ -48,7 +51,11 @@ impl Target for Nginx {
         vec![
             format!("# add `include {d}/nginx-mtls.conf;` to your server block, then:"),
             "sudo nginx -t && sudo nginx -s reload".into(),
-            "# after every `certsmith revoke`: certsmith crl && certsmith bundle --target nginx && sudo nginx -s reload".into(),
+            format!(
+                "# after every `certsmith revoke`: {} crl && {} && sudo nginx -s reload",
+                certsmith_cmd(n.pki),
+                bundle_again(n, self.name())
+            ),
         ]
     }
 }

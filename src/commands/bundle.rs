@@ -17,6 +17,8 @@ pub fn run(ctx: &Ctx, a: BundleArgs) -> Result<()> {
         pass: super::pass_options(&a.pass),
         force: a.force,
         trust_store: a.trust_store.clone(),
+        accept_ca_change: a.accept_ca_change,
+        allow_auto_registration: a.allow_auto_registration,
     };
     if !a.uploaded.is_empty() || !a.removed.is_empty() {
         let done = bundle::confirm_uploads(&ctx.pki, &a.target, &opts, &a.uploaded, &a.removed)?;

@@ -17,7 +17,8 @@ pub fn run(ctx: &Ctx, a: VerifyArgs) -> Result<()> {
             .as_deref()
             .map(|t| clock::parse_rfc3339("--at", t))
             .transpose()?,
-        cert: a.cert.clone(),
+        cert: a.cert.clone().unwrap_or_default(),
+        alb_header: a.alb_header.clone(),
         chain: a.chain.clone(),
         bundle: a.bundle.clone(),
         crls: a.crl.clone(),

@@ -189,6 +189,7 @@ fn staged(pki: &Pki, plan: &Plan, existed: bool) -> Result<Outcome> {
         &plan.target,
         &crate::bundle::Options {
             pass: key_options(plan),
+            cas: crate::bundle::bootstrap_cas(&plan.target, &plan.intermediate_name),
             ..Default::default()
         },
     )?;
@@ -331,6 +332,7 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
         &plan.target,
         &crate::bundle::Options {
             pass: opts.clone(),
+            cas: crate::bundle::bootstrap_cas(&plan.target, &plan.intermediate_name),
             ..Default::default()
         },
     )?;

@@ -18,6 +18,10 @@ use crate::{bundle, clock};
 pub struct VerifyRequest {
     /// The certificate (its file may carry intermediates after it).
     pub cert: PathBuf,
+    /// `--alb-header`: the certificate and its chain from an ALB
+    /// passthrough header's value in this file (`-`: standard input),
+    /// read instead of `cert`.
+    pub alb_header: Option<PathBuf>,
     /// `--chain`: more intermediates.
     pub chain: Option<PathBuf>,
     /// `--bundle`: the trust anchors (and intermediates); without it, this PKI.
@@ -58,7 +62,10 @@ pub fn verify(pki: &Pki, req: &VerifyRequest) -> Result<VerifyReport> {
     let at = at.replace_nanosecond(0).unwrap_or(at);
     // The certificate and its chain are read as they are: one that breaks
     // RFC 5280's profile is not valid (exit 1), not unreadable.
-    let mut certs = read_certs_as_is(&req.cert)?;
+    let mut certs = match &req.alb_header {
+        Some(h) => crate::alb_header::read(h)?,
+        None => read_certs_as_is(&req.cert)?,
+    };
     let cert = certs.remove(0);
     let mut intermediates = certs;
     let mut anchors: Vec<CertInfo> = Vec::new();

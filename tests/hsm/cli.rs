@@ -435,7 +435,15 @@ fn istio_cacerts_of_a_token_ca_is_refused() {
     };
     let err = hsm.refused(
         &env,
-        &["bundle", "--target", "istio", "--pin-file", hsm.pin_file()],
+        &[
+            "bundle",
+            "--target",
+            "istio",
+            "--ca",
+            "issuing",
+            "--pin-file",
+            hsm.pin_file(),
+        ],
         &[],
     );
     assert!(

@@ -1,0 +1,139 @@
+//! A bundle's CA set is chosen on purpose. Each target remembers the CAs it
+//! was last bundled with (ledger setting `cas` in scope `bundle:<target>`);
+//! a bundle without `--ca` whose current CAs differ is refused, naming what
+//! would be added or removed, until the CAs are named with `--ca` or the
+//! change is accepted with `--accept-ca-change`. A CA whose key was exported
+//! for a mesh (`bundle --target istio`, setting `key_exported_for` in scope
+//! `ca:<name>`) never joins a client-auth bundle unless named with `--ca`.
+
+use crate::error::{Error, Result, shown};
+use crate::ledger::Ledger;
+use crate::pki::Pki;
+
+/// The setting holding a target's CA set (a JSON array of CA names).
+const CAS: &str = "cas";
+/// The setting naming the target a CA's key was exported for.
+const KEY_EXPORTED_FOR: &str = "key_exported_for";
+
+fn scope(target: &str) -> String {
+    format!("bundle:{target}")
+}
+
+fn ca_scope(ca: &str) -> String {
+    format!("ca:{ca}")
+}
+
+/// The CAs of the last bundle of `target`, if it was bundled since certsmith remembers.
+pub fn remembered(ledger: &Ledger, target: &str) -> Result<Option<Vec<String>>> {
+    Ok(ledger
+        .setting(&scope(target), CAS)?
+        .and_then(|v| serde_json::from_str::<Vec<String>>(&v).ok()))
+}
+
+/// The CAs whose key was exported for a mesh, each with the target it went to.
+pub fn mesh_cas(ledger: &Ledger) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for ca in ledger.cas()? {
+        if let Some(t) = ledger.setting(&ca_scope(&ca.cert.name), KEY_EXPORTED_FOR)? {
+            out.push((ca.cert.name, t));
+        }
+    }
+    Ok(out)
+}
+
+/// How a CA set changed: the CAs added and removed, each sorted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Change {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+/// The change from `before` to `now`; `None` when they hold the same CAs.
+pub fn change(before: &[String], now: &[String]) -> Option<Change> {
+    let mut added: Vec<String> = now
+        .iter()
+        .filter(|n| !before.contains(n))
+        .cloned()
+        .collect();
+    let mut removed: Vec<String> = before
+        .iter()
+        .filter(|b| !now.contains(b))
+        .cloned()
+        .collect();
+    added.sort();
+    removed.sort();
+    (!added.is_empty() || !removed.is_empty()).then_some(Change { added, removed })
+}
+
+/// The refusal of a bundle without `--ca` whose CAs differ from `before`.
+pub fn refusal(target: &str, before: &[String], c: &Change) -> Error {
+    let mut parts: Vec<String> = c
+        .added
+        .iter()
+        .map(|n| format!("CA '{}' added", shown(n)))
+        .collect();
+    parts.extend(
+        c.removed
+            .iter()
+            .map(|n| format!("CA '{}' removed", shown(n))),
+    );
+    let keep: String = before.iter().map(|n| format!(" --ca {n}")).collect();
+    Error::input(format!(
+        "the CAs of target '{target}' would change from the last bundle: {}",
+        parts.join(", ")
+    ))
+    .hint(format!(
+        "a trust store's CAs change only on purpose: keep the last set with `certsmith bundle --target {target}{keep}`, name the CAs to trust with --ca, or pass --accept-ca-change to bundle every current CA"
+    ))
+}
+
+/// Remembers `cas` as `target`'s CA set and, when `key_exported` names a
+/// CA, that its key went to `target`; one ledger transaction.
+pub fn remember(pki: &Pki, target: &str, cas: &[String], key_exported: Option<&str>) -> Result<()> {
+    let mut ledger = pki.open_ledger()?;
+    let value = serde_json::to_string(cas).unwrap_or_else(|_| "[]".into());
+    ledger.in_transaction(|l| {
+        l.set_setting(&scope(target), CAS, Some(&value))?;
+        if let Some(ca) = key_exported {
+            l.set_setting(&ca_scope(ca), KEY_EXPORTED_FOR, Some(target))?;
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn a_change_names_what_is_added_and_removed_and_order_does_not_count() {
+        assert_eq!(
+            change(&v(&["issuing", "root"]), &v(&["root", "issuing"])),
+            None
+        );
+        assert_eq!(
+            change(
+                &v(&["issuing", "old", "root"]),
+                &v(&["new", "issuing", "root"])
+            ),
+            Some(Change {
+                added: v(&["new"]),
+                removed: v(&["old"]),
+            })
+        );
+        let e = refusal(
+            "haproxy",
+            &v(&["issuing", "root"]),
+            &change(&v(&["issuing", "root"]), &v(&["issuing", "mesh", "root"])).unwrap(),
+        );
+        assert_eq!(
+            e.to_string(),
+            "the CAs of target 'haproxy' would change from the last bundle: CA 'mesh' added"
+        );
+        assert!(e.hint_text().unwrap().contains("--ca issuing --ca root"));
+    }
+}
