@@ -542,6 +542,22 @@ pub enum CaCommand {
     SetUrls(SetUrlsArgs),
     /// Store a CA's CRL lengths: nextUpdate and how long expired certificates stay listed
     SetCrl(SetCrlArgs),
+    /// Set (or show) the CA that issue, sign and batch use without --ca
+    Default(CaDefaultArgs),
+    /// Stop a CA issuing; bundles keep it until its last certificate expires
+    Retire(CaRetireArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CaDefaultArgs {
+    /// CA name (leave out to show the current default)
+    pub ca: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CaRetireArgs {
+    /// CA name
+    pub ca: String,
 }
 
 #[derive(Debug, Args)]

@@ -151,6 +151,12 @@ pub enum DeadCa {
     Expired {
         on: OffsetDateTime,
     },
+    /// Retired with `ca retire` on `on`; `default` is the default issuing
+    /// CA then, if one is set.
+    Retired {
+        on: OffsetDateTime,
+        default: Option<String>,
+    },
 }
 
 /// A lock certsmith waits for.
@@ -317,6 +323,16 @@ impl Error {
                 fixed("run `certsmith init` first")
             }
             Error::NoSuchCa { known, .. } => Some(format!("known CAs: {}", known.join(", "))),
+            Error::CaNotAlive {
+                state: DeadCa::Retired {
+                    default: Some(d), ..
+                },
+                ..
+            } => Some(format!(
+                "issue from the default CA '{}' (leave out --ca), or move a certificate there: `certsmith renew NAME --ca {}`",
+                shown(d),
+                shown(d)
+            )),
             Error::CaNotAlive { .. } => fixed(
                 "issue from another CA (--ca NAME), or make a new one with `certsmith intermediate`",
             ),
@@ -461,6 +477,7 @@ impl fmt::Display for Error {
                         taken: None,
                     } => write!(f, " is superseded (serial {serial})")?,
                     DeadCa::Expired { on } => write!(f, " expired on {}", date(on))?,
+                    DeadCa::Retired { on, .. } => write!(f, " is retired (since {})", date(on))?,
                 }
                 f.write_str("; it issues nothing more")
             }
@@ -644,6 +661,14 @@ mod tests {
                 above: None,
                 state: DeadCa::Expired { on },
             },
+            Error::CaNotAlive {
+                name: "issuing".into(),
+                above: None,
+                state: DeadCa::Retired {
+                    on,
+                    default: Some("next".into()),
+                },
+            },
             Error::CaOffline {
                 name: "root".into(),
             },
@@ -701,6 +726,7 @@ mod tests {
             "'dev' is not a CA (basicConstraints CA:FALSE) | hint: name a CA of this PKI with --ca / --issuer",
             "no CA named 'x' in 'pki' | hint: run `certsmith init` first",
             "CA 'issuing' expired on 2026-04-01T00:00:00Z; it issues nothing more | hint: issue from another CA (--ca NAME), or make a new one with `certsmith intermediate`",
+            "CA 'issuing' is retired (since 2026-04-01T00:00:00Z); it issues nothing more | hint: issue from the default CA 'next' (leave out --ca), or move a certificate there: `certsmith renew NAME --ca next`",
             "CA 'root' is offline | hint: bring its key back and run `certsmith key online root`",
             "wrong user PIN for PKCS#11 token 'acme-ca' | hint: check --pin-file or $CERTSMITH_PKCS11_PIN; the token locks its PIN after a few wrong tries",
             "name 'dev' is already taken in the ledger | hint: choose another name, or pass --force to re-issue it (the old files are kept as *.old-<serial>)",

@@ -21,6 +21,7 @@ pub mod export;
 pub mod import;
 pub mod input;
 pub mod inspect;
+pub mod issuing;
 pub mod keys;
 pub mod keystore;
 pub mod layout;

@@ -19,6 +19,7 @@ mod keys_import;
 mod keys_renew;
 mod refusals;
 mod revocation_urls;
+mod rotation;
 mod serve;
 mod trust;
 mod trust_bundle;

@@ -245,6 +245,9 @@ pub struct BundleResult {
     /// Each CA's CRL file, whether it must be uploaded and what it replaces.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crl_uploads: Option<crl_uploads::Plan>,
+    /// Retired CAs left out because their last certificate expired.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Checks any PEM text against `target`'s rules (`verify --target`), with
@@ -334,16 +337,26 @@ pub fn fail_on_errors(target: &dyn Target, findings: &[Finding]) -> Result<()> {
 
 /// The CAs to bundle: those asked for with every CA above them, or every
 /// current CA; deepest first, roots last.
-fn select_cas(pki: &Pki, ledger: &Ledger, opts: &Options) -> Result<Vec<(String, CertInfo)>> {
+fn select_cas(
+    pki: &Pki,
+    ledger: &Ledger,
+    opts: &Options,
+    notes: &mut Vec<String>,
+) -> Result<Vec<(String, CertInfo)>> {
     let now = clock::now()?.unix_timestamp();
     let mut picked: Vec<(String, CertInfo, usize)> = Vec::new();
     let names: Vec<String> = if opts.cas.is_empty() {
-        ledger
-            .cas()?
-            .into_iter()
-            .filter(|c| c.cert.status(now) == "valid")
-            .map(|c| c.cert.name)
-            .collect()
+        let mut names = Vec::new();
+        for c in ledger.cas()? {
+            if c.cert.status(now) != "valid" {
+                continue;
+            }
+            match crate::issuing::out_of_use(ledger, &c.cert.name, now)? {
+                None => names.push(c.cert.name),
+                Some(last) => notes.push(retired_note(&c.cert.name, last)),
+            }
+        }
+        names
     } else {
         opts.cas.clone()
     };
@@ -386,6 +399,19 @@ fn select_cas(pki: &Pki, ledger: &Ledger, opts: &Options) -> Result<Vec<(String,
     Ok(picked.into_iter().map(|(n, i, _)| (n, i)).collect())
 }
 
+/// The note for a retired CA that bundles leave out (`last`: when its last
+/// certificate expired, `None` when it issued none).
+fn retired_note(ca: &str, last: Option<i64>) -> String {
+    let when = match last.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()) {
+        Some(t) => format!("its last certificate expired on {}", clock::rfc3339(t)),
+        None => "no certificate it issued is in use".to_string(),
+    };
+    format!(
+        "CA '{}' is retired and {when}: left out of the bundle (name it with --ca to keep it)",
+        crate::error::shown(ca)
+    )
+}
+
 /// `certsmith bundle`: reads the ledger and [`build`]s the bundle of
 /// `target_name`. It writes temporary files, perhaps inside the PKI
 /// directory: held against `doctor --repair`, which deletes the temporary
@@ -425,7 +451,8 @@ pub fn build(
     if let Some(o) = &opts.out {
         pki.check_out(ledger, o, crate::pki::Out::Dir)?;
     }
-    let selected = select_cas(pki, ledger, opts)?;
+    let mut notes = Vec::new();
+    let selected = select_cas(pki, ledger, opts, &mut notes)?;
     let ca_names: Vec<String> = selected.iter().map(|s| s.0.clone()).collect();
     let text: String = selected.iter().map(|s| s.1.pem()).collect();
     let support = target.crls();
@@ -608,6 +635,7 @@ pub fn build(
         warnings: findings,
         next,
         crl_uploads: uploads,
+        notes,
     })
 }
 

@@ -18,6 +18,8 @@ mod bootstrap;
 mod bundle;
 mod ca;
 mod ca_crl;
+mod ca_default;
+mod ca_retire;
 mod ca_urls;
 mod completions;
 mod crl;

@@ -318,10 +318,11 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
         ),
         None => None,
     };
-    // First (empty) CRLs, which servers like nginx need, then the
-    // trust-store bundle for the target, with its rules checked.
+    // First (empty) CRLs, which servers like nginx need (the intermediate
+    // wrote its own), then the trust-store bundle for the target, with its
+    // rules checked.
     let mut ledger = pki.open_ledger()?;
-    for ca in ["root", plan.intermediate_name.as_str()] {
+    for ca in ["root"] {
         let signer = crate::ca::Signer::load(pki, &ledger, ca, &opts)?;
         crate::crl::write(pki, &mut ledger, &signer, None, false)?;
     }

@@ -1,0 +1,212 @@
+//! Rotation and renewal: a default issuing CA, retiring a CA, moving
+//! certificates to another CA, bulk renewal, pruning old files, CA
+//! renewal, re-keying and cross-signing, first CRLs and per-CA passphrases.
+
+use std::path::Path;
+
+use crate::common::*;
+
+/// root → `a` and root → `b`, both unencrypted, with a device under each.
+fn two_intermediates(env: &Env) {
+    env.hierarchy();
+    env.ok(&[
+        "intermediate",
+        "next",
+        "--cn",
+        "Next Issuing CA",
+        "--no-passphrase",
+        "-q",
+    ]);
+}
+
+fn run_at(env: &Env, now: &str, args: &[&str]) -> Run {
+    let out = env
+        .command(args)
+        .env("CERTSMITH_NOW", now)
+        .output()
+        .expect("run certsmith");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn issuer_cn(cert: &Path) -> String {
+    openssl(&[
+        "x509",
+        "-in",
+        s(cert),
+        "-noout",
+        "-issuer",
+        "-nameopt",
+        "RFC2253",
+    ])
+    .1
+}
+
+#[test]
+fn issue_without_ca_uses_the_default_issuing_ca() {
+    let env = Env::new();
+    two_intermediates(&env);
+    env.ok(&["ca", "default", "next", "-q"]);
+    env.ok(&["issue", "dev-1", "-q"]);
+    let issuer = issuer_cn(&env.cert_dir("dev-1").join("cert.pem"));
+    assert!(issuer.contains("CN=Next Issuing CA"), "{issuer}");
+    assert_eq!(
+        env.json(&["ca", "default", "issuing"])["default_ca"],
+        "issuing"
+    );
+    env.ok(&["issue", "dev-2", "-q"]);
+    let issuer = issuer_cn(&env.cert_dir("dev-2").join("cert.pem"));
+    assert!(issuer.contains("CN=Test Issuing CA"), "{issuer}");
+}
+
+#[test]
+fn issue_without_ca_and_two_intermediates_refuses_naming_ca_default() {
+    let env = Env::new();
+    two_intermediates(&env);
+    let err = refused(&env, &["issue", "dev-1"]);
+    assert!(err.contains("certsmith ca default"), "{err}");
+    assert!(err.contains("issuing") && err.contains("next"), "{err}");
+}
+
+#[test]
+fn ca_default_of_an_unknown_ca_is_refused() {
+    let env = Env::new();
+    two_intermediates(&env);
+    let err = refused(&env, &["ca", "default", "nope"]);
+    assert!(
+        err.starts_with("certsmith: no CA 'nope'") || err.contains("'nope'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn retired_ca_refuses_issue_sign_and_batch_naming_the_default() {
+    let env = Env::new();
+    two_intermediates(&env);
+    env.ok(&["ca", "default", "next", "-q"]);
+    env.ok(&["ca", "retire", "issuing", "-q"]);
+    for args in [
+        vec!["issue", "dev-1", "--ca", "issuing"],
+        vec![
+            "batch",
+            "--count",
+            "2",
+            "--name-pattern",
+            "d-{:02}",
+            "--ca",
+            "issuing",
+        ],
+    ] {
+        let err = refused(&env, &args);
+        assert!(err.contains("CA 'issuing' is retired"), "{err}");
+        assert!(err.contains("'next'"), "the hint names the default: {err}");
+    }
+    let (key, csr) = (env.path("k.pem"), env.path("c.csr"));
+    openssl_p256_csr(&key, &csr, "/CN=csr-dev");
+    let err = refused(&env, &["sign", s(&csr), "--ca", "issuing"]);
+    assert!(err.contains("CA 'issuing' is retired"), "{err}");
+    // Without --ca the default issues.
+    env.ok(&["issue", "dev-1", "-q"]);
+}
+
+#[test]
+fn retiring_the_default_ca_is_refused() {
+    let env = Env::new();
+    two_intermediates(&env);
+    env.ok(&["ca", "default", "issuing", "-q"]);
+    let err = refused(&env, &["ca", "retire", "issuing"]);
+    assert!(err.contains("ca default"), "{err}");
+}
+
+#[test]
+fn retired_ca_stays_in_bundles_until_its_last_certificate_expires_then_is_dropped_with_a_note() {
+    let env = Env::new();
+    let t0 = "2026-12-01T00:00:00Z";
+    for args in [
+        vec!["init", "--cn", "Test Root CA", "--no-passphrase", "-q"],
+        vec![
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Old CA",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec![
+            "intermediate",
+            "next",
+            "--cn",
+            "New CA",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec![
+            "issue",
+            "dev-1",
+            "--ca",
+            "issuing",
+            "--validity",
+            "30d",
+            "-q",
+        ],
+        vec!["ca", "default", "next", "-q"],
+        vec!["ca", "retire", "issuing", "-q"],
+    ] {
+        let r = run_at(&env, t0, &args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    let subjects = |r: &Run| -> Vec<String> {
+        let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        j["certs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["subject"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let before = run_at(&env, "2026-12-20T00:00:00Z", &["--json", "bundle"]);
+    assert_eq!(before.code, 0, "{}", before.stderr);
+    assert!(
+        subjects(&before).iter().any(|s| s.contains("Old CA")),
+        "{}",
+        before.stdout
+    );
+    let after = run_at(&env, "2027-01-05T00:00:00Z", &["bundle"]);
+    assert_eq!(after.code, 0, "{}", after.stderr);
+    let text = std::fs::read_to_string(env.pki.join("bundles/generic/manifest.json")).unwrap();
+    assert!(!text.contains("Old CA"), "{text}");
+    assert!(text.contains("New CA"), "{text}");
+    assert!(
+        after.stderr.contains("note: CA 'issuing' is retired") && after.stderr.contains("left out"),
+        "{}",
+        after.stderr
+    );
+}
+
+#[test]
+fn new_intermediate_has_its_first_crl_so_bundle_with_crl_works_at_once() {
+    let env = Env::new();
+    env.ok(&["init", "--cn", "Test Root CA", "--no-passphrase", "-q"]);
+    env.ok(&["crl", "-q"]);
+    let j = env.json(&[
+        "intermediate",
+        "issuing",
+        "--cn",
+        "Test Issuing CA",
+        "--no-passphrase",
+    ]);
+    let crl = env.pki.join("cas/issuing/crl.pem");
+    assert!(crl.is_file(), "{j}");
+    let (ok, out) = openssl(&["crl", "-in", s(&crl), "-noout", "-text"]);
+    assert!(
+        ok && out.contains("X509v3 CRL Number") && out.contains("No Revoked"),
+        "{out}"
+    );
+    env.ok(&["bundle", "--with-crl", "-q"]);
+    // Recorded like `crl --ca`: the next CRL has the next number.
+    let next = env.json(&["crl", "--ca", "issuing"]);
+    assert_eq!(next["crls"][0]["crl_number"], 2, "{next}");
+}
