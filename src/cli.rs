@@ -372,8 +372,12 @@ pub struct CrlArgs {
     /// Also write crl.der
     #[arg(long)]
     pub der: bool,
-    #[command(flatten)]
-    pub pass: PassArgs,
+    /// Passphrase file of CA's key (CA=FILE, repeat per CA), or FILE for every CA not named; also $CERTSMITH_PASSPHRASE
+    #[arg(long, value_name = "[CA=]FILE", value_hint = clap::ValueHint::FilePath)]
+    pub passphrase_file: Vec<String>,
+    /// Read the user PIN of a PKCS#11 token holding a CA key from FILE; also $CERTSMITH_PKCS11_PIN
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub pin_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -616,6 +620,9 @@ pub struct BootstrapArgs {
     /// Root key type
     #[arg(long)]
     pub root_key: Option<String>,
+    /// Read the root key's passphrase from FILE (default: --passphrase-file's, for both CAs)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub root_passphrase_file: Option<PathBuf>,
     /// Key type of the intermediate and the first device
     #[arg(long)]
     pub key: Option<String>,

@@ -210,3 +210,96 @@ fn new_intermediate_has_its_first_crl_so_bundle_with_crl_works_at_once() {
     let next = env.json(&["crl", "--ca", "issuing"]);
     assert_eq!(next["crls"][0]["crl_number"], 2, "{next}");
 }
+
+fn pass_file(env: &Env, name: &str, secret: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = env.path(name);
+    std::fs::write(&p, format!("{secret}\n")).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p
+}
+
+/// A PKI made by bootstrap whose root and intermediate keys have
+/// different passphrases (files `root.pass` and `ca.pass`).
+fn bootstrap_two_passphrases(env: &Env) -> (std::path::PathBuf, std::path::PathBuf) {
+    let root = pass_file(env, "root.pass", "root passphrase for the safe");
+    let inter = pass_file(env, "ca.pass", "issuing passphrase online");
+    env.ok(&[
+        "bootstrap",
+        "--yes",
+        "--root-passphrase-file",
+        s(&root),
+        "--passphrase-file",
+        s(&inter),
+        "-q",
+    ]);
+    (root, inter)
+}
+
+#[test]
+fn bootstrap_root_passphrase_file_encrypts_the_root_key_apart_from_the_intermediate() {
+    let env = Env::new();
+    let (root, inter) = bootstrap_two_passphrases(&env);
+    let root_key = env.pki.join("cas/root/ca.key.pem");
+    let inter_key = env.pki.join("cas/issuing/ca.key.pem");
+    assert!(openssl_opens_key(&root_key, &root).0, "root opens with root.pass");
+    assert!(!openssl_opens_key(&root_key, &inter).0, "root must not open with ca.pass");
+    assert!(openssl_opens_key(&inter_key, &inter).0, "issuing opens with ca.pass");
+    assert!(!openssl_opens_key(&inter_key, &root).0, "issuing must not open with root.pass");
+    // Issuing needs only the intermediate's passphrase.
+    env.ok(&["issue", "dev-2", "--passphrase-file", s(&inter), "-q"]);
+}
+
+#[test]
+fn crl_over_every_ca_takes_one_passphrase_file_per_ca() {
+    let env = Env::new();
+    let (root, inter) = bootstrap_two_passphrases(&env);
+    let j = env.json(&[
+        "crl",
+        "--passphrase-file",
+        &format!("root={}", s(&root)),
+        "--passphrase-file",
+        &format!("issuing={}", s(&inter)),
+    ]);
+    let cas: Vec<&str> = j["crls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["ca"].as_str().unwrap())
+        .collect();
+    assert_eq!(cas, ["root", "issuing"], "{j}");
+    // A plain file is the default for the CAs not named.
+    let j = env.json(&[
+        "crl",
+        "--passphrase-file",
+        s(&inter),
+        "--passphrase-file",
+        &format!("root={}", s(&root)),
+    ]);
+    assert_eq!(j["crls"].as_array().unwrap().len(), 2, "{j}");
+}
+
+#[test]
+fn crl_without_a_terminal_names_each_ca_it_cannot_open_and_the_flag() {
+    let env = Env::new();
+    let (_root, inter) = bootstrap_two_passphrases(&env);
+    let before = std::fs::read(env.pki.join("cas/root/crl.pem")).unwrap();
+    // The issuing CA's CRL is written; the root's key cannot be opened.
+    let r = env.run(&["crl", "--passphrase-file", &format!("issuing={}", s(&inter))]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("CA 'root'") && r.stderr.contains("--passphrase-file root=FILE"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("CA 'issuing'"), "{}", r.stdout);
+    assert_eq!(before, std::fs::read(env.pki.join("cas/root/crl.pem")).unwrap());
+}
+
+#[test]
+fn crl_passphrase_file_for_an_unknown_ca_is_refused() {
+    let env = Env::new();
+    let (root, _) = bootstrap_two_passphrases(&env);
+    let err = refused(&env, &["crl", "--passphrase-file", &format!("nope={}", s(&root))]);
+    assert!(err.contains("'nope'"), "{err}");
+}
