@@ -84,6 +84,15 @@ pub enum Command {
     Bootstrap(BootstrapArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+    /// Remove the *.old-<serial> files renewals kept aside, once older than a length
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove files kept aside longer than this length, e.g. 30d
+    #[arg(long, value_name = "LENGTH")]
+    pub older_than: String,
 }
 
 /// Where a CA key's passphrase comes from.
@@ -491,8 +500,21 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Args)]
 pub struct RenewArgs {
-    /// Certificate name
-    pub name: String,
+    /// Certificate name (or --expiring-within for every certificate due)
+    #[arg(
+        required_unless_present = "expiring_within",
+        conflicts_with = "expiring_within"
+    )]
+    pub name: Option<String>,
+    /// Sign the new certificate with this CA (moves it there)
+    #[arg(long)]
+    pub ca: Option<String>,
+    /// Renew every valid certificate that expires within this length, e.g. 30d
+    #[arg(long, value_name = "LENGTH")]
+    pub expiring_within: Option<String>,
+    /// With --expiring-within: list what would be renewed, change nothing
+    #[arg(long, requires = "expiring_within")]
+    pub dry_run: bool,
     /// Validity of the new certificate (default: the profile's)
     #[arg(long)]
     pub validity: Option<String>,

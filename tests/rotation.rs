@@ -242,10 +242,22 @@ fn bootstrap_root_passphrase_file_encrypts_the_root_key_apart_from_the_intermedi
     let (root, inter) = bootstrap_two_passphrases(&env);
     let root_key = env.pki.join("cas/root/ca.key.pem");
     let inter_key = env.pki.join("cas/issuing/ca.key.pem");
-    assert!(openssl_opens_key(&root_key, &root).0, "root opens with root.pass");
-    assert!(!openssl_opens_key(&root_key, &inter).0, "root must not open with ca.pass");
-    assert!(openssl_opens_key(&inter_key, &inter).0, "issuing opens with ca.pass");
-    assert!(!openssl_opens_key(&inter_key, &root).0, "issuing must not open with root.pass");
+    assert!(
+        openssl_opens_key(&root_key, &root).0,
+        "root opens with root.pass"
+    );
+    assert!(
+        !openssl_opens_key(&root_key, &inter).0,
+        "root must not open with ca.pass"
+    );
+    assert!(
+        openssl_opens_key(&inter_key, &inter).0,
+        "issuing opens with ca.pass"
+    );
+    assert!(
+        !openssl_opens_key(&inter_key, &root).0,
+        "issuing must not open with root.pass"
+    );
     // Issuing needs only the intermediate's passphrase.
     env.ok(&["issue", "dev-2", "--passphrase-file", s(&inter), "-q"]);
 }
@@ -285,7 +297,11 @@ fn crl_without_a_terminal_names_each_ca_it_cannot_open_and_the_flag() {
     let (_root, inter) = bootstrap_two_passphrases(&env);
     let before = std::fs::read(env.pki.join("cas/root/crl.pem")).unwrap();
     // The issuing CA's CRL is written; the root's key cannot be opened.
-    let r = env.run(&["crl", "--passphrase-file", &format!("issuing={}", s(&inter))]);
+    let r = env.run(&[
+        "crl",
+        "--passphrase-file",
+        &format!("issuing={}", s(&inter)),
+    ]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stderr.contains("CA 'root'") && r.stderr.contains("--passphrase-file root=FILE"),
@@ -293,13 +309,281 @@ fn crl_without_a_terminal_names_each_ca_it_cannot_open_and_the_flag() {
         r.stderr
     );
     assert!(r.stdout.contains("CA 'issuing'"), "{}", r.stdout);
-    assert_eq!(before, std::fs::read(env.pki.join("cas/root/crl.pem")).unwrap());
+    assert_eq!(
+        before,
+        std::fs::read(env.pki.join("cas/root/crl.pem")).unwrap()
+    );
 }
 
 #[test]
 fn crl_passphrase_file_for_an_unknown_ca_is_refused() {
     let env = Env::new();
     let (root, _) = bootstrap_two_passphrases(&env);
-    let err = refused(&env, &["crl", "--passphrase-file", &format!("nope={}", s(&root))]);
+    let err = refused(
+        &env,
+        &["crl", "--passphrase-file", &format!("nope={}", s(&root))],
+    );
     assert!(err.contains("'nope'"), "{err}");
+}
+
+#[test]
+fn renew_with_ca_moves_a_certificate_to_another_ca_and_its_chain_verifies() {
+    let env = Env::new();
+    two_intermediates(&env);
+    env.ok(&["issue", "dev-1", "--ca", "issuing", "-q"]);
+    let j = env.json(&["renew", "dev-1", "--ca", "next"]);
+    assert_eq!(j["issuer"], "next", "{j}");
+    let d = env.cert_dir("dev-1");
+    assert!(issuer_cn(&d.join("cert.pem")).contains("CN=Next Issuing CA"));
+    let (ok, out) = openssl_verify(
+        &env.root_pem(),
+        Some(&d.join("chain.pem")),
+        &d.join("cert.pem"),
+        "sslclient",
+    );
+    assert!(ok, "{out}");
+    let listed = env.json(&["list", "--ca", "next"]);
+    assert!(listed.to_string().contains("dev-1"), "{listed}");
+}
+
+#[test]
+fn renew_from_a_retired_ca_without_ca_is_refused_naming_the_move() {
+    let env = Env::new();
+    two_intermediates(&env);
+    env.ok(&["issue", "dev-1", "--ca", "issuing", "-q"]);
+    env.ok(&["ca", "default", "next", "-q"]);
+    env.ok(&["ca", "retire", "issuing", "-q"]);
+    let err = refused(&env, &["renew", "dev-1"]);
+    assert!(
+        err.contains("renew NAME --ca next") || err.contains("--ca next"),
+        "{err}"
+    );
+    env.ok(&["renew", "dev-1", "--ca", "next", "-q"]);
+}
+
+#[test]
+fn bulk_renew_renews_only_what_expires_within_the_window_and_dry_run_changes_nothing() {
+    let env = Env::new();
+    let t0 = "2026-12-01T00:00:00Z";
+    for args in [
+        vec!["init", "--cn", "Test Root CA", "--no-passphrase", "-q"],
+        vec![
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Old CA",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec![
+            "intermediate",
+            "next",
+            "--cn",
+            "New CA",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec![
+            "issue",
+            "soon-1",
+            "--ca",
+            "issuing",
+            "--validity",
+            "20d",
+            "-q",
+        ],
+        vec![
+            "issue",
+            "soon-2",
+            "--ca",
+            "issuing",
+            "--validity",
+            "25d",
+            "-q",
+        ],
+        vec![
+            "issue",
+            "later",
+            "--ca",
+            "issuing",
+            "--validity",
+            "90d",
+            "-q",
+        ],
+    ] {
+        let r = run_at(&env, t0, &args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    let at = "2026-12-05T00:00:00Z";
+    let before = env.tree_hash();
+    let dry = run_at(
+        &env,
+        at,
+        &[
+            "--json",
+            "renew",
+            "--expiring-within",
+            "30d",
+            "--ca",
+            "next",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(env.tree_hash(), before, "--dry-run changed the PKI");
+    let j: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    let names = |j: &serde_json::Value, key: &str| -> Vec<String> {
+        j[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(names(&j, "renewed"), ["soon-1", "soon-2"], "{j}");
+    assert_eq!(j["dry_run"], true);
+    let r = run_at(
+        &env,
+        at,
+        &[
+            "--json",
+            "renew",
+            "--expiring-within",
+            "30d",
+            "--ca",
+            "next",
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(names(&j, "renewed"), ["soon-1", "soon-2"], "{j}");
+    for n in ["soon-1", "soon-2"] {
+        assert!(
+            issuer_cn(&env.cert_dir(n).join("cert.pem")).contains("CN=New CA"),
+            "{n}"
+        );
+    }
+    assert!(issuer_cn(&env.cert_dir("later").join("cert.pem")).contains("CN=Old CA"));
+    // Renewed once: a second run finds nothing to do.
+    let again = run_at(&env, at, &["--json", "renew", "--expiring-within", "30d"]);
+    let j: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(names(&j, "renewed"), Vec::<String>::new(), "{j}");
+}
+
+#[test]
+fn renew_with_a_name_and_expiring_within_is_refused() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev-1", "-q"]);
+    let before = env.tree_hash();
+    let err = env.fails(2, &["renew", "dev-1", "--expiring-within", "30d"]);
+    assert!(
+        err.contains("cannot be used with '--expiring-within"),
+        "{err}"
+    );
+    let err = env.fails(2, &["renew"]);
+    assert!(err.contains("<NAME>"), "{err}");
+    let err = refused(
+        &env,
+        &["renew", "--expiring-within", "2027-01-01T00:00:00Z"],
+    );
+    assert!(err.contains("not a positive length"), "{err}");
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn renew_warns_that_exports_of_the_old_certificate_are_stale() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev-1", "-q"]);
+    let pw = pass_file(&env, "p12.pass", "device export password");
+    env.ok(&[
+        "export",
+        "dev-1",
+        "--format",
+        "p12",
+        "--p12-passphrase-file",
+        s(&pw),
+        "-q",
+    ]);
+    env.ok(&["export", "dev-1", "--format", "k8s-secret", "-q"]);
+    let r = env.run(&["renew", "dev-1"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    for f in ["dev-1.p12", "secret.yaml"] {
+        assert!(
+            r.stderr.lines().any(|l| l.starts_with("warning: ")
+                && l.contains(f)
+                && l.contains("old certificate")),
+            "no warning for {f}: {}",
+            r.stderr
+        );
+    }
+    assert!(r.stderr.contains("certsmith"), "{}", r.stderr);
+    let j = env.json(&["renew", "dev-1"]);
+    assert_eq!(j["stale_exports"].as_array().unwrap().len(), 2, "{j}");
+}
+
+#[test]
+fn prune_lists_old_files_past_the_age_and_removes_them_only_with_yes() {
+    let env = Env::new();
+    for (now, args) in [
+        (
+            "2026-10-01T00:00:00Z",
+            vec!["init", "--cn", "Test Root CA", "--no-passphrase", "-q"],
+        ),
+        (
+            "2026-10-01T00:00:00Z",
+            vec![
+                "intermediate",
+                "issuing",
+                "--cn",
+                "Issuing",
+                "--no-passphrase",
+                "-q",
+            ],
+        ),
+        ("2026-10-01T00:00:00Z", vec!["issue", "dev-1", "-q"]),
+        ("2026-10-01T00:00:00Z", vec!["issue", "dev-2", "-q"]),
+        ("2026-10-10T00:00:00Z", vec!["renew", "dev-1", "-q"]),
+        ("2026-11-25T00:00:00Z", vec!["renew", "dev-2", "-q"]),
+    ] {
+        let r = run_at(&env, now, &args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    let old = |n: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(env.cert_dir(n))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|f| f.contains(".old-"))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(old("dev-1").len(), 4, "{:?}", old("dev-1"));
+    let at = "2026-12-01T00:00:00Z";
+    let before = env.tree_hash();
+    let dry = run_at(&env, at, &["--json", "prune", "--older-than", "30d"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "prune without --yes removed something"
+    );
+    let j: serde_json::Value = serde_json::from_str(&dry.stdout).unwrap();
+    let files = j["files"].as_array().unwrap();
+    assert_eq!(files.len(), 4, "{j}");
+    assert!(
+        files
+            .iter()
+            .all(|f| f["path"].as_str().unwrap().contains("dev-1")),
+        "{j}"
+    );
+    let r = run_at(&env, at, &["prune", "--older-than", "30d", "--yes"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(old("dev-1").is_empty(), "{:?}", old("dev-1"));
+    assert_eq!(old("dev-2").len(), 4, "renewed 6 days ago: kept");
+    for f in ["cert.pem", "key.pem", "chain.pem", "fullchain.pem"] {
+        assert!(env.cert_dir("dev-1").join(f).is_file(), "{f}");
+    }
 }

@@ -31,6 +31,7 @@ mod intermediate;
 mod issue;
 mod key;
 mod list;
+mod prune;
 mod renew;
 mod revoke;
 mod serve;
@@ -180,6 +181,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Key(a) => key::run(&ctx, a),
         Command::Ca(a) => ca::run(&ctx, a),
         Command::Serve(a) => serve::run(&ctx, a),
+        Command::Prune(a) => prune::run(&ctx, a),
     }
 }
 

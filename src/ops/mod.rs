@@ -16,6 +16,8 @@ pub mod export;
 pub mod init;
 pub mod intermediate;
 pub mod issue;
+pub mod prune;
+pub mod renew_bulk;
 pub mod revoke;
 pub mod serve;
 pub mod sign;
