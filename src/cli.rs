@@ -572,6 +572,41 @@ pub enum CaCommand {
     Default(CaDefaultArgs),
     /// Stop a CA issuing; bundles keep it until its last certificate expires
     Retire(CaRetireArgs),
+    /// Re-issue a CA's certificate for the same key (what it signed keeps verifying)
+    Renew(CaRenewArgs),
+    /// Certify a new root with an old one, so peers trusting the old root accept the new
+    CrossSign(CrossSignArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CaRenewArgs {
+    /// CA name
+    pub ca: String,
+    /// Validity of the new certificate (default: the CA profile's)
+    #[arg(long)]
+    pub validity: Option<String>,
+    /// Shorten the validity to the issuer's notAfter instead of failing
+    #[arg(long)]
+    pub clamp: bool,
+    #[command(flatten)]
+    pub pass: PassArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CrossSignArgs {
+    /// The new root CA
+    pub ca: String,
+    /// The old root CA that signs
+    #[arg(long)]
+    pub by: String,
+    /// Validity of the cross-certificate (default: the intermediate profile's)
+    #[arg(long)]
+    pub validity: Option<String>,
+    /// Shorten the validity to the old root's notAfter instead of failing
+    #[arg(long)]
+    pub clamp: bool,
+    #[command(flatten)]
+    pub pass: PassArgs,
 }
 
 #[derive(Debug, Args)]

@@ -587,3 +587,354 @@ fn prune_lists_old_files_past_the_age_and_removes_them_only_with_yes() {
         assert!(env.cert_dir("dev-1").join(f).is_file(), "{f}");
     }
 }
+
+/// `bundle --target generic --ca …` into `out` (relative to the temp
+/// dir); returns the path of its ca-bundle.pem.
+fn bundle_of(env: &Env, out: &str, cas: &[&str]) -> std::path::PathBuf {
+    let dir = env.path(out);
+    let mut args = vec!["bundle", "--target", "generic", "--out", s(&dir), "-q"];
+    for c in cas {
+        args.extend(["--ca", c]);
+    }
+    env.ok(&args);
+    dir.join("ca-bundle.pem")
+}
+
+/// Concatenates PEM files into `out` (relative to the temp dir).
+fn cat(env: &Env, out: &str, files: &[&Path]) -> std::path::PathBuf {
+    let text: String = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).unwrap())
+        .collect();
+    let p = env.path(out);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// `openssl verify -x509_strict -purpose sslclient` of `cert` with
+/// `anchors` trusted and `untrusted` as the intermediates.
+fn strict_ok(anchors: &Path, untrusted: &Path, cert: &Path) -> (bool, String) {
+    let (ok, out) = openssl(&[
+        "verify",
+        "-x509_strict",
+        "-purpose",
+        "sslclient",
+        "-CAfile",
+        s(anchors),
+        "-untrusted",
+        s(untrusted),
+        s(cert),
+    ]);
+    (ok, out)
+}
+
+/// nginx requiring client certificates trusted by `bundle` (depth 4).
+fn mtls(bundle: &Path) -> String {
+    format!(
+        "ssl_verify_client on; ssl_client_certificate {}; ssl_verify_depth 4;",
+        bundle.display()
+    )
+}
+
+#[test]
+fn ca_renew_keeps_the_key_so_old_and_new_leaves_verify_under_old_and_new_ca_certificates() {
+    use crate::common::nginx::*;
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&[
+        "issue",
+        "localhost",
+        "--profile",
+        "server",
+        "--san",
+        "dns:localhost",
+        "-q",
+    ]);
+    env.ok(&["issue", "dev-old", "-q"]);
+    let ca = env.pki.join("cas/issuing/ca.pem");
+    let old_ca = env.path("old-issuing.pem");
+    std::fs::copy(&ca, &old_ca).unwrap();
+    let old_bundle = bundle_of(&env, "b-old", &["issuing"]);
+    let before = openssl(&[
+        "x509",
+        "-in",
+        s(&ca),
+        "-noout",
+        "-pubkey",
+        "-serial",
+        "-enddate",
+    ])
+    .1;
+    let j = env.json(&["ca", "renew", "issuing", "--validity", "4y"]);
+    assert_eq!(j["ca"], "issuing", "{j}");
+    let after = openssl(&[
+        "x509",
+        "-in",
+        s(&ca),
+        "-noout",
+        "-pubkey",
+        "-serial",
+        "-enddate",
+    ])
+    .1;
+    let key = |t: &str| t.split("serial=").next().unwrap().to_string();
+    assert_eq!(key(&before), key(&after), "the same key");
+    assert_ne!(before, after, "a new serial and notAfter");
+    let serial = j["old_serial"].as_str().unwrap();
+    assert!(
+        env.pki
+            .join(format!("cas/issuing/ca.pem.old-{serial}"))
+            .is_file()
+    );
+    env.ok(&["issue", "dev-new", "-q"]);
+    let new_bundle = bundle_of(&env, "b-new", &["issuing"]);
+    let text = std::fs::read_to_string(&new_bundle).unwrap();
+    assert_eq!(
+        text.matches("BEGIN CERTIFICATE").count(),
+        2,
+        "issuing and its root: {text}"
+    );
+    let (root, leaf) = (env.root_pem(), |n: &str| env.cert_dir(n).join("cert.pem"));
+    for (inter, what) in [(&old_ca, "old CA certificate"), (&ca, "new CA certificate")] {
+        for n in ["dev-old", "dev-new"] {
+            let (ok, out) = strict_ok(&root, inter, &leaf(n));
+            assert!(ok, "{n} under the {what}: {out}");
+        }
+    }
+    // The CA keeps issuing, revoking and publishing under its new certificate.
+    env.ok(&["revoke", "dev-old", "-q"]);
+    env.ok(&["crl", "--ca", "issuing", "-q"]);
+    let (ok, out) = openssl(&[
+        "crl",
+        "-in",
+        s(&env.pki.join("cas/issuing/crl.pem")),
+        "-noout",
+        "-CAfile",
+        s(&cat(&env, "anchors.pem", &[&ca, &root])),
+    ]);
+    assert!(ok && out.contains("verify OK"), "{out}");
+    if !nginx_available() {
+        return;
+    }
+    // dev-old as the device still sends it: its certificate from before the
+    // CA's renewal with the old CA certificate (nginx loads no CRL here).
+    let old_id = (
+        cat(&env, "old-client.pem", &[&leaf("dev-old"), &old_ca]),
+        env.cert_dir("dev-old").join("key.pem"),
+    );
+    let new_id = (
+        env.cert_dir("dev-new").join("fullchain.pem"),
+        env.cert_dir("dev-new").join("key.pem"),
+    );
+    for bundle in [&old_bundle, &new_bundle] {
+        let port = free_port();
+        let _n = start_nginx_with(&env, port, &mtls(bundle));
+        assert_eq!(
+            curl(&env, port, Some(old_id.clone())),
+            "200",
+            "old chain, {}",
+            bundle.display()
+        );
+        assert_eq!(
+            curl(&env, port, Some(new_id.clone())),
+            "200",
+            "new chain, {}",
+            bundle.display()
+        );
+        assert_ne!(curl(&env, port, None), "200", "no client certificate");
+    }
+}
+
+#[test]
+fn ca_renew_of_a_root_keeps_its_key_so_its_intermediates_verify() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev-1", "-q"]);
+    let old_root = env.path("old-root.pem");
+    std::fs::copy(env.root_pem(), &old_root).unwrap();
+    env.ok(&["ca", "renew", "root", "-q"]);
+    assert_ne!(
+        std::fs::read(&old_root).unwrap(),
+        std::fs::read(env.root_pem()).unwrap()
+    );
+    let chain = env.cert_dir("dev-1").join("chain.pem");
+    for anchor in [&old_root, &env.root_pem()] {
+        let (ok, out) = strict_ok(anchor, &chain, &env.cert_dir("dev-1").join("cert.pem"));
+        assert!(ok, "{}: {out}", anchor.display());
+    }
+    env.ok(&["issue", "dev-2", "-q"]);
+    env.ok(&[
+        "intermediate",
+        "next",
+        "--cn",
+        "Next",
+        "--no-passphrase",
+        "-q",
+    ]);
+}
+
+#[test]
+fn ca_renew_of_a_revoked_or_unknown_ca_is_refused() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&[
+        "intermediate",
+        "gone",
+        "--cn",
+        "Gone",
+        "--no-passphrase",
+        "-q",
+    ]);
+    env.ok(&[
+        "revoke",
+        "gone",
+        "--reason",
+        "key-compromise",
+        "--yes",
+        "-q",
+    ]);
+    let err = refused(&env, &["ca", "renew", "gone"]);
+    assert!(err.contains("CA 'gone' is revoked"), "{err}");
+    refused(&env, &["ca", "renew", "nope"]);
+}
+
+/// An old root (pathlen 2, so a cross-signed root fits below it) with
+/// `issuing`, a new root `root-2` with `next`, a server and a device under
+/// each, and `root-2` cross-signed by `root`.
+fn cross_signed(env: &Env) -> std::path::PathBuf {
+    env.ok(&[
+        "init",
+        "--cn",
+        "Old Root",
+        "--pathlen",
+        "2",
+        "--no-passphrase",
+        "-q",
+    ]);
+    env.ok(&[
+        "intermediate",
+        "issuing",
+        "--cn",
+        "Old Issuing",
+        "--no-passphrase",
+        "-q",
+    ]);
+    env.ok(&[
+        "init",
+        "--name",
+        "root-2",
+        "--cn",
+        "New Root",
+        "--no-passphrase",
+        "-q",
+    ]);
+    env.ok(&[
+        "intermediate",
+        "next",
+        "--cn",
+        "New Issuing",
+        "--issuer",
+        "root-2",
+        "--no-passphrase",
+        "-q",
+    ]);
+    env.ok(&[
+        "issue",
+        "localhost",
+        "--ca",
+        "issuing",
+        "--profile",
+        "server",
+        "--san",
+        "dns:localhost",
+        "-q",
+    ]);
+    env.ok(&["issue", "dev-old", "--ca", "issuing", "-q"]);
+    env.ok(&["issue", "dev-new", "--ca", "next", "-q"]);
+    let j = env.json(&["ca", "cross-sign", "root-2", "--by", "root"]);
+    assert_eq!(j["name"], "root-2-by-root", "{j}");
+    env.pki.join("cas/root-2/cross-signed-by-root.pem")
+}
+
+#[test]
+fn cross_signed_new_root_is_accepted_by_old_only_trust_and_both_roots_during_the_move() {
+    use crate::common::nginx::*;
+    let env = Env::new();
+    let cross = cross_signed(&env);
+    let (old_root, new_root) = (env.root_pem(), env.pki.join("cas/root-2/ca.pem"));
+    let leaf = |n: &str| env.cert_dir(n).join("cert.pem");
+    let new_chain = cat(
+        &env,
+        "new-chain.pem",
+        &[&env.cert_dir("dev-new").join("chain.pem"), &cross],
+    );
+    // New device, old-only trust: through the cross-certificate.
+    let (ok, out) = strict_ok(&old_root, &new_chain, &leaf("dev-new"));
+    assert!(ok, "{out}");
+    // New device, new-only trust; old device, old-only trust.
+    assert!(strict_ok(&new_root, &new_chain, &leaf("dev-new")).0);
+    let old_chain = env.cert_dir("dev-old").join("chain.pem");
+    assert!(strict_ok(&old_root, &old_chain, &leaf("dev-old")).0);
+    // An old device is not accepted by new-only trust: renew it before
+    // the trust store drops the old root.
+    assert!(!strict_ok(&new_root, &old_chain, &leaf("dev-old")).0);
+    // Recorded under the old root: revoking it puts it on the old root's CRL.
+    let listed = env.json(&["list", "--all", "--ca", "root"]);
+    assert!(listed.to_string().contains("root-2-by-root"), "{listed}");
+    if !nginx_available() {
+        return;
+    }
+    let old_only = bundle_of(&env, "b-old", &["issuing"]);
+    let both = bundle_of(&env, "b-both", &["issuing", "next"]);
+    let new_only = bundle_of(&env, "b-new", &["next"]);
+    let new_id = (
+        cat(&env, "new-client.pem", &[&leaf("dev-new"), &new_chain]),
+        env.cert_dir("dev-new").join("key.pem"),
+    );
+    let old_id = (
+        env.cert_dir("dev-old").join("fullchain.pem"),
+        env.cert_dir("dev-old").join("key.pem"),
+    );
+    for (bundle, old_in, new_in) in [
+        (&old_only, "200", "200"),
+        (&both, "200", "200"),
+        (&new_only, "400", "200"),
+    ] {
+        let port = free_port();
+        let _n = start_nginx_with(&env, port, &mtls(bundle));
+        assert_eq!(
+            curl(&env, port, Some(old_id.clone())),
+            old_in,
+            "old device, {}",
+            bundle.display()
+        );
+        assert_eq!(
+            curl(&env, port, Some(new_id.clone())),
+            new_in,
+            "new device, {}",
+            bundle.display()
+        );
+    }
+}
+
+#[test]
+fn cross_sign_under_an_old_root_whose_pathlen_has_no_room_is_refused_naming_the_fix() {
+    let env = Env::new();
+    env.ok(&["init", "--cn", "Old Root", "--no-passphrase", "-q"]);
+    env.ok(&[
+        "init",
+        "--name",
+        "root-2",
+        "--cn",
+        "New Root",
+        "--no-passphrase",
+        "-q",
+    ]);
+    let err = refused(&env, &["ca", "cross-sign", "root-2", "--by", "root"]);
+    assert!(
+        err.contains("cannot cross-sign 'root-2' by 'root'") && err.contains("--pathlen 2"),
+        "{err}"
+    );
+    let err = refused(&env, &["ca", "cross-sign", "root", "--by", "root"]);
+    assert!(err.contains("itself"), "{err}");
+}

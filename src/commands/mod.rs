@@ -20,6 +20,7 @@ mod ca;
 mod ca_crl;
 mod ca_default;
 mod ca_retire;
+mod ca_rotate;
 mod ca_urls;
 mod completions;
 mod crl;

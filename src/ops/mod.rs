@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod ca_crl;
 pub mod ca_default;
 pub mod ca_retire;
+pub mod ca_rotate;
 pub mod ca_urls;
 pub mod change_passphrase;
 pub mod crl;
