@@ -207,6 +207,19 @@ pub fn window(
     })
 }
 
+/// A positive length given to `flag` (`30d`, `12h`; not a date), e.g.
+/// `renew --expiring-within` or `prune --older-than`.
+pub fn positive_length(flag: &str, s: &str) -> Result<Duration> {
+    match Validity::parse_flag(flag, s)? {
+        Validity::For(d) if d > Duration::ZERO => Ok(d),
+        _ => Err(Error::input(format!(
+            "{flag} '{}' is not a positive length",
+            crate::error::shown(s)
+        ))
+        .hint(format!("pass a length such as {flag} 30d"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,18 +268,5 @@ mod tests {
         let issuer = Some(("root", now - Duration::days(10), now));
         let err = window(Validity::For(Duration::days(30)), now, issuer, None, true).unwrap_err();
         assert!(err.to_string().contains("not in the future"), "{err}");
-    }
-}
-
-/// A positive length given to `flag` (`30d`, `12h`; not a date), e.g.
-/// `renew --expiring-within` or `prune --older-than`.
-pub fn positive_length(flag: &str, s: &str) -> Result<Duration> {
-    match Validity::parse_flag(flag, s)? {
-        Validity::For(d) if d > Duration::ZERO => Ok(d),
-        _ => Err(Error::input(format!(
-            "{flag} '{}' is not a positive length",
-            crate::error::shown(s)
-        ))
-        .hint(format!("pass a length such as {flag} 30d"))),
     }
 }

@@ -23,7 +23,7 @@ pub fn run(ctx: &Ctx, a: CaDefaultArgs) -> Result<()> {
                     ));
                     if let Some(old) = r.previous.as_ref().filter(|o| *o != d) {
                         s.line(format!(
-                            "Next: certsmith{p} ca retire {old}, then certsmith{p} renew --expiring-within 30d --ca {d}"
+                            "Next: certsmith{p} ca retire {old}, then certsmith{p} renew --expiring-within 30d (moves its certificates to '{d}')"
                         ));
                     }
                 }

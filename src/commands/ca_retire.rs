@@ -22,10 +22,14 @@ pub fn run(ctx: &Ctx, a: CaRetireArgs) -> Result<()> {
                 )),
                 None => s.line("It issued no certificate still in use: bundles leave it out."),
             };
-            let to = r.default_ca.as_deref().unwrap_or("NEW");
-            s.line(format!(
-                "Next: certsmith{p} renew --expiring-within 30d --ca {to} (moves its certificates as they come due)"
-            ));
+            match r.default_ca.as_deref() {
+                Some(to) => s.line(format!(
+                    "Next: certsmith{p} renew --expiring-within 30d (moves its certificates to '{to}' as they come due)"
+                )),
+                None => s.line(format!(
+                    "Next: certsmith{p} renew --expiring-within 30d --ca NEW (moves certificates as they come due)"
+                )),
+            };
             s
         },
         &serde_json::to_value(&r).unwrap_or_default(),
