@@ -661,14 +661,6 @@ mod tests {
                 above: None,
                 state: DeadCa::Expired { on },
             },
-            Error::CaNotAlive {
-                name: "issuing".into(),
-                above: None,
-                state: DeadCa::Retired {
-                    on,
-                    default: Some("next".into()),
-                },
-            },
             Error::CaOffline {
                 name: "root".into(),
             },
@@ -726,7 +718,6 @@ mod tests {
             "'dev' is not a CA (basicConstraints CA:FALSE) | hint: name a CA of this PKI with --ca / --issuer",
             "no CA named 'x' in 'pki' | hint: run `certsmith init` first",
             "CA 'issuing' expired on 2026-04-01T00:00:00Z; it issues nothing more | hint: issue from another CA (--ca NAME), or make a new one with `certsmith intermediate`",
-            "CA 'issuing' is retired (since 2026-04-01T00:00:00Z); it issues nothing more | hint: issue from the default CA 'next' (leave out --ca), or move a certificate there: `certsmith renew NAME --ca next`",
             "CA 'root' is offline | hint: bring its key back and run `certsmith key online root`",
             "wrong user PIN for PKCS#11 token 'acme-ca' | hint: check --pin-file or $CERTSMITH_PKCS11_PIN; the token locks its PIN after a few wrong tries",
             "name 'dev' is already taken in the ledger | hint: choose another name, or pass --force to re-issue it (the old files are kept as *.old-<serial>)",
@@ -757,6 +748,29 @@ mod tests {
             path: "pki\nrm/ledger.db".into(),
         };
         assert!(!e.to_string().contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn retired_ca_says_since_when_and_names_the_default_in_its_hint() {
+        let e = Error::CaNotAlive {
+            name: "issuing".into(),
+            above: None,
+            state: DeadCa::Retired {
+                on: datetime!(2026-04-01 0:00 UTC),
+                default: Some("next".into()),
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "CA 'issuing' is retired (since 2026-04-01T00:00:00Z); it issues nothing more"
+        );
+        assert_eq!(
+            e.hint_text().as_deref(),
+            Some(
+                "issue from the default CA 'next' (leave out --ca), or move a certificate there: `certsmith renew NAME --ca next`"
+            )
+        );
+        assert_eq!((e.code(), e.exit_code()), ("ca-not-alive", 2));
     }
 
     #[test]

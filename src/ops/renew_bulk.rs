@@ -112,6 +112,22 @@ pub fn renew_expiring(pki: &Pki, req: &BulkRenewRequest) -> Result<BulkRenewed> 
         };
         targets.push((c, issuer, to));
     }
+    // Each encrypted CA's passphrase is asked once (on a terminal), not
+    // once per certificate; without a terminal the first renewal says which
+    // flag to pass.
+    let mut given: std::collections::HashMap<String, crate::passphrase::Passphrase> =
+        std::collections::HashMap::new();
+    if !req.dry_run
+        && !crate::passphrase::has_source(&req.base.pass)
+        && crate::passphrase::can_prompt()
+    {
+        for (_, _, to) in &targets {
+            if !given.contains_key(to) && ledger.ca(to)?.is_some_and(|c| c.encrypted) {
+                let p = crate::passphrase::for_existing_key(&req.base.pass, &format!("CA '{to}'"))?;
+                given.insert(to.clone(), p);
+            }
+        }
+    }
     drop(ledger);
     let rfc = |t: i64| {
         time::OffsetDateTime::from_unix_timestamp(t)
@@ -140,11 +156,14 @@ pub fn renew_expiring(pki: &Pki, req: &BulkRenewRequest) -> Result<BulkRenewed> 
             out.renewed.push(item);
             continue;
         }
-        let one = RenewRequest {
+        let mut one = RenewRequest {
             name: c.name.clone(),
             ca: (to != item.issuer).then(|| to.clone()),
             ..req.base.clone()
         };
+        if let Some(p) = given.get(&to) {
+            one.pass.given = Some(p.clone());
+        }
         match renew::renew(pki, &one) {
             Ok(r) => {
                 item.serial = Some(r.leaf.serial);
