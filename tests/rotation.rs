@@ -938,3 +938,78 @@ fn cross_sign_under_an_old_root_whose_pathlen_has_no_room_is_refused_naming_the_
     let err = refused(&env, &["ca", "cross-sign", "root", "--by", "root"]);
     assert!(err.contains("itself"), "{err}");
 }
+
+#[test]
+fn bulk_renew_reports_a_certificate_it_cannot_renew_renews_the_others_and_exits_1() {
+    let env = Env::new();
+    let t0 = "2026-12-01T00:00:00Z";
+    let (key, csr) = (env.path("k.pem"), env.path("c.csr"));
+    openssl_p256_csr(&key, &csr, "/CN=from-csr");
+    for args in [
+        vec!["init", "--cn", "Test Root CA", "--no-passphrase", "-q"],
+        vec![
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Issuing",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec!["issue", "dev-1", "--validity", "20d", "-q"],
+        vec![
+            "sign",
+            s(&csr),
+            "--name",
+            "from-csr",
+            "--validity",
+            "20d",
+            "-q",
+        ],
+    ] {
+        let r = run_at(&env, t0, &args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    let r = run_at(
+        &env,
+        "2026-12-05T00:00:00Z",
+        &["--json", "renew", "--expiring-within", "30d"],
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(j["renewed"][0]["name"], "dev-1", "{j}");
+    assert_eq!(j["failed"][0]["name"], "from-csr", "{j}");
+    assert!(
+        r.stderr.contains("'from-csr'") && r.stderr.contains("--reuse-key"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("1 of 2 renewals failed (from-csr)"),
+        "{}",
+        r.stderr
+    );
+    // --reuse-key renews it.
+    let r = run_at(
+        &env,
+        "2026-12-05T00:00:00Z",
+        &["renew", "--expiring-within", "30d", "--reuse-key", "-q"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+}
+
+#[test]
+fn ca_default_without_a_name_shows_the_default() {
+    let env = Env::new();
+    two_intermediates(&env);
+    assert_eq!(
+        env.json(&["ca", "default"])["default_ca"],
+        serde_json::Value::Null
+    );
+    env.ok(&["ca", "default", "next", "-q"]);
+    let j = env.json(&["ca", "default"]);
+    assert_eq!(
+        (j["default_ca"].as_str(), j["changed"].as_bool()),
+        (Some("next"), Some(false)),
+        "{j}"
+    );
+}
