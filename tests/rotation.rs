@@ -878,6 +878,9 @@ fn cross_signed_new_root_is_accepted_by_old_only_trust_and_both_roots_during_the
     // An old device is not accepted by new-only trust: renew it before
     // the trust store drops the old root.
     assert!(!strict_ok(&new_root, &old_chain, &leaf("dev-old")).0);
+    // doctor knows the cross-certificate's file.
+    let r = env.run(&["doctor"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     // Recorded under the old root: revoking it puts it on the old root's CRL.
     let listed = env.json(&["list", "--all", "--ca", "root"]);
     assert!(listed.to_string().contains("root-2-by-root"), "{listed}");

@@ -273,6 +273,7 @@ pub fn orphans(
                     || (top == "certs" && p12.as_deref() == Some(n.as_str()))
                     || n.contains(".old-")
                     || n.starts_with(".certsmith-")
+                    || (top == "cas" && n.starts_with(crate::layout::CROSS_SIGNED_PREFIX))
                 {
                     continue;
                 }

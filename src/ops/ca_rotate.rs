@@ -211,7 +211,7 @@ pub fn cross_sign(pki: &Pki, req: &CrossSignRequest) -> Result<CaCertMade> {
     new.has_key = false;
     let path = pki
         .ca_dir(&req.ca)
-        .join(format!("cross-signed-by-{}.pem", req.by));
+        .join(crate::layout::cross_signed_file(&req.by));
     store::refuse_symlinks(&pki.root, &path)?;
     store::refuse_existing(&path)?;
     let check = |c: &rusqlite::Connection| signer.check_alive_on(c, now);
