@@ -85,11 +85,13 @@ impl Signer {
     ///
     /// This is the issuance path: a CA that is revoked, superseded or
     /// expired, or that sits below such a CA, is refused here, once, for
-    /// every command that signs a certificate.
+    /// every command that signs a certificate; so is a retired CA.
     pub fn load(pki: &Pki, ledger: &Ledger, name: &str, pass: &PassOptions) -> Result<Signer> {
         let chain = pki.ca_chain(ledger, name)?;
         let records: Vec<CaRecord> = chain.iter().map(|(r, _)| r.clone()).collect();
         check_alive(ledger.connection(), &records, crate::clock::now()?)?;
+        // Only the CA that signs: a retired root's intermediates still issue.
+        crate::issuing::check_not_retired(ledger, name)?;
         let mut signer = Self::from_chain(pki, name, chain, pass)?;
         signer.urls = crate::ca_urls::CaUrls::load(ledger, name)?;
         Ok(signer)

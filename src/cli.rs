@@ -92,6 +92,15 @@ pub enum Command {
     /// The CA or certificate names of the PKI, one a line (called by the completion scripts)
     #[command(name = "__complete-names", hide = true)]
     CompleteNames(CompleteNamesArgs),
+    /// Remove the *.old-<serial> files renewals kept aside, once older than a length
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove files kept aside longer than this length, e.g. 30d
+    #[arg(long, value_name = "LENGTH")]
+    pub older_than: String,
 }
 
 /// Where a CA key's passphrase comes from.
@@ -380,8 +389,12 @@ pub struct CrlArgs {
     /// Also write crl.der
     #[arg(long)]
     pub der: bool,
-    #[command(flatten)]
-    pub pass: PassArgs,
+    /// Passphrase file of CA's key (CA=FILE, repeat per CA), or FILE for every CA not named; also $CERTSMITH_PASSPHRASE
+    #[arg(long, value_name = "[CA=]FILE", value_hint = clap::ValueHint::FilePath)]
+    pub passphrase_file: Vec<String>,
+    /// Read the user PIN of a PKCS#11 token holding a CA key from FILE; also $CERTSMITH_PKCS11_PIN
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub pin_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -528,8 +541,21 @@ pub struct DoctorArgs {
 
 #[derive(Debug, Args)]
 pub struct RenewArgs {
-    /// Certificate name
-    pub name: String,
+    /// Certificate name (or --expiring-within for every certificate due)
+    #[arg(
+        required_unless_present = "expiring_within",
+        conflicts_with = "expiring_within"
+    )]
+    pub name: Option<String>,
+    /// Sign the new certificate with this CA (moves it there)
+    #[arg(long)]
+    pub ca: Option<String>,
+    /// Renew every valid certificate that expires within this length, e.g. 30d
+    #[arg(long, value_name = "LENGTH")]
+    pub expiring_within: Option<String>,
+    /// With --expiring-within: list what would be renewed, change nothing
+    #[arg(long, requires = "expiring_within")]
+    pub dry_run: bool,
     /// Validity of the new certificate (default: the profile's)
     #[arg(long)]
     pub validity: Option<String>,
@@ -583,6 +609,57 @@ pub enum CaCommand {
     SetUrls(SetUrlsArgs),
     /// Store a CA's CRL lengths: nextUpdate and how long expired certificates stay listed
     SetCrl(SetCrlArgs),
+    /// Set (or show) the CA that issue, sign and batch use without --ca
+    Default(CaDefaultArgs),
+    /// Stop a CA issuing; bundles keep it until its last certificate expires
+    Retire(CaRetireArgs),
+    /// Re-issue a CA's certificate for the same key (what it signed keeps verifying)
+    Renew(CaRenewArgs),
+    /// Certify a new root with an old one, so peers trusting the old root accept the new
+    CrossSign(CrossSignArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CaRenewArgs {
+    /// CA name
+    pub ca: String,
+    /// Validity of the new certificate (default: the CA profile's)
+    #[arg(long)]
+    pub validity: Option<String>,
+    /// Shorten the validity to the issuer's notAfter instead of failing
+    #[arg(long)]
+    pub clamp: bool,
+    #[command(flatten)]
+    pub pass: PassArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CrossSignArgs {
+    /// The new root CA
+    pub ca: String,
+    /// The old root CA that signs
+    #[arg(long)]
+    pub by: String,
+    /// Validity of the cross-certificate (default: the intermediate profile's)
+    #[arg(long)]
+    pub validity: Option<String>,
+    /// Shorten the validity to the old root's notAfter instead of failing
+    #[arg(long)]
+    pub clamp: bool,
+    #[command(flatten)]
+    pub pass: PassArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CaDefaultArgs {
+    /// CA name (leave out to show the current default)
+    pub ca: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CaRetireArgs {
+    /// CA name
+    pub ca: String,
 }
 
 #[derive(Debug, Args)]
@@ -641,6 +718,9 @@ pub struct BootstrapArgs {
     /// Root key type
     #[arg(long, value_name = "KEY", default_value = "ecdsa-p384", value_parser = named::<KeyTypeArg>())]
     pub root_key: Option<String>,
+    /// Read the root key's passphrase from FILE (default: --passphrase-file's, for both CAs)
+    #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
+    pub root_passphrase_file: Option<PathBuf>,
     /// Key type of the intermediate and the first device
     #[arg(long, value_name = "KEY", default_value = "ecdsa-p256", value_parser = named::<KeyTypeArg>())]
     pub key: Option<String>,

@@ -154,6 +154,12 @@ pub enum DeadCa {
     Expired {
         on: OffsetDateTime,
     },
+    /// Retired with `ca retire` on `on`; `default` is the default issuing
+    /// CA then, if one is set.
+    Retired {
+        on: OffsetDateTime,
+        default: Option<String>,
+    },
 }
 
 /// A lock certsmith waits for.
@@ -322,6 +328,16 @@ impl Error {
                 fixed("run `certsmith init` first")
             }
             Error::NoSuchCa { known, .. } => Some(format!("known CAs: {}", known.join(", "))),
+            Error::CaNotAlive {
+                state: DeadCa::Retired {
+                    default: Some(d), ..
+                },
+                ..
+            } => Some(format!(
+                "issue from the default CA '{}' (leave out --ca), or move a certificate there: `certsmith renew NAME --ca {}`",
+                shown(d),
+                shown(d)
+            )),
             Error::CaNotAlive { .. } => fixed(
                 "issue from another CA (--ca NAME), or make a new one with `certsmith intermediate`",
             ),
@@ -492,6 +508,7 @@ impl fmt::Display for Error {
                         taken: None,
                     } => write!(f, " is superseded (serial {serial})")?,
                     DeadCa::Expired { on } => write!(f, " expired on {}", date(on))?,
+                    DeadCa::Retired { on, .. } => write!(f, " is retired (since {})", date(on))?,
                 }
                 f.write_str("; it issues nothing more")
             }
@@ -767,6 +784,29 @@ mod tests {
             path: "pki\nrm/ledger.db".into(),
         };
         assert!(!e.to_string().contains('\n'), "{e}");
+    }
+
+    #[test]
+    fn retired_ca_says_since_when_and_names_the_default_in_its_hint() {
+        let e = Error::CaNotAlive {
+            name: "issuing".into(),
+            above: None,
+            state: DeadCa::Retired {
+                on: datetime!(2026-04-01 0:00 UTC),
+                default: Some("next".into()),
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "CA 'issuing' is retired (since 2026-04-01T00:00:00Z); it issues nothing more"
+        );
+        assert_eq!(
+            e.hint_text().as_deref(),
+            Some(
+                "issue from the default CA 'next' (leave out --ca), or move a certificate there: `certsmith renew NAME --ca next`"
+            )
+        );
+        assert_eq!((e.code(), e.exit_code()), ("ca-not-alive", 2));
     }
 
     #[test]

@@ -23,6 +23,15 @@ pub const FULLCHAIN: &str = "fullchain.pem";
 /// Every file of a leaf's directory.
 pub const FILES: [&str; 4] = [KEY, CERT, CHAIN, FULLCHAIN];
 
+/// The file of a cross-certificate (`ca cross-sign <ca> --by <by>`) in
+/// the new root's directory `cas/<ca>/`.
+pub fn cross_signed_file(by: &str) -> String {
+    format!("{CROSS_SIGNED_PREFIX}{by}.pem")
+}
+
+/// What every cross-certificate file's name starts with.
+pub const CROSS_SIGNED_PREFIX: &str = "cross-signed-by-";
+
 /// The directory of issued leaf `rec` and its certificate, which must be
 /// the one the ledger recorded.
 pub fn read_cert(pki: &Pki, rec: &CertRecord) -> Result<(PathBuf, CertInfo)> {

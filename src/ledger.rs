@@ -914,6 +914,37 @@ impl Ledger {
         tx.commit().map_err(failed)
     }
 
+    /// Makes the reserved certificate `r` (a re-issue of CA `name`'s
+    /// certificate, which `reserve` with `replace` superseded) the CA's
+    /// current certificate and marks it active, in one transaction; an
+    /// error, changing nothing, unless both rows changed.
+    pub fn confirm_ca_reissue(&mut self, r: &Reservation, name: &str) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err)?;
+        let moved = tx
+            .execute(
+                "UPDATE cas SET cert_id = ?2 WHERE name = ?1",
+                params![name, r.id],
+            )
+            .map_err(db_err)?;
+        let activated = tx
+            .execute(
+                "UPDATE certificates SET state = 'active' WHERE id = ?1 AND state = 'pending'",
+                [r.id],
+            )
+            .map_err(db_err)?;
+        if moved != 1 || activated != 1 {
+            return Err(Error::failed(format!(
+                "the ledger changed under this command: CA '{}' or its new certificate is gone",
+                crate::error::shown(name)
+            ))
+            .hint("run `certsmith doctor`"));
+        }
+        tx.commit().map_err(db_err)
+    }
+
     /// Reserves a CA: its certificate record plus its `cas` row.
     pub fn reserve_ca(
         &mut self,

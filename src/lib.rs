@@ -23,6 +23,7 @@ pub mod import;
 pub mod input;
 pub mod inspect;
 pub mod json;
+pub mod issuing;
 pub mod keys;
 pub mod keystore;
 pub mod layout;

@@ -182,6 +182,67 @@ fn prompt_new_min(prompt: &str, min: usize) -> Result<Passphrase> {
     Passphrase::new(p)
 }
 
+/// Whether `opts` name a passphrase source other than the terminal
+/// (given, `--passphrase-file`, `$CERTSMITH_PASSPHRASE`).
+pub fn has_source(opts: &PassOptions) -> bool {
+    opts.given.is_some() || opts.file.is_some() || std::env::var_os(PASSPHRASE_ENV).is_some()
+}
+
+/// Passphrase files of a command that opens several CA keys: each value of
+/// a repeated `--passphrase-file` is `CA=FILE` (that CA's) or `FILE` (every
+/// other CA's, at most one). A value that is an existing file is a `FILE`
+/// even with a `=` in its name.
+#[derive(Clone, Debug, Default)]
+pub struct PerCaFiles {
+    pub default: Option<PathBuf>,
+    pub per_ca: Vec<(String, PathBuf)>,
+}
+
+impl PerCaFiles {
+    /// Parses the values of a repeated `--passphrase-file`.
+    pub fn parse(values: &[String]) -> Result<PerCaFiles> {
+        let mut out = PerCaFiles::default();
+        for v in values {
+            let split = v
+                .split_once('=')
+                .filter(|(ca, f)| !ca.is_empty() && !f.is_empty())
+                .filter(|_| !std::path::Path::new(v).exists());
+            match split {
+                Some((ca, f)) => {
+                    if out.per_ca.iter().any(|(c, _)| c == ca) {
+                        return Err(Error::input(format!(
+                            "--passphrase-file names CA '{}' twice",
+                            crate::error::shown(ca)
+                        )));
+                    }
+                    out.per_ca.push((ca.to_string(), PathBuf::from(f)));
+                }
+                None if out.default.is_some() => {
+                    return Err(Error::input(format!(
+                        "--passphrase-file '{}' is the second file for every CA",
+                        crate::error::shown(v)
+                    ))
+                    .hint("give one FILE for every CA, and CA=FILE for each CA whose passphrase differs"));
+                }
+                None => out.default = Some(PathBuf::from(v)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// `base` with the passphrase file of CA `ca`: its own, else the one
+    /// for every CA.
+    pub fn for_ca(&self, base: &PassOptions, ca: &str) -> PassOptions {
+        let mut o = base.clone();
+        if let Some((_, f)) = self.per_ca.iter().find(|(c, _)| c == ca) {
+            o.file = Some(f.clone());
+        } else if self.default.is_some() {
+            o.file = self.default.clone();
+        }
+        o
+    }
+}
+
 /// The passphrase of an existing encrypted key.
 pub fn for_existing_key(opts: &PassOptions, what: &str) -> Result<Passphrase> {
     if let Some(p) = &opts.given {

@@ -30,6 +30,9 @@ pub struct RenewRequest {
     pub reuse_key: bool,
     /// Also revoke the old certificate, reason superseded.
     pub revoke_old: bool,
+    /// `--ca`: sign the new certificate with this CA instead of the old
+    /// one's issuer (moving the certificate there).
+    pub ca: Option<String>,
 }
 
 /// What a renewal did.
@@ -40,6 +43,12 @@ pub struct Renewed {
     pub old_serial: String,
     pub reused_key: bool,
     pub old_revoked: bool,
+    /// The old certificate's issuer when `--ca` moved it to another CA.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub moved_from: Option<String>,
+    /// Exports next to the certificate (`.p12`, `secret.yaml`,
+    /// `combined.pem`) that still hold the old certificate.
+    pub stale_exports: Vec<std::path::PathBuf>,
 }
 
 /// `certsmith renew`: renews leaf `req.name` now.
@@ -81,7 +90,8 @@ pub fn renew(pki: &Pki, opts: &RenewRequest) -> Result<Renewed> {
         validity: opts.validity,
         clamp: opts.clamp,
     };
-    let issuer = old.issuer.clone().unwrap_or_default();
+    let old_issuer = old.issuer.clone().unwrap_or_default();
+    let issuer = opts.ca.clone().unwrap_or_else(|| old_issuer.clone());
     let signer = Signer::load(pki, ledger, &issuer, pass)?;
     req.check(&signer)?;
     let new_key = if opts.reuse_key {
@@ -127,7 +137,20 @@ pub fn renew(pki: &Pki, opts: &RenewRequest) -> Result<Renewed> {
         old_serial: old.serial,
         reused_key: opts.reuse_key,
         old_revoked,
+        moved_from: (issuer != old_issuer).then_some(old_issuer),
+        stale_exports: stale_exports(&dir, name),
     })
+}
+
+/// The exports `certsmith export` writes next to certificate `name` in
+/// `dir` that exist: after a renewal they hold the old certificate.
+pub fn stale_exports(dir: &Path, name: &str) -> Vec<std::path::PathBuf> {
+    use crate::export::Format;
+    [Format::P12, Format::K8sSecret, Format::Pem]
+        .into_iter()
+        .map(|f| dir.join(f.default_file(name)))
+        .filter(|p| p.is_file())
+        .collect()
 }
 
 /// Refuses to renew a device `batch --format p12` made: its key lives only

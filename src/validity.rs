@@ -207,6 +207,19 @@ pub fn window(
     })
 }
 
+/// A positive length given to `flag` (`30d`, `12h`; not a date), e.g.
+/// `renew --expiring-within` or `prune --older-than`.
+pub fn positive_length(flag: &str, s: &str) -> Result<Duration> {
+    match Validity::parse_flag(flag, s)? {
+        Validity::For(d) if d > Duration::ZERO => Ok(d),
+        _ => Err(Error::input(format!(
+            "{flag} '{}' is not a positive length",
+            crate::error::shown(s)
+        ))
+        .hint(format!("pass a length such as {flag} 30d"))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

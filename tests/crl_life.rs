@@ -128,7 +128,8 @@ fn crl_for_every_ca_reports_an_offline_ca_as_a_note_not_a_failure_and_exits_0() 
     let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(j["offline"], serde_json::json!(["root"]), "{j}");
     assert_eq!(j["failed"], serde_json::json!([]), "{j}");
-    assert_eq!(written(&j, "issuing")["crl_number"], 1);
+    // CRL #1 of the issuing CA was written when it was created.
+    assert_eq!(written(&j, "issuing")["crl_number"], 2);
     assert!(r.stderr.contains("CA 'root' is offline"), "{}", r.stderr);
     assert!(!env.pki.join("cas/root/crl.pem").exists());
 }
@@ -346,7 +347,15 @@ fn crl_for_every_ca_skips_an_expired_ca_with_a_note_and_exits_0() {
         "{}",
         r.stderr
     );
-    assert!(!env.pki.join("cas/old/crl.pem").exists());
+    // Only the CRL written when it was created: the run signed none for it.
+    let (_, text) = crate::common::openssl(&[
+        "crl",
+        "-in",
+        s(&env.pki.join("cas/old/crl.pem")),
+        "-noout",
+        "-crlnumber",
+    ]);
+    assert!(text.contains("crlNumber=0x01"), "{text}");
     // Named with --ca, it is still refused.
     let err = refused_at(&env, "2030-06-01T00:00:00Z", &["crl", "--ca", "old"]);
     assert!(err.contains("CA 'old' expired on"), "{err}");
@@ -669,7 +678,7 @@ fn alb_remove_carries_the_confirmed_revocation_id_of_the_replaced_crl() {
     assert!(removes[0].ends_with("--revocation-ids 12"), "{out}");
     // The add comes first, then its confirmation, then the remove.
     let add_at = steps.find("add-trust-store-revocations").unwrap();
-    let confirm_at = steps.find("--uploaded issuing#2=REVOCATION_ID").unwrap();
+    let confirm_at = steps.find("--uploaded issuing#3=REVOCATION_ID").unwrap();
     let remove_at = steps.find("remove-trust-store-revocations").unwrap();
     assert!(add_at < confirm_at && confirm_at < remove_at, "{out}");
 }
@@ -751,7 +760,7 @@ fn alb_uploaded_refuses_an_unknown_ca_a_bad_id_and_a_ca_without_a_bundled_crl() 
             "--target",
             "aws-alb",
             "--uploaded",
-            "issuing#1=12",
+            "issuing#2=12",
         ],
     );
     assert!(err.contains("'issuing'"), "{err}");
@@ -925,9 +934,10 @@ fn crl_current_signs_only_when_due_or_when_the_ledger_changed() {
     let env = Env::new();
     hierarchy(&env);
     ok_at(&env, T0, &["crl", "--ca", "issuing"]);
+    // CRL #1 was written when the CA was created, #2 by `crl`.
     assert_eq!(
         current_at(&env, "2030-01-02T00:00:00Z"),
-        (false, "1".into())
+        (false, "2".into())
     );
     ok_at(
         &env,
@@ -935,17 +945,17 @@ fn crl_current_signs_only_when_due_or_when_the_ledger_changed() {
         &["issue", "d", "--ca", "issuing"],
     );
     ok_at(&env, "2030-01-02T00:00:00Z", &["revoke", "d"]);
-    assert_eq!(current_at(&env, "2030-01-02T00:00:00Z"), (true, "2".into()));
+    assert_eq!(current_at(&env, "2030-01-02T00:00:00Z"), (true, "3".into()));
     assert_eq!(openssl_listed(&env, "issuing").len(), 1);
     // A 7-day CRL from 2030-01-02 is due 42 hours before 2030-01-09.
     assert_eq!(
         current_at(&env, "2030-01-07T00:00:00Z"),
-        (false, "2".into())
+        (false, "3".into())
     );
-    assert_eq!(current_at(&env, "2030-01-08T00:00:00Z"), (true, "3".into()));
+    assert_eq!(current_at(&env, "2030-01-08T00:00:00Z"), (true, "4".into()));
     // Recorded like `crl`: the next number follows.
     let j = json_at(&env, "2030-01-08T00:00:00Z", &["crl", "--ca", "issuing"]);
-    assert_eq!(written(&j, "issuing")["crl_number"], 4);
+    assert_eq!(written(&j, "issuing")["crl_number"], 5);
 }
 
 #[test]
@@ -959,7 +969,7 @@ fn alb_bundle_quotes_paths_with_spaces_in_printed_commands() {
     assert!(out.contains(&want), "{out}");
     assert!(
         out.contains(&format!(
-            "--out '{}' --uploaded issuing#1=REVOCATION_ID",
+            "--out '{}' --uploaded issuing#2=REVOCATION_ID",
             dir.display()
         )),
         "{out}"
@@ -975,7 +985,7 @@ fn alb_bundle_quotes_paths_with_spaces_in_printed_commands() {
             "--out",
             s(&dir),
             "--uploaded",
-            "issuing#1=5",
+            "issuing#2=5",
         ],
     );
     let again = alb(&env, T0, &["--out", s(&dir)]).stdout;
@@ -1004,7 +1014,8 @@ fn alb_bundle_replacing_a_crl_in_a_store_of_30_lists_breaks_the_quota_at_the_pea
     let ids: Vec<String> = std::iter::once("root".to_string())
         .chain((0..29).map(|i| format!("ca{i:02}")))
         .enumerate()
-        .map(|(i, n)| format!("{n}#1={}", i + 1))
+        // CRL #1 of each intermediate was written when it was created.
+        .map(|(i, n)| format!("{n}#{}={}", if n == "root" { 1 } else { 2 }, i + 1))
         .collect();
     for id in &ids {
         confirm_all.extend(["--uploaded", id.as_str()]);
@@ -1031,16 +1042,16 @@ fn alb_uploaded_naming_a_crl_the_bundle_no_longer_holds_is_refused_naming_the_on
     hierarchy(&env);
     ok_at(&env, T0, &["crl"]);
     alb(&env, T0, &[]);
-    confirm(&env, "default", "issuing#1=101");
+    confirm(&env, "default", "issuing#2=101");
     ok_at(&env, T0, &["issue", "d", "--ca", "issuing"]);
     ok_at(&env, T0, &["revoke", "d"]);
     ok_at(&env, T0, &["crl", "--ca", "issuing"]);
     let out = alb(&env, T0, &[]).stdout;
     assert!(
-        existing_store_steps(&out).contains("--uploaded issuing#2=REVOCATION_ID"),
+        existing_store_steps(&out).contains("--uploaded issuing#3=REVOCATION_ID"),
         "{out}"
     );
-    // The operator uploads CRL #2 as 103; meanwhile someone signs CRL #3 and bundles it.
+    // The operator uploads CRL #3 as 103; meanwhile someone signs CRL #4 and bundles it.
     ok_at(&env, T0, &["issue", "d2", "--ca", "issuing"]);
     ok_at(&env, T0, &["revoke", "d2"]);
     ok_at(&env, T0, &["crl", "--ca", "issuing"]);
@@ -1053,10 +1064,10 @@ fn alb_uploaded_naming_a_crl_the_bundle_no_longer_holds_is_refused_naming_the_on
             "--target",
             "aws-alb",
             "--uploaded",
-            "issuing#2=103",
+            "issuing#3=103",
         ],
     );
-    assert!(err.contains("CRL #2") && err.contains("CRL #3"), "{err}");
+    assert!(err.contains("CRL #3") && err.contains("CRL #4"), "{err}");
     assert!(err.contains("add-trust-store-revocations"), "{err}");
     // Nothing was recorded: the next bundle still adds issuing's CRL and removes 101.
     let steps = existing_store_steps(&alb(&env, T0, &[]).stdout).to_string();
@@ -1066,7 +1077,7 @@ fn alb_uploaded_naming_a_crl_the_bundle_no_longer_holds_is_refused_naming_the_on
         "{steps}"
     );
     assert!(
-        steps.contains("--uploaded issuing#3=REVOCATION_ID"),
+        steps.contains("--uploaded issuing#4=REVOCATION_ID"),
         "{steps}"
     );
     assert!(steps.contains("--revocation-ids 101"), "{steps}");
@@ -1093,7 +1104,7 @@ fn alb_uploaded_refuses_an_id_recorded_for_another_ca_and_the_same_ca_twice() {
             "--target",
             "aws-alb",
             "--uploaded",
-            "issuing#1=7",
+            "issuing#2=7",
             "--uploaded",
             "root#1=7",
         ],
@@ -1107,13 +1118,13 @@ fn alb_uploaded_refuses_an_id_recorded_for_another_ca_and_the_same_ca_twice() {
             "--target",
             "aws-alb",
             "--uploaded",
-            "issuing#1=7",
+            "issuing#2=7",
             "--uploaded",
-            "issuing#1=8",
+            "issuing#2=8",
         ],
     );
     assert!(err.contains("'issuing'") && err.contains("twice"), "{err}");
-    confirm(&env, "default", "issuing#1=7");
+    confirm(&env, "default", "issuing#2=7");
     let err = refused_at(
         &env,
         T0,
@@ -1194,7 +1205,7 @@ fn doctor_reports_a_signed_crl_whose_published_file_was_deleted_naming_the_crl_c
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stdout.contains("CRL of CA 'issuing'")
-            && r.stdout.contains("CRL #1")
+            && r.stdout.contains("CRL #2")
             && r.stdout.contains("run `certsmith crl --ca issuing`"),
         "{}",
         r.stdout
@@ -1266,6 +1277,6 @@ fn confirmed_alb_uploads() -> Env {
     ok_at(&env, T0, &["crl"]);
     alb(&env, T0, &[]);
     confirm(&env, "default", "root#1=11");
-    confirm(&env, "default", "issuing#1=12");
+    confirm(&env, "default", "issuing#2=12");
     env
 }

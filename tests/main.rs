@@ -21,6 +21,7 @@ mod keys_import;
 mod keys_renew;
 mod refusals;
 mod revocation_urls;
+mod rotation;
 mod serve;
 mod term;
 mod trust;

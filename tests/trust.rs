@@ -138,21 +138,40 @@ fn crl_number_increases_with_every_crl() {
     env.hierarchy();
     let first = env.json(&["crl", "--ca", "issuing"]);
     let second = env.json(&["crl", "--ca", "issuing"]);
-    assert_eq!(first["crls"][0]["crl_number"], 1);
-    assert_eq!(second["crls"][0]["crl_number"], 2);
+    // #1 was written when the CA was created.
+    assert_eq!(first["crls"][0]["crl_number"], 2);
+    assert_eq!(second["crls"][0]["crl_number"], 3);
     let text = crl_text(&env.pki.join("cas/issuing/crl.pem"));
     let number = text
         .lines()
         .skip_while(|l| !l.contains("CRL Number"))
         .nth(1)
         .map(str::trim);
-    assert_eq!(number, Some("2"), "{text}");
+    assert_eq!(number, Some("3"), "{text}");
 }
 
 #[test]
 fn crl_without_ca_writes_every_ca_with_next_update() {
     let env = Env::new();
-    env.hierarchy();
+    // Made on the same clock: the intermediate signs its first CRL when it is created.
+    let at = "2026-03-01T00:00:00Z";
+    ok_at(
+        &env,
+        at,
+        &["init", "--cn", "Test Root CA", "--no-passphrase", "-q"],
+    );
+    ok_at(
+        &env,
+        at,
+        &[
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Test Issuing CA",
+            "--no-passphrase",
+            "-q",
+        ],
+    );
     let out = ok_at(
         &env,
         "2026-03-01T00:00:00Z",

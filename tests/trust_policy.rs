@@ -777,6 +777,8 @@ fn crl_for_every_ca_goes_on_after_a_failure_and_exits_1() {
             "-q",
         ],
     );
+    // Its first CRL, written when it was created.
+    let first = std::fs::read(crl_of(&env, "locked")).unwrap();
     // No passphrase and no terminal: 'locked' cannot sign; the others still publish.
     let r = run_at(&env, T1, &["crl"]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
@@ -787,9 +789,9 @@ fn crl_for_every_ca_goes_on_after_a_failure_and_exits_1() {
         r.stderr
     );
     assert!(crl_of(&env, "root").exists() && crl_of(&env, "issuing").exists());
-    assert!(!crl_of(&env, "locked").exists());
+    assert_eq!(std::fs::read(crl_of(&env, "locked")).unwrap(), first);
     assert!(
-        r.stdout.contains("Wrote CRL #1 of CA 'issuing'"),
+        r.stdout.contains("Wrote CRL #2 of CA 'issuing'"),
         "{}",
         r.stdout
     );
@@ -821,6 +823,8 @@ fn crl_for_every_ca_goes_on_after_a_ca_it_cannot_load() {
         ok_at(&env, T0, a);
     }
     std::fs::write(env.pki.join("cas/iss2/ca.pem"), "junk\n").unwrap();
+    // Its first CRL, written when it was created.
+    let first = std::fs::read(crl_of(&env, "iss2")).unwrap();
     let out = env
         .command(&["crl"])
         .env("CERTSMITH_NOW", T1)
@@ -843,8 +847,8 @@ fn crl_for_every_ca_goes_on_after_a_ca_it_cannot_load() {
             "no CRL for {ok}: {stdout}{stderr}"
         );
     }
-    assert!(!crl_of(&env, "iss2").exists());
-    assert!(stdout.contains("Wrote CRL #1 of CA 'iss3'"), "{stdout}");
+    assert_eq!(std::fs::read(crl_of(&env, "iss2")).unwrap(), first);
+    assert!(stdout.contains("Wrote CRL #2 of CA 'iss3'"), "{stdout}");
 }
 
 #[test]

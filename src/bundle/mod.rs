@@ -265,6 +265,9 @@ pub struct BundleResult {
     /// Each CA's CRL file, whether it must be uploaded and what it replaces.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crl_uploads: Option<crl_uploads::Plan>,
+    /// Retired CAs left out because their last certificate expired.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Checks any PEM text against `target`'s rules (`verify --target`), with
@@ -367,16 +370,22 @@ fn select_cas(
     ledger: &Ledger,
     opts: &Options,
     leave_out: &[String],
+    notes: &mut Vec<String>,
 ) -> Result<Vec<(String, CertInfo)>> {
     let now = clock::now()?.unix_timestamp();
     let mut picked: Vec<(String, CertInfo, usize)> = Vec::new();
     let names: Vec<String> = if opts.cas.is_empty() {
-        ledger
-            .cas()?
-            .into_iter()
-            .filter(|c| c.cert.status(now) == "valid" && !leave_out.contains(&c.cert.name))
-            .map(|c| c.cert.name)
-            .collect()
+        let mut names = Vec::new();
+        for c in ledger.cas()? {
+            if c.cert.status(now) != "valid" || leave_out.contains(&c.cert.name) {
+                continue;
+            }
+            match crate::issuing::out_of_use(ledger, &c.cert.name, now)? {
+                None => names.push(c.cert.name),
+                Some(last) => notes.push(retired_note(&c.cert.name, last)),
+            }
+        }
+        names
     } else {
         opts.cas.clone()
     };
@@ -427,6 +436,19 @@ pub fn bootstrap_cas(target: &str, intermediate: &str) -> Vec<String> {
     } else {
         Vec::new()
     }
+}
+
+/// The note for a retired CA that bundles leave out (`last`: when its last
+/// certificate expired, `None` when it issued none).
+fn retired_note(ca: &str, last: Option<i64>) -> String {
+    let when = match last.and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok()) {
+        Some(t) => format!("its last certificate expired on {}", clock::rfc3339(t)),
+        None => "no certificate it issued is in use".to_string(),
+    };
+    format!(
+        "CA '{}' is retired and {when}: left out of the bundle (name it with --ca to keep it)",
+        crate::error::shown(ca)
+    )
 }
 
 /// `certsmith bundle`: reads the ledger and [`build`]s the bundle of
@@ -486,7 +508,8 @@ pub fn build(
         ca_set::mesh_cas(ledger)?
     };
     let mesh_names: Vec<String> = mesh.iter().map(|m| m.0.clone()).collect();
-    let selected = select_cas(pki, ledger, opts, &mesh_names)?;
+    let mut notes = Vec::new();
+    let selected = select_cas(pki, ledger, opts, &mesh_names, &mut notes)?;
     let ca_names: Vec<String> = selected.iter().map(|s| s.0.clone()).collect();
     if opts.cas.is_empty()
         && !opts.accept_ca_change
@@ -718,6 +741,7 @@ pub fn build(
         warnings: findings,
         next,
         crl_uploads: uploads,
+        notes,
     })
 }
 

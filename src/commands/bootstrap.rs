@@ -44,6 +44,15 @@ pub fn plan_from_flags(a: &BootstrapArgs) -> Result<Plan> {
     } else {
         passphrase::for_new_key(&pass_opts, "the new CAs")?
     };
+    let root_passphrase = match &a.root_passphrase_file {
+        Some(_) if store.in_token() => {
+            return Err(Error::input(
+                "--root-passphrase-file is for a key file; a token key is guarded by the token's PIN",
+            ));
+        }
+        Some(f) => Some(passphrase::read_file(f)?),
+        None => None,
+    };
     let p12 = a
         .p12_passphrase_file
         .as_deref()
@@ -59,6 +68,7 @@ pub fn plan_from_flags(a: &BootstrapArgs) -> Result<Plan> {
         device_validity: a.device_validity.clone(),
         intermediate_name: a.intermediate_name.clone(),
         passphrase,
+        root_passphrase,
         kdf,
         target: a.target.clone(),
         p12,

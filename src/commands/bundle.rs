@@ -51,6 +51,9 @@ pub fn human(r: &BundleResult) -> super::Lines {
 }
 
 fn report(ctx: &Ctx, r: &BundleResult) {
+    for n in &r.notes {
+        super::diagnostic("note: ", n);
+    }
     // Warnings also go to stderr, so scripts that read --json still see them.
     if ctx.json || ctx.quiet {
         for w in &r.warnings {

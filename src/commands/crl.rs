@@ -17,7 +17,11 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
         ca: a.ca.clone(),
         next_update,
         der: a.der,
-        pass: super::pass_options(&a.pass),
+        pass: certsmith::passphrase::PassOptions {
+            pin_file: a.pin_file.clone(),
+            ..Default::default()
+        },
+        files: certsmith::passphrase::PerCaFiles::parse(&a.passphrase_file)?,
     };
     let report = certsmith::ops::crl::crl(&ctx.pki, &req)?;
     let (written, skipped, failed) = (&report.written, &report.skipped, &report.failed);

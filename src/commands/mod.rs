@@ -18,6 +18,9 @@ mod bootstrap;
 mod bundle;
 mod ca;
 mod ca_crl;
+mod ca_default;
+mod ca_retire;
+mod ca_rotate;
 mod ca_urls;
 mod completions;
 mod crl;
@@ -31,6 +34,7 @@ mod key;
 mod list;
 mod man;
 mod needs_renewal;
+mod prune;
 mod renew;
 mod revoke;
 mod serve;
@@ -197,6 +201,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Key(a) => key::run(&ctx, a),
         Command::Ca(a) => ca::run(&ctx, a),
         Command::Serve(a) => serve::run(&ctx, a),
+        Command::Prune(a) => prune::run(&ctx, a),
     };
     let doc = ctx.out.take();
     match result {

@@ -180,6 +180,7 @@ pub fn ask(ctx: &Ctx, a: &BootstrapArgs) -> Result<Option<Plan>> {
         device_validity: Some(device_validity),
         intermediate_name: a.intermediate_name.clone(),
         passphrase: pass,
+        root_passphrase: None,
         kdf,
         target,
         p12: None,

@@ -274,6 +274,7 @@ pub fn orphans(
                     || (top == "certs" && exports.contains(&n))
                     || n.contains(".old-")
                     || n.starts_with(".certsmith-")
+                    || (top == "cas" && n.starts_with(crate::layout::CROSS_SIGNED_PREFIX))
                 {
                     continue;
                 }

@@ -266,6 +266,11 @@ fn expected_files(
             v.push(dir.join(crate::layout::KEY));
         }
         (dir.join(crate::layout::CERT), v)
+    } else if let (Ok(None), Some(by)) = (ledger.ca(&rec.name), &rec.issuer) {
+        // A cross-certificate (`ca cross-sign`): a CA certificate with no
+        // CA row of its own, in the directory of the root it certifies.
+        let f = dir.join(crate::layout::cross_signed_file(by));
+        (f.clone(), vec![f])
     } else {
         let in_file = ledger
             .ca(&rec.name)

@@ -45,6 +45,9 @@ pub struct Plan {
     pub intermediate_name: String,
     /// The CA key passphrase; `None` stores the keys unencrypted.
     pub passphrase: Option<Passphrase>,
+    /// The root key's own passphrase (`--root-passphrase-file`); `None`:
+    /// the root takes `passphrase` too.
+    pub root_passphrase: Option<Passphrase>,
     pub kdf: Kdf,
     pub target: String,
     /// Export the first certificate as .p12 with this password.
@@ -225,7 +228,8 @@ fn move_entries(from: &Path, to: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The passphrase options of the new CA keys.
+/// The passphrase options of the new intermediate's key (and the first
+/// certificate's issuer).
 fn key_options(plan: &Plan) -> PassOptions {
     PassOptions {
         given: plan.passphrase.clone(),
@@ -235,8 +239,22 @@ fn key_options(plan: &Plan) -> PassOptions {
     }
 }
 
+/// The passphrase options of the new root's key: its own passphrase if
+/// the plan has one, else the intermediate's.
+fn root_key_options(plan: &Plan) -> PassOptions {
+    match &plan.root_passphrase {
+        Some(p) => PassOptions {
+            given: Some(p.clone()),
+            no_passphrase: false,
+            ..key_options(plan)
+        },
+        None => key_options(plan),
+    }
+}
+
 fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
     let opts = key_options(plan);
+    let root_opts = root_key_options(plan);
     let org_attr = plan.org.replace(',', "\\,");
     let root_req = CaRequest {
         subject: Subject::parse(&format!("CN={org_attr} Root CA,O={org_attr}"))?,
@@ -253,7 +271,7 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
             name: "root".into(),
             ca: root_req.clone(),
             key: key_type(plan.root_key.as_deref())?,
-            pass: opts.clone(),
+            pass: root_opts.clone(),
             kdf: plan.kdf,
             store: plan.store.clone(),
             urls: plan.urls.clone(),
@@ -282,7 +300,7 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
                 urls: plan.urls.clone(),
             },
             issuer: "root".into(),
-            issuer_pass: opts.clone(),
+            issuer_pass: root_opts.clone(),
         },
     )?;
     let (name, profile, san) = plan.first_cert();
@@ -319,13 +337,12 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
         ),
         None => None,
     };
-    // First (empty) CRLs, which servers like nginx need, then the
-    // trust-store bundle for the target, with its rules checked.
+    // First (empty) CRLs, which servers like nginx need (the intermediate
+    // wrote its own), then the trust-store bundle for the target, with its
+    // rules checked.
     let mut ledger = pki.open_ledger()?;
-    for ca in ["root", plan.intermediate_name.as_str()] {
-        let signer = crate::ca::Signer::load(pki, &ledger, ca, &opts)?;
-        crate::crl::write(pki, &mut ledger, &signer, None, false)?;
-    }
+    let signer = crate::ca::Signer::load(pki, &ledger, "root", &root_opts)?;
+    crate::crl::write(pki, &mut ledger, &signer, None, false)?;
     let bundle = crate::bundle::build(
         pki,
         &ledger,

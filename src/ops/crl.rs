@@ -7,7 +7,7 @@ use time::Duration;
 use crate::ca::{self, Signer};
 use crate::crl::{self, WrittenCrl};
 use crate::error::{Error, Result};
-use crate::passphrase::PassOptions;
+use crate::passphrase::{PassOptions, PerCaFiles};
 use crate::pki::Pki;
 
 /// Which CRLs to write.
@@ -21,6 +21,8 @@ pub struct CrlRequest {
     /// Also write `crl.der`.
     pub der: bool,
     pub pass: PassOptions,
+    /// `--passphrase-file [CA=]FILE`: a passphrase file per CA.
+    pub files: PerCaFiles,
 }
 
 /// What `crl` did, CA by CA.
@@ -70,6 +72,14 @@ pub fn crl(pki: &Pki, req: &CrlRequest) -> Result<CrlReport> {
         Some(ca) => vec![ca.clone()],
         None => ledger.cas()?.into_iter().map(|c| c.cert.name).collect(),
     };
+    for (ca, _) in &req.files.per_ca {
+        pki.ca(&ledger, ca).map_err(|e| {
+            e.context(format!(
+                "--passphrase-file {}=FILE",
+                crate::error::shown(ca)
+            ))
+        })?;
+    }
     let mut report = CrlReport::default();
     let now = crate::clock::now()?;
     for n in &names {
@@ -107,8 +117,12 @@ pub fn crl(pki: &Pki, req: &CrlRequest) -> Result<CrlReport> {
                 report.skipped.push(n.clone());
                 continue;
             }
-            Ok(true) => Signer::load_for_crl(pki, &ledger, n, &req.pass)
-                .and_then(|s| crl::write(pki, &mut ledger, &s, req.next_update, req.der)),
+            Ok(true) => {
+                let pass = req.files.for_ca(&req.pass, n);
+                ensure_passphrase_source(&ledger, n, &pass, names.len() > 1)
+                    .and_then(|()| Signer::load_for_crl(pki, &ledger, n, &pass))
+                    .and_then(|s| crl::write(pki, &mut ledger, &s, req.next_update, req.der))
+            }
             Err(e) => Err(e),
         };
         match result {
@@ -118,4 +132,32 @@ pub fn crl(pki: &Pki, req: &CrlRequest) -> Result<CrlReport> {
         }
     }
     Ok(report)
+}
+
+/// Refuses, naming CA `ca` and the flag that gives its passphrase, to open
+/// its encrypted key when nothing gives the passphrase and there is no
+/// terminal to ask (`several`: the run opens more than one CA).
+fn ensure_passphrase_source(
+    ledger: &crate::ledger::Ledger,
+    ca: &str,
+    pass: &PassOptions,
+    several: bool,
+) -> Result<()> {
+    let encrypted = ledger.ca(ca)?.is_some_and(|r| r.encrypted);
+    if !encrypted || crate::passphrase::has_source(pass) || crate::passphrase::can_prompt() {
+        return Ok(());
+    }
+    let ca = crate::error::shown(ca);
+    let flag = if several {
+        format!("--passphrase-file {ca}=FILE (one per CA whose passphrase differs)")
+    } else {
+        "--passphrase-file FILE".to_string()
+    };
+    Err(Error::input(format!(
+        "the key of CA '{ca}' is encrypted and there is no terminal to ask for its passphrase"
+    ))
+    .hint(format!(
+        "pass {flag}, or set ${}",
+        crate::passphrase::PASSPHRASE_ENV
+    )))
 }

@@ -69,7 +69,40 @@ pub fn intermediate(pki: &Pki, req: &IntermediateRequest) -> Result<CreatedCa> {
     if created.is_err() {
         new.key.discard();
     }
-    let created = created?;
+    let mut created = created?;
     req.new.urls.save(&mut ledger, name)?;
+    if !req.new.ca.no_crl {
+        let crl = first_crl(pki, &mut ledger, req, pass).map_err(|e| {
+            e.context(format!(
+                "CA '{name}' was created, but its first CRL could not be written"
+            ))
+            .hint(format!("run `certsmith crl --ca {name}`"))
+        })?;
+        created.files.extend(crl.files);
+    }
     Ok(created)
+}
+
+/// Writes the new CA's first (empty) CRL, recorded as `crl --ca` records
+/// it, so a bundle with CRLs works before anyone runs `crl`.
+fn first_crl(
+    pki: &Pki,
+    ledger: &mut crate::ledger::Ledger,
+    req: &IntermediateRequest,
+    pass: Option<crate::passphrase::Passphrase>,
+) -> Result<crate::crl::WrittenCrl> {
+    let opts = PassOptions {
+        no_passphrase: pass.is_none(),
+        given: pass,
+        file: None,
+        pin_file: req
+            .new
+            .store
+            .pins
+            .file
+            .clone()
+            .or_else(|| req.new.pass.pin_file.clone()),
+    };
+    let signer = Signer::load_for_crl(pki, ledger, &req.new.name, &opts)?;
+    crate::crl::write(pki, ledger, &signer, None, false)
 }

@@ -7,6 +7,9 @@ pub mod adopt;
 pub mod batch;
 pub mod bootstrap;
 pub mod ca_crl;
+pub mod ca_default;
+pub mod ca_retire;
+pub mod ca_rotate;
 pub mod ca_urls;
 pub mod change_passphrase;
 pub mod crl;
@@ -16,44 +19,25 @@ pub mod init;
 pub mod intermediate;
 pub mod issue;
 pub mod published;
+pub mod prune;
+pub mod renew_bulk;
 pub mod revoke;
 pub mod serve;
 pub mod sign;
 pub mod verify;
 
 use crate::ca::Signer;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::leaf::{self, WriteOptions};
-use crate::ledger::{Kind, Ledger};
+use crate::ledger::Ledger;
 use crate::names::{San, Subject};
 use crate::passphrase::PassOptions;
 use crate::pki::{Out, Pki};
 use crate::validity::Validity;
 
-/// `--ca`, or the default issuing CA: the only intermediate, else the only root.
+/// `--ca`, or the default issuing CA (see [`crate::issuing::issuing_ca`]).
 pub fn issuing_ca(ledger: &Ledger, arg: Option<&str>) -> Result<String> {
-    if let Some(a) = arg {
-        return Ok(a.to_string());
-    }
-    let cas = ledger.cas()?;
-    let inter: Vec<_> = cas
-        .iter()
-        .filter(|c| c.cert.kind == Kind::Intermediate)
-        .collect();
-    let pick = match (inter.len(), cas.len()) {
-        (1, _) => Some(inter[0].cert.name.clone()),
-        (0, 1) => Some(cas[0].cert.name.clone()),
-        _ => None,
-    };
-    pick.ok_or_else(|| {
-        let names: Vec<String> = cas.iter().map(|c| c.cert.name.clone()).collect();
-        if names.is_empty() {
-            Error::input("this PKI has no CA yet").hint("run `certsmith init` first")
-        } else {
-            Error::input("more than one CA could sign this; say which")
-                .hint(format!("pass --ca NAME, one of: {}", names.join(", ")))
-        }
-    })
+    crate::issuing::issuing_ca(ledger, arg)
 }
 
 /// What the operator says about a new leaf, for `issue` and `sign` alike.

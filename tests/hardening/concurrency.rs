@@ -221,12 +221,13 @@ fn two_processes_issuing_one_name_yield_one_certificate() {
     assert_eq!(env.run(&["doctor"]).code, 0);
 }
 
-/// CRL numbers reported by `crl` runs: no two runs got the same number and
-/// none was skipped.
+/// CRL numbers reported by `crl` runs of the issuing CA: no two runs got
+/// the same number and none was skipped (#1 is the CRL the CA wrote when
+/// it was created).
 fn assert_unique_and_contiguous(numbers: &[i64]) {
     let mut sorted = numbers.to_vec();
     sorted.sort_unstable();
-    let expected: Vec<i64> = (1..=numbers.len() as i64).collect();
+    let expected: Vec<i64> = (2..=numbers.len() as i64 + 1).collect();
     assert_eq!(sorted, expected, "CRL numbers as the runs reported them");
 }
 
@@ -295,7 +296,7 @@ fn eight_concurrent_crls_never_publish_an_older_crl_and_list_every_revocation() 
     let path = env.pki.join("cas/issuing/crl.pem");
     assert_eq!(
         crl_number(&path),
-        numbers.len() as i64,
+        numbers.len() as i64 + 1,
         "crl.pem is not the newest CRL"
     );
     let crl = certsmith::crl::read_file(&path).unwrap().remove(0);
@@ -330,11 +331,12 @@ fn crl_refused_for_a_directory_in_the_way_takes_no_crl_number() {
     refused(&env, &["crl", "--ca", "issuing"]);
     std::fs::remove_dir(&path).unwrap();
     let j = env.json(&["crl", "--ca", "issuing"]);
+    // #1 was written when the CA was created, #2 by the first `crl`.
     assert_eq!(
-        j["crls"][0]["crl_number"], 2,
+        j["crls"][0]["crl_number"], 3,
         "a refused crl used up a number"
     );
-    assert_eq!(crl_number(&path), 2);
+    assert_eq!(crl_number(&path), 3);
 }
 
 #[test]
@@ -361,11 +363,12 @@ fn crl_never_replaces_a_newer_crl_even_when_the_ledger_is_behind() {
     env.ok(&["crl", "--ca", "issuing", "-q"]);
     std::fs::write(&db, old_ledger).unwrap();
     let j = env.json(&["crl", "--ca", "issuing"]);
+    // #1 was written when the CA was created; crl.pem holds #4.
     assert_eq!(
-        j["crls"][0]["crl_number"], 4,
+        j["crls"][0]["crl_number"], 5,
         "the new CRL must be numbered past the one it replaces"
     );
-    assert_eq!(crl_number(&env.pki.join("cas/issuing/crl.pem")), 4);
+    assert_eq!(crl_number(&env.pki.join("cas/issuing/crl.pem")), 5);
 }
 
 #[test]
@@ -515,12 +518,13 @@ fn crl_numbers_past_a_newer_crl_der_when_the_ledger_is_older() {
         s(&der),
     ]);
     assert!(ok, "{out}");
-    assert!(out.contains("crlNumber=0x04"), "{out}");
+    // #1 was written when the CA was created.
+    assert!(out.contains("crlNumber=0x05"), "{out}");
     std::fs::copy(&saved, &ledger).unwrap();
     std::fs::remove_file(env.pki.join("cas/issuing/crl.pem")).unwrap();
     let j = env.json(&["crl", "--ca", "issuing", "--der"]);
     assert_eq!(
-        j["crls"][0]["crl_number"], 5,
+        j["crls"][0]["crl_number"], 6,
         "a CRL numbered below the published crl.der"
     );
 }
@@ -538,7 +542,8 @@ fn crl_that_cannot_remove_the_previous_copy_succeeds_with_a_warning() {
     let err = String::from_utf8_lossy(&r.stderr);
     assert_eq!(r.status.code(), Some(0), "{err}");
     assert!(err.contains("warning"), "{err}");
-    assert_eq!(crl_number(&env.pki.join("cas/issuing/crl.pem")), 2);
+    // #1 was written when the CA was created.
+    assert_eq!(crl_number(&env.pki.join("cas/issuing/crl.pem")), 3);
 }
 
 #[test]

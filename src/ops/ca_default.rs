@@ -1,0 +1,51 @@
+//! `certsmith ca default [<ca>]`: the CA that `issue`, `sign` and `batch`
+//! use when no `--ca` is given, stored once per PKI.
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::pki::Pki;
+
+/// The default issuing CA after the command, and the one before it.
+#[derive(Clone, Debug, Serialize)]
+pub struct DefaultCaReport {
+    pub default_ca: Option<String>,
+    pub previous: Option<String>,
+    /// Whether this run changed it.
+    pub changed: bool,
+}
+
+/// Makes `ca` the default issuing CA, or (with `None`) only reports it.
+/// Refuses an unknown CA and one that cannot issue (retired, revoked,
+/// superseded, expired, or below such a CA), changing nothing then.
+pub fn set_default(pki: &Pki, ca: Option<&str>) -> Result<DefaultCaReport> {
+    let mut ledger = pki.open_ledger()?;
+    let previous = crate::issuing::default_ca(&ledger)?;
+    let Some(ca) = ca else {
+        return Ok(DefaultCaReport {
+            default_ca: previous.clone(),
+            previous,
+            changed: false,
+        });
+    };
+    let chain = pki.ca_chain(&ledger, ca)?;
+    let records: Vec<_> = chain.into_iter().map(|(r, _)| r).collect();
+    crate::ca::check_alive(ledger.connection(), &records, crate::clock::now()?)?;
+    if let Some(on) = crate::issuing::retired_at(&ledger, ca)? {
+        return Err(Error::input(format!(
+            "CA '{}' is retired (since {}); a retired CA cannot be the default issuing CA",
+            crate::error::shown(ca),
+            crate::clock::rfc3339(on)
+        ))
+        .hint("name a CA that issues, or make a new one with `certsmith intermediate`"));
+    }
+    let changed = previous.as_deref() != Some(ca);
+    if changed {
+        crate::issuing::set_default_ca(&mut ledger, ca)?;
+    }
+    Ok(DefaultCaReport {
+        default_ca: Some(ca.to_string()),
+        previous,
+        changed,
+    })
+}

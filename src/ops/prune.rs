@@ -1,0 +1,151 @@
+//! `certsmith prune --older-than 30d [--yes]`: removes the `*.old-<serial>`
+//! files a renewal or `--force` re-issue kept aside, once they have been
+//! aside longer than the given length. Without `--yes` it only lists them.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use time::Duration;
+
+use crate::error::{Error, Result};
+use crate::ledger::{CertRecord, ListFilter};
+use crate::pki::Pki;
+
+/// How old a kept-aside file must be, and whether to remove it.
+#[derive(Clone, Debug)]
+pub struct PruneRequest {
+    pub older_than: Duration,
+    /// `--yes`: remove; otherwise only list.
+    pub remove: bool,
+}
+
+/// One kept-aside file.
+#[derive(Clone, Debug, Serialize)]
+pub struct OldFile {
+    pub path: PathBuf,
+    /// The serial in its name (`unrecorded` for files no record owned).
+    pub serial: String,
+    /// Since when it has been aside (RFC 3339): when the certificate that
+    /// replaced it was recorded, else the file's modification time.
+    pub aside_since: String,
+}
+
+/// What `prune` found (and removed with `--yes`).
+#[derive(Clone, Debug, Serialize)]
+pub struct PruneReport {
+    pub removed: bool,
+    /// The cut-off: files aside since before this go (RFC 3339).
+    pub aside_before: String,
+    pub files: Vec<OldFile>,
+    /// Kept-aside files younger than the cut-off.
+    pub kept: usize,
+}
+
+/// Finds the kept-aside files in every directory the ledger knows (the
+/// default `certs/<name>/`, `--out` directories, `cas/<ca>/`) and, with
+/// `req.remove`, removes those aside longer than `req.older_than`.
+pub fn prune(pki: &Pki, req: &PruneRequest) -> Result<PruneReport> {
+    if req.older_than <= Duration::ZERO {
+        return Err(Error::input("--older-than must be a positive length"));
+    }
+    let ledger = pki.read_ledger()?;
+    let _lock = crate::lock::shared(&pki.root)?;
+    let now = crate::clock::now()?;
+    let cutoff = now
+        .checked_sub(req.older_than)
+        .ok_or_else(|| Error::input("--older-than reaches before the start of time"))?;
+    let records = ledger.list(&ListFilter {
+        include_superseded: true,
+        include_cas: true,
+        ..ListFilter::default()
+    })?;
+    // When each record was set aside: when the next record of its name was made.
+    let mut by_name: HashMap<&str, Vec<&CertRecord>> = HashMap::new();
+    for r in &records {
+        by_name.entry(&r.name).or_default().push(r);
+    }
+    let mut aside: HashMap<(PathBuf, String), i64> = HashMap::new();
+    let mut dirs = BTreeSet::new();
+    for recs in by_name.values_mut() {
+        recs.sort_by_key(|r| r.id);
+        for pair in recs.windows(2) {
+            let dir = pki.resolve_dir(&pair[0].dir);
+            aside.insert((dir, pair[0].serial.clone()), pair[1].created_at);
+        }
+        for r in recs.iter() {
+            dirs.insert(pki.resolve_dir(&r.dir));
+        }
+    }
+    let mut report = PruneReport {
+        removed: req.remove,
+        aside_before: crate::clock::rfc3339(cutoff),
+        files: Vec::new(),
+        kept: 0,
+    };
+    for dir in &dirs {
+        for (path, serial) in old_files(dir)? {
+            let since = match aside.get(&(dir.clone(), serial.clone())) {
+                Some(t) => *t,
+                None => modified(&path)?,
+            };
+            if since >= cutoff.unix_timestamp() {
+                report.kept += 1;
+                continue;
+            }
+            let at = time::OffsetDateTime::from_unix_timestamp(since)
+                .map(crate::clock::rfc3339)
+                .unwrap_or_default();
+            report.files.push(OldFile {
+                path,
+                serial,
+                aside_since: at,
+            });
+        }
+    }
+    if req.remove {
+        for f in &report.files {
+            std::fs::remove_file(&f.path)
+                .map_err(|e| crate::store::io_err("cannot remove", &f.path, &e))?;
+        }
+        for dir in report
+            .files
+            .iter()
+            .filter_map(|f| f.path.parent())
+            .collect::<BTreeSet<_>>()
+        {
+            crate::store::sync_dir(dir)?;
+        }
+    }
+    Ok(report)
+}
+
+/// The `*.old-<suffix>` regular files in `dir`, with their suffix.
+fn old_files(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(crate::store::io_err("cannot read", dir, &e)),
+    };
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some((_, suffix)) = name.rsplit_once(".old-") else {
+            continue;
+        };
+        if suffix.is_empty() || !e.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        out.push((e.path(), suffix.to_string()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A file's modification time, as unix seconds.
+fn modified(path: &Path) -> Result<i64> {
+    let m = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .map_err(|e| crate::store::io_err("cannot read", path, &e))?;
+    Ok(time::OffsetDateTime::from(m).unix_timestamp())
+}
