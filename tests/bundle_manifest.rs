@@ -286,3 +286,81 @@ fn k8s_secret_of_a_cert_is_named_as_export_names_it_and_the_hint_uses_that_name(
         "{out}"
     );
 }
+
+#[test]
+fn a_retired_ca_leaving_after_its_last_certificate_is_not_refused_while_an_added_ca_still_is() {
+    let env = Env::new();
+    let t0 = "2026-12-02T14:00:00Z";
+    for args in [
+        &["init", "--cn", "Test Root CA", "--no-passphrase", "-q"][..],
+        &[
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Old CA",
+            "--no-passphrase",
+            "-q",
+        ],
+        &[
+            "intermediate",
+            "next",
+            "--cn",
+            "New CA",
+            "--no-passphrase",
+            "-q",
+        ],
+        &[
+            "issue",
+            "dev-1",
+            "--ca",
+            "issuing",
+            "--validity",
+            "30d",
+            "-q",
+        ],
+        &["bundle", "--target", "generic"],
+        &["ca", "default", "next", "-q"],
+        &["ca", "retire", "issuing", "-q"],
+    ] {
+        let (code, out, err) = at(&env, t0, args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+    }
+    assert_eq!(manifest_cas(&env, "generic"), ["issuing", "next", "root"]);
+    // dev-1 expired on 2027-01-01: the retired CA leaves, as `ca retire`
+    // asked, with a note and without --accept-ca-change.
+    let later = "2027-01-05T00:00:00Z";
+    let (code, _, err) = at(&env, later, &["bundle", "--target", "generic"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("CA 'issuing' is retired") && err.contains("left out"),
+        "{err}"
+    );
+    assert_eq!(manifest_cas(&env, "generic"), ["next", "root"]);
+    // The remembered set was updated: an unrelated new CA is still refused,
+    // and the refusal names only it.
+    let (code, out, err) = at(
+        &env,
+        later,
+        &[
+            "intermediate",
+            "partner",
+            "--cn",
+            "Partner CA",
+            "--no-passphrase",
+            "-q",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let before = env.tree_hash();
+    let (code, _, err) = at(&env, later, &["bundle", "--target", "generic"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "certsmith: the CAs of target 'generic' would change from the last bundle: CA 'partner' added"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("removed"), "{err}");
+    assert_eq!(env.tree_hash(), before, "a refused bundle changes nothing");
+    assert_eq!(manifest_cas(&env, "generic"), ["next", "root"]);
+}

@@ -2,7 +2,11 @@
 //! was last bundled with (ledger setting `cas` in scope `bundle:<target>`);
 //! a bundle without `--ca` whose current CAs differ is refused, naming what
 //! would be added or removed, until the CAs are named with `--ca` or the
-//! change is accepted with `--accept-ca-change`. A CA whose key was exported
+//! change is accepted with `--accept-ca-change`. The guard keeps trust from
+//! changing by accident; a retired CA leaving once its last certificate
+//! expired was the operator's own decision (`ca retire`), so that departure
+//! is not refused (the bundle notes it) and the new set is remembered.
+//! A CA whose key was exported
 //! for a mesh (`bundle --target istio`, setting `key_exported_for` in scope
 //! `ca:<name>`) never joins a client-auth bundle unless named with `--ca`.
 
@@ -48,8 +52,10 @@ pub struct Change {
     pub removed: Vec<String>,
 }
 
-/// The change from `before` to `now`; `None` when they hold the same CAs.
-pub fn change(before: &[String], now: &[String]) -> Option<Change> {
+/// The change from `before` to `now` that was not decided already; `None`
+/// when there is none. The CAs in `retired` (retired, their last
+/// certificate expired, left out on purpose) may leave without counting.
+pub fn change(before: &[String], now: &[String], retired: &[String]) -> Option<Change> {
     let mut added: Vec<String> = now
         .iter()
         .filter(|n| !before.contains(n))
@@ -57,7 +63,7 @@ pub fn change(before: &[String], now: &[String]) -> Option<Change> {
         .collect();
     let mut removed: Vec<String> = before
         .iter()
-        .filter(|b| !now.contains(b))
+        .filter(|b| !now.contains(b) && !retired.contains(b))
         .cloned()
         .collect();
     added.sort();
@@ -112,13 +118,14 @@ mod tests {
     #[test]
     fn a_change_names_what_is_added_and_removed_and_order_does_not_count() {
         assert_eq!(
-            change(&v(&["issuing", "root"]), &v(&["root", "issuing"])),
+            change(&v(&["issuing", "root"]), &v(&["root", "issuing"]), &[]),
             None
         );
         assert_eq!(
             change(
                 &v(&["issuing", "old", "root"]),
-                &v(&["new", "issuing", "root"])
+                &v(&["new", "issuing", "root"]),
+                &[]
             ),
             Some(Change {
                 added: v(&["new"]),
@@ -128,12 +135,40 @@ mod tests {
         let e = refusal(
             "haproxy",
             &v(&["issuing", "root"]),
-            &change(&v(&["issuing", "root"]), &v(&["issuing", "mesh", "root"])).unwrap(),
+            &change(
+                &v(&["issuing", "root"]),
+                &v(&["issuing", "mesh", "root"]),
+                &[],
+            )
+            .unwrap(),
         );
         assert_eq!(
             e.to_string(),
             "the CAs of target 'haproxy' would change from the last bundle: CA 'mesh' added"
         );
         assert!(e.hint_text().unwrap().contains("--ca issuing --ca root"));
+    }
+
+    #[test]
+    fn a_retired_ca_may_leave_but_nothing_else_changes_unseen() {
+        let before = v(&["issuing", "next", "root"]);
+        assert_eq!(
+            change(&before, &v(&["next", "root"]), &v(&["issuing"])),
+            None
+        );
+        assert_eq!(
+            change(&before, &v(&["next", "partner", "root"]), &v(&["issuing"])),
+            Some(Change {
+                added: v(&["partner"]),
+                removed: vec![],
+            })
+        );
+        assert_eq!(
+            change(&before, &v(&["root"]), &v(&["issuing"])),
+            Some(Change {
+                added: vec![],
+                removed: v(&["next"]),
+            })
+        );
     }
 }

@@ -364,13 +364,15 @@ pub fn rules_doc(target: &dyn Target) -> String {
 /// The CAs to bundle: those asked for with every CA above them, or every
 /// current CA; deepest first, roots last.
 /// Without `--ca`, the CAs in `leave_out` (those whose key was exported
-/// for a mesh) are not taken, unless a CA taken is below one.
+/// for a mesh) are not taken, unless a CA taken is below one; nor are
+/// retired CAs out of use, each named in `retired` with a note.
 fn select_cas(
     pki: &Pki,
     ledger: &Ledger,
     opts: &Options,
     leave_out: &[String],
     notes: &mut Vec<String>,
+    retired: &mut Vec<String>,
 ) -> Result<Vec<(String, CertInfo)>> {
     let now = clock::now()?.unix_timestamp();
     let mut picked: Vec<(String, CertInfo, usize)> = Vec::new();
@@ -382,7 +384,10 @@ fn select_cas(
             }
             match crate::issuing::out_of_use(ledger, &c.cert.name, now)? {
                 None => names.push(c.cert.name),
-                Some(last) => notes.push(retired_note(&c.cert.name, last)),
+                Some(last) => {
+                    notes.push(retired_note(&c.cert.name, last));
+                    retired.push(c.cert.name);
+                }
             }
         }
         names
@@ -509,12 +514,13 @@ pub fn build(
     };
     let mesh_names: Vec<String> = mesh.iter().map(|m| m.0.clone()).collect();
     let mut notes = Vec::new();
-    let selected = select_cas(pki, ledger, opts, &mesh_names, &mut notes)?;
+    let mut retired = Vec::new();
+    let selected = select_cas(pki, ledger, opts, &mesh_names, &mut notes, &mut retired)?;
     let ca_names: Vec<String> = selected.iter().map(|s| s.0.clone()).collect();
     if opts.cas.is_empty()
         && !opts.accept_ca_change
         && let Some(before) = ca_set::remembered(ledger, target.name())?
-        && let Some(change) = ca_set::change(&before, &ca_names)
+        && let Some(change) = ca_set::change(&before, &ca_names, &retired)
     {
         return Err(ca_set::refusal(target.name(), &before, &change));
     }
