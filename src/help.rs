@@ -111,6 +111,7 @@ pub fn examples(path: &str) -> Option<&'static [&'static str]> {
         "renew" => &[
             "certsmith renew device-42",
             "certsmith renew api --reuse-key --revoke-old --validity 90d",
+            "certsmith renew --expiring-within 30d --ca issuing-2027 --dry-run",
         ],
         "export" => &[
             "certsmith export device-42 --p12-passphrase-file p12.pass",
@@ -141,6 +142,26 @@ pub fn examples(path: &str) -> Option<&'static [&'static str]> {
         "ca set-crl" => &[
             "certsmith ca set-crl issuing --next-update 2d",
             "certsmith ca set-crl root --next-update 365d --prune-after 90d",
+        ],
+        "ca default" => &[
+            "certsmith ca default issuing-2027                    # issue, sign and batch use it",
+            "certsmith ca default                                 # show the default CA",
+        ],
+        "ca retire" => &[
+            "certsmith ca retire issuing                          # issues nothing more",
+            "certsmith renew --expiring-within 30d                # moves its certificates as they come due",
+        ],
+        "ca renew" => &[
+            "certsmith ca renew issuing --validity 5y",
+            "certsmith ca renew root --validity 20y --passphrase-file root.pass",
+        ],
+        "ca cross-sign" => &[
+            "certsmith ca cross-sign root-2036 --by root",
+            "certsmith ca cross-sign root-2036 --by root --validity 2y --clamp",
+        ],
+        "prune" => &[
+            "certsmith prune --older-than 30d",
+            "certsmith --json prune --older-than 90d",
         ],
         "serve" => &[
             "certsmith serve                                      # 127.0.0.1:8080",
