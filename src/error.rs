@@ -806,7 +806,7 @@ mod tests {
                 "issue from the default CA 'next' (leave out --ca), or move a certificate there: `certsmith renew NAME --ca next`"
             )
         );
-        assert_eq!((e.code(), e.exit_code()), ("ca-not-alive", 2));
+        assert_eq!((e.code(), e.exit_code()), ("ca_not_alive", 2));
     }
 
     #[test]
