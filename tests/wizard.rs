@@ -254,14 +254,25 @@ fn completion_scripts_are_produced_for_every_shell() {
 }
 
 /// Runs certsmith with stdin closed and no terminal; fails the test if it
-/// has not finished within a minute.
+/// has not finished within a minute. Its output is read while it runs, so a
+/// long output (a completion script over a pipe's 64 KiB) cannot block it.
 fn run_bounded(env: &Env, args: &[&str]) -> Run {
+    use std::io::Read;
     let mut child = env
         .command(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = pipe.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().unwrap()));
+    let stderr = drain(Box::new(child.stderr.take().unwrap()));
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if child.try_wait().unwrap().is_some() {
@@ -273,11 +284,11 @@ fn run_bounded(env: &Env, args: &[&str]) -> Run {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = child.wait_with_output().unwrap();
+    let status = child.wait().unwrap();
     Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        code: status.code().unwrap_or(-1),
+        stdout: stdout.join().unwrap(),
+        stderr: stderr.join().unwrap(),
     }
 }
 
