@@ -238,6 +238,9 @@ impl SignedLeaf {
             dir: pki.ledger_dir(dir),
             has_key: self.key.held().is_some(),
             created_at: self.signed_at.unix_timestamp(),
+            issued_by: None,
+            revoked_by: None,
+            der: Some(signed.der.clone()),
         }
     }
 }
