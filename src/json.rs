@@ -73,7 +73,7 @@ pub fn time(t: i64) -> String {
 /// unix time `now`, its directory `dir` below the PKI directory `pki` as
 /// the user names it.
 pub fn cert_record(r: &CertRecord, pki: &Path, now: i64) -> Value {
-    json!({
+    let mut v = json!({
         "name": r.name,
         "kind": r.kind.as_str(),
         "status": r.status(now),
@@ -89,5 +89,7 @@ pub fn cert_record(r: &CertRecord, pki: &Path, now: i64) -> Value {
         "revoked_at": r.revoked_at.map(time),
         "revocation_reason": r.revocation_reason,
         "dir": path(&pki.join(&r.dir)),
-    })
+    });
+    crate::ledger::audit_json(r, &mut v);
+    v
 }

@@ -238,6 +238,9 @@ impl SignedLeaf {
             dir: pki.ledger_dir(dir),
             has_key: self.key.held().is_some(),
             created_at: self.signed_at.unix_timestamp(),
+            issued_by: None,
+            revoked_by: None,
+            der: Some(signed.der.clone()),
         }
     }
 }
@@ -397,10 +400,10 @@ pub fn write(
     store::pause_point("leaf-signed");
     // Checked again where the name is reserved: another process may have
     // revoked the CA, or taken the --out directory, since.
-    let check = |c: &rusqlite::Connection| {
-        signer.check_alive_on(c, now)?;
+    let check = |l: &Ledger| {
+        signer.check_alive_on(l, now)?;
         if opts.out.is_some() {
-            pki.out_rule_on(c)?
+            pki.out_rule(l)?
                 .check(&dir, crate::pki::Out::CertDir(&req.name))?;
         }
         Ok(())

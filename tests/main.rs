@@ -19,6 +19,7 @@ mod json_contract;
 mod keys;
 mod keys_import;
 mod keys_renew;
+mod ledger_core;
 mod refusals;
 mod revocation_urls;
 mod rotation;

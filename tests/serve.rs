@@ -586,6 +586,9 @@ fn revoked_leaves(pki: &Path, ca: &str, n: u32) {
             dir: format!("certs/bulk-{i}"),
             has_key: false,
             created_at: 1_700_000_000,
+            issued_by: None,
+            revoked_by: None,
+            der: None,
         })
         .collect();
     let ids = ledger
@@ -717,6 +720,22 @@ fn ocsp_sees_every_revoke_after_serve_signed_a_crl() {
     let (ok, text) = openssl(&["crl", "-inform", "DER", "-in", s(&crl), "-noout", "-text"]);
     assert!(ok, "{text}");
     assert_eq!(text.matches("Serial Number:").count(), 2, "{text}");
+}
+
+#[test]
+fn a_cached_ocsp_answer_is_dropped_on_revoke_when_serve_upgraded_an_older_ledger_at_start() {
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    crate::hsm::ledger::make_v3(&env);
+    let served = Served::start(&env, port, &[]);
+    let req = ocsp_request(&env, "device-stolen");
+    // Asked twice without a nonce: the second answer is the cached one.
+    for _ in 0..2 {
+        assert_eq!(ask(&served, &req).1, ["good"]);
+    }
+    env.ok(&["revoke", "device-stolen", "-q"]);
+    assert_eq!(ask(&served, &req).1, ["revoked"], "{}", served.log());
 }
 
 #[test]

@@ -754,18 +754,9 @@ pub fn build(
 /// The `cert.pem` of the newest current, unrevoked leaf that one of `cas`
 /// issued and whose file is on disk, for next commands that run as shown.
 fn newest_leaf_cert(pki: &Pki, ledger: &Ledger, cas: &[String]) -> Option<PathBuf> {
-    let mut st = ledger
-        .connection()
-        .prepare(
-            "SELECT id, dir FROM certificates WHERE kind = 'leaf' AND state = 'active' \
-             AND revoked_at IS NULL AND issuer = ?1 ORDER BY id DESC LIMIT 1",
-        )
-        .ok()?;
     let mut best: Option<(i64, PathBuf)> = None;
     for ca in cas {
-        let Ok((id, dir)) =
-            st.query_row([ca], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-        else {
+        let Ok(Some((id, dir))) = ledger.newest_leaf_of(ca) else {
             continue;
         };
         let p = pki.root.join(dir).join("cert.pem");

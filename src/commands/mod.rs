@@ -162,11 +162,25 @@ pub fn write_stdout(text: &str) {
 /// stdout gets one document: the command's report, or on failure that
 /// report (or an empty one) with an `error` member ([`report_error`]).
 pub fn run(cli: Cli) -> u8 {
+    let ledger = match cli
+        .global
+        .ledger
+        .as_deref()
+        .map(certsmith::ledger::LedgerUrl::parse)
+        .transpose()
+    {
+        Ok(l) => l,
+        Err(e) => {
+            report_error(&e, cli.global.json.then(serde_json::Value::default));
+            return e.exit_code();
+        }
+    };
     let ctx = Ctx {
         pki: Pki::at(cli.global.pki.clone().unwrap_or_else(|| {
             certsmith::pki::discover(&std::env::current_dir().unwrap_or_default())
         }))
-        .allowing_insecure_perms(cli.global.allow_insecure_perms),
+        .allowing_insecure_perms(cli.global.allow_insecure_perms)
+        .with_ledger(ledger),
         json: cli.global.json,
         quiet: cli.global.quiet,
         yes: cli.global.yes,

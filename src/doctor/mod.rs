@@ -195,9 +195,9 @@ pub fn run(pki: &Pki, opts: &Options) -> Result<Report> {
     files::permissions(pki, opts, &mut report);
     // Without --repair nothing is written, not even a v1 ledger's upgrade.
     let mut ledger = if opts.repair {
-        Ledger::open(&pki.ledger_path())?
+        pki.ledger(crate::ledger::Access::Write)?
     } else {
-        Ledger::open_read_locked(&pki.ledger_path())?
+        pki.ledger(crate::ledger::Access::ReadLocked)?
     };
     integrity(&mut ledger, &mut report)?;
     if let Some(since) = crate::durability::made_without_durability(&ledger)? {
@@ -228,15 +228,7 @@ pub fn run(pki: &Pki, opts: &Options) -> Result<Report> {
 }
 
 fn integrity(ledger: &mut Ledger, report: &mut Report) -> Result<()> {
-    let mut st = ledger
-        .conn()
-        .prepare("PRAGMA integrity_check")
-        .map_err(crate::ledger::db_err)?;
-    let lines: Vec<String> = st
-        .query_map([], |r| r.get(0))
-        .map_err(crate::ledger::db_err)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(crate::ledger::db_err)?;
+    let lines = ledger.integrity_check()?;
     if lines != ["ok"] {
         report.problem(
             "ledger",

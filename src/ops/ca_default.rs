@@ -30,7 +30,7 @@ pub fn set_default(pki: &Pki, ca: Option<&str>) -> Result<DefaultCaReport> {
     };
     let chain = pki.ca_chain(&ledger, ca)?;
     let records: Vec<_> = chain.into_iter().map(|(r, _)| r).collect();
-    crate::ca::check_alive(ledger.connection(), &records, crate::clock::now()?)?;
+    crate::ca::check_alive(&ledger, &records, crate::clock::now()?)?;
     if let Some(on) = crate::issuing::retired_at(&ledger, ca)? {
         return Err(Error::input(format!(
             "CA '{}' is retired (since {}); a retired CA cannot be the default issuing CA",

@@ -123,7 +123,7 @@ pub fn renew_ca(pki: &Pki, req: &CaRenewRequest) -> Result<CaCertMade> {
     let path = pki.ca_cert_path(&req.ca);
     store::refuse_symlinks(&pki.root, &path)?;
     store::refuse_existing_backup(&path, &rec.cert.serial)?;
-    let check = |c: &rusqlite::Connection| signer.check_alive_on(c, now);
+    let check = |l: &crate::ledger::Ledger| signer.check_alive_on(l, now);
     let r = ledger.reserve(&new, true, &check)?;
     let files = place(
         pki,
@@ -214,7 +214,7 @@ pub fn cross_sign(pki: &Pki, req: &CrossSignRequest) -> Result<CaCertMade> {
         .join(crate::layout::cross_signed_file(&req.by));
     store::refuse_symlinks(&pki.root, &path)?;
     store::refuse_existing(&path)?;
-    let check = |c: &rusqlite::Connection| signer.check_alive_on(c, now);
+    let check = |l: &crate::ledger::Ledger| signer.check_alive_on(l, now);
     let r = ledger.reserve(&new, false, &check)?;
     let files = place(pki, &mut ledger, r, &path, &signed, Existing::Refuse, None)?;
     Ok(made(&name, &req.ca, &req.by, &new, &signed, None, files))
@@ -247,6 +247,9 @@ fn record(
         dir: of.dir.clone(),
         has_key: of.has_key,
         created_at: now.unix_timestamp(),
+        issued_by: None,
+        revoked_by: None,
+        der: Some(signed.der.clone()),
     }
 }
 

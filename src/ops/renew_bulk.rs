@@ -86,7 +86,7 @@ pub fn renew_expiring(pki: &Pki, req: &BulkRenewRequest) -> Result<BulkRenewed> 
     if let Some(ca) = &req.base.ca {
         let chain = pki.ca_chain(&ledger, ca)?;
         let records: Vec<_> = chain.into_iter().map(|(r, _)| r).collect();
-        crate::ca::check_alive(ledger.connection(), &records, crate::clock::now()?)?;
+        crate::ca::check_alive(&ledger, &records, crate::clock::now()?)?;
         crate::issuing::check_not_retired(&ledger, ca)?;
     }
     let now = crate::clock::now()?;
