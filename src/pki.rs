@@ -308,7 +308,9 @@ impl Pki {
                 return Err(e);
             }
         }
-        Ledger::open_read(&self.ledger_path())
+        let ledger = self.ledger(crate::ledger::Access::Read)?;
+        self.materialise_cas(&ledger)?;
+        Ok(ledger)
     }
 
     fn check_dir(&self) -> Result<()> {
