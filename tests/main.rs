@@ -20,6 +20,7 @@ mod keys_renew;
 mod refusals;
 mod revocation_urls;
 mod serve;
+mod team;
 mod trust;
 mod trust_bundle;
 mod trust_constraints;
