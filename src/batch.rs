@@ -31,7 +31,6 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::OptionalExtension;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -40,7 +39,7 @@ use crate::ca::Signer;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
 use crate::leaf::{LeafKey, LeafRequest, SignedLeaf};
-use crate::ledger::{CertRecord, Ledger, db_err, name_taken};
+use crate::ledger::{CertRecord, Ledger, name_taken};
 use crate::manifest::{Manifest, Row};
 use crate::names::Subject;
 use crate::passphrase::Passphrase;
@@ -611,7 +610,7 @@ impl Plan<'_> {
         stop: &AtomicBool,
         skipped: &AtomicU64,
     ) -> Result<()> {
-        // A connection of its own: rusqlite connections stay on one thread.
+        // A connection of its own: a ledger connection stays on one thread.
         let mut ledger = Ledger::open(&self.pki.ledger_path())?;
         crate::durability::apply(&ledger)?;
         for row in manifest.rows()? {
@@ -649,7 +648,7 @@ impl Plan<'_> {
         skipped: &AtomicU64,
         w: &Worker<'_>,
     ) -> Result<()> {
-        // A connection of its own: rusqlite connections stay on one thread.
+        // A connection of its own: a ledger connection stays on one thread.
         let mut ledger = Ledger::open(&self.pki.ledger_path())?;
         crate::durability::apply(&ledger)?;
         loop {
@@ -686,7 +685,7 @@ impl Plan<'_> {
                 .collect::<Result<Vec<_>>>()?;
             store::pause_point("batch-signed");
             let recs: Vec<CertRecord> = made.iter().map(|m| m.record.clone()).collect();
-            let alive = |c: &rusqlite::Connection| self.signer.check_alive_on(c, self.now);
+            let alive = |l: &Ledger| self.signer.check_alive_on(l, self.now);
             // A refusal reserves nothing of this chunk; its signed certificates are dropped.
             let ids = ledger.reserve_many(&recs, self.skip_existing, &alive)?;
             let mut todo: Vec<(Made, i64)> = Vec::with_capacity(made.len());
@@ -921,9 +920,5 @@ fn resumable(e: Error, issued: u64) -> Error {
 
 /// The state of the current certificate called `name`, if any (indexed lookup).
 fn ledger_state(ledger: &mut Ledger, name: &str) -> Result<Option<String>> {
-    ledger
-        .conn()
-        .prepare_cached("SELECT state FROM certificates WHERE name = ?1 AND state != 'superseded'")
-        .and_then(|mut st| st.query_row([name], |r| r.get(0)).optional())
-        .map_err(db_err)
+    ledger.current_state(name)
 }

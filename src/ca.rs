@@ -18,7 +18,6 @@ use crate::pki::Pki;
 use crate::profile::Profile;
 use crate::serial;
 use crate::validity::{self, Validity, Window};
-use rusqlite::Connection;
 
 /// A certificate just signed, with the facts the ledger and output need.
 #[derive(Clone, Debug)]
@@ -89,21 +88,21 @@ impl Signer {
     pub fn load(pki: &Pki, ledger: &Ledger, name: &str, pass: &PassOptions) -> Result<Signer> {
         let chain = pki.ca_chain(ledger, name)?;
         let records: Vec<CaRecord> = chain.iter().map(|(r, _)| r.clone()).collect();
-        check_alive(ledger.connection(), &records, crate::clock::now()?)?;
+        check_alive(ledger, &records, crate::clock::now()?)?;
         let mut signer = Self::from_chain(pki, name, chain, pass)?;
         signer.urls = crate::ca_urls::CaUrls::load(ledger, name)?;
         Ok(signer)
     }
 
-    /// [`check_alive`] again on `conn`, the transaction that reserves what
+    /// [`check_alive`] again on `ledger` inside the transaction that reserves what
     /// this CA signed (at `now`, the signing time): a `revoke` of this CA or
     /// of one above it that committed since [`Signer::load`] is refused
     /// there, so nothing is recorded or written after it. Use as the
     /// [`crate::ledger::Check`] of every reservation of a signed certificate.
-    pub fn check_alive_on(&self, conn: &Connection, now: OffsetDateTime) -> Result<()> {
+    pub fn check_alive_on(&self, ledger: &Ledger, now: OffsetDateTime) -> Result<()> {
         let mut records = Vec::with_capacity(self.chain_names.len());
         for name in &self.chain_names {
-            let rec = crate::ledger::ca_on(conn, name)?.ok_or_else(|| {
+            let rec = ledger.ca(name)?.ok_or_else(|| {
                 Error::failed(format!(
                     "CA {} is no longer in the ledger",
                     crate::error::shown(name)
@@ -112,7 +111,7 @@ impl Signer {
             })?;
             records.push(rec);
         }
-        check_alive(conn, &records, now)
+        check_alive(ledger, &records, now)
     }
 
     /// Loads CA `name` to sign its CRL: a revoked or expired CA still
@@ -369,7 +368,7 @@ pub fn publishes_crl(info: &CertInfo) -> bool {
 
 /// Refuses issuing from `chain[0]` when it, or a CA above it, is revoked,
 /// superseded or expired at `now`, naming the CA, its state and the date.
-pub fn check_alive(conn: &Connection, chain: &[CaRecord], now: OffsetDateTime) -> Result<()> {
+pub fn check_alive(ledger: &Ledger, chain: &[CaRecord], now: OffsetDateTime) -> Result<()> {
     let issuer = chain
         .first()
         .map(|r| r.cert.name.as_str())
@@ -388,7 +387,8 @@ pub fn check_alive(conn: &Connection, chain: &[CaRecord], now: OffsetDateTime) -
             },
             "superseded" => DeadCa::Superseded {
                 serial: c.serial.clone(),
-                taken: crate::ledger::cert_by_name_on(conn, &c.name)?
+                taken: ledger
+                    .cert_by_name(&c.name)?
                     .map(|new| (new.kind.as_str().to_string(), date(new.created_at))),
             },
             "expired" => DeadCa::Expired {

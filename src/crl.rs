@@ -28,7 +28,7 @@ use crate::ca::Signer;
 use crate::crl_settings::CrlSettings;
 use crate::error::{Error, Result};
 use crate::keys;
-use crate::ledger::{Ledger, db_err};
+use crate::ledger::Ledger;
 use crate::pki::Pki;
 use crate::store::{self, Existing, PUBLIC_MODE, Staged};
 use crate::{clock, revoke, serial};
@@ -116,59 +116,32 @@ fn number_and_entries(
     ca: &str,
     prune: &Prune,
 ) -> Result<(i64, Vec<RevokedCertParams>, usize, Vec<String>)> {
-    let tx = ledger.conn().transaction().map_err(db_err)?;
-    let number: i64 = tx
-        .query_row("SELECT crl_number FROM cas WHERE name = ?1", [ca], |r| {
-            r.get(0)
-        })
-        .map_err(db_err)?;
-    // One query over the partial index on revoked certificates keeps a CRL
-    // of 100k entries fast.
+    let (number, revoked) = ledger.crl_state(ca)?;
     let mut entries = Vec::new();
     let mut pruned = 0;
     let mut newly = Vec::new();
-    {
-        let mut st = tx
-            .prepare(
-                "SELECT serial, revoked_at, revocation_reason, not_after FROM certificates
-                 WHERE issuer = ?1 AND revoked_at IS NOT NULL ORDER BY revoked_at, id",
-            )
-            .map_err(db_err)?;
-        let rows = st
-            .query_map([ca], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, i64>(3)?,
-                ))
-            })
-            .map_err(db_err)?;
-        for row in rows {
-            let (hex, at, why, not_after) = row.map_err(db_err)?;
-            let bytes = serial::from_hex(&hex).ok_or_else(|| {
-                Error::failed(format!("the ledger holds a malformed serial '{hex}'"))
-                    .hint("run `certsmith doctor`")
-            })?;
-            let (drop, new) = prune.drops(&hex, serial::normalize(&bytes), not_after);
-            if drop {
-                pruned += 1;
-                if new {
-                    newly.push(hex);
-                }
-                continue;
+    for e in revoked {
+        let (hex, at, why, not_after) = (e.serial, e.revoked_at, e.reason, e.not_after);
+        let bytes = serial::from_hex(&hex).ok_or_else(|| {
+            Error::failed(format!("the ledger holds a malformed serial '{hex}'"))
+                .hint("run `certsmith doctor`")
+        })?;
+        let (drop, new) = prune.drops(&hex, serial::normalize(&bytes), not_after);
+        if drop {
+            pruned += 1;
+            if new {
+                newly.push(hex);
             }
-            entries.push(RevokedCertParams {
-                serial_number: SerialNumber::from_slice(&bytes),
-                revocation_time: OffsetDateTime::from_unix_timestamp(at).map_err(|_| {
-                    Error::failed(format!("bad revocation time {at} in the ledger"))
-                })?,
-                reason_code: Some(revoke::reason_code(why.as_deref())),
-                invalidity_date: None,
-            });
+            continue;
         }
+        entries.push(RevokedCertParams {
+            serial_number: SerialNumber::from_slice(&bytes),
+            revocation_time: OffsetDateTime::from_unix_timestamp(at)
+                .map_err(|_| Error::failed(format!("bad revocation time {at} in the ledger")))?,
+            reason_code: Some(revoke::reason_code(why.as_deref())),
+            invalidity_date: None,
+        });
     }
-    tx.commit().map_err(db_err)?;
     Ok((number, entries, pruned, newly))
 }
 
@@ -190,14 +163,7 @@ fn record_number(
 }
 
 fn record_number_in(ledger: &mut Ledger, ca: &str, number: i64) -> Result<()> {
-    let changed = ledger
-        .conn()
-        .execute(
-            "UPDATE cas SET crl_number = ?2 WHERE name = ?1 AND crl_number < ?2",
-            rusqlite::params![ca, number],
-        )
-        .map_err(db_err)?;
-    if changed != 1 {
+    if !ledger.record_crl_number(ca, number)? {
         return Err(
             Error::failed(format!("CRL number {number} of CA '{ca}' was already used"))
                 .hint("run `certsmith crl` again"),

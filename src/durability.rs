@@ -15,27 +15,15 @@ const KEY: &str = "no-sync";
 /// PKI with an encrypted or token-held CA key, and records that the PKI was
 /// written without durability (once; the first time is kept).
 pub fn skip_syncs(ledger: &mut Ledger, now: time::OffsetDateTime) -> Result<()> {
-    // Check and record in one IMMEDIATE transaction: no CA reservation (an
+    // Check and record in one write transaction: no CA reservation (an
     // encrypted or token-held key) can commit between the two.
-    let db = crate::ledger::db_err;
-    ledger
-        .connection()
-        .execute_batch("BEGIN IMMEDIATE")
-        .map_err(db)?;
-    let checked = refuse_for_real_ca(ledger).and_then(|()| {
-        if made_without_durability(ledger)?.is_none() {
-            ledger.set_setting(SCOPE, KEY, Some(&crate::clock::rfc3339(now)))?;
+    ledger.in_transaction(|l| {
+        refuse_for_real_ca(l)?;
+        if made_without_durability(l)?.is_none() {
+            l.set_setting(SCOPE, KEY, Some(&crate::clock::rfc3339(now)))?;
         }
         Ok(())
-    });
-    let end = if checked.is_ok() {
-        "COMMIT"
-    } else {
-        "ROLLBACK"
-    };
-    let ended = ledger.connection().execute_batch(end).map_err(db);
-    checked?;
-    ended?;
+    })?;
     crate::store::skip_syncs();
     apply(ledger)
 }
@@ -68,10 +56,7 @@ pub fn apply(ledger: &Ledger) -> Result<()> {
     if crate::store::syncing() {
         return Ok(());
     }
-    ledger
-        .connection()
-        .execute_batch("PRAGMA synchronous=OFF")
-        .map_err(crate::ledger::db_err)
+    ledger.skip_commit_syncs()
 }
 
 /// When this PKI was first written with `--no-sync`, if ever.
@@ -81,20 +66,11 @@ pub fn made_without_durability(ledger: &Ledger) -> Result<Option<String>> {
 
 /// Refuses to give a PKI written with `--no-sync` a protected CA key (an
 /// encrypted one, or one in a token): that would make it a real CA whose
-/// history may not have survived a crash. Checked on `conn` by every CA
+/// history may not have survived a crash. Checked inside the transaction of every CA
 /// reservation (init, intermediate, import) and by key encryption, so no
 /// order of commands gets around the `--no-sync` refusal.
-pub fn refuse_protected_ca(conn: &rusqlite::Connection, ca: &str, protection: &str) -> Result<()> {
-    use rusqlite::OptionalExtension;
-    let since: Option<String> = conn
-        .query_row(
-            "SELECT value FROM settings WHERE scope = ?1 AND key = ?2",
-            [SCOPE, KEY],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(crate::ledger::db_err)?;
-    match since {
+pub fn refuse_protected_ca(ledger: &Ledger, ca: &str, protection: &str) -> Result<()> {
+    match made_without_durability(ledger)? {
         None => Ok(()),
         Some(since) => Err(Error::input(format!(
             "this PKI was written with --no-sync (first on {since}), so CA '{}' cannot have {protection}",

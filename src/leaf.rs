@@ -396,10 +396,10 @@ pub fn write(
     store::pause_point("leaf-signed");
     // Checked again where the name is reserved: another process may have
     // revoked the CA, or taken the --out directory, since.
-    let check = |c: &rusqlite::Connection| {
-        signer.check_alive_on(c, now)?;
+    let check = |l: &Ledger| {
+        signer.check_alive_on(l, now)?;
         if opts.out.is_some() {
-            pki.out_rule_on(c)?
+            pki.out_rule(l)?
                 .check(&dir, crate::pki::Out::CertDir(&req.name))?;
         }
         Ok(())

@@ -224,23 +224,12 @@ impl Pki {
 
     /// The `--out` rule with the ledger's directories read once, for
     /// checking many paths (a batch's rows).
+    /// Read on the ledger as it is, or inside the transaction that
+    /// reserves a name (see [`crate::ledger::Check`]), so that the check and
+    /// the reservation are one step for concurrent commands. `pending` rows
+    /// are included: a running command's directory is taken too.
     pub fn out_rule(&self, ledger: &Ledger) -> Result<OutRule> {
-        self.out_rule_on(ledger.connection())
-    }
-
-    /// The `--out` rule over every row of the ledger read on `conn`: a
-    /// connection, or the transaction that reserves a name, so that the
-    /// check and the reservation are one step for concurrent commands.
-    /// `pending` rows are included: a running command's directory is taken too.
-    pub fn out_rule_on(&self, conn: &rusqlite::Connection) -> Result<OutRule> {
-        let rows = conn
-            .prepare("SELECT name, dir FROM certificates")
-            .and_then(|mut st| {
-                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<rusqlite::Result<Vec<(String, String)>>>()
-            })
-            .map_err(crate::ledger::db_err)?;
-        Ok(self.out_rule_from(rows))
+        Ok(self.out_rule_from(ledger.names_and_dirs()?))
     }
 
     /// The `--out` rule over `(name, stored dir)` rows of the ledger, e.g.

@@ -2,11 +2,10 @@
 //! marking it revoked with a reason, once. The CRL (`crl.rs`) publishes it.
 
 use rcgen::RevocationReason;
-use rusqlite::{OptionalExtension, TransactionBehavior};
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::ledger::{CertRecord, Kind, Ledger, db_err};
+use crate::ledger::{CertRecord, Kind, Ledger, RevokeOutcome};
 use crate::serial;
 
 /// Every CRL reason code of RFC 5280 (5.3.1) with its certsmith name, in
@@ -174,26 +173,15 @@ pub fn revoke(
         ))
         .hint("wait for it to finish, or run `certsmith doctor --repair` if it was interrupted"));
     }
-    let tx = ledger
-        .conn()
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(db_err)?;
-    let current: Option<(Option<i64>, Option<String>)> = tx
-        .query_row(
-            "SELECT revoked_at, revocation_reason FROM certificates WHERE id = ?1",
-            [rec.id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(db_err)?;
-    match current {
-        None => {
+    let at = now.unix_timestamp();
+    match ledger.revoke(rec.id, at, reason)? {
+        RevokeOutcome::Vanished => {
             return Err(Error::failed(format!(
                 "'{}' vanished from the ledger",
                 rec.name
             )));
         }
-        Some((Some(at), why)) => {
+        RevokeOutcome::Already { at, reason: why } => {
             return Err(Error::input(format!(
                 "'{}' (serial {}) was already revoked on {} ({})",
                 rec.name,
@@ -205,15 +193,8 @@ pub fn revoke(
             ))
             .hint("a revocation cannot be changed; run `certsmith crl` to publish it"));
         }
-        Some((None, _)) => {}
+        RevokeOutcome::Revoked => {}
     }
-    let at = now.unix_timestamp();
-    tx.execute(
-        "UPDATE certificates SET revoked_at = ?1, revocation_reason = ?2 WHERE id = ?3",
-        rusqlite::params![at, reason, rec.id],
-    )
-    .map_err(db_err)?;
-    tx.commit().map_err(db_err)?;
     let mut out = rec.clone();
     out.revoked_at = Some(at);
     out.revocation_reason = Some(reason.to_string());

@@ -198,15 +198,7 @@ pub fn run(pki: &Pki, opts: &Options) -> Result<Report> {
 }
 
 fn integrity(ledger: &mut Ledger, report: &mut Report) -> Result<()> {
-    let mut st = ledger
-        .conn()
-        .prepare("PRAGMA integrity_check")
-        .map_err(crate::ledger::db_err)?;
-    let lines: Vec<String> = st
-        .query_map([], |r| r.get(0))
-        .map_err(crate::ledger::db_err)?
-        .collect::<rusqlite::Result<_>>()
-        .map_err(crate::ledger::db_err)?;
+    let lines = ledger.integrity_check()?;
     if lines != ["ok"] {
         report.problem(
             "ledger",

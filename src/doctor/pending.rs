@@ -8,9 +8,8 @@
 use super::{Options, Report, Severity, expected_files, first_cert, rel};
 use crate::certinfo::CertInfo;
 use crate::error::Result;
-use crate::ledger::{CertRecord, Kind, Ledger, db_err};
+use crate::ledger::{CertRecord, Kind, Ledger};
 use crate::pki::Pki;
-use rusqlite::OptionalExtension;
 use std::path::{Path, PathBuf};
 
 /// Finds `pending` rows and, when `alone` and repairing, settles each.
@@ -70,10 +69,7 @@ pub fn reconcile(
                         .and_then(|f| f.sync_all())
                         .map_err(|e| crate::store::io_err("cannot flush", f, &e))?;
                 }
-                ledger
-                    .conn()
-                    .execute("UPDATE certificates SET state = 'active' WHERE id = ?1 AND state = 'pending'", [rec.id])
-                    .map_err(db_err)?;
+                ledger.settle_active(rec.id)?;
                 report.repaired("marked it active");
             }
             continue;
@@ -196,13 +192,7 @@ fn settle_archived(
                     .map_err(|e| crate::store::io_err("cannot flush", &p, &e))?;
                 archives.flushed.insert(p);
             }
-            ledger
-                .conn()
-                .execute(
-                    "UPDATE certificates SET state = 'active' WHERE id = ?1 AND state = 'pending'",
-                    [rec.id],
-                )
-                .map_err(db_err)?;
+            ledger.settle_active(rec.id)?;
             report.repaired(format!(
                 "marked it active: its files are in {shown_archive}"
             ));
@@ -218,14 +208,7 @@ fn settle_archived(
     );
     if opts.repair {
         let reason = archive_revocation(rec.has_key);
-        ledger
-            .conn()
-            .execute(
-                "UPDATE certificates SET state = 'superseded', revoked_at = ?1, revocation_reason = ?2
-                 WHERE id = ?3 AND state = 'pending'",
-                rusqlite::params![opts.now.unix_timestamp(), reason, rec.id],
-            )
-            .map_err(db_err)?;
+        ledger.settle_revoked(rec.id, opts.now.unix_timestamp(), reason)?;
         report.repaired(format!(
             "revoked it ({reason}) so the next CRL lists it; a rerun with --skip-existing issues the name again"
         ));
@@ -254,15 +237,7 @@ fn put_back(ledger: &mut Ledger, pki: &Pki, rec: &CertRecord) -> Result<Vec<std:
     if rec.kind != crate::ledger::Kind::Leaf {
         return Ok(Vec::new());
     }
-    let replaced: Option<String> = ledger
-        .conn()
-        .query_row(
-            "SELECT serial FROM certificates WHERE name = ?1 AND state = 'superseded' ORDER BY id DESC LIMIT 1",
-            [&rec.name],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(db_err)?;
+    let replaced = ledger.last_superseded_serial(&rec.name)?;
     let only_if_missing = replaced.is_none();
     let suffix = replaced.unwrap_or_else(|| "unrecorded".into());
     let dir = pki.resolve_dir(&rec.dir);
@@ -304,25 +279,7 @@ fn remove_partial(
 /// (an interrupted `--force` re-issue); the file checks that follow tell
 /// whether that record's files are still in place.
 fn drop_row(ledger: &mut Ledger, rec: &CertRecord) -> Result<()> {
-    let tx = ledger
-        .conn()
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(db_err)?;
-    tx.execute("DELETE FROM cas WHERE cert_id = ?1", [rec.id])
-        .map_err(db_err)?;
-    tx.execute(
-        "DELETE FROM certificates WHERE id = ?1 AND state = 'pending'",
-        [rec.id],
-    )
-    .map_err(db_err)?;
-    tx.execute(
-        "UPDATE certificates SET state = 'active' WHERE id = (
-             SELECT id FROM certificates WHERE name = ?1 AND state = 'superseded' ORDER BY id DESC LIMIT 1)
-         AND NOT EXISTS (SELECT 1 FROM certificates WHERE name = ?1 AND state != 'superseded')",
-        [&rec.name],
-    )
-    .map_err(db_err)?;
-    tx.commit().map_err(db_err)
+    ledger.settle_dropped(rec.id, &rec.name)
 }
 
 /// Whether every file of leaf `rec` is the one its write placed: the key
@@ -365,14 +322,7 @@ fn file_is_new(path: &Path, cert: &CertInfo) -> bool {
 
 /// Whether a superseded record of `name` exists (the pending row re-issues it).
 fn replaces(ledger: &mut Ledger, name: &str) -> Result<bool> {
-    ledger
-        .conn()
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM certificates WHERE name = ?1 AND state = 'superseded')",
-            [name],
-            |r| r.get(0),
-        )
-        .map_err(db_err)
+    Ok(ledger.last_superseded_serial(name)?.is_some())
 }
 
 /// The directories holding `files`, once each.

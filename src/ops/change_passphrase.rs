@@ -65,7 +65,7 @@ pub fn change_passphrase(pki: &Pki, req: &ChangePassphraseRequest) -> Result<Pas
     }
     let new = new_passphrase(req)?;
     if new.is_some() {
-        crate::durability::refuse_protected_ca(ledger.connection(), ca, "an encrypted key")?;
+        crate::durability::refuse_protected_ca(&ledger, ca, "an encrypted key")?;
     }
     let pem = match &new {
         Some(p) => keys::to_encrypted_pem(&key, p, req.kdf)?,

@@ -56,7 +56,7 @@ pub fn intermediate(pki: &Pki, req: &IntermediateRequest) -> Result<CreatedCa> {
         key,
         pathlen: pathlen.map(u32::from),
     };
-    let alive = |c: &rusqlite::Connection| signer.check_alive_on(c, now);
+    let alive = |l: &crate::ledger::Ledger| signer.check_alive_on(l, now);
     let created = ca::write_ca(
         pki,
         &mut ledger,

@@ -33,8 +33,8 @@ const OCSP_REFRESH_BEFORE: Duration = Duration::minutes(30);
 /// for ever new serials cannot grow it without end.
 const OCSP_CACHE_MAX: usize = 100_000;
 
-/// The ledger as `serve` reads it: one read connection and the
-/// `data_version` it last saw.
+/// The ledger as `serve` reads it: one read connection and the change
+/// token it last saw.
 struct LedgerView {
     ledger: Ledger,
     version: i64,
@@ -44,7 +44,7 @@ struct LedgerView {
 struct Cached {
     der: Bytes,
     fresh_until: i64,
-    /// The ledger `data_version` its statuses were read at.
+    /// The ledger change token its statuses were read at.
     version: i64,
 }
 
@@ -61,10 +61,6 @@ pub struct Server {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn db_err(e: rusqlite::Error) -> Error {
-    Error::failed(format!("cannot read the ledger: {e}"))
 }
 
 impl Server {
@@ -93,24 +89,17 @@ impl Server {
         self.cas.iter().find(|a| a.name == name)
     }
 
-    /// Runs `f` on the read connection after `PRAGMA data_version` said
-    /// whether another connection committed since the last look: then the
+    /// Runs `f` on the read connection after the ledger's change token
+    /// said whether any record changed since the last look: then the
     /// cached responses are dropped.
-    fn with_ledger<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {
-        self.with_ledger_at(|conn, _| f(conn))
+    fn with_ledger<T>(&self, f: impl FnOnce(&Ledger) -> Result<T>) -> Result<T> {
+        self.with_ledger_at(|ledger, _| f(ledger))
     }
 
-    /// [`Self::with_ledger`], telling `f` the `data_version` it reads at.
-    fn with_ledger_at<T>(
-        &self,
-        f: impl FnOnce(&rusqlite::Connection, i64) -> Result<T>,
-    ) -> Result<T> {
+    /// [`Self::with_ledger`], telling `f` the change token it reads at.
+    fn with_ledger_at<T>(&self, f: impl FnOnce(&Ledger, i64) -> Result<T>) -> Result<T> {
         let mut v = lock(&self.view);
-        let conn = v.ledger.connection();
-        let version: i64 = conn
-            .prepare_cached("PRAGMA data_version")
-            .and_then(|mut s| s.query_row([], |r| r.get(0)))
-            .map_err(db_err)?;
+        let version = v.ledger.change_token().map_err(unreadable)?;
         if version != v.version {
             self.cache
                 .write()
@@ -118,7 +107,7 @@ impl Server {
                 .clear();
             v.version = version;
         }
-        f(v.ledger.connection(), version)
+        f(&v.ledger, version)
     }
 
     /// Answers one DER OCSP request.
@@ -139,7 +128,7 @@ impl Server {
         let now = crate::clock::now()?;
         let cache_key = (req.nonce.is_none() && req.ids.len() == 1).then(|| req.ids[0].1.clone());
         let mut seen = -1;
-        let looked_up = self.with_ledger_at(|conn, version| {
+        let looked_up = self.with_ledger_at(|ledger, version| {
             seen = version;
             if let Some(k) = &cache_key
                 && let Some(c) = self
@@ -159,7 +148,7 @@ impl Server {
             // Each CertID answered by the CA of this PKI it names; other issuers: unknown.
             for (id, _) in &req.ids {
                 let status = match self.cas.iter().find(|a| a.ids.matches(id)) {
-                    Some(owner) => status_of(conn, &owner.name, id.serial_number.as_bytes())?,
+                    Some(owner) => status_of(ledger, &owner.name, id.serial_number.as_bytes())?,
                     None => Status::Unknown,
                 };
                 answers.push((id.clone(), status));
@@ -214,14 +203,8 @@ impl Server {
 
     fn crl_of(&self, ca: &Authority) -> Result<Arc<Vec<u8>>> {
         let now = crate::clock::now()?.unix_timestamp();
-        let revocations: (i64, i64) = self.with_ledger(|conn| {
-            conn.prepare_cached(
-                "SELECT count(*), coalesce(max(revoked_at), 0) FROM certificates
-                 WHERE issuer = ?1 AND revoked_at IS NOT NULL",
-            )
-            .and_then(|mut s| s.query_row([&ca.name], |r| Ok((r.get(0)?, r.get(1)?))))
-            .map_err(db_err)
-        })?;
+        let revocations: (i64, i64) =
+            self.with_ledger(|ledger| ledger.revocation_summary(&ca.name).map_err(unreadable))?;
         let mut served = lock(&ca.crl);
         if let Some(c) = served
             .as_ref()
@@ -286,18 +269,10 @@ impl Server {
     /// Whether CRL `info` of `ca` leaves off a certificate revoked at or
     /// after its thisUpdate.
     fn misses_revocations(&self, ca: &Authority, info: &crate::crl::CrlInfo) -> Result<bool> {
-        let since: Vec<String> = self.with_ledger(|conn| {
-            conn.prepare_cached(
-                "SELECT serial FROM certificates WHERE issuer = ?1 AND revoked_at >= ?2",
-            )
-            .and_then(|mut s| {
-                s.query_map(
-                    rusqlite::params![ca.name, info.this_update.unix_timestamp()],
-                    |r| r.get(0),
-                )?
-                .collect()
-            })
-            .map_err(db_err)
+        let since: Vec<String> = self.with_ledger(|ledger| {
+            ledger
+                .revoked_since(&ca.name, info.this_update.unix_timestamp())
+                .map_err(unreadable)
         })?;
         Ok(since.iter().any(|serial| {
             !info
@@ -397,30 +372,26 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
+/// A failed read of the ledger, as `serve` reports it.
+fn unreadable(e: Error) -> Error {
+    match e {
+        Error::Ledger { detail } => Error::failed(format!("cannot read the ledger: {detail}")),
+        other => other,
+    }
+}
+
 /// The status of serial `serial` (DER INTEGER contents) issued by `ca`.
-fn status_of(conn: &rusqlite::Connection, ca: &str, serial: &[u8]) -> Result<Status> {
+fn status_of(ledger: &Ledger, ca: &str, serial: &[u8]) -> Result<Status> {
     // DER INTEGER contents with the top bit set are a negative number: no
     // certificate's serial, though the same bytes after a zero may be one.
     if serial.first().is_none_or(|b| b & 0x80 != 0) {
         return Ok(Status::Unknown);
     }
     let hex = crate::serial::to_hex(crate::serial::normalize(serial));
-    let row = conn
-        .prepare_cached(
-            "SELECT state, revoked_at, revocation_reason FROM certificates WHERE issuer = ?1 AND serial = ?2",
-        )
-        .and_then(|mut s| {
-            let mut rows = s.query(rusqlite::params![ca, hex])?;
-            match rows.next()? {
-                Some(r) => Ok(Some((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<i64>>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                ))),
-                None => Ok(None),
-            }
-        })
-        .map_err(db_err)?;
+    let row = ledger
+        .serial_status(ca, &hex)
+        .map_err(unreadable)?
+        .map(|s| (s.state, s.revoked_at, s.reason));
     Ok(match row {
         None => Status::Unknown,
         Some((state, _, _)) if state == "pending" => Status::Unknown,

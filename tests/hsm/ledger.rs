@@ -9,9 +9,25 @@ fn version(env: &Env) -> i64 {
         .unwrap()
 }
 
+/// Turns the ledger of `env` back into the layout of schema version 3
+/// (no DER, audit or lease columns, no change counter).
+pub fn make_v3(env: &Env) {
+    let c = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
+    c.execute_batch(
+        "ALTER TABLE certificates DROP COLUMN der; ALTER TABLE certificates DROP COLUMN issued_host;
+         ALTER TABLE certificates DROP COLUMN issued_user; ALTER TABLE certificates DROP COLUMN revoked_host;
+         ALTER TABLE certificates DROP COLUMN revoked_user; ALTER TABLE certificates DROP COLUMN owner;
+         ALTER TABLE certificates DROP COLUMN lease_until; DROP TABLE ledger_version;
+         UPDATE schema_version SET version = 3;",
+    )
+    .unwrap();
+    c.close().unwrap();
+}
+
 /// Turns the ledger of `env` back into the layout of schema version 2
 /// (no `settings` table).
 fn make_v2(env: &Env) {
+    make_v3(env);
     let c = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
     c.execute_batch("DROP TABLE settings; UPDATE schema_version SET version = 2;")
         .unwrap();
@@ -43,15 +59,15 @@ fn has_settings_table(env: &Env) -> bool {
 }
 
 #[test]
-fn new_ledger_has_schema_version_3_with_settings() {
+fn new_ledger_has_the_current_schema_version_with_settings() {
     let env = Env::new();
     env.hierarchy();
-    assert_eq!(version(&env), 3);
+    assert_eq!(version(&env), certsmith::ledger::SCHEMA_VERSION);
     assert!(has_settings_table(&env));
 }
 
 #[test]
-fn v2_ledger_is_read_without_a_write_and_upgraded_to_v3_by_a_writer() {
+fn v2_ledger_is_read_without_a_write_and_upgraded_to_current_by_a_writer() {
     let env = Env::new();
     env.hierarchy();
     env.ok(&["issue", "dev-1", "-q"]);
@@ -68,7 +84,7 @@ fn v2_ledger_is_read_without_a_write_and_upgraded_to_v3_by_a_writer() {
     );
     assert_eq!(version(&env), 2);
     env.ok(&["issue", "dev-2", "-q"]);
-    assert_eq!(version(&env), 3);
+    assert_eq!(version(&env), certsmith::ledger::SCHEMA_VERSION);
     assert!(has_settings_table(&env));
 }
 
@@ -94,10 +110,10 @@ fn v1_ledger_is_read_without_a_write_and_upgraded_once_by_a_writer() {
     );
     assert_eq!(version(&env), 1);
     env.ok(&["issue", "dev-2", "-q"]);
-    assert_eq!(version(&env), 3);
+    assert_eq!(version(&env), certsmith::ledger::SCHEMA_VERSION);
     assert!(has_settings_table(&env));
     env.ok(&["issue", "dev-3", "-q"]);
-    assert_eq!(version(&env), 3);
+    assert_eq!(version(&env), certsmith::ledger::SCHEMA_VERSION);
     let c = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
     let rows: Vec<(String, Option<String>, i64)> = c
         .prepare("SELECT name, key_store, offline FROM cas ORDER BY name")
