@@ -84,6 +84,9 @@ pub enum Command {
     Bootstrap(BootstrapArgs),
     /// Print a shell completion script
     Completions(CompletionsArgs),
+    /// Show the ledger, or copy it to another backend (SQLite, PostgreSQL)
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
 }
 
 /// Where a CA key's passphrase comes from.
@@ -650,4 +653,19 @@ pub struct SetCrlArgs {
     /// How long after its notAfter a revoked certificate stays on the CRL (default 30d)
     #[arg(long, value_name = "LENGTH")]
     pub prune_after: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Show the ledger's backend, URL (without password), schema version and counts
+    Info,
+    /// Copy every row of the ledger into a new, empty ledger, checked before it commits
+    Copy(LedgerCopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerCopyArgs {
+    /// Target ledger URL: sqlite:PATH (a file that does not exist yet) or postgres://user@host:port/db (an empty database)
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }

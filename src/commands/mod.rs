@@ -28,6 +28,7 @@ mod inspect;
 mod intermediate;
 mod issue;
 mod key;
+mod ledger;
 mod list;
 mod renew;
 mod revoke;
@@ -178,6 +179,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Key(a) => key::run(&ctx, a),
         Command::Ca(a) => ca::run(&ctx, a),
         Command::Serve(a) => serve::run(&ctx, a),
+        Command::Ledger(a) => ledger::run(&ctx, a),
     }
 }
 

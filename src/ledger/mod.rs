@@ -9,6 +9,12 @@ pub(crate) mod db;
 mod records;
 pub mod schema;
 mod sqlite;
+// `ledger copy` and `ledger info`, and the PostgreSQL backend.
+mod copy;
+mod inventory;
+pub mod postgres;
+pub use copy::{Copied, target_not_empty};
+pub use inventory::{Inventory, KindCount};
 
 use std::path::Path;
 

@@ -19,6 +19,7 @@ use postgres::types::{FromSql, ToSql, Type};
 use postgres::{Client, Config, NoTls, Statement};
 
 use super::db::{Backend, CommitSync, Db, DbError, DbResult, Row, Value};
+use super::{Ledger, schema};
 use crate::error::{Error, Result, shown};
 
 /// The key of the advisory lock every write transaction holds ("certsmit").
@@ -40,10 +41,10 @@ impl std::fmt::Display for Target {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "PostgreSQL at {}:{}, database '{}'",
+            "database '{}' on PostgreSQL at {}:{}",
+            shown(&self.dbname),
             shown(&self.host),
-            self.port,
-            shown(&self.dbname)
+            self.port
         )
     }
 }
@@ -56,6 +57,47 @@ impl Target {
             self.user, self.host, self.port, self.dbname
         )
     }
+}
+
+/// Opens the ledger in the database `url` names; `write`: a command that
+/// may write (an older ledger is upgraded), else one that only reads.
+pub(super) fn open(url: &str, write: bool) -> Result<Ledger> {
+    let db = PostgresDb::connect(url)?;
+    let version = db.schema_version()?;
+    let what = db.target.redacted_url();
+    let Some(version) = version else {
+        return Err(db.not_a_ledger()?);
+    };
+    let l = Ledger::from_db(Box::new(db), None);
+    if schema::check_version(&what, version)? {
+        match write {
+            true => schema::upgrade(l.db.as_ref(), &what)?,
+            false => schema::read_as_current(l.db.as_ref(), version)?,
+        }
+    }
+    Ok(l)
+}
+
+/// Creates a ledger in the empty database `url` names, or opens the one
+/// there (a concurrent `init` may have made it a moment ago); a database
+/// holding anything else is refused, unchanged.
+pub(super) fn create(url: &str) -> Result<Ledger> {
+    let db = PostgresDb::connect(url)?;
+    if db.schema_version()?.is_none() {
+        // Under the write lock: of two `init`s at once, one creates the
+        // tables and the other finds them made.
+        db.begin_write()?;
+        let made = db.create_if_empty();
+        match made {
+            Ok(()) => db.commit()?,
+            Err(e) => {
+                let _ = db.rollback();
+                return Err(e);
+            }
+        }
+    }
+    drop(db);
+    open(url, true)
 }
 
 /// A prepared statement and its column names.
@@ -309,6 +351,54 @@ impl PostgresDb {
     /// Where this ledger lives (never the password).
     pub fn target(&self) -> &Target {
         &self.target
+    }
+
+    /// The ledger's schema version, or `None` when the database holds no
+    /// ledger (no `schema_version` table, or no row in it).
+    fn schema_version(&self) -> Result<Option<i64>> {
+        let exists = self.query(
+            "SELECT COUNT(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_version'",
+            &[],
+        )?;
+        if exists.first().map(|r| r.get::<i64>(0)).transpose()? != Some(1) {
+            return Ok(None);
+        }
+        match self.query_opt("SELECT version FROM schema_version", &[])? {
+            Some(r) => Ok(Some(r.get(0)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Why there is no ledger here: an empty database has none yet; one
+    /// with other tables belongs to something else.
+    fn not_a_ledger(&self) -> Result<Error> {
+        let t = &self.target;
+        Ok(match self.is_empty()? {
+            true => Error::input(format!("{t} holds no certsmith ledger yet")).hint(
+                "create one with `certsmith init`, or move a ledger there with `certsmith ledger copy --to URL`",
+            ),
+            false => Error::input(format!(
+                "{t} is not a certsmith ledger (it holds other tables)"
+            ))
+            .hint("give certsmith an empty database of its own (createdb -O USER NAME)"),
+        })
+    }
+
+    /// Inside a write transaction: the tables of a new ledger, when the
+    /// database is still empty.
+    fn create_if_empty(&self) -> Result<()> {
+        if self.schema_version()?.is_some() {
+            return Ok(());
+        }
+        if !self.is_empty()? {
+            return Err(self.not_a_ledger()?);
+        }
+        self.execute_batch(schema::ddl(Backend::Postgres))?;
+        self.execute(
+            "INSERT INTO schema_version (version) VALUES (?1)",
+            &[Value::Int(schema::SCHEMA_VERSION)],
+        )?;
+        Ok(())
     }
 
     /// Whether the database holds no table at all (a new ledger may be
@@ -626,3 +716,4 @@ mod tests {
         assert_eq!(numeric_integer(&zero).unwrap(), 0);
     }
 }
+

@@ -14,6 +14,7 @@ pub mod export;
 pub mod init;
 pub mod intermediate;
 pub mod issue;
+pub mod ledger;
 pub mod revoke;
 pub mod serve;
 pub mod sign;
