@@ -611,7 +611,7 @@ impl Plan<'_> {
         skipped: &AtomicU64,
     ) -> Result<()> {
         // A connection of its own: a ledger connection stays on one thread.
-        let mut ledger = Ledger::open(&self.pki.ledger_path())?;
+        let mut ledger = self.pki.ledger(crate::ledger::Access::Write)?;
         crate::durability::apply(&ledger)?;
         for row in manifest.rows()? {
             if stop.load(Ordering::Relaxed) {
@@ -649,7 +649,7 @@ impl Plan<'_> {
         w: &Worker<'_>,
     ) -> Result<()> {
         // A connection of its own: a ledger connection stays on one thread.
-        let mut ledger = Ledger::open(&self.pki.ledger_path())?;
+        let mut ledger = self.pki.ledger(crate::ledger::Access::Write)?;
         crate::durability::apply(&ledger)?;
         loop {
             if stop.load(Ordering::Relaxed) {

@@ -620,6 +620,9 @@ pub fn write_ca<K: StoredKey>(
         dir: pki.ledger_dir(&dir),
         has_key: true,
         created_at: now.unix_timestamp(),
+        issued_by: None,
+        revoked_by: None,
+        der: Some(new.signed.der.clone()),
     };
     let key_path = key_pem.as_ref().map(|_| pki.ca_key_path(&new.name));
     for f in key_path.iter().chain([&pki.ca_cert_path(&new.name)]) {

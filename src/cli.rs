@@ -38,6 +38,9 @@ pub struct GlobalArgs {
     /// Accept a PKI directory or CA key readable by group or others
     #[arg(long, global = true)]
     pub allow_insecure_perms: bool,
+    /// Ledger URL: sqlite:PATH (default sqlite:<pki>/ledger.db) or postgres://user@host:port/db
+    #[arg(long, global = true, env = "CERTSMITH_LEDGER", value_name = "URL")]
+    pub ledger: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

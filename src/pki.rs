@@ -10,6 +10,8 @@ use crate::ledger::{CaRecord, Ledger};
 #[derive(Clone, Debug)]
 pub struct Pki {
     pub root: PathBuf,
+    /// `--ledger` / `$CERTSMITH_LEDGER`; `None`: `sqlite:<root>/ledger.db`.
+    pub ledger: Option<crate::ledger::LedgerUrl>,
     /// `--allow-insecure-perms`: accept a PKI directory or CA key open to group or others.
     pub allow_insecure_perms: bool,
 }
@@ -178,6 +180,7 @@ impl Pki {
         };
         Pki {
             root,
+            ledger: None,
             allow_insecure_perms: false,
         }
     }
@@ -188,22 +191,67 @@ impl Pki {
         self
     }
 
+    /// The same PKI with its ledger at `url` (`--ledger`).
+    pub fn with_ledger(mut self, url: Option<crate::ledger::LedgerUrl>) -> Pki {
+        self.ledger = url;
+        self
+    }
+
+    /// Where the ledger is: `--ledger`, or `sqlite:<pki>/ledger.db`.
+    pub fn ledger_url(&self) -> crate::ledger::LedgerUrl {
+        self.ledger
+            .clone()
+            .unwrap_or_else(|| crate::ledger::LedgerUrl::default_for(&self.root))
+    }
+
+    /// The SQLite ledger file: the one `--ledger sqlite:PATH` names, else
+    /// `<pki>/ledger.db` (which a PostgreSQL ledger leaves absent).
     pub fn ledger_path(&self) -> PathBuf {
-        self.root.join("ledger.db")
+        match &self.ledger {
+            Some(crate::ledger::LedgerUrl::Sqlite(p)) => p.clone(),
+            _ => self.root.join("ledger.db"),
+        }
+    }
+
+    /// Opens the ledger for `access`, wherever it is.
+    pub fn ledger(&self, access: crate::ledger::Access) -> Result<Ledger> {
+        Ledger::open_url(&self.ledger_url(), access)
+    }
+
+    /// Creates the ledger (`init`), wherever it is.
+    pub fn create_ledger(&self) -> Result<Ledger> {
+        Ledger::create_url(&self.ledger_url())
     }
 
     /// Opens the ledger of an existing PKI directory for a command that may
     /// write (it waits, bounded, for the PKI directory lock).
     pub fn open_ledger(&self) -> Result<Ledger> {
         self.check_dir()?;
-        Ledger::open(&self.ledger_path())
+        let ledger = self.ledger(crate::ledger::Access::Write)?;
+        self.materialise_cas(&ledger)?;
+        Ok(ledger)
     }
 
     /// Opens the ledger for a command that only reads: it takes no lock
     /// and changes no byte of the PKI directory.
     pub fn read_ledger(&self) -> Result<Ledger> {
         self.check_dir()?;
-        Ledger::open_read(&self.ledger_path())
+        let ledger = self.ledger(crate::ledger::Access::Read)?;
+        self.materialise_cas(&ledger)?;
+        Ok(ledger)
+    }
+
+    /// Writes the certificate file of every CA whose file is missing from
+    /// the ledger's DER (see [`Pki::materialise_ca`]): a host with an empty
+    /// PKI directory and the same ledger has the CA certificates at once.
+    /// A PKI whose files are all there is not touched.
+    fn materialise_cas(&self, ledger: &Ledger) -> Result<()> {
+        for ca in ledger.cas()? {
+            if std::fs::symlink_metadata(self.ca_cert_path(&ca.cert.name)).is_err() {
+                self.materialise_ca(ledger, &ca)?;
+            }
+        }
+        Ok(())
     }
 
     fn check_dir(&self) -> Result<()> {
@@ -307,10 +355,46 @@ impl Pki {
             }
         })?;
         let path = self.ca_cert_path(name);
+        if std::fs::symlink_metadata(&path).is_err() {
+            self.materialise_ca(ledger, &rec)?;
+        }
         let text = crate::input::read_to_string(&path, crate::input::Kind::Certificates)?;
         let mut certs = crate::certinfo::parse_pem_certs(&text, &path.display().to_string())?;
         let info = crate::layout::recorded(certs.remove(0), &path, &rec.cert.fingerprint)?;
         Ok((rec, info))
+    }
+
+    /// Writes CA `rec`'s certificate file from the DER the ledger holds
+    /// (a second host with an empty PKI directory and the same ledger):
+    /// atomically, 0644, only when its fingerprint is the record's. A
+    /// ledger without the DER (recorded before schema version 4) writes
+    /// nothing, and reading the file then fails as it always did.
+    fn materialise_ca(&self, ledger: &Ledger, rec: &crate::ledger::CaRecord) -> Result<()> {
+        let Some(der) = ledger.cert_der(rec.cert.id)? else {
+            return Ok(());
+        };
+        let name = &rec.cert.name;
+        if crate::certinfo::fingerprint(&der) != rec.cert.fingerprint {
+            return Err(Error::failed(format!(
+                "the ledger's certificate of CA {} does not match its recorded fingerprint",
+                crate::error::shown(name)
+            ))
+            .hint("run `certsmith doctor` on a host that has the CA's files"));
+        }
+        let path = self.ca_cert_path(name);
+        let pem = crate::keys::pem_encode("CERTIFICATE", &der);
+        match crate::store::write_file(
+            &self.root,
+            &path,
+            pem.as_bytes(),
+            crate::store::PUBLIC_MODE,
+            crate::store::Existing::Refuse,
+        ) {
+            Ok(_) => Ok(()),
+            // Another process wrote it first: the read that follows checks it.
+            Err(_) if std::fs::symlink_metadata(&path).is_ok() => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// The chain of CA `name` upward: itself first, its root (or the top

@@ -17,6 +17,7 @@ mod inspect;
 mod keys;
 mod keys_import;
 mod keys_renew;
+mod ledger_core;
 mod refusals;
 mod revocation_urls;
 mod serve;

@@ -586,6 +586,9 @@ fn revoked_leaves(pki: &Path, ca: &str, n: u32) {
             dir: format!("certs/bulk-{i}"),
             has_key: false,
             created_at: 1_700_000_000,
+            issued_by: None,
+            revoked_by: None,
+            der: None,
         })
         .collect();
     let ids = ledger

@@ -14,6 +14,14 @@ pub fn run(ctx: &Ctx, a: InspectArgs) -> Result<()> {
     let fp = d.json["certificate"]["sha256_fingerprint"]
         .as_str()
         .map(str::to_string);
+    // A certificate this PKI recorded: say who issued (and revoked) it.
+    if let Some(rec) = fp
+        .as_deref()
+        .and_then(|f| certsmith::keystore::ledger_record(&ctx.pki, f))
+    {
+        d.lines.extend(certsmith::ledger::audit_lines(&rec));
+        certsmith::ledger::audit_json(&rec, &mut d.json);
+    }
     if let Some((ca, key, offline)) =
         fp.and_then(|f| certsmith::keystore::ca_key_location(&ctx.pki, &f))
     {

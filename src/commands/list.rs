@@ -76,7 +76,7 @@ pub fn run(ctx: &Ctx, a: ListArgs) -> Result<()> {
 
 /// A ledger record as JSON.
 pub fn record_json(r: &CertRecord, now: i64) -> serde_json::Value {
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "name": r.name,
         "kind": r.kind.as_str(),
         "status": r.status(now),
@@ -92,7 +92,9 @@ pub fn record_json(r: &CertRecord, now: i64) -> serde_json::Value {
         "revoked_at": r.revoked_at.map(time_text),
         "revocation_reason": r.revocation_reason,
         "dir": r.dir,
-    })
+    });
+    certsmith::ledger::audit_json(r, &mut v);
+    v
 }
 
 /// A unix time as RFC 3339.

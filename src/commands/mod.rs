@@ -149,7 +149,14 @@ pub fn write_stdout(text: &str) {
 pub fn run(cli: Cli) -> Result<()> {
     let ctx = Ctx {
         pki: Pki::at(cli.global.pki.clone())
-            .allowing_insecure_perms(cli.global.allow_insecure_perms),
+            .allowing_insecure_perms(cli.global.allow_insecure_perms)
+            .with_ledger(
+                cli.global
+                    .ledger
+                    .as_deref()
+                    .map(certsmith::ledger::LedgerUrl::parse)
+                    .transpose()?,
+            ),
         json: cli.global.json,
         quiet: cli.global.quiet,
         yes: cli.global.yes,

@@ -165,9 +165,9 @@ pub fn run(pki: &Pki, opts: &Options) -> Result<Report> {
     files::permissions(pki, opts, &mut report);
     // Without --repair nothing is written, not even a v1 ledger's upgrade.
     let mut ledger = if opts.repair {
-        Ledger::open(&pki.ledger_path())?
+        pki.ledger(crate::ledger::Access::Write)?
     } else {
-        Ledger::open_read_locked(&pki.ledger_path())?
+        pki.ledger(crate::ledger::Access::ReadLocked)?
     };
     integrity(&mut ledger, &mut report)?;
     if let Some(since) = crate::durability::made_without_durability(&ledger)? {

@@ -8,6 +8,7 @@
 use super::{Options, Report, Severity, expected_files, first_cert, rel};
 use crate::certinfo::CertInfo;
 use crate::error::Result;
+use crate::ledger::lease::Holder;
 use crate::ledger::{CertRecord, Kind, Ledger};
 use crate::pki::Pki;
 use std::path::{Path, PathBuf};
@@ -20,25 +21,43 @@ pub fn reconcile(
     alone: bool,
     report: &mut Report,
 ) -> Result<()> {
-    let pending: Vec<CertRecord> = ledger
-        .list(&crate::ledger::ListFilter {
-            include_cas: true,
-            ..Default::default()
-        })?
-        .into_iter()
-        .filter(|r| r.state == "pending")
-        .collect();
+    let pending = ledger.pending()?;
     let mut archives = Archives::default();
-    for rec in pending {
+    for row in pending {
+        let rec = row.record;
         let what = format!("'{}' (serial {})", rec.name, rec.serial);
-        if !alone {
-            report.add(
-                Severity::Note,
-                "pending",
-                None,
-                format!("{what} is being written by another certsmith process; not checked"),
-            );
-            continue;
+        // Settled only once its owner is provably gone: a process of this
+        // host that no longer runs or an expired lease; a row recorded
+        // before leases, only when no certsmith process has the PKI open.
+        let now = opts.now.unix_timestamp();
+        match crate::ledger::lease::holder(row.owner.as_deref(), row.lease_until, now) {
+            Holder::Gone => {}
+            Holder::Unknown if alone => {}
+            Holder::Elsewhere { host, until } => {
+                report.add(
+                    Severity::Note,
+                    "pending",
+                    None,
+                    format!(
+                        "{what} is being written by a certsmith process on host '{}' (its lease runs until {}); not checked",
+                        crate::error::shown(&host),
+                        crate::clock::rfc3339(
+                            time::OffsetDateTime::from_unix_timestamp(until)
+                                .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+                        )
+                    ),
+                );
+                continue;
+            }
+            Holder::Running | Holder::Unknown => {
+                report.add(
+                    Severity::Note,
+                    "pending",
+                    None,
+                    format!("{what} is being written by another certsmith process; not checked"),
+                );
+                continue;
+            }
         }
         if crate::archive::is_archived(&rec.dir) {
             settle_archived(ledger, opts, &rec, &what, &mut archives, report)?;

@@ -6,9 +6,11 @@
 //! No module outside this one writes SQL.
 
 pub(crate) mod db;
+pub mod lease;
 mod records;
 pub mod schema;
 mod sqlite;
+pub mod url;
 // `ledger copy` and `ledger info`, and the PostgreSQL backend.
 mod copy;
 mod inventory;
@@ -23,8 +25,21 @@ use db::{CommitSync, Db, Value, params};
 use records::{CERT_COLS, ca_from_row, cert_cols_of, cert_from_row};
 
 pub use db::Backend;
-pub use records::{CaCounts, CaRecord, CertRecord, Kind, ListFilter, Reservation};
+pub use records::{
+    Actor, CaCounts, CaRecord, CertRecord, Kind, ListFilter, Reservation, audit_json, audit_lines,
+};
 pub use schema::SCHEMA_VERSION;
+pub use url::LedgerUrl;
+
+/// What a command does with the ledger it opens (see [`Ledger::open`] and
+/// its siblings for what each takes and changes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Write,
+    Read,
+    ReadLocked,
+    KeptWriter,
+}
 
 /// An open ledger.
 pub struct Ledger {
@@ -38,6 +53,9 @@ pub struct Ledger {
     in_write: bool,
     /// Whether a read transaction of [`Ledger::read`] is open.
     in_read: bool,
+    /// Whether the open write transaction changed a row: only then is
+    /// the change counter bumped (a refusal leaves the ledger's bytes).
+    dirty: std::cell::Cell<bool>,
 }
 
 /// A check run inside a reservation transaction, on what that transaction
@@ -81,6 +99,14 @@ pub enum RevokeOutcome {
     },
 }
 
+/// A `pending` row and who holds it (see [`lease`]).
+#[derive(Clone, Debug)]
+pub struct PendingRow {
+    pub record: CertRecord,
+    pub owner: Option<String>,
+    pub lease_until: Option<i64>,
+}
+
 /// What the OCSP responder needs of a serial: its state and revocation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SerialStatus {
@@ -121,6 +147,29 @@ impl Ledger {
         Self::open_mode(path, false, true)
     }
 
+    /// Opens the ledger at `url` for `access`: the one place every
+    /// command's ledger is opened through.
+    pub fn open_url(url: &LedgerUrl, access: Access) -> Result<Ledger> {
+        match url {
+            LedgerUrl::Sqlite(path) => match access {
+                Access::Write => Self::open(path),
+                Access::Read => Self::open_read(path),
+                Access::ReadLocked => Self::open_read_locked(path),
+                Access::KeptWriter => Self::open_kept_writer(path),
+            },
+            LedgerUrl::Postgres(u) => postgres::open(u, matches!(access, Access::Write | Access::KeptWriter)),
+        }
+    }
+
+    /// Creates the ledger at `url` (or opens the one a concurrent `init`
+    /// created).
+    pub fn create_url(url: &LedgerUrl) -> Result<Ledger> {
+        match url {
+            LedgerUrl::Sqlite(path) => Self::create(path),
+            LedgerUrl::Postgres(u) => postgres::create(u),
+        }
+    }
+
     fn open_mode(path: &Path, lock: bool, write: bool) -> Result<Ledger> {
         sqlite::check_file(path)?;
         let dir_lock = if lock {
@@ -149,6 +198,7 @@ impl Ledger {
             dir_lock,
             in_write: false,
             in_read: false,
+            dirty: std::cell::Cell::new(false),
         }
     }
 
@@ -191,13 +241,21 @@ impl Ledger {
         }
         self.db.begin_write()?;
         self.in_write = true;
+        self.dirty.set(false);
         let done = f(self).and_then(|v| {
-            self.db
-                .execute("UPDATE ledger_version SET n = n + 1", &[])?;
+            if self.dirty.get() {
+                self.db
+                    .execute("UPDATE ledger_version SET n = n + 1", &[])?;
+            }
             Ok(v)
         });
         self.in_write = false;
         match done {
+            // Nothing changed: nothing to commit.
+            Ok(v) if !self.dirty.get() => {
+                self.db.rollback()?;
+                Ok(v)
+            }
             Ok(v) => match self.db.commit() {
                 Ok(()) => Ok(v),
                 Err(e) => {
@@ -232,6 +290,15 @@ impl Ledger {
                 Err(e)
             }
         }
+    }
+
+    /// Runs one statement that may change rows, noting whether it did.
+    fn exec(&self, sql: &str, params: &[Value]) -> db::DbResult<u64> {
+        let n = self.db.execute(sql, params)?;
+        if n > 0 {
+            self.dirty.set(true);
+        }
+        Ok(n)
     }
 
     /// A token that changes whenever any record changes (a counter every
@@ -276,12 +343,12 @@ impl Ledger {
     pub fn set_setting(&mut self, scope: &str, key: &str, value: Option<&str>) -> Result<()> {
         self.write(|l| {
             match value {
-                Some(v) => l.db.execute(
+                Some(v) => l.exec(
                     "INSERT INTO settings (scope, key, value) VALUES (?1, ?2, ?3)
                      ON CONFLICT (scope, key) DO UPDATE SET value = excluded.value",
                     params![scope, key, v],
                 )?,
-                None => l.db.execute(
+                None => l.exec(
                     "DELETE FROM settings WHERE scope = ?1 AND key = ?2",
                     params![scope, key],
                 )?,
@@ -384,6 +451,62 @@ impl Ledger {
             .transpose()
     }
 
+    /// The records whose certificate has SHA-256 `fingerprint`.
+    pub fn certs_by_fingerprint(&self, fingerprint: &str) -> Result<Vec<CertRecord>> {
+        self.db
+            .query(
+                &format!("SELECT {CERT_COLS} FROM certificates WHERE fingerprint = ?1 ORDER BY id"),
+                params![fingerprint],
+            )?
+            .iter()
+            .map(cert_from_row)
+            .collect()
+    }
+
+    /// The DER of record `id`, when the ledger holds it.
+    pub fn cert_der(&self, id: i64) -> Result<Option<Vec<u8>>> {
+        match self
+            .db
+            .query_opt("SELECT der FROM certificates WHERE id = ?1", params![id])?
+        {
+            Some(r) => r.get(0),
+            None => Ok(None),
+        }
+    }
+
+    /// Every `pending` row with its reservation's owner and lease.
+    pub fn pending(&self) -> Result<Vec<PendingRow>> {
+        self.db
+            .query(
+                &format!(
+                    "SELECT {CERT_COLS}, owner, lease_until FROM certificates WHERE state = 'pending' ORDER BY id DESC"
+                ),
+                &[],
+            )?
+            .iter()
+            .map(|r| {
+                Ok(PendingRow {
+                    record: cert_from_row(r)?,
+                    owner: r.get(22)?,
+                    lease_until: r.get(23)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Extends the lease of every row this process still holds pending
+    /// (a long batch calls it as it goes).
+    pub fn renew_leases(&mut self) -> Result<()> {
+        let lease = lease::Lease::mine()?;
+        self.write(|l| {
+            l.exec(
+                "UPDATE certificates SET lease_until = ?1 WHERE owner = ?2 AND state = 'pending'",
+                params![lease.until, &lease.owner],
+            )?;
+            Ok(())
+        })
+    }
+
     /// The serial of the newest superseded record called `name`, if any.
     pub fn last_superseded_serial(&self, name: &str) -> Result<Option<String>> {
         self.db
@@ -478,11 +601,20 @@ impl Ledger {
 
 /// Reserving, confirming and releasing names.
 impl Ledger {
-    /// Inserts `r` in state `state`; its new row id.
+    /// Inserts `r` in state `state`, recorded by this host and user, with
+    /// this process's lease when pending; its new row id.
     fn insert(&self, r: &CertRecord, state: &str) -> Result<i64> {
+        let by = r.issued_by.clone().unwrap_or_else(Actor::current);
+        let (owner, lease_until) = if state == "pending" {
+            let lease = lease::Lease::mine()?;
+            (Some(lease.owner), Some(lease.until))
+        } else {
+            (None, None)
+        };
+        self.dirty.set(true);
         let row = self.db.query_opt(
-            "INSERT INTO certificates (name, kind, issuer, serial, subject, sans, profile, key_type, not_before, not_after, fingerprint, state, revoked_at, revocation_reason, dir, has_key, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) RETURNING id",
+            "INSERT INTO certificates (name, kind, issuer, serial, subject, sans, profile, key_type, not_before, not_after, fingerprint, state, revoked_at, revocation_reason, dir, has_key, created_at, der, issued_host, issued_user, owner, lease_until)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22) RETURNING id",
             params![
                 &r.name,
                 r.kind.as_str(),
@@ -501,6 +633,11 @@ impl Ledger {
                 &r.dir,
                 r.has_key,
                 r.created_at,
+                r.der.as_deref(),
+                by.host,
+                by.user,
+                owner,
+                lease_until,
             ],
         );
         match row {
@@ -538,7 +675,7 @@ impl Ledger {
                 if !replace || state == "pending" {
                     return Err(name_taken(&rec.name, state == "pending"));
                 }
-                l.db.execute(
+                l.exec(
                     "UPDATE certificates SET state = 'superseded' WHERE id = ?1",
                     params![id],
                 )?;
@@ -587,8 +724,8 @@ impl Ledger {
         self.write(|l| {
             let mut changed = 0;
             for id in ids {
-                changed += l.db.execute(
-                    "UPDATE certificates SET state = 'active' WHERE id = ?1 AND state = 'pending'",
+                changed += l.exec(
+                    "UPDATE certificates SET state = 'active', owner = NULL, lease_until = NULL WHERE id = ?1 AND state = 'pending'",
                     params![*id],
                 )?;
             }
@@ -608,8 +745,8 @@ impl Ledger {
     /// are in place); false when it was no longer pending.
     pub fn settle_active(&mut self, id: i64) -> Result<bool> {
         self.write(|l| {
-            Ok(l.db.execute(
-                "UPDATE certificates SET state = 'active' WHERE id = ?1 AND state = 'pending'",
+            Ok(l.exec(
+                "UPDATE certificates SET state = 'active', owner = NULL, lease_until = NULL WHERE id = ?1 AND state = 'pending'",
                 params![id],
             )? == 1)
         })
@@ -619,10 +756,12 @@ impl Ledger {
     /// of a certificate an interrupted archive batch may have let out).
     pub fn settle_revoked(&mut self, id: i64, at: i64, reason: &str) -> Result<bool> {
         self.write(|l| {
-            Ok(l.db.execute(
-                "UPDATE certificates SET state = 'superseded', revoked_at = ?1, revocation_reason = ?2
-                 WHERE id = ?3 AND state = 'pending'",
-                params![at, reason, id],
+            let by = Actor::current();
+            Ok(l.exec(
+                "UPDATE certificates SET state = 'superseded', revoked_at = ?1, revocation_reason = ?2,
+                     revoked_host = ?3, revoked_user = ?4, owner = NULL, lease_until = NULL
+                 WHERE id = ?5 AND state = 'pending'",
+                params![at, reason, by.host, by.user, id],
             )? == 1)
         })
     }
@@ -631,12 +770,12 @@ impl Ledger {
     /// (an interrupted `--force` re-issue), in one transaction.
     pub fn settle_dropped(&mut self, id: i64, name: &str) -> Result<()> {
         self.write(|l| {
-            l.db.execute("DELETE FROM cas WHERE cert_id = ?1", params![id])?;
-            l.db.execute(
+            l.exec("DELETE FROM cas WHERE cert_id = ?1", params![id])?;
+            l.exec(
                 "DELETE FROM certificates WHERE id = ?1 AND state = 'pending'",
                 params![id],
             )?;
-            l.db.execute(
+            l.exec(
                 "UPDATE certificates SET state = 'active' WHERE id = (
                      SELECT id FROM certificates WHERE name = ?1 AND state = 'superseded' ORDER BY id DESC LIMIT 1)
                  AND NOT EXISTS (SELECT 1 FROM certificates WHERE name = ?1 AND state != 'superseded')",
@@ -667,14 +806,14 @@ impl Ledger {
     fn drop_pending(&mut self, ids: &[i64], replaced: Option<i64>) -> Result<()> {
         self.write(|l| {
             for id in ids {
-                l.db.execute("DELETE FROM cas WHERE cert_id = ?1", params![*id])?;
-                l.db.execute(
+                l.exec("DELETE FROM cas WHERE cert_id = ?1", params![*id])?;
+                l.exec(
                     "DELETE FROM certificates WHERE id = ?1 AND state = 'pending'",
                     params![*id],
                 )?;
             }
             if let Some(old) = replaced {
-                l.db.execute(
+                l.exec(
                     "UPDATE certificates SET state = 'active' WHERE id = ?1",
                     params![old],
                 )?;
@@ -722,7 +861,7 @@ impl Ledger {
                 return Err(name_taken(&rec.name, false));
             }
             let id = l.insert(rec, "pending")?;
-            l.db.execute(
+            l.exec(
                 "INSERT INTO cas (name, cert_id, encrypted, pathlen, key_store, key_ref) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     &rec.name,
@@ -773,7 +912,7 @@ impl Ledger {
     /// Records whether the key file of CA `name` is encrypted.
     pub fn set_key_encrypted(&mut self, name: &str, encrypted: bool) -> Result<()> {
         self.write(|l| {
-            l.db.execute(
+            l.exec(
                 "UPDATE cas SET encrypted = ?1 WHERE name = ?2",
                 params![encrypted, name],
             )?;
@@ -784,7 +923,7 @@ impl Ledger {
     /// Records where CA `name`'s key is: online, or away (`key offline`).
     pub fn set_offline(&mut self, name: &str, offline: bool) -> Result<bool> {
         self.write(|l| {
-            Ok(l.db.execute(
+            Ok(l.exec(
                 "UPDATE cas SET offline = ?2 WHERE name = ?1",
                 params![name, offline],
             )? == 1)
@@ -808,9 +947,10 @@ impl Ledger {
                     reason: row.get(1)?,
                 });
             }
-            l.db.execute(
-                "UPDATE certificates SET revoked_at = ?1, revocation_reason = ?2 WHERE id = ?3",
-                params![at, reason, id],
+            let by = Actor::current();
+            l.exec(
+                "UPDATE certificates SET revoked_at = ?1, revocation_reason = ?2, revoked_host = ?3, revoked_user = ?4 WHERE id = ?5",
+                params![at, reason, by.host, by.user, id],
             )?;
             Ok(RevokeOutcome::Revoked)
         })
@@ -858,7 +998,7 @@ impl Ledger {
     /// nothing) unless it is higher than the one recorded.
     pub fn record_crl_number(&mut self, ca: &str, number: i64) -> Result<bool> {
         self.write(|l| {
-            Ok(l.db.execute(
+            Ok(l.exec(
                 "UPDATE cas SET crl_number = ?2 WHERE name = ?1 AND crl_number < ?2",
                 params![ca, number],
             )? == 1)
@@ -932,6 +1072,9 @@ mod tests {
             dir: format!("certs/{name}"),
             has_key: true,
             created_at: 0,
+            issued_by: None,
+            revoked_by: None,
+            der: None,
         }
     }
 

@@ -296,8 +296,7 @@ fn connect_err(e: postgres::Error, t: &Target) -> Error {
         }
         return Error::failed(format!("{t} refused the connection: {}", db.message()));
     }
-    let text = e.to_string();
-    if text.contains("password missing") {
+    if io_cause(&e) == "password missing" {
         return Error::input(format!(
             "{t} asks for a password for user '{}' and none was given",
             shown(&t.user)

@@ -55,6 +55,71 @@ pub struct CertRecord {
     pub dir: String,
     pub has_key: bool,
     pub created_at: i64,
+    /// Who recorded it (host and OS user); `None` for a record made
+    /// before the ledger kept it (schema version 3 and older).
+    pub issued_by: Option<Actor>,
+    /// Who revoked it, when it is revoked and the ledger knows.
+    pub revoked_by: Option<Actor>,
+    /// The certificate's DER as it is recorded; queries that return
+    /// many records leave it out (see [`super::Ledger::cert_der`]).
+    pub der: Option<Vec<u8>>,
+}
+
+/// A host and an OS user: who recorded or revoked a certificate. Never a
+/// secret: the host's name and the login name only.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Actor {
+    pub host: String,
+    pub user: String,
+}
+
+impl Actor {
+    /// This process: the kernel's host name and the OS user's login name.
+    pub fn current() -> Actor {
+        Actor {
+            host: host_name(),
+            user: user_name(),
+        }
+    }
+
+    fn from_columns(host: Option<String>, user: Option<String>) -> Option<Actor> {
+        match (host, user) {
+            (None, None) => None,
+            (host, user) => Some(Actor {
+                host: host.unwrap_or_default(),
+                user: user.unwrap_or_default(),
+            }),
+        }
+    }
+}
+
+/// The kernel's host name (`uname -n`).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|h| !h.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The OS user's login name, or `uid N` when the environment names none.
+fn user_name() -> String {
+    for var in ["USER", "LOGNAME"] {
+        if let Ok(u) = std::env::var(var)
+            && !u.is_empty()
+        {
+            return u;
+        }
+    }
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|l| l.split_whitespace().next().map(|u| format!("uid {u}")))
+        })
+        .unwrap_or_else(|| "unknown".into())
 }
 
 impl CertRecord {
@@ -115,7 +180,7 @@ pub struct Reservation {
 }
 
 /// The columns [`cert_from_row`] reads, in order.
-pub(super) const CERT_COLS: &str = "id, name, kind, issuer, serial, subject, sans, profile, key_type, not_before, not_after, fingerprint, state, revoked_at, revocation_reason, dir, has_key, created_at";
+pub(super) const CERT_COLS: &str = "id, name, kind, issuer, serial, subject, sans, profile, key_type, not_before, not_after, fingerprint, state, revoked_at, revocation_reason, dir, has_key, created_at, issued_host, issued_user, revoked_host, revoked_user";
 
 /// [`CERT_COLS`] of the table aliased `c`.
 pub(super) fn cert_cols_of(alias: &str) -> String {
@@ -161,6 +226,9 @@ pub(super) fn cert_from_row(r: &Row) -> Result<CertRecord> {
         dir: r.get(15)?,
         has_key: r.get::<bool>(16)?,
         created_at: r.get(17)?,
+        issued_by: Actor::from_columns(r.get(18)?, r.get(19)?),
+        revoked_by: Actor::from_columns(r.get(20)?, r.get(21)?),
+        der: None,
     })
 }
 
@@ -169,13 +237,40 @@ pub(super) fn cert_from_row(r: &Row) -> Result<CertRecord> {
 pub(super) fn ca_from_row(r: &Row) -> Result<CaRecord> {
     Ok(CaRecord {
         cert: cert_from_row(r)?,
-        encrypted: r.get::<bool>(18)?,
-        pathlen: r.get(19)?,
-        crl_number: r.get(20)?,
+        encrypted: r.get::<bool>(22)?,
+        pathlen: r.get(23)?,
+        crl_number: r.get(24)?,
         key_ref: crate::keystore::KeyRef::from_ledger(
-            r.get::<Option<String>>(21)?.as_deref(),
-            r.get::<Option<String>>(22)?.as_deref(),
+            r.get::<Option<String>>(25)?.as_deref(),
+            r.get::<Option<String>>(26)?.as_deref(),
         )?,
-        offline: r.get::<bool>(23)?,
+        offline: r.get::<bool>(27)?,
     })
+}
+
+/// Adds `issued_by` (and `revoked_by` when revoked) to the JSON object of
+/// record `r`, when the ledger knows who.
+pub fn audit_json(r: &CertRecord, v: &mut serde_json::Value) {
+    if let Some(by) = &r.issued_by {
+        v["issued_by"] = serde_json::json!(by);
+    }
+    if r.revoked_at.is_some()
+        && let Some(by) = &r.revoked_by
+    {
+        v["revoked_by"] = serde_json::json!(by);
+    }
+}
+
+/// The text lines saying who issued and revoked record `r`.
+pub fn audit_lines(r: &CertRecord) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(by) = &r.issued_by {
+        out.push(format!("  issued by {}@{}", by.user, by.host));
+    }
+    if r.revoked_at.is_some()
+        && let Some(by) = &r.revoked_by
+    {
+        out.push(format!("  revoked by {}@{}", by.user, by.host));
+    }
+    out
 }

@@ -114,7 +114,7 @@ pub(crate) fn in_pki_dir<T>(
         store::create_private_dir(&pki.root, &pki.root)?;
         let mut ledger = match ledger {
             Some(l) => l,
-            None => Ledger::create(&pki.ledger_path())?,
+            None => pki.create_ledger()?,
         };
         write(&mut ledger)
     })();

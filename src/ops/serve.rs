@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 
 use crate::ca::Signer;
 use crate::error::{Error, Result};
-use crate::ledger::Ledger;
 use crate::passphrase::PassOptions;
 use crate::pki::Pki;
 use crate::serve::authority::Authority;
@@ -59,8 +58,8 @@ pub fn serve(
     }
     drop(ledger);
     // Opened once each and kept: one to read statuses, one to record the CRLs it signs.
-    let view = Ledger::open_read(&pki.ledger_path())?;
-    let writer = Ledger::open_kept_writer(&pki.ledger_path())?;
+    let view = pki.ledger(crate::ledger::Access::Read)?;
+    let writer = pki.ledger(crate::ledger::Access::KeptWriter)?;
     let server = crate::serve::Server::new(pki.clone(), cas, view, writer, req.sign_with_ca);
     crate::serve::run(server, addr, req.max_connections, |a| ready(a, &notes))
 }
