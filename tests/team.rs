@@ -123,10 +123,8 @@ fn two_hosts_with_four_processes_each_issue_400_distinct_certificates_that_opens
             .arg(a.root_pem())
             .arg("-untrusted")
             .arg(env.cert_dir(&format!("{host}0-00")).join("chain.pem"));
-        for p in 0..4 {
-            for i in 0..50 {
-                c.arg(env.cert_dir(&format!("{host}{p}-{i:02}")).join("cert.pem"));
-            }
+        for name in names.iter().filter(|n| n.starts_with(host)) {
+            c.arg(env.cert_dir(name).join("cert.pem"));
         }
         let out = c.output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
@@ -210,9 +208,7 @@ fn issue_killed_on_host_a_is_settled_by_doctor_repair_on_host_b() {
             String::from_utf8_lossy(&repair.stderr)
         )
     });
-    assert_eq!(repair.status.code(), Some(0), "{report}");
-    let text = report.to_string();
-    assert!(!text.contains("lost"), "nothing reported lost: {report}");
+    assert_pending_settled(&report, 2);
     assert!(
         leaves(&a).iter().all(|c| c["status"] != "pending"),
         "nothing left pending"
@@ -230,6 +226,26 @@ fn issue_killed_on_host_a_is_settled_by_doctor_repair_on_host_b() {
     }
     let a_doctor = a.json(&["doctor"]);
     assert_eq!(a_doctor["problems"], 0, "{a_doctor}");
+}
+
+/// A `doctor --repair --json` report that settled `n` pending rows of a
+/// dead process and reported nothing lost. (Its exit code is not asserted:
+/// host B lacks the root key on purpose, which doctor reports.)
+fn assert_pending_settled(report: &serde_json::Value, n: usize) {
+    let findings = report["findings"].as_array().unwrap();
+    let pending: Vec<&serde_json::Value> = findings
+        .iter()
+        .filter(|f| f["check"] == "pending")
+        .collect();
+    assert_eq!(pending.len(), n, "{report}");
+    assert!(
+        pending.iter().all(|f| !f["repaired"].is_null()),
+        "every pending row settled: {report}"
+    );
+    assert!(
+        !report.to_string().contains("lost"),
+        "nothing reported lost: {report}"
+    );
 }
 
 /// A `batch` killed mid-way (its files written, the chunk not yet
@@ -266,13 +282,8 @@ fn batch_killed_on_host_a_is_settled_on_host_b_and_completed_without_duplicates(
         .envs(later)
         .output()
         .unwrap();
-    assert_eq!(
-        repair.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&repair.stdout)
-    );
-    assert!(!String::from_utf8_lossy(&repair.stdout).contains("lost"));
+    let report: serde_json::Value = serde_json::from_slice(&repair.stdout).unwrap();
+    assert_pending_settled(&report, 40);
     assert!(leaves(&a).iter().all(|c| c["status"] != "pending"));
 
     let mut again = args.to_vec();

@@ -65,7 +65,10 @@ impl Ledger {
         if fresh {
             target.execute_batch(schema::ddl(target.backend()))?;
         }
-        let version: i64 = match self.db.query_opt("SELECT version FROM schema_version", &[])? {
+        let version: i64 = match self
+            .db
+            .query_opt("SELECT version FROM schema_version", &[])?
+        {
             Some(r) => r.get(0)?,
             None => 0,
         };

@@ -32,17 +32,17 @@ impl Ledger {
     pub fn inventory(&mut self) -> Result<Inventory> {
         let backend = self.backend();
         self.read(|l| {
-            let schema_version: i64 = match l.db.query_opt("SELECT version FROM schema_version", &[])? {
-                Some(r) => r.get(0)?,
-                None => 0,
-            };
+            let schema_version: i64 =
+                match l.db.query_opt("SELECT version FROM schema_version", &[])? {
+                    Some(r) => r.get(0)?,
+                    None => 0,
+                };
             let cas: i64 = match l.db.query_opt("SELECT COUNT(*) FROM cas", &[])? {
                 Some(r) => r.get(0)?,
                 None => 0,
             };
-            let certificates = l
-                .db
-                .query(
+            let certificates =
+                l.db.query(
                     "SELECT kind, state, COUNT(*), COUNT(revoked_at) FROM certificates \
                      GROUP BY kind, state ORDER BY kind, state",
                     &[],

@@ -157,7 +157,9 @@ impl Ledger {
                 Access::ReadLocked => Self::open_read_locked(path),
                 Access::KeptWriter => Self::open_kept_writer(path),
             },
-            LedgerUrl::Postgres(u) => postgres::open(u, matches!(access, Access::Write | Access::KeptWriter)),
+            LedgerUrl::Postgres(u) => {
+                postgres::open(u, matches!(access, Access::Write | Access::KeptWriter))
+            }
         }
     }
 

@@ -223,7 +223,12 @@ fn password_from_file(path: &std::path::Path, t: &Target) -> Option<String> {
     }
     let text = std::fs::read_to_string(path).ok()?;
     let port = t.port.to_string();
-    let want = [t.host.as_str(), port.as_str(), t.dbname.as_str(), t.user.as_str()];
+    let want = [
+        t.host.as_str(),
+        port.as_str(),
+        t.dbname.as_str(),
+        t.user.as_str(),
+    ];
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .find_map(|line| {
@@ -452,10 +457,7 @@ impl PostgresDb {
             .map(|c| c.name().to_string())
             .collect::<Vec<_>>()
             .into();
-        let p = Arc::new(Prepared {
-            statement,
-            columns,
-        });
+        let p = Arc::new(Prepared { statement, columns });
         self.statements
             .borrow_mut()
             .insert(sql.to_string(), p.clone());
@@ -473,8 +475,9 @@ impl PostgresDb {
 /// The connection dropped (server stopped, fail-over, network): whatever
 /// transaction was open is rolled back by the server.
 fn lost(t: &Target, why: &str) -> Error {
-    Error::failed(format!("lost the connection to {t}: {why}"))
-        .hint("nothing of the interrupted command was recorded; run it again when the server is back")
+    Error::failed(format!("lost the connection to {t}: {why}")).hint(
+        "nothing of the interrupted command was recorded; run it again when the server is back",
+    )
 }
 
 /// A parameter bound as the type the server expects for it.
@@ -536,7 +539,9 @@ impl<'a> FromSql<'a> for Cell {
 
 /// A NUMERIC holding an integer (what `SUM` of BIGINTs returns), from its
 /// binary form: digit count, weight, sign, scale, then base-10000 digits.
-fn numeric_integer(raw: &[u8]) -> std::result::Result<i64, Box<dyn std::error::Error + Sync + Send>> {
+fn numeric_integer(
+    raw: &[u8],
+) -> std::result::Result<i64, Box<dyn std::error::Error + Sync + Send>> {
     let word = |i: usize| -> Option<i16> {
         Some(i16::from_be_bytes([*raw.get(2 * i)?, *raw.get(2 * i + 1)?]))
     };
@@ -570,7 +575,11 @@ fn numeric_integer(raw: &[u8]) -> std::result::Result<i64, Box<dyn std::error::E
 }
 
 impl PostgresDb {
-    fn run(&self, sql: &str, params: &[Value]) -> DbResult<(Arc<Prepared>, Vec<Box<dyn ToSql + Sync>>)> {
+    fn run(
+        &self,
+        sql: &str,
+        params: &[Value],
+    ) -> DbResult<(Arc<Prepared>, Vec<Box<dyn ToSql + Sync>>)> {
         let p = self.prepared(sql)?;
         let types = p.statement.params();
         if types.len() != params.len() {
@@ -711,8 +720,10 @@ mod tests {
             .flat_map(|w| w.to_be_bytes())
             .collect();
         assert_eq!(numeric_integer(&raw).unwrap(), 123_456_789);
-        let zero: Vec<u8> = [0i16, 0, 0, 0].iter().flat_map(|w| w.to_be_bytes()).collect();
+        let zero: Vec<u8> = [0i16, 0, 0, 0]
+            .iter()
+            .flat_map(|w| w.to_be_bytes())
+            .collect();
         assert_eq!(numeric_integer(&zero).unwrap(), 0);
     }
 }
-
