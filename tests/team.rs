@@ -586,3 +586,106 @@ fn test_cluster_checks_the_certsmith_password_over_tcp() {
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("password authentication failed"));
 }
+
+/// `ledger info` names the backend, the URL without its password (here
+/// given inside the URL), the schema version and the counts by kind and
+/// state; it reads only.
+#[test]
+fn ledger_info_shows_backend_schema_and_counts_and_never_the_password() {
+    let Some(db) = postgres::database() else {
+        return;
+    };
+    let a = host_a(&db);
+    a.ok(&["issue", "one", "--ca", "issuing", "-q"]);
+    a.ok(&["issue", "one", "--ca", "issuing", "--force", "-q"]);
+    a.ok(&["revoke", "one", "--reason", "key-compromise", "-q"]);
+    let encoded = PASSWORD.replace(' ', "%20");
+    let url = format!(
+        "postgres://{}:{encoded}@127.0.0.1:{}/{}",
+        postgres::USER,
+        db.port,
+        db.name
+    );
+    let out = certsmith()
+        .args(["--json", "--ledger", &url, "ledger", "info"])
+        .current_dir(a.dir.path())
+        .env_remove("PGPASSWORD")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !text.contains(&encoded) && !text.contains(PASSWORD),
+        "{text}"
+    );
+    let info: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(info["backend"], "postgres");
+    assert_eq!(info["url"], db.url());
+    assert_eq!(info["schema_version"], 4);
+    assert_eq!(info["cas"], 2);
+    let count = |kind: &str, state: &str| {
+        info["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["kind"] == kind && c["state"] == state)
+            .map(|c| (c["count"].as_i64().unwrap(), c["revoked"].as_i64().unwrap()))
+    };
+    assert_eq!(count("leaf", "active"), Some((1, 1)), "{info}");
+    assert_eq!(count("leaf", "superseded"), Some((1, 0)), "{info}");
+    assert_eq!(count("root", "active"), Some((1, 0)), "{info}");
+}
+
+/// The password from a libpq password file named by the URL's `passfile=`
+/// (its `*` wildcards honoured); a file others can read is ignored, as
+/// libpq ignores it, and the login then fails naming what to do.
+#[test]
+fn password_comes_from_the_urls_passfile_and_a_file_others_can_read_is_ignored() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(db) = postgres::database() else {
+        return;
+    };
+    let a = host_a(&db);
+    let passfile = a.path("pgpass");
+    std::fs::write(
+        &passfile,
+        format!(
+            "# team ledger\n127.0.0.1:*:{}:{}:{PASSWORD}\n",
+            db.name,
+            postgres::USER
+        ),
+    )
+    .unwrap();
+    let run = |mode: u32| {
+        std::fs::set_permissions(&passfile, std::fs::Permissions::from_mode(mode)).unwrap();
+        let url = format!("{}?passfile={}", db.url(), passfile.display());
+        let out = certsmith()
+            .args(["--json", "--ledger", &url, "list", "--all"])
+            .arg("--pki")
+            .arg(&a.pki)
+            .env_remove("PGPASSWORD")
+            .env("HOME", a.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(0o600);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = run(0o644);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("readable by others") && err.contains("asks for a password"),
+        "{err}"
+    );
+    assert!(!err.contains(PASSWORD));
+}
