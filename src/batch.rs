@@ -651,9 +651,16 @@ impl Plan<'_> {
         // A connection of its own: a ledger connection stays on one thread.
         let mut ledger = self.pki.ledger(crate::ledger::Access::Write)?;
         crate::durability::apply(&ledger)?;
+        let mut renewed = std::time::Instant::now();
         loop {
             if stop.load(Ordering::Relaxed) {
                 return Ok(());
+            }
+            // A long batch keeps the leases of the rows it still holds
+            // pending (see crate::ledger::lease), well before they run out.
+            if renewed.elapsed().as_secs() as i64 >= crate::ledger::lease::LEASE_SECS / 2 {
+                ledger.renew_leases()?;
+                renewed = std::time::Instant::now();
             }
             let rows = match rx.lock() {
                 Ok(rx) => {

@@ -241,6 +241,21 @@ impl Pki {
         Ok(ledger)
     }
 
+    /// The ledger's record of the certificate with `fingerprint`, if this
+    /// PKI issued or adopted it (for `inspect`). Reads the ledger without
+    /// writing; `None` when there is none.
+    pub fn recorded(&self, fingerprint: &str) -> Option<crate::ledger::CertRecord> {
+        if matches!(self.ledger_url(), crate::ledger::LedgerUrl::Sqlite(p) if !p.is_file()) {
+            return None;
+        }
+        let ledger = self.read_ledger().ok()?;
+        ledger
+            .certs_by_fingerprint(fingerprint)
+            .ok()?
+            .into_iter()
+            .last()
+    }
+
     /// Writes the certificate file of every CA whose file is missing from
     /// the ledger's DER (see [`Pki::materialise_ca`]): a host with an empty
     /// PKI directory and the same ledger has the CA certificates at once.

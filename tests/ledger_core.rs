@@ -227,6 +227,7 @@ fn a_reservation_records_its_process_as_owner_with_a_ten_minute_lease_and_confir
         .command(&["issue", "held", "-q"])
         .env("CERTSMITH_NOW", NOW)
         .env("CERTSMITH_TEST_CRASH_AT", "committed")
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let pid = child.id();
@@ -253,4 +254,46 @@ fn a_reservation_records_its_process_as_owner_with_a_ten_minute_lease_and_confir
     // Its process is gone: doctor --repair settles it at once.
     ok(&a, "alice", &["doctor", "--repair"]);
     assert_eq!(row("held").0, "active");
+}
+
+#[test]
+fn a_postgres_ledger_in_a_build_without_it_is_refused_with_exit_2_never_showing_the_password() {
+    let a = host_a();
+    let before = a.tree_hash();
+    let url = "postgres://ca:hunter2@db.invalid:5432/pki?sslmode=require";
+    for r in [at(&a, "alice", &["--ledger", url, "status"]), {
+        let out = a
+            .command(&["list"])
+            .env("CERTSMITH_LEDGER", url)
+            .output()
+            .unwrap();
+        crate::common::Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }] {
+        assert_eq!(r.code, 2, "{}", r.stderr);
+        assert!(
+            r.stderr.starts_with(
+                "certsmith: ledger 'postgres://ca@db.invalid:5432/pki?sslmode=require' is a PostgreSQL database"
+            ),
+            "{}",
+            r.stderr
+        );
+        assert!(!r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"));
+    }
+    let r = at(
+        &a,
+        "alice",
+        &["--ledger", "mysql://ca:hunter2@db/pki", "status"],
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .starts_with("certsmith: unsupported ledger URL 'mysql://ca@db/pki'"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(a.tree_hash(), before);
 }

@@ -15,10 +15,7 @@ pub fn run(ctx: &Ctx, a: InspectArgs) -> Result<()> {
         .as_str()
         .map(str::to_string);
     // A certificate this PKI recorded: say who issued (and revoked) it.
-    if let Some(rec) = fp
-        .as_deref()
-        .and_then(|f| certsmith::keystore::ledger_record(&ctx.pki, f))
-    {
+    if let Some(rec) = fp.as_deref().and_then(|f| ctx.pki.recorded(f)) {
         d.lines.extend(certsmith::ledger::audit_lines(&rec));
         certsmith::ledger::audit_json(&rec, &mut d.json);
     }

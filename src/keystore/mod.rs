@@ -403,24 +403,6 @@ pub fn ca_key_location(pki: &crate::pki::Pki, fingerprint: &str) -> Option<(Stri
         .map(|c| (c.cert.name, c.key_ref, c.offline))
 }
 
-/// The ledger's record of the certificate with `fingerprint`, if the PKI
-/// at `pki` issued or adopted it (for `inspect`). Reads the ledger without
-/// writing; `None` when there is none.
-pub fn ledger_record(
-    pki: &crate::pki::Pki,
-    fingerprint: &str,
-) -> Option<crate::ledger::CertRecord> {
-    if !pki.ledger_path().is_file() {
-        return None;
-    }
-    let ledger = pki.read_ledger().ok()?;
-    ledger
-        .certs_by_fingerprint(fingerprint)
-        .ok()?
-        .into_iter()
-        .last()
-}
-
 /// How `status` describes a CA's key: `key encrypted`, `key NOT
 /// encrypted`, or `key in pkcs11:token=…`, with `, OFFLINE` when it is away.
 pub fn key_summary(ca: &crate::ledger::CaRecord) -> String {

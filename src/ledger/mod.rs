@@ -184,7 +184,21 @@ impl Ledger {
         let l = Ledger::from_db(Box::new(opened.db), dir_lock);
         if schema::check_version(&what, opened.version)? {
             if write {
-                schema::upgrade(l.db.as_ref(), &what)?;
+                let backup = sqlite::backup_before_upgrade(l.db.as_ref(), path, opened.version)?;
+                // Certificates' DER from the files of the PKI directory the
+                // ledger sits in (its usual place), when they are there.
+                let upgraded =
+                    schema::upgrade(l.db.as_ref(), &what, Some(sqlite::ledger_dir(path)))?;
+                if upgraded {
+                    crate::error::diagnostic(
+                        "certsmith: ",
+                        &format!(
+                            "upgraded ledger '{what}' from schema version {} to {SCHEMA_VERSION}; the previous one is kept as '{}'",
+                            opened.version,
+                            backup.display()
+                        ),
+                    );
+                }
             } else {
                 schema::read_as_current(l.db.as_ref(), opened.version)?;
             }

@@ -1,6 +1,8 @@
 //! The ledger's tables, per backend, and the versioned steps that upgrade
 //! an older ledger in place, in one transaction.
 
+use std::path::Path;
+
 use super::db::{Backend, Db};
 use crate::error::{Error, Result};
 
@@ -240,13 +242,18 @@ pub fn check_version(what: &str, version: i64) -> Result<bool> {
     }
 }
 
-/// Upgrades the ledger to [`SCHEMA_VERSION`] in one write transaction; a
-/// concurrent writer that upgraded it first leaves nothing to do.
-pub fn upgrade(db: &dyn Db, what: &str) -> Result<()> {
+/// Upgrades the ledger to [`SCHEMA_VERSION`] in one write transaction;
+/// a concurrent writer that upgraded it first leaves nothing to do (then
+/// false). Certificates gain their DER from the files below `pki` where
+/// those are present and match the record.
+pub fn upgrade(db: &dyn Db, what: &str, pki: Option<&Path>) -> Result<bool> {
     db.begin_write()?;
-    let done = upgrade_in(db, what);
+    let done = upgrade_in(db, what, pki);
     match done {
-        Ok(()) => Ok(db.commit()?),
+        Ok(changed) => {
+            db.commit()?;
+            Ok(changed)
+        }
         Err(e) => {
             let _ = db.rollback();
             Err(e)
@@ -254,12 +261,14 @@ pub fn upgrade(db: &dyn Db, what: &str) -> Result<()> {
     }
 }
 
-fn upgrade_in(db: &dyn Db, what: &str) -> Result<()> {
+fn upgrade_in(db: &dyn Db, what: &str, pki: Option<&Path>) -> Result<bool> {
     let mut v: i64 = match db.query_opt("SELECT version FROM schema_version", &[])? {
         Some(r) => r.get(0)?,
         None => return Err(Error::input(format!("'{what}' is not a certsmith ledger"))),
     };
-    check_version(what, v)?;
+    if !check_version(what, v)? {
+        return Ok(false);
+    }
     while v < SCHEMA_VERSION {
         let step = STEPS.iter().find(|s| s.from == v);
         let sql = match (db.backend(), step) {
@@ -279,7 +288,56 @@ fn upgrade_in(db: &dyn Db, what: &str) -> Result<()> {
         "UPDATE schema_version SET version = ?1",
         super::db::params![SCHEMA_VERSION],
     )?;
+    if let Some(root) = pki {
+        backfill_der(db, root)?;
+    }
+    Ok(true)
+}
+
+/// Fills the DER of every record that lacks it from its certificate file
+/// below `root` (`ca.pem` of a CA, `cert.pem` of a leaf), when the file is
+/// there and is that certificate (its fingerprint is the record's).
+fn backfill_der(db: &dyn Db, root: &Path) -> Result<()> {
+    let rows = db.query(
+        "SELECT id, kind, dir, fingerprint FROM certificates WHERE der IS NULL",
+        &[],
+    )?;
+    for r in rows {
+        let (id, kind, dir, fp): (i64, String, String, String) =
+            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
+        let dir = Path::new(&dir);
+        let dir = if dir.is_absolute() {
+            dir.to_path_buf()
+        } else {
+            root.join(dir)
+        };
+        let file = dir.join(if kind == "leaf" {
+            crate::layout::CERT
+        } else {
+            "ca.pem"
+        });
+        let Some(der) = first_der(&file).filter(|d| crate::certinfo::fingerprint(d) == fp) else {
+            continue;
+        };
+        db.execute(
+            "UPDATE certificates SET der = ?1 WHERE id = ?2",
+            super::db::params![der, id],
+        )?;
+    }
     Ok(())
+}
+
+/// The DER of the first certificate in the PEM file `path`, if readable.
+fn first_der(path: &Path) -> Option<Vec<u8>> {
+    if !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
+    let text = std::fs::read_to_string(path).ok()?;
+    ::pem::parse_many(&text)
+        .ok()?
+        .into_iter()
+        .find(|b| b.tag() == "CERTIFICATE")
+        .map(|b| b.contents().to_vec())
 }
 
 /// Lets a SQLite reader that must not write read a ledger at `version`
@@ -291,4 +349,154 @@ pub fn read_as_current(db: &dyn Db, version: i64) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{CertRecord, Kind, Ledger, no_check};
+    use super::*;
+
+    /// Turns the ledger at `path` back into the layout of schema `version`.
+    fn downgrade(path: &Path, version: i64) {
+        let c = rusqlite::Connection::open(path).unwrap();
+        let mut sql = String::from(
+            "ALTER TABLE certificates DROP COLUMN der; ALTER TABLE certificates DROP COLUMN issued_host;
+             ALTER TABLE certificates DROP COLUMN issued_user; ALTER TABLE certificates DROP COLUMN revoked_host;
+             ALTER TABLE certificates DROP COLUMN revoked_user; ALTER TABLE certificates DROP COLUMN owner;
+             ALTER TABLE certificates DROP COLUMN lease_until; DROP TABLE ledger_version;",
+        );
+        if version <= 2 {
+            sql.push_str("DROP TABLE settings;");
+        }
+        if version <= 1 {
+            sql.push_str(
+                "ALTER TABLE cas DROP COLUMN key_store; ALTER TABLE cas DROP COLUMN key_ref;
+                 ALTER TABLE cas DROP COLUMN offline;",
+            );
+        }
+        sql.push_str(&format!("UPDATE schema_version SET version = {version};"));
+        c.execute_batch(&sql).unwrap();
+    }
+
+    fn version_of(path: &Path) -> i64 {
+        rusqlite::Connection::open(path)
+            .unwrap()
+            .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    fn backups(dir: &Path) -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains("ledger.db.v"))
+            .collect()
+    }
+
+    /// A ledger at `dir` holding leaf `dev`, whose certificate file (a PEM
+    /// block of stand-in bytes) is below `dir` as a PKI directory keeps it.
+    fn ledger_with_dev(dir: &Path) -> Vec<u8> {
+        let der = b"stand-in certificate bytes".to_vec();
+        let mut l = Ledger::create(&dir.join("ledger.db")).unwrap();
+        let rec = CertRecord {
+            id: 0,
+            name: "dev".into(),
+            kind: Kind::Leaf,
+            issuer: Some("issuing".into()),
+            serial: "01".into(),
+            subject: "CN=dev".into(),
+            sans: Vec::new(),
+            profile: "device".into(),
+            key_type: "ecdsa-p256".into(),
+            not_before: 0,
+            not_after: 1,
+            fingerprint: crate::certinfo::fingerprint(&der),
+            state: "pending".into(),
+            revoked_at: None,
+            revocation_reason: None,
+            dir: "certs/dev".into(),
+            has_key: true,
+            created_at: 0,
+            issued_by: None,
+            revoked_by: None,
+            der: None,
+        };
+        let r = l.reserve(&rec, false, &no_check).unwrap();
+        l.confirm(&r).unwrap();
+        std::fs::create_dir_all(dir.join("certs/dev")).unwrap();
+        std::fs::write(
+            dir.join("certs/dev/cert.pem"),
+            crate::keys::pem_encode("CERTIFICATE", &der),
+        )
+        .unwrap();
+        der
+    }
+
+    #[test]
+    fn v1_v2_and_v3_ledgers_upgrade_in_place_after_a_private_backup_with_der_backfilled() {
+        use std::os::unix::fs::PermissionsExt;
+        for from in [1, 2, 3] {
+            let d = tempfile::tempdir().unwrap();
+            let path = d.path().join("ledger.db");
+            let der = ledger_with_dev(d.path());
+            downgrade(&path, from);
+            // A reader neither upgrades nor copies it.
+            let before = std::fs::read(&path).unwrap();
+            let r = Ledger::open_read(&path).unwrap();
+            assert_eq!(r.cert_by_name("dev").unwrap().unwrap().state, "active");
+            drop(r);
+            assert_eq!(std::fs::read(&path).unwrap(), before, "v{from}");
+            assert!(backups(d.path()).is_empty(), "v{from}");
+            // A writer copies it, then upgrades it in place.
+            let l = Ledger::open(&path).unwrap();
+            assert_eq!(version_of(&path), SCHEMA_VERSION, "v{from}");
+            let rec = l.cert_by_name("dev").unwrap().unwrap();
+            assert_eq!(l.cert_der(rec.id).unwrap(), Some(der), "v{from}");
+            drop(l);
+            let copies = backups(d.path());
+            assert_eq!(copies.len(), 1, "v{from}: {copies:?}");
+            let name = copies[0]
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            assert!(
+                name.starts_with(&format!("ledger.db.v{from}-backup-")),
+                "{name}"
+            );
+            let mode = std::fs::metadata(&copies[0]).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "v{from}");
+            assert_eq!(version_of(&copies[0]), from, "the copy is the old ledger");
+            // Once upgraded, opening it again copies nothing more.
+            drop(Ledger::open(&path).unwrap());
+            assert_eq!(backups(d.path()).len(), 1, "v{from}");
+        }
+    }
+
+    #[test]
+    fn a_ledger_newer_than_this_build_is_refused_naming_both_versions() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("ledger.db");
+        drop(Ledger::create(&path).unwrap());
+        rusqlite::Connection::open(&path)
+            .unwrap()
+            .execute_batch("UPDATE schema_version SET version = 9")
+            .unwrap();
+        let before = std::fs::read(&path).unwrap();
+        for opened in [Ledger::open(&path), Ledger::open_read(&path)] {
+            let Err(err) = opened else {
+                panic!("a newer ledger opened")
+            };
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "ledger '{}' has schema version 9, newer than this certsmith understands ({SCHEMA_VERSION})",
+                    path.display()
+                )
+            );
+            assert_eq!(err.exit_code(), 2);
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert!(backups(d.path()).is_empty());
+    }
 }

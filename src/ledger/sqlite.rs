@@ -498,3 +498,51 @@ pub(super) fn is_empty_at(path: &Path) -> bool {
         .map(|n| n == 0)
         .unwrap_or(false)
 }
+
+/// Copies the ledger at `path`, at schema `version`, before an upgrade:
+/// `<path>.v<version>-backup-<time>`, 0600, a consistent copy made by
+/// SQLite itself (`VACUUM INTO`). Another process upgrading at the same
+/// moment may have made that very copy: then it is kept as it is.
+pub(super) fn backup_before_upgrade(db: &dyn Db, path: &Path, version: i64) -> Result<PathBuf> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let now = crate::clock::now()?;
+    let stamp = format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    );
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".v{version}-backup-{stamp}"));
+    let backup = PathBuf::from(name);
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&backup)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(backup),
+        Err(e) => return Err(crate::store::io_err("cannot create", &backup, &e)),
+    }
+    let copied = db
+        .execute(
+            "VACUUM INTO ?1",
+            &[Value::Text(backup.to_string_lossy().into_owned())],
+        )
+        .map_err(Error::from)
+        .and_then(|_| {
+            std::fs::File::open(&backup)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| crate::store::io_err("cannot write", &backup, &e))
+        })
+        .and_then(|()| crate::store::sync_dir(ledger_dir(path)));
+    if let Err(e) = copied {
+        let _ = std::fs::remove_file(&backup);
+        return Err(e);
+    }
+    Ok(backup)
+}

@@ -97,9 +97,27 @@ fn doctor_leaves_pending_rows_of_a_running_process_alone() {
     env.hierarchy();
     issue_crashing_at(&env, "dev", "staged");
     // A live certsmith process holds a shared lock on the PKI directory while it has the ledger
-    // open; hold one the same way: doctor must not touch what may be that process's work.
+    // open, and owns the rows it reserved; hold the lock the same way and give the row a running
+    // owner of this host (this test process): doctor must not touch what may be that process's work.
     let lock = std::fs::File::open(&env.pki).unwrap();
     lock.lock_shared().unwrap();
+    let ledger = rusqlite::Connection::open(env.pki.join("ledger.db")).unwrap();
+    let owner: String = ledger
+        .query_row(
+            "SELECT owner FROM certificates WHERE name = 'dev'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let (host_and_pid, boot) = owner.rsplit_once(':').unwrap();
+    let host = host_and_pid.rsplit_once(':').unwrap().0;
+    let running = format!("{host}:{}:{boot}", std::process::id());
+    let set_owner = |o: &str| {
+        ledger
+            .execute("UPDATE certificates SET owner = ?1 WHERE name = 'dev'", [o])
+            .unwrap();
+    };
+    set_owner(&running);
     let r = env.run(&["doctor", "--repair"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
@@ -112,6 +130,9 @@ fn doctor_leaves_pending_rows_of_a_running_process_alone() {
         std::fs::read_dir(env.cert_dir("dev")).unwrap().count() > 0,
         "temp files kept"
     );
+    // The process is gone (the crashed one owned it) and no lock is held.
+    set_owner(&owner);
+    drop(ledger);
     drop(lock);
     let r = env.run(&["doctor", "--repair"]);
     assert!(r.stdout.contains("removed the reservation"), "{}", r.stdout);
