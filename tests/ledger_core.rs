@@ -257,7 +257,7 @@ fn a_reservation_records_its_process_as_owner_with_a_ten_minute_lease_and_confir
 }
 
 #[test]
-fn a_postgres_ledger_in_a_build_without_it_is_refused_with_exit_2_never_showing_the_password() {
+fn a_postgres_ledger_asking_for_tls_is_refused_with_exit_2_never_showing_the_password() {
     let a = host_a();
     let before = a.tree_hash();
     let url = "postgres://ca:hunter2@db.invalid:5432/pki?sslmode=require";
@@ -276,7 +276,7 @@ fn a_postgres_ledger_in_a_build_without_it_is_refused_with_exit_2_never_showing_
         assert_eq!(r.code, 2, "{}", r.stderr);
         assert!(
             r.stderr.starts_with(
-                "certsmith: ledger 'postgres://ca@db.invalid:5432/pki?sslmode=require' is a PostgreSQL database"
+                "certsmith: ledger 'postgres://ca@db.invalid:5432/pki?sslmode=require' asks for sslmode=require"
             ),
             "{}",
             r.stderr

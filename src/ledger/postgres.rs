@@ -71,7 +71,9 @@ pub(super) fn open(url: &str, write: bool) -> Result<Ledger> {
     let l = Ledger::from_db(Box::new(db), None);
     if schema::check_version(&what, version)? {
         match write {
-            true => schema::upgrade(l.db.as_ref(), &what)?,
+            true => {
+                schema::upgrade(l.db.as_ref(), &what, None)?;
+            }
             false => schema::read_as_current(l.db.as_ref(), version)?,
         }
     }
@@ -137,8 +139,10 @@ fn parse(url: &str) -> Result<Parsed> {
         match pair.split_once('=') {
             Some(("passfile", v)) => passfile = Some(PathBuf::from(percent_decode(v))),
             Some(("sslmode", v)) if !matches!(v, "disable" | "prefer" | "allow") => {
+                let shown_url = super::url::LedgerUrl::Postgres(url.to_string()).redacted();
                 return Err(Error::input(format!(
-                    "ledger URL asks for sslmode={}: this certsmith connects to PostgreSQL without TLS",
+                    "ledger '{}' asks for sslmode={}, but this certsmith connects to PostgreSQL without TLS",
+                    shown(&shown_url),
                     shown(v)
                 ))
                 .hint(
