@@ -52,14 +52,15 @@ cleanup() {
 trap cleanup EXIT
 
 n_db=0
-# A fresh, empty PostgreSQL ledger URL for one measurement.
+# url=…: a fresh, empty PostgreSQL ledger for one measurement (with
+# LEDGER_URL, that database: give it an empty one each run).
 new_pg_url() {
     n_db=$((n_db + 1))
     if [ "$own_cluster" = 1 ]; then
         psql_admin "CREATE DATABASE bench_$n_db OWNER bench"
-        echo "postgres://bench@127.0.0.1:$PGPORT/bench_$n_db"
+        url="postgres://bench@127.0.0.1:$PGPORT/bench_$n_db"
     else
-        echo "$LEDGER_URL"
+        url="$LEDGER_URL"
     fi
 }
 
@@ -98,7 +99,7 @@ rate() {
 for backend in sqlite postgres; do
     # One host.
     url=""
-    [ "$backend" = sqlite ] || url=$(new_pg_url)
+    [ "$backend" = sqlite ] || new_pg_url
     new_pki "$W/$backend-1" "$url"
     t=$(now_ms); issue_loop "$W/$backend-1" "$url" one
     rate "issue_${backend}_one_host" "$N" "$t" "sequential issue processes"
@@ -108,7 +109,7 @@ for backend in sqlite postgres; do
 
     # Two hosts at once.
     url=""
-    [ "$backend" = sqlite ] || url=$(new_pg_url)
+    [ "$backend" = sqlite ] || new_pg_url
     new_pki "$W/$backend-a" "$url"
     if [ "$backend" = sqlite ]; then
         b="$W/$backend-a"
