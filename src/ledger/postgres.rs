@@ -254,13 +254,16 @@ fn split_pgpass(line: &str) -> Vec<String> {
     let mut chars = line.chars();
     while let Some(c) = chars.next() {
         match c {
-            '\\' => {
-                if let Some(n) = chars.next() {
-                    fields.last_mut().map(|f| f.push(n));
-                }
-            }
             ':' if fields.len() < 5 => fields.push(String::new()),
             c => {
+                // `\` escapes the next character (`\:`, `\\`).
+                let c = match c {
+                    '\\' => match chars.next() {
+                        Some(n) => n,
+                        None => break,
+                    },
+                    c => c,
+                };
                 if let Some(f) = fields.last_mut() {
                     f.push(c);
                 }
@@ -484,8 +487,11 @@ fn lost(t: &Target, why: &str) -> Error {
     )
 }
 
+/// A parameter as the client sends it.
+type Bound = Box<dyn ToSql + Sync>;
+
 /// A parameter bound as the type the server expects for it.
-fn bind(v: &Value, ty: &Type) -> std::result::Result<Box<dyn ToSql + Sync>, Error> {
+fn bind(v: &Value, ty: &Type) -> std::result::Result<Bound, Error> {
     let mismatch = || Error::Ledger {
         detail: format!("cannot pass {v:?} as a PostgreSQL {ty}"),
     };
@@ -579,11 +585,7 @@ fn numeric_integer(
 }
 
 impl PostgresDb {
-    fn run(
-        &self,
-        sql: &str,
-        params: &[Value],
-    ) -> DbResult<(Arc<Prepared>, Vec<Box<dyn ToSql + Sync>>)> {
+    fn run(&self, sql: &str, params: &[Value]) -> DbResult<(Arc<Prepared>, Vec<Bound>)> {
         let p = self.prepared(sql)?;
         let types = p.statement.params();
         if types.len() != params.len() {
@@ -604,7 +606,7 @@ impl PostgresDb {
     }
 }
 
-fn refs(bound: &[Box<dyn ToSql + Sync>]) -> Vec<&(dyn ToSql + Sync)> {
+fn refs(bound: &[Bound]) -> Vec<&(dyn ToSql + Sync)> {
     bound.iter().map(|b| b.as_ref()).collect()
 }
 
