@@ -723,6 +723,22 @@ fn ocsp_sees_every_revoke_after_serve_signed_a_crl() {
 }
 
 #[test]
+fn a_cached_ocsp_answer_is_dropped_on_revoke_when_serve_upgraded_an_older_ledger_at_start() {
+    let env = Env::new();
+    let port = free_port();
+    pki_served_on(&env, port);
+    crate::hsm::ledger::make_v3(&env);
+    let served = Served::start(&env, port, &[]);
+    let req = ocsp_request(&env, "device-stolen");
+    // Asked twice without a nonce: the second answer is the cached one.
+    for _ in 0..2 {
+        assert_eq!(ask(&served, &req).1, ["good"]);
+    }
+    env.ok(&["revoke", "device-stolen", "-q"]);
+    assert_eq!(ask(&served, &req).1, ["revoked"], "{}", served.log());
+}
+
+#[test]
 fn a_ledger_connection_stays_live_when_another_opens_and_closes_in_the_same_process() {
     use certsmith::ledger::Ledger;
     let env = Env::new();

@@ -58,8 +58,10 @@ pub fn serve(
     }
     drop(ledger);
     // Opened once each and kept: one to read statuses, one to record the CRLs it signs.
-    let view = pki.ledger(crate::ledger::Access::Read)?;
+    // The writer first: it upgrades an older ledger, which the reader then
+    // reads as it is (a reader opened before would keep seeing the old layout).
     let writer = pki.ledger(crate::ledger::Access::KeptWriter)?;
+    let view = pki.ledger(crate::ledger::Access::Read)?;
     let server = crate::serve::Server::new(pki.clone(), cas, view, writer, req.sign_with_ca);
     crate::serve::run(server, addr, req.max_connections, |a| ready(a, &notes))
 }

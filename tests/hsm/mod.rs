@@ -3,7 +3,7 @@
 //! OpenSC's `pkcs11-tool` as the independent checks. No mocks.
 
 mod cli;
-mod ledger;
+pub mod ledger;
 mod review;
 mod uri;
 
