@@ -689,3 +689,93 @@ fn password_comes_from_the_urls_passfile_and_a_file_others_can_read_is_ignored()
     );
     assert!(!err.contains(PASSWORD));
 }
+
+/// TLS where the URL asks for it: the server's certificate (issued by this
+/// PKI) checked against `sslrootcert`; another CA's root, or a server
+/// without TLS, fails naming the database and records nothing.
+#[test]
+fn sslmode_require_checks_the_servers_certificate_against_sslrootcert() {
+    if !postgres::available() {
+        return;
+    }
+    let pki = Env::new();
+    let mut pki = pki;
+    pki.ledger_env.clear();
+    pki.hierarchy();
+    pki.ok(&[
+        "issue",
+        "db",
+        "--profile",
+        "server",
+        "--san",
+        "ip:127.0.0.1",
+        "--san",
+        "dns:localhost",
+        "-q",
+    ]);
+    let cluster = Cluster::start_tls(
+        &pki.cert_dir("db").join("fullchain.pem"),
+        &pki.cert_dir("db").join("key.pem"),
+    );
+    let db = cluster.database();
+    let tls_url = |root: &Path| {
+        format!(
+            "{}?sslmode=verify-full&sslrootcert={}",
+            db.url(),
+            root.display()
+        )
+    };
+    // Each run on a PKI directory of its own (`host`).
+    let run = |host: &str, url: &str, args: &[&str]| {
+        let out = certsmith()
+            .arg("--pki")
+            .arg(pki.path(host))
+            .args(["--ledger", url])
+            .args(args)
+            .env("PGPASSWORD", PASSWORD)
+            .current_dir(pki.dir.path())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let good = tls_url(&pki.root_pem());
+    let (code, err) = run(
+        "a",
+        &good,
+        &["init", "--cn", "Team Root", "--no-passphrase", "-q"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    // A root that did not issue the server's certificate.
+    let other = Env::new();
+    let mut other = other;
+    other.ledger_env.clear();
+    other.ok(&["init", "--cn", "Other Root", "--no-passphrase", "-q"]);
+    let (code, err) = run("b", &tls_url(&other.root_pem()), &["ledger", "info"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.starts_with("certsmith: cannot reach database '") && err.contains("127.0.0.1"),
+        "{err}"
+    );
+    assert!(!err.contains(PASSWORD));
+
+    // A server without TLS is refused, never used in the clear.
+    if let Some(plain) = postgres::database() {
+        let url = format!(
+            "{}?sslmode=require&sslrootcert={}",
+            plain.url(),
+            pki.root_pem().display()
+        );
+        let (code, err) = run(
+            "c",
+            &url,
+            &["init", "--cn", "Team Root", "--no-passphrase", "-q"],
+        );
+        assert_eq!(code, Some(1), "{err}");
+        assert!(err.contains(&plain.name) && err.contains("TLS"), "{err}");
+        assert_eq!(db_dump(&plain), "", "nothing created in the clear");
+    }
+}

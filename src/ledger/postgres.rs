@@ -7,6 +7,9 @@
 //! happens; a lost connection rolls the open transaction back on the server.
 //! The password comes from the URL, `$PGPASSWORD`, or a password file
 //! (`passfile=` in the URL, `$PGPASSFILE`, `~/.pgpass`), and is never shown.
+//! TLS (rustls) where the URL asks for it (`sslmode=require`, `verify-ca`,
+//! `verify-full`): the server's certificate and name are always checked
+//! against `sslrootcert` (default `~/.postgresql/root.crt`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -117,10 +120,14 @@ pub struct PostgresDb {
 }
 
 /// A ledger URL taken apart: what `tokio-postgres` parses, and the libpq
-/// options it does not know (`passfile`, which names a password file).
+/// options it does not know (`passfile`, which names a password file;
+/// `sslrootcert`, the CA certificates the server's must chain to).
 struct Parsed {
     config: Config,
     passfile: Option<PathBuf>,
+    /// `Some`: TLS required (`sslmode=require`, `verify-ca`, `verify-full`),
+    /// the server's certificate checked against these roots.
+    tls_roots: Option<PathBuf>,
 }
 
 /// Splits the options certsmith handles itself off the URL's query.
@@ -134,22 +141,23 @@ fn parse(url: &str) -> Result<Parsed> {
         None => (url, None),
     };
     let mut passfile = None;
+    let mut rootcert = None;
+    let mut tls = false;
     let mut kept = Vec::new();
     for pair in query.into_iter().flat_map(|q| q.split('&')) {
         match pair.split_once('=') {
             Some(("passfile", v)) => passfile = Some(PathBuf::from(percent_decode(v))),
-            Some(("sslmode", v)) if !matches!(v, "disable" | "prefer" | "allow") => {
-                let shown_url = super::url::LedgerUrl::Postgres(url.to_string()).redacted();
-                return Err(Error::input(format!(
-                    "ledger '{}' asks for sslmode={}, but this certsmith connects to PostgreSQL without TLS",
-                    shown(&shown_url),
-                    shown(v)
-                ))
-                .hint(
-                    "use sslmode=disable or sslmode=prefer on a trusted network, or reach the server through a TLS tunnel (docs/team.md)",
-                ));
+            Some(("sslrootcert", v)) => rootcert = Some(PathBuf::from(percent_decode(v))),
+            Some(("sslmode", "disable" | "allow" | "prefer")) => {
+                kept.push("sslmode=disable".to_string())
             }
-            Some(("sslmode", _)) => kept.push("sslmode=disable".to_string()),
+            Some(("sslmode", "require" | "verify-ca" | "verify-full")) => {
+                tls = true;
+                kept.push("sslmode=require".to_string());
+            }
+            Some(("sslmode", v)) => {
+                return Err(bad(format!("unknown sslmode '{}'", shown(v))));
+            }
             _ => kept.push(pair.to_string()),
         }
     }
@@ -160,7 +168,58 @@ fn parse(url: &str) -> Result<Parsed> {
     let config: Config = rebuilt
         .parse()
         .map_err(|e: postgres::Error| bad(e.to_string()))?;
-    Ok(Parsed { config, passfile })
+    // libpq's default root file for the verifying modes.
+    let tls_roots = tls.then(|| {
+        rootcert.unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_default()
+                .join(".postgresql/root.crt")
+        })
+    });
+    Ok(Parsed {
+        config,
+        passfile,
+        tls_roots,
+    })
+}
+
+/// A TLS client that trusts only the CA certificates in `roots` (PEM) and
+/// checks the server's name (host name or IP address of the URL).
+fn tls_client(roots: &std::path::Path) -> Result<tokio_postgres_rustls::MakeRustlsConnect> {
+    let shown_path = shown(&roots.display().to_string());
+    let text = std::fs::read(roots).map_err(|e| {
+        Error::input(format!(
+            "cannot read the PostgreSQL server's CA certificates '{shown_path}': {e}"
+        ))
+        .hint("name them with sslrootcert=FILE in the ledger URL (default ~/.postgresql/root.crt)")
+    })?;
+    let mut store = rustls::RootCertStore::empty();
+    for block in ::pem::parse_many(&text).unwrap_or_default() {
+        if block.tag() == "CERTIFICATE" {
+            store
+                .add(rustls::pki_types::CertificateDer::from(
+                    block.into_contents(),
+                ))
+                .map_err(|e| {
+                    Error::input(format!(
+                        "'{shown_path}' holds a certificate rustls refuses: {e}"
+                    ))
+                })?;
+        }
+    }
+    if store.is_empty() {
+        return Err(Error::input(format!(
+            "'{shown_path}' holds no PEM certificate for checking the PostgreSQL server"
+        )));
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::failed(format!("TLS set-up failed: {e}")))?
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
 }
 
 /// `%XX` escapes of a URL component.
@@ -315,8 +374,12 @@ fn connect_err(e: postgres::Error, t: &Target) -> Error {
         ))
         .hint("set $PGPASSWORD or add a line to ~/.pgpass (or passfile= in the URL)");
     }
-    Error::failed(format!("cannot reach {t}: {}", io_cause(&e)))
-        .hint("check that the server runs and that the ledger URL's host and port are right")
+    let cause = io_cause(&e);
+    let hint = match cause.contains("TLS") || cause.contains("certificate") {
+        true => "check the server's TLS set-up and the CA certificates named by sslrootcert=FILE",
+        false => "check that the server runs and that the ledger URL's host and port are right",
+    };
+    Error::failed(format!("cannot reach {t}: {cause}")).hint(hint)
 }
 
 /// The innermost cause of a client error (e.g. "Connection refused (os error 111)").
@@ -334,6 +397,7 @@ impl PostgresDb {
         let Parsed {
             mut config,
             passfile,
+            tls_roots,
         } = parse(url)?;
         let target = target_of(&config)?;
         if config.get_user().is_none() {
@@ -350,7 +414,11 @@ impl PostgresDb {
         if config.get_application_name().is_none() {
             config.application_name("certsmith");
         }
-        let client = config.connect(NoTls).map_err(|e| connect_err(e, &target))?;
+        let client = match tls_roots {
+            Some(roots) => config.connect(tls_client(&roots)?),
+            None => config.connect(NoTls),
+        }
+        .map_err(|e| connect_err(e, &target))?;
         Ok(PostgresDb {
             client: RefCell::new(client),
             statements: RefCell::new(HashMap::new()),
@@ -709,13 +777,17 @@ mod tests {
     }
 
     #[test]
-    fn passfile_and_sslmode_are_taken_off_the_url_and_require_is_refused() {
+    fn passfile_sslmode_and_sslrootcert_are_taken_off_the_url() {
         let p = parse("postgres://ops@db:6543/ca?passfile=%2Froot%2Fpw&sslmode=prefer").unwrap();
         assert_eq!(p.passfile, Some(PathBuf::from("/root/pw")));
         let t = target_of(&p.config).unwrap();
         assert_eq!(t.redacted_url(), "postgres://ops@db:6543/ca");
-        let e = parse("postgres://ops@db/ca?sslmode=require").err().unwrap();
-        assert!(e.to_string().contains("sslmode=require"), "{e}");
+        let p = parse("postgres://ops@db/ca?sslmode=verify-full&sslrootcert=%2Fca.pem").unwrap();
+        assert_eq!(p.tls_roots, Some(PathBuf::from("/ca.pem")));
+        let e = parse("postgres://ops@db/ca?sslmode=sometimes")
+            .err()
+            .unwrap();
+        assert!(e.to_string().contains("unknown sslmode 'sometimes'"), "{e}");
     }
 
     #[test]

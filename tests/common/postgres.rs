@@ -26,6 +26,8 @@ pub struct Cluster {
     bin: PathBuf,
     /// `runuser -u postgres --` when running as root (initdb refuses root).
     as_postgres: bool,
+    /// Whether it serves TLS (`server.crt` / `server.key` in its directory).
+    tls: bool,
     /// The reaper's stdin: closing it (drop, or process exit) stops the cluster.
     reaper_pipe: Mutex<Option<ChildStdin>>,
     reaper: Mutex<Option<Child>>,
@@ -109,6 +111,17 @@ impl Cluster {
     /// Starts a new cluster of its own (a test that stops and restarts the
     /// server must not take the shared one down under other tests).
     pub fn start() -> Cluster {
+        Cluster::start_with(None)
+    }
+
+    /// A cluster of its own that also speaks TLS with the certificate
+    /// chain `cert` (PEM, leaf first) and its key `key`.
+    pub fn start_tls(cert: &Path, key: &Path) -> Cluster {
+        Cluster::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(&Path, &Path)>) -> Cluster {
+        use std::os::unix::fs::PermissionsExt;
         let bin = bin_dir().expect("PostgreSQL binaries");
         let as_postgres = is_root();
         let dir = tempfile::Builder::new()
@@ -118,6 +131,17 @@ impl Cluster {
             .keep();
         let pwfile = dir.join("pw");
         std::fs::write(&pwfile, "superuser password\n").unwrap();
+        let tls = tls.is_some_and(|(cert, key)| {
+            std::fs::copy(cert, dir.join("server.crt")).unwrap();
+            std::fs::copy(key, dir.join("server.key")).unwrap();
+            // The server refuses a key others can read.
+            std::fs::set_permissions(
+                dir.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .unwrap();
+            true
+        });
         if as_postgres {
             let st = Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -131,6 +155,7 @@ impl Cluster {
             port: 0,
             bin,
             as_postgres,
+            tls,
             reaper_pipe: Mutex::new(None),
             reaper: Mutex::new(None),
         };
@@ -233,12 +258,18 @@ impl Cluster {
 
     fn try_start(&self) -> Result<(), String> {
         let log = self.dir.join("server.log");
-        let opts = format!(
+        let mut opts = format!(
             "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off \
              -c synchronous_commit=off -c full_page_writes=off -c max_connections=200",
             self.port,
             self.socket_dir().display()
         );
+        if self.tls {
+            opts.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={d}/server.crt -c ssl_key_file={d}/server.key",
+                d = self.dir.display()
+            ));
+        }
         let st = self
             .pg_command("pg_ctl")
             .arg("-D")
