@@ -383,8 +383,13 @@ impl Pki {
     /// (a second host with an empty PKI directory and the same ledger):
     /// atomically, 0644, only when its fingerprint is the record's. A
     /// ledger without the DER (recorded before schema version 4) writes
-    /// nothing, and reading the file then fails as it always did.
+    /// nothing, and neither does a CA still pending (another process is
+    /// writing its files): reading the file then fails as it always did.
     fn materialise_ca(&self, ledger: &Ledger, rec: &crate::ledger::CaRecord) -> Result<()> {
+        // A pending CA is another process's write in progress: its files are its own.
+        if rec.cert.state == "pending" {
+            return Ok(());
+        }
         let Some(der) = ledger.cert_der(rec.cert.id)? else {
             return Ok(());
         };
