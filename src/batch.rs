@@ -620,7 +620,7 @@ impl Plan<'_> {
             let row = row.map_err(|e| changed(manifest, e.line, e.reason))?;
             match self
                 .classify(&mut ledger, &row)
-                .map_err(|e| changed(manifest, row.line, e.to_string()))?
+                .map_err(|e| changed_by(manifest, row.line, e))?
             {
                 Action::Skip => {
                     skipped.fetch_add(1, Ordering::Relaxed);
@@ -679,9 +679,7 @@ impl Plan<'_> {
             let made = rows
                 .iter()
                 .map(|r| {
-                    let job = self
-                        .job(r)
-                        .map_err(|e| changed(w.manifest, r.line, e.to_string()))?;
+                    let job = self.job(r).map_err(|e| changed_by(w.manifest, r.line, e))?;
                     let source = match job.csr_key {
                         Some(_) => &w.keys.from_csrs,
                         None => &w.keys.made,
@@ -914,6 +912,16 @@ fn changed(manifest: &Manifest, line: u64, why: String) -> Error {
         "{} changed while the batch ran: {why}",
         manifest.row_label(line)
     ))
+}
+
+/// [`changed`] for a row's own refusal; a failure that is not about the
+/// row (the ledger's server gone, a full disk) keeps its own message and
+/// exit code.
+fn changed_by(manifest: &Manifest, line: u64, e: Error) -> Error {
+    match e.kind() {
+        crate::error::ErrorKind::Failed => e,
+        crate::error::ErrorKind::Input => changed(manifest, line, e.to_string()),
+    }
 }
 
 /// A batch failure with the way to finish it: certificates already written

@@ -97,6 +97,9 @@ pub enum Command {
     CompleteNames(CompleteNamesArgs),
     /// Remove the *.old-<serial> files renewals kept aside, once older than a length
     Prune(PruneArgs),
+    /// Show the ledger, or copy it to another backend (SQLite, PostgreSQL)
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
 }
 
 #[derive(Debug, Args)]
@@ -904,4 +907,19 @@ pub struct CompleteNamesArgs {
 pub enum NameKind {
     Cas,
     Certs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Show the ledger's backend, URL (without password), schema version and counts
+    Info,
+    /// Copy every row of the ledger into a new, empty ledger, checked before it commits
+    Copy(LedgerCopyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerCopyArgs {
+    /// Target ledger URL: sqlite:PATH (a file that does not exist yet) or postgres://user@host:port/db (an empty database)
+    #[arg(long, value_name = "URL")]
+    pub to: String,
 }

@@ -422,8 +422,14 @@ pub fn write(
         },
         false => None,
     };
+    // A server ledger (PostgreSQL) made its reservation durable itself:
+    // only a local SQLite WAL joins the files' one flush.
+    let local_wal = ledger.backend() == crate::ledger::Backend::Sqlite;
     let placed = (|| -> std::result::Result<_, store::Unsettled> {
-        let mut staged = Staged::new(&root).with_one_flush(&pki.ledger_path());
+        let mut staged = Staged::new(&root);
+        if local_wal {
+            staged = staged.with_one_flush(&pki.ledger_path());
+        }
         files.stage(&mut staged, &dir, backup.as_deref())?;
         store::crash_point("staged");
         store::fail_point("staged")?;

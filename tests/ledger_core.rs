@@ -257,10 +257,12 @@ fn a_reservation_records_its_process_as_owner_with_a_ten_minute_lease_and_confir
 }
 
 #[test]
-fn a_postgres_ledger_in_a_build_without_it_is_refused_with_exit_2_never_showing_the_password() {
+fn a_postgres_ledger_asking_for_tls_without_its_ca_file_is_refused_with_exit_2_never_showing_the_password()
+ {
     let a = host_a();
     let before = a.tree_hash();
-    let url = "postgres://ca:hunter2@db.invalid:5432/pki?sslmode=require";
+    let url =
+        "postgres://ca:hunter2@db.invalid:5432/pki?sslmode=require&sslrootcert=missing-root.pem";
     for r in [at(&a, "alice", &["--ledger", url, "status"]), {
         let out = a
             .command(&["list"])
@@ -276,7 +278,7 @@ fn a_postgres_ledger_in_a_build_without_it_is_refused_with_exit_2_never_showing_
         assert_eq!(r.code, 2, "{}", r.stderr);
         assert!(
             r.stderr.starts_with(
-                "certsmith: ledger 'postgres://ca@db.invalid:5432/pki?sslmode=require' is a PostgreSQL database"
+                "certsmith: cannot read the PostgreSQL server's CA certificates 'missing-root.pem'"
             ),
             "{}",
             r.stderr

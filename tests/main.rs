@@ -24,6 +24,7 @@ mod refusals;
 mod revocation_urls;
 mod rotation;
 mod serve;
+mod team;
 mod term;
 mod trust;
 mod trust_bundle;

@@ -31,6 +31,7 @@ mod inspect;
 mod intermediate;
 mod issue;
 mod key;
+mod ledger;
 mod list;
 mod man;
 mod needs_renewal;
@@ -215,6 +216,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Key(a) => key::run(&ctx, a),
         Command::Ca(a) => ca::run(&ctx, a),
         Command::Serve(a) => serve::run(&ctx, a),
+        Command::Ledger(a) => ledger::run(&ctx, a),
         Command::Prune(a) => prune::run(&ctx, a),
     };
     let doc = ctx.out.take();

@@ -11,6 +11,12 @@ mod records;
 pub mod schema;
 mod sqlite;
 pub mod url;
+// `ledger copy` and `ledger info`, and the PostgreSQL backend.
+mod copy;
+mod inventory;
+pub mod postgres;
+pub use copy::{Copied, target_not_empty};
+pub use inventory::{Inventory, KindCount};
 
 use std::path::Path;
 
@@ -60,15 +66,6 @@ pub type Check<'a> = &'a dyn Fn(&Ledger) -> Result<()>;
 /// The [`Check`] of a reservation that depends on nothing else (a root CA).
 pub fn no_check(_: &Ledger) -> Result<()> {
     Ok(())
-}
-
-/// The refusal of a PostgreSQL ledger by a build without its backend.
-fn no_postgres(url: &LedgerUrl) -> Error {
-    Error::input(format!(
-        "ledger '{}' is a PostgreSQL database, which this build of certsmith cannot open",
-        crate::error::shown(&url.redacted())
-    ))
-    .hint("use a sqlite:PATH ledger, or a certsmith built with PostgreSQL support")
 }
 
 /// The refusal for a name already in the ledger; a `pending` one names
@@ -160,7 +157,9 @@ impl Ledger {
                 Access::ReadLocked => Self::open_read_locked(path),
                 Access::KeptWriter => Self::open_kept_writer(path),
             },
-            LedgerUrl::Postgres(_) => Err(no_postgres(url)),
+            LedgerUrl::Postgres(u) => {
+                postgres::open(u, matches!(access, Access::Write | Access::KeptWriter))
+            }
         }
     }
 
@@ -169,7 +168,7 @@ impl Ledger {
     pub fn create_url(url: &LedgerUrl) -> Result<Ledger> {
         match url {
             LedgerUrl::Sqlite(path) => Self::create(path),
-            LedgerUrl::Postgres(_) => Err(no_postgres(url)),
+            LedgerUrl::Postgres(u) => postgres::create(u),
         }
     }
 

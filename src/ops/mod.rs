@@ -18,6 +18,7 @@ pub mod export;
 pub mod init;
 pub mod intermediate;
 pub mod issue;
+pub mod ledger;
 pub mod prune;
 pub mod published;
 pub mod renew_bulk;

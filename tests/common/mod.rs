@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod nginx;
+pub mod postgres;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -13,6 +14,9 @@ use std::process::{Command, Output, Stdio};
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub pki: PathBuf,
+    /// Variables every run gets: the ledger URL and its password when the
+    /// ledger is a PostgreSQL database (see [`Env::on_ledger`]).
+    pub ledger_env: Vec<(&'static str, String)>,
 }
 
 /// The result of one certsmith run.
@@ -26,7 +30,26 @@ impl Env {
     pub fn new() -> Env {
         let dir = tempfile::tempdir().expect("tempdir");
         let pki = dir.path().join("pki");
-        Env { dir, pki }
+        let mut env = Env {
+            dir,
+            pki,
+            ledger_env: Vec::new(),
+        };
+        // `CERTSMITH_TEST_LEDGER=postgres`: every test's ledger is a
+        // database of its own in the test process's PostgreSQL cluster.
+        if std::env::var("CERTSMITH_TEST_LEDGER").as_deref() == Ok("postgres") {
+            let db = postgres::database().expect("CERTSMITH_TEST_LEDGER=postgres needs PostgreSQL");
+            env.ledger_env = db.env().to_vec();
+        }
+        env
+    }
+
+    /// A PKI directory whose ledger is the PostgreSQL database `db` (a
+    /// host of a team sharing one ledger).
+    pub fn on_ledger(db: &postgres::Database) -> Env {
+        let mut env = Env::new();
+        env.ledger_env = db.env().to_vec();
+        env
     }
 
     /// Path inside the temp dir.
@@ -39,6 +62,7 @@ impl Env {
         let mut c = certsmith();
         c.arg("--pki").arg(&self.pki).args(args);
         c.current_dir(self.dir.path()).stdin(Stdio::null());
+        c.envs(self.ledger_env.iter().map(|(k, v)| (k, v)));
         c
     }
 
