@@ -163,6 +163,18 @@ pub fn examples(path: &str) -> Option<&'static [&'static str]> {
             "certsmith prune --older-than 30d",
             "certsmith --json prune --older-than 90d",
         ],
+        "ledger" => &[
+            "certsmith ledger info",
+            "certsmith ledger copy --to postgres://certsmith@db.internal:5432/pki",
+        ],
+        "ledger info" => &[
+            "certsmith ledger info",
+            "certsmith --ledger postgres://certsmith@db.internal:5432/pki --json ledger info",
+        ],
+        "ledger copy" => &[
+            "certsmith ledger copy --to postgres://certsmith@db.internal:5432/pki",
+            "certsmith --ledger postgres://certsmith@db.internal/pki ledger copy --to sqlite:snapshot.db",
+        ],
         "serve" => &[
             "certsmith serve                                      # 127.0.0.1:8080",
             "certsmith serve --listen 127.0.0.1:9080 --max-connections 64",

@@ -943,6 +943,17 @@ fn every_command_prints_what_docs_json_documents_on_success_and_on_failure() {
         ),
         ("prune", vec!["prune", "--older-than", "1h"], ok(0)),
         ("prune", vec!["prune", "--older-than", "nonsense"], fail(2)),
+        ("ledger info", vec!["ledger", "info"], ok(0)),
+        (
+            "ledger copy",
+            vec!["ledger", "copy", "--to", "sqlite:copied-ledger.db"],
+            ok(0),
+        ),
+        (
+            "ledger copy",
+            vec!["ledger", "copy", "--to", "sqlite:copied-ledger.db"],
+            fail(2),
+        ),
         (
             "bootstrap",
             vec!["bootstrap", "--no-passphrase", "--yes"],

@@ -627,7 +627,8 @@ fn ledger_info_shows_backend_schema_and_counts_and_never_the_password() {
     let info: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(info["backend"], "postgres");
     assert_eq!(info["url"], db.url());
-    assert_eq!(info["schema_version"], 4);
+    assert_eq!(info["ledger_schema_version"], 4);
+    assert_eq!(info["schema_version"], 1);
     assert_eq!(info["cas"], 2);
     let count = |kind: &str, state: &str| {
         info["certificates"]

@@ -15,6 +15,8 @@ pub struct LedgerInfo {
     pub backend: &'static str,
     /// The ledger URL without any password.
     pub url: String,
+    /// The ledger's schema version (not the JSON document's `schema_version`).
+    #[serde(rename = "ledger_schema_version")]
     pub schema_version: i64,
     pub cas: i64,
     pub certificates: Vec<KindCount>,
@@ -48,6 +50,8 @@ pub struct CopyReport {
     /// Source and target URLs, without any password.
     pub from: String,
     pub to: String,
+    /// The ledger's schema version (not the JSON document's `schema_version`).
+    #[serde(rename = "ledger_schema_version")]
     pub schema_version: i64,
     /// Rows per table, counted in the target.
     pub rows: std::collections::BTreeMap<String, u64>,
