@@ -556,8 +556,8 @@ pub struct RenewArgs {
     /// Renew every valid certificate that expires within this length, e.g. 30d
     #[arg(long, value_name = "LENGTH")]
     pub expiring_within: Option<String>,
-    /// With --expiring-within: list what would be renewed, change nothing
-    #[arg(long, requires = "expiring_within")]
+    /// List what would be renewed and what would fail, change nothing
+    #[arg(long)]
     pub dry_run: bool,
     /// Validity of the new certificate (default: the profile's)
     #[arg(long)]

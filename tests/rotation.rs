@@ -1016,3 +1016,94 @@ fn ca_default_without_a_name_shows_the_default() {
         "{j}"
     );
 }
+
+#[test]
+fn renew_name_dry_run_reports_what_would_be_renewed_and_changes_nothing_in_every_form() {
+    let env = Env::new();
+    two_intermediates(&env);
+    env.ok(&["issue", "dev-1", "--ca", "issuing", "-q"]);
+    for args in [
+        vec!["renew", "dev-1", "--dry-run"],
+        vec!["renew", "--dry-run", "dev-1"],
+        vec!["renew", "dev-1", "--dry-run", "--revoke-old"],
+        vec!["renew", "dev-1", "--dry-run", "--ca", "next", "--reuse-key"],
+    ] {
+        let before = env.tree_hash();
+        let out = env.ok(&args);
+        assert_eq!(env.tree_hash(), before, "{args:?} changed the PKI");
+        assert!(out.contains("Would renew 'dev-1'"), "{args:?}: {out}");
+        assert!(out.contains("Nothing was changed (--dry-run)"), "{out}");
+    }
+    let j = env.json(&["renew", "dev-1", "--dry-run", "--ca", "next"]);
+    assert_eq!(j["dry_run"], true, "{j}");
+    assert_eq!(j["renewed"][0]["new_issuer"], "next", "{j}");
+    let revoked = env.json(&["list", "--revoked"]);
+    assert!(!revoked.to_string().contains("dev-1"), "{revoked}");
+}
+
+#[test]
+fn dry_run_reports_the_refusals_the_real_run_would_hit() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&[
+        "intermediate",
+        "nc",
+        "--cn",
+        "NC",
+        "--permit-dns",
+        "only.example",
+        "--validity",
+        "2y",
+        "--no-passphrase",
+        "-q",
+    ]);
+    env.ok(&[
+        "issue",
+        "web",
+        "--ca",
+        "issuing",
+        "--san",
+        "dns:www.other.example",
+        "-q",
+    ]);
+    env.ok(&[
+        "issue",
+        "ok",
+        "--ca",
+        "issuing",
+        "--san",
+        "dns:a.only.example",
+        "-q",
+    ]);
+    // One certificate: the same refusal as the real run.
+    let real = refused(&env, &["renew", "web", "--ca", "nc"]);
+    let dry = refused(&env, &["renew", "web", "--ca", "nc", "--dry-run"]);
+    assert_eq!(dry, real);
+    assert!(dry.contains("name constraints"), "{dry}");
+    // Validity against the new issuer.
+    let real = refused(&env, &["renew", "ok", "--ca", "nc", "--validity", "5y"]);
+    let dry = refused(
+        &env,
+        &["renew", "ok", "--ca", "nc", "--validity", "5y", "--dry-run"],
+    );
+    assert_eq!(dry, real);
+    // Bulk: the failure is reported, the others would be renewed, exit 1 like the real run.
+    let before = env.tree_hash();
+    let r = env.run(&[
+        "renew",
+        "--expiring-within",
+        "400d",
+        "--ca",
+        "nc",
+        "--dry-run",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(env.tree_hash(), before);
+    assert!(r.stdout.contains("Would renew 'ok'"), "{}", r.stdout);
+    assert!(!r.stdout.contains("Would renew 'web'"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("'web'") && r.stderr.contains("name constraints"),
+        "{}",
+        r.stderr
+    );
+}
