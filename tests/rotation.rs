@@ -1107,3 +1107,94 @@ fn dry_run_reports_the_refusals_the_real_run_would_hit() {
         r.stderr
     );
 }
+
+#[test]
+fn ca_renew_ending_before_a_live_certificate_it_signed_is_refused_naming_it() {
+    let env = Env::new();
+    let t0 = "2026-12-01T00:00:00Z";
+    for args in [
+        vec![
+            "init",
+            "--cn",
+            "Test Root CA",
+            "--validity",
+            "10y",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec![
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Issuing",
+            "--validity",
+            "5y",
+            "--no-passphrase",
+            "-q",
+        ],
+    ] {
+        let r = run_at(&env, t0, &args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    let before = env.tree_hash();
+    let r = run_at(&env, t0, &["ca", "renew", "root", "--validity", "1y"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "a refused ca renew changed the PKI"
+    );
+    assert!(r.stderr.starts_with("certsmith: "), "{}", r.stderr);
+    assert!(r.stderr.contains("'issuing'"), "{}", r.stderr);
+    assert!(r.stderr.contains("2031-"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: ") && r.stderr.contains("--validity"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn ca_renew_names_the_earlier_of_old_and_new_not_after_as_the_deadline() {
+    let env = Env::new();
+    let t0 = "2026-12-01T00:00:00Z";
+    for args in [
+        vec![
+            "init",
+            "--cn",
+            "Test Root CA",
+            "--validity",
+            "10y",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec![
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Issuing",
+            "--validity",
+            "5y",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec!["issue", "dev-1", "--validity", "30d", "-q"],
+        vec![
+            "ca",
+            "renew",
+            "issuing",
+            "--validity",
+            "2027-06-01T00:00:00Z",
+        ],
+    ] {
+        let r = run_at(&env, t0, &args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        if args[1] == "renew" {
+            assert!(
+                r.stdout.contains("before 2027-06-01T00:00:00Z"),
+                "{}",
+                r.stdout
+            );
+        }
+    }
+}

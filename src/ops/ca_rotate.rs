@@ -89,6 +89,45 @@ fn same_ca(
     })
 }
 
+/// Refuses a new certificate for CA `ca` that ends before a live
+/// certificate `ca` signed (not revoked, not superseded, not expired at
+/// `now`): once trust stores hold only the new one, that certificate's
+/// chain would die with it. Names the longest-lived one and the fix.
+fn refuse_outlived(ledger: &Ledger, ca: &str, signed: &Signed, now: OffsetDateTime) -> Result<()> {
+    let new_end = signed.window.not_after.unix_timestamp();
+    let longest = ledger
+        .list(&crate::ledger::ListFilter {
+            issuer: Some(ca.to_string()),
+            include_cas: true,
+            ..Default::default()
+        })?
+        .into_iter()
+        .filter(|c| {
+            c.name != ca
+                && c.state == "active"
+                && c.revoked_at.is_none()
+                && c.not_after > now.unix_timestamp()
+        })
+        .max_by_key(|c| c.not_after);
+    let Some(c) = longest.filter(|c| c.not_after > new_end) else {
+        return Ok(());
+    };
+    let rfc = |t: i64| {
+        OffsetDateTime::from_unix_timestamp(t)
+            .map(crate::clock::rfc3339)
+            .unwrap_or_default()
+    };
+    let (name, until) = (crate::error::shown(ca), rfc(c.not_after));
+    Err(Error::input(format!(
+        "the new certificate of CA '{name}' would end on {}, before '{}' (valid until {until}), the longest-lived live certificate it signed",
+        rfc(new_end),
+        crate::error::shown(&c.name)
+    ))
+    .hint(format!(
+        "give it a validity reaching past that: certsmith ca renew {name} --validity {until} (or later)"
+    )))
+}
+
 /// `certsmith ca renew <ca>`: a new certificate for CA `req.ca` with the
 /// same subject, key, pathlen and name constraints, signed by its issuer
 /// (a root signs its own). The old certificate is superseded in the ledger
@@ -118,6 +157,7 @@ pub fn renew_ca(pki: &Pki, req: &CaRenewRequest) -> Result<CaCertMade> {
             (signed, signer)
         }
     };
+    refuse_outlived(&ledger, &req.ca, &signed, now)?;
     // A root signs its own: no issuer then, as for `init`.
     let new = record(&rec.cert.name, &rec.cert, &signed, now, &signer.name);
     let path = pki.ca_cert_path(&req.ca);
