@@ -1198,3 +1198,24 @@ fn ca_renew_names_the_earlier_of_old_and_new_not_after_as_the_deadline() {
         }
     }
 }
+
+#[test]
+fn crl_wrong_passphrase_for_one_ca_hints_at_the_per_ca_flag_for_that_ca() {
+    let env = Env::new();
+    let (root, inter) = bootstrap_two_passphrases(&env);
+    // The root's file given for `issuing` too: the issuing key does not open.
+    let r = env.run(&[
+        "crl",
+        "--passphrase-file",
+        &format!("root={}", s(&root)),
+        "--passphrase-file",
+        &format!("issuing={}", s(&root)),
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("hint: ") && r.stderr.contains("--passphrase-file issuing=FILE"),
+        "{}",
+        r.stderr
+    );
+    let _ = inter;
+}
