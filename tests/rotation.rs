@@ -1219,3 +1219,23 @@ fn crl_wrong_passphrase_for_one_ca_hints_at_the_per_ca_flag_for_that_ca() {
     );
     let _ = inter;
 }
+
+#[test]
+fn retiring_a_ca_that_signed_live_intermediates_speaks_of_its_cas_not_of_leaf_renewal() {
+    let env = Env::new();
+    two_intermediates(&env);
+    env.ok(&["ca", "default", "next", "-q"]);
+    let out = env.ok(&["ca", "retire", "root"]);
+    assert!(!out.contains("renew --expiring-within"), "{out}");
+    assert!(out.contains("'issuing'") && out.contains("'next'"), "{out}");
+    assert!(
+        out.contains("certsmith ca cross-sign") || out.contains("--issuer"),
+        "{out}"
+    );
+    let j = env.json(&["ca", "retire", "root"]);
+    assert_eq!(j["live_cas"], serde_json::json!(["issuing", "next"]), "{j}");
+    // Re-issuing an intermediate under the retired root: the hint speaks of CAs.
+    let err = refused(&env, &["ca", "renew", "next", "--validity", "1y"]);
+    assert!(!err.contains("renew NAME"), "{err}");
+    assert!(err.contains("--issuer"), "{err}");
+}

@@ -89,6 +89,18 @@ fn same_ca(
     })
 }
 
+/// The refusal of a retired issuer when it would re-issue a CA's
+/// certificate: the fix is a successor CA, not moving a leaf.
+fn retired_issuer_hint(ledger: &Ledger, e: Error, issuer: &str) -> Error {
+    match crate::issuing::retired_at(ledger, issuer) {
+        Ok(Some(_)) if e.code() == "ca_not_alive" => e.hint(format!(
+            "'{}' is retired and re-issues no CA certificate: make a successor under a CA that is not retired (`certsmith intermediate NEW --issuer ROOT`) and move issuance there (`certsmith ca default NEW`)",
+            crate::error::shown(issuer)
+        )),
+        _ => e,
+    }
+}
+
 /// Refuses a new certificate for CA `ca` that ends before a live
 /// certificate `ca` signed (not revoked, not superseded, not expired at
 /// `now`): once trust stores hold only the new one, that certificate's
@@ -151,7 +163,8 @@ pub fn renew_ca(pki: &Pki, req: &CaRenewRequest) -> Result<CaCertMade> {
                     crate::error::shown(&req.ca)
                 ))
             })?;
-            let signer = Signer::load(pki, &ledger, &issuer, &req.pass)?;
+            let signer = Signer::load(pki, &ledger, &issuer, &req.pass)
+                .map_err(|e| retired_issuer_hint(&ledger, e, &issuer))?;
             let key = PublicOnly::from_spki(&info.spki_der)?;
             let (signed, _) = ca::make_intermediate(&want, &key, &profile, &signer, now)?;
             (signed, signer)
