@@ -657,6 +657,9 @@ pub struct CrossSignArgs {
 pub struct CaDefaultArgs {
     /// CA name (leave out to show the current default)
     pub ca: Option<String>,
+    /// Make it the default even though its key was exported for a mesh
+    #[arg(long, requires = "ca")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1239,3 +1239,25 @@ fn retiring_a_ca_that_signed_live_intermediates_speaks_of_its_cas_not_of_leaf_re
     assert!(!err.contains("renew NAME"), "{err}");
     assert!(err.contains("--issuer"), "{err}");
 }
+
+#[test]
+fn ca_default_refuses_a_ca_exported_for_a_mesh_unless_yes_and_never_moves_certificates_onto_it() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&[
+        "intermediate",
+        "mesh-ca",
+        "--cn",
+        "Mesh CA",
+        "--no-passphrase",
+        "-q",
+    ]);
+    env.ok(&["ca", "default", "issuing", "-q"]);
+    env.ok(&["crl", "-q"]);
+    env.ok(&["bundle", "--target", "istio", "--ca", "mesh-ca", "-q"]);
+    let err = refused(&env, &["ca", "default", "mesh-ca"]);
+    assert!(err.contains("istio") && err.contains("--yes"), "{err}");
+    let out = env.ok(&["ca", "default", "mesh-ca", "--yes"]);
+    assert!(!out.contains("renew --expiring-within"), "{out}");
+    assert!(!out.contains("ca retire"), "{out}");
+}
