@@ -1261,3 +1261,20 @@ fn ca_default_refuses_a_ca_exported_for_a_mesh_unless_yes_and_never_moves_certif
     assert!(!out.contains("renew --expiring-within"), "{out}");
     assert!(!out.contains("ca retire"), "{out}");
 }
+
+#[test]
+fn renewal_says_exports_written_with_out_are_not_tracked() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev-1", "-q"]);
+    let out = env.ok(&["renew", "dev-1"]);
+    assert!(
+        out.contains("--out") && out.contains("not tracked"),
+        "{out}"
+    );
+    let out = env.ok(&["renew", "--expiring-within", "3000d"]);
+    assert!(
+        out.contains("--out") && out.contains("not tracked"),
+        "{out}"
+    );
+}

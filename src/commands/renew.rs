@@ -45,6 +45,7 @@ pub fn run(ctx: &Ctx, a: RenewArgs) -> Result<()> {
     if r.reused_key {
         notes.push("the key was reused (--reuse-key)".into());
     }
+    notes.push(UNTRACKED.into());
     if r.old_revoked {
         notes.push(format!(
             "the old certificate was revoked (reason superseded); publish it with: certsmith{} crl --ca {}",
@@ -61,6 +62,9 @@ pub fn run(ctx: &Ctx, a: RenewArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// What a renewal cannot see: the exports written elsewhere.
+const UNTRACKED: &str = "exports written with `export --out` outside the certificate's directory are not tracked: export those again too";
 
 /// Warns, on stderr, about each export that still holds the old certificate.
 fn warn_stale(ctx: &Ctx, name: &str, stale: &[std::path::PathBuf]) {
@@ -117,6 +121,9 @@ fn bulk(ctx: &Ctx, r: &BulkRenewed) -> Result<()> {
                     "{verb} '{}' (serial {}, notAfter {}){moved}{new}",
                     i.name, i.old_serial, i.old_not_after
                 ));
+            }
+            if !r.dry_run && !r.renewed.is_empty() {
+                s.line(format!("Note: {UNTRACKED}."));
             }
             if r.dry_run && !(r.renewed.is_empty() && r.failed.is_empty()) {
                 s.line("Nothing was changed (--dry-run).");
