@@ -1278,3 +1278,75 @@ fn renewal_says_exports_written_with_out_are_not_tracked() {
         "{out}"
     );
 }
+
+#[test]
+fn prune_removes_only_backups_of_superseded_records_and_lists_other_old_files_as_unknown() {
+    let env = Env::new();
+    for (now, args) in [
+        (
+            "2026-10-01T00:00:00Z",
+            vec!["init", "--cn", "Test Root CA", "--no-passphrase", "-q"],
+        ),
+        (
+            "2026-10-01T00:00:00Z",
+            vec![
+                "intermediate",
+                "issuing",
+                "--cn",
+                "Issuing",
+                "--no-passphrase",
+                "-q",
+            ],
+        ),
+        ("2026-10-01T00:00:00Z", vec!["issue", "dev-1", "-q"]),
+        ("2026-10-10T00:00:00Z", vec!["renew", "dev-1", "-q"]),
+    ] {
+        let r = run_at(&env, now, &args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    let foreign = [
+        env.cert_dir("dev-1").join("notes.old-backup"),
+        env.cert_dir("dev-1").join("cert.pem.old-deadbeef"),
+        env.pki.join("cas/issuing/ca.key.pem.old-deadbeef"),
+    ];
+    for f in &foreign {
+        std::fs::write(f, "mine\n").unwrap();
+        let ok = std::process::Command::new("touch")
+            .args(["-d", "2020-01-01", s(f)])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+    let at = "2027-01-10T00:00:00Z";
+    let r = run_at(
+        &env,
+        at,
+        &["--json", "prune", "--older-than", "30d", "--yes"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let files = j["files"].as_array().unwrap();
+    assert_eq!(files.len(), 4, "{j}");
+    assert!(
+        files
+            .iter()
+            .all(|f| f["serial"].as_str().unwrap().len() > 16),
+        "{j}"
+    );
+    let unknown = j["unknown"].to_string();
+    for f in &foreign {
+        assert!(f.is_file(), "{} was removed", f.display());
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(unknown.contains(&name), "{name} not listed: {j}");
+    }
+    let human = run_at(&env, at, &["prune", "--older-than", "30d"]);
+    assert!(
+        human.stdout.contains("notes.old-backup"),
+        "{}",
+        human.stdout
+    );
+    // The parse hint offers only lengths.
+    let err = refused(&env, &["prune", "--older-than", "soon"]);
+    assert!(!err.contains("end time"), "{err}");
+}
