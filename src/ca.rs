@@ -626,7 +626,7 @@ pub fn ensure_name_free(ledger: &Ledger, name: &str) -> Result<()> {
     if ledger.ca(name)?.is_some() || ledger.cert_by_name(name)?.is_some() {
         return Err(
             Error::input(format!("name '{name}' is already taken in the ledger"))
-                .hint("choose another --name"),
+                .hint("choose another name for the CA"),
         );
     }
     Ok(())

@@ -340,11 +340,33 @@ pub fn check_name(ledger: &Ledger, name: &str, force: bool) -> Result<()> {
     if ledger.ca(name)?.is_some() {
         return Err(ca_name_taken(name));
     }
+    if let Some((ca, by)) = cross_name_parts(ledger, name)? {
+        return Err(Error::input(format!(
+            "'{}' is the name of the cross-certificate of CA '{}' by '{}' (`certsmith ca cross-sign`); a certificate may not take it",
+            crate::error::shown(name),
+            crate::error::shown(&ca),
+            crate::error::shown(&by)
+        ))
+        .hint("choose another name for the certificate"));
+    }
     match ledger.cert_by_name(name)? {
         Some(c) if c.state == "pending" => Err(crate::ledger::name_taken(name, true)),
         Some(_) if !force => Err(crate::ledger::name_taken(name, false)),
         _ => Ok(()),
     }
+}
+
+/// The CAs `(ca, by)` when `name` is `<ca>-by-<by>` for two CAs of this
+/// PKI: the name `ca cross-sign <ca> --by <by>` records its
+/// cross-certificate under, kept free of leaves.
+pub fn cross_name_parts(ledger: &Ledger, name: &str) -> Result<Option<(String, String)>> {
+    for (i, _) in name.match_indices("-by-") {
+        let (ca, by) = (&name[..i], &name[i + 4..]);
+        if ledger.ca(ca)?.is_some() && ledger.ca(by)?.is_some() {
+            return Ok(Some((ca.to_string(), by.to_string())));
+        }
+    }
+    Ok(None)
 }
 
 /// The refusal for a leaf named like a CA of this PKI.

@@ -1350,3 +1350,56 @@ fn prune_removes_only_backups_of_superseded_records_and_lists_other_old_files_as
     let err = refused(&env, &["prune", "--older-than", "soon"]);
     assert!(!err.contains("end time"), "{err}");
 }
+
+#[test]
+fn second_cross_sign_re_issues_the_cross_certificate_keeping_the_old_one_aside() {
+    let env = Env::new();
+    let cross = cross_signed(&env);
+    let (ok, out) = openssl(&["x509", "-in", s(&cross), "-noout", "-serial"]);
+    assert!(ok, "{out}");
+    let old_serial = out.trim().trim_start_matches("serial=").to_lowercase();
+    let j = env.json(&["ca", "cross-sign", "root-2", "--by", "root"]);
+    assert_eq!(j["name"], "root-2-by-root", "{j}");
+    assert_ne!(j["serial"], old_serial.as_str(), "{j}");
+    assert_eq!(j["old_serial"], old_serial.as_str(), "{j}");
+    let aside = cross.with_file_name(format!("cross-signed-by-root.pem.old-{old_serial}"));
+    assert!(aside.is_file(), "{} missing", aside.display());
+    // `ca renew` of it names what to do instead.
+    let err = refused(&env, &["ca", "renew", "root-2-by-root"]);
+    assert!(!err.contains("CA:FALSE"), "{err}");
+    assert!(err.contains("ca cross-sign root-2 --by root"), "{err}");
+}
+
+#[test]
+fn a_leaf_cannot_take_the_name_a_cross_certificate_would_need() {
+    let env = Env::new();
+    env.ok(&[
+        "init",
+        "--cn",
+        "Old Root",
+        "--pathlen",
+        "2",
+        "--no-passphrase",
+        "-q",
+    ]);
+    env.ok(&[
+        "intermediate",
+        "issuing",
+        "--cn",
+        "Old Issuing",
+        "--no-passphrase",
+        "-q",
+    ]);
+    env.ok(&[
+        "init",
+        "--name",
+        "root-2",
+        "--cn",
+        "New Root",
+        "--no-passphrase",
+        "-q",
+    ]);
+    let err = refused(&env, &["issue", "root-2-by-root", "--ca", "issuing"]);
+    assert!(err.contains("cross-certificate"), "{err}");
+    env.ok(&["ca", "cross-sign", "root-2", "--by", "root", "-q"]);
+}
