@@ -102,6 +102,8 @@ impl Plan {
             ))
             .hint("renew without --reuse-key to get a new key"));
         }
+        let (dir, old_cert) = crate::layout::read_cert(pki, &old)?;
+        refuse_p12_device(&old, &dir)?;
         if !opts.reuse_key && !old.has_key {
             return Err(Error::input(format!(
                 "certificate '{name}' was signed from a CSR; certsmith cannot make a new key for it"
@@ -110,8 +112,6 @@ impl Plan {
                 "pass --reuse-key to certify the same public key again, or sign a new CSR: certsmith sign CSR --name {name} --force"
             )));
         }
-        let (dir, old_cert) = crate::layout::read_cert(pki, &old)?;
-        refuse_p12_device(&old, &dir)?;
         if opts.reuse_key && old.has_key {
             crate::layout::read_key(&dir, name, &old_cert, "certsmith cannot reuse it")?;
         }

@@ -1044,52 +1044,73 @@ fn renew_name_dry_run_reports_what_would_be_renewed_and_changes_nothing_in_every
 #[test]
 fn dry_run_reports_the_refusals_the_real_run_would_hit() {
     let env = Env::new();
-    env.hierarchy();
-    env.ok(&[
-        "intermediate",
-        "nc",
-        "--cn",
-        "NC",
-        "--permit-dns",
-        "only.example",
-        "--validity",
-        "2y",
-        "--no-passphrase",
-        "-q",
-    ]);
-    env.ok(&[
-        "issue",
-        "web",
-        "--ca",
-        "issuing",
-        "--san",
-        "dns:www.other.example",
-        "-q",
-    ]);
-    env.ok(&[
-        "issue",
-        "ok",
-        "--ca",
-        "issuing",
-        "--san",
-        "dns:a.only.example",
-        "-q",
-    ]);
+    let t0 = "2026-12-01T00:00:00Z";
+    let at = |args: &[&str]| run_at(&env, t0, args);
+    // Refused with exit 2, the PKI unchanged; returns stderr.
+    let refused_at = |args: &[&str]| {
+        let before = env.tree_hash();
+        let r = at(args);
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert_eq!(env.tree_hash(), before, "{args:?} changed the PKI");
+        r.stderr
+    };
+    for args in [
+        vec!["init", "--cn", "Test Root CA", "--no-passphrase", "-q"],
+        vec![
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Test Issuing CA",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec![
+            "intermediate",
+            "nc",
+            "--cn",
+            "NC",
+            "--permit-dns",
+            "only.example",
+            "--validity",
+            "2y",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec![
+            "issue",
+            "web",
+            "--ca",
+            "issuing",
+            "--san",
+            "dns:www.other.example",
+            "-q",
+        ],
+        vec![
+            "issue",
+            "ok",
+            "--ca",
+            "issuing",
+            "--san",
+            "dns:a.only.example",
+            "-q",
+        ],
+    ] {
+        let r = at(&args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
     // One certificate: the same refusal as the real run.
-    let real = refused(&env, &["renew", "web", "--ca", "nc"]);
-    let dry = refused(&env, &["renew", "web", "--ca", "nc", "--dry-run"]);
+    let real = refused_at(&["renew", "web", "--ca", "nc"]);
+    let dry = refused_at(&["renew", "web", "--ca", "nc", "--dry-run"]);
     assert_eq!(dry, real);
     assert!(dry.contains("name constraints"), "{dry}");
     // Validity against the new issuer.
-    let real = refused(&env, &["renew", "ok", "--ca", "nc", "--validity", "5y"]);
-    let dry = refused(
-        &env,
-        &["renew", "ok", "--ca", "nc", "--validity", "5y", "--dry-run"],
-    );
+    let real = refused_at(&["renew", "ok", "--ca", "nc", "--validity", "5y"]);
+    let dry = refused_at(&["renew", "ok", "--ca", "nc", "--validity", "5y", "--dry-run"]);
     assert_eq!(dry, real);
+    assert!(dry.contains("past the notAfter of issuer 'nc'"), "{dry}");
     // Bulk: the failure is reported, the others would be renewed, exit 1 like the real run.
     let before = env.tree_hash();
-    let r = env.run(&[
+    let r = at(&[
         "renew",
         "--expiring-within",
         "400d",
