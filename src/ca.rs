@@ -76,6 +76,101 @@ impl std::fmt::Debug for Signer {
     }
 }
 
+/// A CA as an issuer, with or without its key: what the checks of a
+/// request made to it need (its name and chain). [`LeafRequest`] checks
+/// take it, so a dry run (an [`IssuerChain`]) and a real run (a
+/// [`Signer`]) refuse the same requests.
+///
+/// [`LeafRequest`]: crate::leaf::LeafRequest
+pub trait IssuerView {
+    /// The CA's name in the ledger.
+    fn issuer_name(&self) -> &str;
+    /// This CA first, then its issuers.
+    fn issuer_chain(&self) -> &[CertInfo];
+
+    /// The window of a certificate this CA signs.
+    fn window(
+        &self,
+        v: Validity,
+        now: OffsetDateTime,
+        max: Option<(time::Duration, &str)>,
+        clamp: bool,
+    ) -> Result<Window> {
+        let i = &self.issuer_chain()[0];
+        validity::window(
+            v,
+            now,
+            Some((self.issuer_name(), i.not_before, i.not_after)),
+            max,
+            clamp,
+        )
+    }
+
+    /// Name constraints of this CA and all its issuers.
+    fn constraints(&self) -> impl Iterator<Item = (&str, &NameConstraintSet)> {
+        self.issuer_chain()
+            .iter()
+            .map(|c| (c.subject.as_str(), &c.name_constraints))
+    }
+}
+
+impl IssuerView for Signer {
+    fn issuer_name(&self) -> &str {
+        &self.name
+    }
+    fn issuer_chain(&self) -> &[CertInfo] {
+        &self.chain
+    }
+}
+
+/// CA `name` checked as an issuer without opening its key: alive (not
+/// revoked, superseded or expired, nor below such a CA), not retired,
+/// allowed to sign certificates and online. [`Signer::load`] starts here;
+/// a dry run stops here.
+pub struct IssuerChain {
+    name: String,
+    chain: Vec<(CaRecord, CertInfo)>,
+    infos: Vec<CertInfo>,
+}
+
+impl IssuerChain {
+    pub fn load(pki: &Pki, ledger: &Ledger, name: &str) -> Result<IssuerChain> {
+        let chain = pki.ca_chain(ledger, name)?;
+        let records: Vec<CaRecord> = chain.iter().map(|(r, _)| r.clone()).collect();
+        check_alive(ledger, &records, crate::clock::now()?)?;
+        // Only the CA that signs: a retired root's intermediates still issue.
+        crate::issuing::check_not_retired(ledger, name)?;
+        let (record, info) = &chain[0];
+        if !info.can_sign_certs() {
+            return Err(not_a_ca(name));
+        }
+        if record.offline {
+            return Err(offline(name));
+        }
+        let infos = chain.iter().map(|(_, i)| i.clone()).collect();
+        Ok(IssuerChain {
+            name: name.to_string(),
+            chain,
+            infos,
+        })
+    }
+}
+
+impl IssuerView for IssuerChain {
+    fn issuer_name(&self) -> &str {
+        &self.name
+    }
+    fn issuer_chain(&self) -> &[CertInfo] {
+        &self.infos
+    }
+}
+
+fn not_a_ca(name: &str) -> Error {
+    Error::input(format!(
+        "issuer '{name}' is not a CA (basicConstraints CA:FALSE or no keyCertSign)"
+    ))
+}
+
 impl Signer {
     /// Loads CA `name` and its key, asking for the passphrase only if the
     /// key is encrypted. Checks that the key matches the certificate, that
@@ -86,11 +181,7 @@ impl Signer {
     /// expired, or that sits below such a CA, is refused here, once, for
     /// every command that signs a certificate; so is a retired CA.
     pub fn load(pki: &Pki, ledger: &Ledger, name: &str, pass: &PassOptions) -> Result<Signer> {
-        let chain = pki.ca_chain(ledger, name)?;
-        let records: Vec<CaRecord> = chain.iter().map(|(r, _)| r.clone()).collect();
-        check_alive(ledger, &records, crate::clock::now()?)?;
-        // Only the CA that signs: a retired root's intermediates still issue.
-        crate::issuing::check_not_retired(ledger, name)?;
+        let chain = IssuerChain::load(pki, ledger, name)?.chain;
         let mut signer = Self::from_chain(pki, name, chain, pass)?;
         signer.urls = crate::ca_urls::CaUrls::load(ledger, name)?;
         Ok(signer)
@@ -136,9 +227,7 @@ impl Signer {
     ) -> Result<Signer> {
         let (record, info) = chain[0].clone();
         if !info.can_sign_certs() {
-            return Err(Error::input(format!(
-                "issuer '{name}' is not a CA (basicConstraints CA:FALSE or no keyCertSign)"
-            )));
+            return Err(not_a_ca(name));
         }
         let key = load_key(pki, name, &record, &info, pass)?;
         let key_type = key.key_type()?;
@@ -238,21 +327,12 @@ impl Signer {
         max: Option<(time::Duration, &str)>,
         clamp: bool,
     ) -> Result<Window> {
-        let i = self.info();
-        validity::window(
-            v,
-            now,
-            Some((&self.name, i.not_before, i.not_after)),
-            max,
-            clamp,
-        )
+        IssuerView::window(self, v, now, max, clamp)
     }
 
     /// Name constraints of this CA and all its issuers.
     pub fn constraints(&self) -> impl Iterator<Item = (&str, &NameConstraintSet)> {
-        self.chain
-            .iter()
-            .map(|c| (c.subject.as_str(), &c.name_constraints))
+        IssuerView::constraints(self)
     }
 
     /// Signs `params` (serial, window and AKI are set here) for `public_key`.
@@ -546,7 +626,7 @@ pub fn ensure_name_free(ledger: &Ledger, name: &str) -> Result<()> {
     if ledger.ca(name)?.is_some() || ledger.cert_by_name(name)?.is_some() {
         return Err(
             Error::input(format!("name '{name}' is already taken in the ledger"))
-                .hint("choose another --name"),
+                .hint("choose another name for the CA"),
         );
     }
     Ok(())

@@ -559,8 +559,8 @@ pub struct RenewArgs {
     /// Renew every valid certificate that expires within this length, e.g. 30d
     #[arg(long, value_name = "LENGTH")]
     pub expiring_within: Option<String>,
-    /// With --expiring-within: list what would be renewed, change nothing
-    #[arg(long, requires = "expiring_within")]
+    /// List what would be renewed and what would fail, change nothing
+    #[arg(long)]
     pub dry_run: bool,
     /// Validity of the new certificate (default: the profile's)
     #[arg(long)]
@@ -660,6 +660,9 @@ pub struct CrossSignArgs {
 pub struct CaDefaultArgs {
     /// CA name (leave out to show the current default)
     pub ca: Option<String>,
+    /// Make it the default even though its key was exported for a mesh
+    #[arg(long, requires = "ca")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]

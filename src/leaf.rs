@@ -8,7 +8,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
-use crate::ca::{Signed, Signer};
+use crate::ca::{IssuerView, Signed, Signer};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::keys::{self, KeyType};
@@ -18,7 +18,7 @@ use crate::names::{San, Subject};
 use crate::pki::Pki;
 use crate::profile::{Profile, ProfileKind};
 use crate::store::{self, Existing, Staged};
-use crate::validity::Validity;
+use crate::validity::{Validity, Window};
 
 /// What a new leaf certificate should be.
 #[derive(Clone, Debug)]
@@ -46,7 +46,7 @@ impl LeafRequest {
 
     /// Checks the request against its profile and the issuer's name
     /// constraints, before any key is made or anything is signed.
-    pub fn check(&self, signer: &Signer) -> Result<()> {
+    pub fn check(&self, signer: &impl IssuerView) -> Result<()> {
         if self.profile.kind != ProfileKind::Leaf {
             return Err(Error::input(format!(
                 "profile '{}' makes CA certificates; use `certsmith intermediate` for a CA",
@@ -143,6 +143,19 @@ impl LeafRequest {
         Ok(p)
     }
 
+    /// The window `issuer` would give this certificate signed at `now`
+    /// (refused when it outlives the issuer without --clamp, or exceeds
+    /// the profile's maximum).
+    pub fn window(&self, issuer: &impl IssuerView, now: OffsetDateTime) -> Result<Window> {
+        let v = self.validity.unwrap_or(self.profile.default_validity);
+        issuer.window(
+            v,
+            now,
+            Some((self.profile.max_validity, &self.profile.name)),
+            self.clamp,
+        )
+    }
+
     /// Signs a certificate for `public_key` with `signer`.
     pub fn sign(
         &self,
@@ -151,13 +164,7 @@ impl LeafRequest {
         key_type: KeyType,
         now: OffsetDateTime,
     ) -> Result<Signed> {
-        let v = self.validity.unwrap_or(self.profile.default_validity);
-        let window = signer.window(
-            v,
-            now,
-            Some((self.profile.max_validity, &self.profile.name)),
-            self.clamp,
-        )?;
+        let window = self.window(signer, now)?;
         let mut params = self.params(key_type)?;
         if self.profile.revocation_urls {
             signer.urls.apply(&mut params)?;
@@ -333,11 +340,33 @@ pub fn check_name(ledger: &Ledger, name: &str, force: bool) -> Result<()> {
     if ledger.ca(name)?.is_some() {
         return Err(ca_name_taken(name));
     }
+    if let Some((ca, by)) = cross_name_parts(ledger, name)? {
+        return Err(Error::input(format!(
+            "'{}' is the name of the cross-certificate of CA '{}' by '{}' (`certsmith ca cross-sign`); a certificate may not take it",
+            crate::error::shown(name),
+            crate::error::shown(&ca),
+            crate::error::shown(&by)
+        ))
+        .hint("choose another name for the certificate"));
+    }
     match ledger.cert_by_name(name)? {
         Some(c) if c.state == "pending" => Err(crate::ledger::name_taken(name, true)),
         Some(_) if !force => Err(crate::ledger::name_taken(name, false)),
         _ => Ok(()),
     }
+}
+
+/// The CAs `(ca, by)` when `name` is `<ca>-by-<by>` for two CAs of this
+/// PKI: the name `ca cross-sign <ca> --by <by>` records its
+/// cross-certificate under, kept free of leaves.
+pub fn cross_name_parts(ledger: &Ledger, name: &str) -> Result<Option<(String, String)>> {
+    for (i, _) in name.match_indices("-by-") {
+        let (ca, by) = (&name[..i], &name[i + 4..]);
+        if ledger.ca(ca)?.is_some() && ledger.ca(by)?.is_some() {
+            return Ok(Some((ca.to_string(), by.to_string())));
+        }
+    }
+    Ok(None)
 }
 
 /// The refusal for a leaf named like a CA of this PKI.

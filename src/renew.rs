@@ -51,47 +51,129 @@ pub struct Renewed {
     pub stale_exports: Vec<std::path::PathBuf>,
 }
 
+/// What a renewal would do, checked as the real run checks it (the leaf,
+/// the key, the name constraints and the validity against the issuer):
+/// `renew --dry-run` reports it, stopping before the CA key is opened.
+#[derive(Clone, Debug, Serialize)]
+pub struct Preview {
+    pub name: String,
+    pub old_serial: String,
+    /// notAfter of the certificate being replaced (RFC 3339).
+    pub old_not_after: String,
+    /// Its issuer now, and the CA that would sign the new one.
+    pub issuer: String,
+    pub new_issuer: String,
+    /// Exports next to the certificate that would then hold the old one.
+    pub stale_exports: Vec<std::path::PathBuf>,
+}
+
+/// A renewal checked and ready to sign: the one path of the dry and the
+/// real run.
+struct Plan {
+    old: CertRecord,
+    dir: std::path::PathBuf,
+    old_cert: crate::certinfo::CertInfo,
+    req: LeafRequest,
+    old_issuer: String,
+    issuer: String,
+}
+
+impl Plan {
+    fn make(pki: &Pki, ledger: &crate::ledger::Ledger, opts: &RenewRequest) -> Result<Plan> {
+        let name = opts.name.as_str();
+        let now = crate::clock::now()?;
+        let old = ledger
+            .cert_by_name(name)?
+            .ok_or_else(|| Error::NoSuchCert {
+                name: name.to_string(),
+                issuer: None,
+            })?;
+        if old.kind != Kind::Leaf {
+            return Err(Error::input(format!(
+                "'{name}' is a CA; renew re-issues device, client and server certificates"
+            ))
+            .hint("make a new CA with `certsmith intermediate` and move issuance to it"));
+        }
+        // A leaf that took a CA's name in an older ledger is not renewed over it.
+        crate::leaf::check_name(ledger, name, true)?;
+        if old.revoked_at.is_some() && opts.reuse_key {
+            return Err(Error::input(format!(
+                "certificate '{name}' is revoked; its key must not be certified again"
+            ))
+            .hint("renew without --reuse-key to get a new key"));
+        }
+        let (dir, old_cert) = crate::layout::read_cert(pki, &old)?;
+        refuse_p12_device(&old, &dir)?;
+        if !opts.reuse_key && !old.has_key {
+            return Err(Error::input(format!(
+                "certificate '{name}' was signed from a CSR; certsmith cannot make a new key for it"
+            ))
+            .hint(format!(
+                "pass --reuse-key to certify the same public key again, or sign a new CSR: certsmith sign CSR --name {name} --force"
+            )));
+        }
+        if opts.reuse_key && old.has_key {
+            crate::layout::read_key(&dir, name, &old_cert, "certsmith cannot reuse it")?;
+        }
+        let req = LeafRequest {
+            name: name.to_string(),
+            profile: Profile::load(Some(&pki.root), &old.profile)?,
+            subject: Subject::parse(&old.subject)?,
+            sans: old
+                .sans
+                .iter()
+                .map(|s| San::parse(s))
+                .collect::<Result<_>>()?,
+            validity: opts.validity,
+            clamp: opts.clamp,
+        };
+        let old_issuer = old.issuer.clone().unwrap_or_default();
+        let issuer = opts.ca.clone().unwrap_or_else(|| old_issuer.clone());
+        let chain = crate::ca::IssuerChain::load(pki, ledger, &issuer)?;
+        req.check(&chain)?;
+        req.window(&chain, now)?;
+        Ok(Plan {
+            old,
+            dir,
+            old_cert,
+            req,
+            old_issuer,
+            issuer,
+        })
+    }
+}
+
+/// `certsmith renew NAME --dry-run`: what [`renew`] would do, or the error
+/// it would stop at before signing; changes nothing.
+pub fn preview(pki: &Pki, opts: &RenewRequest) -> Result<Preview> {
+    let ledger = pki.open_ledger()?;
+    let plan = Plan::make(pki, &ledger, opts)?;
+    let rfc = time::OffsetDateTime::from_unix_timestamp(plan.old.not_after)
+        .map(crate::clock::rfc3339)
+        .unwrap_or_default();
+    Ok(Preview {
+        stale_exports: stale_exports(&plan.dir, &opts.name),
+        name: plan.old.name,
+        old_serial: plan.old.serial,
+        old_not_after: rfc,
+        issuer: plan.old_issuer,
+        new_issuer: plan.issuer,
+    })
+}
+
 /// `certsmith renew`: renews leaf `req.name` now.
 pub fn renew(pki: &Pki, opts: &RenewRequest) -> Result<Renewed> {
     let (name, pass) = (opts.name.as_str(), &opts.pass);
     let ledger = &mut pki.open_ledger()?;
+    let Plan {
+        old,
+        dir,
+        old_cert,
+        req,
+        old_issuer,
+        issuer,
+    } = Plan::make(pki, ledger, opts)?;
     let now = crate::clock::now()?;
-    let old = ledger
-        .cert_by_name(name)?
-        .ok_or_else(|| Error::NoSuchCert {
-            name: name.to_string(),
-            issuer: None,
-        })?;
-    if old.kind != Kind::Leaf {
-        return Err(Error::input(format!(
-            "'{name}' is a CA; renew re-issues device, client and server certificates"
-        ))
-        .hint("make a new CA with `certsmith intermediate` and move issuance to it"));
-    }
-    // A leaf that took a CA's name in an older ledger is not renewed over it.
-    crate::leaf::check_name(ledger, name, true)?;
-    if old.revoked_at.is_some() && opts.reuse_key {
-        return Err(Error::input(format!(
-            "certificate '{name}' is revoked; its key must not be certified again"
-        ))
-        .hint("renew without --reuse-key to get a new key"));
-    }
-    let (dir, old_cert) = crate::layout::read_cert(pki, &old)?;
-    refuse_p12_device(&old, &dir)?;
-    let req = LeafRequest {
-        name: name.to_string(),
-        profile: Profile::load(Some(&pki.root), &old.profile)?,
-        subject: Subject::parse(&old.subject)?,
-        sans: old
-            .sans
-            .iter()
-            .map(|s| San::parse(s))
-            .collect::<Result<_>>()?,
-        validity: opts.validity,
-        clamp: opts.clamp,
-    };
-    let old_issuer = old.issuer.clone().unwrap_or_default();
-    let issuer = opts.ca.clone().unwrap_or_else(|| old_issuer.clone());
     let signer = Signer::load(pki, ledger, &issuer, pass)?;
     req.check(&signer)?;
     let new_key = if opts.reuse_key {
@@ -106,14 +188,6 @@ pub fn renew(pki: &Pki, opts: &RenewRequest) -> Result<Renewed> {
             )
         }
     } else {
-        if !old.has_key {
-            return Err(Error::input(format!(
-                "certificate '{name}' was signed from a CSR; certsmith cannot make a new key for it"
-            ))
-            .hint(format!(
-                "pass --reuse-key to certify the same public key again, or sign a new CSR: certsmith sign CSR --name {name} --force"
-            )));
-        }
         let kt: KeyType = old.key_type.parse()?;
         LeafKey::Held(kt.generate()?)
     };

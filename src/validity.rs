@@ -210,7 +210,10 @@ pub fn window(
 /// A positive length given to `flag` (`30d`, `12h`; not a date), e.g.
 /// `renew --expiring-within` or `prune --older-than`.
 pub fn positive_length(flag: &str, s: &str) -> Result<Duration> {
-    match Validity::parse_flag(flag, s)? {
+    // A length only: the parse hint must not offer an end time.
+    let v = Validity::parse_flag(flag, s)
+        .map_err(|e| e.hint(format!("write a length like {flag} 30d, 12h or 5y")))?;
+    match v {
         Validity::For(d) if d > Duration::ZERO => Ok(d),
         _ => Err(Error::input(format!(
             "{flag} '{}' is not a positive length",

@@ -871,6 +871,11 @@ fn every_command_prints_what_docs_json_documents_on_success_and_on_failure() {
         (
             "renew --expiring-within",
             vec!["renew", "--expiring-within", "400d", "--dry-run"],
+            fail(1),
+        ),
+        (
+            "renew --expiring-within",
+            vec!["renew", "dev", "--dry-run", "--ca", "next"],
             ok(0),
         ),
         (

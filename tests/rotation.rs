@@ -1016,3 +1016,411 @@ fn ca_default_without_a_name_shows_the_default() {
         "{j}"
     );
 }
+
+#[test]
+fn renew_name_dry_run_reports_what_would_be_renewed_and_changes_nothing_in_every_form() {
+    let env = Env::new();
+    two_intermediates(&env);
+    env.ok(&["issue", "dev-1", "--ca", "issuing", "-q"]);
+    for args in [
+        vec!["renew", "dev-1", "--dry-run"],
+        vec!["renew", "--dry-run", "dev-1"],
+        vec!["renew", "dev-1", "--dry-run", "--revoke-old"],
+        vec!["renew", "dev-1", "--dry-run", "--ca", "next", "--reuse-key"],
+    ] {
+        let before = env.tree_hash();
+        let out = env.ok(&args);
+        assert_eq!(env.tree_hash(), before, "{args:?} changed the PKI");
+        assert!(out.contains("Would renew 'dev-1'"), "{args:?}: {out}");
+        assert!(out.contains("Nothing was changed (--dry-run)"), "{out}");
+    }
+    let j = env.json(&["renew", "dev-1", "--dry-run", "--ca", "next"]);
+    assert_eq!(j["dry_run"], true, "{j}");
+    assert_eq!(j["renewed"][0]["new_issuer"], "next", "{j}");
+    let revoked = env.json(&["list", "--revoked"]);
+    assert!(!revoked.to_string().contains("dev-1"), "{revoked}");
+}
+
+#[test]
+fn dry_run_reports_the_refusals_the_real_run_would_hit() {
+    let env = Env::new();
+    let t0 = "2026-12-01T00:00:00Z";
+    let at = |args: &[&str]| run_at(&env, t0, args);
+    // Refused with exit 2, the PKI unchanged; returns stderr.
+    let refused_at = |args: &[&str]| {
+        let before = env.tree_hash();
+        let r = at(args);
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert_eq!(env.tree_hash(), before, "{args:?} changed the PKI");
+        r.stderr
+    };
+    for args in [
+        vec!["init", "--cn", "Test Root CA", "--no-passphrase", "-q"],
+        vec![
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Test Issuing CA",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec![
+            "intermediate",
+            "nc",
+            "--cn",
+            "NC",
+            "--permit-dns",
+            "only.example",
+            "--validity",
+            "2y",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec![
+            "issue",
+            "web",
+            "--ca",
+            "issuing",
+            "--san",
+            "dns:www.other.example",
+            "-q",
+        ],
+        vec![
+            "issue",
+            "ok",
+            "--ca",
+            "issuing",
+            "--san",
+            "dns:a.only.example",
+            "-q",
+        ],
+    ] {
+        let r = at(&args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    // One certificate: the same refusal as the real run.
+    let real = refused_at(&["renew", "web", "--ca", "nc"]);
+    let dry = refused_at(&["renew", "web", "--ca", "nc", "--dry-run"]);
+    assert_eq!(dry, real);
+    assert!(dry.contains("name constraints"), "{dry}");
+    // Validity against the new issuer.
+    let real = refused_at(&["renew", "ok", "--ca", "nc", "--validity", "5y"]);
+    let dry = refused_at(&["renew", "ok", "--ca", "nc", "--validity", "5y", "--dry-run"]);
+    assert_eq!(dry, real);
+    assert!(dry.contains("past the notAfter of issuer 'nc'"), "{dry}");
+    // Bulk: the failure is reported, the others would be renewed, exit 1 like the real run.
+    let before = env.tree_hash();
+    let r = at(&[
+        "renew",
+        "--expiring-within",
+        "400d",
+        "--ca",
+        "nc",
+        "--dry-run",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(env.tree_hash(), before);
+    assert!(r.stdout.contains("Would renew 'ok'"), "{}", r.stdout);
+    assert!(!r.stdout.contains("Would renew 'web'"), "{}", r.stdout);
+    assert!(
+        r.stderr.contains("'web'") && r.stderr.contains("name constraints"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn ca_renew_ending_before_a_live_certificate_it_signed_is_refused_naming_it() {
+    let env = Env::new();
+    let t0 = "2026-12-01T00:00:00Z";
+    for args in [
+        vec![
+            "init",
+            "--cn",
+            "Test Root CA",
+            "--validity",
+            "10y",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec![
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Issuing",
+            "--validity",
+            "5y",
+            "--no-passphrase",
+            "-q",
+        ],
+    ] {
+        let r = run_at(&env, t0, &args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    let before = env.tree_hash();
+    let r = run_at(&env, t0, &["ca", "renew", "root", "--validity", "1y"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "a refused ca renew changed the PKI"
+    );
+    assert!(r.stderr.starts_with("certsmith: "), "{}", r.stderr);
+    assert!(r.stderr.contains("'issuing'"), "{}", r.stderr);
+    assert!(r.stderr.contains("2031-"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("hint: ") && r.stderr.contains("--validity"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn ca_renew_names_the_earlier_of_old_and_new_not_after_as_the_deadline() {
+    let env = Env::new();
+    let t0 = "2026-12-01T00:00:00Z";
+    for args in [
+        vec![
+            "init",
+            "--cn",
+            "Test Root CA",
+            "--validity",
+            "10y",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec![
+            "intermediate",
+            "issuing",
+            "--cn",
+            "Issuing",
+            "--validity",
+            "5y",
+            "--no-passphrase",
+            "-q",
+        ],
+        vec!["issue", "dev-1", "--validity", "30d", "-q"],
+        vec![
+            "ca",
+            "renew",
+            "issuing",
+            "--validity",
+            "2027-06-01T00:00:00Z",
+        ],
+    ] {
+        let r = run_at(&env, t0, &args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        if args[1] == "renew" {
+            assert!(
+                r.stdout.contains("before 2027-06-01T00:00:00Z"),
+                "{}",
+                r.stdout
+            );
+        }
+    }
+}
+
+#[test]
+fn crl_wrong_passphrase_for_one_ca_hints_at_the_per_ca_flag_for_that_ca() {
+    let env = Env::new();
+    let (root, inter) = bootstrap_two_passphrases(&env);
+    // The root's file given for `issuing` too: the issuing key does not open.
+    let r = env.run(&[
+        "crl",
+        "--passphrase-file",
+        &format!("root={}", s(&root)),
+        "--passphrase-file",
+        &format!("issuing={}", s(&root)),
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("hint: ") && r.stderr.contains("--passphrase-file issuing=FILE"),
+        "{}",
+        r.stderr
+    );
+    let _ = inter;
+}
+
+#[test]
+fn retiring_a_ca_that_signed_live_intermediates_speaks_of_its_cas_not_of_leaf_renewal() {
+    let env = Env::new();
+    two_intermediates(&env);
+    env.ok(&["ca", "default", "next", "-q"]);
+    let out = env.ok(&["ca", "retire", "root"]);
+    assert!(!out.contains("renew --expiring-within"), "{out}");
+    assert!(out.contains("'issuing'") && out.contains("'next'"), "{out}");
+    assert!(
+        out.contains("certsmith ca cross-sign") || out.contains("--issuer"),
+        "{out}"
+    );
+    let j = env.json(&["ca", "retire", "root"]);
+    assert_eq!(j["live_cas"], serde_json::json!(["issuing", "next"]), "{j}");
+    // Re-issuing an intermediate under the retired root: the hint speaks of CAs.
+    let err = refused(&env, &["ca", "renew", "next", "--validity", "1y"]);
+    assert!(!err.contains("renew NAME"), "{err}");
+    assert!(err.contains("--issuer"), "{err}");
+}
+
+#[test]
+fn ca_default_refuses_a_ca_exported_for_a_mesh_unless_yes_and_never_moves_certificates_onto_it() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&[
+        "intermediate",
+        "mesh-ca",
+        "--cn",
+        "Mesh CA",
+        "--no-passphrase",
+        "-q",
+    ]);
+    env.ok(&["ca", "default", "issuing", "-q"]);
+    env.ok(&["crl", "-q"]);
+    env.ok(&["bundle", "--target", "istio", "--ca", "mesh-ca", "-q"]);
+    let err = refused(&env, &["ca", "default", "mesh-ca"]);
+    assert!(err.contains("istio") && err.contains("--yes"), "{err}");
+    let out = env.ok(&["ca", "default", "mesh-ca", "--yes"]);
+    assert!(!out.contains("renew --expiring-within"), "{out}");
+    assert!(!out.contains("ca retire"), "{out}");
+}
+
+#[test]
+fn renewal_says_exports_written_with_out_are_not_tracked() {
+    let env = Env::new();
+    env.hierarchy();
+    env.ok(&["issue", "dev-1", "-q"]);
+    let out = env.ok(&["renew", "dev-1"]);
+    assert!(
+        out.contains("--out") && out.contains("not tracked"),
+        "{out}"
+    );
+    let out = env.ok(&["renew", "--expiring-within", "3000d"]);
+    assert!(
+        out.contains("--out") && out.contains("not tracked"),
+        "{out}"
+    );
+}
+
+#[test]
+fn prune_removes_only_backups_of_superseded_records_and_lists_other_old_files_as_unknown() {
+    let env = Env::new();
+    for (now, args) in [
+        (
+            "2026-10-01T00:00:00Z",
+            vec!["init", "--cn", "Test Root CA", "--no-passphrase", "-q"],
+        ),
+        (
+            "2026-10-01T00:00:00Z",
+            vec![
+                "intermediate",
+                "issuing",
+                "--cn",
+                "Issuing",
+                "--no-passphrase",
+                "-q",
+            ],
+        ),
+        ("2026-10-01T00:00:00Z", vec!["issue", "dev-1", "-q"]),
+        ("2026-10-10T00:00:00Z", vec!["renew", "dev-1", "-q"]),
+    ] {
+        let r = run_at(&env, now, &args);
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    }
+    let foreign = [
+        env.cert_dir("dev-1").join("notes.old-backup"),
+        env.cert_dir("dev-1").join("cert.pem.old-deadbeef"),
+        env.pki.join("cas/issuing/ca.key.pem.old-deadbeef"),
+    ];
+    for f in &foreign {
+        std::fs::write(f, "mine\n").unwrap();
+        let ok = std::process::Command::new("touch")
+            .args(["-d", "2020-01-01", s(f)])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+    let at = "2027-01-10T00:00:00Z";
+    let r = run_at(
+        &env,
+        at,
+        &["--json", "prune", "--older-than", "30d", "--yes"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let files = j["files"].as_array().unwrap();
+    assert_eq!(files.len(), 4, "{j}");
+    assert!(
+        files
+            .iter()
+            .all(|f| f["serial"].as_str().unwrap().len() > 16),
+        "{j}"
+    );
+    let unknown = j["unknown"].to_string();
+    for f in &foreign {
+        assert!(f.is_file(), "{} was removed", f.display());
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        assert!(unknown.contains(&name), "{name} not listed: {j}");
+    }
+    let human = run_at(&env, at, &["prune", "--older-than", "30d"]);
+    assert!(
+        human.stdout.contains("notes.old-backup"),
+        "{}",
+        human.stdout
+    );
+    // The parse hint offers only lengths.
+    let err = refused(&env, &["prune", "--older-than", "soon"]);
+    assert!(!err.contains("end time"), "{err}");
+}
+
+#[test]
+fn second_cross_sign_re_issues_the_cross_certificate_keeping_the_old_one_aside() {
+    let env = Env::new();
+    let cross = cross_signed(&env);
+    let (ok, out) = openssl(&["x509", "-in", s(&cross), "-noout", "-serial"]);
+    assert!(ok, "{out}");
+    let old_serial = out.trim().trim_start_matches("serial=").to_lowercase();
+    let j = env.json(&["ca", "cross-sign", "root-2", "--by", "root"]);
+    assert_eq!(j["name"], "root-2-by-root", "{j}");
+    assert_ne!(j["serial"], old_serial.as_str(), "{j}");
+    assert_eq!(j["old_serial"], old_serial.as_str(), "{j}");
+    let aside = cross.with_file_name(format!("cross-signed-by-root.pem.old-{old_serial}"));
+    assert!(aside.is_file(), "{} missing", aside.display());
+    // `ca renew` of it names what to do instead.
+    let err = refused(&env, &["ca", "renew", "root-2-by-root"]);
+    assert!(!err.contains("CA:FALSE"), "{err}");
+    assert!(err.contains("ca cross-sign root-2 --by root"), "{err}");
+}
+
+#[test]
+fn a_leaf_cannot_take_the_name_a_cross_certificate_would_need() {
+    let env = Env::new();
+    env.ok(&[
+        "init",
+        "--cn",
+        "Old Root",
+        "--pathlen",
+        "2",
+        "--no-passphrase",
+        "-q",
+    ]);
+    env.ok(&[
+        "intermediate",
+        "issuing",
+        "--cn",
+        "Old Issuing",
+        "--no-passphrase",
+        "-q",
+    ]);
+    env.ok(&[
+        "init",
+        "--name",
+        "root-2",
+        "--cn",
+        "New Root",
+        "--no-passphrase",
+        "-q",
+    ]);
+    let err = refused(&env, &["issue", "root-2-by-root", "--ca", "issuing"]);
+    assert!(err.contains("cross-certificate"), "{err}");
+    env.ok(&["ca", "cross-sign", "root-2", "--by", "root", "-q"]);
+}

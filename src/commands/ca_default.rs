@@ -7,7 +7,7 @@ use super::Ctx;
 use crate::cli::CaDefaultArgs;
 
 pub fn run(ctx: &Ctx, a: CaDefaultArgs) -> Result<()> {
-    let r = set_default(&ctx.pki, a.ca.as_deref())?;
+    let r = set_default(&ctx.pki, a.ca.as_deref(), a.yes)?;
     let p = super::pki_flag(ctx);
     ctx.report(
         || {
@@ -21,7 +21,11 @@ pub fn run(ctx: &Ctx, a: CaDefaultArgs) -> Result<()> {
                             _ => String::new(),
                         }
                     ));
-                    if let Some(old) = r.previous.as_ref().filter(|o| *o != d) {
+                    if let Some(t) = &r.key_exported_for {
+                        s.line(format!(
+                            "Its key was exported for '{t}': leave the certificates of other CAs where they are (do not renew them onto it)."
+                        ));
+                    } else if let Some(old) = r.previous.as_ref().filter(|o| *o != d) {
                         s.line(format!(
                             "Next: certsmith{p} ca retire {old}, then certsmith{p} renew --expiring-within 30d (moves its certificates to '{d}')"
                         ));

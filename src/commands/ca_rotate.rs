@@ -26,7 +26,10 @@ pub fn renew(ctx: &Ctx, a: CaRenewArgs) -> Result<()> {
         ));
         s.line(format!(
             "What it signed keeps verifying. Next: certsmith{p} bundle --target TARGET (trust stores get the new certificate), and renew certificates whose chain.pem still holds the old one before {}",
-            r.old_not_after.as_deref().unwrap_or_default()
+            // Both RFC 3339 UTC: the earlier one is the smaller string.
+            r.old_not_after
+                .as_deref()
+                .map_or(r.not_after.as_str(), |old| old.min(r.not_after.as_str()))
         ));
     });
     Ok(())

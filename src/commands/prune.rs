@@ -30,6 +30,12 @@ pub fn run(ctx: &Ctx, a: crate::cli::PruneArgs) -> Result<()> {
                 r.aside_before,
                 r.kept
             ));
+            for u in &r.unknown {
+                s.line(format!(
+                    "Left alone {}: not a backup of a superseded certificate certsmith made (remove it yourself if it is not needed)",
+                    u.display()
+                ));
+            }
             if !r.removed && !r.files.is_empty() {
                 s.line(format!(
                     "Nothing was removed: run certsmith{p} prune --older-than {} --yes to remove them.",

@@ -1,6 +1,7 @@
 //! `certsmith renew <name>`: re-issue with the same subject, SANs, profile
 //! and issuer (or `--ca`); new serial, new key unless `--reuse-key`.
-//! `renew --expiring-within 30d [--dry-run]` renews every certificate due.
+//! `renew --expiring-within 30d [--dry-run]` renews every certificate due;
+//! `renew NAME --dry-run` says what renewing one would do.
 
 use certsmith::error::Result;
 use certsmith::ops::renew_bulk::{self, BulkRenewRequest, BulkRenewed};
@@ -27,6 +28,9 @@ pub fn run(ctx: &Ctx, a: RenewArgs) -> Result<()> {
         };
         return bulk(ctx, &renew_bulk::renew_expiring(&ctx.pki, &req)?);
     }
+    if a.dry_run {
+        return bulk(ctx, &renew_bulk::preview_one(&ctx.pki, &base)?);
+    }
     let r = renew::renew(&ctx.pki, &base)?;
     let mut notes = vec![format!(
         "the old certificate (serial {}) is kept in the ledger as superseded; its files were kept as *.old-{}",
@@ -41,6 +45,7 @@ pub fn run(ctx: &Ctx, a: RenewArgs) -> Result<()> {
     if r.reused_key {
         notes.push("the key was reused (--reuse-key)".into());
     }
+    notes.push(UNTRACKED.into());
     if r.old_revoked {
         notes.push(format!(
             "the old certificate was revoked (reason superseded); publish it with: certsmith{} crl --ca {}",
@@ -57,6 +62,9 @@ pub fn run(ctx: &Ctx, a: RenewArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// What a renewal cannot see: the exports written elsewhere.
+const UNTRACKED: &str = "exports written with `export --out` outside the certificate's directory are not tracked: export those again too";
 
 /// Warns, on stderr, about each export that still holds the old certificate.
 fn warn_stale(ctx: &Ctx, name: &str, stale: &[std::path::PathBuf]) {
@@ -90,10 +98,13 @@ fn bulk(ctx: &Ctx, r: &BulkRenewed) -> Result<()> {
         || {
             let mut s = super::Lines::new();
             let verb = if r.dry_run { "Would renew" } else { "Renewed" };
-            if r.renewed.is_empty() && r.failed.is_empty() {
+            if let (true, true, Some(before)) = (
+                r.renewed.is_empty(),
+                r.failed.is_empty(),
+                &r.expiring_before,
+            ) {
                 s.line(format!(
-                    "Nothing expires before {}: nothing to renew.",
-                    r.expiring_before
+                    "Nothing expires before {before}: nothing to renew."
                 ));
             }
             for i in &r.renewed {
@@ -111,7 +122,10 @@ fn bulk(ctx: &Ctx, r: &BulkRenewed) -> Result<()> {
                     i.name, i.old_serial, i.old_not_after
                 ));
             }
-            if r.dry_run && !r.renewed.is_empty() {
+            if !r.dry_run && !r.renewed.is_empty() {
+                s.line(format!("Note: {UNTRACKED}."));
+            }
+            if r.dry_run && !(r.renewed.is_empty() && r.failed.is_empty()) {
                 s.line("Nothing was changed (--dry-run).");
             }
             s

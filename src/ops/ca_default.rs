@@ -13,12 +13,20 @@ pub struct DefaultCaReport {
     pub previous: Option<String>,
     /// Whether this run changed it.
     pub changed: bool,
+    /// The target (`istio`) the default CA's key was exported for, when it
+    /// was: certificates are not to be moved onto it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_exported_for: Option<String>,
 }
 
 /// Makes `ca` the default issuing CA, or (with `None`) only reports it.
 /// Refuses an unknown CA and one that cannot issue (retired, revoked,
 /// superseded, expired, or below such a CA), changing nothing then.
-pub fn set_default(pki: &Pki, ca: Option<&str>) -> Result<DefaultCaReport> {
+///
+/// A CA whose key was exported for a mesh (`bundle --target istio`) is
+/// refused unless `yes`: devices issued by it would chain to a CA whose key
+/// sits outside the PKI and which client-auth bundles leave out.
+pub fn set_default(pki: &Pki, ca: Option<&str>, yes: bool) -> Result<DefaultCaReport> {
     let mut ledger = pki.open_ledger()?;
     let previous = crate::issuing::default_ca(&ledger)?;
     let Some(ca) = ca else {
@@ -26,6 +34,7 @@ pub fn set_default(pki: &Pki, ca: Option<&str>) -> Result<DefaultCaReport> {
             default_ca: previous.clone(),
             previous,
             changed: false,
+            key_exported_for: None,
         });
     };
     let chain = pki.ca_chain(&ledger, ca)?;
@@ -39,6 +48,20 @@ pub fn set_default(pki: &Pki, ca: Option<&str>) -> Result<DefaultCaReport> {
         ))
         .hint("name a CA that issues, or make a new one with `certsmith intermediate`"));
     }
+    let exported = crate::bundle::ca_set::mesh_cas(&ledger)?
+        .into_iter()
+        .find(|(name, _)| name == ca)
+        .map(|(_, target)| target);
+    if let (Some(target), false) = (&exported, yes) {
+        let ca = crate::error::shown(ca);
+        return Err(Error::input(format!(
+            "the key of CA '{ca}' was exported for target '{}'; devices issued by it would chain to a key outside the PKI that client-auth bundles leave out",
+            crate::error::shown(target)
+        ))
+        .hint(format!(
+            "keep a CA whose key stays in the PKI as the default; pass --yes to make '{ca}' the default anyway"
+        )));
+    }
     let changed = previous.as_deref() != Some(ca);
     if changed {
         crate::issuing::set_default_ca(&mut ledger, ca)?;
@@ -47,5 +70,6 @@ pub fn set_default(pki: &Pki, ca: Option<&str>) -> Result<DefaultCaReport> {
         default_ca: Some(ca.to_string()),
         previous,
         changed,
+        key_exported_for: exported,
     })
 }

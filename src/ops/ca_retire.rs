@@ -19,6 +19,12 @@ pub struct RetiredReport {
     /// (RFC 3339): bundles carry it until then. `None`: it issued none.
     pub last_expiry: Option<String>,
     pub default_ca: Option<String>,
+    /// The CAs it signed that are in use (not revoked, superseded or
+    /// expired): they keep issuing, but a retired CA re-issues none of
+    /// their certificates (`ca renew`).
+    pub live_cas: Vec<String>,
+    /// How many leaf certificates it issued are in use: `renew` moves them.
+    pub live_leaves: usize,
 }
 
 /// Retires CA `ca`. Refuses an unknown CA and the default issuing CA (make
@@ -45,7 +51,33 @@ pub fn retire(pki: &Pki, ca: &str) -> Result<RetiredReport> {
     let last = crate::issuing::last_expiry(&ledger, ca)?
         .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
         .map(crate::clock::rfc3339);
+    let in_use: Vec<_> = ledger
+        .list(&crate::ledger::ListFilter {
+            issuer: Some(ca.to_string()),
+            include_cas: true,
+            ..Default::default()
+        })?
+        .into_iter()
+        .filter(|c| {
+            c.name != ca
+                && c.state == "active"
+                && c.revoked_at.is_none()
+                && c.not_after > now.unix_timestamp()
+        })
+        .collect();
+    let live_leaves = in_use
+        .iter()
+        .filter(|c| c.kind == crate::ledger::Kind::Leaf)
+        .count();
+    let mut live_cas: Vec<String> = in_use
+        .into_iter()
+        .filter(|c| c.kind != crate::ledger::Kind::Leaf)
+        .map(|c| c.name)
+        .collect();
+    live_cas.sort();
     Ok(RetiredReport {
+        live_cas,
+        live_leaves,
         ca: ca.to_string(),
         retired_at: crate::clock::rfc3339(at),
         changed,

@@ -89,12 +89,88 @@ fn same_ca(
     })
 }
 
+/// `ca renew` of a cross-certificate: it is re-issued by `ca cross-sign`.
+fn refuse_cross_certificate(ledger: &Ledger, name: &str) -> Result<()> {
+    if ledger.ca(name)?.is_some() {
+        return Ok(());
+    }
+    let Some(c) = ledger.cert_by_name(name)? else {
+        return Ok(());
+    };
+    let by = c.issuer.clone().unwrap_or_default();
+    for ca in ledger.cas()? {
+        if is_cross_of(&c, &ca, &by) {
+            let (ca, by) = (crate::error::shown(&ca.cert.name), crate::error::shown(&by));
+            return Err(Error::input(format!(
+                "'{}' is the cross-certificate of CA '{ca}' by '{by}'; ca renew re-issues a CA's own certificate",
+                crate::error::shown(name)
+            ))
+            .hint(format!(
+                "re-issue the cross-certificate with `certsmith ca cross-sign {ca} --by {by}` (the old one is kept as .old-<serial>)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The refusal of a retired issuer when it would re-issue a CA's
+/// certificate: the fix is a successor CA, not moving a leaf.
+fn retired_issuer_hint(ledger: &Ledger, e: Error, issuer: &str) -> Error {
+    match crate::issuing::retired_at(ledger, issuer) {
+        Ok(Some(_)) if e.code() == "ca_not_alive" => e.hint(format!(
+            "'{}' is retired and re-issues no CA certificate: make a successor under a CA that is not retired (`certsmith intermediate NEW --issuer ROOT`) and move issuance there (`certsmith ca default NEW`)",
+            crate::error::shown(issuer)
+        )),
+        _ => e,
+    }
+}
+
+/// Refuses a new certificate for CA `ca` that ends before a live
+/// certificate `ca` signed (not revoked, not superseded, not expired at
+/// `now`): once trust stores hold only the new one, that certificate's
+/// chain would die with it. Names the longest-lived one and the fix.
+fn refuse_outlived(ledger: &Ledger, ca: &str, signed: &Signed, now: OffsetDateTime) -> Result<()> {
+    let new_end = signed.window.not_after.unix_timestamp();
+    let longest = ledger
+        .list(&crate::ledger::ListFilter {
+            issuer: Some(ca.to_string()),
+            include_cas: true,
+            ..Default::default()
+        })?
+        .into_iter()
+        .filter(|c| {
+            c.name != ca
+                && c.state == "active"
+                && c.revoked_at.is_none()
+                && c.not_after > now.unix_timestamp()
+        })
+        .max_by_key(|c| c.not_after);
+    let Some(c) = longest.filter(|c| c.not_after > new_end) else {
+        return Ok(());
+    };
+    let rfc = |t: i64| {
+        OffsetDateTime::from_unix_timestamp(t)
+            .map(crate::clock::rfc3339)
+            .unwrap_or_default()
+    };
+    let (name, until) = (crate::error::shown(ca), rfc(c.not_after));
+    Err(Error::input(format!(
+        "the new certificate of CA '{name}' would end on {}, before '{}' (valid until {until}), the longest-lived live certificate it signed",
+        rfc(new_end),
+        crate::error::shown(&c.name)
+    ))
+    .hint(format!(
+        "give it a validity reaching past that: certsmith ca renew {name} --validity {until} (or later)"
+    )))
+}
+
 /// `certsmith ca renew <ca>`: a new certificate for CA `req.ca` with the
 /// same subject, key, pathlen and name constraints, signed by its issuer
 /// (a root signs its own). The old certificate is superseded in the ledger
 /// and kept as `ca.pem.old-<serial>`; what the CA signed keeps verifying.
 pub fn renew_ca(pki: &Pki, req: &CaRenewRequest) -> Result<CaCertMade> {
     let mut ledger = pki.open_ledger()?;
+    refuse_cross_certificate(&ledger, &req.ca)?;
     let (rec, info) = live_ca(pki, &ledger, &req.ca)?;
     let profile = Profile::load(Some(&pki.root), &rec.cert.profile)?;
     let want = same_ca(&rec, &info, req.validity, req.clamp)?;
@@ -112,12 +188,14 @@ pub fn renew_ca(pki: &Pki, req: &CaRenewRequest) -> Result<CaCertMade> {
                     crate::error::shown(&req.ca)
                 ))
             })?;
-            let signer = Signer::load(pki, &ledger, &issuer, &req.pass)?;
+            let signer = Signer::load(pki, &ledger, &issuer, &req.pass)
+                .map_err(|e| retired_issuer_hint(&ledger, e, &issuer))?;
             let key = PublicOnly::from_spki(&info.spki_der)?;
             let (signed, _) = ca::make_intermediate(&want, &key, &profile, &signer, now)?;
             (signed, signer)
         }
     };
+    refuse_outlived(&ledger, &req.ca, &signed, now)?;
     // A root signs its own: no issuer then, as for `init`.
     let new = record(&rec.cert.name, &rec.cert, &signed, now, &signer.name);
     let path = pki.ca_cert_path(&req.ca);
@@ -188,7 +266,7 @@ pub fn cross_sign(pki: &Pki, req: &CrossSignRequest) -> Result<CaCertMade> {
     }
     let name = cross_name(&req.ca, &req.by);
     crate::pki::validate_name("certificate", &name)?;
-    crate::ca::ensure_name_free(&ledger, &name)?;
+    let previous = previous_cross(&ledger, &name, &rec, &req.by)?;
     let signer = Signer::load(pki, &ledger, &req.by, &req.pass)?;
     let profile = Profile::load(Some(&pki.root), "intermediate-ca")?;
     let want = same_ca(&rec, &info, req.validity, req.clamp)?;
@@ -213,11 +291,66 @@ pub fn cross_sign(pki: &Pki, req: &CrossSignRequest) -> Result<CaCertMade> {
         .ca_dir(&req.ca)
         .join(crate::layout::cross_signed_file(&req.by));
     store::refuse_symlinks(&pki.root, &path)?;
-    store::refuse_existing(&path)?;
+    let existing = match &previous {
+        Some(p) => {
+            store::refuse_existing_backup(&path, &p.serial)?;
+            Existing::Backup(p.serial.clone())
+        }
+        None => {
+            store::refuse_existing(&path)?;
+            Existing::Refuse
+        }
+    };
     let check = |l: &crate::ledger::Ledger| signer.check_alive_on(l, now);
-    let r = ledger.reserve(&new, false, &check)?;
-    let files = place(pki, &mut ledger, r, &path, &signed, Existing::Refuse, None)?;
-    Ok(made(&name, &req.ca, &req.by, &new, &signed, None, files))
+    let r = ledger.reserve(&new, previous.is_some(), &check)?;
+    let files = place(pki, &mut ledger, r, &path, &signed, existing, None)?;
+    Ok(made(
+        &name,
+        &req.ca,
+        &req.by,
+        &new,
+        &signed,
+        previous.as_ref(),
+        files,
+    ))
+}
+
+/// The current cross-certificate `name` of root `rec` by `by`, which a
+/// new cross-sign re-issues (superseding it, its file kept as
+/// `.old-<serial>`); `None` when there is none. Refuses a name held by
+/// anything else (a CA, or a certificate from before certsmith kept these
+/// names free of leaves).
+fn previous_cross(
+    ledger: &Ledger,
+    name: &str,
+    rec: &CaRecord,
+    by: &str,
+) -> Result<Option<CertRecord>> {
+    if ledger.ca(name)?.is_some() {
+        return Err(Error::input(format!(
+            "name '{}' of the cross-certificate is taken by a CA",
+            crate::error::shown(name)
+        )));
+    }
+    match ledger.cert_by_name(name)? {
+        None => Ok(None),
+        Some(c) if is_cross_of(&c, rec, by) => Ok(Some(c)),
+        Some(c) => Err(Error::input(format!(
+            "name '{}' of the cross-certificate is taken by another certificate (serial {})",
+            crate::error::shown(name),
+            c.serial
+        ))
+        .hint("certsmith records the cross-certificate under that name; no new certificate may take it any more, but this one came first")),
+    }
+}
+
+/// Whether `c` is a cross-certificate of root `rec` by CA `by`.
+fn is_cross_of(c: &CertRecord, rec: &CaRecord, by: &str) -> bool {
+    c.kind == Kind::Intermediate
+        && !c.has_key
+        && c.issuer.as_deref() == Some(by)
+        && c.dir == rec.cert.dir
+        && c.subject == rec.cert.subject
 }
 
 /// The ledger record of a new certificate `signed` for the key of `of`.

@@ -121,6 +121,7 @@ pub fn crl(pki: &Pki, req: &CrlRequest) -> Result<CrlReport> {
                 let pass = req.files.for_ca(&req.pass, n);
                 ensure_passphrase_source(&ledger, n, &pass, names.len() > 1)
                     .and_then(|()| Signer::load_for_crl(pki, &ledger, n, &pass))
+                    .map_err(|e| per_ca_hint(e, n, names.len() > 1))
                     .and_then(|s| crl::write(pki, &mut ledger, &s, req.next_update, req.der))
             }
             Err(e) => Err(e),
@@ -132,6 +133,20 @@ pub fn crl(pki: &Pki, req: &CrlRequest) -> Result<CrlReport> {
         }
     }
     Ok(report)
+}
+
+/// A wrong passphrase for CA `ca` in a run over several CAs: the hint
+/// names the per-CA flag for that CA.
+fn per_ca_hint(e: Error, ca: &str, several: bool) -> Error {
+    if !several || e.code() != "wrong_passphrase" {
+        return e;
+    }
+    let hint = format!(
+        "check the file given for it: --passphrase-file {}=FILE (one per CA whose passphrase differs), or ${}",
+        crate::error::shown(ca),
+        crate::passphrase::PASSPHRASE_ENV
+    );
+    e.hint(hint)
 }
 
 /// Refuses, naming CA `ca` and the flag that gives its passphrase, to open

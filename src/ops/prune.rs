@@ -1,6 +1,10 @@
 //! `certsmith prune --older-than 30d [--yes]`: removes the `*.old-<serial>`
 //! files a renewal or `--force` re-issue kept aside, once they have been
 //! aside longer than the given length. Without `--yes` it only lists them.
+//! Only `<file certsmith writes>.old-<serial>` whose serial is a superseded
+//! record of that directory in the ledger is ever removed; any other
+//! `*.old-*` file (an operator's own backup, a CA key backup) is listed as
+//! unknown and left alone.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -24,10 +28,10 @@ pub struct PruneRequest {
 #[derive(Clone, Debug, Serialize)]
 pub struct OldFile {
     pub path: PathBuf,
-    /// The serial in its name (`unrecorded` for files no record owned).
+    /// The serial in its name: a superseded record of its directory.
     pub serial: String,
     /// Since when it has been aside (RFC 3339): when the certificate that
-    /// replaced it was recorded, else the file's modification time.
+    /// replaced it was recorded.
     pub aside_since: String,
 }
 
@@ -40,6 +44,9 @@ pub struct PruneReport {
     pub files: Vec<OldFile>,
     /// Kept-aside files younger than the cut-off.
     pub kept: usize,
+    /// `*.old-*` files that are not a backup of a superseded record
+    /// certsmith made: never removed.
+    pub unknown: Vec<PathBuf>,
 }
 
 /// Finds the kept-aside files in every directory the ledger knows (the
@@ -82,12 +89,16 @@ pub fn prune(pki: &Pki, req: &PruneRequest) -> Result<PruneReport> {
         aside_before: crate::clock::rfc3339(cutoff),
         files: Vec::new(),
         kept: 0,
+        unknown: Vec::new(),
     };
     for dir in &dirs {
-        for (path, serial) in old_files(dir)? {
+        for (path, base, serial) in old_files(dir)? {
             let since = match aside.get(&(dir.clone(), serial.clone())) {
-                Some(t) => *t,
-                None => modified(&path)?,
+                Some(t) if written_by_certsmith(&base) => *t,
+                _ => {
+                    report.unknown.push(path);
+                    continue;
+                }
             };
             if since >= cutoff.unix_timestamp() {
                 report.kept += 1;
@@ -120,8 +131,18 @@ pub fn prune(pki: &Pki, req: &PruneRequest) -> Result<PruneReport> {
     Ok(report)
 }
 
-/// The `*.old-<suffix>` regular files in `dir`, with their suffix.
-fn old_files(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
+/// Whether certsmith writes a file named `base` and keeps it aside as
+/// `<base>.old-<serial>`: a certificate's files, a CA certificate, a
+/// cross-certificate. Never a CA key (`ca.key.pem`).
+fn written_by_certsmith(base: &str) -> bool {
+    crate::layout::FILES.contains(&base)
+        || base == "ca.pem"
+        || (base.starts_with(crate::layout::CROSS_SIGNED_PREFIX) && base.ends_with(".pem"))
+}
+
+/// The `*.old-<suffix>` regular files in `dir`, with the name before
+/// `.old-` and the suffix.
+fn old_files(dir: &Path) -> Result<Vec<(PathBuf, String, String)>> {
     let rd = match std::fs::read_dir(dir) {
         Ok(rd) => rd,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -130,22 +151,14 @@ fn old_files(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
     let mut out = Vec::new();
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some((_, suffix)) = name.rsplit_once(".old-") else {
+        let Some((base, suffix)) = name.rsplit_once(".old-") else {
             continue;
         };
-        if suffix.is_empty() || !e.file_type().is_ok_and(|t| t.is_file()) {
+        if !e.file_type().is_ok_and(|t| t.is_file()) {
             continue;
         }
-        out.push((e.path(), suffix.to_string()));
+        out.push((e.path(), base.to_string(), suffix.to_string()));
     }
     out.sort();
     Ok(out)
-}
-
-/// A file's modification time, as unix seconds.
-fn modified(path: &Path) -> Result<i64> {
-    let m = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .map_err(|e| crate::store::io_err("cannot read", path, &e))?;
-    Ok(time::OffsetDateTime::from(m).unix_timestamp())
 }

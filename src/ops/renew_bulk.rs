@@ -1,6 +1,8 @@
 //! `certsmith renew --expiring-within 30d [--ca NEW] [--dry-run]`: renews
 //! every current leaf that is still valid and expires within the window,
 //! one by one, so one that cannot be renewed does not hold back the others.
+//! `--dry-run` checks each one as the real run does
+//! ([`renew::preview`]) and reports the same failures.
 
 use serde::Serialize;
 use time::Duration;
@@ -52,8 +54,9 @@ pub struct BulkFailure {
 #[derive(Clone, Debug, Serialize)]
 pub struct BulkRenewed {
     pub dry_run: bool,
-    /// The end of the window (RFC 3339).
-    pub expiring_before: String,
+    /// The end of the window (RFC 3339); none for `renew NAME --dry-run`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiring_before: Option<String>,
     pub renewed: Vec<BulkItem>,
     pub failed: Vec<BulkFailure>,
 }
@@ -66,9 +69,10 @@ impl BulkRenewed {
         }
         let names: Vec<&str> = self.failed.iter().map(|f| f.name.as_str()).collect();
         Some(Error::failed(format!(
-            "{} of {} renewals failed ({})",
+            "{} of {} renewals {} ({})",
             self.failed.len(),
             self.failed.len() + self.renewed.len(),
+            if self.dry_run { "would fail" } else { "failed" },
             names.join(", ")
         )))
     }
@@ -136,7 +140,7 @@ pub fn renew_expiring(pki: &Pki, req: &BulkRenewRequest) -> Result<BulkRenewed> 
     };
     let mut out = BulkRenewed {
         dry_run: req.dry_run,
-        expiring_before: crate::clock::rfc3339(before),
+        expiring_before: Some(crate::clock::rfc3339(before)),
         renewed: Vec::new(),
         failed: Vec::new(),
     };
@@ -151,11 +155,6 @@ pub fn renew_expiring(pki: &Pki, req: &BulkRenewRequest) -> Result<BulkRenewed> 
             not_after: None,
             stale_exports: Vec::new(),
         };
-        if req.dry_run {
-            item.stale_exports = renew::stale_exports(&pki.resolve_dir(&c.dir), &c.name);
-            out.renewed.push(item);
-            continue;
-        }
         let mut one = RenewRequest {
             name: c.name.clone(),
             ca: (to != item.issuer).then(|| to.clone()),
@@ -164,13 +163,17 @@ pub fn renew_expiring(pki: &Pki, req: &BulkRenewRequest) -> Result<BulkRenewed> 
         if let Some(p) = given.get(&to) {
             one.pass.given = Some(p.clone());
         }
-        match renew::renew(pki, &one) {
-            Ok(r) => {
+        let done = if req.dry_run {
+            renew::preview(pki, &one).map(|p| item.stale_exports = p.stale_exports)
+        } else {
+            renew::renew(pki, &one).map(|r| {
                 item.serial = Some(r.leaf.serial);
                 item.not_after = Some(r.leaf.not_after);
                 item.stale_exports = r.stale_exports;
-                out.renewed.push(item);
-            }
+            })
+        };
+        match done {
+            Ok(()) => out.renewed.push(item),
             Err(e) => out.failed.push(BulkFailure {
                 name: c.name,
                 error: e.to_string(),
@@ -179,4 +182,25 @@ pub fn renew_expiring(pki: &Pki, req: &BulkRenewRequest) -> Result<BulkRenewed> 
         }
     }
     Ok(out)
+}
+
+/// `renew NAME --dry-run`: the one renewal [`renew::preview`] checked, as
+/// the document of a bulk dry run (without `expiring_before`).
+pub fn preview_one(pki: &Pki, req: &RenewRequest) -> Result<BulkRenewed> {
+    let p = renew::preview(pki, req)?;
+    Ok(BulkRenewed {
+        dry_run: true,
+        expiring_before: None,
+        renewed: vec![BulkItem {
+            name: p.name,
+            old_serial: p.old_serial,
+            old_not_after: p.old_not_after,
+            issuer: p.issuer,
+            new_issuer: p.new_issuer,
+            serial: None,
+            not_after: None,
+            stale_exports: p.stale_exports,
+        }],
+        failed: Vec::new(),
+    })
 }
