@@ -20,6 +20,7 @@ use crate::{clock, crl};
 pub mod ca_set;
 pub mod checks;
 pub mod crl_uploads;
+pub mod mesh;
 
 mod aws_alb;
 mod aws_apigw;
@@ -364,7 +365,8 @@ pub fn rules_doc(target: &dyn Target) -> String {
 /// The CAs to bundle: those asked for with every CA above them, or every
 /// current CA; deepest first, roots last.
 /// Without `--ca`, the CAs in `leave_out` (those whose key was exported
-/// for a mesh) are not taken, unless a CA taken is below one; nor are
+/// for a mesh, and the CAs above them) are not taken, unless a CA taken is
+/// below one (then [`mesh::check`] refuses the bundle); nor are
 /// retired CAs out of use, each named in `retired` with a note.
 fn select_cas(
     pki: &Pki,
@@ -433,11 +435,14 @@ fn select_cas(
     Ok(picked.into_iter().map(|(n, i, _)| (n, i)).collect())
 }
 
+/// The mesh CA `bootstrap --target istio` makes, under a root of its own.
+pub const BOOTSTRAP_MESH_CA: &str = "istio-ca";
+
 /// The `--ca` of `bootstrap`'s final bundle: none (every CA), except for
-/// istio, which signs with the intermediate bootstrap made for the mesh.
-pub fn bootstrap_cas(target: &str, intermediate: &str) -> Vec<String> {
+/// istio, which signs with the mesh CA bootstrap made under a root of its own.
+pub fn bootstrap_cas(target: &str) -> Vec<String> {
     if target == "istio" {
-        vec![intermediate.to_string()]
+        vec![BOOTSTRAP_MESH_CA.to_string()]
     } else {
         Vec::new()
     }
@@ -504,19 +509,20 @@ pub fn build(
         return Err(Error::input(
             "--target istio needs --ca naming the CA istiod signs with (its key is written unencrypted)",
         )
-        .hint("make a CA for the mesh alone and name it: certsmith intermediate istio-ca --cn 'Istio Mesh CA', then certsmith bundle --target istio --ca istio-ca"));
+        .hint("make a CA for the mesh under a root of its own and name it: certsmith init --name mesh-root --cn 'Mesh Root CA', then certsmith intermediate istio-ca --issuer mesh-root --cn 'Istio Mesh CA', then certsmith bundle --target istio --ca istio-ca"));
     }
-    // CAs whose key was exported for a mesh: (name, target it went to).
+    // CAs whose key was exported for a mesh, with the CAs above them.
     let mesh = if target.name() == "istio" {
         Vec::new()
     } else {
-        ca_set::mesh_cas(ledger)?
+        mesh::exported(pki, ledger, clock::now()?.unix_timestamp())?
     };
-    let mesh_names: Vec<String> = mesh.iter().map(|m| m.0.clone()).collect();
+    let mesh_names = mesh::leave_out(&mesh);
     let mut notes = Vec::new();
     let mut retired = Vec::new();
     let selected = select_cas(pki, ledger, opts, &mesh_names, &mut notes, &mut retired)?;
     let ca_names: Vec<String> = selected.iter().map(|s| s.0.clone()).collect();
+    let mesh_findings = mesh::check(target.name(), &mesh, &ca_names, !opts.cas.is_empty())?;
     if opts.cas.is_empty()
         && !opts.accept_ca_change
         && let Some(before) = ca_set::remembered(ledger, target.name())?
@@ -588,35 +594,7 @@ pub fn build(
             .collect(),
     };
     let mut findings = target.check(&contents);
-    for (ca, to) in &mesh {
-        let (rule, message) = if !ca_names.contains(ca) {
-            if !opts.cas.is_empty() {
-                continue;
-            }
-            (
-                "mesh-ca-left-out",
-                format!(
-                    "CA '{ca}' is left out: its key was exported for {to}, so a client-auth trust store does not take it unless named with --ca"
-                ),
-            )
-        } else if !opts.cas.contains(ca) {
-            (
-                "mesh-ca-in-chain",
-                format!(
-                    "CA '{ca}' is in the bundle, above a CA it takes, though its key was exported for {to}: certificates {to} signs with it pass this trust store; give the mesh an intermediate of its own"
-                ),
-            )
-        } else {
-            continue;
-        };
-        findings.push(Finding {
-            level: Level::Warning,
-            target: target.name(),
-            rule,
-            cert: None,
-            message,
-        });
-    }
+    findings.extend(mesh_findings);
     if opts.with_crl && support == CrlSupport::Unsupported {
         findings.push(Finding {
             level: Level::Warning,
