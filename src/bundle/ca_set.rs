@@ -6,6 +6,9 @@
 //! changing by accident; a retired CA leaving once its last certificate
 //! expired was the operator's own decision (`ca retire`), so that departure
 //! is not refused (the bundle notes it) and the new set is remembered.
+//! Nor is a CA leaving because it (or a CA above it) was revoked or
+//! expired: trust only narrows, so the bundle notes it, remembers the
+//! smaller set, and no hint offers a set holding such a CA again.
 //! A CA whose key was exported
 //! for a mesh (`bundle --target istio`, setting `key_exported_for` in scope
 //! `ca:<name>`) never joins a client-auth bundle unless named with `--ca`.
@@ -71,8 +74,48 @@ pub fn change(before: &[String], now: &[String], retired: &[String]) -> Option<C
     (!added.is_empty() || !removed.is_empty()).then_some(Change { added, removed })
 }
 
-/// The refusal of a bundle without `--ca` whose CAs differ from `before`.
-pub fn refusal(target: &str, before: &[String], c: &Change) -> Error {
+/// Why the CA `chain[0]` can no longer be bundled, as a note; `None` while
+/// it and every CA above it are neither revoked nor expired (`now`: unix
+/// time). `chain` is the CA's chain, itself first.
+pub fn gone(chain: &[&crate::ledger::CertRecord], now: i64) -> Option<String> {
+    let ca = chain.first()?;
+    let at = |t: i64| {
+        time::OffsetDateTime::from_unix_timestamp(t)
+            .map(crate::clock::rfc3339)
+            .unwrap_or_default()
+    };
+    let (by, why) = chain.iter().find_map(|c| {
+        if let Some(t) = c.revoked_at {
+            Some((
+                c,
+                format!(
+                    "was revoked on {} ({})",
+                    at(t),
+                    c.revocation_reason.as_deref().unwrap_or("unspecified")
+                ),
+            ))
+        } else if c.not_after < now {
+            Some((c, format!("expired on {}", at(c.not_after))))
+        } else {
+            None
+        }
+    })?;
+    let who = if by.name == ca.name {
+        format!("CA '{}'", shown(&ca.name))
+    } else {
+        format!(
+            "CA '{}' is below CA '{}', which",
+            shown(&ca.name),
+            shown(&by.name)
+        )
+    };
+    Some(format!("{who} {why}: left out of the bundle"))
+}
+
+/// The refusal of a bundle without `--ca` whose CAs differ from `before`;
+/// the set it offers to keep leaves out the CAs in `gone` (revoked,
+/// expired or retired out of use).
+pub fn refusal(target: &str, before: &[String], c: &Change, gone: &[String]) -> Error {
     let mut parts: Vec<String> = c
         .added
         .iter()
@@ -83,13 +126,25 @@ pub fn refusal(target: &str, before: &[String], c: &Change) -> Error {
             .iter()
             .map(|n| format!("CA '{}' removed", shown(n))),
     );
-    let keep: String = before.iter().map(|n| format!(" --ca {n}")).collect();
+    let keep: Vec<String> = before
+        .iter()
+        .filter(|n| !gone.contains(n))
+        .map(|n| format!(" --ca {n}"))
+        .collect();
+    let keep = if keep.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "keep the last set with `certsmith bundle --target {target}{}`, ",
+            keep.concat()
+        )
+    };
     Error::input(format!(
         "the CAs of target '{target}' would change from the last bundle: {}",
         parts.join(", ")
     ))
     .hint(format!(
-        "a trust store's CAs change only on purpose: keep the last set with `certsmith bundle --target {target}{keep}`, name the CAs to trust with --ca, or pass --accept-ca-change to bundle every current CA"
+        "a trust store's CAs change only on purpose: {keep}name the CAs to trust with --ca, or pass --accept-ca-change to bundle every current CA"
     ))
 }
 
@@ -141,6 +196,7 @@ mod tests {
                 &[],
             )
             .unwrap(),
+            &[],
         );
         assert_eq!(
             e.to_string(),

@@ -368,20 +368,35 @@ pub fn rules_doc(target: &dyn Target) -> String {
 /// for a mesh, and the CAs above them) are not taken, unless a CA taken is
 /// below one (then [`mesh::check`] refuses the bundle); nor are
 /// retired CAs out of use, each named in `retired` with a note.
+#[allow(clippy::too_many_arguments)]
 fn select_cas(
     pki: &Pki,
     ledger: &Ledger,
+    target: &str,
     opts: &Options,
     leave_out: &[String],
     notes: &mut Vec<String>,
     retired: &mut Vec<String>,
+    gone: &mut Vec<(String, String)>,
 ) -> Result<Vec<(String, CertInfo)>> {
     let now = clock::now()?.unix_timestamp();
     let mut picked: Vec<(String, CertInfo, usize)> = Vec::new();
     let names: Vec<String> = if opts.cas.is_empty() {
         let mut names = Vec::new();
         for c in ledger.cas()? {
-            if c.cert.status(now) != "valid" || leave_out.contains(&c.cert.name) {
+            if leave_out.contains(&c.cert.name) {
+                continue;
+            }
+            // Revoked or expired, itself or a CA above it: left out, with
+            // a note if the target's last bundle held it.
+            let chain = pki.ca_chain(ledger, &c.cert.name)?;
+            let records: Vec<&crate::ledger::CertRecord> =
+                chain.iter().map(|(r, _)| &r.cert).collect();
+            if let Some(note) = ca_set::gone(&records, now) {
+                gone.push((c.cert.name, note));
+                continue;
+            }
+            if c.cert.status(now) != "valid" {
                 continue;
             }
             match crate::issuing::out_of_use(ledger, &c.cert.name, now)? {
@@ -418,11 +433,30 @@ fn select_cas(
             } else {
                 format!("CA '{}' above '{n}'", c.name)
             };
+            // The hint's set: the CAs named that are not below a revoked CA.
+            let mut rest = String::new();
+            for m in &opts.cas {
+                let revoked = pki
+                    .ca_chain(ledger, m)?
+                    .iter()
+                    .any(|(r, _)| r.cert.revoked_at.is_some());
+                if !revoked {
+                    rest.push_str(&format!(" --ca {m}"));
+                }
+            }
+            let hint = if rest.is_empty() {
+                "bundle the CAs still in use with --ca NAME, or leave --ca out for every current CA"
+                    .to_string()
+            } else {
+                format!(
+                    "bundle the CAs still in use: `certsmith bundle --target {target}{rest}`, or leave --ca out for every current CA"
+                )
+            };
             return Err(Error::input(format!(
                 "{who} was revoked on {when} ({}); a bundle does not carry a revoked CA",
                 c.revocation_reason.as_deref().unwrap_or("unspecified")
             ))
-            .hint("bundle the CAs still in use with --ca NAME, or leave --ca out for every current CA"));
+            .hint(hint));
         }
         let len = chain.len();
         for (i, (rec, info)) in chain.into_iter().enumerate() {
@@ -520,15 +554,34 @@ pub fn build(
     let mesh_names = mesh::leave_out(&mesh);
     let mut notes = Vec::new();
     let mut retired = Vec::new();
-    let selected = select_cas(pki, ledger, opts, &mesh_names, &mut notes, &mut retired)?;
+    let mut gone = Vec::new();
+    let selected = select_cas(
+        pki,
+        ledger,
+        target.name(),
+        opts,
+        &mesh_names,
+        &mut notes,
+        &mut retired,
+        &mut gone,
+    )?;
     let ca_names: Vec<String> = selected.iter().map(|s| s.0.clone()).collect();
     let mesh_findings = mesh::check(target.name(), &mesh, &ca_names, !opts.cas.is_empty())?;
-    if opts.cas.is_empty()
-        && !opts.accept_ca_change
-        && let Some(before) = ca_set::remembered(ledger, target.name())?
-        && let Some(change) = ca_set::change(&before, &ca_names, &retired)
-    {
-        return Err(ca_set::refusal(target.name(), &before, &change));
+    if opts.cas.is_empty() {
+        let before = ca_set::remembered(ledger, target.name())?;
+        // A CA gone since the last bundle (revoked, expired) leaves with a note.
+        for (name, note) in &gone {
+            if before.as_ref().is_some_and(|b| b.contains(name)) {
+                notes.push(note.clone());
+            }
+        }
+        retired.extend(gone.into_iter().map(|g| g.0));
+        if !opts.accept_ca_change
+            && let Some(before) = before
+            && let Some(change) = ca_set::change(&before, &ca_names, &retired)
+        {
+            return Err(ca_set::refusal(target.name(), &before, &change, &retired));
+        }
     }
     let text: String = selected.iter().map(|s| s.1.pem()).collect();
     let support = target.crls();
