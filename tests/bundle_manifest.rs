@@ -6,6 +6,7 @@
 
 mod aws;
 mod gone;
+mod k8s_names;
 mod mesh;
 
 use crate::common::*;
