@@ -5,6 +5,7 @@
 //! and hints, and (in `aws`) the AWS targets' rules and printed steps.
 
 mod aws;
+mod crl_hint;
 mod gone;
 mod k8s_names;
 mod mesh;

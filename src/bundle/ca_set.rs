@@ -148,13 +148,58 @@ pub fn refusal(target: &str, before: &[String], c: &Change, gone: &[String]) -> 
     ))
 }
 
-/// Remembers `cas` as `target`'s CA set and, when `key_exported` names a
-/// CA, that its key went to `target`; one ledger transaction.
-pub fn remember(pki: &Pki, target: &str, cas: &[String], key_exported: Option<&str>) -> Result<()> {
+/// What a target's last bundle was asked for, beyond its CA set, so that a
+/// later hint (`crl`'s "Publish it before …") repeats the same run: the
+/// CAs named with `--ca` (empty: none were), `--cert`, `--out` (absolute)
+/// and `--trust-store`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LastRun {
+    pub named_cas: Vec<String>,
+    pub cert: Option<String>,
+    pub out: Option<String>,
+    pub trust_store: Option<String>,
+}
+
+const NAMED_CAS: &str = "named_cas";
+const CERT: &str = "cert";
+const OUT: &str = "out";
+const TRUST_STORE: &str = "trust_store";
+
+/// The [`LastRun`] of `target` (all empty when nothing was remembered).
+pub fn last_run(ledger: &Ledger, target: &str) -> Result<LastRun> {
+    let sc = scope(target);
+    Ok(LastRun {
+        named_cas: ledger
+            .setting(&sc, NAMED_CAS)?
+            .and_then(|v| serde_json::from_str::<Vec<String>>(&v).ok())
+            .unwrap_or_default(),
+        cert: ledger.setting(&sc, CERT)?,
+        out: ledger.setting(&sc, OUT)?,
+        trust_store: ledger.setting(&sc, TRUST_STORE)?,
+    })
+}
+
+/// Remembers `cas` as `target`'s CA set, what the run was asked for
+/// (`last`) and, when `key_exported` names a CA, that its key went to
+/// `target`; one ledger transaction.
+pub fn remember(
+    pki: &Pki,
+    target: &str,
+    cas: &[String],
+    key_exported: Option<&str>,
+    last: &LastRun,
+) -> Result<()> {
     let mut ledger = pki.open_ledger()?;
     let value = serde_json::to_string(cas).unwrap_or_else(|_| "[]".into());
+    let named = (!last.named_cas.is_empty())
+        .then(|| serde_json::to_string(&last.named_cas).unwrap_or_else(|_| "[]".into()));
     ledger.in_transaction(|l| {
-        l.set_setting(&scope(target), CAS, Some(&value))?;
+        let sc = scope(target);
+        l.set_setting(&sc, CAS, Some(&value))?;
+        l.set_setting(&sc, NAMED_CAS, named.as_deref())?;
+        l.set_setting(&sc, CERT, last.cert.as_deref())?;
+        l.set_setting(&sc, OUT, last.out.as_deref())?;
+        l.set_setting(&sc, TRUST_STORE, last.trust_store.as_deref())?;
         if let Some(ca) = key_exported {
             l.set_setting(&ca_scope(ca), KEY_EXPORTED_FOR, Some(target))?;
         }

@@ -750,7 +750,17 @@ pub fn build(
     let exported = (target.name() == "istio")
         .then(|| opts.cas.first().map(String::as_str))
         .flatten();
-    ca_set::remember(pki, target.name(), &ca_names, exported)?;
+    let last = ca_set::LastRun {
+        named_cas: opts.cas.clone(),
+        cert: opts.cert.clone(),
+        out: opts
+            .out
+            .as_ref()
+            .map(|o| std::path::absolute(o).unwrap_or_else(|_| o.clone()))
+            .map(|o| o.display().to_string()),
+        trust_store: opts.trust_store.clone(),
+    };
+    ca_set::remember(pki, target.name(), &ca_names, exported, &last)?;
     let no_plan = crl_uploads::Plan {
         trust_store: opts
             .trust_store
