@@ -86,7 +86,9 @@ fn every_bundle_command_crl_prints_repeats_the_last_bundle_and_succeeds() {
     ];
     assert_eq!(lines, want, "{out}");
     for line in &lines {
-        let r = std::process::Command::new("sh")
+        let mut sh = std::process::Command::new("sh");
+        clean_env(&mut sh);
+        let r = sh
             .arg("-c")
             .arg(line)
             .env("PATH", path_with_certsmith())
