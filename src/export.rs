@@ -218,30 +218,66 @@ fn spki_bits(c: &CertInfo) -> Result<Vec<u8>> {
     Ok(spki.subject_public_key.data.to_vec())
 }
 
-/// A Kubernetes object name from a certificate name (RFC 1123 subdomain).
+/// A Kubernetes object name from a certificate name: a DNS-1123
+/// subdomain (labels of `[a-z0-9-]` separated by dots, each starting and
+/// ending with a letter or digit, at most 253 characters in all). Other
+/// characters become `-`, each label is trimmed of `-`, empty labels go,
+/// and the name is cut to 253 and trimmed again.
 pub fn k8s_name(name: &str) -> String {
-    let n: String = name
+    let mapped: String = name
         .to_ascii_lowercase()
         .chars()
         .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+            if c.is_ascii_alphanumeric() || c == '.' {
                 c
             } else {
                 '-'
             }
         })
         .collect();
-    let n = n.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    let labels = |s: &str| -> String {
+        s.split('.')
+            .map(|l| l.trim_matches('-'))
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(".")
+    };
+    let n = labels(&mapped);
+    let n = labels(&n.chars().take(253).collect::<String>());
     if n.is_empty() {
         "certsmith-cert".into()
     } else {
-        n.chars().take(253).collect()
+        n
     }
+}
+
+/// The Secret name of certificate `name` ([`k8s_name`]), refused when
+/// another certificate of the ledger maps to the same name: applying both
+/// in one namespace would make one replace the other (another server's key).
+pub fn k8s_name_of(ledger: &crate::ledger::Ledger, name: &str) -> Result<String> {
+    let secret = k8s_name(name);
+    let mut others: Vec<String> = ledger
+        .names_and_dirs()?
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| n != name && k8s_name(n) == secret)
+        .collect();
+    others.sort();
+    others.dedup();
+    if let Some(other) = others.first() {
+        return Err(Error::input(format!(
+            "the Kubernetes Secret name '{secret}' of certificate '{}' is also that of certificate '{}'",
+            crate::error::shown(name),
+            crate::error::shown(other)
+        ))
+        .hint("applied in one namespace, one Secret would replace the other: give one of them another name (`certsmith issue NEW-NAME`), or export it with --format pem"));
+    }
+    Ok(secret)
 }
 
 /// A `kubernetes.io/tls` Secret: tls.crt (leaf + intermediates), tls.key,
 /// ca.crt (the root).
-pub fn k8s_secret(src: &Source) -> Result<Zeroizing<String>> {
+pub fn k8s_secret(src: &Source, name: &str) -> Result<Zeroizing<String>> {
     let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let key_pem = Zeroizing::new(keys::pem_encode(
         "PRIVATE KEY",
@@ -250,7 +286,7 @@ pub fn k8s_secret(src: &Source) -> Result<Zeroizing<String>> {
     let key_b64 = Zeroizing::new(b64(key_pem.as_bytes()));
     Ok(Zeroizing::new(format!(
         "apiVersion: v1\nkind: Secret\nmetadata:\n  name: {}\n  labels:\n    app.kubernetes.io/managed-by: certsmith\ntype: kubernetes.io/tls\ndata:\n  tls.crt: {}\n  tls.key: {}\n  ca.crt: {}\n",
-        k8s_name(&src.record.name),
+        name,
         b64(src.fullchain_pem().as_bytes()),
         key_b64.as_str(),
         b64(src.ca_pem().as_bytes()),
@@ -267,4 +303,23 @@ pub fn combined_pem(src: &Source) -> Zeroizing<String> {
     }
     s.push_str(&src.fullchain_pem());
     s
+}
+
+#[cfg(test)]
+mod k8s_name_tests {
+    use super::k8s_name;
+
+    #[test]
+    fn k8s_names_are_dns_1123_subdomains_even_after_truncation() {
+        assert_eq!(k8s_name("Web_Server.X"), "web-server.x");
+        assert_eq!(k8s_name("a..b"), "a.b");
+        assert_eq!(k8s_name("x.-y"), "x.y");
+        assert_eq!(k8s_name("__"), "certsmith-cert");
+        // Cut at 253 right after a dot or a dash: trimmed again.
+        let long = format!("{}.-b", "a".repeat(252));
+        assert_eq!(k8s_name(&long), "a".repeat(252));
+        let long = format!("{}-{}", "a".repeat(252), "b".repeat(10));
+        assert_eq!(k8s_name(&long), "a".repeat(252));
+        assert!(k8s_name(&"z".repeat(400)).len() == 253);
+    }
 }

@@ -155,10 +155,22 @@ fn haproxy_admits_a_device_and_rejects_revoked_foreign_anonymous_server_and_mesh
     env.ok(&["revoke", "device-stolen", "--reason", "key-compromise"]);
     env.ok(&["crl", "-q"]);
     env.ok(&["bundle", "--target", "haproxy"]);
-    // A CA made for the mesh, its key exported to istiod, signs a workload.
+    // A CA made for the mesh under a root of its own, its key exported to
+    // istiod, signs a workload.
+    env.ok(&[
+        "init",
+        "--name",
+        "mesh-root",
+        "--cn",
+        "Mesh Root CA",
+        "--no-passphrase",
+        "-q",
+    ]);
     env.ok(&[
         "intermediate",
         "mesh-ca",
+        "--issuer",
+        "mesh-root",
         "--cn",
         "Mesh CA",
         "--no-passphrase",
@@ -196,6 +208,15 @@ fn haproxy_admits_a_device_and_rejects_revoked_foreign_anonymous_server_and_mesh
     ]);
     foreign.ok(&["issue", "device-alien", "-q"]);
 
+    // The workload is kept out by the trust anchors alone, not by a CRL
+    // lookup that happens to fail: no CA of the bundle is above the mesh CA.
+    let (ok, text) = openssl_verify(
+        &env.pki.join("bundles/haproxy/ca-bundle.pem"),
+        Some(&env.pki.join("certs/workload/chain.pem")),
+        &env.pki.join("certs/workload/cert.pem"),
+        "sslclient",
+    );
+    assert!(!ok, "a mesh workload passed the haproxy bundle: {text}");
     let port = free_port();
     let haproxy = start_haproxy(&env, port, &server_pem);
     assert_eq!(

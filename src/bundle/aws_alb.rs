@@ -9,6 +9,10 @@ pub struct AwsAlb;
 
 /// Default quota of CA certificates per trust store (adjustable on request).
 const CA_QUOTA: usize = 25;
+/// The quota "CA certificate subject size per trust store" (default 10,000;
+/// the quota page gives no unit: certsmith counts the subjects' DER bytes,
+/// which is what the trust store advertises to clients).
+const SUBJECT_QUOTA: usize = 10_000;
 
 impl Target for AwsAlb {
     fn name(&self) -> &'static str {
@@ -33,6 +37,12 @@ impl Target for AwsAlb {
                 CA_QUOTA,
                 Level::Warning,
                 "the default quota of CA certificates per trust store",
+            )
+            .subject_size(
+                c,
+                SUBJECT_QUOTA,
+                Level::Warning,
+                "the default quota \"CA certificate subject size per trust store\"",
             )
             .depth(c, 4)
             .positive_serials(c)

@@ -243,6 +243,24 @@ impl Rules {
         self
     }
 
+    /// The CA subject names a trust store advertises to clients (in the
+    /// TLS CertificateRequest, as DER) add up to at most `max` bytes; `why`
+    /// names the quota.
+    pub fn subject_size(&mut self, c: &Contents, max: usize, level: Level, why: &str) -> &mut Self {
+        let total: usize = c.certs.iter().map(|x| x.subject_raw.len()).sum();
+        if total > max {
+            self.push(
+                level,
+                "ca-subject-size",
+                None,
+                format!(
+                    "the CA subjects of the bundle add up to {total} bytes (DER); {why} is {max}"
+                ),
+            );
+        }
+        self
+    }
+
     /// A client chain (device certificate plus the bundle's CAs) is at most `max` long.
     pub fn depth(&mut self, c: &Contents, max: usize) -> &mut Self {
         let depth = ca_depth(&c.certs) + 1;

@@ -30,7 +30,7 @@ impl Target for Istio {
                 Level::Warning,
                 "intermediate-signs",
                 None,
-                "istiod would sign with the root key; create an intermediate for the mesh (certsmith intermediate istio-ca --cn 'Istio Mesh CA') and pass --ca istio-ca to keep the root offline".into(),
+                "istiod would sign with the root key; create an intermediate for the mesh under a root of its own (certsmith init --name mesh-root --cn 'Mesh Root CA', then certsmith intermediate istio-ca --issuer mesh-root --cn 'Istio Mesh CA') and pass --ca istio-ca to keep the root offline".into(),
             );
         }
         r.done()

@@ -20,9 +20,13 @@ pub fn yaml_block(key: &str, text: &str) -> String {
 }
 
 /// The Secret's name: the leaf's (`--cert`), made a DNS-1123 name by the
-/// rule `export --format k8s-secret` uses, else `certsmith-ca`.
-fn secret_name(cert: Option<&str>) -> String {
-    cert.map_or_else(|| "certsmith-ca".to_string(), crate::export::k8s_name)
+/// rule `export --format k8s-secret` uses (refused when another certificate
+/// has that Secret name), else `certsmith-ca`.
+fn secret_name(ledger: &crate::ledger::Ledger, cert: Option<&str>) -> Result<String> {
+    match cert {
+        Some(c) => crate::export::k8s_name_of(ledger, c),
+        None => Ok("certsmith-ca".to_string()),
+    }
 }
 
 impl Target for K8s {
@@ -56,7 +60,7 @@ impl Target for K8s {
         }
         let mut secret = false;
         let mut kind = "Opaque";
-        let name = secret_name(x.opts.cert.as_deref());
+        let name = secret_name(x.ledger, x.opts.cert.as_deref())?;
         if let Some(leaf) = &x.opts.cert {
             let rec = x.ledger.cert_by_name(leaf)?.ok_or_else(|| {
                 Error::NoSuchCert {
@@ -102,7 +106,10 @@ impl Target for K8s {
             format!("kubectl apply -n NAMESPACE -f {d}/secret.yaml"),
             format!(
                 "# ingress-nginx: annotate the Ingress with nginx.ingress.kubernetes.io/auth-tls-secret: NAMESPACE/{}, nginx.ingress.kubernetes.io/auth-tls-verify-client: \"on\" and nginx.ingress.kubernetes.io/auth-tls-verify-depth: \"{}\" (the default 1 refuses chains with more than one intermediate)",
-                secret_name(n.opts.cert.as_deref()),
+                n.opts
+                    .cert
+                    .as_deref()
+                    .map_or_else(|| "certsmith-ca".to_string(), crate::export::k8s_name),
                 n.depth.max(1)
             ),
         ]

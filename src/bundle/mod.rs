@@ -20,6 +20,7 @@ use crate::{clock, crl};
 pub mod ca_set;
 pub mod checks;
 pub mod crl_uploads;
+pub mod mesh;
 
 mod aws_alb;
 mod aws_apigw;
@@ -364,22 +365,38 @@ pub fn rules_doc(target: &dyn Target) -> String {
 /// The CAs to bundle: those asked for with every CA above them, or every
 /// current CA; deepest first, roots last.
 /// Without `--ca`, the CAs in `leave_out` (those whose key was exported
-/// for a mesh) are not taken, unless a CA taken is below one; nor are
+/// for a mesh, and the CAs above them) are not taken, unless a CA taken is
+/// below one (then [`mesh::check`] refuses the bundle); nor are
 /// retired CAs out of use, each named in `retired` with a note.
+#[allow(clippy::too_many_arguments)]
 fn select_cas(
     pki: &Pki,
     ledger: &Ledger,
+    target: &str,
     opts: &Options,
     leave_out: &[String],
     notes: &mut Vec<String>,
     retired: &mut Vec<String>,
+    gone: &mut Vec<(String, String)>,
 ) -> Result<Vec<(String, CertInfo)>> {
     let now = clock::now()?.unix_timestamp();
     let mut picked: Vec<(String, CertInfo, usize)> = Vec::new();
     let names: Vec<String> = if opts.cas.is_empty() {
         let mut names = Vec::new();
         for c in ledger.cas()? {
-            if c.cert.status(now) != "valid" || leave_out.contains(&c.cert.name) {
+            if leave_out.contains(&c.cert.name) {
+                continue;
+            }
+            // Revoked or expired, itself or a CA above it: left out, with
+            // a note if the target's last bundle held it.
+            let chain = pki.ca_chain(ledger, &c.cert.name)?;
+            let records: Vec<&crate::ledger::CertRecord> =
+                chain.iter().map(|(r, _)| &r.cert).collect();
+            if let Some(note) = ca_set::gone(&records, now) {
+                gone.push((c.cert.name, note));
+                continue;
+            }
+            if c.cert.status(now) != "valid" {
                 continue;
             }
             match crate::issuing::out_of_use(ledger, &c.cert.name, now)? {
@@ -416,11 +433,30 @@ fn select_cas(
             } else {
                 format!("CA '{}' above '{n}'", c.name)
             };
+            // The hint's set: the CAs named that are not below a revoked CA.
+            let mut rest = String::new();
+            for m in &opts.cas {
+                let revoked = pki
+                    .ca_chain(ledger, m)?
+                    .iter()
+                    .any(|(r, _)| r.cert.revoked_at.is_some());
+                if !revoked {
+                    rest.push_str(&format!(" --ca {m}"));
+                }
+            }
+            let hint = if rest.is_empty() {
+                "bundle the CAs still in use with --ca NAME, or leave --ca out for every current CA"
+                    .to_string()
+            } else {
+                format!(
+                    "bundle the CAs still in use: `certsmith bundle --target {target}{rest}`, or leave --ca out for every current CA"
+                )
+            };
             return Err(Error::input(format!(
                 "{who} was revoked on {when} ({}); a bundle does not carry a revoked CA",
                 c.revocation_reason.as_deref().unwrap_or("unspecified")
             ))
-            .hint("bundle the CAs still in use with --ca NAME, or leave --ca out for every current CA"));
+            .hint(hint));
         }
         let len = chain.len();
         for (i, (rec, info)) in chain.into_iter().enumerate() {
@@ -433,11 +469,14 @@ fn select_cas(
     Ok(picked.into_iter().map(|(n, i, _)| (n, i)).collect())
 }
 
+/// The mesh CA `bootstrap --target istio` makes, under a root of its own.
+pub const BOOTSTRAP_MESH_CA: &str = "istio-ca";
+
 /// The `--ca` of `bootstrap`'s final bundle: none (every CA), except for
-/// istio, which signs with the intermediate bootstrap made for the mesh.
-pub fn bootstrap_cas(target: &str, intermediate: &str) -> Vec<String> {
+/// istio, which signs with the mesh CA bootstrap made under a root of its own.
+pub fn bootstrap_cas(target: &str) -> Vec<String> {
     if target == "istio" {
-        vec![intermediate.to_string()]
+        vec![BOOTSTRAP_MESH_CA.to_string()]
     } else {
         Vec::new()
     }
@@ -504,25 +543,45 @@ pub fn build(
         return Err(Error::input(
             "--target istio needs --ca naming the CA istiod signs with (its key is written unencrypted)",
         )
-        .hint("make a CA for the mesh alone and name it: certsmith intermediate istio-ca --cn 'Istio Mesh CA', then certsmith bundle --target istio --ca istio-ca"));
+        .hint("make a CA for the mesh under a root of its own and name it: certsmith init --name mesh-root --cn 'Mesh Root CA', then certsmith intermediate istio-ca --issuer mesh-root --cn 'Istio Mesh CA', then certsmith bundle --target istio --ca istio-ca"));
     }
-    // CAs whose key was exported for a mesh: (name, target it went to).
+    // CAs whose key was exported for a mesh, with the CAs above them.
     let mesh = if target.name() == "istio" {
         Vec::new()
     } else {
-        ca_set::mesh_cas(ledger)?
+        mesh::exported(pki, ledger, clock::now()?.unix_timestamp())?
     };
-    let mesh_names: Vec<String> = mesh.iter().map(|m| m.0.clone()).collect();
+    let mesh_names = mesh::leave_out(&mesh);
     let mut notes = Vec::new();
     let mut retired = Vec::new();
-    let selected = select_cas(pki, ledger, opts, &mesh_names, &mut notes, &mut retired)?;
+    let mut gone = Vec::new();
+    let selected = select_cas(
+        pki,
+        ledger,
+        target.name(),
+        opts,
+        &mesh_names,
+        &mut notes,
+        &mut retired,
+        &mut gone,
+    )?;
     let ca_names: Vec<String> = selected.iter().map(|s| s.0.clone()).collect();
-    if opts.cas.is_empty()
-        && !opts.accept_ca_change
-        && let Some(before) = ca_set::remembered(ledger, target.name())?
-        && let Some(change) = ca_set::change(&before, &ca_names, &retired)
-    {
-        return Err(ca_set::refusal(target.name(), &before, &change));
+    let mesh_findings = mesh::check(target.name(), &mesh, &ca_names, !opts.cas.is_empty())?;
+    if opts.cas.is_empty() {
+        let before = ca_set::remembered(ledger, target.name())?;
+        // A CA gone since the last bundle (revoked, expired) leaves with a note.
+        for (name, note) in &gone {
+            if before.as_ref().is_some_and(|b| b.contains(name)) {
+                notes.push(note.clone());
+            }
+        }
+        retired.extend(gone.into_iter().map(|g| g.0));
+        if !opts.accept_ca_change
+            && let Some(before) = before
+            && let Some(change) = ca_set::change(&before, &ca_names, &retired)
+        {
+            return Err(ca_set::refusal(target.name(), &before, &change, &retired));
+        }
     }
     let text: String = selected.iter().map(|s| s.1.pem()).collect();
     let support = target.crls();
@@ -588,35 +647,7 @@ pub fn build(
             .collect(),
     };
     let mut findings = target.check(&contents);
-    for (ca, to) in &mesh {
-        let (rule, message) = if !ca_names.contains(ca) {
-            if !opts.cas.is_empty() {
-                continue;
-            }
-            (
-                "mesh-ca-left-out",
-                format!(
-                    "CA '{ca}' is left out: its key was exported for {to}, so a client-auth trust store does not take it unless named with --ca"
-                ),
-            )
-        } else if !opts.cas.contains(ca) {
-            (
-                "mesh-ca-in-chain",
-                format!(
-                    "CA '{ca}' is in the bundle, above a CA it takes, though its key was exported for {to}: certificates {to} signs with it pass this trust store; give the mesh an intermediate of its own"
-                ),
-            )
-        } else {
-            continue;
-        };
-        findings.push(Finding {
-            level: Level::Warning,
-            target: target.name(),
-            rule,
-            cert: None,
-            message,
-        });
-    }
+    findings.extend(mesh_findings);
     if opts.with_crl && support == CrlSupport::Unsupported {
         findings.push(Finding {
             level: Level::Warning,
@@ -719,7 +750,17 @@ pub fn build(
     let exported = (target.name() == "istio")
         .then(|| opts.cas.first().map(String::as_str))
         .flatten();
-    ca_set::remember(pki, target.name(), &ca_names, exported)?;
+    let last = ca_set::LastRun {
+        named_cas: opts.cas.clone(),
+        cert: opts.cert.clone(),
+        out: opts
+            .out
+            .as_ref()
+            .map(|o| std::path::absolute(o).unwrap_or_else(|_| o.clone()))
+            .map(|o| o.display().to_string()),
+        trust_store: opts.trust_store.clone(),
+    };
+    ca_set::remember(pki, target.name(), &ca_names, exported, &last)?;
     let no_plan = crl_uploads::Plan {
         trust_store: opts
             .trust_store

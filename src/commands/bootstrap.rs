@@ -137,6 +137,7 @@ fn report(ctx: &Ctx, plan: &Plan, o: &Outcome) {
     let json = serde_json::json!({
         "root": o.root,
         "intermediate": o.intermediate,
+        "mesh": o.mesh,
         "device": o.first,
         "p12": o.p12,
         "bundle": o.bundle,
@@ -155,6 +156,14 @@ fn report(ctx: &Ctx, plan: &Plan, o: &Outcome) {
             ));
             s.append(super::file_lines(&o.root.files));
             s.append(super::file_lines(&o.intermediate.files));
+            if let [mesh_root, mesh_ca] = o.mesh.as_slice() {
+                s.line(format!(
+                    "For the mesh, root CA '{}' and CA '{}' (istiod signs with it; devices never come from it, so no device trust store admits a workload):",
+                    mesh_root.name, mesh_ca.name
+                ));
+                s.append(super::file_lines(&mesh_root.files));
+                s.append(super::file_lines(&mesh_ca.files));
+            }
             s.append(super::file_lines(&o.first.files));
             if let Some(p) = &o.p12 {
                 s.append(super::file_lines(std::slice::from_ref(p)));

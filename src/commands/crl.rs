@@ -43,17 +43,16 @@ pub fn run(ctx: &Ctx, a: CrlArgs) -> Result<()> {
     }
     let p = super::pki_flag(ctx);
     // A hint must not fail a command whose CRLs are written: no record, no names.
-    let used = certsmith::ops::published::bundle_targets(&ctx.pki).unwrap_or_default();
-    let targets = if used.is_empty() {
-        vec!["generic"]
-    } else {
-        used
-    };
-    // The bundles to rebuild with the new CRLs: those of the targets in use.
+    let commands = certsmith::ops::published::crl_bundle_commands(&ctx.pki)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| vec!["bundle --target generic --with-crl".to_string()]);
+    // The bundles to rebuild with the new CRLs: those of the targets in use,
+    // each as its last bundle was made.
     let next: Vec<String> = match report.earliest_next_update() {
-        Some(_) => targets
+        Some(_) => commands
             .iter()
-            .map(|t| format!("certsmith{p} bundle --target {t} --with-crl"))
+            .map(|c| format!("certsmith{p} {c}"))
             .collect(),
         None => Vec::new(),
     };

@@ -56,6 +56,16 @@ pub fn adopt(pki: &Pki, req: &AdoptRequest) -> Result<AdoptedCa> {
     let what = cert.display();
     import::check_crl_sign(&imported.info, &what.to_string(), req.no_crl)?;
     let issuer = match req.kind {
+        // It names itself as issuer, but its signature's parameters are
+        // ones certsmith does not check (RSASSA-PSS whose MGF1 hash differs
+        // from the message hash, say): say that, not "not self-signed".
+        Kind::Root if imported.info.self_signed && !import::signed_by(&imported.info, None) => {
+            return Err(Error::input(format!(
+                "'{what}' names itself as its issuer, but certsmith cannot check its signature ({})",
+                crate::error::shown(&imported.info.signature_algorithm)
+            ))
+            .hint("certsmith checks RSA (PKCS#1 v1.5, or RSASSA-PSS whose MGF1 hash is the message hash: SHA-256, SHA-384 or SHA-512), ECDSA and Ed25519 signatures; re-sign the root with such parameters (openssl: -sigopt rsa_padding_mode:pss -sigopt rsa_mgf1_md:sha256 with -sha256)"));
+        }
         Kind::Root if !imported.info.self_signed || !import::signed_by(&imported.info, None) => {
             return Err(Error::input(format!(
                 "'{what}' is not a self-signed root certificate"

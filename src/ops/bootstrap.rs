@@ -75,6 +75,9 @@ impl Plan {
 pub struct Outcome {
     pub root: CreatedCa,
     pub intermediate: CreatedCa,
+    /// For `--target istio`: the mesh's own root and the CA istiod signs
+    /// with (never a device's issuer).
+    pub mesh: Vec<CreatedCa>,
     pub first: IssuedLeaf,
     pub p12: Option<PathBuf>,
     pub bundle: crate::bundle::BundleResult,
@@ -183,6 +186,9 @@ fn staged(pki: &Pki, plan: &Plan, existed: bool) -> Result<Outcome> {
     };
     o.root.files.iter_mut().for_each(moved);
     o.intermediate.files.iter_mut().for_each(moved);
+    o.mesh
+        .iter_mut()
+        .for_each(|m| m.files.iter_mut().for_each(moved));
     o.first.files.iter_mut().for_each(moved);
     o.p12.iter_mut().for_each(moved);
     let ledger = pki.read_ledger()?;
@@ -192,7 +198,7 @@ fn staged(pki: &Pki, plan: &Plan, existed: bool) -> Result<Outcome> {
         &plan.target,
         &crate::bundle::Options {
             pass: key_options(plan),
-            cas: crate::bundle::bootstrap_cas(&plan.target, &plan.intermediate_name),
+            cas: crate::bundle::bootstrap_cas(&plan.target),
             ..Default::default()
         },
     )?;
@@ -343,24 +349,91 @@ fn steps(pki: &Pki, plan: &Plan) -> Result<Outcome> {
     let mut ledger = pki.open_ledger()?;
     let signer = crate::ca::Signer::load(pki, &ledger, "root", &root_opts)?;
     crate::crl::write(pki, &mut ledger, &signer, None, false)?;
+    drop(ledger);
+    let mesh = if plan.target == "istio" {
+        mesh_cas(pki, plan, &root_req, &opts, &root_opts)?
+    } else {
+        Vec::new()
+    };
+    let ledger = pki.read_ledger()?;
     let bundle = crate::bundle::build(
         pki,
         &ledger,
         &plan.target,
         &crate::bundle::Options {
             pass: opts.clone(),
-            cas: crate::bundle::bootstrap_cas(&plan.target, &plan.intermediate_name),
+            cas: crate::bundle::bootstrap_cas(&plan.target),
             ..Default::default()
         },
     )?;
     Ok(Outcome {
         root,
         intermediate,
+        mesh,
         first,
         p12,
         bundle,
     })
 }
+
+/// For istio: a root of the mesh's own (`mesh-root`) and the CA istiod
+/// signs with (`istio-ca`) below it, so no device trust store, which holds
+/// the device root, admits a workload; the devices' issuing CA stays the
+/// default. Made after the first device, never its issuer.
+fn mesh_cas(
+    pki: &Pki,
+    plan: &Plan,
+    root_req: &CaRequest,
+    opts: &PassOptions,
+    root_opts: &PassOptions,
+) -> Result<Vec<CreatedCa>> {
+    let org_attr = plan.org.replace(',', "\\,");
+    let key_type = |k: Option<&str>| k.map(str::parse).transpose();
+    let mesh_root = crate::ops::init::init(
+        pki,
+        &NewCaRequest {
+            name: MESH_ROOT.into(),
+            ca: CaRequest {
+                subject: Subject::parse(&format!("CN={org_attr} Mesh Root CA,O={org_attr}"))?,
+                ..root_req.clone()
+            },
+            key: key_type(plan.root_key.as_deref())?,
+            pass: root_opts.clone(),
+            kdf: plan.kdf,
+            store: plan.store.clone(),
+            urls: plan.urls.clone(),
+        },
+    )?;
+    let mesh_ca = crate::ops::intermediate::intermediate(
+        pki,
+        &IntermediateRequest {
+            new: NewCaRequest {
+                name: crate::bundle::BOOTSTRAP_MESH_CA.into(),
+                ca: CaRequest {
+                    subject: Subject::parse(&format!("CN={org_attr} Istio Mesh CA,O={org_attr}"))?,
+                    validity: validity(plan.intermediate_validity.as_deref())?,
+                    ..root_req.clone()
+                },
+                key: key_type(plan.key.as_deref())?,
+                pass: opts.clone(),
+                kdf: plan.kdf,
+                store: plan.store.clone(),
+                urls: plan.urls.clone(),
+            },
+            issuer: MESH_ROOT.into(),
+            issuer_pass: root_opts.clone(),
+        },
+    )?;
+    let mut ledger = pki.open_ledger()?;
+    let signer = crate::ca::Signer::load(pki, &ledger, MESH_ROOT, root_opts)?;
+    crate::crl::write(pki, &mut ledger, &signer, None, false)?;
+    // Devices keep coming from the issuing CA: `issue` without --ca picks it.
+    crate::issuing::set_default_ca(&mut ledger, &plan.intermediate_name)?;
+    Ok(vec![mesh_root, mesh_ca])
+}
+
+/// The name of the mesh's own root bootstrap makes for istio.
+const MESH_ROOT: &str = "mesh-root";
 
 /// A validity the plan holds as text, if any.
 fn validity(v: Option<&str>) -> Result<Option<Validity>> {

@@ -68,7 +68,10 @@ pub fn export(
             let pass = p12_pass()?;
             export::p12(&src, &pass, req.legacy)?
         }
-        Format::K8sSecret => zeroize::Zeroizing::new(export::k8s_secret(&src)?.as_bytes().to_vec()),
+        Format::K8sSecret => {
+            let secret = export::k8s_name_of(&ledger, name)?;
+            zeroize::Zeroizing::new(export::k8s_secret(&src, &secret)?.as_bytes().to_vec())
+        }
         Format::Pem => zeroize::Zeroizing::new(export::combined_pem(&src).as_bytes().to_vec()),
     };
     let root = if dest.starts_with(&pki.root) {

@@ -561,3 +561,95 @@ fn verify_reads_an_alb_passthrough_header_with_the_same_rules_and_crls() {
         r.stderr
     );
 }
+
+#[test]
+fn aws_alb_warns_when_the_ca_subjects_pass_the_subject_size_quota() {
+    let env = ready();
+    let out = env.ok(&["bundle", "--target", "aws-alb"]);
+    assert!(!out.contains("ca-subject-size"), "{out}");
+    // Twenty CAs whose subjects fill CN, O, OU (64 characters each), L and
+    // ST (128 each): about 500 DER bytes a subject, 10,000 more in all.
+    let long = |n: usize| "x".repeat(n);
+    for i in 0..20 {
+        env.ok(&[
+            "intermediate",
+            &format!("wide-{i}"),
+            "--subject",
+            &format!(
+                "CN=Wide {i:02}{},O={},OU={},L={},ST={}",
+                long(56),
+                long(64),
+                long(64),
+                long(128),
+                long(128)
+            ),
+            "--no-passphrase",
+            "-q",
+        ]);
+    }
+    let out = env.ok(&["bundle", "--target", "aws-alb", "--accept-ca-change"]);
+    assert!(
+        out.contains(
+            "warning: aws-alb rule 'ca-subject-size': the CA subjects of the bundle add up to "
+        ) && out
+            .contains("the default quota \"CA certificate subject size per trust store\" is 10000"),
+        "{out}"
+    );
+    assert!(env.pki.join("bundles/aws-alb/ca-bundle.pem").exists());
+}
+
+#[test]
+fn a_self_signed_pss_root_with_an_mgf1_hash_certsmith_cannot_check_is_named_so_at_import() {
+    if !have("openssl") {
+        assert!(std::env::var_os("CI").is_none(), "openssl is missing");
+        return;
+    }
+    let env = Env::new();
+    let key = env.path("ca.key");
+    let cert = env.path("ca.crt");
+    let (ok, text) = openssl(&["genrsa", "-out", s(&key), "2048"]);
+    assert!(ok, "{text}");
+    let (ok, text) = openssl(&[
+        "req",
+        "-x509",
+        "-new",
+        "-key",
+        s(&key),
+        "-subj",
+        "/CN=PSS Root2",
+        "-sha256",
+        "-sigopt",
+        "rsa_padding_mode:pss",
+        "-sigopt",
+        "rsa_mgf1_md:sha1",
+        "-days",
+        "365",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+        "-out",
+        s(&cert),
+    ]);
+    assert!(ok, "{text}");
+    let (ok, text) = openssl(&["verify", "-CAfile", s(&cert), s(&cert)]);
+    assert!(ok, "OpenSSL itself accepts it: {text}");
+    let err = env.fails(
+        2,
+        &[
+            "init",
+            "--import-cert",
+            s(&cert),
+            "--import-key",
+            s(&key),
+            "--no-passphrase",
+        ],
+    );
+    assert!(!err.contains("is not a self-signed root"), "{err}");
+    assert!(
+        err.contains("names itself as its issuer, but certsmith cannot check its signature"),
+        "{err}"
+    );
+    assert!(!err.contains("certsmith intermediate"), "{err}");
+    assert!(!env.pki.join("ledger.db").exists());
+}
