@@ -493,3 +493,44 @@ fn completions_offer_the_ca_and_certificate_names_of_the_pki() {
     assert!(complete("certsmith issue x --key ecdsa-p3").contains("ecdsa-p384"));
     assert!(complete("certsmith rev").contains("revoke"));
 }
+
+#[test]
+fn read_only_commands_and_a_refused_writer_never_write_a_pki_whose_ca_files_are_missing() {
+    let env = Env::new();
+    pki_with_device(&env);
+    for ca in ["root", "issuing"] {
+        std::fs::remove_file(env.pki.join(format!("cas/{ca}/ca.pem"))).unwrap();
+    }
+    let before = env.tree_hash();
+    let cert = env.cert_dir("dev1").join("cert.pem");
+    for args in [
+        vec!["list"],
+        vec!["list", "--expired"],
+        vec!["status"],
+        vec!["inspect", s(&cert)],
+        vec!["verify", s(&cert)],
+        vec!["needs-renewal", "dev1"],
+        vec!["ca", "default"],
+        vec!["__complete-names", "cas"],
+    ] {
+        let r = env.run(&args);
+        assert!(
+            r.code == 0 || args[0] == "needs-renewal",
+            "{args:?}: {}{}",
+            r.stdout,
+            r.stderr
+        );
+        assert_eq!(env.tree_hash(), before, "{args:?} wrote into the PKI");
+    }
+    assert!(env.ok(&["list"]).contains("dev1"));
+    // A refused writer changes nothing either.
+    env.fails(2, &["issue", "dev1"]);
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "a refused issue wrote into the PKI"
+    );
+    // A writer that succeeds puts the CA files back from the ledger.
+    env.ok(&["issue", "dev2", "-q"]);
+    assert!(env.pki.join("cas/issuing/ca.pem").is_file());
+}

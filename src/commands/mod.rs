@@ -217,6 +217,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Serve(a) => serve::run(&ctx, a),
         Command::Prune(a) => prune::run(&ctx, a),
     };
+    // A writer that succeeded writes the CA certificate files the ledger has and the directory lacks.
+    let result = result.and_then(|()| ctx.pki.materialise_after_write());
     let doc = ctx.out.take();
     match result {
         Ok(()) => {

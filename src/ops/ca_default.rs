@@ -19,7 +19,11 @@ pub struct DefaultCaReport {
 /// Refuses an unknown CA and one that cannot issue (retired, revoked,
 /// superseded, expired, or below such a CA), changing nothing then.
 pub fn set_default(pki: &Pki, ca: Option<&str>) -> Result<DefaultCaReport> {
-    let mut ledger = pki.open_ledger()?;
+    // Only showing it is read-only: it works on a 0755 PKI and writes nothing.
+    let mut ledger = match ca {
+        Some(_) => pki.open_ledger()?,
+        None => pki.show_ledger()?,
+    };
     let previous = crate::issuing::default_ca(&ledger)?;
     let Some(ca) = ca else {
         return Ok(DefaultCaReport {
