@@ -156,17 +156,15 @@ pub fn resolved(path: &Path) -> PathBuf {
 }
 
 /// The PKI directory when neither `--pki` nor `$CERTSMITH_PKI` names one:
-/// `./pki` if it exists; else the current directory or the nearest one
-/// above it that holds a `ledger.db` (so a command run inside a PKI
-/// directory, or below it, finds it), spelled relative (`.`, `..`, …);
-/// else `pki` (where `init` and `bootstrap` make a new one).
+/// the current directory or the nearest one above it that holds a
+/// `ledger.db` (so a command run inside a PKI directory, or below it, finds
+/// that PKI, whatever its certificates are called), spelled relative (`.`,
+/// `..`, …); else `./pki` (where `init` and `bootstrap` make a new one).
+/// The walk up never enters a directory another user owns or that group or
+/// others may write (a 1777 `/tmp`): a ledger planted there is not taken.
 pub fn discover(cwd: &Path) -> PathBuf {
-    let default = PathBuf::from("pki");
-    if cwd.join(&default).exists() {
-        return default;
-    }
     let mut rel = PathBuf::from(".");
-    for dir in cwd.ancestors() {
+    for dir in trusted_ancestors(cwd) {
         if dir.join("ledger.db").is_file() {
             return rel;
         }
@@ -176,7 +174,41 @@ pub fn discover(cwd: &Path) -> PathBuf {
             rel.join("..")
         };
     }
-    default
+    PathBuf::from("pki")
+}
+
+/// `dir` and the directories above it, nearest first, up to (not into)
+/// the first one that is not the current user's or is writable by group
+/// or others: what discovery and the nesting check may trust.
+fn trusted_ancestors(dir: &Path) -> impl Iterator<Item = &Path> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    dir.ancestors().take_while(move |d| {
+        std::fs::metadata(d).is_ok_and(|m| m.uid() == me && m.mode() & 0o022 == 0)
+    })
+}
+
+impl Pki {
+    /// Refuses to make a new PKI inside another PKI's directory tree (a
+    /// directory above that holds a ledger): its files would be foreign
+    /// files there, and commands run inside would find the outer PKI.
+    pub fn check_not_nested(&self) -> Result<()> {
+        let here = resolved(&self.root);
+        let outer = here.parent().and_then(|p| {
+            trusted_ancestors(p)
+                .find(|d| d.join("ledger.db").is_file())
+                .map(Path::to_path_buf)
+        });
+        match outer {
+            Some(outer) => Err(Error::input(format!(
+                "'{}' is inside the PKI directory '{}'",
+                self.root.display(),
+                outer.display()
+            ))
+            .hint("run certsmith there to use that PKI, or choose a --pki outside it")),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Checks a CA or certificate name: it becomes a directory name.

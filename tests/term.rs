@@ -534,3 +534,117 @@ fn read_only_commands_and_a_refused_writer_never_write_a_pki_whose_ca_files_are_
     env.ok(&["issue", "dev2", "-q"]);
     assert!(env.pki.join("cas/issuing/ca.pem").is_file());
 }
+
+#[test]
+fn a_certificate_named_pki_does_not_hijack_discovery_and_init_refuses_to_nest_a_pki() {
+    let env = Env::new();
+    pki_with_device(&env);
+    env.ok(&["issue", "pki", "--no-sync", "-q"]);
+    let certs = env.pki.join("certs");
+    let r = run_in(&certs, &["list"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("dev1"), "{}", r.stdout);
+    let before = env.tree_hash();
+    let r = run_in(&certs, &["init", "--cn", "Nested", "--no-passphrase"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    // Named explicitly, a PKI inside another PKI's tree is refused too.
+    for args in [
+        vec!["--pki", "nested", "init", "--cn", "N", "--no-passphrase"],
+        vec!["--pki", "nested", "bootstrap", "--no-passphrase", "--yes"],
+    ] {
+        let r = run_in(&certs, &args);
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains("inside the PKI directory"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn discovery_never_crosses_into_a_directory_open_to_others() {
+    let env = Env::new();
+    pki_with_device(&env);
+    // A ledger planted in a world-writable (1777) directory above is not taken.
+    let host = env.path("host");
+    std::fs::create_dir_all(host.join("proj/sub")).unwrap();
+    std::fs::copy(env.pki.join("ledger.db"), host.join("ledger.db")).unwrap();
+    std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let before = tree_hash(&host);
+    let r = run_in(&host.join("proj/sub"), &["list"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("no PKI directory at 'pki'"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(tree_hash(&host), before);
+}
+
+#[test]
+fn doctor_checks_and_repairs_only_certsmiths_own_layout() {
+    let env = Env::new();
+    pki_with_device(&env);
+    let foreign = env.pki.join("notes/deep");
+    std::fs::create_dir_all(&foreign).unwrap();
+    for d in [env.pki.join("notes"), foreign.clone()] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(
+        env.pki.join("certs"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let r = env.run(&["doctor", "--repair"]);
+    assert!(
+        r.stdout.contains("'certs' is open to group"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("notes"), "{}", r.stdout);
+    assert_eq!(mode(&env.pki.join("certs")), 0o700);
+    assert_eq!(mode(&env.pki.join("notes")), 0o755);
+    assert_eq!(mode(&foreign), 0o755);
+}
+
+#[test]
+fn doctor_checks_and_repairs_the_mode_of_every_export_that_holds_a_key() {
+    let env = Env::new();
+    pki_with_device(&env);
+    let pass = env.path("p12.pass");
+    std::fs::write(&pass, "export password\n").unwrap();
+    env.ok(&["export", "dev1", "--p12-passphrase-file", s(&pass), "-q"]);
+    env.ok(&["export", "dev1", "--format", "k8s-secret", "-q"]);
+    env.ok(&["export", "dev1", "--format", "pem", "-q"]);
+    let out = env.pki.join("bundles/dev1.pem");
+    env.ok(&["export", "dev1", "--format", "pem", "--out", s(&out), "-q"]);
+    let dir = env.cert_dir("dev1");
+    let files = [
+        dir.join("combined.pem"),
+        dir.join("secret.yaml"),
+        dir.join("dev1.p12"),
+        out,
+    ];
+    for f in &files {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let r = env.run(&["doctor"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy();
+        assert!(
+            r.stdout
+                .contains(&format!("{name}' is open to group or others")),
+            "{name}: {}",
+            r.stdout
+        );
+    }
+    env.run(&["doctor", "--repair"]);
+    for f in &files {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+    // The certificate next to them stays public.
+    assert_eq!(mode(&dir.join("cert.pem")) & 0o044, 0o044);
+}
