@@ -500,7 +500,7 @@ pub struct ListArgs {
     /// Only expired certificates (not revoked)
     #[arg(long, conflicts_with = "revoked")]
     pub expired: bool,
-    /// Exit 1 when the list is not empty (e.g. a cron job alerting on --expiring-within 30d)
+    /// Exit 1 when the list is not empty (e.g. a cron job alerting on --expiring-within 30d); 2 on bad input, 3 on any other failure
     #[arg(long)]
     pub fail_if_any: bool,
     /// Only revoked certificates
@@ -512,11 +512,13 @@ pub struct ListArgs {
 }
 
 /// `certsmith needs-renewal`: exit 0 when renewal is needed, 1 when not,
-/// 2 on bad input (the exit codes of `step certificate needs-renewal`).
+/// 2 on bad input, 3 on any other failure.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Renewal is needed when the certificate has expired, or is within --within of its notAfter;
 without --within, in the last third of its lifetime (past two thirds, as step does).
+A revoked certificate never needs renewal. Exit codes: 0 needs renewal, 1 does not,
+2 bad input (unknown name, unreadable file, bad length), 3 any other failure (ledger broken or locked).
 
 Examples:
   certsmith needs-renewal device-001 && certsmith renew device-001
@@ -573,6 +575,9 @@ pub struct RenewArgs {
     pub revoke_old: bool,
     #[command(flatten)]
     pub pass: PassArgs,
+    /// Renew the certificate even though it is revoked (refused otherwise).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -648,3 +648,44 @@ fn doctor_checks_and_repairs_the_mode_of_every_export_that_holds_a_key() {
     // The certificate next to them stays public.
     assert_eq!(mode(&dir.join("cert.pem")) & 0o044, 0o044);
 }
+
+#[test]
+fn a_revoked_certificate_does_not_need_renewal_and_renew_refuses_it_without_force() {
+    let env = Env::new();
+    pki_with_device(&env);
+    env.ok(&["revoke", "dev1", "--reason", "key-compromise", "-q"]);
+    let r = env.run(&["--json", "needs-renewal", "dev1", "--within", "3650d"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["revoked"], true, "{v}");
+    assert_eq!(v["needs_renewal"], false, "{v}");
+    let before = env.tree_hash();
+    let err = env.fails(2, &["renew", "dev1"]);
+    assert!(err.contains("is revoked"), "{err}");
+    assert_eq!(env.tree_hash(), before);
+    env.ok(&["renew", "dev1", "--force", "-q"]);
+}
+
+#[test]
+fn needs_renewal_and_list_fail_if_any_exit_neither_0_nor_1_when_they_fail() {
+    let env = Env::new();
+    pki_with_device(&env);
+    env.fails(2, &["needs-renewal", "nobody"]);
+    let db = env.pki.join("ledger.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    for b in bytes.iter_mut().skip(100).take(400) {
+        *b = 0x5a;
+    }
+    std::fs::write(&db, bytes).unwrap();
+    for args in [
+        vec!["needs-renewal", "dev1"],
+        vec!["list", "--expiring-within", "30d", "--fail-if-any"],
+    ] {
+        let r = env.run(&args);
+        assert_eq!(r.code, 3, "{args:?}: {}{}", r.stdout, r.stderr);
+        let r = env.run(&[&["--json"][..], &args].concat());
+        assert_eq!(r.code, 3, "{args:?}: {}{}", r.stdout, r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["error"]["exit_code"], 3, "{v}");
+    }
+}
