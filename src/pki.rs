@@ -317,12 +317,13 @@ impl Pki {
 
     /// The ledger's record of the certificate with `fingerprint`, if this
     /// PKI issued or adopted it (for `inspect`). Reads the ledger without
-    /// writing; `None` when there is none.
+    /// writing (a PKI directory open to others gets [`Pki::show_ledger`]'s
+    /// warning, never a silent miss); `None` when there is none.
     pub fn recorded(&self, fingerprint: &str) -> Option<crate::ledger::CertRecord> {
         if matches!(self.ledger_url(), crate::ledger::LedgerUrl::Sqlite(p) if !p.is_file()) {
             return None;
         }
-        let ledger = self.read_ledger().ok()?;
+        let ledger = self.show_ledger().ok()?;
         ledger
             .certs_by_fingerprint(fingerprint)
             .ok()?

@@ -26,17 +26,17 @@ fn read_only_commands_warn_on_a_0755_pki_directory_and_writers_refuse() {
         vec!["status"],
         vec!["inspect", s(&cert)],
         vec!["verify", s(&cert), "--ca", "issuing"],
+        vec!["needs-renewal", "dev1", "--within", "3650d"],
+        vec!["ca", "default"],
     ] {
         let r = env.run(&args);
         assert_eq!(r.code, 0, "{args:?}: {}{}", r.stdout, r.stderr);
-        if args[0] != "inspect" {
-            assert!(
-                r.stderr.contains("certsmith: warning: PKI directory")
-                    && r.stderr.contains("mode 0755"),
-                "{args:?} must warn: {}",
-                r.stderr
-            );
-        }
+        assert!(
+            r.stderr.contains("certsmith: warning: PKI directory")
+                && r.stderr.contains("mode 0755"),
+            "{args:?} must warn: {}",
+            r.stderr
+        );
     }
     assert!(env.run(&["list"]).stdout.contains("dev1"));
     // Writers still refuse, changing nothing.
@@ -688,4 +688,19 @@ fn needs_renewal_and_list_fail_if_any_exit_neither_0_nor_1_when_they_fail() {
         let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
         assert_eq!(v["error"]["exit_code"], 3, "{v}");
     }
+}
+
+#[test]
+fn inspect_on_a_0755_pki_warns_and_still_shows_the_ledgers_facts() {
+    let env = Env::new();
+    pki_with_device(&env);
+    env.ok(&["revoke", "dev1", "--reason", "key-compromise", "-q"]);
+    std::fs::set_permissions(&env.pki, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cert = env.cert_dir("dev1").join("cert.pem");
+    let r = env.run(&["--json", "inspect", s(&cert)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("mode 0755"), "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(v["revoked_by"].is_object(), "{v}");
+    assert!(v["issued_by"].is_object(), "{v}");
 }
