@@ -704,3 +704,29 @@ fn inspect_on_a_0755_pki_warns_and_still_shows_the_ledgers_facts() {
     assert!(v["revoked_by"].is_object(), "{v}");
     assert!(v["issued_by"].is_object(), "{v}");
 }
+
+#[test]
+fn list_needs_renewal_and_bulk_renew_agree_at_exactly_now_plus_the_window() {
+    let env = Env::new();
+    pki_with_device(&env);
+    env.ok(&["issue", "edge", "--validity", "10d", "-q"]);
+    let v = env.json(&["needs-renewal", "edge", "--within", "10d"]);
+    assert_eq!(v["needs_renewal"], true, "{v}");
+    let na = v["not_after"].as_str().unwrap().to_string();
+    let nb = v["not_before"].as_str().unwrap().to_string();
+    assert!(
+        na.starts_with("2026-12-12") && nb.starts_with("2026-12-02"),
+        "{v}"
+    );
+    let r = env.run(&[
+        "--json",
+        "list",
+        "--expiring-within",
+        "10d",
+        "--fail-if-any",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("\"edge\""), "{}", r.stdout);
+    let r = env.run(&["--json", "renew", "--expiring-within", "10d", "--dry-run"]);
+    assert!(r.stdout.contains("\"edge\""), "{}{}", r.stdout, r.stderr);
+}
