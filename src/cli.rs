@@ -339,8 +339,8 @@ pub struct BatchArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "out", value_hint = clap::ValueHint::FilePath)]
     pub archive: Option<PathBuf>,
     /// What each device gets: pem (key, cert, chain, fullchain) or p12 (<name>.p12 instead of key.pem)
-    #[arg(long, value_enum, default_value = "pem")]
-    pub format: BatchFormat,
+    #[arg(long, default_value = "pem", value_parser = named::<BatchFormat>())]
+    pub format: String,
     /// Read the password of every device's PKCS#12 file from FILE (--format p12)
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub p12_passphrase_file: Option<PathBuf>,
@@ -348,8 +348,8 @@ pub struct BatchArgs {
     #[arg(long, value_name = "DIR", conflicts_with_all = ["manifest", "count"], value_hint = clap::ValueHint::DirPath)]
     pub csr_dir: Option<PathBuf>,
     /// How --csr-dir names each certificate: file (the file name without extension) or cn (the CSR's CN)
-    #[arg(long, value_enum, default_value = "file", requires = "csr_dir")]
-    pub name_from: NameFromArg,
+    #[arg(long, default_value = "file", requires = "csr_dir", value_parser = named::<NameFromArg>())]
+    pub name_from: String,
     /// Skip fsync: for throwaway PKIs only (refused when a CA key is encrypted or in a token; doctor reports it)
     #[arg(long)]
     pub no_sync: bool,
@@ -766,7 +766,8 @@ pub struct BootstrapArgs {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell
-    pub shell: clap_complete::Shell,
+    #[arg(value_parser = named::<clap_complete::Shell>())]
+    pub shell: String,
 }
 
 #[derive(Debug, Args)]
@@ -909,4 +910,21 @@ pub struct CompleteNamesArgs {
 pub enum NameKind {
     Cas,
     Certs,
+}
+
+/// The `E` that the value of a [`named`] flag names, or certsmith's one-line
+/// refusal listing the values it takes (kind `input`, exit 2).
+pub fn choice<E: clap::ValueEnum>(flag: &str, value: &str) -> certsmith::error::Result<E> {
+    E::from_str(value, false).map_err(|_| {
+        let names: Vec<String> = E::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value())
+            .map(|p| p.get_name().to_string())
+            .collect();
+        certsmith::Error::input(format!(
+            "unknown {flag} '{}'",
+            certsmith::error::shown(value)
+        ))
+        .hint(format!("use {}", names.join(", ")))
+    })
 }

@@ -730,3 +730,24 @@ fn list_needs_renewal_and_bulk_renew_agree_at_exactly_now_plus_the_window() {
     let r = env.run(&["--json", "renew", "--expiring-within", "10d", "--dry-run"]);
     assert!(r.stdout.contains("\"edge\""), "{}{}", r.stdout, r.stderr);
 }
+
+#[test]
+fn every_fixed_value_flag_refuses_a_bad_value_in_one_line_of_kind_input() {
+    let env = Env::new();
+    for args in [
+        vec!["batch", "--count", "1", "--format", "bogus"],
+        vec!["batch", "--csr-dir", "x", "--name-from", "bogus"],
+        vec!["completions", "bogus"],
+    ] {
+        let r = env.run(&[&["--json"][..], &args].concat());
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["error"]["kind"], "input", "{args:?}: {v}");
+        assert!(
+            r.stderr.starts_with("certsmith: unknown "),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.lines().count() <= 2, "{args:?}: {}", r.stderr);
+    }
+}
