@@ -342,8 +342,8 @@ pub struct BatchArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "out", value_hint = clap::ValueHint::FilePath)]
     pub archive: Option<PathBuf>,
     /// What each device gets: pem (key, cert, chain, fullchain) or p12 (<name>.p12 instead of key.pem)
-    #[arg(long, value_enum, default_value = "pem")]
-    pub format: BatchFormat,
+    #[arg(long, default_value = "pem", value_parser = named::<BatchFormat>())]
+    pub format: String,
     /// Read the password of every device's PKCS#12 file from FILE (--format p12)
     #[arg(long, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     pub p12_passphrase_file: Option<PathBuf>,
@@ -351,8 +351,8 @@ pub struct BatchArgs {
     #[arg(long, value_name = "DIR", conflicts_with_all = ["manifest", "count"], value_hint = clap::ValueHint::DirPath)]
     pub csr_dir: Option<PathBuf>,
     /// How --csr-dir names each certificate: file (the file name without extension) or cn (the CSR's CN)
-    #[arg(long, value_enum, default_value = "file", requires = "csr_dir")]
-    pub name_from: NameFromArg,
+    #[arg(long, default_value = "file", requires = "csr_dir", value_parser = named::<NameFromArg>())]
+    pub name_from: String,
     /// Skip fsync: for throwaway PKIs only (refused when a CA key is encrypted or in a token; doctor reports it)
     #[arg(long)]
     pub no_sync: bool,
@@ -503,7 +503,7 @@ pub struct ListArgs {
     /// Only expired certificates (not revoked)
     #[arg(long, conflicts_with = "revoked")]
     pub expired: bool,
-    /// Exit 1 when the list is not empty (e.g. a cron job alerting on --expiring-within 30d)
+    /// Exit 1 when the list is not empty (e.g. a cron job alerting on --expiring-within 30d); 2 on bad input, 3 on any other failure
     #[arg(long)]
     pub fail_if_any: bool,
     /// Only revoked certificates
@@ -515,11 +515,13 @@ pub struct ListArgs {
 }
 
 /// `certsmith needs-renewal`: exit 0 when renewal is needed, 1 when not,
-/// 2 on bad input (the exit codes of `step certificate needs-renewal`).
+/// 2 on bad input, 3 on any other failure.
 #[derive(Debug, Args)]
 #[command(after_help = "\
 Renewal is needed when the certificate has expired, or is within --within of its notAfter;
 without --within, in the last third of its lifetime (past two thirds, as step does).
+A revoked certificate never needs renewal. Exit codes: 0 needs renewal, 1 does not,
+2 bad input (unknown name, unreadable file, bad length), 3 any other failure (ledger broken or locked).
 
 Examples:
   certsmith needs-renewal device-001 && certsmith renew device-001
@@ -576,6 +578,9 @@ pub struct RenewArgs {
     pub revoke_old: bool,
     #[command(flatten)]
     pub pass: PassArgs,
+    /// Renew the certificate even though it is revoked (refused otherwise).
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -767,7 +772,8 @@ pub struct BootstrapArgs {
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// bash, zsh, fish, elvish or powershell
-    pub shell: clap_complete::Shell,
+    #[arg(value_parser = named::<clap_complete::Shell>())]
+    pub shell: String,
 }
 
 #[derive(Debug, Args)]
@@ -925,4 +931,21 @@ pub struct LedgerCopyArgs {
     /// Target ledger URL: sqlite:PATH (a file that does not exist yet) or postgres://user@host:port/db (an empty database)
     #[arg(long, value_name = "URL")]
     pub to: String,
+}
+
+/// The `E` that the value of a [`named`] flag names, or certsmith's one-line
+/// refusal listing the values it takes (kind `input`, exit 2).
+pub fn choice<E: clap::ValueEnum>(flag: &str, value: &str) -> certsmith::error::Result<E> {
+    E::from_str(value, false).map_err(|_| {
+        let names: Vec<String> = E::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value())
+            .map(|p| p.get_name().to_string())
+            .collect();
+        certsmith::Error::input(format!(
+            "unknown {flag} '{}'",
+            certsmith::error::shown(value)
+        ))
+        .hint(format!("use {}", names.join(", ")))
+    })
 }

@@ -14,6 +14,9 @@ pub struct Pki {
     pub ledger: Option<crate::ledger::LedgerUrl>,
     /// `--allow-insecure-perms`: accept a PKI directory or CA key open to group or others.
     pub allow_insecure_perms: bool,
+    /// Set when a command opened the ledger to write: once it succeeded,
+    /// [`Pki::materialise_after_write`] writes missing CA certificate files.
+    pub(crate) wrote: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What an `--out` names, for [`Pki::check_out`].
@@ -153,17 +156,15 @@ pub fn resolved(path: &Path) -> PathBuf {
 }
 
 /// The PKI directory when neither `--pki` nor `$CERTSMITH_PKI` names one:
-/// `./pki` if it exists; else the current directory or the nearest one
-/// above it that holds a `ledger.db` (so a command run inside a PKI
-/// directory, or below it, finds it), spelled relative (`.`, `..`, …);
-/// else `pki` (where `init` and `bootstrap` make a new one).
+/// the current directory or the nearest one above it that holds a
+/// `ledger.db` (so a command run inside a PKI directory, or below it, finds
+/// that PKI, whatever its certificates are called), spelled relative (`.`,
+/// `..`, …); else `./pki` (where `init` and `bootstrap` make a new one).
+/// The walk up never enters a directory another user owns or that group or
+/// others may write (a 1777 `/tmp`): a ledger planted there is not taken.
 pub fn discover(cwd: &Path) -> PathBuf {
-    let default = PathBuf::from("pki");
-    if cwd.join(&default).exists() {
-        return default;
-    }
     let mut rel = PathBuf::from(".");
-    for dir in cwd.ancestors() {
+    for dir in trusted_ancestors(cwd) {
         if dir.join("ledger.db").is_file() {
             return rel;
         }
@@ -173,7 +174,41 @@ pub fn discover(cwd: &Path) -> PathBuf {
             rel.join("..")
         };
     }
-    default
+    PathBuf::from("pki")
+}
+
+/// `dir` and the directories above it, nearest first, up to (not into)
+/// the first one that is not the current user's or is writable by group
+/// or others: what discovery and the nesting check may trust.
+fn trusted_ancestors(dir: &Path) -> impl Iterator<Item = &Path> {
+    use std::os::unix::fs::MetadataExt;
+    let me = rustix::process::geteuid().as_raw();
+    dir.ancestors().take_while(move |d| {
+        std::fs::metadata(d).is_ok_and(|m| m.uid() == me && m.mode() & 0o022 == 0)
+    })
+}
+
+impl Pki {
+    /// Refuses to make a new PKI inside another PKI's directory tree (a
+    /// directory above that holds a ledger): its files would be foreign
+    /// files there, and commands run inside would find the outer PKI.
+    pub fn check_not_nested(&self) -> Result<()> {
+        let here = resolved(&self.root);
+        let outer = here.parent().and_then(|p| {
+            trusted_ancestors(p)
+                .find(|d| d.join("ledger.db").is_file())
+                .map(Path::to_path_buf)
+        });
+        match outer {
+            Some(outer) => Err(Error::input(format!(
+                "'{}' is inside the PKI directory '{}'",
+                self.root.display(),
+                outer.display()
+            ))
+            .hint("run certsmith there to use that PKI, or choose a --pki outside it")),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Checks a CA or certificate name: it becomes a directory name.
@@ -206,6 +241,7 @@ impl Pki {
             root,
             ledger: None,
             allow_insecure_perms: false,
+            wrote: Default::default(),
         }
     }
 
@@ -249,30 +285,45 @@ impl Pki {
 
     /// Opens the ledger of an existing PKI directory for a command that may
     /// write (it waits, bounded, for the PKI directory lock).
+    /// A CA certificate file missing here is read from the ledger's DER in
+    /// memory; it is written only once the command succeeded
+    /// ([`Pki::materialise_after_write`]), so a refused writer changes nothing.
     pub fn open_ledger(&self) -> Result<Ledger> {
         self.check_dir()?;
         let ledger = self.ledger(crate::ledger::Access::Write)?;
-        self.materialise_cas(&ledger)?;
+        self.wrote.store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(ledger)
     }
 
     /// Opens the ledger for a command that only reads: it takes no lock
-    /// and changes no byte of the PKI directory.
+    /// and changes no byte of the PKI directory (a CA certificate file
+    /// missing here is read from the ledger's DER, in memory).
     pub fn read_ledger(&self) -> Result<Ledger> {
         self.check_dir()?;
-        let ledger = self.ledger(crate::ledger::Access::Read)?;
-        self.materialise_cas(&ledger)?;
-        Ok(ledger)
+        self.ledger(crate::ledger::Access::Read)
+    }
+
+    /// After a command that opened the ledger to write succeeded: writes
+    /// the certificate file of every CA whose file is missing, from the
+    /// ledger's DER, under the PKI directory lock (a second host sharing
+    /// the ledger gets the CA files). Read-only commands never get here.
+    pub fn materialise_after_write(&self) -> Result<()> {
+        if !self.wrote.swap(false, std::sync::atomic::Ordering::Relaxed) || !self.root.is_dir() {
+            return Ok(());
+        }
+        let ledger = self.ledger(crate::ledger::Access::Write)?;
+        self.materialise_cas(&ledger)
     }
 
     /// The ledger's record of the certificate with `fingerprint`, if this
     /// PKI issued or adopted it (for `inspect`). Reads the ledger without
-    /// writing; `None` when there is none.
+    /// writing (a PKI directory open to others gets [`Pki::show_ledger`]'s
+    /// warning, never a silent miss); `None` when there is none.
     pub fn recorded(&self, fingerprint: &str) -> Option<crate::ledger::CertRecord> {
         if matches!(self.ledger_url(), crate::ledger::LedgerUrl::Sqlite(p) if !p.is_file()) {
             return None;
         }
-        let ledger = self.read_ledger().ok()?;
+        let ledger = self.show_ledger().ok()?;
         ledger
             .certs_by_fingerprint(fingerprint)
             .ok()?
@@ -308,9 +359,7 @@ impl Pki {
                 return Err(e);
             }
         }
-        let ledger = self.ledger(crate::ledger::Access::Read)?;
-        self.materialise_cas(&ledger)?;
-        Ok(ledger)
+        self.ledger(crate::ledger::Access::Read)
     }
 
     fn check_dir(&self) -> Result<()> {
@@ -414,8 +463,11 @@ impl Pki {
             }
         })?;
         let path = self.ca_cert_path(name);
-        if std::fs::symlink_metadata(&path).is_err() {
-            self.materialise_ca(ledger, &rec)?;
+        if std::fs::symlink_metadata(&path).is_err()
+            && let Some(der) = self.ledger_ca_der(ledger, &rec)?
+        {
+            let info = crate::certinfo::CertInfo::from_der(&der, &path.display().to_string())?;
+            return Ok((rec, info));
         }
         let text = crate::input::read_to_string(&path, crate::input::Kind::Certificates)?;
         let mut certs = crate::certinfo::parse_pem_certs(&text, &path.display().to_string())?;
@@ -431,20 +483,10 @@ impl Pki {
     /// writing its files): reading the file then fails as it always did.
     fn materialise_ca(&self, ledger: &Ledger, rec: &crate::ledger::CaRecord) -> Result<()> {
         // A pending CA is another process's write in progress: its files are its own.
-        if rec.cert.state == "pending" {
-            return Ok(());
-        }
-        let Some(der) = ledger.cert_der(rec.cert.id)? else {
+        let Some(der) = self.ledger_ca_der(ledger, rec)? else {
             return Ok(());
         };
         let name = &rec.cert.name;
-        if crate::certinfo::fingerprint(&der) != rec.cert.fingerprint {
-            return Err(Error::failed(format!(
-                "the ledger's certificate of CA {} does not match its recorded fingerprint",
-                crate::error::shown(name)
-            ))
-            .hint("run `certsmith doctor` on a host that has the CA's files"));
-        }
         let path = self.ca_cert_path(name);
         let pem = crate::keys::pem_encode("CERTIFICATE", &der);
         match crate::store::write_file(
@@ -459,6 +501,27 @@ impl Pki {
             Err(_) if std::fs::symlink_metadata(&path).is_ok() => Ok(()),
             Err(e) => Err(e),
         }
+    }
+
+    /// CA `rec`'s certificate DER as the ledger holds it, checked against
+    /// its recorded fingerprint; `None` for a ledger without the DER
+    /// (recorded before schema version 4) or a CA still pending.
+    fn ledger_ca_der(&self, ledger: &Ledger, rec: &CaRecord) -> Result<Option<Vec<u8>>> {
+        // A pending CA is another process's write in progress: its files are its own.
+        if rec.cert.state == "pending" {
+            return Ok(None);
+        }
+        let Some(der) = ledger.cert_der(rec.cert.id)? else {
+            return Ok(None);
+        };
+        if crate::certinfo::fingerprint(&der) != rec.cert.fingerprint {
+            return Err(Error::failed(format!(
+                "the ledger's certificate of CA {} does not match its recorded fingerprint",
+                crate::error::shown(&rec.cert.name)
+            ))
+            .hint("run `certsmith doctor` on a host that has the CA's files"));
+        }
+        Ok(Some(der))
     }
 
     /// The chain of CA `name` upward: itself first, its root (or the top

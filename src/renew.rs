@@ -33,6 +33,8 @@ pub struct RenewRequest {
     /// `--ca`: sign the new certificate with this CA instead of the old
     /// one's issuer (moving the certificate there).
     pub ca: Option<String>,
+    /// `--force`: renew a revoked certificate all the same.
+    pub force: bool,
 }
 
 /// What a renewal did.
@@ -96,6 +98,13 @@ impl Plan {
         }
         // A leaf that took a CA's name in an older ledger is not renewed over it.
         crate::leaf::check_name(ledger, name, true)?;
+        if old.revoked_at.is_some() && !opts.force {
+            return Err(Error::input(format!(
+                "certificate '{}' is revoked; renewing it would certify it again",
+                crate::error::shown(name)
+            ))
+            .hint("issue a new certificate, or pass --force to renew it all the same"));
+        }
         if old.revoked_at.is_some() && opts.reuse_key {
             return Err(Error::input(format!(
                 "certificate '{name}' is revoked; its key must not be certified again"

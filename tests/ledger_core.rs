@@ -93,7 +93,14 @@ fn a_second_host_with_an_empty_pki_directory_works_from_the_ledger_and_issues_on
     assert!(run(&["status"]).contains("issuing"));
     let list: serde_json::Value = serde_json::from_str(&run(&["--json", "list"])).unwrap();
     assert_eq!(list["certificates"][0]["name"], "dev");
-    // The CA certificates are written from the ledger, as host A has them.
+    run(&["verify", s(&a.cert_dir("dev").join("cert.pem"))]);
+    // Read-only commands read the CA certificates from the ledger and write nothing.
+    assert!(
+        !b.pki.join("cas").exists(),
+        "a read-only command wrote into the PKI"
+    );
+    run(&["bundle", "--target", "generic"]);
+    // A writer that succeeded writes them from the ledger, as host A has them.
     for ca in ["root", "issuing"] {
         let mine = b.pki.join(format!("cas/{ca}/ca.pem"));
         assert_eq!(
@@ -103,8 +110,6 @@ fn a_second_host_with_an_empty_pki_directory_works_from_the_ledger_and_issues_on
         );
         assert_eq!(mode(&mine), 0o644, "{ca}");
     }
-    run(&["verify", s(&a.cert_dir("dev").join("cert.pem"))]);
-    run(&["bundle", "--target", "generic"]);
     assert!(b.pki.join("bundles/generic/ca-bundle.pem").is_file());
     run(&["revoke", "dev", "--reason", "key-compromise"]);
     let on_a = a.json(&["list", "--all"]);

@@ -26,17 +26,17 @@ fn read_only_commands_warn_on_a_0755_pki_directory_and_writers_refuse() {
         vec!["status"],
         vec!["inspect", s(&cert)],
         vec!["verify", s(&cert), "--ca", "issuing"],
+        vec!["needs-renewal", "dev1", "--within", "3650d"],
+        vec!["ca", "default"],
     ] {
         let r = env.run(&args);
         assert_eq!(r.code, 0, "{args:?}: {}{}", r.stdout, r.stderr);
-        if args[0] != "inspect" {
-            assert!(
-                r.stderr.contains("certsmith: warning: PKI directory")
-                    && r.stderr.contains("mode 0755"),
-                "{args:?} must warn: {}",
-                r.stderr
-            );
-        }
+        assert!(
+            r.stderr.contains("certsmith: warning: PKI directory")
+                && r.stderr.contains("mode 0755"),
+            "{args:?} must warn: {}",
+            r.stderr
+        );
     }
     assert!(env.run(&["list"]).stdout.contains("dev1"));
     // Writers still refuse, changing nothing.
@@ -492,4 +492,262 @@ fn completions_offer_the_ca_and_certificate_names_of_the_pki() {
     assert_eq!(complete("certsmith renew ''"), "dev2\ndev1\n");
     assert!(complete("certsmith issue x --key ecdsa-p3").contains("ecdsa-p384"));
     assert!(complete("certsmith rev").contains("revoke"));
+}
+
+#[test]
+fn read_only_commands_and_a_refused_writer_never_write_a_pki_whose_ca_files_are_missing() {
+    let env = Env::new();
+    pki_with_device(&env);
+    for ca in ["root", "issuing"] {
+        std::fs::remove_file(env.pki.join(format!("cas/{ca}/ca.pem"))).unwrap();
+    }
+    let before = env.tree_hash();
+    let cert = env.cert_dir("dev1").join("cert.pem");
+    for args in [
+        vec!["list"],
+        vec!["list", "--expired"],
+        vec!["status"],
+        vec!["inspect", s(&cert)],
+        vec!["verify", s(&cert)],
+        vec!["needs-renewal", "dev1"],
+        vec!["ca", "default"],
+        vec!["__complete-names", "cas"],
+    ] {
+        let r = env.run(&args);
+        assert!(
+            r.code == 0 || args[0] == "needs-renewal",
+            "{args:?}: {}{}",
+            r.stdout,
+            r.stderr
+        );
+        assert_eq!(env.tree_hash(), before, "{args:?} wrote into the PKI");
+    }
+    assert!(env.ok(&["list"]).contains("dev1"));
+    // A refused writer changes nothing either.
+    env.fails(2, &["issue", "dev1"]);
+    assert_eq!(
+        env.tree_hash(),
+        before,
+        "a refused issue wrote into the PKI"
+    );
+    // A writer that succeeds puts the CA files back from the ledger.
+    env.ok(&["issue", "dev2", "-q"]);
+    assert!(env.pki.join("cas/issuing/ca.pem").is_file());
+}
+
+#[test]
+fn a_certificate_named_pki_does_not_hijack_discovery_and_init_refuses_to_nest_a_pki() {
+    let env = Env::new();
+    pki_with_device(&env);
+    env.ok(&["issue", "pki", "--no-sync", "-q"]);
+    let certs = env.pki.join("certs");
+    let r = run_in(&certs, &["list"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("dev1"), "{}", r.stdout);
+    let before = env.tree_hash();
+    let r = run_in(&certs, &["init", "--cn", "Nested", "--no-passphrase"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    // Named explicitly, a PKI inside another PKI's tree is refused too.
+    for args in [
+        vec!["--pki", "nested", "init", "--cn", "N", "--no-passphrase"],
+        vec!["--pki", "nested", "bootstrap", "--no-passphrase", "--yes"],
+    ] {
+        let r = run_in(&certs, &args);
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(
+            r.stderr.contains("inside the PKI directory"),
+            "{}",
+            r.stderr
+        );
+    }
+    assert_eq!(env.tree_hash(), before);
+}
+
+#[test]
+fn discovery_never_crosses_into_a_directory_open_to_others() {
+    let env = Env::new();
+    pki_with_device(&env);
+    // A ledger planted in a world-writable (1777) directory above is not taken.
+    let host = env.path("host");
+    std::fs::create_dir_all(host.join("proj/sub")).unwrap();
+    std::fs::copy(env.pki.join("ledger.db"), host.join("ledger.db")).unwrap();
+    std::fs::set_permissions(&host, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let before = tree_hash(&host);
+    let r = run_in(&host.join("proj/sub"), &["list"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains("no PKI directory at 'pki'"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(tree_hash(&host), before);
+}
+
+#[test]
+fn doctor_checks_and_repairs_only_certsmiths_own_layout() {
+    let env = Env::new();
+    pki_with_device(&env);
+    let foreign = env.pki.join("notes/deep");
+    std::fs::create_dir_all(&foreign).unwrap();
+    for d in [env.pki.join("notes"), foreign.clone()] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::set_permissions(
+        env.pki.join("certs"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let r = env.run(&["doctor", "--repair"]);
+    assert!(
+        r.stdout.contains("'certs' is open to group"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("notes"), "{}", r.stdout);
+    assert_eq!(mode(&env.pki.join("certs")), 0o700);
+    assert_eq!(mode(&env.pki.join("notes")), 0o755);
+    assert_eq!(mode(&foreign), 0o755);
+}
+
+#[test]
+fn doctor_checks_and_repairs_the_mode_of_every_export_that_holds_a_key() {
+    let env = Env::new();
+    pki_with_device(&env);
+    let pass = env.path("p12.pass");
+    std::fs::write(&pass, "export password\n").unwrap();
+    env.ok(&["export", "dev1", "--p12-passphrase-file", s(&pass), "-q"]);
+    env.ok(&["export", "dev1", "--format", "k8s-secret", "-q"]);
+    env.ok(&["export", "dev1", "--format", "pem", "-q"]);
+    let out = env.pki.join("bundles/dev1.pem");
+    env.ok(&["export", "dev1", "--format", "pem", "--out", s(&out), "-q"]);
+    let dir = env.cert_dir("dev1");
+    let files = [
+        dir.join("combined.pem"),
+        dir.join("secret.yaml"),
+        dir.join("dev1.p12"),
+        out,
+    ];
+    for f in &files {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let r = env.run(&["doctor"]);
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy();
+        assert!(
+            r.stdout
+                .contains(&format!("{name}' is open to group or others")),
+            "{name}: {}",
+            r.stdout
+        );
+    }
+    env.run(&["doctor", "--repair"]);
+    for f in &files {
+        assert_eq!(mode(f), 0o600, "{}", f.display());
+    }
+    // The certificate next to them stays public.
+    assert_eq!(mode(&dir.join("cert.pem")) & 0o044, 0o044);
+}
+
+#[test]
+fn a_revoked_certificate_does_not_need_renewal_and_renew_refuses_it_without_force() {
+    let env = Env::new();
+    pki_with_device(&env);
+    env.ok(&["revoke", "dev1", "--reason", "key-compromise", "-q"]);
+    let r = env.run(&["--json", "needs-renewal", "dev1", "--within", "3650d"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["revoked"], true, "{v}");
+    assert_eq!(v["needs_renewal"], false, "{v}");
+    let before = env.tree_hash();
+    let err = env.fails(2, &["renew", "dev1"]);
+    assert!(err.contains("is revoked"), "{err}");
+    assert_eq!(env.tree_hash(), before);
+    env.ok(&["renew", "dev1", "--force", "-q"]);
+}
+
+#[test]
+fn needs_renewal_and_list_fail_if_any_exit_neither_0_nor_1_when_they_fail() {
+    let env = Env::new();
+    pki_with_device(&env);
+    env.fails(2, &["needs-renewal", "nobody"]);
+    let db = env.pki.join("ledger.db");
+    let mut bytes = std::fs::read(&db).unwrap();
+    for b in bytes.iter_mut().skip(100).take(400) {
+        *b = 0x5a;
+    }
+    std::fs::write(&db, bytes).unwrap();
+    for args in [
+        vec!["needs-renewal", "dev1"],
+        vec!["list", "--expiring-within", "30d", "--fail-if-any"],
+    ] {
+        let r = env.run(&args);
+        assert_eq!(r.code, 3, "{args:?}: {}{}", r.stdout, r.stderr);
+        let r = env.run(&[&["--json"][..], &args].concat());
+        assert_eq!(r.code, 3, "{args:?}: {}{}", r.stdout, r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["error"]["exit_code"], 3, "{v}");
+    }
+}
+
+#[test]
+fn inspect_on_a_0755_pki_warns_and_still_shows_the_ledgers_facts() {
+    let env = Env::new();
+    pki_with_device(&env);
+    env.ok(&["revoke", "dev1", "--reason", "key-compromise", "-q"]);
+    std::fs::set_permissions(&env.pki, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let cert = env.cert_dir("dev1").join("cert.pem");
+    let r = env.run(&["--json", "inspect", s(&cert)]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("mode 0755"), "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(v["revoked_by"].is_object(), "{v}");
+    assert!(v["issued_by"].is_object(), "{v}");
+}
+
+#[test]
+fn list_needs_renewal_and_bulk_renew_agree_at_exactly_now_plus_the_window() {
+    let env = Env::new();
+    pki_with_device(&env);
+    env.ok(&["issue", "edge", "--validity", "10d", "-q"]);
+    let v = env.json(&["needs-renewal", "edge", "--within", "10d"]);
+    assert_eq!(v["needs_renewal"], true, "{v}");
+    let na = v["not_after"].as_str().unwrap().to_string();
+    let nb = v["not_before"].as_str().unwrap().to_string();
+    assert!(
+        na.starts_with("2026-12-12") && nb.starts_with("2026-12-02"),
+        "{v}"
+    );
+    let r = env.run(&[
+        "--json",
+        "list",
+        "--expiring-within",
+        "10d",
+        "--fail-if-any",
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("\"edge\""), "{}", r.stdout);
+    let r = env.run(&["--json", "renew", "--expiring-within", "10d", "--dry-run"]);
+    assert!(r.stdout.contains("\"edge\""), "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn every_fixed_value_flag_refuses_a_bad_value_in_one_line_of_kind_input() {
+    let env = Env::new();
+    for args in [
+        vec!["batch", "--count", "1", "--format", "bogus"],
+        vec!["batch", "--csr-dir", "x", "--name-from", "bogus"],
+        vec!["completions", "bogus"],
+    ] {
+        let r = env.run(&[&["--json"][..], &args].concat());
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        assert_eq!(v["error"]["kind"], "input", "{args:?}: {v}");
+        assert!(
+            r.stderr.starts_with("certsmith: unknown "),
+            "{args:?}: {}",
+            r.stderr
+        );
+        assert!(r.stderr.lines().count() <= 2, "{args:?}: {}", r.stderr);
+    }
 }

@@ -20,7 +20,7 @@ use crate::cli::{BatchArgs, BatchFormat, NameFromArg};
 pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
     let manifest = match (&a.manifest, a.count) {
         _ if a.csr_dir.is_some() => {
-            let name_from = match a.name_from {
+            let name_from = match crate::cli::choice::<NameFromArg>("--name-from", &a.name_from)? {
                 NameFromArg::File => NameFrom::File,
                 NameFromArg::Cn => NameFrom::Cn,
             };
@@ -48,7 +48,7 @@ pub fn run(ctx: &Ctx, a: BatchArgs) -> Result<()> {
         out: a.out.clone(),
         skip_existing: a.skip_existing,
         archive: a.archive.as_deref().map(Target::parse),
-        format: match a.format {
+        format: match crate::cli::choice::<BatchFormat>("--format", &a.format)? {
             BatchFormat::Pem => DeviceFormat::Pem,
             BatchFormat::P12 => DeviceFormat::P12,
         },

@@ -11,12 +11,13 @@ use super::Ctx;
 use crate::cli::{CompleteNamesArgs, CompletionsArgs, NameKind};
 
 pub fn run(a: CompletionsArgs) -> Result<()> {
+    let shell = crate::cli::choice::<clap_complete::Shell>("shell", &a.shell)?;
     let mut cmd = crate::help::command();
     // Rendered in memory first: clap_complete panics on a closed pipe.
     let mut buf = Vec::new();
-    clap_complete::generate(a.shell, &mut cmd, "certsmith", &mut buf);
+    clap_complete::generate(shell, &mut cmd, "certsmith", &mut buf);
     let mut script = String::from_utf8_lossy(&buf).into_owned();
-    match a.shell {
+    match shell {
         clap_complete::Shell::Bash => script.push_str(BASH_NAMES),
         clap_complete::Shell::Fish => script.push_str(FISH_NAMES),
         _ => {}

@@ -192,6 +192,9 @@ pub fn run(cli: Cli) -> u8 {
     if ctx.yes {
         certsmith::passphrase::forbid_prompts();
     }
+    // Commands whose exit 1 is an answer ("no" / "the list is not empty"): their failures exit 2 or 3.
+    let answers = matches!(&cli.command, Command::NeedsRenewal(_))
+        || matches!(&cli.command, Command::List(a) if a.fail_if_any);
     let result = match cli.command {
         Command::Init(a) => init::run(&ctx, a),
         Command::Intermediate(a) => intermediate::run(&ctx, a),
@@ -219,6 +222,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Ledger(a) => ledger::run(&ctx, a),
         Command::Prune(a) => prune::run(&ctx, a),
     };
+    // A writer that succeeded writes the CA certificate files the ledger has and the directory lacks.
+    let result = result.and_then(|()| ctx.pki.materialise_after_write());
     let doc = ctx.out.take();
     match result {
         Ok(()) => {
@@ -228,9 +233,32 @@ pub fn run(cli: Cli) -> u8 {
             ctx.answer.get()
         }
         Err(e) => {
-            report_error(&e, ctx.json.then(|| doc.unwrap_or_default()));
-            e.exit_code()
+            let code = match e.exit_code() {
+                1 if answers => ANSWER_FAILED,
+                c => c,
+            };
+            let doc = ctx.json.then(|| doc.unwrap_or_default());
+            if code == ANSWER_FAILED {
+                report_error_with_code(&e, doc, code);
+            } else {
+                report_error(&e, doc);
+            }
+            code
         }
+    }
+}
+
+/// The exit code of a failed `needs-renewal` or `list --fail-if-any`, whose
+/// exit 1 means "no" / "the list is not empty" (2 stays bad input).
+pub const ANSWER_FAILED: u8 = 3;
+
+/// [`report_error`], with `exit_code` in the JSON error object set to `code`.
+fn report_error_with_code(e: &Error, json: Option<serde_json::Value>, code: u8) {
+    report_error(e, None);
+    if let Some(doc) = json {
+        let mut doc = certsmith::json::with_error(doc, e);
+        doc["error"]["exit_code"] = code.into();
+        write_stdout(&json_text(&doc));
     }
 }
 

@@ -20,7 +20,9 @@ pub fn run(ctx: &Ctx, a: NeedsRenewalArgs) -> Result<()> {
     ctx.report(
         || {
             let mut s = super::Lines::new();
-            s.line(if r.expired {
+            s.line(if r.revoked {
+                format!("'{what}' does not need renewal: it is revoked.")
+            } else if r.expired {
                 format!("'{what}' needs renewal: it expired on {}.", r.not_after)
             } else if r.needs_renewal {
                 format!(

@@ -19,6 +19,7 @@ pub fn run(ctx: &Ctx, a: RenewArgs) -> Result<()> {
         reuse_key: a.reuse_key,
         revoke_old: a.revoke_old,
         ca: a.ca.clone(),
+        force: a.force,
     };
     if let Some(w) = &a.expiring_within {
         let req = BulkRenewRequest {

@@ -35,15 +35,58 @@ fn walk(root: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Whether a file holds a secret: private keys (and their backups) and the ledger.
+/// Whether a file holds a secret: private keys (and their backups), the
+/// ledger, and the exports that carry a key (`combined.pem`,
+/// `secret.yaml`, PKCS#12).
 fn is_private(name: &str) -> bool {
-    name.ends_with("key.pem") || name.contains("key.pem.old-") || name.starts_with("ledger.db")
+    name.ends_with("key.pem")
+        || name.contains("key.pem.old-")
+        || name.starts_with("ledger.db")
+        || name == crate::export::Format::Pem.default_file("")
+        || name == crate::export::Format::K8sSecret.default_file("")
+        || name.ends_with(".p12")
+        || name.ends_with(".pfx")
+}
+
+/// The directories of a PKI directory that are certsmith's own: doctor
+/// walks, and repairs, only these (and the files at the top), never a
+/// directory of someone else's that happens to sit there.
+const OWN_DIRS: [&str; 4] = ["cas", "certs", "bundles", "templates"];
+
+/// The PKI directory, its top-level files and everything below its own
+/// directories ([`OWN_DIRS`]), symlinks not followed.
+fn own_entries(root: &Path) -> Vec<PathBuf> {
+    let mut out = vec![root.to_path_buf()];
+    let Ok(rd) = std::fs::read_dir(root) else {
+        return out;
+    };
+    let mut top: Vec<_> = rd.flatten().collect();
+    top.sort_by_key(|e| e.file_name());
+    for e in top {
+        let p = e.path();
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            out.push(p);
+        } else if OWN_DIRS.iter().any(|d| e.file_name() == *d) {
+            out.push(p.clone());
+            out.extend(walk(&p));
+        }
+    }
+    out
+}
+
+/// Whether a file under `bundles/` holds a private key (`export --out`
+/// can put one there): such a file needs 0600 like a key.
+fn holds_key(p: &Path) -> bool {
+    std::fs::read(p).is_ok_and(|b| {
+        let t = String::from_utf8_lossy(&b);
+        t.contains("PRIVATE KEY-----") || t.contains("tls.key:")
+    })
 }
 
 /// Directories must be 0700 and private files 0600; symlinks are reported.
 pub fn permissions(pki: &Pki, opts: &Options, report: &mut Report) {
-    let mut entries = vec![pki.root.clone()];
-    entries.extend(walk(&pki.root));
+    let bundles = pki.root.join("bundles");
+    let entries = own_entries(&pki.root);
     for p in entries {
         let Ok(meta) = std::fs::symlink_metadata(&p) else {
             continue;
@@ -66,7 +109,7 @@ pub fn permissions(pki: &Pki, opts: &Options, report: &mut Report) {
             continue;
         } else if meta.is_dir() {
             DIR_MODE
-        } else if is_private(&name) {
+        } else if is_private(&name) || (p.starts_with(&bundles) && holds_key(&p)) {
             KEY_MODE
         } else {
             continue;

@@ -575,7 +575,7 @@ impl Ledger {
         if let Some(t) = f.expiring_before {
             args.push(t.into());
             sql.push_str(&format!(
-                " AND not_after < ?{} AND revoked_at IS NULL",
+                " AND not_after <= ?{} AND revoked_at IS NULL",
                 args.len()
             ));
         }

@@ -156,7 +156,8 @@ pub struct CaRecord {
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
     pub issuer: Option<String>,
-    /// Only certificates (not revoked) whose notAfter is before this unix time.
+    /// Only certificates (not revoked) whose notAfter is at or before this
+    /// unix time: the one window edge of `list`, `needs-renewal` and bulk `renew`.
     pub expiring_before: Option<i64>,
     /// Only revoked certificates, superseded ones included (as on the CRL).
     pub revoked_only: bool,

@@ -90,6 +90,7 @@ pub struct Outcome {
 /// area (plaintext CA keys) only inside the PKI directory, where the next
 /// bootstrap and `doctor --repair` remove it.
 pub fn bootstrap(pki: &Pki, plan: &Plan) -> Result<Outcome> {
+    pki.check_not_nested()?;
     if pki.ledger_path().exists() {
         return Err(Error::input(format!(
             "'{}' already holds a PKI; bootstrap makes a new one",

@@ -27,7 +27,11 @@ pub struct DefaultCaReport {
 /// refused unless `yes`: devices issued by it would chain to a CA whose key
 /// sits outside the PKI and which client-auth bundles leave out.
 pub fn set_default(pki: &Pki, ca: Option<&str>, yes: bool) -> Result<DefaultCaReport> {
-    let mut ledger = pki.open_ledger()?;
+    // Only showing it is read-only: it works on a 0755 PKI and writes nothing.
+    let mut ledger = match ca {
+        Some(_) => pki.open_ledger()?,
+        None => pki.show_ledger()?,
+    };
     let previous = crate::issuing::default_ca(&ledger)?;
     let Some(ca) = ca else {
         return Ok(DefaultCaReport {

@@ -91,6 +91,9 @@ pub struct RenewalCheck {
     /// `last-third` (the default) or the `--within` length as given.
     pub window: String,
     pub expired: bool,
+    /// Revoked in the ledger: such a certificate never "needs renewal"
+    /// (renewing it would certify a key or device withdrawn on purpose).
+    pub revoked: bool,
     pub needs_renewal: bool,
 }
 
@@ -105,20 +108,26 @@ pub fn needs_renewal(
     now: OffsetDateTime,
 ) -> Result<RenewalCheck> {
     let path = Path::new(target);
-    let (name, subject, serial, not_before, not_after) = if target.contains('/') || path.is_file() {
+    let (name, subject, serial, not_before, not_after, revoked) = if target.contains('/')
+        || path.is_file()
+    {
         let cert = crate::certinfo::read_certs(path)?
             .into_iter()
             .next()
             .ok_or_else(|| Error::input(format!("'{}' holds no certificate", shown(target))))?;
+        let revoked = pki
+            .recorded(&cert.fingerprint)
+            .is_some_and(|r| r.revoked_at.is_some());
         (
             None,
             cert.subject,
             crate::serial::to_hex(crate::serial::normalize(&cert.serial)),
             cert.not_before,
             cert.not_after,
+            revoked,
         )
     } else {
-        let ledger = pki.read_ledger()?;
+        let ledger = pki.show_ledger()?;
         let r = ledger
             .cert_by_name(target)?
             .ok_or_else(|| Error::NoSuchCert {
@@ -135,6 +144,7 @@ pub fn needs_renewal(
             r.serial.clone(),
             t(r.not_before)?,
             t(r.not_after)?,
+            r.revoked_at.is_some(),
         )
     };
     let (window, label) = match within {
@@ -151,6 +161,7 @@ pub fn needs_renewal(
         renew_after: clock::rfc3339(renew_after),
         window: label,
         expired: now > not_after,
-        needs_renewal: now >= renew_after,
+        revoked,
+        needs_renewal: !revoked && now >= renew_after,
     })
 }

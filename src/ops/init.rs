@@ -46,6 +46,7 @@ impl NewCaRequest {
 pub fn init(pki: &Pki, req: &NewCaRequest) -> Result<CreatedCa> {
     validate_name("CA", &req.name)?;
     req.urls.check()?;
+    pki.check_not_nested()?;
     let name = req.name.as_str();
     let existed = pki.root.exists();
     if existed {
