@@ -51,7 +51,7 @@ pub fn certs(value: &str, what: &str) -> Result<Vec<CertInfo>> {
     {
         v = v[HEADER.len() + 1..].trim_start();
     }
-    let decoded = percent_decode(v)
+    let decoded = crate::percent::decode(v)
         .ok_or_else(|| bad(what, "a '%' is not followed by two hexadecimal digits"))?;
     let text =
         String::from_utf8(decoded).map_err(|_| bad(what, "it is not UTF-8 once URL-decoded"))?;
@@ -66,36 +66,4 @@ fn bad(what: &str, why: &str) -> Error {
         "the {HEADER} value in {what} is not a URL-encoded PEM chain: {why}"
     ))
     .hint("pass the header's value as the load balancer sent it (leaf first, then its chain), in a file or on standard input with --alb-header -")
-}
-
-/// `%XX` decoded (a `+` stays a `+`: the ALB leaves `+`, `=` and `/` as
-/// they are); `None` for a `%` without two hex digits.
-fn percent_decode(s: &str) -> Option<Vec<u8>> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    Some(out)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn percent_decoding_keeps_plus_and_refuses_a_broken_escape() {
-        assert_eq!(
-            super::percent_decode("a%20b+c%0A%2b").unwrap(),
-            b"a b+c\n+".to_vec()
-        );
-        assert!(super::percent_decode("%2").is_none());
-        assert!(super::percent_decode("%zz").is_none());
-    }
 }

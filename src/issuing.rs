@@ -120,6 +120,30 @@ pub fn last_expiry(ledger: &Ledger, ca: &str) -> Result<Option<i64>> {
         .max())
 }
 
+/// The certificates CA `ca` signed that are live at `now`: current (not
+/// superseded or pending), not revoked, not expired; leaves and CAs, never
+/// the CA's own certificate.
+pub fn live_signed(
+    ledger: &Ledger,
+    ca: &str,
+    now: OffsetDateTime,
+) -> Result<Vec<crate::ledger::CertRecord>> {
+    Ok(ledger
+        .list(&ListFilter {
+            issuer: Some(ca.to_string()),
+            include_cas: true,
+            ..ListFilter::default()
+        })?
+        .into_iter()
+        .filter(|c| {
+            c.name != ca
+                && c.state == "active"
+                && c.revoked_at.is_none()
+                && c.not_after > now.unix_timestamp()
+        })
+        .collect())
+}
+
 /// A retired CA whose last certificate has expired at `now` (or that never
 /// issued one): no peer needs it any more, so bundles leave it out.
 /// Returns when that last certificate expired (`None`: it issued none).

@@ -35,6 +35,7 @@ pub mod names;
 pub mod ocsp;
 pub mod ops;
 pub mod passphrase;
+pub mod percent;
 pub mod perms;
 pub mod pki;
 pub mod profile;

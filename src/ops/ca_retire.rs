@@ -51,20 +51,7 @@ pub fn retire(pki: &Pki, ca: &str) -> Result<RetiredReport> {
     let last = crate::issuing::last_expiry(&ledger, ca)?
         .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
         .map(crate::clock::rfc3339);
-    let in_use: Vec<_> = ledger
-        .list(&crate::ledger::ListFilter {
-            issuer: Some(ca.to_string()),
-            include_cas: true,
-            ..Default::default()
-        })?
-        .into_iter()
-        .filter(|c| {
-            c.name != ca
-                && c.state == "active"
-                && c.revoked_at.is_none()
-                && c.not_after > now.unix_timestamp()
-        })
-        .collect();
+    let in_use = crate::issuing::live_signed(&ledger, ca, now)?;
     let live_leaves = in_use
         .iter()
         .filter(|c| c.kind == crate::ledger::Kind::Leaf)

@@ -131,19 +131,8 @@ fn retired_issuer_hint(ledger: &Ledger, e: Error, issuer: &str) -> Error {
 /// chain would die with it. Names the longest-lived one and the fix.
 fn refuse_outlived(ledger: &Ledger, ca: &str, signed: &Signed, now: OffsetDateTime) -> Result<()> {
     let new_end = signed.window.not_after.unix_timestamp();
-    let longest = ledger
-        .list(&crate::ledger::ListFilter {
-            issuer: Some(ca.to_string()),
-            include_cas: true,
-            ..Default::default()
-        })?
+    let longest = crate::issuing::live_signed(ledger, ca, now)?
         .into_iter()
-        .filter(|c| {
-            c.name != ca
-                && c.state == "active"
-                && c.revoked_at.is_none()
-                && c.not_after > now.unix_timestamp()
-        })
         .max_by_key(|c| c.not_after);
     let Some(c) = longest.filter(|c| c.not_after > new_end) else {
         return Ok(());
