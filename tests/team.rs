@@ -13,7 +13,8 @@ use crate::common::*;
 
 /// Host A: a root and an issuing CA, both on the ledger `db`.
 fn host_a(db: &Database) -> Env {
-    let a = Env::on_ledger(db);
+    let mut a = Env::on_ledger(db);
+    a.ledger_env.push(("CERTSMITH_TEST_HOST", "host-a".into()));
     a.hierarchy();
     a
 }
@@ -22,7 +23,8 @@ fn host_a(db: &Database) -> Env {
 /// of the issuing CA's key file (as an operator would copy it there).
 fn host_b(db: &Database, a: &Env) -> Env {
     use std::os::unix::fs::PermissionsExt;
-    let b = Env::on_ledger(db);
+    let mut b = Env::on_ledger(db);
+    b.ledger_env.push(("CERTSMITH_TEST_HOST", "host-b".into()));
     let dir = b.pki.join("cas/issuing");
     std::fs::create_dir_all(&dir).unwrap();
     for d in [&b.pki, &b.pki.join("cas"), &dir] {
@@ -226,6 +228,89 @@ fn issue_killed_on_host_a_is_settled_by_doctor_repair_on_host_b() {
     }
     let a_doctor = a.json(&["doctor"]);
     assert_eq!(a_doctor["problems"], 0, "{a_doctor}");
+}
+
+/// Host A's `issue` killed after its files were placed (`committed`) and
+/// its `batch` killed after a chunk was written (`batch-written`); once
+/// their leases ran out, host B's `doctor --repair` keeps every signed
+/// certificate's record (its files are on host A): it stays revocable by
+/// name and the next CRL lists it.
+#[test]
+fn doctor_repair_on_host_b_keeps_the_records_of_certificates_host_a_signed_and_they_stay_revocable()
+{
+    let Some(db) = postgres::database() else {
+        return;
+    };
+    let a = host_a(&db);
+    let b = host_b(&db, &a);
+    let out = a
+        .command(&["issue", "crashed-1", "--ca", "issuing", "-q"])
+        .env("CERTSMITH_TEST_CRASH_AT", "committed")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the crash hook fired at committed");
+    assert!(a.pki.join("certs/crashed-1/cert.pem").is_file());
+    let out = a
+        .command(&[
+            "batch",
+            "--count",
+            "3",
+            "--name-pattern",
+            "kb-{:02}",
+            "--ca",
+            "issuing",
+            "--jobs",
+            "1",
+            "-q",
+        ])
+        .env("CERTSMITH_TEST_CRASH_AT", "batch-written")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the crash hook fired at batch-written"
+    );
+    let signed: Vec<serde_json::Value> = leaves(&a);
+    assert_eq!(signed.len(), 4, "{signed:?}");
+    assert!(signed.iter().all(|c| c["status"] == "pending"));
+    // Later than every lease_until: host A's process is gone.
+    let later = [("CERTSMITH_NOW", "2099-01-01T00:00:00Z")];
+    let repair = b
+        .command(&["--json", "doctor", "--repair"])
+        .envs(later)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&repair.stdout).unwrap();
+    assert_pending_settled(&report, 4);
+    assert!(
+        report.to_string().contains("host-a"),
+        "names the host holding the files: {report}"
+    );
+    let kept = leaves(&a);
+    assert_eq!(kept.len(), 4, "every signed record kept: {kept:?}");
+    for c in &signed {
+        assert!(
+            kept.iter()
+                .any(|k| k["serial"] == c["serial"] && k["status"] != "pending"),
+            "{c} kept and settled: {kept:?}"
+        );
+    }
+    // Revocable by name (on either host); the next CRL lists them.
+    for name in ["crashed-1", "kb-02"] {
+        b.ok(&["revoke", name, "--reason", "superseded", "-q"]);
+    }
+    b.ok(&["crl", "--ca", "issuing", "-q"]);
+    let listed = crl_serials(&b.pki.join("cas/issuing/crl.pem"));
+    for name in ["crashed-1", "kb-02"] {
+        let c = signed.iter().find(|c| c["name"] == name).unwrap();
+        let serial = c["serial"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .trim_start_matches('0')
+            .to_string();
+        assert!(listed.contains(&serial), "{name} {serial} in {listed:?}");
+    }
 }
 
 /// A `doctor --repair --json` report that settled `n` pending rows of a
