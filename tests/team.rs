@@ -313,6 +313,50 @@ fn doctor_repair_on_host_b_keeps_the_records_of_certificates_host_a_signed_and_t
     }
 }
 
+/// `doctor` on host B does not judge the files of certificates host A
+/// issued (they are on host A): a note counts them, no problem is added and
+/// the exit code is the one it had before host A issued them.
+#[test]
+fn doctor_on_host_b_notes_certificates_issued_on_host_a_without_reporting_their_files_missing() {
+    let Some(db) = postgres::database() else {
+        return;
+    };
+    let a = host_a(&db);
+    let b = host_b(&db, &a);
+    let before = b.run(&["--json", "doctor"]);
+    let before_json: serde_json::Value = serde_json::from_str(&before.stdout).unwrap();
+    for name in ["web-1", "web-2", "web-3"] {
+        a.ok(&["issue", name, "--ca", "issuing", "-q"]);
+    }
+    let tree = b.tree_hash();
+    let after = b.run(&["--json", "doctor"]);
+    let report: serde_json::Value = serde_json::from_str(&after.stdout).unwrap();
+    assert_eq!(after.code, before.code, "{report}");
+    assert_eq!(report["problems"], before_json["problems"], "{report}");
+    assert_eq!(report["warnings"], before_json["warnings"], "{report}");
+    let text = report.to_string();
+    assert!(!text.contains("web-1"), "not judged here: {report}");
+    let notes: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "note" && f["message"].as_str().unwrap().contains("host-a"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{report}");
+    assert!(
+        notes[0]["message"].as_str().unwrap().contains('3'),
+        "{report}"
+    );
+    assert_eq!(
+        b.tree_hash(),
+        tree,
+        "doctor without --repair writes nothing"
+    );
+    // On host A they are checked as usual: nothing missing there.
+    let a_doctor = a.json(&["doctor"]);
+    assert_eq!(a_doctor["problems"], 0, "{a_doctor}");
+}
+
 /// A `doctor --repair --json` report that settled `n` pending rows of a
 /// dead process and reported nothing lost. (Its exit code is not asserted:
 /// host B lacks the root key on purpose, which doctor reports.)

@@ -61,7 +61,9 @@ pub fn reconcile(
                 continue;
             }
         }
-        if let Some(host) = crate::ledger::lease::other_host(row.owner.as_deref()) {
+        if let Some(host) = crate::ledger::lease::other_host(row.owner.as_deref())
+            && ledger.shared()
+        {
             settle_elsewhere(ledger, opts, &rec, &what, &host, report)?;
             continue;
         }
