@@ -178,6 +178,55 @@ fn host_b_revokes_what_host_a_issued_and_crl_numbers_increase_across_both_hosts(
     );
 }
 
+/// Eight `crl` runs at once, four on each host: every one succeeds (a run
+/// whose CRL number another host took meanwhile signs the next one) and
+/// the numbers they wrote are distinct and strictly increasing.
+#[test]
+fn eight_concurrent_crl_runs_on_two_hosts_all_succeed_with_distinct_increasing_numbers() {
+    let Some(db) = postgres::database() else {
+        return;
+    };
+    let a = host_a(&db);
+    let b = host_b(&db, &a);
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            let env = if i % 2 == 0 { &a } else { &b };
+            env.command(&["crl", "--ca", "issuing"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut numbers: Vec<u64> = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let n = stdout
+            .split("Wrote CRL #")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("CRL number in {stdout:?}"));
+        numbers.push(n);
+    }
+    numbers.sort_unstable();
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "distinct CRL numbers: {numbers:?}"
+    );
+    // The last CRL written on either host carries the highest number.
+    let last = crl_number(&a.pki.join("cas/issuing/crl.pem"))
+        .max(crl_number(&b.pki.join("cas/issuing/crl.pem")));
+    assert_eq!(Some(&last), numbers.last());
+}
+
 /// Host A's `issue` killed (as `kill -9` would) right after its reservation
 /// and after its files were staged; host B's `doctor --repair` settles the
 /// ledger: nothing reported lost, nothing left pending, the name free again.
