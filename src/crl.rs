@@ -147,29 +147,35 @@ fn number_and_entries(
 
 /// Records `built`'s number as the last CRL number of `ca`, `this_update`
 /// as when its last CRL was signed and the entries it newly left off, in
-/// one transaction; an error unless the number is higher than the one
-/// recorded (it then changes nothing).
+/// one transaction; false (and nothing changed) unless the number is
+/// higher than the one recorded: another host took it meanwhile.
 fn record_number(
     ledger: &mut Ledger,
     ca: &str,
     built: &BuiltCrl,
     this_update: OffsetDateTime,
-) -> Result<()> {
+) -> Result<bool> {
     ledger.in_transaction(|l| {
-        record_number_in(l, ca, built.crl_number)?;
+        if !l.record_crl_number(ca, built.crl_number)? {
+            return Ok(false);
+        }
         CrlSettings::record_dropped(l, ca, &built.dropped)?;
-        CrlSettings::record_signed(l, ca, this_update)
+        CrlSettings::record_signed(l, ca, this_update)?;
+        Ok(true)
     })
 }
 
-fn record_number_in(ledger: &mut Ledger, ca: &str, number: i64) -> Result<()> {
-    if !ledger.record_crl_number(ca, number)? {
-        return Err(
-            Error::failed(format!("CRL number {number} of CA '{ca}' was already used"))
-                .hint("run `certsmith crl` again"),
-        );
-    }
-    Ok(())
+/// How many times `crl` signs a CRL again when another host recorded its
+/// number first (a shared ledger: the local CRL lock spans one host only).
+const CRL_ATTEMPTS: u32 = 10;
+
+/// The error of a CRL whose number another process recorded first.
+fn number_taken(ca: &str, number: i64) -> Error {
+    Error::failed(format!(
+        "CRL number {number} of CA '{}' was already used",
+        crate::error::shown(ca)
+    ))
+    .hint("another host wrote CRLs of this CA at the same time; run `certsmith crl` again")
 }
 
 /// The CRL with the highest number among those in `paths` (crl.pem and
@@ -332,27 +338,45 @@ pub fn write(
         &pki.ca_dir(&signer.name),
         &format!("the CRL lock of CA '{}'", signer.name),
     )?;
-    // Read under the lock: a later-numbered CRL never carries an earlier thisUpdate.
-    let now = clock::now()?;
     let pem_path = pki.crl_path(&signer.name);
     let der_path = pki.ca_dir(&signer.name).join("crl.der");
-    let previous = previous_on_disk(&[pem_path.clone(), der_path.clone()])?;
-    let built = build(ledger, signer, now, next_update, &previous)?;
-    store::pause_point("crl-signed");
-    let mut staged = Staged::new(&pki.root);
-    staged.add(
-        &pem_path,
-        built.pem().as_bytes(),
-        PUBLIC_MODE,
-        Existing::Replace,
-    )?;
-    if der {
-        staged.add(&der_path, &built.der, PUBLIC_MODE, Existing::Replace)?;
-    }
-    let placed = staged.place()?;
-    let recorded = store::fail_point("crl-written")
-        .and_then(|()| record_number(ledger, &signer.name, &built, now));
-    let files = placed.settle(recorded)?;
+    let mut attempt = 1;
+    let (built, now, files) = loop {
+        // Read under the lock: a later-numbered CRL never carries an earlier thisUpdate.
+        let now = clock::now()?;
+        let previous = previous_on_disk(&[pem_path.clone(), der_path.clone()])?;
+        let built = build(ledger, signer, now, next_update, &previous)?;
+        store::pause_point("crl-signed");
+        let mut staged = Staged::new(&pki.root);
+        staged.add(
+            &pem_path,
+            built.pem().as_bytes(),
+            PUBLIC_MODE,
+            Existing::Replace,
+        )?;
+        if der {
+            staged.add(&der_path, &built.der, PUBLIC_MODE, Existing::Replace)?;
+        }
+        let placed = staged.place()?;
+        let mut taken = false;
+        let recorded = store::fail_point("crl-written")
+            .and_then(|()| record_number(ledger, &signer.name, &built, now))
+            .and_then(|ok| {
+                taken = !ok;
+                if ok {
+                    Ok(())
+                } else {
+                    Err(number_taken(&signer.name, built.crl_number))
+                }
+            });
+        match placed.try_settle(recorded) {
+            Ok(files) => break (built, now, files),
+            // Another host recorded this number first: the previous files
+            // are back; read the entries and the number again and re-sign.
+            Err(u) if taken && u.undone && attempt < CRL_ATTEMPTS => attempt += 1,
+            Err(u) => return Err(u.error),
+        }
+    };
     Ok(WrittenCrl {
         ca: signer.name.clone(),
         crl_number: built.crl_number,

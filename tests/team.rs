@@ -13,7 +13,8 @@ use crate::common::*;
 
 /// Host A: a root and an issuing CA, both on the ledger `db`.
 fn host_a(db: &Database) -> Env {
-    let a = Env::on_ledger(db);
+    let mut a = Env::on_ledger(db);
+    a.ledger_env.push(("CERTSMITH_TEST_HOST", "host-a".into()));
     a.hierarchy();
     a
 }
@@ -22,7 +23,8 @@ fn host_a(db: &Database) -> Env {
 /// of the issuing CA's key file (as an operator would copy it there).
 fn host_b(db: &Database, a: &Env) -> Env {
     use std::os::unix::fs::PermissionsExt;
-    let b = Env::on_ledger(db);
+    let mut b = Env::on_ledger(db);
+    b.ledger_env.push(("CERTSMITH_TEST_HOST", "host-b".into()));
     let dir = b.pki.join("cas/issuing");
     std::fs::create_dir_all(&dir).unwrap();
     for d in [&b.pki, &b.pki.join("cas"), &dir] {
@@ -176,6 +178,55 @@ fn host_b_revokes_what_host_a_issued_and_crl_numbers_increase_across_both_hosts(
     );
 }
 
+/// Eight `crl` runs at once, four on each host: every one succeeds (a run
+/// whose CRL number another host took meanwhile signs the next one) and
+/// the numbers they wrote are distinct and strictly increasing.
+#[test]
+fn eight_concurrent_crl_runs_on_two_hosts_all_succeed_with_distinct_increasing_numbers() {
+    let Some(db) = postgres::database() else {
+        return;
+    };
+    let a = host_a(&db);
+    let b = host_b(&db, &a);
+    let children: Vec<_> = (0..8)
+        .map(|i| {
+            let env = if i % 2 == 0 { &a } else { &b };
+            env.command(&["crl", "--ca", "issuing"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut numbers: Vec<u64> = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let n = stdout
+            .split("Wrote CRL #")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("CRL number in {stdout:?}"));
+        numbers.push(n);
+    }
+    numbers.sort_unstable();
+    assert!(
+        numbers.windows(2).all(|w| w[0] < w[1]),
+        "distinct CRL numbers: {numbers:?}"
+    );
+    // The last CRL written on either host carries the highest number.
+    let last = crl_number(&a.pki.join("cas/issuing/crl.pem"))
+        .max(crl_number(&b.pki.join("cas/issuing/crl.pem")));
+    assert_eq!(Some(&last), numbers.last());
+}
+
 /// Host A's `issue` killed (as `kill -9` would) right after its reservation
 /// and after its files were staged; host B's `doctor --repair` settles the
 /// ledger: nothing reported lost, nothing left pending, the name free again.
@@ -224,6 +275,133 @@ fn issue_killed_on_host_a_is_settled_by_doctor_repair_on_host_b() {
             "--force",
         ]);
     }
+    let a_doctor = a.json(&["doctor"]);
+    assert_eq!(a_doctor["problems"], 0, "{a_doctor}");
+}
+
+/// Host A's `issue` killed after its files were placed (`committed`) and
+/// its `batch` killed after a chunk was written (`batch-written`); once
+/// their leases ran out, host B's `doctor --repair` keeps every signed
+/// certificate's record (its files are on host A): it stays revocable by
+/// name and the next CRL lists it.
+#[test]
+fn doctor_repair_on_host_b_keeps_the_records_of_certificates_host_a_signed_and_they_stay_revocable()
+{
+    let Some(db) = postgres::database() else {
+        return;
+    };
+    let a = host_a(&db);
+    let b = host_b(&db, &a);
+    let out = a
+        .command(&["issue", "crashed-1", "--ca", "issuing", "-q"])
+        .env("CERTSMITH_TEST_CRASH_AT", "committed")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the crash hook fired at committed");
+    assert!(a.pki.join("certs/crashed-1/cert.pem").is_file());
+    let out = a
+        .command(&[
+            "batch",
+            "--count",
+            "3",
+            "--name-pattern",
+            "kb-{:02}",
+            "--ca",
+            "issuing",
+            "--jobs",
+            "1",
+            "-q",
+        ])
+        .env("CERTSMITH_TEST_CRASH_AT", "batch-written")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "the crash hook fired at batch-written"
+    );
+    let signed: Vec<serde_json::Value> = leaves(&a);
+    assert_eq!(signed.len(), 4, "{signed:?}");
+    assert!(signed.iter().all(|c| c["status"] == "pending"));
+    // Later than every lease_until: host A's process is gone.
+    let later = [("CERTSMITH_NOW", "2099-01-01T00:00:00Z")];
+    let repair = b
+        .command(&["--json", "doctor", "--repair"])
+        .envs(later)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&repair.stdout).unwrap();
+    assert_pending_settled(&report, 4);
+    assert!(
+        report.to_string().contains("host-a"),
+        "names the host holding the files: {report}"
+    );
+    let kept = leaves(&a);
+    assert_eq!(kept.len(), 4, "every signed record kept: {kept:?}");
+    for c in &signed {
+        assert!(
+            kept.iter()
+                .any(|k| k["serial"] == c["serial"] && k["status"] != "pending"),
+            "{c} kept and settled: {kept:?}"
+        );
+    }
+    // Revocable by name (on either host); the next CRL lists them.
+    for name in ["crashed-1", "kb-02"] {
+        b.ok(&["revoke", name, "--reason", "superseded", "-q"]);
+    }
+    b.ok(&["crl", "--ca", "issuing", "-q"]);
+    let listed = crl_serials(&b.pki.join("cas/issuing/crl.pem"));
+    for name in ["crashed-1", "kb-02"] {
+        let c = signed.iter().find(|c| c["name"] == name).unwrap();
+        let serial = c["serial"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .trim_start_matches('0')
+            .to_string();
+        assert!(listed.contains(&serial), "{name} {serial} in {listed:?}");
+    }
+}
+
+/// `doctor` on host B does not judge the files of certificates host A
+/// issued (they are on host A): a note counts them, no problem is added and
+/// the exit code is the one it had before host A issued them.
+#[test]
+fn doctor_on_host_b_notes_certificates_issued_on_host_a_without_reporting_their_files_missing() {
+    let Some(db) = postgres::database() else {
+        return;
+    };
+    let a = host_a(&db);
+    let b = host_b(&db, &a);
+    let before = b.run(&["--json", "doctor"]);
+    let before_json: serde_json::Value = serde_json::from_str(&before.stdout).unwrap();
+    for name in ["web-1", "web-2", "web-3"] {
+        a.ok(&["issue", name, "--ca", "issuing", "-q"]);
+    }
+    let tree = b.tree_hash();
+    let after = b.run(&["--json", "doctor"]);
+    let report: serde_json::Value = serde_json::from_str(&after.stdout).unwrap();
+    assert_eq!(after.code, before.code, "{report}");
+    assert_eq!(report["problems"], before_json["problems"], "{report}");
+    assert_eq!(report["warnings"], before_json["warnings"], "{report}");
+    let text = report.to_string();
+    assert!(!text.contains("web-1"), "not judged here: {report}");
+    let notes: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "note" && f["message"].as_str().unwrap().contains("host-a"))
+        .collect();
+    assert_eq!(notes.len(), 1, "{report}");
+    assert!(
+        notes[0]["message"].as_str().unwrap().contains('3'),
+        "{report}"
+    );
+    assert_eq!(
+        b.tree_hash(),
+        tree,
+        "doctor without --repair writes nothing"
+    );
+    // On host A they are checked as usual: nothing missing there.
     let a_doctor = a.json(&["doctor"]);
     assert_eq!(a_doctor["problems"], 0, "{a_doctor}");
 }

@@ -220,8 +220,36 @@ pub fn run(pki: &Pki, opts: &Options) -> Result<Report> {
     })?;
     report.cas = all.iter().filter(|r| r.kind != Kind::Leaf).count();
     report.certificates = all.len() - report.cas;
+    let here = crate::ledger::host_name();
+    let mut elsewhere: std::collections::BTreeMap<String, usize> = Default::default();
     for rec in all.iter().filter(|r| r.state == "active") {
-        check_record(pki, &ledger, rec, opts, &mut report);
+        // A certificate another host issued has its files on that host.
+        match rec.issued_by.as_ref().map(|by| &by.host) {
+            Some(host)
+                if ledger.shared()
+                    && rec.kind == Kind::Leaf
+                    && !host.is_empty()
+                    && *host != here =>
+            {
+                *elsewhere.entry(host.clone()).or_default() += 1;
+                if rec.revoked_at.is_none() {
+                    let what = format!("certificate '{}'", rec.name);
+                    expiry(rec, &what, opts, &mut report);
+                }
+            }
+            _ => check_record(pki, &ledger, rec, opts, &mut report),
+        }
+    }
+    for (host, n) in elsewhere {
+        report.add(
+            Severity::Note,
+            "files",
+            None,
+            format!(
+                "{n} certificate(s) issued on host '{}': their files are on that host, not checked here (run `certsmith doctor` there)",
+                crate::error::shown(&host)
+            ),
+        );
     }
     files::orphans(pki, &all, opts, alone, &mut report);
     Ok(report)

@@ -3,7 +3,9 @@
 //! row `active` after. A process killed in between leaves a `pending` row;
 //! once no certsmith process holds the PKI open, `doctor --repair` makes
 //! the row `active` when all its files are in place and match it, and
-//! otherwise removes the row and the partial files it had written.
+//! otherwise removes the row and the partial files it had written. A row
+//! of another host is never judged by this host's files: signed, it is
+//! kept as issued; never signed, it is abandoned.
 
 use super::{Options, Report, Severity, expected_files, first_cert, rel};
 use crate::certinfo::CertInfo;
@@ -58,6 +60,12 @@ pub fn reconcile(
                 );
                 continue;
             }
+        }
+        if let Some(host) = crate::ledger::lease::other_host(row.owner.as_deref())
+            && ledger.shared()
+        {
+            settle_elsewhere(ledger, opts, &rec, &what, &host, report)?;
+            continue;
         }
         if crate::archive::is_archived(&rec.dir) {
             settle_archived(ledger, opts, &rec, &what, &mut archives, report)?;
@@ -127,6 +135,52 @@ pub fn reconcile(
             }
             report.repaired(msg);
         }
+    }
+    Ok(())
+}
+
+/// Settles a dead `pending` row of another host: its files (or archive)
+/// are on that host, never here, so this host cannot judge them. A row
+/// whose certificate was signed (its DER is recorded) is kept as issued,
+/// active and revocable; only a row never signed is abandoned (its name
+/// freed). No file of this host is touched.
+fn settle_elsewhere(
+    ledger: &mut Ledger,
+    opts: &Options,
+    rec: &CertRecord,
+    what: &str,
+    host: &str,
+    report: &mut Report,
+) -> Result<()> {
+    let host = crate::error::shown(host);
+    if ledger.cert_der(rec.id)?.is_some() {
+        report.repairable(
+            "pending",
+            None,
+            format!(
+                "{what} was signed by a certsmith process on host '{host}' that stopped before marking it active"
+            ),
+        );
+        if opts.repair {
+            ledger.settle_active(rec.id)?;
+            report.repaired(format!(
+                "marked it issued: its files are on host '{host}': check them there, or revoke it"
+            ));
+        }
+        return Ok(());
+    }
+    report.repairable(
+        "pending",
+        None,
+        format!(
+            "{what} was reserved by a certsmith process on host '{host}' that stopped before signing it"
+        ),
+    );
+    if opts.repair {
+        drop_row(ledger, rec)?;
+        report.repaired(format!(
+            "removed the reservation (no certificate was signed); any partial files are on host '{host}'"
+        ));
     }
     Ok(())
 }

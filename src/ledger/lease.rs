@@ -80,6 +80,14 @@ pub fn holder(owner: Option<&str>, lease_until: Option<i64>, now: i64) -> Holder
     }
 }
 
+/// The host named in a pending row's `owner` when it is not this host:
+/// such a row's files are on that host, never in this PKI directory.
+pub fn other_host(owner: Option<&str>) -> Option<String> {
+    let mut parts = owner?.rsplitn(3, ':');
+    let (_, _, host) = (parts.next()?, parts.next()?, parts.next()?);
+    (host != super::records::host_name()).then(|| host.to_string())
+}
+
 /// Whether process `pid` of this host runs (a zombie, killed but not yet
 /// reaped, does not).
 fn running(pid: u32) -> bool {

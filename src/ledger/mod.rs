@@ -27,6 +27,7 @@ use records::{CERT_COLS, ca_from_row, cert_cols_of, cert_from_row};
 pub use db::Backend;
 pub use records::{
     Actor, CaCounts, CaRecord, CertRecord, Kind, ListFilter, Reservation, audit_json, audit_lines,
+    host_name,
 };
 pub use schema::SCHEMA_VERSION;
 pub use url::LedgerUrl;
@@ -234,6 +235,13 @@ impl Ledger {
     /// Which database this ledger is in.
     pub fn backend(&self) -> Backend {
         self.db.backend()
+    }
+
+    /// Whether several hosts may share this ledger (PostgreSQL): a record
+    /// issued on another host has its files on that host. A SQLite ledger
+    /// lives in one PKI directory, which holds all its files.
+    pub fn shared(&self) -> bool {
+        self.backend() == Backend::Postgres
     }
 
     /// Tries to turn this process's shared lock on the PKI directory into

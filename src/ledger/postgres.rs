@@ -136,6 +136,8 @@ fn parse(url: &str) -> Result<Parsed> {
         Error::input(format!("ledger URL is not a PostgreSQL URL: {why}"))
             .hint("write it as postgres://USER@HOST:PORT/DATABASE")
     };
+    let encoded = encode_password(url);
+    let url = encoded.as_str();
     let (base, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (url, None),
@@ -220,6 +222,27 @@ fn tls_client(roots: &std::path::Path) -> Result<tokio_postgres_rustls::MakeRust
         .with_root_certificates(store)
         .with_no_client_auth();
     Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+/// `url` with the password of its userinfo (which ends at the last `@`,
+/// see [`super::url::split_userinfo`]) percent-encoded where it holds a
+/// character that would end it early (`/ ? # @ :`), so the URL parser
+/// never takes part of a password for the host, path or query.
+fn encode_password(url: &str) -> String {
+    let (Some(scheme), Some(userinfo), rest) = super::url::split_userinfo(url) else {
+        return url.to_string();
+    };
+    let Some((user, password)) = userinfo.split_once(':') else {
+        return url.to_string();
+    };
+    let mut enc = String::with_capacity(password.len());
+    for c in password.chars() {
+        match c {
+            '/' | '?' | '#' | '@' | ':' => enc.push_str(&format!("%{:02X}", c as u32)),
+            c => enc.push(c),
+        }
+    }
+    format!("{scheme}://{user}:{enc}@{rest}")
 }
 
 /// `%XX` escapes of a URL component.
@@ -788,6 +811,17 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().contains("unknown sslmode 'sometimes'"), "{e}");
+    }
+
+    #[test]
+    fn a_password_holding_slash_at_hash_or_question_mark_is_the_password_not_the_host() {
+        let p = parse("postgres://u2:a/b@c#d?e:f@db:6543/ca?sslmode=disable").unwrap();
+        assert_eq!(p.config.get_password(), Some("a/b@c#d?e:f".as_bytes()));
+        let t = target_of(&p.config).unwrap();
+        assert_eq!(t.redacted_url(), "postgres://u2@db:6543/ca");
+        // An already encoded password is left as it is.
+        let p = parse("postgres://u2:s3cr%40t@db/ca").unwrap();
+        assert_eq!(p.config.get_password(), Some("s3cr@t".as_bytes()));
     }
 
     #[test]

@@ -93,8 +93,16 @@ impl Actor {
     }
 }
 
-/// The kernel's host name (`uname -n`).
+/// The kernel's host name (`uname -n`). Test builds (the `test-hooks`
+/// feature) take `$CERTSMITH_TEST_HOST` instead, so one machine can play
+/// two hosts of a team.
 pub fn host_name() -> String {
+    #[cfg(feature = "test-hooks")]
+    if let Ok(h) = std::env::var("CERTSMITH_TEST_HOST")
+        && !h.is_empty()
+    {
+        return h;
+    }
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|h| h.trim().to_string())

@@ -57,22 +57,33 @@ impl LedgerUrl {
     }
 }
 
-/// [`LedgerUrl::redacted`] of any text shaped like a URL.
-fn redact(url: &str) -> String {
+/// Splits a URL into its scheme, its userinfo and the rest (host, path,
+/// query). The userinfo ends at the LAST `@` (a password may hold `/`,
+/// `@`, `#` or `?` unencoded, and the server still accepts it), so nothing
+/// of a password is ever taken for the host.
+pub fn split_userinfo(url: &str) -> (Option<&str>, Option<&str>, &str) {
     let (scheme, rest) = match url.split_once("://") {
         Some((s, r)) => (Some(s), r),
         None => (None, url),
     };
-    let (authority, tail) = match rest.find(['/', '?']) {
+    match rest.rsplit_once('@') {
+        Some((userinfo, host)) => (scheme, Some(userinfo), host),
+        None => (scheme, None, rest),
+    }
+}
+
+/// [`LedgerUrl::redacted`] of any text shaped like a URL: only the user's
+/// name is kept of the userinfo, and no `password=` parameter.
+fn redact(url: &str) -> String {
+    let (scheme, userinfo, rest) = split_userinfo(url);
+    let user = userinfo.map(|u| u.split_once(':').map_or(u, |(u, _)| u));
+    let (host, tail) = match rest.find(['/', '?']) {
         Some(i) => rest.split_at(i),
         None => (rest, ""),
     };
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            format!("{user}@{host}")
-        }
-        None => authority.to_string(),
+    let authority = match user {
+        Some(user) => format!("{user}@{host}"),
+        None => host.to_string(),
     };
     let tail = match tail.split_once('?') {
         Some((path, query)) => {
@@ -135,5 +146,38 @@ mod tests {
         assert!(!shown.contains("s3cr") && !shown.contains("x2"));
         let u = LedgerUrl::parse("postgresql://db/pki?password=only").unwrap();
         assert_eq!(u.redacted(), "postgresql://db/pki");
+    }
+
+    #[test]
+    fn a_password_holding_slash_at_hash_or_question_mark_is_never_shown() {
+        for (url, shown) in [
+            (
+                "postgres://u2:ab/cd#x@db:5432/pki",
+                "postgres://u2@db:5432/pki",
+            ),
+            (
+                "postgres://ca:secret@pw@db:5432/pki",
+                "postgres://ca@db:5432/pki",
+            ),
+            (
+                "postgres://ca:a@b/c#d?e@db/pki?sslmode=require",
+                "postgres://ca@db/pki?sslmode=require",
+            ),
+            ("postgresql://ca:/#@db", "postgresql://ca@db"),
+        ] {
+            let u = LedgerUrl::parse(url).unwrap();
+            assert_eq!(u.redacted(), shown, "{url}");
+        }
+        // Refused URLs (unknown scheme, no scheme) are shown redacted too.
+        for (url, secret) in [
+            ("mysql://postgres:se/cretpw@h/x", "cretpw"),
+            ("mysql://postgres:s@e#c/r?et@h/x", "et@h"),
+            ("u:hun/ter@2@db/pki", "ter"),
+        ] {
+            let err = LedgerUrl::parse(url).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            let text = format!("{err} {}", err.hint_text().unwrap_or_default());
+            assert!(!text.contains(secret), "{url}: {text}");
+        }
     }
 }
