@@ -1129,10 +1129,8 @@ fn dry_run_reports_the_refusals_the_real_run_would_hit() {
     );
 }
 
-#[test]
-fn ca_renew_ending_before_a_live_certificate_it_signed_is_refused_naming_it() {
-    let env = Env::new();
-    let t0 = "2026-12-01T00:00:00Z";
+/// A 10-year root and a 5-year intermediate `issuing`, made at `t0`.
+fn root_and_issuing_at(env: &Env, t0: &str) {
     for args in [
         vec![
             "init",
@@ -1154,9 +1152,16 @@ fn ca_renew_ending_before_a_live_certificate_it_signed_is_refused_naming_it() {
             "-q",
         ],
     ] {
-        let r = run_at(&env, t0, &args);
+        let r = run_at(env, t0, &args);
         assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
     }
+}
+
+#[test]
+fn ca_renew_ending_before_a_live_certificate_it_signed_is_refused_naming_it() {
+    let env = Env::new();
+    let t0 = "2026-12-01T00:00:00Z";
+    root_and_issuing_at(&env, t0);
     let before = env.tree_hash();
     let r = run_at(&env, t0, &["ca", "renew", "root", "--validity", "1y"]);
     assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
@@ -1179,26 +1184,8 @@ fn ca_renew_ending_before_a_live_certificate_it_signed_is_refused_naming_it() {
 fn ca_renew_names_the_earlier_of_old_and_new_not_after_as_the_deadline() {
     let env = Env::new();
     let t0 = "2026-12-01T00:00:00Z";
+    root_and_issuing_at(&env, t0);
     for args in [
-        vec![
-            "init",
-            "--cn",
-            "Test Root CA",
-            "--validity",
-            "10y",
-            "--no-passphrase",
-            "-q",
-        ],
-        vec![
-            "intermediate",
-            "issuing",
-            "--cn",
-            "Issuing",
-            "--validity",
-            "5y",
-            "--no-passphrase",
-            "-q",
-        ],
         vec!["issue", "dev-1", "--validity", "30d", "-q"],
         vec![
             "ca",
